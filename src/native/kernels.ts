@@ -1,0 +1,148 @@
+/**
+ * The kernel contract: every hot loop of tunekit goes through one of these functions.
+ *
+ * Two implementations exist and must agree (test/native/parity.test.ts):
+ *  - `jsKernels` (src/native/js-kernels.ts): plain TypeScript, always available, the reference.
+ *  - the Node-API addon (native/*.c, loaded by src/native/index.ts): threaded, AVX-512/AVX2.
+ *
+ * Conventions (so that the C side can be written from this file alone):
+ *  - All matrices are row-major. Offsets (`aOff` ...) are element offsets into the typed array,
+ *    so callers never allocate subarray views in hot paths.
+ *  - Kernels WRITE their outputs (never accumulate) unless the doc says `beta`/accumulate.
+ *  - Integer arrays (targets, masks) are Int32Array / Uint8Array.
+ *  - Half-precision weights are Uint16Array holding raw bf16 or IEEE f16 bits (`HalfType`).
+ */
+
+/** Storage type of a weight operand: 0 = float32, 1 = bfloat16 bits, 2 = IEEE float16 bits. */
+export const enum WType {
+  F32 = 0,
+  BF16 = 1,
+  F16 = 2,
+}
+
+/** Element-wise activations with a forward and a backward. */
+export const enum Unary {
+  /** GELU, tanh approximation (GPT-2 "gelu_new"/"gelu_pytorch_tanh"). */
+  GeluTanh = 0,
+  /** GELU, exact erf form (BERT "gelu"). */
+  GeluErf = 1,
+  Silu = 2,
+  Relu = 3,
+  Tanh = 4,
+  Sigmoid = 5,
+  Exp = 6,
+}
+
+export interface Kernels {
+  readonly name: 'js' | 'native';
+  /** Threads the backend uses for one call (1 for js). */
+  readonly threads: number;
+  /** SIMD path picked at load time: 'avx512' | 'avx2' | 'scalar' | 'js'. */
+  readonly simd: string;
+
+  /**
+   * Batched GEMM: for b in [0, batch):
+   *   C_b[M,N] = alpha * op(A_b) @ op(B_b) + beta * C_b
+   * op(A) = A ([M,K], row stride lda) or, if transA, A stored as [K,M] (row stride lda).
+   * op(B) = B ([K,N], row stride ldb) or, if transB, B stored as [N,K] (row stride ldb).
+   * A_b starts at aOff + b*strideA, likewise B and C. beta = 0 means C is overwritten
+   * (even if it held NaN). B may be a half-precision weight (bType BF16/F16, B is a Uint16Array).
+   */
+  gemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+    A: Float32Array, aOff: number, lda: number,
+    B: Float32Array | Uint16Array, bOff: number, ldb: number, bType: WType,
+    beta: number, C: Float32Array, cOff: number, ldc: number,
+    batch: number, strideA: number, strideB: number, strideC: number,
+  ): void;
+
+  /** Widen n half values (bf16/f16 bits) to float32: dst[i] = float(src[srcOff+i]). */
+  widen(src: Uint16Array, srcOff: number, type: WType, dst: Float32Array, dstOff: number, n: number): void;
+
+  /** y[i] = f(x[i]) for i < n. */
+  unary(op: Unary, x: Float32Array, y: Float32Array, n: number): void;
+  /** dx[i] = dy[i] * f'(x[i]) (y = f(x) is given too; Tanh/Sigmoid/Exp use y). */
+  unaryBackward(op: Unary, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, n: number): void;
+
+  /**
+   * Row softmax over the last dim: x,y are [rows, cols]. y = softmax(scale * x) per row.
+   * `log`: write log-softmax instead.
+   */
+  softmax(x: Float32Array, y: Float32Array, rows: number, cols: number, scale: number, log: boolean): void;
+  /**
+   * Backward of softmax (log=false): dx = scale * y * (dy - sum(dy*y)).
+   * Backward of log-softmax (log=true, y = log-probs): dx = scale * (dy - exp(y) * sum(dy)).
+   */
+  softmaxBackward(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number, scale: number, log: boolean): void;
+
+  /**
+   * LayerNorm over the last dim (biased variance, like PyTorch):
+   * y = (x - mean) * rstd * gamma + beta. gamma/beta may be null (= 1 / 0).
+   * Writes mean[rows] and rstd[rows] for the backward.
+   */
+  layerNorm(x: Float32Array, gamma: Float32Array | null, beta: Float32Array | null, y: Float32Array,
+    mean: Float32Array, rstd: Float32Array, rows: number, cols: number, eps: number): void;
+  /**
+   * LayerNorm backward. dx is written; dgamma/dbeta (if non-null) are ACCUMULATED into
+   * (caller zeroes them), so frozen norms pass null and pay nothing.
+   */
+  layerNormBackward(x: Float32Array, gamma: Float32Array | null, mean: Float32Array, rstd: Float32Array,
+    dy: Float32Array, dx: Float32Array, dgamma: Float32Array | null, dbeta: Float32Array | null,
+    rows: number, cols: number): void;
+
+  /** RMSNorm (Llama): y = x * rstd * gamma, rstd = 1/sqrt(mean(x^2) + eps). Writes rstd[rows]. */
+  rmsNorm(x: Float32Array, gamma: Float32Array | null, y: Float32Array, rstd: Float32Array,
+    rows: number, cols: number, eps: number): void;
+  /** RMSNorm backward; dx written, dgamma (if non-null) accumulated. */
+  rmsNormBackward(x: Float32Array, gamma: Float32Array | null, rstd: Float32Array, dy: Float32Array,
+    dx: Float32Array, dgamma: Float32Array | null, rows: number, cols: number): void;
+
+  /**
+   * Fused softmax cross-entropy over rows of logits [rows, V] with integer targets.
+   * For each row r with targets[r] != ignoreIndex:
+   *   lse = logsumexp(logits[r]); nll = lse - logits[r, t];
+   *   smooth = lse - mean(logits[r]);   loss[r] = (1-eps) * nll + eps * smooth
+   * Rows with the ignore index get loss[r] = 0 and dlogits row = 0.
+   * If dlogits is non-null, writes dlogits[r] = gradScale * (softmax(logits[r]) - (1-eps)*onehot(t) - eps/V)
+   * (the gradient of gradScale * loss[r]). dlogits may alias logits (in-place).
+   * Returns the number of non-ignored rows.
+   */
+  crossEntropy(logits: Float32Array, targets: Int32Array, rows: number, V: number, ignoreIndex: number,
+    labelSmoothing: number, loss: Float32Array, dlogits: Float32Array | null, gradScale: number): number;
+
+  /**
+   * Scaled dot-product attention, one call for all batches and heads.
+   *  q: [B, H, T, D]; k, v: [B, Hkv, S, D] (H % Hkv == 0, head h uses kv head floor(h / (H/Hkv)));
+   *  out: [B, H, T, D]; lse: [B, H, T] (log-sum-exp of each score row, for the backward).
+   *  Query t sits at absolute key position t + (S - T) (the first S - T keys are a prefix or a
+   *  cache). If causal, query t may attend key s only when s <= t + (S - T).
+   *  keyMask: null or Uint8Array [B, S]; 0 = padding key, never attended.
+   *  A row with no allowed key outputs zeros (and lse = -Infinity).
+   *  scale multiplies q·k (usually 1/sqrt(D)).
+   */
+  attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
+    B: number, H: number, Hkv: number, T: number, S: number, D: number,
+    scale: number, causal: boolean, keyMask: Uint8Array | null): void;
+  /**
+   * Attention backward: given dout, writes dq (same shape as q) and ACCUMULATES dk, dv
+   * (caller zeroes them; with grouped heads several q heads add into one kv head).
+   * Any of dq/dk/dv may be null when not needed.
+   */
+  attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
+    dout: Float32Array, dq: Float32Array | null, dk: Float32Array | null, dv: Float32Array | null,
+    B: number, H: number, Hkv: number, T: number, S: number, D: number,
+    scale: number, causal: boolean, keyMask: Uint8Array | null): void;
+
+  /**
+   * AdamW step on a flat parameter (PyTorch semantics, decoupled weight decay):
+   *   p -= lr*wd*p; m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
+   *   p -= lr * (m / bc1) / (sqrt(v / bc2) + eps),  bc1 = 1-b1^step, bc2 = 1-b2^step.
+   */
+  adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number,
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
+
+  /** y[i] += alpha * x[i] for i < n (gradient accumulation). */
+  axpy(n: number, alpha: number, x: Float32Array, xOff: number, y: Float32Array, yOff: number): void;
+  /** Sum of squares of x[0..n) in float64 (global-norm clipping). */
+  sumSquares(x: Float32Array, n: number): number;
+}

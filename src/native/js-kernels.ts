@@ -1,0 +1,421 @@
+/**
+ * Pure TypeScript kernels: the reference implementation of the `Kernels` contract, and the backend
+ * used wherever the native addon cannot be built. Written for clarity first and speed second
+ * (loop orders that walk memory contiguously), single-threaded.
+ */
+import { type Kernels, Unary, WType } from './kernels.js';
+
+const f32buf = new Float32Array(1);
+const u32buf = new Uint32Array(f32buf.buffer);
+
+/** bfloat16 bits -> float32 (bf16 is the upper half of a float32). */
+export function bf16ToF32(bits: number): number {
+  u32buf[0] = bits << 16;
+  return f32buf[0]!;
+}
+
+/** IEEE binary16 bits -> float32, including subnormals, infinities and NaN. */
+export function f16ToF32(bits: number): number {
+  const sign = bits & 0x8000 ? -1 : 1;
+  const exp = (bits >> 10) & 0x1f;
+  const frac = bits & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+function widenInto(src: Uint16Array, srcOff: number, type: WType, dst: Float32Array, dstOff: number, n: number): void {
+  if (type === WType.BF16) {
+    const u = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
+    for (let i = 0; i < n; i++) u[dstOff + i] = src[srcOff + i]! << 16;
+  } else if (type === WType.F16) {
+    for (let i = 0; i < n; i++) dst[dstOff + i] = f16ToF32(src[srcOff + i]!);
+  } else {
+    throw new Error(`widen: unknown half type ${type as number}`);
+  }
+}
+
+/** erf to float32 precision (Abramowitz-Stegun 7.1.26 is too coarse; this is W. J. Cody's rational form via erfc for |x| > 0.5). */
+export function erf(x: number): number {
+  // Use the relation with the complementary error function computed by a continued-fraction-free
+  // Chebyshev fit (Numerical Recipes erfc, fractional error < 1.2e-7), exact enough for float32.
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
+    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 +
+    t * (-0.82215223 + t * 0.17087277)))))))));
+  return x >= 0 ? 1 - r : r - 1;
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const INV_SQRT2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+function unaryForward(op: Unary, x: Float32Array, y: Float32Array, n: number): void {
+  switch (op) {
+    case Unary.GeluTanh:
+      for (let i = 0; i < n; i++) {
+        const v = x[i]!;
+        y[i] = 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)));
+      }
+      return;
+    case Unary.GeluErf:
+      for (let i = 0; i < n; i++) { const v = x[i]!; y[i] = 0.5 * v * (1 + erf(v * INV_SQRT2)); }
+      return;
+    case Unary.Silu:
+      for (let i = 0; i < n; i++) { const v = x[i]!; y[i] = v / (1 + Math.exp(-v)); }
+      return;
+    case Unary.Relu:
+      for (let i = 0; i < n; i++) { const v = x[i]!; y[i] = v > 0 ? v : 0; }
+      return;
+    case Unary.Tanh:
+      for (let i = 0; i < n; i++) y[i] = Math.tanh(x[i]!);
+      return;
+    case Unary.Sigmoid:
+      for (let i = 0; i < n; i++) y[i] = 1 / (1 + Math.exp(-x[i]!));
+      return;
+    case Unary.Exp:
+      for (let i = 0; i < n; i++) y[i] = Math.exp(x[i]!);
+      return;
+    default:
+      throw new Error(`unary: unknown op ${op as number}`);
+  }
+}
+
+function unaryBackward(op: Unary, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, n: number): void {
+  switch (op) {
+    case Unary.GeluTanh:
+      for (let i = 0; i < n; i++) {
+        const v = x[i]!;
+        const u = SQRT_2_OVER_PI * (v + 0.044715 * v * v * v);
+        const t = Math.tanh(u);
+        const du = SQRT_2_OVER_PI * (1 + 3 * 0.044715 * v * v);
+        dx[i] = dy[i]! * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * du);
+      }
+      return;
+    case Unary.GeluErf:
+      for (let i = 0; i < n; i++) {
+        const v = x[i]!;
+        dx[i] = dy[i]! * (0.5 * (1 + erf(v * INV_SQRT2)) + v * INV_SQRT_2PI * Math.exp(-0.5 * v * v));
+      }
+      return;
+    case Unary.Silu:
+      for (let i = 0; i < n; i++) {
+        const v = x[i]!;
+        const s = 1 / (1 + Math.exp(-v));
+        dx[i] = dy[i]! * s * (1 + v * (1 - s));
+      }
+      return;
+    case Unary.Relu:
+      for (let i = 0; i < n; i++) dx[i] = x[i]! > 0 ? dy[i]! : 0;
+      return;
+    case Unary.Tanh:
+      for (let i = 0; i < n; i++) { const t = y[i]!; dx[i] = dy[i]! * (1 - t * t); }
+      return;
+    case Unary.Sigmoid:
+      for (let i = 0; i < n; i++) { const s = y[i]!; dx[i] = dy[i]! * s * (1 - s); }
+      return;
+    case Unary.Exp:
+      for (let i = 0; i < n; i++) dx[i] = dy[i]! * y[i]!;
+      return;
+    default:
+      throw new Error(`unaryBackward: unknown op ${op as number}`);
+  }
+}
+
+/**
+ * GEMM on float32 operands: C = alpha*op(A)op(B) + beta*C, one matrix. The i-k-j loop walks C and
+ * B rows contiguously; transposed operands are read with strides.
+ */
+function gemm1(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+  A: Float32Array, aOff: number, lda: number, B: Float32Array, bOff: number, ldb: number,
+  beta: number, C: Float32Array, cOff: number, ldc: number, row: Float32Array): void {
+  for (let i = 0; i < M; i++) {
+    row.fill(0, 0, N);
+    for (let k = 0; k < K; k++) {
+      const a = transA ? A[aOff + k * lda + i]! : A[aOff + i * lda + k]!;
+      if (transB) {
+        for (let j = 0; j < N; j++) row[j] += a * B[bOff + j * ldb + k]!;
+      } else {
+        const b0 = bOff + k * ldb;
+        for (let j = 0; j < N; j++) row[j] += a * B[b0 + j]!;
+      }
+    }
+    const c0 = cOff + i * ldc;
+    if (beta === 0) for (let j = 0; j < N; j++) C[c0 + j] = alpha * row[j]!;
+    else for (let j = 0; j < N; j++) C[c0 + j] = alpha * row[j]! + beta * C[c0 + j]!;
+  }
+}
+
+const NEG_INF = -Infinity;
+
+export const jsKernels: Kernels = {
+  name: 'js',
+  threads: 1,
+  simd: 'js',
+
+  gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, bType, beta, C, cOff, ldc, batch, strideA, strideB, strideC) {
+    const row = new Float32Array(N);
+    for (let b = 0; b < batch; b++) {
+      let Bf: Float32Array;
+      let bo = bOff + b * strideB;
+      if (bType === WType.F32) {
+        Bf = B as Float32Array;
+      } else {
+        // Widen just the rows of this matrix once, then reuse the float32 path.
+        const rows = transB ? N : K;
+        const cols = transB ? K : N;
+        Bf = new Float32Array(rows * cols);
+        for (let r = 0; r < rows; r++) widenInto(B as Uint16Array, bo + r * ldb, bType, Bf, r * cols, cols);
+        gemm1(transA, transB, M, N, K, alpha, A, aOff + b * strideA, lda, Bf, 0, cols, beta, C, cOff + b * strideC, ldc, row);
+        continue;
+      }
+      gemm1(transA, transB, M, N, K, alpha, A, aOff + b * strideA, lda, Bf, bo, ldb, beta, C, cOff + b * strideC, ldc, row);
+    }
+  },
+
+  widen: widenInto,
+  unary: unaryForward,
+  unaryBackward,
+
+  softmax(x, y, rows, cols, scale, log) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let mx = NEG_INF;
+      for (let j = 0; j < cols; j++) { const v = scale * x[o + j]!; if (v > mx) mx = v; }
+      if (mx === NEG_INF) { y.fill(log ? NEG_INF : 0, o, o + cols); continue; }
+      let s = 0;
+      for (let j = 0; j < cols; j++) s += Math.exp(scale * x[o + j]! - mx);
+      if (log) {
+        const lse = mx + Math.log(s);
+        for (let j = 0; j < cols; j++) y[o + j] = scale * x[o + j]! - lse;
+      } else {
+        const inv = 1 / s;
+        for (let j = 0; j < cols; j++) y[o + j] = Math.exp(scale * x[o + j]! - mx) * inv;
+      }
+    }
+  },
+
+  softmaxBackward(y, dy, dx, rows, cols, scale, log) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let s = 0;
+      if (log) {
+        for (let j = 0; j < cols; j++) s += dy[o + j]!;
+        for (let j = 0; j < cols; j++) dx[o + j] = scale * (dy[o + j]! - Math.exp(y[o + j]!) * s);
+      } else {
+        for (let j = 0; j < cols; j++) s += dy[o + j]! * y[o + j]!;
+        for (let j = 0; j < cols; j++) dx[o + j] = scale * y[o + j]! * (dy[o + j]! - s);
+      }
+    }
+  },
+
+  layerNorm(x, gamma, beta, y, mean, rstd, rows, cols, eps) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let m = 0;
+      for (let j = 0; j < cols; j++) m += x[o + j]!;
+      m /= cols;
+      let v = 0;
+      for (let j = 0; j < cols; j++) { const d = x[o + j]! - m; v += d * d; }
+      const rs = 1 / Math.sqrt(v / cols + eps);
+      mean[r] = m;
+      rstd[r] = rs;
+      for (let j = 0; j < cols; j++) {
+        const n = (x[o + j]! - m) * rs;
+        y[o + j] = n * (gamma ? gamma[j]! : 1) + (beta ? beta[j]! : 0);
+      }
+    }
+  },
+
+  layerNormBackward(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, cols) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      const m = mean[r]!;
+      const rs = rstd[r]!;
+      // dxhat = dy * gamma; dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+      let s1 = 0;
+      let s2 = 0;
+      for (let j = 0; j < cols; j++) {
+        const xh = (x[o + j]! - m) * rs;
+        const g = dy[o + j]! * (gamma ? gamma[j]! : 1);
+        s1 += g;
+        s2 += g * xh;
+        if (dgamma) dgamma[j] += dy[o + j]! * xh;
+        if (dbeta) dbeta[j] += dy[o + j]!;
+      }
+      s1 /= cols;
+      s2 /= cols;
+      for (let j = 0; j < cols; j++) {
+        const xh = (x[o + j]! - m) * rs;
+        const g = dy[o + j]! * (gamma ? gamma[j]! : 1);
+        dx[o + j] = rs * (g - s1 - xh * s2);
+      }
+    }
+  },
+
+  rmsNorm(x, gamma, y, rstd, rows, cols, eps) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      let ss = 0;
+      for (let j = 0; j < cols; j++) ss += x[o + j]! * x[o + j]!;
+      const rs = 1 / Math.sqrt(ss / cols + eps);
+      rstd[r] = rs;
+      for (let j = 0; j < cols; j++) y[o + j] = x[o + j]! * rs * (gamma ? gamma[j]! : 1);
+    }
+  },
+
+  rmsNormBackward(x, gamma, rstd, dy, dx, dgamma, rows, cols) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      const rs = rstd[r]!;
+      // y = x*rs*g; dx = rs*(dy*g) - x * rs^3 * mean(dy*g*x)
+      let s = 0;
+      for (let j = 0; j < cols; j++) {
+        s += dy[o + j]! * (gamma ? gamma[j]! : 1) * x[o + j]!;
+        if (dgamma) dgamma[j] += dy[o + j]! * x[o + j]! * rs;
+      }
+      s /= cols;
+      const rs3 = rs * rs * rs;
+      for (let j = 0; j < cols; j++) dx[o + j] = rs * dy[o + j]! * (gamma ? gamma[j]! : 1) - x[o + j]! * rs3 * s;
+    }
+  },
+
+  crossEntropy(logits, targets, rows, V, ignoreIndex, labelSmoothing, loss, dlogits, gradScale) {
+    let count = 0;
+    const eps = labelSmoothing;
+    for (let r = 0; r < rows; r++) {
+      const o = r * V;
+      const t = targets[r]!;
+      if (t === ignoreIndex) {
+        loss[r] = 0;
+        if (dlogits) dlogits.fill(0, o, o + V);
+        continue;
+      }
+      if (t < 0 || t >= V) throw new Error(`crossEntropy: target ${t} at row ${r} is outside [0, ${V})`);
+      count++;
+      let mx = NEG_INF;
+      let sum = 0;
+      for (let j = 0; j < V; j++) { const v = logits[o + j]!; if (v > mx) mx = v; sum += v; }
+      let s = 0;
+      for (let j = 0; j < V; j++) s += Math.exp(logits[o + j]! - mx);
+      const lse = mx + Math.log(s);
+      const nll = lse - logits[o + t]!;
+      loss[r] = (1 - eps) * nll + eps * (lse - sum / V);
+      if (dlogits) {
+        const inv = 1 / s;
+        const off = eps / V;
+        for (let j = 0; j < V; j++) dlogits[o + j] = gradScale * (Math.exp(logits[o + j]! - mx) * inv - off);
+        dlogits[o + t] -= gradScale * (1 - eps);
+      }
+    }
+    return count;
+  },
+
+  attention(q, k, v, out, lse, B, H, Hkv, T, S, D, scale, causal, keyMask) {
+    const group = H / Hkv;
+    const offset = S - T;
+    const p = new Float64Array(S);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        const kvh = Math.floor(h / group);
+        const kBase = ((b * Hkv + kvh) * S) * D;
+        for (let t = 0; t < T; t++) {
+          const qo = ((b * H + h) * T + t) * D;
+          const limit = causal ? Math.min(S, t + offset + 1) : S;
+          let mx = NEG_INF;
+          for (let s = 0; s < limit; s++) {
+            if (keyMask && keyMask[b * S + s] === 0) { p[s] = NEG_INF; continue; }
+            let dot = 0;
+            const ko = kBase + s * D;
+            for (let d = 0; d < D; d++) dot += q[qo + d]! * k[ko + d]!;
+            p[s] = dot * scale;
+            if (p[s]! > mx) mx = p[s]!;
+          }
+          const row = (b * H + h) * T + t;
+          if (mx === NEG_INF) {
+            out.fill(0, qo, qo + D);
+            lse[row] = NEG_INF;
+            continue;
+          }
+          let sum = 0;
+          for (let s = 0; s < limit; s++) { const e = p[s] === NEG_INF ? 0 : Math.exp(p[s]! - mx); p[s] = e; sum += e; }
+          lse[row] = mx + Math.log(sum);
+          for (let d = 0; d < D; d++) {
+            let acc = 0;
+            for (let s = 0; s < limit; s++) acc += p[s]! * v[kBase + s * D + d]!;
+            out[qo + d] = acc / sum;
+          }
+        }
+      }
+    }
+  },
+
+  attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, keyMask) {
+    const group = H / Hkv;
+    const offset = S - T;
+    const p = new Float64Array(S);
+    const dp = new Float64Array(S);
+    if (dq) dq.fill(0, 0, B * H * T * D);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        const kvh = Math.floor(h / group);
+        const kBase = ((b * Hkv + kvh) * S) * D;
+        for (let t = 0; t < T; t++) {
+          const row = (b * H + h) * T + t;
+          const L = lse[row]!;
+          if (L === NEG_INF) continue;
+          const qo = row * D;
+          const limit = causal ? Math.min(S, t + offset + 1) : S;
+          // P = exp(score - lse); dP = dout . v; dS = P * (dP - sum(dout*out))
+          let delta = 0;
+          for (let d = 0; d < D; d++) delta += dout[qo + d]! * out[qo + d]!;
+          for (let s = 0; s < limit; s++) {
+            if (keyMask && keyMask[b * S + s] === 0) { p[s] = 0; dp[s] = 0; continue; }
+            const ko = kBase + s * D;
+            let dot = 0;
+            let dpv = 0;
+            for (let d = 0; d < D; d++) { dot += q[qo + d]! * k[ko + d]!; dpv += dout[qo + d]! * v[ko + d]!; }
+            p[s] = Math.exp(dot * scale - L);
+            dp[s] = p[s]! * (dpv - delta);
+          }
+          for (let s = 0; s < limit; s++) {
+            const ps = p[s]!;
+            if (ps === 0 && dp[s] === 0) continue;
+            const ko = kBase + s * D;
+            const ds = dp[s]! * scale;
+            for (let d = 0; d < D; d++) {
+              if (dq) dq[qo + d] += ds * k[ko + d]!;
+              if (dk) dk[ko + d] += ds * q[qo + d]!;
+              if (dv) dv[ko + d] += ps * dout[qo + d]!;
+            }
+          }
+        }
+      }
+    }
+  },
+
+  adamw(p, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step) {
+    const bc1 = 1 - beta1 ** step;
+    const bc2 = 1 - beta2 ** step;
+    const decay = 1 - lr * weightDecay;
+    for (let i = 0; i < n; i++) {
+      const gi = g[i]!;
+      const mi = beta1 * m[i]! + (1 - beta1) * gi;
+      const vi = beta2 * v[i]! + (1 - beta2) * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      p[i] = p[i]! * decay - lr * (mi / bc1) / (Math.sqrt(vi / bc2) + eps);
+    }
+  },
+
+  axpy(n, alpha, x, xOff, y, yOff) {
+    for (let i = 0; i < n; i++) y[yOff + i] += alpha * x[xOff + i]!;
+  },
+
+  sumSquares(x, n) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += x[i]! * x[i]!;
+    return s;
+  },
+};

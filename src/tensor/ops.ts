@@ -1,0 +1,871 @@
+/**
+ * Differentiable operations. Each op computes its forward with a kernel (src/native) and hands
+ * `result()` a closure for its backward; the closure only survives when a gradient is needed.
+ * Shapes follow PyTorch/numpy conventions (broadcasting, negative dims).
+ */
+import { kernels } from '../native/index.js';
+import { Unary, WType } from '../native/kernels.js';
+import type { Rng } from './random.js';
+import { type BackwardContext, Tensor, result, shapeStr, sizeOf } from './tensor.js';
+
+// ---------------------------------------------------------------------------------------------
+// Creation
+
+/** A float32 tensor from values (copied) and a shape (default: 1-D). */
+export function tensor(values: ArrayLike<number>, shape?: readonly number[], opts: { requiresGrad?: boolean; name?: string } = {}): Tensor {
+  return new Tensor(Float32Array.from(values), shape ?? [values.length], opts);
+}
+
+export function zeros(shape: readonly number[], opts: { requiresGrad?: boolean; name?: string } = {}): Tensor {
+  return new Tensor(new Float32Array(sizeOf(shape)), shape, opts);
+}
+
+export function full(shape: readonly number[], value: number, opts: { requiresGrad?: boolean; name?: string } = {}): Tensor {
+  return new Tensor(new Float32Array(sizeOf(shape)).fill(value), shape, opts);
+}
+
+/** Normal(mean, std) entries from a seeded generator. */
+export function randn(shape: readonly number[], rng: Rng, std = 1, opts: { requiresGrad?: boolean; name?: string } = {}): Tensor {
+  const d = new Float32Array(sizeOf(shape));
+  for (let i = 0; i < d.length; i++) d[i] = rng.normal(0, std);
+  return new Tensor(d, shape, opts);
+}
+
+/** Uniform[lo, hi) entries from a seeded generator. */
+export function rand(shape: readonly number[], rng: Rng, lo = 0, hi = 1, opts: { requiresGrad?: boolean; name?: string } = {}): Tensor {
+  const d = new Float32Array(sizeOf(shape));
+  for (let i = 0; i < d.length; i++) d[i] = rng.uniform(lo, hi);
+  return new Tensor(d, shape, opts);
+}
+
+/** A float32 copy of a (possibly half-precision) tensor, outside the graph. */
+export function toF32(t: Tensor): Tensor {
+  if (t.dtype === 'f32') return t;
+  const out = new Float32Array(t.size);
+  kernels.widen(t.data as Uint16Array, 0, t.wtype, out, 0, t.size);
+  return new Tensor(out, t.shape, t.name !== undefined ? { name: t.name } : {});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+function normDim(d: number, ndim: number, op: string): number {
+  const i = d < 0 ? d + ndim : d;
+  if (i < 0 || i >= ndim) throw new Error(`${op}: dimension ${d} is out of range for ${ndim} dimensions`);
+  return i;
+}
+
+/** Shape that numpy broadcasting gives for a and b, or a clear error. */
+export function broadcastShapes(a: readonly number[], b: readonly number[], op: string): number[] {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const da = a[a.length - n + i] ?? 1;
+    const db = b[b.length - n + i] ?? 1;
+    if (da !== db && da !== 1 && db !== 1) throw new Error(`${op}: shapes ${shapeStr(a)} and ${shapeStr(b)} cannot be broadcast together`);
+    out.push(da === 1 ? db : da);
+  }
+  return out;
+}
+
+/** For each output element, the index of the input element it reads under broadcasting. */
+function broadcastIndex(outShape: readonly number[], inShape: readonly number[]): Int32Array {
+  const n = outShape.length;
+  const size = sizeOf(outShape);
+  const idx = new Int32Array(size);
+  const inStrides = new Array<number>(n).fill(0);
+  let s = 1;
+  for (let i = inShape.length - 1; i >= 0; i--) {
+    const o = n - inShape.length + i;
+    inStrides[o] = inShape[i] === 1 ? 0 : s;
+    s *= inShape[i]!;
+  }
+  const counter = new Array<number>(n).fill(0);
+  let pos = 0;
+  for (let k = 0; k < size; k++) {
+    idx[k] = pos;
+    for (let d = n - 1; d >= 0; d--) {
+      counter[d]!++;
+      pos += inStrides[d]!;
+      if (counter[d]! < outShape[d]!) break;
+      pos -= inStrides[d]! * outShape[d]!;
+      counter[d] = 0;
+    }
+  }
+  return idx;
+}
+
+/** Sum a gradient of the broadcast output shape back down to an input's shape. */
+function reduceTo(g: Float32Array, outShape: readonly number[], inShape: readonly number[]): Float32Array {
+  if (sizeOf(inShape) === g.length) return g;
+  const out = new Float32Array(sizeOf(inShape));
+  const inSize = out.length;
+  // Common case: the input is a suffix of the output (bias over rows).
+  if (isSuffix(inShape, outShape)) {
+    for (let o = 0; o < g.length; o += inSize) for (let j = 0; j < inSize; j++) out[j] += g[o + j]!;
+    return out;
+  }
+  const idx = broadcastIndex(outShape, inShape);
+  for (let k = 0; k < g.length; k++) out[idx[k]!] += g[k]!;
+  return out;
+}
+
+function isSuffix(inner: readonly number[], outer: readonly number[]): boolean {
+  if (inner.length > outer.length) return false;
+  let lead = true;
+  for (let i = 0; i < inner.length; i++) {
+    const d = inner[i]!;
+    const o = outer[outer.length - inner.length + i]!;
+    if (lead && d === 1) continue; // leading ones in the inner shape are fine
+    lead = false;
+    if (d !== o) return false;
+  }
+  return true;
+}
+
+type BinaryFn = (x: number, y: number) => number;
+
+function binary(a: Tensor, b: Tensor, op: string, f: BinaryFn,
+  grads: (g: Float32Array, ad: Float32Array, bd: Float32Array, outShape: readonly number[], ctx: BackwardContext) => void): Tensor {
+  const ad = a.f32;
+  const bd = b.f32;
+  const shape = broadcastShapes(a.shape, b.shape, op);
+  const n = sizeOf(shape);
+  const out = new Float32Array(n);
+  if (ad.length === n && bd.length === n) {
+    for (let i = 0; i < n; i++) out[i] = f(ad[i]!, bd[i]!);
+  } else if (ad.length === n && isSuffix(b.shape, shape)) {
+    const m = bd.length;
+    for (let o = 0; o < n; o += m) for (let j = 0; j < m; j++) out[o + j] = f(ad[o + j]!, bd[j]!);
+  } else if (bd.length === n && isSuffix(a.shape, shape)) {
+    const m = ad.length;
+    for (let o = 0; o < n; o += m) for (let j = 0; j < m; j++) out[o + j] = f(ad[j]!, bd[o + j]!);
+  } else {
+    const ia = broadcastIndex(shape, a.shape);
+    const ib = broadcastIndex(shape, b.shape);
+    for (let i = 0; i < n; i++) out[i] = f(ad[ia[i]!]!, bd[ib[i]!]!);
+  }
+  return result(out, shape, op, [a, b], (g, ctx) => grads(g, ad, bd, shape, ctx));
+}
+
+/** Element values of `src` (broadcast from srcShape) expanded to outShape. */
+function expand(src: Float32Array, srcShape: readonly number[], outShape: readonly number[]): Float32Array {
+  const n = sizeOf(outShape);
+  if (src.length === n) return src;
+  const out = new Float32Array(n);
+  if (isSuffix(srcShape, outShape)) {
+    for (let o = 0; o < n; o += src.length) out.set(src, o);
+    return out;
+  }
+  const idx = broadcastIndex(outShape, srcShape);
+  for (let i = 0; i < n; i++) out[i] = src[idx[i]!]!;
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Element-wise arithmetic (broadcasting)
+
+export function add(a: Tensor, b: Tensor): Tensor {
+  return binary(a, b, 'add', (x, y) => x + y, (g, _ad, _bd, shape, ctx) => {
+    if (a.requiresGrad) ctx.accumulate(a, reduceTo(b.requiresGrad ? g.slice() : g, shape, a.shape));
+    if (b.requiresGrad) ctx.accumulate(b, reduceTo(g, shape, b.shape));
+  });
+}
+
+export function sub(a: Tensor, b: Tensor): Tensor {
+  return binary(a, b, 'sub', (x, y) => x - y, (g, _ad, _bd, shape, ctx) => {
+    if (a.requiresGrad) ctx.accumulate(a, reduceTo(b.requiresGrad ? g.slice() : g, shape, a.shape));
+    if (b.requiresGrad) {
+      const nb = new Float32Array(g.length);
+      for (let i = 0; i < g.length; i++) nb[i] = -g[i]!;
+      ctx.accumulate(b, reduceTo(nb, shape, b.shape));
+    }
+  });
+}
+
+export function mul(a: Tensor, b: Tensor): Tensor {
+  return binary(a, b, 'mul', (x, y) => x * y, (g, ad, bd, shape, ctx) => {
+    if (a.requiresGrad) {
+      const be = expand(bd, b.shape, shape);
+      const ga = new Float32Array(g.length);
+      for (let i = 0; i < g.length; i++) ga[i] = g[i]! * be[i]!;
+      ctx.accumulate(a, reduceTo(ga, shape, a.shape));
+    }
+    if (b.requiresGrad) {
+      const ae = expand(ad, a.shape, shape);
+      const gb = new Float32Array(g.length);
+      for (let i = 0; i < g.length; i++) gb[i] = g[i]! * ae[i]!;
+      ctx.accumulate(b, reduceTo(gb, shape, b.shape));
+    }
+  });
+}
+
+export function div(a: Tensor, b: Tensor): Tensor {
+  return binary(a, b, 'div', (x, y) => x / y, (g, ad, bd, shape, ctx) => {
+    const be = expand(bd, b.shape, shape);
+    if (a.requiresGrad) {
+      const ga = new Float32Array(g.length);
+      for (let i = 0; i < g.length; i++) ga[i] = g[i]! / be[i]!;
+      ctx.accumulate(a, reduceTo(ga, shape, a.shape));
+    }
+    if (b.requiresGrad) {
+      const ae = expand(ad, a.shape, shape);
+      const gb = new Float32Array(g.length);
+      for (let i = 0; i < g.length; i++) gb[i] = (-g[i]! * ae[i]!) / (be[i]! * be[i]!);
+      ctx.accumulate(b, reduceTo(gb, shape, b.shape));
+    }
+  });
+}
+
+/** x * s for a number s. */
+export function scale(x: Tensor, s: number): Tensor {
+  const xd = x.f32;
+  const out = new Float32Array(xd.length);
+  for (let i = 0; i < out.length; i++) out[i] = xd[i]! * s;
+  return result(out, x.shape, 'scale', [x], (g, ctx) => {
+    const gx = new Float32Array(g.length);
+    for (let i = 0; i < g.length; i++) gx[i] = g[i]! * s;
+    ctx.accumulate(x, gx);
+  });
+}
+
+/** x + s for a number s. */
+export function addScalar(x: Tensor, s: number): Tensor {
+  const xd = x.f32;
+  const out = new Float32Array(xd.length);
+  for (let i = 0; i < out.length; i++) out[i] = xd[i]! + s;
+  return result(out, x.shape, 'addScalar', [x], (g, ctx) => ctx.accumulate(x, g));
+}
+
+export function neg(x: Tensor): Tensor {
+  return scale(x, -1);
+}
+
+/** Natural logarithm. */
+export function log(x: Tensor): Tensor {
+  const xd = x.f32;
+  const out = new Float32Array(xd.length);
+  for (let i = 0; i < out.length; i++) out[i] = Math.log(xd[i]!);
+  return result(out, x.shape, 'log', [x], (g, ctx) => {
+    const gx = new Float32Array(g.length);
+    for (let i = 0; i < g.length; i++) gx[i] = g[i]! / xd[i]!;
+    ctx.accumulate(x, gx);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activations
+
+function unaryOp(x: Tensor, op: Unary, name: string): Tensor {
+  const xd = x.f32;
+  const y = new Float32Array(xd.length);
+  kernels.unary(op, xd, y, xd.length);
+  return result(y, x.shape, name, [x], (g, ctx) => {
+    const gx = new Float32Array(g.length);
+    kernels.unaryBackward(op, xd, y, g, gx, g.length);
+    ctx.accumulate(x, gx);
+  });
+}
+
+/** GELU: approximate 'tanh' (GPT-2's gelu_new) or 'none' (exact erf form, BERT). */
+export function gelu(x: Tensor, approximate: 'tanh' | 'none' = 'none'): Tensor {
+  return unaryOp(x, approximate === 'tanh' ? Unary.GeluTanh : Unary.GeluErf, 'gelu');
+}
+export const silu = (x: Tensor): Tensor => unaryOp(x, Unary.Silu, 'silu');
+export const relu = (x: Tensor): Tensor => unaryOp(x, Unary.Relu, 'relu');
+export const tanh = (x: Tensor): Tensor => unaryOp(x, Unary.Tanh, 'tanh');
+export const sigmoid = (x: Tensor): Tensor => unaryOp(x, Unary.Sigmoid, 'sigmoid');
+export const exp = (x: Tensor): Tensor => unaryOp(x, Unary.Exp, 'exp');
+
+/**
+ * Inverted dropout: zero each element with probability p and scale the rest by 1/(1-p).
+ * Identity when p = 0 or `training` is false. The mask comes from the seeded `rng`.
+ */
+export function dropout(x: Tensor, p: number, rng: Rng, training = true): Tensor {
+  if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
+  if (!training || p === 0) return x;
+  const xd = x.f32;
+  const mask = new Float32Array(xd.length);
+  const keep = 1 / (1 - p);
+  for (let i = 0; i < mask.length; i++) mask[i] = rng.random() < p ? 0 : keep;
+  const out = new Float32Array(xd.length);
+  for (let i = 0; i < out.length; i++) out[i] = xd[i]! * mask[i]!;
+  return result(out, x.shape, 'dropout', [x], (g, ctx) => {
+    const gx = new Float32Array(g.length);
+    for (let i = 0; i < g.length; i++) gx[i] = g[i]! * mask[i]!;
+    ctx.accumulate(x, gx);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reductions
+
+/** Sum over `dim` (all elements when undefined). */
+export function sum(x: Tensor, dim?: number, keepdim = false): Tensor {
+  return reduce(x, dim, keepdim, 'sum', 1);
+}
+
+/** Mean over `dim` (all elements when undefined). */
+export function mean(x: Tensor, dim?: number, keepdim = false): Tensor {
+  const n = dim === undefined ? x.size : x.dim(dim);
+  return reduce(x, dim, keepdim, 'mean', 1 / n);
+}
+
+function reduce(x: Tensor, dim: number | undefined, keepdim: boolean, op: string, factor: number): Tensor {
+  const xd = x.f32;
+  if (dim === undefined) {
+    let s = 0;
+    for (let i = 0; i < xd.length; i++) s += xd[i]!;
+    return result(new Float32Array([s * factor]), keepdim ? x.shape.map(() => 1) : [], op, [x], (g, ctx) => {
+      ctx.accumulate(x, new Float32Array(xd.length).fill(g[0]! * factor));
+    });
+  }
+  const d = normDim(dim, x.ndim, op);
+  const outer = sizeOf(x.shape.slice(0, d));
+  const n = x.shape[d]!;
+  const inner = sizeOf(x.shape.slice(d + 1));
+  const out = new Float32Array(outer * inner);
+  for (let o = 0; o < outer; o++) {
+    for (let k = 0; k < n; k++) {
+      const base = (o * n + k) * inner;
+      for (let i = 0; i < inner; i++) out[o * inner + i] += xd[base + i]!;
+    }
+  }
+  for (let i = 0; i < out.length; i++) out[i] *= factor;
+  const shape = keepdim ? x.shape.map((s, i) => (i === d ? 1 : s)) : x.shape.filter((_, i) => i !== d);
+  return result(out, shape, op, [x], (g, ctx) => {
+    const gx = new Float32Array(xd.length);
+    for (let o = 0; o < outer; o++) {
+      for (let k = 0; k < n; k++) {
+        const base = (o * n + k) * inner;
+        for (let i = 0; i < inner; i++) gx[base + i] = g[o * inner + i]! * factor;
+      }
+    }
+    ctx.accumulate(x, gx);
+  });
+}
+
+/** Maximum over `dim`; the gradient flows to the first maximal element. */
+export function max(x: Tensor, dim: number, keepdim = false): Tensor {
+  const xd = x.f32;
+  const d = normDim(dim, x.ndim, 'max');
+  const outer = sizeOf(x.shape.slice(0, d));
+  const n = x.shape[d]!;
+  const inner = sizeOf(x.shape.slice(d + 1));
+  if (n === 0) throw new Error(`max: dimension ${dim} of ${shapeStr(x.shape)} is empty`);
+  const out = new Float32Array(outer * inner).fill(-Infinity);
+  const arg = new Int32Array(outer * inner);
+  for (let o = 0; o < outer; o++) {
+    for (let k = 0; k < n; k++) {
+      for (let i = 0; i < inner; i++) {
+        const v = xd[(o * n + k) * inner + i]!;
+        const j = o * inner + i;
+        if (v > out[j]! || (k === 0)) { out[j] = v; arg[j] = k; }
+      }
+    }
+  }
+  const shape = keepdim ? x.shape.map((s, i) => (i === d ? 1 : s)) : x.shape.filter((_, i) => i !== d);
+  return result(out, shape, 'max', [x], (g, ctx) => {
+    const gx = new Float32Array(xd.length);
+    for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) {
+      const j = o * inner + i;
+      gx[(o * n + arg[j]!) * inner + i] = g[j]!;
+    }
+    ctx.accumulate(x, gx);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shape
+
+/** Same data, new shape (one dimension may be -1). Shares memory with `x`. */
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  const s = [...shape];
+  const neg = s.indexOf(-1);
+  if (neg >= 0) {
+    const rest = sizeOf(s.filter((_, i) => i !== neg));
+    if (rest === 0 || x.size % rest !== 0) throw new Error(`reshape: cannot reshape ${shapeStr(x.shape)} into ${shapeStr(shape)}`);
+    s[neg] = x.size / rest;
+  }
+  if (sizeOf(s) !== x.size) throw new Error(`reshape: cannot reshape ${shapeStr(x.shape)} (${x.size} elements) into ${shapeStr(shape)}`);
+  if (x.dtype !== 'f32') return new Tensor(x.data, s, { dtype: x.dtype });
+  return result(x.f32, s, 'reshape', [x], (g, ctx) => ctx.accumulate(x, g));
+}
+
+/** Permute dimensions (materialises a contiguous copy). */
+export function permute(x: Tensor, dims: readonly number[]): Tensor {
+  const n = x.ndim;
+  if (dims.length !== n || new Set(dims.map((d) => normDim(d, n, 'permute'))).size !== n) {
+    throw new Error(`permute: ${shapeStr(dims)} is not a permutation of the ${n} dimensions of ${shapeStr(x.shape)}`);
+  }
+  const p = dims.map((d) => normDim(d, n, 'permute'));
+  const xd = x.f32;
+  const shape = p.map((d) => x.shape[d]!);
+  const inStrides = stridesOf(x.shape);
+  const srcStride = p.map((d) => inStrides[d]!);
+  const out = new Float32Array(xd.length);
+  permuteCopy(xd, out, shape, srcStride, false);
+  return result(out, shape, 'permute', [x], (g, ctx) => {
+    const gx = new Float32Array(g.length);
+    permuteCopy(g, gx, shape, srcStride, true);
+    ctx.accumulate(x, gx);
+  });
+}
+
+function stridesOf(shape: readonly number[]): number[] {
+  const s = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) { s[i] = acc; acc *= shape[i]!; }
+  return s;
+}
+
+/** out[k] = src[offset(k)] walking `shape` (forward), or the scatter back (reverse). */
+function permuteCopy(src: Float32Array, dst: Float32Array, shape: readonly number[], srcStride: readonly number[], reverse: boolean): void {
+  const n = shape.length;
+  const size = sizeOf(shape);
+  if (size === 0) return;
+  const last = shape[n - 1]!;
+  const lastStride = srcStride[n - 1]!;
+  const counter = new Array<number>(n).fill(0);
+  let pos = 0;
+  for (let k = 0; k < size; k += last) {
+    if (reverse) for (let j = 0; j < last; j++) dst[pos + j * lastStride] = src[k + j]!;
+    else for (let j = 0; j < last; j++) dst[k + j] = src[pos + j * lastStride]!;
+    for (let d = n - 2; d >= 0; d--) {
+      counter[d]!++;
+      pos += srcStride[d]!;
+      if (counter[d]! < shape[d]!) break;
+      pos -= srcStride[d]! * shape[d]!;
+      counter[d] = 0;
+    }
+  }
+}
+
+/** Swap two dimensions. */
+export function transpose(x: Tensor, d0: number, d1: number): Tensor {
+  const p = x.shape.map((_, i) => i);
+  const a = normDim(d0, x.ndim, 'transpose');
+  const b = normDim(d1, x.ndim, 'transpose');
+  [p[a], p[b]] = [p[b]!, p[a]!];
+  return permute(x, p);
+}
+
+/** Elements start..end-1 along `dim`. */
+export function slice(x: Tensor, dim: number, start: number, end: number): Tensor {
+  const d = normDim(dim, x.ndim, 'slice');
+  const n = x.shape[d]!;
+  if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= n)) {
+    throw new Error(`slice: range [${start}, ${end}) is invalid for dimension ${dim} of size ${n} in ${shapeStr(x.shape)}`);
+  }
+  const xd = x.f32;
+  const outer = sizeOf(x.shape.slice(0, d));
+  const inner = sizeOf(x.shape.slice(d + 1));
+  const len = end - start;
+  const out = new Float32Array(outer * len * inner);
+  for (let o = 0; o < outer; o++) out.set(xd.subarray((o * n + start) * inner, (o * n + end) * inner), o * len * inner);
+  const shape = x.shape.map((s, i) => (i === d ? len : s));
+  return result(out, shape, 'slice', [x], (g, ctx) => {
+    const gx = new Float32Array(xd.length);
+    for (let o = 0; o < outer; o++) gx.set(g.subarray(o * len * inner, (o + 1) * len * inner), (o * n + start) * inner);
+    ctx.accumulate(x, gx);
+  });
+}
+
+/** Join tensors along `dim`; all other dimensions must agree. */
+export function concat(xs: readonly Tensor[], dim: number): Tensor {
+  if (xs.length === 0) throw new Error('concat: no tensors given');
+  const first = xs[0]!;
+  const d = normDim(dim, first.ndim, 'concat');
+  for (const t of xs) {
+    if (t.ndim !== first.ndim || t.shape.some((s, i) => i !== d && s !== first.shape[i])) {
+      throw new Error(`concat: shapes ${xs.map((u) => shapeStr(u.shape)).join(', ')} differ outside dimension ${dim}`);
+    }
+  }
+  const outer = sizeOf(first.shape.slice(0, d));
+  const inner = sizeOf(first.shape.slice(d + 1));
+  const total = xs.reduce((s, t) => s + t.shape[d]!, 0);
+  const out = new Float32Array(outer * total * inner);
+  let off = 0;
+  const offsets: number[] = [];
+  for (const t of xs) {
+    const td = t.f32;
+    const len = t.shape[d]!;
+    offsets.push(off);
+    for (let o = 0; o < outer; o++) out.set(td.subarray(o * len * inner, (o + 1) * len * inner), (o * total + off) * inner);
+    off += len;
+  }
+  const shape = first.shape.map((s, i) => (i === d ? total : s));
+  return result(out, shape, 'concat', xs, (g, ctx) => {
+    xs.forEach((t, k) => {
+      if (!t.requiresGrad) return;
+      const len = t.shape[d]!;
+      const gt = new Float32Array(t.size);
+      for (let o = 0; o < outer; o++) gt.set(g.subarray((o * total + offsets[k]!) * inner, (o * total + offsets[k]! + len) * inner), o * len * inner);
+      ctx.accumulate(t, gt);
+    });
+  });
+}
+
+/** Split along `dim` into pieces of the given sizes (or equal pieces of `size`). */
+export function split(x: Tensor, sizes: number | readonly number[], dim: number): Tensor[] {
+  const d = normDim(dim, x.ndim, 'split');
+  const n = x.shape[d]!;
+  const parts: number[] = typeof sizes === 'number' ? Array.from({ length: Math.ceil(n / sizes) }, (_, i) => Math.min(sizes, n - i * sizes)) : [...sizes];
+  if (parts.reduce((a, b) => a + b, 0) !== n) throw new Error(`split: sizes ${shapeStr(parts)} do not add up to ${n} (dimension ${dim} of ${shapeStr(x.shape)})`);
+  const out: Tensor[] = [];
+  let start = 0;
+  for (const p of parts) { out.push(slice(x, d, start, start + p)); start += p; }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Embedding
+
+/**
+ * Rows of `weight` [V, D] picked by integer ids (any shape `idsShape`): output [...idsShape, D].
+ * The weight may be half precision (frozen); its gradient is a dense scatter-add.
+ */
+export function embedding(weight: Tensor, ids: Int32Array, idsShape: readonly number[] = [ids.length]): Tensor {
+  if (weight.ndim !== 2) throw new Error(`embedding: weight must be 2-D [vocab, dim], got ${weight.label()}`);
+  if (sizeOf(idsShape) !== ids.length) throw new Error(`embedding: ids has ${ids.length} entries but idsShape ${shapeStr(idsShape)} needs ${sizeOf(idsShape)}`);
+  const [V, D] = weight.shape as [number, number];
+  const out = new Float32Array(ids.length * D);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    if (!(id >= 0 && id < V)) throw new Error(`embedding: id ${id} at position ${i} is outside the vocabulary [0, ${V}) of ${weight.label()}`);
+    if (weight.dtype === 'f32') out.set((weight.data as Float32Array).subarray(id * D, (id + 1) * D), i * D);
+    else kernels.widen(weight.data as Uint16Array, id * D, weight.wtype, out, i * D, D);
+  }
+  return result(out, [...idsShape, D], 'embedding', [weight], (g, ctx) => {
+    const gw = new Float32Array(V * D);
+    for (let i = 0; i < ids.length; i++) kernels.axpy(D, 1, g, i * D, gw, ids[i]! * D);
+    ctx.accumulate(weight, gw);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Matrix products
+
+/**
+ * Matrix product over the last two dimensions: a [..., M, K] @ b [..., K, N] -> [..., M, N].
+ * `transA`/`transB` read a as [..., K, M] / b as [..., N, K] without copying. Batch dimensions must
+ * match, or b may be a single 2-D matrix shared by every batch (then it may be half precision).
+ */
+export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: boolean } = {}): Tensor {
+  const transA = opts.transA ?? false;
+  const transB = opts.transB ?? false;
+  if (a.ndim < 2 || b.ndim < 2) throw new Error(`matmul: operands must have at least 2 dimensions, got ${a.label()} and ${b.label()}`);
+  const ad = a.f32;
+  const [ar, ac] = a.shape.slice(-2) as [number, number];
+  const [br, bc] = b.shape.slice(-2) as [number, number];
+  const M = transA ? ac : ar;
+  const K = transA ? ar : ac;
+  const Kb = transB ? bc : br;
+  const N = transB ? br : bc;
+  if (K !== Kb) throw new Error(`matmul: inner dimensions differ: ${a.label()}${transA ? 'ᵀ' : ''} @ ${b.label()}${transB ? 'ᵀ' : ''} (${K} vs ${Kb})`);
+  const batchShape = a.shape.slice(0, -2);
+  const batch = sizeOf(batchShape);
+  const shared = b.ndim === 2;
+  if (!shared && (b.ndim !== a.ndim || b.shape.slice(0, -2).some((s, i) => s !== batchShape[i]))) {
+    throw new Error(`matmul: batch dimensions differ: ${a.label()} @ ${b.label()}`);
+  }
+  if (!shared && b.dtype !== 'f32') throw new Error(`matmul: a batched ${b.dtype} operand is not supported (${b.label()})`);
+  const out = new Float32Array(batch * M * N);
+  const lda = ac;
+  const ldb = bc;
+  if (shared && !transA) {
+    // One large GEMM: rows of every batch stacked.
+    kernels.gemm(false, transB, batch * M, N, K, 1, ad, 0, lda, b.data, 0, ldb, b.wtype, 0, out, 0, N, 1, 0, 0, 0);
+  } else {
+    kernels.gemm(transA, transB, M, N, K, 1, ad, 0, lda, b.data, 0, ldb, b.wtype, 0, out, 0, N, batch, M * K, shared ? 0 : K * N, M * N);
+  }
+  return result(out, [...batchShape, M, N], 'matmul', [a, b], (g, ctx) => {
+    if (a.requiresGrad) {
+      // dA = g @ op(B)^T  (or its transpose when A was read transposed)
+      const ga = new Float32Array(ad.length);
+      if (!transA) {
+        if (shared) kernels.gemm(false, !transB, batch * M, K, N, 1, g, 0, N, b.data, 0, ldb, b.wtype, 0, ga, 0, K, 1, 0, 0, 0);
+        else kernels.gemm(false, !transB, M, K, N, 1, g, 0, N, b.data, 0, ldb, b.wtype, 0, ga, 0, K, batch, M * N, K * N, M * K);
+      } else {
+        // A stored [K, M]: dA = op(B) @ g^T  -> [K, M]
+        kernels.gemm(transB, true, K, M, N, 1, toF32(b).f32, 0, ldb, g, 0, N, WType.F32, 0, ga, 0, M, batch, shared ? 0 : K * N, M * N, M * K);
+      }
+      ctx.accumulate(a, ga);
+    }
+    if (b.requiresGrad) {
+      const bd = b.f32;
+      const gb = new Float32Array(bd.length);
+      // dB = op(A)^T @ g  (stored [K, N]) or g^T @ op(A) (stored [N, K]); summed over batches when shared.
+      if (!transB) {
+        if (shared && !transA) kernels.gemm(true, false, K, N, batch * M, 1, ad, 0, lda, g, 0, N, WType.F32, 0, gb, 0, N, 1, 0, 0, 0);
+        else gemmAccumBatches(!transA, false, K, N, M, ad, lda, M * K, g, N, M * N, gb, N, batch, shared);
+      } else {
+        if (shared && !transA) kernels.gemm(true, false, N, K, batch * M, 1, g, 0, N, ad, 0, lda, WType.F32, 0, gb, 0, K, 1, 0, 0, 0);
+        else gemmAccumBatches(true, transA, N, K, M, g, N, M * N, ad, lda, M * K, gb, K, batch, shared);
+      }
+      ctx.accumulate(b, gb);
+    }
+  });
+}
+
+/** C (+)= op(X_b) @ op(Y_b) per batch; when `shared`, all batches add into one C. */
+function gemmAccumBatches(tX: boolean, tY: boolean, M: number, N: number, K: number,
+  X: Float32Array, ldx: number, sX: number, Y: Float32Array, ldy: number, sY: number,
+  C: Float32Array, ldc: number, batch: number, shared: boolean): void {
+  if (!shared) {
+    kernels.gemm(tX, tY, M, N, K, 1, X, 0, ldx, Y, 0, ldy, WType.F32, 0, C, 0, ldc, batch, sX, sY, M * N);
+    return;
+  }
+  for (let b = 0; b < batch; b++) kernels.gemm(tX, tY, M, N, K, 1, X, b * sX, ldx, Y, b * sY, ldy, WType.F32, b === 0 ? 0 : 1, C, 0, ldc, 1, 0, 0, 0);
+}
+
+/**
+ * Affine map on the last dimension: y = x @ Wᵀ + bias with W [out, in] (torch.nn.Linear), or
+ * y = x @ W + bias with W [in, out] when `weightInOut` (GPT-2's Conv1D). W may be half precision.
+ */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, opts: { weightInOut?: boolean } = {}): Tensor {
+  if (weight.ndim !== 2) throw new Error(`linear: weight must be 2-D, got ${weight.label()}`);
+  const inOut = opts.weightInOut ?? false;
+  const inF = inOut ? weight.shape[0]! : weight.shape[1]!;
+  const outF = inOut ? weight.shape[1]! : weight.shape[0]!;
+  if (x.dim(-1) !== inF) throw new Error(`linear: input ${x.label()} has ${x.dim(-1)} features but weight ${weight.label()} expects ${inF}`);
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== outF)) throw new Error(`linear: bias ${bias.label()} must have shape [${outF}]`);
+  const xd = x.f32;
+  const rows = x.size / inF;
+  const out = new Float32Array(rows * outF);
+  if (bias) { const bd = bias.f32; for (let r = 0; r < rows; r++) out.set(bd, r * outF); }
+  kernels.gemm(false, !inOut, rows, outF, inF, 1, xd, 0, inF, weight.data, 0, inOut ? outF : inF, weight.wtype, bias ? 1 : 0, out, 0, outF, 1, 0, 0, 0);
+  const shape = [...x.shape.slice(0, -1), outF];
+  const inputs = bias ? [x, weight, bias] : [x, weight];
+  return result(out, shape, 'linear', inputs, (g, ctx) => {
+    if (x.requiresGrad) {
+      const gx = new Float32Array(xd.length);
+      kernels.gemm(false, inOut, rows, inF, outF, 1, g, 0, outF, weight.data, 0, inOut ? outF : inF, weight.wtype, 0, gx, 0, inF, 1, 0, 0, 0);
+      ctx.accumulate(x, gx);
+    }
+    if (weight.requiresGrad) {
+      const gw = new Float32Array(weight.size);
+      if (inOut) kernels.gemm(true, false, inF, outF, rows, 1, xd, 0, inF, g, 0, outF, WType.F32, 0, gw, 0, outF, 1, 0, 0, 0);
+      else kernels.gemm(true, false, outF, inF, rows, 1, g, 0, outF, xd, 0, inF, WType.F32, 0, gw, 0, inF, 1, 0, 0, 0);
+      ctx.accumulate(weight, gw);
+    }
+    if (bias && bias.requiresGrad) {
+      const gb = new Float32Array(outF);
+      for (let r = 0; r < rows; r++) kernels.axpy(outF, 1, g, r * outF, gb, 0);
+      ctx.accumulate(bias, gb);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalisation and softmax (over the last dimension)
+
+export function softmax(x: Tensor, dim = -1): Tensor {
+  return softmaxOp(x, dim, false);
+}
+
+export function logSoftmax(x: Tensor, dim = -1): Tensor {
+  return softmaxOp(x, dim, true);
+}
+
+function softmaxOp(x: Tensor, dim: number, log: boolean): Tensor {
+  const d = normDim(dim, x.ndim, log ? 'logSoftmax' : 'softmax');
+  if (d !== x.ndim - 1) {
+    // Move the dimension last, apply, move it back.
+    const p = x.shape.map((_, i) => i);
+    p.splice(d, 1);
+    p.push(d);
+    const inv = p.map((_, i) => p.indexOf(i));
+    return permute(softmaxOp(permute(x, p), -1, log), inv);
+  }
+  const xd = x.f32;
+  const cols = x.dim(-1);
+  const rows = cols === 0 ? 0 : x.size / cols;
+  const y = new Float32Array(xd.length);
+  kernels.softmax(xd, y, rows, cols, 1, log);
+  return result(y, x.shape, log ? 'logSoftmax' : 'softmax', [x], (g, ctx) => {
+    const gx = new Float32Array(g.length);
+    kernels.softmaxBackward(y, g, gx, rows, cols, 1, log);
+    ctx.accumulate(x, gx);
+  });
+}
+
+/** LayerNorm over the last dimension (biased variance, like PyTorch). */
+export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, eps = 1e-5): Tensor {
+  const xd = x.f32;
+  const cols = x.dim(-1);
+  for (const p of [gamma, beta]) if (p && (p.size !== cols)) throw new Error(`layerNorm: parameter ${p.label()} must have ${cols} elements to match ${x.label()}`);
+  const rows = x.size / cols;
+  const y = new Float32Array(xd.length);
+  const mu = new Float32Array(rows);
+  const rs = new Float32Array(rows);
+  const g = gamma ? toF32(gamma).f32 : null;
+  const b = beta ? toF32(beta).f32 : null;
+  kernels.layerNorm(xd, g, b, y, mu, rs, rows, cols, eps);
+  const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
+  return result(y, x.shape, 'layerNorm', inputs, (dy, ctx) => {
+    const dx = new Float32Array(xd.length);
+    const dg = gamma?.requiresGrad ? new Float32Array(cols) : null;
+    const db = beta?.requiresGrad ? new Float32Array(cols) : null;
+    kernels.layerNormBackward(xd, g, mu, rs, dy, dx, dg, db, rows, cols);
+    ctx.accumulate(x, dx);
+    if (dg) ctx.accumulate(gamma!, dg);
+    if (db) ctx.accumulate(beta!, db);
+  });
+}
+
+/** RMSNorm over the last dimension (Llama): x / sqrt(mean(x²) + eps) * gamma. */
+export function rmsNorm(x: Tensor, gamma: Tensor | null, eps = 1e-6): Tensor {
+  const xd = x.f32;
+  const cols = x.dim(-1);
+  if (gamma && gamma.size !== cols) throw new Error(`rmsNorm: weight ${gamma.label()} must have ${cols} elements to match ${x.label()}`);
+  const rows = x.size / cols;
+  const y = new Float32Array(xd.length);
+  const rs = new Float32Array(rows);
+  const g = gamma ? toF32(gamma).f32 : null;
+  kernels.rmsNorm(xd, g, y, rs, rows, cols, eps);
+  return result(y, x.shape, 'rmsNorm', gamma ? [x, gamma] : [x], (dy, ctx) => {
+    const dx = new Float32Array(xd.length);
+    const dg = gamma?.requiresGrad ? new Float32Array(cols) : null;
+    kernels.rmsNormBackward(xd, g, rs, dy, dx, dg, rows, cols);
+    ctx.accumulate(x, dx);
+    if (dg) ctx.accumulate(gamma!, dg);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Losses
+
+export interface CrossEntropyOptions {
+  /** Targets equal to this contribute nothing (default -100, as PyTorch). */
+  ignoreIndex?: number;
+  /** Label smoothing epsilon in [0, 1] (default 0). */
+  labelSmoothing?: number;
+  /** 'mean' over non-ignored targets (default), 'sum', or 'none' (one loss per row). */
+  reduction?: 'mean' | 'sum' | 'none';
+}
+
+/**
+ * Softmax cross-entropy of logits [..., V] against integer targets (one per row), as
+ * torch.nn.functional.cross_entropy. With reduction 'mean' and every target ignored the loss is
+ * NaN, as in PyTorch.
+ */
+export function crossEntropy(logits: Tensor, targets: Int32Array, opts: CrossEntropyOptions = {}): Tensor {
+  const ignoreIndex = opts.ignoreIndex ?? -100;
+  const eps = opts.labelSmoothing ?? 0;
+  const reduction = opts.reduction ?? 'mean';
+  if (!(eps >= 0 && eps <= 1)) throw new Error(`crossEntropy: labelSmoothing must be in [0, 1], got ${eps}`);
+  const V = logits.dim(-1);
+  const rows = logits.size / V;
+  if (targets.length !== rows) throw new Error(`crossEntropy: ${targets.length} targets for ${rows} rows of logits ${logits.label()}`);
+  const ld = logits.f32;
+  const losses = new Float32Array(rows);
+  const wantGrad = logits.requiresGrad && reduction !== 'none';
+  const dlogits = wantGrad ? new Float32Array(ld.length) : null;
+  const count = kernels.crossEntropy(ld, targets, rows, V, ignoreIndex, eps, losses, dlogits, reduction === 'mean' ? 1 / count0(targets, ignoreIndex) : 1);
+  if (reduction === 'none') {
+    return result(losses, logits.shape.slice(0, -1), 'crossEntropy', [logits], (g, ctx) => {
+      const dl = new Float32Array(ld.length);
+      kernels.crossEntropy(ld, targets, rows, V, ignoreIndex, eps, new Float32Array(rows), dl, 1);
+      for (let r = 0; r < rows; r++) { const s = g[r]!; for (let j = 0; j < V; j++) dl[r * V + j] *= s; }
+      ctx.accumulate(logits, dl);
+    });
+  }
+  let total = 0;
+  for (let r = 0; r < rows; r++) total += losses[r]!;
+  const value = reduction === 'mean' ? total / count : total;
+  return result(new Float32Array([value]), [], 'crossEntropy', [logits], (g, ctx) => {
+    const s = g[0]!;
+    if (s !== 1) for (let i = 0; i < dlogits!.length; i++) dlogits![i] *= s;
+    ctx.accumulate(logits, dlogits!);
+  });
+}
+
+function count0(targets: Int32Array, ignoreIndex: number): number {
+  let c = 0;
+  for (let i = 0; i < targets.length; i++) if (targets[i] !== ignoreIndex) c++;
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attention and rotary embeddings
+
+export interface AttentionOptions {
+  /** Causal masking (decoder). Query t sees keys up to t + (S - T). Default true. */
+  causal?: boolean;
+  /** [B, S] with 0 for padding keys. */
+  keyMask?: Uint8Array | null;
+  /** Multiplies q·k; default 1/sqrt(head_dim). */
+  scale?: number;
+}
+
+/**
+ * Scaled dot-product attention. q [B, H, T, D]; k, v [B, Hkv, S, D] with H a multiple of Hkv
+ * (grouped-query heads share kv heads). S >= T: the first S - T keys are a prefix (prefix tuning)
+ * or a KV cache. Returns [B, H, T, D].
+ */
+export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
+  if (q.ndim !== 4 || k.ndim !== 4 || v.ndim !== 4) throw new Error(`attention: q, k, v must be 4-D [batch, heads, seq, head_dim], got ${q.label()}, ${k.label()}, ${v.label()}`);
+  const [B, H, T, D] = q.shape as [number, number, number, number];
+  const [Bk, Hkv, S, Dk] = k.shape as [number, number, number, number];
+  if (Bk !== B || Dk !== D || k.shape.some((s, i) => s !== v.shape[i])) throw new Error(`attention: incompatible shapes q ${q.label()}, k ${k.label()}, v ${v.label()}`);
+  if (H % Hkv !== 0) throw new Error(`attention: ${H} query heads is not a multiple of ${Hkv} key/value heads`);
+  if (S < T) throw new Error(`attention: ${S} keys for ${T} queries; keys must include every query position`);
+  const causal = opts.causal ?? true;
+  const mask = opts.keyMask ?? null;
+  if (mask && mask.length !== B * S) throw new Error(`attention: keyMask has ${mask.length} entries, expected batch*keys = ${B * S}`);
+  const sc = opts.scale ?? 1 / Math.sqrt(D);
+  const qd = q.f32;
+  const kd = k.f32;
+  const vd = v.f32;
+  const out = new Float32Array(B * H * T * D);
+  const lse = new Float32Array(B * H * T);
+  kernels.attention(qd, kd, vd, out, lse, B, H, Hkv, T, S, D, sc, causal, mask);
+  return result(out, [B, H, T, D], 'attention', [q, k, v], (g, ctx) => {
+    const dq = q.requiresGrad ? new Float32Array(qd.length) : null;
+    const dk = k.requiresGrad ? new Float32Array(kd.length) : null;
+    const dv = v.requiresGrad ? new Float32Array(vd.length) : null;
+    kernels.attentionBackward(qd, kd, vd, out, lse, g, dq, dk, dv, B, H, Hkv, T, S, D, sc, causal, mask);
+    if (dq) ctx.accumulate(q, dq);
+    if (dk) ctx.accumulate(k, dk);
+    if (dv) ctx.accumulate(v, dv);
+  });
+}
+
+/**
+ * Rotary position embedding, rotate-half convention (HF Llama): dimension i pairs with i + D/2,
+ * out = x*cos + rotate_half(x)*sin. x [B, H, T, D]; cos/sin [T, D/2] or [B, T, D/2] (per batch
+ * when left padding shifts positions).
+ */
+export function rope(x: Tensor, cos: Float32Array, sin: Float32Array): Tensor {
+  if (x.ndim !== 4) throw new Error(`rope: expected [batch, heads, seq, head_dim], got ${x.label()}`);
+  const [B, H, T, D] = x.shape as [number, number, number, number];
+  if (D % 2 !== 0) throw new Error(`rope: head_dim ${D} must be even`);
+  const h = D / 2;
+  const perBatch = cos.length === B * T * h;
+  if (!perBatch && cos.length !== T * h) throw new Error(`rope: cos/sin have ${cos.length} entries; expected seq*head_dim/2 = ${T * h} or batch*seq*head_dim/2 = ${B * T * h}`);
+  if (sin.length !== cos.length) throw new Error('rope: cos and sin differ in size');
+  const xd = x.f32;
+  const out = new Float32Array(xd.length);
+  const apply = (src: Float32Array, dst: Float32Array, sign: number): void => {
+    for (let b = 0; b < B; b++) for (let hh = 0; hh < H; hh++) for (let t = 0; t < T; t++) {
+      const o = ((b * H + hh) * T + t) * D;
+      const c0 = ((perBatch ? b * T : 0) + t) * h;
+      for (let i = 0; i < h; i++) {
+        const c = cos[c0 + i]!;
+        const s = sign * sin[c0 + i]!;
+        const x1 = src[o + i]!;
+        const x2 = src[o + i + h]!;
+        dst[o + i] = x1 * c - x2 * s;
+        dst[o + i + h] = x2 * c + x1 * s;
+      }
+    }
+  };
+  apply(xd, out, 1);
+  return result(out, x.shape, 'rope', [x], (g, ctx) => {
+    // The rotation is orthogonal: its transpose is the rotation by -angle.
+    const gx = new Float32Array(g.length);
+    apply(g, gx, -1);
+    ctx.accumulate(x, gx);
+  });
+}

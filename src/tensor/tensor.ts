@@ -1,0 +1,257 @@
+/**
+ * The Tensor and the reverse-mode autograd engine.
+ *
+ * A Tensor is a contiguous row-major block of numbers plus a shape. Trainable tensors
+ * (`requiresGrad`) collect gradients; everything computed from at least one of them records how
+ * it was made (`node`), so `loss.backward()` can walk the graph backwards. Tensors computed only
+ * from frozen weights record nothing: no saved activations and no gradient buffers, which is where
+ * LoRA's memory saving comes from.
+ *
+ * Frozen weights may be stored as bfloat16/float16 bits (`dtype` 'bf16' | 'f16'); the kernels
+ * widen them on the fly (matmul, embedding). All computed tensors are float32.
+ */
+import { WType } from '../native/kernels.js';
+
+export type DType = 'f32' | 'bf16' | 'f16';
+
+/** Records how a tensor was computed: its inputs and how to send a gradient back to them. */
+export interface GradNode {
+  readonly op: string;
+  readonly inputs: readonly Tensor[];
+  /** Given d(loss)/d(output), add d(loss)/d(input) into each input that requires a gradient. */
+  backward(gradOut: Float32Array, ctx: BackwardContext): void;
+}
+
+/** Handed to GradNode.backward: where gradients of inputs are accumulated. */
+export interface BackwardContext {
+  /**
+   * Add `grad` (same size as `t`) into the gradient of `t`. Ignores tensors that need no gradient.
+   * Ownership of `grad` passes to the engine when it is the first contribution, so callers pass
+   * freshly allocated buffers.
+   */
+  accumulate(t: Tensor, grad: Float32Array): void;
+}
+
+let gradEnabled = true;
+
+/** True while operations record the graph (false inside `noGrad`). */
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/**
+ * Run `fn` in inference mode: nothing is recorded, so no activations are kept alive.
+ * Works with async functions too (the mode is restored when the promise settles).
+ */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  let async = false;
+  try {
+    const out = fn();
+    if (out instanceof Promise) {
+      async = true;
+      return out.finally(() => { gradEnabled = prev; }) as T;
+    }
+    return out;
+  } finally {
+    if (!async) gradEnabled = prev;
+  }
+}
+
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function shapeStr(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+function checkShape(shape: readonly number[], where: string): void {
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) throw new Error(`${where}: invalid shape ${shapeStr(shape)}: dimensions must be non-negative integers`);
+  }
+}
+
+let nextId = 1;
+
+export class Tensor {
+  readonly id = nextId++;
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  /** float32 values (dtype 'f32') or raw half bits (dtype 'bf16' / 'f16'). */
+  data: Float32Array | Uint16Array;
+  /** Trainable leaf, or computed from one: gradients flow here. */
+  requiresGrad: boolean;
+  /** Accumulated d(loss)/d(this) for leaves that require a gradient. */
+  grad: Float32Array | null = null;
+  /** How this tensor was computed (null for leaves and for tensors outside the graph). */
+  node: GradNode | null = null;
+  /** Optional human name (parameter path), used in error messages. */
+  name?: string;
+
+  constructor(data: Float32Array | Uint16Array, shape: readonly number[], opts: { dtype?: DType; requiresGrad?: boolean; name?: string } = {}) {
+    checkShape(shape, 'Tensor');
+    const dtype = opts.dtype ?? 'f32';
+    if (dtype === 'f32' && !(data instanceof Float32Array)) throw new Error('Tensor: dtype f32 needs a Float32Array');
+    if (dtype !== 'f32' && !(data instanceof Uint16Array)) throw new Error(`Tensor: dtype ${dtype} needs a Uint16Array of raw bits`);
+    if (data.length !== sizeOf(shape)) {
+      throw new Error(`Tensor: data has ${data.length} elements but shape ${shapeStr(shape)} needs ${sizeOf(shape)}`);
+    }
+    if (opts.requiresGrad && dtype !== 'f32') throw new Error(`Tensor: a ${dtype} tensor cannot be trainable (half weights are frozen)`);
+    this.data = data;
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.requiresGrad = opts.requiresGrad ?? false;
+    if (opts.name !== undefined) this.name = opts.name;
+  }
+
+  get size(): number {
+    return this.data.length;
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  /** The float32 values; throws for half tensors (use `toF32()` to widen). */
+  get f32(): Float32Array {
+    if (this.dtype !== 'f32') throw new Error(`tensor ${this.label()} is ${this.dtype}; this operation needs float32 (call toF32())`);
+    return this.data as Float32Array;
+  }
+
+  /** Kernel storage code of this tensor. */
+  get wtype(): WType {
+    return this.dtype === 'f32' ? WType.F32 : this.dtype === 'bf16' ? WType.BF16 : WType.F16;
+  }
+
+  label(): string {
+    return `${this.name ? `"${this.name}" ` : ''}${shapeStr(this.shape)}`;
+  }
+
+  /** Dimension `d`, negative counts from the end. */
+  dim(d: number): number {
+    const i = d < 0 ? this.shape.length + d : d;
+    if (i < 0 || i >= this.shape.length) throw new Error(`dimension ${d} is out of range for a tensor of shape ${shapeStr(this.shape)}`);
+    return this.shape[i]!;
+  }
+
+  /** A number from a one-element tensor. */
+  item(): number {
+    if (this.size !== 1) throw new Error(`item(): tensor has shape ${shapeStr(this.shape)}, not a single element`);
+    return this.f32[0]!;
+  }
+
+  toArray(): number[] {
+    return Array.from(this.f32);
+  }
+
+  /** Make this a trainable leaf (or freeze it). */
+  requiresGrad_(flag = true): this {
+    if (flag && this.dtype !== 'f32') throw new Error(`tensor ${this.label()} is ${this.dtype}; only float32 tensors can be trained`);
+    if (this.node) throw new Error('requiresGrad_ can only be set on leaf tensors');
+    this.requiresGrad = flag;
+    return this;
+  }
+
+  /** A new leaf sharing this data, outside the graph. */
+  detach(): Tensor {
+    return new Tensor(this.data, this.shape, { dtype: this.dtype });
+  }
+
+  zeroGrad(): void {
+    this.grad = null;
+  }
+
+  /**
+   * Back-propagate from this scalar (or from `gradOut` for a non-scalar). Leaves accumulate into
+   * `.grad`; the graph is released as it is consumed unless `retainGraph`.
+   */
+  backward(gradOut?: Float32Array, opts: { retainGraph?: boolean } = {}): void {
+    if (!this.requiresGrad) throw new Error('backward(): this tensor does not require a gradient (no trainable tensor contributed to it)');
+    if (!gradOut && this.size !== 1) throw new Error(`backward(): output has shape ${shapeStr(this.shape)}; pass gradOut for a non-scalar`);
+    runBackward(this, gradOut ?? new Float32Array([1]), opts.retainGraph ?? false);
+  }
+}
+
+/** Topological order of the graph below `root` (inputs before outputs). */
+function topoOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<number>();
+  // Iterative DFS: transformer graphs are deep enough to overflow recursion.
+  const stack: Array<[Tensor, number]> = [[root, 0]];
+  seen.add(root.id);
+  while (stack.length) {
+    const top = stack[stack.length - 1]!;
+    const [t, i] = top;
+    const inputs = t.node ? t.node.inputs : [];
+    if (i < inputs.length) {
+      top[1]++;
+      const child = inputs[i]!;
+      if (child.requiresGrad && !seen.has(child.id)) {
+        seen.add(child.id);
+        stack.push([child, 0]);
+      }
+    } else {
+      stack.pop();
+      order.push(t);
+    }
+  }
+  return order;
+}
+
+function runBackward(root: Tensor, gradOut: Float32Array, retainGraph: boolean): void {
+  if (gradOut.length !== root.size) throw new Error(`backward(): gradOut has ${gradOut.length} elements, output has ${root.size}`);
+  const grads = new Map<number, Float32Array>();
+  const ctx: BackwardContext = {
+    accumulate(t: Tensor, g: Float32Array): void {
+      if (!t.requiresGrad) return;
+      if (g.length !== t.size) throw new Error(`internal: gradient of size ${g.length} for tensor ${t.label()}`);
+      if (!t.node) {
+        // Leaf: accumulate into .grad (kept across backward calls, like PyTorch).
+        if (t.grad) addInto(t.grad, g);
+        else t.grad = g;
+        return;
+      }
+      const prev = grads.get(t.id);
+      if (prev) addInto(prev, g);
+      else grads.set(t.id, g);
+    },
+  };
+  const order = topoOrder(root);
+  ctx.accumulate(root, Float32Array.from(gradOut));
+  for (let i = order.length - 1; i >= 0; i--) {
+    const t = order[i]!;
+    const node = t.node;
+    if (!node) continue;
+    const g = grads.get(t.id);
+    grads.delete(t.id);
+    if (g) node.backward(g, ctx);
+    if (!retainGraph) t.node = null;
+  }
+}
+
+function addInto(dst: Float32Array, src: Float32Array): void {
+  for (let i = 0; i < dst.length; i++) dst[i] += src[i]!;
+}
+
+/**
+ * Create the output tensor of an op. It joins the graph only when grad mode is on and some input
+ * requires a gradient; otherwise `backward` is never stored (so nothing it closes over is kept).
+ */
+export function result(data: Float32Array, shape: readonly number[], op: string, inputs: readonly Tensor[],
+  backward: (gradOut: Float32Array, ctx: BackwardContext) => void): Tensor {
+  const out = new Tensor(data, shape);
+  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+    out.requiresGrad = true;
+    out.node = { op, inputs, backward };
+  }
+  return out;
+}
+
+/** True when an op must produce the gradient of `t`. */
+export function needsGrad(t: Tensor): boolean {
+  return t.requiresGrad;
+}

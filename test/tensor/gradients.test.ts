@@ -1,0 +1,144 @@
+/**
+ * Every differentiable op against central finite differences, on each available backend.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as F from '../../src/tensor/ops.js';
+import { Rng } from '../../src/tensor/random.js';
+import { Tensor } from '../../src/tensor/tensor.js';
+import { nativeKernels, setBackend } from '../../src/native/index.js';
+import { LSTM } from '../../src/nn/layers.js';
+import { gradcheck } from '../helpers/gradcheck.js';
+
+const backends: Array<'js' | 'native'> = nativeKernels() ? ['js', 'native'] : ['js'];
+
+function rnd(shape: number[], seed: number, std = 1): Tensor {
+  return F.randn(shape, new Rng(seed), std, { requiresGrad: true });
+}
+
+for (const backend of backends) {
+  test(`gradients (${backend} backend)`, async (t) => {
+    setBackend(backend);
+    t.after(() => setBackend(nativeKernels() ? 'native' : 'js'));
+
+    await t.test('add/sub/mul/div with broadcasting', () => {
+      const a = rnd([2, 3, 4], 1);
+      const b = rnd([4], 2);
+      const c = rnd([3, 1], 3);
+      gradcheck('add', F.add, [a, b]);
+      gradcheck('sub', F.sub, [c, a]);
+      gradcheck('mul', F.mul, [a, c]);
+      const pos = F.addScalar(F.rand([2, 1, 4], new Rng(4), 1, 2), 0).detach().requiresGrad_();
+      gradcheck('div', F.div, [a, pos]);
+      gradcheck('scale', (x) => F.scale(x, -0.7), [a]);
+      gradcheck('log', F.log, [pos]);
+    });
+
+    await t.test('activations', () => {
+      const x = rnd([3, 7], 5, 1.5);
+      gradcheck('gelu tanh', (v) => F.gelu(v, 'tanh'), [x]);
+      gradcheck('gelu erf', (v) => F.gelu(v, 'none'), [x]);
+      gradcheck('silu', F.silu, [x]);
+      gradcheck('tanh', F.tanh, [x]);
+      gradcheck('sigmoid', F.sigmoid, [x]);
+      gradcheck('exp', F.exp, [rnd([3, 7], 6, 0.5)]);
+      // relu: keep inputs away from the kink at 0
+      const r = F.tensor([-1.3, -0.4, 0.5, 2.2, -2, 0.9], [2, 3], { requiresGrad: true });
+      gradcheck('relu', F.relu, [r]);
+    });
+
+    await t.test('reductions and shapes', () => {
+      const x = rnd([2, 3, 4], 7);
+      gradcheck('sum all', (v) => F.sum(v), [x]);
+      gradcheck('sum dim', (v) => F.sum(v, 1, true), [x]);
+      gradcheck('mean dim', (v) => F.mean(v, -1), [x]);
+      gradcheck('max dim', (v) => F.max(v, 2), [x]);
+      gradcheck('reshape', (v) => F.reshape(v, [4, -1]), [x]);
+      gradcheck('permute', (v) => F.permute(v, [2, 0, 1]), [x]);
+      gradcheck('transpose', (v) => F.transpose(v, 0, 2), [x]);
+      gradcheck('slice', (v) => F.slice(v, 2, 1, 3), [x]);
+      const y = rnd([2, 5, 4], 8);
+      gradcheck('concat', (a, b) => F.concat([a, b], 1), [x, y]);
+      gradcheck('split', (v) => F.mul(F.split(v, [1, 3], 2)[1]!, F.split(v, [3, 1], 2)[0]!), [x]);
+    });
+
+    await t.test('embedding (gather)', () => {
+      const w = rnd([6, 4], 9);
+      const ids = Int32Array.from([1, 5, 1, 0]);
+      gradcheck('embedding', (v) => F.embedding(v, ids, [2, 2]), [w]);
+    });
+
+    await t.test('matmul: every transpose, batched and shared operands', () => {
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          const a = rnd(transA ? [2, 5, 3] : [2, 3, 5], 10);
+          const bShared = rnd(transB ? [4, 5] : [5, 4], 11);
+          const bBatched = rnd(transB ? [2, 4, 5] : [2, 5, 4], 12);
+          gradcheck(`matmul shared tA=${transA} tB=${transB}`, (x, y) => F.matmul(x, y, { transA, transB }), [a, bShared]);
+          gradcheck(`matmul batched tA=${transA} tB=${transB}`, (x, y) => F.matmul(x, y, { transA, transB }), [a, bBatched]);
+        }
+      }
+    });
+
+    await t.test('linear (torch layout and Conv1D layout)', () => {
+      const x = rnd([2, 3, 5], 13);
+      gradcheck('linear', (v, w, b) => F.linear(v, w, b), [x, rnd([4, 5], 14), rnd([4], 15)]);
+      gradcheck('linear in-out', (v, w, b) => F.linear(v, w, b, { weightInOut: true }), [x, rnd([5, 4], 16), rnd([4], 17)]);
+    });
+
+    await t.test('softmax and log-softmax', () => {
+      const x = rnd([3, 6], 18);
+      gradcheck('softmax', (v) => F.softmax(v), [x]);
+      gradcheck('logSoftmax', (v) => F.logSoftmax(v), [x]);
+      gradcheck('softmax dim 0', (v) => F.softmax(v, 0), [x]);
+    });
+
+    await t.test('layer norm and RMS norm', () => {
+      const x = rnd([4, 8], 19);
+      gradcheck('layerNorm', (v, g, b) => F.layerNorm(v, g, b, 1e-5), [x, rnd([8], 20), rnd([8], 21)]);
+      gradcheck('rmsNorm', (v, g) => F.rmsNorm(v, g, 1e-6), [x, rnd([8], 22)]);
+    });
+
+    await t.test('cross-entropy with ignore index and label smoothing', () => {
+      const logits = rnd([5, 7], 23);
+      const targets = Int32Array.from([3, -100, 0, 6, 2]);
+      gradcheck('ce mean', (v) => F.crossEntropy(v, targets), [logits]);
+      gradcheck('ce smooth', (v) => F.crossEntropy(v, targets, { labelSmoothing: 0.1 }), [logits]);
+      gradcheck('ce sum', (v) => F.crossEntropy(v, targets, { reduction: 'sum' }), [logits]);
+      gradcheck('ce none', (v) => F.crossEntropy(v, targets, { reduction: 'none', labelSmoothing: 0.2 }), [logits]);
+    });
+
+    await t.test('attention: causal, grouped heads, prefix keys, padding mask', () => {
+      const q = rnd([2, 4, 3, 4], 24);
+      const k = rnd([2, 2, 5, 4], 25);
+      const v = rnd([2, 2, 5, 4], 26);
+      const mask = Uint8Array.from([1, 1, 1, 1, 1, 1, 0, 1, 1, 1]);
+      gradcheck('sdpa causal gqa prefix', (a, b, c) => F.scaledDotProductAttention(a, b, c, { keyMask: mask }), [q, k, v]);
+      const k2 = rnd([2, 4, 3, 4], 27);
+      const v2 = rnd([2, 4, 3, 4], 28);
+      gradcheck('sdpa bidirectional', (a, b, c) => F.scaledDotProductAttention(a, b, c, { causal: false }), [q, k2, v2]);
+    });
+
+    await t.test('rotary embedding', () => {
+      const x = rnd([1, 2, 3, 4], 29);
+      const cos = Float32Array.from([1, 0.9, 0.5, 0.8, -0.3, 0.1]);
+      const sin = Float32Array.from(cos, (c) => Math.sqrt(1 - c * c));
+      gradcheck('rope', (v) => F.rope(v, cos, sin), [x]);
+    });
+
+    await t.test('dropout (fixed mask)', () => {
+      const x = rnd([4, 5], 30);
+      gradcheck('dropout', (v) => F.dropout(v, 0.3, new Rng(99)), [x]);
+    });
+
+    await t.test('LSTM, bidirectional and stacked', () => {
+      const lstm = new LSTM(3, 4, { numLayers: 2, bidirectional: true, rng: new Rng(31) });
+      const x = rnd([2, 3, 3], 32);
+      const params = lstm.parameters();
+      gradcheck('lstm', (v, ...ps) => {
+        ps.forEach((p, i) => assert.equal(p, params[i]));
+        return lstm.forward(v);
+      }, [x, ...params], { probes: 6 });
+    });
+  });
+}

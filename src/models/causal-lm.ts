@@ -1,0 +1,95 @@
+/**
+ * What every decoder-only model offers to generation, training and adapters.
+ */
+import type { Module } from '../nn/module.js';
+import * as F from '../tensor/ops.js';
+import type { Tensor } from '../tensor/tensor.js';
+
+/**
+ * Keys and values of earlier positions, per layer: [batch, kv_heads, positions, head_dim].
+ * Entries are Tensors, so a cache can also hold trainable prefixes (prefix tuning) and stay
+ * differentiable; in inference mode appending records nothing.
+ */
+export class KVCache {
+  readonly layers: Array<{ k: Tensor; v: Tensor } | null>;
+
+  constructor(numLayers: number) {
+    this.layers = new Array(numLayers).fill(null);
+  }
+
+  /** Positions held so far. */
+  get length(): number {
+    return this.layers[0]?.k.dim(2) ?? 0;
+  }
+
+  /** Append this step's keys/values to layer `i` and return everything held for it. */
+  update(i: number, k: Tensor, v: Tensor): { k: Tensor; v: Tensor } {
+    const prev = this.layers[i];
+    const next = prev ? { k: F.concat([prev.k, k], 2), v: F.concat([prev.v, v], 2) } : { k, v };
+    this.layers[i] = next;
+    return next;
+  }
+
+  /** Keep the first `n` positions (drop a rejected continuation). */
+  truncate(n: number): void {
+    this.layers.forEach((l, i) => {
+      if (l && l.k.dim(2) > n) this.layers[i] = { k: F.slice(l.k, 2, 0, n), v: F.slice(l.v, 2, 0, n) };
+    });
+  }
+}
+
+export interface CausalLMInput {
+  /** Token ids, row-major [batch, seq]. */
+  inputIds: Int32Array;
+  /** Rows in inputIds (default 1). */
+  batchSize?: number;
+  /**
+   * 1 for real tokens, 0 for padding, covering cached positions too: [batch, cached + seq].
+   * Default all ones.
+   */
+  attentionMask?: Uint8Array;
+  /** Positions [batch, seq]; default: count of real tokens before each position (left padding safe). */
+  positionIds?: Int32Array;
+  /** Earlier keys/values; updated in place with this call's. */
+  cache?: KVCache;
+  /** Embeddings to use instead of looking up inputIds ([batch, seq, hidden]; prompt tuning). */
+  inputsEmbeds?: Tensor;
+  /** Compute logits only for the last n positions (0 = all). Generation needs 1. */
+  logitsToKeep?: number;
+}
+
+export interface CausalLMOutput {
+  /** [batch, seq (or logitsToKeep), vocab] */
+  logits: Tensor;
+  /** Final hidden states [batch, seq, hidden] (after the last norm). */
+  hidden: Tensor;
+  cache: KVCache | null;
+}
+
+export interface CausalLM extends Module {
+  readonly config: { vocabSize: number; hiddenSize: number; numHiddenLayers: number; eosTokenIds: number[]; bosTokenId: number | null; padTokenId: number | null; maxPositionEmbeddings: number };
+  forward(input: CausalLMInput): CausalLMOutput;
+  /** The token embedding table [vocab, hidden] (prompt tuning, NEFTune, tied heads). */
+  inputEmbeddings(): Tensor;
+  newCache(): KVCache;
+  savePretrained(dir: string): void;
+}
+
+/**
+ * Positions for each token: the number of real (mask = 1) tokens before it in its row, so left
+ * padding does not shift positions (what transformers' generate derives from the attention mask).
+ * Padding positions get 1, as HF's `masked_fill_(attention_mask == 0, 1)`.
+ */
+export function positionsFromMask(mask: Uint8Array, batch: number, total: number, seq: number): Int32Array {
+  const pos = new Int32Array(batch * seq);
+  for (let b = 0; b < batch; b++) {
+    let count = 0;
+    for (let s = 0; s < total; s++) {
+      const real = mask[b * total + s] !== 0;
+      const t = s - (total - seq);
+      if (t >= 0) pos[b * seq + t] = real ? count : 1;
+      if (real) count++;
+    }
+  }
+  return pos;
+}

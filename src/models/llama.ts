@@ -1,0 +1,237 @@
+/**
+ * Llama-family decoders (Llama, Mistral, Qwen2, Qwen3) as transformers' `modeling_llama.py` runs them:
+ *
+ *   h = embed_tokens(ids)
+ *   for each layer:
+ *     h = h + o_proj(attention(rope(q_proj(rms(h))), rope(k_proj(rms(h))), v_proj(rms(h))))
+ *     h = h + down_proj(silu(gate_proj(rms(h))) * up_proj(rms(h)))
+ *   logits = lm_head(norm(h))            (lm_head = embed_tokens when tied)
+ *
+ * Module and parameter names are transformers' (`model.layers.0.self_attn.q_proj.weight`), which
+ * is what checkpoints and PEFT adapters refer to.
+ */
+import { readModelConfig, computeRopeInvFreq, type DecoderConfig } from '../io/hf-config.js';
+import { readJsonObject } from '../io/json.js';
+import { Embedding, Linear, RMSNorm } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
+import * as F from '../tensor/ops.js';
+import { Rng } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { KVCache, positionsFromMask, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
+import { loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
+import { join } from 'node:path';
+
+/** Anything with a Linear's forward: a Linear, or an adapter wrapping one. */
+export interface LinearLike extends Module {
+  forward(x: Tensor): Tensor;
+}
+
+function linear(inF: number, outF: number, bias: boolean, rng: Rng, std: number): Linear {
+  const l = new Linear(inF, outF, { bias, rng });
+  // transformers' _init_weights: N(0, initializer_range), zero bias.
+  l.weight = F.randn(l.weight.shape, rng, std, { requiresGrad: true });
+  if (l.bias) l.bias = F.zeros(l.bias.shape, { requiresGrad: true });
+  return l;
+}
+
+export class LlamaAttention extends Module {
+  q_proj: LinearLike;
+  k_proj: LinearLike;
+  v_proj: LinearLike;
+  o_proj: LinearLike;
+  /** Qwen3 only: RMSNorm over each head of q and k. */
+  q_norm: RMSNorm | null = null;
+  k_norm: RMSNorm | null = null;
+
+  constructor(readonly config: DecoderConfig, readonly layerIdx: number, rng: Rng) {
+    super();
+    const { hiddenSize: d, numAttentionHeads: H, numKeyValueHeads: Hkv, headDim: D } = config;
+    const std = 0.02;
+    this.q_proj = linear(d, H * D, config.qkvBias, rng, std);
+    this.k_proj = linear(d, Hkv * D, config.qkvBias, rng, std);
+    this.v_proj = linear(d, Hkv * D, config.qkvBias, rng, std);
+    this.o_proj = linear(H * D, d, config.oProjBias, rng, std);
+    if (config.qkNorm) {
+      this.q_norm = new RMSNorm(D, config.rmsNormEps);
+      this.k_norm = new RMSNorm(D, config.rmsNormEps);
+    }
+  }
+
+  /** x [B, T, d] -> [B, T, d]. */
+  forward(x: Tensor, rope: { cos: Float32Array; sin: Float32Array }, keyMask: Uint8Array | null, cache: KVCache | null): Tensor {
+    const [B, T] = x.shape as [number, number, number];
+    const { numAttentionHeads: H, numKeyValueHeads: Hkv, headDim: D } = this.config;
+    const heads = (t: Tensor, n: number, norm: RMSNorm | null): Tensor => {
+      let h = F.reshape(t, [B, T, n, D]);
+      if (norm) h = norm.forward(h);
+      return F.transpose(h, 1, 2); // [B, n, T, D]
+    };
+    const q = F.rope(heads(this.q_proj.forward(x), H, this.q_norm), rope.cos, rope.sin);
+    let k = F.rope(heads(this.k_proj.forward(x), Hkv, this.k_norm), rope.cos, rope.sin);
+    let v = heads(this.v_proj.forward(x), Hkv, null);
+    if (cache) ({ k, v } = cache.update(this.layerIdx, k, v));
+    const o = F.scaledDotProductAttention(q, k, v, { causal: true, keyMask, scale: 1 / Math.sqrt(D) });
+    return this.o_proj.forward(F.reshape(F.transpose(o, 1, 2), [B, T, H * D]));
+  }
+}
+
+export class LlamaMLP extends Module {
+  gate_proj: LinearLike;
+  up_proj: LinearLike;
+  down_proj: LinearLike;
+
+  constructor(config: DecoderConfig, rng: Rng) {
+    super();
+    const { hiddenSize: d, intermediateSize: m, mlpBias } = config;
+    if (config.hiddenAct !== 'silu' && config.hiddenAct !== 'swish') {
+      throw new Error(`config.json: hidden_act "${config.hiddenAct}" is not supported for ${config.architecture} (expected "silu")`);
+    }
+    this.gate_proj = linear(d, m, mlpBias, rng, 0.02);
+    this.up_proj = linear(d, m, mlpBias, rng, 0.02);
+    this.down_proj = linear(m, d, mlpBias, rng, 0.02);
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.down_proj.forward(F.mul(F.silu(this.gate_proj.forward(x)), this.up_proj.forward(x)));
+  }
+}
+
+export class LlamaDecoderLayer extends Module {
+  self_attn: LlamaAttention;
+  mlp: LlamaMLP;
+  input_layernorm: RMSNorm;
+  post_attention_layernorm: RMSNorm;
+
+  constructor(config: DecoderConfig, layerIdx: number, rng: Rng) {
+    super();
+    this.self_attn = new LlamaAttention(config, layerIdx, rng);
+    this.mlp = new LlamaMLP(config, rng);
+    this.input_layernorm = new RMSNorm(config.hiddenSize, config.rmsNormEps);
+    this.post_attention_layernorm = new RMSNorm(config.hiddenSize, config.rmsNormEps);
+  }
+
+  forward(h: Tensor, rope: { cos: Float32Array; sin: Float32Array }, keyMask: Uint8Array | null, cache: KVCache | null): Tensor {
+    h = F.add(h, this.self_attn.forward(this.input_layernorm.forward(h), rope, keyMask, cache));
+    return F.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
+  }
+}
+
+export class LlamaModel extends Module {
+  embed_tokens: Embedding;
+  layers: LlamaDecoderLayer[];
+  norm: RMSNorm;
+
+  constructor(config: DecoderConfig, rng: Rng) {
+    super();
+    this.embed_tokens = new Embedding(config.vocabSize, config.hiddenSize, { rng });
+    this.embed_tokens.weight = F.randn(this.embed_tokens.weight.shape, rng, 0.02, { requiresGrad: true });
+    this.layers = Array.from({ length: config.numHiddenLayers }, (_, i) => new LlamaDecoderLayer(config, i, rng));
+    this.norm = new RMSNorm(config.hiddenSize, config.rmsNormEps);
+  }
+}
+
+export class LlamaForCausalLM extends Module implements CausalLM {
+  model: LlamaModel;
+  /** Output projection; null when tied to model.embed_tokens. */
+  lm_head: Linear | null;
+  /** config.json as read (written back by savePretrained). */
+  readonly configJson: Record<string, unknown>;
+  private invFreqCache: { invFreq: Float64Array; attentionScaling: number } | null = null;
+
+  constructor(readonly config: DecoderConfig, opts: { seed?: number; configJson?: Record<string, unknown> } = {}) {
+    super();
+    if (config.rope.partialRotaryFactor !== 1) throw new Error('config.json: partial_rotary_factor other than 1 is not supported for Llama-family models');
+    const rng = new Rng(opts.seed ?? 0);
+    this.model = new LlamaModel(config, rng);
+    this.lm_head = config.tieWordEmbeddings ? null : new Linear(config.hiddenSize, config.vocabSize, { bias: false, rng });
+    if (this.lm_head) this.lm_head.weight = F.randn(this.lm_head.weight.shape, rng, 0.02, { requiresGrad: true });
+    this.configJson = opts.configJson ?? {};
+  }
+
+  /** Load a Hugging Face folder (config.json + safetensors). Weights are frozen; train adapters. */
+  static fromPretrained(dir: string, opts: { dtype?: WeightDtype } = {}): LlamaForCausalLM {
+    const config = readModelConfig(dir);
+    if (config.family !== 'llama' && config.family !== 'mistral' && config.family !== 'qwen2' && config.family !== 'qwen3') {
+      throw new Error(`${dir}: ${config.architecture} is not a Llama-family model`);
+    }
+    const model = new LlamaForCausalLM(config, { configJson: readJsonObject(join(dir, 'config.json')) });
+    loadIntoModule(model, readModelWeights(dir), {
+      dtype: opts.dtype ?? 'float32',
+      label: dir,
+      // Tied checkpoints sometimes still carry lm_head.weight; rotary buffers are recomputed.
+      rename: (k) => (config.tieWordEmbeddings && k === 'lm_head.weight' ? null : k),
+      ignoreUnexpected: /rotary_emb\.inv_freq$/,
+    });
+    return model.freeze().eval();
+  }
+
+  savePretrained(dir: string): void {
+    saveModelFolder(dir, this.configJson, moduleToRaw(this));
+  }
+
+  inputEmbeddings(): Tensor {
+    return this.model.embed_tokens.weight;
+  }
+
+  newCache(): KVCache {
+    return new KVCache(this.config.numHiddenLayers);
+  }
+
+  /** cos/sin tables [B, T, D/2] for the given positions (HF: attention scaling multiplies both). */
+  private ropeTables(pos: Int32Array, maxPos: number): { cos: Float32Array; sin: Float32Array } {
+    const dynamic = this.config.rope.ropeType === 'dynamic' || this.config.rope.ropeType === 'longrope';
+    let freq = this.invFreqCache;
+    if (!freq || dynamic) {
+      freq = computeRopeInvFreq(this.config, dynamic ? maxPos + 1 : undefined);
+      if (!dynamic) this.invFreqCache = freq;
+    }
+    const half = freq.invFreq.length;
+    const cos = new Float32Array(pos.length * half);
+    const sin = new Float32Array(pos.length * half);
+    const sc = freq.attentionScaling;
+    for (let i = 0; i < pos.length; i++) {
+      for (let j = 0; j < half; j++) {
+        // float32 angle as transformers computes it (position * inv_freq in float32)
+        const angle = Math.fround(pos[i]! * Math.fround(freq.invFreq[j]!));
+        cos[i * half + j] = Math.cos(angle) * sc;
+        sin[i * half + j] = Math.sin(angle) * sc;
+      }
+    }
+    return { cos, sin };
+  }
+
+  forward(input: CausalLMInput): CausalLMOutput {
+    const B = input.batchSize ?? 1;
+    const cache = input.cache ?? null;
+    const past = cache?.length ?? 0;
+    let h: Tensor;
+    let T: number;
+    if (input.inputsEmbeds) {
+      h = input.inputsEmbeds;
+      T = h.dim(1);
+      if (h.ndim !== 3 || h.dim(0) !== B || h.dim(2) !== this.config.hiddenSize) throw new Error(`forward: inputsEmbeds must be [${B}, seq, ${this.config.hiddenSize}], got ${h.label()}`);
+    } else {
+      if (input.inputIds.length % B !== 0) throw new Error(`forward: ${input.inputIds.length} input ids do not split into ${B} rows`);
+      T = input.inputIds.length / B;
+      h = this.model.embed_tokens.forward(input.inputIds, [B, T]);
+    }
+    const total = past + T;
+    if (input.attentionMask && input.attentionMask.length !== B * total) {
+      throw new Error(`forward: attentionMask has ${input.attentionMask.length} entries, expected batch*(cached+new) = ${B}*${total}`);
+    }
+    const pos = input.positionIds ?? (input.attentionMask
+      ? positionsFromMask(input.attentionMask, B, total, T)
+      : Int32Array.from({ length: B * T }, (_, i) => past + (i % T)));
+    if (pos.length !== B * T) throw new Error(`forward: positionIds has ${pos.length} entries, expected ${B * T}`);
+    let maxPos = 0;
+    for (const p of pos) if (p > maxPos) maxPos = p;
+    const rope = this.ropeTables(pos, maxPos);
+    const keyMask = input.attentionMask && input.attentionMask.some((m) => m === 0) ? input.attentionMask : null;
+    for (const layer of this.model.layers) h = layer.forward(h, rope, keyMask, cache);
+    h = this.model.norm.forward(h);
+    const keep = input.logitsToKeep ?? 0;
+    const hk = keep > 0 && keep < T ? F.slice(h, 1, T - keep, T) : h;
+    const logits = this.lm_head ? this.lm_head.forward(hk) : F.linear(hk, this.model.embed_tokens.weight);
+    return { logits, hidden: h, cache };
+  }
+}

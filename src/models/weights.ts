@@ -1,0 +1,100 @@
+/**
+ * Moving weights between safetensors files and Modules: dtype conversion on load, HF key names on
+ * save, atomic writes. Shared by every architecture.
+ */
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bf16ToF32, f16ToF32, f32ToBf16, readSafetensors, readShardedSafetensors, writeSafetensors, type RawTensor } from '../io/safetensors.js';
+import type { Module } from '../nn/module.js';
+import { Tensor } from '../tensor/tensor.js';
+
+/** How a loaded model keeps its frozen weights: as stored ('auto'), or converted. */
+export type WeightDtype = 'auto' | 'float32' | 'bfloat16' | 'float16';
+
+/**
+ * A file tensor as a Tensor. Float32 stays float32; BF16/F16 stay half (frozen) unless `dtype`
+ * asks for float32; other float/int types become float32.
+ */
+export function rawToTensor(name: string, raw: RawTensor, dtype: WeightDtype = 'float32'): Tensor {
+  const { shape, data } = raw;
+  let t: Tensor;
+  if (raw.dtype === 'BF16' || raw.dtype === 'F16') {
+    t = new Tensor(data as Uint16Array, shape, { dtype: raw.dtype === 'BF16' ? 'bf16' : 'f16', name });
+    if (dtype === 'float32' || (dtype !== 'auto' && dtype !== (raw.dtype === 'BF16' ? 'bfloat16' : 'float16'))) t = widen(t, name);
+    if (dtype === 'bfloat16' && t.dtype === 'f32') t = narrow(t, 'bf16');
+    return t;
+  }
+  const values = data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number | bigint>, Number);
+  t = new Tensor(values, shape, { name });
+  if (dtype === 'bfloat16') return narrow(t, 'bf16');
+  return t;
+}
+
+function widen(t: Tensor, name: string): Tensor {
+  const bits = t.data as Uint16Array;
+  return new Tensor(t.dtype === 'bf16' ? bf16ToF32(bits) : f16ToF32(bits), t.shape, { name });
+}
+
+function narrow(t: Tensor, to: 'bf16'): Tensor {
+  return new Tensor(f32ToBf16(t.f32), t.shape, { dtype: to, ...(t.name !== undefined ? { name: t.name } : {}) });
+}
+
+/** Every tensor of a model folder: model.safetensors, or the shards of model.safetensors.index.json. */
+export function readModelWeights(dir: string): Map<string, RawTensor> {
+  if (existsSync(join(dir, 'model.safetensors'))) return readSafetensors(join(dir, 'model.safetensors')).tensors;
+  if (existsSync(join(dir, 'model.safetensors.index.json'))) return readShardedSafetensors(dir).tensors;
+  throw new Error(`${dir}: no model.safetensors or model.safetensors.index.json (only safetensors checkpoints are supported)`);
+}
+
+/**
+ * Load file tensors into a module by HF key. `rename` maps a file key to a module path (or null to
+ * skip it, e.g. rotary buffers). Every module parameter must be found; tensors the module does not
+ * have are reported as an error unless listed in `ignoreUnexpected`.
+ */
+export function loadIntoModule(module: Module, file: Map<string, RawTensor>, opts: {
+  dtype?: WeightDtype; rename?: (key: string) => string | null; ignoreUnexpected?: RegExp; label: string;
+}): void {
+  const state = new Map<string, Tensor>();
+  const own = new Map(module.namedParameters());
+  const unexpected: string[] = [];
+  for (const [key, raw] of file) {
+    const path = opts.rename ? opts.rename(key) : key;
+    if (path === null) continue;
+    if (!own.has(path)) {
+      if (!opts.ignoreUnexpected?.test(key)) unexpected.push(key);
+      continue;
+    }
+    // Norm weights and biases are small and used in float32 kernels: keep them float32.
+    const small = raw.shape.length === 1;
+    state.set(path, rawToTensor(path, raw, small ? 'float32' : opts.dtype ?? 'float32'));
+  }
+  const missing = [...own.keys()].filter((k) => !state.has(k));
+  if (missing.length || unexpected.length) {
+    throw new Error(`${opts.label}: weights do not match the model${missing.length ? `; missing: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ` (+${missing.length - 8} more)` : ''}` : ''}${unexpected.length ? `; unexpected: ${unexpected.slice(0, 8).join(', ')}${unexpected.length > 8 ? ` (+${unexpected.length - 8} more)` : ''}` : ''}`);
+  }
+  module.loadStateDict(state, { strict: false });
+}
+
+/** A module's parameters as safetensors entries (float32 or the stored half type). */
+export function moduleToRaw(module: Module, rename?: (path: string) => string | null): Map<string, RawTensor> {
+  const out = new Map<string, RawTensor>();
+  for (const [path, t] of module.namedParameters()) {
+    const key = rename ? rename(path) : path;
+    if (key === null) continue;
+    out.set(key, { dtype: t.dtype === 'f32' ? 'F32' : t.dtype === 'bf16' ? 'BF16' : 'F16', shape: [...t.shape], data: t.data });
+  }
+  return out;
+}
+
+/** Write config.json + model.safetensors into `dir` (each file atomically). */
+export function saveModelFolder(dir: string, configJson: Record<string, unknown>, tensors: Map<string, RawTensor>): void {
+  mkdirSync(dir, { recursive: true });
+  writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
+  writeJsonAtomic(join(dir, 'config.json'), configJson);
+}
+
+export function writeJsonAtomic(path: string, value: unknown): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
+  renameSync(tmp, path);
+}

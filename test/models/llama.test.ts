@@ -1,0 +1,130 @@
+/**
+ * The Llama forward against stories260K's reference outputs (an independent float64 numpy forward),
+ * the KV cache against the full forward, and save/reload.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LlamaForCausalLM } from '../../src/models/llama.js';
+import { parseModelConfig, type DecoderConfig } from '../../src/io/hf-config.js';
+import * as F from '../../src/tensor/ops.js';
+import { noGrad } from '../../src/tensor/tensor.js';
+import { assetPath, skipWithoutShared } from '../helpers/shared.js';
+
+const STORIES = 'stories260K-hf';
+
+interface Reference {
+  greedy: { prompt_ids: number[]; new_ids: number[]; last_logits_full: number[] };
+  nll: { input_ids: number[]; n_predicted: number; mean_nll_nats: number; perplexity: number };
+}
+
+function argmax(a: Float32Array, off: number, n: number): number {
+  let best = 0;
+  for (let j = 1; j < n; j++) if (a[off + j]! > a[off + best]!) best = j;
+  return best;
+}
+
+test('stories260K: last-position logits equal the reference within 1e-4', { skip: skipWithoutShared(STORIES) }, () => {
+  const dir = assetPath(STORIES)!;
+  const ref = JSON.parse(readFileSync(join(dir, 'reference_outputs.json'), 'utf8')) as Reference;
+  const model = LlamaForCausalLM.fromPretrained(dir);
+  const out = noGrad(() => model.forward({ inputIds: Int32Array.from(ref.greedy.prompt_ids) }));
+  const V = model.config.vocabSize;
+  const T = ref.greedy.prompt_ids.length;
+  const last = out.logits.f32.subarray((T - 1) * V, T * V);
+  let maxDiff = 0;
+  ref.greedy.last_logits_full.forEach((v, i) => { maxDiff = Math.max(maxDiff, Math.abs(v - last[i]!)); });
+  assert.ok(maxDiff < 1e-4, `max |Δlogit| = ${maxDiff}`);
+});
+
+test('stories260K: greedy continuation with the KV cache is token-identical', { skip: skipWithoutShared(STORIES) }, () => {
+  const dir = assetPath(STORIES)!;
+  const ref = JSON.parse(readFileSync(join(dir, 'reference_outputs.json'), 'utf8')) as Reference;
+  const model = LlamaForCausalLM.fromPretrained(dir);
+  const V = model.config.vocabSize;
+  const cache = model.newCache();
+  const got: number[] = [];
+  noGrad(() => {
+    let ids = Int32Array.from(ref.greedy.prompt_ids);
+    for (let i = 0; i < ref.greedy.new_ids.length; i++) {
+      const { logits } = model.forward({ inputIds: ids, cache, logitsToKeep: 1 });
+      const next = argmax(logits.f32, 0, V);
+      got.push(next);
+      if (next === 2) break; // EOS
+      ids = Int32Array.from([next]);
+    }
+  });
+  assert.deepEqual(got, ref.greedy.new_ids.slice(0, got.length));
+  assert.equal(got.length, ref.greedy.new_ids.length);
+});
+
+test('stories260K: perplexity on the TinyStories sample matches', { skip: skipWithoutShared(STORIES) }, () => {
+  const dir = assetPath(STORIES)!;
+  const ref = JSON.parse(readFileSync(join(dir, 'reference_outputs.json'), 'utf8')) as Reference;
+  const model = LlamaForCausalLM.fromPretrained(dir);
+  const ids = Int32Array.from(ref.nll.input_ids);
+  const n = ref.nll.n_predicted;
+  const loss = noGrad(() => {
+    const { logits } = model.forward({ inputIds: ids.subarray(0, n) });
+    return F.crossEntropy(logits, ids.slice(1, n + 1)).item();
+  });
+  assert.ok(Math.abs(loss - ref.nll.mean_nll_nats) < 1e-5, `mean NLL ${loss} vs ${ref.nll.mean_nll_nats}`);
+  assert.ok(Math.abs(Math.exp(loss) - ref.nll.perplexity) < 1e-4);
+});
+
+function tinyConfig(overrides: Record<string, unknown> = {}): DecoderConfig {
+  return parseModelConfig({
+    architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: 40, hidden_size: 16, intermediate_size: 24,
+    num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, rms_norm_eps: 1e-5,
+    tie_word_embeddings: false, ...overrides,
+  }) as DecoderConfig;
+}
+
+test('KV cache: prefill + decode equals one full forward, also with left padding', () => {
+  const model = new LlamaForCausalLM(tinyConfig(), { seed: 3 });
+  const V = 40;
+  const ids = Int32Array.from([5, 9, 2, 33, 7, 1, 19]);
+  noGrad(() => {
+    const full = model.forward({ inputIds: ids }).logits.f32;
+    const cache = model.newCache();
+    const a = model.forward({ inputIds: ids.subarray(0, 4), cache }).logits.f32;
+    const b = model.forward({ inputIds: ids.subarray(4), cache }).logits.f32;
+    const stitched = new Float32Array([...a, ...b]);
+    stitched.forEach((v, i) => assert.ok(Math.abs(v - full[i]!) < 1e-5, `logit ${i}: ${v} vs ${full[i]}`));
+    assert.equal(cache.length, 7);
+    // Row 0 left-padded by 2: its real tokens must give the same logits as the unpadded sequence.
+    const padded = Int32Array.from([0, 0, ...ids.subarray(0, 5), ...ids.subarray(0, 7)]);
+    const mask = Uint8Array.from([0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    const batch = model.forward({ inputIds: padded, batchSize: 2, attentionMask: mask }).logits.f32;
+    const short = model.forward({ inputIds: ids.subarray(0, 5) }).logits.f32;
+    for (let t = 0; t < 5; t++) for (let j = 0; j < V; j++) {
+      assert.ok(Math.abs(batch[(2 + t) * V + j]! - short[t * V + j]!) < 1e-5, 'left-padded row');
+      assert.ok(Math.abs(batch[(7 + t) * V + j]! - full[t * V + j]!) < 1e-5, 'unpadded row');
+    }
+  });
+});
+
+test('savePretrained then fromPretrained gives identical logits (float32 and bf16 weights)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tunekit-llama-'));
+  try {
+    const model = new LlamaForCausalLM(tinyConfig({ architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3', head_dim: 8 }), {
+      seed: 4, configJson: { architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3', vocab_size: 40, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 8, max_position_embeddings: 64, rms_norm_eps: 1e-5, tie_word_embeddings: false },
+    });
+    assert.ok(model.model.layers[0]!.self_attn.q_norm, 'Qwen3 has q/k norms');
+    model.savePretrained(dir);
+    const again = LlamaForCausalLM.fromPretrained(dir);
+    const ids = Int32Array.from([3, 1, 4, 1, 5]);
+    const a = noGrad(() => model.forward({ inputIds: ids }).logits.toArray());
+    const b = noGrad(() => again.forward({ inputIds: ids }).logits.toArray());
+    assert.deepEqual(a, b);
+    const half = LlamaForCausalLM.fromPretrained(dir, { dtype: 'bfloat16' });
+    assert.equal(half.model.layers[0]!.mlp.up_proj.parameters()[0]!.dtype, 'bf16');
+    const c = noGrad(() => half.forward({ inputIds: ids }).logits.toArray());
+    const maxDiff = Math.max(...c.map((v, i) => Math.abs(v - a[i]!)));
+    assert.ok(maxDiff > 0 && maxDiff < 0.05, `bf16 weights change logits slightly (${maxDiff})`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,143 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Linear } from '../../src/nn/layers.js';
+import { LoRALinear } from '../../src/peft/lora/layer.js';
+import { applyLora, loadLoraAdapter, loraStateDict, mergeAndUnload, saveLoraAdapter } from '../../src/peft/lora/model.js';
+import { loraConfig } from '../../src/peft/lora/config.js';
+import { LlamaForCausalLM } from '../../src/models/llama.js';
+import { parseModelConfig, type DecoderConfig } from '../../src/io/hf-config.js';
+import { AdamW } from '../../src/train/optim.js';
+import * as F from '../../src/tensor/ops.js';
+import { Rng } from '../../src/tensor/random.js';
+import { noGrad } from '../../src/tensor/tensor.js';
+import { gradcheck } from '../helpers/gradcheck.js';
+
+const opts = { r: 4, loraAlpha: 8, loraDropout: 0, useRslora: false, initLoraWeights: 'default' as const };
+
+test('a fresh LoRA layer equals its base; the update is scaling·B·A', () => {
+  const base = new Linear(6, 5, { rng: new Rng(1) });
+  const lora = LoRALinear.fromBase(base, opts);
+  const x = F.randn([3, 6], new Rng(2));
+  assert.deepEqual(lora.forward(x).toArray(), base.forward(x).toArray());
+  assert.equal(lora.scaling, 2);
+  lora.lora_B.weight = F.randn([5, 4], new Rng(3), 0.5, { requiresGrad: true });
+  const y = lora.forward(x).f32;
+  const A = lora.lora_A.weight.f32, B = lora.lora_B.weight.f32, W = base.weight.f32, b = base.bias!.f32;
+  for (let i = 0; i < 3; i++) for (let o = 0; o < 5; o++) {
+    let ref = b[o]!;
+    for (let k = 0; k < 6; k++) {
+      let delta = 0;
+      for (let r = 0; r < 4; r++) delta += B[o * 4 + r]! * A[r * 6 + k]!;
+      ref += x.f32[i * 6 + k]! * (W[o * 6 + k]! + 2 * delta);
+    }
+    assert.ok(Math.abs(y[i * 5 + o]! - ref) < 1e-5);
+  }
+});
+
+test('LoRA gradients match finite differences; the base gets none', () => {
+  const base = new Linear(5, 4, { rng: new Rng(4) });
+  const lora = LoRALinear.fromBase(base, { ...opts, r: 2 });
+  lora.lora_B.weight = F.randn([4, 2], new Rng(5), 0.5, { requiresGrad: true });
+  const x = F.randn([3, 5], new Rng(6), 1, { requiresGrad: true });
+  gradcheck('lora', (v, a, b) => {
+    lora.lora_A.weight = a;
+    lora.lora_B.weight = b;
+    return lora.forward(v);
+  }, [x, lora.lora_A.weight, lora.lora_B.weight]);
+  assert.equal(base.weight.grad, null);
+  assert.equal(base.weight.requiresGrad, false);
+});
+
+test('fuse() gives the same outputs as the LoRA layer, for Linear and Conv1D layouts', () => {
+  for (const weightInOut of [false, true]) {
+    const base = new Linear(6, 3, { rng: new Rng(7), weightInOut });
+    const lora = LoRALinear.fromBase(base, opts);
+    lora.lora_B.weight = F.randn([3, 4], new Rng(8), 0.3, { requiresGrad: true });
+    const x = F.randn([2, 6], new Rng(9));
+    const fused = lora.fuse();
+    const a = lora.forward(x).toArray(), b = fused.forward(x).toArray();
+    a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) < 1e-5, `${weightInOut}: ${v} vs ${b[i]}`));
+  }
+});
+
+function tinyLlama(): LlamaForCausalLM {
+  const config = parseModelConfig({
+    architectures: ['LlamaForCausalLM'], vocab_size: 32, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2,
+    num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, tie_word_embeddings: true,
+  }) as DecoderConfig;
+  return new LlamaForCausalLM(config, { seed: 10 }).freeze();
+}
+
+test('applyLora on a Llama: PEFT key names, only adapters train, the loss falls', () => {
+  const model = tinyLlama();
+  // A unit-scale (tied) embedding, so that the logits can move far from uniform at all.
+  model.model.embed_tokens.weight.f32.set(F.randn([32, 16], new Rng(11)).f32);
+  const wrapped = applyLora(model, { targetModules: ['q_proj', 'v_proj'], r: 4, loraAlpha: 8 });
+  assert.deepEqual(wrapped, ['model.layers.0.self_attn.q_proj', 'model.layers.0.self_attn.v_proj', 'model.layers.1.self_attn.q_proj', 'model.layers.1.self_attn.v_proj']);
+  assert.deepEqual([...loraStateDict(model).keys()].slice(0, 2), [
+    'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight', 'base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight']);
+  assert.equal(model.trainableParameters().length, 8);
+  applyLora(model, { targetModules: ['o_proj', 'down_proj'], r: 4, loraAlpha: 8 });
+  const trainable = model.trainableParameters();
+  assert.equal(trainable.length, 16);
+  assert.ok(trainable.every(([p]) => /lora_[AB]/.test(p)));
+  const ids = Int32Array.from({ length: 24 }, (_, i) => (i * 7) % 32);
+  const opt = new AdamW(trainable.map(([, t]) => t), { lr: 0.1, weightDecay: 0 });
+  const losses: number[] = [];
+  for (let s = 0; s < 40; s++) {
+    opt.zeroGrad();
+    const { logits } = model.forward({ inputIds: ids.subarray(0, 23) });
+    const loss = F.crossEntropy(logits, ids.slice(1));
+    loss.backward();
+    opt.step();
+    losses.push(loss.item());
+  }
+  assert.ok(losses[39]! < losses[0]! * 0.5, `loss ${losses[0]} -> ${losses[39]}`);
+  assert.ok(model.namedParameters().filter(([p]) => !/lora_/.test(p)).every(([, t]) => t.grad === null), 'frozen base has no gradients');
+  assert.throws(() => applyLora(tinyLlama(), { targetModules: ['nope'] }), /no module matches target_modules \["nope"\]/);
+  assert.throws(() => applyLora(tinyLlama(), { targetModules: ['mlp'] }), /target "model.layers.0.mlp" is a LlamaMLP; LoRA supports Linear layers/);
+});
+
+test('gradients through a whole Llama with LoRA match finite differences', () => {
+  const model = tinyLlama();
+  applyLora(model, { targetModules: ['q_proj', 'o_proj', 'down_proj'], r: 2, loraAlpha: 4 });
+  const params = model.trainableParameters().map(([, t]) => t);
+  for (const t of params) t.f32.set(F.randn(t.shape, new Rng(t.size + 1), 0.3).f32);
+  const ids = Int32Array.from([3, 8, 1, 30, 12, 7]);
+  gradcheck('llama+lora', (...ps) => {
+    ps.forEach((p, i) => assert.equal(p, params[i]));
+    return model.forward({ inputIds: ids }).logits;
+  }, params, { probes: 4 });
+});
+
+test('adapter folder: PEFT format, reload gives identical logits, merge keeps them', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tunekit-lora-'));
+  try {
+    const model = tinyLlama();
+    const config = loraConfig({ targetModules: ['q_proj', 'v_proj'], r: 4, loraAlpha: 16 });
+    applyLora(model, config);
+    for (const [, t] of model.trainableParameters()) t.f32.set(F.randn(t.shape, new Rng(t.size), 0.1).f32);
+    saveLoraAdapter(dir, model, config, { baseModelNameOrPath: 'stories260K' });
+    const cfg = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(cfg), [...Object.keys(cfg)].sort(), 'keys sorted as PEFT writes them');
+    assert.equal(cfg.peft_type, 'LORA');
+    assert.equal(cfg.r, 4);
+    assert.equal(cfg.lora_alpha, 16);
+    assert.equal(cfg.inference_mode, true);
+    const other = tinyLlama();
+    loadLoraAdapter(other, dir);
+    const ids = Int32Array.from([1, 5, 9, 3]);
+    const a = noGrad(() => model.forward({ inputIds: ids }).logits.toArray());
+    const b = noGrad(() => other.forward({ inputIds: ids }).logits.toArray());
+    assert.deepEqual(a, b);
+    mergeAndUnload(other);
+    assert.equal(loraStateDict(other).size, 0);
+    const c = noGrad(() => other.forward({ inputIds: ids }).logits.toArray());
+    c.forEach((v, i) => assert.ok(Math.abs(v - a[i]!) < 1e-4));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

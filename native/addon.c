@@ -1,0 +1,595 @@
+/*
+ * Node-API bindings of the tunekit kernels (contract: src/native/kernels.ts).
+ *
+ * Typed arrays and element offsets are passed straight through (no copies). Every argument is
+ * validated before any work starts: a wrong type or an array shorter than the sizes imply throws
+ * a JS TypeError/RangeError naming the kernel and the argument, never an out-of-bounds access.
+ * The SIMD build (AVX-512, AVX2 or portable C) is picked once at load time from CPUID.
+ */
+#define NAPI_VERSION 8
+#define _GNU_SOURCE
+#include <node_api.h>
+
+#include <math.h>
+#include <stdint.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tk.h"
+
+static const tk_kernels *K = &tk_kernels_scalar;
+
+#define MAX_ARGS 24
+#define MAX_SAFE 9007199254740991.0
+
+typedef struct {
+  napi_env env;
+  const char *kernel;
+  size_t argc;
+  napi_value argv[MAX_ARGS];
+} call;
+
+static bool fail(call *c, bool range, const char *fmt, const char *name, const char *detail) {
+  char msg[512];
+  char body[384];
+  snprintf(body, sizeof body, fmt, name, detail);
+  snprintf(msg, sizeof msg, "tunekit native %s: %s", c->kernel, body);
+  if (range) napi_throw_range_error(c->env, NULL, msg);
+  else napi_throw_type_error(c->env, NULL, msg);
+  return false;
+}
+
+static bool get_args(napi_env env, napi_callback_info info, call *c, const char *kernel, size_t want) {
+  c->env = env;
+  c->kernel = kernel;
+  c->argc = MAX_ARGS;
+  if (napi_get_cb_info(env, info, &c->argc, c->argv, NULL, NULL) != napi_ok) return false;
+  if (c->argc < want) {
+    char detail[64];
+    snprintf(detail, sizeof detail, "%zu arguments, got %zu", want, c->argc);
+    return fail(c, false, "%sexpected %s", "", detail);
+  }
+  return true;
+}
+
+static bool is_nullish(call *c, size_t i) {
+  napi_valuetype t;
+  napi_typeof(c->env, c->argv[i], &t);
+  return t == napi_null || t == napi_undefined;
+}
+
+static const char *typed_name(napi_typedarray_type t) {
+  switch (t) {
+    case napi_float32_array: return "Float32Array";
+    case napi_uint16_array: return "Uint16Array";
+    case napi_int32_array: return "Int32Array";
+    case napi_uint8_array: return "Uint8Array";
+    default: return "typed array";
+  }
+}
+
+/* A typed array argument of the given type; NULL data (and length 0) for null when nullable. */
+static bool arg_array(call *c, size_t i, const char *name, napi_typedarray_type want, bool nullable, void **data,
+                      size_t *len) {
+  *data = NULL;
+  *len = 0;
+  if (nullable && is_nullish(c, i)) return true;
+  bool is = false;
+  napi_is_typedarray(c->env, c->argv[i], &is);
+  napi_typedarray_type type = napi_int8_array;
+  if (is) {
+    napi_value ab;
+    size_t byte_offset;
+    napi_get_typedarray_info(c->env, c->argv[i], &type, len, data, &ab, &byte_offset);
+  }
+  if (!is || type != want) {
+    char detail[64];
+    snprintf(detail, sizeof detail, "%s%s", typed_name(want), nullable ? " or null" : "");
+    return fail(c, false, "argument '%s' must be a %s", name, detail);
+  }
+  return true;
+}
+
+static bool arg_number(call *c, size_t i, const char *name, double *out) {
+  if (napi_get_value_double(c->env, c->argv[i], out) != napi_ok) return fail(c, false, "argument '%s' must be a number%s", name, "");
+  return true;
+}
+
+static bool arg_int(call *c, size_t i, const char *name, int64_t min, int64_t *out) {
+  double d;
+  if (!arg_number(c, i, name, &d)) return false;
+  if (!(d == floor(d)) || d < (double)min || d > MAX_SAFE) {
+    char detail[96];
+    snprintf(detail, sizeof detail, "an integer >= %lld (got %g)", (long long)min, d);
+    return fail(c, true, "argument '%s' must be %s", name, detail);
+  }
+  *out = (int64_t)d;
+  return true;
+}
+
+static bool arg_bool(call *c, size_t i, const char *name, bool *out) {
+  if (napi_get_value_bool(c->env, c->argv[i], out) != napi_ok) return fail(c, false, "argument '%s' must be a boolean%s", name, "");
+  return true;
+}
+
+/* The array must hold `need` elements (computed in double: every term is < 2^53). */
+static bool check_len(call *c, const char *name, size_t len, double need) {
+  if (need <= (double)len) return true;
+  char detail[160];
+  snprintf(detail, sizeof detail, "needs %.0f elements for the given sizes and offset but has %zu", need, len);
+  return fail(c, true, "argument '%s' is too short: %s", name, detail);
+}
+
+/* Elements spanned by `batch` matrices of rows x cols, row stride ld, starting at off. */
+static bool check_matrix(call *c, const char *name, const char *ld_name, size_t len, int64_t off, int64_t rows,
+                         int64_t cols, int64_t ld, int64_t batch, int64_t stride) {
+  if (rows > 1 && ld < cols) {
+    char detail[128];
+    snprintf(detail, sizeof detail, "be >= %lld (the row length of %s), got %lld", (long long)cols, name, (long long)ld);
+    return fail(c, true, "argument '%s' must %s", ld_name, detail);
+  }
+  if (rows == 0 || cols == 0 || batch == 0) return check_len(c, name, len, (double)off);
+  return check_len(c, name, len,
+                   (double)off + (double)(batch - 1) * (double)stride + (double)(rows - 1) * (double)ld + (double)cols);
+}
+
+static napi_value undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+static napi_value number(napi_env env, double d) {
+  napi_value v;
+  napi_create_double(env, d, &v);
+  return v;
+}
+
+static void throw_oom(napi_env env, const char *kernel) {
+  char msg[128];
+  snprintf(msg, sizeof msg, "tunekit native %s: out of memory for scratch buffers", kernel);
+  napi_throw_error(env, NULL, msg);
+}
+
+#define F32 napi_float32_array
+#define U16 napi_uint16_array
+#define I32 napi_int32_array
+#define U8 napi_uint8_array
+#define TRY(x) \
+  if (!(x)) return NULL
+#define TRYB(x) \
+  if (!(x)) return false
+
+/* gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, bType, beta, C, cOff, ldc,
+ *      batch, strideA, strideB, strideC) */
+static napi_value js_gemm(napi_env env, napi_callback_info info) {
+  call c;
+  TRY(get_args(env, info, &c, "gemm", 21));
+  bool ta, tb;
+  int64_t M, N, Kd, aoff, lda, boff, ldb, btype, coff, ldc, batch, sa, sb, sc;
+  double alpha, beta;
+  void *A, *B, *C;
+  size_t alen, blen, clen;
+  TRY(arg_bool(&c, 0, "transA", &ta) && arg_bool(&c, 1, "transB", &tb));
+  TRY(arg_int(&c, 2, "M", 0, &M) && arg_int(&c, 3, "N", 0, &N) && arg_int(&c, 4, "K", 0, &Kd));
+  TRY(arg_number(&c, 5, "alpha", &alpha));
+  TRY(arg_array(&c, 6, "A", F32, false, &A, &alen) && arg_int(&c, 7, "aOff", 0, &aoff) && arg_int(&c, 8, "lda", 0, &lda));
+  TRY(arg_int(&c, 12, "bType", 0, &btype));
+  if (btype > 2) return fail(&c, true, "argument '%s' must be 0 (F32), 1 (BF16) or 2 (F16)%s", "bType", ""), NULL;
+  TRY(arg_array(&c, 9, "B", btype == TK_F32 ? F32 : U16, false, &B, &blen));
+  TRY(arg_int(&c, 10, "bOff", 0, &boff) && arg_int(&c, 11, "ldb", 0, &ldb));
+  TRY(arg_number(&c, 13, "beta", &beta));
+  TRY(arg_array(&c, 14, "C", F32, false, &C, &clen) && arg_int(&c, 15, "cOff", 0, &coff) && arg_int(&c, 16, "ldc", 0, &ldc));
+  TRY(arg_int(&c, 17, "batch", 0, &batch) && arg_int(&c, 18, "strideA", 0, &sa) && arg_int(&c, 19, "strideB", 0, &sb) &&
+      arg_int(&c, 20, "strideC", 0, &sc));
+  TRY(check_matrix(&c, "A", "lda", alen, aoff, ta ? Kd : M, ta ? M : Kd, lda, batch, sa));
+  TRY(check_matrix(&c, "B", "ldb", blen, boff, tb ? N : Kd, tb ? Kd : N, ldb, batch, sb));
+  TRY(check_matrix(&c, "C", "ldc", clen, coff, M, N, ldc, batch, sc));
+  tk_gemm_args g = {.trans_a = ta, .trans_b = tb, .b_type = (int)btype, .M = M, .N = N, .K = Kd, .lda = lda, .ldb = ldb,
+                    .ldc = ldc, .batch = batch, .stride_a = sa, .stride_b = sb, .stride_c = sc, .alpha = (float)alpha,
+                    .beta = (float)beta, .A = (const float *)A + aoff,
+                    .B = btype == TK_F32 ? (const void *)((const float *)B + boff) : (const void *)((const uint16_t *)B + boff),
+                    .C = (float *)C + coff};
+  if (K->gemm(&g)) throw_oom(env, "gemm");
+  return undefined(env);
+}
+
+/* widen(src, srcOff, type, dst, dstOff, n) */
+static napi_value js_widen(napi_env env, napi_callback_info info) {
+  call c;
+  TRY(get_args(env, info, &c, "widen", 6));
+  void *src, *dst;
+  size_t slen, dlen;
+  int64_t soff, type, doff, n;
+  TRY(arg_array(&c, 0, "src", U16, false, &src, &slen) && arg_int(&c, 1, "srcOff", 0, &soff));
+  TRY(arg_int(&c, 2, "type", 1, &type));
+  if (type > 2) return fail(&c, true, "argument '%s' must be 1 (BF16) or 2 (F16)%s", "type", ""), NULL;
+  TRY(arg_array(&c, 3, "dst", F32, false, &dst, &dlen) && arg_int(&c, 4, "dstOff", 0, &doff) && arg_int(&c, 5, "n", 0, &n));
+  TRY(check_len(&c, "src", slen, (double)soff + (double)n) && check_len(&c, "dst", dlen, (double)doff + (double)n));
+  K->widen((const uint16_t *)src + soff, (int)type, (float *)dst + doff, n);
+  return undefined(env);
+}
+
+static bool arg_op(call *c, size_t i, int64_t *op) {
+  TRYB(arg_int(c, i, "op", 0, op));
+  if (*op > TK_EXP) return fail(c, true, "argument '%s' must be a Unary op in 0..6%s", "op", "");
+  return true;
+}
+
+/* unary(op, x, y, n) */
+static napi_value js_unary(napi_env env, napi_callback_info info) {
+  call c;
+  TRY(get_args(env, info, &c, "unary", 4));
+  int64_t op, n;
+  void *x, *y;
+  size_t xl, yl;
+  TRY(arg_op(&c, 0, &op) && arg_array(&c, 1, "x", F32, false, &x, &xl) && arg_array(&c, 2, "y", F32, false, &y, &yl));
+  TRY(arg_int(&c, 3, "n", 0, &n) && check_len(&c, "x", xl, (double)n) && check_len(&c, "y", yl, (double)n));
+  K->unary((int)op, x, y, n);
+  return undefined(env);
+}
+
+/* unaryBackward(op, x, y, dy, dx, n) */
+static napi_value js_unary_backward(napi_env env, napi_callback_info info) {
+  call c;
+  TRY(get_args(env, info, &c, "unaryBackward", 6));
+  int64_t op, n;
+  void *x, *y, *dy, *dx;
+  size_t xl, yl, dyl, dxl;
+  TRY(arg_op(&c, 0, &op) && arg_array(&c, 1, "x", F32, false, &x, &xl) && arg_array(&c, 2, "y", F32, false, &y, &yl));
+  TRY(arg_array(&c, 3, "dy", F32, false, &dy, &dyl) && arg_array(&c, 4, "dx", F32, false, &dx, &dxl));
+  TRY(arg_int(&c, 5, "n", 0, &n));
+  TRY(check_len(&c, "x", xl, (double)n) && check_len(&c, "y", yl, (double)n) && check_len(&c, "dy", dyl, (double)n) &&
+      check_len(&c, "dx", dxl, (double)n));
+  K->unary_backward((int)op, x, y, dy, dx, n);
+  return undefined(env);
+}
+
+static bool arg_rows_cols(call *c, size_t i, int64_t *rows, int64_t *cols, const char *cols_name) {
+  return arg_int(c, i, "rows", 0, rows) && arg_int(c, i + 1, cols_name, 0, cols);
+}
+
+/* softmax(x, y, rows, cols, scale, log) */
+static napi_value js_softmax(napi_env env, napi_callback_info info) {
+  call c;
+  TRY(get_args(env, info, &c, "softmax", 6));
+  void *x, *y;
+  size_t xl, yl;
+  int64_t rows, cols;
+  double scale;
+  bool lg;
+  TRY(arg_array(&c, 0, "x", F32, false, &x, &xl) && arg_array(&c, 1, "y", F32, false, &y, &yl));
+  TRY(arg_rows_cols(&c, 2, &rows, &cols, "cols") && arg_number(&c, 4, "scale", &scale) && arg_bool(&c, 5, "log", &lg));
+  const double n = (double)rows * (double)cols;
+  TRY(check_len(&c, "x", xl, n) && check_len(&c, "y", yl, n));
+  K->softmax(x, y, rows, cols, (float)scale, lg);
+  return undefined(env);
+}
+
+/* softmaxBackward(y, dy, dx, rows, cols, scale, log) */
+static napi_value js_softmax_backward(napi_env env, napi_callback_info info) {
+  call c;
+  TRY(get_args(env, info, &c, "softmaxBackward", 7));
+  void *y, *dy, *dx;
+  size_t yl, dyl, dxl;
+  int64_t rows, cols;
+  double scale;
+  bool lg;
+  TRY(arg_array(&c, 0, "y", F32, false, &y, &yl) && arg_array(&c, 1, "dy", F32, false, &dy, &dyl) &&
+      arg_array(&c, 2, "dx", F32, false, &dx, &dxl));
+  TRY(arg_rows_cols(&c, 3, &rows, &cols, "cols") && arg_number(&c, 5, "scale", &scale) && arg_bool(&c, 6, "log", &lg));
+  const double n = (double)rows * (double)cols;
+  TRY(check_len(&c, "y", yl, n) && check_len(&c, "dy", dyl, n) && check_len(&c, "dx", dxl, n));
+  K->softmax_backward(y, dy, dx, rows, cols, (float)scale, lg);
+  return undefined(env);
+}
+
+/* layerNorm(x, gamma, beta, y, mean, rstd, rows, cols, eps) */
+static napi_value js_layer_norm(napi_env env, napi_callback_info info) {
+  call c;
+  TRY(get_args(env, info, &c, "layerNorm", 9));
+  void *x, *g, *b, *y, *mean, *rstd;
+  size_t xl, gl, bl, yl, ml, rl;
+  int64_t rows, cols;
+  double eps;
+  TRY(arg_array(&c, 0, "x", F32, false, &x, &xl) && arg_array(&c, 1, "gamma", F32, true, &g, &gl) &&
+      arg_array(&c, 2, "beta", F32, true, &b, &bl) && arg_array(&c, 3, "y", F32, false, &y, &yl) &&
+      arg_array(&c, 4, "mean", F32, false, &mean, &ml) && arg_array(&c, 5, "rstd", F32, false, &rstd, &rl));
+  TRY(arg_rows_cols(&c, 6, &rows, &cols, "cols") && arg_number(&c, 8, "eps", &eps));
+  const double n = (double)rows * (double)cols;
+  TRY(check_len(&c, "x", xl, n) && check_len(&c, "y", yl, n) && check_len(&c, "mean", ml, (double)rows) &&
+      check_len(&c, "rstd", rl, (double)rows));
+  TRY((!g || check_len(&c, "gamma", gl, (double)cols)) && (!b || check_len(&c, "beta", bl, (double)cols)));
+  K->layer_norm(x, g, b, y, mean, rstd, rows, cols, (float)eps);
+  return undefined(env);
+}
+
+/* layerNormBackward(x, gamma, mean, rstd, dy, dx, dgamma, dbeta, rows, cols) */
+static napi_value js_layer_norm_backward(napi_env env, napi_callback_info info) {
+  call c;
+  TRY(get_args(env, info, &c, "layerNormBackward", 10));
+  void *x, *g, *mean, *rstd, *dy, *dx, *dg, *db;
+  size_t xl, gl, ml, rl, dyl, dxl, dgl, dbl;
+  int64_t rows, cols;
+  TRY(arg_array(&c, 0, "x", F32, false, &x, &xl) && arg_array(&c, 1, "gamma", F32, true, &g, &gl) &&
+      arg_array(&c, 2, "mean", F32, false, &mean, &ml) && arg_array(&c, 3, "rstd", F32, false, &rstd, &rl) &&
+      arg_array(&c, 4, "dy", F32, false, &dy, &dyl) && arg_array(&c, 5, "dx", F32, false, &dx, &dxl) &&
+      arg_array(&c, 6, "dgamma", F32, true, &dg, &dgl) && arg_array(&c, 7, "dbeta", F32, true, &db, &dbl));
+  TRY(arg_rows_cols(&c, 8, &rows, &cols, "cols"));
+  const double n = (double)rows * (double)cols;
+  TRY(check_len(&c, "x", xl, n) && check_len(&c, "dy", dyl, n) && check_len(&c, "dx", dxl, n) &&
+      check_len(&c, "mean", ml, (double)rows) && check_len(&c, "rstd", rl, (double)rows));
+  TRY((!g || check_len(&c, "gamma", gl, (double)cols)) && (!dg || check_len(&c, "dgamma", dgl, (double)cols)) &&
+      (!db || check_len(&c, "dbeta", dbl, (double)cols)));
+  if (K->layer_norm_backward(x, g, mean, rstd, dy, dx, dg, db, rows, cols)) throw_oom(env, "layerNormBackward");
+  return undefined(env);
+}
+
+/* rmsNorm(x, gamma, y, rstd, rows, cols, eps) */
+static napi_value js_rms_norm(napi_env env, napi_callback_info info) {
+  call c;
+  TRY(get_args(env, info, &c, "rmsNorm", 7));
+  void *x, *g, *y, *rstd;
+  size_t xl, gl, yl, rl;
+  int64_t rows, cols;
+  double eps;
+  TRY(arg_array(&c, 0, "x", F32, false, &x, &xl) && arg_array(&c, 1, "gamma", F32, true, &g, &gl) &&
+      arg_array(&c, 2, "y", F32, false, &y, &yl) && arg_array(&c, 3, "rstd", F32, false, &rstd, &rl));
+  TRY(arg_rows_cols(&c, 4, &rows, &cols, "cols") && arg_number(&c, 6, "eps", &eps));
+  const double n = (double)rows * (double)cols;
+  TRY(check_len(&c, "x", xl, n) && check_len(&c, "y", yl, n) && check_len(&c, "rstd", rl, (double)rows));
+  TRY(!g || check_len(&c, "gamma", gl, (double)cols));
+  K->rms_norm(x, g, y, rstd, rows, cols, (float)eps);
+  return undefined(env);
+}
+
+/* rmsNormBackward(x, gamma, rstd, dy, dx, dgamma, rows, cols) */
+static napi_value js_rms_norm_backward(napi_env env, napi_callback_info info) {
+  call c;
+  TRY(get_args(env, info, &c, "rmsNormBackward", 8));
+  void *x, *g, *rstd, *dy, *dx, *dg;
+  size_t xl, gl, rl, dyl, dxl, dgl;
+  int64_t rows, cols;
+  TRY(arg_array(&c, 0, "x", F32, false, &x, &xl) && arg_array(&c, 1, "gamma", F32, true, &g, &gl) &&
+      arg_array(&c, 2, "rstd", F32, false, &rstd, &rl) && arg_array(&c, 3, "dy", F32, false, &dy, &dyl) &&
+      arg_array(&c, 4, "dx", F32, false, &dx, &dxl) && arg_array(&c, 5, "dgamma", F32, true, &dg, &dgl));
+  TRY(arg_rows_cols(&c, 6, &rows, &cols, "cols"));
+  const double n = (double)rows * (double)cols;
+  TRY(check_len(&c, "x", xl, n) && check_len(&c, "dy", dyl, n) && check_len(&c, "dx", dxl, n) &&
+      check_len(&c, "rstd", rl, (double)rows));
+  TRY((!g || check_len(&c, "gamma", gl, (double)cols)) && (!dg || check_len(&c, "dgamma", dgl, (double)cols)));
+  if (K->rms_norm_backward(x, g, rstd, dy, dx, dg, rows, cols)) throw_oom(env, "rmsNormBackward");
+  return undefined(env);
+}
+
+/* crossEntropy(logits, targets, rows, V, ignoreIndex, labelSmoothing, loss, dlogits, gradScale) -> count */
+static napi_value js_cross_entropy(napi_env env, napi_callback_info info) {
+  call c;
+  TRY(get_args(env, info, &c, "crossEntropy", 9));
+  void *logits, *targets, *loss, *dl;
+  size_t ll, tl, lsl, dll;
+  int64_t rows, V, ignore;
+  double eps, gs;
+  TRY(arg_array(&c, 0, "logits", F32, false, &logits, &ll) && arg_array(&c, 1, "targets", I32, false, &targets, &tl));
+  TRY(arg_rows_cols(&c, 2, &rows, &V, "V") && arg_int(&c, 4, "ignoreIndex", INT32_MIN, &ignore));
+  if (ignore > INT32_MAX) return fail(&c, true, "argument '%s' must be an int32%s", "ignoreIndex", ""), NULL;
+  TRY(arg_number(&c, 5, "labelSmoothing", &eps) && arg_array(&c, 6, "loss", F32, false, &loss, &lsl) &&
+      arg_array(&c, 7, "dlogits", F32, true, &dl, &dll) && arg_number(&c, 8, "gradScale", &gs));
+  const double n = (double)rows * (double)V;
+  TRY(check_len(&c, "logits", ll, n) && check_len(&c, "targets", tl, (double)rows) &&
+      check_len(&c, "loss", lsl, (double)rows) && (!dl || check_len(&c, "dlogits", dll, n)));
+  const int32_t *t = targets;
+  int64_t count = 0;
+  for (int64_t r = 0; r < rows; r++) {
+    if (t[r] == ignore) continue;
+    if (t[r] < 0 || t[r] >= V) {
+      char detail[160];
+      snprintf(detail, sizeof detail, "target %d at row %lld is outside [0, %lld)", t[r], (long long)r, (long long)V);
+      return fail(&c, true, "%s%s", "", detail), NULL;
+    }
+    count++;
+  }
+  K->cross_entropy(logits, t, rows, V, (int32_t)ignore, (float)eps, loss, dl, (float)gs);
+  return number(env, (double)count);
+}
+
+/* Shared argument parsing of attention(q, k, v, out, lse, ...) and attentionBackward. */
+static bool attention_args(call *c, bool backward, tk_attn_args *a) {
+  void *q, *k, *v, *out, *lse, *dout = NULL, *dq = NULL, *dk = NULL, *dv = NULL, *mask;
+  size_t ql, kl, vl, ol, ll, gl = 0, dql = 0, dkl = 0, dvl = 0, ml;
+  const size_t s = backward ? 4 : 0; /* backward has dout, dq, dk, dv after lse */
+  TRYB(arg_array(c, 0, "q", F32, false, &q, &ql) && arg_array(c, 1, "k", F32, false, &k, &kl) &&
+      arg_array(c, 2, "v", F32, false, &v, &vl) && arg_array(c, 3, "out", F32, false, &out, &ol) &&
+      arg_array(c, 4, "lse", F32, false, &lse, &ll));
+  if (backward)
+    TRYB(arg_array(c, 5, "dout", F32, false, &dout, &gl) && arg_array(c, 6, "dq", F32, true, &dq, &dql) &&
+        arg_array(c, 7, "dk", F32, true, &dk, &dkl) && arg_array(c, 8, "dv", F32, true, &dv, &dvl));
+  int64_t B, H, Hkv, T, S, D;
+  double scale;
+  bool causal;
+  TRYB(arg_int(c, 5 + s, "B", 0, &B) && arg_int(c, 6 + s, "H", 1, &H) && arg_int(c, 7 + s, "Hkv", 1, &Hkv) &&
+      arg_int(c, 8 + s, "T", 0, &T) && arg_int(c, 9 + s, "S", 0, &S) && arg_int(c, 10 + s, "D", 0, &D));
+  TRYB(arg_number(c, 11 + s, "scale", &scale) && arg_bool(c, 12 + s, "causal", &causal));
+  TRYB(arg_array(c, 13 + s, "keyMask", U8, true, &mask, &ml));
+  if (H % Hkv != 0) {
+    char detail[96];
+    snprintf(detail, sizeof detail, "H = %lld is not a multiple of Hkv = %lld", (long long)H, (long long)Hkv);
+    return fail(c, true, "%s%s", "", detail);
+  }
+  const double nq = (double)B * H * T * D, nk = (double)B * Hkv * S * D;
+  TRYB(check_len(c, "q", ql, nq) && check_len(c, "k", kl, nk) && check_len(c, "v", vl, nk) &&
+      check_len(c, "out", ol, nq) && check_len(c, "lse", ll, (double)B * H * T));
+  TRYB(!mask || check_len(c, "keyMask", ml, (double)B * S));
+  if (backward)
+    TRYB(check_len(c, "dout", gl, nq) && (!dq || check_len(c, "dq", dql, nq)) && (!dk || check_len(c, "dk", dkl, nk)) &&
+        (!dv || check_len(c, "dv", dvl, nk)));
+  *a = (tk_attn_args){.q = q, .k = k, .v = v, .out = out, .lse = lse, .dout = dout, .dq = dq, .dk = dk, .dv = dv,
+                      .key_mask = mask, .B = B, .H = H, .Hkv = Hkv, .T = T, .S = S, .D = D, .scale = (float)scale,
+                      .causal = causal};
+  return true;
+}
+
+/* attention(q, k, v, out, lse, B, H, Hkv, T, S, D, scale, causal, keyMask) */
+static napi_value js_attention(napi_env env, napi_callback_info info) {
+  call c;
+  tk_attn_args a;
+  TRY(get_args(env, info, &c, "attention", 14) && attention_args(&c, false, &a));
+  if (K->attention(&a)) throw_oom(env, "attention");
+  return undefined(env);
+}
+
+/* attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, keyMask) */
+static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
+  call c;
+  tk_attn_args a;
+  TRY(get_args(env, info, &c, "attentionBackward", 18) && attention_args(&c, true, &a));
+  if (K->attention_backward(&a)) throw_oom(env, "attentionBackward");
+  return undefined(env);
+}
+
+/* adamw(p, g, m, v, n, lr, beta1, beta2, eps, weightDecay, step) */
+static napi_value js_adamw(napi_env env, napi_callback_info info) {
+  call c;
+  TRY(get_args(env, info, &c, "adamw", 11));
+  void *p, *g, *m, *v;
+  size_t pl, gl, ml, vl;
+  int64_t n, step;
+  double lr, b1, b2, eps, wd;
+  TRY(arg_array(&c, 0, "p", F32, false, &p, &pl) && arg_array(&c, 1, "g", F32, false, &g, &gl) &&
+      arg_array(&c, 2, "m", F32, false, &m, &ml) && arg_array(&c, 3, "v", F32, false, &v, &vl));
+  TRY(arg_int(&c, 4, "n", 0, &n) && arg_number(&c, 5, "lr", &lr) && arg_number(&c, 6, "beta1", &b1) &&
+      arg_number(&c, 7, "beta2", &b2) && arg_number(&c, 8, "eps", &eps) && arg_number(&c, 9, "weightDecay", &wd) &&
+      arg_int(&c, 10, "step", 1, &step));
+  TRY(check_len(&c, "p", pl, (double)n) && check_len(&c, "g", gl, (double)n) && check_len(&c, "m", ml, (double)n) &&
+      check_len(&c, "v", vl, (double)n));
+  K->adamw(p, g, m, v, n, (float)lr, (float)b1, (float)b2, (float)eps, (float)wd, 1.0 - pow(b1, (double)step),
+           1.0 - pow(b2, (double)step));
+  return undefined(env);
+}
+
+/* axpy(n, alpha, x, xOff, y, yOff) */
+static napi_value js_axpy(napi_env env, napi_callback_info info) {
+  call c;
+  TRY(get_args(env, info, &c, "axpy", 6));
+  int64_t n, xo, yo;
+  double alpha;
+  void *x, *y;
+  size_t xl, yl;
+  TRY(arg_int(&c, 0, "n", 0, &n) && arg_number(&c, 1, "alpha", &alpha) && arg_array(&c, 2, "x", F32, false, &x, &xl) &&
+      arg_int(&c, 3, "xOff", 0, &xo) && arg_array(&c, 4, "y", F32, false, &y, &yl) && arg_int(&c, 5, "yOff", 0, &yo));
+  TRY(check_len(&c, "x", xl, (double)xo + (double)n) && check_len(&c, "y", yl, (double)yo + (double)n));
+  K->axpy(n, (float)alpha, (const float *)x + xo, (float *)y + yo);
+  return undefined(env);
+}
+
+/* sumSquares(x, n) -> number */
+static napi_value js_sum_squares(napi_env env, napi_callback_info info) {
+  call c;
+  TRY(get_args(env, info, &c, "sumSquares", 2));
+  void *x;
+  size_t xl;
+  int64_t n;
+  TRY(arg_array(&c, 0, "x", F32, false, &x, &xl) && arg_int(&c, 1, "n", 0, &n) && check_len(&c, "x", xl, (double)n));
+  return number(env, K->sum_squares(x, n));
+}
+
+/* threads() -> number of threads a call uses */
+static napi_value js_threads(napi_env env, napi_callback_info info) {
+  (void)info;
+  return number(env, tk_threads());
+}
+
+/* setThreads(n): restarts the pool with n threads in total. */
+static napi_value js_set_threads(napi_env env, napi_callback_info info) {
+  call c;
+  int64_t n;
+  TRY(get_args(env, info, &c, "setThreads", 1) && arg_int(&c, 0, "n", 1, &n));
+  if (n > 1024) return fail(&c, true, "argument '%s' must be <= 1024%s", "n", ""), NULL;
+  tk_pool_init((int)n);
+  return undefined(env);
+}
+
+static bool cpu_has_avx512(void) {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma") &&
+         __builtin_cpu_supports("f16c");
+}
+static bool cpu_has_avx2(void) {
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
+/* simd() -> 'avx512' | 'avx2' | 'scalar' */
+static napi_value js_simd(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value s;
+  napi_create_string_utf8(env, K->simd, NAPI_AUTO_LENGTH, &s);
+  return s;
+}
+
+/* setSimd(name) -> false when this CPU cannot run that build (for tests of every build). */
+static napi_value js_set_simd(napi_env env, napi_callback_info info) {
+  call c;
+  TRY(get_args(env, info, &c, "setSimd", 1));
+  char name[16] = {0};
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, c.argv[0], name, sizeof name, &len) != napi_ok)
+    return fail(&c, false, "argument '%s' must be a string%s", "name", ""), NULL;
+  const tk_kernels *pick = NULL;
+  if (!strcmp(name, "avx512")) pick = cpu_has_avx512() ? &tk_kernels_avx512 : NULL;
+  else if (!strcmp(name, "avx2")) pick = cpu_has_avx2() ? &tk_kernels_avx2 : NULL;
+  else if (!strcmp(name, "scalar")) pick = &tk_kernels_scalar;
+  else return fail(&c, true, "argument '%s' must be 'avx512', 'avx2' or 'scalar', got '%s'", "name", name), NULL;
+  if (pick) K = pick;
+  napi_value r;
+  napi_get_boolean(env, pick != NULL, &r);
+  return r;
+}
+
+static int default_threads(void) {
+  const char *env = getenv("TUNEKIT_THREADS");
+  if (env && *env) {
+    char *end;
+    const long n = strtol(env, &end, 10);
+    if (*end == 0 && n >= 1 && n <= 1024) return (int)n;
+  }
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set) > 0 ? CPU_COUNT(&set) : 1;
+  const long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  __builtin_cpu_init();
+  K = cpu_has_avx512() ? &tk_kernels_avx512 : cpu_has_avx2() ? &tk_kernels_avx2 : &tk_kernels_scalar;
+  if (tk_threads() == 1) tk_pool_init(default_threads());
+  const napi_property_descriptor props[] = {
+      {"gemm", NULL, js_gemm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"widen", NULL, js_widen, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unary", NULL, js_unary, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unaryBackward", NULL, js_unary_backward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"softmax", NULL, js_softmax, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"softmaxBackward", NULL, js_softmax_backward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"layerNorm", NULL, js_layer_norm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"layerNormBackward", NULL, js_layer_norm_backward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"rmsNorm", NULL, js_rms_norm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"rmsNormBackward", NULL, js_rms_norm_backward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"crossEntropy", NULL, js_cross_entropy, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"attention", NULL, js_attention, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"attentionBackward", NULL, js_attention_backward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"adamw", NULL, js_adamw, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"axpy", NULL, js_axpy, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sumSquares", NULL, js_sum_squares, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"threads", NULL, js_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"simd", NULL, js_simd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setSimd", NULL, js_set_simd, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE_INIT() { return init(env, exports); }

@@ -1,0 +1,94 @@
+/*
+ * Shared declarations of the tunekit native addon: the thread pool (pool.c), per-thread scratch
+ * memory, and the table of kernels that each instruction-set build (kernels_*.c) fills in.
+ * addon.c validates JS arguments and then calls through the table picked at load time.
+ */
+#ifndef TK_H
+#define TK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- thread pool ---- */
+
+/* A task runs on `nt` threads at once; `tid` in [0, nt) (0 is the calling JS thread). */
+typedef void (*tk_task_fn)(void *ctx, int tid, int nt);
+/* A range task processes items [begin, end). */
+typedef void (*tk_range_fn)(void *ctx, int64_t begin, int64_t end);
+
+/* Starts the pool with `threads` threads in total (threads-1 workers). Safe to call again. */
+void tk_pool_init(int threads);
+/* Threads of the pool, counting the caller. */
+int tk_threads(void);
+/* Runs fn on min(nt, tk_threads()) threads and returns when all are done. Runs inline on
+ * the caller (nt = 1) when the pool is busy (nested call or another JS thread). */
+void tk_parallel(int nt, tk_task_fn fn, void *ctx);
+/* Splits [0, n) into contiguous chunks of at least `grain` items (chunk starts aligned to
+ * `align` items) over the pool; a problem smaller than 2 * grain runs on the caller alone. */
+void tk_parallel_for(int64_t n, int64_t grain, int64_t align, tk_range_fn fn, void *ctx);
+/* Hands out items [0, n) one at a time to the threads (for unequal items, e.g. causal attention). */
+void tk_parallel_dynamic(int64_t n, int nt, tk_range_fn fn, void *ctx);
+
+/* Per-thread scratch buffer `slot` (0..7) of at least `bytes` bytes, 64-byte aligned, kept and
+ * grown across calls (the pool threads are persistent). Returns NULL when out of memory. */
+void *tk_scratch(int slot, size_t bytes);
+
+/* ---- kernels ---- */
+
+enum { TK_F32 = 0, TK_BF16 = 1, TK_F16 = 2 };
+enum { TK_GELU_TANH = 0, TK_GELU_ERF = 1, TK_SILU = 2, TK_RELU = 3, TK_TANH = 4, TK_SIGMOID = 5, TK_EXP = 6 };
+
+typedef struct {
+  int trans_a, trans_b, b_type;
+  int64_t M, N, K, lda, ldb, ldc, batch, stride_a, stride_b, stride_c;
+  float alpha, beta;
+  const float *A;
+  const void *B;
+  float *C;
+} tk_gemm_args;
+
+typedef struct {
+  const float *q, *k, *v;
+  float *out, *lse;              /* forward outputs; backward reads them */
+  const float *dout;             /* backward only */
+  float *dq, *dk, *dv;           /* backward only, each may be NULL */
+  const uint8_t *key_mask;       /* NULL or [B, S] */
+  int64_t B, H, Hkv, T, S, D;
+  float scale;
+  int causal;
+} tk_attn_args;
+
+typedef struct {
+  const char *simd;
+  /* Returns 0, or -1 when scratch memory could not be allocated. */
+  int (*gemm)(const tk_gemm_args *a);
+  void (*widen)(const uint16_t *src, int type, float *dst, int64_t n);
+  void (*unary)(int op, const float *x, float *y, int64_t n);
+  void (*unary_backward)(int op, const float *x, const float *y, const float *dy, float *dx, int64_t n);
+  void (*softmax)(const float *x, float *y, int64_t rows, int64_t cols, float scale, int log);
+  void (*softmax_backward)(const float *y, const float *dy, float *dx, int64_t rows, int64_t cols, float scale, int log);
+  /* Norm backwards return 0, or -1 when scratch memory could not be allocated. */
+  void (*layer_norm)(const float *x, const float *gamma, const float *beta, float *y, float *mean, float *rstd,
+                     int64_t rows, int64_t cols, float eps);
+  int (*layer_norm_backward)(const float *x, const float *gamma, const float *mean, const float *rstd, const float *dy,
+                             float *dx, float *dgamma, float *dbeta, int64_t rows, int64_t cols);
+  void (*rms_norm)(const float *x, const float *gamma, float *y, float *rstd, int64_t rows, int64_t cols, float eps);
+  int (*rms_norm_backward)(const float *x, const float *gamma, const float *rstd, const float *dy, float *dx,
+                           float *dgamma, int64_t rows, int64_t cols);
+  /* Targets are validated by the caller (ignore_index or in [0, V)). */
+  void (*cross_entropy)(const float *logits, const int32_t *targets, int64_t rows, int64_t V, int32_t ignore_index,
+                        float label_smoothing, float *loss, float *dlogits, float grad_scale);
+  /* Attention kernels return 0, or -1 when scratch memory could not be allocated. */
+  int (*attention)(const tk_attn_args *a);
+  int (*attention_backward)(const tk_attn_args *a);
+  void (*adamw)(float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1, float beta2,
+                float eps, float weight_decay, double bc1, double bc2);
+  void (*axpy)(int64_t n, float alpha, const float *x, float *y);
+  double (*sum_squares)(const float *x, int64_t n);
+} tk_kernels;
+
+extern const tk_kernels tk_kernels_avx512;
+extern const tk_kernels tk_kernels_avx2;
+extern const tk_kernels tk_kernels_scalar;
+
+#endif

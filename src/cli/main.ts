@@ -13,6 +13,8 @@ program.name('tunekit').description('Fine-tune and evaluate transformer language
 
 const commands = [
   // one entry per sub-command module (keep sorted)
+  'demo',
+  'pull',
 ] as const satisfies readonly string[];
 
 for (const name of commands) {

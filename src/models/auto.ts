@@ -1,0 +1,129 @@
+/**
+ * transformers-style Auto classes: pick the model class from config.json's architecture (or
+ * model_type), then load a folder (`fromPretrained`) or build seeded random weights (`fromConfig`).
+ *
+ *   const lm = AutoModelForCausalLM.fromPretrained('models/gpt2');
+ *   const clf = AutoModelForSequenceClassification.fromPretrained('models/bert-base-uncased', { numLabels: 3 });
+ */
+import { parseModelConfig, readModelConfig, type BertConfig, type ModelConfig } from '../io/hf-config.js';
+import {
+  BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification, BertModel, withLabels,
+  type BertLoadOptions,
+} from './bert.js';
+import { GPT2LMHeadModel } from './gpt2.js';
+import { LlamaForCausalLM } from './llama.js';
+import type { WeightDtype } from './weights.js';
+
+export type AutoCausalLM = LlamaForCausalLM | GPT2LMHeadModel;
+
+/** Options of the `fromConfig` constructors. */
+export interface FromConfigOptions {
+  /** Seed of the random initialisation (default 0). */
+  seed?: number;
+}
+
+function requireBert(config: ModelConfig, task: string, label: string): BertConfig {
+  if (config.family !== 'bert') throw new Error(`${label}: ${task} is available for BERT checkpoints only; this config is ${config.architecture}`);
+  return config;
+}
+
+/** Decoder-only language models: Llama/Mistral/Qwen2/Qwen3 → LlamaForCausalLM, GPT-2 → GPT2LMHeadModel. */
+export class AutoModelForCausalLM {
+  private constructor() {}
+
+  /**
+   * Load a Hugging Face folder (config.json + model.safetensors or a sharded index).
+   * Weights are frozen (train adapters); eval mode.
+   *
+   * @param opts.dtype how frozen weights are kept: 'float32' (default), 'bfloat16', 'float16', 'auto' (as stored)
+   * @throws Error for encoder-only (BERT) or unsupported architectures
+   */
+  static fromPretrained(dir: string, opts: { dtype?: WeightDtype } = {}): AutoCausalLM {
+    const config = readModelConfig(dir);
+    if (config.family === 'gpt2') return GPT2LMHeadModel.fromPretrained(dir, opts);
+    if (config.family === 'bert') throw new Error(`${dir}: ${config.architecture} is an encoder, not a causal language model`);
+    return LlamaForCausalLM.fromPretrained(dir, opts);
+  }
+
+  /** A randomly initialised model from a config.json object (kept for savePretrained). Trainable, train mode. */
+  static fromConfig(configJson: Record<string, unknown>, opts: FromConfigOptions = {}): AutoCausalLM {
+    const config = parseModelConfig(configJson);
+    const seed = opts.seed ?? 0;
+    if (config.family === 'gpt2') return new GPT2LMHeadModel(config, { seed, configJson });
+    if (config.family === 'bert') throw new Error(`config.json: ${config.architecture} is an encoder, not a causal language model`);
+    return new LlamaForCausalLM(config, { seed, configJson });
+  }
+}
+
+/** The bare encoder (BertModel): hidden states and the pooled [CLS]. */
+export class AutoModel {
+  private constructor() {}
+
+  /** Load any BERT checkpoint's encoder (task heads and pretraining heads are skipped). Frozen, eval mode. */
+  static fromPretrained(dir: string, opts: Pick<BertLoadOptions, 'dtype' | 'seed' | 'onWarning'> = {}): BertModel {
+    requireBert(readModelConfig(dir), 'AutoModel', dir);
+    return BertModel.fromPretrained(dir, opts);
+  }
+
+  /** A randomly initialised encoder from a config.json object. Trainable, train mode. */
+  static fromConfig(configJson: Record<string, unknown>, opts: FromConfigOptions = {}): BertModel {
+    const config = requireBert(parseModelConfig(configJson), 'AutoModel', 'config.json');
+    return new BertModel(config, { seed: opts.seed ?? 0, configJson });
+  }
+}
+
+/** Label options of the head constructors (transformers' num_labels / id2label / problem_type kwargs). */
+export type HeadConfigOptions = FromConfigOptions & Pick<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'>;
+
+/**
+ * Sentence-level classification or regression: BertForSequenceClassification. From a checkpoint
+ * without a classifier (BertModel, pretraining), the classifier (and a missing pooler) are
+ * initialised N(0, initializer_range) with a warning listing them.
+ */
+export class AutoModelForSequenceClassification {
+  private constructor() {}
+
+  /** Encoder frozen, classifier trainable, eval mode. `numLabels` / `id2label` override config.json. */
+  static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertForSequenceClassification {
+    requireBert(readModelConfig(dir), 'sequence classification', dir);
+    return BertForSequenceClassification.fromPretrained(dir, opts);
+  }
+
+  /** Randomly initialised, trainable, train mode. */
+  static fromConfig(configJson: Record<string, unknown>, opts: HeadConfigOptions = {}): BertForSequenceClassification {
+    const config = withLabels(requireBert(parseModelConfig(configJson), 'sequence classification', 'config.json'), opts);
+    return new BertForSequenceClassification(config, { seed: opts.seed ?? 0, configJson });
+  }
+}
+
+/** Per-token tagging (NER, POS): BertForTokenClassification. */
+export class AutoModelForTokenClassification {
+  private constructor() {}
+
+  /** Encoder frozen, classifier trainable, eval mode. `numLabels` / `id2label` override config.json. */
+  static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertForTokenClassification {
+    requireBert(readModelConfig(dir), 'token classification', dir);
+    return BertForTokenClassification.fromPretrained(dir, opts);
+  }
+
+  static fromConfig(configJson: Record<string, unknown>, opts: HeadConfigOptions = {}): BertForTokenClassification {
+    const config = withLabels(requireBert(parseModelConfig(configJson), 'token classification', 'config.json'), opts);
+    return new BertForTokenClassification(config, { seed: opts.seed ?? 0, configJson });
+  }
+}
+
+/** Extractive question answering (span start/end): BertForQuestionAnswering. */
+export class AutoModelForQuestionAnswering {
+  private constructor() {}
+
+  /** Encoder frozen, qa_outputs trainable, eval mode. */
+  static fromPretrained(dir: string, opts: Omit<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'> = {}): BertForQuestionAnswering {
+    requireBert(readModelConfig(dir), 'question answering', dir);
+    return BertForQuestionAnswering.fromPretrained(dir, opts);
+  }
+
+  static fromConfig(configJson: Record<string, unknown>, opts: FromConfigOptions = {}): BertForQuestionAnswering {
+    const config = withLabels(requireBert(parseModelConfig(configJson), 'question answering', 'config.json'), { numLabels: 2 });
+    return new BertForQuestionAnswering(config, { seed: opts.seed ?? 0, configJson });
+  }
+}

@@ -1,0 +1,653 @@
+/**
+ * BERT encoders and their task heads as transformers' `modeling_bert.py` runs them (post-LN):
+ *
+ *   h = LayerNorm(word_embeddings(ids) + position_embeddings(0..T-1) + token_type_embeddings(types))
+ *   for each layer:
+ *     a = attention.output.LayerNorm(h + dense(attention(query(h), key(h), value(h))))   bidirectional,
+ *                                                                                      padding keys masked
+ *     h = output.LayerNorm(a + output.dense(gelu(intermediate.dense(a))))
+ *   pooled = tanh(pooler.dense(h[:, 0]))                                                the [CLS] token
+ *
+ * Heads: sequence classification (classifier on the pooled [CLS]), token classification
+ * (classifier per token) and extractive question answering (qa_outputs → start/end logits).
+ * Module names are transformers' (`bert.encoder.layer.0.attention.self.query.weight`).
+ */
+import { join } from 'node:path';
+import { readModelConfig, type BertConfig, type ProblemType } from '../io/hf-config.js';
+import { FieldReader, readJsonObject } from '../io/json.js';
+import type { RawTensor } from '../io/safetensors.js';
+import { Dropout, Embedding, LayerNorm, Linear } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
+import * as F from '../tensor/ops.js';
+import { Rng } from '../tensor/random.js';
+import { result, type Tensor } from '../tensor/tensor.js';
+import { activation } from './activations.js';
+import type { KVCache } from './causal-lm.js';
+import type { LinearLike } from './llama.js';
+import { loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
+
+/** Std of the normal initialisation (`initializer_range`, default 0.02). */
+function initializerRange(json: Record<string, unknown>): number {
+  return new FieldReader('config.json', json).num('initializer_range', 0.02, true);
+}
+
+/** Linear initialised as transformers' BertPreTrainedModel: N(0, std), zero bias. */
+function linear(inF: number, outF: number, rng: Rng, std: number): Linear {
+  const l = new Linear(inF, outF, { rng });
+  l.weight = F.randn(l.weight.shape, rng, std, { requiresGrad: true });
+  l.bias = F.zeros([outF], { requiresGrad: true });
+  return l;
+}
+
+function embedding(num: number, dim: number, rng: Rng, std: number, paddingIdx: number | null = null): Embedding {
+  const e = new Embedding(num, dim, { rng });
+  e.weight = F.randn([num, dim], rng, std, { requiresGrad: true });
+  if (paddingIdx !== null && paddingIdx < num) e.weight.f32.fill(0, paddingIdx * dim, (paddingIdx + 1) * dim);
+  return e;
+}
+
+function probability(value: number, field: string): number {
+  if (!(value >= 0 && value < 1)) throw new Error(`config.json: field "${field}" must be a probability in [0, 1), got ${value}`);
+  return value;
+}
+
+export class BertEmbeddings extends Module {
+  word_embeddings: Embedding;
+  position_embeddings: Embedding;
+  token_type_embeddings: Embedding;
+  LayerNorm: LayerNorm;
+  dropout: Dropout;
+
+  constructor(readonly config: BertConfig, rng: Rng, std: number) {
+    super();
+    if (config.positionEmbeddingType !== 'absolute') {
+      throw new Error(`config.json: position_embedding_type "${config.positionEmbeddingType}" is not supported (expected "absolute")`);
+    }
+    const d = config.hiddenSize;
+    this.word_embeddings = embedding(config.vocabSize, d, rng, std, config.padTokenId);
+    this.position_embeddings = embedding(config.maxPositionEmbeddings, d, rng, std);
+    this.token_type_embeddings = embedding(config.typeVocabSize, d, rng, std);
+    this.LayerNorm = new LayerNorm(d, config.layerNormEps);
+    this.dropout = new Dropout(probability(config.hiddenDropoutProb, 'hidden_dropout_prob'), rng.nextU32());
+  }
+
+  /**
+   * words [B, T, d] (looked up, or given as inputs_embeds) + positions `offset`..`offset+T-1` +
+   * token types (default all 0).
+   */
+  forward(words: Tensor, tokenTypeIds: Int32Array | null, offset: number): Tensor {
+    const [B, T] = words.shape as [number, number, number];
+    const maxPos = this.config.maxPositionEmbeddings;
+    if (offset + T > maxPos) throw new Error(`forward: ${offset + T} positions exceed BERT's ${maxPos} learned positions (max_position_embeddings)`);
+    if (tokenTypeIds && tokenTypeIds.length !== B * T) throw new Error(`forward: tokenTypeIds has ${tokenTypeIds.length} entries, expected batch*seq = ${B}*${T}`);
+    const positions = Int32Array.from({ length: T }, (_, t) => offset + t);
+    let h = F.add(words, this.position_embeddings.forward(positions, [1, T]));
+    h = F.add(h, this.token_type_embeddings.forward(tokenTypeIds ?? new Int32Array(B * T), [B, T]));
+    return this.dropout.forward(this.LayerNorm.forward(h));
+  }
+}
+
+export class BertSelfAttention extends Module {
+  query: LinearLike;
+  key: LinearLike;
+  value: LinearLike;
+
+  constructor(readonly config: BertConfig, readonly layerIdx: number, rng: Rng, std: number) {
+    super();
+    const d = config.hiddenSize;
+    this.query = linear(d, d, rng, std);
+    this.key = linear(d, d, rng, std);
+    this.value = linear(d, d, rng, std);
+  }
+
+  /** x [B, T, d] -> context [B, T, d]; `prefix` holds extra keys/values (prefix tuning), read only. */
+  forward(x: Tensor, keyMask: Uint8Array | null, prefix: KVCache | null): Tensor {
+    const [B, T, d] = x.shape as [number, number, number];
+    const H = this.config.numAttentionHeads;
+    const D = d / H;
+    const heads = (t: Tensor): Tensor => F.transpose(F.reshape(t, [B, T, H, D]), 1, 2); // [B, H, T, D]
+    const q = heads(this.query.forward(x));
+    let k = heads(this.key.forward(x));
+    let v = heads(this.value.forward(x));
+    const p = prefix?.layers[this.layerIdx];
+    if (p) {
+      k = F.concat([p.k, k], 2);
+      v = F.concat([p.v, v], 2);
+    }
+    const o = F.scaledDotProductAttention(q, k, v, { causal: false, keyMask, scale: 1 / Math.sqrt(D) });
+    return F.reshape(F.transpose(o, 1, 2), [B, T, d]);
+  }
+}
+
+/** dense → dropout → LayerNorm(· + residual): closes both the attention and the feed-forward block. */
+export class BertSelfOutput extends Module {
+  dense: LinearLike;
+  LayerNorm: LayerNorm;
+  dropout: Dropout;
+
+  constructor(inF: number, config: BertConfig, rng: Rng, std: number) {
+    super();
+    this.dense = linear(inF, config.hiddenSize, rng, std);
+    this.LayerNorm = new LayerNorm(config.hiddenSize, config.layerNormEps);
+    this.dropout = new Dropout(probability(config.hiddenDropoutProb, 'hidden_dropout_prob'), rng.nextU32());
+  }
+
+  forward(x: Tensor, residual: Tensor): Tensor {
+    return this.LayerNorm.forward(F.add(this.dropout.forward(this.dense.forward(x)), residual));
+  }
+}
+
+/** transformers' BertOutput has the same structure as BertSelfOutput (from the intermediate size). */
+export { BertSelfOutput as BertOutput };
+
+export class BertAttention extends Module {
+  self: BertSelfAttention;
+  output: BertSelfOutput;
+
+  constructor(config: BertConfig, layerIdx: number, rng: Rng, std: number) {
+    super();
+    this.self = new BertSelfAttention(config, layerIdx, rng, std);
+    this.output = new BertSelfOutput(config.hiddenSize, config, rng, std);
+  }
+
+  forward(h: Tensor, keyMask: Uint8Array | null, prefix: KVCache | null): Tensor {
+    return this.output.forward(this.self.forward(h, keyMask, prefix), h);
+  }
+}
+
+export class BertIntermediate extends Module {
+  dense: LinearLike;
+  private readonly act: (x: Tensor) => Tensor;
+
+  constructor(config: BertConfig, rng: Rng, std: number) {
+    super();
+    this.act = activation(config.hiddenAct, 'hidden_act');
+    this.dense = linear(config.hiddenSize, config.intermediateSize, rng, std);
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.act(this.dense.forward(x));
+  }
+}
+
+export class BertLayer extends Module {
+  attention: BertAttention;
+  intermediate: BertIntermediate;
+  output: BertSelfOutput;
+
+  constructor(config: BertConfig, layerIdx: number, rng: Rng, std: number) {
+    super();
+    this.attention = new BertAttention(config, layerIdx, rng, std);
+    this.intermediate = new BertIntermediate(config, rng, std);
+    this.output = new BertSelfOutput(config.intermediateSize, config, rng, std);
+  }
+
+  forward(h: Tensor, keyMask: Uint8Array | null, prefix: KVCache | null): Tensor {
+    const a = this.attention.forward(h, keyMask, prefix);
+    return this.output.forward(this.intermediate.forward(a), a);
+  }
+}
+
+export class BertEncoder extends Module {
+  layer: BertLayer[];
+
+  constructor(config: BertConfig, rng: Rng, std: number) {
+    super();
+    this.layer = Array.from({ length: config.numHiddenLayers }, (_, i) => new BertLayer(config, i, rng, std));
+  }
+}
+
+export class BertPooler extends Module {
+  dense: LinearLike;
+
+  constructor(config: BertConfig, rng: Rng, std: number) {
+    super();
+    this.dense = linear(config.hiddenSize, config.hiddenSize, rng, std);
+  }
+
+  /** tanh(dense(h[:, 0])): [B, T, d] -> [B, d]. */
+  forward(h: Tensor): Tensor {
+    const [B, , d] = h.shape as [number, number, number];
+    return F.tanh(this.dense.forward(F.reshape(F.slice(h, 1, 0, 1), [B, d])));
+  }
+}
+
+/** What every BERT forward takes. */
+export interface BertInput {
+  /** Token ids, row-major [batch, seq]. */
+  inputIds: Int32Array;
+  /** Rows in inputIds (default 1). */
+  batchSize?: number;
+  /** 1 for real tokens, 0 for padding, [batch, prefix + seq]; default all ones. */
+  attentionMask?: Uint8Array;
+  /** Segment ids [batch, seq]; default all 0. */
+  tokenTypeIds?: Int32Array;
+  /** Word embeddings to use instead of looking up inputIds ([batch, seq, hidden]; prompt tuning). */
+  inputsEmbeds?: Tensor;
+  /** Keys/values prepended in every layer (prefix tuning): [batch, heads, prefix, head_dim] per layer. */
+  prefix?: KVCache;
+}
+
+export interface BertModelOutput {
+  /** Last layer's hidden states [batch, seq, hidden]. */
+  hidden: Tensor;
+  /** tanh(pooler.dense([CLS])) [batch, hidden]; null without a pooler. */
+  pooled: Tensor | null;
+}
+
+export class BertModel extends Module {
+  embeddings: BertEmbeddings;
+  encoder: BertEncoder;
+  pooler: BertPooler | null;
+  /** config.json as read (written back by savePretrained). */
+  readonly configJson: Record<string, unknown>;
+
+  /**
+   * A BERT encoder with transformers' initialisation (N(0, initializer_range) weights, zero biases,
+   * padding row of the word embeddings zero, LayerNorm 1/0) from the seeded generator (default 0).
+   * `addPoolingLayer` (default true) as transformers: the token-level heads build it without one.
+   * Attention-probability dropout (attention_probs_dropout_prob) is not applied.
+   */
+  constructor(readonly config: BertConfig, opts: { seed?: number; configJson?: Record<string, unknown>; addPoolingLayer?: boolean; rng?: Rng } = {}) {
+    super();
+    this.configJson = opts.configJson ?? {};
+    const std = initializerRange(this.configJson);
+    const rng = opts.rng ?? new Rng(opts.seed ?? 0);
+    this.embeddings = new BertEmbeddings(config, rng, std);
+    this.encoder = new BertEncoder(config, rng, std);
+    this.pooler = (opts.addPoolingLayer ?? true) ? new BertPooler(config, rng, std) : null;
+  }
+
+  /** Load a BERT folder (any BERT checkpoint: base, pretraining or task head). Frozen, eval mode. */
+  static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertModel {
+    const { config, configJson } = readBertConfig(dir, opts);
+    const model = new BertModel(config, { configJson, seed: opts.seed ?? 0 });
+    loadBertWeights(model, dir, opts);
+    return model.freeze().eval();
+  }
+
+  savePretrained(dir: string): void {
+    saveModelFolder(dir, bertConfigJson(this.configJson, 'BertModel', this.config), moduleToRaw(this));
+  }
+
+  inputEmbeddings(): Tensor {
+    return this.embeddings.word_embeddings.weight;
+  }
+
+  forward(input: BertInput): BertModelOutput {
+    const B = input.batchSize ?? 1;
+    const d = this.config.hiddenSize;
+    let words: Tensor;
+    if (input.inputsEmbeds) {
+      words = input.inputsEmbeds;
+      if (words.ndim !== 3 || words.dim(0) !== B || words.dim(2) !== d) throw new Error(`forward: inputsEmbeds must be [${B}, seq, ${d}], got ${words.label()}`);
+    } else {
+      if (input.inputIds.length % B !== 0) throw new Error(`forward: ${input.inputIds.length} input ids do not split into ${B} rows`);
+      words = this.embeddings.word_embeddings.forward(input.inputIds, [B, input.inputIds.length / B]);
+    }
+    const T = words.dim(1);
+    const P = input.prefix?.length ?? 0;
+    const mask = input.attentionMask ?? null;
+    if (mask && mask.length !== B * (P + T)) throw new Error(`forward: attentionMask has ${mask.length} entries, expected batch*(prefix+seq) = ${B}*${P + T}`);
+    const keyMask = mask && mask.some((m) => m === 0) ? mask : null;
+    // Positions continue after a prefix, as transformers' past_key_values_length offset does.
+    let h = this.embeddings.forward(words, input.tokenTypeIds ?? null, P);
+    for (const layer of this.encoder.layer) h = layer.forward(h, keyMask, input.prefix ?? null);
+    return { hidden: h, pooled: this.pooler ? this.pooler.forward(h) : null };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Task heads
+
+/** Labels and loss of the heads; loss is present only when labels were given. */
+export interface BertHeadOutput {
+  /** Classification: [batch, numLabels]; token classification: [batch, seq, numLabels]; QA: [batch, seq, 2]. */
+  logits: Tensor;
+  loss?: Tensor;
+  /** Last hidden states [batch, seq, hidden]. */
+  hidden: Tensor;
+}
+
+export interface SequenceClassificationInput extends BertInput {
+  /**
+   * single_label_classification: class ids [batch] (Int32Array); regression: targets [batch, numLabels]
+   * (Float32Array); multi_label_classification: 0/1 targets [batch, numLabels] (Float32Array).
+   */
+  labels?: Int32Array | Float32Array;
+}
+
+/**
+ * Mean binary cross-entropy with logits over all elements (torch.nn.BCEWithLogitsLoss):
+ * max(x, 0) − x·y + log(1 + e^−|x|), the stable form; gradient (sigmoid(x) − y) / n.
+ */
+export function binaryCrossEntropyWithLogits(logits: Tensor, targets: Float32Array): Tensor {
+  if (targets.length !== logits.size) throw new Error(`binaryCrossEntropyWithLogits: ${targets.length} targets for logits ${logits.label()}`);
+  const x = logits.f32;
+  const n = x.length;
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const xi = x[i]!;
+    total += Math.max(xi, 0) - xi * targets[i]! + Math.log1p(Math.exp(-Math.abs(xi)));
+  }
+  return result(new Float32Array([total / n]), [], 'binaryCrossEntropyWithLogits', [logits], (g, ctx) => {
+    const gx = new Float32Array(n);
+    const s = g[0]! / n;
+    for (let i = 0; i < n; i++) gx[i] = (1 / (1 + Math.exp(-x[i]!)) - targets[i]!) * s;
+    ctx.accumulate(logits, gx);
+  });
+}
+
+/** Mean squared error over all elements (torch.nn.MSELoss). */
+export function meanSquaredError(pred: Tensor, targets: Float32Array): Tensor {
+  if (targets.length !== pred.size) throw new Error(`meanSquaredError: ${targets.length} targets for predictions ${pred.label()}`);
+  const diff = F.sub(pred, F.tensor(targets, pred.shape));
+  return F.mean(F.mul(diff, diff));
+}
+
+/** The problem type transformers infers when config.problem_type is unset. */
+function inferProblemType(numLabels: number, labels: Int32Array | Float32Array): ProblemType {
+  if (numLabels === 1) return 'regression';
+  return labels instanceof Int32Array ? 'single_label_classification' : 'multi_label_classification';
+}
+
+export class BertForSequenceClassification extends Module {
+  bert: BertModel;
+  dropout: Dropout;
+  classifier: LinearLike;
+  readonly numLabels: number;
+
+  /** Random init; the classifier is N(0, initializer_range) with zero bias. */
+  constructor(readonly config: BertConfig, opts: { seed?: number; configJson?: Record<string, unknown> } = {}) {
+    super();
+    const rng = new Rng(opts.seed ?? 0);
+    const configJson = opts.configJson ?? {};
+    this.bert = new BertModel(config, { configJson, rng });
+    this.numLabels = config.numLabels;
+    this.dropout = new Dropout(probability(config.classifierDropout ?? config.hiddenDropoutProb, 'classifier_dropout'), rng.nextU32());
+    this.classifier = linear(config.hiddenSize, config.numLabels, rng, initializerRange(configJson));
+  }
+
+  /**
+   * Load a BERT folder. Missing pooler/classifier weights (e.g. from a BertModel or pretraining
+   * checkpoint) are freshly initialised, with a warning listing them. The encoder is frozen; the
+   * classifier stays trainable (float32). Eval mode.
+   */
+  static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertForSequenceClassification {
+    const { config, configJson } = readBertConfig(dir, opts);
+    const model = new BertForSequenceClassification(config, { configJson, seed: opts.seed ?? 0 });
+    loadBertWeights(model, dir, opts);
+    return model.freeze().headTrainable().eval();
+  }
+
+  private headTrainable(): this {
+    this.classifier.freeze(false);
+    return this;
+  }
+
+  /** config.json (architectures, num_labels, id2label/label2id) + model.safetensors. */
+  savePretrained(dir: string): void {
+    saveModelFolder(dir, bertConfigJson(this.bert.configJson, 'BertForSequenceClassification', this.config), moduleToRaw(this));
+  }
+
+  inputEmbeddings(): Tensor {
+    return this.bert.inputEmbeddings();
+  }
+
+  /**
+   * logits [batch, numLabels] from the pooled [CLS]. With labels, the loss follows
+   * config.problem_type, or as transformers infers it: numLabels 1 → regression (MSE), integer
+   * labels → single-label cross-entropy, float labels → multi-label BCE with logits.
+   */
+  forward(input: SequenceClassificationInput): BertHeadOutput {
+    const { hidden, pooled } = this.bert.forward(input);
+    const logits = this.classifier.forward(this.dropout.forward(pooled!));
+    if (!input.labels) return { logits, hidden };
+    const B = logits.dim(0);
+    const L = this.numLabels;
+    const labels = input.labels;
+    const problem = this.config.problemType ?? inferProblemType(L, labels);
+    let loss: Tensor;
+    if (problem === 'single_label_classification') {
+      if (!(labels instanceof Int32Array) || labels.length !== B) throw new Error(`forward: single-label classification needs ${B} integer class ids (Int32Array), got ${labels.length} ${labels.constructor.name}`);
+      loss = F.crossEntropy(logits, labels);
+    } else {
+      if (labels.length !== B * L) throw new Error(`forward: ${problem} needs batch*numLabels = ${B}*${L} targets, got ${labels.length}`);
+      const targets = labels instanceof Float32Array ? labels : Float32Array.from(labels);
+      loss = problem === 'regression' ? meanSquaredError(logits, targets) : binaryCrossEntropyWithLogits(logits, targets);
+    }
+    return { logits, loss, hidden };
+  }
+}
+
+export interface TokenClassificationInput extends BertInput {
+  /** Tag id per token [batch, seq]; -100 is ignored (special tokens, continuation pieces, padding). */
+  labels?: Int32Array;
+}
+
+export class BertForTokenClassification extends Module {
+  bert: BertModel;
+  dropout: Dropout;
+  classifier: LinearLike;
+  readonly numLabels: number;
+
+  constructor(readonly config: BertConfig, opts: { seed?: number; configJson?: Record<string, unknown> } = {}) {
+    super();
+    const rng = new Rng(opts.seed ?? 0);
+    const configJson = opts.configJson ?? {};
+    this.bert = new BertModel(config, { configJson, rng, addPoolingLayer: false });
+    this.numLabels = config.numLabels;
+    this.dropout = new Dropout(probability(config.classifierDropout ?? config.hiddenDropoutProb, 'classifier_dropout'), rng.nextU32());
+    this.classifier = linear(config.hiddenSize, config.numLabels, rng, initializerRange(configJson));
+  }
+
+  /** As BertForSequenceClassification.fromPretrained (no pooler). */
+  static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertForTokenClassification {
+    const { config, configJson } = readBertConfig(dir, opts);
+    const model = new BertForTokenClassification(config, { configJson, seed: opts.seed ?? 0 });
+    loadBertWeights(model, dir, opts);
+    model.freeze().classifier.freeze(false);
+    return model.eval();
+  }
+
+  savePretrained(dir: string): void {
+    saveModelFolder(dir, bertConfigJson(this.bert.configJson, 'BertForTokenClassification', this.config), moduleToRaw(this));
+  }
+
+  inputEmbeddings(): Tensor {
+    return this.bert.inputEmbeddings();
+  }
+
+  /** logits [batch, seq, numLabels]; loss = cross-entropy over tokens whose label is not -100. */
+  forward(input: TokenClassificationInput): BertHeadOutput {
+    const { hidden } = this.bert.forward(input);
+    const logits = this.classifier.forward(this.dropout.forward(hidden));
+    if (!input.labels) return { logits, hidden };
+    const [B, T] = hidden.shape as [number, number, number];
+    if (input.labels.length !== B * T) throw new Error(`forward: token classification needs batch*seq = ${B}*${T} labels, got ${input.labels.length}`);
+    return { logits, loss: F.crossEntropy(logits, input.labels, { ignoreIndex: -100 }), hidden };
+  }
+}
+
+export interface QuestionAnsweringInput extends BertInput {
+  /** Token index of each answer's start [batch]; clamped to [0, seq], and seq is ignored (as transformers). */
+  startPositions?: Int32Array;
+  endPositions?: Int32Array;
+}
+
+export interface QuestionAnsweringOutput extends BertHeadOutput {
+  /** [batch, seq] */
+  startLogits: Tensor;
+  endLogits: Tensor;
+}
+
+export class BertForQuestionAnswering extends Module {
+  bert: BertModel;
+  qa_outputs: LinearLike;
+  readonly numLabels: number;
+
+  constructor(readonly config: BertConfig, opts: { seed?: number; configJson?: Record<string, unknown> } = {}) {
+    super();
+    if (config.numLabels !== 2) throw new Error(`BertForQuestionAnswering: num_labels must be 2 (start and end), got ${config.numLabels}`);
+    const rng = new Rng(opts.seed ?? 0);
+    const configJson = opts.configJson ?? {};
+    this.bert = new BertModel(config, { configJson, rng, addPoolingLayer: false });
+    this.numLabels = 2;
+    this.qa_outputs = linear(config.hiddenSize, 2, rng, initializerRange(configJson));
+  }
+
+  /** As BertForSequenceClassification.fromPretrained (no pooler; qa_outputs trainable). */
+  static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertForQuestionAnswering {
+    const { config, configJson } = readBertConfig(dir, { ...opts, numLabels: 2 });
+    const model = new BertForQuestionAnswering(config, { configJson, seed: opts.seed ?? 0 });
+    loadBertWeights(model, dir, opts);
+    model.freeze().qa_outputs.freeze(false);
+    return model.eval();
+  }
+
+  savePretrained(dir: string): void {
+    saveModelFolder(dir, bertConfigJson(this.bert.configJson, 'BertForQuestionAnswering', this.config), moduleToRaw(this));
+  }
+
+  inputEmbeddings(): Tensor {
+    return this.bert.inputEmbeddings();
+  }
+
+  /**
+   * start/end logits [batch, seq]. With positions, loss = (CE(start) + CE(end)) / 2 where
+   * positions are clamped to [0, seq] and seq (an answer outside the window) is ignored.
+   */
+  forward(input: QuestionAnsweringInput): QuestionAnsweringOutput {
+    const { hidden } = this.bert.forward(input);
+    const [B, T] = hidden.shape as [number, number, number];
+    const logits = this.qa_outputs.forward(hidden);
+    const [s, e] = F.split(logits, 1, 2) as [Tensor, Tensor];
+    const startLogits = F.reshape(s, [B, T]);
+    const endLogits = F.reshape(e, [B, T]);
+    const out: QuestionAnsweringOutput = { logits, startLogits, endLogits, hidden };
+    if (!input.startPositions && !input.endPositions) return out;
+    if (!input.startPositions || !input.endPositions) throw new Error('forward: question answering needs both startPositions and endPositions');
+    const clamp = (p: Int32Array, name: string): Int32Array => {
+      if (p.length !== B) throw new Error(`forward: ${name} has ${p.length} entries, expected one per row (${B})`);
+      return p.map((x) => Math.min(Math.max(x, 0), T));
+    };
+    const startLoss = F.crossEntropy(startLogits, clamp(input.startPositions, 'startPositions'), { ignoreIndex: T });
+    const endLoss = F.crossEntropy(endLogits, clamp(input.endPositions, 'endPositions'), { ignoreIndex: T });
+    out.loss = F.scale(F.add(startLoss, endLoss), 0.5);
+    return out;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading and saving
+
+/** Options of every BERT `fromPretrained`. */
+export interface BertLoadOptions {
+  /** How frozen encoder weights are kept (default 'float32'); heads are always float32. */
+  dtype?: WeightDtype;
+  /** Number of labels of the head; overrides config.json (its id2label becomes LABEL_0..). */
+  numLabels?: number;
+  /** Label names by id; overrides config.json and sets numLabels. */
+  id2label?: Record<number, string>;
+  /** Loss of sequence classification; overrides config.json's problem_type. */
+  problemType?: ProblemType;
+  /** Seed for freshly initialised weights (default 0). */
+  seed?: number;
+  /** Receives the "newly initialised" / "not used" messages (default console.warn). */
+  onWarning?: (message: string) => void;
+}
+
+/** config.json with the label overrides applied, parsed; the JSON is kept for saving. */
+export function readBertConfig(dir: string, opts: Pick<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'> = {}): { config: BertConfig; configJson: Record<string, unknown> } {
+  const config = readModelConfig(dir);
+  if (config.family !== 'bert') throw new Error(`${dir}: ${config.architecture} is not a BERT model`);
+  const configJson = readJsonObject(join(dir, 'config.json'));
+  return { config: withLabels(config, opts), configJson };
+}
+
+/**
+ * The config with `numLabels` / `id2label` / `problemType` overrides (transformers' from_pretrained
+ * kwargs): a new label count resets the names to LABEL_i.
+ */
+export function withLabels(config: BertConfig, opts: Pick<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'>): BertConfig {
+  let { numLabels, id2label } = config;
+  if (opts.id2label) {
+    id2label = { ...opts.id2label };
+    numLabels = Object.keys(id2label).length;
+    for (let i = 0; i < numLabels; i++) if (id2label[i] === undefined) throw new Error(`id2label: ids must be 0..${numLabels - 1}; ${i} is missing`);
+    if (opts.numLabels !== undefined && opts.numLabels !== numLabels) throw new Error(`numLabels ${opts.numLabels} disagrees with the ${numLabels} entries of id2label`);
+  } else if (opts.numLabels !== undefined && opts.numLabels !== numLabels) {
+    if (!Number.isSafeInteger(opts.numLabels) || opts.numLabels < 1) throw new Error(`numLabels must be a positive integer, got ${opts.numLabels}`);
+    numLabels = opts.numLabels;
+    id2label = Object.fromEntries(Array.from({ length: numLabels }, (_, i) => [i, `LABEL_${i}`]));
+  }
+  return { ...config, numLabels, id2label, problemType: opts.problemType ?? config.problemType };
+}
+
+/** config.json to save: the original with this class's architecture and current labels. */
+function bertConfigJson(json: Record<string, unknown>, architecture: string, config: BertConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...json, architectures: [architecture], model_type: json.model_type ?? 'bert' };
+  if (architecture !== 'BertModel') {
+    out.id2label = Object.fromEntries(Object.entries(config.id2label).map(([k, v]) => [String(k), v]));
+    out.label2id = Object.fromEntries(Object.entries(config.id2label).map(([k, v]) => [v, Number(k)]));
+    delete out.num_labels; // implied by id2label (transformers writes it only then)
+    if (config.problemType) out.problem_type = config.problemType;
+  }
+  return out;
+}
+
+type AnyBert = BertModel | BertForSequenceClassification | BertForTokenClassification | BertForQuestionAnswering;
+
+/** Checkpoint prefixes of task-head weights, and the module each belongs to. */
+const HEADS = ['classifier', 'qa_outputs'] as const;
+
+/**
+ * Load a BERT checkpoint into any of the BERT classes. Accepted layouts: keys with the `bert.`
+ * prefix (task heads, BertForPreTraining) or without (BertModel), and the legacy LayerNorm
+ * `gamma`/`beta` names. Pretraining heads (`cls.*`), the `position_ids` buffer and heads the model
+ * does not have are skipped (listed in the warning). Pooler and head weights missing from the file
+ * keep their fresh initialisation, with a warning; any other missing weight is an error.
+ */
+export function loadBertWeights(model: AnyBert, dir: string, opts: BertLoadOptions = {}): void {
+  const encoder = model instanceof BertModel ? model : model.bert;
+  const file = readModelWeights(dir);
+  const body = new Map<string, RawTensor>();
+  const head = new Map<string, RawTensor>();
+  const unused: string[] = [];
+  const headName = HEADS.find((h) => h in model) ?? null;
+  for (const [key, raw] of file) {
+    const k = (key.startsWith('bert.') ? key.slice(5) : key).replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
+    if (k === 'embeddings.position_ids') continue; // buffer
+    if (k.startsWith('pooler.') && !encoder.pooler) unused.push(key);
+    else if (/^(embeddings|encoder|pooler)\./.test(k)) body.set(k, raw);
+    else if (headName && k.startsWith(`${headName}.`)) head.set(k.slice(headName.length + 1), raw);
+    else if (/^(cls|classifier|qa_outputs)\./.test(k)) unused.push(key);
+    else body.set(key, raw); // reported as unexpected by loadIntoModule
+  }
+  const fresh: string[] = [];
+  const prefix = model instanceof BertModel ? '' : 'bert.';
+  if (encoder.pooler && ![...body.keys()].some((k) => k.startsWith('pooler.'))) {
+    for (const [k, raw] of moduleToRaw(encoder.pooler, (p) => `pooler.${p}`)) body.set(k, raw);
+    fresh.push(...[...encoder.pooler.namedParameters('pooler')].map(([p]) => prefix + p));
+  }
+  loadIntoModule(encoder, body, { dtype: opts.dtype ?? 'float32', label: dir });
+  if (headName) {
+    const headModule = (model as unknown as Record<string, Module>)[headName]!;
+    if (head.size === 0) {
+      fresh.push(...headModule.namedParameters(headName).map(([p]) => p));
+    } else {
+      const w = head.get('weight');
+      if (w && w.shape[0] !== model.config.numLabels) {
+        throw new Error(`${dir}: ${headName}.weight has ${w.shape[0]} labels but the model was built with numLabels = ${model.config.numLabels}; load with the checkpoint's label count, or start from the encoder without this head`);
+      }
+      loadIntoModule(headModule, head, { dtype: 'float32', label: `${dir} (${headName})` });
+    }
+  }
+  if (fresh.length || unused.length) {
+    const name = model.constructor.name;
+    const parts: string[] = [];
+    if (fresh.length) parts.push(`Some weights of ${name} were not initialized from the checkpoint at ${dir} and are newly initialized: ${fresh.join(', ')}. Train this model on a down-stream task before using it for predictions.`);
+    if (unused.length) parts.push(`Some weights of the checkpoint at ${dir} were not used by ${name}: ${unused.slice(0, 10).join(', ')}${unused.length > 10 ? ` (+${unused.length - 10} more)` : ''}.`);
+    (opts.onWarning ?? console.warn)(parts.join('\n'));
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * GPT-2 as transformers' `modeling_gpt2.py` runs it:
+ *
+ *   h = drop(wte(ids) + wpe(positions))
+ *   for each block:
+ *     q, k, v = split(c_attn(ln_1(h)))                   causal attention, scale 1/sqrt(head_dim)
+ *     h = h + resid_dropout(attn.c_proj(attention(q, k, v)))
+ *     h = h + dropout(mlp.c_proj(gelu_new(mlp.c_fc(ln_2(h)))))
+ *   logits = ln_f(h) @ wteᵀ                               (lm_head tied to wte)
+ *
+ * The projections are Conv1D in transformers: weight stored [in, out]. They are Linear layers with
+ * `weightInOut`, so checkpoints load unchanged and LoRA can wrap them like any Linear. Module names
+ * are transformers' (`transformer.h.0.attn.c_attn.weight`).
+ */
+import { join } from 'node:path';
+import { readModelConfig, type Gpt2Config } from '../io/hf-config.js';
+import { FieldReader, readJsonObject } from '../io/json.js';
+import { Dropout, Embedding, LayerNorm, Linear } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
+import * as F from '../tensor/ops.js';
+import { Rng } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { activation } from './activations.js';
+import { KVCache, positionsFromMask, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
+import type { LinearLike } from './llama.js';
+import { loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
+
+/** Settings of config.json that the typed Gpt2Config does not carry (transformers' defaults). */
+interface Gpt2Extras {
+  /** Dropout after the embeddings (`embd_pdrop`, default 0.1). */
+  embdPdrop: number;
+  /** Dropout on each residual branch (`resid_pdrop`, default 0.1). */
+  residPdrop: number;
+  /** Std of the normal initialisation (`initializer_range`, default 0.02). */
+  initializerRange: number;
+}
+
+function readExtras(json: Record<string, unknown>): Gpt2Extras {
+  const f = new FieldReader('config.json', json);
+  const prob = (field: string): number => {
+    const p = f.num(field, 0.1);
+    if (p < 0 || p >= 1) f.fail(field, 'a probability in [0, 1)');
+    return p;
+  };
+  return { embdPdrop: prob('embd_pdrop'), residPdrop: prob('resid_pdrop'), initializerRange: f.num('initializer_range', 0.02, true) };
+}
+
+/** A Conv1D-style projection ([in, out] weight) initialised as transformers does: N(0, std), zero bias. */
+function conv1d(inF: number, outF: number, rng: Rng, std: number): Linear {
+  const l = new Linear(inF, outF, { weightInOut: true, rng });
+  l.weight = F.randn(l.weight.shape, rng, std, { requiresGrad: true });
+  l.bias = F.zeros([outF], { requiresGrad: true });
+  return l;
+}
+
+export class GPT2Attention extends Module {
+  /** q, k, v projections fused: [hidden, 3 * hidden]. */
+  c_attn: LinearLike;
+  c_proj: LinearLike;
+  resid_dropout: Dropout;
+  /** Multiplies q·k: 1/sqrt(head_dim) (scale_attn_weights), also / (layer + 1) when scale_attn_by_inverse_layer_idx. */
+  readonly scale: number;
+
+  constructor(readonly config: Gpt2Config, readonly layerIdx: number, extras: Gpt2Extras, rng: Rng) {
+    super();
+    const d = config.hiddenSize;
+    const std = extras.initializerRange;
+    this.c_attn = conv1d(d, 3 * d, rng, std);
+    // GPT-2 scales residual projections by 1/sqrt(2 * n_layer) at initialisation.
+    this.c_proj = conv1d(d, d, rng, std / Math.sqrt(2 * config.numHiddenLayers));
+    this.resid_dropout = new Dropout(extras.residPdrop, rng.nextU32());
+    const headDim = d / config.numAttentionHeads;
+    this.scale = (config.scaleAttnWeights ? 1 / Math.sqrt(headDim) : 1) / (config.scaleAttnByInverseLayerIdx ? layerIdx + 1 : 1);
+  }
+
+  /** x [B, T, d] -> [B, T, d]. */
+  forward(x: Tensor, keyMask: Uint8Array | null, cache: KVCache | null): Tensor {
+    const [B, T, d] = x.shape as [number, number, number];
+    const H = this.config.numAttentionHeads;
+    const D = d / H;
+    const heads = (t: Tensor): Tensor => F.transpose(F.reshape(t, [B, T, H, D]), 1, 2); // [B, H, T, D]
+    const [qs, ks, vs] = F.split(this.c_attn.forward(x), d, 2) as [Tensor, Tensor, Tensor];
+    const q = heads(qs);
+    let k = heads(ks);
+    let v = heads(vs);
+    if (cache) ({ k, v } = cache.update(this.layerIdx, k, v));
+    const o = F.scaledDotProductAttention(q, k, v, { causal: true, keyMask, scale: this.scale });
+    return this.resid_dropout.forward(this.c_proj.forward(F.reshape(F.transpose(o, 1, 2), [B, T, d])));
+  }
+}
+
+export class GPT2MLP extends Module {
+  c_fc: LinearLike;
+  c_proj: LinearLike;
+  dropout: Dropout;
+  private readonly act: (x: Tensor) => Tensor;
+
+  constructor(config: Gpt2Config, extras: Gpt2Extras, rng: Rng) {
+    super();
+    const { hiddenSize: d, intermediateSize: m } = config;
+    this.act = activation(config.activationFunction, 'activation_function');
+    this.c_fc = conv1d(d, m, rng, extras.initializerRange);
+    this.c_proj = conv1d(m, d, rng, extras.initializerRange / Math.sqrt(2 * config.numHiddenLayers));
+    this.dropout = new Dropout(extras.residPdrop, rng.nextU32());
+  }
+
+  forward(x: Tensor): Tensor {
+    return this.dropout.forward(this.c_proj.forward(this.act(this.c_fc.forward(x))));
+  }
+}
+
+export class GPT2Block extends Module {
+  ln_1: LayerNorm;
+  attn: GPT2Attention;
+  ln_2: LayerNorm;
+  mlp: GPT2MLP;
+
+  constructor(config: Gpt2Config, layerIdx: number, extras: Gpt2Extras, rng: Rng) {
+    super();
+    this.ln_1 = new LayerNorm(config.hiddenSize, config.layerNormEpsilon);
+    this.attn = new GPT2Attention(config, layerIdx, extras, rng);
+    this.ln_2 = new LayerNorm(config.hiddenSize, config.layerNormEpsilon);
+    this.mlp = new GPT2MLP(config, extras, rng);
+  }
+
+  forward(h: Tensor, keyMask: Uint8Array | null, cache: KVCache | null): Tensor {
+    h = F.add(h, this.attn.forward(this.ln_1.forward(h), keyMask, cache));
+    return F.add(h, this.mlp.forward(this.ln_2.forward(h)));
+  }
+}
+
+export class GPT2Model extends Module {
+  wte: Embedding;
+  wpe: Embedding;
+  drop: Dropout;
+  h: GPT2Block[];
+  ln_f: LayerNorm;
+
+  constructor(config: Gpt2Config, extras: Gpt2Extras, rng: Rng) {
+    super();
+    const std = extras.initializerRange;
+    this.wte = new Embedding(config.vocabSize, config.hiddenSize, { rng });
+    this.wte.weight = F.randn(this.wte.weight.shape, rng, std, { requiresGrad: true });
+    this.wpe = new Embedding(config.maxPositionEmbeddings, config.hiddenSize, { rng });
+    this.wpe.weight = F.randn(this.wpe.weight.shape, rng, std, { requiresGrad: true });
+    this.drop = new Dropout(extras.embdPdrop, rng.nextU32());
+    this.h = Array.from({ length: config.numHiddenLayers }, (_, i) => new GPT2Block(config, i, extras, rng));
+    this.ln_f = new LayerNorm(config.hiddenSize, config.layerNormEpsilon);
+  }
+}
+
+export class GPT2LMHeadModel extends Module implements CausalLM {
+  transformer: GPT2Model;
+  /** Output projection [vocab, hidden]; null when tied to transformer.wte (every released GPT-2). */
+  lm_head: Linear | null;
+  /** config.json as read (written back by savePretrained). */
+  readonly configJson: Record<string, unknown>;
+
+  /**
+   * A GPT-2 with transformers' initialisation (N(0, initializer_range), residual projections
+   * scaled by 1/sqrt(2·n_layer), LayerNorm 1/0) from the seeded generator (default seed 0).
+   * Dropout probabilities come from `configJson` (embd_pdrop / resid_pdrop, default 0.1);
+   * attention-probability dropout (attn_pdrop) is not applied.
+   */
+  constructor(readonly config: Gpt2Config, opts: { seed?: number; configJson?: Record<string, unknown> } = {}) {
+    super();
+    this.configJson = opts.configJson ?? {};
+    const extras = readExtras(this.configJson);
+    const rng = new Rng(opts.seed ?? 0);
+    this.transformer = new GPT2Model(config, extras, rng);
+    this.lm_head = null;
+    if (!config.tieWordEmbeddings) {
+      this.lm_head = new Linear(config.hiddenSize, config.vocabSize, { bias: false, rng });
+      this.lm_head.weight = F.randn(this.lm_head.weight.shape, rng, extras.initializerRange, { requiresGrad: true });
+    }
+  }
+
+  /**
+   * Load a Hugging Face GPT-2 folder (config.json + safetensors). Keys may carry the `transformer.`
+   * prefix or not (both exist on the Hub); the causal-mask buffers `attn.bias` / `attn.masked_bias`
+   * and a tied `lm_head.weight` are ignored. Weights are frozen (train adapters); eval mode.
+   *
+   * @param opts.dtype how frozen weights are kept (default 'float32')
+   */
+  static fromPretrained(dir: string, opts: { dtype?: WeightDtype } = {}): GPT2LMHeadModel {
+    const config = readModelConfig(dir);
+    if (config.family !== 'gpt2') throw new Error(`${dir}: ${config.architecture} is not a GPT-2 model`);
+    const model = new GPT2LMHeadModel(config, { configJson: readJsonObject(join(dir, 'config.json')) });
+    model.loadWeights(dir, opts.dtype ?? 'float32');
+    return model.freeze().eval();
+  }
+
+  private loadWeights(dir: string, dtype: WeightDtype): void {
+    const tied = this.config.tieWordEmbeddings;
+    loadIntoModule(this, readModelWeights(dir), {
+      dtype,
+      label: dir,
+      rename: (key) => {
+        if (/(^|\.)attn\.(bias|masked_bias)$/.test(key)) return null;
+        if (key === 'lm_head.weight') return tied ? null : key;
+        return key.startsWith('transformer.') ? key : `transformer.${key}`;
+      },
+    });
+  }
+
+  /** Write config.json and model.safetensors (keys with the `transformer.` prefix, as GPT2LMHeadModel saves). */
+  savePretrained(dir: string): void {
+    saveModelFolder(dir, this.configJson, moduleToRaw(this));
+  }
+
+  inputEmbeddings(): Tensor {
+    return this.transformer.wte.weight;
+  }
+
+  newCache(): KVCache {
+    return new KVCache(this.config.numHiddenLayers);
+  }
+
+  forward(input: CausalLMInput): CausalLMOutput {
+    const B = input.batchSize ?? 1;
+    const cache = input.cache ?? null;
+    const past = cache?.length ?? 0;
+    const d = this.config.hiddenSize;
+    let h: Tensor;
+    let T: number;
+    if (input.inputsEmbeds) {
+      h = input.inputsEmbeds;
+      if (h.ndim !== 3 || h.dim(0) !== B || h.dim(2) !== d) throw new Error(`forward: inputsEmbeds must be [${B}, seq, ${d}], got ${h.label()}`);
+      T = h.dim(1);
+    } else {
+      if (input.inputIds.length % B !== 0) throw new Error(`forward: ${input.inputIds.length} input ids do not split into ${B} rows`);
+      T = input.inputIds.length / B;
+      h = this.transformer.wte.forward(input.inputIds, [B, T]);
+    }
+    const total = past + T;
+    if (input.attentionMask && input.attentionMask.length !== B * total) {
+      throw new Error(`forward: attentionMask has ${input.attentionMask.length} entries, expected batch*(cached+new) = ${B}*${total}`);
+    }
+    // HF generate derives GPT-2's position_ids from the attention mask, so left padding is safe.
+    const pos = input.positionIds ?? (input.attentionMask
+      ? positionsFromMask(input.attentionMask, B, total, T)
+      : Int32Array.from({ length: B * T }, (_, i) => past + (i % T)));
+    if (pos.length !== B * T) throw new Error(`forward: positionIds has ${pos.length} entries, expected ${B * T}`);
+    const maxPos = this.config.maxPositionEmbeddings;
+    for (const p of pos) if (p >= maxPos) throw new Error(`forward: position ${p} is beyond GPT-2's ${maxPos} learned positions (n_positions)`);
+    h = this.transformer.drop.forward(F.add(h, this.transformer.wpe.forward(pos, [B, T])));
+    const keyMask = input.attentionMask && input.attentionMask.some((m) => m === 0) ? input.attentionMask : null;
+    for (const block of this.transformer.h) h = block.forward(h, keyMask, cache);
+    h = this.transformer.ln_f.forward(h);
+    const keep = input.logitsToKeep ?? 0;
+    const hk = keep > 0 && keep < T ? F.slice(h, 1, T - keep, T) : h;
+    const logits = this.lm_head ? this.lm_head.forward(hk) : F.linear(hk, this.transformer.wte.weight);
+    return { logits, hidden: h, cache };
+  }
+}

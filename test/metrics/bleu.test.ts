@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { BLEU_SMOOTH_DEFAULTS, computeBleu, corpusBleu, sentenceBleu, type BleuOptions } from '../../src/metrics/bleu.js';
+import { skipWithoutShared } from '../helpers/shared.js';
 import { SACREBLEU_BLEU_CASES } from './sacrebleu-2.6.0-cases.js';
+import { tatoebaCorpus } from './tatoeba-corpus.js';
 
 /** |actual − expected| ≤ 1e-9·|expected| (or ≤ 1e-12 when expected is 0). */
 function assertClose(actual: number, expected: number, message?: string): void {
@@ -252,4 +254,21 @@ test('equals sacrebleu 2.6.0 on 60 random corpus/sentence cases (all tokenizers,
     assert.equal(bleu.format(), c.expected.formatted, label);
     assert.equal(bleu.signature.replace(/\|version:.*$/, ''), c.expected.signature, label);
   }
+});
+
+// Real data: see tatoeba-corpus.ts for the corpus and how the expected values were obtained.
+test('real data (Tatoeba en-zh, 1,000 pairs): corpus and sentence BLEU equal sacrebleu 2.6.0', { skip: skipWithoutShared('tatoeba-cmn-eng', 'cmn.txt') }, () => {
+  const { en, zh, hypEn, ref2En, hypZh } = tatoebaCorpus()!;
+  assertClose(corpusBleu(hypEn, [en]).score, 26.848600565666388);
+  assertClose(corpusBleu(hypEn, [en], { tokenize: 'intl' }).score, 32.262345206475246);
+  const twoRefs = corpusBleu(hypEn, [en, ref2En]);
+  assertClose(twoRefs.score, 52.47596440371691);
+  assert.equal(twoRefs.format(), 'BLEU = 52.48 100.0/78.1/50.9/19.1 (BP = 1.000 ratio = 1.124 hyp_len = 10517 ref_len = 9356)');
+  assertClose(corpusBleu(hypZh, [zh], { tokenize: 'zh' }).score, 43.01715674998051);
+  assertClose(corpusBleu(hypZh, [zh], { tokenize: 'char' }).score, 43.24791006153258);
+  // 13a leaves unsegmented Chinese as whole-sentence tokens: a near-meaningless 2.84
+  assertClose(corpusBleu(hypZh, [zh]).score, 2.843777978141496);
+  const meanSentence = (tokenize: 'zh' | '13a'): number => hypZh.reduce((sum, h, i) => sum + sentenceBleu(h, [zh[i]], { tokenize }).score, 0) / zh.length;
+  assertClose(meanSentence('13a'), 0.7561464225882921);
+  assertClose(meanSentence('zh'), 42.88986350920712);
 });

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { corpusChrf, sentenceChrf, type ChrfOptions } from '../../src/metrics/chrf.js';
+import { skipWithoutShared } from '../helpers/shared.js';
 import { SACREBLEU_CHRF_CASES } from './sacrebleu-2.6.0-cases.js';
+import { tatoebaCorpus } from './tatoeba-corpus.js';
 
 function assertClose(actual: number, expected: number, message?: string): void {
   const tolerance = expected === 0 ? 1e-12 : 1e-9 * Math.abs(expected);
@@ -183,4 +185,12 @@ test('equals sacrebleu 2.6.0 on 40 random corpora (orders, beta, case, whitespac
     assert.equal(chrf.format(), c.expected.formatted, label);
     assert.equal(chrf.signature.replace(/\|version:.*$/, ''), c.expected.signature, label);
   }
+});
+
+test('real data (Tatoeba en-zh, 1,000 pairs): chrF and chrF++ equal sacrebleu 2.6.0', { skip: skipWithoutShared('tatoeba-cmn-eng', 'cmn.txt') }, () => {
+  // Same corpus and corruptions as the BLEU test (see tatoebaCorpus); values from sacrebleu 2.6.0.
+  const { en, zh, hypEn, ref2En, hypZh } = tatoebaCorpus()!;
+  assertClose(corpusChrf(hypEn, [en]).score, 64.81434044407209);
+  assertClose(corpusChrf(hypEn, [en, ref2En], { wordOrder: 2 }).score, 65.49526895206255);
+  assertClose(corpusChrf(hypZh, [zh]).score, 34.85672164678423);
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
 import {
@@ -10,7 +11,10 @@ import {
   squadExactMatch,
   squadF1,
   squadNormalizeAnswer,
+  type SquadPrediction,
+  type SquadReference,
 } from '../../src/metrics/squad.js';
+import { assetPath, skipWithoutShared } from '../helpers/shared.js';
 
 function assertClose(actual: number, expected: number, message?: string): void {
   const tolerance = expected === 0 ? 1e-12 : 1e-9 * Math.abs(expected);
@@ -126,4 +130,48 @@ test('CMRC 2018 variant: per-character segmentation, contiguous LCS F1, punctuat
   const cmrc = squadEvaluate(predictions, references, { variant: 'cmrc2018' });
   assert.equal(cmrc.exact_match, 0);
   assertClose(cmrc.f1, (100 * 8) / 9);
+});
+
+interface SquadFile {
+  data: { paragraphs: { context: string; qas: { id: string; answers: { text: string; answer_start: number }[] }[] }[] }[];
+}
+
+/**
+ * XQuAD (1,190 SQuAD v1.1 questions, en and zh) with systematic predictions cut from the context
+ * around the first answer: 'suffix' = the answer plus the next 10 characters, 'prefix' = the 5
+ * characters before it plus the answer (code-point offsets). Expected values: the official
+ * SQuAD v1.1 evaluation logic run once on the same predictions with Python 3.11.
+ */
+function xquadEvaluate(lang: 'en' | 'zh', strategy: 'suffix' | 'prefix'): ReturnType<typeof squadEvaluate> {
+  const dataset = JSON.parse(readFileSync(assetPath('xquad', `xquad.${lang}.json`)!, 'utf8')) as SquadFile;
+  const predictions: SquadPrediction[] = [];
+  const references: SquadReference[] = [];
+  for (const article of dataset.data) {
+    for (const paragraph of article.paragraphs) {
+      const context = Array.from(paragraph.context);
+      for (const qa of paragraph.qas) {
+        const { text, answer_start: start } = qa.answers[0];
+        const length = Array.from(text).length;
+        const span = strategy === 'suffix' ? context.slice(start, start + length + 10) : context.slice(Math.max(0, start - 5), start + length);
+        predictions.push({ id: qa.id, prediction_text: span.join('') });
+        references.push({ id: qa.id, answers: { text: qa.answers.map((a) => a.text) } });
+      }
+    }
+  }
+  assert.equal(references.length, 1190);
+  return squadEvaluate(predictions, references);
+}
+
+test('real data (XQuAD en/zh, 1,190 questions): equals the official SQuAD v1.1 script', { skip: skipWithoutShared('xquad', 'xquad.zh.json') }, () => {
+  const expected: Array<['en' | 'zh', 'suffix' | 'prefix', number, number]> = [
+    ['en', 'suffix', 3.697478991596639, 69.51401759511633],
+    ['en', 'prefix', 14.117647058823529, 78.1811100764248],
+    ['zh', 'suffix', 0.08403361344537816, 48.32846378644711],
+    ['zh', 'prefix', 3.9495798319327733, 59.64434864854998],
+  ];
+  for (const [lang, strategy, exactMatch, f1] of expected) {
+    const result = xquadEvaluate(lang, strategy);
+    assertClose(result.exact_match, exactMatch, `${lang} ${strategy} EM`);
+    assertClose(result.f1, f1, `${lang} ${strategy} F1`);
+  }
 });

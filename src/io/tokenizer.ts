@@ -372,8 +372,9 @@ export class PreTrainedTokenizer {
       template = new Template(source);
       this.templateCache.set(source, template);
     }
+    // Like transformers' special_tokens_map, unset tokens are left undefined (render as "").
     const variables: Record<string, unknown> = {
-      ...Object.fromEntries(SPECIAL_TOKEN_NAMES.map((n) => [n, this.specialTokenString(n)])),
+      ...Object.fromEntries(SPECIAL_TOKEN_NAMES.map((n) => [n, this.specialTokenString(n)]).filter(([, v]) => v !== null)),
       additional_special_tokens: this.additionalSpecialTokens,
       ...options.templateVariables,
       messages,

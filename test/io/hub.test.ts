@@ -10,9 +10,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
+import { execFile } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { HubError, cachedSnapshotDir, fnmatchToRegExp, hubCacheDir, hubEndpoint, pullRepo, repoCacheDir } from '../../src/io/hub.js';
-import { register } from '../../src/cli/pull.js';
+import { repoRoot } from '../helpers/shared.js';
+
+const distRoot = join(repoRoot, 'dist');
 
 const tmp = mkdtempSync(join(tmpdir(), 'tunekit-hub-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
@@ -347,37 +350,30 @@ test('cache dir and endpoint come from the environment like huggingface_hub', ()
   assert.equal(hubEndpoint({ HF_ENDPOINT: 'https://hf-mirror.com/' }), 'https://hf-mirror.com');
 });
 
-test('tunekit pull prints the snapshot folder (HF_ENDPOINT, --include, --cache-dir)', async () => {
+test('tunekit pull prints the snapshot folder (HF_ENDPOINT, --include, --cache-dir, --progress)', async () => {
   const cacheDir = freshCache();
-  const program = new Command().exitOverride();
-  register(program);
-  const out: string[] = [];
-  const err: string[] = [];
-  const saved = { stdout: process.stdout.write, stderr: process.stderr.write, endpoint: process.env.HF_ENDPOINT, token: process.env.HF_TOKEN };
-  process.env.HF_ENDPOINT = hub.origin;
-  delete process.env.HF_TOKEN;
-  // Only strings are ours: the test runner reports to its parent through stdout with Buffers.
-  const capture = (sink: string[], stream: NodeJS.WriteStream, original: typeof process.stdout.write) =>
-    ((chunk: unknown, ...rest: unknown[]) => (typeof chunk === 'string' ? sink.push(chunk) > 0 : (original as (...a: unknown[]) => boolean).call(stream, chunk, ...rest))) as typeof process.stdout.write;
-  process.stdout.write = capture(out, process.stdout, saved.stdout);
-  process.stderr.write = capture(err, process.stderr, saved.stderr);
-  try {
-    await program.parseAsync(['node', 'tunekit', 'pull', repo.id, '--cache-dir', cacheDir, '--include', '*.json', '--no-progress']);
-    await program.parseAsync(['node', 'tunekit', 'pull', 'nobody/nothing', '--cache-dir', cacheDir]);
-    // --progress forces a bar even without a terminal.
-    await program.parseAsync(['node', 'tunekit', 'pull', repo.id, '--cache-dir', cacheDir, '--include', 'model.safetensors', '--progress', '--quiet']);
-  } finally {
-    process.stdout.write = saved.stdout;
-    process.stderr.write = saved.stderr;
-    if (saved.endpoint === undefined) delete process.env.HF_ENDPOINT;
-    else process.env.HF_ENDPOINT = saved.endpoint;
-    if (saved.token !== undefined) process.env.HF_TOKEN = saved.token;
-  }
+  // Run the command in a child process, as a user would, with HF_ENDPOINT pointing at the fake Hub.
+  const script = `import { Command } from 'commander'; import { register } from ${JSON.stringify(pathToFileURL(join(distRoot, 'src/cli/pull.js')).href)};
+    const program = new Command(); register(program); await program.parseAsync(process.argv);`;
+  const run = (...args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, ['--input-type=module', '-e', script, 'tunekit', ...args], {
+        cwd: repoRoot,
+        env: { ...process.env, HF_ENDPOINT: hub.origin, HF_TOKEN: '' },
+      }, (error, stdout, stderr) => resolve({ code: error ? (error as { code?: number }).code ?? 1 : 0, stdout, stderr }));
+    });
   const snapshot = `${join(cacheDir, 'models--tiny-org--tiny-model', 'snapshots', COMMIT)}\n`;
-  assert.deepEqual(out, [snapshot, snapshot]);
-  assert.ok(err.some((l) => /model\.safetensors \[.*\] 100% \| 300\.0 kB \/ 300\.0 kB/.test(l)), JSON.stringify(err));
-  assert.ok(err.some((l) => l.includes('downloading config.json')));
-  assert.ok(err.some((l) => /tunekit pull: listing nobody\/nothing@main: 404/.test(l)));
-  assert.equal(process.exitCode, 1);
-  process.exitCode = 0;
+  const ok = await run('pull', repo.id, '--cache-dir', cacheDir, '--include', '*.json');
+  assert.equal(ok.code, 0, ok.stderr);
+  assert.equal(ok.stdout, snapshot);
+  assert.match(ok.stderr, /downloading config\.json/);
+  assert.match(ok.stderr, /1 downloaded, 0 already cached/);
+  const missing = await run('pull', 'nobody/nothing', '--cache-dir', cacheDir);
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stdout, '');
+  assert.match(missing.stderr, /tunekit pull: listing nobody\/nothing@main: 404/);
+  // --progress forces a bar even without a terminal.
+  const bar = await run('pull', repo.id, '--cache-dir', cacheDir, '--include', 'model.safetensors', '--progress', '--quiet');
+  assert.equal(bar.stdout, snapshot);
+  assert.match(bar.stderr, /model\.safetensors \[.*\] 100% \| 300\.0 kB \/ 300\.0 kB/);
 });

@@ -155,6 +155,8 @@ test('chat templates: own template, ChatML, Llama 3, raise_exception, tokenize',
   const jinja = AutoTokenizer.fromPretrained(tinyTokenizerDir('jinja', { chat_template: 'old' }, { 'chat_template.jinja': '{{ messages | length }} turns' }));
   assert.equal(jinja.applyChatTemplate([{ role: 'user', content: 'x' }], { tokenize: false }), '1 turns');
   const none = AutoTokenizer.fromPretrained(tinyTokenizerDir('none', {}));
+  // A tokenizer without bos_token renders {{ bos_token }} as nothing, as Python's Undefined does.
+  assert.equal(none.applyChatTemplate([{ role: 'user', content: 'Hi' }], { chatTemplate: '[{{ bos_token }}]{{ messages[0].content }}', tokenize: false }), '[]Hi');
   assert.throws(() => none.applyChatTemplate(messages), /has no chat_template/);
   assert.throws(() => tok.applyChatTemplate([{ content: 'x' } as never]), /message 0 must be \{role: string/);
 });

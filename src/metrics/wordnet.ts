@@ -11,7 +11,7 @@
  * The files are untrusted input: sizes are capped, every index and exception line is parsed
  * strictly, and errors name the file, line (or byte offset) and what was expected.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 /** Part of speech: noun, verb, adjective, adjective satellite, adverb (NLTK's constants). */
@@ -87,6 +87,26 @@ function readBounded(path: string, maxBytes: number): Buffer {
   return readFileSync(path);
 }
 
+/** Token `k` of an index line as a non-negative integer, or an error naming file, line and field. */
+function indexInteger(tokens: readonly string[], k: number, name: string, path: string, lineIndex: number): number {
+  const token = tokens[k];
+  if (token === undefined || !/^\d+$/.test(token)) {
+    throw new Error(`${path}:${lineIndex + 1}: field ${name} (token ${k + 1}) must be a non-negative integer; got ${JSON.stringify(token ?? '')}`);
+  }
+  return Number(token);
+}
+
+/** The first `bytes` bytes of a file as text (the license header names the release). */
+function readHead(path: string, bytes: number): string {
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.alloc(bytes);
+    return buffer.subarray(0, readSync(fd, buffer, 0, bytes, 0)).toString('latin1');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 const cache = new Map<string, WordNet>();
 
 /** A WordNet database read from a dict directory. Build with {@link WordNet.open}. */
@@ -96,7 +116,7 @@ export class WordNet {
   /** The release named in data.adj's header, e.g. '3.0' (null when absent). */
   readonly version: string | null;
   /** lemma -> part of speech -> synset offsets (index files; 'a' entries also answer 's'). */
-  readonly #index = new Map<string, Map<WordNetPos, number[]>>();
+  readonly #index = new Map<string, Partial<Record<WordNetPos, number[]>>>();
   /** part of speech -> inflected form -> base forms (exception lists; 's' shares 'a'). */
   readonly #exceptions = new Map<WordNetPos, Map<string, string[]>>();
   readonly #data = new Map<string, Buffer>();
@@ -107,13 +127,13 @@ export class WordNet {
     for (const suffix of ['noun', 'verb', 'adj', 'adv']) this.#loadIndex(`index.${suffix}`);
     for (const pos of ['n', 'v', 'a', 'r'] as const) this.#loadExceptions(pos);
     this.#exceptions.set('s', this.#exceptions.get('a')!);
-    this.version = /Word[nN]et (\d+|\d+\.\d+) Copyright/.exec(this.#dataFile('a').subarray(0, 4096).toString('latin1'))?.[1] ?? null;
+    this.version = /Word[nN]et (\d+|\d+\.\d+) Copyright/.exec(readHead(join(dir, 'data.adj'), 4096))?.[1] ?? null;
   }
 
   /**
    * Opens (and caches per directory) the WordNet database in `dir`; default: see
    * {@link resolveWordNetDir} ($TUNEKIT_WORDNET_DIR, else /usr/share/wordnet). Loading the
-   * index and exception files takes a few hundred milliseconds; data lines are read on demand.
+   * index and exception files takes a few hundred milliseconds; each data file is read on first use.
    */
   static open(dir?: string): WordNet {
     const resolved = resolveWordNetDir(dir);
@@ -128,36 +148,31 @@ export class WordNet {
   #loadIndex(file: string): void {
     const path = join(this.dir, file);
     const lines = readBounded(path, MAX_INDEX_BYTES).toString('utf8').split('\n');
-    lines.forEach((line, i) => {
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
       // License lines start with a space; the file ends with a newline.
-      if (line.startsWith(' ') || line.trim() === '') return;
-      const where = `${path}:${i + 1}`;
+      if (line.startsWith(' ') || line.trim() === '') continue;
       const tokens = line.trim().split(/\s+/);
       const [lemma, pos] = tokens;
       if (lemma === undefined || pos === undefined || !INDEX_POS.has(pos)) {
-        throw new Error(`${where}: expected 'lemma pos synset_cnt p_cnt ...' with pos n, v, a or r; got ${JSON.stringify(line.slice(0, 80))}`);
+        throw new Error(`${path}:${i + 1}: expected 'lemma pos synset_cnt p_cnt ...' with pos n, v, a or r; got ${JSON.stringify(line.slice(0, 80))}`);
       }
-      const integer = (k: number, name: string): number => {
-        const token = tokens[k];
-        if (token === undefined || !/^\d+$/.test(token)) throw new Error(`${where}: field ${name} (token ${k + 1}) must be a non-negative integer; got ${JSON.stringify(token ?? '')}`);
-        return Number(token);
-      };
-      const synsetCount = integer(2, 'synset_cnt');
-      if (synsetCount === 0) throw new Error(`${where}: synset_cnt must be positive`);
-      const pointerCount = integer(3, 'p_cnt');
-      const senseCount = integer(4 + pointerCount, 'sense_cnt');
-      if (senseCount !== synsetCount) throw new Error(`${where}: sense_cnt ${senseCount} differs from synset_cnt ${synsetCount}`);
-      integer(5 + pointerCount, 'tagsense_cnt');
+      const synsetCount = indexInteger(tokens, 2, 'synset_cnt', path, i);
+      if (synsetCount === 0) throw new Error(`${path}:${i + 1}: synset_cnt must be positive`);
+      const pointerCount = indexInteger(tokens, 3, 'p_cnt', path, i);
+      const senseCount = indexInteger(tokens, 4 + pointerCount, 'sense_cnt', path, i);
+      if (senseCount !== synsetCount) throw new Error(`${path}:${i + 1}: sense_cnt ${senseCount} differs from synset_cnt ${synsetCount}`);
+      indexInteger(tokens, 5 + pointerCount, 'tagsense_cnt', path, i);
       const offsets: number[] = [];
-      for (let k = 0; k < synsetCount; k++) offsets.push(integer(6 + pointerCount + k, 'synset_offset'));
+      for (let k = 0; k < synsetCount; k++) offsets.push(indexInteger(tokens, 6 + pointerCount + k, 'synset_offset', path, i));
       let byPos = this.#index.get(lemma);
       if (byPos === undefined) {
-        byPos = new Map();
+        byPos = {};
         this.#index.set(lemma, byPos);
       }
-      byPos.set(pos as WordNetPos, offsets);
-      if (pos === 'a') byPos.set('s', offsets);
-    });
+      byPos[pos as WordNetPos] = offsets;
+      if (pos === 'a') byPos.s = offsets;
+    }
   }
 
   #loadExceptions(pos: 'n' | 'v' | 'a' | 'r'): void {
@@ -227,7 +242,7 @@ export class WordNet {
     const substitutions = SUBSTITUTIONS[pos];
     const inWordNet = (forms: readonly string[]): string[] => {
       const result: string[] = [];
-      for (const f of forms) if (this.#index.get(f)?.has(pos) && !result.includes(f)) result.push(f);
+      for (const f of forms) if (this.#index.get(f)?.[pos] !== undefined && !result.includes(f)) result.push(f);
       return result;
     };
     const applyRules = (forms: readonly string[]): string[] =>
@@ -269,7 +284,7 @@ export class WordNet {
     const result: Synset[] = [];
     for (const p of pos === undefined ? POS_LIST : [pos]) {
       for (const base of this.morphyForms(form, p)) {
-        for (const offset of this.#index.get(base)?.get(p) ?? []) result.push(this.synsetAt(p, offset));
+        for (const offset of this.#index.get(base)?.[p] ?? []) result.push(this.synsetAt(p, offset));
       }
     }
     return result;

@@ -14,6 +14,7 @@ program.name('tunekit').description('Fine-tune and evaluate transformer language
 const commands = [
   // one entry per sub-command module (keep sorted)
   'demo',
+  'eval-metrics',
   'pull',
 ] as const satisfies readonly string[];
 

@@ -8,7 +8,7 @@
  * space and splits, so non-Latin text (Chinese, accented letters) contributes nothing, exactly
  * as in rouge-score. For CJK text pass `tokenizer: 'chars'` or `'jieba'` (see cjk.ts).
  */
-import { porterStem } from './porter.js';
+import { PorterStemmer } from './porter.js';
 import { resolveTokenizer, tokenizeChecked, type TokenizeFunction, type TokenizerOption } from './cjk.js';
 
 /** Precision, recall and F1 of one ROUGE type (rouge-score's `Score` tuple). */
@@ -42,6 +42,8 @@ export interface RougeScorerOptions {
 const NON_ALPHANUMERIC = /[^a-z0-9]+/g;
 const WHITESPACE = /\s+/;
 const VALID_TOKEN = /^[a-z0-9]+$/;
+/** Shared so repeated words are stemmed once (stemming is pure). */
+const stemmer = new PorterStemmer();
 
 /**
  * rouge-score's default tokenizer (`tokenize.tokenize`): lowercase, replace runs of characters
@@ -51,7 +53,7 @@ const VALID_TOKEN = /^[a-z0-9]+$/;
 export function rougeTokenize(text: string, options: { useStemmer?: boolean } = {}): string[] {
   const { useStemmer = false } = options;
   let tokens = text.toLowerCase().replace(NON_ALPHANUMERIC, ' ').split(WHITESPACE);
-  if (useStemmer) tokens = tokens.map((token) => (token.length > 3 ? porterStem(token) : token));
+  if (useStemmer) tokens = tokens.map((token) => (token.length > 3 ? stemmer.stem(token) : token));
   return tokens.filter((token) => VALID_TOKEN.test(token));
 }
 
@@ -205,7 +207,7 @@ function checkRougeType(rougeType: unknown): void {
 }
 
 function stemmedTokenizer(tokenize: TokenizeFunction): TokenizeFunction {
-  return (text) => tokenize(text).map((token) => (token.length > 3 && VALID_TOKEN.test(token) ? porterStem(token) : token));
+  return (text) => tokenize(text).map((token) => (token.length > 3 && VALID_TOKEN.test(token) ? stemmer.stem(token) : token));
 }
 
 /**

@@ -12,9 +12,10 @@
  * holes) and end exactly at the end of the file. Every error names the file, the tensor and what was
  * expected.
  */
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { isPlainObject, readJsonObject } from './json.js';
 
 /**
  * Element types, listed in the order of the Rust reference's `Dtype` enum (increasing alignment). The
@@ -178,46 +179,89 @@ function readExactly(fd: number, target: Uint8Array, position: number, fileLabel
   }
 }
 
+/** Header entry of one tensor: dtype, shape and byte range inside the data section. */
+export interface TensorInfo {
+  dtype: Dtype;
+  shape: number[];
+  dataOffsets: [number, number];
+}
+
+/** Reads and validates the header of an open file; see {@link readSafetensors} for the checks. */
+function readHeader(fd: number, label: string): { entries: HeaderEntry[]; metadata: Record<string, string>; dataStart: number } {
+  assertLittleEndianHost();
+  const fileBytes = fstatSync(fd).size;
+  if (fileBytes < 8) throw new Error(`${label}: file is ${fileBytes} bytes, too small for the 8-byte header length`);
+  const lengthBytes = new Uint8Array(8);
+  readExactly(fd, lengthBytes, 0, label, 'the header length');
+  const headerLength = new DataView(lengthBytes.buffer).getBigUint64(0, true);
+  // Checked before allocating anything, so a lying length cannot exhaust memory.
+  if (headerLength > BigInt(MAX_HEADER_BYTES)) {
+    throw new Error(`${label}: header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit (corrupt or not a safetensors file)`);
+  }
+  const n = Number(headerLength);
+  if (8 + n > fileBytes) throw new Error(`${label}: header length ${n} runs past the end of the ${fileBytes}-byte file`);
+  const headerBytes = new Uint8Array(n);
+  readExactly(fd, headerBytes, 8, label, 'the header');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
+  } catch {
+    throw new Error(`${label}: header is not valid UTF-8`);
+  }
+  if (!text.startsWith('{')) throw new Error(`${label}: header must start with "{" (JSON object)`);
+  const dataStart = 8 + n;
+  return { ...parseHeader(label, text, fileBytes - dataStart), dataStart };
+}
+
+/**
+ * Reads only the (validated) header: names, dtypes, shapes and offsets, without loading any data.
+ *
+ * @param path the .safetensors file
+ * @returns tensor infos by name (in header order) and the `__metadata__` map ({} when absent)
+ */
+export function readSafetensorsHeader(path: string): { tensors: Map<string, TensorInfo>; metadata: Record<string, string> } {
+  const fd = openSync(path, 'r');
+  try {
+    const { entries, metadata } = readHeader(fd, path);
+    const tensors = new Map(entries.map((e): [string, TensorInfo] => [e.name, { dtype: e.dtype, shape: [...e.shape], dataOffsets: [e.begin, e.end] }]));
+    return { tensors, metadata };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Reads a safetensors file into typed arrays (one copy per tensor, each in its own aligned buffer).
  * Memory is bounded by the header (≤ {@link MAX_HEADER_BYTES}) plus the tensors themselves: data is
  * read straight from the file descriptor into the destination arrays.
  *
+ * The header is checked like the Rust reference: length ≤ 100 MB and inside the file, UTF-8 JSON
+ * object, known dtypes, non-negative integer shapes, byte size = numel × dtype size, offsets that tile
+ * the data section exactly (no overlap, no hole, no trailing bytes), string metadata values.
+ *
  * @param path the .safetensors file
- * @returns tensors by name (in file order) and the `__metadata__` map ({} when absent)
+ * @param options.names load only these tensors (default: all); a missing name is an error
+ * @returns tensors by name (in header order) and the `__metadata__` map ({} when absent)
  * @throws Error naming the file (and tensor) on any malformed header, dtype, shape or offsets
  */
-export function readSafetensors(path: string): SafetensorsContents {
-  assertLittleEndianHost();
-  const label = path;
+export function readSafetensors(path: string, options: { names?: Iterable<string> } = {}): SafetensorsContents {
   const fd = openSync(path, 'r');
   try {
-    const fileBytes = fstatSync(fd).size;
-    if (fileBytes < 8) throw new Error(`${label}: file is ${fileBytes} bytes, too small for the 8-byte header length`);
-    const lengthBytes = new Uint8Array(8);
-    readExactly(fd, lengthBytes, 0, label, 'the header length');
-    const headerLength = new DataView(lengthBytes.buffer).getBigUint64(0, true);
-    if (headerLength > BigInt(MAX_HEADER_BYTES)) {
-      throw new Error(`${label}: header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit (corrupt or not a safetensors file)`);
+    const { entries, metadata, dataStart } = readHeader(fd, path);
+    let wanted = entries;
+    if (options.names !== undefined) {
+      const byName = new Map(entries.map((e) => [e.name, e]));
+      wanted = [...options.names].map((name) => {
+        const e = byName.get(name);
+        if (!e) throw new Error(`${path}: no tensor named "${name}"`);
+        return e;
+      });
     }
-    const n = Number(headerLength);
-    if (8 + n > fileBytes) throw new Error(`${label}: header length ${n} runs past the end of the ${fileBytes}-byte file`);
-    const headerBytes = new Uint8Array(n);
-    readExactly(fd, headerBytes, 8, label, 'the header');
-    let text: string;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
-    } catch {
-      throw new Error(`${label}: header is not valid UTF-8`);
-    }
-    if (!text.startsWith('{')) throw new Error(`${label}: header must start with "{" (JSON object)`);
-    const dataStart = 8 + n;
-    const { entries, metadata } = parseHeader(label, text, fileBytes - dataStart);
     // Tensors keep the header's order, which is also the order the reference writes them.
     const tensors = new Map<string, RawTensor>();
-    for (const e of entries) {
+    for (const e of wanted) {
       const data = allocate(e.dtype, numel(e.shape));
-      readExactly(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), dataStart + e.begin, label, `tensor "${e.name}"`);
+      readExactly(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), dataStart + e.begin, path, `tensor "${e.name}"`);
       tensors.set(e.name, { dtype: e.dtype, shape: [...e.shape], data });
     }
     return { tensors, metadata };
@@ -330,21 +374,11 @@ const MAX_INDEX_BYTES = 50_000_000;
  */
 export function readShardedSafetensors(dir: string, indexFile = 'model.safetensors.index.json'): SafetensorsContents {
   const indexPath = join(dir, indexFile);
-  if (!existsSync(indexPath)) throw new Error(`${indexPath}: not found`);
-  const size = statSync(indexPath).size;
-  if (size > MAX_INDEX_BYTES) throw new Error(`${indexPath}: ${size} bytes exceeds the ${MAX_INDEX_BYTES}-byte limit`);
-  let index: unknown;
-  try {
-    index = JSON.parse(readFileSync(indexPath, 'utf8'));
-  } catch (err) {
-    throw new Error(`${indexPath}: not valid JSON (${(err as Error).message})`);
-  }
-  const weightMap = (index as { weight_map?: unknown } | null)?.weight_map;
-  if (weightMap === null || typeof weightMap !== 'object' || Array.isArray(weightMap)) {
-    throw new Error(`${indexPath}: field "weight_map" must be an object {tensor name: shard file}`);
-  }
+  const index = readJsonObject(indexPath, MAX_INDEX_BYTES);
+  const weightMap = index.weight_map;
+  if (!isPlainObject(weightMap)) throw new Error(`${indexPath}: field "weight_map" must be an object {tensor name: shard file}`);
   const shardToNames = new Map<string, string[]>();
-  for (const [name, shard] of Object.entries(weightMap as Record<string, unknown>)) {
+  for (const [name, shard] of Object.entries(weightMap)) {
     if (typeof shard !== 'string' || shard === '' || shard.includes('/') || shard.includes('\\') || shard === '..' || shard === '.') {
       throw new Error(`${indexPath}: weight_map["${name}"] must be a file name inside the folder, got ${JSON.stringify(shard)}`);
     }

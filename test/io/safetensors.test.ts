@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  DTYPE_SIZE, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, readSafetensors, readShardedSafetensors, writeSafetensors,
+  DTYPE_SIZE, bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, readSafetensors, readSafetensorsHeader, readShardedSafetensors, writeSafetensors,
   type Dtype, type RawTensor,
 } from '../../src/io/safetensors.js';
 import { assetPath, skipWithoutShared } from '../helpers/shared.js';
@@ -80,6 +80,14 @@ test('writer orders tensors by descending dtype alignment, then name', () => {
   assert.deepEqual(Object.keys(header), ['c', 'a', 'z', 'd', 'b']);
   assert.deepEqual(header.c!.data_offsets, [0, 8]);
   assert.deepEqual(header.b!.data_offsets, [18, 21]);
+  // Header-only reading and selective loading.
+  const info = readSafetensorsHeader(p);
+  assert.deepEqual([...info.tensors.keys()], ['c', 'a', 'z', 'd', 'b']);
+  assert.deepEqual(info.tensors.get('d'), { dtype: 'BF16', shape: [1], dataOffsets: [16, 18] });
+  const some = readSafetensors(p, { names: ['z', 'b'] });
+  assert.deepEqual([...some.tensors.keys()], ['z', 'b']);
+  assert.deepEqual([...(some.tensors.get('b')!.data as Uint8Array)], [1, 2, 3]);
+  assert.throws(() => readSafetensors(p, { names: ['nope'] }), /no tensor named "nope"/);
 });
 
 test('roundtrip of every dtype preserves dtype, shape and bits', () => {

@@ -8,6 +8,7 @@
  * Opt-in (`variant: 'cmrc2018'`): the CMRC 2018 (Chinese machine reading comprehension) script's
  * metrics, which score Chinese answers per character; see {@link cmrc2018F1Score}.
  */
+import { nltkWordTokenize } from './nltk-word-tokenizer.js';
 import { pySplit, pyStrip } from './pystr.js';
 
 /** Python's `string.punctuation`: the 32 ASCII punctuation characters removed by the SQuAD script. */
@@ -155,11 +156,12 @@ function isCmrcChineseChar(char: string): boolean {
 /**
  * The CMRC 2018 script's `mixed_segmentation`: lowercase and strip, then every Chinese character
  * (U+4E00..U+9FA5) and every CMRC punctuation character is its own segment (punctuation is dropped
- * when `removePunctuation`), and each run of other characters is word-tokenized.
+ * when `removePunctuation`), and each run of other characters is word-tokenized with NLTK's
+ * tokenizer ({@link nltkWordTokenize}: "3.5%" → "3.5" "%", "don't" → "do" "n't").
  *
- * The script word-tokenizes those runs with NLTK's `word_tokenize`; here they are split on
- * whitespace. The two agree on Chinese text, numbers and plain words, and differ where NLTK would
- * split English clitics or ASCII punctuation ("don't" → "do" "n't", "end." → "end" ".").
+ * The script calls `nltk.word_tokenize`, which first splits sentences with NLTK's Punkt model; that
+ * model is not reproduced, so a run is tokenized as one sentence. The result differs only when a
+ * run of non-Chinese text contains a sentence-final period followed by more text.
  */
 export function cmrc2018MixedSegmentation(s: string, removePunctuation = false): string[] {
   const segments: string[] = [];
@@ -167,14 +169,14 @@ export function cmrc2018MixedSegmentation(s: string, removePunctuation = false):
   for (const char of pyStrip(s.toLowerCase())) {
     if (removePunctuation && CMRC_PUNCTUATION.has(char)) continue;
     if (isCmrcChineseChar(char) || CMRC_PUNCTUATION.has(char)) {
-      if (run !== '') segments.push(...pySplit(run));
+      if (run !== '') segments.push(...nltkWordTokenize(run));
       run = '';
       segments.push(char);
     } else {
       run += char;
     }
   }
-  if (run !== '') segments.push(...pySplit(run));
+  if (run !== '') segments.push(...nltkWordTokenize(run));
   return segments;
 }
 

@@ -14,7 +14,9 @@ import {
   type SquadPrediction,
   type SquadReference,
 } from '../../src/metrics/squad.js';
+import { nltkWordTokenize } from '../../src/metrics/nltk-word-tokenizer.js';
 import { assetPath, skipWithoutShared } from '../helpers/shared.js';
+import { NLTK_WORD_TOKENIZER_CASES } from './nltk-3.8-word-tokenizer-cases.js';
 
 function assertClose(actual: number, expected: number, message?: string): void {
   const tolerance = expected === 0 ? 1e-12 : 1e-9 * Math.abs(expected);
@@ -111,6 +113,8 @@ test('CMRC 2018 variant: per-character segmentation, contiguous LCS F1, punctuat
   assert.deepEqual(cmrc2018MixedSegmentation(' NBA 总冠军 '), ['nba', '总', '冠', '军']);
   assert.deepEqual(cmrc2018MixedSegmentation('NBA总冠军《2016》'), ['nba', '总', '冠', '军', '《', '2016', '》']);
   assert.deepEqual(cmrc2018MixedSegmentation('NBA总冠军《2016》', true), ['nba', '总', '冠', '军', '2016']);
+  // non-Chinese runs go through NLTK's word tokenizer, as in the script
+  assert.deepEqual(cmrc2018MixedSegmentation("3.5%的人don't"), ['3.5', '%', '的', '人', 'do', "n't"]);
   // the script's "……" entry is two characters, so a single "…" is not punctuation to it
   assert.equal(cmrc2018RemovePunctuation('《北京…》'), '北京…');
   // "北京大学的" vs "北京大学": LCS 4, P = 4/5, R = 1 → F1 = 8/9
@@ -142,8 +146,41 @@ interface SquadFile {
  * characters before it plus the answer (code-point offsets). Expected values: the official
  * SQuAD v1.1 evaluation logic run once on the same predictions with Python 3.11.
  */
-function xquadEvaluate(lang: 'en' | 'zh', strategy: 'suffix' | 'prefix'): ReturnType<typeof squadEvaluate> {
-  const dataset = JSON.parse(readFileSync(assetPath('xquad', `xquad.${lang}.json`)!, 'utf8')) as SquadFile;
+test('real data (XQuAD en/zh, 1,190 questions): equals the official SQuAD v1.1 script', { skip: skipWithoutShared('xquad', 'xquad.zh.json') }, () => {
+  const expected: Array<['en' | 'zh', 'suffix' | 'prefix', number, number]> = [
+    ['en', 'suffix', 3.697478991596639, 69.51401759511633],
+    ['en', 'prefix', 14.117647058823529, 78.1811100764248],
+    ['zh', 'suffix', 0.08403361344537816, 48.32846378644711],
+    ['zh', 'prefix', 3.9495798319327733, 59.64434864854998],
+  ];
+  for (const [lang, strategy, exactMatch, f1] of expected) {
+    const result = squadFileEvaluate(assetPath('xquad', `xquad.${lang}.json`)!, strategy, 'squad-v1.1');
+    assertClose(result.exact_match, exactMatch, `${lang} ${strategy} EM`);
+    assertClose(result.f1, f1, `${lang} ${strategy} F1`);
+  }
+});
+
+test("NLTK 3.8 NLTKWordTokenizer (used by the CMRC 2018 script): its docstring example and 150 reference cases", () => {
+  // nltk/tokenize/destructive.py docstring
+  const s = 'Good muffins cost $3.88 (roughly 3,36 euros)\nin New York.  Please buy me\ntwo of them.\nThanks.';
+  assert.deepEqual(nltkWordTokenize(s), [
+    'Good', 'muffins', 'cost', '$', '3.88', '(', 'roughly', '3,36', 'euros', ')', 'in', 'New', 'York.',
+    'Please', 'buy', 'me', 'two', 'of', 'them.', 'Thanks', '.',
+  ]);
+  // checked with NLTK 3.8
+  assert.deepEqual(nltkWordTokenize('"Cannot," she said -- "gonna go."'), ['``', 'Can', 'not', ',', "''", 'she', 'said', '--', '``', 'gon', 'na', 'go', '.', "''"]);
+  assert.deepEqual(nltkWordTokenize(''), []);
+  assert.equal(NLTK_WORD_TOKENIZER_CASES.length, 150);
+  for (const c of NLTK_WORD_TOKENIZER_CASES) assert.deepEqual(nltkWordTokenize(c.text), c.tokens, JSON.stringify(c.text));
+});
+
+/**
+ * CMRC 2018 dev (3,219 questions) and XQuAD zh with the same 'suffix'/'prefix' predictions as
+ * above. Expected values: the CMRC 2018 evaluation script's logic run once with NLTK 3.8, whose
+ * `word_tokenize` was called with preserve_line=True because the Punkt model is not installed here.
+ */
+function squadFileEvaluate(path: string, strategy: 'suffix' | 'prefix', variant: 'squad-v1.1' | 'cmrc2018'): ReturnType<typeof squadEvaluate> {
+  const dataset = JSON.parse(readFileSync(path, 'utf8')) as SquadFile;
   const predictions: SquadPrediction[] = [];
   const references: SquadReference[] = [];
   for (const article of dataset.data) {
@@ -158,20 +195,21 @@ function xquadEvaluate(lang: 'en' | 'zh', strategy: 'suffix' | 'prefix'): Return
       }
     }
   }
-  assert.equal(references.length, 1190);
-  return squadEvaluate(predictions, references);
+  return squadEvaluate(predictions, references, { variant });
 }
 
-test('real data (XQuAD en/zh, 1,190 questions): equals the official SQuAD v1.1 script', { skip: skipWithoutShared('xquad', 'xquad.zh.json') }, () => {
-  const expected: Array<['en' | 'zh', 'suffix' | 'prefix', number, number]> = [
-    ['en', 'suffix', 3.697478991596639, 69.51401759511633],
-    ['en', 'prefix', 14.117647058823529, 78.1811100764248],
-    ['zh', 'suffix', 0.08403361344537816, 48.32846378644711],
-    ['zh', 'prefix', 3.9495798319327733, 59.64434864854998],
+test('real data (CMRC 2018 dev, XQuAD zh): the cmrc2018 variant equals the CMRC 2018 script', { skip: skipWithoutShared('cmrc2018', 'cmrc2018_dev.json') || skipWithoutShared('xquad', 'xquad.zh.json') }, () => {
+  const cmrc = assetPath('cmrc2018', 'cmrc2018_dev.json')!;
+  const xquad = assetPath('xquad', 'xquad.zh.json')!;
+  const expected: Array<[string, 'suffix' | 'prefix', number, number]> = [
+    [cmrc, 'suffix', 2.3299161230195713, 60.338578854045075],
+    [cmrc, 'prefix', 0.9319664492078286, 72.45198865907967],
+    [xquad, 'suffix', 1.4285714285714286, 52.957912158152354],
+    [xquad, 'prefix', 3.9495798319327733, 68.87020750501775],
   ];
-  for (const [lang, strategy, exactMatch, f1] of expected) {
-    const result = xquadEvaluate(lang, strategy);
-    assertClose(result.exact_match, exactMatch, `${lang} ${strategy} EM`);
-    assertClose(result.f1, f1, `${lang} ${strategy} F1`);
+  for (const [path, strategy, exactMatch, f1] of expected) {
+    const result = squadFileEvaluate(path, strategy, 'cmrc2018');
+    assertClose(result.exact_match, exactMatch, `${path} ${strategy} EM`);
+    assertClose(result.f1, f1, `${path} ${strategy} F1`);
   }
 });

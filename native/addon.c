@@ -466,7 +466,8 @@ static napi_value js_adamw(napi_env env, napi_callback_info info) {
       arg_int(&c, 10, "step", 1, &step));
   TRY(check_len(&c, "p", pl, (double)n) && check_len(&c, "g", gl, (double)n) && check_len(&c, "m", ml, (double)n) &&
       check_len(&c, "v", vl, (double)n));
-  K->adamw(p, g, m, v, n, (float)lr, (float)b1, (float)b2, (float)eps, (float)wd, 1.0 - pow(b1, (double)step),
+  K->adamw(p, g, m, v, n, (float)lr, (float)b1, (float)b2, (float)(1.0 - b1), (float)(1.0 - b2), (float)eps, (float)wd,
+           1.0 - pow(b1, (double)step),
            1.0 - pow(b2, (double)step));
   return undefined(env);
 }

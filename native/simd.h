@@ -21,7 +21,8 @@ static inline vf vzero(void) { return _mm512_setzero_ps(); }
 static inline vf vset1(float a) { return _mm512_set1_ps(a); }
 static inline vf vload(const float *p) { return _mm512_loadu_ps(p); }
 static inline void vstore(float *p, vf a) { _mm512_storeu_ps(p, a); }
-static inline __mmask16 vmask(int n) { return (__mmask16)((1u << n) - 1u); }
+/* First min(n, 16) lanes (n may exceed the width: callers pass "elements left"). */
+static inline __mmask16 vmask(int n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u); }
 /* Loads n < VL floats, zero filling the rest (never touches memory past p[n-1]). */
 static inline vf vload_n(const float *p, int n) { return _mm512_maskz_loadu_ps(vmask(n), p); }
 static inline void vstore_n(float *p, vf a, int n) { _mm512_mask_storeu_ps(p, vmask(n), a); }

@@ -1,0 +1,444 @@
+/**
+ * The native kernels (every SIMD build this CPU can run: avx512, avx2, scalar) must agree with
+ * the TypeScript reference `jsKernels` on seeded random inputs, including the awkward cases:
+ * sizes that are not multiples of the vector width, M/N/K = 1, transposes, padded leading
+ * dimensions, offsets, batch strides, beta != 0, half-precision weights, masks, grouped heads,
+ * prefix keys, fully masked rows, label smoothing and ignored rows.
+ *
+ * Tolerances (|native - js| <= atol + rtol * scale, `scale` stated per kernel):
+ *  - gemm: 1e-5 relative to sum_k |a_ik b_kj| (both sides accumulate K <= 4200 products in float32);
+ *  - element-wise, softmax, norms, cross-entropy, attention: a few float32 ulps, rtol 1e-5 or
+ *    smaller (stated at each call);
+ *  - widen and relu: exact; sumSquares: 1e-12 relative (both sum float64 products).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { jsKernels } from '../../src/native/js-kernels.js';
+import { type Kernels, Unary, WType } from '../../src/native/kernels.js';
+import { nativeKernels, nativeUnavailableReason, setNativeSimd, type NativeSimd } from '../../src/native/index.js';
+
+const native = nativeKernels();
+const skip = native ? false : `native addon unavailable: ${nativeUnavailableReason()}`;
+const SIMDS: NativeSimd[] = ['avx512', 'avx2', 'scalar'];
+
+/** mulberry32: small seeded generator so failures reproduce. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randn(n: number, r: () => number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale;
+  return out;
+}
+
+/** Asserts |a - e| <= atol + rtol * scale[i] (scale defaults to |e|); NaN and +-inf must match. */
+function assertClose(a: Float32Array, e: Float32Array, label: string, rtol: number, atol: number,
+  scale?: Float32Array): void {
+  assert.equal(a.length, e.length, `${label}: length`);
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!, y = e[i]!;
+    if (Number.isNaN(y) || !Number.isFinite(y)) {
+      assert.ok(Object.is(x, y) || (Number.isNaN(x) && Number.isNaN(y)), `${label}[${i}]: native ${x}, js ${y}`);
+      continue;
+    }
+    const tol = atol + rtol * (scale ? scale[i]! : Math.abs(y));
+    if (!(Math.abs(x - y) <= tol)) assert.fail(`${label}[${i}]: native ${x}, js ${y} (|diff| ${Math.abs(x - y)} > ${tol})`);
+  }
+}
+
+/** Runs fn once per SIMD build of the addon that this CPU supports, then restores the best one. */
+function forEachSimd(fn: (k: Kernels, simd: NativeSimd) => void): void {
+  const k = native!;
+  const start = k.simd as NativeSimd;
+  try {
+    for (const simd of SIMDS) if (setNativeSimd(simd)) fn(k, simd);
+  } finally {
+    setNativeSimd(start);
+  }
+}
+
+/** Random bf16 / f16 bit patterns of finite, moderate values. */
+function halfBits(n: number, type: WType, r: () => number): Uint16Array {
+  const out = new Uint16Array(n);
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  for (let i = 0; i < n; i++) {
+    if (type === WType.BF16) {
+      f[0] = (r() * 2 - 1) * 2;
+      out[i] = u[0]! >>> 16;
+    } else {
+      const sign = r() < 0.5 ? 0x8000 : 0;
+      const exp = i % 17 === 0 ? 0 : 8 + Math.floor(r() * 10); // include subnormals
+      out[i] = sign | (exp << 10) | Math.floor(r() * 1024);
+    }
+  }
+  return out;
+}
+
+interface GemmCase {
+  M: number; N: number; K: number; ta: boolean; tb: boolean;
+  bType?: WType; beta?: number; batch?: number; pad?: number; off?: number; broadcastB?: boolean;
+}
+
+function runGemmCase(k: Kernels, c: GemmCase, seed: number, label: string): void {
+  const r = rng(seed);
+  const { M, N, K, ta, tb } = c;
+  const bType = c.bType ?? WType.F32, beta = c.beta ?? 0, batch = c.batch ?? 1, pad = c.pad ?? 0, off = c.off ?? 0;
+  const aRows = ta ? K : M, aCols = ta ? M : K, bRows = tb ? N : K, bCols = tb ? K : N;
+  const lda = aCols + pad, ldb = bCols + pad, ldc = N + pad;
+  const strideA = aRows * lda + 3, strideB = c.broadcastB ? 0 : bRows * ldb + 5, strideC = M * ldc + 2;
+  const A = randn(off + batch * strideA, r);
+  const bLen = off + (c.broadcastB ? bRows * ldb : batch * strideB);
+  const B = bType === WType.F32 ? randn(bLen, r) : halfBits(bLen, bType, r);
+  const C0 = randn(off + batch * strideC, r);
+  if (beta === 0) C0.fill(NaN); // beta = 0 must overwrite, even NaN
+  const args = (C: Float32Array, Ax: Float32Array, Bx: Float32Array | Uint16Array, bt: WType) =>
+    [ta, tb, M, N, K, 0.75, Ax, off, lda, Bx, off, ldb, bt, beta, C, off, ldc, batch, strideA, strideB, strideC] as const;
+  const got = C0.slice(), want = C0.slice();
+  k.gemm(...args(got, A, B, bType));
+  jsKernels.gemm(...args(want, A, B, bType));
+  // Error scale: 0.75 * |A||B| + |beta C|, computed with the reference on absolute values.
+  const absA = A.map(Math.abs);
+  let absB: Float32Array;
+  if (bType === WType.F32) absB = (B as Float32Array).map(Math.abs);
+  else { absB = new Float32Array(B.length); jsKernels.widen(B as Uint16Array, 0, bType, absB, 0, B.length); absB = absB.map(Math.abs); }
+  const scale = C0.map((v) => (beta === 0 ? 0 : Math.abs(v * beta)));
+  jsKernels.gemm(...args(scale, absA, absB, WType.F32).map((v, i) => (i === 13 ? 1 : v)) as unknown as Parameters<Kernels['gemm']>);
+  // Only elements inside the matrices are compared (padding must stay untouched, so compare all).
+  assertClose(got, want, label, 1e-5, 1e-30, scale.map((v) => (Number.isNaN(v) ? 0 : v)));
+}
+
+describe('native kernels match the TypeScript reference', { skip }, () => {
+  test('gemm: shapes, transposes, strides, offsets, beta, batch, half weights', () => {
+    const shapes: [number, number, number][] = [
+      [1, 1, 1], [1, 37, 19], [37, 1, 19], [5, 3, 1], [33, 65, 47], [14, 32, 256], [29, 70, 300],
+      [200, 5, 33], [1, 300, 129], [150, 1, 77], [17, 40, 0],
+    ];
+    forEachSimd((k, simd) => {
+      let seed = 1;
+      for (const [M, N, K] of shapes)
+        for (const ta of [false, true])
+          for (const tb of [false, true])
+            for (const beta of [0, 0.3])
+              runGemmCase(k, { M, N, K, ta, tb, beta, pad: (M + N) % 3, off: K % 5 }, seed++,
+                `${simd} gemm M=${M} N=${N} K=${K} ta=${ta} tb=${tb} beta=${beta}`);
+      // Blocking (K > KC, M > MC, N > NC), threading, batches, broadcast B, half-precision B.
+      const big: GemmCase[] = [
+        { M: 200, N: 300, K: 600, ta: false, tb: false, beta: 0.5 },
+        { M: 190, N: 130, K: 530, ta: true, tb: true },
+        { M: 20, N: 4200, K: 260, ta: false, tb: true },
+        { M: 70, N: 90, K: 100, ta: false, tb: false, batch: 3, pad: 1, off: 2 },
+        { M: 31, N: 9, K: 45, ta: true, tb: false, batch: 4, broadcastB: true, beta: 0.25 },
+        { M: 64, N: 64, K: 64, ta: false, tb: true, batch: 12 },
+      ];
+      for (const c of big) runGemmCase(k, c, seed++, `${simd} gemm ${JSON.stringify(c)}`);
+      for (const bType of [WType.BF16, WType.F16])
+        for (const [M, N, K] of [[1, 50, 70], [33, 70, 129], [150, 6, 40], [130, 300, 260]] as const)
+          for (const tb of [false, true])
+            runGemmCase(k, { M, N, K, ta: false, tb, bType, beta: 0.5, off: 3 }, seed++,
+              `${simd} gemm bType=${bType} M=${M} N=${N} K=${K} tb=${tb}`);
+    });
+  });
+
+  test('widen: every bf16 and f16 bit pattern, exactly', () => {
+    const src = new Uint16Array(65536 + 3);
+    for (let i = 0; i < 65536; i++) src[i + 3] = i;
+    forEachSimd((k, simd) => {
+      for (const type of [WType.BF16, WType.F16]) {
+        const got = new Float32Array(65536 + 1), want = new Float32Array(65536 + 1);
+        k.widen(src, 3, type, got, 1, 65536);
+        jsKernels.widen(src, 3, type, want, 1, 65536);
+        assertClose(got, want, `${simd} widen type ${type}`, 0, 0);
+      }
+    });
+  });
+
+  test('unary forward and backward, every op', () => {
+    const r = rng(7);
+    const n = 70003; // threaded, with a tail
+    const x = randn(n, r, 6);
+    x.set([0, -0, 1e-8, -1e-8, 100, -100, 30, -30, 0.6249, 0.6251, -88, 89], 0);
+    const dy = randn(n, r);
+    const ops = [Unary.GeluTanh, Unary.GeluErf, Unary.Silu, Unary.Relu, Unary.Tanh, Unary.Sigmoid, Unary.Exp];
+    forEachSimd((k, simd) => {
+      for (const op of ops) {
+        const y = new Float32Array(n), yr = new Float32Array(n);
+        k.unary(op, x, y, n);
+        jsKernels.unary(op, x, yr, n);
+        // Exact for relu; otherwise a few ulps (erf: the reference's own fit is good to 1.2e-7).
+        const rtol = op === Unary.Relu ? 0 : 3e-6;
+        assertClose(y, yr, `${simd} unary op ${op}`, rtol, op === Unary.Relu ? 0 : 1e-7);
+        const dx = new Float32Array(n), dxr = new Float32Array(n);
+        k.unaryBackward(op, x, yr, dy, dx, n);
+        jsKernels.unaryBackward(op, x, yr, dy, dxr, n);
+        // f'(x) is a sum of O(1) terms that can cancel (GELU near x = -3): float32 gets it to a
+        // few ulps of 1, so the error scale is |dx| + |dy|.
+        const gradScale = dxr.map((v, i) => Math.abs(v) + Math.abs(dy[i]!));
+        assertClose(dx, dxr, `${simd} unaryBackward op ${op}`, op === Unary.Relu ? 0 : 1e-6, 0, gradScale);
+      }
+    });
+  });
+
+  test('softmax and log-softmax, forward and backward, with scale and -inf rows', () => {
+    const r = rng(11);
+    forEachSimd((k, simd) => {
+      for (const [rows, cols] of [[3, 1], [5, 17], [40, 1000], [9, 2049]] as const)
+        for (const log of [false, true])
+          for (const scale of [1, 0.37]) {
+            const n = rows * cols;
+            const x = randn(n, r, 8);
+            x.fill(-Infinity, 0, cols); // a fully masked row
+            if (cols > 3) x[cols + 2] = -Infinity; // one masked entry
+            const y = new Float32Array(n), yr = new Float32Array(n);
+            k.softmax(x, y, rows, cols, scale, log);
+            jsKernels.softmax(x, yr, rows, cols, scale, log);
+            const label = `${simd} softmax ${rows}x${cols} log=${log} scale=${scale}`;
+            assertClose(y, yr, label, 2e-6, log ? 2e-6 : 1e-9);
+            const dy = randn(n, r);
+            const dx = new Float32Array(n), dxr = new Float32Array(n);
+            const yin = yr.map((v) => (Number.isFinite(v) ? v : log ? -1e30 : 0)); // finite probabilities
+            k.softmaxBackward(yin, dy, dx, rows, cols, scale, log);
+            jsKernels.softmaxBackward(yin, dy, dxr, rows, cols, scale, log);
+            assertClose(dx, dxr, `${label} backward`, 1e-5, 1e-6);
+          }
+      // In place (y aliases x).
+      const x = randn(8 * 33, r, 3), xr = x.slice(), want = new Float32Array(x.length);
+      jsKernels.softmax(xr, want, 8, 33, 1, false);
+      k.softmax(x, x, 8, 33, 1, false);
+      assertClose(x, want, `${simd} softmax in place`, 2e-6, 1e-9);
+    });
+  });
+
+  test('layerNorm and rmsNorm, forward and backward (dgamma/dbeta accumulate)', () => {
+    const r = rng(13);
+    forEachSimd((k, simd) => {
+      for (const [rows, cols] of [[1, 1], [3, 7], [200, 771], [4, 4096]] as const)
+        for (const affine of [true, false]) {
+          const n = rows * cols;
+          const x = randn(n, r, 3).map((v, i) => v + (i % cols === 0 ? 5 : 0));
+          const gamma = affine ? randn(cols, r) : null, beta = affine ? randn(cols, r) : null;
+          const label = `${simd} ${rows}x${cols} affine=${affine}`;
+          const y = new Float32Array(n), yr = new Float32Array(n);
+          const mean = new Float32Array(rows), rstd = new Float32Array(rows);
+          const meanr = new Float32Array(rows), rstdr = new Float32Array(rows);
+          k.layerNorm(x, gamma, beta, y, mean, rstd, rows, cols, 1e-5);
+          jsKernels.layerNorm(x, gamma, beta, yr, meanr, rstdr, rows, cols, 1e-5);
+          assertClose(mean, meanr, `${label} layerNorm mean`, 1e-6, 1e-7);
+          assertClose(rstd, rstdr, `${label} layerNorm rstd`, 1e-5, 0);
+          assertClose(y, yr, `${label} layerNorm y`, 1e-5, 1e-5);
+          const dy = randn(n, r);
+          const dx = new Float32Array(n), dxr = new Float32Array(n);
+          const dg0 = randn(cols, r), db0 = randn(cols, r); // accumulate onto existing values
+          const dg = affine ? dg0.slice() : null, db = affine ? db0.slice() : null;
+          const dgr = affine ? dg0.slice() : null, dbr = affine ? db0.slice() : null;
+          k.layerNormBackward(x, gamma, meanr, rstdr, dy, dx, dg, db, rows, cols);
+          jsKernels.layerNormBackward(x, gamma, meanr, rstdr, dy, dxr, dgr, dbr, rows, cols);
+          assertClose(dx, dxr, `${label} layerNormBackward dx`, 1e-4, 1e-5);
+          if (dg) assertClose(dg, dgr!, `${label} layerNormBackward dgamma`, 1e-5, 1e-5 * Math.sqrt(rows));
+          if (db) assertClose(db, dbr!, `${label} layerNormBackward dbeta`, 1e-5, 1e-5 * Math.sqrt(rows));
+
+          const rs = new Float32Array(rows), rsr = new Float32Array(rows);
+          k.rmsNorm(x, gamma, y, rs, rows, cols, 1e-6);
+          jsKernels.rmsNorm(x, gamma, yr, rsr, rows, cols, 1e-6);
+          assertClose(rs, rsr, `${label} rmsNorm rstd`, 1e-6, 0);
+          assertClose(y, yr, `${label} rmsNorm y`, 1e-5, 1e-6);
+          const dg2 = affine ? dg0.slice() : null, dg2r = affine ? dg0.slice() : null;
+          k.rmsNormBackward(x, gamma, rsr, dy, dx, dg2, rows, cols);
+          jsKernels.rmsNormBackward(x, gamma, rsr, dy, dxr, dg2r, rows, cols);
+          assertClose(dx, dxr, `${label} rmsNormBackward dx`, 1e-4, 1e-5);
+          if (dg2) assertClose(dg2, dg2r!, `${label} rmsNormBackward dgamma`, 1e-5, 1e-5 * Math.sqrt(rows));
+        }
+    });
+  });
+
+  test('crossEntropy: ignore index, label smoothing, separate and in-place dlogits', () => {
+    const r = rng(17);
+    forEachSimd((k, simd) => {
+      for (const [rows, V] of [[1, 1], [7, 33], [37, 5003], [6, 50257]] as const)
+        for (const eps of [0, 0.1])
+          for (const mode of ['none', 'separate', 'inplace'] as const) {
+            const logits = randn(rows * V, r, 10);
+            const targets = new Int32Array(rows).map(() => Math.floor(r() * V));
+            if (rows > 2) targets[1] = -100;
+            const label = `${simd} crossEntropy ${rows}x${V} eps=${eps} ${mode}`;
+            const loss = new Float32Array(rows), lossr = new Float32Array(rows);
+            const dref = new Float32Array(rows * V);
+            const countr = jsKernels.crossEntropy(logits, targets, rows, V, -100, eps, lossr, dref, 0.5);
+            const x = logits.slice();
+            const d = mode === 'none' ? null : mode === 'separate' ? new Float32Array(rows * V).fill(7) : x;
+            const count = k.crossEntropy(x, targets, rows, V, -100, eps, loss, d, 0.5);
+            assert.equal(count, countr, `${label} count`);
+            assertClose(loss, lossr, `${label} loss`, 1e-5, 1e-5);
+            // softmax - onehot cancels at the target: absolute error ~ulp(gradScale).
+            if (d) assertClose(d, dref, `${label} dlogits`, 1e-5, 1e-7);
+          }
+    });
+  });
+
+  test('attention forward and backward: causal offsets, GQA, key padding, fully masked rows', () => {
+    const r = rng(19);
+    type Cfg = { B: number; H: number; Hkv: number; T: number; S: number; D: number; causal: boolean; mask?: 'some' | 'all' };
+    const cfgs: Cfg[] = [
+      { B: 2, H: 4, Hkv: 2, T: 37, S: 37, D: 24, causal: true },
+      { B: 1, H: 3, Hkv: 1, T: 5, S: 70, D: 16, causal: true, mask: 'some' }, // prefix keys S > T
+      { B: 2, H: 2, Hkv: 2, T: 9, S: 20, D: 19, causal: false, mask: 'all' }, // batch 1 fully masked
+      { B: 1, H: 2, Hkv: 1, T: 1, S: 100, D: 64, causal: true }, // decoding one token
+      { B: 1, H: 2, Hkv: 2, T: 130, S: 130, D: 64, causal: true, mask: 'some' },
+      { B: 1, H: 1, Hkv: 1, T: 6, S: 4, D: 8, causal: true }, // S < T: first queries see nothing
+    ];
+    forEachSimd((k, simd) => {
+      for (const c of cfgs) {
+        const { B, H, Hkv, T, S, D, causal } = c;
+        const label = `${simd} attention ${JSON.stringify(c)}`;
+        const q = randn(B * H * T * D, r, 2), kk = randn(B * Hkv * S * D, r, 2), v = randn(B * Hkv * S * D, r);
+        let mask: Uint8Array | null = null;
+        if (c.mask) {
+          mask = new Uint8Array(B * S).map(() => (r() < 0.8 ? 1 : 0));
+          mask[0] = 1;
+          if (c.mask === 'all') mask.fill(0, S, 2 * S);
+        }
+        const scale = 1 / Math.sqrt(D);
+        const out = new Float32Array(q.length).fill(NaN), lse = new Float32Array(B * H * T);
+        const outr = new Float32Array(q.length), lser = new Float32Array(B * H * T);
+        k.attention(q, kk, v, out, lse, B, H, Hkv, T, S, D, scale, causal, mask);
+        jsKernels.attention(q, kk, v, outr, lser, B, H, Hkv, T, S, D, scale, causal, mask);
+        assertClose(out, outr, `${label} out`, 1e-5, 1e-6);
+        assertClose(lse, lser, `${label} lse`, 1e-6, 1e-6);
+        const dout = randn(q.length, r);
+        const dk0 = randn(kk.length, r), dv0 = randn(v.length, r); // dk/dv accumulate
+        const dq = new Float32Array(q.length).fill(NaN), dk = dk0.slice(), dv = dv0.slice();
+        const dqr = new Float32Array(q.length), dkr = dk0.slice(), dvr = dv0.slice();
+        k.attentionBackward(q, kk, v, outr, lser, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, mask);
+        jsKernels.attentionBackward(q, kk, v, outr, lser, dout, dqr, dkr, dvr, B, H, Hkv, T, S, D, scale, causal, mask);
+        assertClose(dq, dqr, `${label} dq`, 1e-4, 1e-5);
+        assertClose(dk, dkr, `${label} dk`, 1e-4, 1e-5);
+        assertClose(dv, dvr, `${label} dv`, 1e-4, 1e-5);
+        // Only some gradients requested.
+        const dv2 = dv0.slice();
+        k.attentionBackward(q, kk, v, outr, lser, dout, null, null, dv2, B, H, Hkv, T, S, D, scale, causal, mask);
+        assertClose(dv2, dvr, `${label} dv only`, 1e-4, 1e-5);
+      }
+    });
+  });
+
+  test('adamw, axpy, sumSquares', () => {
+    const r = rng(23);
+    const n = 100003;
+    forEachSimd((k, simd) => {
+      const p = randn(n, r), g = randn(n, r), m = randn(n, r, 0.1), v = randn(n, r, 0.01).map(Math.abs);
+      const [p1, m1, v1] = [p.slice(), m.slice(), v.slice()];
+      const [p2, m2, v2] = [p.slice(), m.slice(), v.slice()];
+      k.adamw(p1, g, m1, v1, n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3);
+      jsKernels.adamw(p2, g, m2, v2, n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3);
+      // m = b1*m + (1-b1)*g can cancel: error scale |b1*m| + |(1-b1)*g|.
+      assertClose(m1, m2, `${simd} adamw m`, 1e-6, 0, m.map((mi, i) => Math.abs(0.9 * mi) + Math.abs(0.1 * g[i]!)));
+      assertClose(v1, v2, `${simd} adamw v`, 1e-6, 1e-12);
+      assertClose(p1, p2, `${simd} adamw p`, 1e-6, 1e-8);
+
+      const x = randn(n + 5, r), y = randn(n + 9, r);
+      const y1 = y.slice(), y2 = y.slice();
+      k.axpy(n, -0.3, x, 5, y1, 9);
+      jsKernels.axpy(n, -0.3, x, 5, y2, 9);
+      assertClose(y1, y2, `${simd} axpy`, 1e-7, 1e-7);
+
+      const s = k.sumSquares(x, n), sr = jsKernels.sumSquares(x, n);
+      assert.ok(Math.abs(s - sr) <= 1e-12 * sr, `${simd} sumSquares ${s} vs ${sr}`);
+    });
+  });
+});
+
+describe('native argument validation', { skip }, () => {
+  const k = native!;
+  test('short arrays, wrong types and bad values throw errors naming the kernel and argument', () => {
+    const A = new Float32Array(6), B = new Float32Array(6), C = new Float32Array(4);
+    assert.throws(() => k.gemm(false, false, 2, 2, 4, 1, A, 0, 4, B, 0, 2, WType.F32, 0, C, 0, 2, 1, 0, 0, 0),
+      /tunekit native gemm: argument 'A' is too short/);
+    assert.throws(() => k.gemm(false, false, 2, 2, 3, 1, A, 0, 3, B, 0, 2, WType.F32, 0, C, 1, 2, 1, 0, 0, 0),
+      /gemm: argument 'C' is too short/);
+    assert.throws(() => k.gemm(false, false, 2, 2, 3, 1, A, 0, 3, B, 0, 2, WType.BF16, 0, C, 0, 2, 1, 0, 0, 0),
+      /gemm: argument 'B' must be a Uint16Array/);
+    assert.throws(() => k.gemm(false, false, 2, 2, 3, 1, A, 0, 2, B, 0, 2, WType.F32, 0, C, 0, 2, 1, 0, 0, 0),
+      /gemm: argument 'lda' must be >= 3/);
+    assert.throws(() => k.gemm(false, false, 2, 2, 3, 1, A, 0, 3, B, 0, 2, WType.F32, 0, C, 0, 2, 2, 6, 6, 4),
+      /gemm: argument 'A' is too short/);
+    assert.throws(() => k.gemm(false, false, -1, 2, 3, 1, A, 0, 3, B, 0, 2, WType.F32, 0, C, 0, 2, 1, 0, 0, 0),
+      /gemm: argument 'M' must be an integer >= 0/);
+    assert.throws(() => k.unary(9 as Unary, A, A, 6), /unary: argument 'op'/);
+    assert.throws(() => k.softmax(A, new Float64Array(6) as unknown as Float32Array, 2, 3, 1, false),
+      /softmax: argument 'y' must be a Float32Array/);
+    assert.throws(() => k.crossEntropy(A, new Int32Array([0, 7]), 2, 3, -100, 0, C, null, 1),
+      /crossEntropy: target 7 at row 1 is outside \[0, 3\)/);
+    assert.throws(() => k.attention(A, A, A, A, A, 1, 3, 2, 1, 1, 1, 1, false, null), /attention: H = 3 is not a multiple of Hkv = 2/);
+    assert.throws(() => k.layerNorm(A, new Float32Array(2), null, A, C, C, 2, 3, 1e-5),
+      /layerNorm: argument 'gamma' is too short/);
+    assert.throws(() => k.adamw(A, A, A, A, 6, 1e-3, 0.9, 0.999, 1e-8, 0, 0), /adamw: argument 'step' must be an integer >= 1/);
+    assert.throws(() => k.sumSquares(A, 7), /sumSquares: argument 'x' is too short/);
+    // Nothing was written by the rejected calls.
+    assert.deepEqual([...C], [0, 0, 0, 0]);
+  });
+});
+
+describe('backend loader', () => {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const indexJs = resolve(here, '../../src/native/index.js');
+  const probe = (url: string) =>
+    `import(${JSON.stringify(url)}).then((m) => console.log(JSON.stringify({ backend: m.backend, threads: m.kernels.threads, simd: m.kernels.simd })))`;
+  const run = (env: Record<string, string>, code: string) =>
+    spawnSync(process.execPath, ['-e', code], { env: { ...process.env, TUNEKIT_BACKEND: '', TUNEKIT_THREADS: '', ...env }, encoding: 'utf8' });
+
+  test('TUNEKIT_BACKEND=js forces the TypeScript kernels', () => {
+    const res = run({ TUNEKIT_BACKEND: 'js' }, probe(indexJs));
+    assert.equal(res.status, 0, res.stderr);
+    assert.deepEqual(JSON.parse(res.stdout), { backend: 'js', threads: 1, simd: 'js' });
+    assert.equal(res.stderr, '');
+  });
+
+  test('an unknown TUNEKIT_BACKEND or TUNEKIT_THREADS value is an error', () => {
+    const bad = run({ TUNEKIT_BACKEND: 'gpu' }, probe(indexJs));
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /TUNEKIT_BACKEND must be 'js' or 'native', got 'gpu'/);
+    const badThreads = run({ TUNEKIT_THREADS: 'two' }, probe(indexJs));
+    assert.notEqual(badThreads.status, 0);
+    assert.match(badThreads.stderr, /TUNEKIT_THREADS must be an integer/);
+  });
+
+  test('TUNEKIT_THREADS sets the native thread count', { skip }, () => {
+    const res = run({ TUNEKIT_BACKEND: 'native', TUNEKIT_THREADS: '1' }, probe(indexJs));
+    assert.equal(res.status, 0, res.stderr);
+    assert.deepEqual(JSON.parse(res.stdout), { backend: 'native', threads: 1, simd: native!.simd });
+  });
+
+  test('without a built addon: one warning and the TypeScript kernels; TUNEKIT_BACKEND=native throws', () => {
+    // A copy of the compiled loader whose package root has no build/ folder.
+    const root = mkdtempSync(join(tmpdir(), 'tunekit-loader-'));
+    try {
+      const dir = join(root, 'dist/src/native');
+      cpSync(dirname(indexJs), dir, { recursive: true });
+      const url = join(dir, 'index.js');
+      const res = run({}, `${probe(url)}.then(() => import(${JSON.stringify(url)}))`);
+      assert.equal(res.status, 0, res.stderr);
+      assert.equal(JSON.parse(res.stdout).backend, 'js');
+      const warnings = res.stderr.split('\n').filter((l) => l.includes('native kernels unavailable'));
+      assert.equal(warnings.length, 1, res.stderr);
+      assert.match(warnings[0]!, /^tunekit: native kernels unavailable \(.*tunekit_native\.node is not built.*\); using the TypeScript backend \(slower\)$/);
+      const forced = run({ TUNEKIT_BACKEND: 'native' }, probe(url));
+      assert.notEqual(forced.status, 0);
+      assert.match(forced.stderr, /native kernels requested \(TUNEKIT_BACKEND=native\) but unavailable/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});

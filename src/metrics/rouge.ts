@@ -375,9 +375,9 @@ export class BootstrapAggregator {
         means.fmeasure.push(f / scores.length);
       }
       const at = (q: number): RougeScore => ({
-        precision: percentile(means.precision, q),
-        recall: percentile(means.recall, q),
-        fmeasure: percentile(means.fmeasure, q),
+        precision: linearPercentile(means.precision, q),
+        recall: linearPercentile(means.recall, q),
+        fmeasure: linearPercentile(means.fmeasure, q),
       });
       result[type] = { low: at(delta), mid: at(0.5), high: at(1 - delta) };
     }
@@ -386,7 +386,7 @@ export class BootstrapAggregator {
 }
 
 /** numpy's default ('linear') percentile, with q as a fraction. */
-export function percentile(values: readonly number[], q: number): number {
+export function linearPercentile(values: readonly number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   const position = q * (sorted.length - 1);
   const below = Math.floor(position);

@@ -5,7 +5,7 @@ import {
   RougeScorer,
   lcsIndices,
   lcsLength,
-  percentile,
+  linearPercentile,
   rougeCompute,
   rougeTokenize,
   summaryLevelLcs,
@@ -212,8 +212,8 @@ test('rougeCompute: HF evaluate shape, multi-reference, aggregation by mean', ()
 
 test('BootstrapAggregator: seeded, numpy-style percentiles around the exact mean', () => {
   // numpy.percentile([1, 2, 3, 4], 25) = 1.75 (linear interpolation).
-  close(percentile([4, 1, 3, 2], 0.25), 1.75);
-  close(percentile([4, 1, 3, 2], 0.5), 2.5);
+  close(linearPercentile([4, 1, 3, 2], 0.25), 1.75);
+  close(linearPercentile([4, 1, 3, 2], 0.5), 2.5);
   const scorer = new RougeScorer(['rouge1']);
   const aggregator = new BootstrapAggregator({ nSamples: 200, seed: 1 });
   aggregator.addScores(scorer.score('one two three', 'one two'));

@@ -13,8 +13,10 @@ program.name('tunekit').description('Fine-tune and evaluate transformer language
 
 const commands = [
   // one entry per sub-command module (keep sorted)
+  'chat',
   'demo',
   'eval-metrics',
+  'generate',
   'pull',
 ] as const satisfies readonly string[];
 

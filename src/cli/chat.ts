@@ -1,0 +1,44 @@
+/**
+ * `tunekit chat --model DIR [sampling flags] [--system TEXT]`: an interactive conversation that keeps
+ * the KV cache between turns (see ChatSession). Reads one user message per line from stdin (a
+ * terminal or a pipe); `/reset` starts over, `/exit` (or end of input) quits. Each reply is written
+ * to stdout followed by a newline; timing goes to stderr.
+ */
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import { ChatSession } from '../generate/chat.js';
+import { addSamplingOptions, describeTiming, loadForGeneration, optionsFromFlags, type SamplingFlags } from './generate.js';
+
+export function register(program: Command): void {
+  addSamplingOptions(program.command('chat').description('chat with a causal language model (reads messages from stdin; /reset, /exit)'))
+    .option('--system <text>', 'system message opening the conversation')
+    .action(async (flags: SamplingFlags & { system?: string }) => {
+      const { model, tokenizer, genConfig } = loadForGeneration(flags.model);
+      // The prompt grows each turn; a length from max_length would shrink with it, so only an
+      // explicit or configured max_new_tokens is used, else the transformers default of 20 new tokens.
+      const options = optionsFromFlags(flags, genConfig, model, 0);
+      options.maxNewTokens = flags.maxNewTokens ?? genConfig.maxNewTokens ?? 20;
+      const { stopStrings, ...generation } = options;
+      const session = new ChatSession(model, tokenizer, { system: flags.system, generation, stopStrings });
+      const interactive = process.stdin.isTTY === true;
+      const rl = createInterface({ input: process.stdin, output: interactive ? process.stdout : undefined, terminal: interactive });
+      const prompt = (): void => { if (interactive) rl.prompt(); };
+      rl.setPrompt('> ');
+      if (interactive) process.stdout.write('Type a message; /reset starts over, /exit quits.\n');
+      prompt();
+      for await (const raw of rl) {
+        const line = raw.trim();
+        if (line === '/exit') break;
+        if (line === '/reset') {
+          session.reset();
+          process.stderr.write('[conversation reset]\n');
+        } else if (line !== '') {
+          const turn = session.send(line, flags.stream ? (e) => process.stdout.write(e.text) : undefined);
+          process.stdout.write(flags.stream ? '\n' : `${turn.text}\n`);
+          process.stderr.write(`${describeTiming({ tokens: [turn.tokens], texts: [turn.text], finishReasons: [turn.finishReason], timing: turn.timing })} reused ${turn.reusedTokens}/${turn.promptTokens} prompt tokens\n`);
+        }
+        prompt();
+      }
+      rl.close();
+    });
+}

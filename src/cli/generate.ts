@@ -1,0 +1,130 @@
+/**
+ * `tunekit generate --model DIR --prompt TEXT [sampling flags]`: continue a prompt with a Hugging Face
+ * causal LM folder. Defaults come from the folder's generation_config.json (transformers' defaults
+ * when absent). The continuation goes to stdout (streamed by default); timing and the finish reason
+ * go to stderr.
+ *
+ * Sampling is used unless --greedy, when generation_config.json sets do_sample, or when a sampling
+ * flag (--temperature, --top-k, --top-p, --min-p, --seed) is given.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { generate, type GenerateOptions, type GenerateResult } from '../generate/generate.js';
+import { renderFallbackChat } from '../generate/chat.js';
+import { readGenerationConfig, type GenerationConfig } from '../io/hf-config.js';
+import { AutoTokenizer, type PreTrainedTokenizer } from '../io/tokenizer.js';
+import { AutoModelForCausalLM } from '../models/auto.js';
+import type { CausalLM } from '../models/causal-lm.js';
+
+/** Sampling and length flags shared by `generate` and `chat`, as commander parses them. */
+export interface SamplingFlags {
+  model: string;
+  maxNewTokens?: number;
+  temperature?: number;
+  topK?: number;
+  topP?: number;
+  minP?: number;
+  repetitionPenalty?: number;
+  frequencyPenalty?: number;
+  presencePenalty?: number;
+  noRepeatNgramSize?: number;
+  seed?: number;
+  stop?: string[];
+  greedy?: boolean;
+  stream: boolean;
+}
+
+function numberParser(flag: string, check: (v: number) => boolean, expected: string): (value: string) => number {
+  return (value: string) => {
+    const v = Number(value);
+    if (value.trim() === '' || !Number.isFinite(v) || !check(v)) throw new InvalidArgumentError(`${flag} expects ${expected}, got "${value}"`);
+    return v;
+  };
+}
+
+const positiveInt = (flag: string) => numberParser(flag, (v) => Number.isInteger(v) && v >= 1, 'an integer >= 1');
+const nonNegativeInt = (flag: string) => numberParser(flag, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0');
+const probability = (flag: string) => numberParser(flag, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+
+/** Adds --model and the sampling/length flags to a command. */
+export function addSamplingOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--model <dir>', 'Hugging Face model folder (config.json, safetensors, tokenizer.json)')
+    .option('--max-new-tokens <n>', 'tokens to generate at most (default: generation_config.json max_new_tokens, else max_length minus the prompt)', positiveInt('--max-new-tokens'))
+    .option('--temperature <t>', 'sampling temperature; 0 means greedy', numberParser('--temperature', (v) => v >= 0, 'a number >= 0'))
+    .option('--top-k <k>', 'keep the k most likely tokens; 0 disables (default 50 as transformers)', nonNegativeInt('--top-k'))
+    .option('--top-p <p>', 'nucleus sampling: smallest set with probability >= p', probability('--top-p'))
+    .option('--min-p <p>', 'drop tokens with probability < p * the top probability', probability('--min-p'))
+    .option('--repetition-penalty <r>', 'CTRL repetition penalty (> 1 discourages repeats)', numberParser('--repetition-penalty', (v) => v > 0, 'a number > 0'))
+    .option('--frequency-penalty <f>', 'OpenAI frequency penalty', numberParser('--frequency-penalty', () => true, 'a number'))
+    .option('--presence-penalty <p>', 'OpenAI presence penalty', numberParser('--presence-penalty', () => true, 'a number'))
+    .option('--no-repeat-ngram-size <n>', 'never repeat an n-gram of this size; 0 disables', nonNegativeInt('--no-repeat-ngram-size'))
+    .option('--seed <s>', 'sampling seed (default 0)', nonNegativeInt('--seed'))
+    .option('--stop <str...>', 'stop when the continuation contains one of these strings')
+    .option('--greedy', 'always pick the most likely token (no sampling)')
+    .addOption(new Option('--no-stream', 'print the text only when generation ends'));
+}
+
+/** Loads the model, tokenizer and generation config of `--model`. */
+export function loadForGeneration(dir: string): { model: CausalLM; tokenizer: PreTrainedTokenizer; genConfig: GenerationConfig } {
+  return { model: AutoModelForCausalLM.fromPretrained(dir), tokenizer: AutoTokenizer.fromPretrained(dir), genConfig: readGenerationConfig(dir) };
+}
+
+/**
+ * Generation options from the flags over generation_config.json. `promptLength` turns the config's
+ * max_length (prompt included, as transformers) into a number of new tokens.
+ */
+export function optionsFromFlags(flags: SamplingFlags, cfg: GenerationConfig, model: CausalLM, promptLength: number): GenerateOptions {
+  const samplingFlag = [flags.temperature, flags.topK, flags.topP, flags.minP, flags.seed].some((v) => v !== undefined);
+  const eos = cfg.eosTokenIds.length > 0 ? cfg.eosTokenIds : model.config.eosTokenIds;
+  return {
+    maxNewTokens: flags.maxNewTokens ?? cfg.maxNewTokens ?? Math.max(1, cfg.maxLength - promptLength),
+    minNewTokens: cfg.minNewTokens ?? 0,
+    doSample: !flags.greedy && (cfg.doSample || samplingFlag),
+    temperature: flags.temperature ?? cfg.temperature,
+    topK: flags.topK ?? cfg.topK,
+    topP: flags.topP ?? cfg.topP,
+    minP: flags.minP ?? cfg.minP ?? 0,
+    repetitionPenalty: flags.repetitionPenalty ?? cfg.repetitionPenalty,
+    frequencyPenalty: flags.frequencyPenalty ?? 0,
+    presencePenalty: flags.presencePenalty ?? 0,
+    noRepeatNgramSize: flags.noRepeatNgramSize ?? cfg.noRepeatNgramSize,
+    seed: flags.seed ?? 0,
+    eosTokenIds: eos,
+    padTokenId: cfg.padTokenId ?? undefined,
+    stopStrings: flags.stop ?? [],
+  };
+}
+
+/** One line of timing for stderr. */
+export function describeTiming(result: GenerateResult): string {
+  const t = result.timing;
+  return `[${result.tokens[0]!.length} tokens, finish: ${result.finishReasons[0]}; prefill ${t.prefillTokens} tok ${t.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${t.decodeTokens} tok ${t.decodeTokensPerSecond.toFixed(1)} tok/s]`;
+}
+
+export function register(program: Command): void {
+  addSamplingOptions(program.command('generate').description('continue a prompt with a causal language model'))
+    .requiredOption('--prompt <text>', 'text to continue')
+    .option('--chat-template', "send the prompt as a user message through the tokenizer's chat template (plain \"User:/Assistant:\" format when it has none)")
+    .action((flags: SamplingFlags & { prompt: string; chatTemplate?: boolean }) => {
+      const { model, tokenizer, genConfig } = loadForGeneration(flags.model);
+      const messages = [{ role: 'user', content: flags.prompt }];
+      let promptIds: number[];
+      let stops: string[] = [];
+      if (!flags.chatTemplate) promptIds = tokenizer.encode(flags.prompt);
+      else if (tokenizer.chatTemplate !== null) promptIds = tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
+      else {
+        promptIds = tokenizer.encode(renderFallbackChat(messages, true));
+        stops = ['\nUser:'];
+      }
+      const options = optionsFromFlags(flags, genConfig, model, promptIds.length);
+      if (tokenizer.eosTokenId !== null && flags.chatTemplate) options.eosTokenIds = [...new Set([...options.eosTokenIds!, tokenizer.eosTokenId])];
+      const result = generate(model, promptIds, {
+        ...options,
+        stopStrings: [...options.stopStrings!, ...stops],
+        tokenizer,
+        onToken: flags.stream ? (e) => process.stdout.write(e.text) : undefined,
+      });
+      process.stdout.write(flags.stream ? '\n' : `${result.texts![0]}\n`);
+      process.stderr.write(`${describeTiming(result)}\n`);
+    });
+}

@@ -474,6 +474,49 @@ function readChatTemplates(dir: string, config: Record<string, unknown>, label: 
   return templates;
 }
 
+/** Tokenizer classes whose fast implementation rebuilds the post-processor from add_bos_token/add_eos_token. */
+const LLAMA_TOKENIZER_CLASSES = /^(Llama|CodeLlama)Tokenizer(Fast)?$/;
+
+/** Id of a token in a tokenizer.json (added tokens first, then the model vocabulary). */
+function tokenIdInJson(tokenizerJson: Record<string, unknown>, content: string): number | null {
+  for (const t of tokenizerJson.added_tokens as unknown[]) {
+    if (isPlainObject(t) && t.content === content && typeof t.id === 'number') return t.id;
+  }
+  const vocab = (tokenizerJson.model as { vocab?: unknown }).vocab;
+  if (isPlainObject(vocab) && typeof vocab[content] === 'number') return vocab[content];
+  if (Array.isArray(vocab)) {
+    const i = vocab.findIndex((entry) => Array.isArray(entry) && entry[0] === content);
+    if (i >= 0) return i;
+  }
+  return null;
+}
+
+/**
+ * The TemplateProcessing that transformers' LlamaTokenizerFast.update_post_processor builds:
+ * single = [bos] $A [eos], pair = [bos] $A [eos] [bos] $B:1 [eos] (bos/eos present per add_bos_token /
+ * add_eos_token), so setting add_eos_token in tokenizer_config.json takes effect as in transformers.
+ */
+function llamaPostProcessor(
+  tokenizerJson: Record<string, unknown>, addBos: boolean, addEos: boolean, bos: string | null, eos: string | null, configPath: string,
+): Record<string, unknown> {
+  const special = (token: string | null, name: string): { token: string; id: number } => {
+    if (token === null) throw new Error(`${configPath}: add_${name}_token is true but ${name}_token is not set`);
+    const id = tokenIdInJson(tokenizerJson, token);
+    if (id === null) throw new Error(`${configPath}: ${name}_token ${JSON.stringify(token)} is not in the vocabulary of tokenizer.json`);
+    return { token, id };
+  };
+  const b = addBos ? special(bos, 'bos') : null;
+  const e = addEos ? special(eos, 'eos') : null;
+  const piece = (typeId: number, sequence: 'A' | 'B') => [
+    ...(b ? [{ SpecialToken: { id: b.token, type_id: typeId } }] : []),
+    { Sequence: { id: sequence, type_id: typeId } },
+    ...(e ? [{ SpecialToken: { id: e.token, type_id: typeId } }] : []),
+  ];
+  const specialTokens: Record<string, unknown> = {};
+  for (const t of [b, e]) if (t) specialTokens[t.token] = { id: t.token, ids: [t.id], tokens: [t.token] };
+  return { type: 'TemplateProcessing', single: piece(0, 'A'), pair: [...piece(0, 'A'), ...piece(1, 'B')], special_tokens: specialTokens };
+}
+
 /** Loads tokenizers from Hugging Face model folders. */
 export class AutoTokenizer {
   /**
@@ -506,6 +549,13 @@ export class AutoTokenizer {
     const additionalRaw = specialMap.additional_special_tokens ?? config.additional_special_tokens ?? [];
     if (!Array.isArray(additionalRaw)) throw new Error(`${configPath}: field "additional_special_tokens" must be a list`);
     const additional = additionalRaw.map((t, i) => specialTokenContent(configPath, `additional_special_tokens[${i}]`, t)!);
+
+    if (LLAMA_TOKENIZER_CLASSES.test(String(config.tokenizer_class ?? ''))) {
+      const cfg = new FieldReader(configPath, config);
+      tokenizerJson.post_processor = llamaPostProcessor(
+        tokenizerJson, cfg.bool('add_bos_token', true), cfg.bool('add_eos_token', false), specialTokens.bos_token, specialTokens.eos_token, configPath,
+      );
+    }
 
     let tokenizer: Tokenizer;
     try {

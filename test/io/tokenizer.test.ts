@@ -76,6 +76,22 @@ test('special tokens, encode/decode and pair type ids on a self-contained tokeni
   assert.equal(tok.numSpecialTokensToAdd(true), 3);
 });
 
+test('Llama tokenizer classes honour add_bos_token / add_eos_token like LlamaTokenizerFast', () => {
+  const both = AutoTokenizer.fromPretrained(tinyTokenizerDir('llama-eos', { tokenizer_class: 'LlamaTokenizer', bos_token: '<s>', eos_token: '</s>', add_eos_token: true }));
+  assert.deepEqual(both.encode('hello'), [1, id('hello'), 2]);
+  assert.deepEqual(both.encodePlus('hello', { textPair: 'hi' }).inputIds, [1, id('hello'), 2, 1, id('hi'), 2]);
+  assert.deepEqual(both.encodePlus('hello', { textPair: 'hi' }).tokenTypeIds, [0, 0, 0, 1, 1, 1]);
+  // Defaults: add_bos_token true, add_eos_token false (the file's own template also appended </s>).
+  const bosOnly = AutoTokenizer.fromPretrained(tinyTokenizerDir('llama-default', { tokenizer_class: 'LlamaTokenizerFast', bos_token: '<s>', eos_token: '</s>' }));
+  assert.deepEqual(bosOnly.encode('hello'), [1, id('hello')]);
+  const neither = AutoTokenizer.fromPretrained(tinyTokenizerDir('llama-none', { tokenizer_class: 'LlamaTokenizer', bos_token: '<s>', add_bos_token: false }));
+  assert.deepEqual(neither.encode('hello'), [id('hello')]);
+  assert.throws(
+    () => AutoTokenizer.fromPretrained(tinyTokenizerDir('llama-noeos', { tokenizer_class: 'LlamaTokenizer', bos_token: '<s>', add_eos_token: true })),
+    /add_eos_token is true but eos_token is not set/,
+  );
+});
+
 test('batch encoding: padding sides, max_length, multiples, truncation strategies', () => {
   const tok = AutoTokenizer.fromPretrained(tinyTokenizerDir('batch', { bos_token: '<s>', eos_token: '</s>', unk_token: '[UNK]', pad_token: '[PAD]' }));
   const [a, b, c, d, e] = ['a', 'b', 'c', 'd', 'e'].map(id) as [number, number, number, number, number];

@@ -187,6 +187,8 @@ test('custom and named tokenizers; splitSummaries', () => {
   closeScore(object.score('ab', 'ba').rouge1, 1, 1, 'object tokenizer');
   // 我 爱 北 京 天 安 门 vs 我 爱 北 京: 4 matches, P 4/4, R 4/7.
   closeScore(new RougeScorer(['rouge1'], { tokenizer: 'chars' }).score('我爱北京天安门', '我爱北京').rouge1, 1, 4 / 7, 'chars');
+  // jieba: 我 / 爱 / 北京 / 天安门 vs 我 / 爱 / 北京: P 3/3, R 3/4.
+  closeScore(new RougeScorer(['rouge1', 'rougeL'], { tokenizer: 'jieba' }).score('我爱北京天安门', '我爱北京').rougeL, 1, 3 / 4, 'jieba');
   // Stemming applies to the [a-z0-9] tokens of the named tokenizers.
   closeScore(new RougeScorer(['rouge1'], { tokenizer: 'chars', useStemmer: true }).score('跑 running', '跑 runs').rouge1, 1, 1, 'chars+stem');
   assert.throws(() => new RougeScorer(['rouge1'], { tokenizer: 'words' as never }), /tokenizer must be 'chars', 'jieba'/);

@@ -9,9 +9,25 @@
  * so one reference per hypothesis is `[refs]`, two are `[refs1, refs2]`. A reference entry may be
  * `null` when a segment has fewer references than others (sacrebleu's "variable number of
  * references"); an empty string is NOT dropped — it is a reference of length 0, as in sacrebleu.
+ *
+ * Where this deliberately differs from sacrebleu (input errors only; every score is unchanged):
+ * a reference stream whose length differs from the hypotheses raises (sacrebleu silently truncates
+ * to the shortest), and so does a segment whose references are all null (sacrebleu raises a
+ * TypeError there unless the hypothesis is empty). sacrebleu's `force` only silences a log
+ * message and `trg_lang` only picks a default tokenizer, so neither exists here. The signature's
+ * version field reads "2.6.0-tunekit": the numbers are sacrebleu 2.6.0's, the code is not.
  */
 import { pyFormatFixed, pyRstrip, pySplit } from './pystr.js';
+import {
+  formatSacrebleuScore,
+  referencesPerSegment,
+  signatureRefCount,
+  type ReferenceStreams,
+  type SacrebleuScore,
+} from './sacrebleu-score.js';
 import { getSacrebleuTokenizer, type SacrebleuTokenizerName } from './sacrebleu-tokenizers.js';
+
+export type { SacrebleuFormatOptions, SacrebleuScore } from './sacrebleu-score.js';
 
 /** sacrebleu's BLEU smoothing methods (Chen & Cherry, 2014). */
 export type BleuSmoothMethod = 'exp' | 'floor' | 'add-k' | 'none';
@@ -49,30 +65,8 @@ export interface BleuOptions {
   effectiveOrder?: boolean;
 }
 
-/** Options of {@link Score.format}. */
-export interface ScoreFormatOptions {
-  /** Decimal places of the score; default 2. */
-  width?: number;
-  /** Return the score string only; default false. */
-  scoreOnly?: boolean;
-  /** Put the reproducibility signature after the metric name; default false. */
-  withSignature?: boolean;
-}
-
-/** A sacrebleu-style score: the float `score` plus a printable form. */
-export interface Score {
-  /** Metric name as sacrebleu prints it, e.g. 'BLEU' or 'chrF2++'. */
-  readonly name: string;
-  /** The score in [0, 100], unrounded. */
-  readonly score: number;
-  /** sacrebleu's reproducibility signature, e.g. 'nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:…'. */
-  readonly signature: string;
-  /** sacrebleu's `Score.format()`: e.g. "BLEU = 48.53 82.4/50.0/45.5/37.5 (BP = 0.943 ...)". */
-  format(options?: ScoreFormatOptions): string;
-}
-
 /** sacrebleu's `BLEUScore`. */
-export interface BleuScore extends Score {
+export interface BleuScore extends SacrebleuScore {
   /**
    * Matched n-grams per order (clipped by the maximum reference count). With 'add-k' smoothing
    * these include the added k for orders ≥ 2, as sacrebleu reports them.
@@ -273,16 +267,8 @@ function makeBleuScore(
     refLen,
     ratio,
     signature,
-    format: (options) => formatScore('BLEU', score, signature, verbose, options),
+    format: (options) => formatSacrebleuScore('BLEU', score, signature, verbose, options),
   };
-}
-
-/** sacrebleu's `Score.format()` for text output: "NAME[|signature] = SCORE[ verbose]". */
-export function formatScore(name: string, score: number, signature: string, verbose: string, options: ScoreFormatOptions = {}): string {
-  const scoreText = pyFormatFixed(score, options.width ?? 2);
-  if (options.scoreOnly) return scoreText;
-  const head = options.withSignature ? `${name}|${signature}` : name;
-  return verbose ? `${head} = ${scoreText} ${verbose}` : `${head} = ${scoreText}`;
 }
 
 function resolveOptions(options: BleuOptions, defaultEffectiveOrder: boolean): ResolvedBleuOptions {
@@ -335,46 +321,6 @@ function closestRefLength(hypLen: number, refLens: readonly number[]): number {
     }
   }
   return closestLen;
-}
-
-type ReferenceStreams = ReadonlyArray<ReadonlyArray<string | null | undefined>>;
-
-/**
- * Checks sacrebleu's argument contract, and additionally that every reference stream is as long
- * as the hypotheses (sacrebleu silently truncates to the shortest, which hides data errors).
- * @returns per hypothesis, its non-null references.
- */
-export function referencesPerSegment(metric: string, hypotheses: readonly unknown[], references: ReferenceStreams): string[][] {
-  if (!Array.isArray(hypotheses)) throw new TypeError(`${metric}: hypotheses should be an array of strings`);
-  if (hypotheses.length === 0) throw new Error(`${metric}: hypotheses is empty (sacrebleu raises on an empty corpus too)`);
-  hypotheses.forEach((h, i) => {
-    if (typeof h !== 'string') throw new TypeError(`${metric}: hypotheses[${i}] should be a string, got ${h === null ? 'null' : typeof h}`);
-  });
-  if (!Array.isArray(references) || references.length === 0) {
-    throw new TypeError(`${metric}: references should be a non-empty array of reference streams (references[k][i] = k-th reference of hypothesis i)`);
-  }
-  references.forEach((stream, k) => {
-    if (!Array.isArray(stream)) throw new TypeError(`${metric}: references[${k}] should be an array of strings (a reference stream)`);
-    if (stream.length !== hypotheses.length) {
-      throw new Error(`${metric}: reference stream references[${k}] has ${stream.length} segments but there are ${hypotheses.length} hypotheses`);
-    }
-    stream.forEach((r, i) => {
-      if (r !== null && r !== undefined && typeof r !== 'string') {
-        throw new TypeError(`${metric}: references[${k}][${i}] should be a string or null, got ${typeof r}`);
-      }
-    });
-  });
-  return hypotheses.map((_, i) => {
-    const refs = references.map((stream) => stream[i]).filter((r): r is string => typeof r === 'string');
-    if (refs.length === 0) throw new Error(`${metric}: hypothesis ${i} has no reference (every stream has null there)`);
-    return refs;
-  });
-}
-
-/** sacrebleu's reference count for the signature: the common count, or 'var'. */
-export function signatureRefCount(refsPerSegment: readonly (readonly string[])[]): number | 'var' {
-  const counts = new Set(refsPerSegment.map((r) => r.length));
-  return counts.size === 1 ? [...counts][0] : 'var';
 }
 
 function scoreCorpus(hypotheses: readonly string[], references: ReferenceStreams, opts: ResolvedBleuOptions): BleuScore {

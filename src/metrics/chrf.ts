@@ -4,9 +4,10 @@
  *
  * References follow sacrebleu's stream convention (see {@link corpusChrf}). Character n-grams
  * are taken over Unicode code points of the line with whitespace removed (unless
- * `whitespace: true`); chrF++ adds word unigrams and bigrams.
+ * `whitespace: true`); chrF++ adds word unigrams and bigrams. Input errors are handled as in
+ * bleu.ts (mismatched stream lengths and segments without any reference raise).
  */
-import { formatScore, referencesPerSegment, signatureRefCount, type Score } from './bleu.js';
+import { formatSacrebleuScore, referencesPerSegment, signatureRefCount, type ReferenceStreams, type SacrebleuScore } from './sacrebleu-score.js';
 import { pySplit } from './pystr.js';
 
 /** Options of {@link corpusChrf} and {@link sentenceChrf} (sacrebleu's `CHRF(...)` arguments). */
@@ -30,7 +31,7 @@ export interface ChrfOptions {
 }
 
 /** sacrebleu's `CHRFScore`. */
-export interface ChrfScore extends Score {
+export interface ChrfScore extends SacrebleuScore {
   readonly charOrder: number;
   readonly wordOrder: number;
   readonly beta: number;
@@ -173,7 +174,7 @@ function chrfFromStatistics(stats: readonly number[], opts: ResolvedChrfOptions)
   return 100 * (((1 + factor) * avgPrec * avgRec) / (factor * avgPrec + avgRec));
 }
 
-function scoreCorpus(hypotheses: readonly string[], references: ReadonlyArray<ReadonlyArray<string | null | undefined>>, opts: ResolvedChrfOptions): ChrfScore {
+function scoreCorpus(hypotheses: readonly string[], references: ReferenceStreams, opts: ResolvedChrfOptions): ChrfScore {
   const refsPerSegment = referencesPerSegment('chrF', hypotheses, references);
   const preprocess = (s: string): string => (opts.lowercase ? s.toLowerCase() : s);
   const order = opts.charOrder + opts.wordOrder;
@@ -214,7 +215,7 @@ function scoreCorpus(hypotheses: readonly string[], references: ReadonlyArray<Re
     charOrder: opts.charOrder,
     wordOrder: opts.wordOrder,
     beta: opts.beta,
-    format: (options) => formatScore(name, score, signature, '', options),
+    format: (options) => formatSacrebleuScore(name, score, signature, '', options),
   };
 }
 
@@ -232,7 +233,7 @@ function scoreCorpus(hypotheses: readonly string[], references: ReadonlyArray<Re
  */
 export function corpusChrf(
   hypotheses: readonly string[],
-  references: ReadonlyArray<ReadonlyArray<string | null | undefined>>,
+  references: ReferenceStreams,
   options: ChrfOptions = {},
 ): ChrfScore {
   return scoreCorpus(hypotheses, references, resolveOptions(options));

@@ -8,12 +8,12 @@
  */
 
 /** A token: a word, a character or a token id. */
-export type Token = string | number;
+export type SequenceToken = string | number;
 
 /** A token sequence, or a string taken as its code points. */
-export type TokenSequence = readonly Token[] | string;
+export type TokenSequence = readonly SequenceToken[] | string;
 
-function asTokens(sequence: TokenSequence, what: string): readonly Token[] {
+function asTokens(sequence: TokenSequence, what: string): readonly SequenceToken[] {
   if (typeof sequence === 'string') return Array.from(sequence);
   if (!Array.isArray(sequence)) throw new TypeError(`${what} should be an array of tokens or a string`);
   return sequence;
@@ -24,7 +24,7 @@ function checkOrder(n: number, what: string): void {
 }
 
 /** The n-grams of a sequence as unambiguous keys (JSON of the token slice: "1" and 1 differ). */
-function ngramKeys(tokens: readonly Token[], n: number): string[] {
+function ngramKeys(tokens: readonly SequenceToken[], n: number): string[] {
   const keys: string[] = [];
   for (let i = 0; i + n <= tokens.length; i++) keys.push(JSON.stringify(tokens.slice(i, i + n)));
   return keys;
@@ -114,7 +114,7 @@ export interface RepeatedSubstring {
   /** Starts of all its occurrences, ascending (occurrences may overlap). */
   starts: number[];
   /** The repeated tokens (joined into a string when the input was a string). */
-  value: Token[] | string;
+  value: SequenceToken[] | string;
 }
 
 /**
@@ -211,7 +211,7 @@ export interface TandemRepeat {
   /** Tokens covered by the whole copies: period · repeats. */
   length: number;
   /** The repeated unit (joined into a string when the input was a string). */
-  unit: Token[] | string;
+  unit: SequenceToken[] | string;
 }
 
 /**

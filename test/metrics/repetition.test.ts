@@ -9,7 +9,7 @@ import {
   ngramCounts,
   repN,
   sentenceDistinctN,
-  type Token,
+  type SequenceToken,
 } from '../../src/metrics/repetition.js';
 
 function assertClose(actual: number, expected: number, message?: string): void {
@@ -57,7 +57,7 @@ test('rep-n (Welleck et al. 2019 seq-rep-n), by hand', () => {
 });
 
 /** Brute force: the longest contiguous slice occurring twice (earliest first occurrence on ties). */
-function bruteLongestRepeat(tokens: readonly Token[]): { length: number; start: number; starts: number[] } | null {
+function bruteLongestRepeat(tokens: readonly SequenceToken[]): { length: number; start: number; starts: number[] } | null {
   for (let length = tokens.length - 1; length >= 1; length--) {
     for (let start = 0; start + length <= tokens.length; start++) {
       const key = JSON.stringify(tokens.slice(start, start + length));
@@ -110,7 +110,7 @@ test('longest repeated substring, by hand and against brute force', () => {
 });
 
 /** Brute force: maximise k·p over (start, p, k ≥ 2) with k consecutive copies; ties → smaller p, then earlier start. */
-function bruteTandem(tokens: readonly Token[]): { start: number; period: number; repeats: number } | null {
+function bruteTandem(tokens: readonly SequenceToken[]): { start: number; period: number; repeats: number } | null {
   let best: { start: number; period: number; repeats: number } | null = null;
   for (let period = 1; 2 * period <= tokens.length; period++) {
     for (let start = 0; start + 2 * period <= tokens.length; start++) {

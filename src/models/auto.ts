@@ -5,9 +5,11 @@
  *   const lm = AutoModelForCausalLM.fromPretrained('models/gpt2');
  *   const clf = AutoModelForSequenceClassification.fromPretrained('models/bert-base-uncased', { numLabels: 3 });
  */
+import { join } from 'node:path';
 import { parseModelConfig, readModelConfig, type BertConfig, type ModelConfig } from '../io/hf-config.js';
+import { readJsonObject } from '../io/json.js';
 import {
-  BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification, BertModel, withLabels,
+  BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification, BertModel, isBertConfig, withLabels,
   type BertLoadOptions,
 } from './bert.js';
 import { GPT2LMHeadModel } from './gpt2.js';
@@ -25,6 +27,21 @@ export interface FromConfigOptions {
 function requireBert(config: ModelConfig, task: string, label: string): BertConfig {
   if (config.family !== 'bert') throw new Error(`${label}: ${task} is available for BERT checkpoints only; this config is ${config.architecture}`);
   return config;
+}
+
+/** A BERT config.json object parsed (any Bert* head class), or an error naming the task. */
+function parseBertJson(json: Record<string, unknown>, task: string): BertConfig {
+  if (!isBertConfig(json)) return requireBert(parseModelConfig(json), task, 'config.json');
+  return parseModelConfig({ ...json, architectures: null }) as BertConfig;
+}
+
+/** Checks that `dir` holds a BERT checkpoint (whatever head class its config.json names). */
+function requireBertFolder(dir: string, task: string): void {
+  const json = readJsonObject(join(dir, 'config.json'));
+  if (!isBertConfig(json)) {
+    const what = Array.isArray(json.architectures) ? String(json.architectures[0]) : `model_type ${JSON.stringify(json.model_type)}`;
+    throw new Error(`${dir}: ${task} is available for BERT checkpoints only; this config is ${what}`);
+  }
 }
 
 /** Decoder-only language models: Llama/Mistral/Qwen2/Qwen3 → LlamaForCausalLM, GPT-2 → GPT2LMHeadModel. */
@@ -61,13 +78,13 @@ export class AutoModel {
 
   /** Load any BERT checkpoint's encoder (task heads and pretraining heads are skipped). Frozen, eval mode. */
   static fromPretrained(dir: string, opts: Pick<BertLoadOptions, 'dtype' | 'seed' | 'onWarning'> = {}): BertModel {
-    requireBert(readModelConfig(dir), 'AutoModel', dir);
+    requireBertFolder(dir, 'AutoModel');
     return BertModel.fromPretrained(dir, opts);
   }
 
   /** A randomly initialised encoder from a config.json object. Trainable, train mode. */
   static fromConfig(configJson: Record<string, unknown>, opts: FromConfigOptions = {}): BertModel {
-    const config = requireBert(parseModelConfig(configJson), 'AutoModel', 'config.json');
+    const config = parseBertJson(configJson, 'AutoModel');
     return new BertModel(config, { seed: opts.seed ?? 0, configJson });
   }
 }
@@ -85,13 +102,13 @@ export class AutoModelForSequenceClassification {
 
   /** Encoder frozen, classifier trainable, eval mode. `numLabels` / `id2label` override config.json. */
   static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertForSequenceClassification {
-    requireBert(readModelConfig(dir), 'sequence classification', dir);
+    requireBertFolder(dir, 'sequence classification');
     return BertForSequenceClassification.fromPretrained(dir, opts);
   }
 
   /** Randomly initialised, trainable, train mode. */
   static fromConfig(configJson: Record<string, unknown>, opts: HeadConfigOptions = {}): BertForSequenceClassification {
-    const config = withLabels(requireBert(parseModelConfig(configJson), 'sequence classification', 'config.json'), opts);
+    const config = withLabels(parseBertJson(configJson, 'sequence classification'), opts);
     return new BertForSequenceClassification(config, { seed: opts.seed ?? 0, configJson });
   }
 }
@@ -102,12 +119,12 @@ export class AutoModelForTokenClassification {
 
   /** Encoder frozen, classifier trainable, eval mode. `numLabels` / `id2label` override config.json. */
   static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertForTokenClassification {
-    requireBert(readModelConfig(dir), 'token classification', dir);
+    requireBertFolder(dir, 'token classification');
     return BertForTokenClassification.fromPretrained(dir, opts);
   }
 
   static fromConfig(configJson: Record<string, unknown>, opts: HeadConfigOptions = {}): BertForTokenClassification {
-    const config = withLabels(requireBert(parseModelConfig(configJson), 'token classification', 'config.json'), opts);
+    const config = withLabels(parseBertJson(configJson, 'token classification'), opts);
     return new BertForTokenClassification(config, { seed: opts.seed ?? 0, configJson });
   }
 }
@@ -118,12 +135,12 @@ export class AutoModelForQuestionAnswering {
 
   /** Encoder frozen, qa_outputs trainable, eval mode. */
   static fromPretrained(dir: string, opts: Omit<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'> = {}): BertForQuestionAnswering {
-    requireBert(readModelConfig(dir), 'question answering', dir);
+    requireBertFolder(dir, 'question answering');
     return BertForQuestionAnswering.fromPretrained(dir, opts);
   }
 
   static fromConfig(configJson: Record<string, unknown>, opts: FromConfigOptions = {}): BertForQuestionAnswering {
-    const config = withLabels(requireBert(parseModelConfig(configJson), 'question answering', 'config.json'), { numLabels: 2 });
+    const config = withLabels(parseBertJson(configJson, 'question answering'), { numLabels: 2 });
     return new BertForQuestionAnswering(config, { seed: opts.seed ?? 0, configJson });
   }
 }

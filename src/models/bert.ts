@@ -13,7 +13,7 @@
  * Module names are transformers' (`bert.encoder.layer.0.attention.self.query.weight`).
  */
 import { join } from 'node:path';
-import { readModelConfig, type BertConfig, type ProblemType } from '../io/hf-config.js';
+import { parseModelConfig, type BertConfig, type ProblemType } from '../io/hf-config.js';
 import { FieldReader, readJsonObject } from '../io/json.js';
 import type { RawTensor } from '../io/safetensors.js';
 import { Dropout, Embedding, LayerNorm, Linear } from '../nn/layers.js';
@@ -557,12 +557,24 @@ export interface BertLoadOptions {
   onWarning?: (message: string) => void;
 }
 
-/** config.json with the label overrides applied, parsed; the JSON is kept for saving. */
+/**
+ * config.json with the label overrides applied, parsed; the JSON is kept for saving. Any
+ * `model_type: "bert"` checkpoint is accepted whatever its head class (bert-base-uncased says
+ * BertForMaskedLM, others BertForPreTraining or BertForNextSentencePrediction): the encoder is the same.
+ */
 export function readBertConfig(dir: string, opts: Pick<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'> = {}): { config: BertConfig; configJson: Record<string, unknown> } {
-  const config = readModelConfig(dir);
+  const path = join(dir, 'config.json');
+  const configJson = readJsonObject(path);
+  const config = parseModelConfig(isBertConfig(configJson) ? { ...configJson, architectures: null } : configJson, path);
   if (config.family !== 'bert') throw new Error(`${dir}: ${config.architecture} is not a BERT model`);
-  const configJson = readJsonObject(join(dir, 'config.json'));
   return { config: withLabels(config, opts), configJson };
+}
+
+/** True for a BERT config.json: model_type "bert", or no model_type and a Bert* architecture. */
+export function isBertConfig(json: Record<string, unknown>): boolean {
+  if (json.model_type !== undefined) return json.model_type === 'bert';
+  const arch = Array.isArray(json.architectures) ? json.architectures[0] : undefined;
+  return typeof arch === 'string' && arch.startsWith('Bert');
 }
 
 /**

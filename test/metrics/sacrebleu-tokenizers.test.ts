@@ -64,6 +64,11 @@ test('intl: Unicode punctuation and symbols (mteval-v14), worked by hand (each a
   assert.equal(tokenizeIntl("It wasn't"), "It wasn ' t");
   // HTML escapes are not undone (sacrebleu issue #138)
   assert.equal(tokenizeIntl('&amp;'), '& amp ;');
+  // Unicode categories as Python's `regex` module has them: Nd/No/astral digits keep their
+  // separators, Pc '_' and Sk '^' '´', So '😀' are split (sacrebleu 2.6.0 with regex 2026.5.9;
+  // every code point's P/S/N membership was also compared: identical to Node 20's tables)
+  assert.equal(tokenizeIntl('٣.٤ and 3,5 _x_ ^2 §1 ½,¾ a¹.b'), '٣.٤ and 3,5 _ x _ ^ 2 § 1 ½,¾ a¹ . b');
+  assert.equal(tokenizeIntl('𝟘.𝟙 ①.② x😀y \u00b4a'), '𝟘.𝟙 ①.② x 😀 y ´ a');
 });
 
 test('zh: CJK characters split, the rest tokenized by the 13a rules', () => {

@@ -40,6 +40,7 @@ import { rougeCompute, type RougeComputeOptions } from '../metrics/rouge.js';
 import { meteorScore, type MeteorOptions } from '../metrics/meteor.js';
 import { squadEvaluate } from '../metrics/squad.js';
 import { distinctN, meanRepN } from '../metrics/repetition.js';
+import { perplexity } from '../metrics/perplexity.js';
 
 /** Largest input file accepted (inputs are read whole into memory). */
 const MAX_FILE_BYTES = 512 * 1024 * 1024;
@@ -295,6 +296,18 @@ export const CLI_METRICS: Readonly<Record<string, CliMetric>> = {
       const preds = predictions.map((item, i) => ({ id: String(i), prediction_text: asText(item) }));
       const refs = references.map((item, i) => ({ id: String(i), answers: { text: asTexts(item) } }));
       return { exact_match: squadEvaluate(preds, refs, optionsAs(opts)).exact_match };
+    },
+  },
+  perplexity: {
+    description: 'perplexity from per-token negative log-likelihoods: each prediction item is one sequence\'s NLL array',
+    options: ['base'],
+    needsReferences: false,
+    primary: 'corpus_perplexity',
+    compute(predictions, _references, opts) {
+      const nll = predictions.map(asNumberOrVector).map((v) => (Array.isArray(v) ? v : [v]));
+      const base = opts.base === undefined ? undefined : Number(opts.base);
+      const r = perplexity(nll, base === undefined ? {} : { base });
+      return { mean_perplexity: r.meanPerplexity, corpus_perplexity: r.corpusPerplexity, perplexities: r.perplexities };
     },
   },
   distinct: {

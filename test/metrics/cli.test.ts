@@ -108,6 +108,13 @@ test('JSON array files and metrics without references', () => {
   close(r.distinct_2, 4 / 7);
   // rep-2 of "a b a b a b" = 1 − 2/5, of "c d e" = 0; mean 0.3
   close(runJson('--metric', 'rep', '--predictions', p).rep_2, 0.3);
+  // perplexity from token NLLs: exp(mean NLL) per sequence; the corpus value weighs tokens
+  const nll = jsonl('nll.jsonl', [[Math.LN2, Math.LN2], [Math.log(8)]]);
+  const ppl = runJson('--metric', 'perplexity', '--predictions', nll);
+  close(ppl.perplexities[0], 2);
+  close(ppl.perplexities[1], 8);
+  close(ppl.mean_perplexity, 5);
+  close(ppl.corpus_perplexity, Math.exp((2 * Math.LN2 + Math.log(8)) / 3)); // = 2^(5/3)
 });
 
 test('clear errors: unknown metric, counts, bad JSON, unknown option', () => {

@@ -7,6 +7,7 @@
  * Sampling is used unless --greedy, when generation_config.json sets do_sample, or when a sampling
  * flag (--temperature, --top-k, --top-p, --min-p, --seed) is given.
  */
+import { existsSync, statSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { generate, type GenerateOptions, type GenerateResult } from '../generate/generate.js';
 import { renderFallbackChat } from '../generate/chat.js';
@@ -66,6 +67,7 @@ export function addSamplingOptions(cmd: Command): Command {
 
 /** Loads the model, tokenizer and generation config of `--model`. */
 export function loadForGeneration(dir: string): { model: CausalLM; tokenizer: PreTrainedTokenizer; genConfig: GenerationConfig } {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`--model ${dir}: no such folder (expected a Hugging Face model folder)`);
   return { model: AutoModelForCausalLM.fromPretrained(dir), tokenizer: AutoTokenizer.fromPretrained(dir), genConfig: readGenerationConfig(dir) };
 }
 
@@ -95,6 +97,20 @@ export function optionsFromFlags(flags: SamplingFlags, cfg: GenerationConfig, mo
   };
 }
 
+/**
+ * Runs a command action, reporting a thrown Error as `error: message` and exit code 1 instead of
+ * a stack trace.
+ */
+export function reportErrors<A extends unknown[]>(cmd: Command, action: (...args: A) => void | Promise<void>): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    try {
+      await action(...args);
+    } catch (err) {
+      cmd.error(`error: ${(err as Error).message}`, { exitCode: 1 });
+    }
+  };
+}
+
 /** One line of timing for stderr. */
 export function describeTiming(result: GenerateResult): string {
   const t = result.timing;
@@ -102,10 +118,11 @@ export function describeTiming(result: GenerateResult): string {
 }
 
 export function register(program: Command): void {
-  addSamplingOptions(program.command('generate').description('continue a prompt with a causal language model'))
+  const cmd = program.command('generate').description('continue a prompt with a causal language model');
+  addSamplingOptions(cmd)
     .requiredOption('--prompt <text>', 'text to continue')
     .option('--chat-template', "send the prompt as a user message through the tokenizer's chat template (plain \"User:/Assistant:\" format when it has none)")
-    .action((flags: SamplingFlags & { prompt: string; chatTemplate?: boolean }) => {
+    .action(reportErrors(cmd, (flags: SamplingFlags & { prompt: string; chatTemplate?: boolean }) => {
       const { model, tokenizer, genConfig } = loadForGeneration(flags.model);
       const messages = [{ role: 'user', content: flags.prompt }];
       let promptIds: number[];
@@ -126,5 +143,5 @@ export function register(program: Command): void {
       });
       process.stdout.write(flags.stream ? '\n' : `${result.texts![0]}\n`);
       process.stderr.write(`${describeTiming(result)}\n`);
-    });
+    }));
 }

@@ -1,0 +1,88 @@
+/**
+ * Generation throughput with and without the KV cache, prefill and decode separately (greedy,
+ * EOS disabled so every run produces the requested number of tokens):
+ *  - stories260K (the repository's assets/stories260K, else shared/assets/stories260K-hf):
+ *    a 32-token prompt, 64 new tokens;
+ *  - a GPT-2-small-shaped model with random weights (d 768, 12 layers, 12 heads, vocab 50257):
+ *    a 32-token prompt, 16 new tokens. Building it (random initialisation of 124M parameters)
+ *    is timed separately and not part of the throughput.
+ * Without the cache every decode step re-runs the whole sequence, so its "decode tokens/s" counts
+ * generated tokens, not positions computed. Each configuration runs once untimed first (warm-up).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { generate, type GenerateResult } from '../src/generate/generate.js';
+import { AutoModelForCausalLM } from '../src/models/auto.js';
+import type { CausalLM } from '../src/models/causal-lm.js';
+import { assetPath, repoRoot } from '../test/helpers/shared.js';
+
+const PROMPT_TOKENS = 32;
+
+interface Throughput {
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+  prefillMs: number;
+  decodeMs: number;
+  newTokens: number;
+}
+
+/** A deterministic prompt of `n` ids in [3, vocab) (avoiding the usual special ids 0-2). */
+function syntheticPrompt(n: number, vocab: number): number[] {
+  return Array.from({ length: n }, (_, i) => 3 + ((i * 7919 + 11) % (vocab - 3)));
+}
+
+function summarise(r: GenerateResult): Throughput {
+  const t = r.timing;
+  return {
+    prefillTokensPerSecond: round(t.prefillTokensPerSecond), decodeTokensPerSecond: round(t.decodeTokensPerSecond),
+    prefillMs: round(t.prefillMs), decodeMs: round(t.decodeMs), newTokens: r.tokens[0]!.length,
+  };
+}
+
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+function measure(model: CausalLM, prompt: number[], newTokens: number): { cached: Throughput; uncached: Throughput; sameTokens: boolean } {
+  const run = (useCache: boolean, n: number): GenerateResult => generate(model, prompt, { maxNewTokens: n, eosTokenIds: [], useCache });
+  run(true, 2); // warm-up
+  const cached = run(true, newTokens);
+  const uncached = run(false, newTokens);
+  return { cached: summarise(cached), uncached: summarise(uncached), sameTokens: cached.tokens[0]!.join() === uncached.tokens[0]!.join() };
+}
+
+function print(name: string, m: { cached: Throughput; uncached: Throughput; sameTokens: boolean }): void {
+  for (const [label, t] of [['KV cache', m.cached], ['no cache', m.uncached]] as const) {
+    console.log(`  ${name.padEnd(24)} ${label.padEnd(9)} prefill ${t.prefillTokensPerSecond.toFixed(1).padStart(8)} tok/s   decode ${t.decodeTokensPerSecond.toFixed(1).padStart(7)} tok/s`);
+  }
+  const speedup = m.uncached.decodeTokensPerSecond > 0 ? m.cached.decodeTokensPerSecond / m.uncached.decodeTokensPerSecond : 0;
+  console.log(`  ${name.padEnd(24)} decode speed-up from the cache ×${speedup.toFixed(2)}; identical tokens: ${m.sameTokens}`);
+}
+
+/** Runs the generation benchmark; prints a table and returns the figures. */
+export async function benchGenerate(): Promise<Record<string, unknown>> {
+  const results: Record<string, unknown> = { promptTokens: PROMPT_TOKENS };
+  const inRepo = join(repoRoot, 'assets/stories260K');
+  const storiesDir = existsSync(join(inRepo, 'config.json')) ? inRepo : assetPath('stories260K-hf');
+  if (storiesDir) {
+    const model = AutoModelForCausalLM.fromPretrained(storiesDir);
+    const m = measure(model, syntheticPrompt(PROMPT_TOKENS, model.config.vocabSize), 64);
+    print('stories260K', m);
+    results.stories260K = { source: storiesDir, ...m };
+  } else {
+    console.log('  stories260K: absent (neither assets/stories260K nor shared/assets/stories260K-hf)');
+    results.stories260K = 'absent';
+  }
+
+  const t0 = performance.now();
+  const gpt2 = AutoModelForCausalLM.fromConfig({
+    architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', vocab_size: 50257, n_embd: 768, n_layer: 12, n_head: 12, n_positions: 1024,
+  });
+  gpt2.eval();
+  const buildSeconds = round((performance.now() - t0) / 1000);
+  const m = measure(gpt2, syntheticPrompt(PROMPT_TOKENS, 50257), 16);
+  print('GPT-2 small shape (rand)', m);
+  console.log(`  (building the random GPT-2-small-shaped model took ${buildSeconds} s, not included above)`);
+  results.gpt2SmallRandom = { config: { d: 768, layers: 12, heads: 12, vocab: 50257 }, buildSeconds, ...m };
+  return results;
+}

@@ -114,7 +114,13 @@ export interface PullResult {
 
 /** An HTTP error from the Hub with its status and the Hub's X-Error-Code when present. */
 export class HubError extends Error {
-  constructor(message: string, readonly status: number | null, readonly errorCode: string | null = null) {
+  constructor(
+    message: string,
+    readonly status: number | null,
+    readonly errorCode: string | null = null,
+    /** Network failures and 5xx answers: worth retrying. */
+    readonly transient = false,
+  ) {
     super(message);
     this.name = 'HubError';
   }
@@ -181,7 +187,8 @@ async function hubFetch(ctx: RequestContext, url: string, init: { method?: strin
       res = await fetch(current, { method: init.method ?? 'GET', headers, redirect: 'manual', signal: init.signal });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new HubError(`cannot reach ${new URL(current).origin} (${cause?.code ?? cause?.message ?? (err as Error).message})`, null);
+      if (init.signal?.aborted) throw err; // an idle timeout, reported by the caller
+      throw new HubError(`cannot reach ${new URL(current).origin} (${cause?.code ?? cause?.message ?? (err as Error).message})`, null, null, true);
     }
     const location = res.headers.get('location');
     if (res.status >= 300 && res.status < 400 && location) {
@@ -219,7 +226,7 @@ async function failure(res: Response, what: string): Promise<HubError> {
     const kind = code === 'RevisionNotFound' ? 'revision not found' : code === 'EntryNotFound' ? 'file not found' : 'not found';
     return new HubError(`${what}: 404 ${kind}${suffix}`, 404, code);
   }
-  return new HubError(`${what}: HTTP ${res.status}${suffix}`, res.status, code);
+  return new HubError(`${what}: HTTP ${res.status}${suffix}`, res.status, code, res.status >= 500);
 }
 
 /**
@@ -279,6 +286,9 @@ async function headFile(ctx: RequestContext, url: string, path: string): Promise
   const size = Number(res.headers.get('x-linked-size') ?? res.headers.get('content-length'));
   return { etag, size: Number.isSafeInteger(size) && size >= 0 ? size : null };
 }
+
+/** Pause before retry n is n × this (linear backoff). */
+const RETRY_DELAY_MS = 200;
 
 /**
  * Streams one file into `blobs/<etag>.incomplete` (resuming an existing partial file with a Range
@@ -354,9 +364,10 @@ async function downloadBlob(
       return;
     } catch (err) {
       clearTimeout(idle);
-      // Checksum and HTTP status errors are final; dropped connections and timeouts are retried.
-      if (err instanceof HubError) throw err;
+      // Checksum and client errors are final; dropped connections, timeouts and 5xx are retried.
+      if (err instanceof HubError && !err.transient) throw err;
       lastError = err;
+      if (attempt < maxAttempts) await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * attempt));
     }
   }
   const reason = lastError instanceof Error ? (lastError.cause instanceof Error ? lastError.cause.message : lastError.message) : String(lastError);

@@ -150,7 +150,7 @@ const SCHEMES: Record<Scheme, SchemeRules> = {
     end: [[['S'], ANY, 'any'], [['E'], ANY, 'any']],
   },
   BILOU: {
-    allowed: ['B', 'I', 'L', 'O', 'U'],
+    allowed: ['I', 'O', 'B', 'U', 'L'], // listed in seqeval's Prefix order, as its error message prints them
     start: [[ANY, ['B'], 'any'], [ANY, ['U'], 'any']],
     inside: [[['B'], ['I'], 'same'], [['B'], ['L'], 'same'], [['I'], ['I'], 'same'], [['I'], ['L'], 'same']],
     end: [[['U'], ANY, 'any'], [['L'], ANY, 'any']],

@@ -56,11 +56,21 @@ export interface CausalLMInput {
   inputsEmbeds?: Tensor;
   /** Compute logits only for the last n positions (0 = all). Generation needs 1. */
   logitsToKeep?: number;
+  /**
+   * Next-token targets as in transformers: same layout as inputIds, shifted inside the model
+   * (position t is scored against labels[t + 1]); -100 is ignored. Gives `loss`.
+   */
+  labels?: Int32Array;
 }
 
 export interface CausalLMOutput {
-  /** [batch, seq (or logitsToKeep), vocab] */
-  logits: Tensor;
+  /**
+   * [batch, seq (or logitsToKeep), vocab]. With labels, computed only when read: the loss is
+   * formed chunk by chunk without materialising every logit.
+   */
+  readonly logits: Tensor;
+  /** Mean next-token cross-entropy, when labels were given. */
+  loss?: Tensor;
   /** Final hidden states [batch, seq, hidden] (after the last norm). */
   hidden: Tensor;
   cache: KVCache | null;
@@ -92,4 +102,26 @@ export function positionsFromMask(mask: Uint8Array, batch: number, total: number
     }
   }
   return pos;
+}
+
+/**
+ * The language-model head's outputs: logits for the kept positions (lazily, when labels make them
+ * optional) and, with labels, the shifted next-token loss computed by the chunked
+ * linear + cross-entropy (see ops.linearCrossEntropy).
+ */
+export function lmHeadOutput(hidden: Tensor, headWeight: Tensor, input: CausalLMInput, cache: KVCache | null): CausalLMOutput {
+  const T = hidden.dim(1);
+  const keep = input.logitsToKeep ?? 0;
+  let logits: Tensor | null = null;
+  const computeLogits = (): Tensor => {
+    logits ??= F.linear(keep > 0 && keep < T ? F.slice(hidden, 1, T - keep, T) : hidden, headWeight);
+    return logits;
+  };
+  if (!input.labels) return { logits: computeLogits(), hidden, cache };
+  const labels = input.labels;
+  if (labels.length !== hidden.size / hidden.dim(-1)) throw new Error(`forward: labels has ${labels.length} entries, expected batch*seq = ${hidden.size / hidden.dim(-1)}`);
+  const targets = new Int32Array(labels.length);
+  for (let i = 0; i < labels.length; i++) targets[i] = (i + 1) % T === 0 ? -100 : labels[i + 1]!;
+  const loss = F.linearCrossEntropy(hidden, headWeight, targets, { ignoreIndex: -100 });
+  return { get logits() { return computeLogits(); }, loss, hidden, cache };
 }

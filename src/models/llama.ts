@@ -17,7 +17,7 @@ import { Module } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { KVCache, positionsFromMask, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
+import { KVCache, lmHeadOutput, positionsFromMask, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
 import { loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
 import { join } from 'node:path';
 
@@ -229,9 +229,6 @@ export class LlamaForCausalLM extends Module implements CausalLM {
     const keyMask = input.attentionMask && input.attentionMask.some((m) => m === 0) ? input.attentionMask : null;
     for (const layer of this.model.layers) h = layer.forward(h, rope, keyMask, cache);
     h = this.model.norm.forward(h);
-    const keep = input.logitsToKeep ?? 0;
-    const hk = keep > 0 && keep < T ? F.slice(h, 1, T - keep, T) : h;
-    const logits = this.lm_head ? this.lm_head.forward(hk) : F.linear(hk, this.model.embed_tokens.weight);
-    return { logits, hidden: h, cache };
+    return lmHeadOutput(h, this.lm_head ? this.lm_head.weight : this.model.embed_tokens.weight, input, cache);
   }
 }

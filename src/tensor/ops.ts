@@ -6,7 +6,7 @@
 import { kernels } from '../native/index.js';
 import { Unary, WType } from '../native/kernels.js';
 import type { Rng } from './random.js';
-import { type BackwardContext, Tensor, result, shapeStr, sizeOf } from './tensor.js';
+import { type BackwardContext, Tensor, isGradEnabled, result, shapeStr, sizeOf } from './tensor.js';
 
 // ---------------------------------------------------------------------------------------------
 // Creation
@@ -778,6 +778,58 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, opts: CrossEnt
     const s = g[0]!;
     if (s !== 1) for (let i = 0; i < dlogits!.length; i++) dlogits![i] *= s;
     ctx.accumulate(logits, dlogits!);
+  });
+}
+
+/**
+ * crossEntropy(linear(h, W), targets) for a language-model head, computed in row chunks so the
+ * [rows, vocab] logits and their gradient never exist in full (a 50k vocabulary at 1024 tokens
+ * would need 2 × 200 MB). The gradients for h (and W, if trainable) are formed chunk by chunk
+ * during the forward, when the loss is known, and scaled by the incoming gradient in backward.
+ * W is [vocab, hidden] (a tied embedding or lm_head.weight); it may be half precision.
+ * Only reduction 'mean' and 'sum' make sense here.
+ */
+export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Array,
+  opts: Omit<CrossEntropyOptions, 'reduction'> & { reduction?: 'mean' | 'sum'; chunkRows?: number } = {}): Tensor {
+  const ignoreIndex = opts.ignoreIndex ?? -100;
+  const eps = opts.labelSmoothing ?? 0;
+  const reduction = opts.reduction ?? 'mean';
+  if (weight.ndim !== 2) throw new Error(`linearCrossEntropy: weight must be [vocab, hidden], got ${weight.label()}`);
+  const [V, d] = weight.shape as [number, number];
+  if (h.dim(-1) !== d) throw new Error(`linearCrossEntropy: hidden states ${h.label()} do not match weight ${weight.label()}`);
+  const rows = h.size / d;
+  if (targets.length !== rows) throw new Error(`linearCrossEntropy: ${targets.length} targets for ${rows} rows of ${h.label()}`);
+  const hd = h.f32;
+  const count = count0(targets, ignoreIndex);
+  const gradScale = reduction === 'mean' ? 1 / count : 1;
+  const wantH = h.requiresGrad;
+  const wantW = weight.requiresGrad;
+  const gh = wantH ? new Float32Array(hd.length) : null;
+  const gw = wantW ? new Float32Array(weight.size) : null;
+  // ~16 MB of logits per chunk, at least 8 rows.
+  const chunk = Math.max(8, opts.chunkRows ?? Math.floor((4 << 20) / V));
+  const logits = new Float32Array(Math.min(chunk, rows) * V);
+  const losses = new Float32Array(Math.min(chunk, rows));
+  let total = 0;
+  for (let r0 = 0; r0 < rows; r0 += chunk) {
+    const n = Math.min(chunk, rows - r0);
+    kernels.gemm(false, true, n, V, d, 1, hd, r0 * d, d, weight.data, 0, d, weight.wtype, 0, logits, 0, V, 1, 0, 0, 0);
+    const t = targets.subarray(r0, r0 + n);
+    const needGrad = isGradEnabled() && (wantH || wantW);
+    kernels.crossEntropy(logits, t, n, V, ignoreIndex, eps, losses, needGrad ? logits : null, gradScale);
+    for (let i = 0; i < n; i++) total += losses[i]!;
+    if (!needGrad) continue;
+    if (gh) kernels.gemm(false, false, n, d, V, 1, logits, 0, V, weight.data, 0, d, weight.wtype, 0, gh, r0 * d, d, 1, 0, 0, 0);
+    if (gw) kernels.gemm(true, false, V, d, n, 1, logits, 0, V, hd, r0 * d, d, WType.F32, 1, gw, 0, d, 1, 0, 0, 0);
+  }
+  const value = reduction === 'mean' ? total / count : total;
+  return result(new Float32Array([value]), [], 'linearCrossEntropy', [h, weight], (g, ctx) => {
+    const s = g[0]!;
+    for (const [t, grad] of [[h, gh], [weight, gw]] as const) {
+      if (!grad) continue;
+      if (s !== 1) for (let i = 0; i < grad.length; i++) grad[i] *= s;
+      ctx.accumulate(t, grad);
+    }
   });
 }
 

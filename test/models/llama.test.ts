@@ -71,6 +71,9 @@ test('stories260K: perplexity on the TinyStories sample matches', { skip: skipWi
     return F.crossEntropy(logits, ids.slice(1, n + 1)).item();
   });
   assert.ok(Math.abs(loss - ref.nll.mean_nll_nats) < 1e-5, `mean NLL ${loss} vs ${ref.nll.mean_nll_nats}`);
+  // transformers' labels convention: the model shifts, and the chunked head gives the same loss.
+  const viaLabels = noGrad(() => model.forward({ inputIds: ids.subarray(0, n + 1), labels: ids.subarray(0, n + 1) }).loss!.item());
+  assert.ok(Math.abs(viaLabels - ref.nll.mean_nll_nats) < 1e-5, `labels loss ${viaLabels}`);
   assert.ok(Math.abs(Math.exp(loss) - ref.nll.perplexity) < 1e-4);
 });
 

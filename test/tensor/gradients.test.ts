@@ -108,6 +108,16 @@ for (const backend of backends) {
       gradcheck('ce none', (v) => F.crossEntropy(v, targets, { reduction: 'none', labelSmoothing: 0.2 }), [logits]);
     });
 
+    await t.test('chunked linear + cross-entropy equals linear then cross-entropy', () => {
+      const h = rnd([2, 5, 6], 40);
+      const w = rnd([9, 6], 41);
+      const targets = Int32Array.from([3, -100, 0, 8, 2, 2, 7, -100, 1, 4]);
+      gradcheck('linearCE', (a, b) => F.linearCrossEntropy(a, b, targets, { chunkRows: 3, labelSmoothing: 0.1 }), [h, w]);
+      const fused = F.linearCrossEntropy(h, w, targets, { chunkRows: 4 }).item();
+      const plain = F.crossEntropy(F.linear(h, w), targets).item();
+      assert.ok(Math.abs(fused - plain) < 1e-5, `${fused} vs ${plain}`);
+    });
+
     await t.test('attention: causal, grouped heads, prefix keys, padding mask', () => {
       const q = rnd([2, 4, 3, 4], 24);
       const k = rnd([2, 2, 5, 4], 25);

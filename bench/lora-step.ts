@@ -1,0 +1,117 @@
+/**
+ * One LoRA training step (forward, loss, backward, AdamW) of a GPT-2-shaped stack, the workload of
+ * shared/bench/pytorch-baseline, with the SAME weights and tokens (written by its gen_weights.py),
+ * so step-0 losses compare exactly and speed compares as a ratio measured in the same run.
+ *
+ * Run alone (`node dist/bench/lora-step.js SIZE STEPS WEIGHTS_DIR`) it prints one JSON line; the
+ * peak memory it reports is then this process's own.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { kernels } from '../src/native/index.js';
+import * as F from '../src/tensor/ops.js';
+import { Tensor } from '../src/tensor/tensor.js';
+import { AdamW } from '../src/train/optim.js';
+
+interface Manifest {
+  config: { d: number; h: number; L: number; T: number; B: number; V: number; r: number };
+  train: { lr: number; beta1: number; beta2: number; eps: number; wd: number; lora_alpha: number; ln_eps: number };
+  shapes: Record<string, number[]>;
+  flops: { step: number };
+}
+
+export interface LoraStepResult {
+  engine: string;
+  size: string;
+  losses: number[];
+  median_step_s: number;
+  tokens_per_s: number;
+  gflops: number;
+  maxrss_mb: number;
+  grad_norms_step0: Record<string, number>;
+}
+
+export function runLoraStep(weightsDir: string, size: string, steps: number): LoraStepResult {
+  const dir = join(weightsDir, size);
+  const man = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
+  const { d, h, L, T, B, V, r } = man.config;
+  const tr = man.train;
+  const scale = tr.lora_alpha / r;
+  const load = (k: string, trainable = false): Tensor => {
+    const buf = readFileSync(join(dir, `${k}.f32`));
+    const data = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+    return new Tensor(data, man.shapes[k]!, { requiresGrad: trainable, name: k });
+  };
+  const tokBuf = readFileSync(join(dir, 'tokens.i32'));
+  const tokens = new Int32Array(tokBuf.buffer.slice(tokBuf.byteOffset, tokBuf.byteOffset + tokBuf.byteLength));
+  const inputIds = new Int32Array(B * T);
+  const targets = new Int32Array(B * T);
+  for (let b = 0; b < B; b++) {
+    inputIds.set(tokens.subarray(b * (T + 1), b * (T + 1) + T), b * T);
+    targets.set(tokens.subarray(b * (T + 1) + 1, (b + 1) * (T + 1)), b * T);
+  }
+  const wte = load('wte');
+  const wpe = F.slice(load('wpe'), 0, 0, T);
+  const layers = Array.from({ length: L }, (_, l) => {
+    const p = `h${l}.`;
+    return {
+      ln1g: load(p + 'ln1_g'), ln1b: load(p + 'ln1_b'), attnW: load(p + 'attn_w'), attnB: load(p + 'attn_b'),
+      projW: load(p + 'proj_w'), projB: load(p + 'proj_b'), ln2g: load(p + 'ln2_g'), ln2b: load(p + 'ln2_b'),
+      fcW: load(p + 'fc_w'), fcB: load(p + 'fc_b'), fcprojW: load(p + 'fcproj_w'), fcprojB: load(p + 'fcproj_b'),
+      qA: load(p + 'lora_qA', true), qB: load(p + 'lora_qB', true), vA: load(p + 'lora_vA', true), vB: load(p + 'lora_vB', true),
+    };
+  });
+  const lnfg = load('lnf_g');
+  const lnfb = load('lnf_b');
+  const lora = layers.flatMap((l) => [l.qA, l.qB, l.vA, l.vB]);
+  const heads = (t: Tensor): Tensor => F.transpose(F.reshape(t, [B, T, h, d / h]), 1, 2);
+
+  const loss = (): Tensor => {
+    let x = F.add(F.embedding(wte, inputIds, [B, T]), wpe);
+    for (const l of layers) {
+      const a = F.layerNorm(x, l.ln1g, l.ln1b, tr.ln_eps);
+      const [q0, k, v0] = F.split(F.linear(a, l.attnW, l.attnB, { weightInOut: true }), d, -1) as [Tensor, Tensor, Tensor];
+      const q = F.add(q0, F.scale(F.matmul(F.matmul(a, l.qA), l.qB), scale));
+      const v = F.add(v0, F.scale(F.matmul(F.matmul(a, l.vA), l.vB), scale));
+      const o = F.scaledDotProductAttention(heads(q), heads(k), heads(v), { causal: true });
+      x = F.add(x, F.linear(F.reshape(F.transpose(o, 1, 2), [B, T, d]), l.projW, l.projB, { weightInOut: true }));
+      const m = F.gelu(F.linear(F.layerNorm(x, l.ln2g, l.ln2b, tr.ln_eps), l.fcW, l.fcB, { weightInOut: true }), 'tanh');
+      x = F.add(x, F.linear(m, l.fcprojW, l.fcprojB, { weightInOut: true }));
+    }
+    // The tied head and the loss in row chunks: the [tokens, 50257] logits never exist in full.
+    return F.linearCrossEntropy(F.layerNorm(x, lnfg, lnfb, tr.ln_eps), wte, targets);
+  };
+
+  const opt = new AdamW(lora, { lr: tr.lr, betas: [tr.beta1, tr.beta2], eps: tr.eps, weightDecay: tr.wd });
+  const losses: number[] = [];
+  const times: number[] = [];
+  let gradNorms: Record<string, number> = {};
+  for (let s = 0; s < steps; s++) {
+    const t0 = performance.now();
+    opt.zeroGrad();
+    const l = loss();
+    l.backward();
+    if (s === 0) {
+      const norm = (t: Tensor): number => Math.sqrt(t.grad!.reduce((acc, g) => acc + g * g, 0));
+      gradNorms = { 'h0.lora_qB': norm(layers[0]!.qB), 'h0.lora_vB': norm(layers[0]!.vB), [`h${L - 1}.lora_qB`]: norm(layers[L - 1]!.qB) };
+    }
+    opt.step();
+    times.push((performance.now() - t0) / 1000);
+    losses.push(l.item());
+  }
+  const sorted = times.slice(1).sort((a, b) => a - b);
+  const med = sorted.length ? sorted[Math.floor(sorted.length / 2)]! : times[0]!;
+  return {
+    engine: `tunekit-${kernels.name}-${kernels.simd}-${kernels.threads}t`, size, losses, median_step_s: med,
+    tokens_per_s: (B * T) / med, gflops: man.flops.step / med / 1e9, maxrss_mb: process.resourceUsage().maxRSS / 1024,
+    grad_norms_step0: gradNorms,
+  };
+}
+
+// Run as a child process by bench/run.ts so peak memory is this workload's alone.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  if (process.argv.length < 5) throw new Error('usage: node dist/bench/lora-step.js SIZE STEPS WEIGHTS_DIR');
+  const [size, steps, weights] = process.argv.slice(2) as [string, string, string];
+  console.log(JSON.stringify(runLoraStep(weights, size, Number(steps))));
+}

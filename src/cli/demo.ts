@@ -1,0 +1,120 @@
+/**
+ * `tunekit demo`: the main job on the embedded default. Loads the real stories260K Llama shipped in
+ * assets/, fine-tunes LoRA adapters on a few embedded stories about "Pip the purple penguin",
+ * prints the falling loss and the greedy continuation before and after, then saves the adapter in
+ * PEFT's format and checks that reloading it reproduces the fine-tuned model.
+ */
+import type { Command } from 'commander';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AutoTokenizer } from '../io/tokenizer.js';
+import { LlamaForCausalLM } from '../models/llama.js';
+import { backend, kernels } from '../native/index.js';
+import { applyLora, loadLoraAdapter, saveLoraAdapter } from '../peft/lora/model.js';
+import { loraConfig } from '../peft/lora/config.js';
+import { Rng } from '../tensor/random.js';
+import { noGrad } from '../tensor/tensor.js';
+import { causalLmLoss, sampleLmBatch, trainStep } from '../train/causal-lm.js';
+import { AdamW } from '../train/optim.js';
+
+const packageRoot = fileURLToPath(new URL('../../../', import.meta.url));
+export const DEFAULT_MODEL_DIR = join(packageRoot, 'assets', 'stories260K');
+const DEMO_TEXT = join(packageRoot, 'assets', 'demo', 'pip-stories.txt');
+
+function greedy(model: LlamaForCausalLM, prompt: number[], maxNew: number, eos: number): number[] {
+  const cache = model.newCache();
+  const out: number[] = [];
+  noGrad(() => {
+    let ids = Int32Array.from(prompt);
+    for (let i = 0; i < maxNew; i++) {
+      const logits = model.forward({ inputIds: ids, cache, logitsToKeep: 1 }).logits.f32;
+      let best = 0;
+      for (let j = 1; j < logits.length; j++) if (logits[j]! > logits[best]!) best = j;
+      if (best === eos) break;
+      out.push(best);
+      ids = Int32Array.from([best]);
+    }
+  });
+  return out;
+}
+
+export interface DemoOptions {
+  steps: number;
+  lr: number;
+  rank: number;
+  seed: number;
+  out?: string;
+  log?: (line: string) => void;
+}
+
+/** Runs the demo; returns the first and last losses (tests use them). */
+export function runDemo(opts: DemoOptions): { firstLoss: number; lastLoss: number; adapterDir: string; before: string; after: string } {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const tokenizer = AutoTokenizer.fromPretrained(DEFAULT_MODEL_DIR);
+  const model = LlamaForCausalLM.fromPretrained(DEFAULT_MODEL_DIR);
+  const eos = model.config.eosTokenIds[0] ?? 2;
+  log(`tunekit demo: LoRA fine-tuning of stories260K (${(model.numParameters() / 1000).toFixed(0)}K parameters) on ${backend} kernels (${kernels.simd}, ${kernels.threads} thread${kernels.threads === 1 ? '' : 's'})`);
+
+  const stories = readFileSync(DEMO_TEXT, 'utf8').split('\n').filter((l) => l.trim());
+  const tokens = Int32Array.from(stories.flatMap((s) => [...tokenizer.encode(s), eos]));
+  const prompt = tokenizer.encode('Once upon a time, there was a purple penguin named');
+  const continue_ = (): string => tokenizer.decode([...prompt, ...greedy(model, prompt, 40, eos)], { skipSpecialTokens: true });
+  const before = continue_();
+  log(`\nBefore fine-tuning, greedy: "${before}"`);
+
+  const config = loraConfig({ targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], r: opts.rank, loraAlpha: 2 * opts.rank, seed: opts.seed });
+  applyLora(model, config);
+  const params = model.trainableParameters().map(([, t]) => t);
+  log(`\nLoRA r=${opts.rank} on ${config.targetModules.join(', ')}: ${params.reduce((s, t) => s + t.size, 0)} trainable parameters; ${tokens.length} training tokens from ${stories.length} stories`);
+  model.train();
+  const optimizer = new AdamW(params, { lr: opts.lr, weightDecay: 0 });
+  const rng = new Rng(opts.seed);
+  let firstLoss = NaN;
+  let lastLoss = NaN;
+  const t0 = performance.now();
+  for (let step = 1; step <= opts.steps; step++) {
+    const batch = sampleLmBatch(tokens, 8, 49, rng);
+    const { loss, gradNorm } = trainStep(() => causalLmLoss(model, batch), optimizer, params, { maxGradNorm: 1 });
+    if (step === 1) firstLoss = loss;
+    lastLoss = loss;
+    if (step === 1 || step % 10 === 0 || step === opts.steps) {
+      log(`  step ${String(step).padStart(3)}  loss ${loss.toFixed(4)}  grad-norm ${gradNorm.toFixed(3)}  ${((performance.now() - t0) / step).toFixed(0)} ms/step`);
+    }
+  }
+  model.eval();
+  const after = continue_();
+  log(`\nAfter fine-tuning, greedy:  "${after}"`);
+
+  const adapterDir = opts.out ?? mkdtempSync(join(tmpdir(), 'tunekit-demo-adapter-'));
+  saveLoraAdapter(adapterDir, model, config, { baseModelNameOrPath: 'stories260K' });
+  const reloaded = LlamaForCausalLM.fromPretrained(DEFAULT_MODEL_DIR);
+  loadLoraAdapter(reloaded, adapterDir);
+  const probe = Int32Array.from(prompt);
+  const a = noGrad(() => model.forward({ inputIds: probe }).logits.f32);
+  const b = noGrad(() => reloaded.forward({ inputIds: probe }).logits.f32);
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+  log(`\nSaved the adapter (PEFT format) to ${adapterDir}; reloaded on a fresh base: max |Δlogit| = ${diff}`);
+  log(`Loss ${firstLoss.toFixed(3)} -> ${lastLoss.toFixed(3)} in ${opts.steps} steps (${((performance.now() - t0) / 1000).toFixed(1)} s).`);
+  return { firstLoss, lastLoss, adapterDir, before, after };
+}
+
+export function register(program: Command): void {
+  program.command('demo')
+    .description('fine-tune LoRA adapters on the embedded stories260K model and show the loss fall (no network, no files needed)')
+    .option('--steps <n>', 'training steps', '60')
+    .option('--lr <x>', 'AdamW learning rate', '0.01')
+    .option('--rank <r>', 'LoRA rank', '8')
+    .option('--seed <s>', 'random seed', '0')
+    .option('--out <dir>', 'where to save the adapter (default: a new temporary folder)')
+    .action((o: { steps: string; lr: string; rank: string; seed: string; out?: string }) => {
+      const num = (name: string, v: string, int: boolean): number => {
+        const x = Number(v);
+        if (!Number.isFinite(x) || (int && !Number.isInteger(x)) || x < 0) throw new Error(`--${name}: expected a ${int ? 'non-negative integer' : 'number'}, got "${v}"`);
+        return x;
+      };
+      runDemo({ steps: num('steps', o.steps, true), lr: num('lr', o.lr, false), rank: num('rank', o.rank, true), seed: num('seed', o.seed, true), ...(o.out ? { out: o.out } : {}) });
+    });
+}

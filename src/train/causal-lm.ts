@@ -1,0 +1,58 @@
+/**
+ * Causal language-model training: next-token loss, fixed-length batches from token streams, and
+ * the step loop that demos, benchmarks and trainers share.
+ */
+import type { CausalLM } from '../models/causal-lm.js';
+import type { Rng } from '../tensor/random.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { clipGradNorm, type Optimizer } from './optim.js';
+
+export interface LmBatch {
+  /** [batch, seq] row-major. */
+  inputIds: Int32Array;
+  batchSize: number;
+  /** transformers' convention: aligned with inputIds, shifted inside the model; -100 = ignore. */
+  labels: Int32Array;
+  attentionMask?: Uint8Array;
+}
+
+/** Mean next-token cross-entropy of a batch. */
+export function causalLmLoss(model: CausalLM, batch: LmBatch): Tensor {
+  const out = model.forward({ inputIds: batch.inputIds, batchSize: batch.batchSize, labels: batch.labels, ...(batch.attentionMask ? { attentionMask: batch.attentionMask } : {}) });
+  if (!out.loss) throw new Error('causalLmLoss: the model returned no loss for the given labels');
+  return out.loss;
+}
+
+/**
+ * Random windows of `seqLen` tokens from a token stream, each its own labels (seqLen - 1
+ * predictions per row). Every window lies inside the stream; a shorter stream is an error.
+ */
+export function sampleLmBatch(tokens: Int32Array, batchSize: number, seqLen: number, rng: Rng): LmBatch {
+  if (tokens.length < seqLen) throw new Error(`sampleLmBatch: ${tokens.length} tokens cannot fill a window of ${seqLen}`);
+  const inputIds = new Int32Array(batchSize * seqLen);
+  for (let b = 0; b < batchSize; b++) {
+    const start = rng.int(tokens.length - seqLen + 1);
+    inputIds.set(tokens.subarray(start, start + seqLen), b * seqLen);
+  }
+  return { inputIds, batchSize, labels: inputIds.slice() };
+}
+
+export interface StepResult {
+  step: number;
+  loss: number;
+  gradNorm: number;
+  ms: number;
+}
+
+/**
+ * One optimisation step: zero gradients, loss, backward, optional global-norm clipping, update.
+ * `params` are the tensors the optimiser updates (for clipping).
+ */
+export function trainStep(loss: () => Tensor, optimizer: Optimizer, params: readonly Tensor[], opts: { maxGradNorm?: number } = {}): { loss: number; gradNorm: number } {
+  optimizer.zeroGrad();
+  const l = loss();
+  l.backward();
+  const gradNorm = clipGradNorm(params, opts.maxGradNorm ?? Infinity);
+  optimizer.step();
+  return { loss: l.item(), gradNorm };
+}

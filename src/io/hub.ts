@@ -187,7 +187,10 @@ async function hubFetch(ctx: RequestContext, url: string, init: { method?: strin
       res = await fetch(current, { method: init.method ?? 'GET', headers, redirect: 'manual', signal: init.signal });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      if (init.signal?.aborted) throw err; // an idle timeout, reported by the caller
+      if (init.signal?.aborted) {
+        const reason = init.signal.reason as Error | undefined;
+        throw new HubError(`no answer from ${new URL(current).origin} (${reason?.message ?? 'timed out'})`, null, null, true);
+      }
       throw new HubError(`cannot reach ${new URL(current).origin} (${cause?.code ?? cause?.message ?? (err as Error).message})`, null, null, true);
     }
     const location = res.headers.get('location');
@@ -318,7 +321,7 @@ async function downloadBlob(
       const headers: Record<string, string> = { 'accept-encoding': 'identity' };
       if (have > 0) headers.range = `bytes=${have}-`;
       const res = await hubFetch(ctx, url, { headers, signal: controller.signal });
-      if (res.status === 416 && size !== null && have === size) {
+      if (res.status === 416 && have > 0 && (size === null || have === size)) {
         await res.body?.cancel(); // nothing left to fetch: verify what we have
       } else if (!res.ok) {
         throw await failure(res, `fetching ${path}`);

@@ -9,6 +9,8 @@
  *    generates the same tokens in a batch as alone. transformers includes the pad ids.
  *  - A temperature of 0 with sampling means greedy decoding (as OpenAI's API); transformers raises.
  *  - `maxNewTokens` is capped so prompt + generation fits `maxPositionEmbeddings`.
+ *  - Dropout is off while generating (every module's train/eval flag is restored afterwards), so
+ *    sampling in the middle of training needs no `model.eval()`.
  *  - Returned token ids include the EOS or the token that completed a stop string; texts exclude
  *    special tokens and everything from the stop string on.
  */
@@ -108,8 +110,18 @@ export async function* generateStream(model: CausalLM, inputIds: readonly number
   }
 }
 
-/** The generation loop; yields each step's token events and returns the result. */
+/** The generation loop in eval mode; yields each step's token events and returns the result. */
 function* generationSteps(model: CausalLM, inputIds: readonly number[] | readonly (readonly number[])[], options: GenerateOptions): Generator<TokenEvent[], GenerateResult, void> {
+  const modes = model.namedModules().map(([, m]) => [m, m.training] as const);
+  model.eval();
+  try {
+    return yield* evalGenerationSteps(model, inputIds, options);
+  } finally {
+    for (const [m, training] of modes) m.training = training;
+  }
+}
+
+function* evalGenerationSteps(model: CausalLM, inputIds: readonly number[] | readonly (readonly number[])[], options: GenerateOptions): Generator<TokenEvent[], GenerateResult, void> {
   const rows = normaliseRows(inputIds, model.config.vocabSize);
   const B = rows.length;
   const eos = [...(options.eosTokenIds ?? model.config.eosTokenIds)];

@@ -11,6 +11,7 @@ import { ChatSession, renderFallbackChat } from '../../src/generate/chat.js';
 import { generate, generateStream, TextStream, type Detokenizer, type GenerateOptions } from '../../src/generate/generate.js';
 import { parseModelConfig, type DecoderConfig } from '../../src/io/hf-config.js';
 import { AutoTokenizer, type PreTrainedTokenizer } from '../../src/io/tokenizer.js';
+import { AutoModelForCausalLM } from '../../src/models/auto.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
 import { assetPath, skipWithoutShared } from '../helpers/shared.js';
 
@@ -87,6 +88,23 @@ test('a left-padded batch gives each row the tokens it gets alone', () => {
     });
     assert.deepEqual(generate(model, rows, { ...opts, maxNewTokens: 12, eosTokenIds: [], useCache: false }).tokens, batch);
   }
+});
+
+test('GPT-2 (learned positions, dropout): cache, left padding and train mode do not change the tokens', () => {
+  // Fresh from fromConfig: train mode with embd/resid dropout 0.1.
+  const model = AutoModelForCausalLM.fromConfig({
+    architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', vocab_size: 50, n_embd: 16, n_layer: 2, n_head: 4, n_positions: 32, initializer_range: 0.4,
+  }, { seed: 2 });
+  assert.equal(model.training, true);
+  const rows = [[3, 14, 15, 9, 26], [5, 35]];
+  const opts: GenerateOptions = { maxNewTokens: 10, eosTokenIds: [] };
+  const batch = generate(model, rows, opts).tokens;
+  assert.ok(model.training && model.namedModules().every(([, m]) => m.training), 'train mode restored');
+  assert.deepEqual(generate(model, rows, { ...opts, useCache: false }).tokens, batch);
+  rows.forEach((r, i) => assert.deepEqual(generate(model, r, opts).tokens[0], batch[i], `row ${i}`));
+  model.eval();
+  assert.deepEqual(generate(model, rows, opts).tokens, batch, 'dropout was off while generating');
+  assert.equal(model.training, false);
 });
 
 test('EOS ends a row (others continue), minNewTokens delays it, and length caps it', () => {

@@ -495,6 +495,14 @@ export function register(program: Command): void {
     .option('--seed <s>', 'bootstrap seed (default 12345)', integerArg('--seed'))
     .option('--confidence <c>', 'bootstrap interval coverage (default 0.95)', (v: string) => Number(v))
     .option('--option <key=value>', 'metric option, repeatable (e.g. average=macro, tokenize=zh)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .addHelpText(
+      'after',
+      `
+Input formats, by extension: .jsonl/.ndjson one JSON value per line; .json one JSON array of items;
+anything else plain text, one item per line (numbers parsed for label and numeric metrics, tags and
+tokens split on whitespace). A reference item may be a JSON array of strings (several references).
+Output: JSON on stdout; NaN and infinities are written as the strings "NaN", "Infinity", "-Infinity".`,
+    )
     .action(function (this: Command, opts: EvalMetricsArgs) {
       try {
         process.stdout.write(`${toJson(evalMetrics(opts))}\n`);

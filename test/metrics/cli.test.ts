@@ -100,6 +100,20 @@ test('bleu: multi-reference items equal the library on reference streams; bootst
   assert.deepEqual(again.bootstrap, out.bootstrap);
 });
 
+test('text metrics: METEOR, ROUGE and SQuAD on hand-checkable inputs', () => {
+  const same = file('same.txt', 'the cat sat on the mat\n');
+  // identical 6-token sentences: P = R = 1, one chunk → 1 − 0.5·(1/6)³ (NLTK's formula)
+  close(runJson('--metric', 'meteor', '--predictions', same, '--references', same, '--option', 'wordnet=false').meteor, 1 - 0.5 / 216);
+  const rouge = runJson('--metric', 'rouge', '--predictions', same, '--references', same);
+  assert.deepEqual([rouge.rouge1, rouge.rouge2, rouge.rougeL, rouge.rougeLsum], [1, 1, 1, 1]);
+  // SQuAD normalisation drops case, punctuation and articles; F1 of "Denver Broncos" vs "Broncos" = 2/3
+  const preds = file('answers.txt', 'The Denver Broncos!\nDenver Broncos\n');
+  const golds = jsonl('golds.jsonl', [['denver broncos', 'Broncos'], 'Broncos']);
+  const squad = runJson('--metric', 'squad', '--predictions', preds, '--references', golds);
+  close(squad.exact_match, 50);
+  close(squad.f1, 100 * (1 + 2 / 3) / 2);
+});
+
 test('JSON array files and metrics without references', () => {
   const p = file('gen.json', JSON.stringify(['a b a b a b', 'c d e']));
   const r = runJson('--metric', 'distinct', '--predictions', p);

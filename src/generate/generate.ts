@@ -17,7 +17,7 @@
 import type { CausalLM, KVCache } from '../models/causal-lm.js';
 import { Rng } from '../tensor/random.js';
 import { noGrad } from '../tensor/tensor.js';
-import { argmax, processLogits, sample, type LogitsSettings } from './logits-processors.js';
+import { argmax, processLogits, sample, validateSettings, type LogitsSettings } from './logits-processors.js';
 
 export type FinishReason = 'eos' | 'length' | 'stop';
 
@@ -131,6 +131,7 @@ function* evalGenerationSteps(model: CausalLM, inputIds: readonly number[] | rea
   const stopStrings = options.stopStrings ?? [];
   if (stopStrings.some((s) => typeof s !== 'string' || s.length === 0)) throw new Error('generate: stopStrings must be non-empty strings');
   if (stopStrings.length > 0 && !options.tokenizer) throw new Error('generate: stopStrings need options.tokenizer to decode the continuation');
+  validateSettings(options);
   const settings: LogitsSettings = { ...options, eosTokenIds: eos };
   if (settings.doSample && settings.temperature === 0) settings.doSample = false;
   const rng = new Rng(options.seed ?? 0);
@@ -171,10 +172,12 @@ function* evalGenerationSteps(model: CausalLM, inputIds: readonly number[] | rea
     return out.logits.f32;
   });
 
+  // Time spent computing only: the consumer's time between yielded steps is not counted.
   let t0 = performance.now();
   let logits = forward(cached > 0 ? ids.slice(cached) : ids, mask, cache);
   const prefillTokens = B * promptLen - cached;
   let prefillMs = 0;
+  let decodeMs = 0;
   let decodeTokens = 0;
   const V = logits.length / B;
 
@@ -204,10 +207,8 @@ function* evalGenerationSteps(model: CausalLM, inputIds: readonly number[] | rea
       options.onToken?.(event);
       events.push(event);
     }
-    if (step === 0) {
-      prefillMs = performance.now() - t0;
-      t0 = performance.now();
-    }
+    if (step === 0) prefillMs = performance.now() - t0;
+    else decodeMs += performance.now() - t0;
     yield events;
     if (finish.every((f) => f !== null)) break;
     // Every row is fed a token (finished rows their pad) with mask 1, as transformers does.
@@ -224,10 +225,10 @@ function* evalGenerationSteps(model: CausalLM, inputIds: readonly number[] | rea
     ids = feedIds;
     mask = feedMask;
     total++;
+    t0 = performance.now();
     logits = cache ? forward(next, mask, cache) : forward(ids, mask, null);
     decodeTokens += B;
   }
-  const decodeMs = decodeTokens > 0 ? performance.now() - t0 : 0;
   return {
     tokens: generated,
     texts: streams ? streams.map((s) => s.text) : null,

@@ -262,6 +262,28 @@ export interface LogitsSettings {
 }
 
 /**
+ * Checks every set field of {@link LogitsSettings} (so a bad value fails before any model work).
+ * A temperature of 0 is accepted here: {@link generate} turns it into greedy decoding.
+ *
+ * @throws Error naming the field and the expected range
+ */
+export function validateSettings(s: LogitsSettings): void {
+  const check = (name: keyof LogitsSettings, ok: (v: number) => boolean, expected: string): void => {
+    const v = s[name];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || !ok(v))) throw new Error(`${name} must be ${expected}, got ${String(v)}`);
+  };
+  check('repetitionPenalty', (v) => v > 0, 'a finite number > 0');
+  check('frequencyPenalty', () => true, 'a finite number');
+  check('presencePenalty', () => true, 'a finite number');
+  check('noRepeatNgramSize', (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0');
+  check('minNewTokens', (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0');
+  check('temperature', (v) => v >= 0, 'a finite number >= 0');
+  check('topK', (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0');
+  check('topP', (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+  check('minP', (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
+}
+
+/**
  * The whole pipeline for one row, in transformers' order (see the module comment).
  *
  * @param history the row's prompt and generated tokens

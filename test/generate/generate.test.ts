@@ -199,6 +199,10 @@ test('bad input gives clear errors', () => {
   assert.throws(() => generate(model, [1], { maxNewTokens: 0 }), /maxNewTokens must be an integer >= 1/);
   assert.throws(() => generate(model, new Array(64).fill(1)), /the prompt has 64 tokens but the model holds 64 positions/);
   assert.throws(() => generate(model, [[1], [2]], { cache: model.newCache() }), /holds one sequence but 2 prompts/);
+  // sampling settings are checked before any model work
+  assert.throws(() => generate(model, [1], { doSample: true, topP: 1.5 }), /topP must be a number in \[0, 1\], got 1.5/);
+  assert.throws(() => generate(model, [1], { topK: 2.5 }), /topK must be an integer >= 0, got 2.5/);
+  assert.throws(() => generate(model, [1], { repetitionPenalty: -1 }), /repetitionPenalty must be a finite number > 0/);
 });
 
 test('stories260K ChatSession: the second turn reuses the cache and equals a fresh generation', { skip: skipWithoutShared(STORIES) }, () => {

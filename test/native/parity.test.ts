@@ -125,7 +125,7 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
   test('gemm: shapes, transposes, strides, offsets, beta, batch, half weights', () => {
     const shapes: [number, number, number][] = [
       [1, 1, 1], [1, 37, 19], [37, 1, 19], [5, 3, 1], [33, 65, 47], [14, 32, 256], [29, 70, 300],
-      [200, 5, 33], [1, 300, 129], [150, 1, 77], [17, 40, 0],
+      [200, 5, 33], [1, 300, 129], [150, 1, 77], [17, 40, 0], [6, 130, 50], [12, 9, 40],
     ];
     forEachSimd((k, simd) => {
       let seed = 1;
@@ -146,7 +146,7 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
       ];
       for (const c of big) runGemmCase(k, c, seed++, `${simd} gemm ${JSON.stringify(c)}`);
       for (const bType of [WType.BF16, WType.F16])
-        for (const [M, N, K] of [[1, 50, 70], [33, 70, 129], [150, 6, 40], [130, 300, 260]] as const)
+        for (const [M, N, K] of [[1, 50, 70], [5, 70, 33], [6, 130, 50], [33, 70, 129], [150, 6, 40], [130, 300, 260]] as const)
           for (const tb of [false, true])
             runGemmCase(k, { M, N, K, ta: false, tb, bType, beta: 0.5, off: 3 }, seed++,
               `${simd} gemm bType=${bType} M=${M} N=${N} K=${K} tb=${tb}`);

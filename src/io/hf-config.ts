@@ -17,6 +17,7 @@ export const SUPPORTED_ARCHITECTURES = [
   'LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'GPT2LMHeadModel',
   'BertModel', 'BertForSequenceClassification', 'BertForTokenClassification', 'BertForQuestionAnswering',
 ] as const;
+/** One of {@link SUPPORTED_ARCHITECTURES}. */
 export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];
 
 /** Architecture assumed from `model_type` when `architectures` is absent (as AutoModelFor... would pick). */
@@ -30,9 +31,12 @@ export const ACTIVATIONS = [
   'gelu', 'gelu_new', 'gelu_fast', 'gelu_pytorch_tanh', 'gelu_python', 'gelu_accurate', 'quick_gelu',
   'relu', 'relu6', 'silu', 'swish', 'tanh', 'sigmoid', 'mish', 'leaky_relu', 'linear',
 ] as const;
+/** One of {@link ACTIVATIONS}. */
 export type Activation = (typeof ACTIVATIONS)[number];
 
+/** RoPE variants of transformers' ROPE_INIT_FUNCTIONS that {@link computeRopeInvFreq} implements. */
 export const ROPE_TYPES = ['default', 'linear', 'dynamic', 'yarn', 'llama3', 'longrope'] as const;
+/** One of {@link ROPE_TYPES}. */
 export type RopeType = (typeof ROPE_TYPES)[number];
 
 /**
@@ -117,6 +121,7 @@ export interface Gpt2Config extends ConfigBase {
   scaleAttnByInverseLayerIdx: boolean;
 }
 
+/** transformers' `problem_type` for sequence classification heads (picks the loss). */
 export type ProblemType = 'regression' | 'single_label_classification' | 'multi_label_classification';
 
 /** BERT encoders and their task heads. */
@@ -136,6 +141,7 @@ export interface BertConfig extends ConfigBase {
   problemType: ProblemType | null;
 }
 
+/** Any supported config; switch on `family`. */
 export type ModelConfig = DecoderConfig | Gpt2Config | BertConfig;
 
 /** Reads `<dir>/config.json` (or the file itself when given a file). See {@link parseModelConfig}. */

@@ -80,6 +80,7 @@ export interface RepoFile {
   lfsSha256: string | null;
 }
 
+/** Options of {@link pullRepo}. */
 export interface PullOptions {
   /** Branch, tag or commit; default "main". */
   revision?: string;
@@ -101,6 +102,7 @@ export interface PullOptions {
   log?: (line: string) => void;
 }
 
+/** What {@link pullRepo} fetched and where the snapshot is. */
 export interface PullResult {
   repoId: string;
   commit: string;

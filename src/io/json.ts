@@ -65,6 +65,7 @@ export class FieldReader {
     return this.obj[field] !== undefined && this.obj[field] !== null;
   }
 
+  /** Throws `<label>: field "<field>" must be <expected>, got <value>`. */
   fail(field: string, expected: string): never {
     throw new Error(`${this.label}: field "${field}" must be ${expected}, got ${show(this.obj[field])}`);
   }
@@ -95,6 +96,7 @@ export class FieldReader {
     return this.has(field) ? this.num(field, 0, positive) : null;
   }
 
+  /** A boolean. */
   bool(field: string, fallback: boolean): boolean {
     if (!this.has(field)) return fallback;
     const v = this.obj[field];
@@ -102,6 +104,7 @@ export class FieldReader {
     return v;
   }
 
+  /** A string. */
   str(field: string, fallback: string): string {
     if (!this.has(field)) return fallback;
     const v = this.obj[field];
@@ -109,6 +112,7 @@ export class FieldReader {
     return v;
   }
 
+  /** A string, or null when absent. */
   optStr(field: string): string | null {
     return this.has(field) ? this.str(field, '') : null;
   }

@@ -19,7 +19,9 @@ export const MAX_TOKENIZER_CONFIG_BYTES = 10_000_000;
 /** transformers' "very large integer" model_max_length placeholder means "no limit". */
 const NO_MAX_LENGTH = Number.MAX_SAFE_INTEGER;
 
+/** Which end of a sequence padding is added to / truncation removes from. */
 export type Side = 'left' | 'right';
+/** transformers' truncation strategies for pairs ('longest_first' also covers single sequences). */
 export type TruncationStrategy = 'longest_first' | 'only_first' | 'only_second';
 
 /** The names of transformers' SpecialTokensMixin attributes. */
@@ -33,6 +35,7 @@ export interface ChatMessage {
   [key: string]: unknown;
 }
 
+/** Options of {@link PreTrainedTokenizer.encode}. */
 export interface EncodeOptions {
   /** Add the post-processor's special tokens (BOS, [CLS]/[SEP], ...); default true. */
   addSpecialTokens?: boolean;
@@ -40,6 +43,7 @@ export interface EncodeOptions {
   textPair?: string | null;
 }
 
+/** Options of {@link PreTrainedTokenizer.encodeBatch} (transformers' `tokenizer(texts, ...)` arguments). */
 export interface BatchEncodeOptions {
   /** default true */
   addSpecialTokens?: boolean;
@@ -68,6 +72,7 @@ export interface BatchEncoding {
   tokenTypeIds: number[][];
 }
 
+/** Options of {@link PreTrainedTokenizer.decode}. */
 export interface DecodeOptions {
   /** Drop special tokens (BOS/EOS/PAD/[CLS]/... and additional special tokens); default false. */
   skipSpecialTokens?: boolean;
@@ -75,6 +80,7 @@ export interface DecodeOptions {
   cleanUpTokenizationSpaces?: boolean;
 }
 
+/** Options of {@link PreTrainedTokenizer.applyChatTemplate}. */
 export interface ChatTemplateOptions {
   /** Append the template's assistant-turn opening; default false. */
   addGenerationPrompt?: boolean;

@@ -123,9 +123,23 @@ function isSuffix(inner: readonly number[], outer: readonly number[]): boolean {
   return true;
 }
 
-type BinaryFn = (x: number, y: number) => number;
+type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
 
-function binary(a: Tensor, b: Tensor, op: string, f: BinaryFn,
+const BINARY_FN: Record<BinaryOp, (x: number, y: number) => number> = {
+  add: (x, y) => x + y, sub: (x, y) => x - y, mul: (x, y) => x * y, div: (x, y) => x / y,
+};
+
+/** out[o+j] = x[xo+j] op y[yo+j] for j < m: one tight loop per op (no per-element call). */
+function rowOp(op: BinaryOp, out: Float32Array, o: number, x: Float32Array, xo: number, y: Float32Array, yo: number, m: number): void {
+  switch (op) {
+    case 'add': for (let j = 0; j < m; j++) out[o + j] = x[xo + j]! + y[yo + j]!; return;
+    case 'sub': for (let j = 0; j < m; j++) out[o + j] = x[xo + j]! - y[yo + j]!; return;
+    case 'mul': for (let j = 0; j < m; j++) out[o + j] = x[xo + j]! * y[yo + j]!; return;
+    case 'div': for (let j = 0; j < m; j++) out[o + j] = x[xo + j]! / y[yo + j]!; return;
+  }
+}
+
+function binary(a: Tensor, b: Tensor, op: BinaryOp,
   grads: (g: Float32Array, ad: Float32Array, bd: Float32Array, outShape: readonly number[], ctx: BackwardContext) => void): Tensor {
   const ad = a.f32;
   const bd = b.f32;
@@ -133,14 +147,15 @@ function binary(a: Tensor, b: Tensor, op: string, f: BinaryFn,
   const n = sizeOf(shape);
   const out = new Float32Array(n);
   if (ad.length === n && bd.length === n) {
-    for (let i = 0; i < n; i++) out[i] = f(ad[i]!, bd[i]!);
+    rowOp(op, out, 0, ad, 0, bd, 0, n);
   } else if (ad.length === n && isSuffix(b.shape, shape)) {
     const m = bd.length;
-    for (let o = 0; o < n; o += m) for (let j = 0; j < m; j++) out[o + j] = f(ad[o + j]!, bd[j]!);
+    for (let o = 0; o < n; o += m) rowOp(op, out, o, ad, o, bd, 0, m);
   } else if (bd.length === n && isSuffix(a.shape, shape)) {
     const m = ad.length;
-    for (let o = 0; o < n; o += m) for (let j = 0; j < m; j++) out[o + j] = f(ad[j]!, bd[o + j]!);
+    for (let o = 0; o < n; o += m) rowOp(op, out, o, ad, 0, bd, o, m);
   } else {
+    const f = BINARY_FN[op];
     const ia = broadcastIndex(shape, a.shape);
     const ib = broadcastIndex(shape, b.shape);
     for (let i = 0; i < n; i++) out[i] = f(ad[ia[i]!]!, bd[ib[i]!]!);
@@ -166,14 +181,14 @@ function expand(src: Float32Array, srcShape: readonly number[], outShape: readon
 // Element-wise arithmetic (broadcasting)
 
 export function add(a: Tensor, b: Tensor): Tensor {
-  return binary(a, b, 'add', (x, y) => x + y, (g, _ad, _bd, shape, ctx) => {
+  return binary(a, b, 'add', (g, _ad, _bd, shape, ctx) => {
     if (a.requiresGrad) ctx.accumulate(a, reduceTo(b.requiresGrad ? g.slice() : g, shape, a.shape));
     if (b.requiresGrad) ctx.accumulate(b, reduceTo(g, shape, b.shape));
   });
 }
 
 export function sub(a: Tensor, b: Tensor): Tensor {
-  return binary(a, b, 'sub', (x, y) => x - y, (g, _ad, _bd, shape, ctx) => {
+  return binary(a, b, 'sub', (g, _ad, _bd, shape, ctx) => {
     if (a.requiresGrad) ctx.accumulate(a, reduceTo(b.requiresGrad ? g.slice() : g, shape, a.shape));
     if (b.requiresGrad) {
       const nb = new Float32Array(g.length);
@@ -184,7 +199,7 @@ export function sub(a: Tensor, b: Tensor): Tensor {
 }
 
 export function mul(a: Tensor, b: Tensor): Tensor {
-  return binary(a, b, 'mul', (x, y) => x * y, (g, ad, bd, shape, ctx) => {
+  return binary(a, b, 'mul', (g, ad, bd, shape, ctx) => {
     if (a.requiresGrad) {
       const be = expand(bd, b.shape, shape);
       const ga = new Float32Array(g.length);
@@ -201,7 +216,7 @@ export function mul(a: Tensor, b: Tensor): Tensor {
 }
 
 export function div(a: Tensor, b: Tensor): Tensor {
-  return binary(a, b, 'div', (x, y) => x / y, (g, ad, bd, shape, ctx) => {
+  return binary(a, b, 'div', (g, ad, bd, shape, ctx) => {
     const be = expand(bd, b.shape, shape);
     if (a.requiresGrad) {
       const ga = new Float32Array(g.length);
@@ -806,8 +821,9 @@ export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Arra
   const wantW = weight.requiresGrad;
   const gh = wantH ? new Float32Array(hd.length) : null;
   const gw = wantW ? new Float32Array(weight.size) : null;
-  // ~16 MB of logits per chunk, at least 8 rows.
-  const chunk = Math.max(8, opts.chunkRows ?? Math.floor((4 << 20) / V));
+  // ~64 MB of logits per chunk (at least 8 rows): large enough that each pass over W serves
+  // hundreds of rows, small enough to stay far below the full logits.
+  const chunk = Math.max(8, opts.chunkRows ?? Math.floor((16 << 20) / V));
   const logits = new Float32Array(Math.min(chunk, rows) * V);
   const losses = new Float32Array(Math.min(chunk, rows));
   let total = 0;

@@ -66,6 +66,14 @@ test('tunekit chat reads a pipe: replies equal ChatSession, /reset starts over, 
   assert.ok(reused[0] === 0 && reused[1]! > 0 && reused[2] === 0, run.stderr);
 });
 
+test('tunekit generate --chat-template without a template uses the plain chat format, like ChatSession', { skip }, () => {
+  const dir = assetPath(STORIES)!;
+  const run = tunekit(['generate', '--model', dir, '--prompt', 'Tell me a story', '--chat-template', '--greedy', '--max-new-tokens', '25', '--no-stream']);
+  assert.equal(run.status, 0, run.stderr);
+  const session = new ChatSession(LlamaForCausalLM.fromPretrained(dir), AutoTokenizer.fromPretrained(dir), { generation: { maxNewTokens: 25, eosTokenIds: [2] } });
+  assert.equal(run.stdout.trim(), session.send('Tell me a story').text);
+});
+
 test('tunekit generate rejects bad flags with a clear message', { skip }, () => {
   const dir = assetPath(STORIES)!;
   const run = tunekit(['generate', '--model', dir, '--prompt', 'x', '--top-p', '2']);

@@ -24,7 +24,7 @@ import { result, type Tensor } from '../tensor/tensor.js';
 import { activation } from './activations.js';
 import type { KVCache } from './causal-lm.js';
 import type { LinearLike } from './llama.js';
-import { loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
+import { SkipInitRng, loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
 
 /** Std of the normal initialisation (`initializer_range`, default 0.02). */
 function initializerRange(json: Record<string, unknown>): number {
@@ -246,13 +246,15 @@ export class BertModel extends Module {
    * A BERT encoder with transformers' initialisation (N(0, initializer_range) weights, zero biases,
    * padding row of the word embeddings zero, LayerNorm 1/0) from the seeded generator (default 0).
    * `addPoolingLayer` (default true) as transformers: the token-level heads build it without one.
-   * Attention-probability dropout (attention_probs_dropout_prob) is not applied.
+   * Attention-probability dropout (attention_probs_dropout_prob) is not applied. `initWeights:
+   * false` leaves weights zero for a checkpoint to fill; `rng` (instead of `seed`) continues a
+   * head model's generator.
    */
-  constructor(readonly config: BertConfig, opts: { seed?: number; configJson?: Record<string, unknown>; addPoolingLayer?: boolean; rng?: Rng } = {}) {
+  constructor(readonly config: BertConfig, opts: { seed?: number; configJson?: Record<string, unknown>; addPoolingLayer?: boolean; rng?: Rng; initWeights?: boolean } = {}) {
     super();
     this.configJson = opts.configJson ?? {};
     const std = initializerRange(this.configJson);
-    const rng = opts.rng ?? new Rng(opts.seed ?? 0);
+    const rng = opts.rng ?? (opts.initWeights === false ? new SkipInitRng(opts.seed ?? 0) : new Rng(opts.seed ?? 0));
     this.embeddings = new BertEmbeddings(config, rng, std);
     this.encoder = new BertEncoder(config, rng, std);
     this.pooler = (opts.addPoolingLayer ?? true) ? new BertPooler(config, rng, std) : null;
@@ -261,7 +263,7 @@ export class BertModel extends Module {
   /** Load a BERT folder (any BERT checkpoint: base, pretraining or task head). Frozen, eval mode. */
   static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertModel {
     const { config, configJson } = readBertConfig(dir, opts);
-    const model = new BertModel(config, { configJson, seed: opts.seed ?? 0 });
+    const model = new BertModel(config, { configJson, seed: opts.seed ?? 0, initWeights: false });
     loadBertWeights(model, dir, opts);
     return model.freeze().eval();
   }
@@ -345,6 +347,21 @@ export function meanSquaredError(pred: Tensor, targets: Float32Array): Tensor {
   return F.mean(F.mul(diff, diff));
 }
 
+/** Constructor options of the task heads. */
+export interface HeadOptions {
+  /** Seed of the random initialisation (default 0). */
+  seed?: number;
+  /** config.json as read (written back by savePretrained). */
+  configJson?: Record<string, unknown>;
+  /** false: leave the encoder's weights zero for a checkpoint to fill (the head is still initialised). */
+  initWeights?: boolean;
+}
+
+/** The encoder's generator: the head's own, or a non-drawing one when a checkpoint fills the encoder. */
+function encoderRng(rng: Rng, opts: HeadOptions): Rng {
+  return opts.initWeights === false ? new SkipInitRng(rng.nextU32()) : rng;
+}
+
 /** The problem type transformers infers when config.problem_type is unset. */
 function inferProblemType(numLabels: number, labels: Int32Array | Float32Array): ProblemType {
   if (numLabels === 1) return 'regression';
@@ -358,11 +375,11 @@ export class BertForSequenceClassification extends Module {
   readonly numLabels: number;
 
   /** Random init; the classifier is N(0, initializer_range) with zero bias. */
-  constructor(readonly config: BertConfig, opts: { seed?: number; configJson?: Record<string, unknown> } = {}) {
+  constructor(readonly config: BertConfig, opts: HeadOptions = {}) {
     super();
     const rng = new Rng(opts.seed ?? 0);
     const configJson = opts.configJson ?? {};
-    this.bert = new BertModel(config, { configJson, rng });
+    this.bert = new BertModel(config, { configJson, rng: encoderRng(rng, opts) });
     this.numLabels = config.numLabels;
     this.dropout = new Dropout(probability(config.classifierDropout ?? config.hiddenDropoutProb, 'classifier_dropout'), rng.nextU32());
     this.classifier = linear(config.hiddenSize, config.numLabels, rng, initializerRange(configJson));
@@ -375,7 +392,7 @@ export class BertForSequenceClassification extends Module {
    */
   static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertForSequenceClassification {
     const { config, configJson } = readBertConfig(dir, opts);
-    const model = new BertForSequenceClassification(config, { configJson, seed: opts.seed ?? 0 });
+    const model = new BertForSequenceClassification(config, { configJson, seed: opts.seed ?? 0, initWeights: false });
     loadBertWeights(model, dir, opts);
     return model.freeze().headTrainable().eval();
   }
@@ -431,11 +448,11 @@ export class BertForTokenClassification extends Module {
   classifier: LinearLike;
   readonly numLabels: number;
 
-  constructor(readonly config: BertConfig, opts: { seed?: number; configJson?: Record<string, unknown> } = {}) {
+  constructor(readonly config: BertConfig, opts: HeadOptions = {}) {
     super();
     const rng = new Rng(opts.seed ?? 0);
     const configJson = opts.configJson ?? {};
-    this.bert = new BertModel(config, { configJson, rng, addPoolingLayer: false });
+    this.bert = new BertModel(config, { configJson, rng: encoderRng(rng, opts), addPoolingLayer: false });
     this.numLabels = config.numLabels;
     this.dropout = new Dropout(probability(config.classifierDropout ?? config.hiddenDropoutProb, 'classifier_dropout'), rng.nextU32());
     this.classifier = linear(config.hiddenSize, config.numLabels, rng, initializerRange(configJson));
@@ -444,7 +461,7 @@ export class BertForTokenClassification extends Module {
   /** As BertForSequenceClassification.fromPretrained (no pooler). */
   static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertForTokenClassification {
     const { config, configJson } = readBertConfig(dir, opts);
-    const model = new BertForTokenClassification(config, { configJson, seed: opts.seed ?? 0 });
+    const model = new BertForTokenClassification(config, { configJson, seed: opts.seed ?? 0, initWeights: false });
     loadBertWeights(model, dir, opts);
     model.freeze().classifier.freeze(false);
     return model.eval();
@@ -486,12 +503,12 @@ export class BertForQuestionAnswering extends Module {
   qa_outputs: LinearLike;
   readonly numLabels: number;
 
-  constructor(readonly config: BertConfig, opts: { seed?: number; configJson?: Record<string, unknown> } = {}) {
+  constructor(readonly config: BertConfig, opts: HeadOptions = {}) {
     super();
     if (config.numLabels !== 2) throw new Error(`BertForQuestionAnswering: num_labels must be 2 (start and end), got ${config.numLabels}`);
     const rng = new Rng(opts.seed ?? 0);
     const configJson = opts.configJson ?? {};
-    this.bert = new BertModel(config, { configJson, rng, addPoolingLayer: false });
+    this.bert = new BertModel(config, { configJson, rng: encoderRng(rng, opts), addPoolingLayer: false });
     this.numLabels = 2;
     this.qa_outputs = linear(config.hiddenSize, 2, rng, initializerRange(configJson));
   }
@@ -499,7 +516,7 @@ export class BertForQuestionAnswering extends Module {
   /** As BertForSequenceClassification.fromPretrained (no pooler; qa_outputs trainable). */
   static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertForQuestionAnswering {
     const { config, configJson } = readBertConfig(dir, { ...opts, numLabels: 2 });
-    const model = new BertForQuestionAnswering(config, { configJson, seed: opts.seed ?? 0 });
+    const model = new BertForQuestionAnswering(config, { configJson, seed: opts.seed ?? 0, initWeights: false });
     loadBertWeights(model, dir, opts);
     model.freeze().qa_outputs.freeze(false);
     return model.eval();
@@ -639,6 +656,7 @@ export function loadBertWeights(model: AnyBert, dir: string, opts: BertLoadOptio
   const fresh: string[] = [];
   const prefix = model instanceof BertModel ? '' : 'bert.';
   if (encoder.pooler && ![...body.keys()].some((k) => k.startsWith('pooler.'))) {
+    encoder.pooler = new BertPooler(encoder.config, new Rng(opts.seed ?? 0), initializerRange(encoder.configJson));
     for (const [k, raw] of moduleToRaw(encoder.pooler, (p) => `pooler.${p}`)) body.set(k, raw);
     fresh.push(...[...encoder.pooler.namedParameters('pooler')].map(([p]) => prefix + p));
   }

@@ -23,7 +23,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { activation } from './activations.js';
 import { KVCache, positionsFromMask, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
 import type { LinearLike } from './llama.js';
-import { loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
+import { SkipInitRng, loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
 
 /** Settings of config.json that the typed Gpt2Config does not carry (transformers' defaults). */
 interface Gpt2Extras {
@@ -160,13 +160,15 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
    * A GPT-2 with transformers' initialisation (N(0, initializer_range), residual projections
    * scaled by 1/sqrt(2·n_layer), LayerNorm 1/0) from the seeded generator (default seed 0).
    * Dropout probabilities come from `configJson` (embd_pdrop / resid_pdrop, default 0.1);
-   * attention-probability dropout (attn_pdrop) is not applied.
+   * attention-probability dropout (attn_pdrop) is not applied. `initWeights: false` leaves weights
+   * zero for a checkpoint to fill.
    */
-  constructor(readonly config: Gpt2Config, opts: { seed?: number; configJson?: Record<string, unknown> } = {}) {
+  constructor(readonly config: Gpt2Config, opts: { seed?: number; configJson?: Record<string, unknown>; initWeights?: boolean } = {}) {
     super();
     this.configJson = opts.configJson ?? {};
     const extras = readExtras(this.configJson);
-    const rng = new Rng(opts.seed ?? 0);
+    // fromPretrained overwrites every weight: skip drawing them (initWeights false).
+    const rng = opts.initWeights === false ? new SkipInitRng(opts.seed ?? 0) : new Rng(opts.seed ?? 0);
     this.transformer = new GPT2Model(config, extras, rng);
     this.lm_head = null;
     if (!config.tieWordEmbeddings) {
@@ -185,7 +187,7 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
   static fromPretrained(dir: string, opts: { dtype?: WeightDtype } = {}): GPT2LMHeadModel {
     const config = readModelConfig(dir);
     if (config.family !== 'gpt2') throw new Error(`${dir}: ${config.architecture} is not a GPT-2 model`);
-    const model = new GPT2LMHeadModel(config, { configJson: readJsonObject(join(dir, 'config.json')) });
+    const model = new GPT2LMHeadModel(config, { configJson: readJsonObject(join(dir, 'config.json')), initWeights: false });
     model.loadWeights(dir, opts.dtype ?? 'float32');
     return model.freeze().eval();
   }

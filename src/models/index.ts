@@ -7,11 +7,11 @@ export {
   BertIntermediate, BertPooler, BertForSequenceClassification, BertForTokenClassification, BertForQuestionAnswering,
   binaryCrossEntropyWithLogits, meanSquaredError, loadBertWeights, readBertConfig, withLabels,
   type BertInput, type BertModelOutput, type BertHeadOutput, type BertLoadOptions, type SequenceClassificationInput,
-  type TokenClassificationInput, type QuestionAnsweringInput, type QuestionAnsweringOutput,
+  type TokenClassificationInput, type QuestionAnsweringInput, type QuestionAnsweringOutput, type HeadOptions,
 } from './bert.js';
 export {
   AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoModelForTokenClassification,
   AutoModelForQuestionAnswering, type AutoCausalLM, type FromConfigOptions, type HeadConfigOptions,
 } from './auto.js';
 export { activation } from './activations.js';
-export { loadIntoModule, moduleToRaw, rawToTensor, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
+export { SkipInitRng, loadIntoModule, moduleToRaw, rawToTensor, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';

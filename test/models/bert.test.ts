@@ -314,6 +314,13 @@ test('frozen encoder + trainable classifier: only the classifier gets .grad, equ
     const cls = model.classifier as Linear;
     assertClose(cls.weight.grad!, gw, 1e-6, 'classifier.weight grad');
     assertClose(cls.bias!.grad!, gb, 1e-6, 'classifier.bias grad');
+    // bf16 encoder weights: frozen half matrices, float32 trainable head, nearly the same logits.
+    const half = BertForSequenceClassification.fromPretrained(dir, { dtype: 'bfloat16' });
+    assert.equal((half.bert.encoder.layer[0]!.attention.self.query as Linear).weight.dtype, 'bf16');
+    assert.equal((half.classifier as Linear).weight.dtype, 'f32');
+    assert.deepEqual(half.trainableParameters().map(([k]) => k), ['classifier.weight', 'classifier.bias']);
+    const diff = Math.max(...noGrad(() => half.forward(batch)).logits.toArray().map((v, i) => Math.abs(v - logits[i]!)));
+    assert.ok(diff > 0 && diff < 0.01, `bf16 encoder changes logits slightly (${diff})`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -9,6 +9,7 @@ import type { Command } from 'commander';
 import { ChatSession } from '../generate/chat.js';
 import { addSamplingOptions, describeTiming, reportErrors, loadForGeneration, optionsFromFlags, type SamplingFlags } from './generate.js';
 
+/** Adds `tunekit chat`. */
 export function register(program: Command): void {
   const cmd = program.command('chat').description('chat with a causal language model (reads messages from stdin; /reset, /exit)');
   addSamplingOptions(cmd)

@@ -117,6 +117,7 @@ export function describeTiming(result: GenerateResult): string {
   return `[${result.tokens[0]!.length} tokens, finish: ${result.finishReasons[0]}; prefill ${t.prefillTokens} tok ${t.prefillTokensPerSecond.toFixed(1)} tok/s, decode ${t.decodeTokens} tok ${t.decodeTokensPerSecond.toFixed(1)} tok/s]`;
 }
 
+/** Adds `tunekit generate`. */
 export function register(program: Command): void {
   const cmd = program.command('generate').description('continue a prompt with a causal language model');
   addSamplingOptions(cmd)

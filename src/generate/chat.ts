@@ -65,6 +65,10 @@ export interface ChatTurn {
   timing: GenerationTiming;
 }
 
+/**
+ * A conversation with a model: `send()` a user message, get the reply; the KV cache of the
+ * conversation so far is reused for the next turn (see the module comment).
+ */
 export class ChatSession {
   /** The conversation so far (system, user and assistant messages). */
   readonly messages: ChatMessage[] = [];

@@ -33,8 +33,8 @@ import {
 } from '../metrics/classification.js';
 import { meanAbsoluteError, meanSquaredError, r2Score, rootMeanSquaredError, type R2Options } from '../metrics/regression.js';
 import { seqevalCompute, type SeqevalComputeOptions } from '../metrics/sequence-labeling.js';
-import { bootstrapCi } from '../metrics/significance.js';
-import { corpusBleu, sentenceBleu, type BleuOptions } from '../metrics/bleu.js';
+import { bootstrapCi, type BootstrapResult } from '../metrics/significance.js';
+import { computeBleu, corpusBleu, sentenceBleu, type BleuOptions } from '../metrics/bleu.js';
 import { corpusChrf, type ChrfOptions } from '../metrics/chrf.js';
 import { rougeCompute, type RougeComputeOptions } from '../metrics/rouge.js';
 import { meteorScore, type MeteorOptions } from '../metrics/meteor.js';
@@ -68,7 +68,23 @@ export interface CliMetric {
   /** Converts the raw items into the metric's inputs and computes the JSON result. */
   compute(predictions: Item[], references: Item[], options: Options): Record<string, unknown>;
   /** Key of the result that `--bootstrap` resamples (a corpus-level scalar). */
-  primary: string;
+  primary: string | ((options: Options) => string);
+  /**
+   * Per-item sufficient statistics of the primary score, when it has them: `--bootstrap` then sums
+   * resampled rows instead of re-running the metric (sacrebleu's approach), with the same result.
+   */
+  decompose?(predictions: Item[], references: Item[], options: Options): Decomposition;
+}
+
+/** Per-item statistics whose column sums determine the corpus score. */
+export interface Decomposition {
+  stats: number[][];
+  score(totals: number[]): number;
+}
+
+/** Corpus score = mean of per-item scores: rows [score, 1]. */
+function meanDecomposition(values: number[]): Decomposition {
+  return { stats: values.map((v) => [v, 1]), score: (t) => t[0]! / t[1]! };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -178,6 +194,39 @@ function regressionMetric(
   };
 }
 
+function sentenceBleuScores(predictions: Item[], references: Item[], opts: Options): number[] {
+  return predictions.map((item, i) => sentenceBleu(asText(item), asTexts(references[i]!), optionsAs<BleuOptions>(opts)).score);
+}
+
+function rouge(predictions: Item[], references: Item[], options: RougeComputeOptions): Record<string, number | number[]> {
+  const refs = references.map(asTexts);
+  const multi = refs.some((r) => r.length > 1);
+  return rougeCompute(predictions.map(asText), multi ? refs : refs.map((r) => r[0]!), options);
+}
+
+/** The ROUGE type that `--bootstrap` resamples: the first requested type, else rougeL. */
+function rougePrimary(opts: Options): string {
+  return Array.isArray(opts.rougeTypes) && typeof opts.rougeTypes[0] === 'string' ? opts.rougeTypes[0] : 'rougeL';
+}
+
+function meteorScores(predictions: Item[], references: Item[], opts: Options): number[] {
+  return predictions.map((item, i) => {
+    const refItem = references[i]!;
+    // Arrays of token arrays are pre-tokenised references; strings are split on whitespace.
+    const refs = Array.isArray(refItem.value) && refItem.value.every((r) => Array.isArray(r))
+      ? refItem.value.map((r) => asTokens({ ...refItem, value: r }))
+      : asTexts(refItem).map((r) => asTokens({ ...refItem, value: r }));
+    return meteorScore(refs, asTokens(item), optionsAs<MeteorOptions>(opts));
+  });
+}
+
+/** SQuAD scores of each item on its own (percent), whose mean is the corpus score. */
+function squadItemScores(predictions: Item[], references: Item[], opts: Options): { exact_match: number; f1: number }[] {
+  return predictions.map((item, i) =>
+    squadEvaluate([{ id: '0', prediction_text: asText(item) }], [{ id: '0', answers: { text: asTexts(references[i]!) } }], optionsAs(opts)),
+  );
+}
+
 const PRF_OPTIONS = ['average', 'posLabel', 'labels', 'zeroDivision'] as const;
 const BLEU_OPTIONS = ['tokenize', 'smoothMethod', 'smoothValue', 'lowercase', 'maxNgramOrder', 'effectiveOrder'] as const;
 
@@ -225,6 +274,23 @@ export const CLI_METRICS: Readonly<Record<string, CliMetric>> = {
         sys_len: s.sysLen, ref_len: s.refLen, ratio: s.ratio, signature: s.signature, formatted: s.format(),
       };
     },
+    decompose(predictions, references, opts) {
+      const o = optionsAs<BleuOptions>(opts);
+      const order = o.maxNgramOrder ?? 4;
+      // Raw per-segment statistics (no smoothing, no effective order): [sysLen, refLen, counts, totals].
+      const stats = predictions.map((item, i) => {
+        const s = sentenceBleu(asText(item), asTexts(references[i]!), { ...o, smoothMethod: 'none', effectiveOrder: false });
+        return [s.sysLen, s.refLen, ...s.counts, ...s.totals];
+      });
+      const score = (t: number[]) =>
+        computeBleu(t.slice(2, 2 + order), t.slice(2 + order), t[0]!, t[1]!, {
+          smoothMethod: o.smoothMethod ?? 'exp',
+          smoothValue: o.smoothValue ?? null,
+          effectiveOrder: o.effectiveOrder ?? false,
+          maxNgramOrder: order,
+        }).score;
+      return { stats, score };
+    },
   },
   sentence_bleu: {
     description: 'sacrebleu sentence BLEU of every line (effective order), and their mean',
@@ -232,10 +298,10 @@ export const CLI_METRICS: Readonly<Record<string, CliMetric>> = {
     needsReferences: true,
     primary: 'mean',
     compute(predictions, references, opts) {
-      const refs = references.map(asTexts);
-      const scores = predictions.map((item, i) => sentenceBleu(asText(item), refs[i]!, optionsAs<BleuOptions>(opts)).score);
+      const scores = sentenceBleuScores(predictions, references, opts);
       return { mean: mean(scores), scores };
     },
+    decompose: (predictions, references, opts) => meanDecomposition(sentenceBleuScores(predictions, references, opts)),
   },
   chrf: {
     description: 'sacrebleu chrF (wordOrder=2 gives chrF++)',
@@ -251,11 +317,11 @@ export const CLI_METRICS: Readonly<Record<string, CliMetric>> = {
     description: 'rouge-score F-measures, Hugging Face evaluate shape (mean over pairs)',
     options: ['rougeTypes', 'useStemmer', 'useAggregator', 'tokenizer'],
     needsReferences: true,
-    primary: 'rougeL',
-    compute(predictions, references, opts) {
-      const refs = references.map(asTexts);
-      const multi = refs.some((r) => r.length > 1);
-      return rougeCompute(predictions.map(asText), multi ? refs : refs.map((r) => r[0]!), optionsAs<RougeComputeOptions>(opts));
+    primary: rougePrimary,
+    compute: (predictions, references, opts) => rouge(predictions, references, optionsAs<RougeComputeOptions>(opts)),
+    decompose(predictions, references, opts) {
+      const perPair = rouge(predictions, references, { ...optionsAs<RougeComputeOptions>(opts), useAggregator: false });
+      return meanDecomposition(perPair[rougePrimary(opts)] as number[]);
     },
   },
   meteor: {
@@ -264,16 +330,9 @@ export const CLI_METRICS: Readonly<Record<string, CliMetric>> = {
     needsReferences: true,
     primary: 'meteor',
     compute(predictions, references, opts) {
-      const scores = predictions.map((item, i) => {
-        const refItem = references[i]!;
-        // Arrays of token arrays are pre-tokenised references; strings are split on whitespace.
-        const refs = Array.isArray(refItem.value) && refItem.value.every((r) => Array.isArray(r))
-          ? refItem.value.map((r) => asTokens({ ...refItem, value: r }))
-          : asTexts(refItem).map((r) => asTokens({ ...refItem, value: r }));
-        return meteorScore(refs, asTokens(item), optionsAs<MeteorOptions>(opts));
-      });
-      return { meteor: mean(scores) };
+      return { meteor: mean(meteorScores(predictions, references, opts)) };
     },
+    decompose: (predictions, references, opts) => meanDecomposition(meteorScores(predictions, references, opts)),
   },
   squad: {
     description: 'SQuAD v1.1 exact match and F1 in percent; a reference item may list several answers',
@@ -286,6 +345,7 @@ export const CLI_METRICS: Readonly<Record<string, CliMetric>> = {
       const r = squadEvaluate(preds, refs, optionsAs(opts));
       return { exact_match: r.exact_match, f1: r.f1 };
     },
+    decompose: (predictions, references, opts) => meanDecomposition(squadItemScores(predictions, references, opts).map((r) => r.f1)),
   },
   exact_match: {
     description: 'SQuAD v1.1 normalised exact match in percent (lowercase, no punctuation/articles)',
@@ -297,6 +357,8 @@ export const CLI_METRICS: Readonly<Record<string, CliMetric>> = {
       const refs = references.map((item, i) => ({ id: String(i), answers: { text: asTexts(item) } }));
       return { exact_match: squadEvaluate(preds, refs, optionsAs(opts)).exact_match };
     },
+    decompose: (predictions, references, opts) =>
+      meanDecomposition(squadItemScores(predictions, references, opts).map((r) => r.exact_match)),
   },
   perplexity: {
     description: 'perplexity from per-token negative log-likelihoods: each prediction item is one sequence\'s NLL array',
@@ -460,18 +522,22 @@ export function evalMetrics(args: EvalMetricsArgs): Record<string, unknown> {
   if (predictions.length === 0) throw new Error(`${args.predictions} has no items`);
   const result: Record<string, unknown> = { metric: args.metric, n: predictions.length, ...metric.compute(predictions, references, options) };
   if (args.bootstrap) {
-    const score = (p: Item[], r: Item[]) => {
-      const value = metric.compute(p, r, options)[metric.primary];
-      if (typeof value !== 'number') throw new Error(`--bootstrap needs a scalar ${metric.primary}; use an averaging option`);
-      return value;
-    };
-    const refsForResampling = metric.needsReferences ? references : predictions;
-    const ci = bootstrapCi(score, predictions, refsForResampling, {
-      nSamples: args.bootstrap,
-      seed: args.seed ?? 12345,
-      confidence: args.confidence ?? 0.95,
-    });
-    result.bootstrap = { of: metric.primary, seed: args.seed ?? 12345, ...ci };
+    const key = typeof metric.primary === 'string' ? metric.primary : metric.primary(options);
+    const bootstrapOptions = { nSamples: args.bootstrap, seed: args.seed ?? 12345, confidence: args.confidence ?? 0.95 };
+    let ci: BootstrapResult;
+    if (metric.decompose) {
+      const { stats, score } = metric.decompose(predictions, references, options);
+      const sumRows = (rows: number[][]) => rows.reduce((acc, row) => acc.map((v, j) => v + row[j]!), new Array<number>(stats[0]!.length).fill(0));
+      ci = bootstrapCi((rows: number[][]) => score(sumRows(rows)), stats, stats, bootstrapOptions);
+    } else {
+      const score = (p: Item[], r: Item[]) => {
+        const value = metric.compute(p, r, options)[key];
+        if (typeof value !== 'number') throw new Error(`--bootstrap needs a scalar ${key}; use an averaging option`);
+        return value;
+      };
+      ci = bootstrapCi(score, predictions, metric.needsReferences ? references : predictions, bootstrapOptions);
+    }
+    result.bootstrap = { of: key, seed: bootstrapOptions.seed, ...ci };
   }
   return result;
 }

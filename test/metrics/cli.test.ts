@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { repoRoot } from '../helpers/shared.js';
 import { corpusBleu } from '../../src/metrics/bleu.js';
 import { rocAucScore } from '../../src/metrics/classification.js';
+import { rougeCompute } from '../../src/metrics/rouge.js';
+import { bootstrapCi } from '../../src/metrics/significance.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tunekit-eval-metrics-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -98,6 +100,17 @@ test('bleu: multi-reference items equal the library on reference streams; bootst
   assert.equal(out.bootstrap.nSamples, 100);
   const again = runJson('--metric', 'bleu', '--predictions', p, '--references', r, '--bootstrap', '100', '--seed', '7');
   assert.deepEqual(again.bootstrap, out.bootstrap);
+  // The CLI sums per-segment statistics; re-scoring every resample with corpusBleu must agree.
+  const pairs = hyps.map((h, i) => [h, refs1[i]!, refs2[i]!] as const);
+  const direct = bootstrapCi(
+    (items: (readonly [string, string, string])[]) => corpusBleu(items.map((x) => x[0]), [items.map((x) => x[1]), items.map((x) => x[2])]).score,
+    pairs, pairs, { nSamples: 100, seed: 7 },
+  );
+  for (const key of ['low', 'high', 'mean', 'std'] as const) close(out.bootstrap[key], direct[key]);
+  // Same for a mean-of-items metric (ROUGE-L F-measure)
+  const rougeOut = runJson('--metric', 'rouge', '--predictions', p, '--references', jsonl('refs1.jsonl', refs1), '--bootstrap', '50');
+  const rougeDirect = bootstrapCi((h: string[], ref: string[]) => rougeCompute(h, ref, { rougeTypes: ['rougeL'] }).rougeL as number, hyps, refs1, { nSamples: 50 });
+  for (const key of ['score', 'low', 'high', 'mean'] as const) close(rougeOut.bootstrap[key], rougeDirect[key]);
 });
 
 test('text metrics: METEOR, ROUGE and SQuAD on hand-checkable inputs', () => {

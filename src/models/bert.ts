@@ -619,7 +619,8 @@ function bertConfigJson(json: Record<string, unknown>, architecture: string, con
   if (architecture !== 'BertModel') {
     out.id2label = Object.fromEntries(Object.entries(config.id2label).map(([k, v]) => [String(k), v]));
     out.label2id = Object.fromEntries(Object.entries(config.id2label).map(([k, v]) => [v, Number(k)]));
-    delete out.num_labels; // implied by id2label (transformers writes it only then)
+    // id2label defines the count; a num_labels field the original carried is kept consistent.
+    if ('num_labels' in out) out.num_labels = Object.keys(config.id2label).length;
     if (config.problemType) out.problem_type = config.problemType;
   }
   return out;

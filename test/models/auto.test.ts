@@ -121,9 +121,12 @@ test('label overrides: id2label names the labels; token classification and QA he
 
 test('AutoModel from a sequence-classification folder keeps the encoder and reports the unused classifier', () => {
   withTempDir((dir) => {
-    const clf = AutoModelForSequenceClassification.fromConfig({ ...BERT, architectures: ['BertForSequenceClassification'] }, { seed: 5, numLabels: 4 }).eval();
+    const clf = AutoModelForSequenceClassification.fromConfig({ ...BERT, architectures: ['BertForSequenceClassification'], num_labels: 2 }, { seed: 5, numLabels: 4 }).eval();
     assert.ok(clf instanceof BertForSequenceClassification);
     clf.savePretrained(dir);
+    const saved = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    assert.equal(saved.num_labels, 4, 'a num_labels field is updated with the labels');
+    assert.equal(Object.keys(saved.id2label as object).length, 4);
     const warnings: string[] = [];
     const enc = AutoModel.fromPretrained(dir, { onWarning: (m) => warnings.push(m) });
     assert.match(warnings.join('\n'), /not used by BertModel: classifier\.bias, classifier\.weight/);

@@ -53,6 +53,15 @@ test('bootstrapCi: contains the point estimate, deterministic given the seed, wi
   assert.deepEqual([allRight.low, allRight.high, allRight.std], [1, 1, 0]);
 });
 
+test('bootstrapCi: NaN resamples are dropped, all-NaN raises', () => {
+  const values = [0, 1, 2, 3, 4];
+  // NaN whenever item 0 is drawn: P(no 0 in 5 draws) = (4/5)^5 ≈ 0.33 of the resamples remain
+  const ci = bootstrapCi((p: number[]) => (p.includes(0) ? NaN : p.reduce((a, b) => a + b) / p.length), values, values, { nSamples: 1000 });
+  assert.ok(ci.nSamples > 250 && ci.nSamples < 420, `kept ${ci.nSamples}`);
+  assert.ok(ci.low >= 1 && ci.high <= 4);
+  assert.throws(() => bootstrapCi(() => NaN, values, values, { nSamples: 10 }), /NaN on every resample/);
+});
+
 test('bootstrapCi: input validation', () => {
   assert.throws(() => bootstrapCi(accuracy, [], []), /needs at least one item/);
   assert.throws(() => bootstrapCi(accuracy, [1, 0], [1]), /references has 1 items but predictions have 2/);

@@ -303,7 +303,9 @@ function comparePython(a: string, b: string): number {
 
 /** seqeval's `check_consistent_length`: lists of lists with the same sentence lengths. */
 function checkConsistentLength(yTrue: readonly (readonly string[])[], yPred: readonly (readonly string[])[]): void {
-  if (!Array.isArray(yTrue) || !Array.isArray(yPred) || ![...yTrue, ...yPred].every((s) => Array.isArray(s))) {
+  // Python's `set(map(type, y_true)) | set(map(type, y_pred)) == {list}`: also false for no sentences.
+  const sentences = [...yTrue, ...yPred];
+  if (!Array.isArray(yTrue) || !Array.isArray(yPred) || sentences.length === 0 || !sentences.every((s) => Array.isArray(s))) {
     throw new Error('Found input variables without list of list.');
   }
   const lenTrue = yTrue.map((s) => s.length);

@@ -90,6 +90,17 @@ function uniqueLabels(...ys: (readonly Label[])[]): Label[] {
   return uniqueSorted(all);
 }
 
+/**
+ * Refuses a `labels` list mixing strings and numbers. NumPy would turn the numbers into strings,
+ * so sklearn silently matches none of the numeric items; an error is more useful than zeros.
+ */
+function checkLabelTypes(labels: readonly Label[]): readonly Label[] {
+  if (labels.some((l) => typeof l === 'string') && labels.some((l) => typeof l === 'number')) {
+    throw new Error(`labels mixes strings and numbers: [${labels.map((l) => JSON.stringify(l)).join(', ')}]`);
+  }
+  return labels;
+}
+
 /** sklearn's `_check_targets` for 1-D inputs: lengths, finiteness, and the common target type. */
 function checkTargets(yTrue: readonly Label[], yPred: readonly Label[]): TargetType {
   checkConsistentLength(yTrue, yPred);
@@ -288,7 +299,7 @@ export function precisionRecallFscoreSupport(
   const { beta = 1, average = null, posLabel = 1, sampleWeight, zeroDivision = 'warn' } = options;
   checkZeroDivision(zeroDivision);
   if (beta < 0) throw new Error('beta should be >=0 in the F-beta score');
-  const labels = setWiseLabels(yTrue, yPred, average, options.labels, posLabel);
+  const labels = setWiseLabels(yTrue, yPred, average, options.labels && checkLabelTypes(options.labels), posLabel);
   checkSampleWeight(sampleWeight, yTrue.length);
   let { tp, pred, truth } = labelCounts(yTrue, yPred, labels, sampleWeight);
   if (average === 'micro') {
@@ -426,7 +437,7 @@ export function confusionMatrix(yTrue: readonly Label[], yPred: readonly Label[]
   if (options.labels === undefined) {
     labels = uniqueLabels(yTrue, yPred);
   } else {
-    labels = options.labels;
+    labels = checkLabelTypes(options.labels);
     const n = labels.length;
     if (n === 0) throw new Error("'labels' should contains at least one label.");
     if (yTrue.length === 0) return Array.from({ length: n }, () => new Array<number>(n).fill(0));
@@ -436,10 +447,9 @@ export function confusionMatrix(yTrue: readonly Label[], yPred: readonly Label[]
   if (normalize !== undefined && !['true', 'pred', 'all'].includes(normalize)) {
     throw new Error("normalize must be one of {'true', 'pred', 'all', None}");
   }
+  // sklearn builds {label: position} with a dict, so a repeated label maps to its LAST position.
   const index = new Map<Label, number>();
-  labels.forEach((l, i) => {
-    if (!index.has(l)) index.set(l, i);
-  });
+  labels.forEach((l, i) => index.set(l, i));
   const n = labels.length;
   const cm = Array.from({ length: n }, () => new Array<number>(n).fill(0));
   for (let i = 0; i < yTrue.length; i++) {

@@ -165,6 +165,9 @@ test('confusionMatrix: docstring, weights, normalize, labels, Unicode order', ()
   close(confusionMatrix(yTrue, yPred, { labels: ['中', 'a', 'zz'], normalize: 'pred' }), [[0, 0, 0], [0, 1, 0], [0, 0, 0]]);
   // Python orders str by code point: U+FF5E before U+1F600 (UTF-16 order would swap them)
   assert.deepEqual(confusionMatrix(['😀', '～', '😀'], ['～', '～', '😀']), [[1, 0], [1, 1]]);
+  // a repeated label takes its last position (sklearn 1.2.1: [[0,0,0],[0,1,1],[0,0,1]])
+  assert.deepEqual(confusionMatrix([1, 2, 2], [1, 2, 1], { labels: [1, 2, 1] }), [[0, 0, 0], [0, 1, 1], [0, 0, 1]]);
+  assert.throws(() => confusionMatrix([1, 2], [1, 2], { labels: ['a', 1] }), /labels mixes strings and numbers/);
   assert.deepEqual(confusionMatrix([], []), []);
   assert.deepEqual(confusionMatrix([], [], { labels: [1, 2] }), [[0, 0], [0, 0]]);
   assert.throws(() => confusionMatrix([1, 2], [1, 2], { labels: [3] }), /At least one label specified must be in y_true/);

@@ -17,7 +17,9 @@
  * the {@link seqeval} namespace object: `seqeval.f1Score(yTrue, yPred)`.
  */
 
+import { compareLabels } from './classification.js';
 import { average as npAverage, mean, pairwiseSum as sumNumpy } from './numeric.js';
+import { pyFormatFixed } from './pystr.js';
 
 /** Tagging schemes of `seqeval.scheme`. */
 export type Scheme = 'IOB1' | 'IOE1' | 'IOB2' | 'IOE2' | 'IOBES' | 'BILOU';
@@ -291,16 +293,6 @@ interface TypeCounts {
   truth: number[];
 }
 
-function comparePython(a: string, b: string): number {
-  const x = codePoints(a);
-  const y = codePoints(b);
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    const d = x[i]!.codePointAt(0)! - y[i]!.codePointAt(0)!;
-    if (d !== 0) return d;
-  }
-  return x.length - y.length;
-}
-
 /** seqeval's `check_consistent_length`: lists of lists with the same sentence lengths. */
 function checkConsistentLength(yTrue: readonly (readonly string[])[], yPred: readonly (readonly string[])[]): void {
   // Python's `set(map(type, y_true)) | set(map(type, y_pred)) == {list}`: also false for no sentences.
@@ -316,7 +308,7 @@ function checkConsistentLength(yTrue: readonly (readonly string[])[], yPred: rea
 }
 
 function countByType(keysTrue: Map<string, Set<string>>, keysPred: Map<string, Set<string>>): TypeCounts {
-  const types = [...new Set([...keysTrue.keys(), ...keysPred.keys()])].sort(comparePython);
+  const types = [...new Set([...keysTrue.keys(), ...keysPred.keys()])].sort(compareLabels);
   const tp: number[] = [];
   const pred: number[] = [];
   const truth: number[] = [];
@@ -533,20 +525,6 @@ export interface ClassificationReportOptions {
   zeroDivision?: SeqevalZeroDivision;
 }
 
-/** Python's `'{:.{d}f}'.format(x)`: exact-value rounding with ties to even (JS rounds ties up). */
-export function formatFixed(x: number, digits: number): string {
-  if (!Number.isFinite(x)) return Number.isNaN(x) ? 'nan' : x > 0 ? 'inf' : '-inf';
-  const exact = Math.abs(x) < 1e21 ? x.toFixed(100) : x.toString();
-  const dot = exact.indexOf('.');
-  const rest = dot === -1 ? '' : exact.slice(dot + 1 + digits);
-  if (/^50*$/.test(rest)) {
-    // Exact tie: keep the truncated value when its last digit is already even.
-    const truncated = exact.slice(0, digits === 0 ? dot : dot + 1 + digits);
-    if (Number(truncated[truncated.length - 1]) % 2 === 0) return truncated;
-  }
-  return x.toFixed(digits);
-}
-
 function padStartCodePoints(s: string, width: number): string {
   const n = codePoints(s).length;
   return n >= width ? s : ' '.repeat(width - n) + s;
@@ -586,7 +564,7 @@ export function classificationReport(yTrue: Sequences, yPred: Sequences, options
   const width = Math.max(...counts.types.map((t) => codePoints(t).length), 'weighted avg'.length, digits);
   const line = (name: string, r: ReportRow) =>
     `${padStartCodePoints(name, width)} ` +
-    [r.precision, r.recall, r['f1-score']].map((v) => ` ${formatFixed(v, digits).padStart(9)}`).join('') +
+    [r.precision, r.recall, r['f1-score']].map((v) => ` ${pyFormatFixed(v, digits).padStart(9)}`).join('') +
     ` ${String(r.support).padStart(9)}`;
   const header = `${' '.repeat(width)} ` + ['precision', 'recall', 'f1-score', 'support'].map((h) => ` ${h.padStart(9)}`).join('');
   const body = [...rows.map(([n, r]) => line(n, r)), '', ...averages.map(([n, r]) => line(n, r)), ''];

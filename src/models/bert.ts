@@ -22,6 +22,7 @@ import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import { result, type Tensor } from '../tensor/tensor.js';
 import { activation } from './activations.js';
+import { attentionWithDropout } from './attention.js';
 import type { KVCache } from './causal-lm.js';
 import type { LinearLike } from './llama.js';
 import { SkipInitRng, loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
@@ -91,6 +92,8 @@ export class BertSelfAttention extends Module {
   query: LinearLike;
   key: LinearLike;
   value: LinearLike;
+  /** On the attention probabilities (attention_probs_dropout_prob). */
+  dropout: Dropout;
 
   constructor(readonly config: BertConfig, readonly layerIdx: number, rng: Rng, std: number) {
     super();
@@ -98,6 +101,7 @@ export class BertSelfAttention extends Module {
     this.query = linear(d, d, rng, std);
     this.key = linear(d, d, rng, std);
     this.value = linear(d, d, rng, std);
+    this.dropout = new Dropout(probability(config.attentionProbsDropoutProb, 'attention_probs_dropout_prob'), rng.nextU32());
   }
 
   /** x [B, T, d] -> context [B, T, d]; `prefix` holds extra keys/values (prefix tuning), read only. */
@@ -114,7 +118,7 @@ export class BertSelfAttention extends Module {
       k = F.concat([p.k, k], 2);
       v = F.concat([p.v, v], 2);
     }
-    const o = F.scaledDotProductAttention(q, k, v, { causal: false, keyMask, scale: 1 / Math.sqrt(D) });
+    const o = attentionWithDropout(q, k, v, { causal: false, keyMask, scale: 1 / Math.sqrt(D), dropout: this.dropout });
     return F.reshape(F.transpose(o, 1, 2), [B, T, d]);
   }
 }
@@ -246,9 +250,8 @@ export class BertModel extends Module {
    * A BERT encoder with transformers' initialisation (N(0, initializer_range) weights, zero biases,
    * padding row of the word embeddings zero, LayerNorm 1/0) from the seeded generator (default 0).
    * `addPoolingLayer` (default true) as transformers: the token-level heads build it without one.
-   * Attention-probability dropout (attention_probs_dropout_prob) is not applied. `initWeights:
-   * false` leaves weights zero for a checkpoint to fill; `rng` (instead of `seed`) continues a
-   * head model's generator.
+   * `initWeights: false` leaves weights zero for a checkpoint to fill; `rng` (instead of `seed`)
+   * continues a head model's generator.
    */
   constructor(readonly config: BertConfig, opts: { seed?: number; configJson?: Record<string, unknown>; addPoolingLayer?: boolean; rng?: Rng; initWeights?: boolean } = {}) {
     super();

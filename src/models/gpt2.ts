@@ -4,7 +4,7 @@
  *   h = drop(wte(ids) + wpe(positions))
  *   for each block:
  *     q, k, v = split(c_attn(ln_1(h)))                   causal attention, scale 1/sqrt(head_dim)
- *     h = h + resid_dropout(attn.c_proj(attention(q, k, v)))
+ *     h = h + resid_dropout(attn.c_proj(attention(q, k, v)))  (attn_dropout on the probabilities)
  *     h = h + dropout(mlp.c_proj(gelu_new(mlp.c_fc(ln_2(h)))))
  *   logits = ln_f(h) @ wteᵀ                               (lm_head tied to wte)
  *
@@ -21,6 +21,7 @@ import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { activation } from './activations.js';
+import { attentionWithDropout } from './attention.js';
 import { KVCache, positionsFromMask, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
 import type { LinearLike } from './llama.js';
 import { SkipInitRng, loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
@@ -31,6 +32,8 @@ interface Gpt2Extras {
   embdPdrop: number;
   /** Dropout on each residual branch (`resid_pdrop`, default 0.1). */
   residPdrop: number;
+  /** Dropout on the attention probabilities (`attn_pdrop`, default 0.1). */
+  attnPdrop: number;
   /** Std of the normal initialisation (`initializer_range`, default 0.02). */
   initializerRange: number;
 }
@@ -42,7 +45,7 @@ function readExtras(json: Record<string, unknown>): Gpt2Extras {
     if (p < 0 || p >= 1) f.fail(field, 'a probability in [0, 1)');
     return p;
   };
-  return { embdPdrop: prob('embd_pdrop'), residPdrop: prob('resid_pdrop'), initializerRange: f.num('initializer_range', 0.02, true) };
+  return { embdPdrop: prob('embd_pdrop'), residPdrop: prob('resid_pdrop'), attnPdrop: prob('attn_pdrop'), initializerRange: f.num('initializer_range', 0.02, true) };
 }
 
 /** A Conv1D-style projection ([in, out] weight) initialised as transformers does: N(0, std), zero bias. */
@@ -57,6 +60,7 @@ export class GPT2Attention extends Module {
   /** q, k, v projections fused: [hidden, 3 * hidden]. */
   c_attn: LinearLike;
   c_proj: LinearLike;
+  attn_dropout: Dropout;
   resid_dropout: Dropout;
   /** Multiplies q·k: 1/sqrt(head_dim) (scale_attn_weights), also / (layer + 1) when scale_attn_by_inverse_layer_idx. */
   readonly scale: number;
@@ -68,6 +72,7 @@ export class GPT2Attention extends Module {
     this.c_attn = conv1d(d, 3 * d, rng, std);
     // GPT-2 scales residual projections by 1/sqrt(2 * n_layer) at initialisation.
     this.c_proj = conv1d(d, d, rng, std / Math.sqrt(2 * config.numHiddenLayers));
+    this.attn_dropout = new Dropout(extras.attnPdrop, rng.nextU32());
     this.resid_dropout = new Dropout(extras.residPdrop, rng.nextU32());
     const headDim = d / config.numAttentionHeads;
     this.scale = (config.scaleAttnWeights ? 1 / Math.sqrt(headDim) : 1) / (config.scaleAttnByInverseLayerIdx ? layerIdx + 1 : 1);
@@ -84,7 +89,7 @@ export class GPT2Attention extends Module {
     let k = heads(ks);
     let v = heads(vs);
     if (cache) ({ k, v } = cache.update(this.layerIdx, k, v));
-    const o = F.scaledDotProductAttention(q, k, v, { causal: true, keyMask, scale: this.scale });
+    const o = attentionWithDropout(q, k, v, { causal: true, keyMask, scale: this.scale, dropout: this.attn_dropout });
     return this.resid_dropout.forward(this.c_proj.forward(F.reshape(F.transpose(o, 1, 2), [B, T, d])));
   }
 }
@@ -159,9 +164,8 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
   /**
    * A GPT-2 with transformers' initialisation (N(0, initializer_range), residual projections
    * scaled by 1/sqrt(2·n_layer), LayerNorm 1/0) from the seeded generator (default seed 0).
-   * Dropout probabilities come from `configJson` (embd_pdrop / resid_pdrop, default 0.1);
-   * attention-probability dropout (attn_pdrop) is not applied. `initWeights: false` leaves weights
-   * zero for a checkpoint to fill.
+   * Dropout probabilities come from `configJson` (embd_pdrop / resid_pdrop / attn_pdrop, default
+   * 0.1). `initWeights: false` leaves weights zero for a checkpoint to fill.
    */
   constructor(readonly config: Gpt2Config, opts: { seed?: number; configJson?: Record<string, unknown>; initWeights?: boolean } = {}) {
     super();

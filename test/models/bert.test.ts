@@ -434,3 +434,15 @@ test('inputsEmbeds path equals ids; malformed inputs and configs give clear erro
   assert.throws(() => model.forward({ inputIds: new Int32Array(25) }), /25 positions exceed BERT's 24 learned positions/);
   assert.throws(() => classifier(0, { position_embedding_type: 'relative_key' }), /position_embedding_type "relative_key" is not supported/);
 });
+
+test('train mode: hidden and attention-probability dropout act only when their probabilities are > 0', () => {
+  const evalOut = noGrad(() => classifier(19).forward(batch).logits.toArray());
+  const noDrop = classifier(19, { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 }).train();
+  assert.deepEqual(noGrad(() => noDrop.forward(batch).logits.toArray()), evalOut);
+  const onlyAttn = classifier(19, { hidden_dropout_prob: 0, attention_probs_dropout_prob: 0.5 }).train();
+  assert.equal(onlyAttn.bert.encoder.layer[0]!.attention.self.dropout.p, 0.5);
+  const a = noGrad(() => onlyAttn.bert.forward(batch).hidden.toArray());
+  const b = noGrad(() => classifier(19).bert.forward(batch).hidden.toArray());
+  assert.ok(a.some((v, i) => Math.abs(v - b[i]!) > 1e-4), 'attention dropout changes hidden states');
+  assert.throws(() => classifier(0, { attention_probs_dropout_prob: 1 }), /"attention_probs_dropout_prob" must be a probability in \[0, 1\)/);
+});

@@ -11,6 +11,8 @@ import { join } from 'node:path';
 import { parseModelConfig, type Gpt2Config } from '../../src/io/hf-config.js';
 import { readSafetensors, writeSafetensors, type RawTensor } from '../../src/io/safetensors.js';
 import type { LayerNorm, Linear } from '../../src/nn/layers.js';
+import { Dropout } from '../../src/nn/layers.js';
+import { attentionWithDropout } from '../../src/models/attention.js';
 import { GPT2LMHeadModel, type GPT2Block } from '../../src/models/gpt2.js';
 import { writeJsonAtomic } from '../../src/models/weights.js';
 import * as F from '../../src/tensor/ops.js';
@@ -278,7 +280,7 @@ test('positions beyond n_positions and malformed inputs give clear errors', () =
   assert.throws(() => tinyModel(0, { resid_pdrop: 1.5 }), /"resid_pdrop" must be a probability/);
 });
 
-test('training: dropout (resid/embd 0.1) is active only in train mode; the LM loss reaches every weight', () => {
+test('training: dropout (resid/embd/attn 0.1) is active only in train mode; the LM loss reaches every weight', () => {
   const model = tinyModel(9);
   const ids = Int32Array.from([1, 2, 3, 4, 5, 6]);
   const evalOut = noGrad(() => model.eval().forward({ inputIds: ids }).logits.toArray());
@@ -290,7 +292,7 @@ test('training: dropout (resid/embd 0.1) is active only in train mode; the LM lo
   loss.backward();
   for (const [name, t] of model.namedParameters()) assert.ok(t.grad && t.grad.some((g) => g !== 0), `${name} got a gradient`);
   // Without dropout, the Conv1D weight gradient matches a finite difference of the loss.
-  const det = tinyModel(9, { resid_pdrop: 0, embd_pdrop: 0 }).train();
+  const det = tinyModel(9, { resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0 }).train();
   const w = (det.transformer.h[1]!.attn.c_attn as Linear).weight;
   const lossAt = (): number => F.crossEntropy(F.slice(det.forward({ inputIds: ids }).logits, 1, 0, 5), ids.slice(1)).item();
   F.crossEntropy(F.slice(det.forward({ inputIds: ids }).logits, 1, 0, 5), ids.slice(1)).backward();
@@ -305,4 +307,39 @@ test('training: dropout (resid/embd 0.1) is active only in train mode; the LM lo
     const fd = (up - down) / (2 * h);
     assert.ok(Math.abs(fd - w.grad![i]!) < 2e-3 + 2e-2 * Math.abs(fd), `c_attn.weight[${i}]: analytic ${w.grad![i]} vs finite difference ${fd}`);
   }
+});
+
+test('attention dropout: softmax(q·kᵀ·scale + mask) → inverted dropout → ·v, masks drawn in order from the seeded generator', () => {
+  const rng = new Rng(12);
+  const [B, H, T, S, D] = [2, 2, 3, 5, 4];
+  const rand = (n: number): number[] => Array.from({ length: n }, () => rng.normal(0, 1));
+  const q = rand(B * H * T * D);
+  const k = rand(B * H * S * D);
+  const v = rand(B * H * S * D);
+  const keyMask = Uint8Array.from([1, 0, 1, 1, 1, 1, 1, 1, 1, 1]);
+  const p = 0.3;
+  const run = (training: boolean): Float32Array => {
+    const dropout = new Dropout(p, 99);
+    dropout.training = training;
+    return noGrad(() => attentionWithDropout(F.tensor(q, [B, H, T, D]), F.tensor(k, [B, H, S, D]), F.tensor(v, [B, H, S, D]), { causal: true, keyMask, scale: 0.5, dropout })).f32;
+  };
+  // The same stream the Dropout module draws from: one uniform per probability, row-major [B, H, T, S].
+  const maskRng = new Rng(99);
+  const want: number[] = [];
+  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) {
+    const visible = (s: number): boolean => s <= t + S - T && keyMask[b * S + s] === 1;
+    const scores = Array.from({ length: S }, (_, s) => {
+      let dot = 0;
+      for (let i = 0; i < D; i++) dot += q[((b * H + h) * T + t) * D + i]! * k[((b * H + h) * S + s) * D + i]!;
+      return dot * 0.5;
+    });
+    const m = Math.max(...scores.filter((_, s) => visible(s)));
+    const e = scores.map((x, s) => (visible(s) ? Math.exp(x - m) : 0));
+    const z = e.reduce((a, c) => a + c, 0);
+    const keep = e.map(() => (maskRng.random() < p ? 0 : 1 / (1 - p)));
+    for (let i = 0; i < D; i++) want.push(e.reduce((acc, es, s) => acc + (es / z) * keep[s]! * v[((b * H + h) * S + s) * D + i]!, 0));
+  }
+  assertClose(run(true), want, 1e-5, 'train mode');
+  const fused = noGrad(() => F.scaledDotProductAttention(F.tensor(q, [B, H, T, D]), F.tensor(k, [B, H, S, D]), F.tensor(v, [B, H, S, D]), { causal: true, keyMask, scale: 0.5 })).f32;
+  assert.deepEqual(run(false), fused, 'eval mode is the fused kernel');
 });

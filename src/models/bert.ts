@@ -631,15 +631,16 @@ function bertConfigJson(json: Record<string, unknown>, architecture: string, con
 
 type AnyBert = BertModel | BertForSequenceClassification | BertForTokenClassification | BertForQuestionAnswering;
 
-/** Checkpoint prefixes of task-head weights, and the module each belongs to. */
+/** Task-head modules: the field name is also the checkpoint key prefix. */
 const HEADS = ['classifier', 'qa_outputs'] as const;
 
 /**
  * Load a BERT checkpoint into any of the BERT classes. Accepted layouts: keys with the `bert.`
  * prefix (task heads, BertForPreTraining) or without (BertModel), and the legacy LayerNorm
- * `gamma`/`beta` names. Pretraining heads (`cls.*`), the `position_ids` buffer and heads the model
- * does not have are skipped (listed in the warning). Pooler and head weights missing from the file
- * keep their fresh initialisation, with a warning; any other missing weight is an error.
+ * `gamma`/`beta` names. The `position_ids` / `token_type_ids` buffers are skipped; pretraining
+ * heads (`cls.*`) and heads the model does not have are skipped and listed in the warning. Pooler
+ * and head weights missing from the file are freshly initialised, with a warning; any other
+ * missing weight is an error.
  */
 export function loadBertWeights(model: AnyBert, dir: string, opts: BertLoadOptions = {}): void {
   const encoder = model instanceof BertModel ? model : model.bert;
@@ -650,7 +651,7 @@ export function loadBertWeights(model: AnyBert, dir: string, opts: BertLoadOptio
   const headName = HEADS.find((h) => h in model) ?? null;
   for (const [key, raw] of file) {
     const k = (key.startsWith('bert.') ? key.slice(5) : key).replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
-    if (k === 'embeddings.position_ids') continue; // buffer
+    if (k === 'embeddings.position_ids' || k === 'embeddings.token_type_ids') continue; // buffers
     if (k.startsWith('pooler.') && !encoder.pooler) unused.push(key);
     else if (/^(embeddings|encoder|pooler)\./.test(k)) body.set(k, raw);
     else if (headName && k.startsWith(`${headName}.`)) head.set(k.slice(headName.length + 1), raw);
@@ -662,7 +663,7 @@ export function loadBertWeights(model: AnyBert, dir: string, opts: BertLoadOptio
   if (encoder.pooler && ![...body.keys()].some((k) => k.startsWith('pooler.'))) {
     encoder.pooler = new BertPooler(encoder.config, new Rng(opts.seed ?? 0), initializerRange(encoder.configJson));
     for (const [k, raw] of moduleToRaw(encoder.pooler, (p) => `pooler.${p}`)) body.set(k, raw);
-    fresh.push(...[...encoder.pooler.namedParameters('pooler')].map(([p]) => prefix + p));
+    fresh.push(...encoder.pooler.namedParameters('pooler').map(([p]) => prefix + p));
   }
   loadIntoModule(encoder, body, { dtype: opts.dtype ?? 'float32', label: dir });
   if (headName) {

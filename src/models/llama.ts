@@ -18,7 +18,7 @@ import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { KVCache, lmHeadOutput, positionsFromMask, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
-import { loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
+import { SkipInitRng, loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
 import { join } from 'node:path';
 
 /** Anything with a Linear's forward: a Linear, or an adapter wrapping one. */
@@ -138,10 +138,11 @@ export class LlamaForCausalLM extends Module implements CausalLM {
   readonly configJson: Record<string, unknown>;
   private invFreqCache: { invFreq: Float64Array; attentionScaling: number } | null = null;
 
-  constructor(readonly config: DecoderConfig, opts: { seed?: number; configJson?: Record<string, unknown> } = {}) {
+  constructor(readonly config: DecoderConfig, opts: { seed?: number; configJson?: Record<string, unknown>; initWeights?: boolean } = {}) {
     super();
     if (config.rope.partialRotaryFactor !== 1) throw new Error('config.json: partial_rotary_factor other than 1 is not supported for Llama-family models');
-    const rng = new Rng(opts.seed ?? 0);
+    // Loading a checkpoint overwrites every weight: skip drawing random ones.
+    const rng = opts.initWeights === false ? new SkipInitRng(opts.seed ?? 0) : new Rng(opts.seed ?? 0);
     this.model = new LlamaModel(config, rng);
     this.lm_head = config.tieWordEmbeddings ? null : new Linear(config.hiddenSize, config.vocabSize, { bias: false, rng });
     if (this.lm_head) this.lm_head.weight = F.randn(this.lm_head.weight.shape, rng, 0.02, { requiresGrad: true });
@@ -154,7 +155,7 @@ export class LlamaForCausalLM extends Module implements CausalLM {
     if (config.family !== 'llama' && config.family !== 'mistral' && config.family !== 'qwen2' && config.family !== 'qwen3') {
       throw new Error(`${dir}: ${config.architecture} is not a Llama-family model`);
     }
-    const model = new LlamaForCausalLM(config, { configJson: readJsonObject(join(dir, 'config.json')) });
+    const model = new LlamaForCausalLM(config, { configJson: readJsonObject(join(dir, 'config.json')), initWeights: false });
     loadIntoModule(model, readModelWeights(dir), {
       dtype: opts.dtype ?? 'float32',
       label: dir,

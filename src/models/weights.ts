@@ -110,6 +110,14 @@ export class SkipInitRng extends Rng {
     return 0;
   }
 
+  override fillUniform(out: Float32Array): Float32Array {
+    return out;
+  }
+
+  override fillNormal(out: Float32Array): Float32Array {
+    return out;
+  }
+
   override normal(): number {
     return 0;
   }

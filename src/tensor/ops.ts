@@ -26,16 +26,12 @@ export function full(shape: readonly number[], value: number, opts: { requiresGr
 
 /** Normal(mean, std) entries from a seeded generator. */
 export function randn(shape: readonly number[], rng: Rng, std = 1, opts: { requiresGrad?: boolean; name?: string } = {}): Tensor {
-  const d = new Float32Array(sizeOf(shape));
-  for (let i = 0; i < d.length; i++) d[i] = rng.normal(0, std);
-  return new Tensor(d, shape, opts);
+  return new Tensor(rng.fillNormal(new Float32Array(sizeOf(shape)), 0, std), shape, opts);
 }
 
 /** Uniform[lo, hi) entries from a seeded generator. */
 export function rand(shape: readonly number[], rng: Rng, lo = 0, hi = 1, opts: { requiresGrad?: boolean; name?: string } = {}): Tensor {
-  const d = new Float32Array(sizeOf(shape));
-  for (let i = 0; i < d.length; i++) d[i] = rng.uniform(lo, hi);
-  return new Tensor(d, shape, opts);
+  return new Tensor(rng.fillUniform(new Float32Array(sizeOf(shape)), lo, hi), shape, opts);
 }
 
 /** A float32 copy of a (possibly half-precision) tensor, outside the graph. */
@@ -300,9 +296,9 @@ export function dropout(x: Tensor, p: number, rng: Rng, training = true): Tensor
   if (!(p >= 0 && p < 1)) throw new Error(`dropout: p must be in [0, 1), got ${p}`);
   if (!training || p === 0) return x;
   const xd = x.f32;
-  const mask = new Float32Array(xd.length);
+  const mask = rng.fillUniform(new Float32Array(xd.length));
   const keep = 1 / (1 - p);
-  for (let i = 0; i < mask.length; i++) mask[i] = rng.random() < p ? 0 : keep;
+  for (let i = 0; i < mask.length; i++) mask[i] = mask[i]! < p ? 0 : keep;
   const out = new Float32Array(xd.length);
   for (let i = 0; i < out.length; i++) out[i] = xd[i]! * mask[i]!;
   return result(out, x.shape, 'dropout', [x], (g, ctx) => {

@@ -66,6 +66,40 @@ export class Rng {
     return mean + std * r * Math.cos(2 * Math.PI * v);
   }
 
+  /**
+   * Fill `out` with Uniform[lo, hi) float32 values (24 random bits each): the fast path for
+   * initialisation and dropout masks, with the generator state kept in locals.
+   */
+  fillUniform(out: Float32Array, lo = 0, hi = 1): Float32Array {
+    let s0 = this.s0, s1 = this.s1, s2 = this.s2, s3 = this.s3;
+    const scale = (hi - lo) / 16777216;
+    for (let i = 0; i < out.length; i++) {
+      const r = Math.imul(rotl(Math.imul(s1, 5) >>> 0, 7), 9) >>> 0;
+      const t = (s1 << 9) >>> 0;
+      s2 = (s2 ^ s0) >>> 0;
+      s3 = (s3 ^ s1) >>> 0;
+      s1 = (s1 ^ s2) >>> 0;
+      s0 = (s0 ^ s3) >>> 0;
+      s2 = (s2 ^ t) >>> 0;
+      s3 = rotl(s3, 11);
+      out[i] = lo + (r >>> 8) * scale;
+    }
+    this.s0 = s0; this.s1 = s1; this.s2 = s2; this.s3 = s3;
+    return out;
+  }
+
+  /** Fill `out` with Normal(mean, std) values (Box-Muller over fillUniform draws). */
+  fillNormal(out: Float32Array, mean = 0, std = 1): Float32Array {
+    const u = this.fillUniform(new Float32Array(out.length + (out.length & 1)));
+    for (let i = 0; i < out.length; i += 2) {
+      const r = std * Math.sqrt(-2 * Math.log(1 - u[i]!)); // 1 - u in (0, 1]: log is finite
+      const a = 2 * Math.PI * u[i + 1]!;
+      out[i] = mean + r * Math.cos(a);
+      if (i + 1 < out.length) out[i + 1] = mean + r * Math.sin(a);
+    }
+    return out;
+  }
+
   /** Integer in [0, n). */
   int(n: number): number {
     return Math.floor(this.random() * n);

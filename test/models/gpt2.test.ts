@@ -324,7 +324,8 @@ test('attention dropout: softmax(q·kᵀ·scale + mask) → inverted dropout →
     return noGrad(() => attentionWithDropout(F.tensor(q, [B, H, T, D]), F.tensor(k, [B, H, S, D]), F.tensor(v, [B, H, S, D]), { causal: true, keyMask, scale: 0.5, dropout })).f32;
   };
   // The same stream the Dropout module draws from: one uniform per probability, row-major [B, H, T, S].
-  const maskRng = new Rng(99);
+  const uniforms = new Rng(99).fillUniform(new Float32Array(B * H * T * S));
+  let drawn = 0;
   const want: number[] = [];
   for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) {
     const visible = (s: number): boolean => s <= t + S - T && keyMask[b * S + s] === 1;
@@ -336,7 +337,7 @@ test('attention dropout: softmax(q·kᵀ·scale + mask) → inverted dropout →
     const m = Math.max(...scores.filter((_, s) => visible(s)));
     const e = scores.map((x, s) => (visible(s) ? Math.exp(x - m) : 0));
     const z = e.reduce((a, c) => a + c, 0);
-    const keep = e.map(() => (maskRng.random() < p ? 0 : 1 / (1 - p)));
+    const keep = e.map(() => (uniforms[drawn++]! < p ? 0 : 1 / (1 - p)));
     for (let i = 0; i < D; i++) want.push(e.reduce((acc, es, s) => acc + (es / z) * keep[s]! * v[((b * H + h) * S + s) * D + i]!, 0));
   }
   assertClose(run(true), want, 1e-5, 'train mode');

@@ -210,6 +210,14 @@ test('Rng is deterministic per seed and roughly standard normal', () => {
   let s = 0, s2 = 0;
   for (let i = 0; i < n; i++) { const z = r.normal(); s += z; s2 += z * z; }
   assert.ok(Math.abs(s / n) < 0.03 && Math.abs(s2 / n - 1) < 0.05);
+  const u = new Rng(2).fillUniform(new Float32Array(n), -2, 3);
+  assert.ok(u.every((x) => x >= -2 && x < 3));
+  assert.ok(Math.abs(u.reduce((a, b) => a + b) / n - 0.5) < 0.05);
+  const z = new Rng(3).fillNormal(new Float32Array(n + 1), 1, 2);
+  const zm = z.reduce((a, b) => a + b) / z.length;
+  const zv = z.reduce((a, b) => a + (b - zm) ** 2, 0) / z.length;
+  assert.ok(Math.abs(zm - 1) < 0.06 && Math.abs(zv - 4) < 0.2, `mean ${zm} var ${zv}`);
+  assert.deepEqual(new Rng(4).fillNormal(new Float32Array(8)), new Rng(4).fillNormal(new Float32Array(8)));
 });
 
 test('memory stays flat over a long training loop', () => {

@@ -6,7 +6,8 @@
  *
  * Supported architectures: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,
  * GPT2LMHeadModel, BertModel, BertForSequenceClassification, BertForTokenClassification,
- * BertForQuestionAnswering.
+ * BertForQuestionAnswering, and the BERT pre-training classes (BertForMaskedLM, BertForPreTraining)
+ * whose encoder loads.
  */
 import { join } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
@@ -16,6 +17,8 @@ import { FieldReader, isPlainObject, readJsonObject } from './json.js';
 export const SUPPORTED_ARCHITECTURES = [
   'LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'GPT2LMHeadModel',
   'BertModel', 'BertForSequenceClassification', 'BertForTokenClassification', 'BertForQuestionAnswering',
+  // Pre-training checkpoints (bert-base-uncased, bert-base-chinese declare these): the encoder loads.
+  'BertForMaskedLM', 'BertForPreTraining',
 ] as const;
 /** One of {@link SUPPORTED_ARCHITECTURES}. */
 export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];

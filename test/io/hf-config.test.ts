@@ -96,7 +96,8 @@ test('invalid configs name the file and the field', () => {
   assert.throws(() => parseModelConfig({ architectures: ['LlamaForCausalLM'], hidden_size: 'abc' }), {
     message: 'config.json: field "hidden_size" must be a positive integer, got "abc"',
   });
-  assert.throws(() => parseModelConfig({ architectures: ['T5ForConditionalGeneration'] }), /unsupported architecture "T5ForConditionalGeneration" \(supported: LlamaForCausalLM, .*BertForQuestionAnswering\)/);
+  assert.equal(parseModelConfig({ architectures: ['BertForMaskedLM'], model_type: 'bert', vocab_size: 30, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, max_position_embeddings: 16 }).family, 'bert');
+  assert.throws(() => parseModelConfig({ architectures: ['T5ForConditionalGeneration'] }), /unsupported architecture "T5ForConditionalGeneration" \(supported: LlamaForCausalLM, .*BertForPreTraining\)/);
   assert.throws(() => parseModelConfig({ model_type: 'mamba' }), /unsupported model_type "mamba"/);
   assert.throws(() => parseModelConfig({ architectures: ['LlamaForCausalLM'], num_attention_heads: 8, num_key_value_heads: 3 }), /field "num_key_value_heads" must be a divisor of num_attention_heads \(8\), got 3/);
   assert.throws(() => parseModelConfig({ architectures: ['LlamaForCausalLM'], hidden_size: 100, num_attention_heads: 8 }), /field "hidden_size" must be divisible by num_attention_heads/);

@@ -1,0 +1,3 @@
+/** Modules: parameters by transformers' names, and the layers models are built from. */
+export { Module } from './module.js';
+export { Linear, Embedding, LayerNorm, RMSNorm, Dropout, LSTM } from './layers.js';

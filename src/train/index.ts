@@ -1,0 +1,3 @@
+/** Optimisers and training steps. */
+export * from './optim.js';
+export * from './causal-lm.js';

@@ -175,6 +175,22 @@ test('TextStream: multi-byte characters split over byte tokens are released whol
   assert.equal(stop.text, 'ab\nc');
 });
 
+for (const name of ['tokenizer-gpt2', STORIES]) {
+  test(`TextStream with the real ${name} tokenizer: byte-level pieces of é, 😀 and 世界 stream whole`, { skip: skipWithoutShared(name) }, () => {
+    const tok = AutoTokenizer.fromPretrained(assetPath(name)!);
+    const text = 'Café 😀 世界 naïve — done';
+    const ids = tok.encode(text, { addSpecialTokens: false });
+    assert.ok(tok.encode('😀', { addSpecialTokens: false }).length > 1, 'the emoji takes several byte tokens');
+    const s = new TextStream(tok);
+    const deltas: string[] = [];
+    for (const id of ids) { s.push(id); deltas.push(s.delta()); }
+    deltas.push(s.finish());
+    assert.ok(deltas.every((d) => !d.includes('\uFFFD')), JSON.stringify(deltas));
+    assert.equal(deltas.join(''), text);
+    assert.ok(deltas.some((d) => d.endsWith('😀')) && deltas.some((d) => d.endsWith('世')), JSON.stringify(deltas));
+  });
+}
+
 test('stories260K: streamed deltas (callback and async iterator) concatenate to the final text', { skip: skipWithoutShared(STORIES) }, async () => {
   const { model, tok } = loadStories();
   const prompt = tok.encode('Tom had a red ball');

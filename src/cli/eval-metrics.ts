@@ -27,6 +27,7 @@ import {
   precisionScore,
   recallScore,
   rocAucScore,
+  type ClassTargets,
   type Label,
   type PrfOptions,
   type RocAucOptions,
@@ -117,6 +118,17 @@ function asNumberOrVector(item: Item): number | number[] {
   return asNumber(item);
 }
 
+/** Class targets: labels, or (when items are JSON arrays) rows of a multilabel indicator matrix. */
+function asTargets(items: Item[]): Label[] | number[][] {
+  if (items.some((item) => Array.isArray(item.value))) {
+    return items.map((item) => {
+      if (!Array.isArray(item.value)) throw new Error(`${item.where}: expected an indicator row (array of 0/1) like the other items`);
+      return item.value.map((x) => asNumber(item, x));
+    });
+  }
+  return items.map(asLabel);
+}
+
 function asText(item: Item): string {
   if (typeof item.value === 'string') return item.value;
   throw new Error(`${item.where}: expected a string, got ${describe(item.value)}`);
@@ -158,7 +170,7 @@ function mean(values: number[]): number {
 
 function labelMetric(
   name: string,
-  fn: (yTrue: Label[], yPred: Label[], options: Options) => number | number[],
+  fn: (yTrue: ClassTargets, yPred: ClassTargets, options: Options) => number | number[],
   options: readonly string[],
   description: string,
 ): CliMetric {
@@ -168,9 +180,7 @@ function labelMetric(
     needsReferences: true,
     primary: name,
     compute(predictions, references, opts) {
-      const yPred = predictions.map(asLabel);
-      const yTrue = references.map(asLabel);
-      return { [name]: fn(yTrue, yPred, opts) };
+      return { [name]: fn(asTargets(references), asTargets(predictions), opts) };
     },
   };
 }
@@ -237,15 +247,15 @@ export const CLI_METRICS: Readonly<Record<string, CliMetric>> = {
   recall: labelMetric('recall', (t, p, o) => recallScore(t, p, optionsAs<PrfOptions>(o)), PRF_OPTIONS, 'sklearn recall_score (average binary by default)'),
   f1: labelMetric('f1', (t, p, o) => f1Score(t, p, optionsAs<PrfOptions>(o)), PRF_OPTIONS, 'sklearn f1_score (average binary by default)'),
   roc_auc: {
-    description: 'sklearn roc_auc_score: predictions are scores (a number, or one probability per class)',
+    description: 'sklearn roc_auc_score: predictions are scores (a number, or one score per class/label)',
     options: ['average', 'multiClass', 'maxFpr', 'labels'],
     needsReferences: true,
     primary: 'roc_auc',
     compute(predictions, references, opts) {
       const scores = predictions.map(asNumberOrVector);
-      const yTrue = references.map(asLabel);
+      const yTrue = asTargets(references);
       const o = optionsAs<RocAucOptions>(opts);
-      const value = Array.isArray(scores[0]) ? rocAucScore(yTrue, scores as number[][], o) : rocAucScore(yTrue, scores as number[], o);
+      const value = Array.isArray(scores[0]) ? rocAucScore(yTrue, scores as number[][], o) : rocAucScore(yTrue as Label[], scores as number[], o);
       return { roc_auc: value };
     },
   },

@@ -11,7 +11,8 @@
  *   'warn', 0 and 1 follow 1.2.1 (identical results in 1.3+ except that 1.3+ no longer
  *   short-circuits a weighted average whose supports are all zero).
  * - `rocCurve` thresholds start with `Infinity` (sklearn ≥ 1.3) instead of `max(score) + 1` (1.2).
- * - Multilabel indicator matrices (and so `average: 'samples'`) are not supported.
+ * - Multilabel targets are indicator matrices (number[][], one column per label, ≥ 2 columns);
+ *   sklearn's column vectors (n × 1) are not accepted: pass a 1-D array.
  */
 import { average as npAverage, mean, pairwiseSum } from './numeric.js';
 
@@ -21,11 +22,21 @@ export type Label = string | number;
 /** Value used when a ratio is 0/0: 'warn' and 0 give 0, 1 gives 1, NaN gives NaN (sklearn ≥ 1.3). */
 export type ZeroDivision = 'warn' | number;
 
-/** Averaging modes of precision/recall/F (sklearn's `average`, without multilabel 'samples'). */
-export type Average = 'binary' | 'micro' | 'macro' | 'weighted';
+/** Averaging modes of precision/recall/F (sklearn's `average`; 'samples' is for multilabel). */
+export type Average = 'binary' | 'micro' | 'macro' | 'weighted' | 'samples';
+
+/** A multilabel indicator matrix: row i, column j nonzero when item i has label j. */
+export type IndicatorMatrix = readonly (readonly number[])[];
+
+/** Classification targets: one label per item, or a multilabel indicator matrix. */
+export type ClassTargets = readonly Label[] | IndicatorMatrix;
 
 /** Target type as sklearn's `type_of_target` would name it for the inputs supported here. */
-type TargetType = 'binary' | 'multiclass';
+type TargetType = 'binary' | 'multiclass' | 'multilabel-indicator';
+
+function isMatrix(y: ClassTargets): y is IndicatorMatrix {
+  return y.length > 0 && Array.isArray(y[0]);
+}
 
 function isNumberLabel(x: Label): x is number {
   return typeof x === 'number';
@@ -70,8 +81,24 @@ function assertAllFinite(values: readonly number[], name?: string): void {
   }
 }
 
-/** `type_of_target` for a 1-D label vector: 'continuous' for non-integral numbers. */
-function typeOfTarget(y: readonly Label[], name: string): TargetType | 'continuous' {
+/**
+ * `type_of_target`: 'continuous' for non-integral numbers; a matrix is 'multilabel-indicator'
+ * when it holds at most two distinct integral values (sklearn's `is_multilabel`).
+ */
+function typeOfTarget(y: ClassTargets, name: string): TargetType | 'continuous' | 'multiclass-multioutput' | 'continuous-multioutput' {
+  if (isMatrix(y)) {
+    const width = y[0]!.length;
+    if (width < 2) throw new Error(`${name} is a matrix with ${width} column(s): pass 1-D labels, or an indicator matrix with ≥ 2 columns`);
+    y.forEach((row, i) => {
+      if (!Array.isArray(row) || row.length !== width || row.some((v) => typeof v !== 'number')) {
+        throw new Error(`${name}[${i}] must be an array of ${width} numbers like ${name}[0]`);
+      }
+      assertAllFinite(row, name);
+    });
+    const values = new Set(y.flat());
+    if ([...values].some((v) => !Number.isInteger(v))) return 'continuous-multioutput';
+    return values.size < 3 ? 'multilabel-indicator' : 'multiclass-multioutput';
+  }
   if (y.some((v) => typeof v !== 'number' && typeof v !== 'string')) {
     throw new Error(`${name} must contain only numbers or strings`);
   }
@@ -101,8 +128,8 @@ function checkLabelTypes(labels: readonly Label[]): readonly Label[] {
   return labels;
 }
 
-/** sklearn's `_check_targets` for 1-D inputs: lengths, finiteness, and the common target type. */
-function checkTargets(yTrue: readonly Label[], yPred: readonly Label[]): TargetType {
+/** sklearn's `_check_targets`: lengths, finiteness, and the common target type. */
+function checkTargets(yTrue: ClassTargets, yPred: ClassTargets): TargetType {
   checkConsistentLength(yTrue, yPred);
   const typeTrue = typeOfTarget(yTrue, 'y_true');
   const typePred = typeOfTarget(yPred, 'y_pred');
@@ -111,8 +138,16 @@ function checkTargets(yTrue: readonly Label[], yPred: readonly Label[]): TargetT
   if (types.size > 1) {
     throw new Error(`Classification metrics can't handle a mix of ${typeTrue} and ${typePred} targets`);
   }
-  if (typeTrue === 'continuous') throw new Error('continuous is not supported');
-  if (typeTrue === 'binary' && new Set([...yTrue, ...yPred]).size > 2) return 'multiclass';
+  if (typeTrue !== 'binary' && typeTrue !== 'multiclass' && typeTrue !== 'multilabel-indicator') {
+    throw new Error(`${typeTrue} is not supported`);
+  }
+  if (typeTrue === 'multilabel-indicator') {
+    if ((yTrue as IndicatorMatrix)[0]!.length !== (yPred as IndicatorMatrix)[0]!.length) {
+      throw new Error('Multi-label binary indicator input with different numbers of labels');
+    }
+    return typeTrue;
+  }
+  if (typeTrue === 'binary' && new Set([...(yTrue as readonly Label[]), ...(yPred as readonly Label[])]).size > 2) return 'multiclass';
   return typeTrue;
 }
 
@@ -136,15 +171,19 @@ export interface AccuracyOptions {
 }
 
 /**
- * `sklearn.metrics.accuracy_score`: fraction (or count) of items whose prediction equals the truth.
+ * `sklearn.metrics.accuracy_score`: fraction (or count) of items whose prediction equals the truth
+ * (for multilabel indicator matrices: whose whole row equals it, i.e. subset accuracy).
  * Empty inputs give NaN when normalized (NumPy's mean of nothing) and 0 otherwise.
  * Labels compare strictly (`1` and `'1'` differ).
  */
-export function accuracyScore(yTrue: readonly Label[], yPred: readonly Label[], options: AccuracyOptions = {}): number {
+export function accuracyScore(yTrue: ClassTargets, yPred: ClassTargets, options: AccuracyOptions = {}): number {
   const { normalize = true, sampleWeight } = options;
-  checkTargets(yTrue, yPred);
+  const yType = checkTargets(yTrue, yPred);
   checkSampleWeight(sampleWeight, yTrue.length);
-  const correct = yTrue.map((t, i) => (t === yPred[i] ? 1 : 0));
+  const correct =
+    yType === 'multilabel-indicator'
+      ? (yTrue as IndicatorMatrix).map((row, i) => (row.every((v, j) => v === (yPred as IndicatorMatrix)[i]![j]) ? 1 : 0))
+      : (yTrue as readonly Label[]).map((t, i) => (t === yPred[i] ? 1 : 0));
   if (normalize) return npAverage(correct, sampleWeight);
   if (sampleWeight !== undefined) return correct.reduce<number>((s, c, i) => s + c * sampleWeight[i]!, 0);
   return correct.reduce<number>((s, c) => s + c, 0);
@@ -197,26 +236,52 @@ function prfDivide(numerator: readonly number[], denominator: readonly number[],
 }
 
 /**
- * Per-label tp / predicted / true counts as sklearn's `multilabel_confusion_matrix` gives them for
- * 1-D targets: `labels` (when given) selects and orders the rows; weights are summed in item order.
+ * tp / predicted / true counts as sklearn's `multilabel_confusion_matrix` gives them. 1-D targets:
+ * one entry per label (`labels`, when given, selects and orders them). Indicator matrices: one
+ * entry per selected column, or per row when `samplewise` (average 'samples'); an entry counts
+ * nonzero cells. Weighted sums accumulate in item order, as NumPy's bincount does.
  */
 function labelCounts(
-  yTrue: readonly Label[],
-  yPred: readonly Label[],
+  yTrue: ClassTargets,
+  yPred: ClassTargets,
   labels: readonly Label[] | undefined,
   sampleWeight: readonly number[] | undefined,
+  samplewise: boolean,
 ): { tp: number[]; pred: number[]; truth: number[] } {
-  const present = uniqueLabels(yTrue, yPred);
-  const rows = labels ?? present;
+  const weight = (i: number) => (sampleWeight ? sampleWeight[i]! : 1);
+  if (isMatrix(yTrue)) {
+    const t = yTrue;
+    const p = yPred as IndicatorMatrix;
+    const width = t[0]!.length;
+    const columns = labels === undefined ? Array.from({ length: width }, (_, j) => j) : multilabelColumns(labels, width);
+    if (samplewise) {
+      const count = (row: readonly number[], i: number, f: (j: number) => boolean) => columns.filter(f).length * weight(i);
+      return {
+        tp: t.map((row, i) => count(row, i, (j) => row[j] !== 0 && p[i]![j] !== 0)),
+        pred: t.map((row, i) => count(row, i, (j) => p[i]![j] !== 0)),
+        truth: t.map((row, i) => count(row, i, (j) => row[j] !== 0)),
+      };
+    }
+    const sum = (f: (i: number, j: number) => boolean) =>
+      columns.map((j) => t.reduce<number>((acc, _, i) => (f(i, j) ? acc + weight(i) : acc), 0));
+    return {
+      tp: sum((i, j) => t[i]![j] !== 0 && p[i]![j] !== 0),
+      pred: sum((i, j) => p[i]![j] !== 0),
+      truth: sum((i, j) => t[i]![j] !== 0),
+    };
+  }
+  if (samplewise) throw new Error('Samplewise metrics are not available outside of multilabel classification.');
+  const yt = yTrue as readonly Label[];
+  const yp = yPred as readonly Label[];
+  const rows = labels ?? uniqueLabels(yt, yp);
   const tp = new Map<Label, number>();
   const pred = new Map<Label, number>();
   const truth = new Map<Label, number>();
   const add = (m: Map<Label, number>, k: Label, w: number) => m.set(k, (m.get(k) ?? 0) + w);
-  for (let i = 0; i < yTrue.length; i++) {
-    const w = sampleWeight ? sampleWeight[i]! : 1;
-    if (yTrue[i] === yPred[i]) add(tp, yTrue[i]!, w);
-    add(pred, yPred[i]!, w);
-    add(truth, yTrue[i]!, w);
+  for (let i = 0; i < yt.length; i++) {
+    if (yt[i] === yp[i]) add(tp, yt[i]!, weight(i));
+    add(pred, yp[i]!, weight(i));
+    add(truth, yt[i]!, weight(i));
   }
   return {
     tp: rows.map((l) => tp.get(l) ?? 0),
@@ -225,10 +290,23 @@ function labelCounts(
   };
 }
 
+/** Multilabel `labels` are column indices in [0, width). */
+function multilabelColumns(labels: readonly Label[], width: number): number[] {
+  if (labels.some((l) => typeof l !== 'number' || !Number.isInteger(l))) {
+    throw new Error(`labels of multilabel targets are column indices (integers), got [${labels.map((l) => JSON.stringify(l)).join(', ')}]`);
+  }
+  const columns = labels as readonly number[];
+  const max = Math.max(...columns);
+  const min = Math.min(...columns);
+  if (max > width - 1) throw new Error(`All labels must be in [0, n labels) for multilabel targets. Got ${max} > ${width - 1}`);
+  if (min < 0) throw new Error(`All labels must be in [0, n labels) for multilabel targets. Got ${min} < 0`);
+  return [...columns];
+}
+
 /** sklearn's `_check_set_wise_labels`: validates `average` and resolves the binary positive label. */
 function setWiseLabels(
-  yTrue: readonly Label[],
-  yPred: readonly Label[],
+  yTrue: ClassTargets,
+  yPred: ClassTargets,
   average: Average | null,
   labels: readonly Label[] | undefined,
   posLabel: Label,
@@ -238,11 +316,19 @@ function setWiseLabels(
     throw new Error("average has to be one of (None, 'micro', 'macro', 'weighted', 'samples')");
   }
   const yType = checkTargets(yTrue, yPred);
-  const present = uniqueLabels(yTrue, yPred);
+  const present =
+    yType === 'multilabel-indicator'
+      ? Array.from({ length: (yTrue as IndicatorMatrix)[0]!.length }, (_, j) => j)
+      : uniqueLabels(yTrue as readonly Label[], yPred as readonly Label[]);
   if (average !== 'binary') return labels;
-  if (yType !== 'binary') {
+  if (yType === 'multiclass') {
     throw new Error(
       "Target is multiclass but average='binary'. Please choose another average setting, one of [None, 'micro', 'macro', 'weighted'].",
+    );
+  }
+  if (yType === 'multilabel-indicator') {
+    throw new Error(
+      "Target is multilabel-indicator but average='binary'. Please choose another average setting, one of [None, 'micro', 'macro', 'weighted', 'samples'].",
     );
   }
   if (!present.includes(posLabel) && present.length >= 2) {
@@ -277,23 +363,23 @@ export interface PrfsOptions extends PrfOptions {
  * 'weighted' weights labels by support.
  */
 export function precisionRecallFscoreSupport(
-  yTrue: readonly Label[],
-  yPred: readonly Label[],
+  yTrue: ClassTargets,
+  yPred: ClassTargets,
   options?: PrfsOptions & { average?: null },
 ): PerLabelScores;
 export function precisionRecallFscoreSupport(
-  yTrue: readonly Label[],
-  yPred: readonly Label[],
+  yTrue: ClassTargets,
+  yPred: ClassTargets,
   options: PrfsOptions & { average: Average },
 ): AveragedScores;
 export function precisionRecallFscoreSupport(
-  yTrue: readonly Label[],
-  yPred: readonly Label[],
+  yTrue: ClassTargets,
+  yPred: ClassTargets,
   options?: PrfsOptions,
 ): PerLabelScores | AveragedScores;
 export function precisionRecallFscoreSupport(
-  yTrue: readonly Label[],
-  yPred: readonly Label[],
+  yTrue: ClassTargets,
+  yPred: ClassTargets,
   options: PrfsOptions = {},
 ): PerLabelScores | AveragedScores {
   const { beta = 1, average = null, posLabel = 1, sampleWeight, zeroDivision = 'warn' } = options;
@@ -301,7 +387,7 @@ export function precisionRecallFscoreSupport(
   if (beta < 0) throw new Error('beta should be >=0 in the F-beta score');
   const labels = setWiseLabels(yTrue, yPred, average, options.labels && checkLabelTypes(options.labels), posLabel);
   checkSampleWeight(sampleWeight, yTrue.length);
-  let { tp, pred, truth } = labelCounts(yTrue, yPred, labels, sampleWeight);
+  let { tp, pred, truth } = labelCounts(yTrue, yPred, labels, sampleWeight, average === 'samples');
   if (average === 'micro') {
     tp = [pairwiseSum(tp)];
     pred = [pairwiseSum(pred)];
@@ -326,7 +412,7 @@ export function precisionRecallFscoreSupport(
   }
   if (average === null) return { precision, recall, fbetaScore: fbeta, support: truth };
 
-  let weights: number[] | undefined;
+  let weights: readonly number[] | undefined = average === 'samples' ? sampleWeight : undefined;
   if (average === 'weighted') {
     weights = truth;
     if (!nanMode && pairwiseSum(weights) === 0) {
@@ -349,8 +435,8 @@ export interface ScoreOptions extends PrfOptions {
 
 function scoreOf(
   key: 'precision' | 'recall' | 'fbetaScore',
-  yTrue: readonly Label[],
-  yPred: readonly Label[],
+  yTrue: ClassTargets,
+  yPred: ClassTargets,
   options: (PrfOptions & { average?: Average | null; beta?: number }) | undefined,
 ): number | number[] {
   const result = precisionRecallFscoreSupport(yTrue, yPred, { average: 'binary', ...options });
@@ -361,11 +447,11 @@ function scoreOf(
  * `sklearn.metrics.precision_score`: tp / (tp + fp). Default `average: 'binary'`, `posLabel: 1`,
  * `zeroDivision: 'warn'` (→ 0).
  */
-export function precisionScore(yTrue: readonly Label[], yPred: readonly Label[], options: PrfOptions & { average: null }): number[];
-export function precisionScore(yTrue: readonly Label[], yPred: readonly Label[], options?: ScoreOptions): number;
+export function precisionScore(yTrue: ClassTargets, yPred: ClassTargets, options: PrfOptions & { average: null }): number[];
+export function precisionScore(yTrue: ClassTargets, yPred: ClassTargets, options?: ScoreOptions): number;
 export function precisionScore(
-  yTrue: readonly Label[],
-  yPred: readonly Label[],
+  yTrue: ClassTargets,
+  yPred: ClassTargets,
   options?: PrfOptions & { average?: Average | null },
 ): number | number[] {
   return scoreOf('precision', yTrue, yPred, options);
@@ -375,11 +461,11 @@ export function precisionScore(
  * `sklearn.metrics.recall_score`: tp / (tp + fn). Default `average: 'binary'`, `posLabel: 1`,
  * `zeroDivision: 'warn'` (→ 0).
  */
-export function recallScore(yTrue: readonly Label[], yPred: readonly Label[], options: PrfOptions & { average: null }): number[];
-export function recallScore(yTrue: readonly Label[], yPred: readonly Label[], options?: ScoreOptions): number;
+export function recallScore(yTrue: ClassTargets, yPred: ClassTargets, options: PrfOptions & { average: null }): number[];
+export function recallScore(yTrue: ClassTargets, yPred: ClassTargets, options?: ScoreOptions): number;
 export function recallScore(
-  yTrue: readonly Label[],
-  yPred: readonly Label[],
+  yTrue: ClassTargets,
+  yPred: ClassTargets,
   options?: PrfOptions & { average?: Average | null },
 ): number | number[] {
   return scoreOf('recall', yTrue, yPred, options);
@@ -389,11 +475,11 @@ export function recallScore(
  * `sklearn.metrics.f1_score`: harmonic mean of precision and recall. Default `average: 'binary'`,
  * `posLabel: 1`, `zeroDivision: 'warn'` (→ 0).
  */
-export function f1Score(yTrue: readonly Label[], yPred: readonly Label[], options: PrfOptions & { average: null }): number[];
-export function f1Score(yTrue: readonly Label[], yPred: readonly Label[], options?: ScoreOptions): number;
+export function f1Score(yTrue: ClassTargets, yPred: ClassTargets, options: PrfOptions & { average: null }): number[];
+export function f1Score(yTrue: ClassTargets, yPred: ClassTargets, options?: ScoreOptions): number;
 export function f1Score(
-  yTrue: readonly Label[],
-  yPred: readonly Label[],
+  yTrue: ClassTargets,
+  yPred: ClassTargets,
   options?: PrfOptions & { average?: Average | null },
 ): number | number[] {
   return scoreOf('fbetaScore', yTrue, yPred, { ...options, beta: 1 });
@@ -403,11 +489,11 @@ export function f1Score(
  * `sklearn.metrics.fbeta_score`: (1+β²)·P·R / (β²·P + R); `beta` is required (as in sklearn).
  * Default `average: 'binary'`, `posLabel: 1`, `zeroDivision: 'warn'` (→ 0).
  */
-export function fbetaScore(yTrue: readonly Label[], yPred: readonly Label[], options: PrfOptions & { beta: number; average: null }): number[];
-export function fbetaScore(yTrue: readonly Label[], yPred: readonly Label[], options: ScoreOptions & { beta: number }): number;
+export function fbetaScore(yTrue: ClassTargets, yPred: ClassTargets, options: PrfOptions & { beta: number; average: null }): number[];
+export function fbetaScore(yTrue: ClassTargets, yPred: ClassTargets, options: ScoreOptions & { beta: number }): number;
 export function fbetaScore(
-  yTrue: readonly Label[],
-  yPred: readonly Label[],
+  yTrue: ClassTargets,
+  yPred: ClassTargets,
   options: PrfOptions & { beta: number; average?: Average | null },
 ): number | number[] {
   return scoreOf('fbetaScore', yTrue, yPred, options);
@@ -432,7 +518,7 @@ export interface ConfusionMatrixOptions {
  */
 export function confusionMatrix(yTrue: readonly Label[], yPred: readonly Label[], options: ConfusionMatrixOptions = {}): number[][] {
   const { sampleWeight, normalize } = options;
-  checkTargets(yTrue, yPred);
+  if (checkTargets(yTrue, yPred) === 'multilabel-indicator') throw new Error('multilabel-indicator is not supported');
   let labels: readonly Label[];
   if (options.labels === undefined) {
     labels = uniqueLabels(yTrue, yPred);
@@ -610,8 +696,8 @@ function binaryRocAuc(
   const { fpr, tpr } = rocCurve(yTrue, yScore, { sampleWeight });
   if (maxFpr === undefined || maxFpr === 1) return auc(fpr, tpr);
   if (maxFpr <= 0 || maxFpr > 1) throw new Error(`Expected max_fpr in range (0, 1], got: ${maxFpr}`);
-  // np.searchsorted(fpr, maxFpr, 'right'): first index with fpr > maxFpr.
-  let stop = fpr.findIndex((f) => f > maxFpr);
+  // np.searchsorted(fpr, maxFpr, 'right'): first index with fpr > maxFpr (NaN sorts last).
+  let stop = fpr.findIndex((f) => !(f <= maxFpr));
   if (stop === -1) stop = fpr.length;
   const x0 = fpr[stop - 1]!;
   const x1 = fpr[stop]!;
@@ -633,9 +719,10 @@ export interface RocAucOptions {
   /**
    * Averaging over classes for multiclass input (default 'macro'): one-vs-rest allows 'micro',
    * 'macro', 'weighted' and null (per class); one-vs-one allows 'macro' and 'weighted'
-   * (prevalence-weighted pairs). Ignored (but validated) for binary input.
+   * (prevalence-weighted pairs). Multilabel input also allows 'samples' (mean over rows).
+   * Ignored (but validated) for binary input.
    */
-  average?: 'micro' | 'macro' | 'weighted' | null;
+  average?: 'micro' | 'macro' | 'weighted' | 'samples' | null;
   /** Per-item weights (default: all 1); not supported for one-vs-one. */
   sampleWeight?: readonly number[];
   /** Partial AUC up to this false-positive rate, McClish-standardised (binary only). */
@@ -650,12 +737,13 @@ export interface RocAucOptions {
  * `sklearn.metrics.roc_auc_score`. Binary: `yScore` is the score of the greater label (1-D);
  * ties count half through the trapezoid over the ROC curve. Multiclass: `yScore` is
  * n_samples × n_classes probabilities (rows summing to 1) and `multiClass` must be 'ovr' or 'ovo'.
+ * Multilabel: `yTrue` is an indicator matrix and `yScore` has the same shape.
  */
 export function rocAucScore(yTrue: readonly Label[], yScore: readonly number[], options?: RocAucOptions): number;
-export function rocAucScore(yTrue: readonly Label[], yScore: readonly (readonly number[])[], options: RocAucOptions & { average: null }): number[];
-export function rocAucScore(yTrue: readonly Label[], yScore: readonly (readonly number[])[], options?: RocAucOptions): number;
+export function rocAucScore(yTrue: ClassTargets, yScore: readonly (readonly number[])[], options: RocAucOptions & { average: null }): number[];
+export function rocAucScore(yTrue: ClassTargets, yScore: readonly (readonly number[])[], options?: RocAucOptions): number;
 export function rocAucScore(
-  yTrue: readonly Label[],
+  yTrue: ClassTargets,
   yScore: readonly number[] | readonly (readonly number[])[],
   options: RocAucOptions = {},
 ): number | number[] {
@@ -680,19 +768,71 @@ export function rocAucScore(
     if (scores2d === undefined) {
       throw new Error('Multiclass y_true needs y_score of shape (n_samples, n_classes): one probability per class');
     }
-    return multiclassRocAuc(yTrue, scores2d, labels, multiClass, average, sampleWeight);
+    return multiclassRocAuc(yTrue as readonly Label[], scores2d, labels, multiClass, average, sampleWeight);
   }
-  if (yType === 'continuous') throw new Error('continuous format is not supported');
+  if (yType === 'multilabel-indicator') {
+    if (scores2d === undefined || scores2d[0]!.length !== (yTrue as IndicatorMatrix)[0]!.length) {
+      throw new Error('Multilabel y_true needs y_score of the same shape (one score per label)');
+    }
+    checkAverageBinary(average);
+    return averageBinaryScore(yTrue as IndicatorMatrix, scores2d, average, sampleWeight, maxFpr);
+  }
+  if (yType !== 'binary') throw new Error(`${yType} format is not supported`);
   if (scores2d !== undefined) {
     throw new Error(`y should be a 1d array, got an array of shape (${scores2d.length}, ${scores2d[0]!.length}) instead.`);
   }
-  if (![null, 'micro', 'macro', 'weighted', 'samples'].includes(average)) {
+  checkAverageBinary(average);
+  // label_binarize: the greater of the (at most two) labels is the positive class.
+  const labels1d = yTrue as readonly Label[];
+  const classes = uniqueLabels(labels1d);
+  const binary = labels1d.map((t) => (classes.length === 2 && t === classes[1] ? 1 : 0));
+  return binaryRocAuc(binary, yScore as readonly number[], sampleWeight, maxFpr);
+}
+
+function checkAverageBinary(average: unknown): void {
+  if (![null, 'micro', 'macro', 'weighted', 'samples'].includes(average as string | null)) {
     throw new Error("average has to be one of (None, 'micro', 'macro', 'weighted', 'samples')");
   }
-  // label_binarize: the greater of the (at most two) labels is the positive class.
-  const classes = uniqueLabels(yTrue);
-  const binary = yTrue.map((t) => (classes.length === 2 && t === classes[1] ? 1 : 0));
-  return binaryRocAuc(binary, yScore as readonly number[], sampleWeight, maxFpr);
+}
+
+/**
+ * sklearn's `_average_binary_score` for an indicator matrix: ROC AUC of every column ('macro',
+ * 'weighted' by column support, null: per column), of every row ('samples', weighted by
+ * `sampleWeight`), or of all cells pooled ('micro').
+ */
+function averageBinaryScore(
+  yTrue: IndicatorMatrix,
+  yScore: readonly (readonly number[])[],
+  average: 'micro' | 'macro' | 'weighted' | 'samples' | null,
+  sampleWeight: readonly number[] | undefined,
+  maxFpr: number | undefined,
+): number | number[] {
+  if (average === 'micro') {
+    const width = yTrue[0]!.length;
+    const flatWeight = sampleWeight?.flatMap((w) => new Array<number>(width).fill(w));
+    return binaryRocAuc(yTrue.flat(), yScore.flat(), flatWeight, maxFpr);
+  }
+  if (average === 'samples') {
+    const scores = yTrue.map((row, i) => binaryRocAuc(row, yScore[i]!, undefined, maxFpr));
+    const w = sampleWeight;
+    return npAverage(w === undefined ? scores : scores.map((s, i) => (w[i] === 0 ? 0 : s)), w);
+  }
+  const width = yTrue[0]!.length;
+  const column = (m: readonly (readonly number[])[], c: number) => m.map((row) => row[c]!);
+  let averageWeight: number[] | undefined;
+  if (average === 'weighted') {
+    averageWeight = Array.from({ length: width }, (_, c) =>
+      yTrue.reduce<number>((s, row, i) => s + row[c]! * (sampleWeight ? sampleWeight[i]! : 1), 0),
+    );
+    if (Math.abs(pairwiseSum(averageWeight)) <= 1e-8) return 0; // np.isclose(sum, 0)
+  }
+  const scores = Array.from({ length: width }, (_, c) => binaryRocAuc(column(yTrue, c), column(yScore, c), sampleWeight, maxFpr));
+  if (average === null) return scores;
+  if (averageWeight !== undefined) {
+    const w = averageWeight;
+    return npAverage(scores.map((s, c) => (w[c] === 0 ? 0 : s)), w);
+  }
+  return npAverage(scores);
 }
 
 function multiclassRocAuc(
@@ -700,7 +840,7 @@ function multiclassRocAuc(
   yScore: readonly (readonly number[])[],
   labels: readonly Label[] | undefined,
   multiClass: 'ovr' | 'ovo',
-  average: 'micro' | 'macro' | 'weighted' | null,
+  average: 'micro' | 'macro' | 'weighted' | 'samples' | null,
   sampleWeight: readonly number[] | undefined,
 ): number | number[] {
   // np.allclose(1, row sums): |1 − s| ≤ 1e-8 + 1e-5·|s|.
@@ -762,23 +902,7 @@ function multiclassRocAuc(
     return npAverage(pairScores, average === 'weighted' ? prevalence : undefined);
   }
 
-  const indicator = classes.map((c) => yTrue.map((t) => (t === c ? 1 : 0)));
-  if (average === 'micro') {
-    const flatTrue = yTrue.flatMap((t) => classes.map((c) => (t === c ? 1 : 0)));
-    const flatScore = yScore.flatMap((row) => [...row]);
-    const flatWeight = sampleWeight?.flatMap((w) => classes.map(() => w));
-    return binaryRocAuc(flatTrue, flatScore, flatWeight, undefined);
-  }
-  let averageWeight: number[] | undefined;
-  if (average === 'weighted') {
-    averageWeight = indicator.map((col) => col.reduce<number>((s, v, i) => s + v * (sampleWeight ? sampleWeight[i]! : 1), 0));
-    if (Math.abs(pairwiseSum(averageWeight)) <= 1e-8) return 0;
-  }
-  const scores = classes.map((_, c) => binaryRocAuc(indicator[c]!, column(c), sampleWeight, undefined));
-  if (average === null) return scores;
-  if (averageWeight !== undefined) {
-    const w = averageWeight;
-    return npAverage(scores.map((s, c) => (w[c] === 0 ? 0 : s)), w);
-  }
-  return npAverage(scores);
+  // One-vs-rest: label_binarize y_true, then score every column as a binary problem.
+  const indicator = yTrue.map((t) => classes.map((c) => (t === c ? 1 : 0)));
+  return averageBinaryScore(indicator, yScore, average, sampleWeight, undefined);
 }

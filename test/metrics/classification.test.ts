@@ -286,3 +286,49 @@ test('rocAucScore multiclass errors mirror sklearn', () => {
     0.8125,
   );
 });
+
+test('multilabel indicator matrices: subset accuracy, per-label and samples averages', () => {
+  // sklearn docstrings
+  close(accuracyScore([[0, 1], [1, 1]], [[1, 1], [1, 1]]), 0.5);
+  const yTrue = [[0, 0, 0], [1, 1, 1], [0, 1, 1]];
+  const yPred = [[0, 0, 0], [1, 1, 1], [1, 1, 0]];
+  close(f1Score(yTrue, yPred, { average: null }), [2 / 3, 1, 2 / 3]);
+  // by hand: per-column tp/pred/true = (1,2,1), (2,2,2), (1,1,2) → micro P = 4/5
+  close(precisionScore(yTrue, yPred, { average: 'micro' }), 0.8);
+  close(recallScore(yTrue, yPred, { average: 'weighted' }), (1 * 1 + 2 * 1 + 2 * 0.5) / 5);
+  // samples: row 0 has no true and no predicted label (0/0 → zeroDivision), rows 1, 2 F1 = 1, 1/2
+  close(f1Score(yTrue, yPred, { average: 'samples' }), (0 + 1 + 0.5) / 3);
+  close(f1Score(yTrue, yPred, { average: 'samples', zeroDivision: 1 }), (1 + 1 + 0.5) / 3);
+  const weighted = precisionRecallFscoreSupport(yTrue, yPred, { average: 'samples', sampleWeight: [1, 2, 0.5] });
+  close([weighted.precision, weighted.recall, weighted.fbetaScore], [0.6428571428571429, 0.6428571428571429, 0.6428571428571429]); // sklearn 1.2.1
+  // labels pick (and order) columns
+  const picked = precisionRecallFscoreSupport(yTrue, yPred, { labels: [2, 0] });
+  close(picked.precision, [1, 0.5]);
+  close(picked.recall, [0.5, 1]);
+  assert.deepEqual(picked.support, [2, 1]);
+  assert.throws(() => f1Score(yTrue, yPred), /Target is multilabel-indicator but average='binary'/);
+  assert.throws(() => f1Score(yTrue, yPred, { labels: [3], average: 'macro' }), /All labels must be in \[0, n labels\) for multilabel targets. Got 3 > 2/);
+  assert.throws(() => f1Score([0, 1], [0, 1], { average: 'samples' }), /Samplewise metrics are not available outside of multilabel classification/);
+  assert.throws(() => accuracyScore(yTrue, [0, 1, 1]), /can't handle a mix of multilabel-indicator and binary targets/);
+  assert.throws(() => accuracyScore([[0, 1, 2], [2, 1, 0]], [[0, 1, 2], [2, 1, 0]]), /multiclass-multioutput is not supported/);
+  assert.throws(() => accuracyScore(yTrue, [[0, 0], [1, 1], [1, 1]]), /different numbers of labels/);
+  assert.throws(() => confusionMatrix(yTrue as unknown as number[], yPred as unknown as number[]), /multilabel-indicator is not supported/);
+});
+
+test('rocAucScore multilabel: per column, pooled, per row (Mann–Whitney and sklearn 1.2.1)', () => {
+  const y = [[0, 1, 1], [1, 1, 0], [1, 0, 1], [0, 0, 0]];
+  const s = [[0.1, 0.9, 0.8], [0.8, 0.7, 0.9], [0.6, 0.2, 0.3], [0.3, 0.4, 0.1]];
+  const col = (m: number[][], c: number) => m.map((r) => r[c]!);
+  const perColumn = [0, 1, 2].map((c) => mannWhitneyAuc(col(y, c), col(s, c)));
+  close(rocAucScore(y, s, { average: null }), perColumn);
+  close(rocAucScore(y, s, { average: null }), [1, 1, 0.5]);
+  close(rocAucScore(y, s), 0.8333333333333334);
+  close(rocAucScore(y, s, { average: 'weighted' }), 0.8333333333333334);
+  close(rocAucScore(y, s, { average: 'micro' }), mannWhitneyAuc(y.flat(), s.flat()));
+  close(rocAucScore(y, s, { average: 'micro' }), 0.8055555555555556);
+  close(rocAucScore(y, s, { average: 'weighted', sampleWeight: [1, 2, 1, 0.5] }), 0.8);
+  assert.throws(() => rocAucScore(y, s, { average: 'samples' }), /Only one class present in y_true/); // last row has no label
+  const y5 = [[0, 1, 1], [1, 1, 0], [1, 0, 1], [0, 1, 0]];
+  close(rocAucScore(y5, s, { average: 'samples' }), (1 + 0 + 1 + 1) / 4);
+  close(rocAucScore(y5, s, { average: 'samples', sampleWeight: [1, 0, 2, 1] }), 1);
+});

@@ -56,6 +56,10 @@ test('label metrics from plain text and JSONL, options passed through', () => {
   const ps = jsonl('ps.jsonl', ['spam', 'ham', 'spam']);
   const rs = jsonl('rs.jsonl', ['spam', 'spam', 'spam']);
   close(runJson('--metric', 'precision', '--predictions', ps, '--references', rs, '--option', 'posLabel=spam').precision, 1);
+  // JSON arrays are multilabel indicator rows (sklearn docstring: samples F1 = (0 + 1 + 1/2)/3)
+  const mp = jsonl('ml-pred.jsonl', [[0, 0, 0], [1, 1, 1], [1, 1, 0]]);
+  const mt = jsonl('ml-true.jsonl', [[0, 0, 0], [1, 1, 1], [0, 1, 1]]);
+  close(runJson('--metric', 'f1', '--predictions', mp, '--references', mt, '--option', 'average=samples').f1, 0.5);
 });
 
 test('regression and ROC AUC: numbers, vectors, NaN written as a string', () => {

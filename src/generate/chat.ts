@@ -114,6 +114,8 @@ export class ChatSession {
     if (common === 0) this.cache = this.model.newCache();
     else this.cache.truncate(common);
     if (this.cache.length !== common) throw new Error(`chat: cache holds ${this.cache.length} positions, expected ${common}`);
+    // Consistent even if generation fails below: the cache holds at least these ids.
+    this.cachedIds = prompt.slice(0, common);
     const eos = new Set(this.options.generation?.eosTokenIds ?? this.model.config.eosTokenIds);
     if (this.tokenizer.eosTokenId !== null) eos.add(this.tokenizer.eosTokenId);
     const stopStrings = [...(this.options.stopStrings ?? []), ...(this.usesTemplate ? [] : [FALLBACK_STOP])];

@@ -32,6 +32,7 @@ export {
 } from './sequence-labeling.js';
 export * from './significance.js';
 export * from './bleu.js';
+export * from './sacrebleu-score.js';
 export * from './chrf.js';
 export * from './sacrebleu-tokenizers.js';
 export * from './rouge.js';
@@ -39,6 +40,7 @@ export * from './porter.js';
 export * from './meteor.js';
 export * from './wordnet.js';
 export * from './cjk.js';
+export * from './nltk-word-tokenizer.js';
 export * from './squad.js';
 export * from './perplexity.js';
 export * from './repetition.js';

@@ -42,6 +42,8 @@ import { meteorScore, type MeteorOptions } from '../metrics/meteor.js';
 import { squadEvaluate } from '../metrics/squad.js';
 import { distinctN, meanRepN } from '../metrics/repetition.js';
 import { perplexity } from '../metrics/perplexity.js';
+import { nltkWordTokenize } from '../metrics/nltk-word-tokenizer.js';
+import { mean } from '../metrics/numeric.js';
 
 /** Largest input file accepted (inputs are read whole into memory). */
 const MAX_FILE_BYTES = 512 * 1024 * 1024;
@@ -161,9 +163,6 @@ function referenceStreams(refs: string[][]): (string | null)[][] {
   return Array.from({ length: k }, (_, j) => refs.map((r) => r[j] ?? null));
 }
 
-function mean(values: number[]): number {
-  return values.reduce((a, b) => a + b, 0) / values.length;
-}
 
 // ---------------------------------------------------------------------------------------------
 // registry
@@ -219,14 +218,30 @@ function rougePrimary(opts: Options): string {
   return Array.isArray(opts.rougeTypes) && typeof opts.rougeTypes[0] === 'string' ? opts.rougeTypes[0] : 'rougeL';
 }
 
+/**
+ * METEOR of every item, tokenised as Hugging Face evaluate's `meteor` does (NLTK word_tokenize)
+ * unless `tokenizer` says 'whitespace', 'chars' or 'jieba'; JSON arrays of token arrays are
+ * pre-tokenised references and a JSON array of strings a list of references.
+ */
 function meteorScores(predictions: Item[], references: Item[], opts: Options): number[] {
+  const { tokenizer = 'nltk', ...meteorOptions } = opts;
+  if (!['nltk', 'whitespace', 'chars', 'jieba'].includes(tokenizer as string)) {
+    throw new Error(`option tokenizer must be 'nltk' (default), 'whitespace', 'chars' or 'jieba', got ${describe(tokenizer)}`);
+  }
+  const tokenize = (item: Item, text: string): string[] =>
+    tokenizer === 'nltk' ? nltkWordTokenize(text) : asTokens({ ...item, value: text });
+  const toTokens = (item: Item): readonly string[] | string => {
+    if (Array.isArray(item.value)) return asTokens(item);
+    const text = asText(item);
+    return tokenizer === 'chars' || tokenizer === 'jieba' ? text : tokenize(item, text);
+  };
+  const options = { ...optionsAs<MeteorOptions>(meteorOptions), ...(tokenizer === 'chars' || tokenizer === 'jieba' ? { tokenizer } : {}) };
   return predictions.map((item, i) => {
     const refItem = references[i]!;
-    // Arrays of token arrays are pre-tokenised references; strings are split on whitespace.
     const refs = Array.isArray(refItem.value) && refItem.value.every((r) => Array.isArray(r))
       ? refItem.value.map((r) => asTokens({ ...refItem, value: r }))
-      : asTexts(refItem).map((r) => asTokens({ ...refItem, value: r }));
-    return meteorScore(refs, asTokens(item), optionsAs<MeteorOptions>(opts));
+      : asTexts(refItem).map((r) => toTokens({ ...refItem, value: r }));
+    return meteorScore(refs, toTokens(item), options as MeteorOptions);
   });
 }
 
@@ -335,8 +350,8 @@ export const CLI_METRICS: Readonly<Record<string, CliMetric>> = {
     },
   },
   meteor: {
-    description: 'NLTK meteor_score averaged over items; text is split on whitespace; a reference item may be several references',
-    options: ['alpha', 'beta', 'gamma', 'wordnet'],
+    description: 'NLTK meteor_score averaged over items (Hugging Face evaluate: NLTK word_tokenize); a reference item may be several references',
+    options: ['alpha', 'beta', 'gamma', 'wordnet', 'tokenizer'],
     needsReferences: true,
     primary: 'meteor',
     compute(predictions, references, opts) {

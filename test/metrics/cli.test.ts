@@ -6,7 +6,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../helpers/shared.js';
@@ -121,6 +121,9 @@ test('text metrics: METEOR, ROUGE and SQuAD on hand-checkable inputs', () => {
   const same = file('same.txt', 'the cat sat on the mat\n');
   // identical 6-token sentences: P = R = 1, one chunk → 1 − 0.5·(1/6)³ (NLTK's formula)
   close(runJson('--metric', 'meteor', '--predictions', same, '--references', same, '--option', 'wordnet=false').meteor, 1 - 0.5 / 216);
+  // NLTK word_tokenize splits the final period off: 7 tokens in one chunk
+  const period = file('period.txt', 'the cat sat on the mat.\n');
+  close(runJson('--metric', 'meteor', '--predictions', period, '--references', period, '--option', 'wordnet=false').meteor, 1 - 0.5 / 343);
   const rouge = runJson('--metric', 'rouge', '--predictions', same, '--references', same);
   assert.deepEqual([rouge.rouge1, rouge.rouge2, rouge.rougeL, rouge.rougeLsum], [1, 1, 1, 1]);
   // SQuAD normalisation drops case, punctuation and articles; F1 of "Denver Broncos" vs "Broncos" = 2/3
@@ -129,6 +132,12 @@ test('text metrics: METEOR, ROUGE and SQuAD on hand-checkable inputs', () => {
   const squad = runJson('--metric', 'squad', '--predictions', preds, '--references', golds);
   close(squad.exact_match, 50);
   close(squad.f1, 100 * (1 + 2 / 3) / 2);
+});
+
+test('meteor: Hugging Face evaluate docstring (0.6944, NLTK tokenisation and WordNet)', { skip: existsSync('/usr/share/wordnet/data.noun') ? false : 'WordNet (Debian wordnet-base) is not installed' }, () => {
+  const p = file('meteor-pred.txt', 'It is a guide to action which ensures that the military always obeys the commands of the party\n');
+  const r = file('meteor-ref.txt', 'It is a guide to action that ensures that the military will forever heed Party commands\n');
+  assert.equal(Math.round(runJson('--metric', 'meteor', '--predictions', p, '--references', r).meteor * 1e4) / 1e4, 0.6944);
 });
 
 test('JSON array files and metrics without references', () => {

@@ -11,8 +11,11 @@
  *   array of strings for several references); blank lines are errors.
  * - `.json`: one JSON array whose elements are the items.
  * - anything else: plain text, one item per line (a final newline does not start an item; CRLF is
- *   accepted). For label metrics a line that is a decimal number is read as that number; for tag
- *   and token metrics a line is split on whitespace.
+ *   accepted). For label and numeric metrics a line that is a decimal number is read as that
+ *   number (several numbers on a line make a vector); tags (seqeval) and tokens (distinct, rep)
+ *   are split on whitespace; METEOR tokenises with NLTK's word_tokenize, as Hugging Face does.
+ * - JSON arrays of numbers are multilabel indicator rows for label metrics and score vectors for
+ *   roc_auc; for text metrics a reference item that is an array of strings lists several references.
  *
  * `--option key=value` passes a metric option (camelCase, as in the library); the value is read as
  * JSON when it parses (numbers, true/false, null, arrays) and as a string otherwise. Non-finite

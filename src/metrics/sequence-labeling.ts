@@ -249,7 +249,9 @@ export function autoDetectScheme(sequences: readonly (readonly string[])[], opti
   if (is('IOE', 'IE', 'EO', 'E')) return 'IOE2';
   if (is('IOBES', 'IBES', 'IOBE', 'OBES', 'IBE', 'BES', 'OBE', 'BE', 'S')) return 'IOBES';
   if (is('IOBLU', 'IBLU', 'IOBL', 'OBLU', 'IBL', 'BLU', 'OBL', 'BL', 'U')) return 'BILOU';
-  throw new Error(`This scheme is not supported: {${[...used].map((p) => `<Prefix.${p}>`).join(', ')}}`);
+  // Python prints the set of enum members, e.g. {<Prefix.O: 2>} (its order is Python's hash order).
+  const flag = (p: Prefix) => 2 ** PREFIXES.indexOf(p);
+  throw new Error(`This scheme is not supported: {${[...used].map((p) => `<Prefix.${p}: ${flag(p)}>`).join(', ')}}`);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -85,6 +85,51 @@ export interface CausalLM extends Module {
   savePretrained(dir: string): void;
 }
 
+/** What every decoder's forward needs before its first block. */
+export interface DecoderInput {
+  /** Input embeddings [B, T, hidden] (looked up, or given as inputsEmbeds). */
+  h: Tensor;
+  B: number;
+  T: number;
+  /** Positions [B, T] (explicit, from the mask, or after the cache). */
+  pos: Int32Array;
+  /** [B, cached + T] key mask, or null when nothing is padded. */
+  keyMask: Uint8Array | null;
+  cache: KVCache | null;
+}
+
+/**
+ * Validate a forward's input and derive batch, length, positions and key mask, shared by every
+ * decoder so that they agree on the conventions. `embed` looks up token ids.
+ */
+export function prepareDecoderInput(input: CausalLMInput, hiddenSize: number, embed: (ids: Int32Array, shape: [number, number]) => Tensor): DecoderInput {
+  const B = input.batchSize ?? 1;
+  const cache = input.cache ?? null;
+  const past = cache?.length ?? 0;
+  let h: Tensor;
+  let T: number;
+  if (input.inputsEmbeds) {
+    h = input.inputsEmbeds;
+    if (h.ndim !== 3 || h.dim(0) !== B || h.dim(2) !== hiddenSize) throw new Error(`forward: inputsEmbeds must be [${B}, seq, ${hiddenSize}], got ${h.label()}`);
+    T = h.dim(1);
+  } else {
+    if (input.inputIds.length % B !== 0) throw new Error(`forward: ${input.inputIds.length} input ids do not split into ${B} rows`);
+    T = input.inputIds.length / B;
+    h = embed(input.inputIds, [B, T]);
+  }
+  const total = past + T;
+  const mask = input.attentionMask;
+  if (mask && mask.length !== B * total) {
+    throw new Error(`forward: attentionMask has ${mask.length} entries, expected batch*(cached+new) = ${B}*${total}`);
+  }
+  const pos = input.positionIds ?? (mask
+    ? positionsFromMask(mask, B, total, T)
+    : Int32Array.from({ length: B * T }, (_, i) => past + (i % T)));
+  if (pos.length !== B * T) throw new Error(`forward: positionIds has ${pos.length} entries, expected ${B * T}`);
+  const keyMask = mask && mask.some((m) => m === 0) ? mask : null;
+  return { h, B, T, pos, keyMask, cache };
+}
+
 /**
  * Positions for each token: the number of real (mask = 1) tokens before it in its row, so left
  * padding does not shift positions (what transformers' generate derives from the attention mask).

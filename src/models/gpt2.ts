@@ -22,7 +22,7 @@ import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { activation } from './activations.js';
 import { attentionWithDropout } from './attention.js';
-import { KVCache, positionsFromMask, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
+import { KVCache, lmHeadOutput, prepareDecoderInput, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
 import type { LinearLike } from './llama.js';
 import { SkipInitRng, loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
 
@@ -223,39 +223,13 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
   }
 
   forward(input: CausalLMInput): CausalLMOutput {
-    const B = input.batchSize ?? 1;
-    const cache = input.cache ?? null;
-    const past = cache?.length ?? 0;
-    const d = this.config.hiddenSize;
-    let h: Tensor;
-    let T: number;
-    if (input.inputsEmbeds) {
-      h = input.inputsEmbeds;
-      if (h.ndim !== 3 || h.dim(0) !== B || h.dim(2) !== d) throw new Error(`forward: inputsEmbeds must be [${B}, seq, ${d}], got ${h.label()}`);
-      T = h.dim(1);
-    } else {
-      if (input.inputIds.length % B !== 0) throw new Error(`forward: ${input.inputIds.length} input ids do not split into ${B} rows`);
-      T = input.inputIds.length / B;
-      h = this.transformer.wte.forward(input.inputIds, [B, T]);
-    }
-    const total = past + T;
-    if (input.attentionMask && input.attentionMask.length !== B * total) {
-      throw new Error(`forward: attentionMask has ${input.attentionMask.length} entries, expected batch*(cached+new) = ${B}*${total}`);
-    }
-    // HF generate derives GPT-2's position_ids from the attention mask, so left padding is safe.
-    const pos = input.positionIds ?? (input.attentionMask
-      ? positionsFromMask(input.attentionMask, B, total, T)
-      : Int32Array.from({ length: B * T }, (_, i) => past + (i % T)));
-    if (pos.length !== B * T) throw new Error(`forward: positionIds has ${pos.length} entries, expected ${B * T}`);
+    const prepared = prepareDecoderInput(input, this.config.hiddenSize, (ids, shape) => this.transformer.wte.forward(ids, shape));
+    const { B, T, pos, keyMask, cache } = prepared;
     const maxPos = this.config.maxPositionEmbeddings;
     for (const p of pos) if (p >= maxPos) throw new Error(`forward: position ${p} is beyond GPT-2's ${maxPos} learned positions (n_positions)`);
-    h = this.transformer.drop.forward(F.add(h, this.transformer.wpe.forward(pos, [B, T])));
-    const keyMask = input.attentionMask && input.attentionMask.some((m) => m === 0) ? input.attentionMask : null;
+    let h = this.transformer.drop.forward(F.add(prepared.h, this.transformer.wpe.forward(pos, [B, T])));
     for (const block of this.transformer.h) h = block.forward(h, keyMask, cache);
     h = this.transformer.ln_f.forward(h);
-    const keep = input.logitsToKeep ?? 0;
-    const hk = keep > 0 && keep < T ? F.slice(h, 1, T - keep, T) : h;
-    const logits = this.lm_head ? this.lm_head.forward(hk) : F.linear(hk, this.transformer.wte.weight);
-    return { logits, hidden: h, cache };
+    return lmHeadOutput(h, this.lm_head ? this.lm_head.weight : this.transformer.wte.weight, input, cache);
   }
 }

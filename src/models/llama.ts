@@ -17,7 +17,7 @@ import { Module } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { KVCache, lmHeadOutput, positionsFromMask, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
+import { KVCache, lmHeadOutput, prepareDecoderInput, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
 import { SkipInitRng, loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
 import { join } from 'node:path';
 
@@ -202,32 +202,12 @@ export class LlamaForCausalLM extends Module implements CausalLM {
   }
 
   forward(input: CausalLMInput): CausalLMOutput {
-    const B = input.batchSize ?? 1;
-    const cache = input.cache ?? null;
-    const past = cache?.length ?? 0;
-    let h: Tensor;
-    let T: number;
-    if (input.inputsEmbeds) {
-      h = input.inputsEmbeds;
-      T = h.dim(1);
-      if (h.ndim !== 3 || h.dim(0) !== B || h.dim(2) !== this.config.hiddenSize) throw new Error(`forward: inputsEmbeds must be [${B}, seq, ${this.config.hiddenSize}], got ${h.label()}`);
-    } else {
-      if (input.inputIds.length % B !== 0) throw new Error(`forward: ${input.inputIds.length} input ids do not split into ${B} rows`);
-      T = input.inputIds.length / B;
-      h = this.model.embed_tokens.forward(input.inputIds, [B, T]);
-    }
-    const total = past + T;
-    if (input.attentionMask && input.attentionMask.length !== B * total) {
-      throw new Error(`forward: attentionMask has ${input.attentionMask.length} entries, expected batch*(cached+new) = ${B}*${total}`);
-    }
-    const pos = input.positionIds ?? (input.attentionMask
-      ? positionsFromMask(input.attentionMask, B, total, T)
-      : Int32Array.from({ length: B * T }, (_, i) => past + (i % T)));
-    if (pos.length !== B * T) throw new Error(`forward: positionIds has ${pos.length} entries, expected ${B * T}`);
+    const prepared = prepareDecoderInput(input, this.config.hiddenSize, (ids, shape) => this.model.embed_tokens.forward(ids, shape));
+    const { pos, keyMask, cache } = prepared;
+    let h = prepared.h;
     let maxPos = 0;
     for (const p of pos) if (p > maxPos) maxPos = p;
     const rope = this.ropeTables(pos, maxPos);
-    const keyMask = input.attentionMask && input.attentionMask.some((m) => m === 0) ? input.attentionMask : null;
     for (const layer of this.model.layers) h = layer.forward(h, rope, keyMask, cache);
     h = this.model.norm.forward(h);
     return lmHeadOutput(h, this.lm_head ? this.lm_head.weight : this.model.embed_tokens.weight, input, cache);

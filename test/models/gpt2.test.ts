@@ -344,3 +344,19 @@ test('attention dropout: softmax(q·kᵀ·scale + mask) → inverted dropout →
   const fused = noGrad(() => F.scaledDotProductAttention(F.tensor(q, [B, H, T, D]), F.tensor(k, [B, H, S, D]), F.tensor(v, [B, H, S, D]), { causal: true, keyMask, scale: 0.5 })).f32;
   assert.deepEqual(run(false), fused, 'eval mode is the fused kernel');
 });
+
+test('labels give the shifted next-token loss, equal to cross-entropy of the logits', () => {
+  const model = tinyModel(7).eval();
+  const ids = Int32Array.from([3, 1, 4, 1, 5, 9, 2, 6]);
+  const out = noGrad(() => model.forward({ inputIds: ids, batchSize: 2, labels: ids }));
+  const logits = out.logits; // computed lazily from the same hidden states
+  const V = logits.dim(-1);
+  let total = 0;
+  for (let b = 0; b < 2; b++) for (let t = 0; t < 3; t++) {
+    const row = logits.f32.subarray((b * 4 + t) * V, (b * 4 + t + 1) * V);
+    const mx = Math.max(...row);
+    const lse = mx + Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0));
+    total += lse - row[ids[b * 4 + t + 1]!]!;
+  }
+  assert.ok(Math.abs(out.loss!.item() - total / 6) < 1e-5, `${out.loss!.item()} vs ${total / 6}`);
+});

@@ -72,8 +72,8 @@ export function runLoraStep(weightsDir: string, size: string, steps: number): Lo
     for (const l of layers) {
       const a = F.layerNorm(x, l.ln1g, l.ln1b, tr.ln_eps);
       const [q0, k, v0] = F.split(F.linear(a, l.attnW, l.attnB, { weightInOut: true }), d, -1) as [Tensor, Tensor, Tensor];
-      const q = F.add(q0, F.scale(F.matmul(F.matmul(a, l.qA), l.qB), scale));
-      const v = F.add(v0, F.scale(F.matmul(F.matmul(a, l.vA), l.vB), scale));
+      const q = F.add(q0, F.matmul(F.matmul(a, l.qA), l.qB, { alpha: scale }));
+      const v = F.add(v0, F.matmul(F.matmul(a, l.vA), l.vB, { alpha: scale }));
       const o = F.scaledDotProductAttention(heads(q), heads(k), heads(v), { causal: true });
       x = F.add(x, F.linear(F.reshape(F.transpose(o, 1, 2), [B, T, d]), l.projW, l.projB, { weightInOut: true }));
       const m = F.gelu(F.linear(F.layerNorm(x, l.ln2g, l.ln2b, tr.ln_eps), l.fcW, l.fcB, { weightInOut: true }), 'tanh');

@@ -143,7 +143,10 @@ function binary(a: Tensor, b: Tensor, op: BinaryOp,
   const n = sizeOf(shape);
   const out = new Float32Array(n);
   if (ad.length === n && bd.length === n) {
-    rowOp(op, out, 0, ad, 0, bd, 0, n);
+    if (op === 'add') {
+      out.set(ad);
+      kernels.axpy(n, 1, bd, 0, out, 0);
+    } else rowOp(op, out, 0, ad, 0, bd, 0, n);
   } else if (ad.length === n && isSuffix(b.shape, shape)) {
     const m = bd.length;
     for (let o = 0; o < n; o += m) rowOp(op, out, o, ad, o, bd, 0, m);
@@ -440,7 +443,11 @@ function permuteCopy(src: Float32Array, dst: Float32Array, shape: readonly numbe
   const counter = new Array<number>(n).fill(0);
   let pos = 0;
   for (let k = 0; k < size; k += last) {
-    if (reverse) for (let j = 0; j < last; j++) dst[pos + j * lastStride] = src[k + j]!;
+    if (lastStride === 1) {
+      // Whole contiguous rows (e.g. head_dim blocks when swapping seq and heads): memcpy.
+      if (reverse) dst.set(src.subarray(k, k + last), pos);
+      else dst.set(src.subarray(pos, pos + last), k);
+    } else if (reverse) for (let j = 0; j < last; j++) dst[pos + j * lastStride] = src[k + j]!;
     else for (let j = 0; j < last; j++) dst[k + j] = src[pos + j * lastStride]!;
     for (let d = n - 2; d >= 0; d--) {
       counter[d]!++;
@@ -562,8 +569,9 @@ export function embedding(weight: Tensor, ids: Int32Array, idsShape: readonly nu
  * `transA`/`transB` read a as [..., K, M] / b as [..., N, K] without copying. Batch dimensions must
  * match, or b may be a single 2-D matrix shared by every batch (then it may be half precision).
  */
-export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: boolean } = {}): Tensor {
+export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: boolean; alpha?: number } = {}): Tensor {
   const transA = opts.transA ?? false;
+  const alpha = opts.alpha ?? 1;
   const transB = opts.transB ?? false;
   if (a.ndim < 2 || b.ndim < 2) throw new Error(`matmul: operands must have at least 2 dimensions, got ${a.label()} and ${b.label()}`);
   const ad = a.f32;
@@ -586,20 +594,20 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
   const ldb = bc;
   if (shared && !transA) {
     // One large GEMM: rows of every batch stacked.
-    kernels.gemm(false, transB, batch * M, N, K, 1, ad, 0, lda, b.data, 0, ldb, b.wtype, 0, out, 0, N, 1, 0, 0, 0);
+    kernels.gemm(false, transB, batch * M, N, K, alpha, ad, 0, lda, b.data, 0, ldb, b.wtype, 0, out, 0, N, 1, 0, 0, 0);
   } else {
-    kernels.gemm(transA, transB, M, N, K, 1, ad, 0, lda, b.data, 0, ldb, b.wtype, 0, out, 0, N, batch, M * K, shared ? 0 : K * N, M * N);
+    kernels.gemm(transA, transB, M, N, K, alpha, ad, 0, lda, b.data, 0, ldb, b.wtype, 0, out, 0, N, batch, M * K, shared ? 0 : K * N, M * N);
   }
   return result(out, [...batchShape, M, N], 'matmul', [a, b], (g, ctx) => {
     if (a.requiresGrad) {
       // dA = g @ op(B)^T  (or its transpose when A was read transposed)
       const ga = new Float32Array(ad.length);
       if (!transA) {
-        if (shared) kernels.gemm(false, !transB, batch * M, K, N, 1, g, 0, N, b.data, 0, ldb, b.wtype, 0, ga, 0, K, 1, 0, 0, 0);
-        else kernels.gemm(false, !transB, M, K, N, 1, g, 0, N, b.data, 0, ldb, b.wtype, 0, ga, 0, K, batch, M * N, K * N, M * K);
+        if (shared) kernels.gemm(false, !transB, batch * M, K, N, alpha, g, 0, N, b.data, 0, ldb, b.wtype, 0, ga, 0, K, 1, 0, 0, 0);
+        else kernels.gemm(false, !transB, M, K, N, alpha, g, 0, N, b.data, 0, ldb, b.wtype, 0, ga, 0, K, batch, M * N, K * N, M * K);
       } else {
         // A stored [K, M]: dA = op(B) @ g^T  -> [K, M]
-        kernels.gemm(transB, true, K, M, N, 1, toF32(b).f32, 0, ldb, g, 0, N, WType.F32, 0, ga, 0, M, batch, shared ? 0 : K * N, M * N, M * K);
+        kernels.gemm(transB, true, K, M, N, alpha, toF32(b).f32, 0, ldb, g, 0, N, WType.F32, 0, ga, 0, M, batch, shared ? 0 : K * N, M * N, M * K);
       }
       ctx.accumulate(a, ga);
     }
@@ -608,11 +616,11 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
       const gb = new Float32Array(bd.length);
       // dB = op(A)^T @ g  (stored [K, N]) or g^T @ op(A) (stored [N, K]); summed over batches when shared.
       if (!transB) {
-        if (shared && !transA) kernels.gemm(true, false, K, N, batch * M, 1, ad, 0, lda, g, 0, N, WType.F32, 0, gb, 0, N, 1, 0, 0, 0);
-        else gemmAccumBatches(!transA, false, K, N, M, ad, lda, M * K, g, N, M * N, gb, N, batch, shared);
+        if (shared && !transA) kernels.gemm(true, false, K, N, batch * M, alpha, ad, 0, lda, g, 0, N, WType.F32, 0, gb, 0, N, 1, 0, 0, 0);
+        else gemmAccumBatches(alpha, !transA, false, K, N, M, ad, lda, M * K, g, N, M * N, gb, N, batch, shared);
       } else {
-        if (shared && !transA) kernels.gemm(true, false, N, K, batch * M, 1, g, 0, N, ad, 0, lda, WType.F32, 0, gb, 0, K, 1, 0, 0, 0);
-        else gemmAccumBatches(true, transA, N, K, M, g, N, M * N, ad, lda, M * K, gb, K, batch, shared);
+        if (shared && !transA) kernels.gemm(true, false, N, K, batch * M, alpha, g, 0, N, ad, 0, lda, WType.F32, 0, gb, 0, K, 1, 0, 0, 0);
+        else gemmAccumBatches(alpha, true, transA, N, K, M, g, N, M * N, ad, lda, M * K, gb, K, batch, shared);
       }
       ctx.accumulate(b, gb);
     }
@@ -620,21 +628,22 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
 }
 
 /** C (+)= op(X_b) @ op(Y_b) per batch; when `shared`, all batches add into one C. */
-function gemmAccumBatches(tX: boolean, tY: boolean, M: number, N: number, K: number,
+function gemmAccumBatches(alpha: number, tX: boolean, tY: boolean, M: number, N: number, K: number,
   X: Float32Array, ldx: number, sX: number, Y: Float32Array, ldy: number, sY: number,
   C: Float32Array, ldc: number, batch: number, shared: boolean): void {
   if (!shared) {
-    kernels.gemm(tX, tY, M, N, K, 1, X, 0, ldx, Y, 0, ldy, WType.F32, 0, C, 0, ldc, batch, sX, sY, M * N);
+    kernels.gemm(tX, tY, M, N, K, alpha, X, 0, ldx, Y, 0, ldy, WType.F32, 0, C, 0, ldc, batch, sX, sY, M * N);
     return;
   }
-  for (let b = 0; b < batch; b++) kernels.gemm(tX, tY, M, N, K, 1, X, b * sX, ldx, Y, b * sY, ldy, WType.F32, b === 0 ? 0 : 1, C, 0, ldc, 1, 0, 0, 0);
+  for (let b = 0; b < batch; b++) kernels.gemm(tX, tY, M, N, K, alpha, X, b * sX, ldx, Y, b * sY, ldy, WType.F32, b === 0 ? 0 : 1, C, 0, ldc, 1, 0, 0, 0);
 }
 
 /**
  * Affine map on the last dimension: y = x @ Wᵀ + bias with W [out, in] (torch.nn.Linear), or
  * y = x @ W + bias with W [in, out] when `weightInOut` (GPT-2's Conv1D). W may be half precision.
  */
-export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, opts: { weightInOut?: boolean } = {}): Tensor {
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, opts: { weightInOut?: boolean; alpha?: number } = {}): Tensor {
+  const alpha = opts.alpha ?? 1;
   if (weight.ndim !== 2) throw new Error(`linear: weight must be 2-D, got ${weight.label()}`);
   const inOut = opts.weightInOut ?? false;
   const inF = inOut ? weight.shape[0]! : weight.shape[1]!;
@@ -645,19 +654,19 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const rows = x.size / inF;
   const out = new Float32Array(rows * outF);
   if (bias) { const bd = bias.f32; for (let r = 0; r < rows; r++) out.set(bd, r * outF); }
-  kernels.gemm(false, !inOut, rows, outF, inF, 1, xd, 0, inF, weight.data, 0, inOut ? outF : inF, weight.wtype, bias ? 1 : 0, out, 0, outF, 1, 0, 0, 0);
+  kernels.gemm(false, !inOut, rows, outF, inF, alpha, xd, 0, inF, weight.data, 0, inOut ? outF : inF, weight.wtype, bias ? 1 : 0, out, 0, outF, 1, 0, 0, 0);
   const shape = [...x.shape.slice(0, -1), outF];
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return result(out, shape, 'linear', inputs, (g, ctx) => {
     if (x.requiresGrad) {
       const gx = new Float32Array(xd.length);
-      kernels.gemm(false, inOut, rows, inF, outF, 1, g, 0, outF, weight.data, 0, inOut ? outF : inF, weight.wtype, 0, gx, 0, inF, 1, 0, 0, 0);
+      kernels.gemm(false, inOut, rows, inF, outF, alpha, g, 0, outF, weight.data, 0, inOut ? outF : inF, weight.wtype, 0, gx, 0, inF, 1, 0, 0, 0);
       ctx.accumulate(x, gx);
     }
     if (weight.requiresGrad) {
       const gw = new Float32Array(weight.size);
-      if (inOut) kernels.gemm(true, false, inF, outF, rows, 1, xd, 0, inF, g, 0, outF, WType.F32, 0, gw, 0, outF, 1, 0, 0, 0);
-      else kernels.gemm(true, false, outF, inF, rows, 1, g, 0, outF, xd, 0, inF, WType.F32, 0, gw, 0, inF, 1, 0, 0, 0);
+      if (inOut) kernels.gemm(true, false, inF, outF, rows, alpha, xd, 0, inF, g, 0, outF, WType.F32, 0, gw, 0, outF, 1, 0, 0, 0);
+      else kernels.gemm(true, false, outF, inF, rows, alpha, g, 0, outF, xd, 0, inF, WType.F32, 0, gw, 0, inF, 1, 0, 0, 0);
       ctx.accumulate(weight, gw);
     }
     if (bias && bias.requiresGrad) {
@@ -817,9 +826,10 @@ export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Arra
   const wantW = weight.requiresGrad;
   const gh = wantH ? new Float32Array(hd.length) : null;
   const gw = wantW ? new Float32Array(weight.size) : null;
-  // ~64 MB of logits per chunk (at least 8 rows): large enough that each pass over W serves
-  // hundreds of rows, small enough to stay far below the full logits.
-  const chunk = Math.max(8, opts.chunkRows ?? Math.floor((16 << 20) / V));
+  // At most 128 MB of logits per chunk, split evenly: the GEMMs with W reach full speed only
+  // when each pass over W serves hundreds of rows (1024 rows x 50k vocab: two chunks of 512).
+  const maxRows = Math.max(8, opts.chunkRows ?? Math.floor((32 << 20) / V));
+  const chunk = Math.ceil(rows / Math.ceil(rows / maxRows));
   const logits = new Float32Array(Math.min(chunk, rows) * V);
   const losses = new Float32Array(Math.min(chunk, rows));
   let total = 0;

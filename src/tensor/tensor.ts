@@ -10,6 +10,7 @@
  * Frozen weights may be stored as bfloat16/float16 bits (`dtype` 'bf16' | 'f16'); the kernels
  * widen them on the fly (matmul, embedding). All computed tensors are float32.
  */
+import { kernels } from '../native/index.js';
 import { WType } from '../native/kernels.js';
 
 export type DType = 'f32' | 'bf16' | 'f16';
@@ -234,7 +235,7 @@ function runBackward(root: Tensor, gradOut: Float32Array, retainGraph: boolean):
 }
 
 function addInto(dst: Float32Array, src: Float32Array): void {
-  for (let i = 0; i < dst.length; i++) dst[i] += src[i]!;
+  kernels.axpy(dst.length, 1, src, 0, dst, 0);
 }
 
 /**

@@ -76,6 +76,7 @@ for (const backend of backends) {
           const bBatched = rnd(transB ? [2, 4, 5] : [2, 5, 4], 12);
           gradcheck(`matmul shared tA=${transA} tB=${transB}`, (x, y) => F.matmul(x, y, { transA, transB }), [a, bShared]);
           gradcheck(`matmul batched tA=${transA} tB=${transB}`, (x, y) => F.matmul(x, y, { transA, transB }), [a, bBatched]);
+          gradcheck(`matmul alpha tA=${transA} tB=${transB}`, (x, y) => F.matmul(x, y, { transA, transB, alpha: -1.7 }), [a, bShared]);
         }
       }
     });
@@ -84,6 +85,7 @@ for (const backend of backends) {
       const x = rnd([2, 3, 5], 13);
       gradcheck('linear', (v, w, b) => F.linear(v, w, b), [x, rnd([4, 5], 14), rnd([4], 15)]);
       gradcheck('linear in-out', (v, w, b) => F.linear(v, w, b, { weightInOut: true }), [x, rnd([5, 4], 16), rnd([4], 17)]);
+      gradcheck('linear alpha', (v, w, b) => F.linear(v, w, b, { alpha: 2.5 }), [x, rnd([4, 5], 14), rnd([4], 15)]);
     });
 
     await t.test('softmax and log-softmax', () => {

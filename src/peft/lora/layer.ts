@@ -52,7 +52,8 @@ export class LoRALinear extends Module {
   forward(x: Tensor): Tensor {
     const y = this.base_layer.forward(x);
     const xd = F.dropout(x, this.dropout, this.rng, this.training);
-    return F.add(y, F.scale(this.lora_B.forward(this.lora_A.forward(xd)), this.scaling));
+    // scaling is applied inside the second GEMM: no extra pass over [tokens, out].
+    return F.add(y, F.linear(this.lora_A.forward(xd), this.lora_B.weight, null, { alpha: this.scaling }));
   }
 
   /** scaling · B @ A as [out, in] (or [in, out] for a Conv1D base). */

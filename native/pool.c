@@ -21,6 +21,7 @@ typedef struct {
   pthread_mutex_t mu;
   pthread_cond_t cv_work, cv_done;
   atomic_uint gen;              /* bumped once per job */
+  unsigned start_gen;           /* gen when the workers were created (no job can be running then) */
   atomic_int pending;           /* participating workers still running the current job */
   atomic_int quit;
   tk_task_fn fn;
@@ -49,7 +50,8 @@ static long long now_ns(void) {
 
 static void *worker_main(void *arg) {
   const int index = (int)(intptr_t)arg; /* worker i runs tid i + 1 */
-  unsigned seen = atomic_load_explicit(&pool.gen, memory_order_acquire);
+  /* Not the current gen: a job may already have been published before this thread ran. */
+  unsigned seen = pool.start_gen;
   for (;;) {
     /* Spin briefly, then sleep until the generation changes. */
     long long start = 0;
@@ -100,6 +102,7 @@ void tk_pool_init(int threads) {
   if (threads != pool.threads || (threads > 1 && !pool.workers)) {
     stop_workers();
     if (threads > 1) {
+      pool.start_gen = atomic_load(&pool.gen);
       pool.workers = calloc((size_t)threads - 1, sizeof(pthread_t));
       int started = 0;
       if (pool.workers) {

@@ -22,6 +22,7 @@ import * as F from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { noGrad } from '../../src/tensor/tensor.js';
 import { gradcheck } from '../helpers/gradcheck.js';
+import { arr, layerNormRef, type Vec } from '../helpers/reference.js';
 
 const CONFIG_JSON = {
   architectures: ['BertForSequenceClassification'], model_type: 'bert', vocab_size: 60, hidden_size: 16,
@@ -46,17 +47,6 @@ function tempDir(): string {
 // ---------------------------------------------------------------------------------------------
 // Reference BERT in float64, one row at a time.
 
-type Vec = number[];
-const arr = (t: { f32: Float32Array }): Vec => Array.from(t.f32);
-
-function layerNormRef(x: Vec, ln: LayerNorm, eps: number): Vec {
-  const n = x.length;
-  const mean = x.reduce((s, v) => s + v, 0) / n;
-  const variance = x.reduce((s, v) => s + (v - mean) ** 2, 0) / n;
-  const g = arr(ln.weight);
-  const b = arr(ln.bias!);
-  return x.map((v, i) => ((v - mean) / Math.sqrt(variance + eps)) * g[i]! + b[i]!);
-}
 
 /** torch.nn.Linear: y[j] = b[j] + Σ_i W[j][i]·x[i] with W stored [out, in]. */
 function linearRef(x: Vec, layer: Linear): Vec {

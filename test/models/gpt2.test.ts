@@ -18,6 +18,7 @@ import { writeJsonAtomic } from '../../src/models/weights.js';
 import * as F from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { noGrad } from '../../src/tensor/tensor.js';
+import { arr, layerNormRef, type Vec } from '../helpers/reference.js';
 
 const CONFIG_JSON = {
   architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', vocab_size: 50, n_embd: 16, n_head: 4, n_layer: 2,
@@ -36,17 +37,6 @@ function tempDir(): string {
 // ---------------------------------------------------------------------------------------------
 // Reference GPT-2 in float64, one token row at a time.
 
-type Vec = number[];
-const arr = (t: { f32: Float32Array }): Vec => Array.from(t.f32);
-
-function layerNormRef(x: Vec, ln: LayerNorm, eps: number): Vec {
-  const n = x.length;
-  const mean = x.reduce((s, v) => s + v, 0) / n;
-  const variance = x.reduce((s, v) => s + (v - mean) ** 2, 0) / n;
-  const g = arr(ln.weight);
-  const b = arr(ln.bias!);
-  return x.map((v, i) => ((v - mean) / Math.sqrt(variance + eps)) * g[i]! + b[i]!);
-}
 
 /** Conv1D: y[j] = b[j] + Σ_i x[i]·W[i][j] with W stored [in, out]. */
 function conv1dRef(x: Vec, layer: Linear): Vec {

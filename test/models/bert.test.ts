@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseModelConfig, type BertConfig } from '../../src/io/hf-config.js';
 import { readSafetensors, writeSafetensors, type RawTensor } from '../../src/io/safetensors.js';
-import type { LayerNorm, Linear } from '../../src/nn/layers.js';
+import type { Linear } from '../../src/nn/layers.js';
 import {
   BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification, BertModel,
   binaryCrossEntropyWithLogits, type BertLayer,

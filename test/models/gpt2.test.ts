@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseModelConfig, type Gpt2Config } from '../../src/io/hf-config.js';
 import { readSafetensors, writeSafetensors, type RawTensor } from '../../src/io/safetensors.js';
-import type { LayerNorm, Linear } from '../../src/nn/layers.js';
+import type { Linear } from '../../src/nn/layers.js';
 import { Dropout } from '../../src/nn/layers.js';
 import { attentionWithDropout } from '../../src/models/attention.js';
 import { GPT2LMHeadModel, type GPT2Block } from '../../src/models/gpt2.js';

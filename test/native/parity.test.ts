@@ -14,13 +14,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { jsKernels } from '../../src/native/js-kernels.js';
 import { type Kernels, Unary, WType } from '../../src/native/kernels.js';
-import { nativeKernels, nativeUnavailableReason, setNativeSimd, type NativeSimd } from '../../src/native/index.js';
+import { nativeKernels, nativeUnavailableReason, setNativeSimd, setNativeThreads, type NativeSimd } from '../../src/native/index.js';
 
 const native = nativeKernels();
 const skip = native ? false : `native addon unavailable: ${nativeUnavailableReason()}`;
@@ -190,6 +190,34 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
         assertClose(dx, dxr, `${simd} unaryBackward op ${op}`, op === Unary.Relu ? 0 : 1e-6, 0, gradScale);
       }
     });
+  });
+
+  test('GELU at points known in closed form (Phi(1), Phi(2) from tables; tanh form by hand)', () => {
+    // GELU_erf(x) = x * Phi(x): Phi(1) = 0.8413447460685429, Phi(2) = 0.9772498680518208.
+    const x = new Float32Array([1, -1, 2, 0]);
+    const erfWant = [0.8413447460685429, -(1 - 0.8413447460685429), 2 * 0.9772498680518208, 0];
+    // GELU_tanh(1) = 0.5 * (1 + tanh(sqrt(2/pi) * 1.044715)).
+    const tanhWant = 0.5 * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * 1.044715));
+    forEachSimd((k, simd) => {
+      const y = new Float32Array(4);
+      k.unary(Unary.GeluErf, x, y, 4);
+      for (let i = 0; i < 4; i++) assert.ok(Math.abs(y[i]! - erfWant[i]!) < 3e-7, `${simd} GELU_erf(${x[i]}) = ${y[i]}, want ${erfWant[i]}`);
+      k.unary(Unary.GeluTanh, x, y, 1);
+      assert.ok(Math.abs(y[0]! - tanhWant) < 1e-7, `${simd} GELU_tanh(1) = ${y[0]}, want ${tanhWant}`);
+    });
+  });
+
+  test('the thread pool runs a job published right after it is (re)started', { timeout: 30000 }, () => {
+    // Regression: a worker that had not yet run when the first job was published slept through it.
+    const M = 256, A = randn(M * M, rng(29)), C = new Float32Array(M * M);
+    for (let i = 0; i < 30; i++) {
+      setNativeThreads(2 + (i % 2));
+      native!.gemm(false, false, M, M, M, 1, A, 0, M, A, 0, M, WType.F32, 0, C, 0, M, 1, 0, 0, 0);
+    }
+    setNativeThreads(availableParallelism());
+    const want = new Float32Array(M * M);
+    jsKernels.gemm(false, false, M, M, M, 1, A, 0, M, A, 0, M, WType.F32, 0, want, 0, M, 1, 0, 0, 0);
+    assertClose(C, want, 'gemm after pool restarts', 1e-4, 1e-4);
   });
 
   test('softmax and log-softmax, forward and backward, with scale and -inf rows', () => {

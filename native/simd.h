@@ -127,8 +127,9 @@ static inline vf vadd(vf a, vf b) { return a + b; }
 static inline vf vsub(vf a, vf b) { return a - b; }
 static inline vf vmul(vf a, vf b) { return a * b; }
 static inline vf vdiv(vf a, vf b) { return a / b; }
-static inline vf vfma(vf a, vf b, vf c) { return fmaf(a, b, c); }
-static inline vf vfnma(vf a, vf b, vf c) { return fmaf(-a, b, c); }
+/* Unfused: without -mfma, fmaf() is a slow software routine. */
+static inline vf vfma(vf a, vf b, vf c) { return a * b + c; }
+static inline vf vfnma(vf a, vf b, vf c) { return c - a * b; }
 static inline vf vmax(vf a, vf b) { return a > b ? a : b; }
 static inline vf vmin(vf a, vf b) { return a < b ? a : b; }
 static inline vf vsqrt(vf a) { return sqrtf(a); }

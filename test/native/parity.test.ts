@@ -91,6 +91,8 @@ function halfBits(n: number, type: WType, r: () => number): Uint16Array {
 interface GemmCase {
   M: number; N: number; K: number; ta: boolean; tb: boolean;
   bType?: WType; beta?: number; batch?: number; pad?: number; off?: number; broadcastB?: boolean;
+  /** strideC = 0: every batch item accumulates into the same C (must run in order). */
+  sharedC?: boolean;
 }
 
 function runGemmCase(k: Kernels, c: GemmCase, seed: number, label: string): void {
@@ -99,11 +101,11 @@ function runGemmCase(k: Kernels, c: GemmCase, seed: number, label: string): void
   const bType = c.bType ?? WType.F32, beta = c.beta ?? 0, batch = c.batch ?? 1, pad = c.pad ?? 0, off = c.off ?? 0;
   const aRows = ta ? K : M, aCols = ta ? M : K, bRows = tb ? N : K, bCols = tb ? K : N;
   const lda = aCols + pad, ldb = bCols + pad, ldc = N + pad;
-  const strideA = aRows * lda + 3, strideB = c.broadcastB ? 0 : bRows * ldb + 5, strideC = M * ldc + 2;
+  const strideA = aRows * lda + 3, strideB = c.broadcastB ? 0 : bRows * ldb + 5, strideC = c.sharedC ? 0 : M * ldc + 2;
   const A = randn(off + batch * strideA, r);
   const bLen = off + (c.broadcastB ? bRows * ldb : batch * strideB);
   const B = bType === WType.F32 ? randn(bLen, r) : halfBits(bLen, bType, r);
-  const C0 = randn(off + batch * strideC, r);
+  const C0 = randn(off + Math.max(batch * strideC, M * ldc), r);
   if (beta === 0) C0.fill(NaN); // beta = 0 must overwrite, even NaN
   const args = (C: Float32Array, Ax: Float32Array, Bx: Float32Array | Uint16Array, bt: WType) =>
     [ta, tb, M, N, K, 0.75, Ax, off, lda, Bx, off, ldb, bt, beta, C, off, ldc, batch, strideA, strideB, strideC] as const;
@@ -143,6 +145,7 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
         { M: 70, N: 90, K: 100, ta: false, tb: false, batch: 3, pad: 1, off: 2 },
         { M: 31, N: 9, K: 45, ta: true, tb: false, batch: 4, broadcastB: true, beta: 0.25 },
         { M: 64, N: 64, K: 64, ta: false, tb: true, batch: 12 },
+        { M: 60, N: 70, K: 80, ta: false, tb: false, batch: 4, beta: 1, sharedC: true }, // sum over the batch
       ];
       for (const c of big) runGemmCase(k, c, seed++, `${simd} gemm ${JSON.stringify(c)}`);
       for (const bType of [WType.BF16, WType.F16])
@@ -453,9 +456,8 @@ describe('backend loader', () => {
     // A copy of the compiled loader whose package root has no build/ folder.
     const root = mkdtempSync(join(tmpdir(), 'tunekit-loader-'));
     try {
-      const dir = join(root, 'dist/src/native');
-      cpSync(dirname(indexJs), dir, { recursive: true });
-      const url = join(dir, 'index.js');
+      cpSync(resolve(dirname(indexJs), '..'), join(root, 'dist/src'), { recursive: true });
+      const url = join(root, 'dist/src/native/index.js');
       const res = run({}, `${probe(url)}.then(() => import(${JSON.stringify(url)}))`);
       assert.equal(res.status, 0, res.stderr);
       assert.equal(JSON.parse(res.stdout).backend, 'js');

@@ -581,7 +581,7 @@ function integerArg(name: string) {
 export function register(program: Command): void {
   program
     .command('eval-metrics')
-    .description('Score predictions against references with a reference-exact metric; prints JSON')
+    .description('score predictions against references with a reference-exact metric; prints JSON')
     .requiredOption('--metric <name>', `metric: ${Object.keys(CLI_METRICS).join(', ')}`)
     .requiredOption('--predictions <file>', 'predictions: .jsonl (a JSON value per line), .json (an array) or text (one per line)')
     .option('--references <file>', 'references, parallel to the predictions (same formats)')

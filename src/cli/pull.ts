@@ -9,7 +9,7 @@ import { hubCacheDir, pullRepo } from '../io/hub.js';
 export function register(program: Command): void {
   program
     .command('pull')
-    .description('Download a model repo from the Hugging Face Hub into the local Hub cache and print its snapshot folder.')
+    .description('download a model repo from the Hugging Face Hub into the local Hub cache and print its snapshot folder')
     .argument('<repo>', 'model repo id, e.g. "Qwen/Qwen2.5-0.5B-Instruct"')
     .option('--revision <rev>', 'branch, tag or commit', 'main')
     .option('--cache-dir <dir>', 'cache root (default: $HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub)')

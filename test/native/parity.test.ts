@@ -140,6 +140,8 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
       // Blocking (K > KC, M > MC, N > NC), threading, batches, broadcast B, half-precision B.
       const big: GemmCase[] = [
         { M: 200, N: 300, K: 600, ta: false, tb: false, beta: 0.5 },
+        { M: 40, N: 50, K: 1700, ta: false, tb: false, beta: 0.5 }, // several K blocks accumulate into C
+        { M: 90, N: 70, K: 1600, ta: true, tb: true },
         { M: 190, N: 130, K: 530, ta: true, tb: true },
         { M: 20, N: 4200, K: 260, ta: false, tb: true },
         { M: 70, N: 90, K: 100, ta: false, tb: false, batch: 3, pad: 1, off: 2 },

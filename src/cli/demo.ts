@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { AutoTokenizer } from '../io/tokenizer.js';
 import { LlamaForCausalLM } from '../models/llama.js';
 import { backend, kernels } from '../native/index.js';
+import { generate } from '../generate/generate.js';
 import { applyLora, loadLoraAdapter, saveLoraAdapter } from '../peft/lora/model.js';
 import { loraConfig } from '../peft/lora/config.js';
 import { Rng } from '../tensor/random.js';
@@ -22,23 +23,6 @@ import { AdamW } from '../train/optim.js';
 const packageRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const DEFAULT_MODEL_DIR = join(packageRoot, 'assets', 'stories260K');
 const DEMO_TEXT = join(packageRoot, 'assets', 'demo', 'pip-stories.txt');
-
-function greedy(model: LlamaForCausalLM, prompt: number[], maxNew: number, eos: number): number[] {
-  const cache = model.newCache();
-  const out: number[] = [];
-  noGrad(() => {
-    let ids = Int32Array.from(prompt);
-    for (let i = 0; i < maxNew; i++) {
-      const logits = model.forward({ inputIds: ids, cache, logitsToKeep: 1 }).logits.f32;
-      let best = 0;
-      for (let j = 1; j < logits.length; j++) if (logits[j]! > logits[best]!) best = j;
-      if (best === eos) break;
-      out.push(best);
-      ids = Int32Array.from([best]);
-    }
-  });
-  return out;
-}
 
 export interface DemoOptions {
   steps: number;
@@ -60,7 +44,7 @@ export function runDemo(opts: DemoOptions): { firstLoss: number; lastLoss: numbe
   const stories = readFileSync(DEMO_TEXT, 'utf8').split('\n').filter((l) => l.trim());
   const tokens = Int32Array.from(stories.flatMap((s) => [...tokenizer.encode(s), eos]));
   const prompt = tokenizer.encode('Once upon a time, there was a purple penguin named');
-  const continue_ = (): string => tokenizer.decode([...prompt, ...greedy(model, prompt, 40, eos)], { skipSpecialTokens: true });
+  const continue_ = (): string => tokenizer.decode([...prompt, ...generate(model, prompt, { maxNewTokens: 40 }).tokens[0]!], { skipSpecialTokens: true });
   const before = continue_();
   log(`\nBefore fine-tuning, greedy: "${before}"`);
 

@@ -146,3 +146,33 @@ test('rope scaling from config.json is applied: linear factor 2 at even position
   const d = noGrad(() => v5.forward({ inputIds: ids }).logits.toArray());
   assert.deepEqual(d, c);
 });
+
+test('checkpoints stored in BF16 and F16 load widened to float32, or kept half with dtype auto', async () => {
+  const { readSafetensors, writeSafetensors, f32ToBf16, f32ToF16, bf16ToF32, f16ToF32 } = await import('../../src/io/safetensors.js');
+  const dir = mkdtempSync(join(tmpdir(), 'tunekit-llama-half-'));
+  try {
+    const model = new LlamaForCausalLM(tinyConfig(), { seed: 6, configJson: { architectures: ['LlamaForCausalLM'], vocab_size: 40, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, rms_norm_eps: 1e-5, tie_word_embeddings: false } });
+    model.savePretrained(dir);
+    const file = join(dir, 'model.safetensors');
+    const f32 = readSafetensors(file).tensors;
+    const ids = Int32Array.from([2, 7, 1, 8]);
+    for (const [dtype, narrow, widen] of [['BF16', f32ToBf16, bf16ToF32], ['F16', f32ToF16, f16ToF32]] as const) {
+      const half = new Map([...f32].map(([k, t]) => [k, { dtype, shape: t.shape, data: narrow(t.data as Float32Array) }]));
+      writeSafetensors(file, half, { format: 'pt' });
+      // Expected: the float32 model with every weight rounded through the half type.
+      const rounded = new LlamaForCausalLM(model.config, { seed: 6 });
+      const state = new Map([...half].map(([k, t]) => [k, F.tensor(widen(t.data), t.shape)]));
+      rounded.loadStateDict(state);
+      const want = noGrad(() => rounded.forward({ inputIds: ids }).logits.toArray());
+      const widened = LlamaForCausalLM.fromPretrained(dir);
+      assert.equal(widened.model.layers[0]!.self_attn.q_proj.parameters()[0]!.dtype, 'f32');
+      assert.deepEqual(noGrad(() => widened.forward({ inputIds: ids }).logits.toArray()), want);
+      const kept = LlamaForCausalLM.fromPretrained(dir, { dtype: 'auto' });
+      assert.equal(kept.model.layers[0]!.self_attn.q_proj.parameters()[0]!.dtype, dtype === 'BF16' ? 'bf16' : 'f16');
+      const got = noGrad(() => kept.forward({ inputIds: ids }).logits.toArray());
+      got.forEach((v, i) => assert.ok(Math.abs(v - want[i]!) < 1e-5, `${dtype} kept half: ${v} vs ${want[i]}`));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

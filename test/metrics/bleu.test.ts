@@ -5,12 +5,9 @@ import { BLEU_SMOOTH_DEFAULTS, computeBleu, corpusBleu, sentenceBleu, type BleuO
 import { skipWithoutShared } from '../helpers/shared.js';
 import { SACREBLEU_BLEU_CASES } from './sacrebleu-2.6.0-cases.js';
 import { tatoebaCorpus } from './tatoeba-corpus.js';
+import { assertClose } from '../helpers/close.js';
 
 /** |actual − expected| ≤ 1e-9·|expected| (or ≤ 1e-12 when expected is 0). */
-function assertClose(actual: number, expected: number, message?: string): void {
-  const tolerance = expected === 0 ? 1e-12 : 1e-9 * Math.abs(expected);
-  assert.ok(Math.abs(actual - expected) <= tolerance, `${message ?? ''} expected ${expected}, got ${actual}`);
-}
 
 /** BLEU from hand-computed precisions (in %) and lengths: BP · exp(mean log p). */
 function bleuFormula(precisions: number[], sysLen: number, refLen: number): number {

@@ -5,11 +5,8 @@ import { corpusChrf, sentenceChrf, type ChrfOptions } from '../../src/metrics/ch
 import { skipWithoutShared } from '../helpers/shared.js';
 import { SACREBLEU_CHRF_CASES } from './sacrebleu-2.6.0-cases.js';
 import { tatoebaCorpus } from './tatoeba-corpus.js';
+import { assertClose } from '../helpers/close.js';
 
-function assertClose(actual: number, expected: number, message?: string): void {
-  const tolerance = expected === 0 ? 1e-12 : 1e-9 * Math.abs(expected);
-  assert.ok(Math.abs(actual - expected) <= tolerance, `${message ?? ''} expected ${expected}, got ${actual}`);
-}
 
 /** F_β in percent from averaged precision and recall. */
 function fBeta(precision: number, recall: number, beta: number): number {

@@ -18,20 +18,8 @@ import {
   rocAucScore,
   rocCurve,
 } from '../../src/metrics/classification.js';
+import { assertClose as close } from '../helpers/close.js';
 
-function close(actual: number | number[] | number[][], expected: number | number[] | number[][], rel = 1e-9): void {
-  if (Array.isArray(expected)) {
-    assert.ok(Array.isArray(actual), `expected an array, got ${String(actual)}`);
-    assert.equal(actual.length, expected.length, 'length');
-    expected.forEach((e, i) => close((actual as (number | number[])[])[i]!, e as number | number[], rel));
-    return;
-  }
-  assert.equal(typeof actual, 'number');
-  const a = actual as number;
-  if (Number.isNaN(expected)) return assert.ok(Number.isNaN(a), `expected NaN, got ${a}`);
-  if (!Number.isFinite(expected)) return assert.equal(a, expected);
-  assert.ok(Math.abs(a - expected) <= rel * Math.abs(expected) + 1e-15, `expected ${expected}, got ${a}`);
-}
 
 /** ROC AUC by definition: P(score_pos > score_neg) + ½·P(equal), over weighted pairs. */
 function mannWhitneyAuc(y: number[], s: number[], w: number[] = y.map(() => 1)): number {

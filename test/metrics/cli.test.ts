@@ -14,6 +14,7 @@ import { corpusBleu } from '../../src/metrics/bleu.js';
 import { rocAucScore } from '../../src/metrics/classification.js';
 import { rougeCompute } from '../../src/metrics/rouge.js';
 import { bootstrapCi } from '../../src/metrics/significance.js';
+import { assertClose as close } from '../helpers/close.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tunekit-eval-metrics-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,9 +40,6 @@ function runJson(...args: string[]): Record<string, any> {
   return JSON.parse(r.stdout) as Record<string, any>;
 }
 
-function close(actual: number, expected: number, rel = 1e-9): void {
-  assert.ok(Math.abs(actual - expected) <= rel * Math.abs(expected) + 1e-15, `expected ${expected}, got ${actual}`);
-}
 
 test('label metrics from plain text and JSONL, options passed through', () => {
   const p = file('pred.txt', '0\n2\n1\n3\n');

@@ -1,25 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { alignWords, meteorScore, singleMeteorScore, type WordNetSource } from '../../src/metrics/meteor.js';
-import { resolveWordNetDir } from '../../src/metrics/wordnet.js';
+import { assertClose as close } from '../helpers/close.js';
+import { INSTALLED_WORDNET, skipWithoutWordNet } from '../helpers/wordnet.js';
 
-function installedWordNet(): string | null {
-  try {
-    return resolveWordNetDir();
-  } catch {
-    return null;
-  }
-}
-const INSTALLED = installedWordNet();
-const skipWithoutWordNet = INSTALLED ? false : 'WordNet 3.0 not installed (apt-get install wordnet-base, or set TUNEKIT_WORDNET_DIR)';
 
 /** A WordNet with no synsets: the synonym stage then matches nothing, as NLTK does for these inputs. */
 const NO_SYNONYMS: WordNetSource = { synsets: () => [] };
 
-function close(actual: number, expected: number, message?: string): void {
-  const tolerance = 1e-9 * Math.max(Math.abs(expected), Number.MIN_VALUE);
-  assert.ok(Math.abs(actual - expected) <= tolerance, `${message ?? ''} ${actual} != ${expected}`);
-}
 
 /** METEOR from its formula with NLTK's defaults (alpha 0.9, beta 3, gamma 0.5). */
 function meteorFormula(matches: number, hypothesisLength: number, referenceLength: number, chunks: number): number {

@@ -2,11 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { perplexity, perplexityFromLogProbs } from '../../src/metrics/perplexity.js';
+import { assertClose } from '../helpers/close.js';
 
-function assertClose(actual: number, expected: number, message?: string): void {
-  const tolerance = expected === 0 ? 1e-12 : 1e-9 * Math.abs(expected);
-  assert.ok(Math.abs(actual - expected) <= tolerance, `${message ?? ''} expected ${expected}, got ${actual}`);
-}
 
 test('per-sequence, HF mean and token-weighted corpus perplexity, by hand', () => {
   const result = perplexity(

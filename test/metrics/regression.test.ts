@@ -6,20 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { meanAbsoluteError, meanSquaredError, r2Score, rootMeanSquaredError } from '../../src/metrics/regression.js';
+import { assertClose as close } from '../helpers/close.js';
 
-function close(actual: number | number[], expected: number | number[], rel = 1e-9): void {
-  if (Array.isArray(expected)) {
-    assert.ok(Array.isArray(actual));
-    assert.equal(actual.length, expected.length);
-    expected.forEach((e, i) => close(actual[i]!, e, rel));
-    return;
-  }
-  assert.equal(typeof actual, 'number');
-  const a = actual as number;
-  if (Number.isNaN(expected)) return assert.ok(Number.isNaN(a), `expected NaN, got ${a}`);
-  if (!Number.isFinite(expected)) return assert.equal(a, expected);
-  assert.ok(Math.abs(a - expected) <= rel * Math.abs(expected) + 1e-15, `expected ${expected}, got ${a}`);
-}
 
 const yTrue = [3, -0.5, 2, 7];
 const yPred = [2.5, 0.0, 2, 8];

@@ -11,11 +11,8 @@ import {
   sentenceDistinctN,
   type SequenceToken,
 } from '../../src/metrics/repetition.js';
+import { assertClose } from '../helpers/close.js';
 
-function assertClose(actual: number, expected: number, message?: string): void {
-  const tolerance = expected === 0 ? 1e-12 : 1e-9 * Math.abs(expected);
-  assert.ok(Math.abs(actual - expected) <= tolerance, `${message ?? ''} expected ${expected}, got ${actual}`);
-}
 
 const words = (s: string): string[] => s.split(' ').filter(Boolean);
 

@@ -11,12 +11,9 @@ import {
   summaryLevelLcs,
   type RougeScore,
 } from '../../src/metrics/rouge.js';
+import { assertClose as close } from '../helpers/close.js';
 
 /** Equal within 1e-9 relative (or exactly 0). */
-function close(actual: number, expected: number, message?: string): void {
-  const tolerance = 1e-9 * Math.max(Math.abs(expected), Number.MIN_VALUE);
-  assert.ok(Math.abs(actual - expected) <= tolerance, `${message ?? ''} ${actual} != ${expected}`);
-}
 
 function closeScore(actual: RougeScore | undefined, precision: number, recall: number, message = ''): void {
   assert.ok(actual, `${message}: missing score`);

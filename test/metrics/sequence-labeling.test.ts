@@ -19,18 +19,8 @@ import {
   seqeval,
   seqevalCompute,
 } from '../../src/metrics/sequence-labeling.js';
+import { assertClose as close } from '../helpers/close.js';
 
-function close(actual: number | number[], expected: number | number[], rel = 1e-9): void {
-  if (Array.isArray(expected)) {
-    assert.ok(Array.isArray(actual));
-    assert.equal(actual.length, expected.length);
-    expected.forEach((e, i) => close(actual[i]!, e, rel));
-    return;
-  }
-  const a = actual as number;
-  if (Number.isNaN(expected)) return assert.ok(Number.isNaN(a), `expected NaN, got ${a}`);
-  assert.ok(Math.abs(a - expected) <= rel * Math.abs(expected) + 1e-15, `expected ${expected}, got ${a}`);
-}
 
 const docTrue = [['O', 'O', 'B-MISC', 'I-MISC', 'B-MISC', 'O', 'O'], ['B-PER', 'I-PER', 'O']];
 const docPred = [['O', 'O', 'B-MISC', 'I-MISC', 'B-MISC', 'I-MISC', 'O'], ['B-PER', 'I-PER', 'O']];

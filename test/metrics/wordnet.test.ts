@@ -4,17 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WordNet, resolveWordNetDir, type WordNetPos } from '../../src/metrics/wordnet.js';
+import { INSTALLED_WORDNET, skipWithoutWordNet } from '../helpers/wordnet.js';
 
-/** The installed WordNet directory, or null (then the tests that need it are skipped). */
-function installedWordNet(): string | null {
-  try {
-    return resolveWordNetDir();
-  } catch {
-    return null;
-  }
-}
-const INSTALLED = installedWordNet();
-const skipWithoutWordNet = INSTALLED ? false : 'WordNet 3.0 not installed (apt-get install wordnet-base, or set TUNEKIT_WORDNET_DIR)';
 
 interface MiniSynset {
   key: string;
@@ -169,7 +160,7 @@ test('directory resolution: option, environment variable, clear errors', () => {
 test('WordNet 3.0: NLTK 3.8 synsets, lemma names and morphy', { skip: skipWithoutWordNet }, () => {
   // Values printed by NLTK 3.8 (Debian python3-nltk) reading the same files, and the
   // examples in NLTK's wordnet.py docstrings (morphy('dogs') == 'dog', ...).
-  const wn = WordNet.open(INSTALLED!);
+  const wn = WordNet.open(INSTALLED_WORDNET!);
   assert.equal(wn.version, '3.0');
   const dog = wn.synsets('dog');
   assert.deepEqual(dog.map((s) => [s.pos, s.offset]), [

@@ -371,7 +371,36 @@ function inferProblemType(numLabels: number, labels: Int32Array | Float32Array):
   return labels instanceof Int32Array ? 'single_label_classification' : 'multi_label_classification';
 }
 
-export class BertForSequenceClassification extends Module {
+/**
+ * What the three task models share: an encoder (`bert`), a task head that stays trainable when
+ * loaded, saving with the class name in config.json, and the encoder's embedding table.
+ */
+abstract class BertWithHead extends Module {
+  abstract readonly config: BertConfig;
+  abstract bert: BertModel;
+  /** The class name written to config.json `architectures`. */
+  protected abstract readonly architecture: string;
+  /** The task head: trainable (float32) after fromPretrained. */
+  protected abstract head(): Module;
+
+  /** config.json (architectures, num_labels, id2label/label2id) + model.safetensors. */
+  savePretrained(dir: string): void {
+    saveModelFolder(dir, bertConfigJson(this.bert.configJson, this.architecture, this.config), moduleToRaw(this));
+  }
+
+  inputEmbeddings(): Tensor {
+    return this.bert.inputEmbeddings();
+  }
+
+  /** The state fromPretrained returns: encoder frozen, head trainable, eval mode. */
+  protected loaded(): this {
+    this.freeze();
+    this.head().freeze(false);
+    return this.eval();
+  }
+}
+
+export class BertForSequenceClassification extends BertWithHead {
   bert: BertModel;
   dropout: Dropout;
   classifier: LinearLike;
@@ -397,21 +426,13 @@ export class BertForSequenceClassification extends Module {
     const { config, configJson } = readBertConfig(dir, opts);
     const model = new BertForSequenceClassification(config, { configJson, seed: opts.seed ?? 0, initWeights: false });
     loadBertWeights(model, dir, opts);
-    return model.freeze().headTrainable().eval();
+    return model.loaded();
   }
 
-  private headTrainable(): this {
-    this.classifier.freeze(false);
-    return this;
-  }
+  protected readonly architecture = 'BertForSequenceClassification';
 
-  /** config.json (architectures, num_labels, id2label/label2id) + model.safetensors. */
-  savePretrained(dir: string): void {
-    saveModelFolder(dir, bertConfigJson(this.bert.configJson, 'BertForSequenceClassification', this.config), moduleToRaw(this));
-  }
-
-  inputEmbeddings(): Tensor {
-    return this.bert.inputEmbeddings();
+  protected head(): Module {
+    return this.classifier;
   }
 
   /**
@@ -445,7 +466,7 @@ export interface TokenClassificationInput extends BertInput {
   labels?: Int32Array;
 }
 
-export class BertForTokenClassification extends Module {
+export class BertForTokenClassification extends BertWithHead {
   bert: BertModel;
   dropout: Dropout;
   classifier: LinearLike;
@@ -466,16 +487,13 @@ export class BertForTokenClassification extends Module {
     const { config, configJson } = readBertConfig(dir, opts);
     const model = new BertForTokenClassification(config, { configJson, seed: opts.seed ?? 0, initWeights: false });
     loadBertWeights(model, dir, opts);
-    model.freeze().classifier.freeze(false);
-    return model.eval();
+    return model.loaded();
   }
 
-  savePretrained(dir: string): void {
-    saveModelFolder(dir, bertConfigJson(this.bert.configJson, 'BertForTokenClassification', this.config), moduleToRaw(this));
-  }
+  protected readonly architecture = 'BertForTokenClassification';
 
-  inputEmbeddings(): Tensor {
-    return this.bert.inputEmbeddings();
+  protected head(): Module {
+    return this.classifier;
   }
 
   /** logits [batch, seq, numLabels]; loss = cross-entropy over tokens whose label is not -100. */
@@ -501,7 +519,7 @@ export interface QuestionAnsweringOutput extends BertHeadOutput {
   endLogits: Tensor;
 }
 
-export class BertForQuestionAnswering extends Module {
+export class BertForQuestionAnswering extends BertWithHead {
   bert: BertModel;
   qa_outputs: LinearLike;
   readonly numLabels: number;
@@ -521,16 +539,13 @@ export class BertForQuestionAnswering extends Module {
     const { config, configJson } = readBertConfig(dir, { ...opts, numLabels: 2 });
     const model = new BertForQuestionAnswering(config, { configJson, seed: opts.seed ?? 0, initWeights: false });
     loadBertWeights(model, dir, opts);
-    model.freeze().qa_outputs.freeze(false);
-    return model.eval();
+    return model.loaded();
   }
 
-  savePretrained(dir: string): void {
-    saveModelFolder(dir, bertConfigJson(this.bert.configJson, 'BertForQuestionAnswering', this.config), moduleToRaw(this));
-  }
+  protected readonly architecture = 'BertForQuestionAnswering';
 
-  inputEmbeddings(): Tensor {
-    return this.bert.inputEmbeddings();
+  protected head(): Module {
+    return this.qa_outputs;
   }
 
   /**

@@ -7,14 +7,14 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { ChatSession } from '../generate/chat.js';
-import { addSamplingOptions, describeTiming, reportErrors, loadForGeneration, optionsFromFlags, type SamplingFlags } from './generate.js';
+import { addSamplingOptions, describeTiming, loadForGeneration, optionsFromFlags, type SamplingFlags } from './generate.js';
 
 /** Adds `tunekit chat`. */
 export function register(program: Command): void {
   const cmd = program.command('chat').description('chat with a causal language model (reads messages from stdin; /reset, /exit)');
   addSamplingOptions(cmd)
     .option('--system <text>', 'system message opening the conversation')
-    .action(reportErrors(cmd, async (flags: SamplingFlags & { system?: string }) => {
+    .action(async (flags: SamplingFlags & { system?: string }) => {
       const { model, tokenizer, genConfig } = loadForGeneration(flags.model);
       // The prompt grows each turn; a length from max_length would shrink with it, so only an
       // explicit or configured max_new_tokens is used, else the transformers default of 20 new tokens.
@@ -42,5 +42,5 @@ export function register(program: Command): void {
         prompt();
       }
       rl.close();
-    }));
+    });
 }

@@ -597,11 +597,7 @@ anything else plain text, one item per line (numbers parsed for label and numeri
 tokens split on whitespace). A reference item may be a JSON array of strings (several references).
 Output: JSON on stdout; NaN and infinities are written as the strings "NaN", "Infinity", "-Infinity".`,
     )
-    .action(function (this: Command, opts: EvalMetricsArgs) {
-      try {
-        process.stdout.write(`${toJson(evalMetrics(opts))}\n`);
-      } catch (e) {
-        this.error(`error: ${(e as Error).message}`, { exitCode: 1 });
-      }
+    .action((opts: EvalMetricsArgs) => {
+      process.stdout.write(`${toJson(evalMetrics(opts))}\n`);
     });
 }

@@ -97,20 +97,6 @@ export function optionsFromFlags(flags: SamplingFlags, cfg: GenerationConfig, mo
   };
 }
 
-/**
- * Runs a command action, reporting a thrown Error as `error: message` and exit code 1 instead of
- * a stack trace.
- */
-export function reportErrors<A extends unknown[]>(cmd: Command, action: (...args: A) => void | Promise<void>): (...args: A) => Promise<void> {
-  return async (...args: A) => {
-    try {
-      await action(...args);
-    } catch (err) {
-      cmd.error(`error: ${(err as Error).message}`, { exitCode: 1 });
-    }
-  };
-}
-
 /** One line of timing for stderr. */
 export function describeTiming(result: GenerateResult): string {
   const t = result.timing;
@@ -123,7 +109,7 @@ export function register(program: Command): void {
   addSamplingOptions(cmd)
     .requiredOption('--prompt <text>', 'text to continue')
     .option('--chat-template', "send the prompt as a user message through the tokenizer's chat template (plain \"User:/Assistant:\" format when it has none)")
-    .action(reportErrors(cmd, (flags: SamplingFlags & { prompt: string; chatTemplate?: boolean }) => {
+    .action((flags: SamplingFlags & { prompt: string; chatTemplate?: boolean }) => {
       const { model, tokenizer, genConfig } = loadForGeneration(flags.model);
       const messages = [{ role: 'user', content: flags.prompt }];
       let promptIds: number[];
@@ -144,5 +130,5 @@ export function register(program: Command): void {
       });
       process.stdout.write(flags.stream ? '\n' : `${result.texts![0]}\n`);
       process.stderr.write(`${describeTiming(result)}\n`);
-    }));
+    });
 }

@@ -25,4 +25,12 @@ for (const name of commands) {
   mod.register(program);
 }
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // Commands throw Errors whose messages name the file, field or flag at fault: print that, not a
+  // stack trace (TUNEKIT_DEBUG=1 shows the stack).
+  if (process.env.TUNEKIT_DEBUG) throw err;
+  process.stderr.write(`error: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+}

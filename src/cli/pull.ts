@@ -20,21 +20,16 @@ export function register(program: Command): void {
     .addHelpText('after', '\nEnvironment: HF_ENDPOINT (default https://huggingface.co), HF_TOKEN (private or gated repos).')
     .action(async (repo: string, opts: { revision: string; cacheDir?: string; include?: string[]; progress?: boolean; quiet?: boolean }) => {
       const cacheDir = opts.cacheDir ?? hubCacheDir();
-      try {
-        const result = await pullRepo(repo, {
-          revision: opts.revision,
-          cacheDir,
-          include: opts.include,
-          progress: opts.progress,
-          log: opts.quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
-        });
-        if (!opts.quiet) {
-          process.stderr.write(`${repo}@${opts.revision} = ${result.commit}: ${result.downloaded.length} downloaded, ${result.cached.length} already cached\n`);
-        }
-        process.stdout.write(`${result.snapshotDir}\n`);
-      } catch (err) {
-        process.stderr.write(`tunekit pull: ${(err as Error).message}\n`);
-        process.exitCode = 1;
+      const result = await pullRepo(repo, {
+        revision: opts.revision,
+        cacheDir,
+        include: opts.include,
+        progress: opts.progress,
+        log: opts.quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
+      });
+      if (!opts.quiet) {
+        process.stderr.write(`${repo}@${opts.revision} = ${result.commit}: ${result.downloaded.length} downloaded, ${result.cached.length} already cached\n`);
       }
+      process.stdout.write(`${result.snapshotDir}\n`);
     });
 }

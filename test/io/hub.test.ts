@@ -11,7 +11,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
-import { pathToFileURL } from 'node:url';
 import { HubError, cachedSnapshotDir, fnmatchToRegExp, hubCacheDir, hubEndpoint, pullRepo, repoCacheDir } from '../../src/io/hub.js';
 import { repoRoot } from '../helpers/shared.js';
 
@@ -375,11 +374,9 @@ test('cache dir and endpoint come from the environment like huggingface_hub', ()
 test('tunekit pull prints the snapshot folder (HF_ENDPOINT, --include, --cache-dir, --progress)', async () => {
   const cacheDir = freshCache();
   // Run the command in a child process, as a user would, with HF_ENDPOINT pointing at the fake Hub.
-  const script = `import { Command } from 'commander'; import { register } from ${JSON.stringify(pathToFileURL(join(distRoot, 'src/cli/pull.js')).href)};
-    const program = new Command(); register(program); await program.parseAsync(process.argv);`;
   const run = (...args: string[]) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, ['--input-type=module', '-e', script, 'tunekit', ...args], {
+      execFile(process.execPath, [join(distRoot, 'src/cli/main.js'), ...args], {
         cwd: repoRoot,
         env: { ...process.env, HF_ENDPOINT: hub.origin, HF_TOKEN: '' },
       }, (error, stdout, stderr) => resolve({ code: error ? (error as { code?: number }).code ?? 1 : 0, stdout, stderr }));
@@ -393,7 +390,7 @@ test('tunekit pull prints the snapshot folder (HF_ENDPOINT, --include, --cache-d
   const missing = await run('pull', 'nobody/nothing', '--cache-dir', cacheDir);
   assert.equal(missing.code, 1);
   assert.equal(missing.stdout, '');
-  assert.match(missing.stderr, /tunekit pull: listing nobody\/nothing@main: 404/);
+  assert.match(missing.stderr, /error: listing nobody\/nothing@main: 404/);
   // --progress forces a bar even without a terminal.
   const bar = await run('pull', repo.id, '--cache-dir', cacheDir, '--include', 'model.safetensors', '--progress', '--quiet');
   assert.equal(bar.stdout, snapshot);

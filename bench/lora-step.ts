@@ -65,17 +65,17 @@ export function runLoraStep(weightsDir: string, size: string, steps: number): Lo
   const lnfg = load('lnf_g');
   const lnfb = load('lnf_b');
   const lora = layers.flatMap((l) => [l.qA, l.qB, l.vA, l.vB]);
-  const heads = (t: Tensor): Tensor => F.transpose(F.reshape(t, [B, T, h, d / h]), 1, 2);
+  const heads = (t: Tensor): Tensor => F.splitHeads(t, [h], d / h)[0]!;
 
   const loss = (): Tensor => {
     let x = F.add(F.embedding(wte, inputIds, [B, T]), wpe);
     for (const l of layers) {
       const a = F.layerNorm(x, l.ln1g, l.ln1b, tr.ln_eps);
-      const [q0, k, v0] = F.split(F.linear(a, l.attnW, l.attnB, { weightInOut: true }), d, -1) as [Tensor, Tensor, Tensor];
-      const q = F.add(q0, F.matmul(F.matmul(a, l.qA), l.qB, { alpha: scale }));
-      const v = F.add(v0, F.matmul(F.matmul(a, l.vA), l.vB, { alpha: scale }));
-      const o = F.scaledDotProductAttention(heads(q), heads(k), heads(v), { causal: true });
-      x = F.add(x, F.linear(F.reshape(F.transpose(o, 1, 2), [B, T, d]), l.projW, l.projB, { weightInOut: true }));
+      const [q0, k, v0] = F.splitHeads(F.linear(a, l.attnW, l.attnB, { weightInOut: true }), [h, h, h], d / h) as [Tensor, Tensor, Tensor];
+      const q = F.add(q0, heads(F.matmul(F.matmul(a, l.qA), l.qB, { alpha: scale })));
+      const v = F.add(v0, heads(F.matmul(F.matmul(a, l.vA), l.vB, { alpha: scale })));
+      const o = F.scaledDotProductAttention(q, k, v, { causal: true });
+      x = F.add(x, F.linear(F.mergeHeads(o), l.projW, l.projB, { weightInOut: true }));
       const m = F.gelu(F.linear(F.layerNorm(x, l.ln2g, l.ln2b, tr.ln_eps), l.fcW, l.fcB, { weightInOut: true }), 'tanh');
       x = F.add(x, F.linear(m, l.fcprojW, l.fcprojB, { weightInOut: true }));
     }

@@ -80,17 +80,13 @@ export class GPT2Attention extends Module {
 
   /** x [B, T, d] -> [B, T, d]. */
   forward(x: Tensor, keyMask: Uint8Array | null, cache: KVCache | null): Tensor {
-    const [B, T, d] = x.shape as [number, number, number];
     const H = this.config.numAttentionHeads;
-    const D = d / H;
-    const heads = (t: Tensor): Tensor => F.transpose(F.reshape(t, [B, T, H, D]), 1, 2); // [B, H, T, D]
-    const [qs, ks, vs] = F.split(this.c_attn.forward(x), d, 2) as [Tensor, Tensor, Tensor];
-    const q = heads(qs);
-    let k = heads(ks);
-    let v = heads(vs);
+    const D = x.dim(-1) / H;
+    // c_attn's output holds q, k and v side by side: each becomes [B, H, T, D] in one copy.
+    let [q, k, v] = F.splitHeads(this.c_attn.forward(x), [H, H, H], D) as [Tensor, Tensor, Tensor];
     if (cache) ({ k, v } = cache.update(this.layerIdx, k, v));
     const o = attentionWithDropout(q, k, v, { causal: true, keyMask, scale: this.scale, dropout: this.attn_dropout });
-    return this.resid_dropout.forward(this.c_proj.forward(F.reshape(F.transpose(o, 1, 2), [B, T, d])));
+    return this.resid_dropout.forward(this.c_proj.forward(F.mergeHeads(o)));
   }
 }
 

@@ -59,19 +59,17 @@ export class LlamaAttention extends Module {
 
   /** x [B, T, d] -> [B, T, d]. */
   forward(x: Tensor, rope: { cos: Float32Array; sin: Float32Array }, keyMask: Uint8Array | null, cache: KVCache | null): Tensor {
-    const [B, T] = x.shape as [number, number, number];
     const { numAttentionHeads: H, numKeyValueHeads: Hkv, headDim: D } = this.config;
     const heads = (t: Tensor, n: number, norm: RMSNorm | null): Tensor => {
-      let h = F.reshape(t, [B, T, n, D]);
-      if (norm) h = norm.forward(h);
-      return F.transpose(h, 1, 2); // [B, n, T, D]
+      const h = F.splitHeads(t, [n], D)[0]!; // [B, n, T, D]
+      return norm ? norm.forward(h) : h; // Qwen3's per-head RMSNorm over D
     };
     const q = F.rope(heads(this.q_proj.forward(x), H, this.q_norm), rope.cos, rope.sin);
     let k = F.rope(heads(this.k_proj.forward(x), Hkv, this.k_norm), rope.cos, rope.sin);
     let v = heads(this.v_proj.forward(x), Hkv, null);
     if (cache) ({ k, v } = cache.update(this.layerIdx, k, v));
     const o = F.scaledDotProductAttention(q, k, v, { causal: true, keyMask, scale: 1 / Math.sqrt(D) });
-    return this.o_proj.forward(F.reshape(F.transpose(o, 1, 2), [B, T, H * D]));
+    return this.o_proj.forward(F.mergeHeads(o));
   }
 }
 

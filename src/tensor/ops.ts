@@ -524,6 +524,46 @@ export function concat(xs: readonly Tensor[], dim: number): Tensor {
   });
 }
 
+/**
+ * Attention heads from projections: x [B, T, Σ heads_i·headDim] is cut along its last dimension
+ * into parts of heads_i heads, each laid out [B, heads_i, T, headDim] in a single copy (instead of a
+ * slice, a reshape and a transpose). One part alone (`[H]`) is the usual reshape-and-transpose;
+ * GPT-2's fused c_attn gives three.
+ */
+export function splitHeads(x: Tensor, heads: readonly number[], headDim: number): Tensor[] {
+  if (x.ndim !== 3) throw new Error(`splitHeads: expected [batch, seq, features], got ${x.label()}`);
+  const [B, T, C] = x.shape as [number, number, number];
+  const total = heads.reduce((a, b) => a + b, 0) * headDim;
+  if (total !== C) throw new Error(`splitHeads: ${heads.join(' + ')} heads of ${headDim} need ${total} features, ${x.label()} has ${C}`);
+  const xd = x.f32;
+  const D = headDim;
+  const parts: Tensor[] = [];
+  let first = 0; // first head of this part along the feature axis
+  for (const n of heads) {
+    const h0 = first;
+    const out = new Float32Array(B * n * T * D);
+    // out[b, h, t, :] = x[b, t, (h0 + h) * D : (h0 + h + 1) * D]
+    const each = (f: (src: number, dst: number) => void): void => {
+      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let h = 0; h < n; h++) f(((b * T + t) * C) + (h0 + h) * D, ((b * n + h) * T + t) * D);
+    };
+    each((src, dst) => out.set(xd.subarray(src, src + D), dst));
+    parts.push(result(out, [B, n, T, D], 'splitHeads', [x], (g, ctx) => {
+      const gx = new Float32Array(xd.length);
+      each((src, dst) => gx.set(g.subarray(dst, dst + D), src));
+      ctx.accumulate(x, gx);
+    }));
+    first += n;
+  }
+  return parts;
+}
+
+/** The inverse layout: o [B, H, T, D] -> [B, T, H·D] (attention output back to features). */
+export function mergeHeads(o: Tensor): Tensor {
+  if (o.ndim !== 4) throw new Error(`mergeHeads: expected [batch, heads, seq, head_dim], got ${o.label()}`);
+  const [B, H, T, D] = o.shape as [number, number, number, number];
+  return reshape(transpose(o, 1, 2), [B, T, H * D]);
+}
+
 /** Split along `dim` into pieces of the given sizes (or equal pieces of `size`). */
 export function split(x: Tensor, sizes: number | readonly number[], dim: number): Tensor[] {
   const d = normDim(dim, x.ndim, 'split');

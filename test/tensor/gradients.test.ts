@@ -62,6 +62,19 @@ for (const backend of backends) {
       gradcheck('split', (v) => F.mul(F.split(v, [1, 3], 2)[1]!, F.split(v, [3, 1], 2)[0]!), [x]);
     });
 
+    await t.test('splitHeads and mergeHeads', () => {
+      const x = rnd([2, 3, 4 * 2], 50);
+      gradcheck('splitHeads q', (v) => F.splitHeads(v, [2, 1, 1], 2)[0]!, [x]);
+      gradcheck('splitHeads v', (v) => F.splitHeads(v, [2, 1, 1], 2)[2]!, [x]);
+      gradcheck('splitHeads all', (v) => F.concat(F.splitHeads(v, [2, 1, 1], 2), 1), [x]);
+      gradcheck('mergeHeads', (v) => F.mergeHeads(v), [rnd([2, 2, 3, 2], 51)]);
+      // The same layout as slice + reshape + transpose.
+      const [q, k] = F.splitHeads(x, [2, 2], 2) as [Tensor, Tensor];
+      const ref = F.transpose(F.reshape(F.slice(x, 2, 4, 8), [2, 3, 2, 2]), 1, 2);
+      assert.deepEqual(k.toArray(), ref.toArray());
+      assert.deepEqual(F.mergeHeads(q).toArray(), F.slice(x, 2, 0, 4).toArray());
+    });
+
     await t.test('embedding (gather)', () => {
       const w = rnd([6, 4], 9);
       const ids = Int32Array.from([1, 5, 1, 0]);

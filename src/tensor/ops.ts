@@ -870,7 +870,7 @@ export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Arra
   // when each pass over W serves hundreds of rows (1024 rows x 50k vocab: two chunks of 512).
   const maxRows = Math.max(8, opts.chunkRows ?? Math.floor((32 << 20) / V));
   const chunk = Math.ceil(rows / Math.ceil(rows / maxRows));
-  const logits = new Float32Array(Math.min(chunk, rows) * V);
+  const logits = headScratch(Math.min(chunk, rows) * V);
   const losses = new Float32Array(Math.min(chunk, rows));
   let total = 0;
   for (let r0 = 0; r0 < rows; r0 += chunk) {
@@ -893,6 +893,16 @@ export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Arra
       ctx.accumulate(t, grad);
     }
   });
+}
+
+/**
+ * The chunk buffer of linearCrossEntropy, kept between calls: a fresh 100 MB array every step
+ * costs tens of milliseconds of page faults and zeroing. Only the forward uses it.
+ */
+let scratch: Float32Array | null = null;
+function headScratch(n: number): Float32Array {
+  if (!scratch || scratch.length < n) scratch = new Float32Array(n);
+  return scratch.length === n ? scratch : scratch.subarray(0, n);
 }
 
 function count0(targets: Int32Array, ignoreIndex: number): number {

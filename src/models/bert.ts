@@ -375,7 +375,7 @@ function inferProblemType(numLabels: number, labels: Int32Array | Float32Array):
  * What the three task models share: an encoder (`bert`), a task head that stays trainable when
  * loaded, saving with the class name in config.json, and the encoder's embedding table.
  */
-abstract class BertWithHead extends Module {
+export abstract class BertWithHead extends Module {
   abstract readonly config: BertConfig;
   abstract bert: BertModel;
   /** The class name written to config.json `architectures`. */
@@ -392,11 +392,18 @@ abstract class BertWithHead extends Module {
     return this.bert.inputEmbeddings();
   }
 
-  /** The state fromPretrained returns: encoder frozen, head trainable, eval mode. */
-  protected loaded(): this {
-    this.freeze();
-    this.head().freeze(false);
-    return this.eval();
+  /**
+   * Every head's fromPretrained: read the config, build the model without drawing encoder weights,
+   * load the checkpoint, then freeze the encoder, keep the head trainable and switch to eval mode.
+   */
+  protected static loadHeadModel<M extends BertWithHead>(make: (config: BertConfig, opts: HeadOptions) => M, dir: string,
+    opts: BertLoadOptions, configOpts: BertLoadOptions = opts): M {
+    const { config, configJson } = readBertConfig(dir, configOpts);
+    const model = make(config, { configJson, seed: opts.seed ?? 0, initWeights: false });
+    loadBertWeights(model, dir, opts);
+    model.freeze();
+    model.head().freeze(false);
+    return model.eval();
   }
 }
 
@@ -423,10 +430,7 @@ export class BertForSequenceClassification extends BertWithHead {
    * classifier stays trainable (float32). Eval mode.
    */
   static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertForSequenceClassification {
-    const { config, configJson } = readBertConfig(dir, opts);
-    const model = new BertForSequenceClassification(config, { configJson, seed: opts.seed ?? 0, initWeights: false });
-    loadBertWeights(model, dir, opts);
-    return model.loaded();
+    return BertWithHead.loadHeadModel((c, o) => new BertForSequenceClassification(c, o), dir, opts);
   }
 
   protected readonly architecture = 'BertForSequenceClassification';
@@ -484,10 +488,7 @@ export class BertForTokenClassification extends BertWithHead {
 
   /** As BertForSequenceClassification.fromPretrained (no pooler). */
   static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertForTokenClassification {
-    const { config, configJson } = readBertConfig(dir, opts);
-    const model = new BertForTokenClassification(config, { configJson, seed: opts.seed ?? 0, initWeights: false });
-    loadBertWeights(model, dir, opts);
-    return model.loaded();
+    return BertWithHead.loadHeadModel((c, o) => new BertForTokenClassification(c, o), dir, opts);
   }
 
   protected readonly architecture = 'BertForTokenClassification';
@@ -536,10 +537,7 @@ export class BertForQuestionAnswering extends BertWithHead {
 
   /** As BertForSequenceClassification.fromPretrained (no pooler; qa_outputs trainable). */
   static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertForQuestionAnswering {
-    const { config, configJson } = readBertConfig(dir, { ...opts, numLabels: 2 });
-    const model = new BertForQuestionAnswering(config, { configJson, seed: opts.seed ?? 0, initWeights: false });
-    loadBertWeights(model, dir, opts);
-    return model.loaded();
+    return BertWithHead.loadHeadModel((c, o) => new BertForQuestionAnswering(c, o), dir, opts, { ...opts, numLabels: 2 });
   }
 
   protected readonly architecture = 'BertForQuestionAnswering';
@@ -644,7 +642,7 @@ function bertConfigJson(json: Record<string, unknown>, architecture: string, con
   return out;
 }
 
-type AnyBert = BertModel | BertForSequenceClassification | BertForTokenClassification | BertForQuestionAnswering;
+type AnyBert = BertModel | BertWithHead;
 
 /** Task-head modules: the field name is also the checkpoint key prefix. */
 const HEADS = ['classifier', 'qa_outputs'] as const;

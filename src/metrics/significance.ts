@@ -172,6 +172,17 @@ export interface PairedTestResult {
   nSamples: number;
 }
 
+/** Both paired tests start alike: check the inputs, score each system, |B − A|. */
+function scorePair<P, R>(name: string, metricFn: CorpusMetric<P, R>, predictionsA: readonly P[], predictionsB: readonly P[],
+  references: readonly R[], nSamples: number): { n: number; scoreA: number; scoreB: number; observed: number } {
+  const n = predictionsA.length;
+  checkParallel(name, n, ['predictionsB', predictionsB.length], ['references', references.length]);
+  checkSamples(nSamples);
+  const scoreA = metricFn([...predictionsA], [...references]);
+  const scoreB = metricFn([...predictionsB], [...references]);
+  return { n, scoreA, scoreB, observed: Math.abs(scoreB - scoreA) };
+}
+
 /**
  * Paired bootstrap resampling test (sacrebleu `--paired-bs`, replicating Moses'
  * bootstrap-hypothesis-difference-significance.pl): both systems are scored on the same
@@ -186,12 +197,7 @@ export function pairedBootstrap<P, R>(
   options: PairedTestOptions = {},
 ): PairedTestResult {
   const { nSamples = 1000, seed = 12345 } = options;
-  const n = predictionsA.length;
-  checkParallel('pairedBootstrap', n, ['predictionsB', predictionsB.length], ['references', references.length]);
-  checkSamples(nSamples);
-  const scoreA = metricFn([...predictionsA], [...references]);
-  const scoreB = metricFn([...predictionsB], [...references]);
-  const observed = Math.abs(scoreB - scoreA);
+  const { n, scoreA, scoreB, observed } = scorePair('pairedBootstrap', metricFn, predictionsA, predictionsB, references, nSamples);
   const rng = seededRandom(seed);
   const sampleDiffs = new Float64Array(nSamples);
   for (let s = 0; s < nSamples; s++) {
@@ -221,13 +227,8 @@ export function approximateRandomization<P, R>(
   options: PairedTestOptions = {},
 ): PairedTestResult {
   const { nSamples = 10000, seed = 12345 } = options;
-  const n = predictionsA.length;
-  checkParallel('approximateRandomization', n, ['predictionsB', predictionsB.length], ['references', references.length]);
-  checkSamples(nSamples);
+  const { n, scoreA, scoreB, observed } = scorePair('approximateRandomization', metricFn, predictionsA, predictionsB, references, nSamples);
   const refs = [...references];
-  const scoreA = metricFn([...predictionsA], refs);
-  const scoreB = metricFn([...predictionsB], refs);
-  const observed = Math.abs(scoreB - scoreA);
   const rng = seededRandom(seed);
   let count = 0;
   const shufA = new Array<P>(n);

@@ -14,5 +14,5 @@ export {
   AutoModelForQuestionAnswering, type AutoCausalLM, type FromConfigOptions, type HeadConfigOptions,
 } from './auto.js';
 export { activation } from './activations.js';
-export { attentionWithDropout, type AttentionDropoutOptions } from './attention.js';
+export { attentionWithDropout, checkPrefix, withPastKeyValues, type AttentionDropoutOptions, type AttentionContext, type KVPrefix, type PrefixShape } from './attention.js';
 export { SkipInitRng, loadIntoModule, moduleToRaw, rawToTensor, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';

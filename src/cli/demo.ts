@@ -17,7 +17,8 @@ import { applyLora, loadLoraAdapter, saveLoraAdapter } from '../peft/lora/model.
 import { loraConfig } from '../peft/lora/config.js';
 import { Rng } from '../tensor/random.js';
 import { noGrad } from '../tensor/tensor.js';
-import { causalLmLoss, sampleLmBatch, trainStep } from '../train/causal-lm.js';
+import { sampleLmBatch, trainStep } from '../train/causal-lm.js';
+import { causalLmLoss } from '../train/losses.js';
 import { AdamW } from '../train/optim.js';
 
 const packageRoot = fileURLToPath(new URL('../../../', import.meta.url));

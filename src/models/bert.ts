@@ -17,10 +17,11 @@ import { parseModelConfig, type BertConfig, type ProblemType } from '../io/hf-co
 import { FieldReader, readJsonObject } from '../io/json.js';
 import type { RawTensor } from '../io/safetensors.js';
 import { Dropout, Embedding, LayerNorm, Linear } from '../nn/layers.js';
+import { bceWithLogitsLoss, mseLoss } from '../nn/losses.js';
 import { Module } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
-import { result, type Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { activation } from './activations.js';
 import { attentionWithDropout, checkPrefix, withPastKeyValues, type AttentionContext, type KVPrefix } from './attention.js';
 import { inputEmbeds } from './causal-lm.js';
@@ -324,34 +325,6 @@ export interface SequenceClassificationInput extends BertInput {
   labels?: Int32Array | Float32Array;
 }
 
-/**
- * Mean binary cross-entropy with logits over all elements (torch.nn.BCEWithLogitsLoss):
- * max(x, 0) − x·y + log(1 + e^−|x|), the stable form; gradient (sigmoid(x) − y) / n.
- */
-export function binaryCrossEntropyWithLogits(logits: Tensor, targets: Float32Array): Tensor {
-  if (targets.length !== logits.size) throw new Error(`binaryCrossEntropyWithLogits: ${targets.length} targets for logits ${logits.label()}`);
-  const x = logits.f32;
-  const n = x.length;
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    const xi = x[i]!;
-    total += Math.max(xi, 0) - xi * targets[i]! + Math.log1p(Math.exp(-Math.abs(xi)));
-  }
-  return result(new Float32Array([total / n]), [], 'binaryCrossEntropyWithLogits', [logits], (g, ctx) => {
-    const gx = new Float32Array(n);
-    const s = g[0]! / n;
-    for (let i = 0; i < n; i++) gx[i] = (1 / (1 + Math.exp(-x[i]!)) - targets[i]!) * s;
-    ctx.accumulate(logits, gx);
-  });
-}
-
-/** Mean squared error over all elements (torch.nn.MSELoss). */
-export function meanSquaredError(pred: Tensor, targets: Float32Array): Tensor {
-  if (targets.length !== pred.size) throw new Error(`meanSquaredError: ${targets.length} targets for predictions ${pred.label()}`);
-  const diff = F.sub(pred, F.tensor(targets, pred.shape));
-  return F.mean(F.mul(diff, diff));
-}
-
 /** Constructor options of the task heads. */
 export interface HeadOptions {
   /** Seed of the random initialisation (default 0). */
@@ -461,7 +434,7 @@ export class BertForSequenceClassification extends BertWithHead {
     } else {
       if (labels.length !== B * L) throw new Error(`forward: ${problem} needs batch*numLabels = ${B}*${L} targets, got ${labels.length}`);
       const targets = labels instanceof Float32Array ? labels : Float32Array.from(labels);
-      loss = problem === 'regression' ? meanSquaredError(logits, targets) : binaryCrossEntropyWithLogits(logits, targets);
+      loss = problem === 'regression' ? mseLoss(logits, targets) : bceWithLogitsLoss(logits, targets);
     }
     return { logits, loss, hidden };
   }

@@ -5,7 +5,7 @@ export { GPT2LMHeadModel, GPT2Model, GPT2Block, GPT2Attention, GPT2MLP } from '.
 export {
   BertModel, BertEmbeddings, BertEncoder, BertLayer, BertAttention, BertSelfAttention, BertSelfOutput, BertOutput,
   BertIntermediate, BertPooler, BertForSequenceClassification, BertForTokenClassification, BertForQuestionAnswering,
-  binaryCrossEntropyWithLogits, meanSquaredError, loadBertWeights, readBertConfig, withLabels,
+  loadBertWeights, readBertConfig, withLabels,
   type BertInput, type BertModelOutput, type BertHeadOutput, type BertLoadOptions, type SequenceClassificationInput,
   type TokenClassificationInput, type QuestionAnsweringInput, type QuestionAnsweringOutput, type HeadOptions,
 } from './bert.js';

@@ -201,9 +201,25 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
     return (this.model as unknown as { newCache(): never }).newCache();
   }
 
+  /**
+   * Merging LoRA into an embedding table that the output head shares would change the head too,
+   * while the unmerged model's head reads the base table: refuse rather than change outputs.
+   */
+  private refuseTiedEmbeddingMerge(): void {
+    const tied = (this.model as unknown as { config?: { tieWordEmbeddings?: boolean } }).config?.tieWordEmbeddings === true;
+    if (!tied || typeof (this.model as unknown as { inputEmbeddings?: unknown }).inputEmbeddings !== 'function') return;
+    const table = this.inputEmbeddings();
+    for (const [path, layer] of tunerLayers(this.model)) {
+      if (layer instanceof LoRAEmbedding && layer.base_layer.weight === table && layer.adapterNames().includes(this.active)) {
+        throw new Error(`cannot merge: "${path}" has LoRA on the input embeddings, which the output head shares (tie_word_embeddings); merging would change the head too. Keep the adapter unmerged`);
+      }
+    }
+  }
+
   /** Fold the active adapter into the base weights in place (layers stay, marked merged). */
   mergeAdapter(): void {
     this.requireLayerMethod('mergeAdapter');
+    this.refuseTiedEmbeddingMerge();
     for (const [, layer] of tunerLayers(this.model)) layer.merge([this.active]);
   }
 
@@ -219,6 +235,7 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
   /** Merge the active adapter into the base weights and return the plain base model (PEFT's merge_and_unload). */
   mergeAndUnload(): M {
     this.requireLayerMethod('mergeAndUnload');
+    this.refuseTiedEmbeddingMerge();
     for (const [, layer] of tunerLayers(this.model)) layer.setActive([this.active]);
     unloadLayers(this.model, true);
     return this.model;
@@ -284,6 +301,7 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
     const { config, files } = readConfig(dir, opts, !(opts.isTrainable ?? false));
     const peft = new PeftModel(model, config, name);
     peft.fillAdapter(name, files);
+    if (!(opts.isTrainable ?? false)) peft.eval();
     return peft;
   }
 

@@ -124,6 +124,8 @@ export abstract class TunerLayer extends Module {
   constructor(base: Module) {
     super();
     this.base_layer = base;
+    // A layer injected into a model in eval mode stays in eval mode (no dropout).
+    this.training = base.training;
   }
 
   /** Parameter-name prefix of this method (`lora_`, `ia3_`). */
@@ -203,6 +205,7 @@ export class ModulesToSaveWrapper extends Module {
   constructor(original: Module) {
     super();
     this.original_module = original;
+    this.training = original.training;
   }
 
   addAdapter(name: string): void {

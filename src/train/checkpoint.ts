@@ -10,8 +10,9 @@
  *
  * A checkpoint folder is written whole or not at all ({@link writeFolderWhole}).
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFolderAtomicSync } from '../io/files.js';
 import { readJsonObject } from '../io/json.js';
 import { readSafetensors, writeSafetensors, type RawTensor } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
@@ -20,44 +21,11 @@ import type { Tensor } from '../tensor/tensor.js';
 import { AdamW, SGD, type Optimizer } from './optim.js';
 
 /**
- * Write a folder all at once: `fill` writes into a temporary sibling, every file is fsynced, then
- * the sibling is renamed into place (an existing folder is moved aside first and removed after).
- * A crash leaves either the old folder or the new one, never a half-written one.
- * (One function so the io module's shared version can replace it in one place.)
+ * Write a folder all at once (io/files' writeFolderAtomicSync: temporary sibling, fsync, swap):
+ * a crash leaves either the old folder or the new one, never a half-written one.
  */
 export function writeFolderWhole(dir: string, fill: (tmpDir: string) => void): void {
-  const parent = dirname(dir);
-  mkdirSync(parent, { recursive: true });
-  const tmp = join(parent, `.${basename(dir)}.tmp-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  try {
-    fill(tmp);
-    fsyncTree(tmp);
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
-  const old = join(parent, `.${basename(dir)}.old-${process.pid}`);
-  const had = existsSync(dir);
-  if (had) renameSync(dir, old);
-  renameSync(tmp, dir);
-  fsyncPath(parent);
-  if (had) rmSync(old, { recursive: true, force: true });
-}
-
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try { fsyncSync(fd); } finally { closeSync(fd); }
-}
-
-function fsyncTree(dir: string): void {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) fsyncTree(p);
-    else fsyncPath(p);
-  }
-  fsyncPath(dir);
+  writeFolderAtomicSync(dir, fill);
 }
 
 export interface TrainerState {

@@ -14,10 +14,13 @@ import type { Batch, LossContext, LossFn } from './trainer.js';
 export const IGNORE_INDEX = -100;
 
 /** One tokenized causal-LM example. `labels` default to the ids (every token learned). */
+/** Token ids as a typed array or a plain list. */
+export type TokenIds = Int32Array | readonly number[];
+
 export interface LmExample {
-  inputIds: ArrayLike<number>;
+  inputIds: TokenIds;
   /** Same length as inputIds; -100 marks tokens that are context only (prompts). */
-  labels?: ArrayLike<number>;
+  labels?: TokenIds;
 }
 
 export interface LmBatch extends Batch {
@@ -76,7 +79,7 @@ export function collateCausalLm(examples: readonly LmExample[], opts: LmCollateO
  * EOS, when given) and cut the stream into rows of `seqLen` tokens; a final partial row is dropped.
  * Attention crosses document boundaries within a row, as in run_clm.py.
  */
-export function packSequences(docs: readonly ArrayLike<number>[], seqLen: number, separatorId?: number): LmExample[] {
+export function packSequences(docs: readonly TokenIds[], seqLen: number, separatorId?: number): LmExample[] {
   if (!Number.isInteger(seqLen) || seqLen < 2) throw new Error(`packSequences: seqLen must be an integer >= 2, got ${seqLen}`);
   const stream: number[] = [];
   for (const d of docs) {

@@ -8,7 +8,7 @@ import { readJsonObject } from '../../io/json.js';
 import { readSafetensors, writeSafetensors, type RawTensor } from '../../io/safetensors.js';
 import { Linear } from '../../nn/layers.js';
 import type { Module } from '../../nn/module.js';
-import { writeJsonAtomic } from '../../models/weights.js';
+import { writeJsonAtomic } from '../../io/files.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { loraConfig, type LoraConfig } from './config.js';
 import { LoRALinear } from './layer.js';

@@ -112,7 +112,8 @@ export function createApp(store: JudgeStore, opts: AppOptions): Hono {
   }));
   app.use('*', async (c, next) => {
     if (opts.loopbackOnly) {
-      const host = (c.req.header('host') ?? '').replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+      // The request URL's host comes from the Host header (node-server builds it from there).
+      const host = new URL(c.req.url).hostname.replace(/^\[(.*)\]$/, '$1');
       if (!isLoopback(host)) return c.text('Forbidden host', 403);
     }
     await next();
@@ -236,7 +237,7 @@ export interface RunningServer {
 }
 
 /** Opens the database and starts the app; resolves once listening. */
-export function startServer(opts: ServeOptions): Promise<RunningServer> {
+export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const host = opts.host ?? '127.0.0.1';
   const loopback = isLoopback(host);
   if (!loopback && !opts.allowRemote) {

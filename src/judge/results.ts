@@ -148,6 +148,7 @@ export function resultsJson(store: JudgeStore, study: StudyRow): string {
 export function formatResults(r: StudyResults): string {
   const pct = (x: Rate): string => `${(100 * x.rate).toFixed(1)}% [${(100 * x.ci95[0]).toFixed(1)}, ${(100 * x.ci95[1]).toFixed(1)}] (${x.count})`;
   const f = (x: number | null, d = 3): string => (x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
+  const pctOf = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
   return [
     `study ${r.study}: ${r.judgements} judgements of ${r.items} items by ${r.raters} rater(s)`,
     `  A = ${r.systems.A}`,
@@ -156,7 +157,7 @@ export function formatResults(r: StudyResults): string {
     `sign test (ties dropped): p = ${f(r.signTestP, 4)}`,
     `naturalness  A ${f(r.meanRatings.A.naturalness, 2)}  B ${f(r.meanRatings.B.naturalness, 2)}`,
     `helpfulness  A ${f(r.meanRatings.A.helpfulness, 2)}  B ${f(r.meanRatings.B.helpfulness, 2)}`,
-    `repetitive   A ${f(r.meanRatings.A.repetitionRate * 100, 1)}%  B ${f(r.meanRatings.B.repetitionRate * 100, 1)}%`,
+    `repetitive   A ${pctOf(r.meanRatings.A.repetitionRate)}  B ${pctOf(r.meanRatings.B.repetitionRate)}`,
     `agreement: Cohen's kappa ${f(r.agreement.cohenKappa)}, Fleiss' kappa ${f(r.agreement.fleissKappa)} (${r.agreement.fleissItems} items), Krippendorff's alpha (ordinal): preference ${f(r.agreement.preferenceAlpha)}, naturalness ${f(r.agreement.naturalnessAlpha)}, helpfulness ${f(r.agreement.helpfulnessAlpha)}`,
   ].join('\n');
 }

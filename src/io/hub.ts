@@ -84,23 +84,23 @@ export interface RepoFile {
 /** Options of {@link pullRepo}. */
 export interface PullOptions {
   /** Branch, tag or commit; default "main". */
-  revision?: string;
+  revision?: string | undefined;
   /** Cache root; default {@link hubCacheDir}(). */
-  cacheDir?: string;
+  cacheDir?: string | undefined;
   /** fnmatch-style patterns (as huggingface_hub's allow_patterns; "dir/" means "dir/*"); default all files. */
-  include?: string[];
+  include?: string[] | undefined;
   /** Bearer token; default HF_TOKEN. */
-  token?: string;
+  token?: string | undefined;
   /** Hub URL; default HF_ENDPOINT or https://huggingface.co. */
-  endpoint?: string;
+  endpoint?: string | undefined;
   /** Show a progress bar on stderr; default only when stderr is a TTY. */
-  progress?: boolean;
+  progress?: boolean | undefined;
   /** Attempts per file after a dropped connection, each resuming with a Range request; default 5. */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /** Abort a request when no data arrives for this long; default 60 s. */
-  idleTimeoutMs?: number;
+  idleTimeoutMs?: number | undefined;
   /** Receives one line per event ("downloading x", "cached x"); default silent. */
-  log?: (line: string) => void;
+  log?: ((line: string) => void) | undefined;
 }
 
 /** What {@link pullRepo} fetched and where the snapshot is. */
@@ -187,7 +187,7 @@ async function hubFetch(ctx: RequestContext, url: string, init: { method?: strin
     if (ctx.token && new URL(current).origin === origin) headers.authorization = `Bearer ${ctx.token}`;
     let res: Response;
     try {
-      res = await fetch(current, { method: init.method ?? 'GET', headers, redirect: 'manual', signal: init.signal });
+      res = await fetch(current, { method: init.method ?? 'GET', headers, redirect: 'manual', signal: init.signal ?? null });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       if (init.signal?.aborted) {

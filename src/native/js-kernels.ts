@@ -136,10 +136,10 @@ function gemm1(transA: boolean, transB: boolean, M: number, N: number, K: number
     for (let k = 0; k < K; k++) {
       const a = transA ? A[aOff + k * lda + i]! : A[aOff + i * lda + k]!;
       if (transB) {
-        for (let j = 0; j < N; j++) row[j] += a * B[bOff + j * ldb + k]!;
+        for (let j = 0; j < N; j++) row[j]! += a * B[bOff + j * ldb + k]!;
       } else {
         const b0 = bOff + k * ldb;
-        for (let j = 0; j < N; j++) row[j] += a * B[b0 + j]!;
+        for (let j = 0; j < N; j++) row[j]! += a * B[b0 + j]!;
       }
     }
     const c0 = cOff + i * ldc;
@@ -242,8 +242,8 @@ export const jsKernels: Kernels = {
         const g = dy[o + j]! * (gamma ? gamma[j]! : 1);
         s1 += g;
         s2 += g * xh;
-        if (dgamma) dgamma[j] += dy[o + j]! * xh;
-        if (dbeta) dbeta[j] += dy[o + j]!;
+        if (dgamma) dgamma[j]! += dy[o + j]! * xh;
+        if (dbeta) dbeta[j]! += dy[o + j]!;
       }
       s1 /= cols;
       s2 /= cols;
@@ -274,7 +274,7 @@ export const jsKernels: Kernels = {
       let s = 0;
       for (let j = 0; j < cols; j++) {
         s += dy[o + j]! * (gamma ? gamma[j]! : 1) * x[o + j]!;
-        if (dgamma) dgamma[j] += dy[o + j]! * x[o + j]! * rs;
+        if (dgamma) dgamma[j]! += dy[o + j]! * x[o + j]! * rs;
       }
       s /= cols;
       const rs3 = rs * rs * rs;
@@ -307,7 +307,7 @@ export const jsKernels: Kernels = {
         const inv = 1 / s;
         const off = eps / V;
         for (let j = 0; j < V; j++) dlogits[o + j] = gradScale * (Math.exp(logits[o + j]! - mx) * inv - off);
-        dlogits[o + t] -= gradScale * (1 - eps);
+        dlogits[o + t]! -= gradScale * (1 - eps);
       }
     }
     return count;
@@ -386,9 +386,9 @@ export const jsKernels: Kernels = {
             const ko = kBase + s * D;
             const ds = dp[s]! * scale;
             for (let d = 0; d < D; d++) {
-              if (dq) dq[qo + d] += ds * k[ko + d]!;
-              if (dk) dk[ko + d] += ds * q[qo + d]!;
-              if (dv) dv[ko + d] += ps * dout[qo + d]!;
+              if (dq) dq[qo + d]! += ds * k[ko + d]!;
+              if (dk) dk[ko + d]! += ds * q[qo + d]!;
+              if (dv) dv[ko + d]! += ps * dout[qo + d]!;
             }
           }
         }
@@ -411,7 +411,7 @@ export const jsKernels: Kernels = {
   },
 
   axpy(n, alpha, x, xOff, y, yOff) {
-    for (let i = 0; i < n; i++) y[yOff + i] += alpha * x[xOff + i]!;
+    for (let i = 0; i < n; i++) y[yOff + i]! += alpha * x[xOff + i]!;
   },
 
   sumSquares(x, n) {

@@ -101,7 +101,7 @@ export class SGD implements Optimizer {
         let b = this.buf.get(p);
         if (!b) { b = Float32Array.from(d); this.buf.set(p, b); }
         else for (let i = 0; i < b.length; i++) b[i] = mom * b[i]! + (1 - damp) * d[i]!;
-        if (this.opts.nesterov) for (let i = 0; i < d.length; i++) d[i] += mom * b[i]!;
+        if (this.opts.nesterov) for (let i = 0; i < d.length; i++) d[i]! += mom * b[i]!;
         else d.set(b);
       }
       kernels.axpy(w.length, -this.lr, d, 0, w, 0);
@@ -122,6 +122,6 @@ export function clipGradNorm(params: readonly Tensor[], maxNorm: number): number
   for (const p of params) if (p.grad) ss += kernels.sumSquares(p.grad, p.grad.length);
   const norm = Math.sqrt(ss);
   const coef = maxNorm / (norm + 1e-6);
-  if (coef < 1) for (const p of params) if (p.grad) for (let i = 0; i < p.grad.length; i++) p.grad[i] *= coef;
+  if (coef < 1) for (const p of params) if (p.grad) for (let i = 0; i < p.grad.length; i++) p.grad[i]! *= coef;
   return norm;
 }

@@ -3,33 +3,15 @@
  * used wherever the native addon cannot be built. Written for clarity first and speed second
  * (loop orders that walk memory contiguously), single-threaded.
  */
+import { f16BitsToFloat } from '../dtypes/half.js';
 import { type Kernels, Unary, WType } from './kernels.js';
-
-const f32buf = new Float32Array(1);
-const u32buf = new Uint32Array(f32buf.buffer);
-
-/** bfloat16 bits -> float32 (bf16 is the upper half of a float32). */
-export function bf16ToF32(bits: number): number {
-  u32buf[0] = bits << 16;
-  return f32buf[0]!;
-}
-
-/** IEEE binary16 bits -> float32, including subnormals, infinities and NaN. */
-export function f16ToF32(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >> 10) & 0x1f;
-  const frac = bits & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
 
 function widenInto(src: Uint16Array, srcOff: number, type: WType, dst: Float32Array, dstOff: number, n: number): void {
   if (type === WType.BF16) {
     const u = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
     for (let i = 0; i < n; i++) u[dstOff + i] = src[srcOff + i]! << 16;
   } else if (type === WType.F16) {
-    for (let i = 0; i < n; i++) dst[dstOff + i] = f16ToF32(src[srcOff + i]!);
+    for (let i = 0; i < n; i++) dst[dstOff + i] = f16BitsToFloat(src[srcOff + i]!);
   } else {
     throw new Error(`widen: unknown half type ${type as number}`);
   }

@@ -13,11 +13,12 @@ import { AutoTokenizer } from '../io/tokenizer.js';
 import { LlamaForCausalLM } from '../models/llama.js';
 import { backend, kernels } from '../native/index.js';
 import { generate } from '../generate/generate.js';
-import { applyLora, loadLoraAdapter, saveLoraAdapter } from '../peft/lora/model.js';
 import { loraConfig } from '../peft/lora/config.js';
+import { PeftModel, getPeftModel } from '../peft/peft-model.js';
 import { Rng } from '../tensor/random.js';
 import { noGrad } from '../tensor/tensor.js';
-import { causalLmLoss, sampleLmBatch, trainStep } from '../train/causal-lm.js';
+import { sampleLmBatch, trainStep } from '../train/causal-lm.js';
+import { causalLmLoss } from '../train/losses.js';
 import { AdamW } from '../train/optim.js';
 
 const packageRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -76,10 +77,11 @@ export function runDemo(opts: DemoOptions): { firstLoss: number; lastLoss: numbe
   const before = continue_();
   log(`\nBefore fine-tuning, greedy: "${before}"`);
 
-  const config = loraConfig({ targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], r: opts.rank, loraAlpha: 2 * opts.rank, seed: opts.seed });
-  applyLora(model, config);
+  const targets = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+  const config = loraConfig({ targetModules: targets, r: opts.rank, loraAlpha: 2 * opts.rank, seed: opts.seed, baseModelNameOrPath: 'stories260K' });
+  const peft = getPeftModel(model, config);
   const params = model.trainableParameters().map(([, t]) => t);
-  log(`\nLoRA r=${opts.rank} on ${config.targetModules.join(', ')}: ${params.reduce((s, t) => s + t.size, 0)} trainable parameters; ${tokens.length} training tokens from ${stories.length} stories`);
+  log(`\nLoRA r=${opts.rank} on ${targets.join(', ')}: ${params.reduce((s, t) => s + t.size, 0)} trainable parameters; ${tokens.length} training tokens from ${stories.length} stories`);
   model.train();
   const optimizer = new AdamW(params, { lr: opts.lr, weightDecay: 0 });
   const rng = new Rng(opts.seed);
@@ -103,9 +105,9 @@ export function runDemo(opts: DemoOptions): { firstLoss: number; lastLoss: numbe
   log(`\nAfter fine-tuning, greedy:  "${after}"`);
 
   const adapterDir = opts.out ?? mkdtempSync(join(tmpdir(), 'tunekit-demo-adapter-'));
-  saveLoraAdapter(adapterDir, model, config, { baseModelNameOrPath: 'stories260K' });
+  peft.savePretrained(adapterDir);
   const reloaded = LlamaForCausalLM.fromPretrained(DEFAULT_MODEL_DIR);
-  loadLoraAdapter(reloaded, adapterDir);
+  PeftModel.fromPretrained(reloaded, adapterDir);
   const probe = Int32Array.from(prompt);
   const a = noGrad(() => model.forward({ inputIds: probe }).logits.f32);
   const b = noGrad(() => reloaded.forward({ inputIds: probe }).logits.f32);

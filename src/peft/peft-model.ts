@@ -196,6 +196,11 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
     return (this.model as unknown as { inputEmbeddings(): Tensor }).inputEmbeddings();
   }
 
+  /** The base model's own token embeddings [batch, seq] -> [batch, seq, hidden] (the models' inputsEmbeds hook). */
+  embedTokens(inputIds: Int32Array, batchSize?: number): Tensor {
+    return (this.model as unknown as { embedTokens(ids: Int32Array, b?: number): Tensor }).embedTokens(inputIds, batchSize);
+  }
+
   /** A fresh KV cache of the base model (CausalLM). */
   newCache(): ReturnType<M extends { newCache(): infer K } ? () => K : () => never> {
     return (this.model as unknown as { newCache(): never }).newCache();

@@ -46,6 +46,16 @@ const positiveInt = (flag: string) => numberParser(flag, (v) => Number.isInteger
 const nonNegativeInt = (flag: string) => numberParser(flag, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0');
 const probability = (flag: string) => numberParser(flag, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
 
+/**
+ * An option whose name starts with "--no-" but takes a value (transformers' no_repeat_ngram_size):
+ * commander would read it as the negation of "--repeat-ngram-size" and store `repeatNgramSize`.
+ */
+function valueOption(flags: string, description: string, parse: (value: string) => number): Option {
+  const option = new Option(flags, description).argParser(parse);
+  option.negate = false;
+  return option;
+}
+
 /** Adds --model and the sampling/length flags to a command. */
 export function addSamplingOptions(cmd: Command): Command {
   return cmd
@@ -58,7 +68,7 @@ export function addSamplingOptions(cmd: Command): Command {
     .option('--repetition-penalty <r>', 'CTRL repetition penalty (> 1 discourages repeats)', numberParser('--repetition-penalty', (v) => v > 0, 'a number > 0'))
     .option('--frequency-penalty <f>', 'OpenAI frequency penalty', numberParser('--frequency-penalty', () => true, 'a number'))
     .option('--presence-penalty <p>', 'OpenAI presence penalty', numberParser('--presence-penalty', () => true, 'a number'))
-    .option('--no-repeat-ngram-size <n>', 'never repeat an n-gram of this size; 0 disables', nonNegativeInt('--no-repeat-ngram-size'))
+    .addOption(valueOption('--no-repeat-ngram-size <n>', 'never repeat an n-gram of this size; 0 disables', nonNegativeInt('--no-repeat-ngram-size')))
     .option('--seed <s>', 'sampling seed (default 0)', nonNegativeInt('--seed'))
     .option('--stop <str...>', 'stop when the continuation contains one of these strings')
     .option('--greedy', 'always pick the most likely token (no sampling)')

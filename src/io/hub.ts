@@ -14,10 +14,11 @@
  * Every downloaded file is verified: LFS files by sha256, regular files by git blob sha1.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { writeFileAtomic } from './files.js';
 import cliProgress from 'cli-progress';
 
 /** Default Hub endpoint. */
@@ -398,9 +399,7 @@ function writeRef(repoDir: string, revision: string, commit: string): void {
   if (revision === commit) return;
   const refPath = join(repoDir, 'refs', revision);
   mkdirSync(dirname(refPath), { recursive: true });
-  const tmp = `${refPath}.tmp-${process.pid}`;
-  writeFileSync(tmp, commit);
-  renameSync(tmp, refPath);
+  writeFileAtomic(refPath, commit);
 }
 
 function formatBytes(n: number): string {

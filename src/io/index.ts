@@ -6,4 +6,8 @@ export * from './safetensors.js';
 export * from './hf-config.js';
 export * from './tokenizer.js';
 export * from './hub.js';
+export {
+  writeFileAtomic, writeJsonAtomic, writeFolderAtomic, writeFolderAtomicSync, readFileBounded, readTextBounded, cleanStaleTemps,
+  recoverFolder, fsyncFolder, describeFsError, type FileContents, type FolderWriteOptions,
+} from './files.js';
 export { FieldReader, readJsonFile, readJsonObject, MAX_CONFIG_BYTES } from './json.js';

@@ -12,10 +12,11 @@
  * holes) and end exactly at the end of the file. Every error names the file, the tensor and what was
  * expected.
  */
-import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { isPlainObject, readJsonObject } from './json.js';
+import { writeFileAtomic } from './files.js';
 
 /**
  * Element types, listed in the order of the Rust reference's `Dtype` enum (increasing alignment). The
@@ -304,7 +305,8 @@ function buildHeader(ordered: [string, RawTensor][], metadata: Record<string, st
 /**
  * Writes tensors to a safetensors file the way the reference serializer does: tensors sorted by
  * descending dtype alignment then name, header padded with spaces to 8 bytes, dtype preserved.
- * The file is written to `<path>.tmp-<pid>` and renamed, so readers never see a partial file.
+ * The file is written atomically ({@link writeFileAtomic}: temporary file, fsync, rename), so
+ * readers never see a partial file.
  *
  * @param path destination file
  * @param tensors tensors by name (a Map or a plain object); `data.byteLength` must equal numel × dtype size
@@ -340,19 +342,11 @@ export function writeSafetensors(
   const lengthBytes = new Uint8Array(8);
   new DataView(lengthBytes.buffer).setBigUint64(0, BigInt(header.length), true);
 
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  const fd = openSync(tmp, 'w');
-  try {
+  writeFileAtomic(path, (fd) => {
     writeAll(fd, lengthBytes);
     writeAll(fd, header);
     for (const [, t] of ordered) writeAll(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-    closeSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  renameSync(tmp, path);
+  });
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {

@@ -693,7 +693,7 @@ function binaryRocAuc(
   if (new Set(yTrue).size !== 2) {
     throw new Error('Only one class present in y_true. ROC AUC score is not defined in that case.');
   }
-  const { fpr, tpr } = rocCurve(yTrue, yScore, { sampleWeight });
+  const { fpr, tpr } = rocCurve(yTrue, yScore, sampleWeight === undefined ? {} : { sampleWeight });
   if (maxFpr === undefined || maxFpr === 1) return auc(fpr, tpr);
   if (maxFpr <= 0 || maxFpr > 1) throw new Error(`Expected max_fpr in range (0, 1], got: ${maxFpr}`);
   // np.searchsorted(fpr, maxFpr, 'right'): first index with fpr > maxFpr (NaN sorts last).

@@ -195,8 +195,9 @@ function longestCommonRunLength(a: readonly string[], b: readonly string[]): num
     const current = new Array<number>(b.length + 1).fill(0);
     for (let j = 0; j < b.length; j++) {
       if (a[i] === b[j]) {
-        current[j + 1] = previous[j] + 1;
-        if (current[j + 1] > best) best = current[j + 1];
+        const run = (previous[j] ?? 0) + 1;
+        current[j + 1] = run;
+        if (run > best) best = run;
       }
     }
     previous = current;

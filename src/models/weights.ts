@@ -2,8 +2,9 @@
  * Moving weights between safetensors files and Modules: dtype conversion on load, HF key names on
  * save, atomic writes. Shared by every architecture.
  */
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFolderAtomicSync, writeJsonAtomic } from '../io/files.js';
 import { bf16ToF32, f16ToF32, f32ToBf16, readSafetensors, readShardedSafetensors, writeSafetensors, type RawTensor } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
 import { Rng } from '../tensor/random.js';
@@ -87,17 +88,19 @@ export function moduleToRaw(module: Module, rename?: (path: string) => string | 
   return out;
 }
 
-/** Write config.json + model.safetensors into `dir` (each file atomically). */
-export function saveModelFolder(dir: string, configJson: Record<string, unknown>, tensors: Map<string, RawTensor>): void {
-  mkdirSync(dir, { recursive: true });
-  writeSafetensors(join(dir, 'model.safetensors'), tensors, { format: 'pt' });
-  writeJsonAtomic(join(dir, 'config.json'), configJson);
-}
+/** Files of a model folder that a save replaces: weights (single or sharded, any format) and config.json. */
+const MODEL_FILE_RE = /^(config\.json|model(-\d+-of-\d+)?\.safetensors(\.index\.json)?|pytorch_model(-\d+-of-\d+)?\.bin(\.index\.json)?|tf_model\.h5|flax_model\.msgpack)$/;
 
-export function writeJsonAtomic(path: string, value: unknown): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-  renameSync(tmp, path);
+/**
+ * Write config.json + model.safetensors into `dir` as one atomic folder write: `dir` is always the
+ * complete previous version or the complete new one. Other files of a previous version (tokenizer,
+ * generation_config.json, README) are kept; its weights and config are replaced (no stale shards).
+ */
+export function saveModelFolder(dir: string, configJson: Record<string, unknown>, tensors: Map<string, RawTensor>): void {
+  writeFolderAtomicSync(dir, (tmp) => {
+    writeSafetensors(join(tmp, 'model.safetensors'), tensors, { format: 'pt' });
+    writeJsonAtomic(join(tmp, 'config.json'), configJson);
+  }, { keep: (name) => !MODEL_FILE_RE.test(name) });
 }
 
 /**

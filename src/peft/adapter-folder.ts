@@ -6,8 +6,9 @@
  * names the file and tensor in each error: missing tensors, extra tensors, shape mismatches,
  * non-float dtypes. Unknown config fields (PEFT adds some every release) are reported in one warning.
  */
-import { existsSync, fsyncSync, mkdirSync, openSync, closeSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFolderAtomicSync } from '../io/files.js';
 import { readJsonObject } from '../io/json.js';
 import { readSafetensors, writeSafetensors, type RawTensor } from '../io/safetensors.js';
 import { rawToTensor } from '../models/weights.js';
@@ -84,45 +85,25 @@ export function toRaw(tensors: Map<string, Tensor>): Map<string, RawTensor> {
 
 /**
  * Write an adapter folder whole or not at all: both files go into a temporary sibling folder,
- * are flushed to disk, and the folder is renamed into place; a previous adapter at `dir` stays
+ * are flushed to disk, and the folder is swapped into place; a previous adapter at `dir` stays
  * intact until the new one is complete. `extra` writes further files (e.g. a resumable encoder).
  */
 export function writeAdapterFolder(dir: string, config: Record<string, unknown>, tensors: Map<string, Tensor>,
   extra: (tmpDir: string) => void = () => {}): void {
-  writeFolderAtomic(dir, (tmp) => {
+  writeAdapterFolderFiles(dir, (tmp) => {
     writeSafetensors(join(tmp, ADAPTER_WEIGHTS), toRaw(tensors), { format: 'pt' });
     writeFileSync(join(tmp, ADAPTER_CONFIG), `${JSON.stringify(config, null, 2)}\n`);
     extra(tmp);
   });
 }
 
-/** Fill a temporary sibling of `dir`, fsync its files, then swap it in (the one place to change for src/io's version). */
-export function writeFolderAtomic(dir: string, fill: (tmpDir: string) => void): void {
-  const parent = dirname(dir);
-  mkdirSync(parent, { recursive: true });
-  const tmp = join(parent, `.${basename(dir)}.tmp-${process.pid}-${Date.now()}`);
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp);
-  try {
-    fill(tmp);
-    for (const f of ['adapter_config.json', 'adapter_model.safetensors']) {
-      const p = join(tmp, f);
-      if (!existsSync(p)) continue;
-      const fd = openSync(p, 'r');
-      try { fsyncSync(fd); } finally { closeSync(fd); }
-    }
-  } catch (err) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw err;
-  }
-  const old = join(parent, `.${basename(dir)}.old-${process.pid}-${Date.now()}`);
-  const had = existsSync(dir);
-  if (had) renameSync(dir, old);
-  try {
-    renameSync(tmp, dir);
-  } catch (err) {
-    if (had) renameSync(old, dir);
-    throw err;
-  }
-  if (had) rmSync(old, { recursive: true, force: true });
+/**
+ * Fill a temporary sibling of `dir` and swap it in (src/io/files' crash-safe folder write). Other
+ * entries of a previous folder (other adapters' subfolders, a README) are kept.
+ */
+export function writeAdapterFolderFiles(dir: string, fill: (tmpDir: string) => void): void {
+  writeFolderAtomicSync(dir, fill, { keep: (name) => !OWN_FILES.includes(name) });
 }
+
+/** Files an adapter write replaces. */
+const OWN_FILES = [ADAPTER_CONFIG, ADAPTER_WEIGHTS, 'prompt_encoder.safetensors'];

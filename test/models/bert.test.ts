@@ -17,7 +17,7 @@ import {
   binaryCrossEntropyWithLogits, type BertLayer,
 } from '../../src/models/bert.js';
 import { KVCache } from '../../src/models/causal-lm.js';
-import { writeJsonAtomic } from '../../src/models/weights.js';
+import { writeJsonAtomic } from '../../src/io/files.js';
 import * as F from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { noGrad } from '../../src/tensor/tensor.js';

@@ -14,7 +14,7 @@ import type { Linear } from '../../src/nn/layers.js';
 import { Dropout } from '../../src/nn/layers.js';
 import { attentionWithDropout } from '../../src/models/attention.js';
 import { GPT2LMHeadModel, type GPT2Block } from '../../src/models/gpt2.js';
-import { writeJsonAtomic } from '../../src/models/weights.js';
+import { writeJsonAtomic } from '../../src/io/files.js';
 import * as F from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { noGrad } from '../../src/tensor/tensor.js';

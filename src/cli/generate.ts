@@ -15,10 +15,13 @@ import { readGenerationConfig, type GenerationConfig } from '../io/hf-config.js'
 import { AutoTokenizer, type PreTrainedTokenizer } from '../io/tokenizer.js';
 import { AutoModelForCausalLM } from '../models/auto.js';
 import type { CausalLM } from '../models/causal-lm.js';
+import { withAdapter } from '../peft/peft-model.js';
 
 /** Sampling and length flags shared by `generate` and `chat`, as commander parses them. */
 export interface SamplingFlags {
   model: string;
+  /** PEFT adapter folder applied on top of --model (any method). */
+  adapter?: string;
   maxNewTokens?: number;
   temperature?: number;
   topK?: number;
@@ -60,6 +63,7 @@ function valueOption(flags: string, description: string, parse: (value: string) 
 export function addSamplingOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--model <dir>', 'Hugging Face model folder (config.json, safetensors, tokenizer.json)')
+    .option('--adapter <dir>', 'PEFT adapter folder (adapter_config.json + adapter_model.safetensors) to apply to --model')
     .option('--max-new-tokens <n>', 'tokens to generate at most (default: generation_config.json max_new_tokens, else max_length minus the prompt)', positiveInt('--max-new-tokens'))
     .option('--temperature <t>', 'sampling temperature; 0 means greedy', numberParser('--temperature', (v) => v >= 0, 'a number >= 0'))
     .option('--top-k <k>', 'keep the k most likely tokens; 0 disables (default 50 as transformers)', nonNegativeInt('--top-k'))
@@ -75,10 +79,12 @@ export function addSamplingOptions(cmd: Command): Command {
     .addOption(new Option('--no-stream', 'print the text only when generation ends'));
 }
 
-/** Loads the model, tokenizer and generation config of `--model`. */
-export function loadForGeneration(dir: string): { model: CausalLM; tokenizer: PreTrainedTokenizer; genConfig: GenerationConfig } {
+/** Loads the model (with `--adapter` applied), tokenizer and generation config of `--model`. */
+export function loadForGeneration(dir: string, adapter?: string): { model: CausalLM; tokenizer: PreTrainedTokenizer; genConfig: GenerationConfig } {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`--model ${dir}: no such folder (expected a Hugging Face model folder)`);
-  return { model: AutoModelForCausalLM.fromPretrained(dir), tokenizer: AutoTokenizer.fromPretrained(dir), genConfig: readGenerationConfig(dir) };
+  const base = AutoModelForCausalLM.fromPretrained(dir);
+  const model = adapter === undefined ? base : withAdapter(base, adapter, '--adapter');
+  return { model, tokenizer: AutoTokenizer.fromPretrained(dir), genConfig: readGenerationConfig(dir) };
 }
 
 /**
@@ -120,7 +126,7 @@ export function register(program: Command): void {
     .requiredOption('--prompt <text>', 'text to continue')
     .option('--chat-template', "send the prompt as a user message through the tokenizer's chat template (plain \"User:/Assistant:\" format when it has none)")
     .action((flags: SamplingFlags & { prompt: string; chatTemplate?: boolean }) => {
-      const { model, tokenizer, genConfig } = loadForGeneration(flags.model);
+      const { model, tokenizer, genConfig } = loadForGeneration(flags.model, flags.adapter);
       const messages = [{ role: 'user', content: flags.prompt }];
       let promptIds: number[];
       let stops: string[] = [];

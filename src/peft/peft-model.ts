@@ -10,7 +10,9 @@
  * Trainable parameters are exactly the active adapter's (plus its modules_to_save copies and, for
  * LoRA's bias modes, biases): a trainer takes `trainableParameters()` / requiresGrad.
  */
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CausalLM } from '../models/causal-lm.js';
 import { Module, ModuleDict } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -396,6 +398,16 @@ function readConfig(dir: string, opts: LoadAdapterOptions, inferenceMode: boolea
 /** Wrap `model` with a new adapter (PEFT's get_peft_model): base frozen, only the adapter trains. */
 export function getPeftModel<M extends Module>(model: M, config: PeftConfigBase, adapterName = 'default'): PeftModel<M> {
   return new PeftModel(model, { ...config, inferenceMode: false }, adapterName);
+}
+
+/**
+ * `model` with the adapter folder `dir` applied, as a CausalLM (for generation and chat): layer
+ * methods change the model in place, prompt methods feed it through the PeftModel.
+ */
+export function withAdapter(model: CausalLM, dir: string, label = 'adapter'): CausalLM {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${label} ${dir}: no such folder (expected a PEFT adapter folder)`);
+  const peft = PeftModel.fromPretrained(model, dir);
+  return peft as unknown as CausalLM;
 }
 
 export { ModulesToSaveWrapper };

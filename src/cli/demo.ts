@@ -13,8 +13,8 @@ import { AutoTokenizer } from '../io/tokenizer.js';
 import { LlamaForCausalLM } from '../models/llama.js';
 import { backend, kernels } from '../native/index.js';
 import { generate } from '../generate/generate.js';
-import { applyLora, loadLoraAdapter, saveLoraAdapter } from '../peft/lora/model.js';
 import { loraConfig } from '../peft/lora/config.js';
+import { PeftModel, getPeftModel } from '../peft/peft-model.js';
 import { noGrad } from '../tensor/tensor.js';
 import { causalLmLossFn, collateCausalLm, packSequences } from '../train/collate.js';
 import { NonFiniteError, train } from '../train/trainer.js';
@@ -74,12 +74,13 @@ export function runDemo(opts: DemoOptions): { firstLoss: number; lastLoss: numbe
   const before = continue_();
   log(`\nBefore fine-tuning, greedy: "${before}"`);
 
-  const config = loraConfig({ targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], r: opts.rank, loraAlpha: 2 * opts.rank, seed: opts.seed });
-  applyLora(model, config);
+  const targets = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+  const config = loraConfig({ targetModules: targets, r: opts.rank, loraAlpha: 2 * opts.rank, seed: opts.seed, baseModelNameOrPath: 'stories260K' });
+  const peft = getPeftModel(model, config);
   const trainable = model.numParameters(true);
   // Packed rows of 49 tokens (run_clm's group_texts), reshuffled every epoch.
   const rows = packSequences(stories.map((st) => tokenizer.encode(st)), 49, eos);
-  log(`\nLoRA r=${opts.rank} on ${config.targetModules.join(', ')}: ${trainable} trainable parameters; ${rows.length * 49} training tokens from ${stories.length} stories`);
+  log(`\nLoRA r=${opts.rank} on ${targets.join(', ')}: ${trainable} trainable parameters; ${rows.length * 49} training tokens from ${stories.length} stories`);
   let firstLoss = NaN;
   let lastLoss = NaN;
   const t0 = performance.now();
@@ -109,9 +110,9 @@ export function runDemo(opts: DemoOptions): { firstLoss: number; lastLoss: numbe
   log(`\nAfter fine-tuning, greedy:  "${after}"`);
 
   const adapterDir = opts.out ?? mkdtempSync(join(tmpdir(), 'tunekit-demo-adapter-'));
-  saveLoraAdapter(adapterDir, model, config, { baseModelNameOrPath: 'stories260K' });
+  peft.savePretrained(adapterDir);
   const reloaded = LlamaForCausalLM.fromPretrained(DEFAULT_MODEL_DIR);
-  loadLoraAdapter(reloaded, adapterDir);
+  PeftModel.fromPretrained(reloaded, adapterDir);
   const probe = Int32Array.from(prompt);
   const a = noGrad(() => model.forward({ inputIds: probe }).logits.f32);
   const b = noGrad(() => reloaded.forward({ inputIds: probe }).logits.f32);

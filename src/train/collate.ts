@@ -93,7 +93,7 @@ export function packSequences(docs: readonly TokenIds[], seqLen: number, separat
 
 /** NEFTune (Jain et al. 2023): uniform noise of magnitude alpha / sqrt(L · d) on input embeddings. */
 export function neftuneEmbeddings(model: CausalLM, batch: CausalLmBatch, alpha: number, ctx: LossContext): Tensor {
-  const emb = F.embedding(model.inputEmbeddings(), batch.inputIds, [batch.batchSize, batch.seqLen]);
+  const emb = model.embedTokens(batch.inputIds, batch.batchSize);
   const d = emb.dim(2);
   const mag = alpha / Math.sqrt(batch.seqLen * d);
   const noise = ctx.rng.fillUniform(new Float32Array(emb.size), -mag, mag);
@@ -109,11 +109,10 @@ export function causalLmLossFn(opts: { neftuneAlpha?: number } = {}): LossFn<Cau
   if (!(alpha >= 0)) throw new Error(`neftuneAlpha must be >= 0, got ${alpha}`);
   return (model, batch, ctx) => {
     const out = model.forward({
-      inputIds: batch.inputIds,
+      ...(alpha > 0 && ctx.training ? { inputsEmbeds: neftuneEmbeddings(model, batch, alpha, ctx) } : { inputIds: batch.inputIds }),
       batchSize: batch.batchSize,
       attentionMask: batch.attentionMask,
       labels: batch.labels,
-      ...(alpha > 0 && ctx.training ? { inputsEmbeds: neftuneEmbeddings(model, batch, alpha, ctx) } : {}),
     });
     if (!out.loss) throw new Error('causal LM loss: the model returned no loss');
     return out.loss;

@@ -102,7 +102,7 @@ export function runDemo(opts: DemoOptions): { firstLoss: number; lastLoss: numbe
       },
     });
   } catch (e) {
-    if (e instanceof NonFiniteError) throw new Error(`demo: ${e.message} (try a smaller --lr than ${opts.lr})`);
+    if (e instanceof NonFiniteError) throw new Error(`demo: step ${e.step}: the loss is ${e.loss} and the gradient norm ${e.gradNorm}; training diverged (try a smaller --lr than ${opts.lr}). Nothing was saved.`);
     throw e;
   }
   model.eval();

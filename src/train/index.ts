@@ -10,3 +10,4 @@ export * from './data.js';
 export * from './collate.js';
 export * from './sft.js';
 export * from './classification.js';
+export * from './gradient-checkpointing.js';

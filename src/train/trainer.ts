@@ -180,7 +180,8 @@ export interface TrainResult {
 
 /** Raised for a non-finite loss or gradient; `step` is the optimizer step that met it. */
 export class NonFiniteError extends Error {
-  constructor(readonly step: number, what: string) {
+  /** The step's loss and gradient norm so far (NaN where not reached). */
+  constructor(readonly step: number, what: string, readonly loss = NaN, readonly gradNorm = NaN) {
     super(`step ${step}: non-finite ${what}; stopping (nothing from this step was applied or saved). Lower the learning rate, check the data, or clip gradients.`);
     this.name = 'NonFiniteError';
   }
@@ -522,7 +523,7 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
           if (b.count === 0) continue;
           let l = opts.loss(model, b, ctx);
           const value = l.item();
-          if (!Number.isFinite(value)) throw new NonFiniteError(stepNo, `loss (${value})`);
+          if (!Number.isFinite(value)) throw new NonFiniteError(stepNo, `loss (${value})`, value);
           lossSum += value * b.count;
           const aux = auxiliaryLossOf(model);
           if (aux) l = F.add(l, aux);
@@ -535,7 +536,7 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
         }
       }
       const gradNorm = clipGradNorm(params, a.maxGradNorm > 0 ? a.maxGradNorm : Infinity);
-      if (!Number.isFinite(gradNorm)) throw new NonFiniteError(stepNo, `gradient (global norm ${gradNorm})`);
+      if (!Number.isFinite(gradNorm)) throw new NonFiniteError(stepNo, `gradient (global norm ${gradNorm})`, total > 0 ? lossSum / total : NaN, gradNorm);
       if (total > 0) optimizer.step();
       optimizer.zeroGrad();
 

@@ -70,6 +70,7 @@ static const char *typed_name(napi_typedarray_type t) {
     case napi_uint16_array: return "Uint16Array";
     case napi_int32_array: return "Int32Array";
     case napi_uint8_array: return "Uint8Array";
+    case napi_int8_array: return "Int8Array";
     default: return "typed array";
   }
 }
@@ -161,13 +162,14 @@ static void throw_oom(napi_env env, const char *kernel) {
 #define U16 napi_uint16_array
 #define I32 napi_int32_array
 #define U8 napi_uint8_array
+#define I8 napi_int8_array
 #define TRY(x) \
   if (!(x)) return NULL
 #define TRYB(x) \
   if (!(x)) return false
 
 /* gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, bType, beta, C, cOff, ldc,
- *      batch, strideA, strideB, strideC) */
+ *      batch, strideA, strideB, strideC[, bScale]) */
 static napi_value js_gemm(napi_env env, napi_callback_info info) {
   call c;
   TRY(get_args(env, info, &c, "gemm", 21));
@@ -181,9 +183,9 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   TRY(arg_number(&c, 5, "alpha", &alpha));
   TRY(arg_array(&c, 6, "A", F32, false, &A, &alen) && arg_int(&c, 7, "aOff", 0, &aoff) && arg_int(&c, 8, "lda", 0, &lda));
   TRY(arg_int(&c, 12, "bType", 0, &btype));
-  if (btype > TK_BF16DOT)
-    return fail(&c, true, "argument '%s' must be 0 (F32), 1 (BF16), 2 (F16) or 3 (BF16 compute)%s", "bType", ""), NULL;
-  TRY(arg_array(&c, 9, "B", btype == TK_F32 ? F32 : U16, false, &B, &blen));
+  if (btype > TK_I8)
+    return fail(&c, true, "argument '%s' must be 0 (F32), 1 (BF16), 2 (F16), 3 (BF16 compute) or 4 (I8)%s", "bType", ""), NULL;
+  TRY(arg_array(&c, 9, "B", btype == TK_F32 ? F32 : btype == TK_I8 ? I8 : U16, false, &B, &blen));
   TRY(arg_int(&c, 10, "bOff", 0, &boff) && arg_int(&c, 11, "ldb", 0, &ldb));
   TRY(arg_number(&c, 13, "beta", &beta));
   TRY(arg_array(&c, 14, "C", F32, false, &C, &clen) && arg_int(&c, 15, "cOff", 0, &coff) && arg_int(&c, 16, "ldc", 0, &ldc));
@@ -192,10 +194,21 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   TRY(check_matrix(&c, "A", "lda", alen, aoff, ta ? Kd : M, ta ? M : Kd, lda, batch, sa));
   TRY(check_matrix(&c, "B", "ldb", blen, boff, tb ? N : Kd, tb ? Kd : N, ldb, batch, sb));
   TRY(check_matrix(&c, "C", "ldc", clen, coff, M, N, ldc, batch, sc));
+  void *scale = NULL;
+  size_t slen = 0;
+  if (btype == TK_I8) {
+    if (c.argc < 22) return fail(&c, false, "argument '%s' (one float32 scale per stored row of B) is required for bType 4 (I8)%s", "bScale", ""), NULL;
+    TRY(arg_array(&c, 21, "bScale", F32, false, &scale, &slen));
+    const double rows = (double)(tb ? N : Kd);
+    TRY(check_len(&c, "bScale", slen, batch == 0 ? 0.0 : (sb ? (double)batch : 1.0) * rows));
+  }
   tk_gemm_args g = {.trans_a = ta, .trans_b = tb, .b_type = (int)btype, .M = M, .N = N, .K = Kd, .lda = lda, .ldb = ldb,
                     .ldc = ldc, .batch = batch, .stride_a = sa, .stride_b = sb, .stride_c = sc, .alpha = (float)alpha,
                     .beta = (float)beta, .A = (const float *)A + aoff,
-                    .B = btype == TK_F32 ? (const void *)((const float *)B + boff) : (const void *)((const uint16_t *)B + boff),
+                    .B = btype == TK_F32  ? (const void *)((const float *)B + boff)
+                         : btype == TK_I8 ? (const void *)((const int8_t *)B + boff)
+                                          : (const void *)((const uint16_t *)B + boff),
+                    .b_scale = (const float *)scale,
                     .C = (float *)C + coff};
   if (K->gemm(&g)) throw_oom(env, "gemm");
   return undefined(env);

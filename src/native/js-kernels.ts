@@ -155,11 +155,24 @@ export const jsKernels: Kernels = {
   threads: 1,
   simd: 'js',
 
-  gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, bType, beta, C, cOff, ldc, batch, strideA, strideB, strideC) {
+  gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, bType, beta, C, cOff, ldc, batch, strideA, strideB, strideC, bScale) {
     const row = new Float32Array(N);
     for (let b = 0; b < batch; b++) {
       let Bf: Float32Array;
       let bo = bOff + b * strideB;
+      if (bType === WType.I8) {
+        // Dequantise this item's rows (one scale per stored row), then the float32 path.
+        if (!bScale) throw new Error('gemm: bType I8 needs bScale (one float32 scale per stored row of B)');
+        const rows = transB ? N : K, cols = transB ? K : N, s0 = strideB ? b * rows : 0;
+        const q = B as Int8Array;
+        Bf = new Float32Array(rows * cols);
+        for (let r = 0; r < rows; r++) {
+          const s = bScale[s0 + r]!;
+          for (let c = 0; c < cols; c++) Bf[r * cols + c] = s * q[bo + r * ldb + c]!;
+        }
+        gemm1(transA, transB, M, N, K, alpha, A, aOff + b * strideA, lda, Bf, 0, cols, beta, C, cOff + b * strideC, ldc, row);
+        continue;
+      }
       if (bType === WType.F32) {
         Bf = B as Float32Array;
       } else {

@@ -432,12 +432,24 @@ static bool attention_args(call *c, bool backward, tk_attn_args *a) {
       arg_int(c, 8 + s, "T", 0, &T) && arg_int(c, 9 + s, "S", 0, &S) && arg_int(c, 10 + s, "D", 0, &D));
   TRYB(arg_number(c, 11 + s, "scale", &scale) && arg_bool(c, 12 + s, "causal", &causal));
   TRYB(arg_array(c, 13 + s, "keyMask", U8, true, &mask, &ml));
+  /* Optional: window (0 = none) and kvStride (0 = S * D, the packed layout). */
+  int64_t window = 0, kv_stride = 0;
+  if (c->argc > 14 + s && !is_nullish(c, 14 + s)) TRYB(arg_int(c, 14 + s, "window", 0, &window));
+  if (c->argc > 15 + s && !is_nullish(c, 15 + s)) TRYB(arg_int(c, 15 + s, "kvStride", 0, &kv_stride));
+  if (window > 0 && !causal) return fail(c, true, "argument '%s' needs causal attention%s", "window", "");
+  if (kv_stride == 0) kv_stride = S * D;
+  if (kv_stride < S * D) {
+    char detail[128];
+    snprintf(detail, sizeof detail, "be >= S * D = %lld, got %lld", (long long)(S * D), (long long)kv_stride);
+    return fail(c, true, "argument '%s' must %s", "kvStride", detail);
+  }
   if (H % Hkv != 0) {
     char detail[96];
     snprintf(detail, sizeof detail, "H = %lld is not a multiple of Hkv = %lld", (long long)H, (long long)Hkv);
     return fail(c, true, "%s%s", "", detail);
   }
-  const double nq = (double)B * H * T * D, nk = (double)B * Hkv * S * D;
+  const double nq = (double)B * H * T * D;
+  const double nk = B * Hkv == 0 ? 0.0 : (double)(B * Hkv - 1) * (double)kv_stride + (double)S * D;
   TRYB(check_len(c, "q", ql, nq) && check_len(c, "k", kl, nk) && check_len(c, "v", vl, nk) &&
       check_len(c, "out", ol, nq) && check_len(c, "lse", ll, (double)B * H * T));
   TRYB(!mask || check_len(c, "keyMask", ml, (double)B * S));
@@ -445,12 +457,13 @@ static bool attention_args(call *c, bool backward, tk_attn_args *a) {
     TRYB(check_len(c, "dout", gl, nq) && (!dq || check_len(c, "dq", dql, nq)) && (!dk || check_len(c, "dk", dkl, nk)) &&
         (!dv || check_len(c, "dv", dvl, nk)));
   *a = (tk_attn_args){.q = q, .k = k, .v = v, .out = out, .lse = lse, .dout = dout, .dq = dq, .dk = dk, .dv = dv,
-                      .key_mask = mask, .B = B, .H = H, .Hkv = Hkv, .T = T, .S = S, .D = D, .scale = (float)scale,
+                      .key_mask = mask, .B = B, .H = H, .Hkv = Hkv, .T = T, .S = S, .D = D, .window = window,
+                      .kv_stride = kv_stride, .scale = (float)scale,
                       .causal = causal};
   return true;
 }
 
-/* attention(q, k, v, out, lse, B, H, Hkv, T, S, D, scale, causal, keyMask) */
+/* attention(q, k, v, out, lse, B, H, Hkv, T, S, D, scale, causal, keyMask[, window, kvStride]) */
 static napi_value js_attention(napi_env env, napi_callback_info info) {
   call c;
   tk_attn_args a;
@@ -459,7 +472,7 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-/* attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, keyMask) */
+/* attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, keyMask[, window, kvStride]) */
 static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
   call c;
   tk_attn_args a;

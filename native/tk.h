@@ -59,6 +59,8 @@ typedef struct {
   float *dq, *dk, *dv;           /* backward only, each may be NULL */
   const uint8_t *key_mask;       /* NULL or [B, S] */
   int64_t B, H, Hkv, T, S, D;
+  int64_t window;    /* > 0: a query at position p sees keys in (p - window, p] (causal only) */
+  int64_t kv_stride; /* elements between consecutive (batch, kv head) blocks of k/v/dk/dv (>= S * D) */
   float scale;
   int causal;
 } tk_attn_args;

@@ -150,6 +150,13 @@ function gemm1(transA: boolean, transB: boolean, M: number, N: number, K: number
 
 const NEG_INF = -Infinity;
 
+/** The optional attention arguments, validated as the addon does. */
+function checkWindow(window: number, causal: boolean, kvStride: number, S: number, D: number): void {
+  if (!Number.isInteger(window) || window < 0) throw new RangeError(`attention: window must be an integer >= 0, got ${window}`);
+  if (window > 0 && !causal) throw new RangeError('attention: a sliding window needs causal attention');
+  if (kvStride !== 0 && kvStride < S * D) throw new RangeError(`attention: kvStride must be >= S * D = ${S * D}, got ${kvStride}`);
+}
+
 export const jsKernels: Kernels = {
   name: 'js',
   threads: 1,
@@ -327,20 +334,23 @@ export const jsKernels: Kernels = {
     return count;
   },
 
-  attention(q, k, v, out, lse, B, H, Hkv, T, S, D, scale, causal, keyMask) {
+  attention(q, k, v, out, lse, B, H, Hkv, T, S, D, scale, causal, keyMask, window = 0, kvStride = 0) {
+    checkWindow(window, causal, kvStride, S, D);
     const group = H / Hkv;
     const offset = S - T;
+    const stride = kvStride || S * D;
     const p = new Float64Array(S);
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         const kvh = Math.floor(h / group);
-        const kBase = ((b * Hkv + kvh) * S) * D;
+        const kBase = (b * Hkv + kvh) * stride;
         for (let t = 0; t < T; t++) {
           const qo = ((b * H + h) * T + t) * D;
           const limit = causal ? Math.min(S, t + offset + 1) : S;
+          const first = window > 0 ? Math.max(0, t + offset + 1 - window) : 0;
           let mx = NEG_INF;
           for (let s = 0; s < limit; s++) {
-            if (keyMask && keyMask[b * S + s] === 0) { p[s] = NEG_INF; continue; }
+            if (s < first || (keyMask && keyMask[b * S + s] === 0)) { p[s] = NEG_INF; continue; }
             let dot = 0;
             const ko = kBase + s * D;
             for (let d = 0; d < D; d++) dot += q[qo + d]! * k[ko + d]!;
@@ -366,16 +376,18 @@ export const jsKernels: Kernels = {
     }
   },
 
-  attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, keyMask) {
+  attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, keyMask, window = 0, kvStride = 0) {
+    checkWindow(window, causal, kvStride, S, D);
     const group = H / Hkv;
     const offset = S - T;
+    const stride = kvStride || S * D;
     const p = new Float64Array(S);
     const dp = new Float64Array(S);
     if (dq) dq.fill(0, 0, B * H * T * D);
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         const kvh = Math.floor(h / group);
-        const kBase = ((b * Hkv + kvh) * S) * D;
+        const kBase = (b * Hkv + kvh) * stride;
         for (let t = 0; t < T; t++) {
           const row = (b * H + h) * T + t;
           const L = lse[row]!;
@@ -385,8 +397,9 @@ export const jsKernels: Kernels = {
           // P = exp(score - lse); dP = dout . v; dS = P * (dP - sum(dout*out))
           let delta = 0;
           for (let d = 0; d < D; d++) delta += dout[qo + d]! * out[qo + d]!;
+          const first = window > 0 ? Math.max(0, t + offset + 1 - window) : 0;
           for (let s = 0; s < limit; s++) {
-            if (keyMask && keyMask[b * S + s] === 0) { p[s] = 0; dp[s] = 0; continue; }
+            if (s < first || (keyMask && keyMask[b * S + s] === 0)) { p[s] = 0; dp[s] = 0; continue; }
             const ko = kBase + s * D;
             let dot = 0;
             let dpv = 0;

@@ -140,10 +140,14 @@ export interface Kernels {
    *  keyMask: null or Uint8Array [B, S]; 0 = padding key, never attended.
    *  A row with no allowed key outputs zeros (and lse = -Infinity).
    *  scale multiplies q·k (usually 1/sqrt(D)).
+   *  window (optional, > 0, causal only): sliding-window attention as Mistral/Qwen2: the query at
+   *  absolute position p sees keys p - window < s <= p (0 or absent: no window).
+   *  kvStride (optional): elements between consecutive [S, D] blocks of k and v (and dk, dv), so
+   *  a cache with room for more positions than S is read in place; 0 or absent: S * D.
    */
   attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
     B: number, H: number, Hkv: number, T: number, S: number, D: number,
-    scale: number, causal: boolean, keyMask: Uint8Array | null): void;
+    scale: number, causal: boolean, keyMask: Uint8Array | null, window?: number, kvStride?: number): void;
   /**
    * Attention backward: given dout, writes dq (same shape as q) and ACCUMULATES dk, dv
    * (caller zeroes them; with grouped heads several q heads add into one kv head).
@@ -152,7 +156,7 @@ export interface Kernels {
   attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
     dout: Float32Array, dq: Float32Array | null, dk: Float32Array | null, dv: Float32Array | null,
     B: number, H: number, Hkv: number, T: number, S: number, D: number,
-    scale: number, causal: boolean, keyMask: Uint8Array | null): void;
+    scale: number, causal: boolean, keyMask: Uint8Array | null, window?: number, kvStride?: number): void;
 
   /**
    * AdamW step on a flat parameter (PyTorch semantics, decoupled weight decay):

@@ -934,6 +934,11 @@ export interface AttentionOptions {
   keyMask?: Uint8Array | null;
   /** Multiplies q·k; default 1/sqrt(head_dim). */
   scale?: number;
+  /**
+   * Sliding window (Mistral/Qwen2 `sliding_window`, causal only): the query at key position p
+   * sees keys p - window < s <= p. 0, null or absent: full attention.
+   */
+  window?: number | null;
 }
 
 /**
@@ -952,17 +957,20 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   const mask = opts.keyMask ?? null;
   if (mask && mask.length !== B * S) throw new Error(`attention: keyMask has ${mask.length} entries, expected batch*keys = ${B * S}`);
   const sc = opts.scale ?? 1 / Math.sqrt(D);
+  const window = opts.window ?? 0;
+  if (!Number.isInteger(window) || window < 0) throw new Error(`attention: window must be an integer >= 0, got ${window}`);
+  if (window > 0 && !causal) throw new Error('attention: a sliding window needs causal attention');
   const qd = q.f32;
   const kd = k.f32;
   const vd = v.f32;
   const out = new Float32Array(B * H * T * D);
   const lse = new Float32Array(B * H * T);
-  kernels.attention(qd, kd, vd, out, lse, B, H, Hkv, T, S, D, sc, causal, mask);
+  kernels.attention(qd, kd, vd, out, lse, B, H, Hkv, T, S, D, sc, causal, mask, window);
   return result(out, [B, H, T, D], 'attention', [q, k, v], (g, ctx) => {
     const dq = q.requiresGrad ? new Float32Array(qd.length) : null;
     const dk = k.requiresGrad ? new Float32Array(kd.length) : null;
     const dv = v.requiresGrad ? new Float32Array(vd.length) : null;
-    kernels.attentionBackward(qd, kd, vd, out, lse, g, dq, dk, dv, B, H, Hkv, T, S, D, sc, causal, mask);
+    kernels.attentionBackward(qd, kd, vd, out, lse, g, dq, dk, dv, B, H, Hkv, T, S, D, sc, causal, mask, window);
     if (dq) ctx.accumulate(q, dq);
     if (dk) ctx.accumulate(k, dk);
     if (dv) ctx.accumulate(v, dv);

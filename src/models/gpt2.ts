@@ -21,8 +21,8 @@ import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { activation } from './activations.js';
-import { attentionWithDropout } from './attention.js';
-import { KVCache, lmHeadOutput, prepareDecoderInput, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
+import { attentionWithDropout, withPastKeyValues, type AttentionContext } from './attention.js';
+import { KVCache, inputEmbeds, lmHeadOutput, prepareDecoderInput, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
 import type { LinearLike } from './llama.js';
 import { SkipInitRng, loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
 
@@ -79,13 +79,13 @@ export class GPT2Attention extends Module {
   }
 
   /** x [B, T, d] -> [B, T, d]. */
-  forward(x: Tensor, keyMask: Uint8Array | null, cache: KVCache | null): Tensor {
+  forward(x: Tensor, ctx: AttentionContext): Tensor {
     const H = this.config.numAttentionHeads;
     const D = x.dim(-1) / H;
     // c_attn's output holds q, k and v side by side: each becomes [B, H, T, D] in one copy.
     let [q, k, v] = F.splitHeads(this.c_attn.forward(x), [H, H, H], D) as [Tensor, Tensor, Tensor];
-    if (cache) ({ k, v } = cache.update(this.layerIdx, k, v));
-    const o = attentionWithDropout(q, k, v, { causal: true, keyMask, scale: this.scale, dropout: this.attn_dropout });
+    ({ k, v } = withPastKeyValues(this.layerIdx, k, v, ctx));
+    const o = attentionWithDropout(q, k, v, { causal: true, keyMask: ctx.keyMask, scale: this.scale, dropout: this.attn_dropout });
     return this.resid_dropout.forward(this.c_proj.forward(F.mergeHeads(o)));
   }
 }
@@ -124,8 +124,8 @@ export class GPT2Block extends Module {
     this.mlp = new GPT2MLP(config, extras, rng);
   }
 
-  forward(h: Tensor, keyMask: Uint8Array | null, cache: KVCache | null): Tensor {
-    h = F.add(h, this.attn.forward(this.ln_1.forward(h), keyMask, cache));
+  forward(h: Tensor, ctx: AttentionContext): Tensor {
+    h = F.add(h, this.attn.forward(this.ln_1.forward(h), ctx));
     return F.add(h, this.mlp.forward(this.ln_2.forward(h)));
   }
 }
@@ -214,18 +214,23 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
     return this.transformer.wte.weight;
   }
 
+  embedTokens(inputIds: Int32Array, batchSize = 1): Tensor {
+    return inputEmbeds({ inputIds, batchSize }, this.config.hiddenSize, (ids, shape) => this.transformer.wte.forward(ids, shape));
+  }
+
   newCache(): KVCache {
     return new KVCache(this.config.numHiddenLayers);
   }
 
   forward(input: CausalLMInput): CausalLMOutput {
-    const prepared = prepareDecoderInput(input, this.config.hiddenSize, (ids, shape) => this.transformer.wte.forward(ids, shape));
-    const { B, T, pos, keyMask, cache } = prepared;
+    const { hiddenSize, numHiddenLayers: numLayers, numAttentionHeads: heads } = this.config;
+    const prepared = prepareDecoderInput(input, { hiddenSize, numLayers, kvHeads: heads, headDim: hiddenSize / heads }, (ids, shape) => this.transformer.wte.forward(ids, shape));
+    const { B, T, pos } = prepared;
     const maxPos = this.config.maxPositionEmbeddings;
     for (const p of pos) if (p >= maxPos) throw new Error(`forward: position ${p} is beyond GPT-2's ${maxPos} learned positions (n_positions)`);
     let h = this.transformer.drop.forward(F.add(prepared.h, this.transformer.wpe.forward(pos, [B, T])));
-    for (const block of this.transformer.h) h = block.forward(h, keyMask, cache);
+    for (const block of this.transformer.h) h = block.forward(h, prepared);
     h = this.transformer.ln_f.forward(h);
-    return lmHeadOutput(h, this.lm_head ? this.lm_head.weight : this.transformer.wte.weight, input, cache);
+    return lmHeadOutput(h, this.lm_head ? this.lm_head.weight : this.transformer.wte.weight, input, prepared.cache);
   }
 }

@@ -5,7 +5,7 @@ export { GPT2LMHeadModel, GPT2Model, GPT2Block, GPT2Attention, GPT2MLP } from '.
 export {
   BertModel, BertEmbeddings, BertEncoder, BertLayer, BertAttention, BertSelfAttention, BertSelfOutput, BertOutput,
   BertIntermediate, BertPooler, BertForSequenceClassification, BertForTokenClassification, BertForQuestionAnswering,
-  binaryCrossEntropyWithLogits, meanSquaredError, loadBertWeights, readBertConfig, withLabels,
+  loadBertWeights, readBertConfig, withLabels,
   type BertInput, type BertModelOutput, type BertHeadOutput, type BertLoadOptions, type SequenceClassificationInput,
   type TokenClassificationInput, type QuestionAnsweringInput, type QuestionAnsweringOutput, type HeadOptions,
 } from './bert.js';
@@ -14,5 +14,5 @@ export {
   AutoModelForQuestionAnswering, type AutoCausalLM, type FromConfigOptions, type HeadConfigOptions,
 } from './auto.js';
 export { activation } from './activations.js';
-export { attentionWithDropout, type AttentionDropoutOptions } from './attention.js';
+export { attentionWithDropout, checkPrefix, withPastKeyValues, type AttentionDropoutOptions, type AttentionContext, type KVPrefix, type PrefixShape } from './attention.js';
 export { SkipInitRng, loadIntoModule, moduleToRaw, rawToTensor, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';

@@ -17,7 +17,8 @@ import { Module } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { KVCache, lmHeadOutput, prepareDecoderInput, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
+import { withPastKeyValues, type AttentionContext } from './attention.js';
+import { KVCache, inputEmbeds, lmHeadOutput, prepareDecoderInput, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
 import { SkipInitRng, loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
 import { join } from 'node:path';
 
@@ -58,7 +59,7 @@ export class LlamaAttention extends Module {
   }
 
   /** x [B, T, d] -> [B, T, d]. */
-  forward(x: Tensor, rope: { cos: Float32Array; sin: Float32Array }, keyMask: Uint8Array | null, cache: KVCache | null): Tensor {
+  forward(x: Tensor, rope: { cos: Float32Array; sin: Float32Array }, ctx: AttentionContext): Tensor {
     const { numAttentionHeads: H, numKeyValueHeads: Hkv, headDim: D } = this.config;
     const heads = (t: Tensor, n: number, norm: RMSNorm | null): Tensor => {
       const h = F.splitHeads(t, [n], D)[0]!; // [B, n, T, D]
@@ -67,9 +68,9 @@ export class LlamaAttention extends Module {
     const q = F.rope(heads(this.q_proj.forward(x), H, this.q_norm), rope.cos, rope.sin);
     let k = F.rope(heads(this.k_proj.forward(x), Hkv, this.k_norm), rope.cos, rope.sin);
     let v = heads(this.v_proj.forward(x), Hkv, null);
-    if (cache) ({ k, v } = cache.update(this.layerIdx, k, v));
+    ({ k, v } = withPastKeyValues(this.layerIdx, k, v, ctx));
     // Mistral/Qwen2 sliding window: keys more than `slidingWindow - 1` positions back are not seen.
-    const o = F.scaledDotProductAttention(q, k, v, { causal: true, keyMask, scale: 1 / Math.sqrt(D), window: this.config.slidingWindow ?? 0 });
+    const o = F.scaledDotProductAttention(q, k, v, { causal: true, keyMask: ctx.keyMask, scale: 1 / Math.sqrt(D), window: this.config.slidingWindow ?? 0 });
     return this.o_proj.forward(F.mergeHeads(o));
   }
 }
@@ -109,8 +110,8 @@ export class LlamaDecoderLayer extends Module {
     this.post_attention_layernorm = new RMSNorm(config.hiddenSize, config.rmsNormEps);
   }
 
-  forward(h: Tensor, rope: { cos: Float32Array; sin: Float32Array }, keyMask: Uint8Array | null, cache: KVCache | null): Tensor {
-    h = F.add(h, this.self_attn.forward(this.input_layernorm.forward(h), rope, keyMask, cache));
+  forward(h: Tensor, rope: { cos: Float32Array; sin: Float32Array }, ctx: AttentionContext): Tensor {
+    h = F.add(h, this.self_attn.forward(this.input_layernorm.forward(h), rope, ctx));
     return F.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
   }
 }
@@ -173,6 +174,10 @@ export class LlamaForCausalLM extends Module implements CausalLM {
     return this.model.embed_tokens.weight;
   }
 
+  embedTokens(inputIds: Int32Array, batchSize = 1): Tensor {
+    return inputEmbeds({ inputIds, batchSize }, this.config.hiddenSize, (ids, shape) => this.model.embed_tokens.forward(ids, shape));
+  }
+
   newCache(): KVCache {
     return new KVCache(this.config.numHiddenLayers);
   }
@@ -201,14 +206,15 @@ export class LlamaForCausalLM extends Module implements CausalLM {
   }
 
   forward(input: CausalLMInput): CausalLMOutput {
-    const prepared = prepareDecoderInput(input, this.config.hiddenSize, (ids, shape) => this.model.embed_tokens.forward(ids, shape));
-    const { pos, keyMask, cache } = prepared;
+    const { hiddenSize, numHiddenLayers: numLayers, numKeyValueHeads: kvHeads, headDim } = this.config;
+    const prepared = prepareDecoderInput(input, { hiddenSize, numLayers, kvHeads, headDim }, (ids, shape) => this.model.embed_tokens.forward(ids, shape));
+    const { pos } = prepared;
     let h = prepared.h;
     let maxPos = 0;
     for (const p of pos) if (p > maxPos) maxPos = p;
     const rope = this.ropeTables(pos, maxPos);
-    for (const layer of this.model.layers) h = layer.forward(h, rope, keyMask, cache);
+    for (const layer of this.model.layers) h = layer.forward(h, rope, prepared);
     h = this.model.norm.forward(h);
-    return lmHeadOutput(h, this.lm_head ? this.lm_head.weight : this.model.embed_tokens.weight, input, cache);
+    return lmHeadOutput(h, this.lm_head ? this.lm_head.weight : this.model.embed_tokens.weight, input, prepared.cache);
   }
 }

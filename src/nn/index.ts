@@ -1,4 +1,5 @@
 /** Modules: parameters by transformers' names, and the layers models are built from. */
 export { Module } from './module.js';
 export { Linear, Embedding, LayerNorm, RMSNorm, Dropout, LSTM } from './layers.js';
+export { mseLoss, bceWithLogitsLoss } from './losses.js';
 export { setComputeDtype, computeDtypeOf, parseComputeDtype, COMPUTE_DTYPES, type ComputeDtype } from './compute-dtype.js';

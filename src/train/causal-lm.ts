@@ -2,7 +2,6 @@
  * Causal language-model training: next-token loss, fixed-length batches from token streams, and
  * the step loop that demos, benchmarks and trainers share.
  */
-import type { CausalLM } from '../models/causal-lm.js';
 import type { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { clipGradNorm, type Optimizer } from './optim.js';
@@ -16,12 +15,8 @@ export interface LmBatch {
   attentionMask?: Uint8Array;
 }
 
-/** Mean next-token cross-entropy of a batch. */
-export function causalLmLoss(model: CausalLM, batch: LmBatch): Tensor {
-  const out = model.forward({ inputIds: batch.inputIds, batchSize: batch.batchSize, labels: batch.labels, ...(batch.attentionMask ? { attentionMask: batch.attentionMask } : {}) });
-  if (!out.loss) throw new Error('causalLmLoss: the model returned no loss for the given labels');
-  return out.loss;
-}
+/** Moved to losses.ts with the other losses; re-exported here for existing imports. */
+export { causalLmLoss } from './losses.js';
 
 /**
  * Random windows of `seqLen` tokens from a token stream, each its own labels (seqLen - 1

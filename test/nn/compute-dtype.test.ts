@@ -13,7 +13,8 @@ import { test } from 'node:test';
 import { parseModelConfig, type Gpt2Config } from '../../src/io/hf-config.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
 import { setComputeDtype, computeDtypeOf, parseComputeDtype } from '../../src/nn/compute-dtype.js';
-import { applyLora } from '../../src/peft/lora/model.js';
+import { getPeftModel } from '../../src/peft/peft-model.js';
+import { loraConfig } from '../../src/peft/lora/config.js';
 import * as F from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { noGrad, type Tensor } from '../../src/tensor/tensor.js';
@@ -36,10 +37,10 @@ const json = {
 function model(seed = 1): { m: GPT2LMHeadModel; lora: Tensor[] } {
   const m = new GPT2LMHeadModel(parseModelConfig(json) as Gpt2Config, { seed, configJson: json });
   m.freeze().eval();
-  applyLora(m, { targetModules: ['c_attn', 'c_fc'], r: 4, loraAlpha: 8, loraDropout: 0 });
+  getPeftModel(m, loraConfig({ targetModules: ['c_attn', 'c_fc'], r: 4, loraAlpha: 8 })); // wraps the layers of m in place
   const rng = new Rng(seed + 10);
   for (const [path, t] of m.namedParameters()) {
-    if (path.endsWith('lora_B.weight')) m.setParameter(path, F.randn(t.shape, rng, 0.2, { requiresGrad: true }));
+    if (/lora_B(\.default)?\.weight$/.test(path)) m.setParameter(path, F.randn(t.shape, rng, 0.2, { requiresGrad: true }));
   }
   return { m, lora: m.namedParameters().filter(([, t]) => t.requiresGrad).map(([, t]) => t) };
 }

@@ -46,8 +46,8 @@ export function parseComputeDtype(value: unknown, where = 'computeDtype'): Compu
   throw new Error(`${where}: expected one of ${COMPUTE_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${JSON.stringify(value)}`);
 }
 
-/** The tensor `t` (a frozen matrix) stored and computed as `dtype`. */
-function convert(t: Tensor, dtype: ComputeDtype): Tensor {
+/** The tensor `t` (a frozen matrix) stored and computed as `dtype` (itself when it already is). */
+export function convertFrozen(t: Tensor, dtype: ComputeDtype): Tensor {
   const name = t.name !== undefined ? { name: t.name } : {};
   if (dtype === 'float32') return t.dtype === 'f32' ? t : toF32(t);
   if (dtype === 'int8') {
@@ -72,7 +72,7 @@ export function setComputeDtype(module: Module, dtype: ComputeDtype): number {
     if (t.requiresGrad || t.ndim !== 2) continue;
     let next = done.get(t);
     if (!next) {
-      next = convert(t, dtype);
+      next = convertFrozen(t, dtype);
       done.set(t, next);
       if (next !== t) count++;
     }

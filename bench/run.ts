@@ -1,13 +1,14 @@
 /**
  * `npm run bench [-- part ...]`: every benchmark, each printed beside a baseline measured in the
  * same run (numpy for matmul, PyTorch for the LoRA step, the Python references where they exist).
- * Parts: matmul, lora, generate, metrics (default: all). Results also go to bench-results.json.
+ * Parts: matmul, lora, generate, metrics, judge (the judge web app's load test) (default: all). Results also go to bench-results.json.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchGenerate } from './generate.js';
+import { benchJudgeLoad } from './judge-load.js';
 import { benchMatmul } from './matmul.js';
 import { benchMetrics } from './metrics.js';
 import type { LoraStepResult } from './lora-step.js';
@@ -75,6 +76,7 @@ const parts: Record<string, () => Promise<Record<string, unknown>>> = {
   lora: benchLora,
   generate: benchGenerate,
   metrics: benchMetrics,
+  judge: () => benchJudgeLoad(),
 };
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(parts);

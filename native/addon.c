@@ -22,6 +22,8 @@
 #include "tk.h"
 
 static const tk_kernels *K = &tk_kernels_scalar;
+/* The AVX-512 kernels with the AVX512_BF16 GEMM for TK_BF16DOT weights (filled in by init). */
+static tk_kernels kernels_avx512bf16;
 
 #define MAX_ARGS 24
 #define MAX_SAFE 9007199254740991.0
@@ -179,7 +181,8 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   TRY(arg_number(&c, 5, "alpha", &alpha));
   TRY(arg_array(&c, 6, "A", F32, false, &A, &alen) && arg_int(&c, 7, "aOff", 0, &aoff) && arg_int(&c, 8, "lda", 0, &lda));
   TRY(arg_int(&c, 12, "bType", 0, &btype));
-  if (btype > 2) return fail(&c, true, "argument '%s' must be 0 (F32), 1 (BF16) or 2 (F16)%s", "bType", ""), NULL;
+  if (btype > TK_BF16DOT)
+    return fail(&c, true, "argument '%s' must be 0 (F32), 1 (BF16), 2 (F16) or 3 (BF16 compute)%s", "bType", ""), NULL;
   TRY(arg_array(&c, 9, "B", btype == TK_F32 ? F32 : U16, false, &B, &blen));
   TRY(arg_int(&c, 10, "bOff", 0, &boff) && arg_int(&c, 11, "ldb", 0, &ldb));
   TRY(arg_number(&c, 13, "beta", &beta));
@@ -207,7 +210,8 @@ static napi_value js_widen(napi_env env, napi_callback_info info) {
   int64_t soff, type, doff, n;
   TRY(arg_array(&c, 0, "src", U16, false, &src, &slen) && arg_int(&c, 1, "srcOff", 0, &soff));
   TRY(arg_int(&c, 2, "type", 1, &type));
-  if (type > 2) return fail(&c, true, "argument '%s' must be 1 (BF16) or 2 (F16)%s", "type", ""), NULL;
+  if (type > TK_BF16DOT) return fail(&c, true, "argument '%s' must be 1 (BF16), 2 (F16) or 3 (BF16)%s", "type", ""), NULL;
+  if (type == TK_BF16DOT) type = TK_BF16;
   TRY(arg_array(&c, 3, "dst", F32, false, &dst, &dlen) && arg_int(&c, 4, "dstOff", 0, &doff) && arg_int(&c, 5, "n", 0, &n));
   TRY(check_len(&c, "src", slen, (double)soff + (double)n) && check_len(&c, "dst", dlen, (double)doff + (double)n));
   K->widen((const uint16_t *)src + soff, (int)type, (float *)dst + doff, n);
@@ -519,11 +523,12 @@ static bool cpu_has_avx512(void) {
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma") &&
          __builtin_cpu_supports("f16c");
 }
+static bool cpu_has_avx512bf16(void) { return cpu_has_avx512() && __builtin_cpu_supports("avx512bf16"); }
 static bool cpu_has_avx2(void) {
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 }
 
-/* simd() -> 'avx512' | 'avx2' | 'scalar' */
+/* simd() -> 'avx512bf16' | 'avx512' | 'avx2' | 'scalar' */
 static napi_value js_simd(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value s;
@@ -540,10 +545,11 @@ static napi_value js_set_simd(napi_env env, napi_callback_info info) {
   if (napi_get_value_string_utf8(env, c.argv[0], name, sizeof name, &len) != napi_ok)
     return fail(&c, false, "argument '%s' must be a string%s", "name", ""), NULL;
   const tk_kernels *pick = NULL;
-  if (!strcmp(name, "avx512")) pick = cpu_has_avx512() ? &tk_kernels_avx512 : NULL;
+  if (!strcmp(name, "avx512bf16")) pick = cpu_has_avx512bf16() ? &kernels_avx512bf16 : NULL;
+  else if (!strcmp(name, "avx512")) pick = cpu_has_avx512() ? &tk_kernels_avx512 : NULL;
   else if (!strcmp(name, "avx2")) pick = cpu_has_avx2() ? &tk_kernels_avx2 : NULL;
   else if (!strcmp(name, "scalar")) pick = &tk_kernels_scalar;
-  else return fail(&c, true, "argument '%s' must be 'avx512', 'avx2' or 'scalar', got '%s'", "name", name), NULL;
+  else return fail(&c, true, "argument '%s' must be 'avx512bf16', 'avx512', 'avx2' or 'scalar', got '%s'", "name", name), NULL;
   if (pick) K = pick;
   napi_value r;
   napi_get_boolean(env, pick != NULL, &r);
@@ -565,7 +571,13 @@ static int default_threads(void) {
 
 static napi_value init(napi_env env, napi_value exports) {
   __builtin_cpu_init();
-  K = cpu_has_avx512() ? &tk_kernels_avx512 : cpu_has_avx2() ? &tk_kernels_avx2 : &tk_kernels_scalar;
+  kernels_avx512bf16 = tk_kernels_avx512;
+  kernels_avx512bf16.simd = "avx512bf16";
+  kernels_avx512bf16.gemm = tk_gemm_avx512bf16;
+  K = cpu_has_avx512bf16() ? &kernels_avx512bf16
+      : cpu_has_avx512()   ? &tk_kernels_avx512
+      : cpu_has_avx2()     ? &tk_kernels_avx2
+                           : &tk_kernels_scalar;
   if (tk_threads() == 1) tk_pool_init(default_threads());
   const napi_property_descriptor props[] = {
       {"gemm", NULL, js_gemm, NULL, NULL, NULL, napi_enumerable, NULL},

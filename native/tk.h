@@ -35,7 +35,9 @@ void *tk_scratch(int slot, size_t bytes);
 
 /* ---- kernels ---- */
 
-enum { TK_F32 = 0, TK_BF16 = 1, TK_F16 = 2 };
+/* TK_BF16DOT: bf16 weight bits, computed in bf16 (op(A) rounded to bf16, float32 accumulation)
+ * where the CPU has AVX512_BF16; every other build treats it as TK_BF16 (float32 products). */
+enum { TK_F32 = 0, TK_BF16 = 1, TK_F16 = 2, TK_BF16DOT = 3 };
 enum { TK_GELU_TANH = 0, TK_GELU_ERF = 1, TK_SILU = 2, TK_RELU = 3, TK_TANH = 4, TK_SIGMOID = 5, TK_EXP = 6 };
 
 typedef struct {
@@ -91,5 +93,7 @@ typedef struct {
 extern const tk_kernels tk_kernels_avx512;
 extern const tk_kernels tk_kernels_avx2;
 extern const tk_kernels tk_kernels_scalar;
+/* gemm_bf16.c: the AVX-512 GEMM with TK_BF16DOT weights multiplied by vdpbf16ps (AVX512_BF16 CPUs only). */
+int tk_gemm_avx512bf16(const tk_gemm_args *g);
 
 #endif

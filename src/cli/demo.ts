@@ -5,7 +5,7 @@
  * PEFT's format and checks that reloading it reproduces the fine-tuned model.
  */
 import type { Command } from 'commander';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,8 +13,8 @@ import { AutoTokenizer } from '../io/tokenizer.js';
 import { LlamaForCausalLM } from '../models/llama.js';
 import { backend, kernels } from '../native/index.js';
 import { generate } from '../generate/generate.js';
-import { applyLora, loadLoraAdapter, saveLoraAdapter } from '../peft/lora/model.js';
 import { loraConfig } from '../peft/lora/config.js';
+import { PeftModel, getPeftModel } from '../peft/peft-model.js';
 import { Rng } from '../tensor/random.js';
 import { noGrad } from '../tensor/tensor.js';
 import { sampleLmBatch, trainStep } from '../train/causal-lm.js';
@@ -34,8 +34,36 @@ export interface DemoOptions {
   log?: (line: string) => void;
 }
 
-/** Runs the demo; returns the first and last losses (tests use them). */
+/**
+ * Checks the options before any expensive work (loading, training), so a bad value fails at once.
+ * @throws Error naming the flag and what was expected
+ */
+export function validateDemoOptions(opts: DemoOptions): void {
+  const int = (flag: string, v: number, min: number, why: string): void => {
+    if (!Number.isSafeInteger(v) || v < min) throw new Error(`--${flag}: expected an integer >= ${min}${why}, got ${v}`);
+  };
+  int('steps', opts.steps, 1, ' (0 steps would save an untrained adapter)');
+  int('rank', opts.rank, 1, ' (the LoRA rank r)');
+  int('seed', opts.seed, 0, '');
+  if (!Number.isFinite(opts.lr) || opts.lr <= 0) throw new Error(`--lr: expected a finite number > 0, got ${opts.lr}`);
+  if (opts.out !== undefined) {
+    let isDir: boolean | null = null;
+    try {
+      isDir = lstatSync(opts.out).isDirectory() || lstatSync(opts.out).isSymbolicLink();
+    } catch {
+      // absent: created by the save
+    }
+    if (isDir === false) throw new Error(`--out ${opts.out}: exists and is not a folder (the adapter is saved as a folder)`);
+  }
+}
+
+/**
+ * Runs the demo; returns the first and last losses (tests use them).
+ * @throws Error before any work for invalid options, and at the first step whose loss or gradient
+ *   norm is not finite (training diverged: nothing is saved)
+ */
 export function runDemo(opts: DemoOptions): { firstLoss: number; lastLoss: number; adapterDir: string; before: string; after: string } {
+  validateDemoOptions(opts);
   const log = opts.log ?? ((l: string) => console.log(l));
   const tokenizer = AutoTokenizer.fromPretrained(DEFAULT_MODEL_DIR);
   const model = LlamaForCausalLM.fromPretrained(DEFAULT_MODEL_DIR);
@@ -49,10 +77,11 @@ export function runDemo(opts: DemoOptions): { firstLoss: number; lastLoss: numbe
   const before = continue_();
   log(`\nBefore fine-tuning, greedy: "${before}"`);
 
-  const config = loraConfig({ targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], r: opts.rank, loraAlpha: 2 * opts.rank, seed: opts.seed });
-  applyLora(model, config);
+  const targets = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+  const config = loraConfig({ targetModules: targets, r: opts.rank, loraAlpha: 2 * opts.rank, seed: opts.seed, baseModelNameOrPath: 'stories260K' });
+  const peft = getPeftModel(model, config);
   const params = model.trainableParameters().map(([, t]) => t);
-  log(`\nLoRA r=${opts.rank} on ${config.targetModules.join(', ')}: ${params.reduce((s, t) => s + t.size, 0)} trainable parameters; ${tokens.length} training tokens from ${stories.length} stories`);
+  log(`\nLoRA r=${opts.rank} on ${targets.join(', ')}: ${params.reduce((s, t) => s + t.size, 0)} trainable parameters; ${tokens.length} training tokens from ${stories.length} stories`);
   model.train();
   const optimizer = new AdamW(params, { lr: opts.lr, weightDecay: 0 });
   const rng = new Rng(opts.seed);
@@ -62,6 +91,9 @@ export function runDemo(opts: DemoOptions): { firstLoss: number; lastLoss: numbe
   for (let step = 1; step <= opts.steps; step++) {
     const batch = sampleLmBatch(tokens, 8, 49, rng);
     const { loss, gradNorm } = trainStep(() => causalLmLoss(model, batch), optimizer, params, { maxGradNorm: 1 });
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
+      throw new Error(`demo: step ${step}: the loss is ${loss} and the gradient norm ${gradNorm}; training diverged (try a smaller --lr than ${opts.lr}). Nothing was saved.`);
+    }
     if (step === 1) firstLoss = loss;
     lastLoss = loss;
     if (step === 1 || step % 10 === 0 || step === opts.steps) {
@@ -73,9 +105,9 @@ export function runDemo(opts: DemoOptions): { firstLoss: number; lastLoss: numbe
   log(`\nAfter fine-tuning, greedy:  "${after}"`);
 
   const adapterDir = opts.out ?? mkdtempSync(join(tmpdir(), 'tunekit-demo-adapter-'));
-  saveLoraAdapter(adapterDir, model, config, { baseModelNameOrPath: 'stories260K' });
+  peft.savePretrained(adapterDir);
   const reloaded = LlamaForCausalLM.fromPretrained(DEFAULT_MODEL_DIR);
-  loadLoraAdapter(reloaded, adapterDir);
+  PeftModel.fromPretrained(reloaded, adapterDir);
   const probe = Int32Array.from(prompt);
   const a = noGrad(() => model.forward({ inputIds: probe }).logits.f32);
   const b = noGrad(() => reloaded.forward({ inputIds: probe }).logits.f32);

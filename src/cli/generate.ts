@@ -15,6 +15,7 @@ import { readGenerationConfig, type GenerationConfig } from '../io/hf-config.js'
 import { AutoTokenizer, type PreTrainedTokenizer } from '../io/tokenizer.js';
 import { AutoModelForCausalLM } from '../models/auto.js';
 import type { CausalLM } from '../models/causal-lm.js';
+import type { ComputeDtype } from '../nn/compute-dtype.js';
 
 /** Sampling and length flags shared by `generate` and `chat`, as commander parses them. */
 export interface SamplingFlags {
@@ -31,6 +32,7 @@ export interface SamplingFlags {
   seed?: number;
   stop?: string[];
   greedy?: boolean;
+  bf16?: boolean;
   stream: boolean;
 }
 
@@ -72,13 +74,15 @@ export function addSamplingOptions(cmd: Command): Command {
     .option('--seed <s>', 'sampling seed (default 0)', nonNegativeInt('--seed'))
     .option('--stop <str...>', 'stop when the continuation contains one of these strings')
     .option('--greedy', 'always pick the most likely token (no sampling)')
+    .option('--bf16', 'keep the weights as bfloat16 and multiply in bfloat16 (half the memory; AVX512_BF16 where the CPU has it)')
     .addOption(new Option('--no-stream', 'print the text only when generation ends'));
 }
 
 /** Loads the model, tokenizer and generation config of `--model`. */
-export function loadForGeneration(dir: string): { model: CausalLM; tokenizer: PreTrainedTokenizer; genConfig: GenerationConfig } {
+export function loadForGeneration(dir: string, opts: { computeDtype?: ComputeDtype } = {}): { model: CausalLM; tokenizer: PreTrainedTokenizer; genConfig: GenerationConfig } {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`--model ${dir}: no such folder (expected a Hugging Face model folder)`);
-  return { model: AutoModelForCausalLM.fromPretrained(dir), tokenizer: AutoTokenizer.fromPretrained(dir), genConfig: readGenerationConfig(dir) };
+  const load = opts.computeDtype ? { computeDtype: opts.computeDtype } : {};
+  return { model: AutoModelForCausalLM.fromPretrained(dir, load), tokenizer: AutoTokenizer.fromPretrained(dir), genConfig: readGenerationConfig(dir) };
 }
 
 /**
@@ -120,7 +124,7 @@ export function register(program: Command): void {
     .requiredOption('--prompt <text>', 'text to continue')
     .option('--chat-template', "send the prompt as a user message through the tokenizer's chat template (plain \"User:/Assistant:\" format when it has none)")
     .action((flags: SamplingFlags & { prompt: string; chatTemplate?: boolean }) => {
-      const { model, tokenizer, genConfig } = loadForGeneration(flags.model);
+      const { model, tokenizer, genConfig } = loadForGeneration(flags.model, flags.bf16 ? { computeDtype: 'bfloat16' } : {});
       const messages = [{ role: 'user', content: flags.prompt }];
       let promptIds: number[];
       let stops: string[] = [];

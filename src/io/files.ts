@@ -15,7 +15,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  closeSync, copyFileSync, cpSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readSync, readdirSync,
+  closeSync, copyFileSync, cpSync, existsSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readSync, readdirSync,
   realpathSync, renameSync, rmSync, writeSync, type Stats,
 } from 'node:fs';
 import { hostname } from 'node:os';
@@ -363,6 +363,11 @@ function finishFolderWrite(w: FolderWrite, opts: FolderWriteOptions): void {
   try {
     renameSync(w.tmp, w.dir);
   } catch (err) {
+    if (old && !existsSync(w.dir)) {
+      // The swap itself failed (not a race): put the previous version back, so nothing is lost.
+      renameSync(old, w.dir);
+      throw new Error(`${w.dir}: could not move the new version into place; the previous version is kept (${(err as Error).message})`);
+    }
     // Another process created `dir` between our two renames: its version stands, ours is dropped.
     if (old) rmSync(old, { recursive: true, force: true });
     throw new Error(`${w.dir}: another process wrote this folder at the same time; this save was not applied (${(err as Error).message})`);

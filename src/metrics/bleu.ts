@@ -43,6 +43,12 @@ export const BLEU_SMOOTH_DEFAULTS: Readonly<Record<BleuSmoothMethod, number | nu
 /** The default maximum n-gram order. */
 export const BLEU_MAX_NGRAM_ORDER = 4;
 
+/**
+ * The largest maxNgramOrder accepted. sacrebleu has no bound; orders past a few dozen only
+ * measure exact copies, and an unbounded one lets `maxNgramOrder=1e9` allocate gigabytes.
+ */
+export const BLEU_NGRAM_ORDER_LIMIT = 100;
+
 /** The version of sacrebleu whose behaviour this module reproduces (reported in signatures). */
 const MIRRORED_SACREBLEU_VERSION = '2.6.0';
 

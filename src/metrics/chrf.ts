@@ -48,6 +48,12 @@ interface ResolvedChrfOptions {
 
 const MIRRORED_SACREBLEU_VERSION = '2.6.0';
 
+/**
+ * The largest charOrder and wordOrder accepted (sacrebleu has no bound; 6 and 2 are the usual
+ * values, and an unbounded order lets `charOrder=1e9` allocate gigabytes).
+ */
+export const CHRF_MAX_ORDER = 100;
+
 /** Python's `string.punctuation`, which chrF++ splits off word edges. */
 const ASCII_PUNCTUATION = new Set('!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~');
 

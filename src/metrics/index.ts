@@ -8,7 +8,10 @@
  *   sklearn's names: `seqeval.f1Score`), plus `seqevalCompute` (Hugging Face evaluate's shape);
  * - BLEU / chrF: sacrebleu 2.x; ROUGE: rouge-score 0.1.2; METEOR: NLTK 3.8; SQuAD: the official
  *   v1.1 script; perplexity: Hugging Face evaluate's formula; repetition: distinct-n, rep-n;
- * - significance: bootstrap confidence intervals and paired tests for any corpus metric.
+ * - significance: bootstrap confidence intervals and paired tests for any corpus metric;
+ * - the registry: every metric by name with its input shapes and checked options
+ *   (`computeMetric`, `computeMetrics`, `bootstrapMetric`, `getMetricSpec`), shared by the
+ *   `eval-metrics` command, the trainer's evaluation and the reports.
  */
 export * from './classification.js';
 export * from './regression.js';
@@ -44,3 +47,25 @@ export * from './nltk-word-tokenizer.js';
 export * from './squad.js';
 export * from './perplexity.js';
 export * from './repetition.js';
+export {
+  MAX_BOOTSTRAP_SAMPLES,
+  MAX_REPETITION_ORDER,
+  METRIC_NAMES,
+  bootstrapMetric,
+  checkBootstrapOptions,
+  computeMetric,
+  computeMetrics,
+  getMetricSpec,
+  listMetrics,
+  validateMetricOptions,
+  type MetricBootstrapOptions,
+  type MetricCallContext,
+  type MetricInputShape,
+  type MetricInputs,
+  type MetricOptionSpec,
+  type MetricOptions,
+  type MetricResult,
+  type MetricScore,
+  type MetricSpec,
+  type MetricValue,
+} from './registry.js';

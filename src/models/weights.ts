@@ -48,10 +48,42 @@ export function readModelWeights(dir: string): Map<string, RawTensor> {
   throw new Error(`${dir}: no model.safetensors or model.safetensors.index.json (only safetensors checkpoints are supported)`);
 }
 
+/** How many values of a float tensor are NaN or ±Infinity (0 for integer tensors). */
+export function countNonFinite(raw: RawTensor): number {
+  let bad = 0;
+  const { data } = raw;
+  if (data instanceof Float32Array || data instanceof Float64Array) {
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) bad++;
+  } else if (raw.dtype === 'BF16' || raw.dtype === 'F16') {
+    // All exponent bits set: Infinity or NaN.
+    const mask = raw.dtype === 'BF16' ? 0x7f80 : 0x7c00;
+    const bits = data as Uint16Array;
+    for (let i = 0; i < bits.length; i++) if ((bits[i]! & mask) === mask) bad++;
+  }
+  return bad;
+}
+
+/**
+ * Warns (on stderr, once per load) about tensors holding NaN or ±Infinity: such a checkpoint
+ * loads, but every output it computes will be NaN. Returns the names of those tensors.
+ */
+export function warnNonFinite(file: Map<string, RawTensor>, label: string, warn: (message: string) => void = (m) => console.warn(m)): string[] {
+  const bad: string[] = [];
+  for (const [key, raw] of file) {
+    const n = countNonFinite(raw);
+    if (n > 0) bad.push(`${key} (${n} of ${raw.data.length})`);
+  }
+  if (bad.length > 0) {
+    warn(`warning: ${label}: ${bad.length} tensor${bad.length === 1 ? ' holds' : 's hold'} NaN or Infinity values: ${bad.slice(0, 8).join(', ')}${bad.length > 8 ? ` (+${bad.length - 8} more)` : ''}; the model's outputs will not be usable`);
+  }
+  return bad.map((b) => b.slice(0, b.lastIndexOf(' (')));
+}
+
 /**
  * Load file tensors into a module by HF key. `rename` maps a file key to a module path (or null to
  * skip it, e.g. rotary buffers). Every module parameter must be found; tensors the module does not
- * have are reported as an error unless listed in `ignoreUnexpected`.
+ * have are reported as an error unless listed in `ignoreUnexpected`. Tensors with NaN or Infinity
+ * values are reported by a warning naming them ({@link warnNonFinite}).
  */
 export function loadIntoModule(module: Module, file: Map<string, RawTensor>, opts: {
   dtype?: WeightDtype; rename?: (key: string) => string | null; ignoreUnexpected?: RegExp; label: string;
@@ -75,6 +107,12 @@ export function loadIntoModule(module: Module, file: Map<string, RawTensor>, opt
     throw new Error(`${opts.label}: weights do not match the model${missing.length ? `; missing: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ` (+${missing.length - 8} more)` : ''}` : ''}${unexpected.length ? `; unexpected: ${unexpected.slice(0, 8).join(', ')}${unexpected.length > 8 ? ` (+${unexpected.length - 8} more)` : ''}` : ''}`);
   }
   module.loadStateDict(state, { strict: false });
+  const used = new Map<string, RawTensor>();
+  for (const [key, raw] of file) {
+    const path = opts.rename ? opts.rename(key) : key;
+    if (path !== null && own.has(path)) used.set(key, raw);
+  }
+  warnNonFinite(used, opts.label);
 }
 
 /** A module's parameters as safetensors entries (float32 or the stored half type). */

@@ -17,7 +17,7 @@ import type { Kernels } from './kernels.js';
 export type { Kernels } from './kernels.js';
 export type Backend = 'native' | 'js';
 /** SIMD builds inside the addon. */
-export type NativeSimd = 'avx512' | 'avx2' | 'scalar';
+export type NativeSimd = 'avx512bf16' | 'avx512' | 'avx2' | 'scalar';
 
 /** The addon's exports: the kernel functions plus thread/SIMD controls. */
 interface NativeAddon extends Omit<Kernels, 'name' | 'threads' | 'simd'> {

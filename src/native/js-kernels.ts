@@ -7,7 +7,7 @@ import { f16BitsToFloat } from '../dtypes/half.js';
 import { type Kernels, Unary, WType } from './kernels.js';
 
 function widenInto(src: Uint16Array, srcOff: number, type: WType, dst: Float32Array, dstOff: number, n: number): void {
-  if (type === WType.BF16) {
+  if (type === WType.BF16 || type === WType.BF16Dot) {
     const u = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
     for (let i = 0; i < n; i++) u[dstOff + i] = src[srcOff + i]! << 16;
   } else if (type === WType.F16) {
@@ -145,7 +145,8 @@ export const jsKernels: Kernels = {
       if (bType === WType.F32) {
         Bf = B as Float32Array;
       } else {
-        // Widen just the rows of this matrix once, then reuse the float32 path.
+        // Widen just the rows of this matrix once, then reuse the float32 path (BF16Dot too: the
+        // reference computes bf16 weights in float32, see WType).
         const rows = transB ? N : K;
         const cols = transB ? K : N;
         Bf = new Float32Array(rows * cols);

@@ -13,11 +13,23 @@
  *  - Half-precision weights are Uint16Array holding raw bf16 or IEEE f16 bits (`HalfType`).
  */
 
-/** Storage type of a weight operand: 0 = float32, 1 = bfloat16 bits, 2 = IEEE float16 bits. */
+/**
+ * Storage type of a weight operand: 0 = float32, 1 = bfloat16 bits, 2 = IEEE float16 bits,
+ * 3 = bfloat16 bits computed in bfloat16 (`BF16Dot`).
+ *
+ * BF16 and F16 weights are widened to float32 and multiplied in float32. BF16Dot weights (opt-in
+ * `computeDtype: 'bfloat16'`) are multiplied in bfloat16 where the CPU has AVX512_BF16: op(A) is
+ * rounded to bfloat16 (round to nearest even) and the bf16 products are accumulated in float32
+ * (`vdpbf16ps`, twice the float32 rate). Everywhere else (other CPUs, the TypeScript kernels,
+ * GEMMs of a few rows such as decoding, which are memory-bound) BF16Dot is computed exactly as
+ * BF16. Results therefore differ from BF16 by the rounding of op(A): at most about
+ * 2^-8 * sum_k |a_ik b_kj| per element.
+ */
 export const enum WType {
   F32 = 0,
   BF16 = 1,
   F16 = 2,
+  BF16Dot = 3,
 }
 
 /** Element-wise activations with a forward and a backward. */

@@ -3,3 +3,4 @@ export { Module } from './module.js';
 export { Linear, Embedding, LayerNorm, RMSNorm, Dropout, LSTM, type LinearLike } from './layers.js';
 export { normalLinear, normalEmbedding, type NormalLinearOptions } from './init.js';
 export { mseLoss, bceWithLogitsLoss } from './losses.js';
+export { setComputeDtype, computeDtypeOf, parseComputeDtype, COMPUTE_DTYPES, type ComputeDtype } from './compute-dtype.js';

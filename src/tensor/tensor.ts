@@ -8,7 +8,8 @@
  * LoRA's memory saving comes from.
  *
  * Frozen weights may be stored as bfloat16/float16 bits (`dtype` 'bf16' | 'f16'); the kernels
- * widen them on the fly (matmul, embedding). All computed tensors are float32.
+ * widen them on the fly (matmul, embedding). All computed tensors are float32. A bf16 weight marked
+ * `bf16Compute` (see nn/compute-dtype.ts) is multiplied in bfloat16 where the CPU can (WType.BF16Dot).
  */
 import { kernels } from '../native/index.js';
 import { WType } from '../native/kernels.js';
@@ -92,8 +93,11 @@ export class Tensor {
   node: GradNode | null = null;
   /** Optional human name (parameter path), used in error messages. */
   name?: string;
+  /** A bf16 weight whose matrix products round the other operand to bf16 too (WType.BF16Dot). */
+  readonly bf16Compute: boolean;
 
-  constructor(data: Float32Array | Uint16Array, shape: readonly number[], opts: { dtype?: DType; requiresGrad?: boolean; name?: string } = {}) {
+  constructor(data: Float32Array | Uint16Array, shape: readonly number[],
+    opts: { dtype?: DType; requiresGrad?: boolean; name?: string; bf16Compute?: boolean } = {}) {
     checkShape(shape, 'Tensor');
     const dtype = opts.dtype ?? 'f32';
     if (dtype === 'f32' && !(data instanceof Float32Array)) throw new Error('Tensor: dtype f32 needs a Float32Array');
@@ -102,6 +106,8 @@ export class Tensor {
       throw new Error(`Tensor: data has ${data.length} elements but shape ${shapeStr(shape)} needs ${sizeOf(shape)}`);
     }
     if (opts.requiresGrad && dtype !== 'f32') throw new Error(`Tensor: a ${dtype} tensor cannot be trainable (half weights are frozen)`);
+    if (opts.bf16Compute && dtype !== 'bf16') throw new Error(`Tensor: bf16Compute needs dtype bf16, got ${dtype}`);
+    this.bf16Compute = opts.bf16Compute ?? false;
     this.data = data;
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
@@ -125,7 +131,9 @@ export class Tensor {
 
   /** Kernel storage code of this tensor. */
   get wtype(): WType {
-    return this.dtype === 'f32' ? WType.F32 : this.dtype === 'bf16' ? WType.BF16 : WType.F16;
+    if (this.dtype === 'f32') return WType.F32;
+    if (this.dtype === 'bf16') return this.bf16Compute ? WType.BF16Dot : WType.BF16;
+    return WType.F16;
   }
 
   label(): string {
@@ -159,7 +167,7 @@ export class Tensor {
 
   /** A new leaf sharing this data, outside the graph. */
   detach(): Tensor {
-    return new Tensor(this.data, this.shape, { dtype: this.dtype });
+    return new Tensor(this.data, this.shape, { dtype: this.dtype, bf16Compute: this.bf16Compute });
   }
 
   zeroGrad(): void {

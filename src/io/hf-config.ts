@@ -30,6 +30,13 @@ const ARCHITECTURE_BY_MODEL_TYPE: Record<string, Architecture> = {
   gpt2: 'GPT2LMHeadModel', bert: 'BertModel',
 };
 
+/** Decoder task-head classes whose config is their causal LM's (src/models/sequence-classification.ts). */
+const DECODER_HEAD_ALIASES: Record<string, Architecture> = {
+  LlamaForSequenceClassification: 'LlamaForCausalLM', MistralForSequenceClassification: 'MistralForCausalLM',
+  Qwen2ForSequenceClassification: 'Qwen2ForCausalLM', Qwen3ForSequenceClassification: 'Qwen3ForCausalLM',
+  GPT2ForSequenceClassification: 'GPT2LMHeadModel',
+};
+
 /** Activation names of transformers' ACT2FN accepted in `hidden_act` / `activation_function`. */
 export const ACTIVATIONS = [
   'gelu', 'gelu_new', 'gelu_fast', 'gelu_pytorch_tanh', 'gelu_python', 'gelu_accurate', 'quick_gelu',
@@ -291,6 +298,8 @@ function resolveArchitecture(f: FieldReader): Architecture {
     const list = f.obj.architectures;
     if (!Array.isArray(list) || list.length === 0 || typeof list[0] !== 'string') f.fail('architectures', 'a non-empty list of class names');
     const name = list[0] as string;
+    const alias = DECODER_HEAD_ALIASES[name];
+    if (alias) return alias;
     if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(name)) {
       throw new Error(`${f.label}: unsupported architecture "${name}" (${supported})`);
     }

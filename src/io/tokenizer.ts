@@ -90,7 +90,7 @@ export interface ChatTemplateOptions {
   /** Leave the final message open for the model to continue (strip what follows its content); default false. */
   continueFinalMessage?: boolean;
   /** Template to use instead of the tokenizer's, or the name of one of its named templates. */
-  chatTemplate?: string;
+  chatTemplate?: string | undefined;
   /** Tool (function) schemas, passed to the template as `tools`. */
   tools?: unknown[];
   /** Retrieval documents, passed to the template as `documents`. */

@@ -16,3 +16,6 @@ export * from './ia3/model.js';
 export * from './prompt/config.js';
 export * from './prompt/encoders.js';
 export * from './prompt/model.js';
+export * from './moe-lora/config.js';
+export * from './moe-lora/layer.js';
+export * from './moe-lora/model.js';

@@ -39,6 +39,11 @@ export { moeLoraConfig, moeLoraConfigFromJson, moeLoraConfigToJson, type MoeLora
 export { MoeLoraLinear, MoeExperts, loadBalancingLoss } from './moe-lora/layer.js';
 export { MOE_LORA, injectMoeLora } from './moe-lora/model.js';
 
+/** Bottleneck adapters (Houlsby / Pfeiffer placements for BERT, GPT-2, Llama; tunekit's folder format). */
+export { bottleneckConfig, bottleneckConfigFromJson, bottleneckConfigToJson, type BottleneckConfig } from './bottleneck/config.js';
+export { BottleneckAdapter, BottleneckLayer } from './bottleneck/layer.js';
+export { BOTTLENECK, bottleneckTargets } from './bottleneck/model.js';
+
 /** The shared tuner: target matching, injection, freezing by prefix, modules_to_save, merge/unload. */
 export {
   ALL_LINEAR, TunerLayer, ModulesToSaveWrapper, fullMatch, matchesName, matchesTarget, layerIndex, patternValue, modelFamily,

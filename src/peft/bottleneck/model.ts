@@ -9,12 +9,12 @@ import { BOTTLENECK_FIELDS, bottleneckConfigFromJson, bottleneckConfigToJson, ty
 import { BottleneckLayer } from './layer.js';
 
 /** Output projections of the attention and feed-forward blocks by family (regexes on the module path). */
+const LLAMA = { attention: '.*\\.layers\\.\\d+\\.self_attn\\.o_proj', feedforward: '.*\\.layers\\.\\d+\\.mlp\\.down_proj' };
 const PLACEMENTS: Record<string, { attention: string; feedforward: string }> = {
+  llama: LLAMA, mistral: LLAMA, qwen2: LLAMA, qwen3: LLAMA,
   bert: { attention: '.*\\.layer\\.\\d+\\.attention\\.output\\.dense', feedforward: '.*\\.layer\\.\\d+\\.output\\.dense' },
   gpt2: { attention: '.*\\.h\\.\\d+\\.attn\\.c_proj', feedforward: '.*\\.h\\.\\d+\\.mlp\\.c_proj' },
-  llama: { attention: '.*\\.layers\\.\\d+\\.self_attn\\.o_proj', feedforward: '.*\\.layers\\.\\d+\\.mlp\\.down_proj' },
 };
-for (const f of ['mistral', 'qwen2', 'qwen3']) PLACEMENTS[f] = PLACEMENTS.llama!;
 
 export function bottleneckTargets(model: Module, architecture: 'houlsby' | 'pfeiffer'): string {
   const family = modelFamily(model);

@@ -35,7 +35,7 @@ const FLAGS: Record<string, { args: string[]; field: string; value: unknown }> =
   '--greedy': { args: [], field: 'doSample', value: false },
 };
 /** Flags that choose what to load or how to print, not how to sample. */
-const NOT_SAMPLING = new Set(['--model', '--no-stream', '--adapter']);
+const NOT_SAMPLING = new Set(['--model', '--no-stream', '--adapter', '--bf16']);
 
 test('every sampling flag of generate/chat reaches the generation options', () => {
   const defined = addSamplingOptions(new Command('x')).options.map((o) => o.long ?? '');

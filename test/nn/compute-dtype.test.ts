@@ -33,7 +33,7 @@ function model(seed = 1): { m: GPT2LMHeadModel; lora: Tensor[] } {
   getPeftModel(m, loraConfig({ targetModules: ['c_attn', 'c_fc'], r: 4, loraAlpha: 8, loraDropout: 0 }));
   const rng = new Rng(seed + 10);
   for (const [path, t] of m.namedParameters()) {
-    if (/lora_B(\.default)?\.weight$/.test(path)) m.setParameter(path, F.randn(t.shape, rng, 0.2, { requiresGrad: true }));
+    if (/\.lora_B\./.test(path)) m.setParameter(path, F.randn(t.shape, rng, 0.2, { requiresGrad: true }));
   }
   return { m, lora: m.namedParameters().filter(([, t]) => t.requiresGrad).map(([, t]) => t) };
 }

@@ -24,8 +24,10 @@ const STORIES = asset('stories260K-hf');
 
 function accuracy(model: ClassifierModel, ex: ClassificationExample[], pad: number): number {
   const { predictions, references } = noGrad(() => predictClassification(model, ex, { padTokenId: pad, batchSize: 64 }));
-  const r = computeMetrics(['accuracy'], { predictions, references }) as unknown as { accuracy: { accuracy: number } };
-  return r.accuracy.accuracy;
+  const r = computeMetrics(['accuracy'], { predictions, references });
+  const score = r.accuracy?.score;
+  if (typeof score !== 'number') throw new Error('accuracy: no score');
+  return score;
 }
 
 async function sst2(): Promise<Record<string, unknown>> {

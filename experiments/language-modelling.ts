@@ -38,8 +38,10 @@ function shortPrompt(e: Example): string {
 
 function generalSet(tok: PreTrainedTokenizer): { replay: LmExample[]; heldOut: LmExample[] } {
   const stories = readFileSync(asset('tinystories-sample', 'tinystories_sample.txt'), 'utf8').split('\n').filter((l) => l.trim());
-  const rows = packSequences(stories.map((s) => tok.encode(s)), 64, 2);
-  return { heldOut: rows.slice(0, 30), replay: rows.slice(30) };
+  // The sample is small (3.8 KB, ~20 rows of 48 tokens): half held out, half for replay.
+  const rows = packSequences(stories.map((s) => tok.encode(s)), 48, 2);
+  const half = Math.floor(rows.length / 2);
+  return { heldOut: rows.slice(0, half), replay: rows.slice(half) };
 }
 
 function sampleAnswers(model: LlamaForCausalLM, tok: PreTrainedTokenizer, prompts: Example[], penalty: number): number[][] {
@@ -103,7 +105,7 @@ async function forgetting(): Promise<Record<string, unknown>> {
       }
     }
   }
-  return { general: 'TinyStories sample, 30 held-out rows of 64 tokens (stories260K pre-training domain)', task: 'Alpaca instruction tuning (96-token window), 20 steps × 8 examples, LoRA on all projections', before, rows };
+  return { general: `TinyStories sample (stories260K's pre-training domain): ${general.heldOut.length} held-out rows of 48 tokens; ${general.replay.length} other rows for replay`, task: 'Alpaca instruction tuning (96-token window), 20 steps × 8 examples, LoRA on all projections', before, rows };
 }
 
 export const experiments = { alpaca, forgetting };

@@ -55,7 +55,8 @@ export class AutoModelForCausalLM {
    *
    * @param opts.dtype how frozen weights are kept: 'float32' (default), 'bfloat16', 'float16', 'auto' (as stored)
    * @param opts.computeDtype 'bfloat16': frozen matrices stored as bf16 and multiplied in bf16 with
-   *   float32 accumulation (see nn/compute-dtype.ts); overrides `dtype` for those matrices
+   *   float32 accumulation; 'int8': int8 with per-row scales (see nn/compute-dtype.ts); overrides
+   *   `dtype` for those matrices
    * @throws Error for encoder-only (BERT) or unsupported architectures
    */
   static fromPretrained(dir: string, opts: { dtype?: WeightDtype; computeDtype?: ComputeDtype } = {}): AutoCausalLM {

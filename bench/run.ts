@@ -3,15 +3,18 @@
  * same run (numpy for matmul, PyTorch float32 and bf16 autocast for the LoRA step, with the fastest
  * OPENBLAS_CORETYPE probed first and a refusal when PyTorch is not on OpenBLAS; the Python
  * references where they exist).
- * Parts: matmul, lora, qwen (a Qwen2.5-0.5B-shaped LoRA step and decode), generate, metrics (default: all). Results also go to bench-results.json.
+ * Parts: matmul, lora, qwen (a Qwen2.5-0.5B-shaped LoRA step and decode), generate, metrics, judge
+ * (the judge web app's load test), peft (default: all). Results also go to bench-results.json.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchGenerate } from './generate.js';
+import { benchJudgeLoad } from './judge-load.js';
 import { benchMatmul } from './matmul.js';
 import { benchMetrics } from './metrics.js';
+import { benchPeftMethods } from './peft-methods.js';
 import type { LoraStepResult } from './lora-step.js';
 import { sharedDir } from '../test/helpers/shared.js';
 
@@ -146,6 +149,8 @@ const parts: Record<string, () => Promise<Record<string, unknown>>> = {
   qwen: benchQwen,
   generate: benchGenerate,
   metrics: benchMetrics,
+  judge: () => benchJudgeLoad(),
+  peft: () => benchPeftMethods(),
 };
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(parts);

@@ -44,13 +44,13 @@ export interface GenerateOptions extends LogitsSettings {
   /** Ids that end a row; default model.config.eosTokenIds. */
   eosTokenIds?: readonly number[];
   /** Id used for left padding and after a row finished; default model.config.padTokenId, else the first EOS id, else 0. */
-  padTokenId?: number;
+  padTokenId?: number | undefined;
   /** Needed for stop strings and for the `text` of results and events. */
   tokenizer?: Detokenizer;
   /** Stop a row once its decoded continuation contains one of these; the text is cut before it. */
   stopStrings?: readonly string[];
   /** Called for every generated token of every row. */
-  onToken?: (event: TokenEvent) => void;
+  onToken?: ((event: TokenEvent) => void) | undefined;
   /** Reuse keys/values across steps; default true. false re-runs the whole sequence each step. */
   useCache?: boolean;
   /**
@@ -167,7 +167,7 @@ function* evalGenerationSteps(model: CausalLM, inputIds: readonly number[] | rea
 
   const forward = (feedIds: number[], feedMask: number[], withCache: KVCache | null): Float32Array => noGrad(() => {
     const out = model.forward({
-      inputIds: Int32Array.from(feedIds), batchSize: B, attentionMask: Uint8Array.from(feedMask), cache: withCache ?? undefined, logitsToKeep: 1,
+      inputIds: Int32Array.from(feedIds), batchSize: B, attentionMask: Uint8Array.from(feedMask), ...(withCache ? { cache: withCache } : {}), logitsToKeep: 1,
     });
     return out.logits.f32;
   });

@@ -141,26 +141,26 @@ export interface RepoFile {
 /** Options of {@link pullRepo}. */
 export interface PullOptions {
   /** Branch, tag or commit; default "main". */
-  revision?: string;
+  revision?: string | undefined;
   /** Cache root; default {@link hubCacheDir}(). */
-  cacheDir?: string;
+  cacheDir?: string | undefined;
   /** fnmatch-style patterns (as huggingface_hub's allow_patterns; "dir/" means "dir/*"); default all files. */
-  include?: string[];
+  include?: string[] | undefined;
   /** Bearer token; default HF_TOKEN. */
-  token?: string;
+  token?: string | undefined;
   /** Hub URL; default HF_ENDPOINT or https://huggingface.co. */
-  endpoint?: string;
+  endpoint?: string | undefined;
   /** Show a progress bar on stderr; default only when stderr is a TTY. */
-  progress?: boolean;
+  progress?: boolean | undefined;
   /**
    * Attempts per request (listing, HEAD, each file) after a dropped connection, a timeout or a 5xx
    * answer, downloads resuming with a Range request; default TUNEKIT_HUB_RETRIES + 1 (5).
    */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /** Abort a request when no data arrives for this long; default HF_HUB_DOWNLOAD_TIMEOUT (10 s). */
-  idleTimeoutMs?: number;
+  idleTimeoutMs?: number | undefined;
   /** Receives one line per event ("downloading x", "cached x"); default silent. */
-  log?: (line: string) => void;
+  log?: ((line: string) => void) | undefined;
 }
 
 /** What {@link pullRepo} fetched and where the snapshot is. */

@@ -16,7 +16,8 @@ import { join } from 'node:path';
 import { parseModelConfig, type BertConfig, type ProblemType } from '../io/hf-config.js';
 import { FieldReader, readJsonObject } from '../io/json.js';
 import type { RawTensor } from '../io/safetensors.js';
-import { Dropout, Embedding, LayerNorm, Linear } from '../nn/layers.js';
+import { normalEmbedding, normalLinear } from '../nn/init.js';
+import { Dropout, LayerNorm, type Embedding, type LinearLike } from '../nn/layers.js';
 import { bceWithLogitsLoss, mseLoss } from '../nn/losses.js';
 import { Module } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
@@ -25,27 +26,11 @@ import type { Tensor } from '../tensor/tensor.js';
 import { activation } from './activations.js';
 import { attentionWithDropout, checkPrefix, withPastKeyValues, type AttentionContext, type KVPrefix } from './attention.js';
 import { inputEmbeds } from './causal-lm.js';
-import type { LinearLike } from './llama.js';
 import { SkipInitRng, loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
 
 /** Std of the normal initialisation (`initializer_range`, default 0.02). */
 function initializerRange(json: Record<string, unknown>): number {
   return new FieldReader('config.json', json).num('initializer_range', 0.02, true);
-}
-
-/** Linear initialised as transformers' BertPreTrainedModel: N(0, std), zero bias. */
-function linear(inF: number, outF: number, rng: Rng, std: number): Linear {
-  const l = new Linear(inF, outF, { rng });
-  l.weight = F.randn(l.weight.shape, rng, std, { requiresGrad: true });
-  l.bias = F.zeros([outF], { requiresGrad: true });
-  return l;
-}
-
-function embedding(num: number, dim: number, rng: Rng, std: number, paddingIdx: number | null = null): Embedding {
-  const e = new Embedding(num, dim, { rng });
-  e.weight = F.randn([num, dim], rng, std, { requiresGrad: true });
-  if (paddingIdx !== null && paddingIdx < num) e.weight.f32.fill(0, paddingIdx * dim, (paddingIdx + 1) * dim);
-  return e;
 }
 
 function probability(value: number, field: string): number {
@@ -66,9 +51,9 @@ export class BertEmbeddings extends Module {
       throw new Error(`config.json: position_embedding_type "${config.positionEmbeddingType}" is not supported (expected "absolute")`);
     }
     const d = config.hiddenSize;
-    this.word_embeddings = embedding(config.vocabSize, d, rng, std, config.padTokenId);
-    this.position_embeddings = embedding(config.maxPositionEmbeddings, d, rng, std);
-    this.token_type_embeddings = embedding(config.typeVocabSize, d, rng, std);
+    this.word_embeddings = normalEmbedding(config.vocabSize, d, rng, std, config.padTokenId);
+    this.position_embeddings = normalEmbedding(config.maxPositionEmbeddings, d, rng, std);
+    this.token_type_embeddings = normalEmbedding(config.typeVocabSize, d, rng, std);
     this.LayerNorm = new LayerNorm(d, config.layerNormEps);
     this.dropout = new Dropout(probability(config.hiddenDropoutProb, 'hidden_dropout_prob'), rng.nextU32());
   }
@@ -99,9 +84,9 @@ export class BertSelfAttention extends Module {
   constructor(readonly config: BertConfig, readonly layerIdx: number, rng: Rng, std: number) {
     super();
     const d = config.hiddenSize;
-    this.query = linear(d, d, rng, std);
-    this.key = linear(d, d, rng, std);
-    this.value = linear(d, d, rng, std);
+    this.query = normalLinear(d, d, rng, std);
+    this.key = normalLinear(d, d, rng, std);
+    this.value = normalLinear(d, d, rng, std);
     this.dropout = new Dropout(probability(config.attentionProbsDropoutProb, 'attention_probs_dropout_prob'), rng.nextU32());
   }
 
@@ -126,7 +111,7 @@ export class BertSelfOutput extends Module {
 
   constructor(inF: number, config: BertConfig, rng: Rng, std: number) {
     super();
-    this.dense = linear(inF, config.hiddenSize, rng, std);
+    this.dense = normalLinear(inF, config.hiddenSize, rng, std);
     this.LayerNorm = new LayerNorm(config.hiddenSize, config.layerNormEps);
     this.dropout = new Dropout(probability(config.hiddenDropoutProb, 'hidden_dropout_prob'), rng.nextU32());
   }
@@ -161,7 +146,7 @@ export class BertIntermediate extends Module {
   constructor(config: BertConfig, rng: Rng, std: number) {
     super();
     this.act = activation(config.hiddenAct, 'hidden_act');
-    this.dense = linear(config.hiddenSize, config.intermediateSize, rng, std);
+    this.dense = normalLinear(config.hiddenSize, config.intermediateSize, rng, std);
   }
 
   forward(x: Tensor): Tensor {
@@ -201,7 +186,7 @@ export class BertPooler extends Module {
 
   constructor(config: BertConfig, rng: Rng, std: number) {
     super();
-    this.dense = linear(config.hiddenSize, config.hiddenSize, rng, std);
+    this.dense = normalLinear(config.hiddenSize, config.hiddenSize, rng, std);
   }
 
   /** tanh(dense(h[:, 0])): [B, T, d] -> [B, d]. */
@@ -396,7 +381,7 @@ export class BertForSequenceClassification extends BertWithHead {
     this.bert = new BertModel(config, { configJson, rng: encoderRng(rng, opts) });
     this.numLabels = config.numLabels;
     this.dropout = new Dropout(probability(config.classifierDropout ?? config.hiddenDropoutProb, 'classifier_dropout'), rng.nextU32());
-    this.classifier = linear(config.hiddenSize, config.numLabels, rng, initializerRange(configJson));
+    this.classifier = normalLinear(config.hiddenSize, config.numLabels, rng, initializerRange(configJson));
   }
 
   /**
@@ -458,7 +443,7 @@ export class BertForTokenClassification extends BertWithHead {
     this.bert = new BertModel(config, { configJson, rng: encoderRng(rng, opts), addPoolingLayer: false });
     this.numLabels = config.numLabels;
     this.dropout = new Dropout(probability(config.classifierDropout ?? config.hiddenDropoutProb, 'classifier_dropout'), rng.nextU32());
-    this.classifier = linear(config.hiddenSize, config.numLabels, rng, initializerRange(configJson));
+    this.classifier = normalLinear(config.hiddenSize, config.numLabels, rng, initializerRange(configJson));
   }
 
   /** As BertForSequenceClassification.fromPretrained (no pooler). */
@@ -507,7 +492,7 @@ export class BertForQuestionAnswering extends BertWithHead {
     const configJson = opts.configJson ?? {};
     this.bert = new BertModel(config, { configJson, rng: encoderRng(rng, opts), addPoolingLayer: false });
     this.numLabels = 2;
-    this.qa_outputs = linear(config.hiddenSize, 2, rng, initializerRange(configJson));
+    this.qa_outputs = normalLinear(config.hiddenSize, 2, rng, initializerRange(configJson));
   }
 
   /** As BertForSequenceClassification.fromPretrained (no pooler; qa_outputs trainable). */
@@ -573,7 +558,7 @@ export interface BertLoadOptions {
 export function readBertConfig(dir: string, opts: Pick<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'> = {}): { config: BertConfig; configJson: Record<string, unknown> } {
   const path = join(dir, 'config.json');
   const configJson = readJsonObject(path);
-  const config = parseModelConfig(isBertConfig(configJson) ? { ...configJson, architectures: null } : configJson, path);
+  const config = parseModelConfig(isBertConfig(configJson) ? { ...configJson, architectures: null } : configJson, path, { checkSize: true });
   if (config.family !== 'bert') throw new Error(`${dir}: ${config.architecture} is not a BERT model`);
   return { config: withLabels(config, opts), configJson };
 }

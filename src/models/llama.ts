@@ -12,7 +12,8 @@
  */
 import { readModelConfig, computeRopeInvFreq, type DecoderConfig } from '../io/hf-config.js';
 import { readJsonObject } from '../io/json.js';
-import { Embedding, Linear, RMSNorm } from '../nn/layers.js';
+import { normalEmbedding, normalLinear } from '../nn/init.js';
+import { Linear, RMSNorm, type Embedding, type LinearLike } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
@@ -22,18 +23,8 @@ import { KVCache, inputEmbeds, lmHeadOutput, prepareDecoderInput, type CausalLM,
 import { SkipInitRng, loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
 import { join } from 'node:path';
 
-/** Anything with a Linear's forward: a Linear, or an adapter wrapping one. */
-export interface LinearLike extends Module {
-  forward(x: Tensor): Tensor;
-}
-
-function linear(inF: number, outF: number, bias: boolean, rng: Rng, std: number): Linear {
-  const l = new Linear(inF, outF, { bias, rng });
-  // transformers' _init_weights: N(0, initializer_range), zero bias.
-  l.weight = F.randn(l.weight.shape, rng, std, { requiresGrad: true });
-  if (l.bias) l.bias = F.zeros(l.bias.shape, { requiresGrad: true });
-  return l;
-}
+/** Moved to nn/layers.ts; re-exported for existing imports. */
+export type { LinearLike } from '../nn/layers.js';
 
 export class LlamaAttention extends Module {
   q_proj: LinearLike;
@@ -48,10 +39,10 @@ export class LlamaAttention extends Module {
     super();
     const { hiddenSize: d, numAttentionHeads: H, numKeyValueHeads: Hkv, headDim: D } = config;
     const std = 0.02;
-    this.q_proj = linear(d, H * D, config.qkvBias, rng, std);
-    this.k_proj = linear(d, Hkv * D, config.qkvBias, rng, std);
-    this.v_proj = linear(d, Hkv * D, config.qkvBias, rng, std);
-    this.o_proj = linear(H * D, d, config.oProjBias, rng, std);
+    this.q_proj = normalLinear(d, H * D, rng, std, { bias: config.qkvBias });
+    this.k_proj = normalLinear(d, Hkv * D, rng, std, { bias: config.qkvBias });
+    this.v_proj = normalLinear(d, Hkv * D, rng, std, { bias: config.qkvBias });
+    this.o_proj = normalLinear(H * D, d, rng, std, { bias: config.oProjBias });
     if (config.qkNorm) {
       this.q_norm = new RMSNorm(D, config.rmsNormEps);
       this.k_norm = new RMSNorm(D, config.rmsNormEps);
@@ -86,9 +77,9 @@ export class LlamaMLP extends Module {
     if (config.hiddenAct !== 'silu' && config.hiddenAct !== 'swish') {
       throw new Error(`config.json: hidden_act "${config.hiddenAct}" is not supported for ${config.architecture} (expected "silu")`);
     }
-    this.gate_proj = linear(d, m, mlpBias, rng, 0.02);
-    this.up_proj = linear(d, m, mlpBias, rng, 0.02);
-    this.down_proj = linear(m, d, mlpBias, rng, 0.02);
+    this.gate_proj = normalLinear(d, m, rng, 0.02, { bias: mlpBias });
+    this.up_proj = normalLinear(d, m, rng, 0.02, { bias: mlpBias });
+    this.down_proj = normalLinear(m, d, rng, 0.02, { bias: mlpBias });
   }
 
   forward(x: Tensor): Tensor {
@@ -123,8 +114,7 @@ export class LlamaModel extends Module {
 
   constructor(config: DecoderConfig, rng: Rng) {
     super();
-    this.embed_tokens = new Embedding(config.vocabSize, config.hiddenSize, { rng });
-    this.embed_tokens.weight = F.randn(this.embed_tokens.weight.shape, rng, 0.02, { requiresGrad: true });
+    this.embed_tokens = normalEmbedding(config.vocabSize, config.hiddenSize, rng, 0.02);
     this.layers = Array.from({ length: config.numHiddenLayers }, (_, i) => new LlamaDecoderLayer(config, i, rng));
     this.norm = new RMSNorm(config.hiddenSize, config.rmsNormEps);
   }
@@ -144,8 +134,7 @@ export class LlamaForCausalLM extends Module implements CausalLM {
     // Loading a checkpoint overwrites every weight: skip drawing random ones.
     const rng = opts.initWeights === false ? new SkipInitRng(opts.seed ?? 0) : new Rng(opts.seed ?? 0);
     this.model = new LlamaModel(config, rng);
-    this.lm_head = config.tieWordEmbeddings ? null : new Linear(config.hiddenSize, config.vocabSize, { bias: false, rng });
-    if (this.lm_head) this.lm_head.weight = F.randn(this.lm_head.weight.shape, rng, 0.02, { requiresGrad: true });
+    this.lm_head = config.tieWordEmbeddings ? null : normalLinear(config.hiddenSize, config.vocabSize, rng, 0.02, { bias: false });
     this.configJson = opts.configJson ?? {};
   }
 

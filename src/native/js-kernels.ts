@@ -3,33 +3,15 @@
  * used wherever the native addon cannot be built. Written for clarity first and speed second
  * (loop orders that walk memory contiguously), single-threaded.
  */
+import { f16BitsToFloat } from '../dtypes/half.js';
 import { type Kernels, Unary, WType } from './kernels.js';
-
-const f32buf = new Float32Array(1);
-const u32buf = new Uint32Array(f32buf.buffer);
-
-/** bfloat16 bits -> float32 (bf16 is the upper half of a float32). */
-export function bf16ToF32(bits: number): number {
-  u32buf[0] = bits << 16;
-  return f32buf[0]!;
-}
-
-/** IEEE binary16 bits -> float32, including subnormals, infinities and NaN. */
-export function f16ToF32(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >> 10) & 0x1f;
-  const frac = bits & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
 
 function widenInto(src: Uint16Array, srcOff: number, type: WType, dst: Float32Array, dstOff: number, n: number): void {
   if (type === WType.BF16 || type === WType.BF16Dot) {
     const u = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
     for (let i = 0; i < n; i++) u[dstOff + i] = src[srcOff + i]! << 16;
   } else if (type === WType.F16) {
-    for (let i = 0; i < n; i++) dst[dstOff + i] = f16ToF32(src[srcOff + i]!);
+    for (let i = 0; i < n; i++) dst[dstOff + i] = f16BitsToFloat(src[srcOff + i]!);
   } else {
     throw new Error(`widen: unknown half type ${type as number}`);
   }
@@ -136,10 +118,10 @@ function gemm1(transA: boolean, transB: boolean, M: number, N: number, K: number
     for (let k = 0; k < K; k++) {
       const a = transA ? A[aOff + k * lda + i]! : A[aOff + i * lda + k]!;
       if (transB) {
-        for (let j = 0; j < N; j++) row[j] += a * B[bOff + j * ldb + k]!;
+        for (let j = 0; j < N; j++) row[j]! += a * B[bOff + j * ldb + k]!;
       } else {
         const b0 = bOff + k * ldb;
-        for (let j = 0; j < N; j++) row[j] += a * B[b0 + j]!;
+        for (let j = 0; j < N; j++) row[j]! += a * B[b0 + j]!;
       }
     }
     const c0 = cOff + i * ldc;
@@ -263,8 +245,8 @@ export const jsKernels: Kernels = {
         const g = dy[o + j]! * (gamma ? gamma[j]! : 1);
         s1 += g;
         s2 += g * xh;
-        if (dgamma) dgamma[j] += dy[o + j]! * xh;
-        if (dbeta) dbeta[j] += dy[o + j]!;
+        if (dgamma) dgamma[j]! += dy[o + j]! * xh;
+        if (dbeta) dbeta[j]! += dy[o + j]!;
       }
       s1 /= cols;
       s2 /= cols;
@@ -295,7 +277,7 @@ export const jsKernels: Kernels = {
       let s = 0;
       for (let j = 0; j < cols; j++) {
         s += dy[o + j]! * (gamma ? gamma[j]! : 1) * x[o + j]!;
-        if (dgamma) dgamma[j] += dy[o + j]! * x[o + j]! * rs;
+        if (dgamma) dgamma[j]! += dy[o + j]! * x[o + j]! * rs;
       }
       s /= cols;
       const rs3 = rs * rs * rs;
@@ -328,7 +310,7 @@ export const jsKernels: Kernels = {
         const inv = 1 / s;
         const off = eps / V;
         for (let j = 0; j < V; j++) dlogits[o + j] = gradScale * (Math.exp(logits[o + j]! - mx) * inv - off);
-        dlogits[o + t] -= gradScale * (1 - eps);
+        dlogits[o + t]! -= gradScale * (1 - eps);
       }
     }
     return count;
@@ -413,9 +395,9 @@ export const jsKernels: Kernels = {
             const ko = kBase + s * D;
             const ds = dp[s]! * scale;
             for (let d = 0; d < D; d++) {
-              if (dq) dq[qo + d] += ds * k[ko + d]!;
-              if (dk) dk[ko + d] += ds * q[qo + d]!;
-              if (dv) dv[ko + d] += ps * dout[qo + d]!;
+              if (dq) dq[qo + d]! += ds * k[ko + d]!;
+              if (dk) dk[ko + d]! += ds * q[qo + d]!;
+              if (dv) dv[ko + d]! += ps * dout[qo + d]!;
             }
           }
         }
@@ -438,7 +420,7 @@ export const jsKernels: Kernels = {
   },
 
   axpy(n, alpha, x, xOff, y, yOff) {
-    for (let i = 0; i < n; i++) y[yOff + i] += alpha * x[xOff + i]!;
+    for (let i = 0; i < n; i++) y[yOff + i]! += alpha * x[xOff + i]!;
   },
 
   sumSquares(x, n) {

@@ -110,11 +110,11 @@ function reduceTo(g: Float32Array, outShape: readonly number[], inShape: readonl
   const inSize = out.length;
   // Common case: the input is a suffix of the output (bias over rows).
   if (isSuffix(inShape, outShape)) {
-    for (let o = 0; o < g.length; o += inSize) for (let j = 0; j < inSize; j++) out[j] += g[o + j]!;
+    for (let o = 0; o < g.length; o += inSize) for (let j = 0; j < inSize; j++) out[j]! += g[o + j]!;
     return out;
   }
   const idx = broadcastIndex(outShape, inShape);
-  for (let k = 0; k < g.length; k++) out[idx[k]!] += g[k]!;
+  for (let k = 0; k < g.length; k++) out[idx[k]!]! += g[k]!;
   return out;
 }
 
@@ -354,10 +354,10 @@ function reduce(x: Tensor, dim: number | undefined, keepdim: boolean, op: string
   for (let o = 0; o < outer; o++) {
     for (let k = 0; k < n; k++) {
       const base = (o * n + k) * inner;
-      for (let i = 0; i < inner; i++) out[o * inner + i] += xd[base + i]!;
+      for (let i = 0; i < inner; i++) out[o * inner + i]! += xd[base + i]!;
     }
   }
-  for (let i = 0; i < out.length; i++) out[i] *= factor;
+  for (let i = 0; i < out.length; i++) out[i]! *= factor;
   const shape = keepdim ? x.shape.map((s, i) => (i === d ? 1 : s)) : x.shape.filter((_, i) => i !== d);
   return result(out, shape, op, [x], (g, ctx) => {
     const gx = new Float32Array(xd.length);
@@ -840,7 +840,7 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, opts: CrossEnt
     return result(losses, logits.shape.slice(0, -1), 'crossEntropy', [logits], (g, ctx) => {
       const dl = new Float32Array(ld.length);
       kernels.crossEntropy(ld, targets, rows, V, ignoreIndex, eps, new Float32Array(rows), dl, 1);
-      for (let r = 0; r < rows; r++) { const s = g[r]!; for (let j = 0; j < V; j++) dl[r * V + j] *= s; }
+      for (let r = 0; r < rows; r++) { const s = g[r]!; for (let j = 0; j < V; j++) dl[r * V + j]! *= s; }
       ctx.accumulate(logits, dl);
     });
   }
@@ -848,9 +848,10 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, opts: CrossEnt
   for (let r = 0; r < rows; r++) total += losses[r]!;
   const value = reduction === 'mean' ? total / count : total;
   return result(new Float32Array([value]), [], 'crossEntropy', [logits], (g, ctx) => {
+    if (!dlogits) throw new Error('crossEntropy: backward reached an input that required no gradient');
     const s = g[0]!;
-    if (s !== 1) for (let i = 0; i < dlogits!.length; i++) dlogits![i] *= s;
-    ctx.accumulate(logits, dlogits!);
+    if (s !== 1) for (let i = 0; i < dlogits.length; i++) dlogits[i]! *= s;
+    ctx.accumulate(logits, dlogits);
   });
 }
 
@@ -902,7 +903,7 @@ export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Arra
     const s = g[0]!;
     for (const [t, grad] of [[h, gh], [weight, gw]] as const) {
       if (!grad) continue;
-      if (s !== 1) for (let i = 0; i < grad.length; i++) grad[i] *= s;
+      if (s !== 1) for (let i = 0; i < grad.length; i++) grad[i]! *= s;
       ctx.accumulate(t, grad);
     }
   });

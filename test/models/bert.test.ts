@@ -184,7 +184,8 @@ test('padding tokens do not change the [CLS] output, pooled vector or logits', (
     const other = model.forward({ ...batch, inputIds: Int32Array.from(IDS.map((id, i) => (MASK[i] ? id : 40 + i))) });
     assertClose(other.logits.f32, padded.logits.f32, 0, 'masked ids are ignored');
     // Without the mask the padding is attended to and [CLS] changes.
-    const unmasked = model.forward({ ...batch, attentionMask: undefined });
+    const { attentionMask: _mask, ...unmaskedBatch } = batch;
+    const unmasked = model.forward(unmaskedBatch);
     const cls = (o: typeof padded): number[] => Array.from(o.hidden.f32.subarray(0, 16));
     assert.ok(cls(unmasked).some((v, i) => Math.abs(v - cls(padded)[i]!) > 1e-3), 'unmasked padding changes [CLS]');
   });
@@ -288,8 +289,8 @@ test('frozen encoder + trainable classifier: only the classifier gets .grad, equ
       const z = row.reduce((s, v) => s + Math.exp(v - m), 0);
       row.forEach((v, c) => {
         const delta = (Math.exp(v - m) / z - (c === labels[b] ? 1 : 0)) / 2;
-        gb[c] += delta;
-        for (let i = 0; i < 16; i++) gw[c * 16 + i] += delta * pooled[b * 16 + i]!;
+        gb[c]! += delta;
+        for (let i = 0; i < 16; i++) gw[c * 16 + i]! += delta * pooled[b * 16 + i]!;
       });
     }
     const cls = model.classifier as Linear;

@@ -4,14 +4,15 @@
  * Run as a script with TUNEKIT_RESUME_CHILD=<outDir>:<killAtStep>, it kills itself with SIGKILL
  * right after that step (its last checkpoint is the one before).
  */
-import { applyLora } from '../../src/peft/lora/model.js';
+import { loraConfig } from '../../src/peft/lora/config.js';
+import { getPeftModel } from '../../src/peft/peft-model.js';
 import { causalLmLossFn, collateCausalLm } from '../../src/train/collate.js';
 import { train, type TrainCallbacks } from '../../src/train/trainer.js';
 import { tinyExamples, tinyLlama } from './helpers.js';
 
 export function resumeRun(outDir: string | undefined, opts: { resume?: boolean; callbacks?: TrainCallbacks } = {}): Float32Array[] {
   const model = tinyLlama();
-  applyLora(model, { targetModules: ['q_proj', 'v_proj', 'down_proj'], r: 4, loraAlpha: 8, loraDropout: 0.1, seed: 5 });
+  getPeftModel(model, loraConfig({ targetModules: ['q_proj', 'v_proj', 'down_proj'], r: 4, loraAlpha: 8, loraDropout: 0.1, seed: 5 }));
   train({
     model,
     args: {

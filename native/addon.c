@@ -70,6 +70,7 @@ static const char *typed_name(napi_typedarray_type t) {
     case napi_uint16_array: return "Uint16Array";
     case napi_int32_array: return "Int32Array";
     case napi_uint8_array: return "Uint8Array";
+    case napi_int8_array: return "Int8Array";
     default: return "typed array";
   }
 }
@@ -161,13 +162,14 @@ static void throw_oom(napi_env env, const char *kernel) {
 #define U16 napi_uint16_array
 #define I32 napi_int32_array
 #define U8 napi_uint8_array
+#define I8 napi_int8_array
 #define TRY(x) \
   if (!(x)) return NULL
 #define TRYB(x) \
   if (!(x)) return false
 
 /* gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, bType, beta, C, cOff, ldc,
- *      batch, strideA, strideB, strideC) */
+ *      batch, strideA, strideB, strideC[, bScale]) */
 static napi_value js_gemm(napi_env env, napi_callback_info info) {
   call c;
   TRY(get_args(env, info, &c, "gemm", 21));
@@ -181,9 +183,9 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   TRY(arg_number(&c, 5, "alpha", &alpha));
   TRY(arg_array(&c, 6, "A", F32, false, &A, &alen) && arg_int(&c, 7, "aOff", 0, &aoff) && arg_int(&c, 8, "lda", 0, &lda));
   TRY(arg_int(&c, 12, "bType", 0, &btype));
-  if (btype > TK_BF16DOT)
-    return fail(&c, true, "argument '%s' must be 0 (F32), 1 (BF16), 2 (F16) or 3 (BF16 compute)%s", "bType", ""), NULL;
-  TRY(arg_array(&c, 9, "B", btype == TK_F32 ? F32 : U16, false, &B, &blen));
+  if (btype > TK_I8)
+    return fail(&c, true, "argument '%s' must be 0 (F32), 1 (BF16), 2 (F16), 3 (BF16 compute) or 4 (I8)%s", "bType", ""), NULL;
+  TRY(arg_array(&c, 9, "B", btype == TK_F32 ? F32 : btype == TK_I8 ? I8 : U16, false, &B, &blen));
   TRY(arg_int(&c, 10, "bOff", 0, &boff) && arg_int(&c, 11, "ldb", 0, &ldb));
   TRY(arg_number(&c, 13, "beta", &beta));
   TRY(arg_array(&c, 14, "C", F32, false, &C, &clen) && arg_int(&c, 15, "cOff", 0, &coff) && arg_int(&c, 16, "ldc", 0, &ldc));
@@ -192,10 +194,21 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   TRY(check_matrix(&c, "A", "lda", alen, aoff, ta ? Kd : M, ta ? M : Kd, lda, batch, sa));
   TRY(check_matrix(&c, "B", "ldb", blen, boff, tb ? N : Kd, tb ? Kd : N, ldb, batch, sb));
   TRY(check_matrix(&c, "C", "ldc", clen, coff, M, N, ldc, batch, sc));
+  void *scale = NULL;
+  size_t slen = 0;
+  if (btype == TK_I8) {
+    if (c.argc < 22) return fail(&c, false, "argument '%s' (one float32 scale per stored row of B) is required for bType 4 (I8)%s", "bScale", ""), NULL;
+    TRY(arg_array(&c, 21, "bScale", F32, false, &scale, &slen));
+    const double rows = (double)(tb ? N : Kd);
+    TRY(check_len(&c, "bScale", slen, batch == 0 ? 0.0 : (sb ? (double)batch : 1.0) * rows));
+  }
   tk_gemm_args g = {.trans_a = ta, .trans_b = tb, .b_type = (int)btype, .M = M, .N = N, .K = Kd, .lda = lda, .ldb = ldb,
                     .ldc = ldc, .batch = batch, .stride_a = sa, .stride_b = sb, .stride_c = sc, .alpha = (float)alpha,
                     .beta = (float)beta, .A = (const float *)A + aoff,
-                    .B = btype == TK_F32 ? (const void *)((const float *)B + boff) : (const void *)((const uint16_t *)B + boff),
+                    .B = btype == TK_F32  ? (const void *)((const float *)B + boff)
+                         : btype == TK_I8 ? (const void *)((const int8_t *)B + boff)
+                                          : (const void *)((const uint16_t *)B + boff),
+                    .b_scale = (const float *)scale,
                     .C = (float *)C + coff};
   if (K->gemm(&g)) throw_oom(env, "gemm");
   return undefined(env);
@@ -419,12 +432,24 @@ static bool attention_args(call *c, bool backward, tk_attn_args *a) {
       arg_int(c, 8 + s, "T", 0, &T) && arg_int(c, 9 + s, "S", 0, &S) && arg_int(c, 10 + s, "D", 0, &D));
   TRYB(arg_number(c, 11 + s, "scale", &scale) && arg_bool(c, 12 + s, "causal", &causal));
   TRYB(arg_array(c, 13 + s, "keyMask", U8, true, &mask, &ml));
+  /* Optional: window (0 = none) and kvStride (0 = S * D, the packed layout). */
+  int64_t window = 0, kv_stride = 0;
+  if (c->argc > 14 + s && !is_nullish(c, 14 + s)) TRYB(arg_int(c, 14 + s, "window", 0, &window));
+  if (c->argc > 15 + s && !is_nullish(c, 15 + s)) TRYB(arg_int(c, 15 + s, "kvStride", 0, &kv_stride));
+  if (window > 0 && !causal) return fail(c, true, "argument '%s' needs causal attention%s", "window", "");
+  if (kv_stride == 0) kv_stride = S * D;
+  if (kv_stride < S * D) {
+    char detail[128];
+    snprintf(detail, sizeof detail, "be >= S * D = %lld, got %lld", (long long)(S * D), (long long)kv_stride);
+    return fail(c, true, "argument '%s' must %s", "kvStride", detail);
+  }
   if (H % Hkv != 0) {
     char detail[96];
     snprintf(detail, sizeof detail, "H = %lld is not a multiple of Hkv = %lld", (long long)H, (long long)Hkv);
     return fail(c, true, "%s%s", "", detail);
   }
-  const double nq = (double)B * H * T * D, nk = (double)B * Hkv * S * D;
+  const double nq = (double)B * H * T * D;
+  const double nk = B * Hkv == 0 ? 0.0 : (double)(B * Hkv - 1) * (double)kv_stride + (double)S * D;
   TRYB(check_len(c, "q", ql, nq) && check_len(c, "k", kl, nk) && check_len(c, "v", vl, nk) &&
       check_len(c, "out", ol, nq) && check_len(c, "lse", ll, (double)B * H * T));
   TRYB(!mask || check_len(c, "keyMask", ml, (double)B * S));
@@ -432,12 +457,13 @@ static bool attention_args(call *c, bool backward, tk_attn_args *a) {
     TRYB(check_len(c, "dout", gl, nq) && (!dq || check_len(c, "dq", dql, nq)) && (!dk || check_len(c, "dk", dkl, nk)) &&
         (!dv || check_len(c, "dv", dvl, nk)));
   *a = (tk_attn_args){.q = q, .k = k, .v = v, .out = out, .lse = lse, .dout = dout, .dq = dq, .dk = dk, .dv = dv,
-                      .key_mask = mask, .B = B, .H = H, .Hkv = Hkv, .T = T, .S = S, .D = D, .scale = (float)scale,
+                      .key_mask = mask, .B = B, .H = H, .Hkv = Hkv, .T = T, .S = S, .D = D, .window = window,
+                      .kv_stride = kv_stride, .scale = (float)scale,
                       .causal = causal};
   return true;
 }
 
-/* attention(q, k, v, out, lse, B, H, Hkv, T, S, D, scale, causal, keyMask) */
+/* attention(q, k, v, out, lse, B, H, Hkv, T, S, D, scale, causal, keyMask[, window, kvStride]) */
 static napi_value js_attention(napi_env env, napi_callback_info info) {
   call c;
   tk_attn_args a;
@@ -446,7 +472,7 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-/* attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, keyMask) */
+/* attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, keyMask[, window, kvStride]) */
 static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
   call c;
   tk_attn_args a;

@@ -37,7 +37,9 @@ void *tk_scratch(int slot, size_t bytes);
 
 /* TK_BF16DOT: bf16 weight bits, computed in bf16 (op(A) rounded to bf16, float32 accumulation)
  * where the CPU has AVX512_BF16; every other build treats it as TK_BF16 (float32 products). */
-enum { TK_F32 = 0, TK_BF16 = 1, TK_F16 = 2, TK_BF16DOT = 3 };
+/* TK_I8: int8 weights with one float32 scale per row of the stored matrix (b_scale): B(r, c) =
+ * scale[r] * q[r * ldb + c] (weight-only quantisation; op(A) and C stay float32). */
+enum { TK_F32 = 0, TK_BF16 = 1, TK_F16 = 2, TK_BF16DOT = 3, TK_I8 = 4 };
 enum { TK_GELU_TANH = 0, TK_GELU_ERF = 1, TK_SILU = 2, TK_RELU = 3, TK_TANH = 4, TK_SIGMOID = 5, TK_EXP = 6 };
 
 typedef struct {
@@ -46,6 +48,7 @@ typedef struct {
   float alpha, beta;
   const float *A;
   const void *B;
+  const float *b_scale; /* TK_I8 only: one scale per stored row of each batch item (stride: rows) */
   float *C;
 } tk_gemm_args;
 
@@ -56,6 +59,8 @@ typedef struct {
   float *dq, *dk, *dv;           /* backward only, each may be NULL */
   const uint8_t *key_mask;       /* NULL or [B, S] */
   int64_t B, H, Hkv, T, S, D;
+  int64_t window;    /* > 0: a query at position p sees keys in (p - window, p] (causal only) */
+  int64_t kv_stride; /* elements between consecutive (batch, kv head) blocks of k/v/dk/dv (>= S * D) */
   float scale;
   int causal;
 } tk_attn_args;

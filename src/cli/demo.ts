@@ -15,11 +15,9 @@ import { backend, kernels } from '../native/index.js';
 import { generate } from '../generate/generate.js';
 import { loraConfig } from '../peft/lora/config.js';
 import { PeftModel, getPeftModel } from '../peft/peft-model.js';
-import { Rng } from '../tensor/random.js';
 import { noGrad } from '../tensor/tensor.js';
-import { sampleLmBatch, trainStep } from '../train/causal-lm.js';
-import { causalLmLoss } from '../train/losses.js';
-import { AdamW } from '../train/optim.js';
+import { causalLmLossFn, collateCausalLm, packSequences } from '../train/collate.js';
+import { NonFiniteError, train } from '../train/trainer.js';
 
 const packageRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const DEFAULT_MODEL_DIR = join(packageRoot, 'assets', 'stories260K');
@@ -71,7 +69,6 @@ export function runDemo(opts: DemoOptions): { firstLoss: number; lastLoss: numbe
   log(`tunekit demo: LoRA fine-tuning of stories260K (${(model.numParameters() / 1000).toFixed(0)}K parameters) on ${backend} kernels (${kernels.simd}, ${kernels.threads} thread${kernels.threads === 1 ? '' : 's'})`);
 
   const stories = readFileSync(DEMO_TEXT, 'utf8').split('\n').filter((l) => l.trim());
-  const tokens = Int32Array.from(stories.flatMap((s) => [...tokenizer.encode(s), eos]));
   const prompt = tokenizer.encode('Once upon a time, there was a purple penguin named');
   const continue_ = (): string => tokenizer.decode([...prompt, ...generate(model, prompt, { maxNewTokens: 40 }).tokens[0]!], { skipSpecialTokens: true });
   const before = continue_();
@@ -80,25 +77,33 @@ export function runDemo(opts: DemoOptions): { firstLoss: number; lastLoss: numbe
   const targets = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
   const config = loraConfig({ targetModules: targets, r: opts.rank, loraAlpha: 2 * opts.rank, seed: opts.seed, baseModelNameOrPath: 'stories260K' });
   const peft = getPeftModel(model, config);
-  const params = model.trainableParameters().map(([, t]) => t);
-  log(`\nLoRA r=${opts.rank} on ${targets.join(', ')}: ${params.reduce((s, t) => s + t.size, 0)} trainable parameters; ${tokens.length} training tokens from ${stories.length} stories`);
-  model.train();
-  const optimizer = new AdamW(params, { lr: opts.lr, weightDecay: 0 });
-  const rng = new Rng(opts.seed);
+  const trainable = model.numParameters(true);
+  // Packed rows of 49 tokens (run_clm's group_texts), reshuffled every epoch.
+  const rows = packSequences(stories.map((st) => tokenizer.encode(st)), 49, eos);
+  log(`\nLoRA r=${opts.rank} on ${targets.join(', ')}: ${trainable} trainable parameters; ${rows.length * 49} training tokens from ${stories.length} stories`);
   let firstLoss = NaN;
   let lastLoss = NaN;
   const t0 = performance.now();
-  for (let step = 1; step <= opts.steps; step++) {
-    const batch = sampleLmBatch(tokens, 8, 49, rng);
-    const { loss, gradNorm } = trainStep(() => causalLmLoss(model, batch), optimizer, params, { maxGradNorm: 1 });
-    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
-      throw new Error(`demo: step ${step}: the loss is ${loss} and the gradient norm ${gradNorm}; training diverged (try a smaller --lr than ${opts.lr}). Nothing was saved.`);
-    }
-    if (step === 1) firstLoss = loss;
-    lastLoss = loss;
-    if (step === 1 || step % 10 === 0 || step === opts.steps) {
-      log(`  step ${String(step).padStart(3)}  loss ${loss.toFixed(4)}  grad-norm ${gradNorm.toFixed(3)}  ${((performance.now() - t0) / step).toFixed(0)} ms/step`);
-    }
+  try {
+    train({
+      model,
+      args: { batchSize: 8, maxSteps: opts.steps, learningRate: opts.lr, lrScheduler: 'constant', weightDecay: 0, maxGradNorm: 1, seed: opts.seed, progress: 'none' },
+      train: rows,
+      collate: (ex) => collateCausalLm(ex, { padTokenId: eos }),
+      loss: causalLmLossFn(),
+      callbacks: {
+        onStep: (s) => {
+          if (s.step === 1) firstLoss = s.loss;
+          lastLoss = s.loss;
+          if (s.step === 1 || s.step % 10 === 0 || s.step === opts.steps) {
+            log(`  step ${String(s.step).padStart(3)}  loss ${s.loss.toFixed(4)}  grad-norm ${s.gradNorm.toFixed(3)}  ${((performance.now() - t0) / s.step).toFixed(0)} ms/step`);
+          }
+        },
+      },
+    });
+  } catch (e) {
+    if (e instanceof NonFiniteError) throw new Error(`demo: step ${e.step}: the loss is ${e.loss} and the gradient norm ${e.gradNorm}; training diverged (try a smaller --lr than ${opts.lr}). Nothing was saved.`);
+    throw e;
   }
   model.eval();
   const after = continue_();

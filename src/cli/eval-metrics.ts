@@ -22,8 +22,8 @@
  * numbers in the output are written as the strings "NaN", "Infinity", "-Infinity".
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { readFileSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
+import { readTextBounded } from '../io/files.js';
 import {
   MAX_BOOTSTRAP_SAMPLES,
   METRIC_NAMES,
@@ -95,16 +95,12 @@ function itemValues(items: readonly Item[], shape: MetricInputShape): unknown[] 
 // ---------------------------------------------------------------------------------------------
 // files and options
 
-/** Reads a predictions/references file into items (format by extension; see the module doc). */
-export function readItems(path: string): Item[] {
-  let size: number;
-  try {
-    size = statSync(path).size;
-  } catch {
-    throw new Error(`cannot read ${path}: no such file`);
-  }
-  if (size > MAX_FILE_BYTES) throw new Error(`${path} is ${size} bytes; the limit is ${MAX_FILE_BYTES} bytes`);
-  let text = readFileSync(path, 'utf8');
+/**
+ * Reads a predictions/references file into items (format by extension; see the module doc).
+ * The read is bounded for any file type (a pipe or a device such as /dev/zero stops at the limit).
+ */
+export function readItems(path: string, maxBytes = MAX_FILE_BYTES): Item[] {
+  let text = readTextBounded(path, maxBytes);
   if (text.startsWith('\ufeff')) text = text.slice(1);
   const ext = extname(path).toLowerCase();
   if (ext === '.json') {

@@ -10,4 +10,5 @@ export {
   writeFileAtomic, writeJsonAtomic, writeFolderAtomic, writeFolderAtomicSync, readFileBounded, readTextBounded, cleanStaleTemps,
   recoverFolder, fsyncFolder, describeFsError, type FileContents, type FolderWriteOptions,
 } from './files.js';
+export { modelMemoryBudget, dtypeBytes, type SizeTerm } from './model-size.js';
 export { FieldReader, readJsonFile, readJsonObject, MAX_CONFIG_BYTES } from './json.js';

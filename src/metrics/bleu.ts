@@ -125,8 +125,8 @@ function checkSmoothMethod(method: string): asserts method is BleuSmoothMethod {
 }
 
 function checkMaxNgramOrder(order: number): void {
-  if (!Number.isInteger(order) || order < 1) {
-    throw new Error(`BLEU maxNgramOrder must be a positive integer, got ${order}`);
+  if (!Number.isInteger(order) || order < 1 || order > BLEU_NGRAM_ORDER_LIMIT) {
+    throw new Error(`BLEU maxNgramOrder must be an integer in [1, ${BLEU_NGRAM_ORDER_LIMIT}], got ${order}`);
   }
 }
 

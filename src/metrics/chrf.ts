@@ -67,7 +67,9 @@ function resolveOptions(options: ChrfOptions): ResolvedChrfOptions {
     epsSmoothing: options.epsSmoothing ?? false,
   };
   for (const key of ['charOrder', 'wordOrder'] as const) {
-    if (!Number.isInteger(resolved[key]) || resolved[key] < 0) throw new Error(`chrF ${key} must be a non-negative integer, got ${resolved[key]}`);
+    if (!Number.isInteger(resolved[key]) || resolved[key] < 0 || resolved[key] > CHRF_MAX_ORDER) {
+      throw new Error(`chrF ${key} must be an integer in [0, ${CHRF_MAX_ORDER}], got ${resolved[key]}`);
+    }
   }
   if (resolved.charOrder + resolved.wordOrder === 0) throw new Error('chrF needs charOrder + wordOrder ≥ 1');
   if (!Number.isFinite(resolved.beta) || resolved.beta < 0) throw new Error(`chrF beta must be a finite non-negative number, got ${resolved.beta}`);

@@ -331,8 +331,13 @@ function multilabelColumns(labels: readonly Label[], width: number): number[] {
     throw new Error(`labels of multilabel targets are column indices (integers), got [${labels.map((l) => JSON.stringify(l)).join(', ')}]`);
   }
   const columns = labels as readonly number[];
-  const max = Math.max(...columns);
-  const min = Math.min(...columns);
+  // A loop, not Math.max(...columns): a spread of a user-sized array can overflow the call stack.
+  let max = -Infinity;
+  let min = Infinity;
+  for (const c of columns) {
+    max = Math.max(max, c);
+    min = Math.min(min, c);
+  }
   if (max > width - 1) throw new Error(`All labels must be in [0, n labels) for multilabel targets. Got ${max} > ${width - 1}`);
   if (min < 0) throw new Error(`All labels must be in [0, n labels) for multilabel targets. Got ${min} < 0`);
   return [...columns];

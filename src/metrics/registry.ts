@@ -30,11 +30,10 @@ import { bootstrapCi, type BootstrapResult } from './significance.js';
 import { BLEU_MAX_NGRAM_ORDER, BLEU_NGRAM_ORDER_LIMIT, computeBleu, corpusBleu, sentenceBleu, type BleuOptions } from './bleu.js';
 import { CHRF_MAX_ORDER, corpusChrf, type ChrfOptions } from './chrf.js';
 import { rougeCompute, type RougeComputeOptions } from './rouge.js';
-import { meteorScore, type MeteorOptions } from './meteor.js';
+import { corpusMeteor, type CorpusMeteorOptions, type MeteorReferenceItem } from './meteor.js';
 import { squadEvaluate, type SquadEvaluateOptions } from './squad.js';
 import { distinctN, meanRepN } from './repetition.js';
 import { perplexity } from './perplexity.js';
-import { nltkWordTokenize } from './nltk-word-tokenizer.js';
 import { SACREBLEU_TOKENIZERS } from './sacrebleu-tokenizers.js';
 import { mean } from './numeric.js';
 
@@ -389,26 +388,23 @@ function whitespaceTokens(text: string): string[] {
 }
 
 /**
- * METEOR of every item, tokenised as Hugging Face evaluate's `meteor` does (NLTK word_tokenize)
- * unless `tokenizer` says 'whitespace', 'chars' or 'jieba'; token arrays are used as given.
+ * METEOR of every item ({@link corpusMeteor}: Hugging Face evaluate's tokenisation and mean),
+ * with the items checked here so that a bad one is named by the caller's `describeItem`.
  */
 function meteorScores(inputs: Required<MetricInputs>, opts: MetricOptions, r: ItemReader): number[] {
-  const { tokenizer = 'nltk', ...rest } = defined(opts);
-  const cjk = tokenizer === 'chars' || tokenizer === 'jieba';
-  const meteorOptions = { ...(rest as MeteorOptions), ...(cjk ? { tokenizer: tokenizer as 'chars' | 'jieba' } : {}) };
-  const toTokens = (text: string): readonly string[] | string =>
-    cjk ? text : tokenizer === 'nltk' ? nltkWordTokenize(text) : whitespaceTokens(text);
   const isTokens = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
-  return inputs.predictions.map((prediction, i) => {
-    const hypothesis = typeof prediction === 'string' ? toTokens(prediction) : isTokens(prediction) ? prediction : r.fail('predictions', i, 'a string or an array of tokens', prediction);
-    const reference = inputs.references[i];
-    let refs: (readonly string[] | string)[];
-    if (typeof reference === 'string') refs = [toTokens(reference)];
-    else if (Array.isArray(reference) && reference.length > 0 && reference.every(isTokens)) refs = reference;
-    else if (isTokens(reference) && reference.length > 0) refs = reference.map(toTokens);
-    else r.fail('references', i, 'a string, a non-empty array of strings, or an array of token arrays', reference);
-    return meteorScore(refs, hypothesis, meteorOptions);
+  inputs.predictions.forEach((p, i) => {
+    if (typeof p !== 'string' && !isTokens(p)) r.fail('predictions', i, 'a string or an array of tokens', p);
   });
+  inputs.references.forEach((ref, i) => {
+    const ok = typeof ref === 'string' || (Array.isArray(ref) && ref.length > 0 && (ref.every((x) => typeof x === 'string') || ref.every(isTokens)));
+    if (!ok) r.fail('references', i, 'a string, a non-empty array of strings, or an array of token arrays', ref);
+  });
+  return corpusMeteor(
+    inputs.predictions as (string | string[])[],
+    inputs.references as MeteorReferenceItem[],
+    defined(opts) as CorpusMeteorOptions,
+  ).scores;
 }
 
 /** SQuAD scores of each item on its own (percent), whose mean is the corpus score. */
@@ -433,6 +429,33 @@ function generatedSequences(inputs: Required<MetricInputs>, opts: MetricOptions,
     if (typeof v !== 'string') return r.fail('predictions', i, 'a string or an array of tokens', v);
     return tokenizer === 'chars' ? Array.from(v).filter((c) => !/\s/.test(c)) : whitespaceTokens(v);
   });
+}
+
+function perplexityMetric(name: 'perplexity' | 'nll', description: string, primary: string): RegisteredMetric {
+  return {
+    name,
+    description,
+    predictions: 'nll',
+    references: null,
+    options: [
+      spec('base', 'base of the logarithm the NLLs are in (2 for bits)', 'e (natural log)', 'a finite number > 0 other than 1', (v) => typeof v === 'number' && Number.isFinite(v) && v > 0 && v !== 1),
+    ],
+    higherIsBetter: false,
+    primaryKey: constantKey(primary),
+    compute({ predictions }, opts, r) {
+      const nll = predictions.map((v, i) =>
+        Array.isArray(v) && v.every((x) => typeof x === 'number') ? (v as number[]) : typeof v === 'number' ? [v] : r.fail('predictions', i, 'an array of per-token NLLs', v),
+      );
+      const result = perplexity(nll, defined(opts));
+      return {
+        mean_perplexity: result.meanPerplexity,
+        corpus_perplexity: result.corpusPerplexity,
+        mean_nll: result.meanNll,
+        perplexities: result.perplexities,
+        token_counts: result.tokenCounts,
+      };
+    },
+  };
 }
 
 const SQUAD_VARIANT = enumOption('variant', "the official script's rules: SQuAD v1.1, or CMRC 2018 for Chinese", "'squad-v1.1'", ['squad-v1.1', 'cmrc2018']);
@@ -638,26 +661,8 @@ const METRIC_LIST: readonly RegisteredMetric[] = [
     compute: (inputs, opts, r) => ({ exact_match: squad(inputs, opts, r).exact_match }),
     decompose: (inputs, opts, r) => meanDecomposition(squadItemScores(inputs, opts, r).map((x) => x.exact_match)),
   },
-  {
-    name: 'perplexity',
-    description: "perplexity (Hugging Face evaluate's per-sequence mean, and the token-weighted corpus value) from per-token NLLs",
-    predictions: 'nll',
-    references: null,
-    options: [spec('base', 'base of the logarithm the NLLs are in (2 for bits)', 'e (natural log)', 'a finite number > 0 other than 1', (v) => typeof v === 'number' && Number.isFinite(v) && v > 0 && v !== 1)],
-    higherIsBetter: false,
-    primaryKey: constantKey('corpus_perplexity'),
-    compute({ predictions }, opts, r) {
-      const nll = predictions.map((v, i) =>
-        Array.isArray(v) && v.every((x) => typeof x === 'number') ? (v as number[]) : typeof v === 'number' ? [v] : r.fail('predictions', i, 'an array of per-token NLLs', v),
-      );
-      const result = perplexity(nll, defined(opts));
-      return {
-        mean_perplexity: result.meanPerplexity,
-        corpus_perplexity: result.corpusPerplexity,
-        perplexities: result.perplexities,
-      };
-    },
-  },
+  perplexityMetric('perplexity', "perplexity (Hugging Face evaluate's per-sequence mean, and the token-weighted corpus value) from per-token NLLs", 'corpus_perplexity'),
+  perplexityMetric('nll', "token-weighted mean negative log-likelihood (a trainer's evaluation loss) from per-token NLLs", 'mean_nll'),
   {
     name: 'distinct',
     description: 'corpus distinct-n of the predictions (distinct n-grams / all n-grams)',

@@ -32,8 +32,8 @@ function requireBert(config: ModelConfig, task: string, label: string): BertConf
 
 /** A BERT config.json object parsed (any Bert* head class), or an error naming the task. */
 function parseBertJson(json: Record<string, unknown>, task: string): BertConfig {
-  if (!isBertConfig(json)) return requireBert(parseModelConfig(json), task, 'config.json');
-  return parseModelConfig({ ...json, architectures: null }) as BertConfig;
+  if (!isBertConfig(json)) return requireBert(parseModelConfig(json, 'config.json', { checkSize: true }), task, 'config.json');
+  return parseModelConfig({ ...json, architectures: null }, 'config.json', { checkSize: true }) as BertConfig;
 }
 
 /** Checks that `dir` holds a BERT checkpoint (whatever head class its config.json names). */
@@ -55,7 +55,8 @@ export class AutoModelForCausalLM {
    *
    * @param opts.dtype how frozen weights are kept: 'float32' (default), 'bfloat16', 'float16', 'auto' (as stored)
    * @param opts.computeDtype 'bfloat16': frozen matrices stored as bf16 and multiplied in bf16 with
-   *   float32 accumulation (see nn/compute-dtype.ts); overrides `dtype` for those matrices
+   *   float32 accumulation; 'int8': int8 with per-row scales (see nn/compute-dtype.ts); overrides
+   *   `dtype` for those matrices
    * @throws Error for encoder-only (BERT) or unsupported architectures
    */
   static fromPretrained(dir: string, opts: { dtype?: WeightDtype; computeDtype?: ComputeDtype } = {}): AutoCausalLM {
@@ -71,7 +72,7 @@ export class AutoModelForCausalLM {
 
   /** A randomly initialised model from a config.json object (kept for savePretrained). Trainable, train mode. */
   static fromConfig(configJson: Record<string, unknown>, opts: FromConfigOptions = {}): AutoCausalLM {
-    const config = parseModelConfig(configJson);
+    const config = parseModelConfig(configJson, 'config.json', { checkSize: true });
     const seed = opts.seed ?? 0;
     if (config.family === 'gpt2') return new GPT2LMHeadModel(config, { seed, configJson });
     if (config.family === 'bert') throw new Error(`config.json: ${config.architecture} is an encoder, not a causal language model`);

@@ -558,7 +558,7 @@ export interface BertLoadOptions {
 export function readBertConfig(dir: string, opts: Pick<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'> = {}): { config: BertConfig; configJson: Record<string, unknown> } {
   const path = join(dir, 'config.json');
   const configJson = readJsonObject(path);
-  const config = parseModelConfig(isBertConfig(configJson) ? { ...configJson, architectures: null } : configJson, path);
+  const config = parseModelConfig(isBertConfig(configJson) ? { ...configJson, architectures: null } : configJson, path, { checkSize: true });
   if (config.family !== 'bert') throw new Error(`${dir}: ${config.architecture} is not a BERT model`);
   return { config: withLabels(config, opts), configJson };
 }

@@ -60,7 +60,8 @@ export class LlamaAttention extends Module {
     let k = F.rope(heads(this.k_proj.forward(x), Hkv, this.k_norm), rope.cos, rope.sin);
     let v = heads(this.v_proj.forward(x), Hkv, null);
     ({ k, v } = withPastKeyValues(this.layerIdx, k, v, ctx));
-    const o = F.scaledDotProductAttention(q, k, v, { causal: true, keyMask: ctx.keyMask, scale: 1 / Math.sqrt(D) });
+    // Mistral/Qwen2 sliding window: keys more than `slidingWindow - 1` positions back are not seen.
+    const o = F.scaledDotProductAttention(q, k, v, { causal: true, keyMask: ctx.keyMask, scale: 1 / Math.sqrt(D), window: this.config.slidingWindow ?? 0 });
     return this.o_proj.forward(F.mergeHeads(o));
   }
 }

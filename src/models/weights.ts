@@ -121,6 +121,7 @@ export function moduleToRaw(module: Module, rename?: (path: string) => string | 
   for (const [path, t] of module.namedParameters()) {
     const key = rename ? rename(path) : path;
     if (key === null) continue;
+    if (t.dtype === 'i8') throw new Error(`cannot save "${path}": it is int8-quantised (computeDtype 'int8'); save the float32 or bfloat16 model instead`);
     out.set(key, { dtype: t.dtype === 'f32' ? 'F32' : t.dtype === 'bf16' ? 'BF16' : 'F16', shape: [...t.shape], data: t.data });
   }
   return out;

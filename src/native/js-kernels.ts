@@ -132,16 +132,36 @@ function gemm1(transA: boolean, transB: boolean, M: number, N: number, K: number
 
 const NEG_INF = -Infinity;
 
+/** The optional attention arguments, validated as the addon does. */
+function checkWindow(window: number, causal: boolean, kvStride: number, S: number, D: number): void {
+  if (!Number.isInteger(window) || window < 0) throw new RangeError(`attention: window must be an integer >= 0, got ${window}`);
+  if (window > 0 && !causal) throw new RangeError('attention: a sliding window needs causal attention');
+  if (kvStride !== 0 && kvStride < S * D) throw new RangeError(`attention: kvStride must be >= S * D = ${S * D}, got ${kvStride}`);
+}
+
 export const jsKernels: Kernels = {
   name: 'js',
   threads: 1,
   simd: 'js',
 
-  gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, bType, beta, C, cOff, ldc, batch, strideA, strideB, strideC) {
+  gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, bType, beta, C, cOff, ldc, batch, strideA, strideB, strideC, bScale) {
     const row = new Float32Array(N);
     for (let b = 0; b < batch; b++) {
       let Bf: Float32Array;
       let bo = bOff + b * strideB;
+      if (bType === WType.I8) {
+        // Dequantise this item's rows (one scale per stored row), then the float32 path.
+        if (!bScale) throw new Error('gemm: bType I8 needs bScale (one float32 scale per stored row of B)');
+        const rows = transB ? N : K, cols = transB ? K : N, s0 = strideB ? b * rows : 0;
+        const q = B as Int8Array;
+        Bf = new Float32Array(rows * cols);
+        for (let r = 0; r < rows; r++) {
+          const s = bScale[s0 + r]!;
+          for (let c = 0; c < cols; c++) Bf[r * cols + c] = s * q[bo + r * ldb + c]!;
+        }
+        gemm1(transA, transB, M, N, K, alpha, A, aOff + b * strideA, lda, Bf, 0, cols, beta, C, cOff + b * strideC, ldc, row);
+        continue;
+      }
       if (bType === WType.F32) {
         Bf = B as Float32Array;
       } else {
@@ -296,20 +316,23 @@ export const jsKernels: Kernels = {
     return count;
   },
 
-  attention(q, k, v, out, lse, B, H, Hkv, T, S, D, scale, causal, keyMask) {
+  attention(q, k, v, out, lse, B, H, Hkv, T, S, D, scale, causal, keyMask, window = 0, kvStride = 0) {
+    checkWindow(window, causal, kvStride, S, D);
     const group = H / Hkv;
     const offset = S - T;
+    const stride = kvStride || S * D;
     const p = new Float64Array(S);
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         const kvh = Math.floor(h / group);
-        const kBase = ((b * Hkv + kvh) * S) * D;
+        const kBase = (b * Hkv + kvh) * stride;
         for (let t = 0; t < T; t++) {
           const qo = ((b * H + h) * T + t) * D;
           const limit = causal ? Math.min(S, t + offset + 1) : S;
+          const first = window > 0 ? Math.max(0, t + offset + 1 - window) : 0;
           let mx = NEG_INF;
           for (let s = 0; s < limit; s++) {
-            if (keyMask && keyMask[b * S + s] === 0) { p[s] = NEG_INF; continue; }
+            if (s < first || (keyMask && keyMask[b * S + s] === 0)) { p[s] = NEG_INF; continue; }
             let dot = 0;
             const ko = kBase + s * D;
             for (let d = 0; d < D; d++) dot += q[qo + d]! * k[ko + d]!;
@@ -335,16 +358,18 @@ export const jsKernels: Kernels = {
     }
   },
 
-  attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, keyMask) {
+  attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, keyMask, window = 0, kvStride = 0) {
+    checkWindow(window, causal, kvStride, S, D);
     const group = H / Hkv;
     const offset = S - T;
+    const stride = kvStride || S * D;
     const p = new Float64Array(S);
     const dp = new Float64Array(S);
     if (dq) dq.fill(0, 0, B * H * T * D);
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         const kvh = Math.floor(h / group);
-        const kBase = ((b * Hkv + kvh) * S) * D;
+        const kBase = (b * Hkv + kvh) * stride;
         for (let t = 0; t < T; t++) {
           const row = (b * H + h) * T + t;
           const L = lse[row]!;
@@ -354,8 +379,9 @@ export const jsKernels: Kernels = {
           // P = exp(score - lse); dP = dout . v; dS = P * (dP - sum(dout*out))
           let delta = 0;
           for (let d = 0; d < D; d++) delta += dout[qo + d]! * out[qo + d]!;
+          const first = window > 0 ? Math.max(0, t + offset + 1 - window) : 0;
           for (let s = 0; s < limit; s++) {
-            if (keyMask && keyMask[b * S + s] === 0) { p[s] = 0; dp[s] = 0; continue; }
+            if (s < first || (keyMask && keyMask[b * S + s] === 0)) { p[s] = 0; dp[s] = 0; continue; }
             const ko = kBase + s * D;
             let dot = 0;
             let dpv = 0;

@@ -85,15 +85,25 @@ export function toRaw(tensors: Map<string, Tensor>): Map<string, RawTensor> {
 
 /**
  * Write an adapter folder whole or not at all: both files go into a temporary sibling folder,
- * are flushed to disk, and the folder is renamed into place; a previous adapter at `dir` stays
+ * are flushed to disk, and the folder is swapped into place; a previous adapter at `dir` stays
  * intact until the new one is complete. `extra` writes further files (e.g. a resumable encoder).
  */
 export function writeAdapterFolder(dir: string, config: Record<string, unknown>, tensors: Map<string, Tensor>,
   extra: (tmpDir: string) => void = () => {}): void {
-  writeFolderAtomicSync(dir, (tmp) => {
+  writeAdapterFolderFiles(dir, (tmp) => {
     writeSafetensors(join(tmp, ADAPTER_WEIGHTS), toRaw(tensors), { format: 'pt' });
     writeFileSync(join(tmp, ADAPTER_CONFIG), `${JSON.stringify(config, null, 2)}\n`);
     extra(tmp);
   });
 }
 
+/**
+ * Fill a temporary sibling of `dir` and swap it in (src/io/files' crash-safe folder write). Other
+ * entries of a previous folder (other adapters' subfolders, a README) are kept.
+ */
+export function writeAdapterFolderFiles(dir: string, fill: (tmpDir: string) => void): void {
+  writeFolderAtomicSync(dir, fill, { keep: (name) => !OWN_FILES.includes(name) });
+}
+
+/** Files an adapter write replaces. */
+const OWN_FILES = [ADAPTER_CONFIG, ADAPTER_WEIGHTS, 'prompt_encoder.safetensors'];

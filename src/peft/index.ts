@@ -13,3 +13,6 @@ export * from './lora/pissa.js';
 export * from './ia3/config.js';
 export * from './ia3/layer.js';
 export * from './ia3/model.js';
+export * from './prompt/config.js';
+export * from './prompt/encoders.js';
+export * from './prompt/model.js';

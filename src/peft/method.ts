@@ -14,7 +14,14 @@ export interface PeftHost {
   readonly model: Module;
   /** Prompt-learning encoders by adapter name (`prompt_encoder.<name>`). */
   readonly prompt_encoder: import('../nn/module.js').ModuleDict;
+  /** How prompt methods feed the model, by adapter name. */
+  readonly inputHooks: Map<string, InputHook>;
+  /** Extra loss terms by adapter name. */
+  readonly auxLosses: Map<string, () => Tensor | null>;
 }
+
+/** A function the forward pass runs the input through (prompt methods prepend virtual tokens or prefixes). */
+export type InputHook = (input: Record<string, unknown>) => { input: Record<string, unknown>; finish?: (output: unknown) => unknown };
 
 export interface PeftMethod<C extends PeftConfigBase = PeftConfigBase> {
   /** adapter_config.json `peft_type`. */
@@ -37,8 +44,8 @@ export interface PeftMethod<C extends PeftConfigBase = PeftConfigBase> {
   stateDict?(host: PeftHost, config: C, name: string): Map<string, Tensor>;
   /** Tensors that receive the loaded values (same keys as stateDict); default: stateDict. */
   loadTargets?(host: PeftHost, config: C, name: string): Map<string, Tensor>;
-  /** Called after loading values (prompt methods rebuild caches). */
-  afterLoad?(host: PeftHost, config: C, name: string): void;
+  /** Called after loading values from folder `dir` (prompt methods install them in their encoder). */
+  afterLoad?(host: PeftHost, config: C, name: string, dir: string, warn: (message: string) => void): void;
   /** Extra files written next to the adapter (e.g. the prompt encoder for resuming). */
   extraFiles?(host: PeftHost, config: C, name: string, dir: string): void;
   /** Parameters that train for adapter `name`, beyond the prefix rule (prompt encoders). */

@@ -10,7 +10,9 @@
  * Trainable parameters are exactly the active adapter's (plus its modules_to_save copies and, for
  * LoRA's bias modes, biases): a trainer takes `trainableParameters()` / requiresGrad.
  */
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CausalLM } from '../models/causal-lm.js';
 import { Module, ModuleDict } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -18,7 +20,7 @@ import { readAdapterFolder, loadTensorsInto, warnUnknownFields, writeAdapterFold
 import type { PeftConfigBase } from './config.js';
 import { LoRALinear, LoRAEmbedding } from './lora/layer.js';
 import type { LoraConfig } from './lora/config.js';
-import type { PeftHost, PeftMethod } from './method.js';
+import type { InputHook, PeftHost, PeftMethod } from './method.js';
 import { methodFor } from './registry.js';
 import { ModulesToSaveWrapper, adapterStateDict, markOnlyAdapterTrainable, saveWrappers, tunerLayers, unloadLayers } from './tuner.js';
 
@@ -41,8 +43,6 @@ export interface LoadAdapterOptions {
   onWarning?: (message: string) => void;
 }
 
-/** A function the forward pass runs the input through (prompt methods prepend virtual tokens or prefixes). */
-export type InputHook = (input: Record<string, unknown>, model: Module) => { input: Record<string, unknown>; finish?: (output: unknown) => unknown };
 
 export class PeftModel<M extends Module = Module> extends Module implements PeftHost {
   base_model: TunerModel<M>;
@@ -56,11 +56,11 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
   /** Extra loss terms by adapter name (mixture of experts' load balancing). */
   readonly auxLosses = new Map<string, () => Tensor | null>();
 
-  constructor(model: M, config: PeftConfigBase, adapterName = 'default') {
+  constructor(model: M, config: PeftConfigBase, adapterName = 'default', opts: { forLoading?: boolean } = {}) {
     super();
     this.base_model = new TunerModel(model);
     this.active = adapterName;
-    this.addAdapter(adapterName, config);
+    this.addAdapter(adapterName, config, opts);
   }
 
   /** The base model (with layer adapters injected). */
@@ -179,7 +179,7 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
     const model = this.model as unknown as { forward(i: unknown): unknown };
     const hook = this.adaptersDisabled ? undefined : this.inputHooks.get(this.active);
     if (!hook) return model.forward(input) as ForwardOf<M>['output'];
-    const { input: changed, finish } = hook(input as Record<string, unknown>, this.model);
+    const { input: changed, finish } = hook(input as Record<string, unknown>);
     const out = model.forward(changed);
     return (finish ? finish(out) : out) as ForwardOf<M>['output'];
   }
@@ -196,9 +196,9 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
     return (this.model as unknown as { inputEmbeddings(): Tensor }).inputEmbeddings();
   }
 
-  /** The base model's own token embeddings [batch, seq] -> [batch, seq, hidden] (the models' inputsEmbeds hook). */
-  embedTokens(inputIds: Int32Array, batchSize?: number): Tensor {
-    return (this.model as unknown as { embedTokens(ids: Int32Array, b?: number): Tensor }).embedTokens(inputIds, batchSize);
+  /** The base model's embeddings of token ids (CausalLM.embedTokens). */
+  embedTokens(inputIds: Int32Array, batchSize = 1): Tensor {
+    return (this.model as unknown as { embedTokens(ids: Int32Array, b: number): Tensor }).embedTokens(inputIds, batchSize);
   }
 
   /** A fresh KV cache of the base model (CausalLM). */
@@ -304,8 +304,8 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
   static fromPretrained<M extends Module>(model: M, dir: string, opts: LoadAdapterOptions = {}): PeftModel<M> {
     const name = opts.adapterName ?? 'default';
     const { config, files } = readConfig(dir, opts, !(opts.isTrainable ?? false));
-    const peft = new PeftModel(model, config, name);
-    peft.fillAdapter(name, files);
+    const peft = new PeftModel(model, config, name, { forLoading: true });
+    peft.fillAdapter(name, files, dir, opts.onWarning ?? ((m) => console.warn(m)));
     if (!(opts.isTrainable ?? false)) peft.eval();
     return peft;
   }
@@ -314,15 +314,15 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
   loadAdapter(dir: string, opts: LoadAdapterOptions & { adapterName: string }): void {
     const { config, files } = readConfig(dir, opts, !(opts.isTrainable ?? false));
     this.addAdapter(opts.adapterName, config, { forLoading: true });
-    this.fillAdapter(opts.adapterName, files);
+    this.fillAdapter(opts.adapterName, files, dir, opts.onWarning ?? ((m) => console.warn(m)));
   }
 
-  private fillAdapter(name: string, files: ReturnType<typeof readAdapterFolder>): void {
+  private fillAdapter(name: string, files: ReturnType<typeof readAdapterFolder>, dir: string, warn: (m: string) => void): void {
     const cfg = this.configOf(name);
     const method = methodFor(cfg.peftType);
     const targets = method.loadTargets ? method.loadTargets(this, cfg, name) : this.adapterStateDict(name);
     loadTensorsInto(targets, files, name);
-    method.afterLoad?.(this, cfg, name);
+    method.afterLoad?.(this, cfg, name, dir, warn);
     this.applyActive();
   }
 
@@ -401,6 +401,16 @@ function readConfig(dir: string, opts: LoadAdapterOptions, inferenceMode: boolea
 /** Wrap `model` with a new adapter (PEFT's get_peft_model): base frozen, only the adapter trains. */
 export function getPeftModel<M extends Module>(model: M, config: PeftConfigBase, adapterName = 'default'): PeftModel<M> {
   return new PeftModel(model, { ...config, inferenceMode: false }, adapterName);
+}
+
+/**
+ * `model` with the adapter folder `dir` applied, as a CausalLM (for generation and chat): layer
+ * methods change the model in place, prompt methods feed it through the PeftModel.
+ */
+export function withAdapter(model: CausalLM, dir: string, label = 'adapter'): CausalLM {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${label} ${dir}: no such folder (expected a PEFT adapter folder)`);
+  const peft = PeftModel.fromPretrained(model, dir);
+  return peft as unknown as CausalLM;
 }
 
 export { ModulesToSaveWrapper };

@@ -5,6 +5,7 @@ import type { PeftConfigBase } from './config.js';
 import { IA3 } from './ia3/model.js';
 import { LORA } from './lora/model.js';
 import type { PeftMethod } from './method.js';
+import { PREFIX_TUNING, PROMPT_TUNING, P_TUNING } from './prompt/model.js';
 
 const METHODS = new Map<string, PeftMethod>();
 
@@ -15,6 +16,9 @@ export function registerMethod<C extends PeftConfigBase>(method: PeftMethod<C>):
 
 registerMethod(LORA);
 registerMethod(IA3);
+registerMethod(PROMPT_TUNING);
+registerMethod(P_TUNING);
+registerMethod(PREFIX_TUNING);
 
 /** The method for a peft_type; an unknown one is an error naming `label` (the config file). */
 export function methodFor(peftType: string, label = 'adapter config'): PeftMethod {

@@ -29,6 +29,17 @@ export function randn(shape: readonly number[], rng: Rng, std = 1, opts: { requi
   return new Tensor(rng.fillNormal(new Float32Array(sizeOf(shape)), 0, std), shape, opts);
 }
 
+/** Rows [r0, r1) of an int8 matrix, scaled, into out[o...]. */
+function dequantRows(t: Tensor, r0: number, r1: number, out: Float32Array, o: number): void {
+  const q = t.data as Int8Array, s = t.scales;
+  if (!s) throw new Error(`tensor ${t.label()} is i8 without scales`);
+  const cols = t.shape[1] ?? 0;
+  for (let r = r0; r < r1; r++) {
+    const sr = s[r] ?? 0;
+    for (let c = 0; c < cols; c++) out[o++] = sr * (q[r * cols + c] ?? 0);
+  }
+}
+
 /** Uniform[lo, hi) entries from a seeded generator. */
 export function rand(shape: readonly number[], rng: Rng, lo = 0, hi = 1, opts: { requiresGrad?: boolean; name?: string } = {}): Tensor {
   return new Tensor(rng.fillUniform(new Float32Array(sizeOf(shape)), lo, hi), shape, opts);
@@ -38,7 +49,8 @@ export function rand(shape: readonly number[], rng: Rng, lo = 0, hi = 1, opts: {
 export function toF32(t: Tensor): Tensor {
   if (t.dtype === 'f32') return t;
   const out = new Float32Array(t.size);
-  kernels.widen(t.data as Uint16Array, 0, t.wtype, out, 0, t.size);
+  if (t.dtype === 'i8') dequantRows(t, 0, t.shape[0] ?? 0, out, 0);
+  else kernels.widen(t.data as Uint16Array, 0, t.wtype, out, 0, t.size);
   return new Tensor(out, t.shape, t.name !== undefined ? { name: t.name } : {});
 }
 
@@ -592,6 +604,7 @@ export function embedding(weight: Tensor, ids: Int32Array, idsShape: readonly nu
     const id = ids[i]!;
     if (!(id >= 0 && id < V)) throw new Error(`embedding: id ${id} at position ${i} is outside the vocabulary [0, ${V}) of ${weight.label()}`);
     if (weight.dtype === 'f32') out.set((weight.data as Float32Array).subarray(id * D, (id + 1) * D), i * D);
+    else if (weight.dtype === 'i8') dequantRows(weight, id, id + 1, out, i * D);
     else kernels.widen(weight.data as Uint16Array, id * D, weight.wtype, out, i * D, D);
   }
   return result(out, [...idsShape, D], 'embedding', [weight], (g, ctx) => {
@@ -634,17 +647,17 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
   const ldb = bc;
   if (shared && !transA) {
     // One large GEMM: rows of every batch stacked.
-    kernels.gemm(false, transB, batch * M, N, K, alpha, ad, 0, lda, b.data, 0, ldb, b.wtype, 0, out, 0, N, 1, 0, 0, 0);
+    kernels.gemm(false, transB, batch * M, N, K, alpha, ad, 0, lda, b.data, 0, ldb, b.wtype, 0, out, 0, N, 1, 0, 0, 0, b.scales);
   } else {
-    kernels.gemm(transA, transB, M, N, K, alpha, ad, 0, lda, b.data, 0, ldb, b.wtype, 0, out, 0, N, batch, M * K, shared ? 0 : K * N, M * N);
+    kernels.gemm(transA, transB, M, N, K, alpha, ad, 0, lda, b.data, 0, ldb, b.wtype, 0, out, 0, N, batch, M * K, shared ? 0 : K * N, M * N, b.scales);
   }
   return result(out, [...batchShape, M, N], 'matmul', [a, b], (g, ctx) => {
     if (a.requiresGrad) {
       // dA = g @ op(B)^T  (or its transpose when A was read transposed)
       const ga = new Float32Array(ad.length);
       if (!transA) {
-        if (shared) kernels.gemm(false, !transB, batch * M, K, N, alpha, g, 0, N, b.data, 0, ldb, b.wtype, 0, ga, 0, K, 1, 0, 0, 0);
-        else kernels.gemm(false, !transB, M, K, N, alpha, g, 0, N, b.data, 0, ldb, b.wtype, 0, ga, 0, K, batch, M * N, K * N, M * K);
+        if (shared) kernels.gemm(false, !transB, batch * M, K, N, alpha, g, 0, N, b.data, 0, ldb, b.wtype, 0, ga, 0, K, 1, 0, 0, 0, b.scales);
+        else kernels.gemm(false, !transB, M, K, N, alpha, g, 0, N, b.data, 0, ldb, b.wtype, 0, ga, 0, K, batch, M * N, K * N, M * K, b.scales);
       } else {
         // A stored [K, M]: dA = op(B) @ g^T  -> [K, M]
         kernels.gemm(transB, true, K, M, N, alpha, toF32(b).f32, 0, ldb, g, 0, N, WType.F32, 0, ga, 0, M, batch, shared ? 0 : K * N, M * N, M * K);
@@ -694,13 +707,13 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const rows = x.size / inF;
   const out = new Float32Array(rows * outF);
   if (bias) { const bd = bias.f32; for (let r = 0; r < rows; r++) out.set(bd, r * outF); }
-  kernels.gemm(false, !inOut, rows, outF, inF, alpha, xd, 0, inF, weight.data, 0, inOut ? outF : inF, weight.wtype, bias ? 1 : 0, out, 0, outF, 1, 0, 0, 0);
+  kernels.gemm(false, !inOut, rows, outF, inF, alpha, xd, 0, inF, weight.data, 0, inOut ? outF : inF, weight.wtype, bias ? 1 : 0, out, 0, outF, 1, 0, 0, 0, weight.scales);
   const shape = [...x.shape.slice(0, -1), outF];
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return result(out, shape, 'linear', inputs, (g, ctx) => {
     if (x.requiresGrad) {
       const gx = new Float32Array(xd.length);
-      kernels.gemm(false, inOut, rows, inF, outF, alpha, g, 0, outF, weight.data, 0, inOut ? outF : inF, weight.wtype, 0, gx, 0, inF, 1, 0, 0, 0);
+      kernels.gemm(false, inOut, rows, inF, outF, alpha, g, 0, outF, weight.data, 0, inOut ? outF : inF, weight.wtype, 0, gx, 0, inF, 1, 0, 0, 0, weight.scales);
       ctx.accumulate(x, gx);
     }
     if (weight.requiresGrad) {
@@ -876,13 +889,13 @@ export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Arra
   let total = 0;
   for (let r0 = 0; r0 < rows; r0 += chunk) {
     const n = Math.min(chunk, rows - r0);
-    kernels.gemm(false, true, n, V, d, 1, hd, r0 * d, d, weight.data, 0, d, weight.wtype, 0, logits, 0, V, 1, 0, 0, 0);
+    kernels.gemm(false, true, n, V, d, 1, hd, r0 * d, d, weight.data, 0, d, weight.wtype, 0, logits, 0, V, 1, 0, 0, 0, weight.scales);
     const t = targets.subarray(r0, r0 + n);
     const needGrad = isGradEnabled() && (wantH || wantW);
     kernels.crossEntropy(logits, t, n, V, ignoreIndex, eps, losses, needGrad ? logits : null, gradScale);
     for (let i = 0; i < n; i++) total += losses[i]!;
     if (!needGrad) continue;
-    if (gh) kernels.gemm(false, false, n, d, V, 1, logits, 0, V, weight.data, 0, d, weight.wtype, 0, gh, r0 * d, d, 1, 0, 0, 0);
+    if (gh) kernels.gemm(false, false, n, d, V, 1, logits, 0, V, weight.data, 0, d, weight.wtype, 0, gh, r0 * d, d, 1, 0, 0, 0, weight.scales);
     if (gw) kernels.gemm(true, false, V, d, n, 1, logits, 0, V, hd, r0 * d, d, WType.F32, 1, gw, 0, d, 1, 0, 0, 0);
   }
   const value = reduction === 'mean' ? total / count : total;
@@ -922,6 +935,11 @@ export interface AttentionOptions {
   keyMask?: Uint8Array | null;
   /** Multiplies q·k; default 1/sqrt(head_dim). */
   scale?: number;
+  /**
+   * Sliding window (Mistral/Qwen2 `sliding_window`, causal only): the query at key position p
+   * sees keys p - window < s <= p. 0, null or absent: full attention.
+   */
+  window?: number | null;
 }
 
 /**
@@ -940,17 +958,20 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   const mask = opts.keyMask ?? null;
   if (mask && mask.length !== B * S) throw new Error(`attention: keyMask has ${mask.length} entries, expected batch*keys = ${B * S}`);
   const sc = opts.scale ?? 1 / Math.sqrt(D);
+  const window = opts.window ?? 0;
+  if (!Number.isInteger(window) || window < 0) throw new Error(`attention: window must be an integer >= 0, got ${window}`);
+  if (window > 0 && !causal) throw new Error('attention: a sliding window needs causal attention');
   const qd = q.f32;
   const kd = k.f32;
   const vd = v.f32;
   const out = new Float32Array(B * H * T * D);
   const lse = new Float32Array(B * H * T);
-  kernels.attention(qd, kd, vd, out, lse, B, H, Hkv, T, S, D, sc, causal, mask);
+  kernels.attention(qd, kd, vd, out, lse, B, H, Hkv, T, S, D, sc, causal, mask, window);
   return result(out, [B, H, T, D], 'attention', [q, k, v], (g, ctx) => {
     const dq = q.requiresGrad ? new Float32Array(qd.length) : null;
     const dk = k.requiresGrad ? new Float32Array(kd.length) : null;
     const dv = v.requiresGrad ? new Float32Array(vd.length) : null;
-    kernels.attentionBackward(qd, kd, vd, out, lse, g, dq, dk, dv, B, H, Hkv, T, S, D, sc, causal, mask);
+    kernels.attentionBackward(qd, kd, vd, out, lse, g, dq, dk, dv, B, H, Hkv, T, S, D, sc, causal, mask, window);
     if (dq) ctx.accumulate(q, dq);
     if (dk) ctx.accumulate(k, dk);
     if (dv) ctx.accumulate(v, dv);

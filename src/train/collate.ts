@@ -23,7 +23,7 @@ export interface LmExample {
   labels?: TokenIds;
 }
 
-export interface LmBatch extends Batch {
+export interface CausalLmBatch extends Batch {
   inputIds: Int32Array;
   attentionMask: Uint8Array;
   labels: Int32Array;
@@ -47,7 +47,7 @@ export function countShiftedLabels(labels: Int32Array, rows: number, seqLen: num
 }
 
 /** Pad examples into one batch: right padding, attention mask 0 and label -100 on padding. */
-export function collateCausalLm(examples: readonly LmExample[], opts: LmCollateOptions): LmBatch {
+export function collateCausalLm(examples: readonly LmExample[], opts: LmCollateOptions): CausalLmBatch {
   if (examples.length === 0) throw new Error('collateCausalLm: no examples');
   const max = opts.maxLength ?? Infinity;
   const lens = examples.map((e, i) => {
@@ -92,7 +92,7 @@ export function packSequences(docs: readonly TokenIds[], seqLen: number, separat
 }
 
 /** NEFTune (Jain et al. 2023): uniform noise of magnitude alpha / sqrt(L · d) on input embeddings. */
-export function neftuneEmbeddings(model: CausalLM, batch: LmBatch, alpha: number, ctx: LossContext): Tensor {
+export function neftuneEmbeddings(model: CausalLM, batch: CausalLmBatch, alpha: number, ctx: LossContext): Tensor {
   const emb = model.embedTokens(batch.inputIds, batch.batchSize);
   const d = emb.dim(2);
   const mag = alpha / Math.sqrt(batch.seqLen * d);
@@ -104,12 +104,16 @@ export function neftuneEmbeddings(model: CausalLM, batch: LmBatch, alpha: number
  * The causal-LM loss: mean next-token cross-entropy over the batch's label tokens. With
  * `neftuneAlpha`, training calls add NEFTune noise to the input embeddings (evaluation does not).
  */
-export function causalLmLossFn(opts: { neftuneAlpha?: number } = {}): LossFn<CausalLM, LmBatch> {
+export function causalLmLossFn(opts: { neftuneAlpha?: number } = {}): LossFn<CausalLM, CausalLmBatch> {
   const alpha = opts.neftuneAlpha ?? 0;
   if (!(alpha >= 0)) throw new Error(`neftuneAlpha must be >= 0, got ${alpha}`);
   return (model, batch, ctx) => {
-    const tokens = alpha > 0 && ctx.training ? { inputsEmbeds: neftuneEmbeddings(model, batch, alpha, ctx) } : { inputIds: batch.inputIds };
-    const out = model.forward({ ...tokens, batchSize: batch.batchSize, attentionMask: batch.attentionMask, labels: batch.labels });
+    const out = model.forward({
+      ...(alpha > 0 && ctx.training ? { inputsEmbeds: neftuneEmbeddings(model, batch, alpha, ctx) } : { inputIds: batch.inputIds }),
+      batchSize: batch.batchSize,
+      attentionMask: batch.attentionMask,
+      labels: batch.labels,
+    });
     if (!out.loss) throw new Error('causal LM loss: the model returned no loss');
     return out.loss;
   };

@@ -17,6 +17,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeSafetensors } from '../io/safetensors.js';
+import { distinctN, meanRepN } from '../metrics/repetition.js';
 import type { Module } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
@@ -161,6 +162,11 @@ export interface TrainOptions<M extends Module, E, B extends Batch> {
   replay?: readonly E[];
   regularizers?: Regularizer[];
   callbacks?: TrainCallbacks;
+  /**
+   * Generations at each evaluation (e.g. sampled continuations of validation prompts): logged as a
+   * `samples` record, with distinct-n and rep-n over their token ids as a `repetition` record.
+   */
+  sample?: (model: M) => GeneratedSample[];
   /** Write the adapter (PEFT folder) or model; default: the trainable weights as safetensors. */
   saveModel?: (dir: string) => void;
   /** What the config record says about the model, method and task (docs/run-log.md). */
@@ -169,18 +175,38 @@ export interface TrainOptions<M extends Module, E, B extends Batch> {
   print?: (line: string) => void;
 }
 
+/** One generation at an evaluation: its text, and the generated token ids (for repetition metrics). */
+export interface GeneratedSample {
+  prompt: string;
+  output: string;
+  reference?: string;
+  tokens: readonly number[];
+}
+
+/** distinct-1/2 (corpus) and rep-2/3/4 (mean over generations) of generated token ids. */
+export function repetitionMetrics(seqs: ReadonlyArray<readonly number[]>): Record<string, number> {
+  const out: Record<string, number> = {};
+  const usable = seqs.filter((s) => s.length > 0);
+  if (usable.length === 0) return out;
+  for (const n of [1, 2]) { const v = distinctN(usable, n); if (Number.isFinite(v)) out[`distinct-${n}`] = v; }
+  for (const n of [2, 3, 4]) { const v = meanRepN(usable, n); if (Number.isFinite(v)) out[`rep-${n}`] = v; }
+  return out;
+}
+
 export interface TrainResult {
   steps: number;
   reason: 'completed' | 'early-stopped' | 'max-steps' | 'callback';
   best: TrainerState['best'];
   history: StepInfo[];
   evals: Array<{ step: number } & EvalResult>;
+  repetition: Array<{ step: number; metrics: Record<string, number> }>;
   elapsedSec: number;
 }
 
 /** Raised for a non-finite loss or gradient; `step` is the optimizer step that met it. */
 export class NonFiniteError extends Error {
-  constructor(readonly step: number, what: string) {
+  /** The step's loss and gradient norm so far (NaN where not reached). */
+  constructor(readonly step: number, what: string, readonly loss = NaN, readonly gradNorm = NaN) {
     super(`step ${step}: non-finite ${what}; stopping (nothing from this step was applied or saved). Lower the learning rate, check the data, or clip gradients.`);
     this.name = 'NonFiniteError';
   }
@@ -439,6 +465,7 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
 
   const history: StepInfo[] = [];
   const evals: TrainResult['evals'] = [];
+  const repetition: TrainResult['repetition'] = [];
   const t0 = performance.now();
   let reason = (a.maxSteps !== undefined ? 'max-steps' : 'completed') as TrainResult['reason'];
   let plan: number[][] | null = null;
@@ -473,6 +500,16 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
     evals.push({ step: state.step, ...r });
     log?.write('eval', { step: state.step, split: 'valid', loss: r.loss, metrics: r.metrics });
     progress.note(`eval at step ${state.step}: loss ${r.loss.toFixed(4)}${Object.entries(r.metrics).map(([k, v]) => `  ${k} ${v.toFixed(4)}`).join('')}`);
+    if (opts.sample) {
+      const wasTraining = model.training;
+      model.eval();
+      const items = noGrad(() => opts.sample!(model));
+      model.train(wasTraining);
+      log?.write('samples', { step: state.step, items: items.map((it) => ({ prompt: it.prompt, output: it.output, ...(it.reference !== undefined ? { reference: it.reference } : {}) })) });
+      const rep = repetitionMetrics(items.map((it) => it.tokens));
+      repetition.push({ step: state.step, metrics: rep });
+      log?.write('repetition', { step: state.step, metrics: rep });
+    }
     let stop = opts.callbacks?.onEval?.(state.step, r) === 'stop';
     if (watched) {
       const value = watched === 'loss' ? r.loss : r.metrics[watched];
@@ -522,7 +559,7 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
           if (b.count === 0) continue;
           let l = opts.loss(model, b, ctx);
           const value = l.item();
-          if (!Number.isFinite(value)) throw new NonFiniteError(stepNo, `loss (${value})`);
+          if (!Number.isFinite(value)) throw new NonFiniteError(stepNo, `loss (${value})`, value);
           lossSum += value * b.count;
           const aux = auxiliaryLossOf(model);
           if (aux) l = F.add(l, aux);
@@ -535,7 +572,7 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
         }
       }
       const gradNorm = clipGradNorm(params, a.maxGradNorm > 0 ? a.maxGradNorm : Infinity);
-      if (!Number.isFinite(gradNorm)) throw new NonFiniteError(stepNo, `gradient (global norm ${gradNorm})`);
+      if (!Number.isFinite(gradNorm)) throw new NonFiniteError(stepNo, `gradient (global norm ${gradNorm})`, total > 0 ? lossSum / total : NaN, gradNorm);
       if (total > 0) optimizer.step();
       optimizer.zeroGrad();
 
@@ -568,7 +605,7 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
     if (a.outDir) writeFolder(join(a.outDir, 'adapter'), saveModel);
     const elapsedSec = (performance.now() - t0) / 1000;
     log?.write('end', { step: state.step, reason: reason === 'callback' ? 'completed' : reason, best: state.best, elapsedSec });
-    return { steps: state.step, reason, best: state.best, history, evals, elapsedSec };
+    return { steps: state.step, reason, best: state.best, history, evals, repetition, elapsedSec };
   } catch (e) {
     try { log?.write('error', { step: state.step + 1, message: (e as Error).message }); } catch { /* the original error matters more */ }
     throw e;

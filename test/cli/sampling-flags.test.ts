@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
-import { addSamplingOptions, optionsFromFlags, type SamplingFlags } from '../../src/cli/generate.js';
+import { addSamplingOptions, computeDtypeFromFlags, optionsFromFlags, type SamplingFlags } from '../../src/cli/generate.js';
 import { parseGenerationConfig } from '../../src/io/hf-config.js';
 import type { CausalLM } from '../../src/models/causal-lm.js';
 
@@ -35,7 +35,7 @@ const FLAGS: Record<string, { args: string[]; field: string; value: unknown }> =
   '--greedy': { args: [], field: 'doSample', value: false },
 };
 /** Flags that choose what to load or how to print, not how to sample. */
-const NOT_SAMPLING = new Set(['--model', '--no-stream', '--adapter', '--bf16']);
+const NOT_SAMPLING = new Set(['--model', '--no-stream', '--adapter', '--bf16', '--int8']);
 
 test('every sampling flag of generate/chat reaches the generation options', () => {
   const defined = addSamplingOptions(new Command('x')).options.map((o) => o.long ?? '');
@@ -59,4 +59,11 @@ test('--no-repeat-ngram-size is a value flag, not a negation', () => {
   // Without the flag the generation_config.json value applies.
   const fromConfig = parseGenerationConfig({ no_repeat_ngram_size: 4 });
   assert.equal(optionsFromFlags(parse([]), fromConfig, model, 4).noRepeatNgramSize, 4);
+});
+
+test('--bf16 / --int8 reach the model loading (computeDtype), and exclude each other', () => {
+  assert.deepEqual(computeDtypeFromFlags(parse([])), {});
+  assert.deepEqual(computeDtypeFromFlags(parse(['--bf16'])), { computeDtype: 'bfloat16' });
+  assert.deepEqual(computeDtypeFromFlags(parse(['--int8'])), { computeDtype: 'int8' });
+  assert.throws(() => computeDtypeFromFlags(parse(['--bf16', '--int8'])), /--bf16 and --int8 exclude each other/);
 });

@@ -229,7 +229,7 @@ test('invalid input raises a clear error', () => {
   assert.throws(() => corpusBleu([null as unknown as string], [['a']]), /hypotheses\[0\] should be a string, got null/);
   assert.throws(() => sentenceBleu('a', []), /non-empty array/);
   assert.throws(() => sentenceBleu('a', 'a' as unknown as string[]), /references should be an array/);
-  assert.throws(() => corpusBleu(['a'], [['a']], { maxNgramOrder: 0 }), /maxNgramOrder must be a positive integer/);
+  assert.throws(() => corpusBleu(['a'], [['a']], { maxNgramOrder: 0 }), /maxNgramOrder must be an integer in \[1, 100\], got 0/);
   assert.throws(() => corpusBleu(['a'], [['a']], { tokenize: 'spm' as 'zh' }), /unknown sacrebleu tokenizer "spm"/);
 });
 

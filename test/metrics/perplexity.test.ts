@@ -109,3 +109,47 @@ test('invalid input raises a clear error', () => {
   assert.throws(() => perplexity([[1]], { base: 1 }), /base must be a finite number > 0 and ≠ 1/);
   assert.throws(() => perplexity('x' as unknown as number[][]), /nll should be an array/);
 });
+
+test('meanNll: the token-weighted mean NLL (a trainer\'s eval loss), beside perplexity', () => {
+  // torch CrossEntropyLoss(reduction='mean', ignore_index=-100) over the flattened, shifted labels
+  // is Σ −log softmax(logits)[label] / (number of labels ≠ −100): written out here as a float64 loop.
+  const logits = [
+    [[2.0, 0.5, -1.0], [0.1, 0.2, 0.3], [1.0, 1.0, 1.0]],
+    [[0.3, -0.2, 1.5], [2.5, 0.0, 0.5], [9.0, 9.0, 9.0]],
+  ];
+  const labels = [
+    [1, 2, -100],
+    [0, -100, -100],
+  ];
+  let lossSum = 0;
+  let lossCount = 0;
+  const nll: number[][] = [];
+  const mask: number[][] = [];
+  logits.forEach((seq, b) => {
+    nll.push([]);
+    mask.push([]);
+    seq.forEach((row, t) => {
+      const label = labels[b]?.[t] ?? -100;
+      let z = 0;
+      for (const x of row) z += Math.exp(x);
+      const value = label === -100 ? 0 : Math.log(z) - (row[label] ?? NaN);
+      nll[b]?.push(value);
+      mask[b]?.push(label === -100 ? 0 : 1);
+      if (label !== -100) {
+        lossSum += value;
+        lossCount += 1;
+      }
+    });
+  });
+  const result = perplexity(nll, { mask });
+  assertClose(result.meanNll, lossSum / lossCount);
+  assertClose(result.corpusPerplexity, Math.exp(lossSum / lossCount));
+  assertClose(result.sequenceNlls, [((nll[0]?.[0] ?? NaN) + (nll[0]?.[1] ?? NaN)) / 2, nll[1]?.[0] ?? NaN]);
+  assert.deepEqual(result.tokenCounts, [2, 1]);
+  // in bits: the NLLs' own base, and 2^meanNll is the corpus perplexity
+  const bits = perplexity([[1, 3]], { base: 2 });
+  assert.equal(bits.meanNll, 2);
+  assertClose(bits.corpusPerplexity, 4);
+  // no scored token: NaN, as the perplexities
+  assert.ok(Number.isNaN(perplexity([[5]], { mask: [[0]] }).meanNll));
+});

@@ -77,6 +77,10 @@ test('every registered metric equals the function it wraps', () => {
   const out = computeMetric('perplexity', { predictions: nll });
   assert.equal(out.corpus_perplexity, ppl.corpusPerplexity);
   assert.equal(out.mean_perplexity, ppl.meanPerplexity);
+  assert.equal(out.mean_nll, ppl.meanNll);
+  const nllScore = computeMetrics(['nll'], { predictions: nll }).nll;
+  assert.equal(nllScore?.score, 3.5 / 3);
+  assert.equal(nllScore?.higherIsBetter, false);
   const texts = ['a b a b a b', 'c d e'];
   const tokens = texts.map((t) => t.split(' '));
   assert.deepEqual(computeMetric('distinct', { predictions: texts }), { distinct_1: distinctN(tokens, 1), distinct_2: distinctN(tokens, 2), distinct: distinctN(tokens, 2) });

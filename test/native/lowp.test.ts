@@ -154,3 +154,56 @@ describe('bf16 compute (WType.BF16Dot)', { skip }, () => {
     assert.deepEqual(w1, w2);
   });
 });
+
+describe('int8 weights (WType.I8, one scale per stored row)', { skip }, () => {
+  interface I8Case { M: number; N: number; K: number; tb: boolean; ta?: boolean; beta?: number; batch?: number; shared?: boolean; pad?: number }
+  const cases: I8Case[] = [
+    { M: 1, N: 300, K: 129, tb: true }, // decode, transposed (Linear [out, in])
+    { M: 1, N: 301, K: 77, tb: false, beta: 0.5 }, // decode, Conv1D [in, out]
+    { M: 5, N: 70, K: 33, tb: false, pad: 3 },
+    { M: 40, N: 8, K: 64, tb: true }, // skinny N
+    { M: 37, N: 130, K: 50, tb: true, ta: true, beta: 0.3 },
+    { M: 70, N: 90, K: 700, tb: false, pad: 1 }, // several k blocks accumulate
+    { M: 20, N: 700, K: 900, tb: true }, // threaded column split
+    { M: 9, N: 33, K: 17, tb: false, batch: 3 }, // per-item scales
+    { M: 9, N: 33, K: 17, tb: true, batch: 3, shared: true }, // one B (and its scales) for every item
+  ];
+
+  test('matches the TypeScript reference (same dequantised values, float32 products) on every build', () => {
+    const prepared = cases.map((c, ci) => {
+      const r = rng(50 + ci);
+      const { M, N, K, tb } = c;
+      const ta = c.ta ?? false, beta = c.beta ?? 0, batch = c.batch ?? 1, pad = c.pad ?? 0;
+      const aRows = ta ? K : M, aCols = ta ? M : K, bRows = tb ? N : K, bCols = tb ? K : N;
+      const lda = aCols + pad, ldb = bCols + pad, ldc = N + pad;
+      const sA = aRows * lda, sB = c.shared ? 0 : bRows * ldb, sC = M * ldc;
+      const A = randn(batch * sA + 2, r);
+      const q = new Int8Array(Math.max(1, batch * sB) + bRows * ldb);
+      for (let i = 0; i < q.length; i++) q[i] = Math.round(r() * 254 - 127);
+      const scales = Float32Array.from({ length: (c.shared ? 1 : batch) * bRows }, () => 0.001 + r() * 0.02);
+      const C0 = randn(batch * sC + 2, r);
+      const args = (C: Float32Array) => [ta, tb, M, N, K, 0.75, A, 2, lda, q, 0, ldb, WType.I8, beta, C, 2, ldc, batch, sA, sB, sC, scales] as const;
+      const want = C0.slice();
+      jsKernels.gemm(...args(want));
+      // Error scale: 0.75 * sum |a| |s q| + |beta c|
+      const absQ = new Float32Array(batch * Math.max(sB, 0) + bRows * ldb);
+      for (let b = 0; b < (c.shared ? 1 : batch); b++)
+        for (let row = 0; row < bRows; row++)
+          for (let col = 0; col < bCols; col++) absQ[b * sB + row * ldb + col] = Math.abs(scales[b * bRows + row]! * q[b * sB + row * ldb + col]!);
+      const scale = C0.map((v) => Math.abs(beta * v));
+      jsKernels.gemm(ta, tb, M, N, K, 0.75, A.map(Math.abs), 2, lda, absQ, 0, ldb, WType.F32, 1, scale, 2, ldc, batch, sA, sB, sC);
+      return { run: () => { const got = C0.slice(); native!.gemm(...args(got)); return got; }, want, scale };
+    });
+    forEachSimd((simd) => {
+      prepared.forEach(({ run, want, scale }, i) => within(run(), want, scale, 1e-5, `${simd} I8 ${JSON.stringify(cases[i])}`));
+    });
+  });
+
+  test('bad int8 arguments throw: missing or short scales, wrong array type', () => {
+    const q = new Int8Array(12), C = new Float32Array(12), A = new Float32Array(12);
+    assert.throws(() => native!.gemm(false, true, 3, 4, 3, 1, A, 0, 3, q, 0, 3, WType.I8, 0, C, 0, 4, 1, 0, 0, 0), /bScale.*required/);
+    assert.throws(() => native!.gemm(false, true, 3, 4, 3, 1, A, 0, 3, q, 0, 3, WType.I8, 0, C, 0, 4, 1, 0, 0, 0, new Float32Array(3)), /bScale.*too short/);
+    assert.throws(() => native!.gemm(false, true, 3, 4, 3, 1, A, 0, 3, new Uint16Array(12), 0, 3, WType.I8, 0, C, 0, 4, 1, 0, 0, 0, new Float32Array(4)), /'B' must be a Int8Array/);
+    assert.throws(() => jsKernels.gemm(false, true, 3, 4, 3, 1, A, 0, 3, q, 0, 3, WType.I8, 0, C, 0, 4, 1, 0, 0, 0), /bScale/);
+  });
+});

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { scheduleFactor } from '../../src/train/schedule.js';
 import { NonFiniteError, evaluate, resolveArgs, train, type TrainingArgs } from '../../src/train/trainer.js';
-import { causalLmLossFn, collateCausalLm, type LmBatch, type LmExample } from '../../src/train/collate.js';
+import { causalLmLossFn, collateCausalLm, type CausalLmBatch, type LmExample } from '../../src/train/collate.js';
 import { readRunLog } from '../../src/train/run-log.js';
 import * as F from '../../src/tensor/ops.js';
 import { noGrad } from '../../src/tensor/tensor.js';
@@ -36,7 +36,7 @@ test('TrainingArgs: an unknown or invalid field is an error naming it', () => {
   assert.throws(() => resolveArgs({ earlyStoppingPatience: 2 }), /evalEvery/);
 });
 
-function runOneStep(examples: LmExample[], batchSize: number, accum: number, lossOverride?: (m: ReturnType<typeof tinyLlama>, b: LmBatch) => ReturnType<ReturnType<typeof causalLmLossFn>>): Float32Array[] {
+function runOneStep(examples: LmExample[], batchSize: number, accum: number, lossOverride?: (m: ReturnType<typeof tinyLlama>, b: CausalLmBatch) => ReturnType<ReturnType<typeof causalLmLossFn>>): Float32Array[] {
   const model = tinyLlama();
   model.freeze(false);
   const base = causalLmLossFn();
@@ -75,7 +75,7 @@ test('train: the loss falls, evaluate agrees with a direct forward, and run.json
     model.freeze(false);
     const data = tinyExamples(24);
     const valid = tinyExamples(6, 9);
-    const collate = (e: LmExample[]): LmBatch => collateCausalLm(e, { padTokenId: 2 });
+    const collate = (e: LmExample[]): CausalLmBatch => collateCausalLm(e, { padTokenId: 2 });
     const loss = causalLmLossFn();
     const before = evaluate(model, valid, { collate, loss, batchSize: 6 }).loss;
     // Direct: one batch of all six examples, mean over their label tokens.

@@ -5,8 +5,8 @@
 import { Embedding, Linear } from '../../nn/layers.js';
 import type { Module } from '../../nn/module.js';
 import type { PeftMethod } from '../method.js';
-import { ALL_LINEAR, addModulesToSave, defaultTargets, expandAllLinear, patternValue, selectTargets } from '../tuner.js';
-import { DEFAULT_LORA_TARGETS, LORA_KNOWN_FIELDS, loraConfigFromJson, loraConfigToJson, type LoraConfig } from './config.js';
+import { ALL_LINEAR, addModulesToSave, defaultTargets, expandAllLinear, markOnlyAdapterTrainable, patternValue, saveWrappers, selectTargets, tunerLayers } from '../tuner.js';
+import { DEFAULT_LORA_TARGETS, LORA_KNOWN_FIELDS, loraConfig, loraConfigFromJson, loraConfigToJson, type LoraConfig } from './config.js';
 import { LoRAEmbedding, LoRALinear } from './layer.js';
 
 /** Heads PEFT adds to modules_to_save for each task type. */
@@ -74,3 +74,17 @@ export const LORA: PeftMethod<LoraConfig> = {
   },
   bias: (c) => c.bias,
 };
+
+/**
+ * LoRA on `model` in place without a PeftModel (MLX-LM's style): wrap the targets with adapter
+ * "default", freeze everything else. Returns the wrapped paths. Use getPeftModel for saving,
+ * several adapters and the rest of PEFT's API.
+ */
+export function applyLora(model: Module, config: Partial<LoraConfig>): string[] {
+  const c = loraConfig(config);
+  const paths = injectLora(model, c, 'default');
+  for (const [, layer] of tunerLayers(model)) layer.setActive(['default']);
+  for (const [, w] of saveWrappers(model)) w.activeAdapter = 'default';
+  markOnlyAdapterTrainable(model, 'lora_', 'default', c.bias);
+  return paths;
+}

@@ -11,3 +11,11 @@ export * from './collate.js';
 export * from './sft.js';
 export * from './classification.js';
 export * from './gradient-checkpointing.js';
+export * from './token-classification.js';
+/**
+ * Task helpers (pure): token classification (encode words with tags, align labels with sub-word
+ * tokens, predictions back to word tags) and extractive QA (sliding-window features, n-best answer
+ * search, SQuAD/CMRC metrics). `IGNORE_INDEX` is the one of collate.ts (-100, the same value).
+ */
+export { alignLabelsWithTokens, buildLabelMap, encodeTokenClassification, wordLevelPredictions, type LabelMap, type TokenClassificationFeature, type TokenClassificationOptions } from './tasks/token-classification.js';
+export { postprocessQaPredictions, prepareQaFeatures, qaMetrics, type QaCandidate, type QaExample, type QaFeature, type QaFeatureOptions, type QaPostprocessOptions, type QaPrediction } from './tasks/extractive-qa.js';

@@ -19,3 +19,4 @@ export * from './token-classification.js';
  */
 export { alignLabelsWithTokens, buildLabelMap, encodeTokenClassification, wordLevelPredictions, type LabelMap, type TokenClassificationFeature, type TokenClassificationOptions } from './tasks/token-classification.js';
 export { postprocessQaPredictions, prepareQaFeatures, qaMetrics, type QaCandidate, type QaExample, type QaFeature, type QaFeatureOptions, type QaPostprocessOptions, type QaPrediction } from './tasks/extractive-qa.js';
+export * from './question-answering.js';

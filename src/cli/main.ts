@@ -19,6 +19,7 @@ const commands = [
   'generate',
   'judge',
   'pull',
+  'report',
 ] as const satisfies readonly string[];
 
 for (const name of commands) {

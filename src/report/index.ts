@@ -34,7 +34,7 @@ export interface ReportOptions {
 export interface ReportResult {
   html: string;
   chartsDir: string;
-  charts: Array<{ id: string; file: string; points: number }>;
+  charts: Array<{ id: string; file: string; points: number; kind: ChartSpec['kind'] }>;
   runs: RunData[];
 }
 
@@ -62,7 +62,7 @@ export async function writeReport(runPaths: readonly string[], opts: ReportOptio
   try {
     for (const c of charts) {
       writeFileSync(join(tmpCharts, `${c.id}.svg`), await chartToSvg(c));
-      files.push({ id: c.id, file: join(chartsDir, `${c.id}.svg`), points: c.points });
+      files.push({ id: c.id, file: join(chartsDir, `${c.id}.svg`), points: c.points, kind: c.kind });
     }
     rmSync(chartsDir, { recursive: true, force: true });
     renameSync(tmpCharts, chartsDir);

@@ -17,6 +17,7 @@ const commands = [
   'demo',
   'eval-metrics',
   'generate',
+  'inspect',
   'judge',
   'pull',
   'report',

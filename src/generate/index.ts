@@ -8,3 +8,4 @@ export {
   softmax, argmax, sample, processLogits, validateSettings, type LogitsSettings,
 } from './logits-processors.js';
 export { ChatSession, renderFallbackChat, FALLBACK_STOP, type ChatSessionOptions, type ChatTurn } from './chat.js';
+export { cutDegenerateLoop, type DegenerationOptions, type DegenerationResult } from './degeneration.js';

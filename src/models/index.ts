@@ -16,3 +16,7 @@ export {
 export { activation } from './activations.js';
 export { attentionWithDropout, checkPrefix, withPastKeyValues, type AttentionDropoutOptions, type AttentionContext, type KVPrefix, type PrefixShape } from './attention.js';
 export { SkipInitRng, loadIntoModule, moduleToRaw, rawToTensor, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
+export {
+  LlamaForSequenceClassification, Qwen2ForSequenceClassification, GPT2ForSequenceClassification, decoderClassifierFromConfig, lastNonPadIndex,
+  type DecoderClassificationInput, type DecoderClassificationOutput, type ClassifierOptions,
+} from './sequence-classification.js';

@@ -16,7 +16,7 @@ import type { CausalLM } from '../models/causal-lm.js';
 import { Module, ModuleDict } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
 import { Tensor } from '../tensor/tensor.js';
-import { readAdapterFolder, loadTensorsInto, warnUnknownFields, writeAdapterFolder } from './adapter-folder.js';
+import { ADAPTER_CONFIG, readAdapterFolder, loadTensorsInto, warnUnknownFields, writeAdapterFolder } from './adapter-folder.js';
 import type { PeftConfigBase } from './config.js';
 import { LoRALinear, LoRAEmbedding } from './lora/layer.js';
 import type { LoraConfig } from './lora/config.js';
@@ -304,17 +304,21 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
   static fromPretrained<M extends Module>(model: M, dir: string, opts: LoadAdapterOptions = {}): PeftModel<M> {
     const name = opts.adapterName ?? 'default';
     const { config, files } = readConfig(dir, opts, !(opts.isTrainable ?? false));
-    const peft = new PeftModel(model, config, name, { forLoading: true });
-    peft.fillAdapter(name, files, dir, opts.onWarning ?? ((m) => console.warn(m)));
-    if (!(opts.isTrainable ?? false)) peft.eval();
-    return peft;
+    return namingFolder(dir, () => {
+      const peft = new PeftModel(model, config, name, { forLoading: true });
+      peft.fillAdapter(name, files, dir, opts.onWarning ?? ((m) => console.warn(m)));
+      if (!(opts.isTrainable ?? false)) peft.eval();
+      return peft;
+    });
   }
 
   /** Load another adapter folder under `adapterName` (PEFT's load_adapter). */
   loadAdapter(dir: string, opts: LoadAdapterOptions & { adapterName: string }): void {
     const { config, files } = readConfig(dir, opts, !(opts.isTrainable ?? false));
-    this.addAdapter(opts.adapterName, config, { forLoading: true });
-    this.fillAdapter(opts.adapterName, files, dir, opts.onWarning ?? ((m) => console.warn(m)));
+    namingFolder(dir, () => {
+      this.addAdapter(opts.adapterName, config, { forLoading: true });
+      this.fillAdapter(opts.adapterName, files, dir, opts.onWarning ?? ((m) => console.warn(m)));
+    });
   }
 
   private fillAdapter(name: string, files: ReturnType<typeof readAdapterFolder>, dir: string, warn: (m: string) => void): void {
@@ -337,7 +341,8 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
     if (cfgs.some((c) => c.peftType !== 'LORA')) throw new Error('addWeightedAdapter: only LoRA adapters can be combined');
     const lora = cfgs as LoraConfig[];
     if (lora.some((c) => c.useDora)) throw new Error('addWeightedAdapter: DoRA adapters cannot be combined');
-    const first = lora[0]!;
+    const first = lora[0];
+    if (!first) throw new Error('addWeightedAdapter: no adapters given');
     if (this.peftConfig.has(name)) throw new Error(`an adapter named "${name}" already exists`);
     const layers = tunerLayers(this.model);
     const rankOf = (l: LoRALinear | LoRAEmbedding, a: string): number => l instanceof LoRALinear ? l.adapterSettings(a).r : (l.lora_embedding_A.get(a)?.dim(0) ?? 0);
@@ -361,7 +366,9 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
           if (w < 0 && combinationType === 'cat') throw new Error(`addWeightedAdapter: "cat" needs non-negative weights (√(w·scaling)), got ${w} for "${a}"`);
           const fa = combinationType === 'cat' ? Math.sqrt(w * s) : Math.sqrt(Math.abs(w)) * s * Math.sign(w);
           const fb = combinationType === 'cat' ? Math.sqrt(w * s) : Math.sqrt(Math.abs(w));
-          return { A: F.scale(l.lora_A.get(a)!.weight.detach(), fa), B: F.scale(l.lora_B.get(a)!.weight.detach(), fb) };
+          const a0 = l.lora_A.get(a), b0 = l.lora_B.get(a);
+          if (!a0 || !b0) throw new Error(`addWeightedAdapter: layer has no adapter "${a}"`);
+          return { A: F.scale(a0.weight.detach(), fa), B: F.scale(b0.weight.detach(), fb) };
         });
         let A: Tensor, B: Tensor;
         if (combinationType === 'cat') {
@@ -385,13 +392,28 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
 }
 
 /** Read and parse an adapter folder's config (method from peft_type, one warning for unknown fields). */
+/**
+ * Run `build` (injecting a loaded adapter's layers); an error that does not name the adapter folder
+ * (a config value the layers reject, a target that matches nothing) gets it in front, so every
+ * failure to load says which adapter it was.
+ */
+function namingFolder<T>(dir: string, build: () => T): T {
+  try {
+    return build();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (message.includes(dir)) throw err;
+    throw new Error(`${join(dir, ADAPTER_CONFIG)}: ${message}`, { cause: err });
+  }
+}
+
 function readConfig(dir: string, opts: LoadAdapterOptions, inferenceMode: boolean): { config: PeftConfigBase; files: ReturnType<typeof readAdapterFolder> } {
   const files = readAdapterFolder(dir);
   const peftType = files.config.peft_type;
   if (typeof peftType !== 'string') throw new Error(`${files.configPath}: field "peft_type" must be a string, got ${JSON.stringify(peftType)}`);
   const method = methodFor(peftType, files.configPath);
   warnUnknownFields(files.config, method.knownFields, files.configPath, opts.onWarning ?? ((m) => console.warn(m)));
-  const config = { ...method.fromJson(files.config, files.configPath), inferenceMode };
+  const config = { ...namingFolder(dir, () => method.fromJson(files.config, files.configPath)), inferenceMode };
   if ((config as Partial<LoraConfig>).initLoraWeights?.startsWith('pissa')) {
     (opts.onWarning ?? console.warn)(`${files.configPath}: this PiSSA adapter was trained on a residual base (W minus its top-r part); load it on that residual model`);
   }

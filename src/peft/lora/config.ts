@@ -43,6 +43,12 @@ export const DEFAULT_LORA_TARGETS: Record<string, string[]> = {
 };
 
 /** A full LoRA config from the fields given (PEFT's defaults for the rest), validated. */
+/**
+ * Largest rank accepted (PEFT sets none). Published LoRA ranks stay at or below a few thousand; the
+ * bound stops a corrupt or hostile adapter_config.json from asking for gigabytes per layer.
+ */
+export const MAX_LORA_RANK = 65536;
+
 export function loraConfig(partial: Partial<LoraConfig> = {}): LoraConfig {
   const c: LoraConfig = {
     peftType: 'LORA', taskType: 'CAUSAL_LM', baseModelNameOrPath: null, revision: null, inferenceMode: false,
@@ -50,7 +56,7 @@ export function loraConfig(partial: Partial<LoraConfig> = {}): LoraConfig {
     bias: 'none', fanInFanOut: false, useRslora: false, useDora: false, initLoraWeights: 'default', rankPattern: {}, alphaPattern: {},
     modulesToSave: null, seed: 0, ...partial,
   };
-  if (!Number.isInteger(c.r) || c.r <= 0) throw new Error(`LoRA: r must be a positive integer, got ${c.r}`);
+  if (!Number.isInteger(c.r) || c.r <= 0 || c.r > MAX_LORA_RANK) throw new Error(`LoRA: r must be an integer in [1, ${MAX_LORA_RANK}], got ${c.r}`);
   if (!(c.loraDropout >= 0 && c.loraDropout < 1)) throw new Error(`LoRA: lora_dropout must be in [0, 1), got ${c.loraDropout}`);
   if (Array.isArray(c.targetModules) && c.targetModules.length === 0) throw new Error('LoRA: target_modules is empty');
   if (!['none', 'all', 'lora_only'].includes(c.bias)) throw new Error(`LoRA: bias must be "none", "all" or "lora_only", got ${JSON.stringify(c.bias)}`);

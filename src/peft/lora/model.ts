@@ -6,7 +6,7 @@ import { Embedding, Linear } from '../../nn/layers.js';
 import type { Module } from '../../nn/module.js';
 import type { PeftMethod } from '../method.js';
 import { ALL_LINEAR, addModulesToSave, defaultTargets, expandAllLinear, markOnlyAdapterTrainable, patternValue, saveWrappers, selectTargets, tunerLayers } from '../tuner.js';
-import { DEFAULT_LORA_TARGETS, LORA_KNOWN_FIELDS, loraConfig, loraConfigFromJson, loraConfigToJson, type LoraConfig } from './config.js';
+import { DEFAULT_LORA_TARGETS, MAX_LORA_RANK, LORA_KNOWN_FIELDS, loraConfig, loraConfigFromJson, loraConfigToJson, type LoraConfig } from './config.js';
 import { LoRAEmbedding, LoRALinear } from './layer.js';
 
 /** Heads PEFT adds to modules_to_save for each task type. */
@@ -30,6 +30,7 @@ export function injectLora(model: Module, config: LoraConfig, name: string, opts
   const init = opts.forLoading && config.initLoraWeights.startsWith('pissa') ? 'default' : config.initLoraWeights;
   hits.forEach(([path, m], i) => {
     const r = patternValue(path, config.rankPattern, config.r);
+    if (r > MAX_LORA_RANK) throw new Error(`LoRA: rank_pattern gives "${path}" rank ${r}, above the largest accepted rank ${MAX_LORA_RANK}`);
     const loraAlpha = patternValue(path, config.alphaPattern, config.loraAlpha);
     const layerOpts = { r, loraAlpha, useRslora: config.useRslora, loraDropout: config.loraDropout, initLoraWeights: init, useDora: config.useDora, seed: config.seed * 7919 + i };
     if (/(^|\.)lm_head$/.test(path)) throw new Error(`LoRA: target "${path}" is the output head, which the model multiplies by its weight directly; LoRA on lm_head is not supported`);

@@ -14,6 +14,7 @@ import { parse as parseCsv } from 'csv-parse';
 import { readTextBounded } from '../io/files.js';
 import type { ChatMessage } from '../io/tokenizer.js';
 import { Rng } from '../tensor/random.js';
+import { findDuplicates, removeDuplicates, type DedupOptions, type DedupReport } from './dedup.js';
 
 export type DataFormat = 'jsonl' | 'json' | 'csv' | 'tsv' | 'parquet';
 
@@ -306,18 +307,66 @@ export function toExample(rec: SourceRecord, opts: { kind?: ExampleKind; columns
   }
 }
 
-/** Read a file's examples (streamed; only the examples are kept). */
-export async function loadExamples(path: string, opts: ReadOptions & { kind?: ExampleKind; columns?: ColumnMap; limit?: number } = {}): Promise<Array<Located<Example>>> {
+/**
+ * The text of an example that deduplication compares: every field the model reads, joined by
+ * newlines (a SQuAD record's question and context, a chat's message contents, tokens by spaces).
+ */
+export function exampleText(ex: Example): string {
+  switch (ex.kind) {
+    case 'text': return ex.text;
+    case 'prompt-completion': return `${ex.prompt}\n${ex.completion}`;
+    case 'messages': return ex.messages.map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content))).join('\n');
+    case 'instruction': return `${ex.instruction}\n${ex.input}\n${ex.output}`;
+    case 'label': return ex.textPair === undefined ? ex.text : `${ex.text}\n${ex.textPair}`;
+    case 'tokens-tags': return ex.tokens.join(' ');
+    case 'squad': return `${ex.question}\n${ex.context}`;
+  }
+}
+
+/** One duplicate found while loading: the record at `at` repeats the kept record at `of`. */
+export interface LocatedDuplicate {
+  at: { file: string; line: number };
+  of: { file: string; line: number };
+  kind: 'exact' | 'near';
+  jaccard: number;
+}
+
+/** Deduplication while loading: {@link findDuplicates}' options, plus what to do with what it finds. */
+export interface LoadDedupOptions extends DedupOptions {
+  /** Drop the duplicates (the earliest record of each group is kept); default false: report only. */
+  remove?: boolean;
+  /** Receives every duplicate found (called once per file, also when there are none). */
+  onReport: (duplicates: LocatedDuplicate[], report: DedupReport) => void;
+}
+
+/**
+ * Finds exact and near-duplicate examples ({@link exampleText} compared by {@link findDuplicates}),
+ * reports them with their file and line, and removes them when `remove` is set.
+ */
+export function dedupExamples<E extends Located<Example>>(examples: readonly E[], opts: LoadDedupOptions): E[] {
+  const { remove, onReport, ...find } = opts;
+  const report = findDuplicates(examples.map(exampleText), find);
+  const where = (i: number): { file: string; line: number } => {
+    const ex = examples[i];
+    if (ex === undefined) throw new Error(`dedupExamples: the report names example ${i} of ${examples.length}`);
+    return { file: ex.source.file, line: ex.source.line };
+  };
+  onReport(report.duplicates.map((d) => ({ at: where(d.index), of: where(d.of), kind: d.kind, jaccard: d.jaccard })), report);
+  return remove === true ? removeDuplicates(examples, report) : [...examples];
+}
+
+/** Read a file's examples (streamed; only the examples are kept), optionally deduplicated ({@link dedupExamples}; after `limit`). */
+export async function loadExamples(path: string, opts: ReadOptions & { kind?: ExampleKind; columns?: ColumnMap; limit?: number; dedup?: LoadDedupOptions } = {}): Promise<Array<Located<Example>>> {
   const out: Array<Located<Example>> = [];
   for await (const r of streamRecords(path, opts)) {
     out.push(toExample(r, opts));
     if (opts.limit !== undefined && out.length >= opts.limit) break;
   }
-  return out;
+  return opts.dedup ? dedupExamples(out, opts.dedup) : out;
 }
 
-/** An MLX-LM data folder: train.jsonl (required), valid.jsonl and test.jsonl (optional). */
-export async function loadDataFolder(dir: string, opts: Omit<ReadOptions, 'format'> & { kind?: ExampleKind; columns?: ColumnMap } = {}): Promise<{ train: Array<Located<Example>>; valid: Array<Located<Example>>; test: Array<Located<Example>> }> {
+/** An MLX-LM data folder: train.jsonl (required), valid.jsonl and test.jsonl (optional); `dedup` works within each file, not across them. */
+export async function loadDataFolder(dir: string, opts: Omit<ReadOptions, 'format'> & { kind?: ExampleKind; columns?: ColumnMap; dedup?: LoadDedupOptions } = {}): Promise<{ train: Array<Located<Example>>; valid: Array<Located<Example>>; test: Array<Located<Example>> }> {
   const file = (name: string): string | null => (existsSync(join(dir, `${name}.jsonl`)) ? join(dir, `${name}.jsonl`) : null);
   const train = file('train');
   if (!train) throw new Error(`${dir}: no train.jsonl (an MLX-LM data folder holds train.jsonl, valid.jsonl, test.jsonl)`);

@@ -80,7 +80,7 @@ function randomGpt2Small(): GPT2LMHeadModel {
 }
 
 /** Runs the generation benchmark; prints a table and returns the figures. */
-export async function benchGenerate(): Promise<Record<string, unknown>> {
+export function benchGenerate(): Record<string, unknown> {
   const results: Record<string, unknown> = { promptTokens: PROMPT_TOKENS };
   const inRepo = join(repoRoot, 'assets/stories260K');
   const storiesDir = existsSync(join(inRepo, 'config.json')) ? inRepo : assetPath('stories260K-hf');

@@ -35,7 +35,7 @@ export interface LoraStepResult {
 export function runLoraStep(weightsDir: string, size: string, steps: number): LoraStepResult {
   const dir = join(weightsDir, size);
   const man = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
-  const { d, h, L, T, B, V, r } = man.config;
+  const { d, h, L, T, B, r } = man.config;
   const tr = man.train;
   const scale = tr.lora_alpha / r;
   const load = (k: string, trainable = false): Tensor => {

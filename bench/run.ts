@@ -49,7 +49,7 @@ function ours(weights: string, size: string, steps: number): LoraStepResult {
   return JSON.parse(run.stdout.trim().split('\n').pop()!) as LoraStepResult;
 }
 
-async function benchLora(): Promise<Record<string, unknown>> {
+function benchLora(): Record<string, unknown> {
   const weights = ensureWeights();
   if (!weights) return { skipped: 'needs shared/bench/pytorch-baseline (gen_weights.py) and python3 with numpy' };
   const results: Record<string, unknown> = {};
@@ -70,7 +70,7 @@ async function benchLora(): Promise<Record<string, unknown>> {
   return results;
 }
 
-const parts: Record<string, () => Promise<Record<string, unknown>>> = {
+const parts: Record<string, () => Record<string, unknown> | Promise<Record<string, unknown>>> = {
   matmul: benchMatmul,
   lora: benchLora,
   generate: benchGenerate,

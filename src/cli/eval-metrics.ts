@@ -85,7 +85,7 @@ export interface CliMetric {
 /** Per-item statistics whose column sums determine the corpus score. */
 export interface Decomposition {
   stats: number[][];
-  score(totals: number[]): number;
+  score: (totals: number[]) => number;
 }
 
 /** Corpus score = mean of per-item scores: rows [score, 1]. */
@@ -457,10 +457,10 @@ export function readItems(path: string): Item[] {
     try {
       parsed = JSON.parse(text);
     } catch (e) {
-      throw new Error(`${path}: invalid JSON (${(e as Error).message}); a .json file must hold one array of items`);
+      throw new Error(`${path}: invalid JSON (${(e as Error).message}); a .json file must hold one array of items`, { cause: e });
     }
     if (!Array.isArray(parsed)) throw new Error(`${path}: expected a JSON array of items, got ${describe(parsed)}`);
-    return parsed.map((value, i) => ({ value, where: `${path} item ${i}`, plainText: false }));
+    return parsed.map((value: unknown, i) => ({ value, where: `${path} item ${i}`, plainText: false }));
   }
   const lines = text.split(/\r?\n/);
   if (lines[lines.length - 1] === '') lines.pop();
@@ -471,7 +471,7 @@ export function readItems(path: string): Item[] {
       try {
         return { value: JSON.parse(line) as unknown, where, plainText: false };
       } catch (e) {
-        throw new Error(`${where}: invalid JSON (${(e as Error).message})`);
+        throw new Error(`${where}: invalid JSON (${(e as Error).message})`, { cause: e });
       }
     });
   }

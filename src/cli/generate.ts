@@ -8,7 +8,7 @@
  * flag (--temperature, --top-k, --top-p, --min-p, --seed) is given.
  */
 import { existsSync, statSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { generate, type GenerateOptions, type GenerateResult } from '../generate/generate.js';
 import { renderFallbackChat } from '../generate/chat.js';
 import { readGenerationConfig, type GenerationConfig } from '../io/hf-config.js';

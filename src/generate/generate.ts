@@ -245,10 +245,10 @@ function perSecond(tokens: number, ms: number): number {
 }
 
 function normaliseRows(inputIds: readonly number[] | readonly (readonly number[])[], vocab: number): number[][] {
-  if (!Array.isArray(inputIds) || inputIds.length === 0) throw new Error('generate: inputIds must be a non-empty array of token ids or of rows of ids');
+  if (!Array.isArray(inputIds as unknown) || inputIds.length === 0) throw new Error('generate: inputIds must be a non-empty array of token ids or of rows of ids');
   const rows = (Array.isArray(inputIds[0]) ? inputIds : [inputIds]) as readonly (readonly number[])[];
   return rows.map((r, i) => {
-    if (!Array.isArray(r) || r.length === 0) throw new Error(`generate: prompt ${i} must be a non-empty array of token ids`);
+    if (!Array.isArray(r as unknown) || r.length === 0) throw new Error(`generate: prompt ${i} must be a non-empty array of token ids`);
     r.forEach((id, j) => {
       if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new Error(`generate: prompt ${i} position ${j}: id ${id} is outside the vocabulary [0, ${vocab})`);
     });

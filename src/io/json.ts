@@ -27,7 +27,7 @@ export function readJsonFile(path: string, maxBytes = MAX_CONFIG_BYTES, label = 
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new Error(`${label}: not valid JSON (${(err as Error).message})`);
+    throw new Error(`${label}: not valid JSON (${(err as Error).message})`, { cause: err });
   }
 }
 

@@ -108,7 +108,7 @@ function parseHeader(fileLabel: string, text: string, bufferBytes: number): { en
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${fileLabel}: header is not valid JSON (${(err as Error).message})`);
+    throw new Error(`${fileLabel}: header is not valid JSON (${(err as Error).message})`, { cause: err });
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     throw new Error(`${fileLabel}: header must be a JSON object, got ${Array.isArray(json) ? 'an array' : json === null ? 'null' : typeof json}`);

@@ -7,9 +7,31 @@
  */
 import { existsSync, statSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Tokenizer } from '@huggingface/tokenizers';
+import { Tokenizer as UntypedTokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
 import { FieldReader, isPlainObject, readJsonObject } from './json.js';
+
+/**
+ * The part of `@huggingface/tokenizers`' `Tokenizer` that tunekit calls, with the signatures of its
+ * types/core/Tokenizer.d.ts. The package's own declarations use extension-less relative imports,
+ * which NodeNext resolution cannot follow, so without this view every call would be typed `any`.
+ */
+interface Tokenizer {
+  post_processor:
+    | ((tokens: string[], pair: string[] | null, addSpecialTokens: boolean) => {
+        tokens: string[];
+        tokens_pair?: string[];
+        token_type_ids?: number[];
+      })
+    | null;
+  decode(ids: number[], options?: { skip_special_tokens?: boolean; clean_up_tokenization_spaces?: boolean | null }): string;
+  tokenize(text: string, options?: { text_pair?: string | null; add_special_tokens?: boolean }): string[];
+  token_to_id(token: string): number | undefined;
+  id_to_token(id: number): string | undefined;
+  get_added_tokens_decoder(): Map<number, { content: string; special: boolean }>;
+  get_vocab(withAddedTokens?: boolean): Map<string, number>;
+}
+const TokenizerClass = UntypedTokenizer as unknown as new (tokenizerJson: object, config: object) => Tokenizer;
 
 /** Largest accepted tokenizer.json (100 MB); real ones are 0.5–20 MB. */
 export const MAX_TOKENIZER_JSON_BYTES = 100_000_000;
@@ -380,7 +402,7 @@ export class PreTrainedTokenizer {
     }
     // Like transformers' special_tokens_map, unset tokens are left undefined (render as "").
     const variables: Record<string, unknown> = {
-      ...Object.fromEntries(SPECIAL_TOKEN_NAMES.map((n) => [n, this.specialTokenString(n)]).filter(([, v]) => v !== null)),
+      ...Object.fromEntries(SPECIAL_TOKEN_NAMES.map((n) => [n, this.specialTokenString(n)] as const).filter(([, v]) => v !== null)),
       additional_special_tokens: this.additionalSpecialTokens,
       ...options.templateVariables,
       messages,
@@ -556,7 +578,7 @@ export class AutoTokenizer {
     if (!Array.isArray(additionalRaw)) throw new Error(`${configPath}: field "additional_special_tokens" must be a list`);
     const additional = additionalRaw.map((t, i) => specialTokenContent(configPath, `additional_special_tokens[${i}]`, t)!);
 
-    if (LLAMA_TOKENIZER_CLASSES.test(String(config.tokenizer_class ?? ''))) {
+    if (typeof config.tokenizer_class === 'string' && LLAMA_TOKENIZER_CLASSES.test(config.tokenizer_class)) {
       const cfg = new FieldReader(configPath, config);
       tokenizerJson.post_processor = llamaPostProcessor(
         tokenizerJson, cfg.bool('add_bos_token', true), cfg.bool('add_eos_token', false), specialTokens.bos_token, specialTokens.eos_token, configPath,
@@ -566,9 +588,9 @@ export class AutoTokenizer {
     let tokenizer: Tokenizer;
     try {
       // The library reads additional_special_tokens as strings to treat them as special in decode.
-      tokenizer = new Tokenizer(tokenizerJson, { ...config, additional_special_tokens: additional });
+      tokenizer = new TokenizerClass(tokenizerJson, { ...config, additional_special_tokens: additional });
     } catch (err) {
-      throw new Error(`${tokenizerPath}: cannot build the tokenizer (${(err as Error).message})`);
+      throw new Error(`${tokenizerPath}: cannot build the tokenizer (${(err as Error).message})`, { cause: err });
     }
     return new PreTrainedTokenizer(tokenizer, config, { ...specialTokens, additional }, readChatTemplates(dir, config, dir), dir);
   }

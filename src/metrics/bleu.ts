@@ -390,7 +390,7 @@ export function corpusBleu(hypotheses: readonly string[], references: ReferenceS
  */
 export function sentenceBleu(hypothesis: string, references: ReadonlyArray<string | null>, options: BleuOptions = {}): BleuScore {
   if (typeof hypothesis !== 'string') throw new TypeError('BLEU: hypothesis should be a string');
-  if (!Array.isArray(references) || typeof references === 'string') {
+  if (!Array.isArray(references as unknown) || typeof references === 'string') {
     throw new TypeError('BLEU: references should be an array of strings');
   }
   return scoreCorpus([hypothesis], references.map((r) => [r]), resolveOptions(options, true));

@@ -247,6 +247,6 @@ export function corpusChrf(
  */
 export function sentenceChrf(hypothesis: string, references: ReadonlyArray<string | null>, options: ChrfOptions = {}): ChrfScore {
   if (typeof hypothesis !== 'string') throw new TypeError('chrF: hypothesis should be a string');
-  if (!Array.isArray(references)) throw new TypeError('chrF: references should be an array of strings');
+  if (!Array.isArray(references as unknown)) throw new TypeError('chrF: references should be an array of strings');
   return scoreCorpus([hypothesis], references.map((r) => [r]), resolveOptions(options));
 }

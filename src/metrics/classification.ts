@@ -876,7 +876,6 @@ function multiclassRocAuc(
       throw new Error("Number of classes in y_true not equal to the number of columns in 'y_score'");
     }
   }
-  const column = (c: number) => yScore.map((row) => row[c]!);
 
   if (multiClass === 'ovo') {
     if (sampleWeight !== undefined) {

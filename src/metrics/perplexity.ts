@@ -66,9 +66,9 @@ function maskValue(value: number | boolean, i: number, t: number): boolean {
 export function perplexity(nll: ReadonlyArray<ReadonlyArray<number>>, options: PerplexityOptions = {}): PerplexityResult {
   const base = options.base ?? Math.E;
   if (!(base > 0) || base === 1 || !Number.isFinite(base)) throw new Error(`perplexity: base must be a finite number > 0 and ≠ 1, got ${base}`);
-  if (!Array.isArray(nll)) throw new TypeError('perplexity: nll should be an array of per-sequence arrays of numbers');
+  if (!Array.isArray(nll as unknown)) throw new TypeError('perplexity: nll should be an array of per-sequence arrays of numbers');
   const { mask } = options;
-  if (mask !== undefined && (!Array.isArray(mask) || mask.length !== nll.length)) {
+  if (mask !== undefined && (!Array.isArray(mask as unknown) || mask.length !== nll.length)) {
     throw new Error(`perplexity: mask should have one row per sequence (${nll.length}), got ${Array.isArray(mask) ? mask.length : typeof mask}`);
   }
   // exp(x · ln base) = base^x; for the default base e skip the multiplication so results are bit-exact exp(mean NLL).

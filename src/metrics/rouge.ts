@@ -226,7 +226,7 @@ export class RougeScorer {
   readonly #splitSentences: (text: string) => string[];
 
   constructor(rougeTypes: readonly string[], options: RougeScorerOptions = {}) {
-    if (!Array.isArray(rougeTypes)) throw new TypeError('rougeTypes must be an array such as ["rouge1", "rougeL"]');
+    if (!Array.isArray(rougeTypes as unknown)) throw new TypeError('rougeTypes must be an array such as ["rouge1", "rougeL"]');
     rougeTypes.forEach(checkRougeType);
     this.rougeTypes = [...rougeTypes];
     const { useStemmer = false, splitSummaries = false, tokenizer } = options;
@@ -277,7 +277,7 @@ export class RougeScorer {
    * the first target with the highest F-measure. Throws on an empty list (numpy's argmax does).
    */
   scoreMulti(targets: readonly string[], prediction: string): RougeScores {
-    if (!Array.isArray(targets) || targets.length === 0) {
+    if (!Array.isArray(targets as unknown) || targets.length === 0) {
       throw new RangeError('scoreMulti: targets must be a non-empty array of strings');
     }
     const all = targets.map((target) => this.score(target, prediction));
@@ -432,7 +432,7 @@ export function rougeCompute(
   options: RougeComputeOptions = {},
 ): Record<string, number> | Record<string, number[]> {
   const { rougeTypes = ['rouge1', 'rouge2', 'rougeL', 'rougeLsum'], useStemmer = false, useAggregator = true, tokenizer } = options;
-  if (!Array.isArray(predictions) || !Array.isArray(references)) throw new TypeError('predictions and references must be arrays');
+  if (!Array.isArray(predictions as unknown) || !Array.isArray(references as unknown)) throw new TypeError('predictions and references must be arrays');
   if (predictions.length !== references.length) {
     throw new RangeError(`predictions and references must have the same length; got ${predictions.length} and ${references.length}`);
   }

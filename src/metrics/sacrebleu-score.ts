@@ -49,11 +49,11 @@ export function referencesPerSegment(metric: string, hypotheses: readonly unknow
   hypotheses.forEach((h, i) => {
     if (typeof h !== 'string') throw new TypeError(`${metric}: hypotheses[${i}] should be a string, got ${h === null ? 'null' : typeof h}`);
   });
-  if (!Array.isArray(references) || references.length === 0) {
+  if (!Array.isArray(references as unknown) || references.length === 0) {
     throw new TypeError(`${metric}: references should be a non-empty array of reference streams (references[k][i] = k-th reference of hypothesis i)`);
   }
   references.forEach((stream, k) => {
-    if (!Array.isArray(stream)) throw new TypeError(`${metric}: references[${k}] should be an array of strings (a reference stream)`);
+    if (!Array.isArray(stream as unknown)) throw new TypeError(`${metric}: references[${k}] should be an array of strings (a reference stream)`);
     if (stream.length !== hypotheses.length) {
       throw new Error(`${metric}: reference stream references[${k}] has ${stream.length} segments but there are ${hypotheses.length} hypotheses`);
     }

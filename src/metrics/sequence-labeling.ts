@@ -299,7 +299,7 @@ interface TypeCounts {
 function checkConsistentLength(yTrue: readonly (readonly string[])[], yPred: readonly (readonly string[])[]): void {
   // Python's `set(map(type, y_true)) | set(map(type, y_pred)) == {list}`: also false for no sentences.
   const sentences = [...yTrue, ...yPred];
-  if (!Array.isArray(yTrue) || !Array.isArray(yPred) || sentences.length === 0 || !sentences.every((s) => Array.isArray(s))) {
+  if (!Array.isArray(yTrue as unknown) || !Array.isArray(yPred as unknown) || sentences.length === 0 || !sentences.every((s) => Array.isArray(s))) {
     throw new Error('Found input variables without list of list.');
   }
   const lenTrue = yTrue.map((s) => s.length);

@@ -106,8 +106,8 @@ export function squadEvaluate(
   if (variant !== 'squad-v1.1' && variant !== 'cmrc2018') {
     throw new Error(`squadEvaluate: unknown variant ${JSON.stringify(variant)}: expected 'squad-v1.1' or 'cmrc2018'`);
   }
-  if (!Array.isArray(predictions)) throw new TypeError('squadEvaluate: predictions should be an array of { id, prediction_text }');
-  if (!Array.isArray(references)) throw new TypeError('squadEvaluate: references should be an array of { id, answers: { text } }');
+  if (!Array.isArray(predictions as unknown)) throw new TypeError('squadEvaluate: predictions should be an array of { id, prediction_text }');
+  if (!Array.isArray(references as unknown)) throw new TypeError('squadEvaluate: references should be an array of { id, answers: { text } }');
   const predictionById = new Map<string, string>();
   predictions.forEach((p, i) => {
     if (typeof p?.id !== 'string') throw new TypeError(`squadEvaluate: predictions[${i}].id should be a string`);
@@ -120,7 +120,7 @@ export function squadEvaluate(
   references.forEach((r, i) => {
     if (typeof r?.id !== 'string') throw new TypeError(`squadEvaluate: references[${i}].id should be a string`);
     const answers = r.answers?.text;
-    if (!Array.isArray(answers) || answers.some((a) => typeof a !== 'string')) {
+    if (!Array.isArray(answers as unknown) || answers.some((a) => typeof a !== 'string')) {
       throw new TypeError(`squadEvaluate: references[${i}].answers.text should be an array of strings`);
     }
     if (answers.length === 0) throw new Error(`squadEvaluate: references[${i}] (id ${JSON.stringify(r.id)}) has no answer text`);

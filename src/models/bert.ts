@@ -606,7 +606,7 @@ export function readBertConfig(dir: string, opts: Pick<BertLoadOptions, 'numLabe
 /** True for a BERT config.json: model_type "bert", or no model_type and a Bert* architecture. */
 export function isBertConfig(json: Record<string, unknown>): boolean {
   if (json.model_type !== undefined) return json.model_type === 'bert';
-  const arch = Array.isArray(json.architectures) ? json.architectures[0] : undefined;
+  const arch: unknown = Array.isArray(json.architectures) ? json.architectures[0] : undefined;
   return typeof arch === 'string' && arch.startsWith('Bert');
 }
 

@@ -14,7 +14,7 @@ export class KVCache {
   readonly layers: Array<{ k: Tensor; v: Tensor } | null>;
 
   constructor(numLayers: number) {
-    this.layers = new Array(numLayers).fill(null);
+    this.layers = new Array<{ k: Tensor; v: Tensor } | null>(numLayers).fill(null);
   }
 
   /** Positions held so far. */

@@ -159,7 +159,7 @@ export const jsKernels: Kernels = {
     const row = new Float32Array(N);
     for (let b = 0; b < batch; b++) {
       let Bf: Float32Array;
-      let bo = bOff + b * strideB;
+      const bo = bOff + b * strideB;
       if (bType === WType.F32) {
         Bf = B as Float32Array;
       } else {

@@ -3,7 +3,7 @@
  */
 import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
-import { Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { Module } from './module.js';
 
 /**
@@ -139,7 +139,7 @@ export class LSTM extends Module {
         const xproj = F.linear(input, wih, bias);
         let hPrev = F.zeros([B, h]);
         let cPrev = F.zeros([B, h]);
-        const steps: Tensor[] = new Array(T);
+        const steps = new Array<Tensor>(T);
         for (let s = 0; s < T; s++) {
           const t = d === 0 ? s : T - 1 - s;
           const gates = F.add(F.reshape(F.slice(xproj, 1, t, t + 1), [B, 4 * h]), F.linear(hPrev, whh));

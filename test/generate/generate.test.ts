@@ -113,7 +113,7 @@ test('EOS ends a row (others continue), minNewTokens delays it, and length caps 
   const free = generate(model, prompt, { maxNewTokens: 20, eosTokenIds: [] }).tokens[0]!;
   // the first token that did not occur before it acts as EOS
   const at = free.findIndex((t, i) => free.indexOf(t) === i && i >= 2);
-  assert.ok(at >= 2, `needs a fresh token in ${free}`);
+  assert.ok(at >= 2, `needs a fresh token in ${free.join(', ')}`);
   const eos = free[at]!;
   const out = generate(model, [prompt, [1, 30, 31, 32]], { maxNewTokens: 20, eosTokenIds: [eos] });
   assert.deepEqual(out.tokens[0], free.slice(0, at + 1));

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/tensor/random.js';
-import { Tensor, noGrad } from '../../src/tensor/tensor.js';
+import { type Tensor, noGrad } from '../../src/tensor/tensor.js';
 
 export interface GradcheckOptions {
   /** Step (default 1e-2: float32 rounding makes smaller steps noisy). */

@@ -184,7 +184,7 @@ test('RoPE Llama 3.1: low frequencies ÷ factor, high unchanged, smooth in betwe
   // Llama-3.1-8B: θ 500000, factor 8, low 1, high 4, original 8192 → wavelength cut-offs 8192 and 2048.
   const c = llama({ rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 8192 }, { rope_theta: 500000, max_position_embeddings: 131072 });
   const { invFreq } = computeRopeInvFreq(c);
-  let seen = { high: 0, low: 0, mid: 0 };
+  const seen = { high: 0, low: 0, mid: 0 };
   for (let i = 0; i < 64; i++) {
     const f = 1 / 500000 ** ((2 * i) / 128);
     const wavelen = (2 * Math.PI) / f;

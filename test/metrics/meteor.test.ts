@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { alignWords, meteorScore, singleMeteorScore, type WordNetSource } from '../../src/metrics/meteor.js';
 import { assertClose as close } from '../helpers/close.js';
-import { INSTALLED_WORDNET, skipWithoutWordNet } from '../helpers/wordnet.js';
+import { skipWithoutWordNet } from '../helpers/wordnet.js';
 
 
 /** A WordNet with no synsets: the synonym stage then matches nothing, as NLTK does for these inputs. */

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as F from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
-import { Tensor } from '../../src/tensor/tensor.js';
+import type { Tensor } from '../../src/tensor/tensor.js';
 import { nativeKernels, setBackend } from '../../src/native/index.js';
 import { LSTM } from '../../src/nn/layers.js';
 import { gradcheck } from '../helpers/gradcheck.js';

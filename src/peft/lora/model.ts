@@ -9,7 +9,7 @@ import { readSafetensors, writeSafetensors, type RawTensor } from '../../io/safe
 import { Linear } from '../../nn/layers.js';
 import type { Module } from '../../nn/module.js';
 import { writeJsonAtomic } from '../../models/weights.js';
-import { Tensor } from '../../tensor/tensor.js';
+import type { Tensor } from '../../tensor/tensor.js';
 import { loraConfig, type LoraConfig } from './config.js';
 import { LoRALinear } from './layer.js';
 

@@ -1,6 +1,7 @@
 {
   # The tunekit native kernels: one Node-API addon in plain C11. The kernels are compiled three
-  # times (AVX-512, AVX2, portable) as static libraries with their own -m flags; addon.c picks
+  # times (AVX-512, AVX2, portable) as static libraries with their own -m flags (plus the
+  # AVX512_BF16 GEMM of gemm_bf16.c); addon.c picks
   # one at load time with __builtin_cpu_supports, so the .node runs on any x86-64 CPU.
   "target_defaults": {
     "cflags!": ["-O2", "-O0", "-fno-omit-frame-pointer"],
@@ -21,6 +22,12 @@
       "cflags_c": ["-mavx2", "-mfma", "-mf16c"]
     },
     {
+      "target_name": "tunekit_gemm_avx512bf16",
+      "type": "static_library",
+      "sources": ["native/gemm_bf16.c"],
+      "cflags_c": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512bf16", "-mfma"]
+    },
+    {
       "target_name": "tunekit_kernels_scalar",
       "type": "static_library",
       "sources": ["native/kernels_scalar.c"]
@@ -28,7 +35,7 @@
     {
       "target_name": "tunekit_native",
       "sources": ["native/addon.c", "native/pool.c"],
-      "dependencies": ["tunekit_kernels_avx512", "tunekit_kernels_avx2", "tunekit_kernels_scalar"],
+      "dependencies": ["tunekit_gemm_avx512bf16", "tunekit_kernels_avx512", "tunekit_kernels_avx2", "tunekit_kernels_scalar"],
       "libraries": ["-lm", "-pthread"]
     }
   ]

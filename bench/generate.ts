@@ -9,6 +9,9 @@
  *    seconds for 124M parameters and does not change the speed.
  * Without the cache every decode step re-runs the whole sequence, so its "decode tokens/s" counts
  * generated tokens, not positions computed. Each configuration runs once untimed first (warm-up).
+ * The GPT-2-small-shaped model then decodes again with its matrices as bfloat16 and as int8
+ * (computeDtype), printed as ratios against its float32 decode of the same run: decoding reads
+ * every weight once per token, so it is bound by memory bandwidth and the byte width decides.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +20,7 @@ import { parseModelConfig, type Gpt2Config } from '../src/io/hf-config.js';
 import { AutoModelForCausalLM } from '../src/models/auto.js';
 import type { CausalLM } from '../src/models/causal-lm.js';
 import { GPT2LMHeadModel } from '../src/models/gpt2.js';
+import { setComputeDtype } from '../src/nn/compute-dtype.js';
 import { assetPath, repoRoot } from '../test/helpers/shared.js';
 
 const PROMPT_TOKENS = 32;
@@ -100,6 +104,20 @@ export function benchGenerate(): Record<string, unknown> {
   const m = measure(gpt2, syntheticPrompt(PROMPT_TOKENS, 50257), 16);
   print('GPT-2 small shape (rand)', m);
   console.log(`  (building the random GPT-2-small-shaped model took ${buildSeconds} s, not included above)`);
-  results.gpt2SmallRandom = { config: { d: 768, layers: 12, heads: 12, vocab: 50257 }, buildSeconds, ...m };
+  const byDtype: Record<string, Throughput & { ratioToFloat32: number }> = {};
+  const prompt = syntheticPrompt(PROMPT_TOKENS, 50257);
+  const decodeOnly = (): Throughput => {
+    generate(gpt2, prompt, { maxNewTokens: 2, eosTokenIds: [], useCache: true }); // warm-up
+    return summarise(generate(gpt2, prompt, { maxNewTokens: 24, eosTokenIds: [], useCache: true }));
+  };
+  const base = decodeOnly();
+  for (const dtype of ['float32', 'bfloat16', 'int8'] as const) {
+    if (dtype !== 'float32') setComputeDtype(gpt2, dtype);
+    const t = dtype === 'float32' ? base : decodeOnly();
+    const ratio = base.decodeTokensPerSecond > 0 ? t.decodeTokensPerSecond / base.decodeTokensPerSecond : 0;
+    byDtype[dtype] = { ...t, ratioToFloat32: round(ratio * 100) / 100 };
+    console.log(`  GPT-2 small shape ${dtype.padEnd(8)} KV cache decode ${t.decodeTokensPerSecond.toFixed(1).padStart(7)} tok/s  ×${ratio.toFixed(2)} of float32 (same run)`);
+  }
+  results.gpt2SmallRandom = { config: { d: 768, layers: 12, heads: 12, vocab: 50257 }, buildSeconds, ...m, decodeByComputeDtype: byDtype };
   return results;
 }

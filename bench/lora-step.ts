@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { kernels } from '../src/native/index.js';
+import { convertFrozen, parseComputeDtype, type ComputeDtype } from '../src/nn/compute-dtype.js';
 import * as F from '../src/tensor/ops.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { AdamW } from '../src/train/optim.js';
@@ -23,6 +24,7 @@ interface Manifest {
 
 export interface LoraStepResult {
   engine: string;
+  computeDtype: ComputeDtype;
   size: string;
   losses: number[];
   median_step_s: number;
@@ -32,7 +34,11 @@ export interface LoraStepResult {
   grad_norms_step0: Record<string, number>;
 }
 
-export function runLoraStep(weightsDir: string, size: string, steps: number): LoraStepResult {
+/**
+ * @param computeDtype how the frozen matrices (wte/head, attention, MLP) are kept and multiplied
+ *   (nn/compute-dtype.ts); LoRA, norms and biases stay float32.
+ */
+export function runLoraStep(weightsDir: string, size: string, steps: number, computeDtype: ComputeDtype = 'float32'): LoraStepResult {
   const dir = join(weightsDir, size);
   const man = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
   const { d, h, L, T, B, r } = man.config;
@@ -41,7 +47,8 @@ export function runLoraStep(weightsDir: string, size: string, steps: number): Lo
   const load = (k: string, trainable = false): Tensor => {
     const buf = readFileSync(join(dir, `${k}.f32`));
     const data = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-    return new Tensor(data, man.shapes[k]!, { requiresGrad: trainable, name: k });
+    const t = new Tensor(data, man.shapes[k]!, { requiresGrad: trainable, name: k });
+    return !trainable && t.ndim === 2 && !k.startsWith('wpe') ? convertFrozen(t, computeDtype) : t;
   };
   const tokBuf = readFileSync(join(dir, 'tokens.i32'));
   const tokens = new Int32Array(tokBuf.buffer.slice(tokBuf.byteOffset, tokBuf.byteOffset + tokBuf.byteLength));
@@ -103,7 +110,7 @@ export function runLoraStep(weightsDir: string, size: string, steps: number): Lo
   const sorted = times.slice(1).sort((a, b) => a - b);
   const med = sorted.length ? sorted[Math.floor(sorted.length / 2)]! : times[0]!;
   return {
-    engine: `tunekit-${kernels.name}-${kernels.simd}-${kernels.threads}t`, size, losses, median_step_s: med,
+    engine: `tunekit-${kernels.name}-${kernels.simd}-${kernels.threads}t`, computeDtype, size, losses, median_step_s: med,
     tokens_per_s: (B * T) / med, gflops: man.flops.step / med / 1e9, maxrss_mb: process.resourceUsage().maxRSS / 1024,
     grad_norms_step0: gradNorms,
   };
@@ -111,7 +118,7 @@ export function runLoraStep(weightsDir: string, size: string, steps: number): Lo
 
 // Run as a child process by bench/run.ts so peak memory is this workload's alone.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  if (process.argv.length < 5) throw new Error('usage: node dist/bench/lora-step.js SIZE STEPS WEIGHTS_DIR');
-  const [size, steps, weights] = process.argv.slice(2) as [string, string, string];
-  console.log(JSON.stringify(runLoraStep(weights, size, Number(steps))));
+  if (process.argv.length < 5) throw new Error('usage: node dist/bench/lora-step.js SIZE STEPS WEIGHTS_DIR [float32|bfloat16|int8]');
+  const [size, steps, weights, dtype] = process.argv.slice(2) as [string, string, string, string | undefined];
+  console.log(JSON.stringify(runLoraStep(weights, size, Number(steps), parseComputeDtype(dtype ?? 'float32', 'compute dtype'))));
 }

@@ -1,15 +1,17 @@
 /**
  * `npm run bench [-- part ...]`: every benchmark, each printed beside a baseline measured in the
  * same run (numpy for matmul, PyTorch for the LoRA step, the Python references where they exist).
- * Parts: matmul, lora, generate, metrics (default: all). Results also go to bench-results.json.
+ * Parts: matmul, lora, generate, metrics, judge (the judge web app's load test), peft (default: all). Results also go to bench-results.json.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchGenerate } from './generate.js';
+import { benchJudgeLoad } from './judge-load.js';
 import { benchMatmul } from './matmul.js';
 import { benchMetrics } from './metrics.js';
+import { benchPeftMethods } from './peft-methods.js';
 import type { LoraStepResult } from './lora-step.js';
 import { sharedDir } from '../test/helpers/shared.js';
 
@@ -75,6 +77,8 @@ const parts: Record<string, () => Record<string, unknown> | Promise<Record<strin
   lora: benchLora,
   generate: benchGenerate,
   metrics: benchMetrics,
+  judge: () => benchJudgeLoad(),
+  peft: () => benchPeftMethods(),
 };
 
 const wanted = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(parts);

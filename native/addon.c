@@ -22,6 +22,8 @@
 #include "tk.h"
 
 static const tk_kernels *K = &tk_kernels_scalar;
+/* The AVX-512 kernels with the AVX512_BF16 GEMM for TK_BF16DOT weights (filled in by init). */
+static tk_kernels kernels_avx512bf16;
 
 #define MAX_ARGS 24
 #define MAX_SAFE 9007199254740991.0
@@ -68,6 +70,7 @@ static const char *typed_name(napi_typedarray_type t) {
     case napi_uint16_array: return "Uint16Array";
     case napi_int32_array: return "Int32Array";
     case napi_uint8_array: return "Uint8Array";
+    case napi_int8_array: return "Int8Array";
     default: return "typed array";
   }
 }
@@ -159,13 +162,14 @@ static void throw_oom(napi_env env, const char *kernel) {
 #define U16 napi_uint16_array
 #define I32 napi_int32_array
 #define U8 napi_uint8_array
+#define I8 napi_int8_array
 #define TRY(x) \
   if (!(x)) return NULL
 #define TRYB(x) \
   if (!(x)) return false
 
 /* gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, bType, beta, C, cOff, ldc,
- *      batch, strideA, strideB, strideC) */
+ *      batch, strideA, strideB, strideC[, bScale]) */
 static napi_value js_gemm(napi_env env, napi_callback_info info) {
   call c;
   TRY(get_args(env, info, &c, "gemm", 21));
@@ -179,8 +183,9 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   TRY(arg_number(&c, 5, "alpha", &alpha));
   TRY(arg_array(&c, 6, "A", F32, false, &A, &alen) && arg_int(&c, 7, "aOff", 0, &aoff) && arg_int(&c, 8, "lda", 0, &lda));
   TRY(arg_int(&c, 12, "bType", 0, &btype));
-  if (btype > 2) return fail(&c, true, "argument '%s' must be 0 (F32), 1 (BF16) or 2 (F16)%s", "bType", ""), NULL;
-  TRY(arg_array(&c, 9, "B", btype == TK_F32 ? F32 : U16, false, &B, &blen));
+  if (btype > TK_I8)
+    return fail(&c, true, "argument '%s' must be 0 (F32), 1 (BF16), 2 (F16), 3 (BF16 compute) or 4 (I8)%s", "bType", ""), NULL;
+  TRY(arg_array(&c, 9, "B", btype == TK_F32 ? F32 : btype == TK_I8 ? I8 : U16, false, &B, &blen));
   TRY(arg_int(&c, 10, "bOff", 0, &boff) && arg_int(&c, 11, "ldb", 0, &ldb));
   TRY(arg_number(&c, 13, "beta", &beta));
   TRY(arg_array(&c, 14, "C", F32, false, &C, &clen) && arg_int(&c, 15, "cOff", 0, &coff) && arg_int(&c, 16, "ldc", 0, &ldc));
@@ -189,10 +194,21 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   TRY(check_matrix(&c, "A", "lda", alen, aoff, ta ? Kd : M, ta ? M : Kd, lda, batch, sa));
   TRY(check_matrix(&c, "B", "ldb", blen, boff, tb ? N : Kd, tb ? Kd : N, ldb, batch, sb));
   TRY(check_matrix(&c, "C", "ldc", clen, coff, M, N, ldc, batch, sc));
+  void *scale = NULL;
+  size_t slen = 0;
+  if (btype == TK_I8) {
+    if (c.argc < 22) return fail(&c, false, "argument '%s' (one float32 scale per stored row of B) is required for bType 4 (I8)%s", "bScale", ""), NULL;
+    TRY(arg_array(&c, 21, "bScale", F32, false, &scale, &slen));
+    const double rows = (double)(tb ? N : Kd);
+    TRY(check_len(&c, "bScale", slen, batch == 0 ? 0.0 : (sb ? (double)batch : 1.0) * rows));
+  }
   tk_gemm_args g = {.trans_a = ta, .trans_b = tb, .b_type = (int)btype, .M = M, .N = N, .K = Kd, .lda = lda, .ldb = ldb,
                     .ldc = ldc, .batch = batch, .stride_a = sa, .stride_b = sb, .stride_c = sc, .alpha = (float)alpha,
                     .beta = (float)beta, .A = (const float *)A + aoff,
-                    .B = btype == TK_F32 ? (const void *)((const float *)B + boff) : (const void *)((const uint16_t *)B + boff),
+                    .B = btype == TK_F32  ? (const void *)((const float *)B + boff)
+                         : btype == TK_I8 ? (const void *)((const int8_t *)B + boff)
+                                          : (const void *)((const uint16_t *)B + boff),
+                    .b_scale = (const float *)scale,
                     .C = (float *)C + coff};
   if (K->gemm(&g)) throw_oom(env, "gemm");
   return undefined(env);
@@ -207,7 +223,8 @@ static napi_value js_widen(napi_env env, napi_callback_info info) {
   int64_t soff, type, doff, n;
   TRY(arg_array(&c, 0, "src", U16, false, &src, &slen) && arg_int(&c, 1, "srcOff", 0, &soff));
   TRY(arg_int(&c, 2, "type", 1, &type));
-  if (type > 2) return fail(&c, true, "argument '%s' must be 1 (BF16) or 2 (F16)%s", "type", ""), NULL;
+  if (type > TK_BF16DOT) return fail(&c, true, "argument '%s' must be 1 (BF16), 2 (F16) or 3 (BF16)%s", "type", ""), NULL;
+  if (type == TK_BF16DOT) type = TK_BF16;
   TRY(arg_array(&c, 3, "dst", F32, false, &dst, &dlen) && arg_int(&c, 4, "dstOff", 0, &doff) && arg_int(&c, 5, "n", 0, &n));
   TRY(check_len(&c, "src", slen, (double)soff + (double)n) && check_len(&c, "dst", dlen, (double)doff + (double)n));
   K->widen((const uint16_t *)src + soff, (int)type, (float *)dst + doff, n);
@@ -415,12 +432,24 @@ static bool attention_args(call *c, bool backward, tk_attn_args *a) {
       arg_int(c, 8 + s, "T", 0, &T) && arg_int(c, 9 + s, "S", 0, &S) && arg_int(c, 10 + s, "D", 0, &D));
   TRYB(arg_number(c, 11 + s, "scale", &scale) && arg_bool(c, 12 + s, "causal", &causal));
   TRYB(arg_array(c, 13 + s, "keyMask", U8, true, &mask, &ml));
+  /* Optional: window (0 = none) and kvStride (0 = S * D, the packed layout). */
+  int64_t window = 0, kv_stride = 0;
+  if (c->argc > 14 + s && !is_nullish(c, 14 + s)) TRYB(arg_int(c, 14 + s, "window", 0, &window));
+  if (c->argc > 15 + s && !is_nullish(c, 15 + s)) TRYB(arg_int(c, 15 + s, "kvStride", 0, &kv_stride));
+  if (window > 0 && !causal) return fail(c, true, "argument '%s' needs causal attention%s", "window", "");
+  if (kv_stride == 0) kv_stride = S * D;
+  if (kv_stride < S * D) {
+    char detail[128];
+    snprintf(detail, sizeof detail, "be >= S * D = %lld, got %lld", (long long)(S * D), (long long)kv_stride);
+    return fail(c, true, "argument '%s' must %s", "kvStride", detail);
+  }
   if (H % Hkv != 0) {
     char detail[96];
     snprintf(detail, sizeof detail, "H = %lld is not a multiple of Hkv = %lld", (long long)H, (long long)Hkv);
     return fail(c, true, "%s%s", "", detail);
   }
-  const double nq = (double)B * H * T * D, nk = (double)B * Hkv * S * D;
+  const double nq = (double)B * H * T * D;
+  const double nk = B * Hkv == 0 ? 0.0 : (double)(B * Hkv - 1) * (double)kv_stride + (double)S * D;
   TRYB(check_len(c, "q", ql, nq) && check_len(c, "k", kl, nk) && check_len(c, "v", vl, nk) &&
       check_len(c, "out", ol, nq) && check_len(c, "lse", ll, (double)B * H * T));
   TRYB(!mask || check_len(c, "keyMask", ml, (double)B * S));
@@ -428,12 +457,13 @@ static bool attention_args(call *c, bool backward, tk_attn_args *a) {
     TRYB(check_len(c, "dout", gl, nq) && (!dq || check_len(c, "dq", dql, nq)) && (!dk || check_len(c, "dk", dkl, nk)) &&
         (!dv || check_len(c, "dv", dvl, nk)));
   *a = (tk_attn_args){.q = q, .k = k, .v = v, .out = out, .lse = lse, .dout = dout, .dq = dq, .dk = dk, .dv = dv,
-                      .key_mask = mask, .B = B, .H = H, .Hkv = Hkv, .T = T, .S = S, .D = D, .scale = (float)scale,
+                      .key_mask = mask, .B = B, .H = H, .Hkv = Hkv, .T = T, .S = S, .D = D, .window = window,
+                      .kv_stride = kv_stride, .scale = (float)scale,
                       .causal = causal};
   return true;
 }
 
-/* attention(q, k, v, out, lse, B, H, Hkv, T, S, D, scale, causal, keyMask) */
+/* attention(q, k, v, out, lse, B, H, Hkv, T, S, D, scale, causal, keyMask[, window, kvStride]) */
 static napi_value js_attention(napi_env env, napi_callback_info info) {
   call c;
   tk_attn_args a;
@@ -442,7 +472,7 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-/* attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, keyMask) */
+/* attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, keyMask[, window, kvStride]) */
 static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
   call c;
   tk_attn_args a;
@@ -519,11 +549,12 @@ static bool cpu_has_avx512(void) {
          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma") &&
          __builtin_cpu_supports("f16c");
 }
+static bool cpu_has_avx512bf16(void) { return cpu_has_avx512() && __builtin_cpu_supports("avx512bf16"); }
 static bool cpu_has_avx2(void) {
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
 }
 
-/* simd() -> 'avx512' | 'avx2' | 'scalar' */
+/* simd() -> 'avx512bf16' | 'avx512' | 'avx2' | 'scalar' */
 static napi_value js_simd(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value s;
@@ -540,10 +571,11 @@ static napi_value js_set_simd(napi_env env, napi_callback_info info) {
   if (napi_get_value_string_utf8(env, c.argv[0], name, sizeof name, &len) != napi_ok)
     return fail(&c, false, "argument '%s' must be a string%s", "name", ""), NULL;
   const tk_kernels *pick = NULL;
-  if (!strcmp(name, "avx512")) pick = cpu_has_avx512() ? &tk_kernels_avx512 : NULL;
+  if (!strcmp(name, "avx512bf16")) pick = cpu_has_avx512bf16() ? &kernels_avx512bf16 : NULL;
+  else if (!strcmp(name, "avx512")) pick = cpu_has_avx512() ? &tk_kernels_avx512 : NULL;
   else if (!strcmp(name, "avx2")) pick = cpu_has_avx2() ? &tk_kernels_avx2 : NULL;
   else if (!strcmp(name, "scalar")) pick = &tk_kernels_scalar;
-  else return fail(&c, true, "argument '%s' must be 'avx512', 'avx2' or 'scalar', got '%s'", "name", name), NULL;
+  else return fail(&c, true, "argument '%s' must be 'avx512bf16', 'avx512', 'avx2' or 'scalar', got '%s'", "name", name), NULL;
   if (pick) K = pick;
   napi_value r;
   napi_get_boolean(env, pick != NULL, &r);
@@ -565,7 +597,13 @@ static int default_threads(void) {
 
 static napi_value init(napi_env env, napi_value exports) {
   __builtin_cpu_init();
-  K = cpu_has_avx512() ? &tk_kernels_avx512 : cpu_has_avx2() ? &tk_kernels_avx2 : &tk_kernels_scalar;
+  kernels_avx512bf16 = tk_kernels_avx512;
+  kernels_avx512bf16.simd = "avx512bf16";
+  kernels_avx512bf16.gemm = tk_gemm_avx512bf16;
+  K = cpu_has_avx512bf16() ? &kernels_avx512bf16
+      : cpu_has_avx512()   ? &tk_kernels_avx512
+      : cpu_has_avx2()     ? &tk_kernels_avx2
+                           : &tk_kernels_scalar;
   if (tk_threads() == 1) tk_pool_init(default_threads());
   const napi_property_descriptor props[] = {
       {"gemm", NULL, js_gemm, NULL, NULL, NULL, napi_enumerable, NULL},

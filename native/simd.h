@@ -58,6 +58,8 @@ static inline vf vload_bf16(const uint16_t *p) {
   return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16));
 }
 static inline vf vload_f16(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+/* VL int8 values to float32. */
+static inline vf vload_i8(const int8_t *p) { return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p))); }
 
 #elif defined(TK_ISA_AVX2)
 #include <immintrin.h>
@@ -111,6 +113,7 @@ static inline vf vload_bf16(const uint16_t *p) {
   return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
 }
 static inline vf vload_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+static inline vf vload_i8(const int8_t *p) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p))); }
 
 #else /* portable scalar build: one lane */
 #define VL 1
@@ -173,6 +176,7 @@ static inline float tk_f16_to_f32(uint16_t h) {
 #if VL == 1
 static inline vf vload_bf16(const uint16_t *p) { return tk_bf16_to_f32(*p); }
 static inline vf vload_f16(const uint16_t *p) { return tk_f16_to_f32(*p); }
+static inline vf vload_i8(const int8_t *p) { return (float)*p; }
 #endif
 
 #endif

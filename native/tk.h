@@ -35,7 +35,11 @@ void *tk_scratch(int slot, size_t bytes);
 
 /* ---- kernels ---- */
 
-enum { TK_F32 = 0, TK_BF16 = 1, TK_F16 = 2 };
+/* TK_BF16DOT: bf16 weight bits, computed in bf16 (op(A) rounded to bf16, float32 accumulation)
+ * where the CPU has AVX512_BF16; every other build treats it as TK_BF16 (float32 products). */
+/* TK_I8: int8 weights with one float32 scale per row of the stored matrix (b_scale): B(r, c) =
+ * scale[r] * q[r * ldb + c] (weight-only quantisation; op(A) and C stay float32). */
+enum { TK_F32 = 0, TK_BF16 = 1, TK_F16 = 2, TK_BF16DOT = 3, TK_I8 = 4 };
 enum { TK_GELU_TANH = 0, TK_GELU_ERF = 1, TK_SILU = 2, TK_RELU = 3, TK_TANH = 4, TK_SIGMOID = 5, TK_EXP = 6 };
 
 typedef struct {
@@ -44,6 +48,7 @@ typedef struct {
   float alpha, beta;
   const float *A;
   const void *B;
+  const float *b_scale; /* TK_I8 only: one scale per stored row of each batch item (stride: rows) */
   float *C;
 } tk_gemm_args;
 
@@ -54,6 +59,8 @@ typedef struct {
   float *dq, *dk, *dv;           /* backward only, each may be NULL */
   const uint8_t *key_mask;       /* NULL or [B, S] */
   int64_t B, H, Hkv, T, S, D;
+  int64_t window;    /* > 0: a query at position p sees keys in (p - window, p] (causal only) */
+  int64_t kv_stride; /* elements between consecutive (batch, kv head) blocks of k/v/dk/dv (>= S * D) */
   float scale;
   int causal;
 } tk_attn_args;
@@ -91,5 +98,7 @@ typedef struct {
 extern const tk_kernels tk_kernels_avx512;
 extern const tk_kernels tk_kernels_avx2;
 extern const tk_kernels tk_kernels_scalar;
+/* gemm_bf16.c: the AVX-512 GEMM with TK_BF16DOT weights multiplied by vdpbf16ps (AVX512_BF16 CPUs only). */
+int tk_gemm_avx512bf16(const tk_gemm_args *g);
 
 #endif

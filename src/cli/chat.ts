@@ -7,7 +7,7 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { ChatSession } from '../generate/chat.js';
-import { addSamplingOptions, describeTiming, loadForGeneration, optionsFromFlags, type SamplingFlags } from './generate.js';
+import { addSamplingOptions, computeDtypeFromFlags, describeTiming, loadForGeneration, optionsFromFlags, type SamplingFlags } from './generate.js';
 
 /** Adds `tunekit chat`. */
 export function register(program: Command): void {
@@ -15,7 +15,7 @@ export function register(program: Command): void {
   addSamplingOptions(cmd)
     .option('--system <text>', 'system message opening the conversation')
     .action(async (flags: SamplingFlags & { system?: string }) => {
-      const { model, tokenizer, genConfig } = loadForGeneration(flags.model);
+      const { model, tokenizer, genConfig } = loadForGeneration(flags.model, { ...computeDtypeFromFlags(flags), ...(flags.adapter !== undefined ? { adapter: flags.adapter } : {}) });
       // The prompt grows each turn; a length from max_length would shrink with it, so only an
       // explicit or configured max_new_tokens is used, else the transformers default of 20 new tokens.
       const options = optionsFromFlags(flags, genConfig, model, 0);

@@ -5,7 +5,7 @@
  * PEFT's format and checks that reloading it reproduces the fine-tuned model.
  */
 import type { Command } from 'commander';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,12 +13,11 @@ import { AutoTokenizer } from '../io/tokenizer.js';
 import { LlamaForCausalLM } from '../models/llama.js';
 import { backend, kernels } from '../native/index.js';
 import { generate } from '../generate/generate.js';
-import { applyLora, loadLoraAdapter, saveLoraAdapter } from '../peft/lora/model.js';
 import { loraConfig } from '../peft/lora/config.js';
-import { Rng } from '../tensor/random.js';
+import { PeftModel, getPeftModel } from '../peft/peft-model.js';
 import { noGrad } from '../tensor/tensor.js';
-import { causalLmLoss, sampleLmBatch, trainStep } from '../train/causal-lm.js';
-import { AdamW } from '../train/optim.js';
+import { causalLmLossFn, collateCausalLm, packSequences } from '../train/collate.js';
+import { NonFiniteError, train } from '../train/trainer.js';
 
 const packageRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const DEFAULT_MODEL_DIR = join(packageRoot, 'assets', 'stories260K');
@@ -33,8 +32,36 @@ export interface DemoOptions {
   log?: (line: string) => void;
 }
 
-/** Runs the demo; returns the first and last losses (tests use them). */
+/**
+ * Checks the options before any expensive work (loading, training), so a bad value fails at once.
+ * @throws Error naming the flag and what was expected
+ */
+export function validateDemoOptions(opts: DemoOptions): void {
+  const int = (flag: string, v: number, min: number, why: string): void => {
+    if (!Number.isSafeInteger(v) || v < min) throw new Error(`--${flag}: expected an integer >= ${min}${why}, got ${v}`);
+  };
+  int('steps', opts.steps, 1, ' (0 steps would save an untrained adapter)');
+  int('rank', opts.rank, 1, ' (the LoRA rank r)');
+  int('seed', opts.seed, 0, '');
+  if (!Number.isFinite(opts.lr) || opts.lr <= 0) throw new Error(`--lr: expected a finite number > 0, got ${opts.lr}`);
+  if (opts.out !== undefined) {
+    let isDir: boolean | null = null;
+    try {
+      isDir = lstatSync(opts.out).isDirectory() || lstatSync(opts.out).isSymbolicLink();
+    } catch {
+      // absent: created by the save
+    }
+    if (isDir === false) throw new Error(`--out ${opts.out}: exists and is not a folder (the adapter is saved as a folder)`);
+  }
+}
+
+/**
+ * Runs the demo; returns the first and last losses (tests use them).
+ * @throws Error before any work for invalid options, and at the first step whose loss or gradient
+ *   norm is not finite (training diverged: nothing is saved)
+ */
 export function runDemo(opts: DemoOptions): { firstLoss: number; lastLoss: number; adapterDir: string; before: string; after: string } {
+  validateDemoOptions(opts);
   const log = opts.log ?? ((l: string) => console.log(l));
   const tokenizer = AutoTokenizer.fromPretrained(DEFAULT_MODEL_DIR);
   const model = LlamaForCausalLM.fromPretrained(DEFAULT_MODEL_DIR);
@@ -42,39 +69,50 @@ export function runDemo(opts: DemoOptions): { firstLoss: number; lastLoss: numbe
   log(`tunekit demo: LoRA fine-tuning of stories260K (${(model.numParameters() / 1000).toFixed(0)}K parameters) on ${backend} kernels (${kernels.simd}, ${kernels.threads} thread${kernels.threads === 1 ? '' : 's'})`);
 
   const stories = readFileSync(DEMO_TEXT, 'utf8').split('\n').filter((l) => l.trim());
-  const tokens = Int32Array.from(stories.flatMap((s) => [...tokenizer.encode(s), eos]));
   const prompt = tokenizer.encode('Once upon a time, there was a purple penguin named');
   const continue_ = (): string => tokenizer.decode([...prompt, ...generate(model, prompt, { maxNewTokens: 40 }).tokens[0]!], { skipSpecialTokens: true });
   const before = continue_();
   log(`\nBefore fine-tuning, greedy: "${before}"`);
 
-  const config = loraConfig({ targetModules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], r: opts.rank, loraAlpha: 2 * opts.rank, seed: opts.seed });
-  applyLora(model, config);
-  const params = model.trainableParameters().map(([, t]) => t);
-  log(`\nLoRA r=${opts.rank} on ${config.targetModules.join(', ')}: ${params.reduce((s, t) => s + t.size, 0)} trainable parameters; ${tokens.length} training tokens from ${stories.length} stories`);
-  model.train();
-  const optimizer = new AdamW(params, { lr: opts.lr, weightDecay: 0 });
-  const rng = new Rng(opts.seed);
+  const targets = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+  const config = loraConfig({ targetModules: targets, r: opts.rank, loraAlpha: 2 * opts.rank, seed: opts.seed, baseModelNameOrPath: 'stories260K' });
+  const peft = getPeftModel(model, config);
+  const trainable = model.numParameters(true);
+  // Packed rows of 49 tokens (run_clm's group_texts), reshuffled every epoch.
+  const rows = packSequences(stories.map((st) => tokenizer.encode(st)), 49, eos);
+  log(`\nLoRA r=${opts.rank} on ${targets.join(', ')}: ${trainable} trainable parameters; ${rows.length * 49} training tokens from ${stories.length} stories`);
   let firstLoss = NaN;
   let lastLoss = NaN;
   const t0 = performance.now();
-  for (let step = 1; step <= opts.steps; step++) {
-    const batch = sampleLmBatch(tokens, 8, 49, rng);
-    const { loss, gradNorm } = trainStep(() => causalLmLoss(model, batch), optimizer, params, { maxGradNorm: 1 });
-    if (step === 1) firstLoss = loss;
-    lastLoss = loss;
-    if (step === 1 || step % 10 === 0 || step === opts.steps) {
-      log(`  step ${String(step).padStart(3)}  loss ${loss.toFixed(4)}  grad-norm ${gradNorm.toFixed(3)}  ${((performance.now() - t0) / step).toFixed(0)} ms/step`);
-    }
+  try {
+    train({
+      model,
+      args: { batchSize: 8, maxSteps: opts.steps, learningRate: opts.lr, lrScheduler: 'constant', weightDecay: 0, maxGradNorm: 1, seed: opts.seed, progress: 'none' },
+      train: rows,
+      collate: (ex) => collateCausalLm(ex, { padTokenId: eos }),
+      loss: causalLmLossFn(),
+      callbacks: {
+        onStep: (s) => {
+          if (s.step === 1) firstLoss = s.loss;
+          lastLoss = s.loss;
+          if (s.step === 1 || s.step % 10 === 0 || s.step === opts.steps) {
+            log(`  step ${String(s.step).padStart(3)}  loss ${s.loss.toFixed(4)}  grad-norm ${s.gradNorm.toFixed(3)}  ${((performance.now() - t0) / s.step).toFixed(0)} ms/step`);
+          }
+        },
+      },
+    });
+  } catch (e) {
+    if (e instanceof NonFiniteError) throw new Error(`demo: step ${e.step}: the loss is ${e.loss} and the gradient norm ${e.gradNorm}; training diverged (try a smaller --lr than ${opts.lr}). Nothing was saved.`, { cause: e });
+    throw e;
   }
   model.eval();
   const after = continue_();
   log(`\nAfter fine-tuning, greedy:  "${after}"`);
 
   const adapterDir = opts.out ?? mkdtempSync(join(tmpdir(), 'tunekit-demo-adapter-'));
-  saveLoraAdapter(adapterDir, model, config, { baseModelNameOrPath: 'stories260K' });
+  peft.savePretrained(adapterDir);
   const reloaded = LlamaForCausalLM.fromPretrained(DEFAULT_MODEL_DIR);
-  loadLoraAdapter(reloaded, adapterDir);
+  PeftModel.fromPretrained(reloaded, adapterDir);
   const probe = Int32Array.from(prompt);
   const a = noGrad(() => model.forward({ inputIds: probe }).logits.f32);
   const b = noGrad(() => reloaded.forward({ inputIds: probe }).logits.f32);

@@ -15,10 +15,14 @@ import { readGenerationConfig, type GenerationConfig } from '../io/hf-config.js'
 import { AutoTokenizer, type PreTrainedTokenizer } from '../io/tokenizer.js';
 import { AutoModelForCausalLM } from '../models/auto.js';
 import type { CausalLM } from '../models/causal-lm.js';
+import { withAdapter } from '../peft/peft-model.js';
+import type { ComputeDtype } from '../nn/compute-dtype.js';
 
 /** Sampling and length flags shared by `generate` and `chat`, as commander parses them. */
 export interface SamplingFlags {
   model: string;
+  /** PEFT adapter folder applied on top of --model (any method). */
+  adapter?: string;
   maxNewTokens?: number;
   temperature?: number;
   topK?: number;
@@ -31,6 +35,8 @@ export interface SamplingFlags {
   seed?: number;
   stop?: string[];
   greedy?: boolean;
+  bf16?: boolean;
+  int8?: boolean;
   stream: boolean;
 }
 
@@ -46,10 +52,21 @@ const positiveInt = (flag: string) => numberParser(flag, (v) => Number.isInteger
 const nonNegativeInt = (flag: string) => numberParser(flag, (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0');
 const probability = (flag: string) => numberParser(flag, (v) => v >= 0 && v <= 1, 'a number in [0, 1]');
 
+/**
+ * An option whose name starts with "--no-" but takes a value (transformers' no_repeat_ngram_size):
+ * commander would read it as the negation of "--repeat-ngram-size" and store `repeatNgramSize`.
+ */
+function valueOption(flags: string, description: string, parse: (value: string) => number): Option {
+  const option = new Option(flags, description).argParser(parse);
+  option.negate = false;
+  return option;
+}
+
 /** Adds --model and the sampling/length flags to a command. */
 export function addSamplingOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--model <dir>', 'Hugging Face model folder (config.json, safetensors, tokenizer.json)')
+    .option('--adapter <dir>', 'PEFT adapter folder (adapter_config.json + adapter_model.safetensors) to apply to --model')
     .option('--max-new-tokens <n>', 'tokens to generate at most (default: generation_config.json max_new_tokens, else max_length minus the prompt)', positiveInt('--max-new-tokens'))
     .option('--temperature <t>', 'sampling temperature; 0 means greedy', numberParser('--temperature', (v) => v >= 0, 'a number >= 0'))
     .option('--top-k <k>', 'keep the k most likely tokens; 0 disables (default 50 as transformers)', nonNegativeInt('--top-k'))
@@ -58,17 +75,28 @@ export function addSamplingOptions(cmd: Command): Command {
     .option('--repetition-penalty <r>', 'CTRL repetition penalty (> 1 discourages repeats)', numberParser('--repetition-penalty', (v) => v > 0, 'a number > 0'))
     .option('--frequency-penalty <f>', 'OpenAI frequency penalty', numberParser('--frequency-penalty', () => true, 'a number'))
     .option('--presence-penalty <p>', 'OpenAI presence penalty', numberParser('--presence-penalty', () => true, 'a number'))
-    .option('--no-repeat-ngram-size <n>', 'never repeat an n-gram of this size; 0 disables', nonNegativeInt('--no-repeat-ngram-size'))
+    .addOption(valueOption('--no-repeat-ngram-size <n>', 'never repeat an n-gram of this size; 0 disables', nonNegativeInt('--no-repeat-ngram-size')))
     .option('--seed <s>', 'sampling seed (default 0)', nonNegativeInt('--seed'))
     .option('--stop <str...>', 'stop when the continuation contains one of these strings')
     .option('--greedy', 'always pick the most likely token (no sampling)')
+    .option('--bf16', 'keep the weights as bfloat16 and multiply in bfloat16 (half the memory; AVX512_BF16 where the CPU has it)')
+    .option('--int8', 'keep the weight matrices as int8 with per-row scales (a quarter of the memory; faster decoding)')
     .addOption(new Option('--no-stream', 'print the text only when generation ends'));
 }
 
-/** Loads the model, tokenizer and generation config of `--model`. */
-export function loadForGeneration(dir: string): { model: CausalLM; tokenizer: PreTrainedTokenizer; genConfig: GenerationConfig } {
+/** The compute dtype that --bf16 / --int8 ask for (both at once is an error). */
+export function computeDtypeFromFlags(flags: Pick<SamplingFlags, 'bf16' | 'int8'>): { computeDtype?: ComputeDtype } {
+  if (flags.bf16 && flags.int8) throw new Error('--bf16 and --int8 exclude each other: pick one weight format');
+  return flags.bf16 ? { computeDtype: 'bfloat16' } : flags.int8 ? { computeDtype: 'int8' } : {};
+}
+
+/** Loads the model (with `--adapter` applied), tokenizer and generation config of `--model`. */
+export function loadForGeneration(dir: string, opts: { computeDtype?: ComputeDtype; adapter?: string } = {}): { model: CausalLM; tokenizer: PreTrainedTokenizer; genConfig: GenerationConfig } {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`--model ${dir}: no such folder (expected a Hugging Face model folder)`);
-  return { model: AutoModelForCausalLM.fromPretrained(dir), tokenizer: AutoTokenizer.fromPretrained(dir), genConfig: readGenerationConfig(dir) };
+  const load = opts.computeDtype ? { computeDtype: opts.computeDtype } : {};
+  const base = AutoModelForCausalLM.fromPretrained(dir, load);
+  const model = opts.adapter === undefined ? base : withAdapter(base, opts.adapter, '--adapter');
+  return { model, tokenizer: AutoTokenizer.fromPretrained(dir), genConfig: readGenerationConfig(dir) };
 }
 
 /**
@@ -110,7 +138,7 @@ export function register(program: Command): void {
     .requiredOption('--prompt <text>', 'text to continue')
     .option('--chat-template', "send the prompt as a user message through the tokenizer's chat template (plain \"User:/Assistant:\" format when it has none)")
     .action((flags: SamplingFlags & { prompt: string; chatTemplate?: boolean }) => {
-      const { model, tokenizer, genConfig } = loadForGeneration(flags.model);
+      const { model, tokenizer, genConfig } = loadForGeneration(flags.model, { ...computeDtypeFromFlags(flags), ...(flags.adapter !== undefined ? { adapter: flags.adapter } : {}) });
       const messages = [{ role: 'user', content: flags.prompt }];
       let promptIds: number[];
       let stops: string[] = [];

@@ -17,6 +17,7 @@ const commands = [
   'demo',
   'eval-metrics',
   'generate',
+  'judge',
   'pull',
 ] as const satisfies readonly string[];
 

@@ -42,11 +42,11 @@ export function renderFallbackChat(messages: readonly ChatMessage[], addGenerati
 
 export interface ChatSessionOptions {
   /** System message opening the conversation; default none. */
-  system?: string;
+  system?: string | undefined;
   /** Sampling and length settings for every turn (tokenizer, cache and stopStrings are managed here). */
   generation?: Omit<GenerateOptions, 'tokenizer' | 'cache' | 'onToken' | 'useCache'>;
   /** Extra stop strings; default none (the fallback format adds "\nUser:"). */
-  stopStrings?: readonly string[];
+  stopStrings?: readonly string[] | undefined;
   /** A Jinja chat template (or the name of one of the tokenizer's) to use instead of the tokenizer's. */
   chatTemplate?: string;
 }

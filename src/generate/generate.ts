@@ -44,13 +44,13 @@ export interface GenerateOptions extends LogitsSettings {
   /** Ids that end a row; default model.config.eosTokenIds. */
   eosTokenIds?: readonly number[];
   /** Id used for left padding and after a row finished; default model.config.padTokenId, else the first EOS id, else 0. */
-  padTokenId?: number;
+  padTokenId?: number | undefined;
   /** Needed for stop strings and for the `text` of results and events. */
   tokenizer?: Detokenizer;
   /** Stop a row once its decoded continuation contains one of these; the text is cut before it. */
   stopStrings?: readonly string[];
   /** Called for every generated token of every row. */
-  onToken?: (event: TokenEvent) => void;
+  onToken?: ((event: TokenEvent) => void) | undefined;
   /** Reuse keys/values across steps; default true. false re-runs the whole sequence each step. */
   useCache?: boolean;
   /**
@@ -167,7 +167,7 @@ function* evalGenerationSteps(model: CausalLM, inputIds: readonly number[] | rea
 
   const forward = (feedIds: number[], feedMask: number[], withCache: KVCache | null): Float32Array => noGrad(() => {
     const out = model.forward({
-      inputIds: Int32Array.from(feedIds), batchSize: B, attentionMask: Uint8Array.from(feedMask), cache: withCache ?? undefined, logitsToKeep: 1,
+      inputIds: Int32Array.from(feedIds), batchSize: B, attentionMask: Uint8Array.from(feedMask), ...(withCache ? { cache: withCache } : {}), logitsToKeep: 1,
     });
     return out.logits.f32;
   });
@@ -187,6 +187,7 @@ function* evalGenerationSteps(model: CausalLM, inputIds: readonly number[] | rea
     for (let b = 0; b < B; b++) {
       if (finish[b] !== null) continue;
       const row = logits.subarray(b * V, (b + 1) * V);
+      checkModelLogits(row, step, b);
       const processed = processLogits(row, history[b]!, generated[b]!.length, settings);
       const token = settings.doSample ? sample(processed, rng) : argmax(processed);
       next[b] = token;
@@ -238,6 +239,22 @@ function* evalGenerationSteps(model: CausalLM, inputIds: readonly number[] | rea
       decodeTokens, decodeMs, decodeTokensPerSecond: perSecond(decodeTokens, decodeMs),
     },
   };
+}
+
+/**
+ * A model whose weights hold NaN/Infinity (or that overflowed) yields NaN logits, from which argmax
+ * would quietly pick token 0 and print nothing useful: fail loudly instead.
+ */
+function checkModelLogits(row: Float32Array, step: number, b: number): void {
+  let max = -Infinity;
+  for (let i = 0; i < row.length; i++) {
+    const x = row[i]!;
+    if (Number.isNaN(x) || x === Infinity) {
+      throw new Error(`generate: the model produced ${Number.isNaN(x) ? 'NaN' : 'Infinity'} logits (row ${b}, new token ${step + 1}); its weights are probably broken (NaN or Infinity values, or an overflow)`);
+    }
+    if (x > max) max = x;
+  }
+  if (max === -Infinity) throw new Error(`generate: the model produced only -Infinity logits (row ${b}, new token ${step + 1})`);
 }
 
 function perSecond(tokens: number, ms: number): number {

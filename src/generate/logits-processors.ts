@@ -112,6 +112,11 @@ export function suppressTokens(logits: Float32Array, ids: readonly number[]): Fl
 /**
  * Divides the logits by `temperature` (transformers' TemperatureLogitsWarper).
  *
+ * A tiny temperature can overflow float32 (x / T beyond ±3.4e38 becomes ±Infinity, and softmax of
+ * +Infinity is NaN). Softmax does not change when the largest logit is subtracted first, so then
+ * (x - max) / T is returned: the most likely tokens get 0, the others large negative values or
+ * -Infinity. Sampling therefore tends to greedy decoding as T → 0, as it should.
+ *
  * @param temperature > 0. Zero is rejected here, as in transformers; {@link generate} treats a
  *   temperature of 0 as greedy decoding instead.
  */
@@ -119,7 +124,18 @@ export function temperature(logits: Float32Array, temperature: number): Float32A
   if (!Number.isFinite(temperature) || temperature <= 0) {
     throw new Error(`temperature must be a finite number > 0, got ${temperature} (use greedy decoding for temperature 0)`);
   }
-  return logits.map((x) => x / temperature);
+  const out = logits.map((x) => x / temperature);
+  let overflow = false;
+  let max = NEG_INF;
+  for (let i = 0; i < logits.length; i++) {
+    const x = logits[i]!;
+    if (Number.isFinite(x)) {
+      if (!Number.isFinite(out[i]!)) overflow = true;
+      if (x > max) max = x;
+    }
+  }
+  if (!overflow) return out;
+  return logits.map((x) => (x - max) / temperature);
 }
 
 /**
@@ -226,7 +242,10 @@ export function sample(logits: Float32Array, rng: Rng): number {
     total += probs[i]!;
     if (probs[i]! > 0) last = i;
   }
-  if (last < 0) throw new Error('sample: every token was filtered out (all logits are -Infinity)');
+  if (last < 0) {
+    if (logits.some((x) => Number.isNaN(x))) throw new Error('sample: the logits contain NaN (the model or a logits processor produced invalid values)');
+    throw new Error('sample: every token was filtered out (all logits are -Infinity)');
+  }
   const u = rng.random() * total;
   let cumulative = 0;
   for (let i = 0; i < probs.length; i++) {

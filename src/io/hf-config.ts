@@ -12,6 +12,7 @@
 import { join } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import { FieldReader, isPlainObject, readJsonObject } from './json.js';
+import { LAYER_OVERHEAD_BYTES, checkModelSize, dtypeBytes, modelMemoryBudget, type SizeTerm } from './model-size.js';
 
 /** Architectures this project can build, by config.json `architectures[0]`. */
 export const SUPPORTED_ARCHITECTURES = [
@@ -27,6 +28,13 @@ export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];
 const ARCHITECTURE_BY_MODEL_TYPE: Record<string, Architecture> = {
   llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM',
   gpt2: 'GPT2LMHeadModel', bert: 'BertModel',
+};
+
+/** Decoder task-head classes whose config is their causal LM's (src/models/sequence-classification.ts). */
+const DECODER_HEAD_ALIASES: Record<string, Architecture> = {
+  LlamaForSequenceClassification: 'LlamaForCausalLM', MistralForSequenceClassification: 'MistralForCausalLM',
+  Qwen2ForSequenceClassification: 'Qwen2ForCausalLM', Qwen3ForSequenceClassification: 'Qwen3ForCausalLM',
+  GPT2ForSequenceClassification: 'GPT2LMHeadModel',
 };
 
 /** Activation names of transformers' ACT2FN accepted in `hidden_act` / `activation_function`. */
@@ -147,10 +155,41 @@ export interface BertConfig extends ConfigBase {
 /** Any supported config; switch on `family`. */
 export type ModelConfig = DecoderConfig | Gpt2Config | BertConfig;
 
-/** Reads `<dir>/config.json` (or the file itself when given a file). See {@link parseModelConfig}. */
-export function readModelConfig(dirOrFile: string): ModelConfig {
+/** Options of {@link parseModelConfig} and {@link readModelConfig}. */
+export interface ModelConfigOptions {
+  /**
+   * Check the memory the declared shapes need against `maxModelBytes` (see {@link checkModelConfigSize});
+   * default false for {@link parseModelConfig} (inspecting a config), true for {@link readModelConfig}
+   * (the loaders' entry point).
+   */
+  checkSize?: boolean;
+  /** The memory budget; default {@link modelMemoryBudget} (TUNEKIT_MAX_MODEL_BYTES, else the machine's memory). */
+  maxModelBytes?: number;
+}
+
+/**
+ * Reads `<dir>/config.json` (or the file itself when given a file) for loading a model: the declared
+ * shapes are checked against the memory budget unless `opts.checkSize` is false. See {@link parseModelConfig}.
+ */
+export function readModelConfig(dirOrFile: string, opts: ModelConfigOptions = {}): ModelConfig {
   const path = existsSync(dirOrFile) && statSync(dirOrFile).isDirectory() ? join(dirOrFile, 'config.json') : dirOrFile;
-  return parseModelConfig(readJsonObject(path), path);
+  return parseModelConfig(readJsonObject(path), path, { ...opts, checkSize: opts.checkSize ?? true });
+}
+
+/**
+ * Throws when the parameters the config declares (× the declared dtype's size, plus a per-layer
+ * overhead) exceed `budget` bytes, or its layers would not fit the JavaScript heap, naming `label`
+ * and the fields of the largest part. Nothing is allocated.
+ */
+export function checkModelConfigSize(config: ModelConfig, label = 'config.json', budget = modelMemoryBudget()): void {
+  switch (config.family) {
+    case 'gpt2':
+      return checkModelSize(label, gpt2SizeTerms(config), config.numHiddenLayers, 'n_layer', budget);
+    case 'bert':
+      return checkModelSize(label, bertSizeTerms(config), config.numHiddenLayers, 'num_hidden_layers', budget);
+    default:
+      return checkModelSize(label, decoderSizeTerms(config), config.numHiddenLayers, 'num_hidden_layers', budget);
+  }
 }
 
 /**
@@ -160,13 +199,19 @@ export function readModelConfig(dirOrFile: string): ModelConfig {
  * GPT-2: n_inner 4·n_embd, activation gelu_new, layer_norm_epsilon 1e-5, tie true; BERT: gelu,
  * type_vocab_size 2, layer_norm_eps 1e-12, num_labels from id2label or 2).
  *
+ * With `opts.checkSize`, the memory the declared shapes need is checked against the budget
+ * ({@link checkModelConfigSize}); the BERT label table (num_labels entries, built here) is always
+ * checked before it is built.
+ *
  * @param json parsed config.json
  * @param label file name for error messages; default "config.json"
  * @throws Error `config.json: field "hidden_size" must be a positive integer, got "abc"` and the like;
- *   unsupported architectures list the supported ones
+ *   unsupported architectures list the supported ones; shapes over the memory budget name the fields
  */
-export function parseModelConfig(json: Record<string, unknown>, label = 'config.json'): ModelConfig {
+export function parseModelConfig(json: Record<string, unknown>, label = 'config.json', opts: ModelConfigOptions = {}): ModelConfig {
   const f = new FieldReader(label, json);
+  const budget = opts.maxModelBytes ?? modelMemoryBudget();
+  const checkSize = opts.checkSize ?? false;
   const architecture = resolveArchitecture(f);
   const modelType = f.str('model_type', '');
   const base = {
@@ -180,13 +225,71 @@ export function parseModelConfig(json: Record<string, unknown>, label = 'config.
     case 'LlamaForCausalLM':
     case 'MistralForCausalLM':
     case 'Qwen2ForCausalLM':
-    case 'Qwen3ForCausalLM':
-      return parseDecoder(f, architecture, modelType, base);
-    case 'GPT2LMHeadModel':
-      return parseGpt2(f, modelType, base);
+    case 'Qwen3ForCausalLM': {
+      const c = parseDecoder(f, architecture, modelType, base);
+      if (checkSize) checkModelConfigSize(c, label, budget);
+      return c;
+    }
+    case 'GPT2LMHeadModel': {
+      const c = parseGpt2(f, modelType, base);
+      if (checkSize) checkModelConfigSize(c, label, budget);
+      return c;
+    }
     default:
-      return parseBert(f, architecture, modelType, base);
+      return parseBert(f, architecture, modelType, base, (c) => {
+        if (checkSize) checkModelSize(label, bertSizeTerms(c), c.numHiddenLayers, 'num_hidden_layers', budget);
+        else checkModelSize(label, [labelTableTerm(c.numLabels)], 0, 'num_hidden_layers', budget, c.numLabels * 128);
+      });
   }
+}
+
+/** The id2label table parseBert builds: about 64 bytes a label. */
+function labelTableTerm(numLabels: number): SizeTerm {
+  return { fields: ['num_labels'], bytes: numLabels * 64 };
+}
+
+/** Sizes of a Llama-family decoder's parts (weights in the declared dtype; norms and biases omitted). */
+function decoderSizeTerms(c: DecoderConfig): SizeTerm[] {
+  const b = dtypeBytes(c.dtype);
+  const { vocabSize: V, hiddenSize: H, numHiddenLayers: L, numAttentionHeads: nH, numKeyValueHeads: kv, headDim: hd, intermediateSize: I } = c;
+  return [
+    { fields: ['vocab_size', 'hidden_size'], bytes: V * H * b * (c.tieWordEmbeddings ? 1 : 2) },
+    { fields: ['num_hidden_layers', 'hidden_size', 'num_attention_heads', 'head_dim'], bytes: L * 2 * H * nH * hd * b },
+    { fields: ['num_hidden_layers', 'hidden_size', 'num_key_value_heads', 'head_dim'], bytes: L * 2 * H * kv * hd * b },
+    { fields: ['num_hidden_layers', 'hidden_size', 'intermediate_size'], bytes: L * 3 * H * I * b },
+    { fields: ['num_hidden_layers'], bytes: L * LAYER_OVERHEAD_BYTES },
+  ];
+}
+
+function gpt2SizeTerms(c: Gpt2Config): SizeTerm[] {
+  const b = dtypeBytes(c.dtype);
+  const { vocabSize: V, hiddenSize: H, numHiddenLayers: L, maxPositionEmbeddings: P, intermediateSize: I } = c;
+  return [
+    { fields: ['vocab_size', 'n_embd'], bytes: V * H * b * (c.tieWordEmbeddings ? 1 : 2) },
+    { fields: ['n_positions', 'n_embd'], bytes: P * H * b },
+    { fields: ['n_layer', 'n_embd'], bytes: L * 4 * H * H * b },
+    { fields: ['n_layer', 'n_embd', 'n_inner'], bytes: L * 2 * H * I * b },
+    { fields: ['n_layer'], bytes: L * LAYER_OVERHEAD_BYTES },
+  ];
+}
+
+/** What the BERT size estimate needs (read before id2label is built). */
+type BertShape = Pick<BertConfig, 'dtype' | 'vocabSize' | 'hiddenSize' | 'numHiddenLayers' | 'maxPositionEmbeddings' | 'typeVocabSize' | 'intermediateSize' | 'numLabels'>;
+
+function bertSizeTerms(c: BertShape): SizeTerm[] {
+  const b = dtypeBytes(c.dtype);
+  const { vocabSize: V, hiddenSize: H, numHiddenLayers: L, maxPositionEmbeddings: P, typeVocabSize: T, intermediateSize: I, numLabels: N } = c;
+  return [
+    { fields: ['vocab_size', 'hidden_size'], bytes: V * H * b },
+    { fields: ['max_position_embeddings', 'hidden_size'], bytes: P * H * b },
+    { fields: ['type_vocab_size', 'hidden_size'], bytes: T * H * b },
+    { fields: ['num_hidden_layers', 'hidden_size'], bytes: L * 4 * H * H * b + H * H * b },
+    { fields: ['num_hidden_layers', 'hidden_size', 'intermediate_size'], bytes: L * 2 * H * I * b },
+    // The classifier head, and the id2label table (about 64 bytes a label).
+    { fields: ['num_labels', 'hidden_size'], bytes: N * H * b },
+    labelTableTerm(N),
+    { fields: ['num_hidden_layers'], bytes: L * LAYER_OVERHEAD_BYTES },
+  ];
 }
 
 function resolveArchitecture(f: FieldReader): Architecture {
@@ -195,6 +298,8 @@ function resolveArchitecture(f: FieldReader): Architecture {
     const list = f.obj.architectures;
     if (!Array.isArray(list) || list.length === 0 || typeof list[0] !== 'string') f.fail('architectures', 'a non-empty list of class names');
     const name = list[0] as string;
+    const alias = DECODER_HEAD_ALIASES[name];
+    if (alias) return alias;
     if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(name)) {
       throw new Error(`${f.label}: unsupported architecture "${name}" (${supported})`);
     }
@@ -294,10 +399,19 @@ function parseGpt2(f: FieldReader, modelType: string, base: Base): Gpt2Config {
 
 const PROBLEM_TYPES = ['regression', 'single_label_classification', 'multi_label_classification'] as const;
 
-function parseBert(f: FieldReader, architecture: Architecture, modelType: string, base: Base): BertConfig {
+function parseBert(f: FieldReader, architecture: Architecture, modelType: string, base: Base, checkSize: (shape: BertShape) => void): BertConfig {
   const hiddenSize = f.int('hidden_size', 768);
   const numAttentionHeads = f.int('num_attention_heads', 12);
   if (hiddenSize % numAttentionHeads !== 0) f.fail('hidden_size', `divisible by num_attention_heads (${numAttentionHeads})`);
+  const shape = {
+    dtype: base.dtype,
+    vocabSize: f.int('vocab_size', 30522),
+    hiddenSize,
+    numHiddenLayers: f.int('num_hidden_layers', 12),
+    maxPositionEmbeddings: f.int('max_position_embeddings', 512),
+    typeVocabSize: f.int('type_vocab_size', 2),
+    intermediateSize: f.int('intermediate_size', 3072),
+  };
   // PretrainedConfig: id2label (keys are strings in JSON) wins over num_labels; default 2 labels.
   let id2label: Record<number, string> = {};
   if (f.has('id2label')) {
@@ -312,23 +426,20 @@ function parseBert(f: FieldReader, architecture: Architecture, modelType: string
   let numLabels = Object.keys(id2label).length;
   if (numLabels === 0) {
     numLabels = f.int('num_labels', 2);
+    checkSize({ ...shape, numLabels }); // before the label table is built
     id2label = Object.fromEntries(Array.from({ length: numLabels }, (_, i) => [i, `LABEL_${i}`]));
-  } else if (f.has('num_labels') && f.int('num_labels', numLabels) !== numLabels) {
-    f.fail('num_labels', `equal to the number of id2label entries (${numLabels})`);
+  } else {
+    if (f.has('num_labels') && f.int('num_labels', numLabels) !== numLabels) f.fail('num_labels', `equal to the number of id2label entries (${numLabels})`);
+    checkSize({ ...shape, numLabels });
   }
   const problemType = f.has('problem_type') ? f.oneOf('problem_type', PROBLEM_TYPES, 'regression') : null;
   return {
     ...base,
     family: 'bert',
     modelType: modelType || 'bert',
-    vocabSize: f.int('vocab_size', 30522),
-    hiddenSize,
-    numHiddenLayers: f.int('num_hidden_layers', 12),
+    ...shape,
     numAttentionHeads,
-    intermediateSize: f.int('intermediate_size', 3072),
     hiddenAct: f.oneOf('hidden_act', ACTIVATIONS, 'gelu'),
-    maxPositionEmbeddings: f.int('max_position_embeddings', 512),
-    typeVocabSize: f.int('type_vocab_size', 2),
     layerNormEps: f.num('layer_norm_eps', 1e-12, true),
     positionEmbeddingType: f.str('position_embedding_type', 'absolute'),
     hiddenDropoutProb: f.num('hidden_dropout_prob', 0.1),

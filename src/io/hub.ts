@@ -11,13 +11,18 @@
  * Endpoint and credentials follow huggingface_hub: HF_ENDPOINT (default https://huggingface.co),
  * HF_TOKEN (sent as `Authorization: Bearer`, and never to another origin after a redirect), cache at
  * HF_HUB_CACHE, else HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub.
- * Every downloaded file is verified: LFS files by sha256, regular files by git blob sha1.
+ * Every downloaded file is verified: its size (from the listing, else a HEAD request, else the
+ * download's own headers) and its checksum (LFS files by sha256, regular files by git blob sha1).
+ * Timeouts follow HF_HUB_DOWNLOAD_TIMEOUT (seconds without data, default 10 as huggingface_hub);
+ * retries TUNEKIT_HUB_RETRIES (default 4). Names and messages from the server are shown with
+ * control characters escaped, and names with control characters are never created on disk.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { writeFileAtomic } from './files.js';
 import cliProgress from 'cli-progress';
 
 /** Default Hub endpoint. */
@@ -31,9 +36,63 @@ export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(hfHome, 'hub');
 }
 
-/** The Hub endpoint from HF_ENDPOINT (trailing slashes removed), default {@link DEFAULT_ENDPOINT}. */
+/**
+ * The Hub endpoint from HF_ENDPOINT (trailing slashes removed), default {@link DEFAULT_ENDPOINT}.
+ * @throws Error naming HF_ENDPOINT when it is not an http:// or https:// URL
+ */
 export function hubEndpoint(env: NodeJS.ProcessEnv = process.env): string {
-  return (env.HF_ENDPOINT || DEFAULT_ENDPOINT).replace(/\/+$/, '');
+  return checkEndpoint(env.HF_ENDPOINT || DEFAULT_ENDPOINT, 'HF_ENDPOINT');
+}
+
+/**
+ * Checks that `url` is an http:// or https:// URL and removes trailing slashes.
+ * @param source what to name in the error (e.g. "HF_ENDPOINT", "endpoint")
+ */
+export function checkEndpoint(url: string, source = 'endpoint'): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new Error(`${source}=${displaySafe(url)}: not a URL (expected e.g. https://huggingface.co)`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw new Error(`${source}=${displaySafe(url)}: the scheme "${displaySafe(parsed.protocol.replace(/:$/, ''))}" is not supported; expected an http:// or https:// URL`);
+  }
+  return url.replace(/\/+$/, '');
+}
+
+/** huggingface_hub's default HF_HUB_DOWNLOAD_TIMEOUT, in seconds. */
+export const DEFAULT_DOWNLOAD_TIMEOUT_S = 10;
+/** Default retries after a failed attempt (so 5 attempts in all). */
+export const DEFAULT_RETRIES = 4;
+
+function envNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, ok: (v: number) => boolean, expected: string): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || !ok(v)) throw new Error(`${name}=${displaySafe(raw)}: expected ${expected}`);
+  return v;
+}
+
+/** Milliseconds without data before a request is abandoned: HF_HUB_DOWNLOAD_TIMEOUT (seconds), default 10 s. */
+export function hubDownloadTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  return 1000 * envNumber(env, 'HF_HUB_DOWNLOAD_TIMEOUT', DEFAULT_DOWNLOAD_TIMEOUT_S, (v) => v > 0 && v <= 86_400, 'a number of seconds > 0');
+}
+
+/** Retries after a failed attempt: TUNEKIT_HUB_RETRIES, default {@link DEFAULT_RETRIES}. */
+export function hubRetries(env: NodeJS.ProcessEnv = process.env): number {
+  return envNumber(env, 'TUNEKIT_HUB_RETRIES', DEFAULT_RETRIES, (v) => Number.isInteger(v) && v >= 0 && v <= 100, 'an integer in [0, 100]');
+}
+
+/**
+ * Text from a server made safe to print: control characters (C0, DEL, C1 such as the CSI that
+ * starts terminal escape sequences) and bidirectional overrides are shown as \uXXXX escapes, and
+ * the text is cut at `max` characters.
+ */
+export function displaySafe(text: string, max = 300): string {
+  const cut = text.length > max ? `${text.slice(0, max)}…` : text;
+  // eslint-disable-next-line no-control-regex -- escapes control characters for display
+  return cut.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**
@@ -83,23 +142,26 @@ export interface RepoFile {
 /** Options of {@link pullRepo}. */
 export interface PullOptions {
   /** Branch, tag or commit; default "main". */
-  revision?: string;
+  revision?: string | undefined;
   /** Cache root; default {@link hubCacheDir}(). */
-  cacheDir?: string;
+  cacheDir?: string | undefined;
   /** fnmatch-style patterns (as huggingface_hub's allow_patterns; "dir/" means "dir/*"); default all files. */
-  include?: string[];
+  include?: string[] | undefined;
   /** Bearer token; default HF_TOKEN. */
-  token?: string;
+  token?: string | undefined;
   /** Hub URL; default HF_ENDPOINT or https://huggingface.co. */
-  endpoint?: string;
+  endpoint?: string | undefined;
   /** Show a progress bar on stderr; default only when stderr is a TTY. */
-  progress?: boolean;
-  /** Attempts per file after a dropped connection, each resuming with a Range request; default 5. */
-  maxAttempts?: number;
-  /** Abort a request when no data arrives for this long; default 60 s. */
-  idleTimeoutMs?: number;
+  progress?: boolean | undefined;
+  /**
+   * Attempts per request (listing, HEAD, each file) after a dropped connection, a timeout or a 5xx
+   * answer, downloads resuming with a Range request; default TUNEKIT_HUB_RETRIES + 1 (5).
+   */
+  maxAttempts?: number | undefined;
+  /** Abort a request when no data arrives for this long; default HF_HUB_DOWNLOAD_TIMEOUT (10 s). */
+  idleTimeoutMs?: number | undefined;
   /** Receives one line per event ("downloading x", "cached x"); default silent. */
-  log?: (line: string) => void;
+  log?: ((line: string) => void) | undefined;
 }
 
 /** What {@link pullRepo} fetched and where the snapshot is. */
@@ -159,7 +221,59 @@ function matchesAny(path: string, patterns: string[]): boolean {
 function checkRepoPath(path: string): void {
   const bad = path === '' || path.startsWith('/') || path.includes('\\') || path.includes('\0')
     || path.split('/').some((seg) => seg === '' || seg === '.' || seg === '..');
-  if (bad) throw new HubError(`the Hub listed an unsafe file path ${JSON.stringify(path)}`, null);
+  if (bad) throw new HubError(`the Hub listed an unsafe file path "${displaySafe(path)}"`, null);
+}
+
+/**
+ * Rejects a path this machine should not create: control characters (terminal escapes, newlines)
+ * or a name longer than a file system allows.
+ */
+function checkLocalName(path: string): void {
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(path)) {
+    throw new HubError(`the Hub listed a file name with control characters, "${displaySafe(path)}"; it is not created on disk (select other files with --include)`, null);
+  }
+  if (path.split('/').some((seg) => Buffer.byteLength(seg) > 255)) {
+    throw new HubError(`the Hub listed a file name longer than 255 bytes, "${displaySafe(path, 80)}"`, null);
+  }
+}
+
+/** Rejects listings where a path is both a file and a folder ("a" and "a/b"), or appears twice. */
+function checkNoConflicts(paths: readonly string[], what: string): void {
+  const files = new Set<string>();
+  for (const p of paths) {
+    if (files.has(p)) throw new HubError(`${what}: the Hub listed "${displaySafe(p)}" twice`, null);
+    files.add(p);
+  }
+  for (const p of paths) {
+    const segs = p.split('/');
+    for (let i = 1; i < segs.length; i++) {
+      const dir = segs.slice(0, i).join('/');
+      if (files.has(dir)) throw new HubError(`${what}: the Hub listed "${displaySafe(dir)}" both as a file and as a folder (of "${displaySafe(p)}")`, null);
+    }
+  }
+}
+
+/** Reads a response body of at most `maxBytes` bytes as text (the rest is not read). */
+async function readBodyBounded(res: Response, maxBytes: number, what: string, truncate = false): Promise<string> {
+  const declared = Number(res.headers.get('content-length'));
+  if (!truncate && Number.isFinite(declared) && declared > maxBytes) {
+    await res.body?.cancel();
+    throw new HubError(`${what}: the answer (${declared} bytes) is larger than the ${maxBytes}-byte limit`, null);
+  }
+  if (!res.body) return '';
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    chunks.push(Buffer.from(chunk));
+    total += chunk.length;
+    if (total > maxBytes) {
+      await res.body.cancel().catch(() => {});
+      if (truncate) break;
+      throw new HubError(`${what}: the answer is larger than the ${maxBytes}-byte limit`, null);
+    }
+  }
+  return Buffer.concat(chunks).subarray(0, maxBytes).toString('utf8');
 }
 
 /** Removes quotes and the weak-validator prefix from an ETag header. */
@@ -172,6 +286,8 @@ interface RequestContext {
   endpoint: string;
   token: string | undefined;
   idleTimeoutMs: number;
+  maxAttempts: number;
+  log: (line: string) => void;
 }
 
 /**
@@ -186,12 +302,13 @@ async function hubFetch(ctx: RequestContext, url: string, init: { method?: strin
     if (ctx.token && new URL(current).origin === origin) headers.authorization = `Bearer ${ctx.token}`;
     let res: Response;
     try {
-      res = await fetch(current, { method: init.method ?? 'GET', headers, redirect: 'manual', signal: init.signal });
+      res = await fetch(current, { method: init.method ?? 'GET', headers, redirect: 'manual', signal: init.signal ?? null });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       if (init.signal?.aborted) {
         const reason = init.signal.reason as Error | undefined;
-        throw new HubError(`no answer from ${new URL(current).origin} (${reason?.message ?? 'timed out'})`, null, null, true);
+        const why = reason?.name === 'TimeoutError' ? `no data for ${ctx.idleTimeoutMs / 1000} s` : reason?.message ?? 'timed out';
+        throw new HubError(`no answer from ${new URL(current).origin} (${why})`, null, null, true);
       }
       throw new HubError(`cannot reach ${new URL(current).origin} (${cause?.code ?? cause?.message ?? (err as Error).message})`, null, null, true);
     }
@@ -212,7 +329,7 @@ async function failure(res: Response, what: string): Promise<HubError> {
   let detail = res.headers.get('x-error-message') ?? '';
   if (!detail) {
     try {
-      const text = (await res.text()).slice(0, 300);
+      const text = await readBodyBounded(res, 4096, what, true);
       try {
         detail = (JSON.parse(text) as { error?: string }).error ?? text;
       } catch {
@@ -222,7 +339,7 @@ async function failure(res: Response, what: string): Promise<HubError> {
       detail = '';
     }
   }
-  const suffix = detail ? `: ${detail}` : '';
+  const suffix = detail ? `: ${displaySafe(detail.trim())}` : '';
   if (res.status === 401) {
     return new HubError(`${what}: 401 Unauthorized — the repo is private or gated, or does not exist; set HF_TOKEN to a token with access${suffix}`, 401, code);
   }
@@ -231,34 +348,39 @@ async function failure(res: Response, what: string): Promise<HubError> {
     const kind = code === 'RevisionNotFound' ? 'revision not found' : code === 'EntryNotFound' ? 'file not found' : 'not found';
     return new HubError(`${what}: 404 ${kind}${suffix}`, 404, code);
   }
-  return new HubError(`${what}: HTTP ${res.status}${suffix}`, res.status, code, res.status >= 500);
+  return new HubError(`${what}: HTTP ${res.status}${suffix}`, res.status, code === null ? null : displaySafe(code), res.status >= 500 || res.status === 429);
 }
 
 /**
  * Lists a revision of a model repo: its commit hash and files (with sizes, blob ids and LFS sha256).
- * @throws HubError on 401/403/404/network failures, or a malformed answer
+ * @throws HubError on 401/403/404/network failures (after the retries), or a malformed answer
+ *   (invalid JSON, unsafe paths, a path listed both as a file and as a folder)
  */
-export async function listRepoFiles(repoId: string, options: Pick<PullOptions, 'revision' | 'token' | 'endpoint' | 'idleTimeoutMs'> = {}): Promise<{ commit: string; files: RepoFile[] }> {
+export async function listRepoFiles(
+  repoId: string, options: Pick<PullOptions, 'revision' | 'token' | 'endpoint' | 'idleTimeoutMs' | 'maxAttempts' | 'log'> = {},
+): Promise<{ commit: string; files: RepoFile[] }> {
   validateRepoId(repoId);
   const revision = options.revision ?? 'main';
-  const ctx: RequestContext = { endpoint: options.endpoint ?? hubEndpoint(), token: options.token ?? process.env.HF_TOKEN, idleTimeoutMs: options.idleTimeoutMs ?? 60_000 };
+  const ctx = requestContext(options);
+  const what = `listing ${repoId}@${displaySafe(revision)}`;
   const url = `${ctx.endpoint}/api/models/${repoId}/revision/${encodeURIComponent(revision)}?blobs=true`;
-  const res = await hubFetch(ctx, url, { signal: AbortSignal.timeout(ctx.idleTimeoutMs) });
-  if (!res.ok) throw await failure(res, `listing ${repoId}@${revision}`);
-  const text = await res.text();
-  if (text.length > 200_000_000) throw new HubError(`listing ${repoId}@${revision}: answer too large`, null);
+  const text = await withRetries(ctx, what, async () => {
+    const res = await hubFetch(ctx, url, { signal: AbortSignal.timeout(ctx.idleTimeoutMs) });
+    if (!res.ok) throw await failure(res, what);
+    return readBodyBounded(res, MAX_LISTING_BYTES, what);
+  });
   let info: { sha?: unknown; siblings?: unknown };
   try {
     info = JSON.parse(text) as typeof info;
   } catch {
-    throw new HubError(`listing ${repoId}@${revision}: the Hub answered with invalid JSON`, null);
+    throw new HubError(`${what}: the Hub answered with invalid JSON`, null);
   }
-  if (typeof info.sha !== 'string' || !/^[0-9a-f]{40}$/.test(info.sha) || !Array.isArray(info.siblings)) {
-    throw new HubError(`listing ${repoId}@${revision}: expected {sha: <40-hex commit>, siblings: [...]}`, null);
+  if (info === null || typeof info !== 'object' || typeof info.sha !== 'string' || !/^[0-9a-f]{40}$/.test(info.sha) || !Array.isArray(info.siblings)) {
+    throw new HubError(`${what}: expected {sha: <40-hex commit>, siblings: [...]}`, null);
   }
   const files = info.siblings.map((s: unknown): RepoFile => {
-    const sib = s as { rfilename?: unknown; size?: unknown; blobId?: unknown; lfs?: { sha256?: unknown } | null };
-    if (typeof sib.rfilename !== 'string') throw new HubError(`listing ${repoId}@${revision}: a sibling has no rfilename`, null);
+    const sib = (s ?? {}) as { rfilename?: unknown; size?: unknown; blobId?: unknown; lfs?: { sha256?: unknown } | null };
+    if (typeof sib.rfilename !== 'string') throw new HubError(`${what}: a sibling has no rfilename`, null);
     checkRepoPath(sib.rfilename);
     const sha256 = typeof sib.lfs?.sha256 === 'string' && /^[0-9a-f]{64}$/.test(sib.lfs.sha256) ? sib.lfs.sha256 : null;
     return {
@@ -268,7 +390,56 @@ export async function listRepoFiles(repoId: string, options: Pick<PullOptions, '
       lfsSha256: sha256,
     };
   });
+  checkNoConflicts(files.map((f) => f.path), what);
   return { commit: info.sha, files };
+}
+
+/** Largest accepted listing answer. */
+const MAX_LISTING_BYTES = 200_000_000;
+
+function requestContext(options: Pick<PullOptions, 'token' | 'endpoint' | 'idleTimeoutMs' | 'maxAttempts' | 'log'>): RequestContext {
+  const maxAttempts = options.maxAttempts ?? hubRetries() + 1;
+  const idleTimeoutMs = options.idleTimeoutMs ?? hubDownloadTimeoutMs();
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new Error(`maxAttempts must be an integer >= 1, got ${maxAttempts}`);
+  if (!Number.isFinite(idleTimeoutMs) || idleTimeoutMs <= 0) throw new Error(`idleTimeoutMs must be a number > 0, got ${idleTimeoutMs}`);
+  return {
+    endpoint: options.endpoint !== undefined ? checkEndpoint(options.endpoint) : hubEndpoint(),
+    token: options.token ?? process.env.HF_TOKEN,
+    idleTimeoutMs,
+    maxAttempts,
+    log: options.log ?? (() => {}),
+  };
+}
+
+/** The message of an error and of its cause (fetch wraps socket errors). */
+function reasonOf(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  const cause = err.cause instanceof Error ? err.cause.message : null;
+  return cause && !err.message.includes(cause) ? `${err.message}: ${cause}` : err.message;
+}
+
+/**
+ * Runs `attempt` until it succeeds, at most `ctx.maxAttempts` times: dropped connections, timeouts
+ * and 5xx/429 answers are retried (with a line to `ctx.log` each time); other HubErrors (4xx,
+ * checksum mismatches) are final.
+ */
+async function withRetries<T>(ctx: RequestContext, what: string, attempt: () => Promise<T>, finalHint = ''): Promise<T> {
+  let last: unknown = null;
+  for (let n = 1; n <= ctx.maxAttempts; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (err instanceof HubError && !err.transient) throw err;
+      last = err;
+      if (n < ctx.maxAttempts) {
+        ctx.log(`${what}: ${displaySafe(reasonOf(err))}; retrying (attempt ${n + 1} of ${ctx.maxAttempts})`);
+        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * n));
+      }
+    }
+  }
+  const reason = displaySafe(reasonOf(last));
+  const timeoutHint = /no data for|timed out|timeout/i.test(reason) ? '; set HF_HUB_DOWNLOAD_TIMEOUT (seconds) to wait longer' : '';
+  throw new HubError(`${what}: failed after ${ctx.maxAttempts} attempts (${reason})${timeoutHint}${finalHint}`, null);
 }
 
 /** Hash that identifies a blob: sha256 of the content (LFS) or git's sha1 of "blob <size>\0<content>". */
@@ -282,14 +453,40 @@ function blobHasher(etag: string, size: number | null): { hash: Hash; kind: 'sha
   return null;
 }
 
-/** Asks the Hub for a file's etag and size (HEAD), for listings without blob information. */
+/** A byte count from a header, or null when absent or not a plain non-negative integer. */
+function sizeHeader(value: string | null): number | null {
+  if (value === null || !/^\s*\d+\s*$/.test(value)) return null;
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : null;
+}
+
+/** Asks the Hub for a file's etag and size (HEAD), for listings without that information. */
 async function headFile(ctx: RequestContext, url: string, path: string): Promise<{ etag: string; size: number | null }> {
+  const what = `fetching ${displaySafe(path)}`;
   const res = await hubFetch(ctx, url, { method: 'HEAD', headers: { 'accept-encoding': 'identity' }, signal: AbortSignal.timeout(ctx.idleTimeoutMs) });
-  if (!res.ok) throw await failure(res, `fetching ${path}`);
+  if (!res.ok) throw await failure(res, what);
   const etag = normalizeEtag(res.headers.get('x-linked-etag') ?? res.headers.get('etag'));
-  if (!etag || !/^[0-9a-f]{40}$|^[0-9a-f]{64}$/.test(etag)) throw new HubError(`fetching ${path}: the Hub sent no usable ETag`, res.status);
-  const size = Number(res.headers.get('x-linked-size') ?? res.headers.get('content-length'));
-  return { etag, size: Number.isSafeInteger(size) && size >= 0 ? size : null };
+  if (!etag || !/^[0-9a-f]{40}$|^[0-9a-f]{64}$/.test(etag)) throw new HubError(`${what}: the Hub sent no usable ETag`, res.status);
+  // No size header means "unknown", not 0: the download's own headers or the checksum then decide.
+  return { etag, size: sizeHeader(res.headers.get('x-linked-size')) ?? sizeHeader(res.headers.get('content-length')) };
+}
+
+/** The full size of a file from a GET answer: Content-Length of a 200, the total of a 206's Content-Range. */
+function sizeFromResponse(res: Response): number | null {
+  if (res.status === 200) return sizeHeader(res.headers.get('content-length'));
+  if (res.status === 206) {
+    const m = /\/(\d+)\s*$/.exec(res.headers.get('content-range') ?? '');
+    return m ? sizeHeader(m[1] ?? null) : null;
+  }
+  return null;
+}
+
+/** git's blob sha1 of a whole file ("blob <size>\0" + content). */
+async function gitBlobSha1OfFile(path: string): Promise<string> {
+  const hash = createHash('sha1');
+  hash.update(`blob ${statSync(path).size}\0`);
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /** Pause before retry n is n × this (linear backoff). */
@@ -297,16 +494,18 @@ const RETRY_DELAY_MS = 200;
 
 /**
  * Streams one file into `blobs/<etag>.incomplete` (resuming an existing partial file with a Range
- * request), verifies size and checksum, and renames it to `blobs/<etag>`.
+ * request), verifies size and checksum, and renames it to `blobs/<etag>`. A size unknown to the
+ * listing and the HEAD answer is taken from the download's headers; the checksum is always checked
+ * (for git blob ids of unknown size, over the finished file).
  */
 async function downloadBlob(
-  ctx: RequestContext, url: string, path: string, blobPath: string, etag: string, size: number | null,
-  maxAttempts: number, onBytes: (done: number, total: number | null) => void,
+  ctx: RequestContext, url: string, path: string, blobPath: string, etag: string, knownSize: number | null,
+  onBytes: (done: number, total: number | null) => void,
 ): Promise<void> {
   const incomplete = `${blobPath}.incomplete`;
-  let lastError: unknown = null;
-  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    const hasher = blobHasher(etag, size);
+  const what = `fetching ${displaySafe(path)}`;
+  let size = knownSize;
+  await withRetries(ctx, what, async () => {
     let have = existsSync(incomplete) ? statSync(incomplete).size : 0;
     if (size !== null && have > size) {
       rmSync(incomplete);
@@ -316,7 +515,7 @@ async function downloadBlob(
     let idle: NodeJS.Timeout | undefined;
     const touch = (): void => {
       clearTimeout(idle);
-      idle = setTimeout(() => controller.abort(new Error(`no data for ${ctx.idleTimeoutMs} ms`)), ctx.idleTimeoutMs);
+      idle = setTimeout(() => controller.abort(new Error(`no data for ${ctx.idleTimeoutMs / 1000} s`)), ctx.idleTimeoutMs);
     };
     try {
       touch();
@@ -326,12 +525,14 @@ async function downloadBlob(
       if (res.status === 416 && have > 0 && (size === null || have === size)) {
         await res.body?.cancel(); // nothing left to fetch: verify what we have
       } else if (!res.ok) {
-        throw await failure(res, `fetching ${path}`);
+        throw await failure(res, what);
       }
       if (res.status !== 206 && res.status !== 416 && have > 0) {
         rmSync(incomplete); // the server ignored the Range request: start over
         have = 0;
       }
+      size ??= sizeFromResponse(res);
+      const hasher = blobHasher(etag, size);
       if (hasher && have > 0) {
         for await (const chunk of createReadStream(incomplete)) hasher.hash.update(chunk as Buffer);
       }
@@ -342,41 +543,37 @@ async function downloadBlob(
         if (res.status !== 416 && res.body) {
           for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
             touch();
+            if (size !== null && done + chunk.length > size) {
+              await res.body.cancel().catch(() => {});
+              throw new HubError(`${what}: the server sent more than the expected ${size} bytes; download discarded`, null);
+            }
             await file.write(chunk);
             hasher?.hash.update(chunk);
             done += chunk.length;
             onBytes(done, size);
           }
         }
+      } catch (err) {
+        if (err instanceof HubError && !err.transient) rmSync(incomplete, { force: true });
+        throw err;
       } finally {
         await file.close();
       }
       clearTimeout(idle);
       const got = statSync(incomplete).size;
-      if (size !== null && got !== size) {
-        if (got < size) throw new Error(`connection closed after ${got} of ${size} bytes`);
+      if (size !== null && got < size) throw new Error(`connection closed after ${got} of ${size} bytes`);
+      const digest = hasher ? hasher.hash.digest('hex') : await gitBlobSha1OfFile(incomplete);
+      if (digest !== etag) {
         rmSync(incomplete);
-        throw new HubError(`fetching ${path}: received ${got} bytes, expected ${size}; download discarded`, null);
-      }
-      if (hasher) {
-        const digest = hasher.hash.digest('hex');
-        if (digest !== etag) {
-          rmSync(incomplete);
-          throw new HubError(`fetching ${path}: ${hasher.kind} checksum mismatch (expected ${etag}, got ${digest}); the corrupted download was discarded`, null);
-        }
+        const kind = hasher?.kind ?? 'git-sha1';
+        const unknown = size === null ? ` (the server gave no size; ${got} bytes arrived, possibly truncated)` : '';
+        throw new HubError(`${what}: ${kind} checksum mismatch (expected ${etag}, got ${digest})${unknown}; the corrupted download was discarded`, null);
       }
       renameSync(incomplete, blobPath);
-      return;
-    } catch (err) {
+    } finally {
       clearTimeout(idle);
-      // Checksum and client errors are final; dropped connections, timeouts and 5xx are retried.
-      if (err instanceof HubError && !err.transient) throw err;
-      lastError = err;
-      if (attempt < maxAttempts) await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * attempt));
     }
-  }
-  const reason = lastError instanceof Error ? (lastError.cause instanceof Error ? lastError.cause.message : lastError.message) : String(lastError);
-  throw new HubError(`fetching ${path}: failed after ${maxAttempts} attempts (${reason}); the partial file is kept and the next pull resumes it`, null);
+  }, '; the partial file is kept and the next pull resumes it');
 }
 
 /** Creates (or replaces) the snapshot symlink `snapshots/<commit>/<path>` → `../../blobs/<etag>`. */
@@ -398,9 +595,7 @@ function writeRef(repoDir: string, revision: string, commit: string): void {
   if (revision === commit) return;
   const refPath = join(repoDir, 'refs', revision);
   mkdirSync(dirname(refPath), { recursive: true });
-  const tmp = `${refPath}.tmp-${process.pid}`;
-  writeFileSync(tmp, commit);
-  renameSync(tmp, refPath);
+  writeFileAtomic(refPath, commit);
 }
 
 function formatBytes(n: number): string {
@@ -420,25 +615,26 @@ function formatBytes(n: number): string {
  *
  * @param repoId "org/name"
  * @param options revision "main", cacheDir from the environment, include all files, token HF_TOKEN,
- *   endpoint HF_ENDPOINT, progress on a TTY, maxAttempts 5, idleTimeoutMs 60000
+ *   endpoint HF_ENDPOINT, progress on a TTY, maxAttempts TUNEKIT_HUB_RETRIES + 1 (5), idleTimeoutMs
+ *   HF_HUB_DOWNLOAD_TIMEOUT × 1000 (10000)
  * @throws HubError with the HTTP status for 401/403/404, on network failures after the retries, and
  *   on checksum mismatches
  */
 export async function pullRepo(repoId: string, options: PullOptions = {}): Promise<PullResult> {
   validateRepoId(repoId);
   const revision = options.revision ?? 'main';
-  if (revision.split('/').some((seg) => seg === '' || seg === '.' || seg === '..')) throw new Error(`invalid revision ${JSON.stringify(revision)}`);
-  const ctx: RequestContext = {
-    endpoint: options.endpoint ?? hubEndpoint(),
-    token: options.token ?? process.env.HF_TOKEN,
-    idleTimeoutMs: options.idleTimeoutMs ?? 60_000,
-  };
-  const log = options.log ?? (() => {});
-  const { commit, files } = await listRepoFiles(repoId, { revision, token: ctx.token, endpoint: ctx.endpoint, idleTimeoutMs: ctx.idleTimeoutMs });
-  const selected = options.include?.length ? files.filter((f) => matchesAny(f.path, options.include!)) : files;
+  if (revision.split('/').some((seg) => seg === '' || seg === '.' || seg === '..')) throw new Error(`invalid revision "${displaySafe(revision)}"`);
+  const ctx = requestContext(options);
+  const log = ctx.log;
+  const { commit, files } = await listRepoFiles(repoId, {
+    revision, endpoint: ctx.endpoint, idleTimeoutMs: ctx.idleTimeoutMs, maxAttempts: ctx.maxAttempts, log, ...(ctx.token !== undefined ? { token: ctx.token } : {}),
+  });
+  const include = options.include ?? [];
+  const selected = include.length > 0 ? files.filter((f) => matchesAny(f.path, include)) : files;
   if (selected.length === 0) {
-    throw new Error(`${repoId}@${revision}: no file matches ${options.include?.length ? options.include.join(', ') : 'the listing (empty repo)'}`);
+    throw new Error(`${repoId}@${displaySafe(revision)}: no file matches ${include.length > 0 ? include.join(', ') : 'the listing (empty repo)'}`);
   }
+  for (const file of selected) checkLocalName(file.path);
   const repoDir = repoCacheDir(repoId, options.cacheDir ?? hubCacheDir());
   const blobsDir = join(repoDir, 'blobs');
   const snapshotDir = join(repoDir, 'snapshots', commit);
@@ -451,27 +647,34 @@ export async function pullRepo(repoId: string, options: PullOptions = {}): Promi
     const url = `${ctx.endpoint}/${repoId}/resolve/${commit}/${file.path.split('/').map(encodeURIComponent).join('/')}`;
     let etag = file.lfsSha256 ?? file.blobId;
     let size = file.size;
-    if (etag === null) ({ etag, size } = await headFile(ctx, url, file.path));
+    // A verified blob is in the cache under its etag; otherwise get what the listing lacks.
+    const cached = etag !== null && existsSync(join(blobsDir, etag)) && (size === null || statSync(join(blobsDir, etag)).size === size);
+    if (!cached && (etag === null || size === null)) {
+      const head = await withRetries(ctx, `fetching ${displaySafe(file.path)}`, () => headFile(ctx, url, file.path));
+      etag ??= head.etag;
+      size ??= head.size;
+    }
+    if (etag === null) throw new HubError(`fetching ${displaySafe(file.path)}: no checksum known`, null); // unreachable: headFile checks it
     const blobPath = join(blobsDir, etag);
-    if (existsSync(blobPath) && (size === null || statSync(blobPath).size === size)) {
+    if (cached || (existsSync(blobPath) && (size === null || statSync(blobPath).size === size))) {
       result.cached.push(file.path);
       log(`cached ${file.path}`);
     } else {
-      log(`downloading ${file.path}${size !== null ? ` (${formatBytes(size)})` : ''}`);
+      log(`downloading ${file.path}${size !== null ? ` (${formatBytes(size)})` : ' (size unknown)'}`);
       const bar = showProgress
         ? new cliProgress.SingleBar({
-          format: `${file.path} [{bar}] {percentage}% | {done} / {size}`,
+          format: '{file} [{bar}] {percentage}% | {done} / {size}',
           stream: process.stderr,
           noTTYOutput: !process.stderr.isTTY,
           hideCursor: true,
         }, cliProgress.Presets.shades_classic)
         : null;
-      bar?.start(size ?? 0, 0, { done: formatBytes(0), size: size === null ? '?' : formatBytes(size) });
+      bar?.start(size ?? 0, 0, { file: displaySafe(file.path, 60), done: formatBytes(0), size: size === null ? '?' : formatBytes(size) });
       try {
-        await downloadBlob(ctx, url, file.path, blobPath, etag, size, options.maxAttempts ?? 5, (done, total) => {
+        await downloadBlob(ctx, url, file.path, blobPath, etag, size, (done, total) => {
           if (bar) {
-            if (total === null) bar.setTotal(done);
-            bar.update(done, { done: formatBytes(done) });
+            bar.setTotal(total ?? done);
+            bar.update(done, { done: formatBytes(done), size: total === null ? '?' : formatBytes(total) });
           }
         });
       } finally {

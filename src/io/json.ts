@@ -2,7 +2,7 @@
  * Bounded JSON file reading and field validation for untrusted configuration files
  * (config.json, generation_config.json, tokenizer_config.json, ...).
  */
-import { statSync, readFileSync } from 'node:fs';
+import { readTextBounded } from './files.js';
 
 /** Default size limit for small JSON configuration files: 10 MB. */
 export const MAX_CONFIG_BYTES = 10_000_000;
@@ -13,17 +13,11 @@ export const MAX_CONFIG_BYTES = 10_000_000;
  * @param path file to read
  * @param maxBytes size limit; default {@link MAX_CONFIG_BYTES}
  * @param label name used in error messages; default `path`
- * @throws Error naming the file when it is missing, too large, or not valid JSON
+ * @throws Error naming the file when it is missing, a folder, too large (any file type: pipes and
+ *   devices are bounded too), or not valid JSON
  */
 export function readJsonFile(path: string, maxBytes = MAX_CONFIG_BYTES, label = path): unknown {
-  let size: number;
-  try {
-    size = statSync(path).size;
-  } catch {
-    throw new Error(`${label}: file not found`);
-  }
-  if (size > maxBytes) throw new Error(`${label}: ${size} bytes exceeds the ${maxBytes}-byte limit`);
-  const text = readFileSync(path, 'utf8');
+  const text = readTextBounded(path, maxBytes, label);
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {

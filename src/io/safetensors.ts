@@ -12,10 +12,11 @@
  * holes) and end exactly at the end of the file. Every error names the file, the tensor and what was
  * expected.
  */
-import { closeSync, existsSync, fstatSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { isPlainObject, readJsonObject } from './json.js';
+import { writeFileAtomic } from './files.js';
 
 /**
  * Element types, listed in the order of the Rust reference's `Dtype` enum (increasing alignment). The
@@ -304,7 +305,8 @@ function buildHeader(ordered: [string, RawTensor][], metadata: Record<string, st
 /**
  * Writes tensors to a safetensors file the way the reference serializer does: tensors sorted by
  * descending dtype alignment then name, header padded with spaces to 8 bytes, dtype preserved.
- * The file is written to `<path>.tmp-<pid>` and renamed, so readers never see a partial file.
+ * The file is written atomically ({@link writeFileAtomic}: temporary file, fsync, rename), so
+ * readers never see a partial file.
  *
  * @param path destination file
  * @param tensors tensors by name (a Map or a plain object); `data.byteLength` must equal numel × dtype size
@@ -340,19 +342,11 @@ export function writeSafetensors(
   const lengthBytes = new Uint8Array(8);
   new DataView(lengthBytes.buffer).setBigUint64(0, BigInt(header.length), true);
 
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  const fd = openSync(tmp, 'w');
-  try {
+  writeFileAtomic(path, (fd) => {
     writeAll(fd, lengthBytes);
     writeAll(fd, header);
     for (const [, t] of ordered) writeAll(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-    closeSync(fd);
-  } catch (err) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  renameSync(tmp, path);
+  });
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {
@@ -404,95 +398,5 @@ export function readShardedSafetensors(dir: string, indexFile = 'model.safetenso
   return { tensors, metadata };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Half-precision conversions. All operate element-wise on raw bit patterns (Uint16Array).
-
-const f32Scratch = new Float32Array(1);
-const u32Scratch = new Uint32Array(f32Scratch.buffer);
-
-/** bfloat16 bit patterns → float32 (exact: bf16 is the top half of an f32). */
-export function bf16ToF32(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
-  const outBits = new Uint32Array(out.buffer);
-  for (let i = 0; i < bits.length; i++) outBits[i] = bits[i]! << 16;
-  return out;
-}
-
-/**
- * float32 → bfloat16 bit patterns, rounding to nearest with ties to even (as PyTorch's
- * `.to(torch.bfloat16)`); NaN becomes the quiet NaN 0x7fc0 with the input's sign.
- */
-export function f32ToBf16(values: Float32Array | ArrayLike<number>): Uint16Array {
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    f32Scratch[0] = values[i]!;
-    const x = u32Scratch[0]!;
-    if ((x & 0x7fffffff) > 0x7f800000) {
-      out[i] = ((x >>> 16) & 0x8000) | 0x7fc0;
-      continue;
-    }
-    const roundingBias = 0x7fff + ((x >>> 16) & 1);
-    out[i] = ((x + roundingBias) >>> 16) & 0xffff;
-  }
-  return out;
-}
-
-/** IEEE 754 binary16 bit patterns → float32 (exact, including subnormals, ±Inf and NaN). */
-export function f16ToF32(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) {
-    const h = bits[i]!;
-    const sign = h & 0x8000 ? -1 : 1;
-    const exponent = (h >>> 10) & 0x1f;
-    const mantissa = h & 0x3ff;
-    if (exponent === 0) out[i] = sign * mantissa * 2 ** -24;
-    else if (exponent === 0x1f) out[i] = mantissa ? NaN : sign * Infinity;
-    else out[i] = sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
-  }
-  return out;
-}
-
-/**
- * float32 → IEEE 754 binary16 bit patterns, rounding to nearest with ties to even; values beyond
- * the f16 range become ±Inf, tiny values become subnormals or ±0, NaN becomes 0x7e00 (with sign).
- */
-export function f32ToF16(values: Float32Array | ArrayLike<number>): Uint16Array {
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    f32Scratch[0] = values[i]!;
-    const x = u32Scratch[0]!;
-    const sign = (x >>> 16) & 0x8000;
-    const exp32 = (x >>> 23) & 0xff;
-    const mant32 = x & 0x7fffff;
-    if (exp32 === 0xff) {
-      out[i] = sign | (mant32 ? 0x7e00 : 0x7c00);
-      continue;
-    }
-    const exp = exp32 - 127 + 15;
-    if (exp >= 0x1f) {
-      out[i] = sign | 0x7c00;
-      continue;
-    }
-    if (exp <= 0) {
-      // Subnormal (or zero) result: shift the full significand (with its implicit 1) into place.
-      if (exp < -10) {
-        out[i] = sign;
-        continue;
-      }
-      const significand = mant32 | 0x800000;
-      const shift = 14 - exp; // 24-bit significand → 10-bit subnormal mantissa at exponent -14
-      let half = significand >>> shift;
-      const remainder = significand & ((1 << shift) - 1);
-      const halfway = 1 << (shift - 1);
-      if (remainder > halfway || (remainder === halfway && (half & 1))) half += 1;
-      out[i] = sign | half;
-      continue;
-    }
-    let half = (exp << 10) | (mant32 >>> 13);
-    const remainder = mant32 & 0x1fff;
-    // Ties to even; a carry out of the mantissa correctly bumps the exponent (up to Inf).
-    if (remainder > 0x1000 || (remainder === 0x1000 && (half & 1))) half += 1;
-    out[i] = sign | half;
-  }
-  return out;
-}
+/** Half-precision conversions (one implementation, shared with the kernels). */
+export { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../dtypes/half.js';

@@ -5,10 +5,11 @@
  * special-token ids, batch encoding with padding and truncation, pair encoding with token type ids,
  * and chat templates rendered with `@huggingface/jinja`.
  */
-import { existsSync, statSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readTextBounded } from './files.js';
 import { join } from 'node:path';
 import { Tokenizer as UntypedTokenizer } from '@huggingface/tokenizers';
-import { Template } from '@huggingface/jinja';
+import { Environment, Template } from '@huggingface/jinja';
 import { FieldReader, isPlainObject, readJsonObject } from './json.js';
 
 /**
@@ -111,7 +112,7 @@ export interface ChatTemplateOptions {
   /** Leave the final message open for the model to continue (strip what follows its content); default false. */
   continueFinalMessage?: boolean;
   /** Template to use instead of the tokenizer's, or the name of one of its named templates. */
-  chatTemplate?: string;
+  chatTemplate?: string | undefined;
   /** Tool (function) schemas, passed to the template as `tools`. */
   tools?: unknown[];
   /** Retrieval documents, passed to the template as `documents`. */
@@ -410,7 +411,7 @@ export class PreTrainedTokenizer {
     };
     if (options.tools !== undefined) variables.tools = options.tools;
     if (options.documents !== undefined) variables.documents = options.documents;
-    let rendered = template.render(variables);
+    let rendered = renderSandboxed(template, variables);
     if (options.continueFinalMessage) rendered = cutAfterFinalMessage(rendered, messages);
     if (options.tokenize === false) return rendered;
     return this.encode(rendered, { addSpecialTokens: false });
@@ -431,6 +432,54 @@ export class PreTrainedTokenizer {
       throw new Error(`${this.label}: this tokenizer has no chat_template (tokenizer_config.json or chat_template.jinja); pass options.chatTemplate`);
     }
     return chosen;
+  }
+}
+
+/** Longest `range()` a chat template may build (Python's jinja2.sandbox MAX_RANGE, which transformers uses). */
+export const MAX_TEMPLATE_RANGE = 100_000;
+
+/**
+ * `range()` for chat templates, bounded like jinja2's sandboxed range: a template asking for
+ * `range(10000000000)` fails with a clear error instead of exhausting memory.
+ */
+function sandboxedRange(start: unknown, stop?: unknown, step: unknown = 1): number[] {
+  const args = stop === undefined ? [0, start, step] : [start, stop, step];
+  if (!args.every((a) => typeof a === 'number' && Number.isInteger(a))) {
+    throw new Error(`chat template: range() expects integers, got range(${[start, stop, step].filter((a) => a !== undefined).map((a) => JSON.stringify(a)).join(', ')})`);
+  }
+  const [from, to, by] = args as [number, number, number];
+  if (by === 0) throw new Error('chat template: range() step must not be zero');
+  const length = Math.max(0, Math.ceil((to - from) / by));
+  if (length > MAX_TEMPLATE_RANGE) {
+    throw new Error(`chat template: range() of ${length} items is too big; templates may build ranges of at most ${MAX_TEMPLATE_RANGE} items (as Python's sandboxed Jinja)`);
+  }
+  return Array.from({ length }, (_, i) => from + i * by);
+}
+
+/**
+ * Renders with `range` replaced by {@link sandboxedRange}. @huggingface/jinja declares its globals
+ * (range among them) with `Environment.set` inside `Template.render` and offers no way to replace
+ * one, so `set` is wrapped for the duration of this synchronous call; rendering refuses to start if
+ * the library no longer declares `range` that way.
+ */
+function renderSandboxed(template: Template, variables: Record<string, unknown>): string {
+  // Typed by hand: the package's .d.ts files do not resolve under NodeNext (see Tokenizer above).
+  const proto = (Environment as unknown as { prototype: { set: (name: string, value: unknown) => unknown } }).prototype;
+  const set = proto.set;
+  let replaced = false;
+  proto.set = function (this: unknown, name: string, value: unknown): unknown {
+    if (name === 'range' && !replaced) {
+      replaced = true;
+      return set.call(this, name, sandboxedRange);
+    }
+    // `messages` is ours, set after the library's globals: by then range must have been replaced.
+    if (name === 'messages' && !replaced) throw new Error('chat template: cannot bound range() with this version of @huggingface/jinja; refusing to render');
+    return set.call(this, name, value);
+  };
+  try {
+    return template.render(variables);
+  } finally {
+    proto.set = set;
   }
 }
 
@@ -495,9 +544,7 @@ function readChatTemplates(dir: string, config: Record<string, unknown>, label: 
   }
   const jinjaPath = join(dir, 'chat_template.jinja');
   if (existsSync(jinjaPath)) {
-    const size = statSync(jinjaPath).size;
-    if (size > MAX_TOKENIZER_CONFIG_BYTES) throw new Error(`${jinjaPath}: ${size} bytes exceeds the ${MAX_TOKENIZER_CONFIG_BYTES}-byte limit`);
-    templates.set('default', readFileSync(jinjaPath, 'utf8'));
+    templates.set('default', readTextBounded(jinjaPath, MAX_TOKENIZER_CONFIG_BYTES));
   }
   return templates;
 }

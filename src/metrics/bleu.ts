@@ -43,6 +43,12 @@ export const BLEU_SMOOTH_DEFAULTS: Readonly<Record<BleuSmoothMethod, number | nu
 /** The default maximum n-gram order. */
 export const BLEU_MAX_NGRAM_ORDER = 4;
 
+/**
+ * The largest maxNgramOrder accepted. sacrebleu has no bound; orders past a few dozen only
+ * measure exact copies, and an unbounded one lets `maxNgramOrder=1e9` allocate gigabytes.
+ */
+export const BLEU_NGRAM_ORDER_LIMIT = 100;
+
 /** The version of sacrebleu whose behaviour this module reproduces (reported in signatures). */
 const MIRRORED_SACREBLEU_VERSION = '2.6.0';
 
@@ -119,8 +125,8 @@ function checkSmoothMethod(method: string): asserts method is BleuSmoothMethod {
 }
 
 function checkMaxNgramOrder(order: number): void {
-  if (!Number.isInteger(order) || order < 1) {
-    throw new Error(`BLEU maxNgramOrder must be a positive integer, got ${order}`);
+  if (!Number.isInteger(order) || order < 1 || order > BLEU_NGRAM_ORDER_LIMIT) {
+    throw new Error(`BLEU maxNgramOrder must be an integer in [1, ${BLEU_NGRAM_ORDER_LIMIT}], got ${order}`);
   }
 }
 
@@ -193,21 +199,26 @@ function bleuFromStatistics(
   let smoothMteval = 1.0;
   let effOrder = maxNgramOrder;
   for (let n = 1; n <= maxNgramOrder; n++) {
+    let count = counts[n - 1] ?? 0;
+    let totalN = totals[n - 1] ?? 0;
     if (smoothMethod === 'add-k' && n > 1) {
-      counts[n - 1] += smoothValue!;
-      totals[n - 1] += smoothValue!;
+      // BLEU_SMOOTH_DEFAULTS gives add-k a number, so smoothValue is never null here.
+      count += smoothValue ?? 0;
+      totalN += smoothValue ?? 0;
+      counts[n - 1] = count;
+      totals[n - 1] = totalN;
     }
-    if (totals[n - 1] === 0) break;
+    if (totalN === 0) break;
     if (effectiveOrder) effOrder = n;
-    if (counts[n - 1] === 0) {
+    if (count === 0) {
       if (smoothMethod === 'exp') {
         smoothMteval *= 2;
-        precisions[n - 1] = 100.0 / (smoothMteval * totals[n - 1]);
+        precisions[n - 1] = 100.0 / (smoothMteval * totalN);
       } else if (smoothMethod === 'floor') {
-        precisions[n - 1] = (100.0 * smoothValue!) / totals[n - 1];
+        precisions[n - 1] = (100.0 * (smoothValue ?? 0)) / totalN;
       }
     } else {
-      precisions[n - 1] = (100.0 * counts[n - 1]) / totals[n - 1];
+      precisions[n - 1] = (100.0 * count) / totalN;
     }
   }
 
@@ -337,20 +348,23 @@ function scoreCorpus(hypotheses: readonly string[], references: ReferenceStreams
     // Clip counts: the maximum count of each n-gram over this segment's references.
     const maxRefCounts = Array.from({ length: order }, () => new Map<string, number>());
     const refLens: number[] = [];
-    for (const ref of refsPerSegment[i]) {
+    for (const ref of refsPerSegment[i] ?? []) {
       const { ngrams, length } = wordNgramCounts(preprocess(ref), order);
       refLens.push(length);
       ngrams.forEach((counts, n) => {
-        for (const [ngram, count] of counts) maxRefCounts[n].set(ngram, Math.max(maxRefCounts[n].get(ngram) ?? 0, count));
+        const maxCounts = maxRefCounts[n];
+        if (maxCounts === undefined) return;
+        for (const [ngram, count] of counts) maxCounts.set(ngram, Math.max(maxCounts.get(ngram) ?? 0, count));
       });
     }
     const { ngrams, length } = wordNgramCounts(preprocess(hypothesis), order);
     sysLen += length;
     refLen += closestRefLength(length, refLens);
     ngrams.forEach((counts, n) => {
+      const maxCounts = maxRefCounts[n];
       for (const [ngram, count] of counts) {
-        total[n] += count;
-        correct[n] += Math.min(count, maxRefCounts[n].get(ngram) ?? 0);
+        total[n] = (total[n] ?? 0) + count;
+        correct[n] = (correct[n] ?? 0) + Math.min(count, maxCounts?.get(ngram) ?? 0);
       }
     });
   });

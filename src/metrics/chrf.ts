@@ -48,6 +48,12 @@ interface ResolvedChrfOptions {
 
 const MIRRORED_SACREBLEU_VERSION = '2.6.0';
 
+/**
+ * The largest charOrder and wordOrder accepted (sacrebleu has no bound; 6 and 2 are the usual
+ * values, and an unbounded order lets `charOrder=1e9` allocate gigabytes).
+ */
+export const CHRF_MAX_ORDER = 100;
+
 /** Python's `string.punctuation`, which chrF++ splits off word edges. */
 const ASCII_PUNCTUATION = new Set('!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~');
 
@@ -61,7 +67,9 @@ function resolveOptions(options: ChrfOptions): ResolvedChrfOptions {
     epsSmoothing: options.epsSmoothing ?? false,
   };
   for (const key of ['charOrder', 'wordOrder'] as const) {
-    if (!Number.isInteger(resolved[key]) || resolved[key] < 0) throw new Error(`chrF ${key} must be a non-negative integer, got ${resolved[key]}`);
+    if (!Number.isInteger(resolved[key]) || resolved[key] < 0 || resolved[key] > CHRF_MAX_ORDER) {
+      throw new Error(`chrF ${key} must be an integer in [0, ${CHRF_MAX_ORDER}], got ${resolved[key]}`);
+    }
   }
   if (resolved.charOrder + resolved.wordOrder === 0) throw new Error('chrF needs charOrder + wordOrder ≥ 1');
   if (!Number.isFinite(resolved.beta) || resolved.beta < 0) throw new Error(`chrF beta must be a finite non-negative number, got ${resolved.beta}`);
@@ -82,12 +90,14 @@ function chrfWords(sentence: string): string[] {
   const words: string[] = [];
   for (const word of pySplit(sentence)) {
     const chars = Array.from(word);
-    if (chars.length === 1) {
+    const first = chars[0];
+    const last = chars[chars.length - 1];
+    if (chars.length === 1 || first === undefined || last === undefined) {
       words.push(word);
-    } else if (ASCII_PUNCTUATION.has(chars[chars.length - 1])) {
-      words.push(chars.slice(0, -1).join(''), chars[chars.length - 1]);
-    } else if (ASCII_PUNCTUATION.has(chars[0])) {
-      words.push(chars[0], chars.slice(1).join(''));
+    } else if (ASCII_PUNCTUATION.has(last)) {
+      words.push(chars.slice(0, -1).join(''), last);
+    } else if (ASCII_PUNCTUATION.has(first)) {
+      words.push(first, chars.slice(1).join(''));
     } else {
       words.push(word);
     }
@@ -149,9 +159,9 @@ function chrfFromStatistics(stats: readonly number[], opts: ResolvedChrfOptions)
   let avgPrec = 0.0;
   let avgRec = 0.0;
   for (let i = 0; i < order; i++) {
-    const nHyp = stats[3 * i];
-    const nRef = stats[3 * i + 1];
-    const nMatch = stats[3 * i + 2];
+    const nHyp = stats[3 * i] ?? 0;
+    const nRef = stats[3 * i + 1] ?? 0;
+    const nMatch = stats[3 * i + 2] ?? 0;
     const prec = nHyp > 0 ? nMatch / nHyp : eps;
     const rec = nRef > 0 ? nMatch / nRef : eps;
     const denom = factor * prec + rec;
@@ -184,9 +194,9 @@ function scoreCorpus(hypotheses: readonly string[], references: ReferenceStreams
     // Keep the statistics of the reference with the best sentence-level score (first one on ties).
     let bestStats: number[] = [];
     let bestScore = -1.0;
-    for (const ref of refsPerSegment[i]) {
+    for (const ref of refsPerSegment[i] ?? []) {
       const refNgrams = allNgramCounts(preprocess(ref), opts);
-      const stats = hypNgrams.flatMap((h, n) => matchStatistics(h, refNgrams[n]));
+      const stats = hypNgrams.flatMap((h, n) => matchStatistics(h, refNgrams[n] ?? new Map<string, number>()));
       const score = chrfFromStatistics(stats, opts);
       if (score > bestScore) {
         bestScore = score;
@@ -194,7 +204,7 @@ function scoreCorpus(hypotheses: readonly string[], references: ReferenceStreams
       }
     }
     bestStats.forEach((value, j) => {
-      totals[j] += value;
+      totals[j] = (totals[j] ?? 0) + value;
     });
   });
   const score = chrfFromStatistics(totals, opts);

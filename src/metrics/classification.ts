@@ -19,6 +19,13 @@ import { average as npAverage, mean, pairwiseSum } from './numeric.js';
 /** A class label: sklearn accepts numbers or strings (never a mix of both). */
 export type Label = string | number;
 
+/**
+ * A label as given: also a boolean, which NumPy stores as 0/1, so `true` equals the label 1 (and
+ * the default `posLabel: 1` selects `true`), exactly as in scikit-learn. A boolean mixed with
+ * string labels raises (NumPy would turn it into the string "True"; see docs/metrics.md).
+ */
+export type LabelInput = Label | boolean;
+
 /** Value used when a ratio is 0/0: 'warn' and 0 give 0, 1 gives 1, NaN gives NaN (sklearn ≥ 1.3). */
 export type ZeroDivision = 'warn' | number;
 
@@ -29,7 +36,31 @@ export type Average = 'binary' | 'micro' | 'macro' | 'weighted' | 'samples';
 export type IndicatorMatrix = readonly (readonly number[])[];
 
 /** Classification targets: one label per item, or a multilabel indicator matrix. */
-export type ClassTargets = readonly Label[] | IndicatorMatrix;
+export type ClassTargets = readonly LabelInput[] | IndicatorMatrix;
+
+/** A label with a boolean read as NumPy does: false → 0, true → 1. */
+function asLabel(label: LabelInput): Label {
+  return typeof label === 'boolean' ? Number(label) : label;
+}
+
+/** Labels with booleans read as 0/1 (the same array when there is none). */
+function asLabels(y: readonly LabelInput[]): readonly Label[] {
+  return y.some((v) => typeof v === 'boolean') ? y.map(asLabel) : (y as readonly Label[]);
+}
+
+/** Targets with boolean labels read as 0/1; indicator matrices are returned as they are. */
+function asTargets(y: ClassTargets): readonly Label[] | IndicatorMatrix {
+  if (!Array.isArray(y) || y.length === 0 || Array.isArray(y[0])) return y as readonly Label[] | IndicatorMatrix;
+  return asLabels(y as readonly LabelInput[]);
+}
+
+/** Options with boolean `posLabel` / `labels` read as 0/1. */
+function withLabelOptions<O extends { posLabel?: LabelInput; labels?: readonly LabelInput[] }>(options: O): O {
+  const out = { ...options };
+  if (typeof out.posLabel === 'boolean') out.posLabel = asLabel(out.posLabel);
+  if (Array.isArray(out.labels)) out.labels = out.labels.map(asLabel);
+  return out;
+}
 
 /** Target type as sklearn's `type_of_target` would name it for the inputs supported here. */
 type TargetType = 'binary' | 'multiclass' | 'multilabel-indicator';
@@ -38,7 +69,7 @@ function isMatrix(y: ClassTargets): y is IndicatorMatrix {
   return y.length > 0 && Array.isArray(y[0]);
 }
 
-function isNumberLabel(x: Label): x is number {
+function isNumberLabel(x: LabelInput): x is number {
   return typeof x === 'number';
 }
 
@@ -133,6 +164,8 @@ function checkTargets(yTrue: ClassTargets, yPred: ClassTargets): TargetType {
   checkConsistentLength(yTrue, yPred);
   const typeTrue = typeOfTarget(yTrue, 'y_true');
   const typePred = typeOfTarget(yPred, 'y_pred');
+  // sklearn's union of the labels refuses a string/number mix for every metric, accuracy included.
+  const union = isMatrix(yTrue) || isMatrix(yPred) ? [] : uniqueLabels(yTrue as readonly Label[], yPred as readonly Label[]);
   const types = new Set([typeTrue, typePred]);
   if (types.size === 2 && types.has('binary') && types.has('multiclass')) return 'multiclass';
   if (types.size > 1) {
@@ -147,7 +180,7 @@ function checkTargets(yTrue: ClassTargets, yPred: ClassTargets): TargetType {
     }
     return typeTrue;
   }
-  if (typeTrue === 'binary' && new Set([...(yTrue as readonly Label[]), ...(yPred as readonly Label[])]).size > 2) return 'multiclass';
+  if (typeTrue === 'binary' && union.length > 2) return 'multiclass';
   return typeTrue;
 }
 
@@ -177,6 +210,8 @@ export interface AccuracyOptions {
  * Labels compare strictly (`1` and `'1'` differ).
  */
 export function accuracyScore(yTrue: ClassTargets, yPred: ClassTargets, options: AccuracyOptions = {}): number {
+  yTrue = asTargets(yTrue);
+  yPred = asTargets(yPred);
   const { normalize = true, sampleWeight } = options;
   const yType = checkTargets(yTrue, yPred);
   checkSampleWeight(sampleWeight, yTrue.length);
@@ -195,9 +230,9 @@ export function accuracyScore(yTrue: ClassTargets, yPred: ClassTargets, options:
 /** Options shared by precision, recall, F-beta and their support. */
 export interface PrfOptions {
   /** Restrict (and order) the labels reported or averaged; absent labels count as zero. */
-  labels?: readonly Label[];
+  labels?: readonly LabelInput[];
   /** The positive class when `average` is 'binary' (default 1). */
-  posLabel?: Label;
+  posLabel?: LabelInput;
   /** Per-item weights (default: all 1). */
   sampleWeight?: readonly number[];
   /** Result of 0/0 (default 'warn', which acts as 0 without printing a warning). */
@@ -296,8 +331,13 @@ function multilabelColumns(labels: readonly Label[], width: number): number[] {
     throw new Error(`labels of multilabel targets are column indices (integers), got [${labels.map((l) => JSON.stringify(l)).join(', ')}]`);
   }
   const columns = labels as readonly number[];
-  const max = Math.max(...columns);
-  const min = Math.min(...columns);
+  // A loop, not Math.max(...columns): a spread of a user-sized array can overflow the call stack.
+  let max = -Infinity;
+  let min = Infinity;
+  for (const c of columns) {
+    max = Math.max(max, c);
+    min = Math.min(min, c);
+  }
   if (max > width - 1) throw new Error(`All labels must be in [0, n labels) for multilabel targets. Got ${max} > ${width - 1}`);
   if (min < 0) throw new Error(`All labels must be in [0, n labels) for multilabel targets. Got ${min} < 0`);
   return [...columns];
@@ -382,10 +422,14 @@ export function precisionRecallFscoreSupport(
   yPred: ClassTargets,
   options: PrfsOptions = {},
 ): PerLabelScores | AveragedScores {
-  const { beta = 1, average = null, posLabel = 1, sampleWeight, zeroDivision = 'warn' } = options;
+  yTrue = asTargets(yTrue);
+  yPred = asTargets(yPred);
+  options = withLabelOptions(options);
+  const { beta = 1, average = null, sampleWeight, zeroDivision = 'warn' } = options;
+  const posLabel = asLabel(options.posLabel ?? 1);
   checkZeroDivision(zeroDivision);
   if (beta < 0) throw new Error('beta should be >=0 in the F-beta score');
-  const labels = setWiseLabels(yTrue, yPred, average, options.labels && checkLabelTypes(options.labels), posLabel);
+  const labels = setWiseLabels(yTrue, yPred, average, options.labels && checkLabelTypes(asLabels(options.labels)), posLabel);
   checkSampleWeight(sampleWeight, yTrue.length);
   let { tp, pred, truth } = labelCounts(yTrue, yPred, labels, sampleWeight, average === 'samples');
   if (average === 'micro') {
@@ -505,7 +549,7 @@ export function fbetaScore(
 /** Options of {@link confusionMatrix}. */
 export interface ConfusionMatrixOptions {
   /** Row/column labels and their order (default: sorted union of both inputs). */
-  labels?: readonly Label[];
+  labels?: readonly LabelInput[];
   /** Per-item weights (default: all 1). */
   sampleWeight?: readonly number[];
   /** Divide by row sums ('true'), column sums ('pred') or the total ('all'); 0/0 becomes 0. */
@@ -516,14 +560,16 @@ export interface ConfusionMatrixOptions {
  * `sklearn.metrics.confusion_matrix`: entry [i][j] counts items of true label i predicted as j.
  * Items whose true or predicted label is outside `labels` are ignored.
  */
-export function confusionMatrix(yTrue: readonly Label[], yPred: readonly Label[], options: ConfusionMatrixOptions = {}): number[][] {
+export function confusionMatrix(yTrueInput: readonly LabelInput[], yPredInput: readonly LabelInput[], options: ConfusionMatrixOptions = {}): number[][] {
+  const yTrue = asLabels(yTrueInput);
+  const yPred = asLabels(yPredInput);
   const { sampleWeight, normalize } = options;
   if (checkTargets(yTrue, yPred) === 'multilabel-indicator') throw new Error('multilabel-indicator is not supported');
   let labels: readonly Label[];
   if (options.labels === undefined) {
     labels = uniqueLabels(yTrue, yPred);
   } else {
-    labels = checkLabelTypes(options.labels);
+    labels = checkLabelTypes(asLabels(options.labels));
     const n = labels.length;
     if (n === 0) throw new Error("'labels' should contains at least one label.");
     if (yTrue.length === 0) return Array.from({ length: n }, () => new Array<number>(n).fill(0));
@@ -562,7 +608,7 @@ export function confusionMatrix(yTrue: readonly Label[], yPred: readonly Label[]
 /** Options of {@link rocCurve}. */
 export interface RocCurveOptions {
   /** The positive class (default: 1, allowed only when y_true is within {0,1} or {-1,1}). */
-  posLabel?: Label;
+  posLabel?: LabelInput;
   /** Per-item weights (default: all 1); zero-weight items are dropped first. */
   sampleWeight?: readonly number[];
   /** Drop thresholds that are collinear on the curve (default true), as sklearn does. */
@@ -641,9 +687,10 @@ function binaryClfCurve(
  * `sklearn.metrics.roc_curve`: false- and true-positive rates at each distinct score threshold,
  * starting at (0, 0). When y_true has no negatives (or no positives) the corresponding rate is NaN.
  */
-export function rocCurve(yTrue: readonly Label[], yScore: readonly number[], options: RocCurveOptions = {}): RocCurve {
-  const { posLabel, sampleWeight, dropIntermediate = true } = options;
-  let { fps, tps, thresholds } = binaryClfCurve(yTrue, yScore, posLabel, sampleWeight);
+export function rocCurve(yTrue: readonly LabelInput[], yScore: readonly number[], options: RocCurveOptions = {}): RocCurve {
+  const { sampleWeight, dropIntermediate = true } = options;
+  const posLabel = options.posLabel === undefined ? undefined : asLabel(options.posLabel);
+  let { fps, tps, thresholds } = binaryClfCurve(asLabels(yTrue), yScore, posLabel, sampleWeight);
   if (dropIntermediate && fps.length > 2) {
     const keep = fps.map((_, i) => {
       if (i === 0 || i === fps.length - 1) return true;
@@ -693,7 +740,7 @@ function binaryRocAuc(
   if (new Set(yTrue).size !== 2) {
     throw new Error('Only one class present in y_true. ROC AUC score is not defined in that case.');
   }
-  const { fpr, tpr } = rocCurve(yTrue, yScore, { sampleWeight });
+  const { fpr, tpr } = rocCurve(yTrue, yScore, sampleWeight === undefined ? {} : { sampleWeight });
   if (maxFpr === undefined || maxFpr === 1) return auc(fpr, tpr);
   if (maxFpr <= 0 || maxFpr > 1) throw new Error(`Expected max_fpr in range (0, 1], got: ${maxFpr}`);
   // np.searchsorted(fpr, maxFpr, 'right'): first index with fpr > maxFpr (NaN sorts last).
@@ -730,7 +777,7 @@ export interface RocAucOptions {
   /** Multiclass strategy: 'ovr' or 'ovo' (default 'raise': multiclass input must choose). */
   multiClass?: 'raise' | 'ovr' | 'ovo';
   /** Class of each score column, sorted and unique (default: sorted labels of y_true). */
-  labels?: readonly Label[];
+  labels?: readonly LabelInput[];
 }
 
 /**
@@ -739,7 +786,7 @@ export interface RocAucOptions {
  * n_samples × n_classes probabilities (rows summing to 1) and `multiClass` must be 'ovr' or 'ovo'.
  * Multilabel: `yTrue` is an indicator matrix and `yScore` has the same shape.
  */
-export function rocAucScore(yTrue: readonly Label[], yScore: readonly number[], options?: RocAucOptions): number;
+export function rocAucScore(yTrue: readonly LabelInput[], yScore: readonly number[], options?: RocAucOptions): number;
 export function rocAucScore(yTrue: ClassTargets, yScore: readonly (readonly number[])[], options: RocAucOptions & { average: null }): number[];
 export function rocAucScore(yTrue: ClassTargets, yScore: readonly (readonly number[])[], options?: RocAucOptions): number;
 export function rocAucScore(
@@ -747,7 +794,9 @@ export function rocAucScore(
   yScore: readonly number[] | readonly (readonly number[])[],
   options: RocAucOptions = {},
 ): number | number[] {
-  const { average = 'macro', sampleWeight, maxFpr, multiClass = 'raise', labels } = options;
+  yTrue = asTargets(yTrue);
+  const { average = 'macro', sampleWeight, maxFpr, multiClass = 'raise' } = options;
+  const labels = options.labels === undefined ? undefined : asLabels(options.labels);
   if (yTrue.length === 0 || yScore.length === 0) {
     throw new Error('Found array with 0 sample(s) (shape=(0,)) while a minimum of 1 is required.');
   }

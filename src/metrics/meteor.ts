@@ -15,6 +15,8 @@
 import { PorterStemmer, type Stemmer } from './porter.js';
 import { WordNet } from './wordnet.js';
 import { resolveTokenizer, tokenizeChecked, type TokenizerOption } from './cjk.js';
+import { nltkWordTokenize } from './nltk-word-tokenizer.js';
+import { mean } from './numeric.js';
 
 /** What METEOR needs from WordNet: NLTK's `wordnet.synsets(word)` and each synset's lemma names. */
 export interface WordNetSource {
@@ -224,11 +226,70 @@ export function singleMeteorScore(reference: readonly string[] | string, hypothe
  */
 export function meteorScore(references: readonly (readonly string[] | string)[], hypothesis: readonly string[] | string, options: MeteorOptions = {}): number {
   const resolved = resolveOptions(options);
-  if (typeof references === 'string' || !Array.isArray(references)) {
+  if (typeof references === 'string' || !Array.isArray(references as unknown)) {
     throw new TypeError('"references" expects a list of pre-tokenized references (an array of arrays of strings)');
   }
   if (references.length === 0) throw new RangeError('meteorScore needs at least one reference (max() of an empty sequence)');
   let best = -Infinity;
   for (const reference of references) best = Math.max(best, score(reference, hypothesis, resolved));
   return best;
+}
+
+/** Options of {@link corpusMeteor}: {@link MeteorOptions}, with the tokenizer for string items. */
+export interface CorpusMeteorOptions extends Omit<MeteorOptions, 'tokenizer'> {
+  /**
+   * How string items become tokens: 'nltk' (default: NLTK's `word_tokenize`, as Hugging Face
+   * evaluate's `meteor` does), 'whitespace', or a {@link MeteorOptions.tokenizer} ('chars',
+   * 'jieba', a function or an object with `tokenize`). Token arrays are used as given.
+   */
+  tokenizer?: 'nltk' | 'whitespace' | TokenizerOption;
+}
+
+/** One reference item of {@link corpusMeteor}. */
+export type MeteorReferenceItem = string | readonly string[] | readonly (readonly string[])[];
+
+function isTokenArray(value: unknown): value is readonly string[] {
+  return Array.isArray(value) && value.every((t) => typeof t === 'string');
+}
+
+/**
+ * Hugging Face evaluate's `meteor` metric: NLTK METEOR of every prediction against its
+ * references, and their mean (NumPy's pairwise mean, as `np.mean`). evaluate tokenises every
+ * string with `word_tokenize`, scores one reference with `single_meteor_score` and several with
+ * `meteor_score` (the maximum), with alpha 0.9, beta 3, gamma 0.5.
+ *
+ * @param predictions one string (tokenised per `tokenizer`) or token array per item.
+ * @param references per item: a string (one reference), an array of strings (several references,
+ *   each tokenised, as evaluate's list of lists), or an array of token arrays (several
+ *   pre-tokenised references). A single pre-tokenised reference is `[tokens]`.
+ * @returns `meteor` (the mean; NaN for no items, as np.mean) and the per-item `scores`.
+ */
+export function corpusMeteor(
+  predictions: readonly (string | readonly string[])[],
+  references: readonly MeteorReferenceItem[],
+  options: CorpusMeteorOptions = {},
+): { meteor: number; scores: number[] } {
+  if (!Array.isArray(predictions) || !Array.isArray(references)) throw new TypeError('corpusMeteor: predictions and references must be arrays');
+  if (predictions.length !== references.length) {
+    throw new Error(`corpusMeteor: ${predictions.length} predictions but ${references.length} references; they must be parallel`);
+  }
+  const { tokenizer = 'nltk', ...rest } = options;
+  const ownTokenizer = tokenizer === 'nltk' || tokenizer === 'whitespace';
+  const meteorOptions: MeteorOptions = ownTokenizer ? rest : { ...rest, tokenizer };
+  const tokens = (text: string): readonly string[] | string =>
+    tokenizer === 'nltk' ? nltkWordTokenize(text) : tokenizer === 'whitespace' ? text.split(/\s+/).filter((t) => t.length > 0) : text;
+  const scores = predictions.map((prediction, i) => {
+    let hypothesis: readonly string[] | string;
+    if (typeof prediction === 'string') hypothesis = tokens(prediction);
+    else if (isTokenArray(prediction)) hypothesis = prediction;
+    else throw new TypeError(`corpusMeteor: predictions[${i}] must be a string or an array of tokens`);
+    const reference: unknown = references[i];
+    let refs: readonly (readonly string[] | string)[];
+    if (typeof reference === 'string') refs = [tokens(reference)];
+    else if (Array.isArray(reference) && reference.length > 0 && reference.every(isTokenArray)) refs = reference as readonly (readonly string[])[];
+    else if (isTokenArray(reference) && reference.length > 0) refs = reference.map(tokens);
+    else throw new TypeError(`corpusMeteor: references[${i}] must be a string, a non-empty array of strings, or an array of token arrays`);
+    return meteorScore(refs, hypothesis, meteorOptions);
+  });
+  return { meteor: mean(scores), scores };
 }

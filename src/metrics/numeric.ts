@@ -59,3 +59,13 @@ export function average(values: ArrayLike<number>, weights?: ArrayLike<number>):
   for (let i = 0; i < values.length; i++) products[i] = values[i]! * weights[i]!;
   return pairwiseSum(products) / scale;
 }
+
+/**
+ * `values[i]` for an index the caller's loop bounds already keep in range: a typed read under
+ * `noUncheckedIndexedAccess` that throws (instead of yielding `undefined`, then NaN) if they don't.
+ */
+export function at(values: ArrayLike<number>, i: number): number {
+  const value = values[i];
+  if (value === undefined) throw new RangeError(`index ${i} out of range [0, ${values.length})`);
+  return value;
+}

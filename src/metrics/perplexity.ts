@@ -45,6 +45,14 @@ export interface PerplexityResult {
   corpusPerplexity: number;
   /** Number of unmasked tokens per sequence. */
   tokenCounts: number[];
+  /** Per-sequence mean NLL over its unmasked tokens (in the NLLs' base); NaN for a sequence with none. */
+  sequenceNlls: number[];
+  /**
+   * Token-weighted mean NLL Σ NLL / Σ tokens over all unmasked tokens, in the NLLs' base (nats by
+   * default): the cross-entropy loss a trainer reports when its loss is normalised by the number of
+   * label tokens (transformers ≥ 4.46), and log_base(corpusPerplexity). NaN when there are none.
+   */
+  meanNll: number;
 }
 
 function maskValue(value: number | boolean, i: number, t: number): boolean {
@@ -75,6 +83,7 @@ export function perplexity(nll: ReadonlyArray<ReadonlyArray<number>>, options: P
   const lnBase = base === Math.E ? 1 : Math.log(base);
   const perplexities: number[] = [];
   const tokenCounts: number[] = [];
+  const sequenceNlls: number[] = [];
   let totalNll = 0;
   let totalTokens = 0;
   nll.forEach((row, i) => {
@@ -95,12 +104,14 @@ export function perplexity(nll: ReadonlyArray<ReadonlyArray<number>>, options: P
       count += 1;
     });
     perplexities.push(Math.exp((sum / count) * lnBase));
+    sequenceNlls.push(sum / count);
     tokenCounts.push(count);
     totalNll += sum;
     totalTokens += count;
   });
   const meanPerplexity = perplexities.length === 0 ? NaN : perplexities.reduce((a, b) => a + b, 0) / perplexities.length;
-  return { perplexities, meanPerplexity, corpusPerplexity: Math.exp((totalNll / totalTokens) * lnBase), tokenCounts };
+  const meanNll = totalNll / totalTokens;
+  return { perplexities, meanPerplexity, corpusPerplexity: Math.exp(meanNll * lnBase), tokenCounts, sequenceNlls, meanNll };
 }
 
 /**

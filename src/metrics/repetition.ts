@@ -7,6 +7,8 @@
  * code points, and positions are then code-point indices.
  */
 
+import { at } from './numeric.js';
+
 /** A token: a word, a character or a token id. */
 export type SequenceToken = string | number;
 
@@ -126,35 +128,36 @@ function suffixArray(ids: readonly number[]): number[] {
   if (n === 0) return [];
   const sa = Array.from({ length: n }, (_, i) => i);
   let rank = ids.slice();
-  const next = new Array<number>(n);
+  const next = new Array<number>(n).fill(0);
   for (let k = 1; ; k *= 2) {
-    const key = (i: number): number => (i + k < n ? rank[i + k] : -1);
-    sa.sort((a, b) => rank[a] - rank[b] || key(a) - key(b));
-    next[sa[0]] = 0;
+    const key = (i: number): number => (i + k < n ? at(rank, i + k) : -1);
+    sa.sort((a, b) => at(rank, a) - at(rank, b) || key(a) - key(b));
+    next[at(sa, 0)] = 0;
     for (let i = 1; i < n; i++) {
-      const a = sa[i - 1];
-      const b = sa[i];
-      next[b] = next[a] + (rank[a] !== rank[b] || key(a) !== key(b) ? 1 : 0);
+      const a = at(sa, i - 1);
+      const b = at(sa, i);
+      next[b] = at(next, a) + (at(rank, a) !== at(rank, b) || key(a) !== key(b) ? 1 : 0);
     }
     rank = next.slice();
-    if (rank[sa[n - 1]] === n - 1 || k >= n) return sa;
+    if (at(rank, at(sa, n - 1)) === n - 1 || k >= n) return sa;
   }
 }
 
 /** Kasai et al. (2001): lcp[i] = longest common prefix of suffixes sa[i−1] and sa[i] (lcp[0] = 0). */
 function lcpArray(ids: readonly number[], sa: readonly number[]): number[] {
   const n = ids.length;
-  const rank = new Array<number>(n);
+  const rank = new Array<number>(n).fill(0);
   sa.forEach((suffix, i) => {
     rank[suffix] = i;
   });
   const lcp = new Array<number>(n).fill(0);
   let h = 0;
   for (let i = 0; i < n; i++) {
-    if (rank[i] > 0) {
-      const j = sa[rank[i] - 1];
+    const r = at(rank, i);
+    if (r > 0) {
+      const j = at(sa, r - 1);
       while (i + h < n && j + h < n && ids[i + h] === ids[j + h]) h++;
-      lcp[rank[i]] = h;
+      lcp[r] = h;
       if (h > 0) h--;
     } else {
       h = 0;
@@ -188,16 +191,22 @@ export function longestRepeatedSubstring(sequence: TokenSequence): RepeatedSubst
   if (longest === 0) return null;
   // Suffixes sharing the longest prefix are adjacent in the suffix array: collect each such group.
   let best: number[] | null = null;
+  let bestStart = Infinity;
   for (let i = 1; i < sa.length; i++) {
     if (lcp[i] !== longest || lcp[i - 1] === longest) continue;
-    const group = [sa[i - 1]];
-    for (let j = i; j < sa.length && lcp[j] === longest; j++) group.push(sa[j]);
+    const group = [at(sa, i - 1)];
+    for (let j = i; j < sa.length && lcp[j] === longest; j++) group.push(at(sa, j));
     group.sort((a, b) => a - b);
-    if (best === null || group[0] < best[0]) best = group;
+    const groupStart = at(group, 0);
+    if (best === null || groupStart < bestStart) {
+      best = group;
+      bestStart = groupStart;
+    }
   }
-  const starts = best!;
-  const slice = tokens.slice(starts[0], starts[0] + longest);
-  return { length: longest, start: starts[0], starts, value: typeof sequence === 'string' ? slice.join('') : slice };
+  // longest > 0 means some adjacent pair shares it, so a group was found.
+  if (best === null) throw new Error('longestRepeatedSubstring: internal error, no group for the longest LCP');
+  const slice = tokens.slice(bestStart, bestStart + longest);
+  return { length: longest, start: bestStart, starts: best, value: typeof sequence === 'string' ? slice.join('') : slice };
 }
 
 /** A run of back-to-back copies of one unit, e.g. "I am I am I am". */

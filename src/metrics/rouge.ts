@@ -104,18 +104,93 @@ function scoreNgrams(target: readonly number[], prediction: readonly number[], n
   return score(overlap / Math.max(predictionTotal, 1), overlap / Math.max(targetTotal, 1));
 }
 
-/** Length of the longest common subsequence, with two rows of the DP table. */
+/**
+ * Length of the longest common subsequence, exactly as rouge-score's DP table gives it, but
+ * bit-parallel (Allison & Dix 1986; Hyyrö 2004): one bit per position of the shorter side, so
+ * each token of the longer side costs ⌈n/32⌉ word operations instead of n cells. Common prefixes
+ * and suffixes are matched first (exact for an LCS). A single 300k-token line against itself is
+ * then linear, and two unrelated 30k-token lines take ~30M word operations instead of 900M cells.
+ */
 export function lcsLength<T>(a: readonly T[], b: readonly T[]): number {
-  let previous = new Int32Array(b.length + 1);
-  let current = new Int32Array(b.length + 1);
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = a[i - 1] === b[j - 1] ? previous[j - 1]! + 1 : Math.max(previous[j]!, current[j - 1]!);
-    }
-    [previous, current] = [current, previous];
+  let start = 0;
+  let endA = a.length;
+  let endB = b.length;
+  while (start < endA && start < endB && a[start] === b[start]) start++;
+  while (endA > start && endB > start && a[endA - 1] === b[endB - 1]) {
+    endA--;
+    endB--;
   }
-  return previous[b.length]!;
+  const common = start + (a.length - endA);
+  // The pattern (bit side) is the shorter middle part.
+  const [pattern, text] = endA - start <= endB - start ? [a.slice(start, endA), b.slice(start, endB)] : [b.slice(start, endB), a.slice(start, endA)];
+  const m = pattern.length;
+  if (m === 0 || text.length === 0) return common;
+  if (m * text.length > LCS_COMPARISON_LIMIT) {
+    throw new Error(
+      `rougeL: the longest common subsequence of texts of ${a.length} and ${b.length} tokens (${m} × ${text.length} after their common start and end) is over the limit of ${LCS_COMPARISON_LIMIT} token comparisons (seconds of work); ROUGE-L is meant for summaries: score shorter texts or split them`,
+    );
+  }
+  const words = Math.ceil(m / 32);
+  // Sparse match masks: for each token of the pattern, its nonzero words (index and bits).
+  const masks = new Map<T, { index: number[]; bits: number[] }>();
+  pattern.forEach((token, i) => {
+    let mask = masks.get(token);
+    if (mask === undefined) {
+      mask = { index: [], bits: [] };
+      masks.set(token, mask);
+    }
+    const w = i >>> 5;
+    const last = mask.index.length - 1;
+    if (last >= 0 && mask.index[last] === w) mask.bits[last] = ((mask.bits[last] ?? 0) | (1 << (i & 31))) >>> 0;
+    else {
+      mask.index.push(w);
+      mask.bits.push((1 << (i & 31)) >>> 0);
+    }
+  });
+  // V has a 0 bit at each pattern position in the current LCS; starts all ones.
+  const v = new Uint32Array(words).fill(0xffffffff);
+  for (const token of text) {
+    const mask = masks.get(token);
+    if (mask === undefined) continue; // U = 0: V + 0 | V − 0 = V
+    const { index, bits } = mask;
+    let k = 0;
+    let carry = 0;
+    let borrow = 0;
+    for (let w = 0; w < words; w++) {
+      const vw = v[w] ?? 0;
+      let u = 0;
+      if (k < index.length && index[k] === w) {
+        u = (vw & (bits[k] ?? 0)) >>> 0;
+        k++;
+      } else if (carry === 0 && borrow === 0) {
+        if (k >= index.length) break; // nothing left to add or subtract
+        continue; // this word is unchanged: (V + 0) | (V − 0) = V
+      }
+      const sum = vw + u + carry;
+      carry = sum > 0xffffffff ? 1 : 0;
+      const diff = vw - u - borrow;
+      borrow = diff < 0 ? 1 : 0;
+      v[w] = ((sum >>> 0) | (diff >>> 0)) >>> 0;
+    }
+  }
+  let zeros = 0;
+  for (let i = 0; i < m; i++) if ((((v[i >>> 5] ?? 0) >>> (i & 31)) & 1) === 0) zeros++;
+  return common + zeros;
 }
+
+/**
+ * The most token comparisons {@link lcsLength} makes after matching common starts and ends
+ * (10^10: two unrelated 100k-token texts, a few seconds bit-parallel). rouge-score has no bound;
+ * two unrelated 300k-token lines would take minutes there and half a minute here.
+ */
+export const LCS_COMPARISON_LIMIT = 1e10;
+
+/**
+ * The largest DP table {@link lcsIndices} builds (cells, 4 bytes each: 128 MiB). rouge-score builds
+ * the full table too; past this a rougeLsum sentence pair fails with an error naming its size
+ * instead of exhausting memory (rougeLsum expects one sentence per line).
+ */
+export const LCS_TABLE_LIMIT = 2 ** 25;
 
 /**
  * Indices into `ref` of one longest common subsequence of `ref` and `candidate`, chosen as
@@ -125,6 +200,11 @@ export function lcsLength<T>(a: readonly T[], b: readonly T[]): number {
  */
 export function lcsIndices<T>(ref: readonly T[], candidate: readonly T[]): number[] {
   const cols = candidate.length + 1;
+  if ((ref.length + 1) * cols > LCS_TABLE_LIMIT) {
+    throw new Error(
+      `rougeLsum: a sentence pair of ${ref.length} × ${candidate.length} tokens needs a ${(ref.length + 1) * cols}-cell LCS table, over the limit of ${LCS_TABLE_LIMIT}; put one sentence per line (rougeLsum splits on newlines), or use rougeL`,
+    );
+  }
   const table = new Int32Array((ref.length + 1) * cols);
   for (let i = 1; i <= ref.length; i++) {
     for (let j = 1; j <= candidate.length; j++) {

@@ -72,6 +72,7 @@ export function referencesPerSegment(metric: string, hypotheses: readonly unknow
 
 /** sacrebleu's reference count for the signature: the common count, or 'var'. */
 export function signatureRefCount(refsPerSegment: readonly (readonly string[])[]): number | 'var' {
-  const counts = new Set(refsPerSegment.map((r) => r.length));
-  return counts.size === 1 ? [...counts][0] : 'var';
+  const first = refsPerSegment[0];
+  if (first === undefined) return 'var';
+  return refsPerSegment.every((r) => r.length === first.length) ? first.length : 'var';
 }

@@ -563,7 +563,8 @@ export function classificationReport(yTrue: Sequences, yPred: Sequences, options
   if (outputDict) return Object.fromEntries([...rows, ...averages]);
 
   if (counts.types.length === 0) throw new Error('max() arg is an empty sequence (no entity in y_true or y_pred)');
-  const width = Math.max(...counts.types.map((t) => codePoints(t).length), 'weighted avg'.length, digits);
+  let width = Math.max('weighted avg'.length, digits);
+  for (const t of counts.types) width = Math.max(width, codePoints(t).length);
   const line = (name: string, r: ReportRow) =>
     `${padStartCodePoints(name, width)} ` +
     [r.precision, r.recall, r['f1-score']].map((v) => ` ${pyFormatFixed(v, digits).padStart(9)}`).join('') +

@@ -131,7 +131,9 @@ export function squadEvaluate(
       f1 += cmrc2018F1Score(answers, prediction);
     } else {
       exactMatch += answers.some((answer) => squadExactMatch(prediction, answer)) ? 1 : 0;
-      f1 += Math.max(...answers.map((answer) => squadF1(prediction, answer)));
+      let best = -Infinity;
+      for (const answer of answers) best = Math.max(best, squadF1(prediction, answer));
+      f1 += best;
     }
   });
   return { exact_match: (100.0 * exactMatch) / references.length, f1: (100.0 * f1) / references.length };
@@ -169,14 +171,14 @@ export function cmrc2018MixedSegmentation(s: string, removePunctuation = false):
   for (const char of pyStrip(s.toLowerCase())) {
     if (removePunctuation && CMRC_PUNCTUATION.has(char)) continue;
     if (isCmrcChineseChar(char) || CMRC_PUNCTUATION.has(char)) {
-      if (run !== '') segments.push(...nltkWordTokenize(run));
+      if (run !== '') for (const token of nltkWordTokenize(run)) segments.push(token);
       run = '';
       segments.push(char);
     } else {
       run += char;
     }
   }
-  if (run !== '') segments.push(...nltkWordTokenize(run));
+  if (run !== '') for (const token of nltkWordTokenize(run)) segments.push(token);
   return segments;
 }
 
@@ -195,8 +197,9 @@ function longestCommonRunLength(a: readonly string[], b: readonly string[]): num
     const current = new Array<number>(b.length + 1).fill(0);
     for (let j = 0; j < b.length; j++) {
       if (a[i] === b[j]) {
-        current[j + 1] = previous[j] + 1;
-        if (current[j + 1] > best) best = current[j + 1];
+        const run = (previous[j] ?? 0) + 1;
+        current[j + 1] = run;
+        if (run > best) best = run;
       }
     }
     previous = current;

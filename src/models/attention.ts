@@ -1,10 +1,13 @@
 /**
- * Attention with dropout on the attention probabilities (GPT-2's attn_pdrop, BERT's
- * attention_probs_dropout_prob), which the fused attention kernel does not do.
+ * What every model's attention shares: the one hook for extra keys/values (`KVPrefix`, prefix
+ * tuning), how the prefix and the KV cache come before a layer's own keys, and attention with
+ * dropout on the probabilities (GPT-2's attn_pdrop, BERT's attention_probs_dropout_prob), which the
+ * fused attention kernel does not do.
  */
 import type { Dropout } from '../nn/layers.js';
 import * as F from '../tensor/ops.js';
 import { Tensor } from '../tensor/tensor.js';
+import type { KVCache } from './causal-lm.js';
 
 /** Additive mask value of transformers' eager attention (torch.finfo(float32).min). */
 const MASKED = -3.4028234663852886e38;
@@ -43,4 +46,63 @@ export function attentionWithDropout(q: Tensor, k: Tensor, v: Tensor, opts: Atte
     scores = F.add(scores, new Tensor(bias, [B, 1, T, S]));
   }
   return F.matmul(dropout.forward(F.softmax(scores, -1)), v);
+}
+
+/**
+ * Extra keys and values that every attention layer sees before the sequence's own: one entry per
+ * layer, `k` and `v` each [batch, kv_heads, P, head_dim] (kv_heads = the model's key/value heads,
+ * fewer than the query heads under grouped-query attention; BERT: all heads). The entries are
+ * ordinary Tensors, so a trainable prefix (prefix tuning) receives gradients through attention.
+ *
+ * Every model takes one as `input.prefix` and treats it exactly as if its P positions were already
+ * held in a KV cache: keys are ordered [prefix, cached, new]; `attentionMask` covers
+ * [batch, P + cached + seq]; default positions continue after the prefix (P + cached + t, as
+ * transformers does for `past_key_values`). A prefix is never written into the cache, so pass it
+ * on every call (or seed a cache with it once: `cache.update(i, k, v)` per layer).
+ */
+export type KVPrefix = ReadonlyArray<{ readonly k: Tensor; readonly v: Tensor }>;
+
+/** The attention geometry a prefix must match. */
+export interface PrefixShape {
+  layers: number;
+  batch: number;
+  kvHeads: number;
+  headDim: number;
+}
+
+/** Check a prefix against the model (clear errors instead of a wrong attention) and return its length P. */
+export function checkPrefix(prefix: KVPrefix, shape: PrefixShape): number {
+  if (prefix.length !== shape.layers) throw new Error(`forward: prefix has ${prefix.length} layers, the model has ${shape.layers}`);
+  const want = (P: number | string): string => `[${shape.batch}, ${shape.kvHeads}, ${P}, ${shape.headDim}]`;
+  let P = -1;
+  prefix.forEach(({ k, v }, i) => {
+    for (const [name, t] of [['k', k], ['v', v]] as const) {
+      const ok = t.ndim === 4 && t.dim(0) === shape.batch && t.dim(1) === shape.kvHeads && t.dim(3) === shape.headDim && (P < 0 || t.dim(2) === P);
+      if (!ok) throw new Error(`forward: prefix[${i}].${name} must be ${want(P < 0 ? 'P' : P)} (batch, kv_heads, prefix length, head_dim), got ${t.label()}`);
+      P = t.dim(2);
+    }
+  });
+  return Math.max(P, 0);
+}
+
+/** Per-call attention state every layer receives: padding mask, prefix and cache. */
+export interface AttentionContext {
+  /** [batch, P + cached + seq] with 0 for padding keys; null when nothing is padded. */
+  keyMask: Uint8Array | null;
+  prefix: KVPrefix | null;
+  cache: KVCache | null;
+}
+
+/**
+ * This layer's keys/values with everything earlier in front: the cache (which receives this
+ * call's k/v) and then the prefix before both. k, v [B, kv_heads, T, D] -> [B, kv_heads, P + cached + T, D].
+ */
+export function withPastKeyValues(layerIdx: number, k: Tensor, v: Tensor, ctx: AttentionContext): { k: Tensor; v: Tensor } {
+  if (ctx.cache) ({ k, v } = ctx.cache.update(layerIdx, k, v));
+  const p = ctx.prefix?.[layerIdx];
+  if (p && p.k.dim(2) > 0) {
+    k = F.concat([p.k, k], 2);
+    v = F.concat([p.v, v], 2);
+  }
+  return { k, v };
 }

@@ -15,6 +15,7 @@ import {
 import { GPT2LMHeadModel } from './gpt2.js';
 import { LlamaForCausalLM } from './llama.js';
 import type { WeightDtype } from './weights.js';
+import { setComputeDtype, type ComputeDtype } from '../nn/compute-dtype.js';
 
 export type AutoCausalLM = LlamaForCausalLM | GPT2LMHeadModel;
 
@@ -31,8 +32,8 @@ function requireBert(config: ModelConfig, task: string, label: string): BertConf
 
 /** A BERT config.json object parsed (any Bert* head class), or an error naming the task. */
 function parseBertJson(json: Record<string, unknown>, task: string): BertConfig {
-  if (!isBertConfig(json)) return requireBert(parseModelConfig(json), task, 'config.json');
-  return parseModelConfig({ ...json, architectures: null }) as BertConfig;
+  if (!isBertConfig(json)) return requireBert(parseModelConfig(json, 'config.json', { checkSize: true }), task, 'config.json');
+  return parseModelConfig({ ...json, architectures: null }, 'config.json', { checkSize: true }) as BertConfig;
 }
 
 /** Checks that `dir` holds a BERT checkpoint (whatever head class its config.json names). */
@@ -53,18 +54,25 @@ export class AutoModelForCausalLM {
    * Weights are frozen (train adapters); eval mode.
    *
    * @param opts.dtype how frozen weights are kept: 'float32' (default), 'bfloat16', 'float16', 'auto' (as stored)
+   * @param opts.computeDtype 'bfloat16': frozen matrices stored as bf16 and multiplied in bf16 with
+   *   float32 accumulation; 'int8': int8 with per-row scales (see nn/compute-dtype.ts); overrides
+   *   `dtype` for those matrices
    * @throws Error for encoder-only (BERT) or unsupported architectures
    */
-  static fromPretrained(dir: string, opts: { dtype?: WeightDtype } = {}): AutoCausalLM {
+  static fromPretrained(dir: string, opts: { dtype?: WeightDtype; computeDtype?: ComputeDtype } = {}): AutoCausalLM {
     const config = readModelConfig(dir);
-    if (config.family === 'gpt2') return GPT2LMHeadModel.fromPretrained(dir, opts);
     if (config.family === 'bert') throw new Error(`${dir}: ${config.architecture} is an encoder, not a causal language model`);
-    return LlamaForCausalLM.fromPretrained(dir, opts);
+    const compute = opts.computeDtype ?? 'float32';
+    // Loading bf16 directly avoids a float32 copy of every matrix on the way.
+    const load = { dtype: compute === 'bfloat16' ? 'bfloat16' as const : opts.dtype ?? 'float32' };
+    const model = config.family === 'gpt2' ? GPT2LMHeadModel.fromPretrained(dir, load) : LlamaForCausalLM.fromPretrained(dir, load);
+    if (compute !== 'float32') setComputeDtype(model, compute);
+    return model;
   }
 
   /** A randomly initialised model from a config.json object (kept for savePretrained). Trainable, train mode. */
   static fromConfig(configJson: Record<string, unknown>, opts: FromConfigOptions = {}): AutoCausalLM {
-    const config = parseModelConfig(configJson);
+    const config = parseModelConfig(configJson, 'config.json', { checkSize: true });
     const seed = opts.seed ?? 0;
     if (config.family === 'gpt2') return new GPT2LMHeadModel(config, { seed, configJson });
     if (config.family === 'bert') throw new Error(`config.json: ${config.architecture} is an encoder, not a causal language model`);

@@ -16,35 +16,21 @@ import { join } from 'node:path';
 import { parseModelConfig, type BertConfig, type ProblemType } from '../io/hf-config.js';
 import { FieldReader, readJsonObject } from '../io/json.js';
 import type { RawTensor } from '../io/safetensors.js';
-import { Dropout, Embedding, LayerNorm, Linear } from '../nn/layers.js';
+import { normalEmbedding, normalLinear } from '../nn/init.js';
+import { Dropout, LayerNorm, type Embedding, type LinearLike } from '../nn/layers.js';
+import { bceWithLogitsLoss, mseLoss } from '../nn/losses.js';
 import { Module } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
-import { result, type Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { activation } from './activations.js';
-import { attentionWithDropout } from './attention.js';
-import type { KVCache } from './causal-lm.js';
-import type { LinearLike } from './llama.js';
+import { attentionWithDropout, checkPrefix, withPastKeyValues, type AttentionContext, type KVPrefix } from './attention.js';
+import { inputEmbeds } from './causal-lm.js';
 import { SkipInitRng, loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
 
 /** Std of the normal initialisation (`initializer_range`, default 0.02). */
 function initializerRange(json: Record<string, unknown>): number {
   return new FieldReader('config.json', json).num('initializer_range', 0.02, true);
-}
-
-/** Linear initialised as transformers' BertPreTrainedModel: N(0, std), zero bias. */
-function linear(inF: number, outF: number, rng: Rng, std: number): Linear {
-  const l = new Linear(inF, outF, { rng });
-  l.weight = F.randn(l.weight.shape, rng, std, { requiresGrad: true });
-  l.bias = F.zeros([outF], { requiresGrad: true });
-  return l;
-}
-
-function embedding(num: number, dim: number, rng: Rng, std: number, paddingIdx: number | null = null): Embedding {
-  const e = new Embedding(num, dim, { rng });
-  e.weight = F.randn([num, dim], rng, std, { requiresGrad: true });
-  if (paddingIdx !== null && paddingIdx < num) e.weight.f32.fill(0, paddingIdx * dim, (paddingIdx + 1) * dim);
-  return e;
 }
 
 function probability(value: number, field: string): number {
@@ -65,9 +51,9 @@ export class BertEmbeddings extends Module {
       throw new Error(`config.json: position_embedding_type "${config.positionEmbeddingType}" is not supported (expected "absolute")`);
     }
     const d = config.hiddenSize;
-    this.word_embeddings = embedding(config.vocabSize, d, rng, std, config.padTokenId);
-    this.position_embeddings = embedding(config.maxPositionEmbeddings, d, rng, std);
-    this.token_type_embeddings = embedding(config.typeVocabSize, d, rng, std);
+    this.word_embeddings = normalEmbedding(config.vocabSize, d, rng, std, config.padTokenId);
+    this.position_embeddings = normalEmbedding(config.maxPositionEmbeddings, d, rng, std);
+    this.token_type_embeddings = normalEmbedding(config.typeVocabSize, d, rng, std);
     this.LayerNorm = new LayerNorm(d, config.layerNormEps);
     this.dropout = new Dropout(probability(config.hiddenDropoutProb, 'hidden_dropout_prob'), rng.nextU32());
   }
@@ -98,27 +84,21 @@ export class BertSelfAttention extends Module {
   constructor(readonly config: BertConfig, readonly layerIdx: number, rng: Rng, std: number) {
     super();
     const d = config.hiddenSize;
-    this.query = linear(d, d, rng, std);
-    this.key = linear(d, d, rng, std);
-    this.value = linear(d, d, rng, std);
+    this.query = normalLinear(d, d, rng, std);
+    this.key = normalLinear(d, d, rng, std);
+    this.value = normalLinear(d, d, rng, std);
     this.dropout = new Dropout(probability(config.attentionProbsDropoutProb, 'attention_probs_dropout_prob'), rng.nextU32());
   }
 
-  /** x [B, T, d] -> context [B, T, d]; `prefix` holds extra keys/values (prefix tuning), read only. */
-  forward(x: Tensor, keyMask: Uint8Array | null, prefix: KVCache | null): Tensor {
+  /** x [B, T, d] -> context [B, T, d]; the context's prefix comes before the tokens' keys/values. */
+  forward(x: Tensor, ctx: AttentionContext): Tensor {
     const [B, T, d] = x.shape as [number, number, number];
     const H = this.config.numAttentionHeads;
     const D = d / H;
     const heads = (t: Tensor): Tensor => F.transpose(F.reshape(t, [B, T, H, D]), 1, 2); // [B, H, T, D]
     const q = heads(this.query.forward(x));
-    let k = heads(this.key.forward(x));
-    let v = heads(this.value.forward(x));
-    const p = prefix?.layers[this.layerIdx];
-    if (p) {
-      k = F.concat([p.k, k], 2);
-      v = F.concat([p.v, v], 2);
-    }
-    const o = attentionWithDropout(q, k, v, { causal: false, keyMask, scale: 1 / Math.sqrt(D), dropout: this.dropout });
+    const { k, v } = withPastKeyValues(this.layerIdx, heads(this.key.forward(x)), heads(this.value.forward(x)), ctx);
+    const o = attentionWithDropout(q, k, v, { causal: false, keyMask: ctx.keyMask, scale: 1 / Math.sqrt(D), dropout: this.dropout });
     return F.reshape(F.transpose(o, 1, 2), [B, T, d]);
   }
 }
@@ -131,7 +111,7 @@ export class BertSelfOutput extends Module {
 
   constructor(inF: number, config: BertConfig, rng: Rng, std: number) {
     super();
-    this.dense = linear(inF, config.hiddenSize, rng, std);
+    this.dense = normalLinear(inF, config.hiddenSize, rng, std);
     this.LayerNorm = new LayerNorm(config.hiddenSize, config.layerNormEps);
     this.dropout = new Dropout(probability(config.hiddenDropoutProb, 'hidden_dropout_prob'), rng.nextU32());
   }
@@ -154,8 +134,8 @@ export class BertAttention extends Module {
     this.output = new BertSelfOutput(config.hiddenSize, config, rng, std);
   }
 
-  forward(h: Tensor, keyMask: Uint8Array | null, prefix: KVCache | null): Tensor {
-    return this.output.forward(this.self.forward(h, keyMask, prefix), h);
+  forward(h: Tensor, ctx: AttentionContext): Tensor {
+    return this.output.forward(this.self.forward(h, ctx), h);
   }
 }
 
@@ -166,7 +146,7 @@ export class BertIntermediate extends Module {
   constructor(config: BertConfig, rng: Rng, std: number) {
     super();
     this.act = activation(config.hiddenAct, 'hidden_act');
-    this.dense = linear(config.hiddenSize, config.intermediateSize, rng, std);
+    this.dense = normalLinear(config.hiddenSize, config.intermediateSize, rng, std);
   }
 
   forward(x: Tensor): Tensor {
@@ -186,8 +166,8 @@ export class BertLayer extends Module {
     this.output = new BertSelfOutput(config.intermediateSize, config, rng, std);
   }
 
-  forward(h: Tensor, keyMask: Uint8Array | null, prefix: KVCache | null): Tensor {
-    const a = this.attention.forward(h, keyMask, prefix);
+  forward(h: Tensor, ctx: AttentionContext): Tensor {
+    const a = this.attention.forward(h, ctx);
     return this.output.forward(this.intermediate.forward(a), a);
   }
 }
@@ -206,7 +186,7 @@ export class BertPooler extends Module {
 
   constructor(config: BertConfig, rng: Rng, std: number) {
     super();
-    this.dense = linear(config.hiddenSize, config.hiddenSize, rng, std);
+    this.dense = normalLinear(config.hiddenSize, config.hiddenSize, rng, std);
   }
 
   /** tanh(dense(h[:, 0])): [B, T, d] -> [B, d]. */
@@ -216,20 +196,29 @@ export class BertPooler extends Module {
   }
 }
 
-/** What every BERT forward takes. */
+/**
+ * What every BERT forward takes: the same hooks as the decoders' CausalLMInput (tokens as
+ * `inputIds` or `inputsEmbeds`, extra keys/values as `prefix`), without a cache.
+ */
 export interface BertInput {
-  /** Token ids, row-major [batch, seq]. */
-  inputIds: Int32Array;
-  /** Rows in inputIds (default 1). */
+  /** Token ids, row-major [batch, seq]. Omit when giving inputsEmbeds. */
+  inputIds?: Int32Array;
+  /** Rows in inputIds / inputsEmbeds (default 1). */
   batchSize?: number;
-  /** 1 for real tokens, 0 for padding, [batch, prefix + seq]; default all ones. */
+  /** 1 for real tokens, 0 for padding, [batch, P + seq] (P = prefix length); default all ones. */
   attentionMask?: Uint8Array;
   /** Segment ids [batch, seq]; default all 0. */
   tokenTypeIds?: Int32Array;
-  /** Word embeddings to use instead of looking up inputIds ([batch, seq, hidden]; prompt tuning). */
+  /**
+   * Word embeddings [batch, seq, hidden] instead of inputIds (prompt tuning prepends virtual tokens
+   * to `embedTokens(ids)`); position and token-type embeddings are still added. Differentiable.
+   */
   inputsEmbeds?: Tensor;
-  /** Keys/values prepended in every layer (prefix tuning): [batch, heads, prefix, head_dim] per layer. */
-  prefix?: KVCache;
+  /**
+   * Keys/values every layer attends to before the tokens' own (prefix tuning): one {k, v} per
+   * layer, [batch, heads, P, head_dim]. Positions of the tokens continue after P. See KVPrefix.
+   */
+  prefix?: KVPrefix;
 }
 
 export interface BertModelOutput {
@@ -279,25 +268,24 @@ export class BertModel extends Module {
     return this.embeddings.word_embeddings.weight;
   }
 
+  /** Word embeddings of token ids [batch, seq] -> [batch, seq, hidden]: what `inputsEmbeds` replaces. */
+  embedTokens(inputIds: Int32Array, batchSize = 1): Tensor {
+    return inputEmbeds({ inputIds, batchSize }, this.config.hiddenSize, (ids, shape) => this.embeddings.word_embeddings.forward(ids, shape));
+  }
+
   forward(input: BertInput): BertModelOutput {
     const B = input.batchSize ?? 1;
-    const d = this.config.hiddenSize;
-    let words: Tensor;
-    if (input.inputsEmbeds) {
-      words = input.inputsEmbeds;
-      if (words.ndim !== 3 || words.dim(0) !== B || words.dim(2) !== d) throw new Error(`forward: inputsEmbeds must be [${B}, seq, ${d}], got ${words.label()}`);
-    } else {
-      if (input.inputIds.length % B !== 0) throw new Error(`forward: ${input.inputIds.length} input ids do not split into ${B} rows`);
-      words = this.embeddings.word_embeddings.forward(input.inputIds, [B, input.inputIds.length / B]);
-    }
+    const { hiddenSize: d, numAttentionHeads: H, numHiddenLayers } = this.config;
+    const words = inputEmbeds(input, d, (ids, shape) => this.embeddings.word_embeddings.forward(ids, shape));
     const T = words.dim(1);
-    const P = input.prefix?.length ?? 0;
+    const prefix = input.prefix ?? null;
+    const P = prefix ? checkPrefix(prefix, { layers: numHiddenLayers, batch: B, kvHeads: H, headDim: d / H }) : 0;
     const mask = input.attentionMask ?? null;
-    if (mask && mask.length !== B * (P + T)) throw new Error(`forward: attentionMask has ${mask.length} entries, expected batch*(prefix+seq) = ${B}*${P + T}`);
-    const keyMask = mask && mask.some((m) => m === 0) ? mask : null;
+    if (mask && mask.length !== B * (P + T)) throw new Error(`forward: attentionMask has ${mask.length} entries, expected batch*(prefix+seq) = ${B}*(${P}+${T})`);
+    const ctx: AttentionContext = { keyMask: mask && mask.some((m) => m === 0) ? mask : null, prefix, cache: null };
     // Positions continue after a prefix, as transformers' past_key_values_length offset does.
     let h = this.embeddings.forward(words, input.tokenTypeIds ?? null, P);
-    for (const layer of this.encoder.layer) h = layer.forward(h, keyMask, input.prefix ?? null);
+    for (const layer of this.encoder.layer) h = layer.forward(h, ctx);
     return { hidden: h, pooled: this.pooler ? this.pooler.forward(h) : null };
   }
 }
@@ -320,34 +308,6 @@ export interface SequenceClassificationInput extends BertInput {
    * (Float32Array); multi_label_classification: 0/1 targets [batch, numLabels] (Float32Array).
    */
   labels?: Int32Array | Float32Array;
-}
-
-/**
- * Mean binary cross-entropy with logits over all elements (torch.nn.BCEWithLogitsLoss):
- * max(x, 0) − x·y + log(1 + e^−|x|), the stable form; gradient (sigmoid(x) − y) / n.
- */
-export function binaryCrossEntropyWithLogits(logits: Tensor, targets: Float32Array): Tensor {
-  if (targets.length !== logits.size) throw new Error(`binaryCrossEntropyWithLogits: ${targets.length} targets for logits ${logits.label()}`);
-  const x = logits.f32;
-  const n = x.length;
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    const xi = x[i]!;
-    total += Math.max(xi, 0) - xi * targets[i]! + Math.log1p(Math.exp(-Math.abs(xi)));
-  }
-  return result(new Float32Array([total / n]), [], 'binaryCrossEntropyWithLogits', [logits], (g, ctx) => {
-    const gx = new Float32Array(n);
-    const s = g[0]! / n;
-    for (let i = 0; i < n; i++) gx[i] = (1 / (1 + Math.exp(-x[i]!)) - targets[i]!) * s;
-    ctx.accumulate(logits, gx);
-  });
-}
-
-/** Mean squared error over all elements (torch.nn.MSELoss). */
-export function meanSquaredError(pred: Tensor, targets: Float32Array): Tensor {
-  if (targets.length !== pred.size) throw new Error(`meanSquaredError: ${targets.length} targets for predictions ${pred.label()}`);
-  const diff = F.sub(pred, F.tensor(targets, pred.shape));
-  return F.mean(F.mul(diff, diff));
 }
 
 /** Constructor options of the task heads. */
@@ -421,7 +381,7 @@ export class BertForSequenceClassification extends BertWithHead {
     this.bert = new BertModel(config, { configJson, rng: encoderRng(rng, opts) });
     this.numLabels = config.numLabels;
     this.dropout = new Dropout(probability(config.classifierDropout ?? config.hiddenDropoutProb, 'classifier_dropout'), rng.nextU32());
-    this.classifier = linear(config.hiddenSize, config.numLabels, rng, initializerRange(configJson));
+    this.classifier = normalLinear(config.hiddenSize, config.numLabels, rng, initializerRange(configJson));
   }
 
   /**
@@ -459,7 +419,7 @@ export class BertForSequenceClassification extends BertWithHead {
     } else {
       if (labels.length !== B * L) throw new Error(`forward: ${problem} needs batch*numLabels = ${B}*${L} targets, got ${labels.length}`);
       const targets = labels instanceof Float32Array ? labels : Float32Array.from(labels);
-      loss = problem === 'regression' ? meanSquaredError(logits, targets) : binaryCrossEntropyWithLogits(logits, targets);
+      loss = problem === 'regression' ? mseLoss(logits, targets) : bceWithLogitsLoss(logits, targets);
     }
     return { logits, loss, hidden };
   }
@@ -483,7 +443,7 @@ export class BertForTokenClassification extends BertWithHead {
     this.bert = new BertModel(config, { configJson, rng: encoderRng(rng, opts), addPoolingLayer: false });
     this.numLabels = config.numLabels;
     this.dropout = new Dropout(probability(config.classifierDropout ?? config.hiddenDropoutProb, 'classifier_dropout'), rng.nextU32());
-    this.classifier = linear(config.hiddenSize, config.numLabels, rng, initializerRange(configJson));
+    this.classifier = normalLinear(config.hiddenSize, config.numLabels, rng, initializerRange(configJson));
   }
 
   /** As BertForSequenceClassification.fromPretrained (no pooler). */
@@ -532,7 +492,7 @@ export class BertForQuestionAnswering extends BertWithHead {
     const configJson = opts.configJson ?? {};
     this.bert = new BertModel(config, { configJson, rng: encoderRng(rng, opts), addPoolingLayer: false });
     this.numLabels = 2;
-    this.qa_outputs = linear(config.hiddenSize, 2, rng, initializerRange(configJson));
+    this.qa_outputs = normalLinear(config.hiddenSize, 2, rng, initializerRange(configJson));
   }
 
   /** As BertForSequenceClassification.fromPretrained (no pooler; qa_outputs trainable). */
@@ -598,7 +558,7 @@ export interface BertLoadOptions {
 export function readBertConfig(dir: string, opts: Pick<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'> = {}): { config: BertConfig; configJson: Record<string, unknown> } {
   const path = join(dir, 'config.json');
   const configJson = readJsonObject(path);
-  const config = parseModelConfig(isBertConfig(configJson) ? { ...configJson, architectures: null } : configJson, path);
+  const config = parseModelConfig(isBertConfig(configJson) ? { ...configJson, architectures: null } : configJson, path, { checkSize: true });
   if (config.family !== 'bert') throw new Error(`${dir}: ${config.architecture} is not a BERT model`);
   return { config: withLabels(config, opts), configJson };
 }

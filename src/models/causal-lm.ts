@@ -4,6 +4,7 @@
 import type { Module } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
+import { checkPrefix, type AttentionContext, type KVPrefix } from './attention.js';
 
 /**
  * Keys and values of earlier positions, per layer: [batch, kv_heads, positions, head_dim].
@@ -38,21 +39,38 @@ export class KVCache {
   }
 }
 
+/**
+ * What every decoder's forward takes. Give the tokens as `inputIds` or, for prompt tuning and other
+ * soft inputs, as `inputsEmbeds` (exactly one of the two); extra keys/values (prefix tuning) go in
+ * `prefix`. Prefix, cache and new tokens line up as one sequence: keys [prefix, cached, new],
+ * `attentionMask` [batch, P + cached + seq], default positions P + cached + t.
+ */
 export interface CausalLMInput {
-  /** Token ids, row-major [batch, seq]. */
-  inputIds: Int32Array;
-  /** Rows in inputIds (default 1). */
+  /** Token ids, row-major [batch, seq]. Omit when giving inputsEmbeds. */
+  inputIds?: Int32Array;
+  /** Rows in inputIds / inputsEmbeds (default 1). */
   batchSize?: number;
   /**
-   * 1 for real tokens, 0 for padding, covering cached positions too: [batch, cached + seq].
-   * Default all ones.
+   * 1 for real tokens, 0 for padding, covering prefix and cached positions too:
+   * [batch, P + cached + seq]. Default all ones.
    */
   attentionMask?: Uint8Array;
-  /** Positions [batch, seq]; default: count of real tokens before each position (left padding safe). */
+  /**
+   * Positions [batch, seq]; default: the count of real (mask 1) positions before each one,
+   * prefix and cache included (left padding safe; P + cached + t without a mask).
+   */
   positionIds?: Int32Array;
-  /** Earlier keys/values; updated in place with this call's. */
+  /** Earlier keys/values; updated in place with this call's (never with the prefix). */
   cache?: KVCache;
-  /** Embeddings to use instead of looking up inputIds ([batch, seq, hidden]; prompt tuning). */
+  /**
+   * Keys/values every layer attends to before the cache and the new tokens (prefix tuning):
+   * one {k, v} per layer, [batch, kv_heads, P, head_dim]. Differentiable. See KVPrefix.
+   */
+  prefix?: KVPrefix;
+  /**
+   * Input embeddings [batch, seq, hidden] instead of inputIds (prompt tuning prepends virtual
+   * token embeddings to `model.embedTokens(ids)`). Differentiable.
+   */
   inputsEmbeds?: Tensor;
   /** Compute logits only for the last n positions (0 = all). Generation needs 1. */
   logitsToKeep?: number;
@@ -81,53 +99,74 @@ export interface CausalLM extends Module {
   forward(input: CausalLMInput): CausalLMOutput;
   /** The token embedding table [vocab, hidden] (prompt tuning, NEFTune, tied heads). */
   inputEmbeddings(): Tensor;
+  /**
+   * The embeddings the model itself gives token ids [batch, seq] -> [batch, seq, hidden], i.e. what
+   * `inputsEmbeds` replaces; prompt tuning concatenates its virtual tokens in front of these.
+   */
+  embedTokens(inputIds: Int32Array, batchSize?: number): Tensor;
   newCache(): KVCache;
   savePretrained(dir: string): void;
 }
 
 /** What every decoder's forward needs before its first block. */
-export interface DecoderInput {
+export interface DecoderInput extends AttentionContext {
   /** Input embeddings [B, T, hidden] (looked up, or given as inputsEmbeds). */
   h: Tensor;
   B: number;
   T: number;
-  /** Positions [B, T] (explicit, from the mask, or after the cache). */
+  /** Positions [B, T] (explicit, from the mask, or after the prefix and cache). */
   pos: Int32Array;
-  /** [B, cached + T] key mask, or null when nothing is padded. */
-  keyMask: Uint8Array | null;
-  cache: KVCache | null;
+}
+
+/** A decoder's attention geometry, which input checks need. */
+export interface DecoderShape {
+  hiddenSize: number;
+  numLayers: number;
+  kvHeads: number;
+  headDim: number;
+}
+
+/**
+ * Token rows as embeddings: `inputsEmbeds` as given, or `inputIds` looked up by `embed`. Exactly one
+ * must be present. Shared by every model (decoders and BERT) so they agree on the conventions.
+ */
+export function inputEmbeds(input: { inputIds?: Int32Array; inputsEmbeds?: Tensor; batchSize?: number }, hiddenSize: number, embed: (ids: Int32Array, shape: [number, number]) => Tensor): Tensor {
+  const B = input.batchSize ?? 1;
+  if (!Number.isSafeInteger(B) || B < 1) throw new Error(`forward: batchSize must be a positive integer, got ${B}`);
+  if (input.inputsEmbeds) {
+    if (input.inputIds) throw new Error('forward: give inputIds or inputsEmbeds, not both');
+    const h = input.inputsEmbeds;
+    if (h.ndim !== 3 || h.dim(0) !== B || h.dim(2) !== hiddenSize) throw new Error(`forward: inputsEmbeds must be [${B}, seq, ${hiddenSize}], got ${h.label()}`);
+    return h;
+  }
+  if (!input.inputIds) throw new Error('forward: give inputIds or inputsEmbeds');
+  if (input.inputIds.length % B !== 0) throw new Error(`forward: ${input.inputIds.length} input ids do not split into ${B} rows`);
+  return embed(input.inputIds, [B, input.inputIds.length / B]);
 }
 
 /**
  * Validate a forward's input and derive batch, length, positions and key mask, shared by every
  * decoder so that they agree on the conventions. `embed` looks up token ids.
  */
-export function prepareDecoderInput(input: CausalLMInput, hiddenSize: number, embed: (ids: Int32Array, shape: [number, number]) => Tensor): DecoderInput {
+export function prepareDecoderInput(input: CausalLMInput, shape: DecoderShape, embed: (ids: Int32Array, shape: [number, number]) => Tensor): DecoderInput {
   const B = input.batchSize ?? 1;
+  const h = inputEmbeds(input, shape.hiddenSize, embed);
+  const T = h.dim(1);
   const cache = input.cache ?? null;
-  const past = cache?.length ?? 0;
-  let h: Tensor;
-  let T: number;
-  if (input.inputsEmbeds) {
-    h = input.inputsEmbeds;
-    if (h.ndim !== 3 || h.dim(0) !== B || h.dim(2) !== hiddenSize) throw new Error(`forward: inputsEmbeds must be [${B}, seq, ${hiddenSize}], got ${h.label()}`);
-    T = h.dim(1);
-  } else {
-    if (input.inputIds.length % B !== 0) throw new Error(`forward: ${input.inputIds.length} input ids do not split into ${B} rows`);
-    T = input.inputIds.length / B;
-    h = embed(input.inputIds, [B, T]);
-  }
+  const prefix = input.prefix ?? null;
+  const P = prefix ? checkPrefix(prefix, { layers: shape.numLayers, batch: B, kvHeads: shape.kvHeads, headDim: shape.headDim }) : 0;
+  const past = P + (cache?.length ?? 0);
   const total = past + T;
   const mask = input.attentionMask;
   if (mask && mask.length !== B * total) {
-    throw new Error(`forward: attentionMask has ${mask.length} entries, expected batch*(cached+new) = ${B}*${total}`);
+    throw new Error(`forward: attentionMask has ${mask.length} entries, expected batch*(prefix+cached+new) = ${B}*(${P}+${past - P}+${T})`);
   }
   const pos = input.positionIds ?? (mask
     ? positionsFromMask(mask, B, total, T)
     : Int32Array.from({ length: B * T }, (_, i) => past + (i % T)));
   if (pos.length !== B * T) throw new Error(`forward: positionIds has ${pos.length} entries, expected ${B * T}`);
   const keyMask = mask && mask.some((m) => m === 0) ? mask : null;
-  return { h, B, T, pos, keyMask, cache };
+  return { h, B, T, pos, keyMask, prefix, cache };
 }
 
 /**

@@ -15,15 +15,15 @@
 import { join } from 'node:path';
 import { readModelConfig, type Gpt2Config } from '../io/hf-config.js';
 import { FieldReader, readJsonObject } from '../io/json.js';
-import { Dropout, Embedding, LayerNorm, Linear } from '../nn/layers.js';
+import { normalEmbedding, normalLinear } from '../nn/init.js';
+import { Dropout, LayerNorm, type Embedding, type Linear, type LinearLike } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { activation } from './activations.js';
-import { attentionWithDropout } from './attention.js';
-import { KVCache, lmHeadOutput, prepareDecoderInput, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
-import type { LinearLike } from './llama.js';
+import { attentionWithDropout, withPastKeyValues, type AttentionContext } from './attention.js';
+import { KVCache, inputEmbeds, lmHeadOutput, prepareDecoderInput, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
 import { SkipInitRng, loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
 
 /** Settings of config.json that the typed Gpt2Config does not carry (transformers' defaults). */
@@ -48,14 +48,6 @@ function readExtras(json: Record<string, unknown>): Gpt2Extras {
   return { embdPdrop: prob('embd_pdrop'), residPdrop: prob('resid_pdrop'), attnPdrop: prob('attn_pdrop'), initializerRange: f.num('initializer_range', 0.02, true) };
 }
 
-/** A Conv1D-style projection ([in, out] weight) initialised as transformers does: N(0, std), zero bias. */
-function conv1d(inF: number, outF: number, rng: Rng, std: number): Linear {
-  const l = new Linear(inF, outF, { weightInOut: true, rng });
-  l.weight = F.randn(l.weight.shape, rng, std, { requiresGrad: true });
-  l.bias = F.zeros([outF], { requiresGrad: true });
-  return l;
-}
-
 export class GPT2Attention extends Module {
   /** q, k, v projections fused: [hidden, 3 * hidden]. */
   c_attn: LinearLike;
@@ -69,9 +61,9 @@ export class GPT2Attention extends Module {
     super();
     const d = config.hiddenSize;
     const std = extras.initializerRange;
-    this.c_attn = conv1d(d, 3 * d, rng, std);
+    this.c_attn = normalLinear(d, 3 * d, rng, std, { weightInOut: true });
     // GPT-2 scales residual projections by 1/sqrt(2 * n_layer) at initialisation.
-    this.c_proj = conv1d(d, d, rng, std / Math.sqrt(2 * config.numHiddenLayers));
+    this.c_proj = normalLinear(d, d, rng, std / Math.sqrt(2 * config.numHiddenLayers), { weightInOut: true });
     this.attn_dropout = new Dropout(extras.attnPdrop, rng.nextU32());
     this.resid_dropout = new Dropout(extras.residPdrop, rng.nextU32());
     const headDim = d / config.numAttentionHeads;
@@ -79,13 +71,13 @@ export class GPT2Attention extends Module {
   }
 
   /** x [B, T, d] -> [B, T, d]. */
-  forward(x: Tensor, keyMask: Uint8Array | null, cache: KVCache | null): Tensor {
+  forward(x: Tensor, ctx: AttentionContext): Tensor {
     const H = this.config.numAttentionHeads;
     const D = x.dim(-1) / H;
     // c_attn's output holds q, k and v side by side: each becomes [B, H, T, D] in one copy.
     let [q, k, v] = F.splitHeads(this.c_attn.forward(x), [H, H, H], D) as [Tensor, Tensor, Tensor];
-    if (cache) ({ k, v } = cache.update(this.layerIdx, k, v));
-    const o = attentionWithDropout(q, k, v, { causal: true, keyMask, scale: this.scale, dropout: this.attn_dropout });
+    ({ k, v } = withPastKeyValues(this.layerIdx, k, v, ctx));
+    const o = attentionWithDropout(q, k, v, { causal: true, keyMask: ctx.keyMask, scale: this.scale, dropout: this.attn_dropout });
     return this.resid_dropout.forward(this.c_proj.forward(F.mergeHeads(o)));
   }
 }
@@ -100,8 +92,8 @@ export class GPT2MLP extends Module {
     super();
     const { hiddenSize: d, intermediateSize: m } = config;
     this.act = activation(config.activationFunction, 'activation_function');
-    this.c_fc = conv1d(d, m, rng, extras.initializerRange);
-    this.c_proj = conv1d(m, d, rng, extras.initializerRange / Math.sqrt(2 * config.numHiddenLayers));
+    this.c_fc = normalLinear(d, m, rng, extras.initializerRange, { weightInOut: true });
+    this.c_proj = normalLinear(m, d, rng, extras.initializerRange / Math.sqrt(2 * config.numHiddenLayers), { weightInOut: true });
     this.dropout = new Dropout(extras.residPdrop, rng.nextU32());
   }
 
@@ -124,8 +116,8 @@ export class GPT2Block extends Module {
     this.mlp = new GPT2MLP(config, extras, rng);
   }
 
-  forward(h: Tensor, keyMask: Uint8Array | null, cache: KVCache | null): Tensor {
-    h = F.add(h, this.attn.forward(this.ln_1.forward(h), keyMask, cache));
+  forward(h: Tensor, ctx: AttentionContext): Tensor {
+    h = F.add(h, this.attn.forward(this.ln_1.forward(h), ctx));
     return F.add(h, this.mlp.forward(this.ln_2.forward(h)));
   }
 }
@@ -140,10 +132,8 @@ export class GPT2Model extends Module {
   constructor(config: Gpt2Config, extras: Gpt2Extras, rng: Rng) {
     super();
     const std = extras.initializerRange;
-    this.wte = new Embedding(config.vocabSize, config.hiddenSize, { rng });
-    this.wte.weight = F.randn(this.wte.weight.shape, rng, std, { requiresGrad: true });
-    this.wpe = new Embedding(config.maxPositionEmbeddings, config.hiddenSize, { rng });
-    this.wpe.weight = F.randn(this.wpe.weight.shape, rng, std, { requiresGrad: true });
+    this.wte = normalEmbedding(config.vocabSize, config.hiddenSize, rng, std);
+    this.wpe = normalEmbedding(config.maxPositionEmbeddings, config.hiddenSize, rng, std);
     this.drop = new Dropout(extras.embdPdrop, rng.nextU32());
     this.h = Array.from({ length: config.numHiddenLayers }, (_, i) => new GPT2Block(config, i, extras, rng));
     this.ln_f = new LayerNorm(config.hiddenSize, config.layerNormEpsilon);
@@ -172,8 +162,7 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
     this.transformer = new GPT2Model(config, extras, rng);
     this.lm_head = null;
     if (!config.tieWordEmbeddings) {
-      this.lm_head = new Linear(config.hiddenSize, config.vocabSize, { bias: false, rng });
-      this.lm_head.weight = F.randn(this.lm_head.weight.shape, rng, extras.initializerRange, { requiresGrad: true });
+      this.lm_head = normalLinear(config.hiddenSize, config.vocabSize, rng, extras.initializerRange, { bias: false });
     }
   }
 
@@ -214,18 +203,23 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
     return this.transformer.wte.weight;
   }
 
+  embedTokens(inputIds: Int32Array, batchSize = 1): Tensor {
+    return inputEmbeds({ inputIds, batchSize }, this.config.hiddenSize, (ids, shape) => this.transformer.wte.forward(ids, shape));
+  }
+
   newCache(): KVCache {
     return new KVCache(this.config.numHiddenLayers);
   }
 
   forward(input: CausalLMInput): CausalLMOutput {
-    const prepared = prepareDecoderInput(input, this.config.hiddenSize, (ids, shape) => this.transformer.wte.forward(ids, shape));
-    const { B, T, pos, keyMask, cache } = prepared;
+    const { hiddenSize, numHiddenLayers: numLayers, numAttentionHeads: heads } = this.config;
+    const prepared = prepareDecoderInput(input, { hiddenSize, numLayers, kvHeads: heads, headDim: hiddenSize / heads }, (ids, shape) => this.transformer.wte.forward(ids, shape));
+    const { B, T, pos } = prepared;
     const maxPos = this.config.maxPositionEmbeddings;
     for (const p of pos) if (p >= maxPos) throw new Error(`forward: position ${p} is beyond GPT-2's ${maxPos} learned positions (n_positions)`);
     let h = this.transformer.drop.forward(F.add(prepared.h, this.transformer.wpe.forward(pos, [B, T])));
-    for (const block of this.transformer.h) h = block.forward(h, keyMask, cache);
+    for (const block of this.transformer.h) h = block.forward(h, prepared);
     h = this.transformer.ln_f.forward(h);
-    return lmHeadOutput(h, this.lm_head ? this.lm_head.weight : this.transformer.wte.weight, input, cache);
+    return lmHeadOutput(h, this.lm_head ? this.lm_head.weight : this.transformer.wte.weight, input, prepared.cache);
   }
 }

@@ -12,27 +12,19 @@
  */
 import { readModelConfig, computeRopeInvFreq, type DecoderConfig } from '../io/hf-config.js';
 import { readJsonObject } from '../io/json.js';
-import { Embedding, Linear, RMSNorm } from '../nn/layers.js';
+import { normalEmbedding, normalLinear } from '../nn/init.js';
+import { type Linear, RMSNorm, type Embedding, type LinearLike } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { KVCache, lmHeadOutput, prepareDecoderInput, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
+import { withPastKeyValues, type AttentionContext } from './attention.js';
+import { KVCache, inputEmbeds, lmHeadOutput, prepareDecoderInput, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
 import { SkipInitRng, loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
 import { join } from 'node:path';
 
-/** Anything with a Linear's forward: a Linear, or an adapter wrapping one. */
-export interface LinearLike extends Module {
-  forward(x: Tensor): Tensor;
-}
-
-function linear(inF: number, outF: number, bias: boolean, rng: Rng, std: number): Linear {
-  const l = new Linear(inF, outF, { bias, rng });
-  // transformers' _init_weights: N(0, initializer_range), zero bias.
-  l.weight = F.randn(l.weight.shape, rng, std, { requiresGrad: true });
-  if (l.bias) l.bias = F.zeros(l.bias.shape, { requiresGrad: true });
-  return l;
-}
+/** Moved to nn/layers.ts; re-exported for existing imports. */
+export type { LinearLike } from '../nn/layers.js';
 
 export class LlamaAttention extends Module {
   q_proj: LinearLike;
@@ -47,10 +39,10 @@ export class LlamaAttention extends Module {
     super();
     const { hiddenSize: d, numAttentionHeads: H, numKeyValueHeads: Hkv, headDim: D } = config;
     const std = 0.02;
-    this.q_proj = linear(d, H * D, config.qkvBias, rng, std);
-    this.k_proj = linear(d, Hkv * D, config.qkvBias, rng, std);
-    this.v_proj = linear(d, Hkv * D, config.qkvBias, rng, std);
-    this.o_proj = linear(H * D, d, config.oProjBias, rng, std);
+    this.q_proj = normalLinear(d, H * D, rng, std, { bias: config.qkvBias });
+    this.k_proj = normalLinear(d, Hkv * D, rng, std, { bias: config.qkvBias });
+    this.v_proj = normalLinear(d, Hkv * D, rng, std, { bias: config.qkvBias });
+    this.o_proj = normalLinear(H * D, d, rng, std, { bias: config.oProjBias });
     if (config.qkNorm) {
       this.q_norm = new RMSNorm(D, config.rmsNormEps);
       this.k_norm = new RMSNorm(D, config.rmsNormEps);
@@ -58,7 +50,7 @@ export class LlamaAttention extends Module {
   }
 
   /** x [B, T, d] -> [B, T, d]. */
-  forward(x: Tensor, rope: { cos: Float32Array; sin: Float32Array }, keyMask: Uint8Array | null, cache: KVCache | null): Tensor {
+  forward(x: Tensor, rope: { cos: Float32Array; sin: Float32Array }, ctx: AttentionContext): Tensor {
     const { numAttentionHeads: H, numKeyValueHeads: Hkv, headDim: D } = this.config;
     const heads = (t: Tensor, n: number, norm: RMSNorm | null): Tensor => {
       const h = F.splitHeads(t, [n], D)[0]!; // [B, n, T, D]
@@ -67,8 +59,9 @@ export class LlamaAttention extends Module {
     const q = F.rope(heads(this.q_proj.forward(x), H, this.q_norm), rope.cos, rope.sin);
     let k = F.rope(heads(this.k_proj.forward(x), Hkv, this.k_norm), rope.cos, rope.sin);
     let v = heads(this.v_proj.forward(x), Hkv, null);
-    if (cache) ({ k, v } = cache.update(this.layerIdx, k, v));
-    const o = F.scaledDotProductAttention(q, k, v, { causal: true, keyMask, scale: 1 / Math.sqrt(D) });
+    ({ k, v } = withPastKeyValues(this.layerIdx, k, v, ctx));
+    // Mistral/Qwen2 sliding window: keys more than `slidingWindow - 1` positions back are not seen.
+    const o = F.scaledDotProductAttention(q, k, v, { causal: true, keyMask: ctx.keyMask, scale: 1 / Math.sqrt(D), window: this.config.slidingWindow ?? 0 });
     return this.o_proj.forward(F.mergeHeads(o));
   }
 }
@@ -84,9 +77,9 @@ export class LlamaMLP extends Module {
     if (config.hiddenAct !== 'silu' && config.hiddenAct !== 'swish') {
       throw new Error(`config.json: hidden_act "${config.hiddenAct}" is not supported for ${config.architecture} (expected "silu")`);
     }
-    this.gate_proj = linear(d, m, mlpBias, rng, 0.02);
-    this.up_proj = linear(d, m, mlpBias, rng, 0.02);
-    this.down_proj = linear(m, d, mlpBias, rng, 0.02);
+    this.gate_proj = normalLinear(d, m, rng, 0.02, { bias: mlpBias });
+    this.up_proj = normalLinear(d, m, rng, 0.02, { bias: mlpBias });
+    this.down_proj = normalLinear(m, d, rng, 0.02, { bias: mlpBias });
   }
 
   forward(x: Tensor): Tensor {
@@ -108,8 +101,8 @@ export class LlamaDecoderLayer extends Module {
     this.post_attention_layernorm = new RMSNorm(config.hiddenSize, config.rmsNormEps);
   }
 
-  forward(h: Tensor, rope: { cos: Float32Array; sin: Float32Array }, keyMask: Uint8Array | null, cache: KVCache | null): Tensor {
-    h = F.add(h, this.self_attn.forward(this.input_layernorm.forward(h), rope, keyMask, cache));
+  forward(h: Tensor, rope: { cos: Float32Array; sin: Float32Array }, ctx: AttentionContext): Tensor {
+    h = F.add(h, this.self_attn.forward(this.input_layernorm.forward(h), rope, ctx));
     return F.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
   }
 }
@@ -121,8 +114,7 @@ export class LlamaModel extends Module {
 
   constructor(config: DecoderConfig, rng: Rng) {
     super();
-    this.embed_tokens = new Embedding(config.vocabSize, config.hiddenSize, { rng });
-    this.embed_tokens.weight = F.randn(this.embed_tokens.weight.shape, rng, 0.02, { requiresGrad: true });
+    this.embed_tokens = normalEmbedding(config.vocabSize, config.hiddenSize, rng, 0.02);
     this.layers = Array.from({ length: config.numHiddenLayers }, (_, i) => new LlamaDecoderLayer(config, i, rng));
     this.norm = new RMSNorm(config.hiddenSize, config.rmsNormEps);
   }
@@ -142,8 +134,7 @@ export class LlamaForCausalLM extends Module implements CausalLM {
     // Loading a checkpoint overwrites every weight: skip drawing random ones.
     const rng = opts.initWeights === false ? new SkipInitRng(opts.seed ?? 0) : new Rng(opts.seed ?? 0);
     this.model = new LlamaModel(config, rng);
-    this.lm_head = config.tieWordEmbeddings ? null : new Linear(config.hiddenSize, config.vocabSize, { bias: false, rng });
-    if (this.lm_head) this.lm_head.weight = F.randn(this.lm_head.weight.shape, rng, 0.02, { requiresGrad: true });
+    this.lm_head = config.tieWordEmbeddings ? null : normalLinear(config.hiddenSize, config.vocabSize, rng, 0.02, { bias: false });
     this.configJson = opts.configJson ?? {};
   }
 
@@ -170,6 +161,10 @@ export class LlamaForCausalLM extends Module implements CausalLM {
 
   inputEmbeddings(): Tensor {
     return this.model.embed_tokens.weight;
+  }
+
+  embedTokens(inputIds: Int32Array, batchSize = 1): Tensor {
+    return inputEmbeds({ inputIds, batchSize }, this.config.hiddenSize, (ids, shape) => this.model.embed_tokens.forward(ids, shape));
   }
 
   newCache(): KVCache {
@@ -200,14 +195,15 @@ export class LlamaForCausalLM extends Module implements CausalLM {
   }
 
   forward(input: CausalLMInput): CausalLMOutput {
-    const prepared = prepareDecoderInput(input, this.config.hiddenSize, (ids, shape) => this.model.embed_tokens.forward(ids, shape));
-    const { pos, keyMask, cache } = prepared;
+    const { hiddenSize, numHiddenLayers: numLayers, numKeyValueHeads: kvHeads, headDim } = this.config;
+    const prepared = prepareDecoderInput(input, { hiddenSize, numLayers, kvHeads, headDim }, (ids, shape) => this.model.embed_tokens.forward(ids, shape));
+    const { pos } = prepared;
     let h = prepared.h;
     let maxPos = 0;
     for (const p of pos) if (p > maxPos) maxPos = p;
     const rope = this.ropeTables(pos, maxPos);
-    for (const layer of this.model.layers) h = layer.forward(h, rope, keyMask, cache);
+    for (const layer of this.model.layers) h = layer.forward(h, rope, prepared);
     h = this.model.norm.forward(h);
-    return lmHeadOutput(h, this.lm_head ? this.lm_head.weight : this.model.embed_tokens.weight, input, cache);
+    return lmHeadOutput(h, this.lm_head ? this.lm_head.weight : this.model.embed_tokens.weight, input, prepared.cache);
   }
 }

@@ -15,9 +15,10 @@ import { jsKernels } from './js-kernels.js';
 import type { Kernels } from './kernels.js';
 
 export type { Kernels } from './kernels.js';
+/** Kernel backend: the native addon (C, SIMD, threads) or the TypeScript reference kernels. */
 export type Backend = 'native' | 'js';
 /** SIMD builds inside the addon. */
-export type NativeSimd = 'avx512' | 'avx2' | 'scalar';
+export type NativeSimd = 'avx512bf16' | 'avx512' | 'avx2' | 'scalar';
 
 /** The addon's exports: the kernel functions plus thread/SIMD controls. */
 interface NativeAddon extends Omit<Kernels, 'name' | 'threads' | 'simd'> {

@@ -3,33 +3,15 @@
  * used wherever the native addon cannot be built. Written for clarity first and speed second
  * (loop orders that walk memory contiguously), single-threaded.
  */
+import { f16BitsToFloat } from '../dtypes/half.js';
 import { type Kernels, Unary, WType } from './kernels.js';
 
-const f32buf = new Float32Array(1);
-const u32buf = new Uint32Array(f32buf.buffer);
-
-/** bfloat16 bits -> float32 (bf16 is the upper half of a float32). */
-export function bf16ToF32(bits: number): number {
-  u32buf[0] = bits << 16;
-  return f32buf[0]!;
-}
-
-/** IEEE binary16 bits -> float32, including subnormals, infinities and NaN. */
-export function f16ToF32(bits: number): number {
-  const sign = bits & 0x8000 ? -1 : 1;
-  const exp = (bits >> 10) & 0x1f;
-  const frac = bits & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
 function widenInto(src: Uint16Array, srcOff: number, type: WType, dst: Float32Array, dstOff: number, n: number): void {
-  if (type === WType.BF16) {
+  if (type === WType.BF16 || type === WType.BF16Dot) {
     const u = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
     for (let i = 0; i < n; i++) u[dstOff + i] = src[srcOff + i]! << 16;
   } else if (type === WType.F16) {
-    for (let i = 0; i < n; i++) dst[dstOff + i] = f16ToF32(src[srcOff + i]!);
+    for (let i = 0; i < n; i++) dst[dstOff + i] = f16BitsToFloat(src[srcOff + i]!);
   } else {
     throw new Error(`widen: unknown half type ${type as number}`);
   }
@@ -136,10 +118,10 @@ function gemm1(transA: boolean, transB: boolean, M: number, N: number, K: number
     for (let k = 0; k < K; k++) {
       const a = transA ? A[aOff + k * lda + i]! : A[aOff + i * lda + k]!;
       if (transB) {
-        for (let j = 0; j < N; j++) row[j] += a * B[bOff + j * ldb + k]!;
+        for (let j = 0; j < N; j++) row[j]! += a * B[bOff + j * ldb + k]!;
       } else {
         const b0 = bOff + k * ldb;
-        for (let j = 0; j < N; j++) row[j] += a * B[b0 + j]!;
+        for (let j = 0; j < N; j++) row[j]! += a * B[b0 + j]!;
       }
     }
     const c0 = cOff + i * ldc;
@@ -150,20 +132,41 @@ function gemm1(transA: boolean, transB: boolean, M: number, N: number, K: number
 
 const NEG_INF = -Infinity;
 
+/** The optional attention arguments, validated as the addon does. */
+function checkWindow(window: number, causal: boolean, kvStride: number, S: number, D: number): void {
+  if (!Number.isInteger(window) || window < 0) throw new RangeError(`attention: window must be an integer >= 0, got ${window}`);
+  if (window > 0 && !causal) throw new RangeError('attention: a sliding window needs causal attention');
+  if (kvStride !== 0 && kvStride < S * D) throw new RangeError(`attention: kvStride must be >= S * D = ${S * D}, got ${kvStride}`);
+}
+
 export const jsKernels: Kernels = {
   name: 'js',
   threads: 1,
   simd: 'js',
 
-  gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, bType, beta, C, cOff, ldc, batch, strideA, strideB, strideC) {
+  gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, bType, beta, C, cOff, ldc, batch, strideA, strideB, strideC, bScale) {
     const row = new Float32Array(N);
     for (let b = 0; b < batch; b++) {
       let Bf: Float32Array;
       const bo = bOff + b * strideB;
+      if (bType === WType.I8) {
+        // Dequantise this item's rows (one scale per stored row), then the float32 path.
+        if (!bScale) throw new Error('gemm: bType I8 needs bScale (one float32 scale per stored row of B)');
+        const rows = transB ? N : K, cols = transB ? K : N, s0 = strideB ? b * rows : 0;
+        const q = B as Int8Array;
+        Bf = new Float32Array(rows * cols);
+        for (let r = 0; r < rows; r++) {
+          const s = bScale[s0 + r]!;
+          for (let c = 0; c < cols; c++) Bf[r * cols + c] = s * q[bo + r * ldb + c]!;
+        }
+        gemm1(transA, transB, M, N, K, alpha, A, aOff + b * strideA, lda, Bf, 0, cols, beta, C, cOff + b * strideC, ldc, row);
+        continue;
+      }
       if (bType === WType.F32) {
         Bf = B as Float32Array;
       } else {
-        // Widen just the rows of this matrix once, then reuse the float32 path.
+        // Widen just the rows of this matrix once, then reuse the float32 path (BF16Dot too: the
+        // reference computes bf16 weights in float32, see WType).
         const rows = transB ? N : K;
         const cols = transB ? K : N;
         Bf = new Float32Array(rows * cols);
@@ -242,8 +245,8 @@ export const jsKernels: Kernels = {
         const g = dy[o + j]! * (gamma ? gamma[j]! : 1);
         s1 += g;
         s2 += g * xh;
-        if (dgamma) dgamma[j] += dy[o + j]! * xh;
-        if (dbeta) dbeta[j] += dy[o + j]!;
+        if (dgamma) dgamma[j]! += dy[o + j]! * xh;
+        if (dbeta) dbeta[j]! += dy[o + j]!;
       }
       s1 /= cols;
       s2 /= cols;
@@ -274,7 +277,7 @@ export const jsKernels: Kernels = {
       let s = 0;
       for (let j = 0; j < cols; j++) {
         s += dy[o + j]! * (gamma ? gamma[j]! : 1) * x[o + j]!;
-        if (dgamma) dgamma[j] += dy[o + j]! * x[o + j]! * rs;
+        if (dgamma) dgamma[j]! += dy[o + j]! * x[o + j]! * rs;
       }
       s /= cols;
       const rs3 = rs * rs * rs;
@@ -307,26 +310,29 @@ export const jsKernels: Kernels = {
         const inv = 1 / s;
         const off = eps / V;
         for (let j = 0; j < V; j++) dlogits[o + j] = gradScale * (Math.exp(logits[o + j]! - mx) * inv - off);
-        dlogits[o + t] -= gradScale * (1 - eps);
+        dlogits[o + t]! -= gradScale * (1 - eps);
       }
     }
     return count;
   },
 
-  attention(q, k, v, out, lse, B, H, Hkv, T, S, D, scale, causal, keyMask) {
+  attention(q, k, v, out, lse, B, H, Hkv, T, S, D, scale, causal, keyMask, window = 0, kvStride = 0) {
+    checkWindow(window, causal, kvStride, S, D);
     const group = H / Hkv;
     const offset = S - T;
+    const stride = kvStride || S * D;
     const p = new Float64Array(S);
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         const kvh = Math.floor(h / group);
-        const kBase = ((b * Hkv + kvh) * S) * D;
+        const kBase = (b * Hkv + kvh) * stride;
         for (let t = 0; t < T; t++) {
           const qo = ((b * H + h) * T + t) * D;
           const limit = causal ? Math.min(S, t + offset + 1) : S;
+          const first = window > 0 ? Math.max(0, t + offset + 1 - window) : 0;
           let mx = NEG_INF;
           for (let s = 0; s < limit; s++) {
-            if (keyMask && keyMask[b * S + s] === 0) { p[s] = NEG_INF; continue; }
+            if (s < first || (keyMask && keyMask[b * S + s] === 0)) { p[s] = NEG_INF; continue; }
             let dot = 0;
             const ko = kBase + s * D;
             for (let d = 0; d < D; d++) dot += q[qo + d]! * k[ko + d]!;
@@ -352,16 +358,18 @@ export const jsKernels: Kernels = {
     }
   },
 
-  attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, keyMask) {
+  attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, keyMask, window = 0, kvStride = 0) {
+    checkWindow(window, causal, kvStride, S, D);
     const group = H / Hkv;
     const offset = S - T;
+    const stride = kvStride || S * D;
     const p = new Float64Array(S);
     const dp = new Float64Array(S);
     if (dq) dq.fill(0, 0, B * H * T * D);
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         const kvh = Math.floor(h / group);
-        const kBase = ((b * Hkv + kvh) * S) * D;
+        const kBase = (b * Hkv + kvh) * stride;
         for (let t = 0; t < T; t++) {
           const row = (b * H + h) * T + t;
           const L = lse[row]!;
@@ -371,8 +379,9 @@ export const jsKernels: Kernels = {
           // P = exp(score - lse); dP = dout . v; dS = P * (dP - sum(dout*out))
           let delta = 0;
           for (let d = 0; d < D; d++) delta += dout[qo + d]! * out[qo + d]!;
+          const first = window > 0 ? Math.max(0, t + offset + 1 - window) : 0;
           for (let s = 0; s < limit; s++) {
-            if (keyMask && keyMask[b * S + s] === 0) { p[s] = 0; dp[s] = 0; continue; }
+            if (s < first || (keyMask && keyMask[b * S + s] === 0)) { p[s] = 0; dp[s] = 0; continue; }
             const ko = kBase + s * D;
             let dot = 0;
             let dpv = 0;
@@ -386,9 +395,9 @@ export const jsKernels: Kernels = {
             const ko = kBase + s * D;
             const ds = dp[s]! * scale;
             for (let d = 0; d < D; d++) {
-              if (dq) dq[qo + d] += ds * k[ko + d]!;
-              if (dk) dk[ko + d] += ds * q[qo + d]!;
-              if (dv) dv[ko + d] += ps * dout[qo + d]!;
+              if (dq) dq[qo + d]! += ds * k[ko + d]!;
+              if (dk) dk[ko + d]! += ds * q[qo + d]!;
+              if (dv) dv[ko + d]! += ps * dout[qo + d]!;
             }
           }
         }
@@ -411,7 +420,7 @@ export const jsKernels: Kernels = {
   },
 
   axpy(n, alpha, x, xOff, y, yOff) {
-    for (let i = 0; i < n; i++) y[yOff + i] += alpha * x[xOff + i]!;
+    for (let i = 0; i < n; i++) y[yOff + i]! += alpha * x[xOff + i]!;
   },
 
   sumSquares(x, n) {

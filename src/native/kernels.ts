@@ -13,11 +13,28 @@
  *  - Half-precision weights are Uint16Array holding raw bf16 or IEEE f16 bits (`HalfType`).
  */
 
-/** Storage type of a weight operand: 0 = float32, 1 = bfloat16 bits, 2 = IEEE float16 bits. */
+/**
+ * Storage type of a weight operand: 0 = float32, 1 = bfloat16 bits, 2 = IEEE float16 bits,
+ * 3 = bfloat16 bits computed in bfloat16 (`BF16Dot`).
+ *
+ * BF16 and F16 weights are widened to float32 and multiplied in float32. BF16Dot weights (opt-in
+ * `computeDtype: 'bfloat16'`) are multiplied in bfloat16 where the CPU has AVX512_BF16: op(A) is
+ * rounded to bfloat16 (round to nearest even) and the bf16 products are accumulated in float32
+ * (`vdpbf16ps`, twice the float32 rate). Everywhere else (other CPUs, the TypeScript kernels,
+ * GEMMs of a few rows such as decoding, which are memory-bound) BF16Dot is computed exactly as
+ * BF16. Results therefore differ from BF16 by the rounding of op(A): at most about
+ * 2^-8 * sum_k |a_ik b_kj| per element.
+ *
+ * I8 weights (opt-in `computeDtype: 'int8'`) are an Int8Array with one float32 scale per row of
+ * the stored matrix (`bScale`): B(r, c) = bScale[r] * q[r * ldb + c]. They are dequantised block
+ * by block and multiplied in float32 (weight-only quantisation: a quarter of the bytes to read).
+ */
 export const enum WType {
   F32 = 0,
   BF16 = 1,
   F16 = 2,
+  BF16Dot = 3,
+  I8 = 4,
 }
 
 /** Element-wise activations with a forward and a backward. */
@@ -46,14 +63,18 @@ export interface Kernels {
    * op(A) = A ([M,K], row stride lda) or, if transA, A stored as [K,M] (row stride lda).
    * op(B) = B ([K,N], row stride ldb) or, if transB, B stored as [N,K] (row stride ldb).
    * A_b starts at aOff + b*strideA, likewise B and C. beta = 0 means C is overwritten
-   * (even if it held NaN). B may be a half-precision weight (bType BF16/F16, B is a Uint16Array).
+   * (even if it held NaN). B may be a half-precision weight (bType BF16/F16/BF16Dot, B is a
+   * Uint16Array) or an int8 weight (bType I8, B is an Int8Array, `bScale` required: one scale per
+   * stored row of B, i.e. N per item when transB else K; item b uses bScale[b * rows ...], or the
+   * first `rows` scales for every item when strideB = 0).
    */
   gemm(
     transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
     A: Float32Array, aOff: number, lda: number,
-    B: Float32Array | Uint16Array, bOff: number, ldb: number, bType: WType,
+    B: Float32Array | Uint16Array | Int8Array, bOff: number, ldb: number, bType: WType,
     beta: number, C: Float32Array, cOff: number, ldc: number,
     batch: number, strideA: number, strideB: number, strideC: number,
+    bScale?: Float32Array | null,
   ): void;
 
   /** Widen n half values (bf16/f16 bits) to float32: dst[i] = float(src[srcOff+i]). */
@@ -119,10 +140,14 @@ export interface Kernels {
    *  keyMask: null or Uint8Array [B, S]; 0 = padding key, never attended.
    *  A row with no allowed key outputs zeros (and lse = -Infinity).
    *  scale multiplies q·k (usually 1/sqrt(D)).
+   *  window (optional, > 0, causal only): sliding-window attention as Mistral/Qwen2: the query at
+   *  absolute position p sees keys p - window < s <= p (0 or absent: no window).
+   *  kvStride (optional): elements between consecutive [S, D] blocks of k and v (and dk, dv), so
+   *  a cache with room for more positions than S is read in place; 0 or absent: S * D.
    */
   attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
     B: number, H: number, Hkv: number, T: number, S: number, D: number,
-    scale: number, causal: boolean, keyMask: Uint8Array | null): void;
+    scale: number, causal: boolean, keyMask: Uint8Array | null, window?: number, kvStride?: number): void;
   /**
    * Attention backward: given dout, writes dq (same shape as q) and ACCUMULATES dk, dv
    * (caller zeroes them; with grouped heads several q heads add into one kv head).
@@ -131,7 +156,7 @@ export interface Kernels {
   attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
     dout: Float32Array, dq: Float32Array | null, dk: Float32Array | null, dv: Float32Array | null,
     B: number, H: number, Hkv: number, T: number, S: number, D: number,
-    scale: number, causal: boolean, keyMask: Uint8Array | null): void;
+    scale: number, causal: boolean, keyMask: Uint8Array | null, window?: number, kvStride?: number): void;
 
   /**
    * AdamW step on a flat parameter (PyTorch semantics, decoupled weight decay):

@@ -30,6 +30,14 @@ export class Linear extends Module {
   }
 }
 
+/**
+ * Anything with a Linear's forward: a Linear, or an adapter wrapping one (LoRA and the other PEFT
+ * layers). Model fields that adapters may replace are typed LinearLike.
+ */
+export interface LinearLike extends Module {
+  forward(x: Tensor): Tensor;
+}
+
 /** Lookup table [num, dim]; init N(0, 1) as PyTorch. */
 export class Embedding extends Module {
   weight: Tensor;

@@ -8,6 +8,19 @@
  */
 import { Tensor } from '../tensor/tensor.js';
 
+/** A child by key: Module.child for modules, indexing for arrays. */
+function childOf(parent: unknown, key: string): unknown {
+  if (parent instanceof Module) return (parent as unknown as { child(k: string): unknown }).child(key);
+  if (Array.isArray(parent)) return parent[Number(key)];
+  return undefined;
+}
+
+function setChildOf(parent: unknown, key: string, value: Module | Tensor): void {
+  if (parent instanceof Module) (parent as unknown as { setChild(k: string, v: Module | Tensor): void }).setChild(key, value);
+  else if (Array.isArray(parent)) parent[Number(key)] = value;
+  else throw new Error(`cannot set "${key}": its parent is not a module`);
+}
+
 export abstract class Module {
   /** Training mode switches dropout on. */
   training = true;
@@ -98,14 +111,22 @@ export abstract class Module {
     return { missing, unexpected };
   }
 
+  /** The direct child (module, parameter or array) under `key`; dictionaries override. */
+  protected child(key: string): unknown {
+    return (this as unknown as Record<string, unknown>)[key];
+  }
+
+  /** Replace the direct child under `key`; dictionaries override. */
+  protected setChild(key: string, value: Module | Tensor): void {
+    (this as unknown as Record<string, unknown>)[key] = value;
+  }
+
   /** The sub-module at a dotted path. */
   getModule(path: string): Module {
     if (path === '') return this;
-    let cur: unknown = this;
-    for (const part of path.split('.')) {
-      cur = (cur as Record<string, unknown>)?.[part];
-      if (cur === undefined) throw new Error(`no module at "${path}"`);
-    }
+    const { parent, key } = this.resolveParent(path);
+    const cur = childOf(parent, key);
+    if (cur === undefined) throw new Error(`no module at "${path}"`);
     if (!(cur instanceof Module)) throw new Error(`"${path}" is not a module`);
     return cur;
   }
@@ -113,30 +134,117 @@ export abstract class Module {
   /** Replace the sub-module at a dotted path (how adapters wrap layers). */
   setModule(path: string, module: Module): void {
     const { parent, key } = this.resolveParent(path);
-    if (!(parent[key] instanceof Module)) throw new Error(`"${path}" is not a module`);
-    parent[key] = module;
+    const cur = childOf(parent, key);
+    if (!(cur instanceof Module)) throw new Error(`"${path}" is not a module`);
+    setChildOf(parent, key, module);
   }
 
   /** Replace the parameter at a dotted path. */
   setParameter(path: string, t: Tensor): void {
     const { parent, key } = this.resolveParent(path);
-    if (!(parent[key] instanceof Tensor)) throw new Error(`"${path}" is not a parameter`);
-    parent[key] = t;
+    if (!(childOf(parent, key) instanceof Tensor)) throw new Error(`"${path}" is not a parameter`);
+    setChildOf(parent, key, t);
   }
 
-  private resolveParent(path: string): { parent: Record<string, unknown>; key: string } {
+  private resolveParent(path: string): { parent: unknown; key: string } {
     const parts = path.split('.');
-    const key = parts.pop()!;
+    const key = parts.pop() ?? '';
     let cur: unknown = this;
     for (const part of parts) {
-      cur = (cur as Record<string, unknown>)?.[part];
-      if (cur === undefined) throw new Error(`no module at "${path}"`);
+      cur = childOf(cur, part);
+      if (cur === undefined || cur === null) throw new Error(`no module at "${path}"`);
     }
-    return { parent: cur as Record<string, unknown>, key };
+    return { parent: cur, key };
   }
 
   /** Total number of parameter elements (optionally only trainable ones). */
   numParameters(trainableOnly = false): number {
     return this.namedParameters().reduce((s, [, t]) => s + (!trainableOnly || t.requiresGrad ? t.size : 0), 0);
+  }
+}
+
+/**
+ * Named children keyed by a string (torch.nn.ModuleDict): how adapter layers hold one sub-module
+ * per adapter, so parameter paths read `q_proj.lora_A.default.weight` as in PEFT.
+ */
+export class ModuleDict<M extends Module = Module> extends Module {
+  private readonly items = new Map<string, M>();
+
+  protected override entries(): Array<[string, Tensor | Module]> {
+    return [...this.items];
+  }
+
+  protected override child(key: string): unknown {
+    return this.items.get(key);
+  }
+
+  protected override setChild(key: string, value: Module | Tensor): void {
+    if (!(value instanceof Module)) throw new Error(`ModuleDict: "${key}" must be a module`);
+    this.items.set(key, value as M);
+  }
+
+  get(key: string): M | undefined {
+    return this.items.get(key);
+  }
+
+  set(key: string, m: M): void {
+    this.items.set(key, m);
+  }
+
+  delete(key: string): boolean {
+    return this.items.delete(key);
+  }
+
+  has(key: string): boolean {
+    return this.items.has(key);
+  }
+
+  keys(): string[] {
+    return [...this.items.keys()];
+  }
+
+  get size(): number {
+    return this.items.size;
+  }
+}
+
+/**
+ * Named parameters keyed by a string (torch.nn.ParameterDict): path `ia3_l.default`,
+ * `lora_magnitude_vector.default`.
+ */
+export class ParamDict extends Module {
+  private readonly items = new Map<string, Tensor>();
+
+  protected override entries(): Array<[string, Tensor | Module]> {
+    return [...this.items];
+  }
+
+  protected override child(key: string): unknown {
+    return this.items.get(key);
+  }
+
+  protected override setChild(key: string, value: Module | Tensor): void {
+    if (!(value instanceof Tensor)) throw new Error(`ParamDict: "${key}" must be a tensor`);
+    this.items.set(key, value);
+  }
+
+  get(key: string): Tensor | undefined {
+    return this.items.get(key);
+  }
+
+  set(key: string, t: Tensor): void {
+    this.items.set(key, t);
+  }
+
+  delete(key: string): boolean {
+    return this.items.delete(key);
+  }
+
+  has(key: string): boolean {
+    return this.items.has(key);
+  }
+
+  keys(): string[] {
+    return [...this.items.keys()];
   }
 }

@@ -16,10 +16,12 @@ export function tensor(values: ArrayLike<number>, shape?: readonly number[], opt
   return new Tensor(Float32Array.from(values), shape ?? [values.length], opts);
 }
 
+/** A tensor of zeros with the given shape. */
 export function zeros(shape: readonly number[], opts: { requiresGrad?: boolean; name?: string } = {}): Tensor {
   return new Tensor(new Float32Array(sizeOf(shape)), shape, opts);
 }
 
+/** A tensor filled with one value. */
 export function full(shape: readonly number[], value: number, opts: { requiresGrad?: boolean; name?: string } = {}): Tensor {
   return new Tensor(new Float32Array(sizeOf(shape)).fill(value), shape, opts);
 }
@@ -27,6 +29,17 @@ export function full(shape: readonly number[], value: number, opts: { requiresGr
 /** Normal(mean, std) entries from a seeded generator. */
 export function randn(shape: readonly number[], rng: Rng, std = 1, opts: { requiresGrad?: boolean; name?: string } = {}): Tensor {
   return new Tensor(rng.fillNormal(new Float32Array(sizeOf(shape)), 0, std), shape, opts);
+}
+
+/** Rows [r0, r1) of an int8 matrix, scaled, into out[o...]. */
+function dequantRows(t: Tensor, r0: number, r1: number, out: Float32Array, o: number): void {
+  const q = t.data as Int8Array, s = t.scales;
+  if (!s) throw new Error(`tensor ${t.label()} is i8 without scales`);
+  const cols = t.shape[1] ?? 0;
+  for (let r = r0; r < r1; r++) {
+    const sr = s[r] ?? 0;
+    for (let c = 0; c < cols; c++) out[o++] = sr * (q[r * cols + c] ?? 0);
+  }
 }
 
 /** Uniform[lo, hi) entries from a seeded generator. */
@@ -38,7 +51,8 @@ export function rand(shape: readonly number[], rng: Rng, lo = 0, hi = 1, opts: {
 export function toF32(t: Tensor): Tensor {
   if (t.dtype === 'f32') return t;
   const out = new Float32Array(t.size);
-  kernels.widen(t.data as Uint16Array, 0, t.wtype, out, 0, t.size);
+  if (t.dtype === 'i8') dequantRows(t, 0, t.shape[0] ?? 0, out, 0);
+  else kernels.widen(t.data as Uint16Array, 0, t.wtype, out, 0, t.size);
   return new Tensor(out, t.shape, t.name !== undefined ? { name: t.name } : {});
 }
 
@@ -98,11 +112,11 @@ function reduceTo(g: Float32Array, outShape: readonly number[], inShape: readonl
   const inSize = out.length;
   // Common case: the input is a suffix of the output (bias over rows).
   if (isSuffix(inShape, outShape)) {
-    for (let o = 0; o < g.length; o += inSize) for (let j = 0; j < inSize; j++) out[j] += g[o + j]!;
+    for (let o = 0; o < g.length; o += inSize) for (let j = 0; j < inSize; j++) out[j]! += g[o + j]!;
     return out;
   }
   const idx = broadcastIndex(outShape, inShape);
-  for (let k = 0; k < g.length; k++) out[idx[k]!] += g[k]!;
+  for (let k = 0; k < g.length; k++) out[idx[k]!]! += g[k]!;
   return out;
 }
 
@@ -179,6 +193,7 @@ function expand(src: Float32Array, srcShape: readonly number[], outShape: readon
 // ---------------------------------------------------------------------------------------------
 // Element-wise arithmetic (broadcasting)
 
+/** a + b, with numpy broadcasting. */
 export function add(a: Tensor, b: Tensor): Tensor {
   return binary(a, b, 'add', (g, _ad, _bd, shape, ctx) => {
     if (a.requiresGrad) ctx.accumulate(a, reduceTo(b.requiresGrad ? g.slice() : g, shape, a.shape));
@@ -186,6 +201,7 @@ export function add(a: Tensor, b: Tensor): Tensor {
   });
 }
 
+/** a - b, with numpy broadcasting. */
 export function sub(a: Tensor, b: Tensor): Tensor {
   return binary(a, b, 'sub', (g, _ad, _bd, shape, ctx) => {
     if (a.requiresGrad) ctx.accumulate(a, reduceTo(b.requiresGrad ? g.slice() : g, shape, a.shape));
@@ -197,6 +213,7 @@ export function sub(a: Tensor, b: Tensor): Tensor {
   });
 }
 
+/** a * b (element-wise), with numpy broadcasting. */
 export function mul(a: Tensor, b: Tensor): Tensor {
   return binary(a, b, 'mul', (g, ad, bd, shape, ctx) => {
     if (a.requiresGrad) {
@@ -214,6 +231,7 @@ export function mul(a: Tensor, b: Tensor): Tensor {
   });
 }
 
+/** a / b (element-wise), with numpy broadcasting. */
 export function div(a: Tensor, b: Tensor): Tensor {
   return binary(a, b, 'div', (g, ad, bd, shape, ctx) => {
     const be = expand(bd, b.shape, shape);
@@ -251,6 +269,7 @@ export function addScalar(x: Tensor, s: number): Tensor {
   return result(out, x.shape, 'addScalar', [x], (g, ctx) => ctx.accumulate(x, g));
 }
 
+/** -x. */
 export function neg(x: Tensor): Tensor {
   return scale(x, -1);
 }
@@ -285,10 +304,15 @@ function unaryOp(x: Tensor, op: Unary, name: string): Tensor {
 export function gelu(x: Tensor, approximate: 'tanh' | 'none' = 'none'): Tensor {
   return unaryOp(x, approximate === 'tanh' ? Unary.GeluTanh : Unary.GeluErf, 'gelu');
 }
+/** SiLU (swish): x * sigmoid(x), element-wise. */
 export const silu = (x: Tensor): Tensor => unaryOp(x, Unary.Silu, 'silu');
+/** ReLU: max(x, 0), element-wise. */
 export const relu = (x: Tensor): Tensor => unaryOp(x, Unary.Relu, 'relu');
+/** Hyperbolic tangent, element-wise. */
 export const tanh = (x: Tensor): Tensor => unaryOp(x, Unary.Tanh, 'tanh');
+/** Logistic sigmoid 1 / (1 + e^-x), element-wise. */
 export const sigmoid = (x: Tensor): Tensor => unaryOp(x, Unary.Sigmoid, 'sigmoid');
+/** e^x, element-wise. */
 export const exp = (x: Tensor): Tensor => unaryOp(x, Unary.Exp, 'exp');
 
 /**
@@ -342,10 +366,10 @@ function reduce(x: Tensor, dim: number | undefined, keepdim: boolean, op: string
   for (let o = 0; o < outer; o++) {
     for (let k = 0; k < n; k++) {
       const base = (o * n + k) * inner;
-      for (let i = 0; i < inner; i++) out[o * inner + i] += xd[base + i]!;
+      for (let i = 0; i < inner; i++) out[o * inner + i]! += xd[base + i]!;
     }
   }
-  for (let i = 0; i < out.length; i++) out[i] *= factor;
+  for (let i = 0; i < out.length; i++) out[i]! *= factor;
   const shape = keepdim ? x.shape.map((s, i) => (i === d ? 1 : s)) : x.shape.filter((_, i) => i !== d);
   return result(out, shape, op, [x], (g, ctx) => {
     const gx = new Float32Array(xd.length);
@@ -592,6 +616,7 @@ export function embedding(weight: Tensor, ids: Int32Array, idsShape: readonly nu
     const id = ids[i]!;
     if (!(id >= 0 && id < V)) throw new Error(`embedding: id ${id} at position ${i} is outside the vocabulary [0, ${V}) of ${weight.label()}`);
     if (weight.dtype === 'f32') out.set((weight.data as Float32Array).subarray(id * D, (id + 1) * D), i * D);
+    else if (weight.dtype === 'i8') dequantRows(weight, id, id + 1, out, i * D);
     else kernels.widen(weight.data as Uint16Array, id * D, weight.wtype, out, i * D, D);
   }
   return result(out, [...idsShape, D], 'embedding', [weight], (g, ctx) => {
@@ -634,17 +659,17 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
   const ldb = bc;
   if (shared && !transA) {
     // One large GEMM: rows of every batch stacked.
-    kernels.gemm(false, transB, batch * M, N, K, alpha, ad, 0, lda, b.data, 0, ldb, b.wtype, 0, out, 0, N, 1, 0, 0, 0);
+    kernels.gemm(false, transB, batch * M, N, K, alpha, ad, 0, lda, b.data, 0, ldb, b.wtype, 0, out, 0, N, 1, 0, 0, 0, b.scales);
   } else {
-    kernels.gemm(transA, transB, M, N, K, alpha, ad, 0, lda, b.data, 0, ldb, b.wtype, 0, out, 0, N, batch, M * K, shared ? 0 : K * N, M * N);
+    kernels.gemm(transA, transB, M, N, K, alpha, ad, 0, lda, b.data, 0, ldb, b.wtype, 0, out, 0, N, batch, M * K, shared ? 0 : K * N, M * N, b.scales);
   }
   return result(out, [...batchShape, M, N], 'matmul', [a, b], (g, ctx) => {
     if (a.requiresGrad) {
       // dA = g @ op(B)^T  (or its transpose when A was read transposed)
       const ga = new Float32Array(ad.length);
       if (!transA) {
-        if (shared) kernels.gemm(false, !transB, batch * M, K, N, alpha, g, 0, N, b.data, 0, ldb, b.wtype, 0, ga, 0, K, 1, 0, 0, 0);
-        else kernels.gemm(false, !transB, M, K, N, alpha, g, 0, N, b.data, 0, ldb, b.wtype, 0, ga, 0, K, batch, M * N, K * N, M * K);
+        if (shared) kernels.gemm(false, !transB, batch * M, K, N, alpha, g, 0, N, b.data, 0, ldb, b.wtype, 0, ga, 0, K, 1, 0, 0, 0, b.scales);
+        else kernels.gemm(false, !transB, M, K, N, alpha, g, 0, N, b.data, 0, ldb, b.wtype, 0, ga, 0, K, batch, M * N, K * N, M * K, b.scales);
       } else {
         // A stored [K, M]: dA = op(B) @ g^T  -> [K, M]
         kernels.gemm(transB, true, K, M, N, alpha, toF32(b).f32, 0, ldb, g, 0, N, WType.F32, 0, ga, 0, M, batch, shared ? 0 : K * N, M * N, M * K);
@@ -694,13 +719,13 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const rows = x.size / inF;
   const out = new Float32Array(rows * outF);
   if (bias) { const bd = bias.f32; for (let r = 0; r < rows; r++) out.set(bd, r * outF); }
-  kernels.gemm(false, !inOut, rows, outF, inF, alpha, xd, 0, inF, weight.data, 0, inOut ? outF : inF, weight.wtype, bias ? 1 : 0, out, 0, outF, 1, 0, 0, 0);
+  kernels.gemm(false, !inOut, rows, outF, inF, alpha, xd, 0, inF, weight.data, 0, inOut ? outF : inF, weight.wtype, bias ? 1 : 0, out, 0, outF, 1, 0, 0, 0, weight.scales);
   const shape = [...x.shape.slice(0, -1), outF];
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return result(out, shape, 'linear', inputs, (g, ctx) => {
     if (x.requiresGrad) {
       const gx = new Float32Array(xd.length);
-      kernels.gemm(false, inOut, rows, inF, outF, alpha, g, 0, outF, weight.data, 0, inOut ? outF : inF, weight.wtype, 0, gx, 0, inF, 1, 0, 0, 0);
+      kernels.gemm(false, inOut, rows, inF, outF, alpha, g, 0, outF, weight.data, 0, inOut ? outF : inF, weight.wtype, 0, gx, 0, inF, 1, 0, 0, 0, weight.scales);
       ctx.accumulate(x, gx);
     }
     if (weight.requiresGrad) {
@@ -720,10 +745,12 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
 // ---------------------------------------------------------------------------------------------
 // Normalisation and softmax (over the last dimension)
 
+/** Softmax over dimension `dim` (default the last). */
 export function softmax(x: Tensor, dim = -1): Tensor {
   return softmaxOp(x, dim, false);
 }
 
+/** Log-softmax over dimension `dim` (default the last), computed stably. */
 export function logSoftmax(x: Tensor, dim = -1): Tensor {
   return softmaxOp(x, dim, true);
 }
@@ -796,6 +823,7 @@ export function rmsNorm(x: Tensor, gamma: Tensor | null, eps = 1e-6): Tensor {
 // ---------------------------------------------------------------------------------------------
 // Losses
 
+/** Options of {@link crossEntropy} and {@link linearCrossEntropy}. */
 export interface CrossEntropyOptions {
   /** Targets equal to this contribute nothing (default -100, as PyTorch). */
   ignoreIndex?: number;
@@ -827,7 +855,7 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, opts: CrossEnt
     return result(losses, logits.shape.slice(0, -1), 'crossEntropy', [logits], (g, ctx) => {
       const dl = new Float32Array(ld.length);
       kernels.crossEntropy(ld, targets, rows, V, ignoreIndex, eps, new Float32Array(rows), dl, 1);
-      for (let r = 0; r < rows; r++) { const s = g[r]!; for (let j = 0; j < V; j++) dl[r * V + j] *= s; }
+      for (let r = 0; r < rows; r++) { const s = g[r]!; for (let j = 0; j < V; j++) dl[r * V + j]! *= s; }
       ctx.accumulate(logits, dl);
     });
   }
@@ -835,9 +863,10 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, opts: CrossEnt
   for (let r = 0; r < rows; r++) total += losses[r]!;
   const value = reduction === 'mean' ? total / count : total;
   return result(new Float32Array([value]), [], 'crossEntropy', [logits], (g, ctx) => {
+    if (!dlogits) throw new Error('crossEntropy: backward reached an input that required no gradient');
     const s = g[0]!;
-    if (s !== 1) for (let i = 0; i < dlogits!.length; i++) dlogits![i] *= s;
-    ctx.accumulate(logits, dlogits!);
+    if (s !== 1) for (let i = 0; i < dlogits.length; i++) dlogits[i]! *= s;
+    ctx.accumulate(logits, dlogits);
   });
 }
 
@@ -875,13 +904,13 @@ export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Arra
   let total = 0;
   for (let r0 = 0; r0 < rows; r0 += chunk) {
     const n = Math.min(chunk, rows - r0);
-    kernels.gemm(false, true, n, V, d, 1, hd, r0 * d, d, weight.data, 0, d, weight.wtype, 0, logits, 0, V, 1, 0, 0, 0);
+    kernels.gemm(false, true, n, V, d, 1, hd, r0 * d, d, weight.data, 0, d, weight.wtype, 0, logits, 0, V, 1, 0, 0, 0, weight.scales);
     const t = targets.subarray(r0, r0 + n);
     const needGrad = isGradEnabled() && (wantH || wantW);
     kernels.crossEntropy(logits, t, n, V, ignoreIndex, eps, losses, needGrad ? logits : null, gradScale);
     for (let i = 0; i < n; i++) total += losses[i]!;
     if (!needGrad) continue;
-    if (gh) kernels.gemm(false, false, n, d, V, 1, logits, 0, V, weight.data, 0, d, weight.wtype, 0, gh, r0 * d, d, 1, 0, 0, 0);
+    if (gh) kernels.gemm(false, false, n, d, V, 1, logits, 0, V, weight.data, 0, d, weight.wtype, 0, gh, r0 * d, d, 1, 0, 0, 0, weight.scales);
     if (gw) kernels.gemm(true, false, V, d, n, 1, logits, 0, V, hd, r0 * d, d, WType.F32, 1, gw, 0, d, 1, 0, 0, 0);
   }
   const value = reduction === 'mean' ? total / count : total;
@@ -889,7 +918,7 @@ export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Arra
     const s = g[0]!;
     for (const [t, grad] of [[h, gh], [weight, gw]] as const) {
       if (!grad) continue;
-      if (s !== 1) for (let i = 0; i < grad.length; i++) grad[i] *= s;
+      if (s !== 1) for (let i = 0; i < grad.length; i++) grad[i]! *= s;
       ctx.accumulate(t, grad);
     }
   });
@@ -914,6 +943,7 @@ function count0(targets: Int32Array, ignoreIndex: number): number {
 // ---------------------------------------------------------------------------------------------
 // Attention and rotary embeddings
 
+/** Options of {@link scaledDotProductAttention}. */
 export interface AttentionOptions {
   /** Causal masking (decoder). Query t sees keys up to t + (S - T). Default true. */
   causal?: boolean;
@@ -921,6 +951,11 @@ export interface AttentionOptions {
   keyMask?: Uint8Array | null;
   /** Multiplies q·k; default 1/sqrt(head_dim). */
   scale?: number;
+  /**
+   * Sliding window (Mistral/Qwen2 `sliding_window`, causal only): the query at key position p
+   * sees keys p - window < s <= p. 0, null or absent: full attention.
+   */
+  window?: number | null;
 }
 
 /**
@@ -939,17 +974,20 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   const mask = opts.keyMask ?? null;
   if (mask && mask.length !== B * S) throw new Error(`attention: keyMask has ${mask.length} entries, expected batch*keys = ${B * S}`);
   const sc = opts.scale ?? 1 / Math.sqrt(D);
+  const window = opts.window ?? 0;
+  if (!Number.isInteger(window) || window < 0) throw new Error(`attention: window must be an integer >= 0, got ${window}`);
+  if (window > 0 && !causal) throw new Error('attention: a sliding window needs causal attention');
   const qd = q.f32;
   const kd = k.f32;
   const vd = v.f32;
   const out = new Float32Array(B * H * T * D);
   const lse = new Float32Array(B * H * T);
-  kernels.attention(qd, kd, vd, out, lse, B, H, Hkv, T, S, D, sc, causal, mask);
+  kernels.attention(qd, kd, vd, out, lse, B, H, Hkv, T, S, D, sc, causal, mask, window);
   return result(out, [B, H, T, D], 'attention', [q, k, v], (g, ctx) => {
     const dq = q.requiresGrad ? new Float32Array(qd.length) : null;
     const dk = k.requiresGrad ? new Float32Array(kd.length) : null;
     const dv = v.requiresGrad ? new Float32Array(vd.length) : null;
-    kernels.attentionBackward(qd, kd, vd, out, lse, g, dq, dk, dv, B, H, Hkv, T, S, D, sc, causal, mask);
+    kernels.attentionBackward(qd, kd, vd, out, lse, g, dq, dk, dv, B, H, Hkv, T, S, D, sc, causal, mask, window);
     if (dq) ctx.accumulate(q, dq);
     if (dk) ctx.accumulate(k, dk);
     if (dv) ctx.accumulate(v, dv);

@@ -8,12 +8,16 @@
  * LoRA's memory saving comes from.
  *
  * Frozen weights may be stored as bfloat16/float16 bits (`dtype` 'bf16' | 'f16'); the kernels
- * widen them on the fly (matmul, embedding). All computed tensors are float32.
+ * widen them on the fly (matmul, embedding). All computed tensors are float32. A bf16 weight marked
+ * `bf16Compute` (see nn/compute-dtype.ts) is multiplied in bfloat16 where the CPU can (WType.BF16Dot).
+ * Frozen matrices may also be int8 (`dtype` 'i8': an Int8Array plus one float32 scale per row,
+ * value = scales[row] * q), dequantised by the kernels on the fly.
  */
 import { kernels } from '../native/index.js';
 import { WType } from '../native/kernels.js';
 
-export type DType = 'f32' | 'bf16' | 'f16';
+/** Storage type of a tensor: float32, or bfloat16/float16/int8 (frozen weights, kept compact to save memory). */
+export type DType = 'f32' | 'bf16' | 'f16' | 'i8';
 
 /** Records how a tensor was computed: its inputs and how to send a gradient back to them. */
 export interface GradNode {
@@ -60,12 +64,14 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** Number of elements of a shape (1 for a scalar's `[]`). */
 export function sizeOf(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
 }
 
+/** A shape as text for error messages, e.g. `[2, 3]`. */
 export function shapeStr(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
@@ -78,12 +84,19 @@ function checkShape(shape: readonly number[], where: string): void {
 
 let nextId = 1;
 
+/**
+ * An n-dimensional array (row-major) with reverse-mode autograd, like a PyTorch tensor: operations
+ * in `tunekit/tensor` record a graph when an input `requiresGrad`, and {@link Tensor.backward}
+ * fills `.grad` of every leaf that needs one. Data is float32, or bf16/f16/i8 for frozen weights.
+ */
 export class Tensor {
   readonly id = nextId++;
   readonly shape: readonly number[];
   readonly dtype: DType;
-  /** float32 values (dtype 'f32') or raw half bits (dtype 'bf16' / 'f16'). */
-  data: Float32Array | Uint16Array;
+  /** float32 values (dtype 'f32'), raw half bits (dtype 'bf16' / 'f16') or int8 codes ('i8'). */
+  data: Float32Array | Uint16Array | Int8Array;
+  /** dtype 'i8' only: one scale per row (first dimension) of the 2-D matrix; null otherwise. */
+  readonly scales: Float32Array | null;
   /** Trainable leaf, or computed from one: gradients flow here. */
   requiresGrad: boolean;
   /** Accumulated d(loss)/d(this) for leaves that require a gradient. */
@@ -92,16 +105,29 @@ export class Tensor {
   node: GradNode | null = null;
   /** Optional human name (parameter path), used in error messages. */
   name?: string;
+  /** A bf16 weight whose matrix products round the other operand to bf16 too (WType.BF16Dot). */
+  readonly bf16Compute: boolean;
 
-  constructor(data: Float32Array | Uint16Array, shape: readonly number[], opts: { dtype?: DType; requiresGrad?: boolean; name?: string } = {}) {
+  constructor(data: Float32Array | Uint16Array | Int8Array, shape: readonly number[],
+    opts: { dtype?: DType; requiresGrad?: boolean; name?: string; bf16Compute?: boolean; scales?: Float32Array } = {}) {
     checkShape(shape, 'Tensor');
     const dtype = opts.dtype ?? 'f32';
     if (dtype === 'f32' && !(data instanceof Float32Array)) throw new Error('Tensor: dtype f32 needs a Float32Array');
-    if (dtype !== 'f32' && !(data instanceof Uint16Array)) throw new Error(`Tensor: dtype ${dtype} needs a Uint16Array of raw bits`);
+    if ((dtype === 'bf16' || dtype === 'f16') && !(data instanceof Uint16Array)) throw new Error(`Tensor: dtype ${dtype} needs a Uint16Array of raw bits`);
+    if (dtype === 'i8') {
+      if (!(data instanceof Int8Array)) throw new Error('Tensor: dtype i8 needs an Int8Array');
+      if (shape.length !== 2) throw new Error(`Tensor: an i8 tensor must be a 2-D matrix, got shape ${shapeStr(shape)}`);
+      if (!opts.scales || opts.scales.length !== shape[0]) throw new Error(`Tensor: an i8 tensor of shape ${shapeStr(shape)} needs ${shape[0]} row scales, got ${opts.scales ? opts.scales.length : 'none'}`);
+    } else if (opts.scales) {
+      throw new Error(`Tensor: scales are for dtype i8, not ${dtype}`);
+    }
+    this.scales = opts.scales ?? null;
     if (data.length !== sizeOf(shape)) {
       throw new Error(`Tensor: data has ${data.length} elements but shape ${shapeStr(shape)} needs ${sizeOf(shape)}`);
     }
     if (opts.requiresGrad && dtype !== 'f32') throw new Error(`Tensor: a ${dtype} tensor cannot be trainable (half weights are frozen)`);
+    if (opts.bf16Compute && dtype !== 'bf16') throw new Error(`Tensor: bf16Compute needs dtype bf16, got ${dtype}`);
+    this.bf16Compute = opts.bf16Compute ?? false;
     this.data = data;
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
@@ -123,9 +149,12 @@ export class Tensor {
     return this.data as Float32Array;
   }
 
-  /** Kernel storage code of this tensor. */
+  /** @internal Kernel storage code of this tensor. */
   get wtype(): WType {
-    return this.dtype === 'f32' ? WType.F32 : this.dtype === 'bf16' ? WType.BF16 : WType.F16;
+    if (this.dtype === 'f32') return WType.F32;
+    if (this.dtype === 'bf16') return this.bf16Compute ? WType.BF16Dot : WType.BF16;
+    if (this.dtype === 'i8') return WType.I8;
+    return WType.F16;
   }
 
   label(): string {
@@ -159,7 +188,7 @@ export class Tensor {
 
   /** A new leaf sharing this data, outside the graph. */
   detach(): Tensor {
-    return new Tensor(this.data, this.shape, { dtype: this.dtype });
+    return new Tensor(this.data, this.shape, { dtype: this.dtype, bf16Compute: this.bf16Compute, ...(this.scales ? { scales: this.scales } : {}) });
   }
 
   zeroGrad(): void {

@@ -1,11 +1,8 @@
 /**
- * Causal language-model training: next-token loss, fixed-length batches from token streams, and
- * the step loop that demos, benchmarks and trainers share.
+ * Fixed-length causal-LM batches sampled from a token stream (benchmarks). The training loop is
+ * trainer.ts; padded and packed batches from examples are collate.ts.
  */
-import type { CausalLM } from '../models/causal-lm.js';
 import type { Rng } from '../tensor/random.js';
-import type { Tensor } from '../tensor/tensor.js';
-import { clipGradNorm, type Optimizer } from './optim.js';
 
 export interface LmBatch {
   /** [batch, seq] row-major. */
@@ -16,12 +13,8 @@ export interface LmBatch {
   attentionMask?: Uint8Array;
 }
 
-/** Mean next-token cross-entropy of a batch. */
-export function causalLmLoss(model: CausalLM, batch: LmBatch): Tensor {
-  const out = model.forward({ inputIds: batch.inputIds, batchSize: batch.batchSize, labels: batch.labels, ...(batch.attentionMask ? { attentionMask: batch.attentionMask } : {}) });
-  if (!out.loss) throw new Error('causalLmLoss: the model returned no loss for the given labels');
-  return out.loss;
-}
+/** Moved to losses.ts with the other losses; re-exported here for existing imports. */
+export { causalLmLoss } from './losses.js';
 
 /**
  * Random windows of `seqLen` tokens from a token stream, each its own labels (seqLen - 1
@@ -35,24 +28,4 @@ export function sampleLmBatch(tokens: Int32Array, batchSize: number, seqLen: num
     inputIds.set(tokens.subarray(start, start + seqLen), b * seqLen);
   }
   return { inputIds, batchSize, labels: inputIds.slice() };
-}
-
-export interface StepResult {
-  step: number;
-  loss: number;
-  gradNorm: number;
-  ms: number;
-}
-
-/**
- * One optimisation step: zero gradients, loss, backward, optional global-norm clipping, update.
- * `params` are the tensors the optimiser updates (for clipping).
- */
-export function trainStep(loss: () => Tensor, optimizer: Optimizer, params: readonly Tensor[], opts: { maxGradNorm?: number } = {}): { loss: number; gradNorm: number } {
-  optimizer.zeroGrad();
-  const l = loss();
-  l.backward();
-  const gradNorm = clipGradNorm(params, opts.maxGradNorm ?? Infinity);
-  optimizer.step();
-  return { loss: l.item(), gradNorm };
 }

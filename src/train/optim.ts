@@ -101,7 +101,7 @@ export class SGD implements Optimizer {
         let b = this.buf.get(p);
         if (!b) { b = Float32Array.from(d); this.buf.set(p, b); }
         else for (let i = 0; i < b.length; i++) b[i] = mom * b[i]! + (1 - damp) * d[i]!;
-        if (this.opts.nesterov) for (let i = 0; i < d.length; i++) d[i] += mom * b[i]!;
+        if (this.opts.nesterov) for (let i = 0; i < d.length; i++) d[i] = d[i]! + mom * b[i]!;
         else d.set(b);
       }
       kernels.axpy(w.length, -this.lr, d, 0, w, 0);
@@ -110,6 +110,22 @@ export class SGD implements Optimizer {
 
   zeroGrad(): void {
     for (const p of this.params) p.grad = null;
+  }
+
+  /** Momentum buffers in parameter order (null before a parameter's first step), for checkpoints. */
+  stateDict(): Array<Float32Array | null> {
+    return this.params.map((p) => this.buf.get(p) ?? null);
+  }
+
+  loadStateDict(states: ReadonlyArray<Float32Array | null>): void {
+    if (states.length !== this.params.length) throw new Error(`SGD.loadStateDict: ${states.length} states for ${this.params.length} parameters`);
+    states.forEach((s, i) => {
+      const p = this.params[i];
+      if (!p) return;
+      if (!s) { this.buf.delete(p); return; }
+      if (s.length !== p.size) throw new Error(`SGD.loadStateDict: state ${i} does not match parameter ${p.label()}`);
+      this.buf.set(p, Float32Array.from(s));
+    });
   }
 }
 
@@ -122,6 +138,6 @@ export function clipGradNorm(params: readonly Tensor[], maxNorm: number): number
   for (const p of params) if (p.grad) ss += kernels.sumSquares(p.grad, p.grad.length);
   const norm = Math.sqrt(ss);
   const coef = maxNorm / (norm + 1e-6);
-  if (coef < 1) for (const p of params) if (p.grad) for (let i = 0; i < p.grad.length; i++) p.grad[i] *= coef;
+  if (coef < 1) for (const p of params) if (p.grad) { const g = p.grad; for (let i = 0; i < g.length; i++) g[i] = g[i]! * coef; }
   return norm;
 }

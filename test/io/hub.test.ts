@@ -41,8 +41,8 @@ interface FakeRepo {
 interface RequestLog {
   method: string;
   url: string;
-  range?: string;
-  authorization?: string;
+  range: string | undefined;
+  authorization: string | undefined;
   host: string;
 }
 
@@ -162,7 +162,7 @@ class FakeHub {
     let body = content;
     if (this.corrupt.has(key)) {
       body = Buffer.from(content);
-      body[body.length >> 1] ^= 0xff;
+      body[body.length >> 1]! ^= 0xff;
     }
     if (req.method === 'GET' && this.unavailable.delete(key)) {
       res.writeHead(503).end('try again');

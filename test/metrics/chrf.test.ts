@@ -170,7 +170,7 @@ test('invalid input raises a clear error', () => {
   assert.throws(() => corpusChrf(['a'], [['a', 'b']]), /references\[0\] has 2 segments but there are 1 hypotheses/);
   assert.throws(() => sentenceChrf('a', [null]), /hypothesis 0 has no reference/);
   assert.throws(() => corpusChrf(['a'], [['a']], { charOrder: 0, wordOrder: 0 }), /charOrder \+ wordOrder ≥ 1/);
-  assert.throws(() => corpusChrf(['a'], [['a']], { charOrder: 1.5 }), /charOrder must be a non-negative integer/);
+  assert.throws(() => corpusChrf(['a'], [['a']], { charOrder: 1.5 }), /charOrder must be an integer in \[0, 100\], got 1.5/);
 });
 
 test('equals sacrebleu 2.6.0 on 40 random corpora (orders, beta, case, whitespace, eps, null refs, Unicode)', () => {

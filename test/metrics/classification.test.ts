@@ -320,3 +320,33 @@ test('rocAucScore multilabel: per column, pooled, per row (Mann–Whitney and sk
   close(rocAucScore(y5, s, { average: 'samples' }), (1 + 0 + 1 + 1) / 4);
   close(rocAucScore(y5, s, { average: 'samples', sampleWeight: [1, 0, 2, 1] }), 1);
 });
+
+test('boolean labels are read as NumPy reads them (False = 0, True = 1), wherever sklearn takes labels', () => {
+  const yTrue = [true, false, true, true];
+  const yPred = [true, true, false, true];
+  const asNumbers = (y: boolean[]): number[] => y.map(Number);
+  // sklearn: f1_score([True, False, True, True], [True, True, False, True]) = 2/3 (pos_label=1 is True)
+  close(f1Score(yTrue, yPred), 2 / 3);
+  close(accuracyScore(yTrue, yPred), 0.5);
+  close(precisionScore(yTrue, yPred, { posLabel: false }), 0);
+  assert.deepEqual(recallScore(yTrue, yPred, { average: null, labels: [true, false] }), recallScore(asNumbers(yTrue), asNumbers(yPred), { average: null, labels: [1, 0] }));
+  assert.deepEqual(precisionRecallFscoreSupport(yTrue, yPred), precisionRecallFscoreSupport(asNumbers(yTrue), asNumbers(yPred)));
+  // confusion_matrix: rows/columns in the order [False, True]
+  assert.deepEqual(confusionMatrix(yTrue, yPred), [[0, 1], [1, 2]]);
+  assert.deepEqual(rocCurve([false, false, true, true], [0.1, 0.4, 0.35, 0.8]), rocCurve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]));
+  close(rocAucScore([false, false, true, true], [0.1, 0.4, 0.35, 0.8]), 0.75); // sklearn docstring with bools
+  // True == 1 in NumPy: a bool mixed with ints is an int label
+  close(accuracyScore([true, 0, 1], [1, false, 1]), 1);
+  // a bool mixed with strings: NumPy would make it the string "True"; refused (docs/metrics.md)
+  assert.throws(() => f1Score([true, 'a'], ['a', 'a']), /Mix of label input types \(string and number\)/);
+});
+
+test('issue 12: accuracy refuses a mix of string and number labels, as f1 does (sklearn unique_labels)', () => {
+  // Before: accuracyScore([1, '1', 0], [1, 1, 0]) returned 2/3 while f1Score raised.
+  assert.throws(() => f1Score([1, '1', 0], [1, 1, 0]), /Mix of label input types \(string and number\)/);
+  assert.throws(() => accuracyScore([1, '1', 0], [1, 1, 0]), /Mix of label input types \(string and number\)/);
+  assert.throws(() => accuracyScore([1, 0], ['1', '0']), /Mix of label input types \(string and number\)/);
+  assert.throws(() => confusionMatrix(['a', 'b'], [1, 'b']), /Mix of label input types/);
+  // one type per call is fine, strings and numbers alike
+  close(accuracyScore(['1', '0'], ['1', '1']), 0.5);
+});

@@ -175,3 +175,16 @@ test('clear errors: unknown metric, counts, bad JSON, unknown option', () => {
   const missing = run('--metric', 'accuracy', '--predictions', join(dir, 'absent.txt'), '--references', p);
   assert.match(missing.stderr, /cannot read .*absent\.txt/);
 });
+
+test('issue 12: --bootstrap has an upper bound, and bounded options are named with their range', () => {
+  const p = file('bound-pred.txt', 'a b c\n');
+  const big = run('--metric', 'bleu', '--predictions', p, '--references', p, '--bootstrap', '1000000000');
+  assert.notEqual(big.status, 0);
+  assert.match(big.stderr, /--bootstrap expects an integer in \[0, 10000\], got "1000000000"/);
+  const order = run('--metric', 'bleu', '--predictions', p, '--references', p, '--option', 'maxNgramOrder=1e9');
+  assert.notEqual(order.status, 0);
+  assert.match(order.stderr, /metric bleu: option maxNgramOrder: expected an integer in \[1, 100\], got 1000000000/);
+  const chr = run('--metric', 'chrf', '--predictions', p, '--references', p, '--option', 'charOrder=1e9');
+  assert.match(chr.stderr, /metric chrf: option charOrder: expected an integer in \[0, 100\], got 1000000000/);
+  assert.equal(runJson('--metric', 'bleu', '--predictions', p, '--references', p, '--bootstrap', '10000').bootstrap.nSamples, 10000);
+});

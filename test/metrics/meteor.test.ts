@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alignWords, meteorScore, singleMeteorScore, type WordNetSource } from '../../src/metrics/meteor.js';
+import { alignWords, corpusMeteor, meteorScore, singleMeteorScore, type WordNetSource } from '../../src/metrics/meteor.js';
 import { assertClose as close } from '../helpers/close.js';
 import { skipWithoutWordNet } from '../helpers/wordnet.js';
 
@@ -146,4 +146,27 @@ test('with WordNet 3.0: NLTK 3.8 docstring and synonym values', { skip: skipWith
   assert.deepEqual(alignWords(words('a large hound was running fast'), words('the big dog ran quickly')).matches, [[2, 2]]);
   // 'car' ~ 'automobile' would need the stem 'automobil'; only 'he' matches (NLTK: 0.125).
   close(meteorScore([words('he bought a car')], words('he purchased an automobile')), 0.125);
+});
+
+test("corpusMeteor: Hugging Face evaluate's meteor (word_tokenize, max over references, np.mean)", () => {
+  const options = { wordnet: NO_SYNONYMS };
+  const prediction = hypothesis1.join(' ');
+  // evaluate's docstring: one reference -> 0.6944 (12 matches in 6 chunks, as single_meteor_score)
+  const one = corpusMeteor([prediction], [reference1.join(' ')], options);
+  close(one.meteor, meteorFormula(12, 18, 16, 6));
+  // several references per item: the best one; as strings (tokenised) or pre-tokenised
+  const three = [reference1, reference2, reference3];
+  const several = corpusMeteor([prediction], [three.map((r) => r.join(' '))], options);
+  const best = Math.max(...three.map((r) => singleMeteorScore(r, hypothesis1, options)));
+  close(several.meteor, best);
+  assert.deepEqual(corpusMeteor([hypothesis1], [three], options), several);
+  // the corpus value is the mean of the items; word_tokenize splits the final period (7 tokens)
+  const corpus = corpusMeteor([prediction, 'The cat sat on the mat.'], [reference1.join(' '), 'the cat sat on the mat.'], options);
+  close(corpus.scores, [meteorFormula(12, 18, 16, 6), 1 - 0.5 / 343]);
+  close(corpus.meteor, (meteorFormula(12, 18, 16, 6) + 1 - 0.5 / 343) / 2);
+  // whitespace tokenisation keeps "mat." whole: 6 tokens, all matched
+  close(corpusMeteor(['The cat sat on the mat.'], ['the cat sat on the mat.'], { ...options, tokenizer: 'whitespace' }).meteor, 1 - 0.5 / 216);
+  assert.ok(Number.isNaN(corpusMeteor([], [], options).meteor)); // np.mean([]) is NaN
+  assert.throws(() => corpusMeteor(['a'], [], options), /1 predictions but 0 references/);
+  assert.throws(() => corpusMeteor(['a'], [[]], options), /references\[0\] must be a string, a non-empty array/);
 });

@@ -47,7 +47,8 @@ test("reproduces HF evaluate's pipeline: shifted logits/labels and the shifted a
     return row.map((x) => x - logZ);
   };
   // HF: loss(shift_logits = logits[:, :-1], shift_labels = input_ids[:, 1:]) * attention_mask[:, 1:]
-  const nll = logits.map((seq, b) => seq.slice(0, -1).map((row, t) => -logSoftmax(row)[inputIds[b][t + 1]]));
+  const label = (b: number, t: number): number => inputIds[b]?.[t] ?? NaN;
+  const nll = logits.map((seq, b) => seq.slice(0, -1).map((row, t) => -(logSoftmax(row)[label(b, t + 1)] ?? NaN)));
   const mask = attentionMask.map((row) => row.slice(1));
   const result = perplexity(nll, { mask });
   // Independent form: perplexity = (Π p)^(−1/N) with p = softmax probability of each scored label.
@@ -59,17 +60,17 @@ test("reproduces HF evaluate's pipeline: shifted logits/labels and the shifted a
   const expected = logits.map((seq, b) => {
     let product = 1;
     let count = 0;
-    for (let t = 0; t + 1 < seq.length; t++) {
-      if (!attentionMask[b][t + 1]) continue;
-      product *= softmax(seq[t])[inputIds[b][t + 1]];
+    seq.slice(0, -1).forEach((row, t) => {
+      if (!attentionMask[b]?.[t + 1]) return;
+      product *= softmax(row)[label(b, t + 1)] ?? NaN;
       count += 1;
-    }
+    });
     return product ** (-1 / count);
   });
-  assertClose(result.perplexities[0], expected[0]);
-  assertClose(result.perplexities[1], expected[1]);
+  assert.equal(result.perplexities.length, 2);
+  assertClose(result.perplexities, expected);
   assert.deepEqual(result.tokenCounts, [3, 2]);
-  assertClose(result.meanPerplexity, (expected[0] + expected[1]) / 2);
+  assertClose(result.meanPerplexity, ((expected[0] ?? NaN) + (expected[1] ?? NaN)) / 2);
 });
 
 test('log-probabilities and other log bases', () => {
@@ -107,4 +108,48 @@ test('invalid input raises a clear error', () => {
   assert.throws(() => perplexity([[1, -0.1]]), /nll\[0\]\[1\] must be a non-negative number/);
   assert.throws(() => perplexity([[1]], { base: 1 }), /base must be a finite number > 0 and ≠ 1/);
   assert.throws(() => perplexity('x' as unknown as number[][]), /nll should be an array/);
+});
+
+test('meanNll: the token-weighted mean NLL (a trainer\'s eval loss), beside perplexity', () => {
+  // torch CrossEntropyLoss(reduction='mean', ignore_index=-100) over the flattened, shifted labels
+  // is Σ −log softmax(logits)[label] / (number of labels ≠ −100): written out here as a float64 loop.
+  const logits = [
+    [[2.0, 0.5, -1.0], [0.1, 0.2, 0.3], [1.0, 1.0, 1.0]],
+    [[0.3, -0.2, 1.5], [2.5, 0.0, 0.5], [9.0, 9.0, 9.0]],
+  ];
+  const labels = [
+    [1, 2, -100],
+    [0, -100, -100],
+  ];
+  let lossSum = 0;
+  let lossCount = 0;
+  const nll: number[][] = [];
+  const mask: number[][] = [];
+  logits.forEach((seq, b) => {
+    nll.push([]);
+    mask.push([]);
+    seq.forEach((row, t) => {
+      const label = labels[b]?.[t] ?? -100;
+      let z = 0;
+      for (const x of row) z += Math.exp(x);
+      const value = label === -100 ? 0 : Math.log(z) - (row[label] ?? NaN);
+      nll[b]?.push(value);
+      mask[b]?.push(label === -100 ? 0 : 1);
+      if (label !== -100) {
+        lossSum += value;
+        lossCount += 1;
+      }
+    });
+  });
+  const result = perplexity(nll, { mask });
+  assertClose(result.meanNll, lossSum / lossCount);
+  assertClose(result.corpusPerplexity, Math.exp(lossSum / lossCount));
+  assertClose(result.sequenceNlls, [((nll[0]?.[0] ?? NaN) + (nll[0]?.[1] ?? NaN)) / 2, nll[1]?.[0] ?? NaN]);
+  assert.deepEqual(result.tokenCounts, [2, 1]);
+  // in bits: the NLLs' own base, and 2^meanNll is the corpus perplexity
+  const bits = perplexity([[1, 3]], { base: 2 });
+  assert.equal(bits.meanNll, 2);
+  assertClose(bits.corpusPerplexity, 4);
+  // no scored token: NaN, as the perplexities
+  assert.ok(Number.isNaN(perplexity([[5]], { mask: [[0]] }).meanNll));
 });

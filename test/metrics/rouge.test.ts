@@ -226,3 +226,54 @@ test('BootstrapAggregator: seeded, numpy-style percentiles around the exact mean
   assert.deepEqual(new BootstrapAggregator({ nSamples: 200, seed: 1 }).aggregate(), {});
   assert.throws(() => new BootstrapAggregator({ confidenceInterval: 2 }), /range \[0, 1\]/);
 });
+
+test('lcsLength (bit-parallel) equals the LCS dynamic programme on random sequences', () => {
+  // The textbook DP, written out independently (rouge-score's _lcs_table).
+  const dp = (a: readonly number[], b: readonly number[]): number => {
+    const table = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
+    for (let i = 1; i <= a.length; i++) {
+      for (let j = 1; j <= b.length; j++) {
+        const row = table[i] ?? [];
+        const above = table[i - 1] ?? [];
+        row[j] = a[i - 1] === b[j - 1] ? (above[j - 1] ?? 0) + 1 : Math.max(above[j] ?? 0, row[j - 1] ?? 0);
+      }
+    }
+    return table[a.length]?.[b.length] ?? NaN;
+  };
+  let seed = 20261203;
+  const random = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  for (let trial = 0; trial < 300; trial++) {
+    const alphabet = 1 + Math.floor(random() * 6);
+    const seq = (): number[] => Array.from({ length: Math.floor(random() * 150) }, () => Math.floor(random() * alphabet));
+    const a = seq();
+    const b = trial % 5 === 0 ? [...a.slice(0, 20), ...seq(), ...a.slice(-20)] : seq();
+    assert.equal(lcsLength(a, b), dp(a, b), `trial ${trial}`);
+    assert.equal(lcsLength(b, a), dp(a, b), `trial ${trial} swapped`);
+  }
+  assert.equal(lcsLength([], [1]), 0);
+  // word boundaries: 32, 33 and 64 positions
+  for (const n of [31, 32, 33, 63, 64, 65]) {
+    const a = Array.from({ length: n }, (_, i) => i % 3);
+    const b = Array.from({ length: n + 7 }, (_, i) => (i * 7) % 4);
+    assert.equal(lcsLength(a, b), dp(a, b), `n = ${n}`);
+  }
+});
+
+test('issue 12: ROUGE on one very long line: linear when the lines agree, bounded otherwise', () => {
+  // Before: a full n × n DP (300k words: over a minute for rougeL; rougeLsum's table cannot be allocated).
+  const n = 120_000;
+  const words = Array.from({ length: n }, (_, i) => `w${i % 5000}`);
+  const line = words.join(' ');
+  const edited = [...words.slice(0, n / 2), 'inserted', ...words.slice(n / 2)].join(' ');
+  const scores = rougeCompute([edited], [line], { rougeTypes: ['rougeL'] });
+  const precision = n / (n + 1);
+  close(scores.rougeL ?? NaN, (2 * precision) / (precision + 1));
+  assert.throws(() => rougeCompute([line], [line], { rougeTypes: ['rougeLsum'] }), /rougeLsum: a sentence pair of 120000 × 120000 tokens needs a \d+-cell LCS table, over the limit of 33554432; put one sentence per line/);
+  // two unrelated long texts: an error naming the sizes instead of minutes of work
+  const other = Array.from({ length: n }, (_, i) => `v${i % 7}`);
+  const mixed = words.map((w, i) => (i % 2 === 0 ? w : other[i] ?? ''));
+  assert.throws(() => lcsLength(mixed, [...other].reverse()), /rougeL: the longest common subsequence of texts of 120000 and 120000 tokens \(\d+ × \d+ after their common start and end\) is over the limit of 10000000000 token comparisons/);
+});

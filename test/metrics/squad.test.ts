@@ -187,7 +187,9 @@ function squadFileEvaluate(path: string, strategy: 'suffix' | 'prefix', variant:
     for (const paragraph of article.paragraphs) {
       const context = Array.from(paragraph.context);
       for (const qa of paragraph.qas) {
-        const { text, answer_start: start } = qa.answers[0];
+        const first = qa.answers[0];
+        assert.ok(first, 'every XQuAD question has an answer');
+        const { text, answer_start: start } = first;
         const length = Array.from(text).length;
         const span = strategy === 'suffix' ? context.slice(start, start + length + 10) : context.slice(Math.max(0, start - 5), start + length);
         predictions.push({ id: qa.id, prediction_text: span.join('') });

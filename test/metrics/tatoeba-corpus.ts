@@ -12,8 +12,13 @@ export function tatoebaCorpus(): { en: string[]; zh: string[]; hypEn: string[]; 
   const path = assetPath('tatoeba-cmn-eng', 'cmn.txt');
   if (!path) return null;
   const lines = readFileSync(path, 'utf8').split('\n').filter((line) => line.length > 0).slice(-1000);
-  const en = lines.map((line) => line.split('\t')[0]);
-  const zh = lines.map((line) => line.split('\t')[1]);
+  const columns = lines.map((line, i) => {
+    const [en, zh] = line.split('\t');
+    if (en === undefined || zh === undefined) throw new Error(`${path}: line ${i} of the last 1,000 has no tab`);
+    return { en, zh };
+  });
+  const en = columns.map((c) => c.en);
+  const zh = columns.map((c) => c.zh);
   const dropWords = (s: string, drop: (i: number) => boolean): string => s.split(' ').filter((_, i) => !drop(i)).join(' ');
   return {
     en,

@@ -14,7 +14,7 @@ import type { Linear } from '../../src/nn/layers.js';
 import { Dropout } from '../../src/nn/layers.js';
 import { attentionWithDropout } from '../../src/models/attention.js';
 import { GPT2LMHeadModel, type GPT2Block } from '../../src/models/gpt2.js';
-import { writeJsonAtomic } from '../../src/models/weights.js';
+import { writeJsonAtomic } from '../../src/io/files.js';
 import * as F from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { noGrad } from '../../src/tensor/tensor.js';
@@ -138,7 +138,7 @@ test('each block equals the float64 loop implementation (LN → c_attn → causa
   const d = 16;
   const x = Array.from({ length: T }, () => Array.from({ length: d }, () => rng.normal(0, 1)));
   model.transformer.h.forEach((block, l) => {
-    const got = noGrad(() => block.forward(F.tensor(x.flat(), [1, T, d]), null, null)).f32;
+    const got = noGrad(() => block.forward(F.tensor(x.flat(), [1, T, d]), { keyMask: null, prefix: null, cache: null })).f32;
     const want = blockRef(block, x, new Array(T).fill(true), model.config, l).flat();
     assertClose(got, want, 2e-5, `block ${l}`);
   });

@@ -323,7 +323,7 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
 
   test('attention forward and backward: causal offsets, GQA, key padding, fully masked rows', () => {
     const r = rng(19);
-    type Cfg = { B: number; H: number; Hkv: number; T: number; S: number; D: number; causal: boolean; mask?: 'some' | 'all' };
+    type Cfg = { B: number; H: number; Hkv: number; T: number; S: number; D: number; causal: boolean; mask?: 'some' | 'all'; window?: number; kvCap?: number };
     const cfgs: Cfg[] = [
       { B: 2, H: 4, Hkv: 2, T: 37, S: 37, D: 24, causal: true },
       { B: 1, H: 3, Hkv: 1, T: 5, S: 70, D: 16, causal: true, mask: 'some' }, // prefix keys S > T
@@ -331,12 +331,20 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
       { B: 1, H: 2, Hkv: 1, T: 1, S: 100, D: 64, causal: true }, // decoding one token
       { B: 1, H: 2, Hkv: 2, T: 130, S: 130, D: 64, causal: true, mask: 'some' },
       { B: 1, H: 1, Hkv: 1, T: 6, S: 4, D: 8, causal: true }, // S < T: first queries see nothing
+      // Sliding windows (Mistral/Qwen2) and caches with spare capacity (kvStride > S * D).
+      { B: 2, H: 4, Hkv: 2, T: 100, S: 100, D: 16, causal: true, window: 17 },
+      { B: 1, H: 2, Hkv: 1, T: 1, S: 150, D: 32, causal: true, window: 40, kvCap: 200 },
+      { B: 2, H: 2, Hkv: 2, T: 5, S: 90, D: 8, causal: true, window: 64, kvCap: 97, mask: 'some' },
+      { B: 2, H: 3, Hkv: 1, T: 7, S: 7, D: 12, causal: true, kvCap: 9 },
     ];
     forEachSimd((k, simd) => {
       for (const c of cfgs) {
         const { B, H, Hkv, T, S, D, causal } = c;
+        const window = c.window ?? 0, cap = c.kvCap ?? S, kvStride = cap * D;
         const label = `${simd} attention ${JSON.stringify(c)}`;
-        const q = randn(B * H * T * D, r, 2), kk = randn(B * Hkv * S * D, r, 2), v = randn(B * Hkv * S * D, r);
+        const q = randn(B * H * T * D, r, 2), kk = randn(B * Hkv * cap * D, r, 2), v = randn(B * Hkv * cap * D, r);
+        // Spare capacity holds NaN: reading it would poison the outputs.
+        for (let i = 0; i < B * Hkv; i++) { kk.fill(NaN, i * kvStride + S * D, (i + 1) * kvStride); v.fill(NaN, i * kvStride + S * D, (i + 1) * kvStride); }
         let mask: Uint8Array | null = null;
         if (c.mask) {
           mask = new Uint8Array(B * S).map(() => (r() < 0.8 ? 1 : 0));
@@ -346,25 +354,47 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
         const scale = 1 / Math.sqrt(D);
         const out = new Float32Array(q.length).fill(NaN), lse = new Float32Array(B * H * T);
         const outr = new Float32Array(q.length), lser = new Float32Array(B * H * T);
-        k.attention(q, kk, v, out, lse, B, H, Hkv, T, S, D, scale, causal, mask);
-        jsKernels.attention(q, kk, v, outr, lser, B, H, Hkv, T, S, D, scale, causal, mask);
+        k.attention(q, kk, v, out, lse, B, H, Hkv, T, S, D, scale, causal, mask, window, kvStride);
+        jsKernels.attention(q, kk, v, outr, lser, B, H, Hkv, T, S, D, scale, causal, mask, window, kvStride);
         assertClose(out, outr, `${label} out`, 1e-5, 1e-6);
         assertClose(lse, lser, `${label} lse`, 1e-6, 1e-6);
         const dout = randn(q.length, r);
         const dk0 = randn(kk.length, r), dv0 = randn(v.length, r); // dk/dv accumulate
         const dq = new Float32Array(q.length).fill(NaN), dk = dk0.slice(), dv = dv0.slice();
         const dqr = new Float32Array(q.length), dkr = dk0.slice(), dvr = dv0.slice();
-        k.attentionBackward(q, kk, v, outr, lser, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, mask);
-        jsKernels.attentionBackward(q, kk, v, outr, lser, dout, dqr, dkr, dvr, B, H, Hkv, T, S, D, scale, causal, mask);
+        k.attentionBackward(q, kk, v, outr, lser, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, mask, window, kvStride);
+        jsKernels.attentionBackward(q, kk, v, outr, lser, dout, dqr, dkr, dvr, B, H, Hkv, T, S, D, scale, causal, mask, window, kvStride);
         assertClose(dq, dqr, `${label} dq`, 1e-4, 1e-5);
         assertClose(dk, dkr, `${label} dk`, 1e-4, 1e-5);
         assertClose(dv, dvr, `${label} dv`, 1e-4, 1e-5);
         // Only some gradients requested.
         const dv2 = dv0.slice();
-        k.attentionBackward(q, kk, v, outr, lser, dout, null, null, dv2, B, H, Hkv, T, S, D, scale, causal, mask);
+        k.attentionBackward(q, kk, v, outr, lser, dout, null, null, dv2, B, H, Hkv, T, S, D, scale, causal, mask, window, kvStride);
         assertClose(dv2, dvr, `${label} dv only`, 1e-4, 1e-5);
       }
     });
+  });
+
+  test('attention window: one query sees exactly its last `window` keys; bad window/kvStride throw', () => {
+    const r = rng(29);
+    const H = 2, S = 50, D = 8, W = 13;
+    const q = randn(H * D, r), kk = randn(H * S * D, r), v = randn(H * S * D, r);
+    // Reference: no window over the last W keys only (copied out, packed).
+    const kw = new Float32Array(H * W * D), vw = new Float32Array(H * W * D);
+    for (let h = 0; h < H; h++) {
+      kw.set(kk.subarray((h * S + S - W) * D, (h + 1) * S * D), h * W * D);
+      vw.set(v.subarray((h * S + S - W) * D, (h + 1) * S * D), h * W * D);
+    }
+    const want = new Float32Array(H * D), lw = new Float32Array(H);
+    jsKernels.attention(q, kw, vw, want, lw, 1, H, H, 1, W, D, 0.3, true, null);
+    for (const k of [jsKernels, native!]) {
+      const got = new Float32Array(H * D), lg = new Float32Array(H);
+      k.attention(q, kk, v, got, lg, 1, H, H, 1, S, D, 0.3, true, null, W);
+      assertClose(got, want, `${k.name} windowed decode`, 1e-5, 1e-6);
+      const A = new Float32Array(64);
+      assert.throws(() => k.attention(A, A, A, A, A, 1, 1, 1, 2, 2, 2, 1, false, null, 3), /window.*causal/);
+      assert.throws(() => k.attention(A, A, A, A, A, 1, 1, 1, 2, 2, 2, 1, true, null, 0, 3), /kvStride'? must be >= S \* D = 4/);
+    }
   });
 
   test('adamw, axpy, sumSquares', () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Linear } from '../../src/nn/layers.js';
 import { LoRALinear } from '../../src/peft/lora/layer.js';
-import { applyLora, loadLoraAdapter, loraStateDict, mergeAndUnload, saveLoraAdapter } from '../../src/peft/lora/model.js';
+import { PeftModel, getPeftModel } from '../../src/peft/peft-model.js';
 import { loraConfig } from '../../src/peft/lora/config.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
 import { parseModelConfig, type DecoderConfig } from '../../src/io/hf-config.js';
@@ -23,9 +23,9 @@ test('a fresh LoRA layer equals its base; the update is scaling·B·A', () => {
   const x = F.randn([3, 6], new Rng(2));
   assert.deepEqual(lora.forward(x).toArray(), base.forward(x).toArray());
   assert.equal(lora.scaling, 2);
-  lora.lora_B.weight = F.randn([5, 4], new Rng(3), 0.5, { requiresGrad: true });
+  lora.lora_B.get('default')!.weight = F.randn([5, 4], new Rng(3), 0.5, { requiresGrad: true });
   const y = lora.forward(x).f32;
-  const A = lora.lora_A.weight.f32, B = lora.lora_B.weight.f32, W = base.weight.f32, b = base.bias!.f32;
+  const A = lora.lora_A.get('default')!.weight.f32, B = lora.lora_B.get('default')!.weight.f32, W = base.weight.f32, b = base.bias!.f32;
   for (let i = 0; i < 3; i++) for (let o = 0; o < 5; o++) {
     let ref = b[o]!;
     for (let k = 0; k < 6; k++) {
@@ -40,13 +40,13 @@ test('a fresh LoRA layer equals its base; the update is scaling·B·A', () => {
 test('LoRA gradients match finite differences; the base gets none', () => {
   const base = new Linear(5, 4, { rng: new Rng(4) });
   const lora = LoRALinear.fromBase(base, { ...opts, r: 2 });
-  lora.lora_B.weight = F.randn([4, 2], new Rng(5), 0.5, { requiresGrad: true });
+  lora.lora_B.get('default')!.weight = F.randn([4, 2], new Rng(5), 0.5, { requiresGrad: true });
   const x = F.randn([3, 5], new Rng(6), 1, { requiresGrad: true });
   gradcheck('lora', (v, a, b) => {
-    lora.lora_A.weight = a;
-    lora.lora_B.weight = b;
+    lora.lora_A.get('default')!.weight = a;
+    lora.lora_B.get('default')!.weight = b;
     return lora.forward(v);
-  }, [x, lora.lora_A.weight, lora.lora_B.weight]);
+  }, [x, lora.lora_A.get('default')!.weight, lora.lora_B.get('default')!.weight]);
   assert.equal(base.weight.grad, null);
   assert.equal(base.weight.requiresGrad, false);
 });
@@ -55,7 +55,7 @@ test('fuse() gives the same outputs as the LoRA layer, for Linear and Conv1D lay
   for (const weightInOut of [false, true]) {
     const base = new Linear(6, 3, { rng: new Rng(7), weightInOut });
     const lora = LoRALinear.fromBase(base, opts);
-    lora.lora_B.weight = F.randn([3, 4], new Rng(8), 0.3, { requiresGrad: true });
+    lora.lora_B.get('default')!.weight = F.randn([3, 4], new Rng(8), 0.3, { requiresGrad: true });
     const x = F.randn([2, 6], new Rng(9));
     const fused = lora.fuse();
     const a = lora.forward(x).toArray(), b = fused.forward(x).toArray();
@@ -71,19 +71,18 @@ function tinyLlama(): LlamaForCausalLM {
   return new LlamaForCausalLM(config, { seed: 10 }).freeze();
 }
 
-test('applyLora on a Llama: PEFT key names, only adapters train, the loss falls', () => {
+test('getPeftModel on a Llama: PEFT key names, only adapters train, the loss falls', () => {
   const model = tinyLlama();
   // A unit-scale (tied) embedding, so that the logits can move far from uniform at all.
   model.model.embed_tokens.weight.f32.set(F.randn([32, 16], new Rng(11)).f32);
-  const wrapped = applyLora(model, { targetModules: ['q_proj', 'v_proj'], r: 4, loraAlpha: 8 });
-  assert.deepEqual(wrapped, ['model.layers.0.self_attn.q_proj', 'model.layers.0.self_attn.v_proj', 'model.layers.1.self_attn.q_proj', 'model.layers.1.self_attn.v_proj']);
-  assert.deepEqual([...loraStateDict(model).keys()].slice(0, 2), [
+  const peft = getPeftModel(model, loraConfig({ targetModules: ['q_proj', 'v_proj'], r: 4, loraAlpha: 8 }));
+  assert.deepEqual([...peft.adapterStateDict().keys()].slice(0, 2), [
     'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight', 'base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight']);
+  assert.equal(peft.adapterStateDict().size, 8);
   assert.equal(model.trainableParameters().length, 8);
-  applyLora(model, { targetModules: ['o_proj', 'down_proj'], r: 4, loraAlpha: 8 });
+  assert.deepEqual(peft.trainableParameters()[0]![0], 'base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight');
   const trainable = model.trainableParameters();
-  assert.equal(trainable.length, 16);
-  assert.ok(trainable.every(([p]) => /lora_[AB]/.test(p)));
+  assert.ok(trainable.every(([p]) => /lora_[AB]\.default/.test(p)));
   const ids = Int32Array.from({ length: 24 }, (_, i) => (i * 7) % 32);
   const opt = new AdamW(trainable.map(([, t]) => t), { lr: 0.1, weightDecay: 0 });
   const losses: number[] = [];
@@ -97,13 +96,13 @@ test('applyLora on a Llama: PEFT key names, only adapters train, the loss falls'
   }
   assert.ok(losses[39]! < losses[0]! * 0.5, `loss ${losses[0]} -> ${losses[39]}`);
   assert.ok(model.namedParameters().filter(([p]) => !/lora_/.test(p)).every(([, t]) => t.grad === null), 'frozen base has no gradients');
-  assert.throws(() => applyLora(tinyLlama(), { targetModules: ['nope'] }), /no module matches target_modules \["nope"\]/);
-  assert.throws(() => applyLora(tinyLlama(), { targetModules: ['mlp'] }), /target "model.layers.0.mlp" is a LlamaMLP; LoRA supports Linear layers/);
+  assert.throws(() => getPeftModel(tinyLlama(), loraConfig({ targetModules: ['nope'] })), /LoRA: no module of the model matches target_modules \["nope"\]/);
+  assert.throws(() => getPeftModel(tinyLlama(), loraConfig({ targetModules: ['mlp'] })), /target "model.layers.0.mlp" is a LlamaMLP; LoRA supports Linear/);
 });
 
 test('gradients through a whole Llama with LoRA match finite differences', () => {
   const model = tinyLlama();
-  applyLora(model, { targetModules: ['q_proj', 'o_proj', 'down_proj'], r: 2, loraAlpha: 4 });
+  getPeftModel(model, loraConfig({ targetModules: ['q_proj', 'o_proj', 'down_proj'], r: 2, loraAlpha: 4 }));
   const params = model.trainableParameters().map(([, t]) => t);
   for (const t of params) t.f32.set(F.randn(t.shape, new Rng(t.size + 1), 0.3).f32);
   const ids = Int32Array.from([3, 8, 1, 30, 12, 7]);
@@ -117,10 +116,9 @@ test('adapter folder: PEFT format, reload gives identical logits, merge keeps th
   const dir = mkdtempSync(join(tmpdir(), 'tunekit-lora-'));
   try {
     const model = tinyLlama();
-    const config = loraConfig({ targetModules: ['q_proj', 'v_proj'], r: 4, loraAlpha: 16 });
-    applyLora(model, config);
+    const peft = getPeftModel(model, loraConfig({ targetModules: ['q_proj', 'v_proj'], r: 4, loraAlpha: 16, baseModelNameOrPath: 'stories260K' }));
     for (const [, t] of model.trainableParameters()) t.f32.set(F.randn(t.shape, new Rng(t.size), 0.1).f32);
-    saveLoraAdapter(dir, model, config, { baseModelNameOrPath: 'stories260K' });
+    peft.savePretrained(dir);
     const cfg = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
     assert.deepEqual(Object.keys(cfg), [...Object.keys(cfg)].sort(), 'keys sorted as PEFT writes them');
     assert.equal(cfg.peft_type, 'LORA');
@@ -128,14 +126,15 @@ test('adapter folder: PEFT format, reload gives identical logits, merge keeps th
     assert.equal(cfg.lora_alpha, 16);
     assert.equal(cfg.inference_mode, true);
     const other = tinyLlama();
-    loadLoraAdapter(other, dir);
+    const loaded = PeftModel.fromPretrained(other, dir);
+    assert.equal(loaded.trainableParameterCounts()[0], 0, 'loaded for inference: nothing trains');
     const ids = Int32Array.from([1, 5, 9, 3]);
     const a = noGrad(() => model.forward({ inputIds: ids }).logits.toArray());
     const b = noGrad(() => other.forward({ inputIds: ids }).logits.toArray());
     assert.deepEqual(a, b);
-    mergeAndUnload(other);
-    assert.equal(loraStateDict(other).size, 0);
-    const c = noGrad(() => other.forward({ inputIds: ids }).logits.toArray());
+    const merged = loaded.mergeAndUnload();
+    assert.equal(merged.namedParameters().filter(([p]) => p.includes('lora_')).length, 0);
+    const c = noGrad(() => merged.forward({ inputIds: ids }).logits.toArray());
     c.forEach((v, i) => assert.ok(Math.abs(v - a[i]!) < 1e-4));
   } finally {
     rmSync(dir, { recursive: true, force: true });

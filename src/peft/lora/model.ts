@@ -1,118 +1,90 @@
 /**
- * Putting LoRA layers into a model and taking them out again, and the PEFT adapter folder
- * (adapter_config.json + adapter_model.safetensors) that Python PEFT reads and writes.
+ * LoRA as a PEFT method: which layers get an update (through the shared tuner), with which rank
+ * and alpha (rank_pattern / alpha_pattern), and how it is saved (PEFT's keys).
  */
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { readJsonObject } from '../../io/json.js';
-import { readSafetensors, writeSafetensors, type RawTensor } from '../../io/safetensors.js';
-import { Linear } from '../../nn/layers.js';
+import { Embedding, Linear } from '../../nn/layers.js';
 import type { Module } from '../../nn/module.js';
-import { writeJsonAtomic } from '../../models/weights.js';
-import type { Tensor } from '../../tensor/tensor.js';
-import { loraConfig, type LoraConfig } from './config.js';
-import { LoRALinear } from './layer.js';
+import type { PeftMethod } from '../method.js';
+import { ALL_LINEAR, addModulesToSave, defaultTargets, expandAllLinear, markOnlyAdapterTrainable, patternValue, saveWrappers, selectTargets, tunerLayers } from '../tuner.js';
+import { DEFAULT_LORA_TARGETS, LORA_KNOWN_FIELDS, loraConfig, loraConfigFromJson, loraConfigToJson, type LoraConfig } from './config.js';
+import { LoRAEmbedding, LoRALinear } from './layer.js';
 
-/** PEFT's rule for a list of target names: the full path, or a path ending in ".name". */
-export function matchesTarget(path: string, targets: readonly string[]): boolean {
-  return targets.some((t) => path === t || path.endsWith(`.${t}`));
+/** Heads PEFT adds to modules_to_save for each task type. */
+export const TASK_HEADS: Record<string, string[]> = { SEQ_CLS: ['classifier', 'score'], TOKEN_CLS: ['classifier', 'score'], QUESTION_ANS: ['qa_outputs'] };
+
+/** modules_to_save with the task's heads added (PEFT does this for SEQ_CLS / TOKEN_CLS / QUESTION_ANS). */
+export function withTaskHeads(names: readonly string[] | null, taskType: string | null): { names: string[] | null; optional: string[] } {
+  const heads = taskType ? TASK_HEADS[taskType] ?? [] : [];
+  if (!heads.length) return { names: names ? [...names] : null, optional: [] };
+  return { names: [...new Set([...(names ?? []), ...heads])], optional: heads };
 }
 
 /**
- * Freeze the base of `model` and wrap every Linear whose path matches `targetModules` in a LoRALinear.
- * Returns the wrapped paths. Throws when nothing matches, or a match is not a Linear.
+ * Wrap every module of `model` that `config` targets in a LoRA layer and add adapter `name`.
+ * Linear and Embedding layers are supported; anything else, or an output head whose weight the
+ * model reads directly (lm_head), is an error naming the path. Returns the wrapped paths.
  */
-export function applyLora(model: Module, config: Partial<LoraConfig> & { targetModules: string[] }): string[] {
-  const c = loraConfig(config);
-  // Freeze the base; adapters added earlier keep training.
-  for (const [path, t] of model.namedParameters()) if (!/\.lora_[AB]\.weight$/.test(path)) t.requiresGrad = false;
-  const wrapped: string[] = [];
-  const targets = model.namedModules().filter(([path]) => path !== '' && matchesTarget(path, c.targetModules));
-  targets.forEach(([path, m], i) => {
-    if (m instanceof LoRALinear) throw new Error(`applyLora: "${path}" already has a LoRA adapter`);
-    if (!(m instanceof Linear)) throw new Error(`applyLora: target "${path}" is a ${m.constructor.name}; LoRA supports Linear layers`);
-    model.setModule(path, LoRALinear.fromBase(m, { ...c, seed: c.seed + i }));
-    wrapped.push(path);
-  });
-  if (wrapped.length === 0) throw new Error(`applyLora: no module matches target_modules ${JSON.stringify(c.targetModules)}`);
-  return wrapped;
-}
-
-/** Replace every LoRALinear by its fused Linear (PEFT's merge_and_unload). */
-export function mergeAndUnload(model: Module): void {
-  for (const [path, m] of model.namedModules()) if (m instanceof LoRALinear) model.setModule(path, m.fuse());
-}
-
-/** The adapter's tensors under PEFT's keys: base_model.model.<path>.lora_A.weight. */
-export function loraStateDict(model: Module): Map<string, Tensor> {
-  const out = new Map<string, Tensor>();
-  for (const [path, t] of model.namedParameters()) {
-    if (/\.lora_[AB]\.weight$/.test(path)) out.set(`base_model.model.${path}`, t);
-  }
-  return out;
-}
-
-/** Write a PEFT LoRA adapter folder (atomic files). */
-export function saveLoraAdapter(dir: string, model: Module, config: LoraConfig, meta: { baseModelNameOrPath?: string | null; taskType?: string | null } = {}): void {
-  const state = loraStateDict(model);
-  if (state.size === 0) throw new Error('saveLoraAdapter: the model has no LoRA layers');
-  mkdirSync(dir, { recursive: true });
-  const tensors = new Map<string, RawTensor>();
-  for (const [k, t] of state) tensors.set(k, { dtype: 'F32', shape: [...t.shape], data: t.f32 });
-  writeSafetensors(join(dir, 'adapter_model.safetensors'), tensors, { format: 'pt' });
-  const json: Record<string, unknown> = {
-    base_model_name_or_path: meta.baseModelNameOrPath ?? null,
-    bias: 'none',
-    fan_in_fan_out: false,
-    inference_mode: true,
-    init_lora_weights: config.initLoraWeights === 'gaussian' ? 'gaussian' : true,
-    lora_alpha: config.loraAlpha,
-    lora_dropout: config.loraDropout,
-    modules_to_save: null,
-    peft_type: 'LORA',
-    r: config.r,
-    revision: null,
-    target_modules: [...config.targetModules].sort(),
-    task_type: meta.taskType ?? 'CAUSAL_LM',
-    use_dora: false,
-    use_rslora: config.useRslora,
-  };
-  const sorted = Object.fromEntries(Object.entries(json).sort(([a], [b]) => (a < b ? -1 : 1)));
-  writeJsonAtomic(join(dir, 'adapter_config.json'), sorted);
-}
-
-/** Read a PEFT LoRA adapter folder into `model` (wrapping its targets first). Returns the config. */
-export function loadLoraAdapter(model: Module, dir: string): LoraConfig {
-  const cfgPath = join(dir, 'adapter_config.json');
-  const json = readJsonObject(cfgPath);
-  if (json.peft_type !== 'LORA') throw new Error(`${cfgPath}: peft_type is ${JSON.stringify(json.peft_type)}, expected "LORA"`);
-  const targets = json.target_modules;
-  if (!Array.isArray(targets) || !targets.every((t) => typeof t === 'string')) throw new Error(`${cfgPath}: field "target_modules" must be a list of module names (regex strings are not supported yet)`);
-  const num = (k: string, d: number): number => {
-    const v = json[k] ?? d;
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${cfgPath}: field "${k}" must be a number, got ${JSON.stringify(v)}`);
-    return v;
-  };
-  const config = loraConfig({
-    r: num('r', 8), loraAlpha: num('lora_alpha', 8), loraDropout: num('lora_dropout', 0), targetModules: targets as string[],
-    useRslora: json.use_rslora === true, initLoraWeights: json.init_lora_weights === 'gaussian' ? 'gaussian' : 'default',
-  });
-  if (json.use_dora === true) throw new Error(`${cfgPath}: DoRA adapters are not supported yet`);
-  applyLora(model, config);
-  const file = join(dir, existsSync(join(dir, 'adapter_model.safetensors')) ? 'adapter_model.safetensors' : 'adapter_model.bin');
-  if (!file.endsWith('.safetensors')) throw new Error(`${dir}: no adapter_model.safetensors (pickled adapter_model.bin is not supported)`);
-  const tensors = readSafetensors(file).tensors;
-  const own = loraStateDict(model);
-  for (const [key, t] of own) {
-    // PEFT files omit the adapter name; older ones may include ".default".
-    const raw = tensors.get(key) ?? tensors.get(key.replace(/\.weight$/, '.default.weight'));
-    if (!raw) throw new Error(`${file}: missing tensor "${key}"`);
-    if (raw.shape.length !== t.shape.length || raw.shape.some((s, i) => s !== t.shape[i])) {
-      throw new Error(`${file}: "${key}" has shape [${raw.shape.join(', ')}], the model needs [${t.shape.join(', ')}]`);
+export function injectLora(model: Module, config: LoraConfig, name: string, opts: { forLoading?: boolean } = {}): string[] {
+  const targets = config.targetModules ?? defaultTargets(model, DEFAULT_LORA_TARGETS, 'LoRA');
+  const hits = selectTargets(model, { ...config, targetModules: targets }, 'LoRA', { modulesToSave: config.modulesToSave });
+  const init = opts.forLoading && config.initLoraWeights.startsWith('pissa') ? 'default' : config.initLoraWeights;
+  hits.forEach(([path, m], i) => {
+    const r = patternValue(path, config.rankPattern, config.r);
+    const loraAlpha = patternValue(path, config.alphaPattern, config.loraAlpha);
+    const layerOpts = { r, loraAlpha, useRslora: config.useRslora, loraDropout: config.loraDropout, initLoraWeights: init, useDora: config.useDora, seed: config.seed * 7919 + i };
+    if (/(^|\.)lm_head$/.test(path)) throw new Error(`LoRA: target "${path}" is the output head, which the model multiplies by its weight directly; LoRA on lm_head is not supported`);
+    if (m instanceof LoRALinear || m instanceof LoRAEmbedding) {
+      m.addAdapter(name, layerOpts);
+      return;
     }
-    const values = raw.data instanceof Float32Array ? raw.data : null;
-    if (!values) throw new Error(`${file}: "${key}" is ${raw.dtype}; float32 adapters are supported`);
-    t.f32.set(values);
-  }
-  return config;
+    if (m instanceof Linear) {
+      const layer = new LoRALinear(m, config.seed + i);
+      layer.addAdapter(name, layerOpts);
+      model.setModule(path, layer);
+    } else if (m instanceof Embedding) {
+      const layer = new LoRAEmbedding(m);
+      layer.addAdapter(name, layerOpts);
+      model.setModule(path, layer);
+    } else {
+      throw new Error(`LoRA: target "${path}" is a ${m.constructor.name}; LoRA supports Linear (incl. GPT-2 Conv1D) and Embedding layers`);
+    }
+  });
+  const { names, optional } = withTaskHeads(config.modulesToSave, config.taskType);
+  if (names?.length) addModulesToSave(model, names, name, { optional });
+  return hits.map(([p]) => p);
+}
+
+export const LORA: PeftMethod<LoraConfig> = {
+  peftType: 'LORA',
+  prefix: 'lora_',
+  knownFields: LORA_KNOWN_FIELDS,
+  fromJson: loraConfigFromJson,
+  toJson: loraConfigToJson,
+  resolve(config, model) {
+    // Record what "all-linear" and null targets meant, as PEFT saves the resolved list.
+    let targetModules = config.targetModules;
+    if (targetModules === ALL_LINEAR) targetModules = expandAllLinear(model, config.modulesToSave);
+    if (targetModules === null) targetModules = defaultTargets(model, DEFAULT_LORA_TARGETS, 'LoRA');
+    const fanInFanOut = config.fanInFanOut || selectTargets(model, { ...config, targetModules }, 'LoRA').some(([, m]) => m instanceof Linear && m.weightInOut);
+    const { names } = withTaskHeads(config.modulesToSave, config.taskType);
+    return { ...config, targetModules, fanInFanOut, modulesToSave: names };
+  },
+  add(host, config, name, opts) {
+    injectLora(host.model, config, name, opts);
+  },
+  bias: (c) => c.bias,
+};
+
+/**
+ * LoRA on `model` in place without a PeftModel (MLX-LM's style): wrap the targets with adapter
+ * "default", freeze everything else. Returns the wrapped paths. Use getPeftModel for saving,
+ * several adapters and the rest of PEFT's API.
+ */
+export function applyLora(model: Module, config: Partial<LoraConfig>): string[] {
+  const c = loraConfig(config);
+  const paths = injectLora(model, c, 'default');
+  for (const [, layer] of tunerLayers(model)) layer.setActive(['default']);
+  for (const [, w] of saveWrappers(model)) w.activeAdapter = 'default';
+  markOnlyAdapterTrainable(model, 'lora_', 'default', c.bias);
+  return paths;
 }

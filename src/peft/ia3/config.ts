@@ -1,0 +1,75 @@
+/**
+ * IA3 configuration (PEFT's IA3Config): learned scaling vectors on keys, values and feed-forward
+ * layers (Liu et al. 2022, "(IA)³").
+ */
+import { FieldReader } from '../../io/json.js';
+import { BASE_FIELDS, baseFieldsJson, intsField, namesField, readBaseFields, sortedJson, type PeftConfigBase } from '../config.js';
+import type { TargetSpec } from '../tuner.js';
+
+export interface IA3Config extends PeftConfigBase, TargetSpec {
+  peftType: 'IA3';
+  /** Targets whose INPUT is scaled (`base(x * l)`); the others scale their output. Must be among the targets. */
+  feedforwardModules: string | string[] | null;
+  fanInFanOut: boolean;
+  /** true: vectors start at 1 (the identity). false: random (for tests). */
+  initIa3Weights: boolean;
+  modulesToSave: string[] | null;
+}
+
+/** PEFT's TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING. */
+export const DEFAULT_IA3_TARGETS: Record<string, string[]> = {
+  llama: ['k_proj', 'v_proj', 'down_proj'], mistral: ['k_proj', 'v_proj', 'down_proj'], qwen2: ['k_proj', 'v_proj', 'down_proj'], qwen3: ['k_proj', 'v_proj', 'down_proj'],
+  gpt2: ['c_attn', 'mlp.c_proj'], bert: ['key', 'value', 'output.dense'],
+};
+
+/** PEFT's TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING. */
+export const DEFAULT_IA3_FEEDFORWARD: Record<string, string[]> = {
+  llama: ['down_proj'], mistral: ['down_proj'], qwen2: ['down_proj'], qwen3: ['down_proj'], gpt2: ['mlp.c_proj'], bert: ['output.dense'],
+};
+
+export function ia3Config(partial: Partial<IA3Config> = {}): IA3Config {
+  const c: IA3Config = {
+    peftType: 'IA3', taskType: 'CAUSAL_LM', baseModelNameOrPath: null, revision: null, inferenceMode: false,
+    targetModules: null, excludeModules: null, layersToTransform: null, layersPattern: null, feedforwardModules: null,
+    fanInFanOut: false, initIa3Weights: true, modulesToSave: null, ...partial,
+  };
+  const t = c.targetModules, ff = c.feedforwardModules;
+  if (Array.isArray(t) && Array.isArray(ff)) {
+    const bad = ff.filter((f) => !t.includes(f));
+    if (bad.length) throw new Error(`IA3: feedforward_modules ${JSON.stringify(bad)} must also be in target_modules`);
+  }
+  return c;
+}
+
+export const IA3_KNOWN_FIELDS: readonly string[] = [...BASE_FIELDS, 'target_modules', 'exclude_modules', 'feedforward_modules', 'fan_in_fan_out',
+  'init_ia3_weights', 'modules_to_save', 'layers_to_transform', 'layers_pattern'];
+
+export function ia3ConfigFromJson(json: Record<string, unknown>, label: string): IA3Config {
+  const f = new FieldReader(label, json);
+  return ia3Config({
+    ...readBaseFields(f),
+    targetModules: namesField(f, 'target_modules'),
+    excludeModules: namesField(f, 'exclude_modules'),
+    feedforwardModules: namesField(f, 'feedforward_modules'),
+    fanInFanOut: f.bool('fan_in_fan_out', false),
+    initIa3Weights: f.bool('init_ia3_weights', true),
+    modulesToSave: namesField(f, 'modules_to_save', false) as string[] | null,
+    layersToTransform: intsField(f, 'layers_to_transform'),
+    layersPattern: namesField(f, 'layers_pattern'),
+  });
+}
+
+export function ia3ConfigToJson(c: IA3Config): Record<string, unknown> {
+  const list = (v: string | readonly string[] | null | undefined): unknown => (v === undefined ? null : typeof v === 'string' || v === null ? v : [...v].sort());
+  return sortedJson({
+    ...baseFieldsJson(c),
+    exclude_modules: list(c.excludeModules),
+    fan_in_fan_out: c.fanInFanOut,
+    feedforward_modules: list(c.feedforwardModules),
+    init_ia3_weights: c.initIa3Weights,
+    layers_pattern: c.layersPattern ?? null,
+    layers_to_transform: c.layersToTransform ?? null,
+    modules_to_save: c.modulesToSave,
+    target_modules: list(c.targetModules),
+  });
+}

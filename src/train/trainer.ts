@@ -1,0 +1,622 @@
+/**
+ * The training loop, shaped like MLX-LM's `tuner/trainer.py`: a plain {@link TrainingArgs} object
+ * and plain {@link train} / {@link evaluate} functions, a swappable loss and collator, callbacks.
+ *
+ * Numerics follow what a transformers Trainer run does, so a Python user can reproduce a run:
+ * - one optimizer step consumes `batchSize × gradientAccumulationSteps` examples; the loss of each
+ *   micro-batch is weighted by its share of the label tokens (or examples) of the whole accumulated
+ *   batch, so accumulation equals one big batch (transformers >= 4.46);
+ * - gradients are clipped by their global L2 norm (reported before clipping);
+ * - the learning rate follows transformers' schedules (schedule.ts), step s using factor(s - 1);
+ * - AdamW is torch.optim.AdamW (decoupled weight decay), SGD is torch.optim.SGD.
+ *
+ * The first non-finite loss or gradient stops the run with an error (logged; the step is not
+ * applied, nothing is saved from it). Data order is a seeded permutation per epoch (or the file
+ * order with `shuffle: false`), so a resumed run sees exactly the batches it would have seen.
+ */
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeSafetensors } from '../io/safetensors.js';
+import { distinctN, meanRepN } from '../metrics/repetition.js';
+import type { Module } from '../nn/module.js';
+import * as F from '../tensor/ops.js';
+import { Rng } from '../tensor/random.js';
+import { noGrad, type Tensor } from '../tensor/tensor.js';
+import { listCheckpoints, loadCheckpoint, moduleRngs, saveCheckpoint, writeFolderWhole, type TrainerState } from './checkpoint.js';
+import { AdamW, SGD, clipGradNorm, type Optimizer } from './optim.js';
+import { Progress, RunLog, type ProgressMode } from './run-log.js';
+import { SCHEDULER_TYPES, scheduleFactor, warmupStepsFor, type SchedulerType } from './schedule.js';
+
+/** Everything that shapes a run. Defaults follow transformers' TrainingArguments where one exists. */
+export interface TrainingArgs {
+  /** Examples per micro-batch (per_device_train_batch_size; default 8). */
+  batchSize?: number;
+  /** Micro-batches per optimizer step (default 1). */
+  gradientAccumulationSteps?: number;
+  /** Optimizer steps to take; overrides `epochs` when set. */
+  maxSteps?: number;
+  /** Passes over the training data (default 1, used when maxSteps is unset). */
+  epochs?: number;
+  /** Peak learning rate (default 5e-5). */
+  learningRate?: number;
+  optimizer?: 'adamw' | 'sgd';
+  /** AdamW's decoupled decay or SGD's L2 term (default 0, as transformers). */
+  weightDecay?: number;
+  adamBetas?: [number, number];
+  adamEpsilon?: number;
+  /** SGD momentum (default 0) and Nesterov switch. */
+  momentum?: number;
+  nesterov?: boolean;
+  lrScheduler?: SchedulerType;
+  warmupSteps?: number;
+  warmupRatio?: number;
+  /** Global L2-norm clip (default 1.0; 0 turns clipping off). */
+  maxGradNorm?: number;
+  /** One seed for data order, dropout streams seeded by the model, NEFTune noise, replay draws (default 42). */
+  seed?: number;
+  /** Shuffle each epoch (default true); false keeps the data order fixed so runs compare step by step. */
+  shuffle?: boolean;
+  /** Group examples of similar length into batches (less padding); the batches are then shuffled. */
+  groupByLength?: boolean;
+  /** Evaluate on the validation data every N optimizer steps (0 = only at the end; default 0). */
+  evalEvery?: number;
+  /** Batch size for evaluation (default batchSize). */
+  evalBatchSize?: number;
+  /** Write a checkpoint every N steps (0 = none; default 0). */
+  saveEvery?: number;
+  /** Keep at most this many step checkpoints (oldest removed; default all). */
+  saveTotalLimit?: number;
+  /** Run folder (run.jsonl, adapter/, best/, checkpoints/). Without it nothing is written. */
+  outDir?: string;
+  /** Resume from a checkpoint folder, or 'latest' under outDir/checkpoints. */
+  resumeFrom?: string;
+  /** Watched metric ("loss" or a task metric name), for best checkpoint and early stopping. */
+  metricForBest?: string;
+  /** Whether larger is better for metricForBest (default false for loss, true otherwise). */
+  greaterIsBetter?: boolean;
+  /** Stop after this many evaluations without improvement (0 = never; default 0). */
+  earlyStoppingPatience?: number;
+  /** Progress display (default 'auto': a bar on a terminal, lines otherwise). */
+  progress?: ProgressMode;
+  /** Plain progress lines every N steps (default 10). */
+  logEvery?: number;
+  /**
+   * Pull toward the starting weights, (strength / 2) Σ (w - w0)² over trainable weights (L2-SP,
+   * Li et al. 2018). Default 0.
+   */
+  l2spStrength?: number;
+  /** Fraction of each optimizer step's examples drawn from the replay set (0..1; default 0). */
+  replayRatio?: number;
+}
+
+/** A collated batch: what the loss averages over and how many tokens it processed. */
+export interface Batch {
+  /** Label tokens (language modelling) or examples (classification) the loss is a mean over. */
+  count: number;
+  /** Input tokens processed (tokens/s). */
+  tokens: number;
+}
+
+/** Mean loss of a batch (over `batch.count`), differentiable with respect to the trainable weights. */
+export type LossFn<M extends Module, B extends Batch> = (model: M, batch: B, ctx: LossContext) => Tensor;
+
+/** Handed to the loss: whether it is a training call and the run's generator (NEFTune noise). */
+export interface LossContext {
+  training: boolean;
+  rng: Rng;
+}
+
+/** Models may offer extra loss terms (e.g. a mixture-of-experts load-balancing loss). */
+export interface HasAuxiliaryLoss {
+  /** Extra loss from the last forward (already weighted by the model's coefficient), or null. */
+  auxiliaryLoss(): Tensor | null;
+}
+
+function auxiliaryLossOf(model: Module): Tensor | null {
+  const m = model as Partial<HasAuxiliaryLoss>;
+  return typeof m.auxiliaryLoss === 'function' ? m.auxiliaryLoss() : null;
+}
+
+/** A penalty on the weights, added to every optimizer step's loss (L2-SP, EWC). */
+export interface Regularizer {
+  name: string;
+  /** The penalty (a scalar Tensor) for the current trainable weights. */
+  penalty(): Tensor;
+}
+
+export interface StepInfo {
+  step: number;
+  epoch: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  tokens: number;
+  tokensPerSec: number;
+  elapsedSec: number;
+}
+
+export interface EvalResult {
+  loss: number;
+  metrics: Record<string, number>;
+}
+
+/** Called as the run goes; a callback may return 'stop' to end the run after this step. */
+export interface TrainCallbacks {
+  onStep?(info: StepInfo): void | 'stop';
+  onEval?(step: number, result: EvalResult): void | 'stop';
+  onCheckpoint?(step: number, path: string, best: boolean): void;
+}
+
+export interface TrainOptions<M extends Module, E, B extends Batch> {
+  model: M;
+  args: TrainingArgs;
+  train: readonly E[];
+  valid?: readonly E[];
+  collate: (examples: E[]) => B;
+  loss: LossFn<M, B>;
+  /** Task metrics at each evaluation (beyond the loss), e.g. accuracy; same names as the registry. */
+  metrics?: (model: M, examples: readonly E[]) => Record<string, number>;
+  /** Length of an example (tokens), for groupByLength. */
+  lengthOf?: (example: E) => number;
+  /** General data mixed into each step (replayRatio), same shape as the training examples. */
+  replay?: readonly E[];
+  regularizers?: Regularizer[];
+  callbacks?: TrainCallbacks;
+  /**
+   * Generations at each evaluation (e.g. sampled continuations of validation prompts): logged as a
+   * `samples` record, with distinct-n and rep-n over their token ids as a `repetition` record.
+   */
+  sample?: (model: M) => GeneratedSample[];
+  /** Write the adapter (PEFT folder) or model; default: the trainable weights as safetensors. */
+  saveModel?: (dir: string) => void;
+  /** What the config record says about the model, method and task (docs/run-log.md). */
+  describe?: { model?: Record<string, unknown>; method?: Record<string, unknown>; task?: string; data?: Record<string, number> };
+  /** Where progress lines go (default stderr). */
+  print?: (line: string) => void;
+}
+
+/** One generation at an evaluation: its text, and the generated token ids (for repetition metrics). */
+export interface GeneratedSample {
+  prompt: string;
+  output: string;
+  reference?: string;
+  tokens: readonly number[];
+}
+
+/** distinct-1/2 (corpus) and rep-2/3/4 (mean over generations) of generated token ids. */
+export function repetitionMetrics(seqs: ReadonlyArray<readonly number[]>): Record<string, number> {
+  const out: Record<string, number> = {};
+  const usable = seqs.filter((s) => s.length > 0);
+  if (usable.length === 0) return out;
+  for (const n of [1, 2]) { const v = distinctN(usable, n); if (Number.isFinite(v)) out[`distinct-${n}`] = v; }
+  for (const n of [2, 3, 4]) { const v = meanRepN(usable, n); if (Number.isFinite(v)) out[`rep-${n}`] = v; }
+  return out;
+}
+
+export interface TrainResult {
+  steps: number;
+  reason: 'completed' | 'early-stopped' | 'max-steps' | 'callback';
+  best: TrainerState['best'];
+  history: StepInfo[];
+  evals: Array<{ step: number } & EvalResult>;
+  repetition: Array<{ step: number; metrics: Record<string, number> }>;
+  elapsedSec: number;
+}
+
+/** Raised for a non-finite loss or gradient; `step` is the optimizer step that met it. */
+export class NonFiniteError extends Error {
+  /** The step's loss and gradient norm so far (NaN where not reached). */
+  constructor(readonly step: number, what: string, readonly loss = NaN, readonly gradNorm = NaN) {
+    super(`step ${step}: non-finite ${what}; stopping (nothing from this step was applied or saved). Lower the learning rate, check the data, or clip gradients.`);
+    this.name = 'NonFiniteError';
+  }
+}
+
+/** Resolved arguments with every default filled in. */
+export type ResolvedArgs = Required<Omit<TrainingArgs, 'maxSteps' | 'outDir' | 'resumeFrom' | 'metricForBest' | 'greaterIsBetter' | 'warmupRatio'>> &
+  Pick<TrainingArgs, 'maxSteps' | 'outDir' | 'resumeFrom' | 'metricForBest' | 'greaterIsBetter' | 'warmupRatio'>;
+
+/** Fill defaults and check every field (a bad field is an error naming it). */
+export function resolveArgs(args: TrainingArgs): ResolvedArgs {
+  const known = new Set(['batchSize', 'gradientAccumulationSteps', 'maxSteps', 'epochs', 'learningRate', 'optimizer', 'weightDecay', 'adamBetas', 'adamEpsilon', 'momentum', 'nesterov', 'lrScheduler', 'warmupSteps', 'warmupRatio', 'maxGradNorm', 'seed', 'shuffle', 'groupByLength', 'evalEvery', 'evalBatchSize', 'saveEvery', 'saveTotalLimit', 'outDir', 'resumeFrom', 'metricForBest', 'greaterIsBetter', 'earlyStoppingPatience', 'progress', 'logEvery', 'l2spStrength', 'replayRatio']);
+  for (const k of Object.keys(args)) if (!known.has(k)) throw new Error(`TrainingArgs: unknown field "${k}"`);
+  const posInt = (k: keyof TrainingArgs, v: number, min = 1): number => {
+    if (!Number.isInteger(v) || v < min) throw new Error(`TrainingArgs.${k}: expected an integer >= ${min}, got ${v}`);
+    return v;
+  };
+  const nonNeg = (k: keyof TrainingArgs, v: number): number => {
+    if (!(Number.isFinite(v) && v >= 0)) throw new Error(`TrainingArgs.${k}: expected a finite number >= 0, got ${v}`);
+    return v;
+  };
+  const batchSize = posInt('batchSize', args.batchSize ?? 8);
+  const r: ResolvedArgs = {
+    batchSize,
+    gradientAccumulationSteps: posInt('gradientAccumulationSteps', args.gradientAccumulationSteps ?? 1),
+    epochs: nonNeg('epochs', args.epochs ?? 1),
+    learningRate: nonNeg('learningRate', args.learningRate ?? 5e-5),
+    optimizer: args.optimizer ?? 'adamw',
+    weightDecay: nonNeg('weightDecay', args.weightDecay ?? 0),
+    adamBetas: args.adamBetas ?? [0.9, 0.999],
+    adamEpsilon: nonNeg('adamEpsilon', args.adamEpsilon ?? 1e-8),
+    momentum: nonNeg('momentum', args.momentum ?? 0),
+    nesterov: args.nesterov ?? false,
+    lrScheduler: args.lrScheduler ?? 'linear',
+    warmupSteps: posInt('warmupSteps', args.warmupSteps ?? 0, 0),
+    maxGradNorm: nonNeg('maxGradNorm', args.maxGradNorm ?? 1),
+    seed: posInt('seed', args.seed ?? 42, 0),
+    shuffle: args.shuffle ?? true,
+    groupByLength: args.groupByLength ?? false,
+    evalEvery: posInt('evalEvery', args.evalEvery ?? 0, 0),
+    evalBatchSize: posInt('evalBatchSize', args.evalBatchSize ?? batchSize),
+    saveEvery: posInt('saveEvery', args.saveEvery ?? 0, 0),
+    saveTotalLimit: posInt('saveTotalLimit', args.saveTotalLimit ?? 0, 0),
+    earlyStoppingPatience: posInt('earlyStoppingPatience', args.earlyStoppingPatience ?? 0, 0),
+    progress: args.progress ?? 'auto',
+    logEvery: posInt('logEvery', args.logEvery ?? 10),
+    l2spStrength: nonNeg('l2spStrength', args.l2spStrength ?? 0),
+    replayRatio: nonNeg('replayRatio', args.replayRatio ?? 0),
+  };
+  if (args.maxSteps !== undefined) r.maxSteps = posInt('maxSteps', args.maxSteps, 0);
+  if (args.outDir !== undefined) r.outDir = args.outDir;
+  if (args.resumeFrom !== undefined) r.resumeFrom = args.resumeFrom;
+  if (args.metricForBest !== undefined) r.metricForBest = args.metricForBest;
+  if (args.greaterIsBetter !== undefined) r.greaterIsBetter = args.greaterIsBetter;
+  if (args.warmupRatio !== undefined) r.warmupRatio = args.warmupRatio;
+  if (r.optimizer !== 'adamw' && r.optimizer !== 'sgd') throw new Error(`TrainingArgs.optimizer: expected "adamw" or "sgd", got "${String(r.optimizer)}"`);
+  if (!SCHEDULER_TYPES.includes(r.lrScheduler)) throw new Error(`TrainingArgs.lrScheduler: expected one of ${SCHEDULER_TYPES.join(', ')}, got "${String(r.lrScheduler)}"`);
+  if (!['auto', 'bar', 'lines', 'none'].includes(r.progress)) throw new Error(`TrainingArgs.progress: expected auto, bar, lines or none, got "${String(r.progress)}"`);
+  if (r.replayRatio >= 1) throw new Error(`TrainingArgs.replayRatio: expected a fraction in [0, 1), got ${r.replayRatio}`);
+  if (r.resumeFrom !== undefined && r.resumeFrom === 'latest' && !r.outDir) throw new Error('TrainingArgs.resumeFrom "latest" needs outDir');
+  if ((r.earlyStoppingPatience > 0 || r.metricForBest) && r.evalEvery === 0) throw new Error('TrainingArgs: metricForBest / earlyStoppingPatience need evalEvery > 0');
+  return r;
+}
+
+/** Derive an independent seed for a purpose (epoch order, replay, noise) from the run's seed. */
+export function subSeed(seed: number, ...parts: number[]): number {
+  let h = (seed ^ 0x9e3779b9) >>> 0;
+  for (const p of parts) h = Math.imul(h ^ (p >>> 0), 0x85ebca6b) ^ (h >>> 13);
+  return h >>> 0;
+}
+
+/**
+ * The example indices of each optimizer step of an epoch: a seeded permutation (or file order),
+ * optionally grouped by length, cut into steps of `perStep` examples (a last partial step is kept).
+ */
+export function epochPlan(n: number, perStep: number, epoch: number, args: Pick<ResolvedArgs, 'seed' | 'shuffle' | 'groupByLength' | 'batchSize'>, lengthOf?: (i: number) => number): number[][] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  const rng = new Rng(subSeed(args.seed, 1, epoch));
+  if (args.shuffle) rng.shuffle(order);
+  let groups: number[][] = [];
+  if (args.groupByLength) {
+    if (!lengthOf) throw new Error('groupByLength needs the task to give example lengths');
+    // As transformers' LengthGroupedSampler: mega-batches of 50 batches sorted by length.
+    const mega = 50 * perStep;
+    const sorted: number[] = [];
+    for (let i = 0; i < order.length; i += mega) sorted.push(...order.slice(i, i + mega).sort((a, b) => lengthOf(b) - lengthOf(a)));
+    for (let i = 0; i < sorted.length; i += perStep) groups.push(sorted.slice(i, i + perStep));
+    if (args.shuffle) rng.shuffle(groups);
+  } else {
+    for (let i = 0; i < order.length; i += perStep) groups.push(order.slice(i, i + perStep));
+  }
+  groups = groups.filter((g) => g.length > 0);
+  return groups;
+}
+
+/** Evaluate: the mean loss over every example's count, plus the task metrics. */
+export function evaluate<M extends Module, E, B extends Batch>(model: M, examples: readonly E[], opts: {
+  collate: (examples: E[]) => B;
+  loss: LossFn<M, B>;
+  batchSize: number;
+  metrics?: (model: M, examples: readonly E[]) => Record<string, number>;
+  seed?: number;
+}): EvalResult {
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    let sum = 0;
+    let count = 0;
+    const rng = new Rng(opts.seed ?? 0);
+    noGrad(() => {
+      for (let i = 0; i < examples.length; i += opts.batchSize) {
+        const batch = opts.collate(examples.slice(i, i + opts.batchSize));
+        if (batch.count === 0) continue;
+        const l = opts.loss(model, batch, { training: false, rng }).item();
+        sum += l * batch.count;
+        count += batch.count;
+      }
+    });
+    const metrics = opts.metrics ? noGrad(() => opts.metrics!(model, examples)) : {};
+    return { loss: count > 0 ? sum / count : NaN, metrics };
+  } finally {
+    model.train(wasTraining);
+  }
+}
+
+/** L2-SP: (strength / 2) Σ ||w - w0||² over the trainable weights, w0 their values at the start. */
+export function l2spRegularizer(params: ReadonlyArray<[string, Tensor]>, strength: number): Regularizer {
+  const anchors = params.map(([, t]) => F.tensor(Float32Array.from(t.f32), t.shape));
+  return {
+    name: 'l2sp',
+    penalty(): Tensor {
+      let total: Tensor | null = null;
+      params.forEach(([, t], i) => {
+        const d = F.sub(t, anchors[i]!);
+        const s = F.sum(F.mul(d, d));
+        total = total ? F.add(total, s) : s;
+      });
+      return F.scale(total ?? F.tensor([0], []), strength / 2);
+    },
+  };
+}
+
+/**
+ * Elastic weight consolidation (Kirkpatrick et al. 2017): (strength / 2) Σ F_i (w_i - w0_i)², with
+ * F the diagonal empirical Fisher (mean squared gradient of the general-data loss at w0).
+ */
+export function ewcRegularizer(params: ReadonlyArray<[string, Tensor]>, fisher: readonly Float32Array[], strength: number): Regularizer {
+  if (fisher.length !== params.length) throw new Error(`ewcRegularizer: ${fisher.length} Fisher vectors for ${params.length} parameters`);
+  const anchors = params.map(([, t]) => F.tensor(Float32Array.from(t.f32), t.shape));
+  const weights = params.map(([name, t], i) => {
+    const f = fisher[i]!;
+    if (f.length !== t.size) throw new Error(`ewcRegularizer: Fisher vector for "${name}" has ${f.length} entries, expected ${t.size}`);
+    return F.tensor(f, t.shape);
+  });
+  return {
+    name: 'ewc',
+    penalty(): Tensor {
+      let total: Tensor | null = null;
+      params.forEach(([, t], i) => {
+        const d = F.sub(t, anchors[i]!);
+        const s = F.sum(F.mul(weights[i]!, F.mul(d, d)));
+        total = total ? F.add(total, s) : s;
+      });
+      return F.scale(total ?? F.tensor([0], []), strength / 2);
+    },
+  };
+}
+
+/** Diagonal empirical Fisher of the loss over `examples` (one backward per batch). */
+export function diagonalFisher<M extends Module, E, B extends Batch>(model: M, examples: readonly E[], opts: { collate: (e: E[]) => B; loss: LossFn<M, B>; batchSize: number }): Float32Array[] {
+  const params = model.trainableParameters().map(([, t]) => t);
+  const fisher = params.map((t) => new Float32Array(t.size));
+  let batches = 0;
+  const rng = new Rng(0);
+  for (let i = 0; i < examples.length; i += opts.batchSize) {
+    for (const p of params) p.grad = null;
+    const batch = opts.collate(examples.slice(i, i + opts.batchSize));
+    opts.loss(model, batch, { training: false, rng }).backward();
+    params.forEach((p, j) => { const g = p.grad; const f = fisher[j]!; if (g) for (let k = 0; k < g.length; k++) f[k] = f[k]! + g[k]! * g[k]!; });
+    batches++;
+  }
+  for (const p of params) p.grad = null;
+  for (const f of fisher) for (let k = 0; k < f.length; k++) f[k] = f[k]! / Math.max(1, batches);
+  return fisher;
+}
+
+function buildOptimizer(params: Tensor[], a: ResolvedArgs): Optimizer {
+  return a.optimizer === 'sgd'
+    ? new SGD(params, { lr: a.learningRate, momentum: a.momentum, nesterov: a.nesterov, weightDecay: a.weightDecay })
+    : new AdamW(params, { lr: a.learningRate, betas: a.adamBetas, eps: a.adamEpsilon, weightDecay: a.weightDecay });
+}
+
+/** Default model writer: the trainable weights, by path, as model.safetensors. */
+function saveTrainable(model: Module): (dir: string) => void {
+  return (dir) => {
+    mkdirSync(dir, { recursive: true });
+    writeSafetensors(join(dir, 'model.safetensors'), new Map(model.trainableParameters().map(([n, t]) => [n, { dtype: 'F32' as const, shape: [...t.shape], data: t.f32 }])), { format: 'pt' });
+  };
+}
+
+/**
+ * Train `model` (its parameters with requiresGrad: adapters, a partial unfreeze or all weights).
+ * Writes run.jsonl, checkpoints, best/ and adapter/ under `args.outDir` when given.
+ */
+export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M, E, B>): TrainResult {
+  const a = resolveArgs(opts.args);
+  const { model } = opts;
+  const named = model.trainableParameters();
+  if (named.length === 0) throw new Error('train: the model has no trainable parameters (apply an adapter or unfreeze some weights)');
+  const params = named.map(([, t]) => t);
+  if (opts.train.length === 0) throw new Error('train: the training set is empty');
+  if (a.replayRatio > 0 && (!opts.replay || opts.replay.length === 0)) throw new Error('train: replayRatio > 0 needs replay examples');
+  const perStep = a.batchSize * a.gradientAccumulationSteps;
+  const replayPerStep = Math.round(a.replayRatio * perStep);
+  const taskPerStep = perStep - replayPerStep;
+  const stepsPerEpoch = Math.ceil(opts.train.length / taskPerStep);
+  const totalSteps = a.maxSteps ?? Math.ceil(stepsPerEpoch * a.epochs);
+  const warmup = warmupStepsFor(totalSteps, a.warmupSteps, a.warmupRatio);
+  const optimizer = buildOptimizer(params, a);
+  const regularizers = [...(opts.regularizers ?? [])];
+  if (a.l2spStrength > 0) regularizers.push(l2spRegularizer(named, a.l2spStrength));
+  const trainerRng = new Rng(subSeed(a.seed, 2));
+  const rngs = new Map<string, Rng>([['trainer', trainerRng], ...moduleRngs(model)]);
+  const saveModel = opts.saveModel ?? saveTrainable(model);
+  const greater = a.greaterIsBetter ?? (a.metricForBest !== undefined && a.metricForBest !== 'loss');
+  const watched = a.metricForBest ?? (a.earlyStoppingPatience > 0 ? 'loss' : undefined);
+
+  const log = a.outDir ? new RunLog(join(a.outDir, 'run.jsonl')) : null;
+  const progress = new Progress(a.progress, a.logEvery, opts.print);
+  let state: Omit<TrainerState, 'parameters' | 'optimizer'> = {
+    step: 0, epoch: 0, stepInEpoch: 0, best: null, evalsWithoutImprovement: 0, rngs: {}, seed: a.seed,
+  };
+
+  if (a.resumeFrom) {
+    let dir = a.resumeFrom;
+    if (dir === 'latest') {
+      const last = listCheckpoints(a.outDir ?? '').at(-1);
+      if (!last) throw new Error(`resumeFrom "latest": no checkpoint under ${join(a.outDir ?? '', 'checkpoints')}`);
+      dir = last.path;
+    }
+    const loaded = loadCheckpoint(dir, { params: named, optimizer, rngs });
+    if (loaded.seed !== a.seed) throw new Error(`${dir}: checkpoint was written with seed ${loaded.seed}, this run has seed ${a.seed}`);
+    state = { step: loaded.step, epoch: loaded.epoch, stepInEpoch: loaded.stepInEpoch, best: loaded.best, evalsWithoutImprovement: loaded.evalsWithoutImprovement, rngs: {}, seed: loaded.seed };
+    log?.write('resume', { step: loaded.step, path: dir });
+  } else {
+    log?.write('config', {
+      args: { ...opts.args },
+      model: opts.describe?.model ?? { parameters: model.numParameters() },
+      method: opts.describe?.method ?? { peftType: 'UNKNOWN', trainableParameters: model.numParameters(true) },
+      task: opts.describe?.task ?? null,
+      data: opts.describe?.data ?? { train: opts.train.length, valid: opts.valid?.length ?? 0, test: 0 },
+      tunekitVersion: '0.1.0',
+      seed: a.seed,
+    });
+  }
+
+  const history: StepInfo[] = [];
+  const evals: TrainResult['evals'] = [];
+  const repetition: TrainResult['repetition'] = [];
+  const t0 = performance.now();
+  let reason = (a.maxSteps !== undefined ? 'max-steps' : 'completed') as TrainResult['reason'];
+  let plan: number[][] | null = null;
+  let planEpoch = -1;
+  const lengthOf = opts.lengthOf;
+
+  const checkpoint = (best: boolean): void => {
+    if (!a.outDir) return;
+    const rngStates: Record<string, number[]> = {};
+    for (const [k, r] of rngs) rngStates[k] = r.state();
+    if (best) {
+      // best/ holds the model (adapter) only.
+      writeFolder(join(a.outDir, 'best'), saveModel);
+      log?.write('checkpoint', { step: state.step, path: 'best', best: true });
+      opts.callbacks?.onCheckpoint?.(state.step, join(a.outDir, 'best'), true);
+      return;
+    }
+    const rel = join('checkpoints', `step-${state.step}`);
+    saveCheckpoint(join(a.outDir, rel), { params: named, optimizer, state: { ...state, rngs: rngStates }, saveModel });
+    log?.write('checkpoint', { step: state.step, path: rel, best: false });
+    opts.callbacks?.onCheckpoint?.(state.step, join(a.outDir, rel), false);
+    if (a.saveTotalLimit > 0) {
+      const all = listCheckpoints(a.outDir);
+      for (const c of all.slice(0, Math.max(0, all.length - a.saveTotalLimit))) rmSync(c.path, { recursive: true, force: true });
+    }
+  };
+
+  const runEval = (): 'stop' | void => {
+    if (!opts.valid || opts.valid.length === 0) return;
+    const r = evaluate(model, opts.valid, { collate: opts.collate, loss: opts.loss, batchSize: a.evalBatchSize, ...(opts.metrics ? { metrics: opts.metrics } : {}), seed: a.seed });
+    if (!Number.isFinite(r.loss)) throw new NonFiniteError(state.step, 'validation loss');
+    evals.push({ step: state.step, ...r });
+    log?.write('eval', { step: state.step, split: 'valid', loss: r.loss, metrics: r.metrics });
+    progress.note(`eval at step ${state.step}: loss ${r.loss.toFixed(4)}${Object.entries(r.metrics).map(([k, v]) => `  ${k} ${v.toFixed(4)}`).join('')}`);
+    if (opts.sample) {
+      const wasTraining = model.training;
+      model.eval();
+      const items = noGrad(() => opts.sample!(model));
+      model.train(wasTraining);
+      log?.write('samples', { step: state.step, items: items.map((it) => ({ prompt: it.prompt, output: it.output, ...(it.reference !== undefined ? { reference: it.reference } : {}) })) });
+      const rep = repetitionMetrics(items.map((it) => it.tokens));
+      repetition.push({ step: state.step, metrics: rep });
+      log?.write('repetition', { step: state.step, metrics: rep });
+    }
+    let stop = opts.callbacks?.onEval?.(state.step, r) === 'stop';
+    if (watched) {
+      const value = watched === 'loss' ? r.loss : r.metrics[watched];
+      if (value === undefined) throw new Error(`metricForBest "${watched}" is not among the evaluation's metrics (${['loss', ...Object.keys(r.metrics)].join(', ')})`);
+      const better = state.best === null || (greater ? value > state.best.value : value < state.best.value);
+      if (better) {
+        state.best = { step: state.step, metric: watched, value };
+        state.evalsWithoutImprovement = 0;
+        checkpoint(true);
+      } else {
+        state.evalsWithoutImprovement++;
+        if (a.earlyStoppingPatience > 0 && state.evalsWithoutImprovement >= a.earlyStoppingPatience) { reason = 'early-stopped'; stop = true; }
+      }
+    }
+    return stop ? 'stop' : undefined;
+  };
+
+  model.train();
+  try {
+    while (state.step < totalSteps) {
+      if (planEpoch !== state.epoch) {
+        plan = epochPlan(opts.train.length, taskPerStep, state.epoch, a, lengthOf ? (i) => lengthOf(opts.train[i]!) : undefined);
+        planEpoch = state.epoch;
+      }
+      const indices = plan![state.stepInEpoch];
+      if (!indices) { state.epoch++; state.stepInEpoch = 0; continue; }
+      const examples = indices.map((i) => opts.train[i]!);
+      if (replayPerStep > 0 && opts.replay) {
+        const rr = new Rng(subSeed(a.seed, 3, state.step));
+        for (let k = 0; k < replayPerStep; k++) examples.push(opts.replay[rr.int(opts.replay.length)]!);
+      }
+      const stepNo = state.step + 1;
+      const stepStart = performance.now();
+      const lr = a.learningRate * scheduleFactor({ type: a.lrScheduler, warmupSteps: warmup, totalSteps }, state.step);
+      optimizer.lr = lr;
+
+      // Micro-batches; the loss weights are their shares of the whole step's count.
+      const micro: B[] = [];
+      for (let i = 0; i < examples.length; i += a.batchSize) micro.push(opts.collate(examples.slice(i, i + a.batchSize)));
+      const total = micro.reduce((s, b) => s + b.count, 0);
+      const tokens = micro.reduce((s, b) => s + b.tokens, 0);
+      optimizer.zeroGrad();
+      let lossSum = 0;
+      const ctx: LossContext = { training: true, rng: trainerRng };
+      if (total > 0) {
+        for (const b of micro) {
+          if (b.count === 0) continue;
+          let l = opts.loss(model, b, ctx);
+          const value = l.item();
+          if (!Number.isFinite(value)) throw new NonFiniteError(stepNo, `loss (${value})`, value);
+          lossSum += value * b.count;
+          const aux = auxiliaryLossOf(model);
+          if (aux) l = F.add(l, aux);
+          F.scale(l, b.count / total).backward();
+        }
+        for (const r of regularizers) {
+          const p = r.penalty();
+          if (!Number.isFinite(p.item())) throw new NonFiniteError(stepNo, `${r.name} penalty`);
+          if (p.requiresGrad) p.backward();
+        }
+      }
+      const gradNorm = clipGradNorm(params, a.maxGradNorm > 0 ? a.maxGradNorm : Infinity);
+      if (!Number.isFinite(gradNorm)) throw new NonFiniteError(stepNo, `gradient (global norm ${gradNorm})`, total > 0 ? lossSum / total : NaN, gradNorm);
+      if (total > 0) optimizer.step();
+      optimizer.zeroGrad();
+
+      state.step = stepNo;
+      state.stepInEpoch++;
+      if (state.stepInEpoch >= plan!.length) { state.epoch++; state.stepInEpoch = 0; }
+      const elapsedSec = (performance.now() - t0) / 1000;
+      const info: StepInfo = {
+        step: stepNo,
+        epoch: state.epoch + state.stepInEpoch / Math.max(1, plan!.length),
+        loss: total > 0 ? lossSum / total : 0,
+        lr,
+        gradNorm,
+        tokens: total,
+        tokensPerSec: tokens / Math.max(1e-9, (performance.now() - stepStart) / 1000),
+        elapsedSec,
+      };
+      history.push(info);
+      log?.write('step', { ...info });
+      progress.update({ step: stepNo, totalSteps, loss: info.loss, lr, tokensPerSec: info.tokensPerSec, elapsedSec });
+      let stop = opts.callbacks?.onStep?.(info) === 'stop';
+      if (stop) reason = 'callback';
+      if (a.evalEvery > 0 && stepNo % a.evalEvery === 0 && runEval() === 'stop') stop = true;
+      if (a.saveEvery > 0 && stepNo % a.saveEvery === 0) checkpoint(false);
+      if (stop) break;
+    }
+    if (a.evalEvery === 0 || state.step % a.evalEvery !== 0) {
+      if (reason !== 'early-stopped' && reason !== 'callback') runEval();
+    }
+    if (a.outDir) writeFolder(join(a.outDir, 'adapter'), saveModel);
+    const elapsedSec = (performance.now() - t0) / 1000;
+    log?.write('end', { step: state.step, reason: reason === 'callback' ? 'completed' : reason, best: state.best, elapsedSec });
+    return { steps: state.step, reason, best: state.best, history, evals, repetition, elapsedSec };
+  } catch (e) {
+    try { log?.write('error', { step: state.step + 1, message: (e as Error).message }); } catch { /* the original error matters more */ }
+    throw e;
+  } finally {
+    progress.stop();
+    log?.close();
+    model.train(false);
+  }
+}
+
+/** The adapter/model folder, written whole. */
+function writeFolder(dir: string, save: (dir: string) => void): void {
+  writeFolderWhole(dir, save);
+}

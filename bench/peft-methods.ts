@@ -10,6 +10,8 @@ import { parseModelConfig, type Gpt2Config } from '../src/io/hf-config.js';
 import { GPT2LMHeadModel } from '../src/models/gpt2.js';
 import type { PeftConfigBase } from '../src/peft/config.js';
 import { ia3Config } from '../src/peft/ia3/config.js';
+import { moeLoraConfig } from '../src/peft/moe-lora/config.js';
+import * as F from '../src/tensor/ops.js';
 import { loraConfig } from '../src/peft/lora/config.js';
 import { getPeftModel } from '../src/peft/peft-model.js';
 import { pTuningConfig, prefixTuningConfig, promptTuningConfig } from '../src/peft/prompt/config.js';
@@ -38,7 +40,8 @@ function timeSteps(config: PeftConfigBase, steps: number): { median_step_s: numb
     const t0 = performance.now();
     opt.zeroGrad();
     const out = peft.forward({ inputIds: ids, batchSize: SMALL.B, labels: ids });
-    const loss = out.loss!;
+    const extra = peft.extraLoss();
+    const loss = extra ? F.add(out.loss!, extra) : out.loss!;
     loss.backward();
     opt.step();
     if (s === 0) loss0 = loss.item();
@@ -58,6 +61,7 @@ export function benchPeftMethods(steps = 4): Record<string, unknown> {
     ['prompt-tuning', promptTuningConfig({ numVirtualTokens: 16 })],
     ['p-tuning-mlp', pTuningConfig({ numVirtualTokens: 16 })],
     ['prefix-tuning', prefixTuningConfig({ numVirtualTokens: 16 })],
+    ['moe-lora-4x-top2', moeLoraConfig({ targetModules: ['c_attn'], r: SMALL.r, loraAlpha: 16, numExperts: 4, topK: 2 })],
   ];
   const results: Record<string, unknown> = {};
   let base = NaN;

@@ -1,7 +1,10 @@
 /**
  * `npm run bench [-- part ...]`: every benchmark, each printed beside a baseline measured in the
- * same run (numpy for matmul, PyTorch for the LoRA step, the Python references where they exist).
- * Parts: matmul, lora, generate, metrics, judge (the judge web app's load test), peft (default: all). Results also go to bench-results.json.
+ * same run (numpy for matmul, PyTorch float32 and bf16 autocast for the LoRA step, with the fastest
+ * OPENBLAS_CORETYPE probed first and a refusal when PyTorch is not on OpenBLAS; the Python
+ * references where they exist).
+ * Parts: matmul, lora, qwen (a Qwen2.5-0.5B-shaped LoRA step and decode), generate, metrics, judge
+ * (the judge web app's load test), peft (default: all). Results also go to bench-results.json.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -18,17 +21,43 @@ import { sharedDir } from '../test/helpers/shared.js';
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const cacheDir = join(repoRoot, '.bench-cache');
 
-/** PyTorch's figures for the same workload, or the reason they are missing. */
-function torchBaseline(weights: string, size: string, steps: number): Record<string, unknown> | string {
-  const script = join(sharedDir() ?? '', 'bench/pytorch-baseline/torch_ref.py');
-  if (!existsSync(script)) return 'shared/bench/pytorch-baseline is absent';
+const torchScript = join(repoRoot, 'bench/torch_lora.py');
+const CORETYPES = ['', 'Cooperlake', 'SkylakeX', 'Haswell'];
+
+/**
+ * PyTorch's figures for the same workload (bench/torch_lora.py, float32 or bf16 autocast), or the
+ * reason they are missing. `coretype` is OPENBLAS_CORETYPE ('' = unset).
+ */
+function torchBaseline(weights: string, size: string, steps: number, mode: 'f32' | 'bf16', coretype: string): Record<string, unknown> | string {
   const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.status !== 0) return 'PyTorch is not installed (apt-get install python3-torch)';
-  // The fastest PyTorch configuration on this machine (see the baseline's README).
-  const env = { ...process.env, WEIGHTS: weights, OPENBLAS_CORETYPE: 'Cooperlake', OPENBLAS_NUM_THREADS: '2' };
-  const run = spawnSync('/usr/bin/python3', [script, size, '1', String(steps)], { env, encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (run.status !== 0) return `torch_ref.py failed: ${run.stderr.trim().split('\n').pop()}`;
-  return JSON.parse(run.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+  if (probe.status !== 0) return 'PyTorch is not installed (apt-get install python3-torch libopenblas0-pthread)';
+  // One torch thread, two OpenBLAS threads (see shared/bench/pytorch-baseline/README.md).
+  const env: NodeJS.ProcessEnv = { ...process.env, WEIGHTS: weights, OPENBLAS_NUM_THREADS: '2' };
+  delete env.OPENBLAS_L2_SIZE;
+  if (coretype) env.OPENBLAS_CORETYPE = coretype;
+  else delete env.OPENBLAS_CORETYPE;
+  const run = spawnSync('/usr/bin/python3', [torchScript, size, String(steps), mode], { env, encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (run.status !== 0) return `torch_lora.py failed: ${run.stderr.trim().split('\n').pop()}`;
+  const r = JSON.parse(run.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+  // Debian's torch uses whatever libblas.so.3 is installed: the reference BLAS is ~30x slower
+  // than OpenBLAS, and a ratio against it would mean nothing.
+  const blas = (r.blas as string[] | undefined) ?? [];
+  if (!blas.some((l) => /openblas/i.test(l))) {
+    return `PyTorch runs on ${blas.join(', ') || 'an unknown BLAS'}, not OpenBLAS: install libopenblas0-pthread (update-alternatives libblas.so.3 -> openblas-pthread); no ratio`;
+  }
+  return r;
+}
+
+/** The fastest OPENBLAS_CORETYPE on this machine (a few SMALL float32 steps each), or why PyTorch cannot run. */
+function probeCoretype(weights: string): { best: string; tokensPerS: Record<string, number> } | string {
+  const tokensPerS: Record<string, number> = {};
+  for (const ct of CORETYPES) {
+    const r = torchBaseline(weights, 'SMALL', 3, 'f32', ct);
+    if (typeof r === 'string') return r;
+    tokensPerS[ct || 'unset'] = Math.round(r.tokens_per_s as number);
+  }
+  const best = CORETYPES.reduce((a, b) => ((tokensPerS[b || 'unset'] ?? 0) > (tokensPerS[a || 'unset'] ?? 0) ? b : a), '');
+  return { best, tokensPerS };
 }
 
 function ensureWeights(): string | null {
@@ -45,9 +74,9 @@ function ensureWeights(): string | null {
   return out;
 }
 
-function ours(weights: string, size: string, steps: number): LoraStepResult {
-  const run = spawnSync(process.execPath, [join(repoRoot, 'dist/bench/lora-step.js'), size, String(steps), weights], { encoding: 'utf8', maxBuffer: 1 << 24 });
-  if (run.status !== 0) throw new Error(`lora-step ${size} failed: ${run.stderr}`);
+function ours(weights: string, size: string, steps: number, dtype: 'float32' | 'bfloat16'): LoraStepResult {
+  const run = spawnSync(process.execPath, [join(repoRoot, 'dist/bench/lora-step.js'), size, String(steps), weights, dtype], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (run.status !== 0) throw new Error(`lora-step ${size} ${dtype} failed: ${run.stderr}`);
   return JSON.parse(run.stdout.trim().split('\n').pop()!) as LoraStepResult;
 }
 
@@ -55,19 +84,61 @@ function benchLora(): Record<string, unknown> {
   const weights = ensureWeights();
   if (!weights) return { skipped: 'needs shared/bench/pytorch-baseline (gen_weights.py) and python3 with numpy' };
   const results: Record<string, unknown> = {};
-  for (const [size, steps] of [['SMALL', 8], ['GPT2S', 5]] as const) {
-    const mine = ours(weights, size, steps);
-    const torch = torchBaseline(weights, size, steps);
-    const t = typeof torch === 'string' ? null : torch;
-    const ratio = t ? mine.tokens_per_s / (t.tokens_per_s as number) : null;
-    console.log(`  ${size.padEnd(6)} tunekit ${mine.tokens_per_s.toFixed(0).padStart(6)} tok/s  ${mine.maxrss_mb.toFixed(0).padStart(5)} MB peak  step-0 loss ${mine.losses[0]!.toFixed(6)}`);
-    if (t) {
-      console.log(`  ${''.padEnd(6)} PyTorch ${(t.tokens_per_s as number).toFixed(0).padStart(6)} tok/s  ${(t.maxrss_mb as number).toFixed(0).padStart(5)} MB peak  step-0 loss ${(t.losses as number[])[0]!.toFixed(6)}`);
-      console.log(`  ${''.padEnd(6)} ratio tunekit/PyTorch: ${ratio!.toFixed(2)}x speed, ${(mine.maxrss_mb / (t.maxrss_mb as number)).toFixed(2)}x memory`);
-    } else {
-      console.log(`  ${''.padEnd(6)} PyTorch baseline unavailable: ${torch as string}`);
+  const probe = probeCoretype(weights);
+  const coretype = typeof probe === 'string' ? '' : probe.best;
+  if (typeof probe === 'string') console.log(`  PyTorch baseline unavailable: ${probe}`);
+  else console.log(`  OPENBLAS_CORETYPE probe (PyTorch SMALL tok/s): ${JSON.stringify(probe.tokensPerS)}; using ${coretype || 'unset'}`);
+  results.coretypeProbe = probe;
+  const steps = Number(process.env.BENCH_LORA_STEPS ?? 4);
+  for (const size of ['SMALL', 'GPT2S'] as const) {
+    const row: Record<string, unknown> = {};
+    const f32 = ours(weights, size, steps, 'float32');
+    const bf16 = ours(weights, size, steps, 'bfloat16');
+    const t32 = typeof probe === 'string' ? probe : torchBaseline(weights, size, steps, 'f32', coretype);
+    const tbf = typeof probe === 'string' ? probe : torchBaseline(weights, size, steps, 'bf16', coretype);
+    const line = (name: string, tps: number, mb: number, loss0: number): void =>
+      console.log(`  ${size.padEnd(6)} ${name.padEnd(22)} ${tps.toFixed(0).padStart(6)} tok/s  ${mb.toFixed(0).padStart(5)} MB peak  step-0 loss ${loss0.toFixed(6)}`);
+    line('tunekit float32', f32.tokens_per_s, f32.maxrss_mb, f32.losses[0]!);
+    line('tunekit bf16', bf16.tokens_per_s, bf16.maxrss_mb, bf16.losses[0]!);
+    for (const [name, t] of [['PyTorch float32', t32], ['PyTorch bf16 autocast', tbf]] as const) {
+      if (typeof t === 'string') console.log(`  ${size.padEnd(6)} ${name}: unavailable: ${t}`);
+      else line(name, t.tokens_per_s as number, t.maxrss_mb as number, (t.losses as number[])[0]!);
     }
-    results[size] = { tunekit: mine, pytorch: torch, speed_ratio: ratio };
+    const ratio = (a: LoraStepResult, t: Record<string, unknown> | string): number | null => (typeof t === 'string' ? null : a.tokens_per_s / (t.tokens_per_s as number));
+    const ratios = {
+      'tunekit f32 / PyTorch f32': ratio(f32, t32), 'tunekit bf16 / PyTorch f32': ratio(bf16, t32),
+      'tunekit bf16 / PyTorch bf16': ratio(bf16, tbf), 'tunekit bf16 / tunekit f32': bf16.tokens_per_s / f32.tokens_per_s,
+    };
+    console.log(`  ${size.padEnd(6)} ratios (same run): ${Object.entries(ratios).map(([k, v]) => `${k} ${v === null ? 'n/a' : `${v.toFixed(2)}x`}`).join(', ')}`);
+    Object.assign(row, { tunekit: f32, tunekitBf16: bf16, pytorch: t32, pytorchBf16: tbf, ratios });
+    results[size] = row;
+  }
+  return results;
+}
+
+/** The Qwen2.5-0.5B-shaped workload (bench/qwen-real.ts) beside PyTorch on the same weights (bench/torch_qwen.py). */
+async function benchQwen(): Promise<Record<string, unknown>> {
+  const results: Record<string, unknown> = {};
+  const steps = process.env.BENCH_QWEN_STEPS ?? '1';
+  const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Record<string, unknown> | string => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 24, env });
+    if (r.status !== 0) return `${args[0]} failed: ${(r.stderr ?? '').trim().split('\n').pop()}`;
+    return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+  };
+  const torchOk = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
+  const torchEnv: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '2' };
+  for (const [ours, theirs] of [['float32', 'f32'], ['bfloat16', 'bf16']] as const) {
+    const a = run(process.execPath, [join(repoRoot, 'dist/bench/qwen-real.js'), ours, steps]);
+    const b = torchOk ? run('/usr/bin/python3', [join(repoRoot, 'bench/torch_qwen.py'), theirs, steps], torchEnv) : 'PyTorch is not installed';
+    for (const [name, r] of [[`tunekit ${ours}`, a], [`PyTorch ${theirs}`, b]] as const) {
+      if (typeof r === 'string') { console.log(`  ${name.padEnd(17)} unavailable: ${r}`); continue; }
+      console.log(`  ${name.padEnd(17)} LoRA step ${(r.trainTokensPerS as number).toFixed(1).padStart(7)} tok/s  decode ${(r.decodeTokensPerS as number).toFixed(2).padStart(6)} tok/s  ${(r.maxrssMb as number).toFixed(0).padStart(5)} MB peak  step-0 loss ${(r.losses as number[])[0]!.toFixed(5)}`);
+    }
+    if (typeof a !== 'string' && typeof b !== 'string') {
+      const train = (a.trainTokensPerS as number) / (b.trainTokensPerS as number), dec = (a.decodeTokensPerS as number) / (b.decodeTokensPerS as number);
+      console.log(`  ${ours.padEnd(17)} ratios tunekit/PyTorch (same run): LoRA step ${train.toFixed(2)}x, decode ${dec.toFixed(2)}x`);
+    }
+    results[ours] = { tunekit: a, pytorch: b };
   }
   return results;
 }
@@ -75,6 +146,7 @@ function benchLora(): Record<string, unknown> {
 const parts: Record<string, () => Record<string, unknown> | Promise<Record<string, unknown>>> = {
   matmul: benchMatmul,
   lora: benchLora,
+  qwen: benchQwen,
   generate: benchGenerate,
   metrics: benchMetrics,
   judge: () => benchJudgeLoad(),

@@ -6,7 +6,7 @@
  */
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
-import { ChatSession } from '../generate/chat.js';
+import { ChatSession, type ChatTurn } from '../generate/chat.js';
 import { addSamplingOptions, computeDtypeFromFlags, describeTiming, loadForGeneration, optionsFromFlags, type SamplingFlags } from './generate.js';
 
 /** Adds `tunekit chat`. */
@@ -35,8 +35,20 @@ export function register(program: Command): void {
           session.reset();
           process.stderr.write('[conversation reset]\n');
         } else if (line !== '') {
-          const turn = session.send(line, flags.stream ? (e) => process.stdout.write(e.text) : undefined);
+          // One failed turn (a message too long for the model) must not end the conversation.
+          let turn: ChatTurn;
+          try {
+            turn = session.send(line, flags.stream ? (e) => process.stdout.write(e.text) : undefined);
+          } catch (err) {
+            process.stderr.write(`error: ${(err as Error).message}\n`);
+            process.exitCode = 1;
+            prompt();
+            continue;
+          }
           process.stdout.write(flags.stream ? '\n' : `${turn.text}\n`);
+          if (turn.droppedMessages > 0) {
+            process.stderr.write(`[the conversation outgrew the model's ${model.config.maxPositionEmbeddings} positions: dropped the ${turn.droppedMessages} oldest messages]\n`);
+          }
           process.stderr.write(`${describeTiming({ tokens: [turn.tokens], texts: [turn.text], finishReasons: [turn.finishReason], timing: turn.timing })} reused ${turn.reusedTokens}/${turn.promptTokens} prompt tokens\n`);
         }
         prompt();

@@ -62,6 +62,11 @@ export interface ChatTurn {
   reusedTokens: number;
   /** Prompt ids fed to the model this turn (promptTokens - reusedTokens). */
   fedTokens: number;
+  /**
+   * Oldest messages (user/assistant pairs, never the system message) dropped before this turn
+   * because the conversation no longer fitted the model's positions; 0 usually.
+   */
+  droppedMessages: number;
   timing: GenerationTiming;
 }
 
@@ -100,13 +105,17 @@ export class ChatSession {
   }
 
   /**
-   * Adds a user message, generates the reply (streamed to `onToken`) and appends it.
+   * Adds a user message, generates the reply (streamed to `onToken`) and appends it. When the
+   * conversation would leave the reply too few of the model's positions (fewer than maxNewTokens,
+   * at most a quarter of them), the oldest user/assistant pairs are dropped first (the system
+   * message is kept) and the turn reports how many messages went (`droppedMessages`).
    *
-   * @throws Error when the conversation no longer fits the model's positions
+   * @throws Error when even the system message and this one message do not fit (the conversation
+   *   is left unchanged, so the caller can go on with a shorter message)
    */
   send(userText: string, onToken?: (event: TokenEvent) => void): ChatTurn {
-    const pending = [...this.messages, { role: 'user', content: userText }];
-    const prompt = this.renderPrompt(pending);
+    const { prompt, dropped } = this.fitPrompt(userText);
+    if (dropped > 0) this.messages.splice(this.firstTurnIndex(), dropped);
     let common = 0;
     const limit = Math.min(prompt.length - 1, this.cachedIds.length);
     while (common < limit && prompt[common] === this.cachedIds[common]) common++;
@@ -128,7 +137,32 @@ export class ChatSession {
     this.messages.push({ role: 'user', content: userText }, { role: 'assistant', content: text });
     return {
       text, tokens, finishReason: result.finishReasons[0]!, promptTokens: prompt.length, reusedTokens: common,
-      fedTokens: prompt.length - common, timing: result.timing,
+      fedTokens: prompt.length - common, droppedMessages: dropped, timing: result.timing,
     };
+  }
+
+  /** Index of the first user/assistant message (after the system message, if any). */
+  private firstTurnIndex(): number {
+    return this.messages[0]?.role === 'system' ? 1 : 0;
+  }
+
+  /**
+   * The rendered prompt for the conversation plus `userText`, after dropping as few of the oldest
+   * messages (whole user/assistant pairs) as needed to leave the reply room.
+   */
+  private fitPrompt(userText: string): { prompt: number[]; dropped: number } {
+    const positions = this.model.config.maxPositionEmbeddings;
+    const wanted = this.options.generation?.maxNewTokens ?? 20;
+    const room = Math.max(1, Math.min(wanted, Math.floor(positions / 4)));
+    const start = this.firstTurnIndex();
+    const user = { role: 'user', content: userText };
+    for (let dropped = 0; ; dropped += 2) {
+      const kept = [...this.messages.slice(0, start), ...this.messages.slice(start + dropped), user];
+      const prompt = this.renderPrompt(kept);
+      if (prompt.length + room <= positions) return { prompt, dropped };
+      if (start + dropped >= this.messages.length) {
+        throw new Error(`chat: this message needs ${prompt.length} tokens${start > 0 ? ' with the system message' : ''}, and the reply ${room} more; the model holds ${positions} positions. Send a shorter message.`);
+      }
+    }
   }
 }

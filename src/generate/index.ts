@@ -31,3 +31,4 @@ export {
   type LogitsSettings,
 } from './logits-processors.js';
 export { ChatSession, type ChatSessionOptions, type ChatTurn } from './chat.js';
+export { cutDegenerateLoop, type DegenerationOptions, type DegenerationResult } from './degeneration.js';

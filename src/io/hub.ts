@@ -22,7 +22,7 @@ import { createReadStream, existsSync, lstatSync, mkdirSync, readFileSync, readl
 import { open } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
-import { writeFileAtomic } from './files.js';
+import { fsyncFolder, writeFileAtomic } from './files.js';
 import cliProgress from 'cli-progress';
 
 /** Default Hub endpoint. */
@@ -553,6 +553,7 @@ async function downloadBlob(
             onBytes(done, size);
           }
         }
+        await file.sync(); // on disk before the rename below makes it a complete blob
       } catch (err) {
         if (err instanceof HubError && !err.transient) rmSync(incomplete, { force: true });
         throw err;
@@ -570,6 +571,7 @@ async function downloadBlob(
         throw new HubError(`${what}: ${kind} checksum mismatch (expected ${etag}, got ${digest})${unknown}; the corrupted download was discarded`, null);
       }
       renameSync(incomplete, blobPath);
+      fsyncFolder(dirname(blobPath));
     } finally {
       clearTimeout(idle);
     }

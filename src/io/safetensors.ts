@@ -16,7 +16,7 @@ import { closeSync, existsSync, fstatSync, openSync, readSync, writeSync } from 
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { isPlainObject, readJsonObject } from './json.js';
-import { writeFileAtomic } from './files.js';
+import { describeFsError, writeFileAtomic } from './files.js';
 
 /**
  * Element types, listed in the order of the Rust reference's `Dtype` enum (increasing alignment). The
@@ -101,6 +101,38 @@ function allocate(dtype: Dtype, count: number): TensorData {
 }
 
 /**
+ * The first key that appears twice at the top level of a JSON object text (already known to be
+ * valid JSON), or null. JSON.parse keeps the last of duplicate keys without a word.
+ */
+function firstDuplicateTopLevelKey(text: string): string | null {
+  const seen = new Set<string>();
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      let j = i + 1;
+      while (j < text.length && text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (seen.has(key)) return key;
+        seen.add(key);
+        expectKey = false;
+      }
+      i = j;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      depth++;
+      expectKey = depth === 1;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth--;
+    } else if (c === 0x2c /* , */ && depth === 1) {
+      expectKey = true;
+    }
+  }
+  return null;
+}
+
+/**
  * Parses and validates a header's JSON text. `fileLabel` prefixes every error message;
  * `bufferBytes` is the size of the data section the offsets must cover exactly.
  */
@@ -114,6 +146,8 @@ function parseHeader(fileLabel: string, text: string, bufferBytes: number): { en
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
     throw new Error(`${fileLabel}: header must be a JSON object, got ${Array.isArray(json) ? 'an array' : json === null ? 'null' : typeof json}`);
   }
+  const duplicate = firstDuplicateTopLevelKey(text);
+  if (duplicate !== null) throw new Error(`${fileLabel}: the header names tensor "${duplicate}" more than once (JSON would silently keep only the last)`);
   const metadata: Record<string, string> = {};
   const entries: HeaderEntry[] = [];
   for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
@@ -187,6 +221,22 @@ export interface TensorInfo {
   dataOffsets: [number, number];
 }
 
+/** Opens a safetensors file, with errors naming it (not found, a folder, not a regular file). */
+function openForReading(path: string): number {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    throw describeFsError(path, err);
+  }
+  const st = fstatSync(fd);
+  if (!st.isFile()) {
+    closeSync(fd);
+    throw new Error(`${path}: ${st.isDirectory() ? 'is a folder' : 'is not a regular file'}, expected a safetensors file`);
+  }
+  return fd;
+}
+
 /** Reads and validates the header of an open file; see {@link readSafetensors} for the checks. */
 function readHeader(fd: number, label: string): { entries: HeaderEntry[]; metadata: Record<string, string>; dataStart: number } {
   assertLittleEndianHost();
@@ -221,7 +271,7 @@ function readHeader(fd: number, label: string): { entries: HeaderEntry[]; metada
  * @returns tensor infos by name (in header order) and the `__metadata__` map ({} when absent)
  */
 export function readSafetensorsHeader(path: string): { tensors: Map<string, TensorInfo>; metadata: Record<string, string> } {
-  const fd = openSync(path, 'r');
+  const fd = openForReading(path);
   try {
     const { entries, metadata } = readHeader(fd, path);
     const tensors = new Map(entries.map((e): [string, TensorInfo] => [e.name, { dtype: e.dtype, shape: [...e.shape], dataOffsets: [e.begin, e.end] }]));
@@ -246,7 +296,7 @@ export function readSafetensorsHeader(path: string): { tensors: Map<string, Tens
  * @throws Error naming the file (and tensor) on any malformed header, dtype, shape or offsets
  */
 export function readSafetensors(path: string, options: { names?: Iterable<string> } = {}): SafetensorsContents {
-  const fd = openSync(path, 'r');
+  const fd = openForReading(path);
   try {
     const { entries, metadata, dataStart } = readHeader(fd, path);
     let wanted = entries;

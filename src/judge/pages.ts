@@ -80,6 +80,7 @@ Export: <a href="/admin/s/${study.id}/results.json">JSON</a>, <a href="/admin/s/
 ${rateRow('A better', 'a-wins', r.aWins)}${rateRow('tie', 'ties', r.ties)}${rateRow('B better', 'b-wins', r.bWins)}</table>
 <p class="help">Wilson score 95% intervals.</p>
 <table><tr><th>Exact two-sided sign test of A against B (ties dropped): p</th>${num('sign-p', r.signTestP, 4)}</tr></table>
+<table><tr><th>Position bias: the left answer won (of non-ties)</th><td id="left-wins-count" data-value="${r.position.leftWins.count}">${r.position.leftWins.count}</td>${num('left-wins-rate', r.position.leftWins.rate, 3)}${num('left-wins-low', r.position.leftWins.ci95[0], 3)}${num('left-wins-high', r.position.leftWins.ci95[1], 3)}<th>sign test p</th>${num('left-wins-p', r.position.signTestP, 4)}</tr></table>
 <h2>Mean ratings</h2><table><tr><th></th><th>naturalness</th><th>helpfulness</th><th>repetitive</th></tr>
 <tr><th>A</th>${num('a-naturalness', m.A.naturalness, 2)}${num('a-helpfulness', m.A.helpfulness, 2)}${num('a-repetition', m.A.repetitionRate, 3)}</tr>
 <tr><th>B</th>${num('b-naturalness', m.B.naturalness, 2)}${num('b-helpfulness', m.B.helpfulness, 2)}${num('b-repetition', m.B.repetitionRate, 3)}</tr></table>

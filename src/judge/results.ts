@@ -21,6 +21,11 @@ export interface StudyResults {
   /** Exact two-sided sign test of A wins against B wins (ties dropped). */
   signTestP: number;
   meanRatings: { A: SystemRatings; B: SystemRatings };
+  /**
+   * Position bias: among non-tie judgements, how often the answer shown on the left won (Wilson 95%),
+   * and the sign test of left against right wins. Sides are random, so this should be near 50%.
+   */
+  position: { leftWins: Rate; signTestP: number };
   agreement: {
     /** Cohen's kappa on the preference, when the study has exactly two raters who share items. */
     cohenKappa: number | null;
@@ -46,6 +51,7 @@ export function computeResults(study: StudyRow, itemCount: number, rows: readonl
   const n = rows.length;
   const a = rows.filter((r) => r.preference === 'A').length;
   const b = rows.filter((r) => r.preference === 'B').length;
+  const leftWins = rows.filter((r) => r.preference !== 'tie' && (r.preference === 'A') === r.aLeft).length;
   const raterIds = [...new Set(rows.map((r) => r.raterId))].sort((x, y) => x - y);
   const byItem = new Map<number, Map<number, JudgementRow>>();
   for (const r of rows) {
@@ -102,6 +108,7 @@ export function computeResults(study: StudyRow, itemCount: number, rows: readonl
     ties: rate(n - a - b, n),
     signTestP: signTest(a, b),
     meanRatings: { A: ratings('A'), B: ratings('B') },
+    position: { leftWins: rate(leftWins, a + b), signTestP: signTest(leftWins, a + b - leftWins) },
     agreement: {
       cohenKappa: cohen,
       fleissKappa: fleiss,
@@ -148,15 +155,17 @@ export function resultsJson(store: JudgeStore, study: StudyRow): string {
 export function formatResults(r: StudyResults): string {
   const pct = (x: Rate): string => `${(100 * x.rate).toFixed(1)}% [${(100 * x.ci95[0]).toFixed(1)}, ${(100 * x.ci95[1]).toFixed(1)}] (${x.count})`;
   const f = (x: number | null, d = 3): string => (x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
+  const pctOf = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
   return [
     `study ${r.study}: ${r.judgements} judgements of ${r.items} items by ${r.raters} rater(s)`,
     `  A = ${r.systems.A}`,
     `  B = ${r.systems.B}`,
     `A wins ${pct(r.aWins)}   ties ${pct(r.ties)}   B wins ${pct(r.bWins)}   (Wilson 95%)`,
     `sign test (ties dropped): p = ${f(r.signTestP, 4)}`,
+    `left answer won ${pct(r.position.leftWins)} of non-ties (position bias; sign test p = ${f(r.position.signTestP, 4)})`,
     `naturalness  A ${f(r.meanRatings.A.naturalness, 2)}  B ${f(r.meanRatings.B.naturalness, 2)}`,
     `helpfulness  A ${f(r.meanRatings.A.helpfulness, 2)}  B ${f(r.meanRatings.B.helpfulness, 2)}`,
-    `repetitive   A ${f(r.meanRatings.A.repetitionRate * 100, 1)}%  B ${f(r.meanRatings.B.repetitionRate * 100, 1)}%`,
+    `repetitive   A ${pctOf(r.meanRatings.A.repetitionRate)}  B ${pctOf(r.meanRatings.B.repetitionRate)}`,
     `agreement: Cohen's kappa ${f(r.agreement.cohenKappa)}, Fleiss' kappa ${f(r.agreement.fleissKappa)} (${r.agreement.fleissItems} items), Krippendorff's alpha (ordinal): preference ${f(r.agreement.preferenceAlpha)}, naturalness ${f(r.agreement.naturalnessAlpha)}, helpfulness ${f(r.agreement.helpfulnessAlpha)}`,
   ].join('\n');
 }

@@ -55,7 +55,7 @@ export interface PerplexityResult {
   meanNll: number;
 }
 
-function maskValue(value: number | boolean, i: number, t: number): boolean {
+function maskValue(value: unknown, i: number, t: number): boolean {
   if (value === true || value === 1) return true;
   if (value === false || value === 0) return false;
   throw new Error(`perplexity: mask[${i}][${t}] must be 0, 1, true or false, got ${String(value)}`);

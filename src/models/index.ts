@@ -49,3 +49,13 @@ export {
 } from './auto.js';
 export { type KVPrefix, type PrefixShape, type AttentionContext } from './attention.js';
 export { readModelWeights, loadIntoModule, saveModelFolder, type WeightDtype } from './weights.js';
+export {
+  LlamaForSequenceClassification,
+  Qwen2ForSequenceClassification,
+  GPT2ForSequenceClassification,
+  decoderClassifierFromConfig,
+  lastNonPadIndex,
+  type DecoderClassificationInput,
+  type DecoderClassificationOutput,
+  type ClassifierOptions,
+} from './sequence-classification.js';

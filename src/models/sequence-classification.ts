@@ -39,6 +39,8 @@ export interface DecoderClassificationOutput {
 
 export interface ClassifierOptions {
   numLabels?: number;
+  /** Pad id for pooling when config.json has none (stories260K, Llama): transformers reads config.pad_token_id. */
+  padTokenId?: number;
   problemType?: ProblemType;
   id2label?: Record<number, string>;
   seed?: number;
@@ -151,7 +153,7 @@ export class LlamaForSequenceClassification extends DecoderForSequenceClassifica
 
   constructor(readonly config: DecoderConfig, opts: ClassifierOptions & { configJson?: Record<string, unknown>; initWeights?: boolean } = {}) {
     const json = opts.configJson ?? {};
-    super(config.hiddenSize, config.padTokenId, json, opts);
+    super(config.hiddenSize, opts.padTokenId ?? config.padTokenId, json, opts);
     const lm = new LlamaForCausalLM({ ...config, tieWordEmbeddings: true }, { seed: opts.seed ?? 0, configJson: json, ...(opts.initWeights === false ? { initWeights: false } : {}) });
     withHiddenLm(this, lm);
     this.model = lm.model;
@@ -195,7 +197,7 @@ export class GPT2ForSequenceClassification extends DecoderForSequenceClassificat
 
   constructor(readonly config: Gpt2Config, opts: ClassifierOptions & { configJson?: Record<string, unknown>; initWeights?: boolean } = {}) {
     const json = opts.configJson ?? {};
-    super(config.hiddenSize, config.padTokenId, json, opts);
+    super(config.hiddenSize, opts.padTokenId ?? config.padTokenId, json, opts);
     const lm = new GPT2LMHeadModel({ ...config, tieWordEmbeddings: true }, { seed: opts.seed ?? 0, configJson: json, ...(opts.initWeights === false ? { initWeights: false } : {}) });
     withHiddenLm(this, lm);
     this.transformer = lm.transformer;

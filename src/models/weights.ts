@@ -91,6 +91,7 @@ export function loadIntoModule(module: Module, file: Map<string, RawTensor>, opt
   const state = new Map<string, Tensor>();
   const own = new Map(module.namedParameters());
   const unexpected: string[] = [];
+  const shapeErrors: string[] = [];
   for (const [key, raw] of file) {
     const path = opts.rename ? opts.rename(key) : key;
     if (path === null) continue;
@@ -98,9 +99,17 @@ export function loadIntoModule(module: Module, file: Map<string, RawTensor>, opt
       if (!opts.ignoreUnexpected?.test(key)) unexpected.push(key);
       continue;
     }
+    const want = own.get(path)?.shape ?? [];
+    if (raw.shape.length !== want.length || raw.shape.some((d, i) => d !== want[i])) {
+      shapeErrors.push(`"${key}" is [${raw.shape.join(', ')}] in the file, the config declares [${want.join(', ')}]`);
+      continue;
+    }
     // Norm weights and biases are small and used in float32 kernels: keep them float32.
     const small = raw.shape.length === 1;
     state.set(path, rawToTensor(path, raw, small ? 'float32' : opts.dtype ?? 'float32'));
+  }
+  if (shapeErrors.length > 0) {
+    throw new Error(`${opts.label}: weights do not match config.json: ${shapeErrors.slice(0, 4).join('; ')}${shapeErrors.length > 4 ? ` (+${shapeErrors.length - 4} more)` : ''}`);
   }
   const missing = [...own.keys()].filter((k) => !state.has(k));
   if (missing.length || unexpected.length) {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-export { Module } from './module.js';
+export { Module, ModuleDict, ParamDict } from './module.js';
 export { Linear, Embedding, LayerNorm, RMSNorm, Dropout, type LinearLike } from './layers.js';
 export { normalLinear, normalEmbedding, type NormalLinearOptions } from './init.js';
 export { mseLoss, bceWithLogitsLoss } from './losses.js';

@@ -337,7 +337,8 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
     if (cfgs.some((c) => c.peftType !== 'LORA')) throw new Error('addWeightedAdapter: only LoRA adapters can be combined');
     const lora = cfgs as LoraConfig[];
     if (lora.some((c) => c.useDora)) throw new Error('addWeightedAdapter: DoRA adapters cannot be combined');
-    const first = lora[0]!;
+    const first = lora[0];
+    if (!first) throw new Error('addWeightedAdapter: no adapters given');
     if (this.peftConfig.has(name)) throw new Error(`an adapter named "${name}" already exists`);
     const layers = tunerLayers(this.model);
     const rankOf = (l: LoRALinear | LoRAEmbedding, a: string): number => l instanceof LoRALinear ? l.adapterSettings(a).r : (l.lora_embedding_A.get(a)?.dim(0) ?? 0);
@@ -361,7 +362,9 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
           if (w < 0 && combinationType === 'cat') throw new Error(`addWeightedAdapter: "cat" needs non-negative weights (√(w·scaling)), got ${w} for "${a}"`);
           const fa = combinationType === 'cat' ? Math.sqrt(w * s) : Math.sqrt(Math.abs(w)) * s * Math.sign(w);
           const fb = combinationType === 'cat' ? Math.sqrt(w * s) : Math.sqrt(Math.abs(w));
-          return { A: F.scale(l.lora_A.get(a)!.weight.detach(), fa), B: F.scale(l.lora_B.get(a)!.weight.detach(), fb) };
+          const a0 = l.lora_A.get(a), b0 = l.lora_B.get(a);
+          if (!a0 || !b0) throw new Error(`addWeightedAdapter: layer has no adapter "${a}"`);
+          return { A: F.scale(a0.weight.detach(), fa), B: F.scale(b0.weight.detach(), fb) };
         });
         let A: Tensor, B: Tensor;
         if (combinationType === 'cat') {

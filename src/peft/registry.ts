@@ -4,7 +4,9 @@
 import type { PeftConfigBase } from './config.js';
 import { IA3 } from './ia3/model.js';
 import { LORA } from './lora/model.js';
+import { BOTTLENECK } from './bottleneck/model.js';
 import type { PeftMethod } from './method.js';
+import { MOE_LORA } from './moe-lora/model.js';
 import { PREFIX_TUNING, PROMPT_TUNING, P_TUNING } from './prompt/model.js';
 
 const METHODS = new Map<string, PeftMethod>();
@@ -19,6 +21,8 @@ registerMethod(IA3);
 registerMethod(PROMPT_TUNING);
 registerMethod(P_TUNING);
 registerMethod(PREFIX_TUNING);
+registerMethod(MOE_LORA);
+registerMethod(BOTTLENECK);
 
 /** The method for a peft_type; an unknown one is an error naming `label` (the config file). */
 export function methodFor(peftType: string, label = 'adapter config'): PeftMethod {

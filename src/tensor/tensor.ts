@@ -13,6 +13,7 @@
  * Frozen matrices may also be int8 (`dtype` 'i8': an Int8Array plus one float32 scale per row,
  * value = scales[row] * q), dequantised by the kernels on the fly.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { kernels } from '../native/index.js';
 import { WType } from '../native/kernels.js';
 
@@ -37,31 +38,31 @@ export interface BackwardContext {
   accumulate(t: Tensor, grad: Float32Array): void;
 }
 
-let gradEnabled = true;
+/**
+ * Grad mode per async context: `noGrad` runs its function in a context where nothing is recorded,
+ * and everything that function starts (awaits, timers, callbacks) inherits it, while work started
+ * elsewhere keeps its own mode. A server can thus generate (no graph) and train (graph) at once.
+ * Outside any `noGrad` / `enableGrad`, gradients are on.
+ */
+const gradMode = new AsyncLocalStorage<boolean>();
 
-/** True while operations record the graph (false inside `noGrad`). */
+/** True while operations record the graph (false inside `noGrad`, in this async context only). */
 export function isGradEnabled(): boolean {
-  return gradEnabled;
+  return gradMode.getStore() ?? true;
 }
 
 /**
- * Run `fn` in inference mode: nothing is recorded, so no activations are kept alive.
- * Works with async functions too (the mode is restored when the promise settles).
+ * Run `fn` in inference mode: nothing is recorded, so no activations are kept alive. With an
+ * async `fn` the mode holds for everything it awaits until its promise settles, and only there:
+ * other async tasks running meanwhile keep recording their graphs (torch.no_grad, per task).
  */
 export function noGrad<T>(fn: () => T): T {
-  const prev = gradEnabled;
-  gradEnabled = false;
-  let async = false;
-  try {
-    const out = fn();
-    if (out instanceof Promise) {
-      async = true;
-      return out.finally(() => { gradEnabled = prev; }) as T;
-    }
-    return out;
-  } finally {
-    if (!async) gradEnabled = prev;
-  }
+  return gradMode.run(false, fn);
+}
+
+/** Run `fn` with gradients recorded even inside a `noGrad` (torch.enable_grad), in its own async context. */
+export function enableGrad<T>(fn: () => T): T {
+  return gradMode.run(true, fn);
 }
 
 /** Number of elements of a shape (1 for a scalar's `[]`). */
@@ -274,7 +275,8 @@ function addInto(dst: Float32Array, src: Float32Array): void {
 export function result(data: Float32Array, shape: readonly number[], op: string, inputs: readonly Tensor[],
   backward: (gradOut: Float32Array, ctx: BackwardContext) => void): Tensor {
   const out = new Tensor(data, shape);
-  if (gradEnabled && inputs.some((t) => t.requiresGrad)) {
+  // Inputs first: frozen-weight inference never asks for the (async-context) grad mode.
+  if (inputs.some((t) => t.requiresGrad) && isGradEnabled()) {
     out.requiresGrad = true;
     out.node = { op, inputs, backward };
   }

@@ -497,6 +497,7 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
     if (!opts.valid || opts.valid.length === 0) return;
     const r = evaluate(model, opts.valid, { collate: opts.collate, loss: opts.loss, batchSize: a.evalBatchSize, ...(opts.metrics ? { metrics: opts.metrics } : {}), seed: a.seed });
     if (!Number.isFinite(r.loss)) throw new NonFiniteError(state.step, 'validation loss');
+    for (const [k, v] of Object.entries(r.metrics)) if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`evaluation at step ${state.step}: metric "${k}" is ${String(v)}; metrics must be finite numbers`);
     evals.push({ step: state.step, ...r });
     log?.write('eval', { step: state.step, split: 'valid', loss: r.loss, metrics: r.metrics });
     progress.note(`eval at step ${state.step}: loss ${r.loss.toFixed(4)}${Object.entries(r.metrics).map(([k, v]) => `  ${k} ${v.toFixed(4)}`).join('')}`);

@@ -242,7 +242,7 @@ test('stories260K ChatSession: the second turn reuses the cache and equals a fre
   assert.deepEqual(chat.messages.map((m) => m.role), ['system', 'user', 'assistant', 'user', 'assistant']);
   // a turn that does not fit the model's 512 positions fails clearly and leaves the session usable
   const messagesBefore = chat.messages.length;
-  assert.throws(() => chat.send('Once upon a time '.repeat(120)), /the prompt has \d+ tokens but the model holds 512 positions/);
+  assert.throws(() => chat.send('Once upon a time '.repeat(120)), /chat: this message needs \d+ tokens with the system message, and the reply 24 more; the model holds 512 positions/);
   assert.equal(chat.messages.length, messagesBefore);
   const third = chat.send('And then?');
   assert.ok(third.reusedTokens >= second.promptTokens, `reused ${third.reusedTokens}`);

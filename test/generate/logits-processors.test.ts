@@ -9,6 +9,7 @@ import {
   suppressTokens, temperature, topK, topP,
 } from '../../src/generate/logits-processors.js';
 import { Rng } from '../../src/tensor/random.js';
+import { assertClose } from '../helpers/close.js';
 
 const NEG = -Infinity;
 const f32 = (xs: number[]): Float32Array => Float32Array.from(xs);
@@ -17,25 +18,16 @@ const fromProbs = (ps: number[]): Float32Array => Float32Array.from(ps.map(Math.
 /** Ids that survived a filter. */
 const kept = (x: Float32Array): number[] => [...x].flatMap((v, i) => (v === NEG ? [] : [i]));
 
-function assertClose(actual: ArrayLike<number>, expected: number[], tol = 1e-6): void {
-  assert.equal(actual.length, expected.length);
-  expected.forEach((e, i) => {
-    const a = actual[i]!;
-    if (!Number.isFinite(e)) assert.equal(a, e, `index ${i}`);
-    else assert.ok(Math.abs(a - e) <= tol, `index ${i}: ${a} vs ${e}`);
-  });
-}
-
 test('repetitionPenalty: divides positive, multiplies negative logits of each distinct seen id', () => {
   const logits = f32([2, -1, 0.5, -3, 4, 0]);
   // ids 1 (twice), 3 and 5 were seen: -1*2, -3*2, 0 stays 0; the repeat of id 1 is penalised once.
-  assertClose(repetitionPenalty(logits, [1, 3, 1, 5], 2), [2, -2, 0.5, -6, 4, 0]);
+  assertClose(repetitionPenalty(logits, [1, 3, 1, 5], 2), [2, -2, 0.5, -6, 4, 0], { atol: 1e-6 });
   // penalty < 1 rewards repetition: 4/0.5 = 8, -3*0.5 = -1.5
-  assertClose(repetitionPenalty(logits, [4, 3], 0.5), [2, -1, 0.5, -1.5, 8, 0]);
+  assertClose(repetitionPenalty(logits, [4, 3], 0.5), [2, -1, 0.5, -1.5, 8, 0], { atol: 1e-6 });
   // a penalised negative logit becomes less likely, never more (the CTRL asymmetry)
   const p = softmax(repetitionPenalty(logits, [1], 1.3));
   assert.ok(p[1]! < softmax(logits)[1]!);
-  assertClose(logits, [2, -1, 0.5, -3, 4, 0]); // input untouched
+  assertClose(logits, [2, -1, 0.5, -3, 4, 0], { atol: 1e-6 }); // input untouched
   assert.throws(() => repetitionPenalty(logits, [0], 0), /repetitionPenalty must be a finite number > 0/);
   assert.throws(() => repetitionPenalty(logits, [6], 1.2), /token id 6 is outside the vocabulary \[0, 6\)/);
 });
@@ -43,9 +35,9 @@ test('repetitionPenalty: divides positive, multiplies negative logits of each di
 test('frequencyPresencePenalty: logit -= count*frequency + (count>0)*presence over generated ids', () => {
   const logits = f32([1, 1, 1, 1]);
   // counts: id0 1, id2 2 → 1 - 0.5 - 0.25 = 0.25; 1 - 1.0 - 0.25 = -0.25
-  assertClose(frequencyPresencePenalty(logits, [2, 2, 0], 0.5, 0.25), [0.25, 1, -0.25, 1]);
+  assertClose(frequencyPresencePenalty(logits, [2, 2, 0], 0.5, 0.25), [0.25, 1, -0.25, 1], { atol: 1e-6 });
   // negative values encourage repetition
-  assertClose(frequencyPresencePenalty(logits, [3], -1, -0.5), [1, 1, 1, 2.5]);
+  assertClose(frequencyPresencePenalty(logits, [3], -1, -0.5), [1, 1, 1, 2.5], { atol: 1e-6 });
 });
 
 test('noRepeatNgram: bans tokens completing an n-gram already present', () => {
@@ -63,8 +55,8 @@ test('noRepeatNgram: bans tokens completing an n-gram already present', () => {
 });
 
 test('temperature: divides logits; 0 or negative is an error', () => {
-  assertClose(temperature(f32([1, 2, -3]), 0.5), [2, 4, -6]);
-  assertClose(temperature(f32([1, 2, -3]), 2), [0.5, 1, -1.5]);
+  assertClose(temperature(f32([1, 2, -3]), 0.5), [2, 4, -6], { atol: 1e-6 });
+  assertClose(temperature(f32([1, 2, -3]), 2), [0.5, 1, -1.5], { atol: 1e-6 });
   assert.throws(() => temperature(f32([1]), 0), /temperature must be a finite number > 0, got 0 \(use greedy/);
   assert.throws(() => temperature(f32([1]), -1), /temperature must be/);
 });
@@ -78,7 +70,7 @@ test('topK: keeps logits >= the k-th largest (ties kept), k capped at the vocabu
   assert.deepEqual(kept(topK(f32([1, 2, 0]), 50)), [0, 1, 2]);
   // minTokensToKeep raises k
   assert.deepEqual(kept(topK(f32([5, 1, 4, 3]), 1, 3)), [0, 2, 3]);
-  assertClose(topK(f32([5, 1, 4]), 2), [5, NEG, 4]);
+  assertClose(topK(f32([5, 1, 4]), 2), [5, NEG, 4], { atol: 1e-6 });
   assert.throws(() => topK(f32([1]), 0), /topK must be an integer >= 1/);
 });
 
@@ -93,7 +85,7 @@ test('topP: smallest most-likely set with cumulative probability >= p', () => {
   assert.deepEqual(kept(topP(logits, 0)), [3]);
   assert.deepEqual(kept(topP(logits, 0, 2)), [2, 3]);
   // kept logits are unchanged (renormalisation happens in the softmax)
-  assertClose(topP(logits, 0.65), [NEG, NEG, logits[2]!, logits[3]!]);
+  assertClose(topP(logits, 0.65), [NEG, NEG, logits[2]!, logits[3]!], { atol: 1e-6 });
   // equal logits: the stable ascending sort removes lower ids first; 0.25 + 0.25 = 0.5 <= 1 - 0.5
   assert.deepEqual(kept(topP(f32([0, 0, 0, 0]), 0.5)), [2, 3]);
   assert.throws(() => topP(logits, 1.5), /topP must be a number in \[0, 1\]/);
@@ -111,7 +103,7 @@ test('minP: removes p < minP * p_max', () => {
 
 test('softmax, argmax and suppressTokens', () => {
   const p = softmax(f32([0, Math.log(3), NEG]));
-  assertClose(p, [0.25, 0.75, 0], 1e-7);
+  assertClose(p, [0.25, 0.75, 0], { atol: 1e-7 });
   assert.deepEqual([...softmax(f32([NEG, NEG]))], [0, 0]);
   assert.equal(argmax(f32([1, 5, 5, 2])), 1); // first maximum, as torch.argmax
   assert.deepEqual(kept(suppressTokens(f32([1, 2, 3]), [2])), [0, 1]);
@@ -123,18 +115,18 @@ test('processLogits: warpers run only when sampling, temperature before top-p, E
   // 1/30 and 4/30 (cumulative 5/30 <= 0.2) and keeps 2 tokens. top-p first would keep 3.
   const both = processLogits(logits, [], 0, { doSample: true, temperature: 0.5, topP: 0.8 });
   assert.deepEqual(kept(both), [2, 3]);
-  assertClose(softmax(both), [0, 0, 9 / 25, 16 / 25], 1e-6);
+  assertClose(softmax(both), [0, 0, 9 / 25, 16 / 25], { atol: 1e-6 });
   assert.deepEqual(kept(processLogits(logits, [], 0, { doSample: true, topP: 0.8 })), [1, 2, 3]);
   // greedy: top-k is a warper and does not apply; repetition penalty does
   assert.deepEqual(kept(processLogits(logits, [], 0, { doSample: false, topK: 1 })), [0, 1, 2, 3]);
   const penalised = processLogits(f32([2, 1]), [0], 1, { repetitionPenalty: 4 });
-  assertClose(penalised, [0.5, 1]);
+  assertClose(penalised, [0.5, 1], { atol: 1e-6 });
   // EOS (id 3) suppressed while fewer than 2 tokens were generated
   const history = [0, 1];
   assert.deepEqual(kept(processLogits(logits, history, 1, { minNewTokens: 2, eosTokenIds: [3] })), [0, 1, 2]);
   assert.deepEqual(kept(processLogits(logits, history, 2, { minNewTokens: 2, eosTokenIds: [3] })), [0, 1, 2, 3]);
   // frequency/presence count only the generated part of the history (the last 1 id)
-  assertClose(processLogits(f32([0, 0, 0]), [1, 1, 2], 1, { frequencyPenalty: 1 }), [0, 0, -1]);
+  assertClose(processLogits(f32([0, 0, 0]), [1, 1, 2], 1, { frequencyPenalty: 1 }), [0, 0, -1], { atol: 1e-6 });
   // a top-k larger than the vocabulary is harmless
   assert.deepEqual(kept(processLogits(logits, [], 0, { doSample: true, topK: 1000 })), [0, 1, 2, 3]);
 });

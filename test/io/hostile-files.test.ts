@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readItems } from '../../src/cli/eval-metrics.js';
 import { readModelConfig } from '../../src/io/hf-config.js';
+import { readSafetensors, readSafetensorsHeader } from '../../src/io/safetensors.js';
 import { AutoTokenizer, MAX_TEMPLATE_RANGE } from '../../src/io/tokenizer.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
 import { repoRoot } from '../helpers/shared.js';
@@ -67,4 +68,26 @@ test('a chat template asking for range(10000000000) fails clearly (bounded like 
   assert.equal(render('{{ range(4, 2) | length }}'), '0');
   assert.equal(render(`{{ range(${MAX_TEMPLATE_RANGE}) | length }}`), String(MAX_TEMPLATE_RANGE));
   assert.throws(() => render('{{ range(0, 5, 0) }}'), /range\(\) step must not be zero/);
+});
+
+test('safetensors: a header naming a tensor twice is refused; a folder or device is a clear error', () => {
+  const entry = '"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}';
+  const file = (header: string): string => {
+    const h = Buffer.from(header);
+    const buf = Buffer.alloc(8 + h.length + 4);
+    buf.writeBigUInt64LE(BigInt(h.length), 0);
+    h.copy(buf, 8);
+    const p = join(tmp, `st${n++}.safetensors`);
+    writeFileSync(p, buf);
+    return p;
+  };
+  assert.equal(readSafetensors(file(`{${entry}}`)).tensors.size, 1);
+  const dup = file(`{${entry},${entry}}`);
+  assert.throws(() => readSafetensors(dup), new RegExp(`^Error: ${esc(dup)}: the header names tensor "w" more than once`));
+  assert.throws(() => readSafetensorsHeader(file(`{"__metadata__":{"a":"x"}, ${entry}, "\\u0077":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`)), /names tensor "w" more than once/);
+  // Same keys at deeper levels, and keys inside strings, are not duplicates of the top level.
+  assert.equal(readSafetensors(file(`{"__metadata__":{"w":"{\\"w\\":1}"},${entry}}`)).tensors.size, 1);
+  assert.throws(() => readSafetensors(tmp), new RegExp(`^Error: ${esc(tmp)}: is a folder, expected a safetensors file$`));
+  assert.throws(() => readSafetensors(join(tmp, 'none.safetensors')), /none\.safetensors: file not found/);
+  if (process.platform === 'linux') assert.throws(() => readSafetensors('/dev/zero'), /^Error: \/dev\/zero: is not a regular file/);
 });

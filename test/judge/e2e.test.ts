@@ -66,10 +66,10 @@ function kill(proc: ChildProcess): Promise<void> {
 }
 
 /** One judgement as the test means it, in system (A/B) terms. */
-interface Answer { rater: string; item: string; preference: 'A' | 'B' | 'tie'; natA: number; helpA: number; natB: number; helpB: number; repA: boolean; repB: boolean; comment: string }
+interface Answer { rater: string; item: string; side: 'left' | 'tie' | 'right'; preference: 'A' | 'B' | 'tie'; natA: number; helpA: number; natB: number; helpB: number; repA: boolean; repB: boolean; comment: string }
 
 /** What a rater answers for an item: a fixed function of the rater and the item, in A/B terms. */
-function plan(rater: string, itemNo: number): Omit<Answer, 'rater' | 'item'> {
+function plan(rater: string, itemNo: number): Omit<Answer, 'rater' | 'item' | 'side'> {
   const r = rater.charCodeAt(0);
   const prefs = ['A', 'B', 'tie', 'A'] as const;
   return {
@@ -101,7 +101,7 @@ async function fillWithKeyboard(page: Page, rater: string): Promise<Answer> {
     await page.keyboard.type(p.comment);
     await page.keyboard.press('Escape');
   }
-  return { rater, item: `item-${itemNo}`, ...p };
+  return { rater, item: `item-${itemNo}`, side, ...p };
 }
 
 async function submitWithKeyboard(page: Page): Promise<void> {
@@ -279,6 +279,10 @@ test('judge e2e: keyboard rating, SIGKILL and resume, parallel raters, injection
       tail += c / 2 ** (w + l);
     }
     assert.ok(Math.abs((await value('sign-p')) - Math.min(1, 2 * tail)) < 1e-12, 'sign test');
+    // Position bias: the sides the test saw when it answered.
+    const leftWins = answers.filter((a) => a.side === 'left').length;
+    assert.equal(await value('left-wins-count'), leftWins);
+    assert.ok(Math.abs((await value('left-wins-rate')) - leftWins / (w + l)) < 1e-12, 'left-win rate');
     const avg = (f: (a: Answer) => number): number => answers.reduce((s, a) => s + f(a), 0) / n;
     assert.ok(Math.abs((await value('a-naturalness')) - avg((a) => a.natA)) < 1e-12);
     assert.ok(Math.abs((await value('b-helpfulness')) - avg((a) => a.helpB)) < 1e-12);

@@ -81,6 +81,12 @@ test('judge app: tokens are scoped to their study; forms are validated and bound
     if (pe === 1) assert.equal(r.agreement.cohenKappa, null);
     else assert.equal(r.agreement.cohenKappa, (po - pe) / (1 - pe));
     assert.equal(r.raters, 2);
+    // Position bias from the stored sides: every "left" answer above is a left win; "right" is not.
+    const nonTies = rows.filter((x) => x.preference !== 'tie');
+    const left = nonTies.filter((x) => (x.preference === 'A') === x.aLeft).length;
+    assert.equal(left, 2, 'ann and bob chose "left" twice among their three non-tie answers');
+    assert.equal(r.position.leftWins.count, left);
+    assert.equal(r.position.leftWins.rate, left / nonTies.length);
   } finally {
     store.close();
     rmSync(dir, { recursive: true, force: true });

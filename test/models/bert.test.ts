@@ -20,6 +20,8 @@ import { writeJsonAtomic } from '../../src/io/files.js';
 import * as F from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { noGrad } from '../../src/tensor/tensor.js';
+import { assertClose } from '../helpers/close.js';
+import { gradcheck } from '../helpers/gradcheck.js';
 import { arr, layerNormRef, type Vec } from '../helpers/reference.js';
 
 const CONFIG_JSON = {
@@ -109,13 +111,6 @@ function bertRef(bert: BertModel, ids: number[], types: number[], real: boolean[
   return { hidden: h, pooled };
 }
 
-function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {
-  assert.equal(got.length, want.length, `${what}: length`);
-  let worst = 0;
-  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
-  assert.ok(worst <= tol, `${what}: max |diff| ${worst} > ${tol}`);
-}
-
 /** Two rows, the first right-padded (as BERT tokenizers pad): [CLS] a b [SEP] c [SEP] pad pad. */
 const IDS = [2, 11, 12, 3, 13, 3, 0, 0, 2, 21, 22, 23, 3, 24, 25, 3];
 const TYPES = [0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1];
@@ -152,7 +147,7 @@ test('each layer equals the float64 loop implementation (attention → dense →
   const real = [true, true, true, false, true];
   model.bert.encoder.layer.forEach((layer, l) => {
     const got = noGrad(() => layer.forward(F.tensor(x.flat(), [1, 5, 16]), { keyMask: Uint8Array.from(real.map(Number)), prefix: null, cache: null })).f32;
-    assertClose(got, layerRef(layer, x, real, model.config).flat(), 2e-5, `layer ${l}`);
+    assertClose(got, layerRef(layer, x, real, model.config).flat(), { atol: 2e-5, message: `layer ${l}` });
   });
 });
 
@@ -165,10 +160,10 @@ test('BertModel hidden states, pooled [CLS] and classifier logits equal the refe
     const real = MASK.slice(b * T, (b + 1) * T);
     for (let t = 0; t < T; t++) {
       if (!real[t]) continue; // padding rows are never read
-      assertClose(out.hidden.f32.subarray((b * T + t) * 16, (b * T + t + 1) * 16), ref[b]!.hidden[t]!, 3e-5, `hidden row ${b} token ${t}`);
+      assertClose(out.hidden.f32.subarray((b * T + t) * 16, (b * T + t + 1) * 16), ref[b]!.hidden[t]!, { atol: 3e-5, message: `hidden row ${b} token ${t}` });
     }
-    assertClose(inner.pooled!.f32.subarray(b * 16, (b + 1) * 16), ref[b]!.pooled!, 3e-5, `pooled row ${b}`);
-    assertClose(out.logits.f32.subarray(b * 3, (b + 1) * 3), linearRef(ref[b]!.pooled!, model.classifier as Linear), 3e-5, `logits row ${b}`);
+    assertClose(inner.pooled!.f32.subarray(b * 16, (b + 1) * 16), ref[b]!.pooled!, { atol: 3e-5, message: `pooled row ${b}` });
+    assertClose(out.logits.f32.subarray(b * 3, (b + 1) * 3), linearRef(ref[b]!.pooled!, model.classifier as Linear), { atol: 3e-5, message: `logits row ${b}` });
   }
 });
 
@@ -177,11 +172,11 @@ test('padding tokens do not change the [CLS] output, pooled vector or logits', (
   noGrad(() => {
     const padded = model.forward(batch);
     const alone = model.forward({ inputIds: Int32Array.from(IDS.slice(0, 6)), tokenTypeIds: Int32Array.from(TYPES.slice(0, 6)) });
-    assertClose(padded.hidden.f32.subarray(0, 6 * 16), alone.hidden.f32, 1e-5, 'real tokens');
-    assertClose(padded.logits.f32.subarray(0, 3), alone.logits.f32, 1e-5, 'logits');
+    assertClose(padded.hidden.f32.subarray(0, 6 * 16), alone.hidden.f32, { atol: 1e-5, message: 'real tokens' });
+    assertClose(padded.logits.f32.subarray(0, 3), alone.logits.f32, { atol: 1e-5, message: 'logits' });
     // Different padding ids behind the mask change nothing either.
     const other = model.forward({ ...batch, inputIds: Int32Array.from(IDS.map((id, i) => (MASK[i] ? id : 40 + i))) });
-    assertClose(other.logits.f32, padded.logits.f32, 0, 'masked ids are ignored');
+    assertClose(other.logits.f32, padded.logits.f32, { atol: 0, message: 'masked ids are ignored' });
     // Without the mask the padding is attended to and [CLS] changes.
     const { attentionMask: _mask, ...unmaskedBatch } = batch;
     const unmasked = model.forward(unmaskedBatch);
@@ -247,7 +242,7 @@ test('token classification: logits per token and cross-entropy over labels other
   assert.ok(Math.abs(out.loss!.item() - sum / n) < 1e-6);
   // Logits are the classifier applied to the reference hidden states.
   const ref = refRows(model.bert);
-  assertClose(l.subarray(8 * 4 + 3 * 4, 8 * 4 + 4 * 4), linearRef(ref[1]!.hidden[3]!, model.classifier as Linear), 3e-5, 'token logits');
+  assertClose(l.subarray(8 * 4 + 3 * 4, 8 * 4 + 4 * 4), linearRef(ref[1]!.hidden[3]!, model.classifier as Linear), { atol: 3e-5, message: 'token logits' });
 });
 
 test('question answering: start/end logits and loss = mean of the two CEs, out-of-window positions ignored', () => {
@@ -264,7 +259,7 @@ test('question answering: start/end logits and loss = mean of the two CEs, out-o
   const endLoss = (nll(e.slice(0, T), 5) + nll(e.slice(T), 6)) / 2;
   assert.ok(Math.abs(out.loss!.item() - (startLoss + endLoss) / 2) < 1e-6);
   const ref = refRows(model.bert);
-  assertClose([s[T + 2]!, e[T + 2]!], linearRef(ref[1]!.hidden[2]!, model.qa_outputs as Linear), 3e-5, 'qa logits');
+  assertClose([s[T + 2]!, e[T + 2]!], linearRef(ref[1]!.hidden[2]!, model.qa_outputs as Linear), { atol: 3e-5, message: 'qa logits' });
   assert.throws(() => model.forward({ ...batch, startPositions: Int32Array.from([1, 2]) }), /both startPositions and endPositions/);
 });
 
@@ -293,8 +288,8 @@ test('frozen encoder + trainable classifier: only the classifier gets .grad, equ
       });
     }
     const cls = model.classifier as Linear;
-    assertClose(cls.weight.grad!, gw, 1e-6, 'classifier.weight grad');
-    assertClose(cls.bias!.grad!, gb, 1e-6, 'classifier.bias grad');
+    assertClose(cls.weight.grad!, gw, { atol: 1e-6, message: 'classifier.weight grad' });
+    assertClose(cls.bias!.grad!, gb, { atol: 1e-6, message: 'classifier.bias grad' });
     // bf16 encoder weights: frozen half matrices, float32 trainable head, nearly the same logits.
     const half = BertForSequenceClassification.fromPretrained(dir, { dtype: 'bfloat16' });
     assert.equal((half.bert.encoder.layer[0]!.attention.self.query as Linear).weight.dtype, 'bf16');
@@ -391,14 +386,14 @@ test('prefix keys/values (prefix tuning) are attended to in each layer as the re
   const real = [true, false, true, true, true, true, true];
   const layer = model.bert.encoder.layer[0]!;
   const got = noGrad(() => layer.forward(F.tensor(x.flat(), [1, 4, 16]), { keyMask: Uint8Array.from(real.map(Number)), prefix, cache: null })).f32;
-  assertClose(got, layerRef(layer, x, real, model.config, { k: pk, v: pv }).flat(), 2e-5, 'layer with prefix');
+  assertClose(got, layerRef(layer, x, real, model.config, { k: pk, v: pv }).flat(), { atol: 2e-5, message: 'layer with prefix' });
   // Whole model: token t sits at position P + t, as transformers offsets by the past length.
   const ids = Int32Array.from([2, 30, 31, 3]);
   const full = noGrad(() => model.bert.forward({ inputIds: ids, prefix })).hidden.f32;
   const words = embeddingsRef(model.bert, [0, 0, 0, ...ids], [0, 0, 0, 0, 0, 0, 0]).slice(P);
   let h = words;
   model.bert.encoder.layer.forEach((l) => { h = layerRef(l, h, new Array(P + 4).fill(true), model.config, { k: pk, v: pv }); });
-  assertClose(full, h.flat(), 5e-5, 'model with prefix');
+  assertClose(full, h.flat(), { atol: 5e-5, message: 'model with prefix' });
 });
 
 test('inputsEmbeds path equals ids; malformed inputs and configs give clear errors', () => {

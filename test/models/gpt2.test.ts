@@ -18,6 +18,7 @@ import { writeJsonAtomic } from '../../src/io/files.js';
 import * as F from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { noGrad } from '../../src/tensor/tensor.js';
+import { assertClose } from '../helpers/close.js';
 import { arr, layerNormRef, type Vec } from '../helpers/reference.js';
 
 const CONFIG_JSON = {
@@ -102,13 +103,6 @@ function modelRef(model: GPT2LMHeadModel, ids: number[], real: boolean[], positi
   });
 }
 
-function assertClose(got: ArrayLike<number>, want: ArrayLike<number>, tol: number, what: string): void {
-  assert.equal(got.length, want.length, `${what}: length`);
-  let worst = 0;
-  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
-  assert.ok(worst <= tol, `${what}: max |diff| ${worst} > ${tol}`);
-}
-
 function randomIds(rng: Rng, n: number, vocab: number): number[] {
   return Array.from({ length: n }, () => rng.int(vocab));
 }
@@ -140,7 +134,7 @@ test('each block equals the float64 loop implementation (LN → c_attn → causa
   model.transformer.h.forEach((block, l) => {
     const got = noGrad(() => block.forward(F.tensor(x.flat(), [1, T, d]), { keyMask: null, prefix: null, cache: null })).f32;
     const want = blockRef(block, x, new Array(T).fill(true), model.config, l).flat();
-    assertClose(got, want, 2e-5, `block ${l}`);
+    assertClose(got, want, { atol: 2e-5, message: `block ${l}` });
   });
 });
 
@@ -152,7 +146,7 @@ test('full logits equal the reference; scale_attn_by_inverse_layer_idx divides t
   for (const scaleByLayer of [false, true]) {
     const model = tinyModel(3, { scale_attn_by_inverse_layer_idx: scaleByLayer });
     const got = noGrad(() => model.forward({ inputIds: Int32Array.from(ids) })).logits.f32;
-    assertClose(got, modelRef(model, ids, real, positions, scaleByLayer).flat(), 5e-5, `logits (scale by layer: ${scaleByLayer})`);
+    assertClose(got, modelRef(model, ids, real, positions, scaleByLayer).flat(), { atol: 5e-5, message: `logits (scale by layer: ${scaleByLayer})` });
   }
 });
 
@@ -167,12 +161,12 @@ test('left padding: positions come from the attention mask, padded keys are mask
   const got = noGrad(() => model.forward({ inputIds: ids, batchSize: 2, attentionMask: mask })).logits.f32;
   // Row 0: real tokens at slots 2..5 with positions 0..3; the two pads are never attended to.
   const ref0 = modelRef(model, [0, 0, ...short], [false, false, true, true, true, true], [1, 1, 0, 1, 2, 3]);
-  for (let t = 2; t < 6; t++) assertClose(got.subarray(t * V, (t + 1) * V), ref0[t]!, 5e-5, `padded row, slot ${t}`);
+  for (let t = 2; t < 6; t++) assertClose(got.subarray(t * V, (t + 1) * V), ref0[t]!, { atol: 5e-5, message: `padded row, slot ${t}` });
   const ref1 = modelRef(model, long, long.map(() => true), long.map((_, t) => t)).flat();
-  assertClose(got.subarray(6 * V), ref1, 5e-5, 'unpadded row');
+  assertClose(got.subarray(6 * V), ref1, { atol: 5e-5, message: 'unpadded row' });
   // And the padded row's real tokens give exactly what the sequence alone gives.
   const alone = noGrad(() => model.forward({ inputIds: Int32Array.from(short) })).logits.f32;
-  assertClose(got.subarray(2 * V, 6 * V), alone, 1e-5, 'padded row vs alone');
+  assertClose(got.subarray(2 * V, 6 * V), alone, { atol: 1e-5, message: 'padded row vs alone' });
 });
 
 test('KV cache: prefill + one-token decode steps equal the full forward, also for a left-padded batch', () => {
@@ -186,7 +180,7 @@ test('KV cache: prefill + one-token decode steps equal the full forward, also fo
     const parts = [model.forward({ inputIds: ids.subarray(0, 5), cache }).logits.f32];
     for (let t = 5; t < 9; t++) parts.push(model.forward({ inputIds: ids.subarray(t, t + 1), cache, logitsToKeep: 1 }).logits.f32);
     assert.equal(cache.length, 9);
-    assertClose(Float32Array.from(parts.flatMap((p) => [...p])), full, 1e-5, 'cached decode');
+    assertClose(Float32Array.from(parts.flatMap((p) => [...p])), full, { atol: 1e-5, message: 'cached decode' });
 
     // Batch: row 0 = [pad, pad, a0..a2], row 1 = b0..b4; then two decode steps appending c/d tokens.
     const a = ids.subarray(0, 3);
@@ -203,8 +197,8 @@ test('KV cache: prefill + one-token decode steps equal the full forward, also fo
     const row0 = model.forward({ inputIds: Int32Array.from([...a, 7, 11]) }).logits.f32;
     const row1 = model.forward({ inputIds: Int32Array.from([...b, 9, 13]) }).logits.f32;
     steps.forEach((s, k) => {
-      assertClose(s.subarray(0, V), row0.subarray((2 + k) * V, (3 + k) * V), 1e-5, `padded row, step ${k}`);
-      assertClose(s.subarray(V, 2 * V), row1.subarray((4 + k) * V, (5 + k) * V), 1e-5, `unpadded row, step ${k}`);
+      assertClose(s.subarray(0, V), row0.subarray((2 + k) * V, (3 + k) * V), { atol: 1e-5, message: `padded row, step ${k}` });
+      assertClose(s.subarray(V, 2 * V), row1.subarray((4 + k) * V, (5 + k) * V), { atol: 1e-5, message: `unpadded row, step ${k}` });
     });
   });
 });
@@ -330,7 +324,7 @@ test('attention dropout: softmax(q·kᵀ·scale + mask) → inverted dropout →
     const keep = e.map(() => (uniforms[drawn++]! < p ? 0 : 1 / (1 - p)));
     for (let i = 0; i < D; i++) want.push(e.reduce((acc, es, s) => acc + (es / z) * keep[s]! * v[((b * H + h) * S + s) * D + i]!, 0));
   }
-  assertClose(run(true), want, 1e-5, 'train mode');
+  assertClose(run(true), want, { atol: 1e-5, message: 'train mode' });
   const fused = noGrad(() => F.scaledDotProductAttention(F.tensor(q, [B, H, T, D]), F.tensor(k, [B, H, S, D]), F.tensor(v, [B, H, S, D]), { causal: true, keyMask, scale: 0.5 })).f32;
   assert.deepEqual(run(false), fused, 'eval mode is the fused kernel');
 });

@@ -14,6 +14,7 @@ import { LlamaForCausalLM } from '../../src/models/llama.js';
 import * as F from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { noGrad, type Tensor } from '../../src/tensor/tensor.js';
+import { assertClose } from '../helpers/close.js';
 import { gradcheck } from '../helpers/gradcheck.js';
 
 const V = 40;
@@ -59,13 +60,6 @@ function columns<T extends Int32Array | Uint8Array | Float32Array>(a: T, rows: n
   return out;
 }
 
-function assertNear(got: Float32Array, want: Float32Array, tol: number, what: string): void {
-  assert.equal(got.length, want.length, `${what}: length`);
-  let worst = 0;
-  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
-  assert.ok(worst <= tol, `${what}: max |Δ| ${worst} > ${tol}`);
-}
-
 for (const [name, make] of [['Llama (grouped-query)', llama], ['GPT-2', gpt2]] as const) {
   test(`${name}: a prefix built by running P tokens equals the cache of those tokens and the full forward`, () => {
     const model = make();
@@ -75,14 +69,14 @@ for (const [name, make] of [['Llama (grouped-query)', llama], ['GPT-2', gpt2]] a
       const full = model.forward({ inputIds: ids }).logits.f32.slice(P * V);
       const prefix = prefixOf(model, ids.subarray(0, P));
       assert.equal(prefix[0]!.k.dim(1), name.startsWith('Llama') ? 2 : 4, 'prefix has the key/value heads');
-      assertNear(model.forward({ inputIds: ids.subarray(P), prefix }).logits.f32, full, 1e-5, 'prefix');
+      assertClose(model.forward({ inputIds: ids.subarray(P), prefix }).logits.f32, full, { atol: 1e-5, message: 'prefix' });
       // With a cache as well (generation): the prefix comes first and is never written to the cache.
       const cache = model.newCache();
       const a = model.forward({ inputIds: ids.subarray(P, P + 2), prefix, cache }).logits.f32;
       const b = model.forward({ inputIds: ids.subarray(P + 2), prefix, cache, logitsToKeep: 1 }).logits.f32;
       assert.equal(cache.length, ids.length - P);
-      assertNear(a, full.subarray(0, 2 * V), 1e-5, 'prefix + cache, prefill');
-      assertNear(b, full.subarray(full.length - V), 1e-5, 'prefix + cache, decode step');
+      assertClose(a, full.subarray(0, 2 * V), { atol: 1e-5, message: 'prefix + cache, prefill' });
+      assertClose(b, full.subarray(full.length - V), { atol: 1e-5, message: 'prefix + cache, decode step' });
     });
   });
 
@@ -97,7 +91,7 @@ for (const [name, make] of [['Llama (grouped-query)', llama], ['GPT-2', gpt2]] a
       const want = columns(full, 2, P * V, 7 * V);
       const prefix = prefixOf(model, columns(ids, 2, 0, P), 2, columns(mask, 2, 0, P));
       const got = model.forward({ inputIds: columns(ids, 2, P, 7), batchSize: 2, attentionMask: mask, prefix }).logits.f32;
-      assertNear(got, want, 1e-5, 'padded prefix');
+      assertClose(got, want, { atol: 1e-5, message: 'padded prefix' });
     });
     assert.throws(() => model.forward({ inputIds: Int32Array.from([1, 2]), prefix: prefixOf(model, Int32Array.from([3])), attentionMask: new Uint8Array(2).fill(1) }),
       /attentionMask has 2 entries, expected batch\*\(prefix\+cached\+new\) = 1\*\(1\+0\+2\)/);
@@ -118,11 +112,11 @@ test('decoders: embedTokens is what inputIds look up; prompt tuning prepends to 
     const ids = Int32Array.from([5, 9, 2, 33]);
     noGrad(() => {
       const byIds = model.forward({ inputIds: ids }).logits.f32;
-      assertNear(model.forward({ inputsEmbeds: model.embedTokens(ids) }).logits.f32, byIds, 0, 'inputsEmbeds = embedTokens(ids)');
+      assertClose(model.forward({ inputsEmbeds: model.embedTokens(ids) }).logits.f32, byIds, { atol: 0, message: 'inputsEmbeds = embedTokens(ids)' });
       // Virtual tokens (here: the embeddings of two real tokens) shift the real ones by two positions.
       const virtual = model.embedTokens(Int32Array.from([7, 1]));
       const joined = model.forward({ inputsEmbeds: F.concat([virtual, model.embedTokens(ids)], 1) }).logits.f32;
-      assertNear(joined, model.forward({ inputIds: Int32Array.from([7, 1, ...ids]) }).logits.f32, 1e-6, 'prepended embeddings');
+      assertClose(joined, model.forward({ inputIds: Int32Array.from([7, 1, ...ids]) }).logits.f32, { atol: 1e-6, message: 'prepended embeddings' });
     });
     assert.throws(() => model.forward({ inputIds: ids, inputsEmbeds: model.embedTokens(ids) }), /inputIds or inputsEmbeds, not both/);
     assert.throws(() => model.forward({}), /give inputIds or inputsEmbeds/);
@@ -142,8 +136,8 @@ test('BERT: a prefix of keys/values is attended to like extra tokens, and gradie
   noGrad(() => {
     const plain = model.forward({ inputIds: ids }).hidden.f32;
     const empty = [0, 1].map(() => ({ k: F.zeros([1, 4, 0, 4]), v: F.zeros([1, 4, 0, 4]) }));
-    assertNear(model.forward({ inputIds: ids, prefix: empty }).hidden.f32, plain, 0, 'empty prefix');
-    assertNear(model.embedTokens(ids).f32, F.embedding(model.inputEmbeddings(), ids, [1, 4]).f32, 0, 'embedTokens');
+    assertClose(model.forward({ inputIds: ids, prefix: empty }).hidden.f32, plain, { atol: 0, message: 'empty prefix' });
+    assertClose(model.embedTokens(ids).f32, F.embedding(model.inputEmbeddings(), ids, [1, 4]).f32, { atol: 0, message: 'embedTokens' });
   });
   const inputs = [leaf([1, 4, 2, 4]), leaf([1, 4, 2, 4]), leaf([1, 4, 2, 4]), leaf([1, 4, 2, 4]), leaf([1, 3, 16])];
   const mask = Uint8Array.from([1, 0, 1, 1, 1]); // the second prefix position is padding

@@ -12,6 +12,7 @@
  *  - widen and relu: exact; sumSquares: 1e-12 relative (both sum float64 products).
  */
 import assert from 'node:assert/strict';
+import { assertClose } from '../helpers/close.js';
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -42,21 +43,6 @@ function randn(n: number, r: () => number, scale = 1): Float32Array {
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = (r() * 2 - 1) * scale;
   return out;
-}
-
-/** Asserts |a - e| <= atol + rtol * scale[i] (scale defaults to |e|); NaN and +-inf must match. */
-function assertClose(a: Float32Array, e: Float32Array, label: string, rtol: number, atol: number,
-  scale?: Float32Array): void {
-  assert.equal(a.length, e.length, `${label}: length`);
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!, y = e[i]!;
-    if (Number.isNaN(y) || !Number.isFinite(y)) {
-      assert.ok(Object.is(x, y) || (Number.isNaN(x) && Number.isNaN(y)), `${label}[${i}]: native ${x}, js ${y}`);
-      continue;
-    }
-    const tol = atol + rtol * (scale ? scale[i]! : Math.abs(y));
-    if (!(Math.abs(x - y) <= tol)) assert.fail(`${label}[${i}]: native ${x}, js ${y} (|diff| ${Math.abs(x - y)} > ${tol})`);
-  }
 }
 
 /** Runs fn once per SIMD build of the addon that this CPU supports, then restores the best one. */
@@ -120,7 +106,7 @@ function runGemmCase(k: Kernels, c: GemmCase, seed: number, label: string): void
   const scale = C0.map((v) => (beta === 0 ? 0 : Math.abs(v * beta)));
   jsKernels.gemm(...args(scale, absA, absB, WType.F32).map((v, i) => (i === 13 ? 1 : v)) as unknown as Parameters<Kernels['gemm']>);
   // Only elements inside the matrices are compared (padding must stay untouched, so compare all).
-  assertClose(got, want, label, 1e-5, 1e-30, scale.map((v) => (Number.isNaN(v) ? 0 : v)));
+  assertClose(got, want, { message: label, rtol: 1e-5, atol: 1e-30, scale: scale.map((v) => (Number.isNaN(v) ? 0 : v)) });
 }
 
 describe('native kernels match the TypeScript reference', { skip }, () => {
@@ -166,7 +152,7 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
         const got = new Float32Array(65536 + 1), want = new Float32Array(65536 + 1);
         k.widen(src, 3, type, got, 1, 65536);
         jsKernels.widen(src, 3, type, want, 1, 65536);
-        assertClose(got, want, `${simd} widen type ${type}`, 0, 0);
+        assertClose(got, want, { message: `${simd} widen type ${type}`, rtol: 0, atol: 0 });
       }
     });
   });
@@ -185,14 +171,14 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
         jsKernels.unary(op, x, yr, n);
         // Exact for relu; otherwise a few ulps (erf: the reference's own fit is good to 1.2e-7).
         const rtol = op === Unary.Relu ? 0 : 3e-6;
-        assertClose(y, yr, `${simd} unary op ${op}`, rtol, op === Unary.Relu ? 0 : 1e-7);
+        assertClose(y, yr, { message: `${simd} unary op ${op}`, rtol: rtol, atol: op === Unary.Relu ? 0 : 1e-7 });
         const dx = new Float32Array(n), dxr = new Float32Array(n);
         k.unaryBackward(op, x, yr, dy, dx, n);
         jsKernels.unaryBackward(op, x, yr, dy, dxr, n);
         // f'(x) is a sum of O(1) terms that can cancel (GELU near x = -3): float32 gets it to a
         // few ulps of 1, so the error scale is |dx| + |dy|.
         const gradScale = dxr.map((v, i) => Math.abs(v) + Math.abs(dy[i]!));
-        assertClose(dx, dxr, `${simd} unaryBackward op ${op}`, op === Unary.Relu ? 0 : 1e-6, 0, gradScale);
+        assertClose(dx, dxr, { message: `${simd} unaryBackward op ${op}`, rtol: op === Unary.Relu ? 0 : 1e-6, atol: 0, scale: gradScale });
       }
     });
   });
@@ -222,7 +208,7 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
     setNativeThreads(availableParallelism());
     const want = new Float32Array(M * M);
     jsKernels.gemm(false, false, M, M, M, 1, A, 0, M, A, 0, M, WType.F32, 0, want, 0, M, 1, 0, 0, 0);
-    assertClose(C, want, 'gemm after pool restarts', 1e-4, 1e-4);
+    assertClose(C, want, { message: 'gemm after pool restarts', rtol: 1e-4, atol: 1e-4 });
   });
 
   test('softmax and log-softmax, forward and backward, with scale and -inf rows', () => {
@@ -239,19 +225,19 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
             k.softmax(x, y, rows, cols, scale, log);
             jsKernels.softmax(x, yr, rows, cols, scale, log);
             const label = `${simd} softmax ${rows}x${cols} log=${log} scale=${scale}`;
-            assertClose(y, yr, label, 2e-6, log ? 2e-6 : 1e-9);
+            assertClose(y, yr, { message: label, rtol: 2e-6, atol: log ? 2e-6 : 1e-9 });
             const dy = randn(n, r);
             const dx = new Float32Array(n), dxr = new Float32Array(n);
             const yin = yr.map((v) => (Number.isFinite(v) ? v : log ? -1e30 : 0)); // finite probabilities
             k.softmaxBackward(yin, dy, dx, rows, cols, scale, log);
             jsKernels.softmaxBackward(yin, dy, dxr, rows, cols, scale, log);
-            assertClose(dx, dxr, `${label} backward`, 1e-5, 1e-6);
+            assertClose(dx, dxr, { message: `${label} backward`, rtol: 1e-5, atol: 1e-6 });
           }
       // In place (y aliases x).
       const x = randn(8 * 33, r, 3), xr = x.slice(), want = new Float32Array(x.length);
       jsKernels.softmax(xr, want, 8, 33, 1, false);
       k.softmax(x, x, 8, 33, 1, false);
-      assertClose(x, want, `${simd} softmax in place`, 2e-6, 1e-9);
+      assertClose(x, want, { message: `${simd} softmax in place`, rtol: 2e-6, atol: 1e-9 });
     });
   });
 
@@ -269,9 +255,9 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
           const meanr = new Float32Array(rows), rstdr = new Float32Array(rows);
           k.layerNorm(x, gamma, beta, y, mean, rstd, rows, cols, 1e-5);
           jsKernels.layerNorm(x, gamma, beta, yr, meanr, rstdr, rows, cols, 1e-5);
-          assertClose(mean, meanr, `${label} layerNorm mean`, 1e-6, 1e-7);
-          assertClose(rstd, rstdr, `${label} layerNorm rstd`, 1e-5, 0);
-          assertClose(y, yr, `${label} layerNorm y`, 1e-5, 1e-5);
+          assertClose(mean, meanr, { message: `${label} layerNorm mean`, rtol: 1e-6, atol: 1e-7 });
+          assertClose(rstd, rstdr, { message: `${label} layerNorm rstd`, rtol: 1e-5, atol: 0 });
+          assertClose(y, yr, { message: `${label} layerNorm y`, rtol: 1e-5, atol: 1e-5 });
           const dy = randn(n, r);
           const dx = new Float32Array(n), dxr = new Float32Array(n);
           const dg0 = randn(cols, r), db0 = randn(cols, r); // accumulate onto existing values
@@ -279,20 +265,20 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
           const dgr = affine ? dg0.slice() : null, dbr = affine ? db0.slice() : null;
           k.layerNormBackward(x, gamma, meanr, rstdr, dy, dx, dg, db, rows, cols);
           jsKernels.layerNormBackward(x, gamma, meanr, rstdr, dy, dxr, dgr, dbr, rows, cols);
-          assertClose(dx, dxr, `${label} layerNormBackward dx`, 1e-4, 1e-5);
-          if (dg) assertClose(dg, dgr!, `${label} layerNormBackward dgamma`, 1e-5, 1e-5 * Math.sqrt(rows));
-          if (db) assertClose(db, dbr!, `${label} layerNormBackward dbeta`, 1e-5, 1e-5 * Math.sqrt(rows));
+          assertClose(dx, dxr, { message: `${label} layerNormBackward dx`, rtol: 1e-4, atol: 1e-5 });
+          if (dg) assertClose(dg, dgr!, { message: `${label} layerNormBackward dgamma`, rtol: 1e-5, atol: 1e-5 * Math.sqrt(rows) });
+          if (db) assertClose(db, dbr!, { message: `${label} layerNormBackward dbeta`, rtol: 1e-5, atol: 1e-5 * Math.sqrt(rows) });
 
           const rs = new Float32Array(rows), rsr = new Float32Array(rows);
           k.rmsNorm(x, gamma, y, rs, rows, cols, 1e-6);
           jsKernels.rmsNorm(x, gamma, yr, rsr, rows, cols, 1e-6);
-          assertClose(rs, rsr, `${label} rmsNorm rstd`, 1e-6, 0);
-          assertClose(y, yr, `${label} rmsNorm y`, 1e-5, 1e-6);
+          assertClose(rs, rsr, { message: `${label} rmsNorm rstd`, rtol: 1e-6, atol: 0 });
+          assertClose(y, yr, { message: `${label} rmsNorm y`, rtol: 1e-5, atol: 1e-6 });
           const dg2 = affine ? dg0.slice() : null, dg2r = affine ? dg0.slice() : null;
           k.rmsNormBackward(x, gamma, rsr, dy, dx, dg2, rows, cols);
           jsKernels.rmsNormBackward(x, gamma, rsr, dy, dxr, dg2r, rows, cols);
-          assertClose(dx, dxr, `${label} rmsNormBackward dx`, 1e-4, 1e-5);
-          if (dg2) assertClose(dg2, dg2r!, `${label} rmsNormBackward dgamma`, 1e-5, 1e-5 * Math.sqrt(rows));
+          assertClose(dx, dxr, { message: `${label} rmsNormBackward dx`, rtol: 1e-4, atol: 1e-5 });
+          if (dg2) assertClose(dg2, dg2r!, { message: `${label} rmsNormBackward dgamma`, rtol: 1e-5, atol: 1e-5 * Math.sqrt(rows) });
         }
     });
   });
@@ -314,9 +300,9 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
             const d = mode === 'none' ? null : mode === 'separate' ? new Float32Array(rows * V).fill(7) : x;
             const count = k.crossEntropy(x, targets, rows, V, -100, eps, loss, d, 0.5);
             assert.equal(count, countr, `${label} count`);
-            assertClose(loss, lossr, `${label} loss`, 1e-5, 1e-5);
+            assertClose(loss, lossr, { message: `${label} loss`, rtol: 1e-5, atol: 1e-5 });
             // softmax - onehot cancels at the target: absolute error ~ulp(gradScale).
-            if (d) assertClose(d, dref, `${label} dlogits`, 1e-5, 1e-7);
+            if (d) assertClose(d, dref, { message: `${label} dlogits`, rtol: 1e-5, atol: 1e-7 });
           }
     });
   });
@@ -356,21 +342,21 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
         const outr = new Float32Array(q.length), lser = new Float32Array(B * H * T);
         k.attention(q, kk, v, out, lse, B, H, Hkv, T, S, D, scale, causal, mask, window, kvStride);
         jsKernels.attention(q, kk, v, outr, lser, B, H, Hkv, T, S, D, scale, causal, mask, window, kvStride);
-        assertClose(out, outr, `${label} out`, 1e-5, 1e-6);
-        assertClose(lse, lser, `${label} lse`, 1e-6, 1e-6);
+        assertClose(out, outr, { message: `${label} out`, rtol: 1e-5, atol: 1e-6 });
+        assertClose(lse, lser, { message: `${label} lse`, rtol: 1e-6, atol: 1e-6 });
         const dout = randn(q.length, r);
         const dk0 = randn(kk.length, r), dv0 = randn(v.length, r); // dk/dv accumulate
         const dq = new Float32Array(q.length).fill(NaN), dk = dk0.slice(), dv = dv0.slice();
         const dqr = new Float32Array(q.length), dkr = dk0.slice(), dvr = dv0.slice();
         k.attentionBackward(q, kk, v, outr, lser, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, mask, window, kvStride);
         jsKernels.attentionBackward(q, kk, v, outr, lser, dout, dqr, dkr, dvr, B, H, Hkv, T, S, D, scale, causal, mask, window, kvStride);
-        assertClose(dq, dqr, `${label} dq`, 1e-4, 1e-5);
-        assertClose(dk, dkr, `${label} dk`, 1e-4, 1e-5);
-        assertClose(dv, dvr, `${label} dv`, 1e-4, 1e-5);
+        assertClose(dq, dqr, { message: `${label} dq`, rtol: 1e-4, atol: 1e-5 });
+        assertClose(dk, dkr, { message: `${label} dk`, rtol: 1e-4, atol: 1e-5 });
+        assertClose(dv, dvr, { message: `${label} dv`, rtol: 1e-4, atol: 1e-5 });
         // Only some gradients requested.
         const dv2 = dv0.slice();
         k.attentionBackward(q, kk, v, outr, lser, dout, null, null, dv2, B, H, Hkv, T, S, D, scale, causal, mask, window, kvStride);
-        assertClose(dv2, dvr, `${label} dv only`, 1e-4, 1e-5);
+        assertClose(dv2, dvr, { message: `${label} dv only`, rtol: 1e-4, atol: 1e-5 });
       }
     });
   });
@@ -390,7 +376,7 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
     for (const k of [jsKernels, native!]) {
       const got = new Float32Array(H * D), lg = new Float32Array(H);
       k.attention(q, kk, v, got, lg, 1, H, H, 1, S, D, 0.3, true, null, W);
-      assertClose(got, want, `${k.name} windowed decode`, 1e-5, 1e-6);
+      assertClose(got, want, { message: `${k.name} windowed decode`, rtol: 1e-5, atol: 1e-6 });
       const A = new Float32Array(64);
       assert.throws(() => k.attention(A, A, A, A, A, 1, 1, 1, 2, 2, 2, 1, false, null, 3), /window.*causal/);
       assert.throws(() => k.attention(A, A, A, A, A, 1, 1, 1, 2, 2, 2, 1, true, null, 0, 3), /kvStride'? must be >= S \* D = 4/);
@@ -407,15 +393,15 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
       k.adamw(p1, g, m1, v1, n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3);
       jsKernels.adamw(p2, g, m2, v2, n, 1e-3, 0.9, 0.999, 1e-8, 0.01, 3);
       // m = b1*m + (1-b1)*g can cancel: error scale |b1*m| + |(1-b1)*g|.
-      assertClose(m1, m2, `${simd} adamw m`, 1e-6, 0, m.map((mi, i) => Math.abs(0.9 * mi) + Math.abs(0.1 * g[i]!)));
-      assertClose(v1, v2, `${simd} adamw v`, 1e-6, 1e-12);
-      assertClose(p1, p2, `${simd} adamw p`, 1e-6, 1e-8);
+      assertClose(m1, m2, { message: `${simd} adamw m`, rtol: 1e-6, atol: 0, scale: m.map((mi, i) => Math.abs(0.9 * mi) + Math.abs(0.1 * g[i]!)) });
+      assertClose(v1, v2, { message: `${simd} adamw v`, rtol: 1e-6, atol: 1e-12 });
+      assertClose(p1, p2, { message: `${simd} adamw p`, rtol: 1e-6, atol: 1e-8 });
 
       const x = randn(n + 5, r), y = randn(n + 9, r);
       const y1 = y.slice(), y2 = y.slice();
       k.axpy(n, -0.3, x, 5, y1, 9);
       jsKernels.axpy(n, -0.3, x, 5, y2, 9);
-      assertClose(y1, y2, `${simd} axpy`, 1e-7, 1e-7);
+      assertClose(y1, y2, { message: `${simd} axpy`, rtol: 1e-7, atol: 1e-7 });
 
       const s = k.sumSquares(x, n), sr = jsKernels.sumSquares(x, n);
       assert.ok(Math.abs(s - sr) <= 1e-12 * sr, `${simd} sumSquares ${s} vs ${sr}`);

@@ -21,8 +21,12 @@ export interface PeftHost {
 }
 
 /** A function the forward pass runs the input through (prompt methods prepend virtual tokens or prefixes). */
-export type InputHook = (input: Record<string, unknown>) => { input: Record<string, unknown>; finish?: (output: unknown) => unknown };
+export type InputHook = (input: Record<string, unknown>) => {
+  input: Record<string, unknown>;
+  finish?: (output: unknown) => unknown;
+};
 
+/** What a PEFT method implements for the shared machinery (PeftModel, adapter folders, the registry). */
 export interface PeftMethod<C extends PeftConfigBase = PeftConfigBase> {
   /** adapter_config.json `peft_type`. */
   readonly peftType: string;

@@ -8,7 +8,8 @@ import { runTasks, experiments as tasks } from './tasks.js';
 
 const all = [...Object.keys(cls), ...Object.keys(lm), ...Object.keys(tasks)];
 const names = process.argv.slice(2).length ? process.argv.slice(2) : all;
-for (const n of names) if (!all.includes(n)) throw new Error(`unknown experiment "${n}"; expected one of ${all.join(', ')}`);
+for (const n of names)
+  if (!all.includes(n)) throw new Error(`unknown experiment "${n}"; expected one of ${all.join(', ')}`);
 await runClassification(names);
 await runLanguageModelling(names);
 await runTasks(names);

@@ -9,7 +9,10 @@ import { readFileSync } from 'node:fs';
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const program = new Command();
-program.name('tunekit').description('Fine-tune and evaluate transformer language models on a CPU.').version(pkg.version);
+program
+  .name('tunekit')
+  .description('Fine-tune and evaluate transformer language models on a CPU.')
+  .version(pkg.version);
 
 const commands = [
   // one entry per sub-command module (keep sorted)

@@ -89,13 +89,17 @@ function modelWeightFiles(dir: string): string[] {
   const index = join(dir, 'model.safetensors.index.json');
   if (existsSync(index)) {
     const map = readJsonObject(index).weight_map;
-    if (map === null || typeof map !== 'object' || Array.isArray(map)) throw new Error(`${index}: "weight_map" must be an object of file names`);
+    if (map === null || typeof map !== 'object' || Array.isArray(map))
+      throw new Error(`${index}: "weight_map" must be an object of file names`);
     const files = [...new Set(Object.values(map as Record<string, unknown>))];
-    if (!files.every((f): f is string => typeof f === 'string' && !f.includes('/') && !f.includes('\\'))) throw new Error(`${index}: "weight_map" values must be file names in the folder`);
+    if (!files.every((f): f is string => typeof f === 'string' && !f.includes('/') && !f.includes('\\')))
+      throw new Error(`${index}: "weight_map" values must be file names in the folder`);
     return files.sort();
   }
   if (existsSync(join(dir, 'model.safetensors'))) return ['model.safetensors'];
-  return readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort();
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.safetensors'))
+    .sort();
 }
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
@@ -110,12 +114,16 @@ export function inspectModelFolder(path: string): ModelInspection {
   const weights = summarizeWeights(dir, files);
   const archs = config.architectures;
   return {
-    kind: 'model', path: dir,
+    kind: 'model',
+    path: dir,
     architecture: Array.isArray(archs) && typeof archs[0] === 'string' ? archs[0] : null,
     modelType: str(config.model_type),
     configDtype: str(config.torch_dtype) ?? str(config.dtype),
-    parameters: weights.parameters, trainableParameters: weights.parameters,
-    weights, sizeBytes: folderSize(dir), config,
+    parameters: weights.parameters,
+    trainableParameters: weights.parameters,
+    weights,
+    sizeBytes: folderSize(dir),
+    config,
   };
 }
 
@@ -138,17 +146,26 @@ export function inspectAdapterFolder(path: string, opts: { base?: string } = {})
     if (module !== undefined) modules.add(module);
   }
   const tm = config.target_modules;
-  const targetModules = typeof tm === 'string' ? tm : Array.isArray(tm) ? tm.filter((x): x is string => typeof x === 'string') : null;
+  const targetModules =
+    typeof tm === 'string' ? tm : Array.isArray(tm) ? tm.filter((x): x is string => typeof x === 'string') : null;
   const baseModel = str(config.base_model_name_or_path);
-  const basePath = opts.base ?? (baseModel !== null && existsSync(join(baseModel, 'config.json')) ? baseModel : undefined);
+  const basePath =
+    opts.base ?? (baseModel !== null && existsSync(join(baseModel, 'config.json')) ? baseModel : undefined);
   const base = basePath !== undefined ? inspectModelFolder(basePath) : null;
   return {
-    kind: 'adapter', path: dir,
-    peftType: str(config.peft_type), taskType: str(config.task_type), baseModel,
-    targetModules, modulesInWeights: [...modules].sort(),
+    kind: 'adapter',
+    path: dir,
+    peftType: str(config.peft_type),
+    taskType: str(config.task_type),
+    baseModel,
+    targetModules,
+    modulesInWeights: [...modules].sort(),
     trainableParameters: weights.parameters,
     totalParameters: base ? base.parameters + weights.parameters : null,
-    base, weights, sizeBytes: folderSize(dir), config,
+    base,
+    weights,
+    sizeBytes: folderSize(dir),
+    config,
   };
 }
 
@@ -161,40 +178,64 @@ export function inspectFolder(path: string, opts: { base?: string } = {}): Inspe
 }
 
 function count(n: number): string {
-  return n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e3 ? `${(n / 1e3).toFixed(1)}K` : String(n);
+  return n >= 1e9
+    ? `${(n / 1e9).toFixed(2)}B`
+    : n >= 1e6
+      ? `${(n / 1e6).toFixed(2)}M`
+      : n >= 1e3
+        ? `${(n / 1e3).toFixed(1)}K`
+        : String(n);
 }
 
 function bytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let i = 0;
   let v = n;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
   return `${i === 0 ? v : v.toFixed(1)} ${units[i] ?? 'B'}`;
 }
 
 function dtypes(w: WeightsSummary): string {
-  return Object.entries(w.dtypes).map(([d, n]) => `${d} (${count(n)})`).join(', ');
+  return Object.entries(w.dtypes)
+    .map(([d, n]) => `${d} (${count(n)})`)
+    .join(', ');
 }
 
 /** Human-readable lines for `tunekit inspect`. */
 export function formatInspection(x: Inspection): string {
   const lines: string[] = [];
   if (x.kind === 'model') {
-    lines.push(`model folder   ${x.path}`, `architecture   ${x.architecture ?? '?'} (model_type ${x.modelType ?? '?'})`,
+    lines.push(
+      `model folder   ${x.path}`,
+      `architecture   ${x.architecture ?? '?'} (model_type ${x.modelType ?? '?'})`,
       `parameters     ${x.parameters.toLocaleString('en-US')} (${count(x.parameters)}), all trainable in full fine-tuning`,
       `dtype          stored ${dtypes(x.weights)}; config ${x.configDtype ?? 'unset'}`,
       `weights        ${x.weights.files.join(', ')} (${x.weights.tensors} tensors)`,
-      `size on disk   ${bytes(x.sizeBytes)} (${x.sizeBytes} bytes)`);
+      `size on disk   ${bytes(x.sizeBytes)} (${x.sizeBytes} bytes)`,
+    );
   } else {
-    const pct = x.totalParameters ? ` = ${((100 * x.trainableParameters) / x.totalParameters).toFixed(4)}% of ${x.totalParameters.toLocaleString('en-US')} total` : ' (total unknown: base model folder not found; pass --base)';
-    lines.push(`adapter folder ${x.path}`, `method         ${x.peftType ?? '?'} (task ${x.taskType ?? '?'})`,
+    const pct = x.totalParameters
+      ? ` = ${((100 * x.trainableParameters) / x.totalParameters).toFixed(4)}% of ${x.totalParameters.toLocaleString('en-US')} total`
+      : ' (total unknown: base model folder not found; pass --base)';
+    lines.push(
+      `adapter folder ${x.path}`,
+      `method         ${x.peftType ?? '?'} (task ${x.taskType ?? '?'})`,
       `base model     ${x.baseModel ?? '?'}${x.base ? ` (${x.base.architecture ?? '?'}, ${x.base.parameters.toLocaleString('en-US')} parameters)` : ''}`,
       `trainable      ${x.trainableParameters.toLocaleString('en-US')}${pct}`,
       `target modules ${x.targetModules === null ? 'none' : Array.isArray(x.targetModules) ? x.targetModules.join(', ') : `regex ${x.targetModules}`}`,
       `in weights     ${x.modulesInWeights.join(', ') || '(no per-module tensors)'}`,
       `dtype          ${dtypes(x.weights)}`,
-      `size on disk   ${bytes(x.sizeBytes)} (${x.sizeBytes} bytes)`);
+      `size on disk   ${bytes(x.sizeBytes)} (${x.sizeBytes} bytes)`,
+    );
   }
-  lines.push('config', ...JSON.stringify(x.config, null, 2).split('\n').map((l) => `  ${l}`));
+  lines.push(
+    'config',
+    ...JSON.stringify(x.config, null, 2)
+      .split('\n')
+      .map((l) => `  ${l}`),
+  );
   return lines.join('\n');
 }

@@ -9,7 +9,12 @@ import { join } from 'node:path';
 import { parseModelConfig, readModelConfig, type BertConfig, type ModelConfig } from '../io/hf-config.js';
 import { readJsonObject } from '../io/json.js';
 import {
-  BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification, BertModel, isBertConfig, withLabels,
+  BertForQuestionAnswering,
+  BertForSequenceClassification,
+  BertForTokenClassification,
+  BertModel,
+  isBertConfig,
+  withLabels,
   type BertLoadOptions,
 } from './bert.js';
 import { GPT2LMHeadModel } from './gpt2.js';
@@ -17,6 +22,7 @@ import { LlamaForCausalLM } from './llama.js';
 import type { WeightDtype } from './weights.js';
 import { setComputeDtype, type ComputeDtype } from '../nn/compute-dtype.js';
 
+/** Any causal language model the Auto classes can load. */
 export type AutoCausalLM = LlamaForCausalLM | GPT2LMHeadModel;
 
 /** Options of the `fromConfig` constructors. */
@@ -26,13 +32,15 @@ export interface FromConfigOptions {
 }
 
 function requireBert(config: ModelConfig, task: string, label: string): BertConfig {
-  if (config.family !== 'bert') throw new Error(`${label}: ${task} is available for BERT checkpoints only; this config is ${config.architecture}`);
+  if (config.family !== 'bert')
+    throw new Error(`${label}: ${task} is available for BERT checkpoints only; this config is ${config.architecture}`);
   return config;
 }
 
 /** A BERT config.json object parsed (any Bert* head class), or an error naming the task. */
 function parseBertJson(json: Record<string, unknown>, task: string): BertConfig {
-  if (!isBertConfig(json)) return requireBert(parseModelConfig(json, 'config.json', { checkSize: true }), task, 'config.json');
+  if (!isBertConfig(json))
+    return requireBert(parseModelConfig(json, 'config.json', { checkSize: true }), task, 'config.json');
   return parseModelConfig({ ...json, architectures: null }, 'config.json', { checkSize: true }) as BertConfig;
 }
 
@@ -40,7 +48,9 @@ function parseBertJson(json: Record<string, unknown>, task: string): BertConfig 
 function requireBertFolder(dir: string, task: string): void {
   const json = readJsonObject(join(dir, 'config.json'));
   if (!isBertConfig(json)) {
-    const what = Array.isArray(json.architectures) ? String(json.architectures[0]) : `model_type ${JSON.stringify(json.model_type)}`;
+    const what = Array.isArray(json.architectures)
+      ? String(json.architectures[0])
+      : `model_type ${JSON.stringify(json.model_type)}`;
     throw new Error(`${dir}: ${task} is available for BERT checkpoints only; this config is ${what}`);
   }
 }
@@ -61,11 +71,13 @@ export class AutoModelForCausalLM {
    */
   static fromPretrained(dir: string, opts: { dtype?: WeightDtype; computeDtype?: ComputeDtype } = {}): AutoCausalLM {
     const config = readModelConfig(dir);
-    if (config.family === 'bert') throw new Error(`${dir}: ${config.architecture} is an encoder, not a causal language model`);
+    if (config.family === 'bert')
+      throw new Error(`${dir}: ${config.architecture} is an encoder, not a causal language model`);
     const compute = opts.computeDtype ?? 'float32';
     // Loading bf16 directly avoids a float32 copy of every matrix on the way.
-    const load = { dtype: compute === 'bfloat16' ? 'bfloat16' as const : opts.dtype ?? 'float32' };
-    const model = config.family === 'gpt2' ? GPT2LMHeadModel.fromPretrained(dir, load) : LlamaForCausalLM.fromPretrained(dir, load);
+    const load = { dtype: compute === 'bfloat16' ? ('bfloat16' as const) : (opts.dtype ?? 'float32') };
+    const model =
+      config.family === 'gpt2' ? GPT2LMHeadModel.fromPretrained(dir, load) : LlamaForCausalLM.fromPretrained(dir, load);
     if (compute !== 'float32') setComputeDtype(model, compute);
     return model;
   }
@@ -75,7 +87,8 @@ export class AutoModelForCausalLM {
     const config = parseModelConfig(configJson, 'config.json', { checkSize: true });
     const seed = opts.seed ?? 0;
     if (config.family === 'gpt2') return new GPT2LMHeadModel(config, { seed, configJson });
-    if (config.family === 'bert') throw new Error(`config.json: ${config.architecture} is an encoder, not a causal language model`);
+    if (config.family === 'bert')
+      throw new Error(`config.json: ${config.architecture} is an encoder, not a causal language model`);
     return new LlamaForCausalLM(config, { seed, configJson });
   }
 }
@@ -142,7 +155,10 @@ export class AutoModelForQuestionAnswering {
   private constructor() {}
 
   /** Encoder frozen, qa_outputs trainable, eval mode. */
-  static fromPretrained(dir: string, opts: Omit<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'> = {}): BertForQuestionAnswering {
+  static fromPretrained(
+    dir: string,
+    opts: Omit<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'> = {},
+  ): BertForQuestionAnswering {
     requireBertFolder(dir, 'question answering');
     return BertForQuestionAnswering.fromPretrained(dir, opts);
   }

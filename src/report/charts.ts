@@ -22,15 +22,25 @@ const WIDTH = 420;
 const HEIGHT = 220;
 
 function fileSafe(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9-]+/g, '_').replace(/^_+|_+$/g, '') || 'chart';
+  return (
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '_')
+      .replace(/^_+|_+$/g, '') || 'chart'
+  );
 }
 
 function lineChart(id: string, title: string, rows: Row[], y: string, yTitle: string, logY = false): ChartSpec {
   return {
-    id, title, points: rows.length, kind: 'line',
+    id,
+    title,
+    points: rows.length,
+    kind: 'line',
     spec: {
       $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-      title, width: WIDTH, height: HEIGHT,
+      title,
+      width: WIDTH,
+      height: HEIGHT,
       data: { values: rows },
       mark: { type: 'line', point: true, tooltip: true },
       encoding: {
@@ -71,26 +81,48 @@ export function buildCharts(runs: readonly RunData[]): ChartSpec[] {
     }
     charts.push(lineChart(uniqueId(`eval-${fileSafe(q)}`), `Evaluation: ${q}`, rows, 'value', q));
   }
-  const repRows = runs.flatMap((r) => r.repetition.flatMap((x) => Object.entries(x.metrics).map(([m, value]) => ({ series: many ? `${r.label} · ${m}` : m, step: x.step, value }))));
-  if (repRows.length) charts.push(lineChart('repetition', 'Repetition of sampled generations', repRows, 'value', 'value'));
+  const repRows = runs.flatMap((r) =>
+    r.repetition.flatMap((x) =>
+      Object.entries(x.metrics).map(([m, value]) => ({ series: many ? `${r.label} · ${m}` : m, step: x.step, value })),
+    ),
+  );
+  if (repRows.length)
+    charts.push(lineChart('repetition', 'Repetition of sampled generations', repRows, 'value', 'value'));
   // Forgetting: per measure (perplexity, accuracy, ...), bars before / after / each variant, per run.
-  const measures = [...new Set(runs.flatMap((r) => r.forgetting.flatMap((f) => [...Object.keys(f.before), ...Object.keys(f.after), ...f.variants.flatMap((v) => Object.keys(v.after))])))];
+  const measures = [
+    ...new Set(
+      runs.flatMap((r) =>
+        r.forgetting.flatMap((f) => [
+          ...Object.keys(f.before),
+          ...Object.keys(f.after),
+          ...f.variants.flatMap((v) => Object.keys(v.after)),
+        ]),
+      ),
+    ),
+  ];
   for (const m of measures) {
     const rows: Row[] = [];
     for (const r of runs) {
       r.forgetting.forEach((f, i) => {
         const tag = r.forgetting.length > 1 ? ` #${i + 1}` : '';
-        const add = (phase: string, v: number | undefined): void => { if (v !== undefined) rows.push({ run: r.label + tag, phase, value: v }); };
+        const add = (phase: string, v: number | undefined): void => {
+          if (v !== undefined) rows.push({ run: r.label + tag, phase, value: v });
+        };
         add('before', f.before[m]);
         add('after', f.after[m]);
         for (const v of f.variants) add(`after (${v.label})`, v.after[m]);
       });
     }
     charts.push({
-      id: uniqueId(`forgetting-${fileSafe(m)}`), title: `Forgetting: general ${m}`, points: rows.length, kind: 'bar',
+      id: uniqueId(`forgetting-${fileSafe(m)}`),
+      title: `Forgetting: general ${m}`,
+      points: rows.length,
+      kind: 'bar',
       spec: {
         $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-        title: `Forgetting: general ${m}`, width: WIDTH, height: HEIGHT,
+        title: `Forgetting: general ${m}`,
+        width: WIDTH,
+        height: HEIGHT,
         data: { values: rows },
         mark: { type: 'bar', tooltip: true },
         encoding: {

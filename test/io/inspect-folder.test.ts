@@ -14,7 +14,10 @@ import { repoRoot } from '../helpers/shared.js';
 const STORIES = join(repoRoot, 'assets', 'stories260K');
 
 function tunekitJson(args: string[]): Inspection {
-  const run = spawnSync(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'inspect', ...args, '--json'], { encoding: 'utf8', timeout: 60_000 });
+  const run = spawnSync(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'inspect', ...args, '--json'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(run.status, 0, run.stderr);
   return JSON.parse(run.stdout) as Inspection;
 }
@@ -33,14 +36,19 @@ test('inspect: stories260K model folder (counts from the config formula, dtype, 
   assert.deepEqual(x.weights.dtypes, { F32: x.parameters });
   assert.equal(x.configDtype, 'float32');
   assert.equal(x.sizeBytes, dirBytes(STORIES));
-  const text = spawnSync(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'inspect', STORIES], { encoding: 'utf8' });
+  const text = spawnSync(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'inspect', STORIES], {
+    encoding: 'utf8',
+  });
   assert.match(text.stdout, /parameters +260,032/);
 });
 
 test('inspect: a saved LoRA adapter (trainable, total with its base, target modules) and bad folders', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tunekit-inspect-'));
   try {
-    const peft = getPeftModel(LlamaForCausalLM.fromPretrained(STORIES), loraConfig({ targetModules: ['q_proj', 'v_proj'], r: 4 }));
+    const peft = getPeftModel(
+      LlamaForCausalLM.fromPretrained(STORIES),
+      loraConfig({ targetModules: ['q_proj', 'v_proj'], r: 4 }),
+    );
     const adapter = join(dir, 'adapter');
     peft.savePretrained(adapter);
     const x = tunekitJson([adapter, '--base', STORIES]);
@@ -49,7 +57,10 @@ test('inspect: a saved LoRA adapter (trainable, total with its base, target modu
     // r·(in + out) per adapted linear: q 64->64, v 64->32, in each of 5 layers.
     const expected = 5 * (4 * (64 + 64) + 4 * (64 + 32));
     assert.equal(x.trainableParameters, expected);
-    assert.equal(x.trainableParameters, peft.trainableParameters().reduce((s, [, t]) => s + t.size, 0));
+    assert.equal(
+      x.trainableParameters,
+      peft.trainableParameters().reduce((s, [, t]) => s + t.size, 0),
+    );
     assert.equal(x.totalParameters, 260_032 + expected);
     assert.equal(x.peftType, 'LORA');
     assert.deepEqual([...(x.targetModules as string[])].sort(), ['q_proj', 'v_proj']);
@@ -58,7 +69,10 @@ test('inspect: a saved LoRA adapter (trainable, total with its base, target modu
 
     assert.throws(() => inspectFolder(dir), /neither a model folder \(config.json\) nor a PEFT adapter folder/);
     writeFileSync(join(dir, 'config.json'), '{"architectures": [');
-    assert.throws(() => inspectFolder(dir), new RegExp(join(dir, 'config.json').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')));
+    assert.throws(
+      () => inspectFolder(dir),
+      new RegExp(join(dir, 'config.json').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

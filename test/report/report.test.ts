@@ -25,18 +25,47 @@ function realRun(dir: string, seed: number): void {
   model.freeze(false);
   const collate = (e: LmExample[]): CausalLmBatch => collateCausalLm(e, { padTokenId: 2 });
   train({
-    model, args: { batchSize: 4, maxSteps: 6, learningRate: 2e-2, warmupSteps: 2, evalEvery: 3, outDir: dir, progress: 'none', seed },
-    train: tinyExamples(16), valid: tinyExamples(4, 9), collate, loss: causalLmLossFn(),
+    model,
+    args: {
+      batchSize: 4,
+      maxSteps: 6,
+      learningRate: 2e-2,
+      warmupSteps: 2,
+      evalEvery: 3,
+      outDir: dir,
+      progress: 'none',
+      seed,
+    },
+    train: tinyExamples(16),
+    valid: tinyExamples(4, 9),
+    collate,
+    loss: causalLmLossFn(),
     metrics: () => ({ 'token-accuracy': 0.25 + seed / 100 }),
     sample: () => [
-      { prompt: INJECTED, output: `ok </pre><img src=x onerror="window.pwned=2">`, reference: '"quoted" & <b>', tokens: [3, 4, 5, 3, 4, 5] },
+      {
+        prompt: INJECTED,
+        output: `ok </pre><img src=x onerror="window.pwned=2">`,
+        reference: '"quoted" & <b>',
+        tokens: [3, 4, 5, 3, 4, 5],
+      },
       { prompt: 'two', output: 'three four', tokens: [6, 7, 8, 9] },
     ],
   });
   const log = new RunLog(join(dir, 'run.jsonl'));
   // The trainer does not write these two kinds yet (the eval command and the demo will).
-  log.write('eval', { step: 6, split: 'test', loss: 2.5, metrics: { 'token-accuracy': 0.3 }, ci: { 'token-accuracy': [0.2, 0.4] } });
-  log.write('forgetting', { general: `wiki ${INJECTED}`, before: { perplexity: 20 }, after: { perplexity: 24 }, variants: [{ label: 'replay', after: { perplexity: 21 } }] });
+  log.write('eval', {
+    step: 6,
+    split: 'test',
+    loss: 2.5,
+    metrics: { 'token-accuracy': 0.3 },
+    ci: { 'token-accuracy': [0.2, 0.4] },
+  });
+  log.write('forgetting', {
+    general: `wiki ${INJECTED}`,
+    before: { perplexity: 20 },
+    after: { perplexity: 24 },
+    variants: [{ label: 'replay', after: { perplexity: 21 } }],
+  });
   log.write('from-the-future' as never, { anything: 1 });
   log.close();
 }
@@ -51,7 +80,14 @@ test('report: a real run.jsonl -> charts with every point, escaped text, SVG fil
 
     const run = readRun(a);
     assert.equal(run.steps.length, 6);
-    assert.deepEqual(run.evals.map((e) => [e.step, e.split]), [[3, 'valid'], [6, 'valid'], [6, 'test']]);
+    assert.deepEqual(
+      run.evals.map((e) => [e.step, e.split]),
+      [
+        [3, 'valid'],
+        [6, 'valid'],
+        [6, 'test'],
+      ],
+    );
     assert.equal(run.end?.reason, 'max-steps');
     const charts = buildCharts([run]);
     const byId = new Map(charts.map((c) => [c.id, c]));
@@ -90,13 +126,27 @@ test('report: a real run.jsonl -> charts with every point, escaped text, SVG fil
     const loss = both.charts.find((c) => c.id === 'loss');
     assert.equal(loss?.points, 12, 'two runs overlaid');
     const sideHtml = readFileSync(both.html, 'utf8');
-    assert.ok(sideHtml.includes('<td>run-a</td>') && sideHtml.includes('<td>run-b</td>'), 'metrics table has a row per run');
+    assert.ok(
+      sideHtml.includes('<td>run-a</td>') && sideHtml.includes('<td>run-b</td>'),
+      'metrics table has a row per run',
+    );
 
     if (!existsSync(CHROMIUM)) {
       if (process.env.CI) assert.fail(`${CHROMIUM} is absent`);
       return;
     }
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
     try {
       for (const report of [one, both]) {
         const page = await (await browser.newContext()).newPage();
@@ -112,12 +162,18 @@ test('report: a real run.jsonl -> charts with every point, escaped text, SVG fil
         await page.goto(pathToFileURL(report.html).href);
         await page.waitForFunction(() => document.body.dataset.charts !== undefined, undefined, { timeout: 20_000 });
         assert.equal(await page.evaluate(() => document.body.dataset.charts), 'rendered');
-        const drawn = await page.evaluate(() => [...document.querySelectorAll<HTMLElement>('div.chart')].map((d) => ({
-          id: d.dataset.chart, expected: Number(d.dataset.points), kind: d.dataset.kind,
-          svg: d.querySelectorAll('svg').length,
-          marks: d.querySelectorAll(d.dataset.kind === 'bar' ? 'g.mark-rect.role-mark path' : 'g.mark-symbol.role-mark path').length,
-          lines: d.querySelectorAll('g.mark-line.role-mark path').length,
-        })));
+        const drawn = await page.evaluate(() =>
+          [...document.querySelectorAll<HTMLElement>('div.chart')].map((d) => ({
+            id: d.dataset.chart,
+            expected: Number(d.dataset.points),
+            kind: d.dataset.kind,
+            svg: d.querySelectorAll('svg').length,
+            marks: d.querySelectorAll(
+              d.dataset.kind === 'bar' ? 'g.mark-rect.role-mark path' : 'g.mark-symbol.role-mark path',
+            ).length,
+            lines: d.querySelectorAll('g.mark-line.role-mark path').length,
+          })),
+        );
         assert.equal(drawn.length, report.charts.length);
         for (const c of drawn) {
           assert.equal(c.svg, 1, `${c.id}: one SVG`);
@@ -125,7 +181,11 @@ test('report: a real run.jsonl -> charts with every point, escaped text, SVG fil
           assert.equal(c.marks, c.expected, `${c.id}: ${c.marks} marks drawn for ${c.expected} points`);
           if (c.kind === 'line') assert.ok(c.lines >= 1, `${c.id}: a line`);
         }
-        assert.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined, 'injected script did not run');
+        assert.equal(
+          await page.evaluate(() => (window as unknown as { pwned?: number }).pwned),
+          undefined,
+          'injected script did not run',
+        );
         assert.deepEqual(external, [], 'no network request');
         assert.deepEqual(pageErrors, []);
         const shot = join(root, `${report === one ? 'one' : 'both'}.png`);
@@ -145,15 +205,25 @@ test('report reader: names the file and line of a malformed line or field; ignor
   const dir = mkdtempSync(join(tmpdir(), 'tunekit-report-bad-'));
   try {
     const f = join(dir, 'run.jsonl');
-    const ok = '{"type":"config","time":"t","args":{}}\n{"type":"mystery","time":"t"}\n{"type":"step","time":"t","step":1,"epoch":0.1,"loss":2,"lr":0.1}\n';
+    const ok =
+      '{"type":"config","time":"t","args":{}}\n{"type":"mystery","time":"t"}\n{"type":"step","time":"t","step":1,"epoch":0.1,"loss":2,"lr":0.1}\n';
     writeFileSync(f, ok);
     assert.equal(readRun(dir).steps.length, 1);
     appendFileSync(f, '\n{"type":"step", oops\n');
-    assert.throws(() => readRun(dir), (e: Error) => e.message.startsWith(`${f}:5: not JSON`));
+    assert.throws(
+      () => readRun(dir),
+      (e: Error) => e.message.startsWith(`${f}:5: not JSON`),
+    );
     writeFileSync(f, ok + '[1,2]\n');
-    assert.throws(() => readRun(f), (e: Error) => e.message === `${f}:4: expected a JSON object with a string "type"`);
+    assert.throws(
+      () => readRun(f),
+      (e: Error) => e.message === `${f}:4: expected a JSON object with a string "type"`,
+    );
     writeFileSync(f, ok + '{"type":"eval","time":"t","step":2,"split":"valid","loss":"low"}\n');
-    assert.throws(() => readRun(f), (e: Error) => e.message === `${f}:4: "eval" record: field "loss" must be a finite number`);
+    assert.throws(
+      () => readRun(f),
+      (e: Error) => e.message === `${f}:4: "eval" record: field "loss" must be a finite number`,
+    );
     assert.throws(() => readRun(join(dir, 'nope')), /nope: no such run folder/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

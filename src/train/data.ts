@@ -443,13 +443,20 @@ export function toExample(rec: SourceRecord, opts: { kind?: ExampleKind; columns
  */
 export function exampleText(ex: Example): string {
   switch (ex.kind) {
-    case 'text': return ex.text;
-    case 'prompt-completion': return `${ex.prompt}\n${ex.completion}`;
-    case 'messages': return ex.messages.map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content))).join('\n');
-    case 'instruction': return `${ex.instruction}\n${ex.input}\n${ex.output}`;
-    case 'label': return ex.textPair === undefined ? ex.text : `${ex.text}\n${ex.textPair}`;
-    case 'tokens-tags': return ex.tokens.join(' ');
-    case 'squad': return `${ex.question}\n${ex.context}`;
+    case 'text':
+      return ex.text;
+    case 'prompt-completion':
+      return `${ex.prompt}\n${ex.completion}`;
+    case 'messages':
+      return ex.messages.map((m) => (typeof m.content === 'string' ? m.content : JSON.stringify(m.content))).join('\n');
+    case 'instruction':
+      return `${ex.instruction}\n${ex.input}\n${ex.output}`;
+    case 'label':
+      return ex.textPair === undefined ? ex.text : `${ex.text}\n${ex.textPair}`;
+    case 'tokens-tags':
+      return ex.tokens.join(' ');
+    case 'squad':
+      return `${ex.question}\n${ex.context}`;
   }
 }
 
@@ -481,7 +488,10 @@ export function dedupExamples<E extends Located<Example>>(examples: readonly E[]
     if (ex === undefined) throw new Error(`dedupExamples: the report names example ${i} of ${examples.length}`);
     return { file: ex.source.file, line: ex.source.line };
   };
-  onReport(report.duplicates.map((d) => ({ at: where(d.index), of: where(d.of), kind: d.kind, jaccard: d.jaccard })), report);
+  onReport(
+    report.duplicates.map((d) => ({ at: where(d.index), of: where(d.of), kind: d.kind, jaccard: d.jaccard })),
+    report,
+  );
   return remove === true ? removeDuplicates(examples, report) : [...examples];
 }
 

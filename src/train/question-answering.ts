@@ -6,7 +6,14 @@
  */
 import type { Module } from '../nn/module.js';
 import { noGrad, type Tensor } from '../tensor/tensor.js';
-import { postprocessQaPredictions, qaMetrics, type QaExample, type QaFeature, type QaPostprocessOptions, type QaPrediction } from './tasks/extractive-qa.js';
+import {
+  postprocessQaPredictions,
+  qaMetrics,
+  type QaExample,
+  type QaFeature,
+  type QaPostprocessOptions,
+  type QaPrediction,
+} from './tasks/extractive-qa.js';
 import type { Batch, LossFn } from './trainer.js';
 
 /** A padded QA batch; `count` is the number of features (the loss is a mean over them). */
@@ -22,18 +29,29 @@ export interface QaBatch extends Batch {
 
 /** A model with a span head (e.g. BertForQuestionAnswering). */
 export interface QaModel extends Module {
-  forward(input: { inputIds: Int32Array; batchSize: number; attentionMask?: Uint8Array; tokenTypeIds?: Int32Array; startPositions?: Int32Array; endPositions?: Int32Array }): { startLogits: Tensor; endLogits: Tensor; loss?: Tensor };
+  forward(input: {
+    inputIds: Int32Array;
+    batchSize: number;
+    attentionMask?: Uint8Array;
+    tokenTypeIds?: Int32Array;
+    startPositions?: Int32Array;
+    endPositions?: Int32Array;
+  }): { startLogits: Tensor; endLogits: Tensor; loss?: Tensor };
 }
 
 /**
  * Pads features into one batch (right side, to the longest row rounded up to `padToMultipleOf`).
  * @throws when a feature's mask or token types differ in length from its ids, or a position is outside it.
  */
-export function collateQa(features: readonly QaFeature[], opts: { padTokenId: number; padToMultipleOf?: number }): QaBatch {
+export function collateQa(
+  features: readonly QaFeature[],
+  opts: { padTokenId: number; padToMultipleOf?: number },
+): QaBatch {
   if (features.length === 0) throw new Error('collateQa: no features');
   const B = features.length;
   const mult = opts.padToMultipleOf ?? 1;
-  if (!Number.isInteger(mult) || mult < 1) throw new Error(`collateQa: padToMultipleOf must be a positive integer, got ${mult}`);
+  if (!Number.isInteger(mult) || mult < 1)
+    throw new Error(`collateQa: padToMultipleOf must be a positive integer, got ${mult}`);
   const T = Math.max(1, Math.ceil(Math.max(...features.map((f) => f.inputIds.length)) / mult) * mult);
   const inputIds = new Int32Array(B * T).fill(opts.padTokenId);
   const attentionMask = new Uint8Array(B * T);
@@ -43,9 +61,16 @@ export function collateQa(features: readonly QaFeature[], opts: { padTokenId: nu
   let tokens = 0;
   features.forEach((f, b) => {
     const n = f.inputIds.length;
-    if (f.attentionMask.length !== n || f.tokenTypeIds.length !== n) throw new Error(`collateQa: feature ${b} has ${n} ids but ${f.attentionMask.length} mask and ${f.tokenTypeIds.length} token type entries`);
-    for (const [name, p] of [['startPosition', f.startPosition], ['endPosition', f.endPosition]] as const) {
-      if (!Number.isInteger(p) || p < 0 || p >= n) throw new Error(`collateQa: feature ${b}: ${name} ${p} is outside its ${n} tokens`);
+    if (f.attentionMask.length !== n || f.tokenTypeIds.length !== n)
+      throw new Error(
+        `collateQa: feature ${b} has ${n} ids but ${f.attentionMask.length} mask and ${f.tokenTypeIds.length} token type entries`,
+      );
+    for (const [name, p] of [
+      ['startPosition', f.startPosition],
+      ['endPosition', f.endPosition],
+    ] as const) {
+      if (!Number.isInteger(p) || p < 0 || p >= n)
+        throw new Error(`collateQa: feature ${b}: ${name} ${p} is outside its ${n} tokens`);
     }
     for (let t = 0; t < n; t++) {
       inputIds[b * T + t] = f.inputIds[t] ?? opts.padTokenId;
@@ -56,28 +81,59 @@ export function collateQa(features: readonly QaFeature[], opts: { padTokenId: nu
     endPositions[b] = f.endPosition;
     tokens += n;
   });
-  return { inputIds, attentionMask, tokenTypeIds, startPositions, endPositions, batchSize: B, seqLen: T, count: B, tokens };
+  return {
+    inputIds,
+    attentionMask,
+    tokenTypeIds,
+    startPositions,
+    endPositions,
+    batchSize: B,
+    seqLen: T,
+    count: B,
+    tokens,
+  };
 }
 
 /** The loss: the model's (CE(start) + CE(end)) / 2, each a mean over the batch's features (transformers' BertForQuestionAnswering). */
 export const qaLoss: LossFn<QaModel, QaBatch> = (model, b) => {
-  const out = model.forward({ inputIds: b.inputIds, batchSize: b.batchSize, attentionMask: b.attentionMask, tokenTypeIds: b.tokenTypeIds, startPositions: b.startPositions, endPositions: b.endPositions });
+  const out = model.forward({
+    inputIds: b.inputIds,
+    batchSize: b.batchSize,
+    attentionMask: b.attentionMask,
+    tokenTypeIds: b.tokenTypeIds,
+    startPositions: b.startPositions,
+    endPositions: b.endPositions,
+  });
   if (!out.loss) throw new Error('question answering loss: the model returned no loss');
   return out.loss;
 };
 
 /** Start and end logits of each feature, one row per feature of its own token count (padding cut off). */
-export function qaLogits(model: QaModel, features: readonly QaFeature[], opts: { padTokenId: number; batchSize?: number }): { startLogits: number[][]; endLogits: number[][] } {
+export function qaLogits(
+  model: QaModel,
+  features: readonly QaFeature[],
+  opts: { padTokenId: number; batchSize?: number },
+): { startLogits: number[][]; endLogits: number[][] } {
   const bs = opts.batchSize ?? 16;
   const startLogits: number[][] = [];
   const endLogits: number[][] = [];
   for (let i = 0; i < features.length; i += bs) {
     const chunk = features.slice(i, i + bs);
     const b = collateQa(chunk, { padTokenId: opts.padTokenId });
-    const out = noGrad(() => model.forward({ inputIds: b.inputIds, batchSize: b.batchSize, attentionMask: b.attentionMask, tokenTypeIds: b.tokenTypeIds }));
+    const out = noGrad(() =>
+      model.forward({
+        inputIds: b.inputIds,
+        batchSize: b.batchSize,
+        attentionMask: b.attentionMask,
+        tokenTypeIds: b.tokenTypeIds,
+      }),
+    );
     const s = out.startLogits.f32;
     const e = out.endLogits.f32;
-    if (s.length !== b.batchSize * b.seqLen || e.length !== s.length) throw new Error(`qaLogits: expected batch*seq = ${b.batchSize}*${b.seqLen} start and end logits, got ${s.length} and ${e.length}`);
+    if (s.length !== b.batchSize * b.seqLen || e.length !== s.length)
+      throw new Error(
+        `qaLogits: expected batch*seq = ${b.batchSize}*${b.seqLen} start and end logits, got ${s.length} and ${e.length}`,
+      );
     chunk.forEach((f, r) => {
       startLogits.push(Array.from(s.subarray(r * b.seqLen, r * b.seqLen + f.inputIds.length)));
       endLogits.push(Array.from(e.subarray(r * b.seqLen, r * b.seqLen + f.inputIds.length)));
@@ -91,9 +147,20 @@ export function qaLogits(model: QaModel, features: readonly QaFeature[], opts: {
  * over their features. The model is put in eval mode for the call and restored after.
  * @param features the features of exactly these examples (their `exampleIndex` into `examples`).
  */
-export function evaluateQa(model: QaModel, examples: readonly QaExample[], features: readonly QaFeature[], opts: { padTokenId: number; batchSize?: number; variant?: 'squad-v1.1' | 'cmrc2018'; postprocess?: QaPostprocessOptions }): { exact_match: number; f1: number; predictions: QaPrediction[] } {
+export function evaluateQa(
+  model: QaModel,
+  examples: readonly QaExample[],
+  features: readonly QaFeature[],
+  opts: {
+    padTokenId: number;
+    batchSize?: number;
+    variant?: 'squad-v1.1' | 'cmrc2018';
+    postprocess?: QaPostprocessOptions;
+  },
+): { exact_match: number; f1: number; predictions: QaPrediction[] } {
   for (const [i, f] of features.entries()) {
-    if (!Number.isInteger(f.exampleIndex) || f.exampleIndex < 0 || f.exampleIndex >= examples.length) throw new Error(`evaluateQa: feature ${i} points at example ${f.exampleIndex}, but there are ${examples.length}`);
+    if (!Number.isInteger(f.exampleIndex) || f.exampleIndex < 0 || f.exampleIndex >= examples.length)
+      throw new Error(`evaluateQa: feature ${i} points at example ${f.exampleIndex}, but there are ${examples.length}`);
   }
   const wasTraining = model.training;
   model.eval();

@@ -8,7 +8,12 @@
 import { computeMetric } from '../metrics/registry.js';
 import type { Module } from '../nn/module.js';
 import { noGrad, type Tensor } from '../tensor/tensor.js';
-import { IGNORE_INDEX, wordLevelPredictions, type LabelMap, type TokenClassificationFeature } from './tasks/token-classification.js';
+import {
+  IGNORE_INDEX,
+  wordLevelPredictions,
+  type LabelMap,
+  type TokenClassificationFeature,
+} from './tasks/token-classification.js';
 import type { Batch, LossFn } from './trainer.js';
 
 /** A padded token-classification batch; `count` is the number of labelled tokens. */
@@ -24,7 +29,13 @@ export interface TokenClassificationBatch extends Batch {
 
 /** A model with a token-classification head (e.g. BertForTokenClassification). */
 export interface TokenClassifierModel extends Module {
-  forward(input: { inputIds: Int32Array; batchSize: number; attentionMask?: Uint8Array; tokenTypeIds?: Int32Array; labels?: Int32Array }): { logits: Tensor; loss?: Tensor };
+  forward(input: {
+    inputIds: Int32Array;
+    batchSize: number;
+    attentionMask?: Uint8Array;
+    tokenTypeIds?: Int32Array;
+    labels?: Int32Array;
+  }): { logits: Tensor; loss?: Tensor };
 }
 
 /**
@@ -32,11 +43,15 @@ export interface TokenClassifierModel extends Module {
  * Features without labels (prediction) get -100 everywhere.
  * @throws when a feature's labels, mask or token types do not match its ids in length.
  */
-export function collateTokenClassification(features: readonly TokenClassificationFeature[], opts: { padTokenId: number; padToMultipleOf?: number }): TokenClassificationBatch {
+export function collateTokenClassification(
+  features: readonly TokenClassificationFeature[],
+  opts: { padTokenId: number; padToMultipleOf?: number },
+): TokenClassificationBatch {
   if (features.length === 0) throw new Error('collateTokenClassification: no features');
   const B = features.length;
   const mult = opts.padToMultipleOf ?? 1;
-  if (!Number.isInteger(mult) || mult < 1) throw new Error(`collateTokenClassification: padToMultipleOf must be a positive integer, got ${mult}`);
+  if (!Number.isInteger(mult) || mult < 1)
+    throw new Error(`collateTokenClassification: padToMultipleOf must be a positive integer, got ${mult}`);
   const longest = Math.max(...features.map((f) => f.inputIds.length));
   const T = Math.max(1, Math.ceil(longest / mult) * mult);
   const inputIds = new Int32Array(B * T).fill(opts.padTokenId);
@@ -47,8 +62,12 @@ export function collateTokenClassification(features: readonly TokenClassificatio
   let count = 0;
   features.forEach((f, b) => {
     const n = f.inputIds.length;
-    if (f.labels.length !== 0 && f.labels.length !== n) throw new Error(`collateTokenClassification: feature ${b} has ${n} ids but ${f.labels.length} labels`);
-    if (f.attentionMask.length !== n || f.tokenTypeIds.length !== n) throw new Error(`collateTokenClassification: feature ${b} has ${n} ids but ${f.attentionMask.length} mask and ${f.tokenTypeIds.length} token type entries`);
+    if (f.labels.length !== 0 && f.labels.length !== n)
+      throw new Error(`collateTokenClassification: feature ${b} has ${n} ids but ${f.labels.length} labels`);
+    if (f.attentionMask.length !== n || f.tokenTypeIds.length !== n)
+      throw new Error(
+        `collateTokenClassification: feature ${b} has ${n} ids but ${f.attentionMask.length} mask and ${f.tokenTypeIds.length} token type entries`,
+      );
     for (let t = 0; t < n; t++) {
       const i = b * T + t;
       inputIds[i] = f.inputIds[t] ?? opts.padTokenId;
@@ -67,7 +86,13 @@ export function collateTokenClassification(features: readonly TokenClassificatio
 
 /** The loss: the model's token cross-entropy, a mean over the batch's labelled tokens. */
 export const tokenClassificationLoss: LossFn<TokenClassifierModel, TokenClassificationBatch> = (model, b) => {
-  const out = model.forward({ inputIds: b.inputIds, batchSize: b.batchSize, attentionMask: b.attentionMask, tokenTypeIds: b.tokenTypeIds, labels: b.labels });
+  const out = model.forward({
+    inputIds: b.inputIds,
+    batchSize: b.batchSize,
+    attentionMask: b.attentionMask,
+    tokenTypeIds: b.tokenTypeIds,
+    labels: b.labels,
+  });
   if (!out.loss) throw new Error('token classification loss: the model returned no loss');
   return out.loss;
 };
@@ -76,16 +101,34 @@ export const tokenClassificationLoss: LossFn<TokenClassifierModel, TokenClassifi
  * Word-level tag predictions of each feature (argmax per token, the first token of each word).
  * @param numWords per feature, its sentence's word count.
  */
-export function predictTokenClassification(model: TokenClassifierModel, features: readonly TokenClassificationFeature[], numWords: readonly number[], labelMap: LabelMap, opts: { padTokenId: number; batchSize?: number }): string[][] {
-  if (numWords.length !== features.length) throw new Error(`predictTokenClassification: ${features.length} features but ${numWords.length} word counts`);
+export function predictTokenClassification(
+  model: TokenClassifierModel,
+  features: readonly TokenClassificationFeature[],
+  numWords: readonly number[],
+  labelMap: LabelMap,
+  opts: { padTokenId: number; batchSize?: number },
+): string[][] {
+  if (numWords.length !== features.length)
+    throw new Error(`predictTokenClassification: ${features.length} features but ${numWords.length} word counts`);
   const bs = opts.batchSize ?? 16;
   const out: string[][] = [];
   for (let i = 0; i < features.length; i += bs) {
     const chunk = features.slice(i, i + bs);
     const b = collateTokenClassification(chunk, { padTokenId: opts.padTokenId });
-    const logits = noGrad(() => model.forward({ inputIds: b.inputIds, batchSize: b.batchSize, attentionMask: b.attentionMask, tokenTypeIds: b.tokenTypeIds }).logits);
+    const logits = noGrad(
+      () =>
+        model.forward({
+          inputIds: b.inputIds,
+          batchSize: b.batchSize,
+          attentionMask: b.attentionMask,
+          tokenTypeIds: b.tokenTypeIds,
+        }).logits,
+    );
     const L = labelMap.labels.length;
-    if (logits.size !== b.batchSize * b.seqLen * L) throw new Error(`predictTokenClassification: logits have ${logits.size} values, expected batch*seq*labels = ${b.batchSize}*${b.seqLen}*${L}`);
+    if (logits.size !== b.batchSize * b.seqLen * L)
+      throw new Error(
+        `predictTokenClassification: logits have ${logits.size} values, expected batch*seq*labels = ${b.batchSize}*${b.seqLen}*${L}`,
+      );
     const v = logits.f32;
     chunk.forEach((f, r) => {
       const preds: number[] = [];
@@ -112,12 +155,23 @@ export interface TaggedSentence {
  * seqeval over sentences (run_ner's compute_metrics): overall precision, recall, F1 and accuracy.
  * The model is put in eval mode for the call and restored after.
  */
-export function tokenClassificationMetrics(model: TokenClassifierModel, sentences: readonly TaggedSentence[], labelMap: LabelMap, opts: { padTokenId: number; batchSize?: number }): Record<string, number> {
+export function tokenClassificationMetrics(
+  model: TokenClassifierModel,
+  sentences: readonly TaggedSentence[],
+  labelMap: LabelMap,
+  opts: { padTokenId: number; batchSize?: number },
+): Record<string, number> {
   if (sentences.length === 0) throw new Error('tokenClassificationMetrics: no sentences');
   const wasTraining = model.training;
   model.eval();
   try {
-    const predictions = predictTokenClassification(model, sentences.map((s) => s.feature), sentences.map((s) => s.words.length), labelMap, opts);
+    const predictions = predictTokenClassification(
+      model,
+      sentences.map((s) => s.feature),
+      sentences.map((s) => s.words.length),
+      labelMap,
+      opts,
+    );
     const r = computeMetric('seqeval', { predictions, references: sentences.map((s) => [...s.tags]) });
     return {
       overall_precision: Number(r.overall_precision),

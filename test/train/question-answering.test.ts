@@ -3,16 +3,40 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseModelConfig, type BertConfig } from '../../src/io/hf-config.js';
 import { BertForQuestionAnswering } from '../../src/models/bert.js';
-import { collateQa, evaluate, evaluateQa, qaLogits, qaLoss, train, type QaExample, type QaFeature } from '../../src/train/index.js';
+import {
+  collateQa,
+  evaluate,
+  evaluateQa,
+  qaLogits,
+  qaLoss,
+  train,
+  type QaExample,
+  type QaFeature,
+} from '../../src/train/index.js';
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
 
 /** `[CLS] q [SEP] context [SEP]` over single-letter words; word k of the context spans chars [2k, 2k+1]. */
 function feature(exampleIndex: number, contextIds: number[], answerWord: number | null, firstWord = 0): QaFeature {
   const inputIds = [1, 3, 2, ...contextIds, 2];
-  const offsets: ([number, number] | null)[] = [null, null, null, ...contextIds.map((_, k): [number, number] => [2 * (firstWord + k), 2 * (firstWord + k) + 1]), null];
+  const offsets: ([number, number] | null)[] = [
+    null,
+    null,
+    null,
+    ...contextIds.map((_, k): [number, number] => [2 * (firstWord + k), 2 * (firstWord + k) + 1]),
+    null,
+  ];
   const pos = answerWord === null ? 0 : 3 + answerWord - firstWord;
-  return { exampleIndex, inputIds, attentionMask: inputIds.map(() => 1), tokenTypeIds: inputIds.map((_, t) => (t < 3 ? 0 : 1)), offsets, startPosition: pos, endPosition: pos, clsIndex: 0 };
+  return {
+    exampleIndex,
+    inputIds,
+    attentionMask: inputIds.map(() => 1),
+    tokenTypeIds: inputIds.map((_, t) => (t < 3 ? 0 : 1)),
+    offsets,
+    startPosition: pos,
+    endPosition: pos,
+    clsIndex: 0,
+  };
 }
 
 test('collateQa: right padding, positions per feature, count = features (hand-made)', () => {
@@ -26,12 +50,27 @@ test('collateQa: right padding, positions per feature, count = features (hand-ma
   assert.equal(b.count, 2);
   assert.equal(b.tokens, 12);
   assert.equal(collateQa([feature(1, [8], null)], { padTokenId: 0, padToMultipleOf: 8 }).seqLen, 8);
-  assert.throws(() => collateQa([{ ...feature(0, [5], 0), endPosition: 9 }], { padTokenId: 0 }), /feature 0: endPosition 9 is outside its 5 tokens/);
+  assert.throws(
+    () => collateQa([{ ...feature(0, [5], 0), endPosition: 9 }], { padTokenId: 0 }),
+    /feature 0: endPosition 9 is outside its 5 tokens/,
+  );
 });
 
 function tinyReader(seed = 5): BertForQuestionAnswering {
-  const json = { architectures: ['BertForQuestionAnswering'], model_type: 'bert', vocab_size: 30, hidden_size: 16, num_attention_heads: 2, num_hidden_layers: 1,
-    intermediate_size: 32, max_position_embeddings: 16, type_vocab_size: 2, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, num_labels: 2 };
+  const json = {
+    architectures: ['BertForQuestionAnswering'],
+    model_type: 'bert',
+    vocab_size: 30,
+    hidden_size: 16,
+    num_attention_heads: 2,
+    num_hidden_layers: 1,
+    intermediate_size: 32,
+    max_position_embeddings: 16,
+    type_vocab_size: 2,
+    hidden_dropout_prob: 0,
+    attention_probs_dropout_prob: 0,
+    num_labels: 2,
+  };
   return new BertForQuestionAnswering(parseModelConfig(json) as BertConfig, { seed, configJson: json });
 }
 
@@ -40,13 +79,21 @@ test('question answering: a tiny train() lowers the loss; evaluateQa finds the a
   const examples: QaExample[] = [];
   const features: QaFeature[] = [];
   let s = 11;
-  const rand = (n: number): number => { s = (s * 1103515245 + 12345) % 2147483648; return s % n; };
+  const rand = (n: number): number => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s % n;
+  };
   for (let i = 0; i < 24; i++) {
     const n = 5 + rand(4);
     const at = rand(n);
     const ids = Array.from({ length: n }, (_, k) => (k === at ? 20 : 5 + rand(14)));
     const context = ids.map((_, k) => LETTERS[(i + k) % 26]).join(' ');
-    examples.push({ id: `q${i}`, question: '?', context, answers: { text: [context.slice(2 * at, 2 * at + 1)], answerStart: [2 * at] } });
+    examples.push({
+      id: `q${i}`,
+      question: '?',
+      context,
+      answers: { text: [context.slice(2 * at, 2 * at + 1)], answerStart: [2 * at] },
+    });
     features.push(feature(i, ids, at));
   }
   const model = tinyReader();
@@ -54,24 +101,42 @@ test('question answering: a tiny train() lowers the loss; evaluateQa finds the a
   const collate = (f: QaFeature[]) => collateQa(f, { padTokenId: 0 });
   const before = evaluate(model, features, { collate, loss: qaLoss, batchSize: 8 }).loss;
   const untrained = evaluateQa(model, examples, features, { padTokenId: 0 });
-  train({ model, args: { batchSize: 8, maxSteps: 60, learningRate: 3e-3, progress: 'none' }, train: features, collate, loss: qaLoss });
+  train({
+    model,
+    args: { batchSize: 8, maxSteps: 60, learningRate: 3e-3, progress: 'none' },
+    train: features,
+    collate,
+    loss: qaLoss,
+  });
   const after = evaluate(model, features, { collate, loss: qaLoss, batchSize: 8 }).loss;
   assert.ok(after < before / 4, `loss ${before} -> ${after}`);
   model.train();
   const r = evaluateQa(model, examples, features, { padTokenId: 0, batchSize: 5 });
   assert.equal(model.training, true, 'evaluateQa restores training mode');
-  assert.ok(r.exact_match > 95 && r.exact_match > untrained.exact_match + 30, `EM ${untrained.exact_match} -> ${r.exact_match}`);
+  assert.ok(
+    r.exact_match > 95 && r.exact_match > untrained.exact_match + 30,
+    `EM ${untrained.exact_match} -> ${r.exact_match}`,
+  );
   assert.equal(r.predictions[0]?.predictionText, examples[0]?.answers?.text[0]);
   // One example split into two windows: the answer comes from the window that holds the marker.
   const ex = examples[0]!;
   const ids = features[0]!.inputIds.slice(3, -1);
   const at = ex.answers!.answerStart[0]! / 2;
   const cut = at > 1 ? at - 1 : at + 1;
-  const split = at < cut ? [feature(0, ids.slice(0, cut), at), feature(0, ids.slice(cut), null, cut)] : [feature(0, ids.slice(0, cut), null), feature(0, ids.slice(cut), at, cut)];
+  const split =
+    at < cut
+      ? [feature(0, ids.slice(0, cut), at), feature(0, ids.slice(cut), null, cut)]
+      : [feature(0, ids.slice(0, cut), null), feature(0, ids.slice(cut), at, cut)];
   const windows = evaluateQa(model, [ex], split, { padTokenId: 0, variant: 'cmrc2018' });
   assert.equal(windows.predictions[0]?.predictionText, ex.answers!.text[0]);
   assert.equal(windows.exact_match, 100);
   // Logit rows are cut to each feature's own length.
-  assert.deepEqual(qaLogits(model, split, { padTokenId: 0 }).startLogits.map((row) => row.length), split.map((f) => f.inputIds.length));
-  assert.throws(() => evaluateQa(model, [ex], [feature(3, ids, at)], { padTokenId: 0 }), /feature 0 points at example 3, but there are 1/);
+  assert.deepEqual(
+    qaLogits(model, split, { padTokenId: 0 }).startLogits.map((row) => row.length),
+    split.map((f) => f.inputIds.length),
+  );
+  assert.throws(
+    () => evaluateQa(model, [ex], [feature(3, ids, at)], { padTokenId: 0 }),
+    /feature 0 points at example 3, but there are 1/,
+  );
 });

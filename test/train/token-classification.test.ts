@@ -3,11 +3,31 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseModelConfig, type BertConfig } from '../../src/io/hf-config.js';
 import { BertForTokenClassification } from '../../src/models/bert.js';
-import { collateTokenClassification, evaluate, predictTokenClassification, tokenClassificationLoss, tokenClassificationMetrics, train, type TaggedSentence } from '../../src/train/index.js';
-import { alignLabelsWithTokens, buildLabelMap, type TokenClassificationFeature } from '../../src/train/tasks/token-classification.js';
+import {
+  collateTokenClassification,
+  evaluate,
+  predictTokenClassification,
+  tokenClassificationLoss,
+  tokenClassificationMetrics,
+  train,
+  type TaggedSentence,
+} from '../../src/train/index.js';
+import {
+  alignLabelsWithTokens,
+  buildLabelMap,
+  type TokenClassificationFeature,
+} from '../../src/train/tasks/token-classification.js';
 
-const feature = (ids: number[], wordIds: (number | null)[], wordLabels: number[] | null): TokenClassificationFeature => ({
-  inputIds: ids, attentionMask: ids.map(() => 1), tokenTypeIds: ids.map(() => 0), wordIds, labels: wordLabels === null ? [] : alignLabelsWithTokens(wordIds, wordLabels),
+const feature = (
+  ids: number[],
+  wordIds: (number | null)[],
+  wordLabels: number[] | null,
+): TokenClassificationFeature => ({
+  inputIds: ids,
+  attentionMask: ids.map(() => 1),
+  tokenTypeIds: ids.map(() => 0),
+  wordIds,
+  labels: wordLabels === null ? [] : alignLabelsWithTokens(wordIds, wordLabels),
 });
 
 test('collateTokenClassification: right padding, -100 on pads and later sub-tokens, count = labelled tokens (hand-made)', () => {
@@ -25,14 +45,29 @@ test('collateTokenClassification: right padding, -100 on pads and later sub-toke
   const p = collateTokenClassification([feature([101, 5, 102], [null, 0, null], null)], { padTokenId: 0 });
   assert.deepEqual([...p.labels], [-100, -100, -100]);
   assert.equal(p.count, 0);
-  assert.throws(() => collateTokenClassification([{ ...a, labels: [1, 2] }], { padTokenId: 0 }), /feature 0 has 5 ids but 2 labels/);
+  assert.throws(
+    () => collateTokenClassification([{ ...a, labels: [1, 2] }], { padTokenId: 0 }),
+    /feature 0 has 5 ids but 2 labels/,
+  );
   assert.throws(() => collateTokenClassification([], { padTokenId: 0 }), /no features/);
 });
 
 function tinyTagger(numLabels: number, seed = 3): BertForTokenClassification {
   const id2label = Object.fromEntries(Array.from({ length: numLabels }, (_, i) => [i, `L${i}`]));
-  const json = { architectures: ['BertForTokenClassification'], model_type: 'bert', vocab_size: 30, hidden_size: 16, num_attention_heads: 2, num_hidden_layers: 1,
-    intermediate_size: 32, max_position_embeddings: 16, type_vocab_size: 2, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, id2label };
+  const json = {
+    architectures: ['BertForTokenClassification'],
+    model_type: 'bert',
+    vocab_size: 30,
+    hidden_size: 16,
+    num_attention_heads: 2,
+    num_hidden_layers: 1,
+    intermediate_size: 32,
+    max_position_embeddings: 16,
+    type_vocab_size: 2,
+    hidden_dropout_prob: 0,
+    attention_probs_dropout_prob: 0,
+    id2label,
+  };
   return new BertForTokenClassification(parseModelConfig(json) as BertConfig, { seed, configJson: json });
 }
 
@@ -41,7 +76,10 @@ test('token classification: a tiny train() lowers the loss and seqeval reaches F
   const labelMap = buildLabelMap([['O', 'B-PER', 'I-PER']], ['O', 'B-PER', 'I-PER']);
   const sentences: TaggedSentence[] = [];
   let s = 7;
-  const rand = (n: number): number => { s = (s * 1103515245 + 12345) % 2147483648; return s % n; };
+  const rand = (n: number): number => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s % n;
+  };
   for (let k = 0; k < 24; k++) {
     const n = 3 + rand(4);
     const ids: number[] = [];
@@ -52,14 +90,28 @@ test('token classification: a tiny train() lowers the loss and seqeval reaches F
       tags.push(id >= 10 && id <= 14 ? (tags[w - 1] === 'O' || w === 0 ? 'B-PER' : 'I-PER') : 'O');
     }
     const wordIds = [null, ...ids.map((_, i) => i), null];
-    const f = feature([1, ...ids, 2], wordIds, tags.map((t) => labelMap.labelToId.get(t) ?? 0));
+    const f = feature(
+      [1, ...ids, 2],
+      wordIds,
+      tags.map((t) => labelMap.labelToId.get(t) ?? 0),
+    );
     sentences.push({ words: ids.map(String), tags, feature: f });
   }
   const model = tinyTagger(3);
   model.freeze(false);
-  const collate = (e: TaggedSentence[]) => collateTokenClassification(e.map((x) => x.feature), { padTokenId: 0 });
+  const collate = (e: TaggedSentence[]) =>
+    collateTokenClassification(
+      e.map((x) => x.feature),
+      { padTokenId: 0 },
+    );
   const before = evaluate(model, sentences, { collate, loss: tokenClassificationLoss, batchSize: 8 }).loss;
-  const r = train({ model, args: { batchSize: 8, maxSteps: 60, learningRate: 3e-3, progress: 'none' }, train: sentences, collate, loss: tokenClassificationLoss });
+  const r = train({
+    model,
+    args: { batchSize: 8, maxSteps: 60, learningRate: 3e-3, progress: 'none' },
+    train: sentences,
+    collate,
+    loss: tokenClassificationLoss,
+  });
   const after = evaluate(model, sentences, { collate, loss: tokenClassificationLoss, batchSize: 8 }).loss;
   assert.equal(r.steps, 60);
   assert.ok(after < before / 4, `loss ${before} -> ${after}`);
@@ -68,6 +120,15 @@ test('token classification: a tiny train() lowers the loss and seqeval reaches F
   assert.ok(m.overall_f1! > 0.95, `f1 ${m.overall_f1}`);
   assert.equal(model.training, true, 'metrics restore training mode');
   // Predictions go back to word tags: the first token of each word.
-  const preds = predictTokenClassification(model.eval(), sentences.slice(0, 2).map((x) => x.feature), [sentences[0]!.words.length, sentences[1]!.words.length], labelMap, { padTokenId: 0, batchSize: 1 });
-  assert.deepEqual(preds.map((p) => p.length), [sentences[0]!.words.length, sentences[1]!.words.length]);
+  const preds = predictTokenClassification(
+    model.eval(),
+    sentences.slice(0, 2).map((x) => x.feature),
+    [sentences[0]!.words.length, sentences[1]!.words.length],
+    labelMap,
+    { padTokenId: 0, batchSize: 1 },
+  );
+  assert.deepEqual(
+    preds.map((p) => p.length),
+    [sentences[0]!.words.length, sentences[1]!.words.length],
+  );
 });

@@ -6,13 +6,14 @@ import type { Module } from '../../nn/module.js';
 import type { PeftMethod } from '../method.js';
 import { modelFamily, selectTargets } from '../tuner.js';
 import { BOTTLENECK_FIELDS, bottleneckConfigFromJson, bottleneckConfigToJson, type BottleneckConfig } from './config.js';
-import { BottleneckLayer } from './layer.js';
+import { BottleneckBlockLayer, BottleneckLayer, isResidualOutputModule } from './layer.js';
 
 /** Output projections of the attention and feed-forward blocks by family (regexes on the module path). */
 const LLAMA = { attention: '.*\\.layers\\.\\d+\\.self_attn\\.o_proj', feedforward: '.*\\.layers\\.\\d+\\.mlp\\.down_proj' };
 const PLACEMENTS: Record<string, { attention: string; feedforward: string }> = {
   llama: LLAMA, mistral: LLAMA, qwen2: LLAMA, qwen3: LLAMA,
-  bert: { attention: '.*\\.layer\\.\\d+\\.attention\\.output\\.dense', feedforward: '.*\\.layer\\.\\d+\\.output\\.dense' },
+  // BERT: the whole sub-layer output module (dense, dropout, LayerNorm), as AdapterHub hooks it.
+  bert: { attention: '.*\\.layer\\.\\d+\\.attention\\.output', feedforward: '.*\\.layer\\.\\d+\\.output' },
   gpt2: { attention: '.*\\.h\\.\\d+\\.attn\\.c_proj', feedforward: '.*\\.h\\.\\d+\\.mlp\\.c_proj' },
 };
 
@@ -34,12 +35,28 @@ export const BOTTLENECK: PeftMethod<BottleneckConfig> = {
       ...config,
       targetModules: config.targetModules ?? bottleneckTargets(model, config.architecture),
       nonLinearity: config.nonLinearity ?? (config.architecture === 'houlsby' ? 'swish' : 'relu'),
+      originalLnBefore: config.originalLnBefore ?? config.architecture === 'pfeiffer',
     };
   },
   add(host, config, name) {
     const hits = selectTargets(host.model, { targetModules: config.targetModules ?? bottleneckTargets(host.model, config.architecture) }, 'BOTTLENECK');
+    const originalLnBefore = config.originalLnBefore ?? config.architecture === 'pfeiffer';
     hits.forEach(([path, m], i) => {
       const opts = { reductionFactor: config.reductionFactor, act: config.nonLinearity ?? 'relu', scaling: config.scaling, seed: config.seed * 7919 + i };
+      const block = { ...opts, originalLnBefore, residualBeforeLn: config.residualBeforeLn };
+      if (m instanceof BottleneckBlockLayer) return m.addAdapter(name, block);
+      if (isResidualOutputModule(m)) {
+        const layer = new BottleneckBlockLayer(m);
+        layer.addAdapter(name, block);
+        host.model.setModule(path, layer);
+        return;
+      }
+      // On a bare output projection the adapter sees h alone: AdapterHub's original_ln_before = false
+      // with the skip taken at h (residual_before_ln = true). Anything else would be silently different.
+      if (originalLnBefore) {
+        throw new Error(`BOTTLENECK: original_ln_before = true (AdapterHub's Pfeiffer input, sub-layer output + residual) is implemented for BERT only, not for "${path}"; set original_ln_before: false to put the adapter on the projection output`);
+      }
+      if (config.residualBeforeLn !== true) throw new Error(`BOTTLENECK: residual_before_ln = ${JSON.stringify(config.residualBeforeLn)} is implemented for BERT only, not for "${path}"`);
       if (m instanceof BottleneckLayer) return m.addAdapter(name, opts);
       if (!(m instanceof Linear)) throw new Error(`BOTTLENECK: target "${path}" is a ${m.constructor.name}; adapters wrap output projections (Linear)`);
       const layer = new BottleneckLayer(m);

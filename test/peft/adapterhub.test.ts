@@ -9,7 +9,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseModelConfig, type BertConfig } from '../../src/io/hf-config.js';
+import { parseModelConfig, type BertConfig, type DecoderConfig } from '../../src/io/hf-config.js';
+import { LlamaForCausalLM } from '../../src/models/llama.js';
+import type { Linear } from '../../src/nn/layers.js';
+import * as F from '../../src/tensor/ops.js';
 import { readSafetensors, writeSafetensors, type RawTensor } from '../../src/io/safetensors.js';
 import { BertModel } from '../../src/models/bert.js';
 import { loadAdapterHub, saveAdapterHub } from '../../src/peft/bottleneck/adapterhub.js';
@@ -209,4 +212,52 @@ test('AdapterHub folders: unsupported fields, pickles, heads and other families 
   }
   const peft = getPeftModel(bert(), bottleneckConfig({ architecture: 'pfeiffer', taskType: 'FEATURE_EXTRACTION', targetModules: '.*\\.layer\\.0\\.output' }));
   assert.throws(() => saveAdapterHub(peft, join(tmpdir(), 'never-written')), /custom target_modules/);
+});
+
+test('AdapterHub Houlsby folder on Llama (attention_adapters / output_adapters keys) acts after o_proj and down_proj', () => {
+  const json = { architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: 40, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, rms_norm_eps: 1e-5, tie_word_embeddings: false };
+  const llama = (): LlamaForCausalLM => new LlamaForCausalLM(parseModelConfig(json) as DecoderConfig, { seed: 7, configJson: json }).eval().freeze() as LlamaForCausalLM;
+  const dir = mkdtempSync(join(tmpdir(), 'tunekit-hub-'));
+  try {
+    // down.weight = 0, so each adapter adds the constant c = scaling · (up.W · silu(down.b) + up.b):
+    // the same as a bias c on o_proj / down_proj of the base model (independent placement check).
+    const d = 16, bot = 4, rng = new Rng(11);
+    const rnd = (n: number): Float32Array => Float32Array.from({ length: n }, () => (rng.nextU32() / 2 ** 32 - 0.5));
+    const raw = new Map<string, RawTensor>();
+    const consts = new Map<string, Float64Array>();
+    const f32 = (shape: number[], a: Float32Array): RawTensor => ({ dtype: 'F32', shape, data: new Uint8Array(a.buffer) });
+    for (let l = 0; l < 2; l++) {
+      for (const [hub, proj] of [['attention_adapters', 'self_attn.o_proj'], ['output_adapters', 'mlp.down_proj']] as const) {
+        const p = `model.layers.${l}.${hub}.adapters.hub`;
+        const db = rnd(bot), uw = rnd(d * bot), ub = rnd(d);
+        raw.set(`${p}.adapter_down.0.weight`, f32([bot, d], new Float32Array(bot * d)));
+        raw.set(`${p}.adapter_down.0.bias`, f32([bot], db));
+        raw.set(`${p}.adapter_up.weight`, f32([d, bot], uw));
+        raw.set(`${p}.adapter_up.bias`, f32([d], ub));
+        const s = [...db].map((z) => z / (1 + Math.exp(-z)));
+        consts.set(`model.layers.${l}.${proj}`, Float64Array.from({ length: d }, (_, o) => 0.5 * (s.reduce((acc, v, j) => acc + (uw[o * bot + j] ?? NaN) * v, 0) + (ub[o] ?? NaN))));
+      }
+    }
+    writeSafetensors(join(dir, 'adapter.safetensors'), raw, { format: 'pt' });
+    const cfg = hubConfig(true, { scaling: 0.5 });
+    writeFileSync(join(dir, 'adapter_config.json'), JSON.stringify({ ...cfg, hidden_size: d, model_type: 'llama', name: 'hub' }));
+    const tokens = new Int32Array([1, 5, 9, 2]);
+    const out = (loadAdapterHub(llama(), dir).forward({ inputIds: tokens }).logits).f32;
+    const ref = llama();
+    for (const [path, c] of consts) {
+      const lin = ref.getModule(path) as Linear;
+      lin.bias = F.tensor(c, [d]);
+    }
+    assertClose(out, ref.forward({ inputIds: tokens }).logits.f32, { atol: 2e-5 });
+    assert.ok(llama().forward({ inputIds: tokens }).logits.f32.some((v, i) => Math.abs(v - (out[i] ?? NaN)) > 1e-3));
+    // Round trip keeps AdapterHub's key names.
+    const dir2 = join(dir, 'again');
+    saveAdapterHub(loadAdapterHub(llama(), dir), dir2, { savedName: 'hub' });
+    assert.deepEqual([...readSafetensors(join(dir2, 'adapter.safetensors')).tensors.keys()].sort(), [...raw.keys()].sort());
+    // AdapterHub's Pfeiffer input (h + x) is not reproduced on decoders: refused, naming the file.
+    writeFileSync(join(dir, 'adapter_config.json'), JSON.stringify({ ...hubConfig(false), hidden_size: d, model_type: 'llama', name: 'hub' }));
+    assert.throws(() => loadAdapterHub(llama(), dir), /adapter_config\.json: BOTTLENECK: original_ln_before = true/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

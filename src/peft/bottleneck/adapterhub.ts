@@ -6,7 +6,11 @@
  *   adapter.safetensors   bert.encoder.layer.<i>.attention.output.adapters.<name>.adapter_down.0.weight
  *                         bert.encoder.layer.<i>.output.adapters.<name>.adapter_up.bias ...
  *
- * BERT only (the family whose sub-layer output tunekit hooks as AdapterHub does, see layer.ts).
+ * BERT: any supported BnConfig (tunekit hooks the sub-layer output as AdapterHub does, layer.ts).
+ * GPT-2 and the Llama family (keys `model.layers.<i>.attention_adapters.adapters.<name>...`,
+ * `...output_adapters...`): only original_ln_before false with residual_before_ln true, the
+ * placement tunekit's projection adapter reproduces (exact for Llama; GPT-2 in eval only, its
+ * resid_dropout acts after the adapter in tunekit, before it in AdapterHub).
  * Supported BnConfig: sequential (is_parallel false), mh_adapter + output_adapter (Houlsby,
  * `double_seq_bn`) or output_adapter alone (Pfeiffer, `seq_bn`), any numeric reduction_factor and
  * scaling, non_linearity relu / swish / silu / gelu / tanh, original_ln_before true/false,
@@ -31,8 +35,6 @@ import { bottleneckTargets } from './model.js';
 export const ADAPTERHUB_CONFIG = 'adapter_config.json';
 export const ADAPTERHUB_WEIGHTS = 'adapter.safetensors';
 const PICKLE_WEIGHTS = 'pytorch_adapter.bin';
-/** AdapterHub's base_model_prefix for BERT: its keys start with it (BertAdapterModel). */
-const BERT_PREFIX = 'bert.';
 
 /** BnConfig fields whose value must be AdapterHub's default (tunekit implements only that). */
 const MUST_BE_DEFAULT: Record<string, unknown> = {
@@ -54,11 +56,6 @@ const ACTIVATIONS: Record<string, BottleneckConfig['nonLinearity']> = { relu: 'r
 
 function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
-}
-
-function requireBert(model: Module, what: string): void {
-  const family = modelFamily(model);
-  if (family !== 'bert') throw new Error(`${what}: AdapterHub's layout is implemented for BERT only, not for model family "${family}"`);
 }
 
 /** Parse and validate an AdapterHub adapter_config.json into a tunekit BottleneckConfig. */
@@ -116,11 +113,35 @@ export function adapterHubConfigToJson(c: BottleneckConfig): Record<string, unkn
   };
 }
 
-/** File key of an in-memory parameter path `base_model.model.[bert.]encoder...adapters.<name>...`. */
-function fileKey(path: string, from: string, to: string): string {
-  let k = path.replace(/^base_model\.model\./, '');
-  if (!k.startsWith(BERT_PREFIX)) k = BERT_PREFIX + k;
-  return k.replace(`.adapters.${from}.`, `.adapters.${to}.`);
+/**
+ * In-memory module path (after `base_model.model.`) -> AdapterHub's, by family. BERT's adapters
+ * already sit at AdapterHub's paths (under its base-model prefix `bert.`); decoders hold them on
+ * the output projections, AdapterHub on the decoder layer (`attention_adapters`, `output_adapters`).
+ */
+const KEY_MAPS: Record<string, Array<[RegExp, string]>> = {
+  bert: [[/^(?:bert\.)?(encoder\.layer\.\d+\.(?:attention\.output|output)\.adapters\.)/, 'bert.$1']],
+  llama: [[/^model\.layers\.(\d+)\.self_attn\.o_proj\.adapters\./, 'model.layers.$1.attention_adapters.adapters.'],
+    [/^model\.layers\.(\d+)\.mlp\.down_proj\.adapters\./, 'model.layers.$1.output_adapters.adapters.']],
+  gpt2: [[/^transformer\.h\.(\d+)\.attn\.c_proj\.adapters\./, 'transformer.h.$1.attention_adapters.adapters.'],
+    [/^transformer\.h\.(\d+)\.mlp\.c_proj\.adapters\./, 'transformer.h.$1.output_adapters.adapters.']],
+};
+KEY_MAPS['mistral'] = KEY_MAPS['qwen2'] = KEY_MAPS['qwen3'] = KEY_MAPS['llama'] ?? [];
+/** AdapterHub's base_model_prefix per family: keys may be saved with or without it. */
+const BASE_PREFIX: Record<string, string> = { bert: 'bert.', llama: 'model.', mistral: 'model.', qwen2: 'model.', qwen3: 'model.', gpt2: 'transformer.' };
+
+function familyOf(model: Module, what: string): string {
+  const family = modelFamily(model);
+  if (family === null || !KEY_MAPS[family]) throw new Error(`${what}: AdapterHub's layout is implemented for BERT, GPT-2 and the Llama family, not for model family "${family}"`);
+  return family;
+}
+
+/** File key of an in-memory parameter path `base_model.model.<module path>.adapters.<name>...`. */
+function fileKey(family: string, path: string, from: string, to: string): string {
+  const k = path.replace(/^base_model\.model\./, '');
+  for (const [re, rep] of KEY_MAPS[family] ?? []) {
+    if (re.test(k)) return k.replace(re, rep).replace(`.adapters.${from}.`, `.adapters.${to}.`);
+  }
+  throw new Error(`AdapterHub: adapter parameter "${k}" has no AdapterHub equivalent`);
 }
 
 function adapterParams(peft: Module, name: string): Array<[string, import('../../tensor/tensor.js').Tensor]> {
@@ -128,13 +149,13 @@ function adapterParams(peft: Module, name: string): Array<[string, import('../..
 }
 
 /**
- * Write adapter `name` of a BERT PeftModel as AdapterHub does (whole or not at all). `savedName`
+ * Write adapter `name` of a BERT / GPT-2 / Llama PeftModel as AdapterHub does (whole or not at all). `savedName`
  * is the name inside keys and config (default: the adapter's name).
  */
 export function saveAdapterHub(peft: PeftModel, dir: string, opts: { adapterName?: string; savedName?: string; modelName?: string } = {}): void {
   const name = opts.adapterName ?? peft.activeAdapter;
   const savedName = opts.savedName ?? name;
-  requireBert(peft.model, 'saveAdapterHub');
+  const family = familyOf(peft.model, 'saveAdapterHub');
   const config = peft.configOf(name);
   if (config.peftType !== 'BOTTLENECK') throw new Error(`saveAdapterHub: adapter "${name}" is ${config.peftType}, not a bottleneck adapter`);
   const c = config as BottleneckConfig;
@@ -144,14 +165,14 @@ export function saveAdapterHub(peft: PeftModel, dir: string, opts: { adapterName
   }
   const params = adapterParams(peft, name);
   if (params.length === 0) throw new Error(`saveAdapterHub: adapter "${name}" has no parameters`);
-  const tensors = new Map(params.map(([p, t]) => [fileKey(p, name, savedName), t]));
+  const tensors = new Map(params.map(([p, t]) => [fileKey(family, p, name, savedName), t]));
   const cfgJson = (peft.model as unknown as { config?: { hiddenSize?: unknown } }).config;
   const json = {
     config: adapterHubConfigToJson(c),
     hidden_size: typeof cfgJson?.hiddenSize === 'number' ? cfgJson.hiddenSize : null,
     model_class: peft.model.constructor.name,
     model_name: opts.modelName ?? c.baseModelNameOrPath ?? null,
-    model_type: 'bert',
+    model_type: family,
     name: savedName,
     version: 'adapters.1.2.0',
   };
@@ -162,11 +183,11 @@ export function saveAdapterHub(peft: PeftModel, dir: string, opts: { adapterName
 }
 
 /**
- * Load an AdapterHub bottleneck adapter folder onto a BERT model (frozen), as adapter
- * `adapterName` (default "default"). Keys may carry the `bert.` prefix or not.
+ * Load an AdapterHub bottleneck adapter folder onto a BERT, GPT-2 or Llama-family model (frozen),
+ * as adapter `adapterName` (default "default"). Keys may carry the base-model prefix or not.
  */
 export function loadAdapterHub<M extends Module>(model: M, dir: string, opts: { adapterName?: string; taskType?: TaskType | null } = {}): PeftModel<M> {
-  requireBert(model, `loadAdapterHub ${dir}`);
+  const family = familyOf(model, `loadAdapterHub ${dir}`);
   const configPath = join(dir, ADAPTERHUB_CONFIG);
   if (!existsSync(configPath)) throw new Error(`${dir}: no ${ADAPTERHUB_CONFIG} (not an AdapterHub adapter folder)`);
   if (existsSync(join(dir, 'head_config.json'))) throw new Error(`${dir}: has a prediction head (head_config.json); AdapterHub heads are not loaded by tunekit, load the head's weights separately`);
@@ -175,18 +196,27 @@ export function loadAdapterHub<M extends Module>(model: M, dir: string, opts: { 
     if (existsSync(join(dir, PICKLE_WEIGHTS))) throw new Error(`${dir}: only ${PICKLE_WEIGHTS} (a pickle) is present; convert it to ${ADAPTERHUB_WEIGHTS} (pickles are not read, they can run code)`);
     throw new Error(`${dir}: no ${ADAPTERHUB_WEIGHTS}`);
   }
-  const taskType = opts.taskType !== undefined ? opts.taskType : /SequenceClassification/.test(model.constructor.name) ? 'SEQ_CLS' : 'FEATURE_EXTRACTION';
-  const { config, name, hiddenSize } = adapterHubConfigFromJson(readJsonObject(configPath), configPath, taskType);
+  const taskType = opts.taskType !== undefined ? opts.taskType : /SequenceClassification/.test(model.constructor.name) ? 'SEQ_CLS' : /CausalLM/.test(model.constructor.name) ? 'CAUSAL_LM' : 'FEATURE_EXTRACTION';
+  const json = readJsonObject(configPath);
+  const { config, name, hiddenSize } = adapterHubConfigFromJson(json, configPath, taskType);
   const modelHidden = (model as unknown as { config?: { hiddenSize?: unknown } }).config?.hiddenSize;
   if (hiddenSize !== null && typeof modelHidden === 'number' && hiddenSize !== modelHidden) {
     throw new Error(`${configPath}: field "hidden_size" is ${hiddenSize}, the model's is ${modelHidden}`);
   }
   const adapterName = opts.adapterName ?? 'default';
-  const peft = getPeftModel(model, config, adapterName);
+  const mt = json['model_type'];
+  if (typeof mt === 'string' && mt !== family) throw new Error(`${configPath}: field "model_type" is "${mt}", the model is ${family}`);
+  let peft: PeftModel<M>;
+  try {
+    peft = getPeftModel(model, config, adapterName);
+  } catch (err) {
+    throw new Error(`${configPath}: ${(err as Error).message}`);
+  }
   const file = readSafetensors(weightsPath).tensors;
   // Accept keys with or without AdapterHub's base-model prefix.
-  const tensors = new Map([...file].map(([k, v]) => [k.startsWith(BERT_PREFIX) ? k : BERT_PREFIX + k, v]));
-  const expected = new Map(adapterParams(peft, adapterName).map(([p, t]) => [fileKey(p, adapterName, name), t]));
+  const prefix = BASE_PREFIX[family] ?? '';
+  const tensors = new Map([...file].map(([k, v]) => [k.startsWith(prefix) ? k : prefix + k, v]));
+  const expected = new Map(adapterParams(peft, adapterName).map(([p, t]) => [fileKey(family, p, adapterName, name), t]));
   loadTensorsInto(expected, { weightsPath, tensors }, name);
   return peft;
 }

@@ -17,8 +17,10 @@ const commands = [
   'demo',
   'eval-metrics',
   'generate',
+  'inspect',
   'judge',
   'pull',
+  'report',
 ] as const satisfies readonly string[];
 
 for (const name of commands) {

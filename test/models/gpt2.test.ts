@@ -19,6 +19,7 @@ import * as F from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { noGrad } from '../../src/tensor/tensor.js';
 import { assertClose } from '../helpers/close.js';
+import { assertSaveReloadConformance } from '../helpers/causal-lm-conformance.js';
 import { arr, layerNormRef, type Vec } from '../helpers/reference.js';
 
 const CONFIG_JSON = {
@@ -204,29 +205,15 @@ test('KV cache: prefill + one-token decode steps equal the full forward, also fo
 });
 
 test('savePretrained → fromPretrained gives identical logits; keys carry the transformer. prefix', () => {
-  const dir = tempDir();
-  try {
-    const model = tinyModel(6);
-    model.savePretrained(dir);
-    const keys = [...readSafetensors(join(dir, 'model.safetensors')).tensors.keys()];
-    assert.ok(keys.includes('transformer.h.1.attn.c_attn.weight'));
-    assert.ok(!keys.includes('lm_head.weight'), 'tied head is not saved');
-    assert.deepEqual(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')), CONFIG_JSON);
-    const again = GPT2LMHeadModel.fromPretrained(dir);
-    assert.equal(again.trainableParameters().length, 0, 'loaded weights are frozen');
-    assert.equal(again.training, false);
-    const ids = Int32Array.from([3, 1, 4, 1, 5, 9, 2, 6]);
-    const a = noGrad(() => model.forward({ inputIds: ids }).logits.toArray());
-    const b = noGrad(() => again.forward({ inputIds: ids }).logits.toArray());
-    assert.deepEqual(b, a);
-    const half = GPT2LMHeadModel.fromPretrained(dir, { dtype: 'bfloat16' });
-    assert.equal(half.transformer.h[0]!.attn.c_attn.parameters()[0]!.dtype, 'bf16');
-    const c = noGrad(() => half.forward({ inputIds: ids }).logits.toArray());
-    const maxDiff = Math.max(...c.map((v, i) => Math.abs(v - a[i]!)));
-    assert.ok(maxDiff > 0 && maxDiff < 0.05, `bf16 weights change logits slightly (${maxDiff})`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  assertSaveReloadConformance(tinyModel(6), (dir, opts) => GPT2LMHeadModel.fromPretrained(dir, opts), {
+    ids: Int32Array.from([3, 1, 4, 1, 5, 9, 2, 6]),
+    inspect: (dir) => {
+      const keys = [...readSafetensors(join(dir, 'model.safetensors')).tensors.keys()];
+      assert.ok(keys.includes('transformer.h.1.attn.c_attn.weight'));
+      assert.ok(!keys.includes('lm_head.weight'), 'tied head is not saved');
+      assert.deepEqual(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')), CONFIG_JSON);
+    },
+  });
 });
 
 test('Hub layout: keys without prefix, attn.bias / attn.masked_bias buffers and a tied lm_head.weight load', () => {

@@ -12,6 +12,7 @@ import { parseModelConfig, type DecoderConfig } from '../../src/io/hf-config.js'
 import * as F from '../../src/tensor/ops.js';
 import { noGrad } from '../../src/tensor/tensor.js';
 import { assetPath, skipWithoutShared } from '../helpers/shared.js';
+import { assertSaveReloadConformance } from '../helpers/causal-lm-conformance.js';
 
 const STORIES = 'stories260K-hf';
 
@@ -110,26 +111,11 @@ test('KV cache: prefill + decode equals one full forward, also with left padding
 });
 
 test('savePretrained then fromPretrained gives identical logits (float32 and bf16 weights)', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tunekit-llama-'));
-  try {
-    const model = new LlamaForCausalLM(tinyConfig({ architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3', head_dim: 8 }), {
-      seed: 4, configJson: { architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3', vocab_size: 40, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 8, max_position_embeddings: 64, rms_norm_eps: 1e-5, tie_word_embeddings: false },
-    });
-    assert.ok(model.model.layers[0]!.self_attn.q_norm, 'Qwen3 has q/k norms');
-    model.savePretrained(dir);
-    const again = LlamaForCausalLM.fromPretrained(dir);
-    const ids = Int32Array.from([3, 1, 4, 1, 5]);
-    const a = noGrad(() => model.forward({ inputIds: ids }).logits.toArray());
-    const b = noGrad(() => again.forward({ inputIds: ids }).logits.toArray());
-    assert.deepEqual(a, b);
-    const half = LlamaForCausalLM.fromPretrained(dir, { dtype: 'bfloat16' });
-    assert.equal(half.model.layers[0]!.mlp.up_proj.parameters()[0]!.dtype, 'bf16');
-    const c = noGrad(() => half.forward({ inputIds: ids }).logits.toArray());
-    const maxDiff = Math.max(...c.map((v, i) => Math.abs(v - a[i]!)));
-    assert.ok(maxDiff > 0 && maxDiff < 0.05, `bf16 weights change logits slightly (${maxDiff})`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const model = new LlamaForCausalLM(tinyConfig({ architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3', head_dim: 8 }), {
+    seed: 4, configJson: { architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3', vocab_size: 40, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 8, max_position_embeddings: 64, rms_norm_eps: 1e-5, tie_word_embeddings: false },
+  });
+  assert.ok(model.model.layers[0]!.self_attn.q_norm, 'Qwen3 has q/k norms');
+  assertSaveReloadConformance(model, (dir, opts) => LlamaForCausalLM.fromPretrained(dir, opts));
 });
 
 test('rope scaling from config.json is applied: linear factor 2 at even positions = unscaled at half', () => {

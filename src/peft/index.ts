@@ -71,8 +71,16 @@ export {
   bottleneckConfigToJson,
   type BottleneckConfig,
 } from './bottleneck/config.js';
-export { BottleneckAdapter, BottleneckLayer } from './bottleneck/layer.js';
+export { BottleneckAdapter, BottleneckLayer, BottleneckBlockLayer } from './bottleneck/layer.js';
 export { BOTTLENECK, bottleneckTargets } from './bottleneck/model.js';
+export {
+  loadAdapterHub,
+  saveAdapterHub,
+  adapterHubConfigFromJson,
+  adapterHubConfigToJson,
+  ADAPTERHUB_CONFIG,
+  ADAPTERHUB_WEIGHTS,
+} from './bottleneck/adapterhub.js';
 
 /** The shared tuner: target matching, injection, freezing by prefix, modules_to_save, merge/unload. */
 export {

@@ -49,8 +49,8 @@ test('Houlsby and Pfeiffer placements on BERT and GPT-2 (adapter_down.0 / adapte
   }).freeze();
   const pb = getPeftModel(bert, bottleneckConfig({ architecture: 'houlsby', taskType: 'SEQ_CLS' }));
   const keys = [...pb.adapterStateDict().keys()];
-  assert.ok(keys.includes('base_model.model.bert.encoder.layer.0.output.dense.adapters.adapter_down.0.weight'));
-  assert.ok(keys.includes('base_model.model.bert.encoder.layer.1.attention.output.dense.adapters.adapter_up.bias'));
+  assert.ok(keys.includes('base_model.model.bert.encoder.layer.0.output.adapters.adapter_down.0.weight'));
+  assert.ok(keys.includes('base_model.model.bert.encoder.layer.1.attention.output.adapters.adapter_up.bias'));
   assert.equal(keys.length, 2 * 2 * 4);
   const gjson = {
     architectures: ['GPT2LMHeadModel'],
@@ -62,7 +62,11 @@ test('Houlsby and Pfeiffer placements on BERT and GPT-2 (adapter_down.0 / adapte
     n_positions: 32,
   };
   const gpt = new GPT2LMHeadModel(parseModelConfig(gjson) as Gpt2Config, { seed: 1, configJson: gjson }).freeze();
-  const pg = getPeftModel(gpt, bottleneckConfig({ architecture: 'pfeiffer' }));
+  assert.throws(
+    () => getPeftModel(gpt, bottleneckConfig({ architecture: 'pfeiffer' })),
+    /original_ln_before = true .* BERT only/,
+  );
+  const pg = getPeftModel(gpt, bottleneckConfig({ architecture: 'pfeiffer', originalLnBefore: false }));
   assert.deepEqual(
     [...new Set([...pg.adapterStateDict().keys()].map((k) => k.split('.adapters.')[0]))],
     ['base_model.model.transformer.h.0.mlp.c_proj', 'base_model.model.transformer.h.1.mlp.c_proj'],
@@ -75,7 +79,7 @@ test('bottleneck adapters on stories260K (Houlsby and Pfeiffer)', { skip: skipWi
     merge: false,
     expectPrefix: /\.adapters\.default\./,
   });
-  checkMethod('pfeiffer', bottleneckConfig({ architecture: 'pfeiffer', reductionFactor: 8 }), {
+  checkMethod('pfeiffer', bottleneckConfig({ architecture: 'pfeiffer', reductionFactor: 8, originalLnBefore: false }), {
     merge: false,
     expectPrefix: /\.adapters\.default\./,
   });

@@ -2,8 +2,8 @@
  * Bottleneck adapters (Houlsby et al. 2019; Pfeiffer et al. 2021), AdapterHub's `double_seq_bn`
  * (Houlsby: after attention and after the feed-forward block, SiLU) and `seq_bn` (Pfeiffer: after
  * the feed-forward block, ReLU), reduction factor 16. PEFT has no such method: tunekit saves them
- * in a PEFT-style folder with `peft_type` "BOTTLENECK" (fields below); AdapterHub's own layout is
- * not written or read yet.
+ * in a PEFT-style folder with `peft_type` "BOTTLENECK" (fields below); AdapterHub's own layout
+ * is written and read by adapterhub.ts (BERT only).
  */
 import { FieldReader } from '../../io/json.js';
 import { BASE_FIELDS, baseFieldsJson, namesField, readBaseFields, sortedJson, type PeftConfigBase } from '../config.js';
@@ -19,9 +19,16 @@ export interface BottleneckConfig extends PeftConfigBase {
   /** Regex of the output projections; default per architecture and model family. */
   targetModules: string | string[] | null;
   seed: number;
+  /**
+   * AdapterHub's `original_ln_before`: the adapter reads the sub-layer output plus its residual
+   * input (and, on BERT, the sub-layer's LayerNorm of that sum). Default (null): AdapterHub's,
+   * true for Pfeiffer, false for Houlsby. True is implemented for BERT only (see layer.ts).
+   */
+  originalLnBefore: boolean | null;
+  /** AdapterHub's `residual_before_ln` (BERT only when not true): where the adapter's own skip connection is taken. */
+  residualBeforeLn: boolean | 'post_add';
 }
 
-/** A bottleneck-adapter config with defaults filled in. */
 export function bottleneckConfig(partial: Partial<BottleneckConfig> = {}): BottleneckConfig {
   const c: BottleneckConfig = {
     peftType: 'BOTTLENECK',
@@ -35,6 +42,8 @@ export function bottleneckConfig(partial: Partial<BottleneckConfig> = {}): Bottl
     scaling: 1,
     targetModules: null,
     seed: 0,
+    originalLnBefore: null,
+    residualBeforeLn: true,
     ...partial,
   };
   if (!(c.reductionFactor > 0))
@@ -49,9 +58,10 @@ export const BOTTLENECK_FIELDS = [
   'non_linearity',
   'scaling',
   'target_modules',
+  'original_ln_before',
+  'residual_before_ln',
 ];
 
-/** Parses and validates a bottleneck-adapter config read from a file. */
 export function bottleneckConfigFromJson(json: Record<string, unknown>, label: string): BottleneckConfig {
   const f = new FieldReader(label, json);
   return bottleneckConfig({
@@ -63,10 +73,12 @@ export function bottleneckConfigFromJson(json: Record<string, unknown>, label: s
       : null,
     scaling: f.num('scaling', 1),
     targetModules: namesField(f, 'target_modules'),
+    originalLnBefore:
+      f.has('original_ln_before') && json['original_ln_before'] !== null ? f.bool('original_ln_before', false) : null,
+    residualBeforeLn: json['residual_before_ln'] === 'post_add' ? 'post_add' : f.bool('residual_before_ln', true),
   });
 }
 
-/** A bottleneck-adapter config as it is written to adapter_config.json. */
 export function bottleneckConfigToJson(c: BottleneckConfig): Record<string, unknown> {
   return sortedJson({
     ...baseFieldsJson(c),
@@ -75,5 +87,7 @@ export function bottleneckConfigToJson(c: BottleneckConfig): Record<string, unkn
     reduction_factor: c.reductionFactor,
     scaling: c.scaling,
     target_modules: c.targetModules,
+    original_ln_before: c.originalLnBefore,
+    residual_before_ln: c.residualBeforeLn,
   });
 }

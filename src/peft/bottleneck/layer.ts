@@ -1,5 +1,5 @@
 /**
- * A bottleneck adapter on a sub-layer's output projection:
+ * A bottleneck adapter on a sub-layer's output projection (GPT-2, Llama; BERT uses BottleneckBlockLayer):
  *
  *   h = proj(x);  y = h + scaling · up(act(down(h)))
  *
@@ -14,7 +14,6 @@ import { Rng } from '../../tensor/random.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { TunerLayer } from '../tuner.js';
 
-/** A bottleneck adapter: down-projection, activation, up-projection, added back residually. */
 export class BottleneckAdapter extends Module {
   adapter_down: Linear[];
   adapter_up: Linear;
@@ -37,13 +36,114 @@ export class BottleneckAdapter extends Module {
     this.adapter_up.bias = F.zeros([d], { requiresGrad: true });
   }
 
-  forward(h: Tensor): Tensor {
+  /** scaling · up(act(down(h))): the bottleneck alone, without its skip connection. */
+  delta(h: Tensor): Tensor {
     const down = this.adapter_down[0];
-    if (!down) return h;
+    if (!down) throw new Error('bottleneck adapter has no adapter_down.0');
     const z = down.forward(h);
     const a =
       this.act === 'relu' ? F.relu(z) : this.act === 'swish' ? F.silu(z) : this.act === 'gelu' ? F.gelu(z) : F.tanh(z);
-    return F.add(h, F.scale(this.adapter_up.forward(a), this.scaling));
+    return F.scale(this.adapter_up.forward(a), this.scaling);
+  }
+
+  forward(h: Tensor): Tensor {
+    return F.add(h, this.delta(h));
+  }
+}
+
+/** What AdapterHub's bottleneck layer replaces: BERT's dense → dropout → LayerNorm(· + residual). */
+export interface ResidualOutputModule extends Module {
+  dense: Module & { forward(x: Tensor): Tensor; outFeatures?: number };
+  dropout: Module & { forward(x: Tensor): Tensor };
+  LayerNorm: Module & { forward(x: Tensor): Tensor };
+}
+
+export function isResidualOutputModule(m: Module): m is ResidualOutputModule {
+  const r = m as unknown as Record<string, unknown>;
+  return r['dense'] instanceof Module && r['dropout'] instanceof Module && r['LayerNorm'] instanceof Module;
+}
+
+export interface BlockAdapterOptions {
+  reductionFactor: number;
+  act: 'relu' | 'swish' | 'gelu' | 'tanh';
+  scaling: number;
+  seed: number;
+  originalLnBefore: boolean;
+  residualBeforeLn: boolean | 'post_add';
+}
+
+/**
+ * AdapterHub's sequential bottleneck layer on a BERT sub-layer output (`attention.output`,
+ * `output`), with x the sub-layer input to dense and r its residual input, LN the sub-layer's own
+ * LayerNorm (original_ln_after = true, ln_before = ln_after = false, one adapter):
+ *
+ *   h = dropout(dense(x))
+ *   original_ln_before: s = h + r; input = LN(s)         else input = h
+ *   skip = h (residual_before_ln true) | s ("post_add") | input (false)
+ *   y = LN(skip + scaling · up(act(down(input))) + r)
+ *
+ * Parameters `adapters.<name>.adapter_down.0.*`, `adapters.<name>.adapter_up.*`, so the module
+ * path is AdapterHub's (`bert.encoder.layer.0.output.adapters.<name>...`).
+ */
+export class BottleneckBlockLayer extends TunerLayer {
+  declare base_layer: ResidualOutputModule;
+  adapters = new ModuleDict<BottleneckAdapter>();
+  readonly prefix = 'adapters';
+  private placement = new Map<string, { originalLnBefore: boolean; residualBeforeLn: boolean | 'post_add' }>();
+
+  constructor(base: ResidualOutputModule) {
+    super(base);
+    base.freeze();
+  }
+
+  adapterNames(): string[] {
+    return this.adapters.keys();
+  }
+
+  addAdapter(name: string, opts: BlockAdapterOptions): void {
+    const d = this.base_layer.LayerNorm.parameters()[0]?.shape[0];
+    if (d === undefined) throw new Error('BOTTLENECK: the wrapped output module has no LayerNorm weight');
+    this.adapters.set(
+      name,
+      new BottleneckAdapter(d, Math.max(1, Math.floor(d / opts.reductionFactor)), opts.act, opts.scaling, opts.seed),
+    );
+    this.placement.set(name, { originalLnBefore: opts.originalLnBefore, residualBeforeLn: opts.residualBeforeLn });
+  }
+
+  protected removeAdapter(name: string): void {
+    this.adapters.delete(name);
+    this.placement.delete(name);
+  }
+
+  protected mergeAdapter(): void {
+    throw new Error('bottleneck adapters are non-linear and cannot be merged into the base weight');
+  }
+
+  protected unmergeAdapter(): void {}
+
+  forward(x: Tensor, residual?: Tensor): Tensor {
+    if (!residual) throw new Error('BottleneckBlockLayer.forward needs the residual input');
+    const base = this.base_layer;
+    const h = base.dropout.forward(base.dense.forward(x));
+    const live = this.liveAdapters();
+    if (live.length === 0) return base.LayerNorm.forward(F.add(h, residual));
+    if (live.length > 1)
+      throw new Error(
+        `BOTTLENECK: ${live.length} active adapters on one layer; AdapterHub's Stack composition is not implemented`,
+      );
+    const name = live[0] ?? '';
+    const a = this.adapters.get(name);
+    const p = this.placement.get(name);
+    if (!a || !p) throw new Error(`BOTTLENECK: adapter "${name}" missing`);
+    let input = h;
+    let skip = h;
+    if (p.originalLnBefore) {
+      const s = F.add(h, residual);
+      if (p.residualBeforeLn === 'post_add') skip = s;
+      input = base.LayerNorm.forward(s);
+    }
+    if (p.residualBeforeLn === false) skip = input;
+    return base.LayerNorm.forward(F.add(F.add(skip, a.delta(input)), residual));
   }
 }
 

@@ -11,7 +11,7 @@ import {
   bottleneckConfigToJson,
   type BottleneckConfig,
 } from './config.js';
-import { BottleneckLayer } from './layer.js';
+import { BottleneckBlockLayer, BottleneckLayer, isResidualOutputModule } from './layer.js';
 
 /** Output projections of the attention and feed-forward blocks by family (regexes on the module path). */
 const LLAMA = {
@@ -23,14 +23,11 @@ const PLACEMENTS: Record<string, { attention: string; feedforward: string }> = {
   mistral: LLAMA,
   qwen2: LLAMA,
   qwen3: LLAMA,
-  bert: {
-    attention: '.*\\.layer\\.\\d+\\.attention\\.output\\.dense',
-    feedforward: '.*\\.layer\\.\\d+\\.output\\.dense',
-  },
+  // BERT: the whole sub-layer output module (dense, dropout, LayerNorm), as AdapterHub hooks it.
+  bert: { attention: '.*\\.layer\\.\\d+\\.attention\\.output', feedforward: '.*\\.layer\\.\\d+\\.output' },
   gpt2: { attention: '.*\\.h\\.\\d+\\.attn\\.c_proj', feedforward: '.*\\.h\\.\\d+\\.mlp\\.c_proj' },
 };
 
-/** The modules of a model that bottleneck adapters attach to. */
 export function bottleneckTargets(model: Module, architecture: 'houlsby' | 'pfeiffer'): string {
   const family = modelFamily(model);
   const p = family ? PLACEMENTS[family] : undefined;
@@ -38,7 +35,6 @@ export function bottleneckTargets(model: Module, architecture: 'houlsby' | 'pfei
   return architecture === 'houlsby' ? `(${p.attention})|(${p.feedforward})` : p.feedforward;
 }
 
-/** The bottleneck-adapter method as the PEFT registry sees it. */
 export const BOTTLENECK: PeftMethod<BottleneckConfig> = {
   peftType: 'BOTTLENECK',
   prefix: 'adapters',
@@ -50,6 +46,7 @@ export const BOTTLENECK: PeftMethod<BottleneckConfig> = {
       ...config,
       targetModules: config.targetModules ?? bottleneckTargets(model, config.architecture),
       nonLinearity: config.nonLinearity ?? (config.architecture === 'houlsby' ? 'swish' : 'relu'),
+      originalLnBefore: config.originalLnBefore ?? config.architecture === 'pfeiffer',
     };
   },
   add(host, config, name) {
@@ -58,6 +55,7 @@ export const BOTTLENECK: PeftMethod<BottleneckConfig> = {
       { targetModules: config.targetModules ?? bottleneckTargets(host.model, config.architecture) },
       'BOTTLENECK',
     );
+    const originalLnBefore = config.originalLnBefore ?? config.architecture === 'pfeiffer';
     hits.forEach(([path, m], i) => {
       const opts = {
         reductionFactor: config.reductionFactor,
@@ -65,6 +63,25 @@ export const BOTTLENECK: PeftMethod<BottleneckConfig> = {
         scaling: config.scaling,
         seed: config.seed * 7919 + i,
       };
+      const block = { ...opts, originalLnBefore, residualBeforeLn: config.residualBeforeLn };
+      if (m instanceof BottleneckBlockLayer) return m.addAdapter(name, block);
+      if (isResidualOutputModule(m)) {
+        const layer = new BottleneckBlockLayer(m);
+        layer.addAdapter(name, block);
+        host.model.setModule(path, layer);
+        return;
+      }
+      // On a bare output projection the adapter sees h alone: AdapterHub's original_ln_before = false
+      // with the skip taken at h (residual_before_ln = true). Anything else would be silently different.
+      if (originalLnBefore) {
+        throw new Error(
+          `BOTTLENECK: original_ln_before = true (AdapterHub's Pfeiffer input, sub-layer output + residual) is implemented for BERT only, not for "${path}"; set original_ln_before: false to put the adapter on the projection output`,
+        );
+      }
+      if (config.residualBeforeLn !== true)
+        throw new Error(
+          `BOTTLENECK: residual_before_ln = ${JSON.stringify(config.residualBeforeLn)} is implemented for BERT only, not for "${path}"`,
+        );
       if (m instanceof BottleneckLayer) return m.addAdapter(name, opts);
       if (!(m instanceof Linear))
         throw new Error(

@@ -23,8 +23,8 @@ import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { activation } from './activations.js';
 import { attentionWithDropout, withPastKeyValues, type AttentionContext } from './attention.js';
-import { KVCache, inputEmbeds, lmHeadOutput, prepareDecoderInput, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
-import { SkipInitRng, loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
+import { DecoderForCausalLM, lmHeadOutput, prepareDecoderInput, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
+import { SkipInitRng, loadIntoModule, readModelWeights, type WeightDtype } from './weights.js';
 
 /** Settings of config.json that the typed Gpt2Config does not carry (transformers' defaults). */
 interface Gpt2Extras {
@@ -140,7 +140,8 @@ export class GPT2Model extends Module {
   }
 }
 
-export class GPT2LMHeadModel extends Module implements CausalLM {
+/** Saves keys with the `transformer.` prefix, as transformers' GPT2LMHeadModel does. */
+export class GPT2LMHeadModel extends DecoderForCausalLM {
   transformer: GPT2Model;
   /** Output projection [vocab, hidden]; null when tied to transformer.wte (every released GPT-2). */
   lm_head: Linear | null;
@@ -194,26 +195,13 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
     });
   }
 
-  /** Write config.json and model.safetensors (keys with the `transformer.` prefix, as GPT2LMHeadModel saves). */
-  savePretrained(dir: string): void {
-    saveModelFolder(dir, this.configJson, moduleToRaw(this));
-  }
-
-  inputEmbeddings(): Tensor {
-    return this.transformer.wte.weight;
-  }
-
-  embedTokens(inputIds: Int32Array, batchSize = 1): Tensor {
-    return inputEmbeds({ inputIds, batchSize }, this.config.hiddenSize, (ids, shape) => this.transformer.wte.forward(ids, shape));
-  }
-
-  newCache(): KVCache {
-    return new KVCache(this.config.numHiddenLayers);
+  protected tokenEmbedding(): Embedding {
+    return this.transformer.wte;
   }
 
   forward(input: CausalLMInput): CausalLMOutput {
     const { hiddenSize, numHiddenLayers: numLayers, numAttentionHeads: heads } = this.config;
-    const prepared = prepareDecoderInput(input, { hiddenSize, numLayers, kvHeads: heads, headDim: hiddenSize / heads }, (ids, shape) => this.transformer.wte.forward(ids, shape));
+    const prepared = prepareDecoderInput(input, { hiddenSize, numLayers, kvHeads: heads, headDim: hiddenSize / heads }, (ids, shape) => this.lookupTokens(ids, shape));
     const { B, T, pos } = prepared;
     const maxPos = this.config.maxPositionEmbeddings;
     for (const p of pos) if (p >= maxPos) throw new Error(`forward: position ${p} is beyond GPT-2's ${maxPos} learned positions (n_positions)`);

@@ -12,12 +12,11 @@ import {
   BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification, BertModel, isBertConfig, withLabels,
   type BertLoadOptions,
 } from './bert.js';
-import { GPT2LMHeadModel } from './gpt2.js';
-import { LlamaForCausalLM } from './llama.js';
+import { causalLMEntry, type AutoCausalLM } from './registry.js';
 import type { WeightDtype } from './weights.js';
 import { setComputeDtype, type ComputeDtype } from '../nn/compute-dtype.js';
 
-export type AutoCausalLM = LlamaForCausalLM | GPT2LMHeadModel;
+export type { AutoCausalLM } from './registry.js';
 
 /** Options of the `fromConfig` constructors. */
 export interface FromConfigOptions {
@@ -80,7 +79,7 @@ export class AutoModelForCausalLM {
     const compute = opts.computeDtype ?? 'float32';
     // Loading bf16 directly avoids a float32 copy of every matrix on the way.
     const load = { dtype: compute === 'bfloat16' ? 'bfloat16' as const : opts.dtype ?? 'float32' };
-    const model = config.family === 'gpt2' ? GPT2LMHeadModel.fromPretrained(dir, load) : LlamaForCausalLM.fromPretrained(dir, load);
+    const model = causalLMEntry(config).fromPretrained(dir, load);
     if (compute !== 'float32') setComputeDtype(model, compute);
     return model;
   }
@@ -88,10 +87,8 @@ export class AutoModelForCausalLM {
   /** A randomly initialised model from a config.json object (kept for savePretrained). Trainable, train mode. */
   static fromConfig(configJson: Record<string, unknown>, opts: FromConfigOptions = {}): AutoCausalLM {
     const config = parseModelConfig(configJson, 'config.json', { checkSize: true });
-    const seed = opts.seed ?? 0;
-    if (config.family === 'gpt2') return new GPT2LMHeadModel(config, { seed, configJson });
     if (config.family === 'bert') throw new Error(`config.json: ${config.architecture} is an encoder, not a causal language model`);
-    return new LlamaForCausalLM(config, { seed, configJson });
+    return causalLMEntry(config).create(config, { seed: opts.seed ?? 0, configJson });
   }
 }
 

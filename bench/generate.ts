@@ -41,8 +41,11 @@ function syntheticPrompt(n: number, vocab: number): number[] {
 function summarise(r: GenerateResult): Throughput {
   const t = r.timing;
   return {
-    prefillTokensPerSecond: round(t.prefillTokensPerSecond), decodeTokensPerSecond: round(t.decodeTokensPerSecond),
-    prefillMs: round(t.prefillMs), decodeMs: round(t.decodeMs), newTokens: r.tokens[0]!.length,
+    prefillTokensPerSecond: round(t.prefillTokensPerSecond),
+    decodeTokensPerSecond: round(t.decodeTokensPerSecond),
+    prefillMs: round(t.prefillMs),
+    decodeMs: round(t.decodeMs),
+    newTokens: r.tokens[0]!.length,
   };
 }
 
@@ -50,25 +53,50 @@ function round(x: number): number {
   return Math.round(x * 10) / 10;
 }
 
-function measure(model: CausalLM, prompt: number[], newTokens: number): { cached: Throughput; uncached: Throughput; sameTokens: boolean } {
-  const run = (useCache: boolean, n: number): GenerateResult => generate(model, prompt, { maxNewTokens: n, eosTokenIds: [], useCache });
+function measure(
+  model: CausalLM,
+  prompt: number[],
+  newTokens: number,
+): { cached: Throughput; uncached: Throughput; sameTokens: boolean } {
+  const run = (useCache: boolean, n: number): GenerateResult =>
+    generate(model, prompt, { maxNewTokens: n, eosTokenIds: [], useCache });
   run(true, 2); // warm-up
   const cached = run(true, newTokens);
   const uncached = run(false, newTokens);
-  return { cached: summarise(cached), uncached: summarise(uncached), sameTokens: cached.tokens[0]!.join() === uncached.tokens[0]!.join() };
+  return {
+    cached: summarise(cached),
+    uncached: summarise(uncached),
+    sameTokens: cached.tokens[0]!.join() === uncached.tokens[0]!.join(),
+  };
 }
 
 function print(name: string, m: { cached: Throughput; uncached: Throughput; sameTokens: boolean }): void {
-  for (const [label, t] of [['KV cache', m.cached], ['no cache', m.uncached]] as const) {
-    console.log(`  ${name.padEnd(24)} ${label.padEnd(9)} prefill ${t.prefillTokensPerSecond.toFixed(1).padStart(8)} tok/s   decode ${t.decodeTokensPerSecond.toFixed(1).padStart(7)} tok/s`);
+  for (const [label, t] of [
+    ['KV cache', m.cached],
+    ['no cache', m.uncached],
+  ] as const) {
+    console.log(
+      `  ${name.padEnd(24)} ${label.padEnd(9)} prefill ${t.prefillTokensPerSecond.toFixed(1).padStart(8)} tok/s   decode ${t.decodeTokensPerSecond.toFixed(1).padStart(7)} tok/s`,
+    );
   }
-  const speedup = m.uncached.decodeTokensPerSecond > 0 ? m.cached.decodeTokensPerSecond / m.uncached.decodeTokensPerSecond : 0;
-  console.log(`  ${name.padEnd(24)} decode speed-up from the cache ×${speedup.toFixed(2)}; identical tokens: ${m.sameTokens}`);
+  const speedup =
+    m.uncached.decodeTokensPerSecond > 0 ? m.cached.decodeTokensPerSecond / m.uncached.decodeTokensPerSecond : 0;
+  console.log(
+    `  ${name.padEnd(24)} decode speed-up from the cache ×${speedup.toFixed(2)}; identical tokens: ${m.sameTokens}`,
+  );
 }
 
 /** A GPT-2-small-shaped model whose weight matrices hold seeded uniform noise of std 0.02. */
 function randomGpt2Small(): GPT2LMHeadModel {
-  const configJson = { architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', vocab_size: 50257, n_embd: 768, n_layer: 12, n_head: 12, n_positions: 1024 };
+  const configJson = {
+    architectures: ['GPT2LMHeadModel'],
+    model_type: 'gpt2',
+    vocab_size: 50257,
+    n_embd: 768,
+    n_layer: 12,
+    n_head: 12,
+    n_positions: 1024,
+  };
   const model = new GPT2LMHeadModel(parseModelConfig(configJson) as Gpt2Config, { configJson, initWeights: false });
   const bound = 0.02 * Math.sqrt(3);
   let x = 0x9e3779b9; // xorshift32 state
@@ -76,15 +104,17 @@ function randomGpt2Small(): GPT2LMHeadModel {
     if (p.ndim < 2) continue; // LayerNorm 1/0 and zero biases stay as initialised
     const data = p.f32;
     for (let i = 0; i < data.length; i++) {
-      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
-      data[i] = ((x >>> 0) / 4294967296 * 2 - 1) * bound;
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      data[i] = (((x >>> 0) / 4294967296) * 2 - 1) * bound;
     }
   }
   return model.freeze().eval();
 }
 
 /** Runs the generation benchmark; prints a table and returns the figures. */
-export async function benchGenerate(): Promise<Record<string, unknown>> {
+export function benchGenerate(): Record<string, unknown> {
   const results: Record<string, unknown> = { promptTokens: PROMPT_TOKENS };
   const inRepo = join(repoRoot, 'assets/stories260K');
   const storiesDir = existsSync(join(inRepo, 'config.json')) ? inRepo : assetPath('stories260K-hf');
@@ -116,8 +146,15 @@ export async function benchGenerate(): Promise<Record<string, unknown>> {
     const t = dtype === 'float32' ? base : decodeOnly();
     const ratio = base.decodeTokensPerSecond > 0 ? t.decodeTokensPerSecond / base.decodeTokensPerSecond : 0;
     byDtype[dtype] = { ...t, ratioToFloat32: round(ratio * 100) / 100 };
-    console.log(`  GPT-2 small shape ${dtype.padEnd(8)} KV cache decode ${t.decodeTokensPerSecond.toFixed(1).padStart(7)} tok/s  ×${ratio.toFixed(2)} of float32 (same run)`);
+    console.log(
+      `  GPT-2 small shape ${dtype.padEnd(8)} KV cache decode ${t.decodeTokensPerSecond.toFixed(1).padStart(7)} tok/s  ×${ratio.toFixed(2)} of float32 (same run)`,
+    );
   }
-  results.gpt2SmallRandom = { config: { d: 768, layers: 12, heads: 12, vocab: 50257 }, buildSeconds, ...m, decodeByComputeDtype: byDtype };
+  results.gpt2SmallRandom = {
+    config: { d: 768, layers: 12, heads: 12, vocab: 50257 },
+    buildSeconds,
+    ...m,
+    decodeByComputeDtype: byDtype,
+  };
   return results;
 }

@@ -38,10 +38,15 @@ export interface LoraStepResult {
  * @param computeDtype how the frozen matrices (wte/head, attention, MLP) are kept and multiplied
  *   (nn/compute-dtype.ts); LoRA, norms and biases stay float32.
  */
-export function runLoraStep(weightsDir: string, size: string, steps: number, computeDtype: ComputeDtype = 'float32'): LoraStepResult {
+export function runLoraStep(
+  weightsDir: string,
+  size: string,
+  steps: number,
+  computeDtype: ComputeDtype = 'float32',
+): LoraStepResult {
   const dir = join(weightsDir, size);
   const man = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
-  const { d, h, L, T, B, V, r } = man.config;
+  const { d, h, L, T, B, r } = man.config;
   const tr = man.train;
   const scale = tr.lora_alpha / r;
   const load = (k: string, trainable = false): Tensor => {
@@ -63,10 +68,22 @@ export function runLoraStep(weightsDir: string, size: string, steps: number, com
   const layers = Array.from({ length: L }, (_, l) => {
     const p = `h${l}.`;
     return {
-      ln1g: load(p + 'ln1_g'), ln1b: load(p + 'ln1_b'), attnW: load(p + 'attn_w'), attnB: load(p + 'attn_b'),
-      projW: load(p + 'proj_w'), projB: load(p + 'proj_b'), ln2g: load(p + 'ln2_g'), ln2b: load(p + 'ln2_b'),
-      fcW: load(p + 'fc_w'), fcB: load(p + 'fc_b'), fcprojW: load(p + 'fcproj_w'), fcprojB: load(p + 'fcproj_b'),
-      qA: load(p + 'lora_qA', true), qB: load(p + 'lora_qB', true), vA: load(p + 'lora_vA', true), vB: load(p + 'lora_vB', true),
+      ln1g: load(p + 'ln1_g'),
+      ln1b: load(p + 'ln1_b'),
+      attnW: load(p + 'attn_w'),
+      attnB: load(p + 'attn_b'),
+      projW: load(p + 'proj_w'),
+      projB: load(p + 'proj_b'),
+      ln2g: load(p + 'ln2_g'),
+      ln2b: load(p + 'ln2_b'),
+      fcW: load(p + 'fc_w'),
+      fcB: load(p + 'fc_b'),
+      fcprojW: load(p + 'fcproj_w'),
+      fcprojB: load(p + 'fcproj_b'),
+      qA: load(p + 'lora_qA', true),
+      qB: load(p + 'lora_qB', true),
+      vA: load(p + 'lora_vA', true),
+      vB: load(p + 'lora_vB', true),
     };
   });
   const lnfg = load('lnf_g');
@@ -78,12 +95,19 @@ export function runLoraStep(weightsDir: string, size: string, steps: number, com
     let x = F.add(F.embedding(wte, inputIds, [B, T]), wpe);
     for (const l of layers) {
       const a = F.layerNorm(x, l.ln1g, l.ln1b, tr.ln_eps);
-      const [q0, k, v0] = F.splitHeads(F.linear(a, l.attnW, l.attnB, { weightInOut: true }), [h, h, h], d / h) as [Tensor, Tensor, Tensor];
+      const [q0, k, v0] = F.splitHeads(F.linear(a, l.attnW, l.attnB, { weightInOut: true }), [h, h, h], d / h) as [
+        Tensor,
+        Tensor,
+        Tensor,
+      ];
       const q = F.add(q0, heads(F.matmul(F.matmul(a, l.qA), l.qB, { alpha: scale })));
       const v = F.add(v0, heads(F.matmul(F.matmul(a, l.vA), l.vB, { alpha: scale })));
       const o = F.scaledDotProductAttention(q, k, v, { causal: true });
       x = F.add(x, F.linear(F.mergeHeads(o), l.projW, l.projB, { weightInOut: true }));
-      const m = F.gelu(F.linear(F.layerNorm(x, l.ln2g, l.ln2b, tr.ln_eps), l.fcW, l.fcB, { weightInOut: true }), 'tanh');
+      const m = F.gelu(
+        F.linear(F.layerNorm(x, l.ln2g, l.ln2b, tr.ln_eps), l.fcW, l.fcB, { weightInOut: true }),
+        'tanh',
+      );
       x = F.add(x, F.linear(m, l.fcprojW, l.fcprojB, { weightInOut: true }));
     }
     // The tied head and the loss in row chunks: the [tokens, 50257] logits never exist in full.
@@ -101,7 +125,11 @@ export function runLoraStep(weightsDir: string, size: string, steps: number, com
     l.backward();
     if (s === 0) {
       const norm = (t: Tensor): number => Math.sqrt(t.grad!.reduce((acc, g) => acc + g * g, 0));
-      gradNorms = { 'h0.lora_qB': norm(layers[0]!.qB), 'h0.lora_vB': norm(layers[0]!.vB), [`h${L - 1}.lora_qB`]: norm(layers[L - 1]!.qB) };
+      gradNorms = {
+        'h0.lora_qB': norm(layers[0]!.qB),
+        'h0.lora_vB': norm(layers[0]!.vB),
+        [`h${L - 1}.lora_qB`]: norm(layers[L - 1]!.qB),
+      };
     }
     opt.step();
     times.push((performance.now() - t0) / 1000);
@@ -110,15 +138,24 @@ export function runLoraStep(weightsDir: string, size: string, steps: number, com
   const sorted = times.slice(1).sort((a, b) => a - b);
   const med = sorted.length ? sorted[Math.floor(sorted.length / 2)]! : times[0]!;
   return {
-    engine: `tunekit-${kernels.name}-${kernels.simd}-${kernels.threads}t`, computeDtype, size, losses, median_step_s: med,
-    tokens_per_s: (B * T) / med, gflops: man.flops.step / med / 1e9, maxrss_mb: process.resourceUsage().maxRSS / 1024,
+    engine: `tunekit-${kernels.name}-${kernels.simd}-${kernels.threads}t`,
+    computeDtype,
+    size,
+    losses,
+    median_step_s: med,
+    tokens_per_s: (B * T) / med,
+    gflops: man.flops.step / med / 1e9,
+    maxrss_mb: process.resourceUsage().maxRSS / 1024,
     grad_norms_step0: gradNorms,
   };
 }
 
 // Run as a child process by bench/run.ts so peak memory is this workload's alone.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  if (process.argv.length < 5) throw new Error('usage: node dist/bench/lora-step.js SIZE STEPS WEIGHTS_DIR [float32|bfloat16|int8]');
+  if (process.argv.length < 5)
+    throw new Error('usage: node dist/bench/lora-step.js SIZE STEPS WEIGHTS_DIR [float32|bfloat16|int8]');
   const [size, steps, weights, dtype] = process.argv.slice(2) as [string, string, string, string | undefined];
-  console.log(JSON.stringify(runLoraStep(weights, size, Number(steps), parseComputeDtype(dtype ?? 'float32', 'compute dtype'))));
+  console.log(
+    JSON.stringify(runLoraStep(weights, size, Number(steps), parseComputeDtype(dtype ?? 'float32', 'compute dtype'))),
+  );
 }

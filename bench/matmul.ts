@@ -87,7 +87,9 @@ function fill(n: number, seed: number): Float32Array {
 
 function timeShape(k: Kernels, s: Shape): { best: number; median: number } {
   const { M, N, K } = s;
-  const ta = s.transA ?? false, tb = s.transB ?? false, bType = s.bType ?? WType.F32;
+  const ta = s.transA ?? false,
+    tb = s.transB ?? false,
+    bType = s.bType ?? WType.F32;
   const A = fill(M * K, 1);
   const Bf = fill(K * N, 2);
   let B: Float32Array | Uint16Array = Bf;
@@ -97,8 +99,12 @@ function timeShape(k: Kernels, s: Shape): { best: number; median: number } {
     for (let i = 0; i < B.length; i++) B[i] = u[i]! >>> 16; // bf16 by truncation
   }
   const C = new Float32Array(M * N);
-  const lda = ta ? M : K, ldb = tb ? K : N;
-  return timeGflops(() => k.gemm(ta, tb, M, N, K, 1, A, 0, lda, B, 0, ldb, bType, 0, C, 0, N, 1, 0, 0, 0), 2 * M * N * K);
+  const lda = ta ? M : K,
+    ldb = tb ? K : N;
+  return timeGflops(
+    () => k.gemm(ta, tb, M, N, K, 1, A, 0, lda, B, 0, ldb, bType, 0, C, 0, N, 1, 0, 0, 0),
+    2 * M * N * K,
+  );
 }
 
 /** The numpy side: a python3 child that times the shapes it is sent, one JSON line each. */
@@ -179,7 +185,9 @@ class NumpyTimer {
   }
 
   async time(s: Shape): Promise<{ best: number; median: number }> {
-    this.child.stdin.write(`${JSON.stringify({ M: s.M, N: s.N, K: s.K, transA: s.transA ?? false, transB: s.transB ?? false })}\n`);
+    this.child.stdin.write(
+      `${JSON.stringify({ M: s.M, N: s.N, K: s.K, transA: s.transA ?? false, transB: s.transB ?? false })}\n`,
+    );
     return JSON.parse(await this.next()) as { best: number; median: number };
   }
 
@@ -205,8 +213,11 @@ export async function benchMatmul(options: { only?: RegExp } = {}): Promise<Reco
   const np = await NumpyTimer.start();
   const timer = 'timer' in np ? np.timer : null;
   const numpyInfo: Record<string, string> = 'timer' in np ? np.info : { skipped: np.reason };
-  console.log(`matmul GFLOP/s (best of samples): native ${k.simd}, ${k.threads} threads; numpy ${
-    timer ? `${numpyInfo.numpy}, OpenBLAS kernel ${numpyInfo.get_corename ?? '?'}` : `skipped (${numpyInfo.skipped})`}`);
+  console.log(
+    `matmul GFLOP/s (best of samples): native ${k.simd}, ${k.threads} threads; numpy ${
+      timer ? `${numpyInfo.numpy}, OpenBLAS kernel ${numpyInfo.get_corename ?? '?'}` : `skipped (${numpyInfo.skipped})`
+    }`,
+  );
   console.log(`${'shape'.padEnd(44)} ${'native'.padStart(8)} ${'numpy'.padStart(8)} ${'ratio'.padStart(6)}`);
   const rows: Record<string, unknown>[] = [];
   try {
@@ -217,13 +228,25 @@ export async function benchMatmul(options: { only?: RegExp } = {}): Promise<Reco
       const nat = timeShape(k, s);
       const ref = timer && (s.bType ?? WType.F32) === WType.F32 ? await timer.time(s) : undefined;
       const ratio = ref ? nat.best / ref.best : undefined;
-      console.log(`${s.name.padEnd(44)} ${fmt(nat.best).padStart(8)} ${fmt(ref?.best).padStart(8)} ${
-        (ratio === undefined ? '-' : ratio.toFixed(2)).padStart(6)}`);
+      console.log(
+        `${s.name.padEnd(44)} ${fmt(nat.best).padStart(8)} ${fmt(ref?.best).padStart(8)} ${(ratio === undefined
+          ? '-'
+          : ratio.toFixed(2)
+        ).padStart(6)}`,
+      );
       rows.push({
-        shape: s.name, M: s.M, N: s.N, K: s.K, transA: s.transA ?? false, transB: s.transB ?? false,
+        shape: s.name,
+        M: s.M,
+        N: s.N,
+        K: s.K,
+        transA: s.transA ?? false,
+        transB: s.transB ?? false,
         bType: s.bType === WType.BF16 ? 'bf16' : 'f32',
-        nativeGflops: nat.best, nativeMedianGflops: nat.median,
-        numpyGflops: ref?.best, numpyMedianGflops: ref?.median, ratio,
+        nativeGflops: nat.best,
+        nativeMedianGflops: nat.median,
+        numpyGflops: ref?.best,
+        numpyMedianGflops: ref?.median,
+        ratio,
       });
     }
   } finally {

@@ -58,7 +58,10 @@ function loadCorpus(rng: SeededRandom): Corpus {
   const path = assetPath('tatoeba-cmn-eng', 'cmn.txt');
   if (path !== null) {
     // Sorted short to long: take the last 10,000 lines (the longer, more realistic sentences).
-    const lines = readFileSync(path, 'utf8').replace(/^\ufeff/, '').split('\n').filter((l) => l.includes('\t'));
+    const lines = readFileSync(path, 'utf8')
+      .replace(/^\ufeff/, '')
+      .split('\n')
+      .filter((l) => l.includes('\t'));
     const rows = lines.slice(-PAIRS).map((l) => l.split('\t'));
     const english = rows.map((r) => r[0]!);
     const chinese = rows.map((r) => r[1]!);
@@ -134,21 +137,45 @@ else:
 print(json.dumps(out))
 `;
 
-function pythonBaseline(corpus: Corpus, wordnetDir: string | null): { timings: Record<string, number>; versions: string[]; missing: string[] } {
+function pythonBaseline(
+  corpus: Corpus,
+  wordnetDir: string | null,
+): { timings: Record<string, number>; versions: string[]; missing: string[] } {
   const dir = mkdtempSync(join(tmpdir(), 'tunekit-metrics-bench-'));
   const timings: Record<string, number> = {};
   const versions: string[] = [];
   const missing: string[] = [];
   try {
-    writeFileSync(join(dir, 'pairs.json'), JSON.stringify([corpus.references, corpus.hypotheses, corpus.zhReferences ?? null, corpus.zhHypotheses ?? null, wordnetDir]));
+    writeFileSync(
+      join(dir, 'pairs.json'),
+      JSON.stringify([
+        corpus.references,
+        corpus.hypotheses,
+        corpus.zhReferences ?? null,
+        corpus.zhHypotheses ?? null,
+        wordnetDir,
+      ]),
+    );
     writeFileSync(join(dir, 'timer.py'), PYTHON_TIMER);
     const pythons = [...(process.env.TUNEKIT_PYTHON ?? '').split(' ').filter(Boolean), 'python3', '/usr/bin/python3'];
     for (const mod of ['sacrebleu', 'nltk']) {
-      if (mod === 'nltk' && !wordnetDir) { missing.push('nltk (no WordNet directory)'); continue; }
+      if (mod === 'nltk' && !wordnetDir) {
+        missing.push('nltk (no WordNet directory)');
+        continue;
+      }
       const py = pythons.find((p) => spawnSync(p, ['-c', `import ${mod}`]).status === 0);
-      if (!py) { missing.push(mod); continue; }
-      const run = spawnSync(py, [join(dir, 'timer.py'), join(dir, 'pairs.json'), mod], { encoding: 'utf8', maxBuffer: 1 << 24 });
-      if (run.status !== 0) { missing.push(`${mod} (failed: ${run.stderr.trim().split('\n').pop()})`); continue; }
+      if (!py) {
+        missing.push(mod);
+        continue;
+      }
+      const run = spawnSync(py, [join(dir, 'timer.py'), join(dir, 'pairs.json'), mod], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 24,
+      });
+      if (run.status !== 0) {
+        missing.push(`${mod} (failed: ${run.stderr.trim().split('\n').pop()})`);
+        continue;
+      }
       const res = JSON.parse(run.stdout) as Record<string, number | string>;
       versions.push(String(res.version));
       for (const [k, v] of Object.entries(res)) if (k !== 'version') timings[k] = v as number;
@@ -160,7 +187,7 @@ function pythonBaseline(corpus: Corpus, wordnetDir: string | null): { timings: R
 }
 
 /** Times the text metrics over 10,000 sentence pairs; prints and returns ms per 1,000 pairs. */
-export async function benchMetrics(): Promise<Record<string, unknown>> {
+export function benchMetrics(): Record<string, unknown> {
   const corpus = loadCorpus(seededRandom(2024));
   const { references, hypotheses } = corpus;
   const n = references.length;
@@ -170,9 +197,13 @@ export async function benchMetrics(): Promise<Record<string, unknown>> {
   msPer1000['corpus BLEU (13a)'] = perThousand(n, () => corpusBleu(hypotheses, [references]));
   if (corpus.zhReferences && corpus.zhHypotheses) {
     const [zhRefs, zhHyps] = [corpus.zhReferences, corpus.zhHypotheses];
-    msPer1000['corpus BLEU (zh, Chinese side)'] = perThousand(n, () => corpusBleu(zhHyps, [zhRefs], { tokenize: 'zh' }));
+    msPer1000['corpus BLEU (zh, Chinese side)'] = perThousand(n, () =>
+      corpusBleu(zhHyps, [zhRefs], { tokenize: 'zh' }),
+    );
   }
-  msPer1000['sentence BLEU (each pair)'] = perThousand(n, () => hypotheses.forEach((h, i) => sentenceBleu(h, [references[i]!])));
+  msPer1000['sentence BLEU (each pair)'] = perThousand(n, () =>
+    hypotheses.forEach((h, i) => sentenceBleu(h, [references[i]!])),
+  );
   msPer1000['corpus chrF'] = perThousand(n, () => corpusChrf(hypotheses, [references]));
   const rouge = new RougeScorer(['rouge1', 'rouge2', 'rougeL', 'rougeLsum']);
   msPer1000['ROUGE 1/2/L/Lsum'] = perThousand(n, () => hypotheses.forEach((h, i) => rouge.score(references[i]!, h)));
@@ -194,17 +225,31 @@ export async function benchMetrics(): Promise<Record<string, unknown>> {
 
   const py = pythonBaseline(corpus, wordnet ? resolveWordNetDir() : null);
   console.log(`metrics: ${n} sentence pairs from ${corpus.source}`);
-  console.log(`  ${'metric'.padEnd(32)} ${'tunekit'.padStart(8)} ${'Python'.padStart(9)}  speed-up   (ms per 1,000 pairs; Python: ${py.versions.join(', ') || 'none'})`);
+  console.log(
+    `  ${'metric'.padEnd(32)} ${'tunekit'.padStart(8)} ${'Python'.padStart(9)}  speed-up   (ms per 1,000 pairs; Python: ${py.versions.join(', ') || 'none'})`,
+  );
   for (const [name, ms] of Object.entries(msPer1000)) {
     const ref = py.timings[name];
-    console.log(`  ${name.padEnd(32)} ${ms.toFixed(1).padStart(8)} ${ref === undefined ? '        -' : ref.toFixed(1).padStart(9)}  ${ref === undefined ? '' : `${(ref / ms).toFixed(1)}x`}`);
+    console.log(
+      `  ${name.padEnd(32)} ${ms.toFixed(1).padStart(8)} ${ref === undefined ? '        -' : ref.toFixed(1).padStart(9)}  ${ref === undefined ? '' : `${(ref / ms).toFixed(1)}x`}`,
+    );
   }
-  if (py.missing.length) notes.push(`no Python baseline for: ${py.missing.join(', ')} (install sacrebleu with pip, python3-nltk with apt; rouge-score is not packaged)`);
+  if (py.missing.length)
+    notes.push(
+      `no Python baseline for: ${py.missing.join(', ')} (install sacrebleu with pip, python3-nltk with apt; rouge-score is not packaged)`,
+    );
   for (const note of notes) console.log(`  note: ${note}`);
-  return { pairs: n, source: corpus.source, msPer1000Pairs: msPer1000, pythonMsPer1000Pairs: py.timings, pythonVersions: py.versions, notes };
+  return {
+    pairs: n,
+    source: corpus.source,
+    msPer1000Pairs: msPer1000,
+    pythonMsPer1000Pairs: py.timings,
+    pythonVersions: py.versions,
+    notes,
+  };
 }
 
 // Allow `node dist/bench/metrics.js` on its own.
 if (process.argv[1] !== undefined && join(process.argv[1]) === new URL(import.meta.url).pathname) {
-  await benchMetrics();
+  benchMetrics();
 }

@@ -21,13 +21,27 @@ import { AdamW } from '../src/train/optim.js';
 const SMALL = { d: 256, h: 4, L: 4, T: 128, B: 8, V: 4096, r: 8 };
 
 function model(): GPT2LMHeadModel {
-  const json = { architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', vocab_size: SMALL.V, n_embd: SMALL.d, n_head: SMALL.h, n_layer: SMALL.L,
-    n_positions: 256, resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0, activation_function: 'gelu_new' };
+  const json = {
+    architectures: ['GPT2LMHeadModel'],
+    model_type: 'gpt2',
+    vocab_size: SMALL.V,
+    n_embd: SMALL.d,
+    n_head: SMALL.h,
+    n_layer: SMALL.L,
+    n_positions: 256,
+    resid_pdrop: 0,
+    embd_pdrop: 0,
+    attn_pdrop: 0,
+    activation_function: 'gelu_new',
+  };
   return new GPT2LMHeadModel(parseModelConfig(json) as Gpt2Config, { seed: 1, configJson: json }).freeze();
 }
 
 /** Median seconds per step (after one warm-up step) and the trainable parameter count. */
-function timeSteps(config: PeftConfigBase, steps: number): { median_step_s: number; tokens_per_s: number; trainable: number; loss0: number } {
+function timeSteps(
+  config: PeftConfigBase,
+  steps: number,
+): { median_step_s: number; tokens_per_s: number; trainable: number; loss0: number } {
   const peft = getPeftModel(model(), config);
   peft.train();
   const params = peft.trainableParameters().map(([, t]) => t);
@@ -49,10 +63,15 @@ function timeSteps(config: PeftConfigBase, steps: number): { median_step_s: numb
   }
   times.sort((a, b) => a - b);
   const median = times[Math.floor(times.length / 2)] ?? NaN;
-  return { median_step_s: median, tokens_per_s: (SMALL.B * SMALL.T) / median, trainable: params.reduce((n, t) => n + t.size, 0), loss0 };
+  return {
+    median_step_s: median,
+    tokens_per_s: (SMALL.B * SMALL.T) / median,
+    trainable: params.reduce((n, t) => n + t.size, 0),
+    loss0,
+  };
 }
 
-export async function benchPeftMethods(steps = 4): Promise<Record<string, unknown>> {
+export function benchPeftMethods(steps = 4): Record<string, unknown> {
   const methods: Array<[string, PeftConfigBase]> = [
     ['lora', loraConfig({ targetModules: ['c_attn'], r: SMALL.r, loraAlpha: 16 })],
     ['lora-all-linear', loraConfig({ targetModules: 'all-linear', r: SMALL.r, loraAlpha: 16 })],
@@ -61,7 +80,10 @@ export async function benchPeftMethods(steps = 4): Promise<Record<string, unknow
     ['prompt-tuning', promptTuningConfig({ numVirtualTokens: 16 })],
     ['p-tuning-mlp', pTuningConfig({ numVirtualTokens: 16 })],
     ['prefix-tuning', prefixTuningConfig({ numVirtualTokens: 16 })],
-    ['moe-lora-4x-top2', moeLoraConfig({ targetModules: ['c_attn'], r: SMALL.r, loraAlpha: 16, numExperts: 4, topK: 2 })],
+    [
+      'moe-lora-4x-top2',
+      moeLoraConfig({ targetModules: ['c_attn'], r: SMALL.r, loraAlpha: 16, numExperts: 4, topK: 2 }),
+    ],
   ];
   const results: Record<string, unknown> = {};
   let base = NaN;
@@ -70,7 +92,9 @@ export async function benchPeftMethods(steps = 4): Promise<Record<string, unknow
     if (name === 'lora') base = r.tokens_per_s;
     const ratio = r.tokens_per_s / base;
     results[name] = { ...r, vs_lora: ratio };
-    console.log(`  ${name.padEnd(16)} ${r.tokens_per_s.toFixed(0).padStart(7)} tok/s  ${(r.median_step_s * 1000).toFixed(0).padStart(6)} ms/step  x${ratio.toFixed(2)} of LoRA  (${r.trainable} trainable)`);
+    console.log(
+      `  ${name.padEnd(16)} ${r.tokens_per_s.toFixed(0).padStart(7)} tok/s  ${(r.median_step_s * 1000).toFixed(0).padStart(6)} ms/step  x${ratio.toFixed(2)} of LoRA  (${r.trainable} trainable)`,
+    );
   }
   return results;
 }

@@ -21,9 +21,19 @@ import { noGrad } from '../src/tensor/tensor.js';
 import { AdamW } from '../src/train/optim.js';
 
 export const QWEN25_05B = {
-  architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', vocab_size: 151936, hidden_size: 896, intermediate_size: 4864,
-  num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2, max_position_embeddings: 32768,
-  rms_norm_eps: 1e-6, rope_theta: 1000000, tie_word_embeddings: true, use_sliding_window: false,
+  architectures: ['Qwen2ForCausalLM'],
+  model_type: 'qwen2',
+  vocab_size: 151936,
+  hidden_size: 896,
+  intermediate_size: 4864,
+  num_hidden_layers: 24,
+  num_attention_heads: 14,
+  num_key_value_heads: 2,
+  max_position_embeddings: 32768,
+  rms_norm_eps: 1e-6,
+  rope_theta: 1000000,
+  tie_word_embeddings: true,
+  use_sliding_window: false,
 };
 
 export interface QwenRealResult {
@@ -53,18 +63,27 @@ export function fnv1a(s: string): number {
  * computes identically with numpy: both sides hold the same weights.
  */
 function randomQwen(seed: number): LlamaForCausalLM {
-  const model = new LlamaForCausalLM(parseModelConfig(QWEN25_05B) as DecoderConfig, { configJson: QWEN25_05B, initWeights: false, seed });
+  const model = new LlamaForCausalLM(parseModelConfig(QWEN25_05B) as DecoderConfig, {
+    configJson: QWEN25_05B,
+    initWeights: false,
+    seed,
+  });
   const bound = 0.02 * Math.sqrt(3);
   for (const [name, p] of model.namedParameters()) {
     const data = p.f32;
-    if (p.ndim < 2) { data.fill(name.endsWith('norm.weight') ? 1 : 0); continue; }
+    if (p.ndim < 2) {
+      data.fill(name.endsWith('norm.weight') ? 1 : 0);
+      continue;
+    }
     const base = (fnv1a(name) + seed) >>> 0;
     for (let i = 0; i < data.length; i++) {
       let x = (Math.imul(i, 0x9e3779b1) + base) >>> 0;
-      x ^= x >>> 16; x = Math.imul(x, 0x85ebca6b) >>> 0;
-      x ^= x >>> 13; x = Math.imul(x, 0xc2b2ae35) >>> 0;
       x ^= x >>> 16;
-      data[i] = ((x >>> 8) / 16777216 * 2 - 1) * bound;
+      x = Math.imul(x, 0x85ebca6b) >>> 0;
+      x ^= x >>> 13;
+      x = Math.imul(x, 0xc2b2ae35) >>> 0;
+      x ^= x >>> 16;
+      data[i] = (((x >>> 8) / 16777216) * 2 - 1) * bound;
     }
   }
   return model.freeze();
@@ -108,9 +127,17 @@ export function runQwenReal(dtype: ComputeDtype, steps: number): QwenRealResult 
   });
   const med = [...stepSeconds].sort((a, b) => a - b)[Math.floor(stepSeconds.length / 2)]!;
   return {
-    computeDtype: dtype, engine: `tunekit-${kernels.name}-${kernels.simd}-${kernels.threads}t`,
-    params: model.numParameters(), buildSeconds, stepTokens: T, stepSeconds, trainTokensPerS: T / med, losses,
-    decodeTokens, decodeTokensPerS: decodeTokens / decodeTime, maxrssMb: process.resourceUsage().maxRSS / 1024,
+    computeDtype: dtype,
+    engine: `tunekit-${kernels.name}-${kernels.simd}-${kernels.threads}t`,
+    params: model.numParameters(),
+    buildSeconds,
+    stepTokens: T,
+    stepSeconds,
+    trainTokensPerS: T / med,
+    losses,
+    decodeTokens,
+    decodeTokensPerS: decodeTokens / decodeTime,
+    maxrssMb: process.resourceUsage().maxRSS / 1024,
   };
 }
 

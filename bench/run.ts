@@ -28,7 +28,13 @@ const CORETYPES = ['', 'Cooperlake', 'SkylakeX', 'Haswell'];
  * PyTorch's figures for the same workload (bench/torch_lora.py, float32 or bf16 autocast), or the
  * reason they are missing. `coretype` is OPENBLAS_CORETYPE ('' = unset).
  */
-function torchBaseline(weights: string, size: string, steps: number, mode: 'f32' | 'bf16', coretype: string): Record<string, unknown> | string {
+function torchBaseline(
+  weights: string,
+  size: string,
+  steps: number,
+  mode: 'f32' | 'bf16',
+  coretype: string,
+): Record<string, unknown> | string {
   const probe = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) return 'PyTorch is not installed (apt-get install python3-torch libopenblas0-pthread)';
   // One torch thread, two OpenBLAS threads (see shared/bench/pytorch-baseline/README.md).
@@ -36,7 +42,11 @@ function torchBaseline(weights: string, size: string, steps: number, mode: 'f32'
   delete env.OPENBLAS_L2_SIZE;
   if (coretype) env.OPENBLAS_CORETYPE = coretype;
   else delete env.OPENBLAS_CORETYPE;
-  const run = spawnSync('/usr/bin/python3', [torchScript, size, String(steps), mode], { env, encoding: 'utf8', maxBuffer: 1 << 24 });
+  const run = spawnSync('/usr/bin/python3', [torchScript, size, String(steps), mode], {
+    env,
+    encoding: 'utf8',
+    maxBuffer: 1 << 24,
+  });
   if (run.status !== 0) return `torch_lora.py failed: ${run.stderr.trim().split('\n').pop()}`;
   const r = JSON.parse(run.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
   // Debian's torch uses whatever libblas.so.3 is installed: the reference BLAS is ~30x slower
@@ -56,7 +66,10 @@ function probeCoretype(weights: string): { best: string; tokensPerS: Record<stri
     if (typeof r === 'string') return r;
     tokensPerS[ct || 'unset'] = Math.round(r.tokens_per_s as number);
   }
-  const best = CORETYPES.reduce((a, b) => ((tokensPerS[b || 'unset'] ?? 0) > (tokensPerS[a || 'unset'] ?? 0) ? b : a), '');
+  const best = CORETYPES.reduce(
+    (a, b) => ((tokensPerS[b || 'unset'] ?? 0) > (tokensPerS[a || 'unset'] ?? 0) ? b : a),
+    '',
+  );
   return { best, tokensPerS };
 }
 
@@ -75,19 +88,26 @@ function ensureWeights(): string | null {
 }
 
 function ours(weights: string, size: string, steps: number, dtype: 'float32' | 'bfloat16'): LoraStepResult {
-  const run = spawnSync(process.execPath, [join(repoRoot, 'dist/bench/lora-step.js'), size, String(steps), weights, dtype], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const run = spawnSync(
+    process.execPath,
+    [join(repoRoot, 'dist/bench/lora-step.js'), size, String(steps), weights, dtype],
+    { encoding: 'utf8', maxBuffer: 1 << 24 },
+  );
   if (run.status !== 0) throw new Error(`lora-step ${size} ${dtype} failed: ${run.stderr}`);
   return JSON.parse(run.stdout.trim().split('\n').pop()!) as LoraStepResult;
 }
 
-async function benchLora(): Promise<Record<string, unknown>> {
+function benchLora(): Record<string, unknown> {
   const weights = ensureWeights();
   if (!weights) return { skipped: 'needs shared/bench/pytorch-baseline (gen_weights.py) and python3 with numpy' };
   const results: Record<string, unknown> = {};
   const probe = probeCoretype(weights);
   const coretype = typeof probe === 'string' ? '' : probe.best;
   if (typeof probe === 'string') console.log(`  PyTorch baseline unavailable: ${probe}`);
-  else console.log(`  OPENBLAS_CORETYPE probe (PyTorch SMALL tok/s): ${JSON.stringify(probe.tokensPerS)}; using ${coretype || 'unset'}`);
+  else
+    console.log(
+      `  OPENBLAS_CORETYPE probe (PyTorch SMALL tok/s): ${JSON.stringify(probe.tokensPerS)}; using ${coretype || 'unset'}`,
+    );
   results.coretypeProbe = probe;
   const steps = Number(process.env.BENCH_LORA_STEPS ?? 4);
   for (const size of ['SMALL', 'GPT2S'] as const) {
@@ -97,19 +117,31 @@ async function benchLora(): Promise<Record<string, unknown>> {
     const t32 = typeof probe === 'string' ? probe : torchBaseline(weights, size, steps, 'f32', coretype);
     const tbf = typeof probe === 'string' ? probe : torchBaseline(weights, size, steps, 'bf16', coretype);
     const line = (name: string, tps: number, mb: number, loss0: number): void =>
-      console.log(`  ${size.padEnd(6)} ${name.padEnd(22)} ${tps.toFixed(0).padStart(6)} tok/s  ${mb.toFixed(0).padStart(5)} MB peak  step-0 loss ${loss0.toFixed(6)}`);
+      console.log(
+        `  ${size.padEnd(6)} ${name.padEnd(22)} ${tps.toFixed(0).padStart(6)} tok/s  ${mb.toFixed(0).padStart(5)} MB peak  step-0 loss ${loss0.toFixed(6)}`,
+      );
     line('tunekit float32', f32.tokens_per_s, f32.maxrss_mb, f32.losses[0]!);
     line('tunekit bf16', bf16.tokens_per_s, bf16.maxrss_mb, bf16.losses[0]!);
-    for (const [name, t] of [['PyTorch float32', t32], ['PyTorch bf16 autocast', tbf]] as const) {
+    for (const [name, t] of [
+      ['PyTorch float32', t32],
+      ['PyTorch bf16 autocast', tbf],
+    ] as const) {
       if (typeof t === 'string') console.log(`  ${size.padEnd(6)} ${name}: unavailable: ${t}`);
       else line(name, t.tokens_per_s as number, t.maxrss_mb as number, (t.losses as number[])[0]!);
     }
-    const ratio = (a: LoraStepResult, t: Record<string, unknown> | string): number | null => (typeof t === 'string' ? null : a.tokens_per_s / (t.tokens_per_s as number));
+    const ratio = (a: LoraStepResult, t: Record<string, unknown> | string): number | null =>
+      typeof t === 'string' ? null : a.tokens_per_s / (t.tokens_per_s as number);
     const ratios = {
-      'tunekit f32 / PyTorch f32': ratio(f32, t32), 'tunekit bf16 / PyTorch f32': ratio(bf16, t32),
-      'tunekit bf16 / PyTorch bf16': ratio(bf16, tbf), 'tunekit bf16 / tunekit f32': bf16.tokens_per_s / f32.tokens_per_s,
+      'tunekit f32 / PyTorch f32': ratio(f32, t32),
+      'tunekit bf16 / PyTorch f32': ratio(bf16, t32),
+      'tunekit bf16 / PyTorch bf16': ratio(bf16, tbf),
+      'tunekit bf16 / tunekit f32': bf16.tokens_per_s / f32.tokens_per_s,
     };
-    console.log(`  ${size.padEnd(6)} ratios (same run): ${Object.entries(ratios).map(([k, v]) => `${k} ${v === null ? 'n/a' : `${v.toFixed(2)}x`}`).join(', ')}`);
+    console.log(
+      `  ${size.padEnd(6)} ratios (same run): ${Object.entries(ratios)
+        .map(([k, v]) => `${k} ${v === null ? 'n/a' : `${v.toFixed(2)}x`}`)
+        .join(', ')}`,
+    );
     Object.assign(row, { tunekit: f32, tunekitBf16: bf16, pytorch: t32, pytorchBf16: tbf, ratios });
     results[size] = row;
   }
@@ -117,7 +149,7 @@ async function benchLora(): Promise<Record<string, unknown>> {
 }
 
 /** The Qwen2.5-0.5B-shaped workload (bench/qwen-real.ts) beside PyTorch on the same weights (bench/torch_qwen.py). */
-async function benchQwen(): Promise<Record<string, unknown>> {
+function benchQwen(): Record<string, unknown> {
   const results: Record<string, unknown> = {};
   const steps = process.env.BENCH_QWEN_STEPS ?? '1';
   const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Record<string, unknown> | string => {
@@ -127,23 +159,39 @@ async function benchQwen(): Promise<Record<string, unknown>> {
   };
   const torchOk = spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
   const torchEnv: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '2' };
-  for (const [ours, theirs] of [['float32', 'f32'], ['bfloat16', 'bf16']] as const) {
+  for (const [ours, theirs] of [
+    ['float32', 'f32'],
+    ['bfloat16', 'bf16'],
+  ] as const) {
     const a = run(process.execPath, [join(repoRoot, 'dist/bench/qwen-real.js'), ours, steps]);
-    const b = torchOk ? run('/usr/bin/python3', [join(repoRoot, 'bench/torch_qwen.py'), theirs, steps], torchEnv) : 'PyTorch is not installed';
-    for (const [name, r] of [[`tunekit ${ours}`, a], [`PyTorch ${theirs}`, b]] as const) {
-      if (typeof r === 'string') { console.log(`  ${name.padEnd(17)} unavailable: ${r}`); continue; }
-      console.log(`  ${name.padEnd(17)} LoRA step ${(r.trainTokensPerS as number).toFixed(1).padStart(7)} tok/s  decode ${(r.decodeTokensPerS as number).toFixed(2).padStart(6)} tok/s  ${(r.maxrssMb as number).toFixed(0).padStart(5)} MB peak  step-0 loss ${(r.losses as number[])[0]!.toFixed(5)}`);
+    const b = torchOk
+      ? run('/usr/bin/python3', [join(repoRoot, 'bench/torch_qwen.py'), theirs, steps], torchEnv)
+      : 'PyTorch is not installed';
+    for (const [name, r] of [
+      [`tunekit ${ours}`, a],
+      [`PyTorch ${theirs}`, b],
+    ] as const) {
+      if (typeof r === 'string') {
+        console.log(`  ${name.padEnd(17)} unavailable: ${r}`);
+        continue;
+      }
+      console.log(
+        `  ${name.padEnd(17)} LoRA step ${(r.trainTokensPerS as number).toFixed(1).padStart(7)} tok/s  decode ${(r.decodeTokensPerS as number).toFixed(2).padStart(6)} tok/s  ${(r.maxrssMb as number).toFixed(0).padStart(5)} MB peak  step-0 loss ${(r.losses as number[])[0]!.toFixed(5)}`,
+      );
     }
     if (typeof a !== 'string' && typeof b !== 'string') {
-      const train = (a.trainTokensPerS as number) / (b.trainTokensPerS as number), dec = (a.decodeTokensPerS as number) / (b.decodeTokensPerS as number);
-      console.log(`  ${ours.padEnd(17)} ratios tunekit/PyTorch (same run): LoRA step ${train.toFixed(2)}x, decode ${dec.toFixed(2)}x`);
+      const train = (a.trainTokensPerS as number) / (b.trainTokensPerS as number),
+        dec = (a.decodeTokensPerS as number) / (b.decodeTokensPerS as number);
+      console.log(
+        `  ${ours.padEnd(17)} ratios tunekit/PyTorch (same run): LoRA step ${train.toFixed(2)}x, decode ${dec.toFixed(2)}x`,
+      );
     }
     results[ours] = { tunekit: a, pytorch: b };
   }
   return results;
 }
 
-const parts: Record<string, () => Promise<Record<string, unknown>>> = {
+const parts: Record<string, () => Record<string, unknown> | Promise<Record<string, unknown>>> = {
   matmul: benchMatmul,
   lora: benchLora,
   qwen: benchQwen,

@@ -7,6 +7,7 @@ import { runLanguageModelling, experiments as lm } from './language-modelling.js
 
 const all = [...Object.keys(cls), ...Object.keys(lm)];
 const names = process.argv.slice(2).length ? process.argv.slice(2) : all;
-for (const n of names) if (!all.includes(n)) throw new Error(`unknown experiment "${n}"; expected one of ${all.join(', ')}`);
+for (const n of names)
+  if (!all.includes(n)) throw new Error(`unknown experiment "${n}"; expected one of ${all.join(', ')}`);
 await runClassification(names);
 await runLanguageModelling(names);

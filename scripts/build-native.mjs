@@ -37,7 +37,12 @@ if (!gyp) {
   // Without a nodedir setting node-gyp would download headers: point it at the running Node.
   const env = { ...process.env };
   if (!env.npm_config_nodedir) env.npm_config_nodedir = resolve(process.execPath, '../..');
-  const result = spawnSync(cmd, [...pre, 'rebuild'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  const result = spawnSync(cmd, [...pre, 'rebuild'], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+  });
   if (result.status !== 0) {
     const lines = `${result.stderr ?? ''}\n${result.stdout ?? ''}`.split('\n').map((l) => l.trim());
     const firstError = lines.find((l) => /error/i.test(l)) ?? result.error?.message ?? `exit code ${result.status}`;

@@ -7,15 +7,27 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { ChatSession, type ChatTurn } from '../generate/chat.js';
-import { addSamplingOptions, computeDtypeFromFlags, describeTiming, loadForGeneration, optionsFromFlags, type SamplingFlags } from './generate.js';
+import {
+  addSamplingOptions,
+  computeDtypeFromFlags,
+  describeTiming,
+  loadForGeneration,
+  optionsFromFlags,
+  type SamplingFlags,
+} from './generate.js';
 
 /** Adds `tunekit chat`. */
 export function register(program: Command): void {
-  const cmd = program.command('chat').description('chat with a causal language model (reads messages from stdin; /reset, /exit)');
+  const cmd = program
+    .command('chat')
+    .description('chat with a causal language model (reads messages from stdin; /reset, /exit)');
   addSamplingOptions(cmd)
     .option('--system <text>', 'system message opening the conversation')
     .action(async (flags: SamplingFlags & { system?: string }) => {
-      const { model, tokenizer, genConfig } = loadForGeneration(flags.model, { ...computeDtypeFromFlags(flags), ...(flags.adapter !== undefined ? { adapter: flags.adapter } : {}) });
+      const { model, tokenizer, genConfig } = loadForGeneration(flags.model, {
+        ...computeDtypeFromFlags(flags),
+        ...(flags.adapter !== undefined ? { adapter: flags.adapter } : {}),
+      });
       // The prompt grows each turn; a length from max_length would shrink with it, so only an
       // explicit or configured max_new_tokens is used, else the transformers default of 20 new tokens.
       const options = optionsFromFlags(flags, genConfig, model, 0);
@@ -23,8 +35,14 @@ export function register(program: Command): void {
       const { stopStrings, ...generation } = options;
       const session = new ChatSession(model, tokenizer, { system: flags.system, generation, stopStrings });
       const interactive = process.stdin.isTTY === true;
-      const rl = createInterface({ input: process.stdin, output: interactive ? process.stdout : undefined, terminal: interactive });
-      const prompt = (): void => { if (interactive) rl.prompt(); };
+      const rl = createInterface({
+        input: process.stdin,
+        output: interactive ? process.stdout : undefined,
+        terminal: interactive,
+      });
+      const prompt = (): void => {
+        if (interactive) rl.prompt();
+      };
       rl.setPrompt('> ');
       if (interactive) process.stdout.write('Type a message; /reset starts over, /exit quits.\n');
       prompt();
@@ -47,9 +65,13 @@ export function register(program: Command): void {
           }
           process.stdout.write(flags.stream ? '\n' : `${turn.text}\n`);
           if (turn.droppedMessages > 0) {
-            process.stderr.write(`[the conversation outgrew the model's ${model.config.maxPositionEmbeddings} positions: dropped the ${turn.droppedMessages} oldest messages]\n`);
+            process.stderr.write(
+              `[the conversation outgrew the model's ${model.config.maxPositionEmbeddings} positions: dropped the ${turn.droppedMessages} oldest messages]\n`,
+            );
           }
-          process.stderr.write(`${describeTiming({ tokens: [turn.tokens], texts: [turn.text], finishReasons: [turn.finishReason], timing: turn.timing })} reused ${turn.reusedTokens}/${turn.promptTokens} prompt tokens\n`);
+          process.stderr.write(
+            `${describeTiming({ tokens: [turn.tokens], texts: [turn.text], finishReasons: [turn.finishReason], timing: turn.timing })} reused ${turn.reusedTokens}/${turn.promptTokens} prompt tokens\n`,
+          );
         }
         prompt();
       }

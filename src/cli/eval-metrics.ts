@@ -89,7 +89,9 @@ function plainTextValue(item: Item, line: string, shape: MetricInputShape): unkn
 }
 
 function itemValues(items: readonly Item[], shape: MetricInputShape): unknown[] {
-  return items.map((item) => (item.plainText && typeof item.value === 'string' ? plainTextValue(item, item.value, shape) : item.value));
+  return items.map((item) =>
+    item.plainText && typeof item.value === 'string' ? plainTextValue(item, item.value, shape) : item.value,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -108,10 +110,12 @@ export function readItems(path: string, maxBytes = MAX_FILE_BYTES): Item[] {
     try {
       parsed = JSON.parse(text);
     } catch (e) {
-      throw new Error(`${path}: invalid JSON (${(e as Error).message}); a .json file must hold one array of items`);
+      throw new Error(`${path}: invalid JSON (${(e as Error).message}); a .json file must hold one array of items`, {
+        cause: e,
+      });
     }
     if (!Array.isArray(parsed)) throw new Error(`${path}: expected a JSON array of items, got ${describe(parsed)}`);
-    return parsed.map((value, i) => ({ value, where: `${path} item ${i}`, plainText: false }));
+    return parsed.map((value: unknown, i) => ({ value, where: `${path} item ${i}`, plainText: false }));
   }
   const lines = text.split(/\r?\n/);
   if (lines[lines.length - 1] === '') lines.pop();
@@ -122,7 +126,7 @@ export function readItems(path: string, maxBytes = MAX_FILE_BYTES): Item[] {
       try {
         return { value: JSON.parse(line) as unknown, where, plainText: false };
       } catch (e) {
-        throw new Error(`${where}: invalid JSON (${(e as Error).message})`);
+        throw new Error(`${where}: invalid JSON (${(e as Error).message})`, { cause: e });
       }
     });
   }
@@ -138,7 +142,9 @@ export function parseOptions(pairs: readonly string[], metric: string, allowed: 
     const key = pair.slice(0, eq);
     const raw = pair.slice(eq + 1);
     if (!allowed.includes(key)) {
-      throw new Error(`metric ${metric} has no option ${JSON.stringify(key)}; its options are: ${allowed.join(', ') || '(none)'}`);
+      throw new Error(
+        `metric ${metric} has no option ${JSON.stringify(key)}; its options are: ${allowed.join(', ') || '(none)'}`,
+      );
     }
     let value: unknown;
     try {
@@ -158,11 +164,7 @@ export function parseOptions(pairs: readonly string[], metric: string, allowed: 
 
 /** Replaces non-finite numbers by strings so that the output stays valid JSON. */
 function toJson(value: unknown): string {
-  return JSON.stringify(
-    value,
-    (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v),
-    2,
-  );
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : v), 2);
 }
 
 /** Arguments of {@link evalMetrics}. */
@@ -207,7 +209,11 @@ export function evalMetrics(args: EvalMetricsArgs): Record<string, unknown> {
   const context: MetricCallContext = {
     describeItem: (side, i) => (side === 'predictions' ? predictions : references)[i]?.where ?? `${side} item ${i}`,
   };
-  const result: Record<string, unknown> = { metric: args.metric, n: predictions.length, ...computeMetric(args.metric, inputs, options, context) };
+  const result: Record<string, unknown> = {
+    metric: args.metric,
+    n: predictions.length,
+    ...computeMetric(args.metric, inputs, options, context),
+  };
   if (args.bootstrap) {
     const bootstrap = { nSamples: args.bootstrap, seed: args.seed ?? 12345, confidence: args.confidence ?? 0.95 };
     const { of, ...ci } = bootstrapMetric(args.metric, inputs, options, bootstrap, context);
@@ -231,12 +237,24 @@ export function register(program: Command): void {
     .command('eval-metrics')
     .description('score predictions against references with a reference-exact metric; prints JSON')
     .requiredOption('--metric <name>', `metric: ${METRIC_NAMES.join(', ')}`)
-    .requiredOption('--predictions <file>', 'predictions: .jsonl (a JSON value per line), .json (an array) or text (one per line)')
+    .requiredOption(
+      '--predictions <file>',
+      'predictions: .jsonl (a JSON value per line), .json (an array) or text (one per line)',
+    )
     .option('--references <file>', 'references, parallel to the predictions (same formats)')
-    .option('--bootstrap <n>', `bootstrap resamples for a confidence interval of the main score (at most ${MAX_BOOTSTRAP_SAMPLES})`, integerArg('--bootstrap', MAX_BOOTSTRAP_SAMPLES))
+    .option(
+      '--bootstrap <n>',
+      `bootstrap resamples for a confidence interval of the main score (at most ${MAX_BOOTSTRAP_SAMPLES})`,
+      integerArg('--bootstrap', MAX_BOOTSTRAP_SAMPLES),
+    )
     .option('--seed <s>', 'bootstrap seed (default 12345)', integerArg('--seed'))
     .option('--confidence <c>', 'bootstrap interval coverage (default 0.95)', (v: string) => Number(v))
-    .option('--option <key=value>', 'metric option, repeatable (e.g. average=macro, tokenize=zh)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option(
+      '--option <key=value>',
+      'metric option, repeatable (e.g. average=macro, tokenize=zh)',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .addHelpText(
       'after',
       `

@@ -8,7 +8,7 @@
  * flag (--temperature, --top-k, --top-p, --min-p, --seed) is given.
  */
 import { existsSync, statSync } from 'node:fs';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { generate, type GenerateOptions, type GenerateResult } from '../generate/generate.js';
 import { renderFallbackChat } from '../generate/chat.js';
 import { readGenerationConfig, type GenerationConfig } from '../io/hf-config.js';
@@ -43,7 +43,8 @@ export interface SamplingFlags {
 function numberParser(flag: string, check: (v: number) => boolean, expected: string): (value: string) => number {
   return (value: string) => {
     const v = Number(value);
-    if (value.trim() === '' || !Number.isFinite(v) || !check(v)) throw new InvalidArgumentError(`${flag} expects ${expected}, got "${value}"`);
+    if (value.trim() === '' || !Number.isFinite(v) || !check(v))
+      throw new InvalidArgumentError(`${flag} expects ${expected}, got "${value}"`);
     return v;
   };
 }
@@ -66,20 +67,56 @@ function valueOption(flags: string, description: string, parse: (value: string) 
 export function addSamplingOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--model <dir>', 'Hugging Face model folder (config.json, safetensors, tokenizer.json)')
-    .option('--adapter <dir>', 'PEFT adapter folder (adapter_config.json + adapter_model.safetensors) to apply to --model')
-    .option('--max-new-tokens <n>', 'tokens to generate at most (default: generation_config.json max_new_tokens, else max_length minus the prompt)', positiveInt('--max-new-tokens'))
-    .option('--temperature <t>', 'sampling temperature; 0 means greedy', numberParser('--temperature', (v) => v >= 0, 'a number >= 0'))
-    .option('--top-k <k>', 'keep the k most likely tokens; 0 disables (default 50 as transformers)', nonNegativeInt('--top-k'))
+    .option(
+      '--adapter <dir>',
+      'PEFT adapter folder (adapter_config.json + adapter_model.safetensors) to apply to --model',
+    )
+    .option(
+      '--max-new-tokens <n>',
+      'tokens to generate at most (default: generation_config.json max_new_tokens, else max_length minus the prompt)',
+      positiveInt('--max-new-tokens'),
+    )
+    .option(
+      '--temperature <t>',
+      'sampling temperature; 0 means greedy',
+      numberParser('--temperature', (v) => v >= 0, 'a number >= 0'),
+    )
+    .option(
+      '--top-k <k>',
+      'keep the k most likely tokens; 0 disables (default 50 as transformers)',
+      nonNegativeInt('--top-k'),
+    )
     .option('--top-p <p>', 'nucleus sampling: smallest set with probability >= p', probability('--top-p'))
     .option('--min-p <p>', 'drop tokens with probability < p * the top probability', probability('--min-p'))
-    .option('--repetition-penalty <r>', 'CTRL repetition penalty (> 1 discourages repeats)', numberParser('--repetition-penalty', (v) => v > 0, 'a number > 0'))
-    .option('--frequency-penalty <f>', 'OpenAI frequency penalty', numberParser('--frequency-penalty', () => true, 'a number'))
-    .option('--presence-penalty <p>', 'OpenAI presence penalty', numberParser('--presence-penalty', () => true, 'a number'))
-    .addOption(valueOption('--no-repeat-ngram-size <n>', 'never repeat an n-gram of this size; 0 disables', nonNegativeInt('--no-repeat-ngram-size')))
+    .option(
+      '--repetition-penalty <r>',
+      'CTRL repetition penalty (> 1 discourages repeats)',
+      numberParser('--repetition-penalty', (v) => v > 0, 'a number > 0'),
+    )
+    .option(
+      '--frequency-penalty <f>',
+      'OpenAI frequency penalty',
+      numberParser('--frequency-penalty', () => true, 'a number'),
+    )
+    .option(
+      '--presence-penalty <p>',
+      'OpenAI presence penalty',
+      numberParser('--presence-penalty', () => true, 'a number'),
+    )
+    .addOption(
+      valueOption(
+        '--no-repeat-ngram-size <n>',
+        'never repeat an n-gram of this size; 0 disables',
+        nonNegativeInt('--no-repeat-ngram-size'),
+      ),
+    )
     .option('--seed <s>', 'sampling seed (default 0)', nonNegativeInt('--seed'))
     .option('--stop <str...>', 'stop when the continuation contains one of these strings')
     .option('--greedy', 'always pick the most likely token (no sampling)')
-    .option('--bf16', 'keep the weights as bfloat16 and multiply in bfloat16 (half the memory; AVX512_BF16 where the CPU has it)')
+    .option(
+      '--bf16',
+      'keep the weights as bfloat16 and multiply in bfloat16 (half the memory; AVX512_BF16 where the CPU has it)',
+    )
     .option('--int8', 'keep the weight matrices as int8 with per-row scales (a quarter of the memory; faster decoding)')
     .addOption(new Option('--no-stream', 'print the text only when generation ends'));
 }
@@ -91,8 +128,12 @@ export function computeDtypeFromFlags(flags: Pick<SamplingFlags, 'bf16' | 'int8'
 }
 
 /** Loads the model (with `--adapter` applied), tokenizer and generation config of `--model`. */
-export function loadForGeneration(dir: string, opts: { computeDtype?: ComputeDtype; adapter?: string } = {}): { model: CausalLM; tokenizer: PreTrainedTokenizer; genConfig: GenerationConfig } {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`--model ${dir}: no such folder (expected a Hugging Face model folder)`);
+export function loadForGeneration(
+  dir: string,
+  opts: { computeDtype?: ComputeDtype; adapter?: string } = {},
+): { model: CausalLM; tokenizer: PreTrainedTokenizer; genConfig: GenerationConfig } {
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new Error(`--model ${dir}: no such folder (expected a Hugging Face model folder)`);
   const load = opts.computeDtype ? { computeDtype: opts.computeDtype } : {};
   const base = AutoModelForCausalLM.fromPretrained(dir, load);
   const model = opts.adapter === undefined ? base : withAdapter(base, opts.adapter, '--adapter');
@@ -103,7 +144,12 @@ export function loadForGeneration(dir: string, opts: { computeDtype?: ComputeDty
  * Generation options from the flags over generation_config.json. `promptLength` turns the config's
  * max_length (prompt included, as transformers) into a number of new tokens.
  */
-export function optionsFromFlags(flags: SamplingFlags, cfg: GenerationConfig, model: CausalLM, promptLength: number): GenerateOptions {
+export function optionsFromFlags(
+  flags: SamplingFlags,
+  cfg: GenerationConfig,
+  model: CausalLM,
+  promptLength: number,
+): GenerateOptions {
   const samplingFlag = [flags.temperature, flags.topK, flags.topP, flags.minP, flags.seed].some((v) => v !== undefined);
   const eos = cfg.eosTokenIds.length > 0 ? cfg.eosTokenIds : model.config.eosTokenIds;
   return {
@@ -136,20 +182,28 @@ export function register(program: Command): void {
   const cmd = program.command('generate').description('continue a prompt with a causal language model');
   addSamplingOptions(cmd)
     .requiredOption('--prompt <text>', 'text to continue')
-    .option('--chat-template', "send the prompt as a user message through the tokenizer's chat template (plain \"User:/Assistant:\" format when it has none)")
+    .option(
+      '--chat-template',
+      'send the prompt as a user message through the tokenizer\'s chat template (plain "User:/Assistant:" format when it has none)',
+    )
     .action((flags: SamplingFlags & { prompt: string; chatTemplate?: boolean }) => {
-      const { model, tokenizer, genConfig } = loadForGeneration(flags.model, { ...computeDtypeFromFlags(flags), ...(flags.adapter !== undefined ? { adapter: flags.adapter } : {}) });
+      const { model, tokenizer, genConfig } = loadForGeneration(flags.model, {
+        ...computeDtypeFromFlags(flags),
+        ...(flags.adapter !== undefined ? { adapter: flags.adapter } : {}),
+      });
       const messages = [{ role: 'user', content: flags.prompt }];
       let promptIds: number[];
       let stops: string[] = [];
       if (!flags.chatTemplate) promptIds = tokenizer.encode(flags.prompt);
-      else if (tokenizer.chatTemplate !== null) promptIds = tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
+      else if (tokenizer.chatTemplate !== null)
+        promptIds = tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true });
       else {
         promptIds = tokenizer.encode(renderFallbackChat(messages, true));
         stops = ['\nUser:'];
       }
       const options = optionsFromFlags(flags, genConfig, model, promptIds.length);
-      if (tokenizer.eosTokenId !== null && flags.chatTemplate) options.eosTokenIds = [...new Set([...options.eosTokenIds!, tokenizer.eosTokenId])];
+      if (tokenizer.eosTokenId !== null && flags.chatTemplate)
+        options.eosTokenIds = [...new Set([...options.eosTokenIds!, tokenizer.eosTokenId])];
       const result = generate(model, promptIds, {
         ...options,
         stopStrings: [...options.stopStrings!, ...stops],

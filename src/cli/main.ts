@@ -9,7 +9,10 @@ import { readFileSync } from 'node:fs';
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const program = new Command();
-program.name('tunekit').description('Fine-tune and evaluate transformer language models on a CPU.').version(pkg.version);
+program
+  .name('tunekit')
+  .description('Fine-tune and evaluate transformer language models on a CPU.')
+  .version(pkg.version);
 
 const commands = [
   // one entry per sub-command module (keep sorted)
@@ -17,8 +20,10 @@ const commands = [
   'demo',
   'eval-metrics',
   'generate',
+  'inspect',
   'judge',
   'pull',
+  'report',
 ] as const satisfies readonly string[];
 
 for (const name of commands) {

@@ -92,14 +92,14 @@ export function f32ToF16(values: Float32Array | ArrayLike<number>): Uint16Array 
       let half = significand >>> shift;
       const remainder = significand & ((1 << shift) - 1);
       const halfway = 1 << (shift - 1);
-      if (remainder > halfway || (remainder === halfway && (half & 1))) half += 1;
+      if (remainder > halfway || (remainder === halfway && half & 1)) half += 1;
       out[i] = sign | half;
       continue;
     }
     let half = (exp << 10) | (mant32 >>> 13);
     const remainder = mant32 & 0x1fff;
     // Ties to even; a carry out of the mantissa correctly bumps the exponent (up to Inf).
-    if (remainder > 0x1000 || (remainder === 0x1000 && (half & 1))) half += 1;
+    if (remainder > 0x1000 || (remainder === 0x1000 && half & 1)) half += 1;
     out[i] = sign | half;
   }
   return out;

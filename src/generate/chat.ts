@@ -20,7 +20,13 @@
  */
 import type { ChatMessage, PreTrainedTokenizer } from '../io/tokenizer.js';
 import type { CausalLM, KVCache } from '../models/causal-lm.js';
-import { generate, type FinishReason, type GenerateOptions, type GenerationTiming, type TokenEvent } from './generate.js';
+import {
+  generate,
+  type FinishReason,
+  type GenerateOptions,
+  type GenerationTiming,
+  type TokenEvent,
+} from './generate.js';
 
 /** Stop string of the fallback format: the model starting the next user turn. */
 export const FALLBACK_STOP = '\nUser:';
@@ -33,13 +39,18 @@ export function renderFallbackChat(messages: readonly ChatMessage[], addGenerati
   const label: Record<string, string> = { system: 'System', user: 'User', assistant: 'Assistant' };
   const lines = messages.map((m, i) => {
     const name = label[m.role];
-    if (!name) throw new Error(`chat: message ${i} has role "${m.role}"; the plain chat format knows system, user and assistant`);
-    if (typeof m.content !== 'string') throw new Error(`chat: message ${i} content must be a string for the plain chat format`);
+    if (!name)
+      throw new Error(
+        `chat: message ${i} has role "${m.role}"; the plain chat format knows system, user and assistant`,
+      );
+    if (typeof m.content !== 'string')
+      throw new Error(`chat: message ${i} content must be a string for the plain chat format`);
     return `${name}: ${m.content}\n`;
   });
   return lines.join('') + (addGenerationPrompt ? 'Assistant:' : '');
 }
 
+/** Options of a {@link ChatSession}. */
 export interface ChatSessionOptions {
   /** System message opening the conversation; default none. */
   system?: string | undefined;
@@ -51,6 +62,7 @@ export interface ChatSessionOptions {
   chatTemplate?: string;
 }
 
+/** One message of a chat: its role and text. */
 export interface ChatTurn {
   /** The assistant's reply (stop string and special tokens removed). */
   text: string;
@@ -82,7 +94,11 @@ export class ChatSession {
   private cachedIds: number[] = [];
   private readonly usesTemplate: boolean;
 
-  constructor(readonly model: CausalLM, readonly tokenizer: PreTrainedTokenizer, readonly options: ChatSessionOptions = {}) {
+  constructor(
+    readonly model: CausalLM,
+    readonly tokenizer: PreTrainedTokenizer,
+    readonly options: ChatSessionOptions = {},
+  ) {
     this.cache = model.newCache();
     this.usesTemplate = options.chatTemplate !== undefined || tokenizer.chatTemplate !== null;
     this.reset();
@@ -99,7 +115,10 @@ export class ChatSession {
   /** Token ids of `messages` followed by an open assistant turn. */
   renderPrompt(messages: readonly ChatMessage[]): number[] {
     if (this.usesTemplate) {
-      return this.tokenizer.applyChatTemplate([...messages], { addGenerationPrompt: true, chatTemplate: this.options.chatTemplate });
+      return this.tokenizer.applyChatTemplate([...messages], {
+        addGenerationPrompt: true,
+        chatTemplate: this.options.chatTemplate,
+      });
     }
     return this.tokenizer.encode(renderFallbackChat(messages, true));
   }
@@ -122,22 +141,34 @@ export class ChatSession {
     // An empty cache is made anew rather than truncated to zero positions.
     if (common === 0) this.cache = this.model.newCache();
     else this.cache.truncate(common);
-    if (this.cache.length !== common) throw new Error(`chat: cache holds ${this.cache.length} positions, expected ${common}`);
+    if (this.cache.length !== common)
+      throw new Error(`chat: cache holds ${this.cache.length} positions, expected ${common}`);
     // Consistent even if generation fails below: the cache holds at least these ids.
     this.cachedIds = prompt.slice(0, common);
     const eos = new Set(this.options.generation?.eosTokenIds ?? this.model.config.eosTokenIds);
     if (this.tokenizer.eosTokenId !== null) eos.add(this.tokenizer.eosTokenId);
     const stopStrings = [...(this.options.stopStrings ?? []), ...(this.usesTemplate ? [] : [FALLBACK_STOP])];
     const result = generate(this.model, prompt, {
-      ...this.options.generation, eosTokenIds: [...eos], tokenizer: this.tokenizer, stopStrings, onToken, cache: this.cache,
+      ...this.options.generation,
+      eosTokenIds: [...eos],
+      tokenizer: this.tokenizer,
+      stopStrings,
+      onToken,
+      cache: this.cache,
     });
     const tokens = result.tokens[0]!;
     this.cachedIds = [...prompt, ...tokens.slice(0, -1)];
     const text = result.texts![0]!.trim();
     this.messages.push({ role: 'user', content: userText }, { role: 'assistant', content: text });
     return {
-      text, tokens, finishReason: result.finishReasons[0]!, promptTokens: prompt.length, reusedTokens: common,
-      fedTokens: prompt.length - common, droppedMessages: dropped, timing: result.timing,
+      text,
+      tokens,
+      finishReason: result.finishReasons[0]!,
+      promptTokens: prompt.length,
+      reusedTokens: common,
+      fedTokens: prompt.length - common,
+      droppedMessages: dropped,
+      timing: result.timing,
     };
   }
 
@@ -161,7 +192,9 @@ export class ChatSession {
       const prompt = this.renderPrompt(kept);
       if (prompt.length + room <= positions) return { prompt, dropped };
       if (start + dropped >= this.messages.length) {
-        throw new Error(`chat: this message needs ${prompt.length} tokens${start > 0 ? ' with the system message' : ''}, and the reply ${room} more; the model holds ${positions} positions. Send a shorter message.`);
+        throw new Error(
+          `chat: this message needs ${prompt.length} tokens${start > 0 ? ' with the system message' : ''}, and the reply ${room} more; the model holds ${positions} positions. Send a shorter message.`,
+        );
       }
     }
   }

@@ -43,15 +43,21 @@ interface Token {
   end: number;
 }
 
-const TOKEN = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]|[\p{L}\p{M}\p{N}]+|[^\s\p{L}\p{M}\p{N}]/gu;
+const TOKEN =
+  /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]|[\p{L}\p{M}\p{N}]+|[^\s\p{L}\p{M}\p{N}]/gu;
 const SENTENCE_END = /[.!?。！？…]+["'”’)\]]*(?=\s|$)|[。！？]+|\n/gu;
 
 function tokensOf(text: string): Token[] {
-  return Array.from(text.matchAll(TOKEN), (m) => ({ text: m[0], start: m.index ?? 0, end: (m.index ?? 0) + m[0].length }));
+  return Array.from(text.matchAll(TOKEN), (m) => ({
+    text: m[0],
+    start: m.index ?? 0,
+    end: (m.index ?? 0) + m[0].length,
+  }));
 }
 
 function checkCount(name: string, value: number, min: number): void {
-  if (!Number.isInteger(value) || value < min || value > 1_000_000) throw new Error(`cutDegenerateLoop: ${name} must be an integer in [${min}, 1000000], got ${value}`);
+  if (!Number.isInteger(value) || value < min || value > 1_000_000)
+    throw new Error(`cutDegenerateLoop: ${name} must be an integer in [${min}, 1000000], got ${value}`);
 }
 
 /**
@@ -107,7 +113,12 @@ export function cutDegenerateLoop(text: string, options: DegenerationOptions = {
         const last = tokens[i + n - 1];
         const next = tokens[i + n];
         if (last === undefined || next === undefined) continue;
-        best = { text: text.slice(0, last.end).trimEnd(), rule: 'phrase', cutAt: next.start, repeated: text.slice(token.start, last.end) };
+        best = {
+          text: text.slice(0, last.end).trimEnd(),
+          rule: 'phrase',
+          cutAt: next.start,
+          repeated: text.slice(token.start, last.end),
+        };
         break search;
       }
     }

@@ -19,6 +19,7 @@ import { Rng } from '../tensor/random.js';
 import { noGrad } from '../tensor/tensor.js';
 import { argmax, processLogits, sample, validateSettings, type LogitsSettings } from './logits-processors.js';
 
+/** Why generation stopped for a sequence. */
 export type FinishReason = 'eos' | 'length' | 'stop';
 
 /** What generation needs from a tokenizer: turning ids back into text. */
@@ -60,6 +61,7 @@ export interface GenerateOptions extends LogitsSettings {
   cache?: KVCache;
 }
 
+/** Time spent in prefill and decoding, and the resulting speeds. */
 export interface GenerationTiming {
   /** Positions computed by the prefill forward (batch × padded prompt, minus cached positions). */
   prefillTokens: number;
@@ -72,6 +74,7 @@ export interface GenerationTiming {
   decodeTokensPerSecond: number;
 }
 
+/** What {@link generate} returns: the tokens, texts, finish reasons and timing. */
 export interface GenerateResult {
   /** New token ids per row (prompt excluded; EOS / the stop-completing token included). */
   tokens: number[][];
@@ -87,7 +90,11 @@ export interface GenerateResult {
  *
  * @throws Error for an empty prompt, ids outside the vocabulary, or a prompt that fills the context
  */
-export function generate(model: CausalLM, inputIds: readonly number[] | readonly (readonly number[])[], options: GenerateOptions = {}): GenerateResult {
+export function generate(
+  model: CausalLM,
+  inputIds: readonly number[] | readonly (readonly number[])[],
+  options: GenerateOptions = {},
+): GenerateResult {
   const steps = generationSteps(model, inputIds, options);
   for (;;) {
     const next = steps.next();
@@ -100,7 +107,11 @@ export function generate(model: CausalLM, inputIds: readonly number[] | readonly
  * deltas); the iterator's return value is the {@link GenerateResult}. Each step yields to the event
  * loop, so a server or UI stays responsive between tokens.
  */
-export async function* generateStream(model: CausalLM, inputIds: readonly number[] | readonly (readonly number[])[], options: GenerateOptions = {}): AsyncGenerator<TokenEvent, GenerateResult, void> {
+export async function* generateStream(
+  model: CausalLM,
+  inputIds: readonly number[] | readonly (readonly number[])[],
+  options: GenerateOptions = {},
+): AsyncGenerator<TokenEvent, GenerateResult, void> {
   const steps = generationSteps(model, inputIds, options);
   for (;;) {
     const next = steps.next();
@@ -111,7 +122,11 @@ export async function* generateStream(model: CausalLM, inputIds: readonly number
 }
 
 /** The generation loop in eval mode; yields each step's token events and returns the result. */
-function* generationSteps(model: CausalLM, inputIds: readonly number[] | readonly (readonly number[])[], options: GenerateOptions): Generator<TokenEvent[], GenerateResult, void> {
+function* generationSteps(
+  model: CausalLM,
+  inputIds: readonly number[] | readonly (readonly number[])[],
+  options: GenerateOptions,
+): Generator<TokenEvent[], GenerateResult, void> {
   const modes = model.namedModules().map(([, m]) => [m, m.training] as const);
   model.eval();
   try {
@@ -121,7 +136,11 @@ function* generationSteps(model: CausalLM, inputIds: readonly number[] | readonl
   }
 }
 
-function* evalGenerationSteps(model: CausalLM, inputIds: readonly number[] | readonly (readonly number[])[], options: GenerateOptions): Generator<TokenEvent[], GenerateResult, void> {
+function* evalGenerationSteps(
+  model: CausalLM,
+  inputIds: readonly number[] | readonly (readonly number[])[],
+  options: GenerateOptions,
+): Generator<TokenEvent[], GenerateResult, void> {
   const rows = normaliseRows(inputIds, model.config.vocabSize);
   const B = rows.length;
   const eos = [...(options.eosTokenIds ?? model.config.eosTokenIds)];
@@ -129,8 +148,10 @@ function* evalGenerationSteps(model: CausalLM, inputIds: readonly number[] | rea
   const padId = options.padTokenId ?? model.config.padTokenId ?? eos[0] ?? 0;
   const useCache = options.useCache ?? true;
   const stopStrings = options.stopStrings ?? [];
-  if (stopStrings.some((s) => typeof s !== 'string' || s.length === 0)) throw new Error('generate: stopStrings must be non-empty strings');
-  if (stopStrings.length > 0 && !options.tokenizer) throw new Error('generate: stopStrings need options.tokenizer to decode the continuation');
+  if (stopStrings.some((s) => typeof s !== 'string' || s.length === 0))
+    throw new Error('generate: stopStrings must be non-empty strings');
+  if (stopStrings.length > 0 && !options.tokenizer)
+    throw new Error('generate: stopStrings need options.tokenizer to decode the continuation');
   validateSettings(options);
   const settings: LogitsSettings = { ...options, eosTokenIds: eos };
   if (settings.doSample && settings.temperature === 0) settings.doSample = false;
@@ -138,9 +159,11 @@ function* evalGenerationSteps(model: CausalLM, inputIds: readonly number[] | rea
 
   const promptLen = Math.max(...rows.map((r) => r.length));
   const maxPositions = model.config.maxPositionEmbeddings;
-  if (promptLen >= maxPositions) throw new Error(`generate: the prompt has ${promptLen} tokens but the model holds ${maxPositions} positions`);
+  if (promptLen >= maxPositions)
+    throw new Error(`generate: the prompt has ${promptLen} tokens but the model holds ${maxPositions} positions`);
   const requested = options.maxNewTokens ?? 20;
-  if (!Number.isInteger(requested) || requested < 1) throw new Error(`generate: maxNewTokens must be an integer >= 1, got ${requested}`);
+  if (!Number.isInteger(requested) || requested < 1)
+    throw new Error(`generate: maxNewTokens must be an integer >= 1, got ${requested}`);
   const maxNew = Math.min(requested, maxPositions - promptLen);
 
   const cache = options.cache ?? (useCache ? model.newCache() : null);
@@ -148,7 +171,10 @@ function* evalGenerationSteps(model: CausalLM, inputIds: readonly number[] | rea
   if (options.cache) {
     if (!useCache) throw new Error('generate: options.cache cannot be combined with useCache: false');
     if (B !== 1) throw new Error(`generate: options.cache holds one sequence but ${B} prompts were given`);
-    if (cached >= rows[0]!.length) throw new Error(`generate: the cache holds ${cached} positions, the prompt only ${rows[0]!.length}; at least one token must be fed`);
+    if (cached >= rows[0]!.length)
+      throw new Error(
+        `generate: the cache holds ${cached} positions, the prompt only ${rows[0]!.length}; at least one token must be fed`,
+      );
   }
 
   // Left-padded [B, total] ids and mask of everything fed so far.
@@ -157,20 +183,31 @@ function* evalGenerationSteps(model: CausalLM, inputIds: readonly number[] | rea
   let mask: number[] = [];
   for (const r of rows) {
     const pad = promptLen - r.length;
-    for (let i = 0; i < pad; i++) { ids.push(padId); mask.push(0); }
-    for (const id of r) { ids.push(id); mask.push(1); }
+    for (let i = 0; i < pad; i++) {
+      ids.push(padId);
+      mask.push(0);
+    }
+    for (const id of r) {
+      ids.push(id);
+      mask.push(1);
+    }
   }
   const history = rows.map((r) => [...r]);
   const generated: number[][] = rows.map(() => []);
   const finish: Array<FinishReason | null> = rows.map(() => null);
   const streams = options.tokenizer ? rows.map(() => new TextStream(options.tokenizer!, stopStrings)) : null;
 
-  const forward = (feedIds: number[], feedMask: number[], withCache: KVCache | null): Float32Array => noGrad(() => {
-    const out = model.forward({
-      inputIds: Int32Array.from(feedIds), batchSize: B, attentionMask: Uint8Array.from(feedMask), ...(withCache ? { cache: withCache } : {}), logitsToKeep: 1,
+  const forward = (feedIds: number[], feedMask: number[], withCache: KVCache | null): Float32Array =>
+    noGrad(() => {
+      const out = model.forward({
+        inputIds: Int32Array.from(feedIds),
+        batchSize: B,
+        attentionMask: Uint8Array.from(feedMask),
+        ...(withCache ? { cache: withCache } : {}),
+        logitsToKeep: 1,
+      });
+      return out.logits.f32;
     });
-    return out.logits.f32;
-  });
 
   // Time spent computing only: the consumer's time between yielded steps is not counted.
   let t0 = performance.now();
@@ -235,8 +272,12 @@ function* evalGenerationSteps(model: CausalLM, inputIds: readonly number[] | rea
     texts: streams ? streams.map((s) => s.text) : null,
     finishReasons: finish.map((f) => f ?? 'length'),
     timing: {
-      prefillTokens, prefillMs, prefillTokensPerSecond: perSecond(prefillTokens, prefillMs),
-      decodeTokens, decodeMs, decodeTokensPerSecond: perSecond(decodeTokens, decodeMs),
+      prefillTokens,
+      prefillMs,
+      prefillTokensPerSecond: perSecond(prefillTokens, prefillMs),
+      decodeTokens,
+      decodeMs,
+      decodeTokensPerSecond: perSecond(decodeTokens, decodeMs),
     },
   };
 }
@@ -250,11 +291,14 @@ function checkModelLogits(row: Float32Array, step: number, b: number): void {
   for (let i = 0; i < row.length; i++) {
     const x = row[i]!;
     if (Number.isNaN(x) || x === Infinity) {
-      throw new Error(`generate: the model produced ${Number.isNaN(x) ? 'NaN' : 'Infinity'} logits (row ${b}, new token ${step + 1}); its weights are probably broken (NaN or Infinity values, or an overflow)`);
+      throw new Error(
+        `generate: the model produced ${Number.isNaN(x) ? 'NaN' : 'Infinity'} logits (row ${b}, new token ${step + 1}); its weights are probably broken (NaN or Infinity values, or an overflow)`,
+      );
     }
     if (x > max) max = x;
   }
-  if (max === -Infinity) throw new Error(`generate: the model produced only -Infinity logits (row ${b}, new token ${step + 1})`);
+  if (max === -Infinity)
+    throw new Error(`generate: the model produced only -Infinity logits (row ${b}, new token ${step + 1})`);
 }
 
 function perSecond(tokens: number, ms: number): number {
@@ -262,12 +306,15 @@ function perSecond(tokens: number, ms: number): number {
 }
 
 function normaliseRows(inputIds: readonly number[] | readonly (readonly number[])[], vocab: number): number[][] {
-  if (!Array.isArray(inputIds) || inputIds.length === 0) throw new Error('generate: inputIds must be a non-empty array of token ids or of rows of ids');
+  if (!Array.isArray(inputIds as unknown) || inputIds.length === 0)
+    throw new Error('generate: inputIds must be a non-empty array of token ids or of rows of ids');
   const rows = (Array.isArray(inputIds[0]) ? inputIds : [inputIds]) as readonly (readonly number[])[];
   return rows.map((r, i) => {
-    if (!Array.isArray(r) || r.length === 0) throw new Error(`generate: prompt ${i} must be a non-empty array of token ids`);
+    if (!Array.isArray(r as unknown) || r.length === 0)
+      throw new Error(`generate: prompt ${i} must be a non-empty array of token ids`);
     r.forEach((id, j) => {
-      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new Error(`generate: prompt ${i} position ${j}: id ${id} is outside the vocabulary [0, ${vocab})`);
+      if (!Number.isInteger(id) || id < 0 || id >= vocab)
+        throw new Error(`generate: prompt ${i} position ${j}: id ${id} is outside the vocabulary [0, ${vocab})`);
     });
     return [...r];
   });
@@ -289,7 +336,10 @@ export class TextStream {
   /** Index of the earliest stop string in the decoded text, or -1. */
   private stopAt = -1;
 
-  constructor(private readonly tokenizer: Detokenizer, private readonly stopStrings: readonly string[] = []) {}
+  constructor(
+    private readonly tokenizer: Detokenizer,
+    private readonly stopStrings: readonly string[] = [],
+  ) {}
 
   /** Adds a token and re-decodes the continuation. */
   push(id: number): void {
@@ -336,7 +386,10 @@ export class TextStream {
     let longest = 0;
     for (const s of this.stopStrings) {
       for (let n = Math.min(s.length - 1, text.length); n > longest; n--) {
-        if (text.endsWith(s.slice(0, n))) { longest = n; break; }
+        if (text.endsWith(s.slice(0, n))) {
+          longest = n;
+          break;
+        }
       }
     }
     return longest;

@@ -1,11 +1,34 @@
-/** tunekit/generate: text generation with a KV cache, transformers' logits processors, and chat sessions. */
+/**
+ * Text generation with a KV cache, transformers' logits processors, and chat sessions.
+ *
+ * @module tunekit/generate
+ */
 export {
-  generate, generateStream, TextStream,
-  type GenerateOptions, type GenerateResult, type GenerationTiming, type FinishReason, type TokenEvent, type Detokenizer,
+  generate,
+  generateStream,
+  TextStream,
+  type GenerateOptions,
+  type GenerateResult,
+  type GenerationTiming,
+  type FinishReason,
+  type TokenEvent,
+  type Detokenizer,
 } from './generate.js';
 export {
-  repetitionPenalty, frequencyPresencePenalty, noRepeatNgram, suppressTokens, temperature, topK, topP, minP,
-  softmax, argmax, sample, processLogits, validateSettings, type LogitsSettings,
+  repetitionPenalty,
+  frequencyPresencePenalty,
+  noRepeatNgram,
+  suppressTokens,
+  temperature,
+  topK,
+  topP,
+  minP,
+  softmax,
+  argmax,
+  sample,
+  processLogits,
+  validateSettings,
+  type LogitsSettings,
 } from './logits-processors.js';
-export { ChatSession, renderFallbackChat, FALLBACK_STOP, type ChatSessionOptions, type ChatTurn } from './chat.js';
+export { ChatSession, type ChatSessionOptions, type ChatTurn } from './chat.js';
 export { cutDegenerateLoop, type DegenerationOptions, type DegenerationResult } from './degeneration.js';

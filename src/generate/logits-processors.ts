@@ -20,7 +20,8 @@ function checkFinitePositive(name: string, value: number): void {
 }
 
 function checkProbability(name: string, value: number): void {
-  if (!Number.isFinite(value) || value < 0 || value > 1) throw new Error(`${name} must be a number in [0, 1], got ${value}`);
+  if (!Number.isFinite(value) || value < 0 || value > 1)
+    throw new Error(`${name} must be a number in [0, 1], got ${value}`);
 }
 
 function checkMinTokensToKeep(n: number): void {
@@ -60,8 +61,14 @@ export function repetitionPenalty(logits: Float32Array, history: ArrayLike<numbe
  * @param frequency penalty per occurrence (OpenAI range -2..2); 0 disables
  * @param presence penalty once a token occurred (OpenAI range -2..2); 0 disables
  */
-export function frequencyPresencePenalty(logits: Float32Array, generated: ArrayLike<number>, frequency: number, presence: number): Float32Array {
-  if (!Number.isFinite(frequency) || !Number.isFinite(presence)) throw new Error(`frequency/presence penalties must be finite numbers, got ${frequency}, ${presence}`);
+export function frequencyPresencePenalty(
+  logits: Float32Array,
+  generated: ArrayLike<number>,
+  frequency: number,
+  presence: number,
+): Float32Array {
+  if (!Number.isFinite(frequency) || !Number.isFinite(presence))
+    throw new Error(`frequency/presence penalties must be finite numbers, got ${frequency}, ${presence}`);
   const counts = new Map<number, number>();
   for (let i = 0; i < generated.length; i++) {
     const id = generated[i]!;
@@ -122,7 +129,9 @@ export function suppressTokens(logits: Float32Array, ids: readonly number[]): Fl
  */
 export function temperature(logits: Float32Array, temperature: number): Float32Array {
   if (!Number.isFinite(temperature) || temperature <= 0) {
-    throw new Error(`temperature must be a finite number > 0, got ${temperature} (use greedy decoding for temperature 0)`);
+    throw new Error(
+      `temperature must be a finite number > 0, got ${temperature} (use greedy decoding for temperature 0)`,
+    );
   }
   const out = logits.map((x) => x / temperature);
   let overflow = false;
@@ -243,7 +252,8 @@ export function sample(logits: Float32Array, rng: Rng): number {
     if (probs[i]! > 0) last = i;
   }
   if (last < 0) {
-    if (logits.some((x) => Number.isNaN(x))) throw new Error('sample: the logits contain NaN (the model or a logits processor produced invalid values)');
+    if (logits.some((x) => Number.isNaN(x)))
+      throw new Error('sample: the logits contain NaN (the model or a logits processor produced invalid values)');
     throw new Error('sample: every token was filtered out (all logits are -Infinity)');
   }
   const u = rng.random() * total;
@@ -289,7 +299,8 @@ export interface LogitsSettings {
 export function validateSettings(s: LogitsSettings): void {
   const check = (name: keyof LogitsSettings, ok: (v: number) => boolean, expected: string): void => {
     const v = s[name];
-    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || !ok(v))) throw new Error(`${name} must be ${expected}, got ${String(v)}`);
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || !ok(v)))
+      throw new Error(`${name} must be ${expected}, got ${String(v)}`);
   };
   check('repetitionPenalty', (v) => v > 0, 'a finite number > 0');
   check('frequencyPenalty', () => true, 'a finite number');
@@ -308,16 +319,24 @@ export function validateSettings(s: LogitsSettings): void {
  * @param history the row's prompt and generated tokens
  * @param generatedCount how many of the last entries of `history` were generated
  */
-export function processLogits(logits: Float32Array, history: ArrayLike<number>, generatedCount: number, s: LogitsSettings): Float32Array {
+export function processLogits(
+  logits: Float32Array,
+  history: ArrayLike<number>,
+  generatedCount: number,
+  s: LogitsSettings,
+): Float32Array {
   if (!Number.isInteger(generatedCount) || generatedCount < 0 || generatedCount > history.length) {
     throw new Error(`processLogits: generatedCount ${generatedCount} must be an integer in [0, ${history.length}]`);
   }
   let out = logits;
   const generated = Array.from({ length: generatedCount }, (_, i) => history[history.length - generatedCount + i]!);
-  if (s.repetitionPenalty !== undefined && s.repetitionPenalty !== 1) out = repetitionPenalty(out, history, s.repetitionPenalty);
-  if ((s.frequencyPenalty ?? 0) !== 0 || (s.presencePenalty ?? 0) !== 0) out = frequencyPresencePenalty(out, generated, s.frequencyPenalty ?? 0, s.presencePenalty ?? 0);
+  if (s.repetitionPenalty !== undefined && s.repetitionPenalty !== 1)
+    out = repetitionPenalty(out, history, s.repetitionPenalty);
+  if ((s.frequencyPenalty ?? 0) !== 0 || (s.presencePenalty ?? 0) !== 0)
+    out = frequencyPresencePenalty(out, generated, s.frequencyPenalty ?? 0, s.presencePenalty ?? 0);
   if ((s.noRepeatNgramSize ?? 0) > 0) out = noRepeatNgram(out, history, s.noRepeatNgramSize!);
-  if (generatedCount < (s.minNewTokens ?? 0) && s.eosTokenIds && s.eosTokenIds.length > 0) out = suppressTokens(out, s.eosTokenIds);
+  if (generatedCount < (s.minNewTokens ?? 0) && s.eosTokenIds && s.eosTokenIds.length > 0)
+    out = suppressTokens(out, s.eosTokenIds);
   if (!s.doSample) return out;
   if (s.temperature !== undefined && s.temperature !== 1) out = temperature(out, s.temperature);
   if ((s.topK ?? 0) !== 0) out = topK(out, s.topK!);
@@ -334,5 +353,6 @@ function ascendingOrder(logits: Float32Array): Int32Array {
 }
 
 function checkId(id: number, vocab: number): void {
-  if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new Error(`token id ${id} is outside the vocabulary [0, ${vocab})`);
+  if (!Number.isInteger(id) || id < 0 || id >= vocab)
+    throw new Error(`token id ${id} is outside the vocabulary [0, ${vocab})`);
 }

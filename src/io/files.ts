@@ -15,8 +15,23 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  closeSync, copyFileSync, cpSync, existsSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readSync, readdirSync,
-  realpathSync, renameSync, rmSync, writeSync, type Stats,
+  closeSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeSync,
+  type Stats,
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -241,8 +256,8 @@ export function writeFileAtomic(path: string, contents: FileContents): void {
   try {
     fd = openSync(tmp, 'wx', 0o644);
   } catch (err) {
-    if (errCode(err) === 'ENOENT') throw new Error(`${path}: the folder ${dir} does not exist`);
-    if (errCode(err) === 'ENOTDIR') throw new Error(`${path}: ${dir} is not a folder`);
+    if (errCode(err) === 'ENOENT') throw new Error(`${path}: the folder ${dir} does not exist`, { cause: err });
+    if (errCode(err) === 'ENOTDIR') throw new Error(`${path}: ${dir} is not a folder`, { cause: err });
     throw err;
   }
   try {
@@ -271,6 +286,7 @@ export function writeJsonAtomic(path: string, value: unknown): void {
 // ---------------------------------------------------------------------------------------------
 // Atomic folder writes
 
+/** Options of the whole-or-nothing folder writes. */
 export interface FolderWriteOptions {
   /**
    * Entries of the previous version that the new one did not write and should keep (e.g. a
@@ -366,11 +382,17 @@ function finishFolderWrite(w: FolderWrite, opts: FolderWriteOptions): void {
     if (old && !existsSync(w.dir)) {
       // The swap itself failed (not a race): put the previous version back, so nothing is lost.
       renameSync(old, w.dir);
-      throw new Error(`${w.dir}: could not move the new version into place; the previous version is kept (${(err as Error).message})`);
+      throw new Error(
+        `${w.dir}: could not move the new version into place; the previous version is kept (${(err as Error).message})`,
+        { cause: err },
+      );
     }
     // Another process created `dir` between our two renames: its version stands, ours is dropped.
     if (old) rmSync(old, { recursive: true, force: true });
-    throw new Error(`${w.dir}: another process wrote this folder at the same time; this save was not applied (${(err as Error).message})`);
+    throw new Error(
+      `${w.dir}: another process wrote this folder at the same time; this save was not applied (${(err as Error).message})`,
+      { cause: err },
+    );
   }
   fsyncFolder(w.parent);
   if (old) rmSync(old, { recursive: true, force: true });
@@ -392,7 +414,11 @@ function abortFolderWrite(w: FolderWrite): void {
  *
  * @throws Error naming `dir` when it exists and is not a folder
  */
-export function writeFolderAtomicSync(dir: string, fill: (tmpDir: string) => void, opts: FolderWriteOptions = {}): void {
+export function writeFolderAtomicSync(
+  dir: string,
+  fill: (tmpDir: string) => void,
+  opts: FolderWriteOptions = {},
+): void {
   const w = beginFolderWrite(dir);
   try {
     fill(w.tmp);
@@ -409,7 +435,11 @@ export function writeFolderAtomicSync(dir: string, fill: (tmpDir: string) => voi
 }
 
 /** {@link writeFolderAtomicSync} for a `fill` that may be asynchronous. */
-export async function writeFolderAtomic(dir: string, fill: (tmpDir: string) => void | Promise<void>, opts: FolderWriteOptions = {}): Promise<void> {
+export async function writeFolderAtomic(
+  dir: string,
+  fill: (tmpDir: string) => void | Promise<void>,
+  opts: FolderWriteOptions = {},
+): Promise<void> {
   const w = beginFolderWrite(dir);
   try {
     await fill(w.tmp);
@@ -474,7 +504,8 @@ export function readFileBounded(path: string, maxBytes: number, label = path): B
   try {
     const st = fstatSync(fd);
     if (st.isDirectory()) throw new Error(`${label}: is a folder, expected a file`);
-    const tooLarge = (size: string): Error => new Error(`${label}: ${size} is larger than the limit of ${formatLimit(maxBytes)} (${maxBytes} bytes)`);
+    const tooLarge = (size: string): Error =>
+      new Error(`${label}: ${size} is larger than the limit of ${formatLimit(maxBytes)} (${maxBytes} bytes)`);
     if (st.isFile() && st.size > maxBytes) throw tooLarge(`the file (${st.size} bytes)`);
     const chunks: Buffer[] = [];
     let total = 0;

@@ -16,31 +16,59 @@ import { LAYER_OVERHEAD_BYTES, checkModelSize, dtypeBytes, modelMemoryBudget, ty
 
 /** Architectures this project can build, by config.json `architectures[0]`. */
 export const SUPPORTED_ARCHITECTURES = [
-  'LlamaForCausalLM', 'MistralForCausalLM', 'Qwen2ForCausalLM', 'Qwen3ForCausalLM', 'GPT2LMHeadModel',
-  'BertModel', 'BertForSequenceClassification', 'BertForTokenClassification', 'BertForQuestionAnswering',
+  'LlamaForCausalLM',
+  'MistralForCausalLM',
+  'Qwen2ForCausalLM',
+  'Qwen3ForCausalLM',
+  'GPT2LMHeadModel',
+  'BertModel',
+  'BertForSequenceClassification',
+  'BertForTokenClassification',
+  'BertForQuestionAnswering',
   // Pre-training checkpoints (bert-base-uncased, bert-base-chinese declare these): the encoder loads.
-  'BertForMaskedLM', 'BertForPreTraining',
+  'BertForMaskedLM',
+  'BertForPreTraining',
 ] as const;
 /** One of {@link SUPPORTED_ARCHITECTURES}. */
 export type Architecture = (typeof SUPPORTED_ARCHITECTURES)[number];
 
 /** Architecture assumed from `model_type` when `architectures` is absent (as AutoModelFor... would pick). */
 const ARCHITECTURE_BY_MODEL_TYPE: Record<string, Architecture> = {
-  llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM',
-  gpt2: 'GPT2LMHeadModel', bert: 'BertModel',
+  llama: 'LlamaForCausalLM',
+  mistral: 'MistralForCausalLM',
+  qwen2: 'Qwen2ForCausalLM',
+  qwen3: 'Qwen3ForCausalLM',
+  gpt2: 'GPT2LMHeadModel',
+  bert: 'BertModel',
 };
 
 /** Decoder task-head classes whose config is their causal LM's (src/models/sequence-classification.ts). */
 const DECODER_HEAD_ALIASES: Record<string, Architecture> = {
-  LlamaForSequenceClassification: 'LlamaForCausalLM', MistralForSequenceClassification: 'MistralForCausalLM',
-  Qwen2ForSequenceClassification: 'Qwen2ForCausalLM', Qwen3ForSequenceClassification: 'Qwen3ForCausalLM',
+  LlamaForSequenceClassification: 'LlamaForCausalLM',
+  MistralForSequenceClassification: 'MistralForCausalLM',
+  Qwen2ForSequenceClassification: 'Qwen2ForCausalLM',
+  Qwen3ForSequenceClassification: 'Qwen3ForCausalLM',
   GPT2ForSequenceClassification: 'GPT2LMHeadModel',
 };
 
 /** Activation names of transformers' ACT2FN accepted in `hidden_act` / `activation_function`. */
 export const ACTIVATIONS = [
-  'gelu', 'gelu_new', 'gelu_fast', 'gelu_pytorch_tanh', 'gelu_python', 'gelu_accurate', 'quick_gelu',
-  'relu', 'relu6', 'silu', 'swish', 'tanh', 'sigmoid', 'mish', 'leaky_relu', 'linear',
+  'gelu',
+  'gelu_new',
+  'gelu_fast',
+  'gelu_pytorch_tanh',
+  'gelu_python',
+  'gelu_accurate',
+  'quick_gelu',
+  'relu',
+  'relu6',
+  'silu',
+  'swish',
+  'tanh',
+  'sigmoid',
+  'mish',
+  'leaky_relu',
+  'linear',
 ] as const;
 /** One of {@link ACTIVATIONS}. */
 export type Activation = (typeof ACTIVATIONS)[number];
@@ -208,7 +236,11 @@ export function checkModelConfigSize(config: ModelConfig, label = 'config.json',
  * @throws Error `config.json: field "hidden_size" must be a positive integer, got "abc"` and the like;
  *   unsupported architectures list the supported ones; shapes over the memory budget name the fields
  */
-export function parseModelConfig(json: Record<string, unknown>, label = 'config.json', opts: ModelConfigOptions = {}): ModelConfig {
+export function parseModelConfig(
+  json: Record<string, unknown>,
+  label = 'config.json',
+  opts: ModelConfigOptions = {},
+): ModelConfig {
   const f = new FieldReader(label, json);
   const budget = opts.maxModelBytes ?? modelMemoryBudget();
   const checkSize = opts.checkSize ?? false;
@@ -251,7 +283,15 @@ function labelTableTerm(numLabels: number): SizeTerm {
 /** Sizes of a Llama-family decoder's parts (weights in the declared dtype; norms and biases omitted). */
 function decoderSizeTerms(c: DecoderConfig): SizeTerm[] {
   const b = dtypeBytes(c.dtype);
-  const { vocabSize: V, hiddenSize: H, numHiddenLayers: L, numAttentionHeads: nH, numKeyValueHeads: kv, headDim: hd, intermediateSize: I } = c;
+  const {
+    vocabSize: V,
+    hiddenSize: H,
+    numHiddenLayers: L,
+    numAttentionHeads: nH,
+    numKeyValueHeads: kv,
+    headDim: hd,
+    intermediateSize: I,
+  } = c;
   return [
     { fields: ['vocab_size', 'hidden_size'], bytes: V * H * b * (c.tieWordEmbeddings ? 1 : 2) },
     { fields: ['num_hidden_layers', 'hidden_size', 'num_attention_heads', 'head_dim'], bytes: L * 2 * H * nH * hd * b },
@@ -274,11 +314,29 @@ function gpt2SizeTerms(c: Gpt2Config): SizeTerm[] {
 }
 
 /** What the BERT size estimate needs (read before id2label is built). */
-type BertShape = Pick<BertConfig, 'dtype' | 'vocabSize' | 'hiddenSize' | 'numHiddenLayers' | 'maxPositionEmbeddings' | 'typeVocabSize' | 'intermediateSize' | 'numLabels'>;
+type BertShape = Pick<
+  BertConfig,
+  | 'dtype'
+  | 'vocabSize'
+  | 'hiddenSize'
+  | 'numHiddenLayers'
+  | 'maxPositionEmbeddings'
+  | 'typeVocabSize'
+  | 'intermediateSize'
+  | 'numLabels'
+>;
 
 function bertSizeTerms(c: BertShape): SizeTerm[] {
   const b = dtypeBytes(c.dtype);
-  const { vocabSize: V, hiddenSize: H, numHiddenLayers: L, maxPositionEmbeddings: P, typeVocabSize: T, intermediateSize: I, numLabels: N } = c;
+  const {
+    vocabSize: V,
+    hiddenSize: H,
+    numHiddenLayers: L,
+    maxPositionEmbeddings: P,
+    typeVocabSize: T,
+    intermediateSize: I,
+    numLabels: N,
+  } = c;
   return [
     { fields: ['vocab_size', 'hidden_size'], bytes: V * H * b },
     { fields: ['max_position_embeddings', 'hidden_size'], bytes: P * H * b },
@@ -296,7 +354,8 @@ function resolveArchitecture(f: FieldReader): Architecture {
   const supported = `supported: ${SUPPORTED_ARCHITECTURES.join(', ')}`;
   if (f.has('architectures')) {
     const list = f.obj.architectures;
-    if (!Array.isArray(list) || list.length === 0 || typeof list[0] !== 'string') f.fail('architectures', 'a non-empty list of class names');
+    if (!Array.isArray(list) || list.length === 0 || typeof list[0] !== 'string')
+      f.fail('architectures', 'a non-empty list of class names');
     const name = list[0] as string;
     const alias = DECODER_HEAD_ALIASES[name];
     if (alias) return alias;
@@ -307,7 +366,10 @@ function resolveArchitecture(f: FieldReader): Architecture {
   }
   const modelType = f.str('model_type', '');
   const arch = ARCHITECTURE_BY_MODEL_TYPE[modelType];
-  if (!arch) throw new Error(`${f.label}: no "architectures" and unsupported model_type ${JSON.stringify(modelType)} (${supported})`);
+  if (!arch)
+    throw new Error(
+      `${f.label}: no "architectures" and unsupported model_type ${JSON.stringify(modelType)} (${supported})`,
+    );
   return arch;
 }
 
@@ -316,18 +378,60 @@ type Base = Pick<ConfigBase, 'architecture' | 'bosTokenId' | 'eosTokenIds' | 'pa
 /** Per-family defaults of the transformers configuration classes. */
 const DECODER_DEFAULTS = {
   llama: { vocab: 32000, hidden: 4096, inter: 11008, layers: 32, heads: 32, kv: null, maxPos: 2048, bos: 1, eos: [2] },
-  mistral: { vocab: 32000, hidden: 4096, inter: 14336, layers: 32, heads: 32, kv: 8, maxPos: 4096 * 32, bos: 1, eos: [2] },
-  qwen2: { vocab: 151936, hidden: 4096, inter: 22016, layers: 32, heads: 32, kv: 32, maxPos: 32768, bos: null, eos: [] },
-  qwen3: { vocab: 151936, hidden: 4096, inter: 22016, layers: 32, heads: 32, kv: 32, maxPos: 32768, bos: null, eos: [] },
+  mistral: {
+    vocab: 32000,
+    hidden: 4096,
+    inter: 14336,
+    layers: 32,
+    heads: 32,
+    kv: 8,
+    maxPos: 4096 * 32,
+    bos: 1,
+    eos: [2],
+  },
+  qwen2: {
+    vocab: 151936,
+    hidden: 4096,
+    inter: 22016,
+    layers: 32,
+    heads: 32,
+    kv: 32,
+    maxPos: 32768,
+    bos: null,
+    eos: [],
+  },
+  qwen3: {
+    vocab: 151936,
+    hidden: 4096,
+    inter: 22016,
+    layers: 32,
+    heads: 32,
+    kv: 32,
+    maxPos: 32768,
+    bos: null,
+    eos: [],
+  },
 } as const;
 
 function parseDecoder(f: FieldReader, architecture: Architecture, modelType: string, base: Base): DecoderConfig {
   const families: Record<string, DecoderConfig['family']> = {
-    LlamaForCausalLM: 'llama', MistralForCausalLM: 'mistral', Qwen2ForCausalLM: 'qwen2', Qwen3ForCausalLM: 'qwen3',
+    LlamaForCausalLM: 'llama',
+    MistralForCausalLM: 'mistral',
+    Qwen2ForCausalLM: 'qwen2',
+    Qwen3ForCausalLM: 'qwen3',
   };
   const family = families[architecture]!;
-  const d: { vocab: number; hidden: number; inter: number; layers: number; heads: number; kv: number | null; maxPos: number; bos: number | null; eos: readonly number[] } =
-    DECODER_DEFAULTS[family];
+  const d: {
+    vocab: number;
+    hidden: number;
+    inter: number;
+    layers: number;
+    heads: number;
+    kv: number | null;
+    maxPos: number;
+    bos: number | null;
+    eos: readonly number[];
+  } = DECODER_DEFAULTS[family];
   const hiddenSize = f.int('hidden_size', d.hidden);
   const numAttentionHeads = f.int('num_attention_heads', d.heads);
   const numKeyValueHeads = f.int('num_key_value_heads', d.kv ?? numAttentionHeads);
@@ -345,7 +449,8 @@ function parseDecoder(f: FieldReader, architecture: Architecture, modelType: str
   // Sliding windows: Mistral uses `sliding_window` (null disables); Qwen2/3 only when use_sliding_window.
   let slidingWindow: number | null = null;
   if (family === 'mistral') slidingWindow = f.obj.sliding_window === null ? null : f.int('sliding_window', 4096);
-  else if ((family === 'qwen2' || family === 'qwen3') && f.bool('use_sliding_window', false)) slidingWindow = f.int('sliding_window', 4096);
+  else if ((family === 'qwen2' || family === 'qwen3') && f.bool('use_sliding_window', false))
+    slidingWindow = f.int('sliding_window', 4096);
   const config: DecoderConfig = {
     ...base,
     family,
@@ -399,10 +504,17 @@ function parseGpt2(f: FieldReader, modelType: string, base: Base): Gpt2Config {
 
 const PROBLEM_TYPES = ['regression', 'single_label_classification', 'multi_label_classification'] as const;
 
-function parseBert(f: FieldReader, architecture: Architecture, modelType: string, base: Base, checkSize: (shape: BertShape) => void): BertConfig {
+function parseBert(
+  f: FieldReader,
+  architecture: Architecture,
+  modelType: string,
+  base: Base,
+  checkSize: (shape: BertShape) => void,
+): BertConfig {
   const hiddenSize = f.int('hidden_size', 768);
   const numAttentionHeads = f.int('num_attention_heads', 12);
-  if (hiddenSize % numAttentionHeads !== 0) f.fail('hidden_size', `divisible by num_attention_heads (${numAttentionHeads})`);
+  if (hiddenSize % numAttentionHeads !== 0)
+    f.fail('hidden_size', `divisible by num_attention_heads (${numAttentionHeads})`);
   const shape = {
     dtype: base.dtype,
     vocabSize: f.int('vocab_size', 30522),
@@ -419,7 +531,8 @@ function parseBert(f: FieldReader, architecture: Architecture, modelType: string
     if (!isPlainObject(raw)) f.fail('id2label', 'an object {"0": "LABEL_0", ...}');
     for (const [k, v] of Object.entries(raw)) {
       const id = Number(k);
-      if (!Number.isSafeInteger(id) || id < 0 || typeof v !== 'string') f.fail('id2label', 'an object mapping integer ids to label strings');
+      if (!Number.isSafeInteger(id) || id < 0 || typeof v !== 'string')
+        f.fail('id2label', 'an object mapping integer ids to label strings');
       id2label[id] = v;
     }
   }
@@ -429,7 +542,8 @@ function parseBert(f: FieldReader, architecture: Architecture, modelType: string
     checkSize({ ...shape, numLabels }); // before the label table is built
     id2label = Object.fromEntries(Array.from({ length: numLabels }, (_, i) => [i, `LABEL_${i}`]));
   } else {
-    if (f.has('num_labels') && f.int('num_labels', numLabels) !== numLabels) f.fail('num_labels', `equal to the number of id2label entries (${numLabels})`);
+    if (f.has('num_labels') && f.int('num_labels', numLabels) !== numLabels)
+      f.fail('num_labels', `equal to the number of id2label entries (${numLabels})`);
     checkSize({ ...shape, numLabels });
   }
   const problemType = f.has('problem_type') ? f.oneOf('problem_type', PROBLEM_TYPES, 'regression') : null;
@@ -470,8 +584,11 @@ export function parseRopeParameters(f: FieldReader, maxPositionEmbeddings: numbe
   const typeField = r.has('rope_type') ? 'rope_type' : 'type';
   const ropeType = r.oneOf(typeField, ROPE_TYPES, 'default');
   const ropeTheta = r.has('rope_theta') ? r.num('rope_theta', 10000, true) : f.num('rope_theta', 10000, true);
-  const partialRotaryFactor = r.has('partial_rotary_factor') ? r.num('partial_rotary_factor', 1, true) : f.num('partial_rotary_factor', 1, true);
-  if (partialRotaryFactor > 1) (r.has('partial_rotary_factor') ? r : f).fail('partial_rotary_factor', 'a number in (0, 1]');
+  const partialRotaryFactor = r.has('partial_rotary_factor')
+    ? r.num('partial_rotary_factor', 1, true)
+    : f.num('partial_rotary_factor', 1, true);
+  if (partialRotaryFactor > 1)
+    (r.has('partial_rotary_factor') ? r : f).fail('partial_rotary_factor', 'a number in (0, 1]');
   const rotaryDim = Math.floor(headDim * partialRotaryFactor);
   // transformers' standardize_rope_params: a top-level original_max_position_embeddings (Phi-3) wins.
   let originalMaxPositionEmbeddings: number | null = null;
@@ -505,9 +622,11 @@ export function parseRopeParameters(f: FieldReader, maxPositionEmbeddings: numbe
     for (const k of ['low_freq_factor', 'high_freq_factor']) if (!r.has(k)) r.fail(k, 'present for rope_type "llama3"');
     params.lowFreqFactor = r.num('low_freq_factor', 1, true);
     params.highFreqFactor = r.num('high_freq_factor', 4, true);
-    if (params.highFreqFactor <= params.lowFreqFactor) r.fail('high_freq_factor', `greater than low_freq_factor (${params.lowFreqFactor})`);
+    if (params.highFreqFactor <= params.lowFreqFactor)
+      r.fail('high_freq_factor', `greater than low_freq_factor (${params.lowFreqFactor})`);
   }
-  if (ropeType === 'yarn' && params.betaFast < params.betaSlow) r.fail('beta_fast', `>= beta_slow (${params.betaSlow})`);
+  if (ropeType === 'yarn' && params.betaFast < params.betaSlow)
+    r.fail('beta_fast', `>= beta_slow (${params.betaSlow})`);
   if (ropeType === 'longrope') {
     for (const k of ['short_factor', 'long_factor']) if (!r.has(k)) r.fail(k, `a list of ${rotaryDim / 2} numbers`);
     params.shortFactor = r.optNumList('short_factor', Math.floor(rotaryDim / 2));
@@ -544,7 +663,10 @@ export interface RopeConfig {
  * @param seqLen current sequence length (only dynamic and longrope depend on it); default none
  * @returns `invFreq` of length d/2 and `attentionScaling` (1 for default/linear/dynamic/llama3)
  */
-export function computeRopeInvFreq(config: RopeConfig, seqLen?: number): { invFreq: Float64Array; attentionScaling: number } {
+export function computeRopeInvFreq(
+  config: RopeConfig,
+  seqLen?: number,
+): { invFreq: Float64Array; attentionScaling: number } {
   const p = config.rope;
   const dim = Math.floor(config.headDim * p.partialRotaryFactor);
   const half = Math.floor((dim + 1) / 2); // arange(0, dim, 2) has ceil(dim/2) entries
@@ -588,7 +710,8 @@ export function computeRopeInvFreq(config: RopeConfig, seqLen?: number): { invFr
     case 'longrope': {
       const original = p.originalMaxPositionEmbeddings ?? maxPos;
       const factor = p.factor ?? maxPos / original;
-      const attentionScaling = p.attentionFactor ?? (factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(original)));
+      const attentionScaling =
+        p.attentionFactor ?? (factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(original)));
       const ext = seqLen !== undefined && seqLen > original ? p.longFactor! : p.shortFactor!;
       const invFreq = new Float64Array(half);
       for (let i = 0; i < half; i++) invFreq[i] = 1 / (ext[i]! * p.ropeTheta ** ((2 * i) / dim));
@@ -597,14 +720,20 @@ export function computeRopeInvFreq(config: RopeConfig, seqLen?: number): { invFr
   }
 }
 
-function yarnInvFreq(p: RopeParameters, dim: number, half: number, maxPos: number): { invFreq: Float64Array; attentionScaling: number } {
+function yarnInvFreq(
+  p: RopeParameters,
+  dim: number,
+  half: number,
+  maxPos: number,
+): { invFreq: Float64Array; attentionScaling: number } {
   const original = p.originalMaxPositionEmbeddings ?? maxPos;
   const factor = p.factor ?? maxPos / original;
   const mscale = (scale: number, m = 1): number => (scale <= 1 ? 1 : 0.1 * m * Math.log(scale) + 1);
   let attentionScaling = p.attentionFactor;
   if (attentionScaling === null) {
     // transformers tests truthiness: a 0 mscale counts as absent.
-    attentionScaling = p.mscale && p.mscaleAllDim ? mscale(factor, p.mscale) / mscale(factor, p.mscaleAllDim) : mscale(factor);
+    attentionScaling =
+      p.mscale && p.mscaleAllDim ? mscale(factor, p.mscale) / mscale(factor, p.mscaleAllDim) : mscale(factor);
   }
   // Dimension index at which a frequency completes `rotations` turns over the original context.
   const correctionDim = (rotations: number): number =>
@@ -684,7 +813,10 @@ export function readGenerationConfig(dirOrFile: string): GenerationConfig {
  *
  * @param label file name for error messages; default "generation_config.json"
  */
-export function parseGenerationConfig(json: Record<string, unknown>, label = 'generation_config.json'): GenerationConfig {
+export function parseGenerationConfig(
+  json: Record<string, unknown>,
+  label = 'generation_config.json',
+): GenerationConfig {
   const f = new FieldReader(label, json);
   const probability = (field: string, fallback: number): number => {
     const v = f.num(field, fallback);

@@ -18,7 +18,19 @@
  * control characters escaped, and names with control characters are never created on disk.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+} from 'node:fs';
 import { open } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -56,7 +68,9 @@ export function checkEndpoint(url: string, source = 'endpoint'): string {
     throw new Error(`${source}=${displaySafe(url)}: not a URL (expected e.g. https://huggingface.co)`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-    throw new Error(`${source}=${displaySafe(url)}: the scheme "${displaySafe(parsed.protocol.replace(/:$/, ''))}" is not supported; expected an http:// or https:// URL`);
+    throw new Error(
+      `${source}=${displaySafe(url)}: the scheme "${displaySafe(parsed.protocol.replace(/:$/, ''))}" is not supported; expected an http:// or https:// URL`,
+    );
   }
   return url.replace(/\/+$/, '');
 }
@@ -66,7 +80,13 @@ export const DEFAULT_DOWNLOAD_TIMEOUT_S = 10;
 /** Default retries after a failed attempt (so 5 attempts in all). */
 export const DEFAULT_RETRIES = 4;
 
-function envNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, ok: (v: number) => boolean, expected: string): number {
+function envNumber(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  fallback: number,
+  ok: (v: number) => boolean,
+  expected: string,
+): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const v = Number(raw);
@@ -76,12 +96,27 @@ function envNumber(env: NodeJS.ProcessEnv, name: string, fallback: number, ok: (
 
 /** Milliseconds without data before a request is abandoned: HF_HUB_DOWNLOAD_TIMEOUT (seconds), default 10 s. */
 export function hubDownloadTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
-  return 1000 * envNumber(env, 'HF_HUB_DOWNLOAD_TIMEOUT', DEFAULT_DOWNLOAD_TIMEOUT_S, (v) => v > 0 && v <= 86_400, 'a number of seconds > 0');
+  return (
+    1000 *
+    envNumber(
+      env,
+      'HF_HUB_DOWNLOAD_TIMEOUT',
+      DEFAULT_DOWNLOAD_TIMEOUT_S,
+      (v) => v > 0 && v <= 86_400,
+      'a number of seconds > 0',
+    )
+  );
 }
 
 /** Retries after a failed attempt: TUNEKIT_HUB_RETRIES, default {@link DEFAULT_RETRIES}. */
 export function hubRetries(env: NodeJS.ProcessEnv = process.env): number {
-  return envNumber(env, 'TUNEKIT_HUB_RETRIES', DEFAULT_RETRIES, (v) => Number.isInteger(v) && v >= 0 && v <= 100, 'an integer in [0, 100]');
+  return envNumber(
+    env,
+    'TUNEKIT_HUB_RETRIES',
+    DEFAULT_RETRIES,
+    (v) => Number.isInteger(v) && v >= 0 && v <= 100,
+    'an integer in [0, 100]',
+  );
 }
 
 /**
@@ -91,7 +126,11 @@ export function hubRetries(env: NodeJS.ProcessEnv = process.env): number {
  */
 export function displaySafe(text: string, max = 300): string {
   const cut = text.length > max ? `${text.slice(0, max)}…` : text;
-  return cut.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return cut.replace(
+    // eslint-disable-next-line no-control-regex -- escapes control characters for display
+    /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /**
@@ -100,9 +139,17 @@ export function displaySafe(text: string, max = 300): string {
  * @throws Error explaining the expected form
  */
 export function validateRepoId(repoId: string): void {
-  const ok = /^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?$/.test(repoId) && !repoId.includes('--') && !repoId.includes('..') && repoId.length <= 96
-    && !repoId.endsWith('.') && !repoId.endsWith('-');
-  if (!ok) throw new Error(`invalid repo id ${JSON.stringify(repoId)}: expected "org/name" (letters, digits, "-", "_", "."; no "--" or "..")`);
+  const ok =
+    /^[A-Za-z0-9][\w.-]*(\/[\w.-]+)?$/.test(repoId) &&
+    !repoId.includes('--') &&
+    !repoId.includes('..') &&
+    repoId.length <= 96 &&
+    !repoId.endsWith('.') &&
+    !repoId.endsWith('-');
+  if (!ok)
+    throw new Error(
+      `invalid repo id ${JSON.stringify(repoId)}: expected "org/name" (letters, digits, "-", "_", "."; no "--" or "..")`,
+    );
 }
 
 /** Cache folder of a model repo: `<cache>/models--org--name`. */
@@ -218,8 +265,12 @@ function matchesAny(path: string, patterns: string[]): boolean {
 
 /** Rejects listing paths that could escape the snapshot folder. */
 function checkRepoPath(path: string): void {
-  const bad = path === '' || path.startsWith('/') || path.includes('\\') || path.includes('\0')
-    || path.split('/').some((seg) => seg === '' || seg === '.' || seg === '..');
+  const bad =
+    path === '' ||
+    path.startsWith('/') ||
+    path.includes('\\') ||
+    path.includes('\0') ||
+    path.split('/').some((seg) => seg === '' || seg === '.' || seg === '..');
   if (bad) throw new HubError(`the Hub listed an unsafe file path "${displaySafe(path)}"`, null);
 }
 
@@ -230,7 +281,10 @@ function checkRepoPath(path: string): void {
 function checkLocalName(path: string): void {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f-\u009f]/.test(path)) {
-    throw new HubError(`the Hub listed a file name with control characters, "${displaySafe(path)}"; it is not created on disk (select other files with --include)`, null);
+    throw new HubError(
+      `the Hub listed a file name with control characters, "${displaySafe(path)}"; it is not created on disk (select other files with --include)`,
+      null,
+    );
   }
   if (path.split('/').some((seg) => Buffer.byteLength(seg) > 255)) {
     throw new HubError(`the Hub listed a file name longer than 255 bytes, "${displaySafe(path, 80)}"`, null);
@@ -248,7 +302,11 @@ function checkNoConflicts(paths: readonly string[], what: string): void {
     const segs = p.split('/');
     for (let i = 1; i < segs.length; i++) {
       const dir = segs.slice(0, i).join('/');
-      if (files.has(dir)) throw new HubError(`${what}: the Hub listed "${displaySafe(dir)}" both as a file and as a folder (of "${displaySafe(p)}")`, null);
+      if (files.has(dir))
+        throw new HubError(
+          `${what}: the Hub listed "${displaySafe(dir)}" both as a file and as a folder (of "${displaySafe(p)}")`,
+          null,
+        );
     }
   }
 }
@@ -293,7 +351,11 @@ interface RequestContext {
  * fetch with redirects followed by hand (up to 10), so the Authorization header is only sent to the
  * endpoint's own origin, never to a CDN or another host a redirect points at.
  */
-async function hubFetch(ctx: RequestContext, url: string, init: { method?: string; headers?: Record<string, string>; signal?: AbortSignal } = {}): Promise<Response> {
+async function hubFetch(
+  ctx: RequestContext,
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; signal?: AbortSignal } = {},
+): Promise<Response> {
   const origin = new URL(ctx.endpoint).origin;
   let current = url;
   for (let hop = 0; hop <= 10; hop++) {
@@ -301,15 +363,28 @@ async function hubFetch(ctx: RequestContext, url: string, init: { method?: strin
     if (ctx.token && new URL(current).origin === origin) headers.authorization = `Bearer ${ctx.token}`;
     let res: Response;
     try {
-      res = await fetch(current, { method: init.method ?? 'GET', headers, redirect: 'manual', signal: init.signal ?? null });
+      res = await fetch(current, {
+        method: init.method ?? 'GET',
+        headers,
+        redirect: 'manual',
+        signal: init.signal ?? null,
+      });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
       if (init.signal?.aborted) {
         const reason = init.signal.reason as Error | undefined;
-        const why = reason?.name === 'TimeoutError' ? `no data for ${ctx.idleTimeoutMs / 1000} s` : reason?.message ?? 'timed out';
+        const why =
+          reason?.name === 'TimeoutError'
+            ? `no data for ${ctx.idleTimeoutMs / 1000} s`
+            : (reason?.message ?? 'timed out');
         throw new HubError(`no answer from ${new URL(current).origin} (${why})`, null, null, true);
       }
-      throw new HubError(`cannot reach ${new URL(current).origin} (${cause?.code ?? cause?.message ?? (err as Error).message})`, null, null, true);
+      throw new HubError(
+        `cannot reach ${new URL(current).origin} (${cause?.code ?? cause?.message ?? (err as Error).message})`,
+        null,
+        null,
+        true,
+      );
     }
     const location = res.headers.get('location');
     if (res.status >= 300 && res.status < 400 && location) {
@@ -340,14 +415,29 @@ async function failure(res: Response, what: string): Promise<HubError> {
   }
   const suffix = detail ? `: ${displaySafe(detail.trim())}` : '';
   if (res.status === 401) {
-    return new HubError(`${what}: 401 Unauthorized — the repo is private or gated, or does not exist; set HF_TOKEN to a token with access${suffix}`, 401, code);
+    return new HubError(
+      `${what}: 401 Unauthorized — the repo is private or gated, or does not exist; set HF_TOKEN to a token with access${suffix}`,
+      401,
+      code,
+    );
   }
-  if (res.status === 403) return new HubError(`${what}: 403 Forbidden — your token has no access (gated repo: accept its terms on the Hub)${suffix}`, 403, code);
+  if (res.status === 403)
+    return new HubError(
+      `${what}: 403 Forbidden — your token has no access (gated repo: accept its terms on the Hub)${suffix}`,
+      403,
+      code,
+    );
   if (res.status === 404) {
-    const kind = code === 'RevisionNotFound' ? 'revision not found' : code === 'EntryNotFound' ? 'file not found' : 'not found';
+    const kind =
+      code === 'RevisionNotFound' ? 'revision not found' : code === 'EntryNotFound' ? 'file not found' : 'not found';
     return new HubError(`${what}: 404 ${kind}${suffix}`, 404, code);
   }
-  return new HubError(`${what}: HTTP ${res.status}${suffix}`, res.status, code === null ? null : displaySafe(code), res.status >= 500 || res.status === 429);
+  return new HubError(
+    `${what}: HTTP ${res.status}${suffix}`,
+    res.status,
+    code === null ? null : displaySafe(code),
+    res.status >= 500 || res.status === 429,
+  );
 }
 
 /**
@@ -356,7 +446,8 @@ async function failure(res: Response, what: string): Promise<HubError> {
  *   (invalid JSON, unsafe paths, a path listed both as a file and as a folder)
  */
 export async function listRepoFiles(
-  repoId: string, options: Pick<PullOptions, 'revision' | 'token' | 'endpoint' | 'idleTimeoutMs' | 'maxAttempts' | 'log'> = {},
+  repoId: string,
+  options: Pick<PullOptions, 'revision' | 'token' | 'endpoint' | 'idleTimeoutMs' | 'maxAttempts' | 'log'> = {},
 ): Promise<{ commit: string; files: RepoFile[] }> {
   validateRepoId(repoId);
   const revision = options.revision ?? 'main';
@@ -374,11 +465,22 @@ export async function listRepoFiles(
   } catch {
     throw new HubError(`${what}: the Hub answered with invalid JSON`, null);
   }
-  if (info === null || typeof info !== 'object' || typeof info.sha !== 'string' || !/^[0-9a-f]{40}$/.test(info.sha) || !Array.isArray(info.siblings)) {
+  if (
+    info === null ||
+    typeof info !== 'object' ||
+    typeof info.sha !== 'string' ||
+    !/^[0-9a-f]{40}$/.test(info.sha) ||
+    !Array.isArray(info.siblings)
+  ) {
     throw new HubError(`${what}: expected {sha: <40-hex commit>, siblings: [...]}`, null);
   }
   const files = info.siblings.map((s: unknown): RepoFile => {
-    const sib = (s ?? {}) as { rfilename?: unknown; size?: unknown; blobId?: unknown; lfs?: { sha256?: unknown } | null };
+    const sib = (s ?? {}) as {
+      rfilename?: unknown;
+      size?: unknown;
+      blobId?: unknown;
+      lfs?: { sha256?: unknown } | null;
+    };
     if (typeof sib.rfilename !== 'string') throw new HubError(`${what}: a sibling has no rfilename`, null);
     checkRepoPath(sib.rfilename);
     const sha256 = typeof sib.lfs?.sha256 === 'string' && /^[0-9a-f]{64}$/.test(sib.lfs.sha256) ? sib.lfs.sha256 : null;
@@ -389,18 +491,25 @@ export async function listRepoFiles(
       lfsSha256: sha256,
     };
   });
-  checkNoConflicts(files.map((f) => f.path), what);
+  checkNoConflicts(
+    files.map((f) => f.path),
+    what,
+  );
   return { commit: info.sha, files };
 }
 
 /** Largest accepted listing answer. */
 const MAX_LISTING_BYTES = 200_000_000;
 
-function requestContext(options: Pick<PullOptions, 'token' | 'endpoint' | 'idleTimeoutMs' | 'maxAttempts' | 'log'>): RequestContext {
+function requestContext(
+  options: Pick<PullOptions, 'token' | 'endpoint' | 'idleTimeoutMs' | 'maxAttempts' | 'log'>,
+): RequestContext {
   const maxAttempts = options.maxAttempts ?? hubRetries() + 1;
   const idleTimeoutMs = options.idleTimeoutMs ?? hubDownloadTimeoutMs();
-  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new Error(`maxAttempts must be an integer >= 1, got ${maxAttempts}`);
-  if (!Number.isFinite(idleTimeoutMs) || idleTimeoutMs <= 0) throw new Error(`idleTimeoutMs must be a number > 0, got ${idleTimeoutMs}`);
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1)
+    throw new Error(`maxAttempts must be an integer >= 1, got ${maxAttempts}`);
+  if (!Number.isFinite(idleTimeoutMs) || idleTimeoutMs <= 0)
+    throw new Error(`idleTimeoutMs must be a number > 0, got ${idleTimeoutMs}`);
   return {
     endpoint: options.endpoint !== undefined ? checkEndpoint(options.endpoint) : hubEndpoint(),
     token: options.token ?? process.env.HF_TOKEN,
@@ -422,7 +531,12 @@ function reasonOf(err: unknown): string {
  * and 5xx/429 answers are retried (with a line to `ctx.log` each time); other HubErrors (4xx,
  * checksum mismatches) are final.
  */
-async function withRetries<T>(ctx: RequestContext, what: string, attempt: () => Promise<T>, finalHint = ''): Promise<T> {
+async function withRetries<T>(
+  ctx: RequestContext,
+  what: string,
+  attempt: () => Promise<T>,
+  finalHint = '',
+): Promise<T> {
   let last: unknown = null;
   for (let n = 1; n <= ctx.maxAttempts; n++) {
     try {
@@ -437,7 +551,9 @@ async function withRetries<T>(ctx: RequestContext, what: string, attempt: () => 
     }
   }
   const reason = displaySafe(reasonOf(last));
-  const timeoutHint = /no data for|timed out|timeout/i.test(reason) ? '; set HF_HUB_DOWNLOAD_TIMEOUT (seconds) to wait longer' : '';
+  const timeoutHint = /no data for|timed out|timeout/i.test(reason)
+    ? '; set HF_HUB_DOWNLOAD_TIMEOUT (seconds) to wait longer'
+    : '';
   throw new HubError(`${what}: failed after ${ctx.maxAttempts} attempts (${reason})${timeoutHint}${finalHint}`, null);
 }
 
@@ -460,12 +576,21 @@ function sizeHeader(value: string | null): number | null {
 }
 
 /** Asks the Hub for a file's etag and size (HEAD), for listings without that information. */
-async function headFile(ctx: RequestContext, url: string, path: string): Promise<{ etag: string; size: number | null }> {
+async function headFile(
+  ctx: RequestContext,
+  url: string,
+  path: string,
+): Promise<{ etag: string; size: number | null }> {
   const what = `fetching ${displaySafe(path)}`;
-  const res = await hubFetch(ctx, url, { method: 'HEAD', headers: { 'accept-encoding': 'identity' }, signal: AbortSignal.timeout(ctx.idleTimeoutMs) });
+  const res = await hubFetch(ctx, url, {
+    method: 'HEAD',
+    headers: { 'accept-encoding': 'identity' },
+    signal: AbortSignal.timeout(ctx.idleTimeoutMs),
+  });
   if (!res.ok) throw await failure(res, what);
   const etag = normalizeEtag(res.headers.get('x-linked-etag') ?? res.headers.get('etag'));
-  if (!etag || !/^[0-9a-f]{40}$|^[0-9a-f]{64}$/.test(etag)) throw new HubError(`${what}: the Hub sent no usable ETag`, res.status);
+  if (!etag || !/^[0-9a-f]{40}$|^[0-9a-f]{64}$/.test(etag))
+    throw new HubError(`${what}: the Hub sent no usable ETag`, res.status);
   // No size header means "unknown", not 0: the download's own headers or the checksum then decide.
   return { etag, size: sizeHeader(res.headers.get('x-linked-size')) ?? sizeHeader(res.headers.get('content-length')) };
 }
@@ -498,83 +623,102 @@ const RETRY_DELAY_MS = 200;
  * (for git blob ids of unknown size, over the finished file).
  */
 async function downloadBlob(
-  ctx: RequestContext, url: string, path: string, blobPath: string, etag: string, knownSize: number | null,
+  ctx: RequestContext,
+  url: string,
+  path: string,
+  blobPath: string,
+  etag: string,
+  knownSize: number | null,
   onBytes: (done: number, total: number | null) => void,
 ): Promise<void> {
   const incomplete = `${blobPath}.incomplete`;
   const what = `fetching ${displaySafe(path)}`;
   let size = knownSize;
-  await withRetries(ctx, what, async () => {
-    let have = existsSync(incomplete) ? statSync(incomplete).size : 0;
-    if (size !== null && have > size) {
-      rmSync(incomplete);
-      have = 0;
-    }
-    const controller = new AbortController();
-    let idle: NodeJS.Timeout | undefined;
-    const touch = (): void => {
-      clearTimeout(idle);
-      idle = setTimeout(() => controller.abort(new Error(`no data for ${ctx.idleTimeoutMs / 1000} s`)), ctx.idleTimeoutMs);
-    };
-    try {
-      touch();
-      const headers: Record<string, string> = { 'accept-encoding': 'identity' };
-      if (have > 0) headers.range = `bytes=${have}-`;
-      const res = await hubFetch(ctx, url, { headers, signal: controller.signal });
-      if (res.status === 416 && have > 0 && (size === null || have === size)) {
-        await res.body?.cancel(); // nothing left to fetch: verify what we have
-      } else if (!res.ok) {
-        throw await failure(res, what);
-      }
-      if (res.status !== 206 && res.status !== 416 && have > 0) {
-        rmSync(incomplete); // the server ignored the Range request: start over
+  await withRetries(
+    ctx,
+    what,
+    async () => {
+      let have = existsSync(incomplete) ? statSync(incomplete).size : 0;
+      if (size !== null && have > size) {
+        rmSync(incomplete);
         have = 0;
       }
-      size ??= sizeFromResponse(res);
-      const hasher = blobHasher(etag, size);
-      if (hasher && have > 0) {
-        for await (const chunk of createReadStream(incomplete)) hasher.hash.update(chunk as Buffer);
-      }
-      const file = await open(incomplete, have > 0 ? 'a' : 'w');
+      const controller = new AbortController();
+      let idle: NodeJS.Timeout | undefined;
+      const touch = (): void => {
+        clearTimeout(idle);
+        idle = setTimeout(
+          () => controller.abort(new Error(`no data for ${ctx.idleTimeoutMs / 1000} s`)),
+          ctx.idleTimeoutMs,
+        );
+      };
       try {
-        let done = have;
-        onBytes(done, size);
-        if (res.status !== 416 && res.body) {
-          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-            touch();
-            if (size !== null && done + chunk.length > size) {
-              await res.body.cancel().catch(() => {});
-              throw new HubError(`${what}: the server sent more than the expected ${size} bytes; download discarded`, null);
-            }
-            await file.write(chunk);
-            hasher?.hash.update(chunk);
-            done += chunk.length;
-            onBytes(done, size);
-          }
+        touch();
+        const headers: Record<string, string> = { 'accept-encoding': 'identity' };
+        if (have > 0) headers.range = `bytes=${have}-`;
+        const res = await hubFetch(ctx, url, { headers, signal: controller.signal });
+        if (res.status === 416 && have > 0 && (size === null || have === size)) {
+          await res.body?.cancel(); // nothing left to fetch: verify what we have
+        } else if (!res.ok) {
+          throw await failure(res, what);
         }
-        await file.sync(); // on disk before the rename below makes it a complete blob
-      } catch (err) {
-        if (err instanceof HubError && !err.transient) rmSync(incomplete, { force: true });
-        throw err;
+        if (res.status !== 206 && res.status !== 416 && have > 0) {
+          rmSync(incomplete); // the server ignored the Range request: start over
+          have = 0;
+        }
+        size ??= sizeFromResponse(res);
+        const hasher = blobHasher(etag, size);
+        if (hasher && have > 0) {
+          for await (const chunk of createReadStream(incomplete)) hasher.hash.update(chunk as Buffer);
+        }
+        const file = await open(incomplete, have > 0 ? 'a' : 'w');
+        try {
+          let done = have;
+          onBytes(done, size);
+          if (res.status !== 416 && res.body) {
+            for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+              touch();
+              if (size !== null && done + chunk.length > size) {
+                await res.body.cancel().catch(() => {});
+                throw new HubError(
+                  `${what}: the server sent more than the expected ${size} bytes; download discarded`,
+                  null,
+                );
+              }
+              await file.write(chunk);
+              hasher?.hash.update(chunk);
+              done += chunk.length;
+              onBytes(done, size);
+            }
+          }
+          await file.sync(); // on disk before the rename below makes it a complete blob
+        } catch (err) {
+          if (err instanceof HubError && !err.transient) rmSync(incomplete, { force: true });
+          throw err;
+        } finally {
+          await file.close();
+        }
+        clearTimeout(idle);
+        const got = statSync(incomplete).size;
+        if (size !== null && got < size) throw new Error(`connection closed after ${got} of ${size} bytes`);
+        const digest = hasher ? hasher.hash.digest('hex') : await gitBlobSha1OfFile(incomplete);
+        if (digest !== etag) {
+          rmSync(incomplete);
+          const kind = hasher?.kind ?? 'git-sha1';
+          const unknown = size === null ? ` (the server gave no size; ${got} bytes arrived, possibly truncated)` : '';
+          throw new HubError(
+            `${what}: ${kind} checksum mismatch (expected ${etag}, got ${digest})${unknown}; the corrupted download was discarded`,
+            null,
+          );
+        }
+        renameSync(incomplete, blobPath);
+        fsyncFolder(dirname(blobPath));
       } finally {
-        await file.close();
+        clearTimeout(idle);
       }
-      clearTimeout(idle);
-      const got = statSync(incomplete).size;
-      if (size !== null && got < size) throw new Error(`connection closed after ${got} of ${size} bytes`);
-      const digest = hasher ? hasher.hash.digest('hex') : await gitBlobSha1OfFile(incomplete);
-      if (digest !== etag) {
-        rmSync(incomplete);
-        const kind = hasher?.kind ?? 'git-sha1';
-        const unknown = size === null ? ` (the server gave no size; ${got} bytes arrived, possibly truncated)` : '';
-        throw new HubError(`${what}: ${kind} checksum mismatch (expected ${etag}, got ${digest})${unknown}; the corrupted download was discarded`, null);
-      }
-      renameSync(incomplete, blobPath);
-      fsyncFolder(dirname(blobPath));
-    } finally {
-      clearTimeout(idle);
-    }
-  }, '; the partial file is kept and the next pull resumes it');
+    },
+    '; the partial file is kept and the next pull resumes it',
+  );
 }
 
 /** Creates (or replaces) the snapshot symlink `snapshots/<commit>/<path>` → `../../blobs/<etag>`. */
@@ -624,16 +768,24 @@ function formatBytes(n: number): string {
 export async function pullRepo(repoId: string, options: PullOptions = {}): Promise<PullResult> {
   validateRepoId(repoId);
   const revision = options.revision ?? 'main';
-  if (revision.split('/').some((seg) => seg === '' || seg === '.' || seg === '..')) throw new Error(`invalid revision "${displaySafe(revision)}"`);
+  if (revision.split('/').some((seg) => seg === '' || seg === '.' || seg === '..'))
+    throw new Error(`invalid revision "${displaySafe(revision)}"`);
   const ctx = requestContext(options);
   const log = ctx.log;
   const { commit, files } = await listRepoFiles(repoId, {
-    revision, endpoint: ctx.endpoint, idleTimeoutMs: ctx.idleTimeoutMs, maxAttempts: ctx.maxAttempts, log, ...(ctx.token !== undefined ? { token: ctx.token } : {}),
+    revision,
+    endpoint: ctx.endpoint,
+    idleTimeoutMs: ctx.idleTimeoutMs,
+    maxAttempts: ctx.maxAttempts,
+    log,
+    ...(ctx.token !== undefined ? { token: ctx.token } : {}),
   });
   const include = options.include ?? [];
   const selected = include.length > 0 ? files.filter((f) => matchesAny(f.path, include)) : files;
   if (selected.length === 0) {
-    throw new Error(`${repoId}@${displaySafe(revision)}: no file matches ${include.length > 0 ? include.join(', ') : 'the listing (empty repo)'}`);
+    throw new Error(
+      `${repoId}@${displaySafe(revision)}: no file matches ${include.length > 0 ? include.join(', ') : 'the listing (empty repo)'}`,
+    );
   }
   for (const file of selected) checkLocalName(file.path);
   const repoDir = repoCacheDir(repoId, options.cacheDir ?? hubCacheDir());
@@ -649,7 +801,10 @@ export async function pullRepo(repoId: string, options: PullOptions = {}): Promi
     let etag = file.lfsSha256 ?? file.blobId;
     let size = file.size;
     // A verified blob is in the cache under its etag; otherwise get what the listing lacks.
-    const cached = etag !== null && existsSync(join(blobsDir, etag)) && (size === null || statSync(join(blobsDir, etag)).size === size);
+    const cached =
+      etag !== null &&
+      existsSync(join(blobsDir, etag)) &&
+      (size === null || statSync(join(blobsDir, etag)).size === size);
     if (!cached && (etag === null || size === null)) {
       const head = await withRetries(ctx, `fetching ${displaySafe(file.path)}`, () => headFile(ctx, url, file.path));
       etag ??= head.etag;
@@ -663,14 +818,21 @@ export async function pullRepo(repoId: string, options: PullOptions = {}): Promi
     } else {
       log(`downloading ${file.path}${size !== null ? ` (${formatBytes(size)})` : ' (size unknown)'}`);
       const bar = showProgress
-        ? new cliProgress.SingleBar({
-          format: '{file} [{bar}] {percentage}% | {done} / {size}',
-          stream: process.stderr,
-          noTTYOutput: !process.stderr.isTTY,
-          hideCursor: true,
-        }, cliProgress.Presets.shades_classic)
+        ? new cliProgress.SingleBar(
+            {
+              format: '{file} [{bar}] {percentage}% | {done} / {size}',
+              stream: process.stderr,
+              noTTYOutput: !process.stderr.isTTY,
+              hideCursor: true,
+            },
+            cliProgress.Presets.shades_classic,
+          )
         : null;
-      bar?.start(size ?? 0, 0, { file: displaySafe(file.path, 60), done: formatBytes(0), size: size === null ? '?' : formatBytes(size) });
+      bar?.start(size ?? 0, 0, {
+        file: displaySafe(file.path, 60),
+        done: formatBytes(0),
+        size: size === null ? '?' : formatBytes(size),
+      });
       try {
         await downloadBlob(ctx, url, file.path, blobPath, etag, size, (done, total) => {
           if (bar) {

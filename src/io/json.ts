@@ -21,7 +21,7 @@ export function readJsonFile(path: string, maxBytes = MAX_CONFIG_BYTES, label = 
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new Error(`${label}: not valid JSON (${(err as Error).message})`);
+    throw new Error(`${label}: not valid JSON (${(err as Error).message})`, { cause: err });
   }
 }
 
@@ -68,7 +68,8 @@ export class FieldReader {
   int(field: string, fallback: number, min = 1): number {
     if (!this.has(field)) return fallback;
     const v = this.obj[field];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) this.fail(field, min === 1 ? 'a positive integer' : `an integer >= ${min}`);
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min)
+      this.fail(field, min === 1 ? 'a positive integer' : `an integer >= ${min}`);
     return v;
   }
 
@@ -81,7 +82,8 @@ export class FieldReader {
   num(field: string, fallback: number, positive = false): number {
     if (!this.has(field)) return fallback;
     const v = this.obj[field];
-    if (typeof v !== 'number' || !Number.isFinite(v) || (positive && v <= 0)) this.fail(field, positive ? 'a positive number' : 'a finite number');
+    if (typeof v !== 'number' || !Number.isFinite(v) || (positive && v <= 0))
+      this.fail(field, positive ? 'a positive number' : 'a finite number');
     return v;
   }
 
@@ -115,7 +117,8 @@ export class FieldReader {
   oneOf<T extends string>(field: string, allowed: readonly T[], fallback: T): T {
     if (!this.has(field)) return fallback;
     const v = this.obj[field];
-    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) this.fail(field, `one of ${allowed.map((a) => `"${a}"`).join(', ')}`);
+    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v))
+      this.fail(field, `one of ${allowed.map((a) => `"${a}"`).join(', ')}`);
     return v as T;
   }
 
@@ -124,7 +127,8 @@ export class FieldReader {
     if (!this.has(field)) return [];
     const v = this.obj[field];
     const list = Array.isArray(v) ? v : [v];
-    if (!list.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0)) this.fail(field, 'a token id or a list of token ids');
+    if (!list.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0))
+      this.fail(field, 'a token id or a list of token ids');
     return list as number[];
   }
 
@@ -132,7 +136,11 @@ export class FieldReader {
   optNumList(field: string, length?: number): number[] | null {
     if (!this.has(field)) return null;
     const v = this.obj[field];
-    if (!Array.isArray(v) || !v.every((x) => typeof x === 'number' && Number.isFinite(x)) || (length !== undefined && v.length !== length)) {
+    if (
+      !Array.isArray(v) ||
+      !v.every((x) => typeof x === 'number' && Number.isFinite(x)) ||
+      (length !== undefined && v.length !== length)
+    ) {
       this.fail(field, length === undefined ? 'a list of numbers' : `a list of ${length} numbers`);
     }
     return v as number[];

@@ -23,7 +23,22 @@ import { describeFsError, writeFileAtomic } from './files.js';
  * writer sorts tensors by this order, descending, then by name, as the reference does.
  */
 const DTYPE_ORDER = [
-  'BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'F8_E8M0', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'F64', 'I64', 'U64',
+  'BOOL',
+  'U8',
+  'I8',
+  'F8_E5M2',
+  'F8_E4M3',
+  'F8_E8M0',
+  'I16',
+  'U16',
+  'F16',
+  'BF16',
+  'I32',
+  'U32',
+  'F32',
+  'F64',
+  'I64',
+  'U64',
 ] as const;
 
 /** A safetensors element type. Sub-byte types (F4, F6_*) and complex C64 are not supported. */
@@ -31,10 +46,22 @@ export type Dtype = (typeof DTYPE_ORDER)[number];
 
 /** Bytes per element of each dtype. */
 export const DTYPE_SIZE: Readonly<Record<Dtype, number>> = {
-  BOOL: 1, U8: 1, I8: 1, F8_E5M2: 1, F8_E4M3: 1, F8_E8M0: 1,
-  I16: 2, U16: 2, F16: 2, BF16: 2,
-  I32: 4, U32: 4, F32: 4,
-  F64: 8, I64: 8, U64: 8,
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E5M2: 1,
+  F8_E4M3: 1,
+  F8_E8M0: 1,
+  I16: 2,
+  U16: 2,
+  F16: 2,
+  BF16: 2,
+  I32: 4,
+  U32: 4,
+  F32: 4,
+  F64: 8,
+  I64: 8,
+  U64: 8,
 };
 
 /**
@@ -42,8 +69,16 @@ export const DTYPE_SIZE: Readonly<Record<Dtype, number>> = {
  * (convert with {@link f16ToF32} / {@link bf16ToF32}); BOOL and the F8 types are raw bytes.
  */
 export type TensorData =
-  | Float32Array | Float64Array | Uint16Array | Int16Array | Int32Array | Uint32Array
-  | Int8Array | Uint8Array | BigInt64Array | BigUint64Array;
+  | Float32Array
+  | Float64Array
+  | Uint16Array
+  | Int16Array
+  | Int32Array
+  | Uint32Array
+  | Int8Array
+  | Uint8Array
+  | BigInt64Array
+  | BigUint64Array;
 
 /** One tensor as stored in a file: dtype, row-major shape and its elements. */
 export interface RawTensor {
@@ -87,16 +122,32 @@ function numel(shape: readonly number[]): number {
 /** Allocates a typed array of `count` elements for `dtype`. */
 function allocate(dtype: Dtype, count: number): TensorData {
   switch (dtype) {
-    case 'F32': return new Float32Array(count);
-    case 'F64': return new Float64Array(count);
-    case 'F16': case 'BF16': case 'U16': return new Uint16Array(count);
-    case 'I16': return new Int16Array(count);
-    case 'I32': return new Int32Array(count);
-    case 'U32': return new Uint32Array(count);
-    case 'I64': return new BigInt64Array(count);
-    case 'U64': return new BigUint64Array(count);
-    case 'I8': return new Int8Array(count);
-    case 'BOOL': case 'U8': case 'F8_E5M2': case 'F8_E4M3': case 'F8_E8M0': return new Uint8Array(count);
+    case 'F32':
+      return new Float32Array(count);
+    case 'F64':
+      return new Float64Array(count);
+    case 'F16':
+    case 'BF16':
+    case 'U16':
+      return new Uint16Array(count);
+    case 'I16':
+      return new Int16Array(count);
+    case 'I32':
+      return new Int32Array(count);
+    case 'U32':
+      return new Uint32Array(count);
+    case 'I64':
+      return new BigInt64Array(count);
+    case 'U64':
+      return new BigUint64Array(count);
+    case 'I8':
+      return new Int8Array(count);
+    case 'BOOL':
+    case 'U8':
+    case 'F8_E5M2':
+    case 'F8_E4M3':
+    case 'F8_E8M0':
+      return new Uint8Array(count);
   }
 }
 
@@ -136,18 +187,27 @@ function firstDuplicateTopLevelKey(text: string): string | null {
  * Parses and validates a header's JSON text. `fileLabel` prefixes every error message;
  * `bufferBytes` is the size of the data section the offsets must cover exactly.
  */
-function parseHeader(fileLabel: string, text: string, bufferBytes: number): { entries: HeaderEntry[]; metadata: Record<string, string> } {
+function parseHeader(
+  fileLabel: string,
+  text: string,
+  bufferBytes: number,
+): { entries: HeaderEntry[]; metadata: Record<string, string> } {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${fileLabel}: header is not valid JSON (${(err as Error).message})`);
+    throw new Error(`${fileLabel}: header is not valid JSON (${(err as Error).message})`, { cause: err });
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new Error(`${fileLabel}: header must be a JSON object, got ${Array.isArray(json) ? 'an array' : json === null ? 'null' : typeof json}`);
+    throw new Error(
+      `${fileLabel}: header must be a JSON object, got ${Array.isArray(json) ? 'an array' : json === null ? 'null' : typeof json}`,
+    );
   }
   const duplicate = firstDuplicateTopLevelKey(text);
-  if (duplicate !== null) throw new Error(`${fileLabel}: the header names tensor "${duplicate}" more than once (JSON would silently keep only the last)`);
+  if (duplicate !== null)
+    throw new Error(
+      `${fileLabel}: the header names tensor "${duplicate}" more than once (JSON would silently keep only the last)`,
+    );
   const metadata: Record<string, string> = {};
   const entries: HeaderEntry[] = [];
   for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
@@ -156,24 +216,34 @@ function parseHeader(fileLabel: string, text: string, bufferBytes: number): { en
         throw new Error(`${fileLabel}: "__metadata__" must be an object of strings`);
       }
       for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (typeof v !== 'string') throw new Error(`${fileLabel}: "__metadata__"."${k}" must be a string, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'string')
+          throw new Error(`${fileLabel}: "__metadata__"."${k}" must be a string, got ${JSON.stringify(v)}`);
         metadata[k] = v;
       }
       continue;
     }
     const where = `${fileLabel}: tensor "${name}"`;
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error(`${where}: expected an object {dtype, shape, data_offsets}`);
+    if (value === null || typeof value !== 'object' || Array.isArray(value))
+      throw new Error(`${where}: expected an object {dtype, shape, data_offsets}`);
     const info = value as Record<string, unknown>;
     if (!isDtype(info.dtype)) {
-      throw new Error(`${where}: unknown dtype ${JSON.stringify(info.dtype)} (expected one of ${DTYPE_ORDER.join(', ')})`);
+      throw new Error(
+        `${where}: unknown dtype ${JSON.stringify(info.dtype)} (expected one of ${DTYPE_ORDER.join(', ')})`,
+      );
     }
     const shape = info.shape;
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
       throw new Error(`${where}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
     }
     const offsets = info.data_offsets;
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && (o as number) >= 0)) {
-      throw new Error(`${where}: data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offsets)}`);
+    if (
+      !Array.isArray(offsets) ||
+      offsets.length !== 2 ||
+      !offsets.every((o) => Number.isSafeInteger(o) && (o as number) >= 0)
+    ) {
+      throw new Error(
+        `${where}: data_offsets must be [begin, end] non-negative integers, got ${JSON.stringify(offsets)}`,
+      );
     }
     const [begin, end] = offsets as [number, number];
     if (end < begin) throw new Error(`${where}: data_offsets [${begin}, ${end}] end before begin`);
@@ -194,13 +264,20 @@ function parseHeader(fileLabel: string, text: string, bufferBytes: number): { en
   let cursor = 0;
   for (const e of byOffset) {
     if (e.begin !== cursor) {
-      const what = e.begin < cursor ? 'overlaps the previous tensor' : `leaves a gap of ${e.begin - cursor} bytes after the previous tensor`;
-      throw new Error(`${fileLabel}: tensor "${e.name}": data_offsets [${e.begin}, ${e.end}] ${what} (expected begin ${cursor})`);
+      const what =
+        e.begin < cursor
+          ? 'overlaps the previous tensor'
+          : `leaves a gap of ${e.begin - cursor} bytes after the previous tensor`;
+      throw new Error(
+        `${fileLabel}: tensor "${e.name}": data_offsets [${e.begin}, ${e.end}] ${what} (expected begin ${cursor})`,
+      );
     }
     cursor = e.end;
   }
   if (cursor !== bufferBytes) {
-    throw new Error(`${fileLabel}: tensors cover ${cursor} bytes but the data section has ${bufferBytes} bytes (truncated or padded file)`);
+    throw new Error(
+      `${fileLabel}: tensors cover ${cursor} bytes but the data section has ${bufferBytes} bytes (truncated or padded file)`,
+    );
   }
   return { entries, metadata };
 }
@@ -232,13 +309,18 @@ function openForReading(path: string): number {
   const st = fstatSync(fd);
   if (!st.isFile()) {
     closeSync(fd);
-    throw new Error(`${path}: ${st.isDirectory() ? 'is a folder' : 'is not a regular file'}, expected a safetensors file`);
+    throw new Error(
+      `${path}: ${st.isDirectory() ? 'is a folder' : 'is not a regular file'}, expected a safetensors file`,
+    );
   }
   return fd;
 }
 
 /** Reads and validates the header of an open file; see {@link readSafetensors} for the checks. */
-function readHeader(fd: number, label: string): { entries: HeaderEntry[]; metadata: Record<string, string>; dataStart: number } {
+function readHeader(
+  fd: number,
+  label: string,
+): { entries: HeaderEntry[]; metadata: Record<string, string>; dataStart: number } {
   assertLittleEndianHost();
   const fileBytes = fstatSync(fd).size;
   if (fileBytes < 8) throw new Error(`${label}: file is ${fileBytes} bytes, too small for the 8-byte header length`);
@@ -247,10 +329,13 @@ function readHeader(fd: number, label: string): { entries: HeaderEntry[]; metada
   const headerLength = new DataView(lengthBytes.buffer).getBigUint64(0, true);
   // Checked before allocating anything, so a lying length cannot exhaust memory.
   if (headerLength > BigInt(MAX_HEADER_BYTES)) {
-    throw new Error(`${label}: header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit (corrupt or not a safetensors file)`);
+    throw new Error(
+      `${label}: header length ${headerLength} exceeds the ${MAX_HEADER_BYTES}-byte limit (corrupt or not a safetensors file)`,
+    );
   }
   const n = Number(headerLength);
-  if (8 + n > fileBytes) throw new Error(`${label}: header length ${n} runs past the end of the ${fileBytes}-byte file`);
+  if (8 + n > fileBytes)
+    throw new Error(`${label}: header length ${n} runs past the end of the ${fileBytes}-byte file`);
   const headerBytes = new Uint8Array(n);
   readExactly(fd, headerBytes, 8, label, 'the header');
   let text: string;
@@ -270,11 +355,19 @@ function readHeader(fd: number, label: string): { entries: HeaderEntry[]; metada
  * @param path the .safetensors file
  * @returns tensor infos by name (in header order) and the `__metadata__` map ({} when absent)
  */
-export function readSafetensorsHeader(path: string): { tensors: Map<string, TensorInfo>; metadata: Record<string, string> } {
+export function readSafetensorsHeader(path: string): {
+  tensors: Map<string, TensorInfo>;
+  metadata: Record<string, string>;
+} {
   const fd = openForReading(path);
   try {
     const { entries, metadata } = readHeader(fd, path);
-    const tensors = new Map(entries.map((e): [string, TensorInfo] => [e.name, { dtype: e.dtype, shape: [...e.shape], dataOffsets: [e.begin, e.end] }]));
+    const tensors = new Map(
+      entries.map((e): [string, TensorInfo] => [
+        e.name,
+        { dtype: e.dtype, shape: [...e.shape], dataOffsets: [e.begin, e.end] },
+      ]),
+    );
     return { tensors, metadata };
   } finally {
     closeSync(fd);
@@ -312,7 +405,13 @@ export function readSafetensors(path: string, options: { names?: Iterable<string
     const tensors = new Map<string, RawTensor>();
     for (const e of wanted) {
       const data = allocate(e.dtype, numel(e.shape));
-      readExactly(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), dataStart + e.begin, path, `tensor "${e.name}"`);
+      readExactly(
+        fd,
+        new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+        dataStart + e.begin,
+        path,
+        `tensor "${e.name}"`,
+      );
       tensors.set(e.name, { dtype: e.dtype, shape: [...e.shape], data });
     }
     return { tensors, metadata };
@@ -373,13 +472,16 @@ export function writeSafetensors(
   for (const [name, t] of entries) {
     const where = `writeSafetensors(${path}): tensor "${name}"`;
     if (name === '__metadata__') throw new Error(`${where}: the name "__metadata__" is reserved`);
-    if (!isDtype(t.dtype)) throw new Error(`${where}: unknown dtype ${JSON.stringify(t.dtype)} (expected one of ${DTYPE_ORDER.join(', ')})`);
+    if (!isDtype(t.dtype))
+      throw new Error(`${where}: unknown dtype ${JSON.stringify(t.dtype)} (expected one of ${DTYPE_ORDER.join(', ')})`);
     if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new Error(`${where}: shape must be an array of non-negative integers, got ${JSON.stringify(t.shape)}`);
     }
     const expected = numel(t.shape) * DTYPE_SIZE[t.dtype];
     if (t.data.byteLength !== expected) {
-      throw new Error(`${where}: shape ${JSON.stringify(t.shape)} × ${t.dtype} needs ${expected} bytes, data has ${t.data.byteLength}`);
+      throw new Error(
+        `${where}: shape ${JSON.stringify(t.shape)} × ${t.dtype} needs ${expected} bytes, data has ${t.data.byteLength}`,
+      );
     }
   }
   if (metadata !== undefined) {
@@ -420,16 +522,27 @@ export function readShardedSafetensors(dir: string, indexFile = 'model.safetenso
   const indexPath = join(dir, indexFile);
   const index = readJsonObject(indexPath, MAX_INDEX_BYTES);
   const weightMap = index.weight_map;
-  if (!isPlainObject(weightMap)) throw new Error(`${indexPath}: field "weight_map" must be an object {tensor name: shard file}`);
+  if (!isPlainObject(weightMap))
+    throw new Error(`${indexPath}: field "weight_map" must be an object {tensor name: shard file}`);
   const shardToNames = new Map<string, string[]>();
   for (const [name, shard] of Object.entries(weightMap)) {
-    if (typeof shard !== 'string' || shard === '' || shard.includes('/') || shard.includes('\\') || shard === '..' || shard === '.') {
-      throw new Error(`${indexPath}: weight_map["${name}"] must be a file name inside the folder, got ${JSON.stringify(shard)}`);
+    if (
+      typeof shard !== 'string' ||
+      shard === '' ||
+      shard.includes('/') ||
+      shard.includes('\\') ||
+      shard === '..' ||
+      shard === '.'
+    ) {
+      throw new Error(
+        `${indexPath}: weight_map["${name}"] must be a file name inside the folder, got ${JSON.stringify(shard)}`,
+      );
     }
     (shardToNames.get(shard) ?? shardToNames.set(shard, []).get(shard)!).push(name);
   }
   for (const shard of shardToNames.keys()) {
-    if (!existsSync(join(dir, shard))) throw new Error(`${indexPath}: shard "${shard}" listed in weight_map does not exist in ${dir}`);
+    if (!existsSync(join(dir, shard)))
+      throw new Error(`${indexPath}: shard "${shard}" listed in weight_map does not exist in ${dir}`);
   }
   const tensors = new Map<string, RawTensor>();
   const metadata: Record<string, string> = {};
@@ -438,7 +551,8 @@ export function readShardedSafetensors(dir: string, indexFile = 'model.safetenso
     const contents = readSafetensors(shardPath);
     for (const [k, v] of Object.entries(contents.metadata)) if (!(k in metadata)) metadata[k] = v;
     for (const name of names) {
-      if (!contents.tensors.has(name)) throw new Error(`${shardPath}: tensor "${name}" listed in ${indexFile} is missing from this shard`);
+      if (!contents.tensors.has(name))
+        throw new Error(`${shardPath}: tensor "${name}" listed in ${indexFile} is missing from this shard`);
     }
     for (const [name, t] of contents.tensors) {
       if (tensors.has(name)) throw new Error(`${shardPath}: tensor "${name}" also appears in another shard`);

@@ -81,7 +81,7 @@ export function tokenOffsets(tokenizer: PreTrainedTokenizer, text: string): Toke
   const bytes: number[] = [];
   const charStart: number[] = [];
   const charEnd: number[] = [];
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const cp = text.codePointAt(i) ?? 0;
     const width = cp > 0xffff ? 2 : 1;
     for (const b of encoder.encode(String.fromCodePoint(cp))) {
@@ -93,7 +93,15 @@ export function tokenOffsets(tokenizer: PreTrainedTokenizer, text: string): Toke
   }
   const isSpaceByte = (k: number): boolean => {
     const b = bytes[k];
-    return b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d || b === 0x0b || b === 0x0c || (b !== undefined && b >= 0x80 && /\s/u.test(text.slice(charStart[k], charEnd[k])));
+    return (
+      b === 0x20 ||
+      b === 0x09 ||
+      b === 0x0a ||
+      b === 0x0d ||
+      b === 0x0b ||
+      b === 0x0c ||
+      (b !== undefined && b >= 0x80 && /\s/u.test(text.slice(charStart[k], charEnd[k])))
+    );
   };
   const skipSpaces = (k: number): number => {
     while (k < bytes.length && isSpaceByte(k)) k++;
@@ -142,8 +150,10 @@ export function tokenOffsets(tokenizer: PreTrainedTokenizer, text: string): Toke
     // or a whitespace-separated run), each takes its piece, as BERT's pre-tokenizer splits them;
     // otherwise the first takes the whole gap and the others are empty at its end.
     const pieces: [number, number][] = [];
-    const piece = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]|[^\s\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]+/gu;
-    for (const m of text.slice(gapStart, gapEnd).matchAll(piece)) pieces.push([gapStart + (m.index ?? 0), gapStart + (m.index ?? 0) + m[0].length]);
+    const piece =
+      /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]|[^\s\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]+/gu;
+    for (const m of text.slice(gapStart, gapEnd).matchAll(piece))
+      pieces.push([gapStart + (m.index ?? 0), gapStart + (m.index ?? 0) + m[0].length]);
     pending.forEach((p, n) => {
       const span = spans[p];
       if (span === undefined) return;
@@ -156,7 +166,8 @@ export function tokenOffsets(tokenizer: PreTrainedTokenizer, text: string): Toke
   };
   for (const token of tokens) {
     const id = tokenizer.tokenToId(token) ?? tokenizer.unkTokenId;
-    if (id === null) throw new Error(`tokenOffsets: token ${JSON.stringify(token)} has no id and the tokenizer has no unk_token`);
+    if (id === null)
+      throw new Error(`tokenOffsets: token ${JSON.stringify(token)} has no id and the tokenizer has no unk_token`);
     const span: TokenSpan = { token, id, start: 0, end: 0 };
     spans.push(span);
     const surface = token === tokenizer.unkToken ? null : surfaceBytes(token, byteLevel);
@@ -232,8 +243,10 @@ export function specialTokenLayout(tokenizer: PreTrainedTokenizer): SpecialToken
   const pair = tokenizer.encodePlus('a', { textPair: 'b' });
   const pa = indexOfRun(pair.inputIds, a);
   const pb = pa < 0 ? -1 : indexOfRun(pair.inputIds, b, pa + a.length);
-  if (i < 0 || pa < 0 || pb < 0) throw new Error('specialTokenLayout: cannot locate the text among the special tokens this tokenizer adds');
-  const ids = (from: number, to: number, types = false): number[] => (types ? pair.tokenTypeIds : pair.inputIds).slice(from, to);
+  if (i < 0 || pa < 0 || pb < 0)
+    throw new Error('specialTokenLayout: cannot locate the text among the special tokens this tokenizer adds');
+  const ids = (from: number, to: number, types = false): number[] =>
+    (types ? pair.tokenTypeIds : pair.inputIds).slice(from, to);
   return {
     single: {
       prefix: single.inputIds.slice(0, i),

@@ -8,9 +8,38 @@
 import { existsSync } from 'node:fs';
 import { readTextBounded } from './files.js';
 import { join } from 'node:path';
-import { Tokenizer } from '@huggingface/tokenizers';
+import { Tokenizer as UntypedTokenizer } from '@huggingface/tokenizers';
 import { Environment, Template } from '@huggingface/jinja';
 import { FieldReader, isPlainObject, readJsonObject } from './json.js';
+
+/**
+ * The part of `@huggingface/tokenizers`' `Tokenizer` that tunekit calls, with the signatures of its
+ * types/core/Tokenizer.d.ts. The package's own declarations use extension-less relative imports,
+ * which NodeNext resolution cannot follow, so without this view every call would be typed `any`.
+ */
+interface Tokenizer {
+  post_processor:
+    | ((
+        tokens: string[],
+        pair: string[] | null,
+        addSpecialTokens: boolean,
+      ) => {
+        tokens: string[];
+        tokens_pair?: string[];
+        token_type_ids?: number[];
+      })
+    | null;
+  decode(
+    ids: number[],
+    options?: { skip_special_tokens?: boolean; clean_up_tokenization_spaces?: boolean | null },
+  ): string;
+  tokenize(text: string, options?: { text_pair?: string | null; add_special_tokens?: boolean }): string[];
+  token_to_id(token: string): number | undefined;
+  id_to_token(id: number): string | undefined;
+  get_added_tokens_decoder(): Map<number, { content: string; special: boolean }>;
+  get_vocab(withAddedTokens?: boolean): Map<string, number>;
+}
+const TokenizerClass = UntypedTokenizer as unknown as new (tokenizerJson: object, config: object) => Tokenizer;
 
 /** Largest accepted tokenizer.json (100 MB); real ones are 0.5–20 MB. */
 export const MAX_TOKENIZER_JSON_BYTES = 100_000_000;
@@ -26,7 +55,15 @@ export type Side = 'left' | 'right';
 export type TruncationStrategy = 'longest_first' | 'only_first' | 'only_second';
 
 /** The names of transformers' SpecialTokensMixin attributes. */
-const SPECIAL_TOKEN_NAMES = ['bos_token', 'eos_token', 'unk_token', 'sep_token', 'pad_token', 'cls_token', 'mask_token'] as const;
+const SPECIAL_TOKEN_NAMES = [
+  'bos_token',
+  'eos_token',
+  'unk_token',
+  'sep_token',
+  'pad_token',
+  'cls_token',
+  'mask_token',
+] as const;
 type SpecialTokenName = (typeof SPECIAL_TOKEN_NAMES)[number];
 
 /** One chat message; `content` may be a string or a list of content parts (multimodal templates). */
@@ -184,18 +221,41 @@ export class PreTrainedTokenizer {
     return token === null ? null : this.tokenToId(token);
   }
 
-  get bosTokenId(): number | null { return this.idOf(this.bosToken); }
-  get eosTokenId(): number | null { return this.idOf(this.eosToken); }
-  get unkTokenId(): number | null { return this.idOf(this.unkToken); }
-  get sepTokenId(): number | null { return this.idOf(this.sepToken); }
-  get padTokenId(): number | null { return this.idOf(this.padToken); }
-  get clsTokenId(): number | null { return this.idOf(this.clsToken); }
-  get maskTokenId(): number | null { return this.idOf(this.maskToken); }
+  get bosTokenId(): number | null {
+    return this.idOf(this.bosToken);
+  }
+  get eosTokenId(): number | null {
+    return this.idOf(this.eosToken);
+  }
+  get unkTokenId(): number | null {
+    return this.idOf(this.unkToken);
+  }
+  get sepTokenId(): number | null {
+    return this.idOf(this.sepToken);
+  }
+  get padTokenId(): number | null {
+    return this.idOf(this.padToken);
+  }
+  get clsTokenId(): number | null {
+    return this.idOf(this.clsToken);
+  }
+  get maskTokenId(): number | null {
+    return this.idOf(this.maskToken);
+  }
 
   /** Ids of every special token (named ones, additional ones and added tokens marked special). */
   get allSpecialIds(): number[] {
     const ids = new Set<number>();
-    for (const t of [this.bosToken, this.eosToken, this.unkToken, this.sepToken, this.padToken, this.clsToken, this.maskToken, ...this.additionalSpecialTokens]) {
+    for (const t of [
+      this.bosToken,
+      this.eosToken,
+      this.unkToken,
+      this.sepToken,
+      this.padToken,
+      this.clsToken,
+      this.maskToken,
+      ...this.additionalSpecialTokens,
+    ]) {
       const id = this.idOf(t);
       if (id !== null) ids.add(id);
     }
@@ -220,13 +280,20 @@ export class PreTrainedTokenizer {
    * Ids, attention mask and token type ids of one text or pair (transformers' `encode_plus`
    * without padding/truncation; use {@link encodeBatch} for those).
    */
-  encodePlus(text: string, options: EncodeOptions = {}): { inputIds: number[]; attentionMask: number[]; tokenTypeIds: number[] } {
+  encodePlus(
+    text: string,
+    options: EncodeOptions = {},
+  ): { inputIds: number[]; attentionMask: number[]; tokenTypeIds: number[] } {
     const { ids, typeIds } = this.encodeWithTypes(text, options.textPair ?? null, options.addSpecialTokens ?? true);
     return { inputIds: ids, attentionMask: ids.map(() => 1), tokenTypeIds: typeIds };
   }
 
   /** Runs the post-processor on token strings, returning ids and type ids. */
-  private postProcess(first: string[], second: string[] | null, addSpecialTokens: boolean): { ids: number[]; typeIds: number[] } {
+  private postProcess(
+    first: string[],
+    second: string[] | null,
+    addSpecialTokens: boolean,
+  ): { ids: number[]; typeIds: number[] } {
     let tokens: string[];
     let typeIds: number[] | undefined;
     if (this.tokenizer.post_processor) {
@@ -242,13 +309,18 @@ export class PreTrainedTokenizer {
     const unk = this.unkTokenId;
     const ids = tokens.map((t) => {
       const id = this.tokenizer.token_to_id(t) ?? unk;
-      if (id === null) throw new Error(`${this.label}: token ${JSON.stringify(t)} has no id and the tokenizer has no unk_token`);
+      if (id === null)
+        throw new Error(`${this.label}: token ${JSON.stringify(t)} has no id and the tokenizer has no unk_token`);
       return id;
     });
     return { ids, typeIds };
   }
 
-  private encodeWithTypes(text: string, textPair: string | null, addSpecialTokens: boolean): { ids: number[]; typeIds: number[] } {
+  private encodeWithTypes(
+    text: string,
+    textPair: string | null,
+    addSpecialTokens: boolean,
+  ): { ids: number[]; typeIds: number[] } {
     if (typeof text !== 'string') throw new Error(`${this.label}: encode expects a string, got ${typeof text}`);
     const first = this.tokenize(text);
     const second = textPair === null ? null : this.tokenize(textPair);
@@ -277,10 +349,11 @@ export class PreTrainedTokenizer {
     if (pairs !== undefined && pairs.length !== texts.length) {
       throw new Error(`encodeBatch: textPairs has ${pairs.length} entries but texts has ${texts.length}`);
     }
-    const padding = options.padding === true ? 'longest' : options.padding ?? false;
-    const truncation = options.truncation === true ? 'longest_first' : options.truncation ?? false;
+    const padding = options.padding === true ? 'longest' : (options.padding ?? false);
+    const truncation = options.truncation === true ? 'longest_first' : (options.truncation ?? false);
     const maxLength = options.maxLength ?? this.modelMaxLength;
-    if (!Number.isSafeInteger(maxLength) || maxLength < 1) throw new Error(`encodeBatch: maxLength must be a positive integer, got ${maxLength}`);
+    if (!Number.isSafeInteger(maxLength) || maxLength < 1)
+      throw new Error(`encodeBatch: maxLength must be a positive integer, got ${maxLength}`);
     const truncationSide = options.truncationSide ?? this.truncationSide;
 
     const rows = texts.map((text, i) => {
@@ -289,7 +362,8 @@ export class PreTrainedTokenizer {
       if (truncation !== false) {
         const special = addSpecialTokens ? this.numSpecialTokensToAdd(second !== null) : 0;
         const budget = maxLength - special;
-        if (budget < 0) throw new Error(`encodeBatch: maxLength ${maxLength} is smaller than the ${special} special tokens added`);
+        if (budget < 0)
+          throw new Error(`encodeBatch: maxLength ${maxLength} is smaller than the ${special} special tokens added`);
         [first, second] = truncatePair(first, second, budget, truncation, truncationSide);
       }
       return this.postProcess(first, second, addSpecialTokens);
@@ -315,7 +389,12 @@ export class PreTrainedTokenizer {
         return paddingSide === 'left' ? [...fill, ...row] : [...row, ...fill];
       };
       out.inputIds.push(pad(ids, padId ?? 0));
-      out.attentionMask.push(pad(ids.map(() => 1), 0));
+      out.attentionMask.push(
+        pad(
+          ids.map(() => 1),
+          0,
+        ),
+      );
       out.tokenTypeIds.push(pad(typeIds, 0));
     }
     return out;
@@ -367,8 +446,14 @@ export class PreTrainedTokenizer {
     const source = this.resolveChatTemplate(options.chatTemplate, options.tools !== undefined);
     if (!Array.isArray(messages)) throw new Error('applyChatTemplate: messages must be an array of {role, content}');
     messages.forEach((m, i) => {
-      if (!isPlainObject(m) || typeof m.role !== 'string' || (typeof m.content !== 'string' && !Array.isArray(m.content) && m.content !== undefined && m.content !== null)) {
-        throw new Error(`applyChatTemplate: message ${i} must be {role: string, content: string | list}, got ${JSON.stringify(m)}`);
+      if (
+        !isPlainObject(m) ||
+        typeof m.role !== 'string' ||
+        (typeof m.content !== 'string' && !Array.isArray(m.content) && m.content !== undefined && m.content !== null)
+      ) {
+        throw new Error(
+          `applyChatTemplate: message ${i} must be {role: string, content: string | list}, got ${JSON.stringify(m)}`,
+        );
       }
     });
     if (options.continueFinalMessage && options.addGenerationPrompt) {
@@ -381,7 +466,9 @@ export class PreTrainedTokenizer {
     }
     // Like transformers' special_tokens_map, unset tokens are left undefined (render as "").
     const variables: Record<string, unknown> = {
-      ...Object.fromEntries(SPECIAL_TOKEN_NAMES.map((n) => [n, this.specialTokenString(n)]).filter(([, v]) => v !== null)),
+      ...Object.fromEntries(
+        SPECIAL_TOKEN_NAMES.map((n) => [n, this.specialTokenString(n)] as const).filter(([, v]) => v !== null),
+      ),
       additional_special_tokens: this.additionalSpecialTokens,
       ...options.templateVariables,
       messages,
@@ -397,8 +484,13 @@ export class PreTrainedTokenizer {
 
   private specialTokenString(name: SpecialTokenName): string | null {
     return {
-      bos_token: this.bosToken, eos_token: this.eosToken, unk_token: this.unkToken, sep_token: this.sepToken,
-      pad_token: this.padToken, cls_token: this.clsToken, mask_token: this.maskToken,
+      bos_token: this.bosToken,
+      eos_token: this.eosToken,
+      unk_token: this.unkToken,
+      sep_token: this.sepToken,
+      pad_token: this.padToken,
+      cls_token: this.clsToken,
+      mask_token: this.maskToken,
     }[name];
   }
 
@@ -407,7 +499,9 @@ export class PreTrainedTokenizer {
     if (requested !== undefined) return this.chatTemplates.get(requested) ?? requested;
     const chosen = (withTools ? this.chatTemplates.get('tool_use') : undefined) ?? this.chatTemplate;
     if (chosen === null) {
-      throw new Error(`${this.label}: this tokenizer has no chat_template (tokenizer_config.json or chat_template.jinja); pass options.chatTemplate`);
+      throw new Error(
+        `${this.label}: this tokenizer has no chat_template (tokenizer_config.json or chat_template.jinja); pass options.chatTemplate`,
+      );
     }
     return chosen;
   }
@@ -423,13 +517,20 @@ export const MAX_TEMPLATE_RANGE = 100_000;
 function sandboxedRange(start: unknown, stop?: unknown, step: unknown = 1): number[] {
   const args = stop === undefined ? [0, start, step] : [start, stop, step];
   if (!args.every((a) => typeof a === 'number' && Number.isInteger(a))) {
-    throw new Error(`chat template: range() expects integers, got range(${[start, stop, step].filter((a) => a !== undefined).map((a) => JSON.stringify(a)).join(', ')})`);
+    throw new Error(
+      `chat template: range() expects integers, got range(${[start, stop, step]
+        .filter((a) => a !== undefined)
+        .map((a) => JSON.stringify(a))
+        .join(', ')})`,
+    );
   }
   const [from, to, by] = args as [number, number, number];
   if (by === 0) throw new Error('chat template: range() step must not be zero');
   const length = Math.max(0, Math.ceil((to - from) / by));
   if (length > MAX_TEMPLATE_RANGE) {
-    throw new Error(`chat template: range() of ${length} items is too big; templates may build ranges of at most ${MAX_TEMPLATE_RANGE} items (as Python's sandboxed Jinja)`);
+    throw new Error(
+      `chat template: range() of ${length} items is too big; templates may build ranges of at most ${MAX_TEMPLATE_RANGE} items (as Python's sandboxed Jinja)`,
+    );
   }
   return Array.from({ length }, (_, i) => from + i * by);
 }
@@ -441,7 +542,8 @@ function sandboxedRange(start: unknown, stop?: unknown, step: unknown = 1): numb
  * the library no longer declares `range` that way.
  */
 function renderSandboxed(template: Template, variables: Record<string, unknown>): string {
-  const proto = Environment.prototype as unknown as { set(name: string, value: unknown): unknown };
+  // Typed by hand: the package's .d.ts files do not resolve under NodeNext (see Tokenizer above).
+  const proto = (Environment as unknown as { prototype: { set: (name: string, value: unknown) => unknown } }).prototype;
   const set = proto.set;
   let replaced = false;
   proto.set = function (this: unknown, name: string, value: unknown): unknown {
@@ -450,7 +552,10 @@ function renderSandboxed(template: Template, variables: Record<string, unknown>)
       return set.call(this, name, sandboxedRange);
     }
     // `messages` is ours, set after the library's globals: by then range must have been replaced.
-    if (name === 'messages' && !replaced) throw new Error('chat template: cannot bound range() with this version of @huggingface/jinja; refusing to render');
+    if (name === 'messages' && !replaced)
+      throw new Error(
+        'chat template: cannot bound range() with this version of @huggingface/jinja; refusing to render',
+      );
     return set.call(this, name, value);
   };
   try {
@@ -467,9 +572,13 @@ function renderSandboxed(template: Template, variables: Record<string, unknown>)
 function cutAfterFinalMessage(rendered: string, messages: ChatMessage[]): string {
   const last = messages[messages.length - 1];
   const content = typeof last?.content === 'string' ? last.content : null;
-  if (content === null) throw new Error('applyChatTemplate: continueFinalMessage needs a final message with string content');
+  if (content === null)
+    throw new Error('applyChatTemplate: continueFinalMessage needs a final message with string content');
   const at = rendered.lastIndexOf(content.trim());
-  if (at < 0) throw new Error('applyChatTemplate: continueFinalMessage: the final message content does not appear in the rendered chat');
+  if (at < 0)
+    throw new Error(
+      'applyChatTemplate: continueFinalMessage: the final message content does not appear in the rendered chat',
+    );
   return rendered.slice(0, at + content.trim().length);
 }
 
@@ -484,7 +593,13 @@ function cut(tokens: string[], keep: number, side: Side): string[] {
  * longest_first follows the Rust tokenizers: the shorter sequence keeps its length if the longer can
  * absorb the cut, otherwise both get half the budget (the second gets the odd token).
  */
-function truncatePair(first: string[], second: string[] | null, budget: number, strategy: TruncationStrategy, side: Side): [string[], string[] | null] {
+function truncatePair(
+  first: string[],
+  second: string[] | null,
+  budget: number,
+  strategy: TruncationStrategy,
+  side: Side,
+): [string[], string[] | null] {
   if (second === null) {
     if (strategy === 'only_second') throw new Error("encodeBatch: truncation 'only_second' needs text pairs");
     return [cut(first, budget, side), null];
@@ -512,12 +627,16 @@ function readChatTemplates(dir: string, config: Record<string, unknown>, label: 
   else if (Array.isArray(raw)) {
     for (const entry of raw) {
       if (!isPlainObject(entry) || typeof entry.name !== 'string' || typeof entry.template !== 'string') {
-        throw new Error(`${label}/tokenizer_config.json: field "chat_template" must be a string or a list of {name, template}`);
+        throw new Error(
+          `${label}/tokenizer_config.json: field "chat_template" must be a string or a list of {name, template}`,
+        );
       }
       templates.set(entry.name, entry.template);
     }
   } else if (raw !== undefined && raw !== null) {
-    throw new Error(`${label}/tokenizer_config.json: field "chat_template" must be a string or a list of {name, template}`);
+    throw new Error(
+      `${label}/tokenizer_config.json: field "chat_template" must be a string or a list of {name, template}`,
+    );
   }
   const jinjaPath = join(dir, 'chat_template.jinja');
   if (existsSync(jinjaPath)) {
@@ -549,12 +668,20 @@ function tokenIdInJson(tokenizerJson: Record<string, unknown>, content: string):
  * add_eos_token), so setting add_eos_token in tokenizer_config.json takes effect as in transformers.
  */
 function llamaPostProcessor(
-  tokenizerJson: Record<string, unknown>, addBos: boolean, addEos: boolean, bos: string | null, eos: string | null, configPath: string,
+  tokenizerJson: Record<string, unknown>,
+  addBos: boolean,
+  addEos: boolean,
+  bos: string | null,
+  eos: string | null,
+  configPath: string,
 ): Record<string, unknown> {
   const special = (token: string | null, name: string): { token: string; id: number } => {
     if (token === null) throw new Error(`${configPath}: add_${name}_token is true but ${name}_token is not set`);
     const id = tokenIdInJson(tokenizerJson, token);
-    if (id === null) throw new Error(`${configPath}: ${name}_token ${JSON.stringify(token)} is not in the vocabulary of tokenizer.json`);
+    if (id === null)
+      throw new Error(
+        `${configPath}: ${name}_token ${JSON.stringify(token)} is not in the vocabulary of tokenizer.json`,
+      );
     return { token, id };
   };
   const b = addBos ? special(bos, 'bos') : null;
@@ -566,7 +693,12 @@ function llamaPostProcessor(
   ];
   const specialTokens: Record<string, unknown> = {};
   for (const t of [b, e]) if (t) specialTokens[t.token] = { id: t.token, ids: [t.id], tokens: [t.token] };
-  return { type: 'TemplateProcessing', single: piece(0, 'A'), pair: [...piece(0, 'A'), ...piece(1, 'B')], special_tokens: specialTokens };
+  return {
+    type: 'TemplateProcessing',
+    single: piece(0, 'A'),
+    pair: [...piece(0, 'A'), ...piece(1, 'B')],
+    special_tokens: specialTokens,
+  };
 }
 
 /** Loads tokenizers from Hugging Face model folders. */
@@ -581,12 +713,15 @@ export class AutoTokenizer {
   static fromPretrained(dir: string): PreTrainedTokenizer {
     const tokenizerPath = join(dir, 'tokenizer.json');
     if (!existsSync(tokenizerPath)) {
-      throw new Error(`${dir}: no tokenizer.json (only "fast" tokenizers are supported; convert slow vocab files with transformers first)`);
+      throw new Error(
+        `${dir}: no tokenizer.json (only "fast" tokenizers are supported; convert slow vocab files with transformers first)`,
+      );
     }
     const tokenizerJson = readJsonObject(tokenizerPath, MAX_TOKENIZER_JSON_BYTES);
     if (!isPlainObject(tokenizerJson.model)) throw new Error(`${tokenizerPath}: field "model" must be an object`);
     tokenizerJson.added_tokens ??= [];
-    if (!Array.isArray(tokenizerJson.added_tokens)) throw new Error(`${tokenizerPath}: field "added_tokens" must be a list`);
+    if (!Array.isArray(tokenizerJson.added_tokens))
+      throw new Error(`${tokenizerPath}: field "added_tokens" must be a list`);
     const configPath = join(dir, 'tokenizer_config.json');
     const config = existsSync(configPath) ? readJsonObject(configPath, MAX_TOKENIZER_CONFIG_BYTES) : {};
     const mapPath = join(dir, 'special_tokens_map.json');
@@ -594,28 +729,43 @@ export class AutoTokenizer {
 
     const specialTokens = {} as Record<SpecialTokenName, string | null>;
     for (const name of SPECIAL_TOKEN_NAMES) {
-      specialTokens[name] = name in specialMap
-        ? specialTokenContent(mapPath, name, specialMap[name])
-        : specialTokenContent(configPath, name, config[name]);
+      specialTokens[name] =
+        name in specialMap
+          ? specialTokenContent(mapPath, name, specialMap[name])
+          : specialTokenContent(configPath, name, config[name]);
     }
     const additionalRaw = specialMap.additional_special_tokens ?? config.additional_special_tokens ?? [];
-    if (!Array.isArray(additionalRaw)) throw new Error(`${configPath}: field "additional_special_tokens" must be a list`);
-    const additional = additionalRaw.map((t, i) => specialTokenContent(configPath, `additional_special_tokens[${i}]`, t)!);
+    if (!Array.isArray(additionalRaw))
+      throw new Error(`${configPath}: field "additional_special_tokens" must be a list`);
+    const additional = additionalRaw.map((t, i) =>
+      specialTokenContent(configPath, `additional_special_tokens[${i}]`, t)!,
+    );
 
-    if (LLAMA_TOKENIZER_CLASSES.test(String(config.tokenizer_class ?? ''))) {
+    if (typeof config.tokenizer_class === 'string' && LLAMA_TOKENIZER_CLASSES.test(config.tokenizer_class)) {
       const cfg = new FieldReader(configPath, config);
       tokenizerJson.post_processor = llamaPostProcessor(
-        tokenizerJson, cfg.bool('add_bos_token', true), cfg.bool('add_eos_token', false), specialTokens.bos_token, specialTokens.eos_token, configPath,
+        tokenizerJson,
+        cfg.bool('add_bos_token', true),
+        cfg.bool('add_eos_token', false),
+        specialTokens.bos_token,
+        specialTokens.eos_token,
+        configPath,
       );
     }
 
     let tokenizer: Tokenizer;
     try {
       // The library reads additional_special_tokens as strings to treat them as special in decode.
-      tokenizer = new Tokenizer(tokenizerJson, { ...config, additional_special_tokens: additional });
+      tokenizer = new TokenizerClass(tokenizerJson, { ...config, additional_special_tokens: additional });
     } catch (err) {
-      throw new Error(`${tokenizerPath}: cannot build the tokenizer (${(err as Error).message})`);
+      throw new Error(`${tokenizerPath}: cannot build the tokenizer (${(err as Error).message})`, { cause: err });
     }
-    return new PreTrainedTokenizer(tokenizer, config, { ...specialTokens, additional }, readChatTemplates(dir, config, dir), dir);
+    return new PreTrainedTokenizer(
+      tokenizer,
+      config,
+      { ...specialTokens, additional },
+      readChatTemplates(dir, config, dir),
+      dir,
+    );
   }
 }

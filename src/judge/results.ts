@@ -7,8 +7,16 @@
 import { cohenKappa, fleissKappa, krippendorffAlpha, mean, signTest, wilsonInterval } from './stats.js';
 import type { JudgeStore, JudgementRow, StudyRow } from './store.js';
 
-export interface Rate { count: number; rate: number; ci95: [number, number] }
-export interface SystemRatings { naturalness: number; helpfulness: number; repetitionRate: number }
+export interface Rate {
+  count: number;
+  rate: number;
+  ci95: [number, number];
+}
+export interface SystemRatings {
+  naturalness: number;
+  helpfulness: number;
+  repetitionRate: number;
+}
 export interface StudyResults {
   study: string;
   systems: { A: string; B: string };
@@ -56,7 +64,7 @@ export function computeResults(study: StudyRow, itemCount: number, rows: readonl
   const byItem = new Map<number, Map<number, JudgementRow>>();
   for (const r of rows) {
     let m = byItem.get(r.itemId);
-    if (!m) byItem.set(r.itemId, (m = new Map()));
+    if (!m) byItem.set(r.itemId, (m = new Map<number, JudgementRow>()));
     m.set(r.raterId, r);
   }
   const itemIds = [...byItem.keys()].sort((x, y) => x - y);
@@ -66,10 +74,12 @@ export function computeResults(study: StudyRow, itemCount: number, rows: readonl
     const [r1, r2] = raterIds as [number, number];
     const shared = itemIds.filter((id) => byItem.get(id)?.has(r1) && byItem.get(id)?.has(r2));
     if (shared.length > 0) {
-      cohen = finiteOrNull(cohenKappa(
-        shared.map((id) => byItem.get(id)?.get(r1)?.preference ?? ''),
-        shared.map((id) => byItem.get(id)?.get(r2)?.preference ?? ''),
-      ));
+      cohen = finiteOrNull(
+        cohenKappa(
+          shared.map((id) => byItem.get(id)?.get(r1)?.preference ?? ''),
+          shared.map((id) => byItem.get(id)?.get(r2)?.preference ?? ''),
+        ),
+      );
     }
   }
   let fleiss: number | null = null;
@@ -79,19 +89,32 @@ export function computeResults(study: StudyRow, itemCount: number, rows: readonl
     fleissItems = complete.length;
     if (complete.length > 0) {
       const cats = ['A', 'tie', 'B'];
-      fleiss = finiteOrNull(fleissKappa(complete.map((id) => cats.map((c) => [...(byItem.get(id)?.values() ?? [])].filter((r) => r.preference === c).length))));
+      fleiss = finiteOrNull(
+        fleissKappa(
+          complete.map((id) =>
+            cats.map((c) => [...(byItem.get(id)?.values() ?? [])].filter((r) => r.preference === c).length),
+          ),
+        ),
+      );
     }
   }
   const prefValue = { A: 1, tie: 2, B: 3 } as const;
-  const matrix = (value: (r: JudgementRow) => number): (number | null)[][] => raterIds.map((rid) => itemIds.map((id) => {
-    const r = byItem.get(id)?.get(rid);
-    return r ? value(r) : null;
-  }));
-  const ratingMatrix = (pick: (r: JudgementRow, system: 'A' | 'B') => number): (number | null)[][] => raterIds.map((rid) => itemIds.flatMap((id) => {
-    const r = byItem.get(id)?.get(rid);
-    return r ? [pick(r, 'A'), pick(r, 'B')] : [null, null];
-  }));
-  const alpha = (m: (number | null)[][]): number | null => (raterIds.length >= 2 ? finiteOrNull(krippendorffAlpha(m, 'ordinal')) : null);
+  const matrix = (value: (r: JudgementRow) => number): (number | null)[][] =>
+    raterIds.map((rid) =>
+      itemIds.map((id) => {
+        const r = byItem.get(id)?.get(rid);
+        return r ? value(r) : null;
+      }),
+    );
+  const ratingMatrix = (pick: (r: JudgementRow, system: 'A' | 'B') => number): (number | null)[][] =>
+    raterIds.map((rid) =>
+      itemIds.flatMap((id) => {
+        const r = byItem.get(id)?.get(rid);
+        return r ? [pick(r, 'A'), pick(r, 'B')] : [null, null];
+      }),
+    );
+  const alpha = (m: (number | null)[][]): number | null =>
+    raterIds.length >= 2 ? finiteOrNull(krippendorffAlpha(m, 'ordinal')) : null;
   const ratings = (s: 'A' | 'B'): SystemRatings => ({
     naturalness: mean(rows.map((r) => (s === 'A' ? r.naturalnessA : r.naturalnessB))),
     helpfulness: mean(rows.map((r) => (s === 'A' ? r.helpfulnessA : r.helpfulnessB))),
@@ -137,11 +160,49 @@ function csvCell(v: string | number | boolean): string {
 /** Every judgement of a study, one CSV row each (with the item's prompt and both outputs). */
 export function judgementsCsv(store: JudgeStore, study: StudyRow): string {
   const items = new Map(store.items(study.id).map((i) => [i.id, i]));
-  const header = ['study', 'item', 'rater', 'preference', 'a_shown_left', 'naturalness_a', 'helpfulness_a', 'naturalness_b', 'helpfulness_b', 'repetitive_a', 'repetitive_b', 'comment', 'created', 'prompt', 'output_a', 'output_b'];
+  const header = [
+    'study',
+    'item',
+    'rater',
+    'preference',
+    'a_shown_left',
+    'naturalness_a',
+    'helpfulness_a',
+    'naturalness_b',
+    'helpfulness_b',
+    'repetitive_a',
+    'repetitive_b',
+    'comment',
+    'created',
+    'prompt',
+    'output_a',
+    'output_b',
+  ];
   const lines = [header.join(',')];
   for (const j of store.judgements(study.id)) {
     const it = items.get(j.itemId);
-    lines.push([study.name, j.position, j.raterName, j.preference, j.aLeft, j.naturalnessA, j.helpfulnessA, j.naturalnessB, j.helpfulnessB, j.repetitiveA, j.repetitiveB, j.comment, j.created, it?.prompt ?? '', it?.outputA ?? '', it?.outputB ?? ''].map(csvCell).join(','));
+    lines.push(
+      [
+        study.name,
+        j.position,
+        j.raterName,
+        j.preference,
+        j.aLeft,
+        j.naturalnessA,
+        j.helpfulnessA,
+        j.naturalnessB,
+        j.helpfulnessB,
+        j.repetitiveA,
+        j.repetitiveB,
+        j.comment,
+        j.created,
+        it?.prompt ?? '',
+        it?.outputA ?? '',
+        it?.outputB ?? '',
+      ]
+        .map(csvCell)
+        .join(','),
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -153,7 +214,8 @@ export function resultsJson(store: JudgeStore, study: StudyRow): string {
 
 /** The results as plain text for the terminal. */
 export function formatResults(r: StudyResults): string {
-  const pct = (x: Rate): string => `${(100 * x.rate).toFixed(1)}% [${(100 * x.ci95[0]).toFixed(1)}, ${(100 * x.ci95[1]).toFixed(1)}] (${x.count})`;
+  const pct = (x: Rate): string =>
+    `${(100 * x.rate).toFixed(1)}% [${(100 * x.ci95[0]).toFixed(1)}, ${(100 * x.ci95[1]).toFixed(1)}] (${x.count})`;
   const f = (x: number | null, d = 3): string => (x === null || !Number.isFinite(x) ? 'n/a' : x.toFixed(d));
   const pctOf = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : 'n/a');
   return [

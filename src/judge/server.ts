@@ -42,11 +42,27 @@ function idParam(s: string | undefined): number | null {
 
 class BadRequest extends Error {}
 
-const FORM_FIELDS = new Set(['csrf', 'item', 'preference', 'naturalness_left', 'helpfulness_left', 'naturalness_right', 'helpfulness_right', 'repetitive_left', 'repetitive_right', 'comment']);
+const FORM_FIELDS = new Set([
+  'csrf',
+  'item',
+  'preference',
+  'naturalness_left',
+  'helpfulness_left',
+  'naturalness_right',
+  'helpfulness_right',
+  'repetitive_left',
+  'repetitive_right',
+  'comment',
+]);
 
 /** Validates a rating form (left/right as shown) and maps it to systems A/B. */
-function parseJudgement(form: Record<string, unknown>, rater: RaterRow, aLeftOf: (itemId: number) => boolean): JudgementInput {
-  for (const k of Object.keys(form)) if (!FORM_FIELDS.has(k)) throw new BadRequest(`unexpected field "${k.slice(0, 40)}"`);
+function parseJudgement(
+  form: Record<string, unknown>,
+  rater: RaterRow,
+  aLeftOf: (itemId: number) => boolean,
+): JudgementInput {
+  for (const k of Object.keys(form))
+    if (!FORM_FIELDS.has(k)) throw new BadRequest(`unexpected field "${k.slice(0, 40)}"`);
   const str = (k: string): string | undefined => {
     const v = form[k];
     if (v === undefined) return undefined;
@@ -66,11 +82,14 @@ function parseJudgement(form: Record<string, unknown>, rater: RaterRow, aLeftOf:
     return v === '1';
   };
   const pref = str('preference');
-  if (pref !== 'left' && pref !== 'right' && pref !== 'tie') throw new BadRequest('field "preference" must be left, tie or right');
+  if (pref !== 'left' && pref !== 'right' && pref !== 'tie')
+    throw new BadRequest('field "preference" must be left, tie or right');
   const comment = (str('comment') ?? '').replace(/\r\n/g, '\n');
-  if (comment.length > LIMITS.comment) throw new BadRequest(`the comment has ${comment.length} characters, at most ${LIMITS.comment}`);
+  if (comment.length > LIMITS.comment)
+    throw new BadRequest(`the comment has ${comment.length} characters, at most ${LIMITS.comment}`);
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(comment)) throw new BadRequest('the comment contains control characters');
+  if (/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(comment))
+    throw new BadRequest('the comment contains control characters');
   const aLeft = aLeftOf(item);
   const side = (s: 'left' | 'right'): 'A' | 'B' => ((s === 'left') === aLeft ? 'A' : 'B');
   const sideA = aLeft ? 'left' : 'right';
@@ -102,14 +121,22 @@ export function createApp(store: JudgeStore, opts: AppOptions): Hono {
   const app = new Hono();
   const cookieOpts = { httpOnly: true, sameSite: 'Strict' as const, secure: opts.secureCookies ?? false };
 
-  app.use('*', secureHeaders({
-    contentSecurityPolicy: {
-      defaultSrc: ["'none'"], scriptSrc: ["'self'"], styleSrc: ["'self'"], imgSrc: ["'self'"],
-      formAction: ["'self'"], frameAncestors: ["'none'"], baseUri: ["'none'"],
-    },
-    referrerPolicy: 'no-referrer',
-    strictTransportSecurity: false, // plain HTTP on loopback; an HTTPS proxy in front sets its own
-  }));
+  app.use(
+    '*',
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'none'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+      },
+      referrerPolicy: 'no-referrer',
+      strictTransportSecurity: false, // plain HTTP on loopback; an HTTPS proxy in front sets its own
+    }),
+  );
   app.use('*', async (c, next) => {
     if (opts.loopbackOnly) {
       // The request URL's host comes from the Host header (node-server builds it from there).
@@ -144,7 +171,8 @@ export function createApp(store: JudgeStore, opts: AppOptions): Hono {
     const id = idParam(c.req.param('sid'));
     return id === null ? undefined : store.study(id);
   };
-  const refuse = (c: Context) => c.html(messagePage('Not allowed', 'You need a valid invite link for this study.'), 403);
+  const refuse = (c: Context) =>
+    c.html(messagePage('Not allowed', 'You need a valid invite link for this study.'), 403);
 
   app.get('/s/:sid', (c) => {
     const study = studyOf(c);
@@ -161,7 +189,8 @@ export function createApp(store: JudgeStore, opts: AppOptions): Hono {
     if (!study || !who) return refuse(c);
     const form = await c.req.parseBody({ all: true });
     const token = form.csrf;
-    if (typeof token !== 'string' || !store.checkCsrf(who.token, token)) return c.html(messagePage('Form expired', 'Reload the page and submit again.'), 403);
+    if (typeof token !== 'string' || !store.checkCsrf(who.token, token))
+      return c.html(messagePage('Form expired', 'Reload the page and submit again.'), 403);
     let j: JudgementInput;
     try {
       j = parseJudgement(form, who.rater, (itemId) => aOnLeft(who.rater, itemId));
@@ -170,7 +199,8 @@ export function createApp(store: JudgeStore, opts: AppOptions): Hono {
       throw err;
     }
     const item = store.item(j.itemId);
-    if (!item || item.studyId !== study.id) return c.html(messagePage('Invalid answer', 'That item is not part of this study.'), 400);
+    if (!item || item.studyId !== study.id)
+      return c.html(messagePage('Invalid answer', 'That item is not part of this study.'), 400);
     store.saveJudgement(j); // committed before the answer goes out
     return c.redirect(`/s/${study.id}`, 303);
   });
@@ -183,7 +213,11 @@ export function createApp(store: JudgeStore, opts: AppOptions): Hono {
   });
   app.use('/admin/*', async (c, next) => {
     if (c.req.path === '/admin/join') return next();
-    if (!store.isAdminToken(getCookie(c, ADMIN_COOKIE) ?? '')) return c.html(messagePage('Not allowed', 'The results need the admin link printed by `tunekit judge serve`.'), 403);
+    if (!store.isAdminToken(getCookie(c as Context, ADMIN_COOKIE) ?? ''))
+      return c.html(
+        messagePage('Not allowed', 'The results need the admin link printed by `tunekit judge serve`.'),
+        403,
+      );
     await next();
   });
   app.get('/admin', (c) => {
@@ -207,7 +241,10 @@ export function createApp(store: JudgeStore, opts: AppOptions): Hono {
   app.get('/admin/s/:sid/judgements.csv', (c) => {
     const study = studyOf(c);
     if (!study) return c.text('No such study', 404);
-    return c.body(judgementsCsv(store, study), 200, { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Disposition': `attachment; filename="${study.name}.csv"` });
+    return c.body(judgementsCsv(store, study), 200, {
+      'Content-Type': 'text/csv; charset=utf-8',
+      'Content-Disposition': `attachment; filename="${study.name}.csv"`,
+    });
   });
 
   app.notFound((c) => c.html(messagePage('Not found', 'No such page.'), 404));
@@ -241,10 +278,13 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const host = opts.host ?? '127.0.0.1';
   const loopback = isLoopback(host);
   if (!loopback && !opts.allowRemote) {
-    throw new Error(`--host ${host}: serving beyond this machine needs --public (raters then need their invite links; put it behind HTTPS)`);
+    throw new Error(
+      `--host ${host}: serving beyond this machine needs --public (raters then need their invite links; put it behind HTTPS)`,
+    );
   }
   const port = opts.port ?? 8787;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${port}: expected an integer from 0 to 65535`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--port ${port}: expected an integer from 0 to 65535`);
   const store = new JudgeStore(opts.db);
   const app = createApp(store, { loopbackOnly: loopback, secureCookies: opts.secureCookies ?? false });
   return new Promise((resolveP, rejectP) => {
@@ -256,16 +296,18 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         adminUrl: `${url}/admin/join?token=${store.secret('admin')}`,
         store,
         server,
-        close: () => new Promise<void>((done) => {
-          server.close(() => {
-            store.close();
-            done();
-          });
-          if ('closeAllConnections' in server && typeof server.closeAllConnections === 'function') server.closeAllConnections();
-        }),
+        close: () =>
+          new Promise<void>((done) => {
+            server.close(() => {
+              store.close();
+              done();
+            });
+            if ('closeAllConnections' in server && typeof server.closeAllConnections === 'function')
+              server.closeAllConnections();
+          }),
       });
     });
-    server.on('error', (err) => {
+    server.on('error', (err: Error) => {
       store.close();
       rejectP(err);
     });

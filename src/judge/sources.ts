@@ -6,7 +6,15 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AutoModelForCausalLM, AutoTokenizer, PeftModel, generate, readJsonObject, type CausalLM, type PreTrainedTokenizer } from '../index.js';
+import {
+  AutoModelForCausalLM,
+  AutoTokenizer,
+  PeftModel,
+  generate,
+  readJsonObject,
+  type CausalLM,
+  type PreTrainedTokenizer,
+} from '../index.js';
 
 /** assets/stories260K in the installed package (this file is dist/src/judge/sources.js). */
 export const EMBEDDED_MODEL_DIR = fileURLToPath(new URL('../../../assets/stories260K/', import.meta.url));
@@ -42,20 +50,27 @@ function runBaseModel(runDir: string, adapterDir: string): string {
   const cfg = readJsonObject(join(adapterDir, 'adapter_config.json'));
   if (typeof cfg.base_model_name_or_path === 'string') candidates.push(cfg.base_model_name_or_path);
   for (const c of candidates) {
-    for (const p of isAbsolute(c) ? [c] : [resolve(runDir, c), resolve(c)]) if (isDir(p) && existsSync(join(p, 'config.json'))) return p;
+    for (const p of isAbsolute(c) ? [c] : [resolve(runDir, c), resolve(c)])
+      if (isDir(p) && existsSync(join(p, 'config.json'))) return p;
     if (c === 'stories260K' || c === 'default') return EMBEDDED_MODEL_DIR;
   }
-  throw new Error(`${runDir}: cannot find the base model (run.jsonl config model.path / adapter_config.json base_model_name_or_path: ${candidates.map((c) => JSON.stringify(c)).join(', ') || 'none'})`);
+  throw new Error(
+    `${runDir}: cannot find the base model (run.jsonl config model.path / adapter_config.json base_model_name_or_path: ${candidates.map((c) => JSON.stringify(c)).join(', ') || 'none'})`,
+  );
 }
 
 /** Resolves `--a` / `--b`: `default`, a model folder, or a run folder. */
 export function resolveSource(spec: string): ResolvedSource {
   if (spec === 'default') return { spec, kind: 'model', modelDir: EMBEDDED_MODEL_DIR, adapterDir: null };
-  if (!isDir(spec)) throw new Error(`${spec}: no such folder (expected a Hugging Face model folder, a run folder with adapter/, or "default")`);
+  if (!isDir(spec))
+    throw new Error(
+      `${spec}: no such folder (expected a Hugging Face model folder, a run folder with adapter/, or "default")`,
+    );
   if (existsSync(join(spec, 'config.json'))) return { spec, kind: 'model', modelDir: spec, adapterDir: null };
   const adapter = join(spec, 'adapter');
   if (isDir(adapter)) {
-    if (existsSync(join(adapter, 'adapter_config.json'))) return { spec, kind: 'run', modelDir: runBaseModel(spec, adapter), adapterDir: adapter };
+    if (existsSync(join(adapter, 'adapter_config.json')))
+      return { spec, kind: 'run', modelDir: runBaseModel(spec, adapter), adapterDir: adapter };
     if (existsSync(join(adapter, 'config.json'))) return { spec, kind: 'run', modelDir: adapter, adapterDir: null };
     throw new Error(`${adapter}: neither adapter_config.json (PEFT adapter) nor config.json (full model)`);
   }
@@ -83,10 +98,20 @@ export interface GenerationSettings {
   topP: number;
 }
 
-export const DEFAULT_GENERATION: GenerationSettings = { maxNewTokens: 64, sample: false, seed: 0, temperature: 1, topP: 1 };
+export const DEFAULT_GENERATION: GenerationSettings = {
+  maxNewTokens: 64,
+  sample: false,
+  seed: 0,
+  temperature: 1,
+  topP: 1,
+};
 
 /** Continues every prompt with one system; returns the continuations (prompt excluded). */
-export function generateOutputs(src: ResolvedSource, prompts: readonly string[], settings: GenerationSettings): string[] {
+export function generateOutputs(
+  src: ResolvedSource,
+  prompts: readonly string[],
+  settings: GenerationSettings,
+): string[] {
   const { model, tokenizer } = loadSource(src);
   return prompts.map((p, i) => {
     const ids = tokenizer.encode(p);

@@ -12,7 +12,8 @@ export const Z95 = 1.959963984540054;
  * n = 0 gives [0, 1] (nothing is known).
  */
 export function wilsonInterval(k: number, n: number, z = Z95): [number, number] {
-  if (!Number.isInteger(k) || !Number.isInteger(n) || k < 0 || n < 0 || k > n) throw new Error(`wilsonInterval: need integers 0 <= k <= n, got k=${k}, n=${n}`);
+  if (!Number.isInteger(k) || !Number.isInteger(n) || k < 0 || n < 0 || k > n)
+    throw new Error(`wilsonInterval: need integers 0 <= k <= n, got k=${k}, n=${n}`);
   if (n === 0) return [0, 1];
   const p = k / n;
   const z2 = z * z;
@@ -36,7 +37,8 @@ function logChoose(n: number, k: number): number {
  * No non-ties gives p = 1.
  */
 export function signTest(wins: number, losses: number): number {
-  if (!Number.isInteger(wins) || !Number.isInteger(losses) || wins < 0 || losses < 0) throw new Error(`signTest: need counts >= 0, got ${wins}, ${losses}`);
+  if (!Number.isInteger(wins) || !Number.isInteger(losses) || wins < 0 || losses < 0)
+    throw new Error(`signTest: need counts >= 0, got ${wins}, ${losses}`);
   const n = wins + losses;
   if (n === 0) return 1;
   const m = Math.min(wins, losses);
@@ -51,7 +53,10 @@ export function signTest(wins: number, losses: number): number {
  * used a single, identical label: agreement is undefined).
  */
 export function cohenKappa(a: readonly string[], b: readonly string[]): number {
-  if (a.length !== b.length) throw new Error(`cohenKappa: the two raters labelled ${a.length} and ${b.length} items; they must label the same items`);
+  if (a.length !== b.length)
+    throw new Error(
+      `cohenKappa: the two raters labelled ${a.length} and ${b.length} items; they must label the same items`,
+    );
   const n = a.length;
   if (n === 0) return NaN;
   const ca = new Map<string, number>();
@@ -85,7 +90,10 @@ export function fleissKappa(counts: readonly (readonly number[])[]): number {
   counts.forEach((row, i) => {
     if (row.length !== k) throw new Error(`fleissKappa: item ${i} has ${row.length} categories, expected ${k}`);
     const ni = row.reduce((s, v) => s + v, 0);
-    if (ni !== n) throw new Error(`fleissKappa: item ${i} has ${ni} ratings, expected ${n} (every item needs the same number of raters)`);
+    if (ni !== n)
+      throw new Error(
+        `fleissKappa: item ${i} has ${ni} ratings, expected ${n} (every item needs the same number of raters)`,
+      );
     let sq = 0;
     row.forEach((c, j) => {
       sq += c * c;
@@ -110,7 +118,8 @@ export type AlphaLevel = 'nominal' | 'ordinal' | 'interval';
 export function krippendorffAlpha(data: readonly (readonly (number | null)[])[], level: AlphaLevel): number {
   const units = data.reduce((m, row) => Math.max(m, row.length), 0);
   const values = [...new Set(data.flatMap((row) => row.filter((v): v is number => v !== null)))].sort((x, y) => x - y);
-  for (const v of values) if (!Number.isFinite(v)) throw new Error(`krippendorffAlpha: values must be finite numbers, got ${v}`);
+  for (const v of values)
+    if (!Number.isFinite(v)) throw new Error(`krippendorffAlpha: values must be finite numbers, got ${v}`);
   const index = new Map(values.map((v, i) => [v, i]));
   const V = values.length;
   const o: number[][] = Array.from({ length: V }, () => new Array<number>(V).fill(0));

@@ -14,9 +14,28 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 
 export type Preference = 'A' | 'B' | 'tie';
 
-export interface StudyRow { id: number; name: string; created: string; sourceA: string; sourceB: string; settings: string }
-export interface ItemRow { id: number; studyId: number; position: number; prompt: string; outputA: string; outputB: string }
-export interface RaterRow { id: number; studyId: number; name: string; seed: number }
+export interface StudyRow {
+  id: number;
+  name: string;
+  created: string;
+  sourceA: string;
+  sourceB: string;
+  settings: string;
+}
+export interface ItemRow {
+  id: number;
+  studyId: number;
+  position: number;
+  prompt: string;
+  outputA: string;
+  outputB: string;
+}
+export interface RaterRow {
+  id: number;
+  studyId: number;
+  name: string;
+  seed: number;
+}
 export interface JudgementInput {
   itemId: number;
   raterId: number;
@@ -31,7 +50,12 @@ export interface JudgementInput {
   repetitiveB: boolean;
   comment: string;
 }
-export interface JudgementRow extends JudgementInput { id: number; created: string; raterName: string; position: number }
+export interface JudgementRow extends JudgementInput {
+  id: number;
+  created: string;
+  raterName: string;
+  position: number;
+}
 
 /** Bounds on everything that enters the database. */
 export const LIMITS = {
@@ -46,7 +70,10 @@ const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Throws unless `name` is a study or rater name (letters, digits, `.`, `_`, `-`; at most 64). */
 export function checkName(what: string, name: string): string {
-  if (!NAME_RE.test(name)) throw new Error(`${what} "${name}" is not a valid name (expected 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit)`);
+  if (!NAME_RE.test(name))
+    throw new Error(
+      `${what} "${name}" is not a valid name (expected 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit)`,
+    );
   return name;
 }
 
@@ -92,7 +119,10 @@ export class JudgeStore {
   /** Per-rater item order (items never change once a study is created). */
   private orders = new Map<number, number[]>();
 
-  constructor(readonly path: string, opts: { readonly?: boolean } = {}) {
+  constructor(
+    readonly path: string,
+    opts: { readonly?: boolean } = {},
+  ) {
     this.db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
     this.db.pragma('busy_timeout = 5000');
     if (!opts.readonly) {
@@ -134,20 +164,34 @@ export class JudgeStore {
     return timingSafeEqual(want, got);
   }
 
-  createStudy(name: string, sourceA: string, sourceB: string, settings: Record<string, unknown>, items: { prompt: string; outputA: string; outputB: string }[]): StudyRow {
+  createStudy(
+    name: string,
+    sourceA: string,
+    sourceB: string,
+    settings: Record<string, unknown>,
+    items: { prompt: string; outputA: string; outputB: string }[],
+  ): StudyRow {
     checkName('study', name);
     if (items.length === 0) throw new Error(`study ${name}: no items`);
     if (items.length > LIMITS.items) throw new Error(`study ${name}: ${items.length} items, at most ${LIMITS.items}`);
     items.forEach((it, i) => {
-      if (it.prompt.length > LIMITS.prompt) throw new Error(`study ${name}: item ${i + 1}: the prompt has ${it.prompt.length} characters, at most ${LIMITS.prompt}`);
-      if (it.outputA.length > LIMITS.output || it.outputB.length > LIMITS.output) throw new Error(`study ${name}: item ${i + 1}: an output is longer than ${LIMITS.output} characters`);
+      if (it.prompt.length > LIMITS.prompt)
+        throw new Error(
+          `study ${name}: item ${i + 1}: the prompt has ${it.prompt.length} characters, at most ${LIMITS.prompt}`,
+        );
+      if (it.outputA.length > LIMITS.output || it.outputB.length > LIMITS.output)
+        throw new Error(`study ${name}: item ${i + 1}: an output is longer than ${LIMITS.output} characters`);
     });
     if (this.study(name)) throw new Error(`study "${name}" already exists in ${this.path}`);
     const created = new Date().toISOString();
     const insert = this.db.transaction(() => {
-      const info = this.db.prepare('INSERT INTO studies (name, created, source_a, source_b, settings) VALUES (?, ?, ?, ?, ?)').run(name, created, sourceA, sourceB, JSON.stringify(settings));
+      const info = this.db
+        .prepare('INSERT INTO studies (name, created, source_a, source_b, settings) VALUES (?, ?, ?, ?, ?)')
+        .run(name, created, sourceA, sourceB, JSON.stringify(settings));
       const id = Number(info.lastInsertRowid);
-      const st = this.db.prepare('INSERT INTO items (study_id, position, prompt, output_a, output_b) VALUES (?, ?, ?, ?, ?)');
+      const st = this.db.prepare(
+        'INSERT INTO items (study_id, position, prompt, output_a, output_b) VALUES (?, ?, ?, ?, ?)',
+      );
       items.forEach((it, i) => st.run(id, i + 1, it.prompt, it.outputA, it.outputB));
       return id;
     });
@@ -156,20 +200,34 @@ export class JudgeStore {
   }
 
   studies(): StudyRow[] {
-    return this.db.prepare('SELECT id, name, created, source_a AS sourceA, source_b AS sourceB, settings FROM studies ORDER BY id').all() as StudyRow[];
+    return this.db
+      .prepare('SELECT id, name, created, source_a AS sourceA, source_b AS sourceB, settings FROM studies ORDER BY id')
+      .all() as StudyRow[];
   }
 
   study(nameOrId: string | number): StudyRow | undefined {
     const col = typeof nameOrId === 'number' ? 'id' : 'name';
-    return this.db.prepare(`SELECT id, name, created, source_a AS sourceA, source_b AS sourceB, settings FROM studies WHERE ${col} = ?`).get(nameOrId) as StudyRow | undefined;
+    return this.db
+      .prepare(
+        `SELECT id, name, created, source_a AS sourceA, source_b AS sourceB, settings FROM studies WHERE ${col} = ?`,
+      )
+      .get(nameOrId) as StudyRow | undefined;
   }
 
   items(studyId: number): ItemRow[] {
-    return this.db.prepare('SELECT id, study_id AS studyId, position, prompt, output_a AS outputA, output_b AS outputB FROM items WHERE study_id = ? ORDER BY position').all(studyId) as ItemRow[];
+    return this.db
+      .prepare(
+        'SELECT id, study_id AS studyId, position, prompt, output_a AS outputA, output_b AS outputB FROM items WHERE study_id = ? ORDER BY position',
+      )
+      .all(studyId) as ItemRow[];
   }
 
   item(id: number): ItemRow | undefined {
-    return this.db.prepare('SELECT id, study_id AS studyId, position, prompt, output_a AS outputA, output_b AS outputB FROM items WHERE id = ?').get(id) as ItemRow | undefined;
+    return this.db
+      .prepare(
+        'SELECT id, study_id AS studyId, position, prompt, output_a AS outputA, output_b AS outputB FROM items WHERE id = ?',
+      )
+      .get(id) as ItemRow | undefined;
   }
 
   /** Invites a rater to a study; returns the token (shown once; only its hash is stored). */
@@ -178,28 +236,39 @@ export class JudgeStore {
     const token = randomBytes(24).toString('base64url');
     const seed = randomBytes(4).readUInt32LE(0);
     try {
-      const info = this.db.prepare('INSERT INTO raters (study_id, name, token_hash, seed, created) VALUES (?, ?, ?, ?, ?)').run(studyId, name, hashToken(token), seed, new Date().toISOString());
+      const info = this.db
+        .prepare('INSERT INTO raters (study_id, name, token_hash, seed, created) VALUES (?, ?, ?, ?, ?)')
+        .run(studyId, name, hashToken(token), seed, new Date().toISOString());
       return { rater: { id: Number(info.lastInsertRowid), studyId, name, seed }, token };
     } catch (err) {
-      if (String(err).includes('UNIQUE')) throw new Error(`rater "${name}" is already invited to this study`);
+      if (String(err).includes('UNIQUE'))
+        throw new Error(`rater "${name}" is already invited to this study`, { cause: err });
       throw err;
     }
   }
 
   raterByToken(token: string): RaterRow | undefined {
     if (token.length === 0 || token.length > 128) return undefined;
-    return this.db.prepare('SELECT id, study_id AS studyId, name, seed FROM raters WHERE token_hash = ?').get(hashToken(token)) as RaterRow | undefined;
+    return this.db
+      .prepare('SELECT id, study_id AS studyId, name, seed FROM raters WHERE token_hash = ?')
+      .get(hashToken(token)) as RaterRow | undefined;
   }
 
   raters(studyId: number): RaterRow[] {
-    return this.db.prepare('SELECT id, study_id AS studyId, name, seed FROM raters WHERE study_id = ? ORDER BY id').all(studyId) as RaterRow[];
+    return this.db
+      .prepare('SELECT id, study_id AS studyId, name, seed FROM raters WHERE study_id = ? ORDER BY id')
+      .all(studyId) as RaterRow[];
   }
 
   /** The rater's item ids in their own random order (Fisher-Yates seeded by the rater). */
   order(rater: RaterRow): number[] {
     const cached = this.orders.get(rater.id);
     if (cached) return cached;
-    const ids = (this.db.prepare('SELECT id FROM items WHERE study_id = ? ORDER BY position').all(rater.studyId) as { id: number }[]).map((r) => r.id);
+    const ids = (
+      this.db.prepare('SELECT id FROM items WHERE study_id = ? ORDER BY position').all(rater.studyId) as {
+        id: number;
+      }[]
+    ).map((r) => r.id);
     let s = rater.seed;
     for (let i = ids.length - 1; i > 0; i--) {
       s = mix(s + 0x6d2b79f5);
@@ -214,7 +283,13 @@ export class JudgeStore {
 
   /** Next item the rater has not judged (in their order), and their progress. */
   next(rater: RaterRow): { item: ItemRow | undefined; done: number; total: number } {
-    const judged = new Set((this.db.prepare('SELECT item_id AS itemId FROM judgements WHERE rater_id = ?').all(rater.id) as { itemId: number }[]).map((r) => r.itemId));
+    const judged = new Set(
+      (
+        this.db.prepare('SELECT item_id AS itemId FROM judgements WHERE rater_id = ?').all(rater.id) as {
+          itemId: number;
+        }[]
+      ).map((r) => r.itemId),
+    );
     const order = this.order(rater);
     const nextId = order.find((id) => !judged.has(id));
     return { item: nextId === undefined ? undefined : this.item(nextId), done: judged.size, total: order.length };
@@ -222,22 +297,43 @@ export class JudgeStore {
 
   /** Stores (or replaces) one judgement, committed before returning. */
   saveJudgement(j: JudgementInput): void {
-    this.db.prepare(`INSERT INTO judgements (item_id, rater_id, preference, a_left, naturalness_a, helpfulness_a, naturalness_b, helpfulness_b, repetitive_a, repetitive_b, comment, created)
+    this.db
+      .prepare(
+        `INSERT INTO judgements (item_id, rater_id, preference, a_left, naturalness_a, helpfulness_a, naturalness_b, helpfulness_b, repetitive_a, repetitive_b, comment, created)
       VALUES (@itemId, @raterId, @preference, @aLeft, @naturalnessA, @helpfulnessA, @naturalnessB, @helpfulnessB, @repetitiveA, @repetitiveB, @comment, @created)
       ON CONFLICT (item_id, rater_id) DO UPDATE SET preference = excluded.preference, a_left = excluded.a_left,
         naturalness_a = excluded.naturalness_a, helpfulness_a = excluded.helpfulness_a, naturalness_b = excluded.naturalness_b,
         helpfulness_b = excluded.helpfulness_b, repetitive_a = excluded.repetitive_a, repetitive_b = excluded.repetitive_b,
-        comment = excluded.comment, created = excluded.created`).run({
-      ...j, aLeft: j.aLeft ? 1 : 0, repetitiveA: j.repetitiveA ? 1 : 0, repetitiveB: j.repetitiveB ? 1 : 0, created: new Date().toISOString(),
-    });
+        comment = excluded.comment, created = excluded.created`,
+      )
+      .run({
+        ...j,
+        aLeft: j.aLeft ? 1 : 0,
+        repetitiveA: j.repetitiveA ? 1 : 0,
+        repetitiveB: j.repetitiveB ? 1 : 0,
+        created: new Date().toISOString(),
+      });
   }
 
   judgements(studyId: number): JudgementRow[] {
-    const rows = this.db.prepare(`SELECT j.id, j.item_id AS itemId, j.rater_id AS raterId, r.name AS raterName, i.position, j.preference, j.a_left AS aLeft,
+    const rows = this.db
+      .prepare(
+        `SELECT j.id, j.item_id AS itemId, j.rater_id AS raterId, r.name AS raterName, i.position, j.preference, j.a_left AS aLeft,
         j.naturalness_a AS naturalnessA, j.helpfulness_a AS helpfulnessA, j.naturalness_b AS naturalnessB, j.helpfulness_b AS helpfulnessB,
         j.repetitive_a AS repetitiveA, j.repetitive_b AS repetitiveB, j.comment, j.created
       FROM judgements j JOIN items i ON i.id = j.item_id JOIN raters r ON r.id = j.rater_id
-      WHERE i.study_id = ? ORDER BY i.position, r.id`).all(studyId) as (Omit<JudgementRow, 'aLeft' | 'repetitiveA' | 'repetitiveB'> & { aLeft: number; repetitiveA: number; repetitiveB: number })[];
-    return rows.map((r) => ({ ...r, aLeft: r.aLeft === 1, repetitiveA: r.repetitiveA === 1, repetitiveB: r.repetitiveB === 1 }));
+      WHERE i.study_id = ? ORDER BY i.position, r.id`,
+      )
+      .all(studyId) as (Omit<JudgementRow, 'aLeft' | 'repetitiveA' | 'repetitiveB'> & {
+      aLeft: number;
+      repetitiveA: number;
+      repetitiveB: number;
+    })[];
+    return rows.map((r) => ({
+      ...r,
+      aLeft: r.aLeft === 1,
+      repetitiveA: r.repetitiveA === 1,
+      repetitiveB: r.repetitiveB === 1,
+    }));
   }
 }

@@ -160,7 +160,9 @@ export function computeBleu(
   const maxNgramOrder = options.maxNgramOrder ?? BLEU_MAX_NGRAM_ORDER;
   checkMaxNgramOrder(maxNgramOrder);
   if (correct.length < maxNgramOrder || total.length < maxNgramOrder) {
-    throw new Error(`computeBleu: correct and total need ${maxNgramOrder} entries (one per n-gram order), got ${correct.length} and ${total.length}`);
+    throw new Error(
+      `computeBleu: correct and total need ${maxNgramOrder} entries (one per n-gram order), got ${correct.length} and ${total.length}`,
+    );
   }
   const effectiveOrder = options.effectiveOrder ?? false;
   const smoothValue = options.smoothValue ?? null;
@@ -334,7 +336,11 @@ function closestRefLength(hypLen: number, refLens: readonly number[]): number {
   return closestLen;
 }
 
-function scoreCorpus(hypotheses: readonly string[], references: ReferenceStreams, opts: ResolvedBleuOptions): BleuScore {
+function scoreCorpus(
+  hypotheses: readonly string[],
+  references: ReferenceStreams,
+  opts: ResolvedBleuOptions,
+): BleuScore {
   const refsPerSegment = referencesPerSegment('BLEU', hypotheses, references);
   const tokenizer = getSacrebleuTokenizer(opts.tokenize);
   const preprocess = (s: string): string => tokenizer(pyRstrip(opts.lowercase ? s.toLowerCase() : s));
@@ -369,14 +375,24 @@ function scoreCorpus(hypotheses: readonly string[], references: ReferenceStreams
     });
   });
 
-  return bleuFromStatistics(correct, total, sysLen, refLen, opts.smoothMethod, opts.smoothValue, opts.effectiveOrder, order, {
-    numRefs: signatureRefCount(refsPerSegment),
-    lowercase: opts.lowercase,
-    tokenize: opts.tokenize,
-    smoothMethod: opts.smoothMethod,
-    smoothValue: opts.smoothValue,
-    effectiveOrder: opts.effectiveOrder,
-  });
+  return bleuFromStatistics(
+    correct,
+    total,
+    sysLen,
+    refLen,
+    opts.smoothMethod,
+    opts.smoothValue,
+    opts.effectiveOrder,
+    order,
+    {
+      numRefs: signatureRefCount(refsPerSegment),
+      lowercase: opts.lowercase,
+      tokenize: opts.tokenize,
+      smoothMethod: opts.smoothMethod,
+      smoothValue: opts.smoothValue,
+      effectiveOrder: opts.effectiveOrder,
+    },
+  );
 }
 
 /**
@@ -391,7 +407,11 @@ function scoreCorpus(hypotheses: readonly string[], references: ReferenceStreams
  * @throws on an empty corpus, non-string input, a stream whose length differs from the
  *   hypotheses, or a segment with no reference.
  */
-export function corpusBleu(hypotheses: readonly string[], references: ReferenceStreams, options: BleuOptions = {}): BleuScore {
+export function corpusBleu(
+  hypotheses: readonly string[],
+  references: ReferenceStreams,
+  options: BleuOptions = {},
+): BleuScore {
   return scoreCorpus(hypotheses, references, resolveOptions(options, false));
 }
 
@@ -402,10 +422,18 @@ export function corpusBleu(hypotheses: readonly string[], references: ReferenceS
  * @param references its references (one or more strings; `null` entries are ignored).
  * @param options as {@link corpusBleu}, except effectiveOrder defaults to true.
  */
-export function sentenceBleu(hypothesis: string, references: ReadonlyArray<string | null>, options: BleuOptions = {}): BleuScore {
+export function sentenceBleu(
+  hypothesis: string,
+  references: ReadonlyArray<string | null>,
+  options: BleuOptions = {},
+): BleuScore {
   if (typeof hypothesis !== 'string') throw new TypeError('BLEU: hypothesis should be a string');
-  if (!Array.isArray(references) || typeof references === 'string') {
+  if (!Array.isArray(references as unknown) || typeof references === 'string') {
     throw new TypeError('BLEU: references should be an array of strings');
   }
-  return scoreCorpus([hypothesis], references.map((r) => [r]), resolveOptions(options, true));
+  return scoreCorpus(
+    [hypothesis],
+    references.map((r) => [r]),
+    resolveOptions(options, true),
+  );
 }

@@ -7,7 +7,13 @@
  * `whitespace: true`); chrF++ adds word unigrams and bigrams. Input errors are handled as in
  * bleu.ts (mismatched stream lengths and segments without any reference raise).
  */
-import { formatSacrebleuScore, referencesPerSegment, signatureRefCount, type ReferenceStreams, type SacrebleuScore } from './sacrebleu-score.js';
+import {
+  formatSacrebleuScore,
+  referencesPerSegment,
+  signatureRefCount,
+  type ReferenceStreams,
+  type SacrebleuScore,
+} from './sacrebleu-score.js';
 import { pySplit } from './pystr.js';
 
 /** Options of {@link corpusChrf} and {@link sentenceChrf} (sacrebleu's `CHRF(...)` arguments). */
@@ -72,7 +78,8 @@ function resolveOptions(options: ChrfOptions): ResolvedChrfOptions {
     }
   }
   if (resolved.charOrder + resolved.wordOrder === 0) throw new Error('chrF needs charOrder + wordOrder ≥ 1');
-  if (!Number.isFinite(resolved.beta) || resolved.beta < 0) throw new Error(`chrF beta must be a finite non-negative number, got ${resolved.beta}`);
+  if (!Number.isFinite(resolved.beta) || resolved.beta < 0)
+    throw new Error(`chrF beta must be a finite non-negative number, got ${resolved.beta}`);
   return resolved;
 }
 
@@ -184,7 +191,11 @@ function chrfFromStatistics(stats: readonly number[], opts: ResolvedChrfOptions)
   return 100 * (((1 + factor) * avgPrec * avgRec) / (factor * avgPrec + avgRec));
 }
 
-function scoreCorpus(hypotheses: readonly string[], references: ReferenceStreams, opts: ResolvedChrfOptions): ChrfScore {
+function scoreCorpus(
+  hypotheses: readonly string[],
+  references: ReferenceStreams,
+  opts: ResolvedChrfOptions,
+): ChrfScore {
   const refsPerSegment = referencesPerSegment('chrF', hypotheses, references);
   const preprocess = (s: string): string => (opts.lowercase ? s.toLowerCase() : s);
   const order = opts.charOrder + opts.wordOrder;
@@ -255,8 +266,16 @@ export function corpusChrf(
  * @param references its references (`null` entries are ignored).
  * @param options as {@link corpusChrf}.
  */
-export function sentenceChrf(hypothesis: string, references: ReadonlyArray<string | null>, options: ChrfOptions = {}): ChrfScore {
+export function sentenceChrf(
+  hypothesis: string,
+  references: ReadonlyArray<string | null>,
+  options: ChrfOptions = {},
+): ChrfScore {
   if (typeof hypothesis !== 'string') throw new TypeError('chrF: hypothesis should be a string');
-  if (!Array.isArray(references)) throw new TypeError('chrF: references should be an array of strings');
-  return scoreCorpus([hypothesis], references.map((r) => [r]), resolveOptions(options));
+  if (!Array.isArray(references as unknown)) throw new TypeError('chrF: references should be an array of strings');
+  return scoreCorpus(
+    [hypothesis],
+    references.map((r) => [r]),
+    resolveOptions(options),
+  );
 }

@@ -116,10 +116,16 @@ function assertAllFinite(values: readonly number[], name?: string): void {
  * `type_of_target`: 'continuous' for non-integral numbers; a matrix is 'multilabel-indicator'
  * when it holds at most two distinct integral values (sklearn's `is_multilabel`).
  */
-function typeOfTarget(y: ClassTargets, name: string): TargetType | 'continuous' | 'multiclass-multioutput' | 'continuous-multioutput' {
+function typeOfTarget(
+  y: ClassTargets,
+  name: string,
+): TargetType | 'continuous' | 'multiclass-multioutput' | 'continuous-multioutput' {
   if (isMatrix(y)) {
     const width = y[0]!.length;
-    if (width < 2) throw new Error(`${name} is a matrix with ${width} column(s): pass 1-D labels, or an indicator matrix with ≥ 2 columns`);
+    if (width < 2)
+      throw new Error(
+        `${name} is a matrix with ${width} column(s): pass 1-D labels, or an indicator matrix with ≥ 2 columns`,
+      );
     y.forEach((row, i) => {
       if (!Array.isArray(row) || row.length !== width || row.some((v) => typeof v !== 'number')) {
         throw new Error(`${name}[${i}] must be an array of ${width} numbers like ${name}[0]`);
@@ -165,7 +171,8 @@ function checkTargets(yTrue: ClassTargets, yPred: ClassTargets): TargetType {
   const typeTrue = typeOfTarget(yTrue, 'y_true');
   const typePred = typeOfTarget(yPred, 'y_pred');
   // sklearn's union of the labels refuses a string/number mix for every metric, accuracy included.
-  const union = isMatrix(yTrue) || isMatrix(yPred) ? [] : uniqueLabels(yTrue as readonly Label[], yPred as readonly Label[]);
+  const union =
+    isMatrix(yTrue) || isMatrix(yPred) ? [] : uniqueLabels(yTrue as readonly Label[], yPred as readonly Label[]);
   const types = new Set([typeTrue, typePred]);
   if (types.size === 2 && types.has('binary') && types.has('multiclass')) return 'multiclass';
   if (types.size > 1) {
@@ -217,7 +224,9 @@ export function accuracyScore(yTrue: ClassTargets, yPred: ClassTargets, options:
   checkSampleWeight(sampleWeight, yTrue.length);
   const correct =
     yType === 'multilabel-indicator'
-      ? (yTrue as IndicatorMatrix).map((row, i) => (row.every((v, j) => v === (yPred as IndicatorMatrix)[i]![j]) ? 1 : 0))
+      ? (yTrue as IndicatorMatrix).map((row, i) =>
+          row.every((v, j) => v === (yPred as IndicatorMatrix)[i]![j]) ? 1 : 0,
+        )
       : (yTrue as readonly Label[]).map((t, i) => (t === yPred[i] ? 1 : 0));
   if (normalize) return npAverage(correct, sampleWeight);
   if (sampleWeight !== undefined) return correct.reduce<number>((s, c, i) => s + c * sampleWeight[i]!, 0);
@@ -288,9 +297,11 @@ function labelCounts(
     const t = yTrue;
     const p = yPred as IndicatorMatrix;
     const width = t[0]!.length;
-    const columns = labels === undefined ? Array.from({ length: width }, (_, j) => j) : multilabelColumns(labels, width);
+    const columns =
+      labels === undefined ? Array.from({ length: width }, (_, j) => j) : multilabelColumns(labels, width);
     if (samplewise) {
-      const count = (row: readonly number[], i: number, f: (j: number) => boolean) => columns.filter(f).length * weight(i);
+      const count = (row: readonly number[], i: number, f: (j: number) => boolean) =>
+        columns.filter(f).length * weight(i);
       return {
         tp: t.map((row, i) => count(row, i, (j) => row[j] !== 0 && p[i]![j] !== 0)),
         pred: t.map((row, i) => count(row, i, (j) => p[i]![j] !== 0)),
@@ -328,7 +339,9 @@ function labelCounts(
 /** Multilabel `labels` are column indices in [0, width). */
 function multilabelColumns(labels: readonly Label[], width: number): number[] {
   if (labels.some((l) => typeof l !== 'number' || !Number.isInteger(l))) {
-    throw new Error(`labels of multilabel targets are column indices (integers), got [${labels.map((l) => JSON.stringify(l)).join(', ')}]`);
+    throw new Error(
+      `labels of multilabel targets are column indices (integers), got [${labels.map((l) => JSON.stringify(l)).join(', ')}]`,
+    );
   }
   const columns = labels as readonly number[];
   // A loop, not Math.max(...columns): a spread of a user-sized array can overflow the call stack.
@@ -338,7 +351,8 @@ function multilabelColumns(labels: readonly Label[], width: number): number[] {
     max = Math.max(max, c);
     min = Math.min(min, c);
   }
-  if (max > width - 1) throw new Error(`All labels must be in [0, n labels) for multilabel targets. Got ${max} > ${width - 1}`);
+  if (max > width - 1)
+    throw new Error(`All labels must be in [0, n labels) for multilabel targets. Got ${max} > ${width - 1}`);
   if (min < 0) throw new Error(`All labels must be in [0, n labels) for multilabel targets. Got ${min} < 0`);
   return [...columns];
 }
@@ -373,7 +387,9 @@ function setWiseLabels(
   }
   if (!present.includes(posLabel) && present.length >= 2) {
     const shown = present.map((l) => (typeof l === 'string' ? `'${l}'` : String(l))).join(', ');
-    throw new Error(`pos_label=${typeof posLabel === 'string' ? `'${posLabel}'` : posLabel} is not a valid label. It should be one of [${shown}]`);
+    throw new Error(
+      `pos_label=${typeof posLabel === 'string' ? `'${posLabel}'` : posLabel} is not a valid label. It should be one of [${shown}]`,
+    );
   }
   return [posLabel];
 }
@@ -429,7 +445,13 @@ export function precisionRecallFscoreSupport(
   const posLabel = asLabel(options.posLabel ?? 1);
   checkZeroDivision(zeroDivision);
   if (beta < 0) throw new Error('beta should be >=0 in the F-beta score');
-  const labels = setWiseLabels(yTrue, yPred, average, options.labels && checkLabelTypes(asLabels(options.labels)), posLabel);
+  const labels = setWiseLabels(
+    yTrue,
+    yPred,
+    average,
+    options.labels && checkLabelTypes(asLabels(options.labels)),
+    posLabel,
+  );
   checkSampleWeight(sampleWeight, yTrue.length);
   let { tp, pred, truth } = labelCounts(yTrue, yPred, labels, sampleWeight, average === 'samples');
   if (average === 'micro') {
@@ -446,7 +468,14 @@ export function precisionRecallFscoreSupport(
     fbeta = recall;
   } else if (nanMode) {
     // sklearn ≥ 1.3: F from the counts, ill-defined (0/0) → zero_division.
-    fbeta = beta === 0 ? precision : prfDivide(tp.map((t) => (1 + beta2) * t), tp.map((_, i) => beta2 * truth[i]! + pred[i]!), zeroDivision);
+    fbeta =
+      beta === 0
+        ? precision
+        : prfDivide(
+            tp.map((t) => (1 + beta2) * t),
+            tp.map((_, i) => beta2 * truth[i]! + pred[i]!),
+            zeroDivision,
+          );
   } else {
     fbeta = precision.map((p, i) => {
       const r = recall[i]!;
@@ -468,7 +497,12 @@ export function precisionRecallFscoreSupport(
     }
   }
   const avg = nanMode ? nanAverage : npAverage;
-  return { precision: avg(precision, weights), recall: avg(recall, weights), fbetaScore: avg(fbeta, weights), support: null };
+  return {
+    precision: avg(precision, weights),
+    recall: avg(recall, weights),
+    fbetaScore: avg(fbeta, weights),
+    support: null,
+  };
 }
 
 /** Options of the single-metric scores (precision, recall, F1). */
@@ -491,7 +525,11 @@ function scoreOf(
  * `sklearn.metrics.precision_score`: tp / (tp + fp). Default `average: 'binary'`, `posLabel: 1`,
  * `zeroDivision: 'warn'` (→ 0).
  */
-export function precisionScore(yTrue: ClassTargets, yPred: ClassTargets, options: PrfOptions & { average: null }): number[];
+export function precisionScore(
+  yTrue: ClassTargets,
+  yPred: ClassTargets,
+  options: PrfOptions & { average: null },
+): number[];
 export function precisionScore(yTrue: ClassTargets, yPred: ClassTargets, options?: ScoreOptions): number;
 export function precisionScore(
   yTrue: ClassTargets,
@@ -505,7 +543,11 @@ export function precisionScore(
  * `sklearn.metrics.recall_score`: tp / (tp + fn). Default `average: 'binary'`, `posLabel: 1`,
  * `zeroDivision: 'warn'` (→ 0).
  */
-export function recallScore(yTrue: ClassTargets, yPred: ClassTargets, options: PrfOptions & { average: null }): number[];
+export function recallScore(
+  yTrue: ClassTargets,
+  yPred: ClassTargets,
+  options: PrfOptions & { average: null },
+): number[];
 export function recallScore(yTrue: ClassTargets, yPred: ClassTargets, options?: ScoreOptions): number;
 export function recallScore(
   yTrue: ClassTargets,
@@ -533,7 +575,11 @@ export function f1Score(
  * `sklearn.metrics.fbeta_score`: (1+β²)·P·R / (β²·P + R); `beta` is required (as in sklearn).
  * Default `average: 'binary'`, `posLabel: 1`, `zeroDivision: 'warn'` (→ 0).
  */
-export function fbetaScore(yTrue: ClassTargets, yPred: ClassTargets, options: PrfOptions & { beta: number; average: null }): number[];
+export function fbetaScore(
+  yTrue: ClassTargets,
+  yPred: ClassTargets,
+  options: PrfOptions & { beta: number; average: null },
+): number[];
 export function fbetaScore(yTrue: ClassTargets, yPred: ClassTargets, options: ScoreOptions & { beta: number }): number;
 export function fbetaScore(
   yTrue: ClassTargets,
@@ -560,7 +606,11 @@ export interface ConfusionMatrixOptions {
  * `sklearn.metrics.confusion_matrix`: entry [i][j] counts items of true label i predicted as j.
  * Items whose true or predicted label is outside `labels` are ignored.
  */
-export function confusionMatrix(yTrueInput: readonly LabelInput[], yPredInput: readonly LabelInput[], options: ConfusionMatrixOptions = {}): number[][] {
+export function confusionMatrix(
+  yTrueInput: readonly LabelInput[],
+  yPredInput: readonly LabelInput[],
+  options: ConfusionMatrixOptions = {},
+): number[][] {
   const yTrue = asLabels(yTrueInput);
   const yPred = asLabels(yPredInput);
   const { sampleWeight, normalize } = options;
@@ -660,7 +710,10 @@ function binaryClfCurve(
     assertAllFinite(sampleWeight);
     items = items.filter((it) => it.w !== 0);
   }
-  const pos = resolvePosLabel(posLabel, items.map((it) => it.t));
+  const pos = resolvePosLabel(
+    posLabel,
+    items.map((it) => it.t),
+  );
   // Descending score; ties need no particular order since only tie-group boundaries are read.
   items.sort((a, b) => b.s - a.s || b.i - a.i);
   const fps: number[] = [];
@@ -687,7 +740,11 @@ function binaryClfCurve(
  * `sklearn.metrics.roc_curve`: false- and true-positive rates at each distinct score threshold,
  * starting at (0, 0). When y_true has no negatives (or no positives) the corresponding rate is NaN.
  */
-export function rocCurve(yTrue: readonly LabelInput[], yScore: readonly number[], options: RocCurveOptions = {}): RocCurve {
+export function rocCurve(
+  yTrue: readonly LabelInput[],
+  yScore: readonly number[],
+  options: RocCurveOptions = {},
+): RocCurve {
   const { sampleWeight, dropIntermediate = true } = options;
   const posLabel = options.posLabel === undefined ? undefined : asLabel(options.posLabel);
   let { fps, tps, thresholds } = binaryClfCurve(asLabels(yTrue), yScore, posLabel, sampleWeight);
@@ -787,8 +844,16 @@ export interface RocAucOptions {
  * Multilabel: `yTrue` is an indicator matrix and `yScore` has the same shape.
  */
 export function rocAucScore(yTrue: readonly LabelInput[], yScore: readonly number[], options?: RocAucOptions): number;
-export function rocAucScore(yTrue: ClassTargets, yScore: readonly (readonly number[])[], options: RocAucOptions & { average: null }): number[];
-export function rocAucScore(yTrue: ClassTargets, yScore: readonly (readonly number[])[], options?: RocAucOptions): number;
+export function rocAucScore(
+  yTrue: ClassTargets,
+  yScore: readonly (readonly number[])[],
+  options: RocAucOptions & { average: null },
+): number[];
+export function rocAucScore(
+  yTrue: ClassTargets,
+  yScore: readonly (readonly number[])[],
+  options?: RocAucOptions,
+): number;
 export function rocAucScore(
   yTrue: ClassTargets,
   yScore: readonly number[] | readonly (readonly number[])[],
@@ -828,7 +893,9 @@ export function rocAucScore(
   }
   if (yType !== 'binary') throw new Error(`${yType} format is not supported`);
   if (scores2d !== undefined) {
-    throw new Error(`y should be a 1d array, got an array of shape (${scores2d.length}, ${scores2d[0]!.length}) instead.`);
+    throw new Error(
+      `y should be a 1d array, got an array of shape (${scores2d.length}, ${scores2d[0]!.length}) instead.`,
+    );
   }
   checkAverageBinary(average);
   // label_binarize: the greater of the (at most two) labels is the positive class.
@@ -875,11 +942,16 @@ function averageBinaryScore(
     );
     if (Math.abs(pairwiseSum(averageWeight)) <= 1e-8) return 0; // np.isclose(sum, 0)
   }
-  const scores = Array.from({ length: width }, (_, c) => binaryRocAuc(column(yTrue, c), column(yScore, c), sampleWeight, maxFpr));
+  const scores = Array.from({ length: width }, (_, c) =>
+    binaryRocAuc(column(yTrue, c), column(yScore, c), sampleWeight, maxFpr),
+  );
   if (average === null) return scores;
   if (averageWeight !== undefined) {
     const w = averageWeight;
-    return npAverage(scores.map((s, c) => (w[c] === 0 ? 0 : s)), w);
+    return npAverage(
+      scores.map((s, c) => (w[c] === 0 ? 0 : s)),
+      w,
+    );
   }
   return npAverage(scores);
 }
@@ -904,7 +976,9 @@ function multiclassRocAuc(
     throw new Error(`average must be one of (${shown}) for multiclass problems`);
   }
   if (multiClass !== 'ovr' && multiClass !== 'ovo') {
-    throw new Error(`multi_class='${String(multiClass)}' is not supported for multiclass ROC AUC, multi_class must be in ('ovo', 'ovr')`);
+    throw new Error(
+      `multi_class='${String(multiClass)}' is not supported for multiclass ROC AUC, multi_class must be in ('ovo', 'ovr')`,
+    );
   }
   if (multiClass === 'ovo' && average === null) {
     throw new Error("average=None is not implemented for multi_class='ovo'.");
@@ -916,7 +990,9 @@ function multiclassRocAuc(
     if (classes.length !== labels.length) throw new Error("Parameter 'labels' must be unique");
     if (!classes.every((c, i) => c === labels[i])) throw new Error("Parameter 'labels' must be ordered");
     if (classes.length !== nColumns) {
-      throw new Error(`Number of given labels, ${classes.length}, not equal to the number of columns in 'y_score', ${nColumns}`);
+      throw new Error(
+        `Number of given labels, ${classes.length}, not equal to the number of columns in 'y_score', ${nColumns}`,
+      );
     }
     if (yTrue.some((t) => !classes.includes(t))) throw new Error("'y_true' contains labels not in parameter 'labels'");
   } else {
@@ -925,11 +1001,12 @@ function multiclassRocAuc(
       throw new Error("Number of classes in y_true not equal to the number of columns in 'y_score'");
     }
   }
-  const column = (c: number) => yScore.map((row) => row[c]!);
 
   if (multiClass === 'ovo') {
     if (sampleWeight !== undefined) {
-      throw new Error("sample_weight is not supported for multiclass one-vs-one ROC AUC, 'sample_weight' must be None in this case.");
+      throw new Error(
+        "sample_weight is not supported for multiclass one-vs-one ROC AUC, 'sample_weight' must be None in this case.",
+      );
     }
     const encoded = yTrue.map((t) => classes.indexOf(t));
     const present = [...new Set(encoded)].sort((a, b) => a - b);
@@ -943,8 +1020,18 @@ function multiclassRocAuc(
         prevalence.push(idx.length / encoded.length);
         const aTrue = idx.map((i) => (encoded[i] === a ? 1 : 0));
         const bTrue = idx.map((i) => (encoded[i] === b ? 1 : 0));
-        const aScore = binaryRocAuc(aTrue, idx.map((i) => yScore[i]![a]!), undefined, undefined);
-        const bScore = binaryRocAuc(bTrue, idx.map((i) => yScore[i]![b]!), undefined, undefined);
+        const aScore = binaryRocAuc(
+          aTrue,
+          idx.map((i) => yScore[i]![a]!),
+          undefined,
+          undefined,
+        );
+        const bScore = binaryRocAuc(
+          bTrue,
+          idx.map((i) => yScore[i]![b]!),
+          undefined,
+          undefined,
+        );
         pairScores.push((aScore + bScore) / 2);
       }
     }

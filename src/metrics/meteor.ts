@@ -75,11 +75,25 @@ interface ResolvedOptions {
 const defaultStemmer = new PorterStemmer();
 
 function resolveOptions(options: MeteorOptions): ResolvedOptions {
-  const { preprocess = (token: string) => token.toLowerCase(), stemmer = defaultStemmer, wordnet, alpha = 0.9, beta = 3, gamma = 0.5, tokenizer } = options;
-  for (const [name, value] of [['alpha', alpha], ['beta', beta], ['gamma', gamma]] as const) {
-    if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`METEOR option ${name} must be a number; got ${String(value)}`);
+  const {
+    preprocess = (token: string) => token.toLowerCase(),
+    stemmer = defaultStemmer,
+    wordnet,
+    alpha = 0.9,
+    beta = 3,
+    gamma = 0.5,
+    tokenizer,
+  } = options;
+  for (const [name, value] of [
+    ['alpha', alpha],
+    ['beta', beta],
+    ['gamma', gamma],
+  ] as const) {
+    if (typeof value !== 'number' || Number.isNaN(value))
+      throw new TypeError(`METEOR option ${name} must be a number; got ${String(value)}`);
   }
-  if (typeof preprocess !== 'function') throw new TypeError('METEOR option preprocess must be a function (token) => string');
+  if (typeof preprocess !== 'function')
+    throw new TypeError('METEOR option preprocess must be a function (token) => string');
   if (stemmer === null || typeof stemmer !== 'object' || typeof stemmer.stem !== 'function') {
     throw new TypeError('METEOR option stemmer must be an object with a stem(word) method');
   }
@@ -103,13 +117,19 @@ function resolveOptions(options: MeteorOptions): ResolvedOptions {
 function toTokens(input: unknown, name: 'hypothesis' | 'reference', tokenize: ResolvedOptions['tokenize']): string[] {
   if (typeof input === 'string') {
     if (tokenize === null) {
-      throw new TypeError(`"${name}" expects pre-tokenized ${name} (an array of strings), or set the tokenizer option: ${input}`);
+      throw new TypeError(
+        `"${name}" expects pre-tokenized ${name} (an array of strings), or set the tokenizer option: ${input}`,
+      );
     }
     return tokenizeChecked(tokenize, input, 'METEOR option tokenizer');
   }
-  if (!Array.isArray(input)) throw new TypeError(`"${name}" expects pre-tokenized ${name} (an array of strings); got ${input === null ? 'null' : typeof input}`);
+  if (!Array.isArray(input))
+    throw new TypeError(
+      `"${name}" expects pre-tokenized ${name} (an array of strings); got ${input === null ? 'null' : typeof input}`,
+    );
   input.forEach((token, i) => {
-    if (typeof token !== 'string') throw new TypeError(`"${name}"[${i}] must be a string; got ${token === null ? 'null' : typeof token}`);
+    if (typeof token !== 'string')
+      throw new TypeError(`"${name}"[${i}] must be a string; got ${token === null ? 'null' : typeof token}`);
   });
   return input as string[];
 }
@@ -117,7 +137,10 @@ function toTokens(input: unknown, name: 'hypothesis' | 'reference', tokenize: Re
 function enumerate(tokens: readonly string[], preprocess: (token: string) => string): Enumerated[] {
   return tokens.map((token, i) => {
     const word = preprocess(token);
-    if (typeof word !== 'string') throw new TypeError(`METEOR option preprocess must return a string; got ${typeof word} for ${JSON.stringify(token)}`);
+    if (typeof word !== 'string')
+      throw new TypeError(
+        `METEOR option preprocess must return a string; got ${typeof word} for ${JSON.stringify(token)}`,
+      );
     return [i, word];
   });
 }
@@ -126,7 +149,11 @@ function enumerate(tokens: readonly string[], preprocess: (token: string) => str
  * NLTK's `_match_enums` loop: for each hypothesis word from last to first, the last remaining
  * reference word accepted by `matches` is paired with it and both leave their lists.
  */
-function greedyMatch(hypothesis: Enumerated[], reference: Enumerated[], matcher: (hypothesisWord: string) => (referenceWord: string) => boolean): [number, number][] {
+function greedyMatch(
+  hypothesis: Enumerated[],
+  reference: Enumerated[],
+  matcher: (hypothesisWord: string) => (referenceWord: string) => boolean,
+): [number, number][] {
   const pairs: [number, number][] = [];
   for (let i = hypothesis.length - 1; i >= 0; i--) {
     if (reference.length === 0) break;
@@ -146,7 +173,8 @@ function greedyMatch(hypothesis: Enumerated[], reference: Enumerated[], matcher:
 /** METEOR's synonym set of a word: lemma names without '_' of its synsets, plus the word. */
 function synonymsOf(wordnet: WordNetSource, word: string): Set<string> {
   const names = new Set<string>();
-  for (const synset of wordnet.synsets(word)) for (const name of synset.lemmaNames) if (!name.includes('_')) names.add(name);
+  for (const synset of wordnet.synsets(word))
+    for (const name of synset.lemmaNames) if (!name.includes('_')) names.add(name);
   names.add(word);
   return names;
 }
@@ -158,10 +186,13 @@ function align(hypothesis: Enumerated[], reference: Enumerated[], options: Resol
   const stemmedReference: Enumerated[] = reference.map(([i, word]) => [i, options.stemmer.stem(word)]);
   const stemmed = greedyMatch(stemmedHypothesis, stemmedReference, (h) => (r) => h === r);
   const wordnet = options.wordnet;
-  const synonyms = wordnet === null ? [] : greedyMatch(stemmedHypothesis, stemmedReference, (h) => {
-    const names = synonymsOf(wordnet, h);
-    return (r) => names.has(r);
-  });
+  const synonyms =
+    wordnet === null
+      ? []
+      : greedyMatch(stemmedHypothesis, stemmedReference, (h) => {
+          const names = synonymsOf(wordnet, h);
+          return (r) => names.has(r);
+        });
   const matches = [...exact, ...stemmed, ...synonyms].sort((a, b) => a[0] - b[0]);
   return { matches, unmatchedHypothesis: stemmedHypothesis, unmatchedReference: stemmedReference };
 }
@@ -181,7 +212,11 @@ function countChunks(matches: readonly [number, number][]): number {
  * NLTK 3.8 `align_words(hypothesis, reference)`: the exact, stem and synonym alignment with
  * the sorted matches and the unmatched words (defaults as {@link MeteorOptions}).
  */
-export function alignWords(hypothesis: readonly string[] | string, reference: readonly string[] | string, options: MeteorOptions = {}): MeteorAlignment {
+export function alignWords(
+  hypothesis: readonly string[] | string,
+  reference: readonly string[] | string,
+  options: MeteorOptions = {},
+): MeteorAlignment {
   const resolved = resolveOptions(options);
   const h = toTokens(hypothesis, 'hypothesis', resolved.tokenize);
   const r = toTokens(reference, 'reference', resolved.tokenize);
@@ -216,7 +251,11 @@ function score(reference: unknown, hypothesis: unknown, options: ResolvedOptions
  *
  *   singleMeteorScore(['this', 'is', 'a', 'cat'], ['non', 'matching', 'hypothesis']) === 0
  */
-export function singleMeteorScore(reference: readonly string[] | string, hypothesis: readonly string[] | string, options: MeteorOptions = {}): number {
+export function singleMeteorScore(
+  reference: readonly string[] | string,
+  hypothesis: readonly string[] | string,
+  options: MeteorOptions = {},
+): number {
   return score(reference, hypothesis, resolveOptions(options));
 }
 
@@ -224,12 +263,17 @@ export function singleMeteorScore(reference: readonly string[] | string, hypothe
  * NLTK 3.8 `meteor_score(references, hypothesis)`: the best {@link singleMeteorScore} over the
  * references (same defaults). Throws on an empty reference list, as Python's max() does.
  */
-export function meteorScore(references: readonly (readonly string[] | string)[], hypothesis: readonly string[] | string, options: MeteorOptions = {}): number {
+export function meteorScore(
+  references: readonly (readonly string[] | string)[],
+  hypothesis: readonly string[] | string,
+  options: MeteorOptions = {},
+): number {
   const resolved = resolveOptions(options);
-  if (typeof references === 'string' || !Array.isArray(references)) {
+  if (typeof references === 'string' || !Array.isArray(references as unknown)) {
     throw new TypeError('"references" expects a list of pre-tokenized references (an array of arrays of strings)');
   }
-  if (references.length === 0) throw new RangeError('meteorScore needs at least one reference (max() of an empty sequence)');
+  if (references.length === 0)
+    throw new RangeError('meteorScore needs at least one reference (max() of an empty sequence)');
   let best = -Infinity;
   for (const reference of references) best = Math.max(best, score(reference, hypothesis, resolved));
   return best;
@@ -269,26 +313,37 @@ export function corpusMeteor(
   references: readonly MeteorReferenceItem[],
   options: CorpusMeteorOptions = {},
 ): { meteor: number; scores: number[] } {
-  if (!Array.isArray(predictions) || !Array.isArray(references)) throw new TypeError('corpusMeteor: predictions and references must be arrays');
+  if (!Array.isArray(predictions) || !Array.isArray(references))
+    throw new TypeError('corpusMeteor: predictions and references must be arrays');
   if (predictions.length !== references.length) {
-    throw new Error(`corpusMeteor: ${predictions.length} predictions but ${references.length} references; they must be parallel`);
+    throw new Error(
+      `corpusMeteor: ${predictions.length} predictions but ${references.length} references; they must be parallel`,
+    );
   }
   const { tokenizer = 'nltk', ...rest } = options;
   const ownTokenizer = tokenizer === 'nltk' || tokenizer === 'whitespace';
   const meteorOptions: MeteorOptions = ownTokenizer ? rest : { ...rest, tokenizer };
   const tokens = (text: string): readonly string[] | string =>
-    tokenizer === 'nltk' ? nltkWordTokenize(text) : tokenizer === 'whitespace' ? text.split(/\s+/).filter((t) => t.length > 0) : text;
+    tokenizer === 'nltk'
+      ? nltkWordTokenize(text)
+      : tokenizer === 'whitespace'
+        ? text.split(/\s+/).filter((t) => t.length > 0)
+        : text;
   const scores = predictions.map((prediction, i) => {
     let hypothesis: readonly string[] | string;
     if (typeof prediction === 'string') hypothesis = tokens(prediction);
     else if (isTokenArray(prediction)) hypothesis = prediction;
     else throw new TypeError(`corpusMeteor: predictions[${i}] must be a string or an array of tokens`);
-    const reference = references[i];
+    const reference: unknown = references[i];
     let refs: readonly (readonly string[] | string)[];
     if (typeof reference === 'string') refs = [tokens(reference)];
-    else if (Array.isArray(reference) && reference.length > 0 && reference.every(isTokenArray)) refs = reference as readonly (readonly string[])[];
+    else if (Array.isArray(reference) && reference.length > 0 && reference.every(isTokenArray))
+      refs = reference as readonly (readonly string[])[];
     else if (isTokenArray(reference) && reference.length > 0) refs = reference.map(tokens);
-    else throw new TypeError(`corpusMeteor: references[${i}] must be a string, a non-empty array of strings, or an array of token arrays`);
+    else
+      throw new TypeError(
+        `corpusMeteor: references[${i}] must be a string, a non-empty array of strings, or an array of token arrays`,
+      );
     return meteorScore(refs, hypothesis, meteorOptions);
   });
   return { meteor: mean(scores), scores };

@@ -55,7 +55,7 @@ export interface PerplexityResult {
   meanNll: number;
 }
 
-function maskValue(value: number | boolean, i: number, t: number): boolean {
+function maskValue(value: unknown, i: number, t: number): boolean {
   if (value === true || value === 1) return true;
   if (value === false || value === 0) return false;
   throw new Error(`perplexity: mask[${i}][${t}] must be 0, 1, true or false, got ${String(value)}`);
@@ -71,13 +71,20 @@ function maskValue(value: number | boolean, i: number, t: number): boolean {
  *   0/1/true/false, an unmasked NLL that is negative or not a number, or a base that is not > 0
  *   and ≠ 1. An unmasked NaN gives NaN for its sequence, its mean and the corpus, as in HF.
  */
-export function perplexity(nll: ReadonlyArray<ReadonlyArray<number>>, options: PerplexityOptions = {}): PerplexityResult {
+export function perplexity(
+  nll: ReadonlyArray<ReadonlyArray<number>>,
+  options: PerplexityOptions = {},
+): PerplexityResult {
   const base = options.base ?? Math.E;
-  if (!(base > 0) || base === 1 || !Number.isFinite(base)) throw new Error(`perplexity: base must be a finite number > 0 and ≠ 1, got ${base}`);
-  if (!Array.isArray(nll)) throw new TypeError('perplexity: nll should be an array of per-sequence arrays of numbers');
+  if (!(base > 0) || base === 1 || !Number.isFinite(base))
+    throw new Error(`perplexity: base must be a finite number > 0 and ≠ 1, got ${base}`);
+  if (!Array.isArray(nll as unknown))
+    throw new TypeError('perplexity: nll should be an array of per-sequence arrays of numbers');
   const { mask } = options;
-  if (mask !== undefined && (!Array.isArray(mask) || mask.length !== nll.length)) {
-    throw new Error(`perplexity: mask should have one row per sequence (${nll.length}), got ${Array.isArray(mask) ? mask.length : typeof mask}`);
+  if (mask !== undefined && (!Array.isArray(mask as unknown) || mask.length !== nll.length)) {
+    throw new Error(
+      `perplexity: mask should have one row per sequence (${nll.length}), got ${Array.isArray(mask) ? mask.length : typeof mask}`,
+    );
   }
   // exp(x · ln base) = base^x; for the default base e skip the multiplication so results are bit-exact exp(mean NLL).
   const lnBase = base === Math.E ? 1 : Math.log(base);
@@ -90,7 +97,9 @@ export function perplexity(nll: ReadonlyArray<ReadonlyArray<number>>, options: P
     if (!Array.isArray(row)) throw new TypeError(`perplexity: nll[${i}] should be an array of numbers`);
     const maskRow = mask?.[i];
     if (mask !== undefined && (!Array.isArray(maskRow) || maskRow.length !== row.length)) {
-      throw new Error(`perplexity: mask[${i}] should have ${row.length} entries like nll[${i}], got ${Array.isArray(maskRow) ? maskRow.length : typeof maskRow}`);
+      throw new Error(
+        `perplexity: mask[${i}] should have ${row.length} entries like nll[${i}], got ${Array.isArray(maskRow) ? maskRow.length : typeof maskRow}`,
+      );
     }
     let sum = 0;
     let count = 0;
@@ -98,7 +107,9 @@ export function perplexity(nll: ReadonlyArray<ReadonlyArray<number>>, options: P
       if (maskRow !== undefined && !maskValue(maskRow[t], i, t)) return;
       // NaN propagates to NaN as in HF (torch.exp(nan)); a negative NLL is impossible and an error.
       if (typeof value !== 'number' || value < 0) {
-        throw new Error(`perplexity: nll[${i}][${t}] must be a non-negative number (a negative log-probability), got ${String(value)}`);
+        throw new Error(
+          `perplexity: nll[${i}][${t}] must be a non-negative number (a negative log-probability), got ${String(value)}`,
+        );
       }
       sum += value;
       count += 1;
@@ -109,9 +120,17 @@ export function perplexity(nll: ReadonlyArray<ReadonlyArray<number>>, options: P
     totalNll += sum;
     totalTokens += count;
   });
-  const meanPerplexity = perplexities.length === 0 ? NaN : perplexities.reduce((a, b) => a + b, 0) / perplexities.length;
+  const meanPerplexity =
+    perplexities.length === 0 ? NaN : perplexities.reduce((a, b) => a + b, 0) / perplexities.length;
   const meanNll = totalNll / totalTokens;
-  return { perplexities, meanPerplexity, corpusPerplexity: Math.exp(meanNll * lnBase), tokenCounts, sequenceNlls, meanNll };
+  return {
+    perplexities,
+    meanPerplexity,
+    corpusPerplexity: Math.exp(meanNll * lnBase),
+    tokenCounts,
+    sequenceNlls,
+    meanNll,
+  };
 }
 
 /**
@@ -119,11 +138,16 @@ export function perplexity(nll: ReadonlyArray<ReadonlyArray<number>>, options: P
  * @param logProbs logProbs[i][t] = log p(token t+1 of sequence i | its prefix), in log base `base`.
  * @param options as {@link perplexity}.
  */
-export function perplexityFromLogProbs(logProbs: ReadonlyArray<ReadonlyArray<number>>, options: PerplexityOptions = {}): PerplexityResult {
-  if (!Array.isArray(logProbs)) throw new TypeError('perplexityFromLogProbs: logProbs should be an array of per-sequence arrays of numbers');
+export function perplexityFromLogProbs(
+  logProbs: ReadonlyArray<ReadonlyArray<number>>,
+  options: PerplexityOptions = {},
+): PerplexityResult {
+  if (!Array.isArray(logProbs))
+    throw new TypeError('perplexityFromLogProbs: logProbs should be an array of per-sequence arrays of numbers');
   return perplexity(
     logProbs.map((row, i) => {
-      if (!Array.isArray(row)) throw new TypeError(`perplexityFromLogProbs: logProbs[${i}] should be an array of numbers`);
+      if (!Array.isArray(row))
+        throw new TypeError(`perplexityFromLogProbs: logProbs[${i}] should be an array of numbers`);
       return row.map((lp) => -lp);
     }),
     options,

@@ -24,10 +24,24 @@ import {
   type PrfOptions,
   type RocAucOptions,
 } from './classification.js';
-import { meanAbsoluteError, meanSquaredError, r2Score, rootMeanSquaredError, type R2Options, type RegressionOptions } from './regression.js';
+import {
+  meanAbsoluteError,
+  meanSquaredError,
+  r2Score,
+  rootMeanSquaredError,
+  type R2Options,
+  type RegressionOptions,
+} from './regression.js';
 import { seqevalCompute, type SeqevalComputeOptions } from './sequence-labeling.js';
 import { bootstrapCi, type BootstrapResult } from './significance.js';
-import { BLEU_MAX_NGRAM_ORDER, BLEU_NGRAM_ORDER_LIMIT, computeBleu, corpusBleu, sentenceBleu, type BleuOptions } from './bleu.js';
+import {
+  BLEU_MAX_NGRAM_ORDER,
+  BLEU_NGRAM_ORDER_LIMIT,
+  computeBleu,
+  corpusBleu,
+  sentenceBleu,
+  type BleuOptions,
+} from './bleu.js';
 import { CHRF_MAX_ORDER, corpusChrf, type ChrfOptions } from './chrf.js';
 import { rougeCompute, type RougeComputeOptions } from './rouge.js';
 import { corpusMeteor, type CorpusMeteorOptions, type MeteorReferenceItem } from './meteor.js';
@@ -74,7 +88,8 @@ export interface MetricInputs {
 }
 
 /** A JSON-ready result value (NaN and infinities stay numbers; the CLI writes them as strings). */
-export type MetricValue = number | string | boolean | null | readonly MetricValue[] | { readonly [key: string]: MetricValue };
+export type MetricValue =
+  number | string | boolean | null | readonly MetricValue[] | { readonly [key: string]: MetricValue };
 
 /** The result of one metric: named values, e.g. `{ accuracy: 0.5 }` or BLEU's score and counts. */
 export type MetricResult = Record<string, MetricValue>;
@@ -170,29 +185,83 @@ function spec(
   };
 }
 
-function integerOption(name: string, description: string, defaultText: string, min: number, max: number): MetricOptionSpec {
-  return spec(name, description, defaultText, `an integer in [${min}, ${max}]`, (v) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max, { min, max });
+function integerOption(
+  name: string,
+  description: string,
+  defaultText: string,
+  min: number,
+  max: number,
+): MetricOptionSpec {
+  return spec(
+    name,
+    description,
+    defaultText,
+    `an integer in [${min}, ${max}]`,
+    (v) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max,
+    { min, max },
+  );
 }
 
-function numberOption(name: string, description: string, defaultText: string, min: number, max: number, accepts?: string): MetricOptionSpec {
-  return spec(name, description, defaultText, accepts ?? `a number in [${min}, ${max}]`, (v) => typeof v === 'number' && v >= min && v <= max, { min, max });
+function numberOption(
+  name: string,
+  description: string,
+  defaultText: string,
+  min: number,
+  max: number,
+  accepts?: string,
+): MetricOptionSpec {
+  return spec(
+    name,
+    description,
+    defaultText,
+    accepts ?? `a number in [${min}, ${max}]`,
+    (v) => typeof v === 'number' && v >= min && v <= max,
+    { min, max },
+  );
 }
 
 function booleanOption(name: string, description: string, defaultText: string): MetricOptionSpec {
   return spec(name, description, defaultText, 'true or false', (v) => typeof v === 'boolean');
 }
 
-function enumOption(name: string, description: string, defaultText: string, values: readonly unknown[]): MetricOptionSpec {
-  return spec(name, description, defaultText, `one of ${values.map((v) => describe(v)).join(', ')}`, (v) => values.some((x) => Object.is(x, v)));
+function enumOption(
+  name: string,
+  description: string,
+  defaultText: string,
+  values: readonly unknown[],
+): MetricOptionSpec {
+  return spec(name, description, defaultText, `one of ${values.map((v) => describe(v)).join(', ')}`, (v) =>
+    values.some((x) => Object.is(x, v)),
+  );
 }
 
-const isLabel = (v: unknown): boolean => (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'string' || typeof v === 'boolean';
+const isLabel = (v: unknown): boolean =>
+  (typeof v === 'number' && Number.isFinite(v)) || typeof v === 'string' || typeof v === 'boolean';
 
 const PRF_OPTIONS: readonly MetricOptionSpec[] = [
-  enumOption('average', 'averaging over classes; null gives one score per class', "'binary'", ['binary', 'micro', 'macro', 'weighted', 'samples', null]),
+  enumOption('average', 'averaging over classes; null gives one score per class', "'binary'", [
+    'binary',
+    'micro',
+    'macro',
+    'weighted',
+    'samples',
+    null,
+  ]),
   spec('posLabel', "the positive class when average is 'binary'", '1', 'a label (number, string or boolean)', isLabel),
-  spec('labels', 'classes to include, in this order (per-class output follows it)', 'every label of references and predictions, sorted', 'an array of labels', (v) => Array.isArray(v) && v.every(isLabel)),
-  spec('zeroDivision', 'value of a 0/0 ratio', "'warn' (gives 0)", "'warn', 0, 1 or NaN", (v) => v === 'warn' || v === 0 || v === 1 || Number.isNaN(v)),
+  spec(
+    'labels',
+    'classes to include, in this order (per-class output follows it)',
+    'every label of references and predictions, sorted',
+    'an array of labels',
+    (v) => Array.isArray(v) && v.every(isLabel),
+  ),
+  spec(
+    'zeroDivision',
+    'value of a 0/0 ratio',
+    "'warn' (gives 0)",
+    "'warn', 0, 1 or NaN",
+    (v) => v === 'warn' || v === 0 || v === 1 || Number.isNaN(v),
+  ),
 ];
 
 const MULTIOUTPUT = spec(
@@ -200,16 +269,29 @@ const MULTIOUTPUT = spec(
   'how the outputs of multi-output regression combine',
   "'uniform_average'",
   "'raw_values', 'uniform_average' or an array of output weights",
-  (v) => v === 'raw_values' || v === 'uniform_average' || (Array.isArray(v) && v.every((w) => typeof w === 'number' && Number.isFinite(w))),
+  (v) =>
+    v === 'raw_values' ||
+    v === 'uniform_average' ||
+    (Array.isArray(v) && v.every((w) => typeof w === 'number' && Number.isFinite(w))),
 );
 
 const BLEU_OPTIONS: readonly MetricOptionSpec[] = [
   enumOption('tokenize', 'sacrebleu tokenizer (zh for Chinese, char for characters)', "'13a'", SACREBLEU_TOKENIZERS),
   enumOption('smoothMethod', 'smoothing of zero n-gram precisions', "'exp'", ['exp', 'floor', 'add-k', 'none']),
-  spec('smoothValue', "value for 'floor' and 'add-k'", "0.1 for 'floor', 1 for 'add-k'", 'a finite number ≥ 0, or null', (v) => v === null || (typeof v === 'number' && Number.isFinite(v) && v >= 0)),
+  spec(
+    'smoothValue',
+    "value for 'floor' and 'add-k'",
+    "0.1 for 'floor', 1 for 'add-k'",
+    'a finite number ≥ 0, or null',
+    (v) => v === null || (typeof v === 'number' && Number.isFinite(v) && v >= 0),
+  ),
   booleanOption('lowercase', 'lowercase both sides first', 'false'),
   integerOption('maxNgramOrder', 'largest n-gram order', String(BLEU_MAX_NGRAM_ORDER), 1, BLEU_NGRAM_ORDER_LIMIT),
-  booleanOption('effectiveOrder', 'average only over the orders with hypothesis n-grams', 'false (true for sentence_bleu)'),
+  booleanOption(
+    'effectiveOrder',
+    'average only over the orders with hypothesis n-grams',
+    'false (true for sentence_bleu)',
+  ),
 ];
 
 const TEXT_TOKENIZER = (what: string, values: readonly string[], defaultText: string): MetricOptionSpec =>
@@ -237,11 +319,14 @@ class ItemReader {
   labels(items: readonly unknown[], side: Side): Label[] | number[][] {
     if (items.some((v) => Array.isArray(v))) {
       return items.map((v, i) => {
-        if (!Array.isArray(v) || !v.every((x) => typeof x === 'number')) this.fail(side, i, 'an indicator row (array of 0/1) like the other items', v);
+        if (!Array.isArray(v) || !v.every((x) => typeof x === 'number'))
+          this.fail(side, i, 'an indicator row (array of 0/1) like the other items', v);
         return v as number[];
       });
     }
-    return items.map((v, i) => (isLabel(v) ? (v as Label) : this.fail(side, i, 'a class label (finite number, string or boolean)', v)));
+    return items.map((v, i) =>
+      isLabel(v) ? (v as Label) : this.fail(side, i, 'a class label (finite number, string or boolean)', v),
+    );
   }
 
   numbers(items: readonly unknown[], side: Side): number[] | number[][] {
@@ -249,7 +334,8 @@ class ItemReader {
     const isFiniteNumber = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
     return items.map((v, i) => {
       if (vectors) {
-        if (!Array.isArray(v) || !v.every(isFiniteNumber)) this.fail(side, i, 'an array of finite numbers like the other items', v);
+        if (!Array.isArray(v) || !v.every(isFiniteNumber))
+          this.fail(side, i, 'an array of finite numbers like the other items', v);
         return v as number[];
       }
       return isFiniteNumber(v) ? v : this.fail(side, i, 'a finite number', v);
@@ -261,7 +347,9 @@ class ItemReader {
   }
 
   stringLists(items: readonly unknown[], side: Side, what: string): string[][] {
-    return items.map((v, i) => (Array.isArray(v) && v.every((s) => typeof s === 'string') ? (v as string[]) : this.fail(side, i, what, v)));
+    return items.map((v, i) =>
+      Array.isArray(v) && v.every((s) => typeof s === 'string') ? (v as string[]) : this.fail(side, i, what, v),
+    );
   }
 
   referenceTexts(items: readonly unknown[], side: Side): string[][] {
@@ -281,7 +369,9 @@ function checkOptions(metric: RegisteredMetric, options: MetricOptions): void {
     const option = metric.options.find((o) => o.name === key);
     if (option === undefined) {
       const names = metric.options.map((o) => o.name);
-      throw new Error(`metric ${metric.name} has no option ${JSON.stringify(key)}; its options are: ${names.join(', ') || '(none)'}`);
+      throw new Error(
+        `metric ${metric.name} has no option ${JSON.stringify(key)}; its options are: ${names.join(', ') || '(none)'}`,
+      );
     }
     if (value === undefined) continue;
     const problem = option.check(value);
@@ -300,13 +390,13 @@ function defined(options: MetricOptions): Record<string, unknown> {
 /** Per-item statistics whose column sums determine the corpus score (for fast bootstrap). */
 interface Decomposition {
   stats: number[][];
-  score(totals: readonly number[]): number;
+  score: (totals: readonly number[]) => number;
 }
 
 interface RegisteredMetric extends MetricSpec {
-  compute(inputs: Required<MetricInputs>, options: MetricOptions, reader: ItemReader): MetricResult;
+  compute: (inputs: Required<MetricInputs>, options: MetricOptions, reader: ItemReader) => MetricResult;
   /** Per-item sufficient statistics of the main score, when it has them (sacrebleu's bootstrap). */
-  decompose?(inputs: Required<MetricInputs>, options: MetricOptions, reader: ItemReader): Decomposition;
+  decompose?: (inputs: Required<MetricInputs>, options: MetricOptions, reader: ItemReader) => Decomposition;
 }
 
 /** Corpus score = mean of per-item scores: rows [score, 1]. */
@@ -341,7 +431,11 @@ function regressionMetric(
   description: string,
   options: readonly MetricOptionSpec[],
   higherIsBetter: boolean,
-  fn: (yTrue: number[] | number[][], yPred: number[] | number[][], options: Record<string, unknown>) => number | number[],
+  fn: (
+    yTrue: number[] | number[][],
+    yPred: number[] | number[][],
+    options: Record<string, unknown>,
+  ) => number | number[],
 ): RegisteredMetric {
   return {
     name,
@@ -366,7 +460,9 @@ function referenceStreams(refs: readonly (readonly string[])[]): (string | null)
 
 function sentenceBleuScores(inputs: Required<MetricInputs>, opts: MetricOptions, r: ItemReader): number[] {
   const refs = r.referenceTexts(inputs.references, 'references');
-  return r.strings(inputs.predictions, 'predictions').map((p, i) => sentenceBleu(p, refs[i] ?? [], defined(opts) as BleuOptions).score);
+  return r
+    .strings(inputs.predictions, 'predictions')
+    .map((p, i) => sentenceBleu(p, refs[i] ?? [], defined(opts) as BleuOptions).score);
 }
 
 function rouge(inputs: Required<MetricInputs>, opts: MetricOptions, r: ItemReader): Record<string, number | number[]> {
@@ -374,7 +470,13 @@ function rouge(inputs: Required<MetricInputs>, opts: MetricOptions, r: ItemReade
   const multi = refs.some((x) => x.length > 1);
   const options = defined(opts) as RougeComputeOptions;
   const predictions = r.strings(inputs.predictions, 'predictions');
-  return multi ? rougeCompute(predictions, refs, options) : rougeCompute(predictions, refs.map((x) => x[0] ?? ''), options);
+  return multi
+    ? rougeCompute(predictions, refs, options)
+    : rougeCompute(
+        predictions,
+        refs.map((x) => x[0] ?? ''),
+        options,
+      );
 }
 
 /** The ROUGE type that is the main score: the first requested type, else rougeL. */
@@ -397,7 +499,9 @@ function meteorScores(inputs: Required<MetricInputs>, opts: MetricOptions, r: It
     if (typeof p !== 'string' && !isTokens(p)) r.fail('predictions', i, 'a string or an array of tokens', p);
   });
   inputs.references.forEach((ref, i) => {
-    const ok = typeof ref === 'string' || (Array.isArray(ref) && ref.length > 0 && (ref.every((x) => typeof x === 'string') || ref.every(isTokens)));
+    const ok =
+      typeof ref === 'string' ||
+      (Array.isArray(ref) && ref.length > 0 && (ref.every((x) => typeof x === 'string') || ref.every(isTokens)));
     if (!ok) r.fail('references', i, 'a string, a non-empty array of strings, or an array of token arrays', ref);
   });
   return corpusMeteor(
@@ -408,17 +512,31 @@ function meteorScores(inputs: Required<MetricInputs>, opts: MetricOptions, r: It
 }
 
 /** SQuAD scores of each item on its own (percent), whose mean is the corpus score. */
-function squadItemScores(inputs: Required<MetricInputs>, opts: MetricOptions, r: ItemReader): { exact_match: number; f1: number }[] {
+function squadItemScores(
+  inputs: Required<MetricInputs>,
+  opts: MetricOptions,
+  r: ItemReader,
+): { exact_match: number; f1: number }[] {
   const refs = r.referenceTexts(inputs.references, 'references');
   const options = defined(opts) as SquadEvaluateOptions;
   return r
     .strings(inputs.predictions, 'predictions')
-    .map((p, i) => squadEvaluate([{ id: '0', prediction_text: p }], [{ id: '0', answers: { text: refs[i] ?? [] } }], options));
+    .map((p, i) =>
+      squadEvaluate([{ id: '0', prediction_text: p }], [{ id: '0', answers: { text: refs[i] ?? [] } }], options),
+    );
 }
 
-function squad(inputs: Required<MetricInputs>, opts: MetricOptions, r: ItemReader): { exact_match: number; f1: number } {
-  const preds = r.strings(inputs.predictions, 'predictions').map((text, i) => ({ id: String(i), prediction_text: text }));
-  const refs = r.referenceTexts(inputs.references, 'references').map((text, i) => ({ id: String(i), answers: { text } }));
+function squad(
+  inputs: Required<MetricInputs>,
+  opts: MetricOptions,
+  r: ItemReader,
+): { exact_match: number; f1: number } {
+  const preds = r
+    .strings(inputs.predictions, 'predictions')
+    .map((text, i) => ({ id: String(i), prediction_text: text }));
+  const refs = r
+    .referenceTexts(inputs.references, 'references')
+    .map((text, i) => ({ id: String(i), answers: { text } }));
   return squadEvaluate(preds, refs, defined(opts) as SquadEvaluateOptions);
 }
 
@@ -438,13 +556,23 @@ function perplexityMetric(name: 'perplexity' | 'nll', description: string, prima
     predictions: 'nll',
     references: null,
     options: [
-      spec('base', 'base of the logarithm the NLLs are in (2 for bits)', 'e (natural log)', 'a finite number > 0 other than 1', (v) => typeof v === 'number' && Number.isFinite(v) && v > 0 && v !== 1),
+      spec(
+        'base',
+        'base of the logarithm the NLLs are in (2 for bits)',
+        'e (natural log)',
+        'a finite number > 0 other than 1',
+        (v) => typeof v === 'number' && Number.isFinite(v) && v > 0 && v !== 1,
+      ),
     ],
     higherIsBetter: false,
     primaryKey: constantKey(primary),
     compute({ predictions }, opts, r) {
       const nll = predictions.map((v, i) =>
-        Array.isArray(v) && v.every((x) => typeof x === 'number') ? (v as number[]) : typeof v === 'number' ? [v] : r.fail('predictions', i, 'an array of per-token NLLs', v),
+        Array.isArray(v) && v.every((x) => typeof x === 'number')
+          ? (v as number[])
+          : typeof v === 'number'
+            ? [v]
+            : r.fail('predictions', i, 'an array of per-token NLLs', v),
       );
       const result = perplexity(nll, defined(opts));
       return {
@@ -458,14 +586,24 @@ function perplexityMetric(name: 'perplexity' | 'nll', description: string, prima
   };
 }
 
-const SQUAD_VARIANT = enumOption('variant', "the official script's rules: SQuAD v1.1, or CMRC 2018 for Chinese", "'squad-v1.1'", ['squad-v1.1', 'cmrc2018']);
+const SQUAD_VARIANT = enumOption(
+  'variant',
+  "the official script's rules: SQuAD v1.1, or CMRC 2018 for Chinese",
+  "'squad-v1.1'",
+  ['squad-v1.1', 'cmrc2018'],
+);
 const REPETITION_TOKENIZER = TEXT_TOKENIZER('prediction', ['whitespace', 'chars'], "'whitespace'");
 
 const METRIC_LIST: readonly RegisteredMetric[] = [
-  labelMetric('accuracy', 'scikit-learn accuracy_score (subset accuracy for multilabel rows)', [booleanOption('normalize', 'fraction of correct items (true) or their count', 'true')], (t, p, o) =>
-    accuracyScore(t, p, o),
+  labelMetric(
+    'accuracy',
+    'scikit-learn accuracy_score (subset accuracy for multilabel rows)',
+    [booleanOption('normalize', 'fraction of correct items (true) or their count', 'true')],
+    (t, p, o) => accuracyScore(t, p, o),
   ),
-  labelMetric('precision', 'scikit-learn precision_score', PRF_OPTIONS, (t, p, o) => precisionScore(t, p, o as PrfOptions)),
+  labelMetric('precision', 'scikit-learn precision_score', PRF_OPTIONS, (t, p, o) =>
+    precisionScore(t, p, o as PrfOptions),
+  ),
   labelMetric('recall', 'scikit-learn recall_score', PRF_OPTIONS, (t, p, o) => recallScore(t, p, o as PrfOptions)),
   labelMetric('f1', 'scikit-learn f1_score', PRF_OPTIONS, (t, p, o) => f1Score(t, p, o as PrfOptions)),
   {
@@ -474,10 +612,34 @@ const METRIC_LIST: readonly RegisteredMetric[] = [
     predictions: 'scores',
     references: 'labels',
     options: [
-      enumOption('average', 'averaging over classes (multiclass/multilabel); null gives one AUC per class', "'macro'", ['micro', 'macro', 'weighted', 'samples', null]),
-      enumOption('multiClass', "multiclass strategy: one-vs-rest or one-vs-one ('raise' refuses multiclass input)", "'raise'", ['raise', 'ovr', 'ovo']),
-      spec('maxFpr', 'partial AUC up to this false-positive rate (McClish-standardised, binary only)', 'none (full AUC)', 'a number in (0, 1]', (v) => typeof v === 'number' && v > 0 && v <= 1, { max: 1 }),
-      spec('labels', 'class of each score column', 'the sorted labels of the references', 'an array of labels', (v) => Array.isArray(v) && v.every(isLabel)),
+      enumOption('average', 'averaging over classes (multiclass/multilabel); null gives one AUC per class', "'macro'", [
+        'micro',
+        'macro',
+        'weighted',
+        'samples',
+        null,
+      ]),
+      enumOption(
+        'multiClass',
+        "multiclass strategy: one-vs-rest or one-vs-one ('raise' refuses multiclass input)",
+        "'raise'",
+        ['raise', 'ovr', 'ovo'],
+      ),
+      spec(
+        'maxFpr',
+        'partial AUC up to this false-positive rate (McClish-standardised, binary only)',
+        'none (full AUC)',
+        'a number in (0, 1]',
+        (v) => typeof v === 'number' && v > 0 && v <= 1,
+        { max: 1 },
+      ),
+      spec(
+        'labels',
+        'class of each score column',
+        'the sorted labels of the references',
+        'an array of labels',
+        (v) => Array.isArray(v) && v.every(isLabel),
+      ),
     ],
     higherIsBetter: true,
     primaryKey: constantKey('roc_auc'),
@@ -487,18 +649,31 @@ const METRIC_LIST: readonly RegisteredMetric[] = [
       const o = defined(opts) as RocAucOptions;
       const isMatrix = (s: number[] | number[][]): s is number[][] => Array.isArray(s[0]);
       if (isMatrix(scores)) return { roc_auc: rocAucScore(yTrue, scores, o) };
-      if (yTrue.some((v) => Array.isArray(v))) throw new Error('roc_auc: indicator-row references need one score per label in each prediction');
+      if (yTrue.some((v) => Array.isArray(v)))
+        throw new Error('roc_auc: indicator-row references need one score per label in each prediction');
       return { roc_auc: rocAucScore(yTrue as Label[], scores, o) };
     },
   },
-  regressionMetric('mae', 'scikit-learn mean_absolute_error', [MULTIOUTPUT], false, (t, p, o) => meanAbsoluteError(t, p, o as RegressionOptions)),
-  regressionMetric('mse', 'scikit-learn mean_squared_error', [MULTIOUTPUT], false, (t, p, o) => meanSquaredError(t, p, o as RegressionOptions)),
-  regressionMetric('rmse', 'scikit-learn root_mean_squared_error', [MULTIOUTPUT], false, (t, p, o) => rootMeanSquaredError(t, p, o as RegressionOptions)),
+  regressionMetric('mae', 'scikit-learn mean_absolute_error', [MULTIOUTPUT], false, (t, p, o) =>
+    meanAbsoluteError(t, p, o as RegressionOptions),
+  ),
+  regressionMetric('mse', 'scikit-learn mean_squared_error', [MULTIOUTPUT], false, (t, p, o) =>
+    meanSquaredError(t, p, o as RegressionOptions),
+  ),
+  regressionMetric('rmse', 'scikit-learn root_mean_squared_error', [MULTIOUTPUT], false, (t, p, o) =>
+    rootMeanSquaredError(t, p, o as RegressionOptions),
+  ),
   regressionMetric(
     'r2',
     'scikit-learn r2_score',
     [
-      spec('multioutput', 'how the outputs combine', "'uniform_average'", "'raw_values', 'uniform_average', 'variance_weighted' or an array of output weights", (v) => v === 'variance_weighted' || MULTIOUTPUT.check(v) === null),
+      spec(
+        'multioutput',
+        'how the outputs combine',
+        "'uniform_average'",
+        "'raw_values', 'uniform_average', 'variance_weighted' or an array of output weights",
+        (v) => v === 'variance_weighted' || MULTIOUTPUT.check(v) === null,
+      ),
       booleanOption('forceFinite', 'replace the NaN/-Infinity of a constant target by 1 or 0', 'true'),
     ],
     true,
@@ -506,14 +681,28 @@ const METRIC_LIST: readonly RegisteredMetric[] = [
   ),
   {
     name: 'seqeval',
-    description: 'seqeval entity precision/recall/F1 in the Hugging Face evaluate output shape; items are tag sequences',
+    description:
+      'seqeval entity precision/recall/F1 in the Hugging Face evaluate output shape; items are tag sequences',
     predictions: 'tags',
     references: 'tags',
     options: [
       booleanOption('suffix', 'tags carry their prefix at the end (PER-B)', 'false'),
-      enumOption('scheme', 'tagging scheme for strict mode', 'none (lenient CoNLL chunking)', ['IOB1', 'IOE1', 'IOB2', 'IOE2', 'IOBES', 'BILOU']),
+      enumOption('scheme', 'tagging scheme for strict mode', 'none (lenient CoNLL chunking)', [
+        'IOB1',
+        'IOE1',
+        'IOB2',
+        'IOE2',
+        'IOBES',
+        'BILOU',
+      ]),
       enumOption('mode', "'strict': entities must follow the scheme exactly", 'none (lenient)', ['strict']),
-      spec('zeroDivision', 'value of a 0/0 ratio', "'warn' (gives 0)", "'warn', 0 or 1", (v) => v === 'warn' || v === 0 || v === 1),
+      spec(
+        'zeroDivision',
+        'value of a 0/0 ratio',
+        "'warn' (gives 0)",
+        "'warn', 0 or 1",
+        (v) => v === 'warn' || v === 0 || v === 1,
+      ),
     ],
     higherIsBetter: true,
     primaryKey: constantKey('overall_f1'),
@@ -533,7 +722,11 @@ const METRIC_LIST: readonly RegisteredMetric[] = [
     higherIsBetter: true,
     primaryKey: constantKey('score'),
     compute({ predictions, references }, opts, r) {
-      const s = corpusBleu(r.strings(predictions, 'predictions'), referenceStreams(r.referenceTexts(references, 'references')), defined(opts) as BleuOptions);
+      const s = corpusBleu(
+        r.strings(predictions, 'predictions'),
+        referenceStreams(r.referenceTexts(references, 'references')),
+        defined(opts) as BleuOptions,
+      );
       return {
         score: s.score,
         counts: s.counts,
@@ -591,12 +784,20 @@ const METRIC_LIST: readonly RegisteredMetric[] = [
       numberOption('beta', 'recall weight of F-beta', '2', 0, 1e6, 'a number in [0, 1e6]'),
       booleanOption('lowercase', 'lowercase both sides first', 'false'),
       booleanOption('whitespace', 'keep whitespace inside character n-grams', 'false'),
-      booleanOption('epsSmoothing', 'average per-order F-scores with epsilon for empty orders (chrF++.py, NLTK)', 'false'),
+      booleanOption(
+        'epsSmoothing',
+        'average per-order F-scores with epsilon for empty orders (chrF++.py, NLTK)',
+        'false',
+      ),
     ],
     higherIsBetter: true,
     primaryKey: constantKey('score'),
     compute({ predictions, references }, opts, r) {
-      const s = corpusChrf(r.strings(predictions, 'predictions'), referenceStreams(r.referenceTexts(references, 'references')), defined(opts) as ChrfOptions);
+      const s = corpusChrf(
+        r.strings(predictions, 'predictions'),
+        referenceStreams(r.referenceTexts(references, 'references')),
+        defined(opts) as ChrfOptions,
+      );
       return { score: s.score, name: s.name, signature: s.signature, formatted: s.format() };
     },
   },
@@ -606,12 +807,22 @@ const METRIC_LIST: readonly RegisteredMetric[] = [
     predictions: 'text',
     references: 'reference-texts',
     options: [
-      spec('rougeTypes', 'ROUGE types to compute', "['rouge1', 'rouge2', 'rougeL', 'rougeLsum']", "a non-empty array of 'rouge1'..'rouge9', 'rougeL', 'rougeLsum'", (v) =>
-        Array.isArray(v) && v.length > 0 && v.every((t) => typeof t === 'string' && /^(rouge[1-9]|rougeL|rougeLsum)$/.test(t)),
+      spec(
+        'rougeTypes',
+        'ROUGE types to compute',
+        "['rouge1', 'rouge2', 'rougeL', 'rougeLsum']",
+        "a non-empty array of 'rouge1'..'rouge9', 'rougeL', 'rougeLsum'",
+        (v) =>
+          Array.isArray(v) &&
+          v.length > 0 &&
+          v.every((t) => typeof t === 'string' && /^(rouge[1-9]|rougeL|rougeLsum)$/.test(t)),
       ),
       booleanOption('useStemmer', 'Porter-stem tokens longer than 3 characters', 'false'),
       booleanOption('useAggregator', 'one mean F-measure per type (false: one per pair)', 'true'),
-      enumOption('tokenizer', 'tokenizer for Chinese text', "rouge-score's (ASCII letters and digits only)", ['chars', 'jieba']),
+      enumOption('tokenizer', 'tokenizer for Chinese text', "rouge-score's (ASCII letters and digits only)", [
+        'chars',
+        'jieba',
+      ]),
     ],
     higherIsBetter: true,
     primaryKey: rougePrimary,
@@ -631,8 +842,18 @@ const METRIC_LIST: readonly RegisteredMetric[] = [
       numberOption('alpha', 'relative weight of precision and recall', '0.9', 0, 1),
       numberOption('beta', 'shape of the fragmentation penalty', '3', 0, 1e6, 'a number in [0, 1e6]'),
       numberOption('gamma', 'weight of the fragmentation penalty', '0.5', 0, 1),
-      spec('wordnet', 'WordNet dict directory for the synonym stage, or false to skip it', '$TUNEKIT_WORDNET_DIR, else /usr/share/wordnet', 'a directory path or false', (v) => v === false || (typeof v === 'string' && v.length > 0)),
-      TEXT_TOKENIZER('item', ['nltk', 'whitespace', 'chars', 'jieba'], "'nltk' (word_tokenize, as Hugging Face evaluate)"),
+      spec(
+        'wordnet',
+        'WordNet dict directory for the synonym stage, or false to skip it',
+        '$TUNEKIT_WORDNET_DIR, else /usr/share/wordnet',
+        'a directory path or false',
+        (v) => v === false || (typeof v === 'string' && v.length > 0),
+      ),
+      TEXT_TOKENIZER(
+        'item',
+        ['nltk', 'whitespace', 'chars', 'jieba'],
+        "'nltk' (word_tokenize, as Hugging Face evaluate)",
+      ),
     ],
     higherIsBetter: true,
     primaryKey: constantKey('meteor'),
@@ -661,14 +882,25 @@ const METRIC_LIST: readonly RegisteredMetric[] = [
     compute: (inputs, opts, r) => ({ exact_match: squad(inputs, opts, r).exact_match }),
     decompose: (inputs, opts, r) => meanDecomposition(squadItemScores(inputs, opts, r).map((x) => x.exact_match)),
   },
-  perplexityMetric('perplexity', "perplexity (Hugging Face evaluate's per-sequence mean, and the token-weighted corpus value) from per-token NLLs", 'corpus_perplexity'),
-  perplexityMetric('nll', "token-weighted mean negative log-likelihood (a trainer's evaluation loss) from per-token NLLs", 'mean_nll'),
+  perplexityMetric(
+    'perplexity',
+    "perplexity (Hugging Face evaluate's per-sequence mean, and the token-weighted corpus value) from per-token NLLs",
+    'corpus_perplexity',
+  ),
+  perplexityMetric(
+    'nll',
+    "token-weighted mean negative log-likelihood (a trainer's evaluation loss) from per-token NLLs",
+    'mean_nll',
+  ),
   {
     name: 'distinct',
     description: 'corpus distinct-n of the predictions (distinct n-grams / all n-grams)',
     predictions: 'tokens',
     references: null,
-    options: [integerOption('n', 'n-gram order', 'reports n = 1 and n = 2 (main score: 2)', 1, MAX_REPETITION_ORDER), REPETITION_TOKENIZER],
+    options: [
+      integerOption('n', 'n-gram order', 'reports n = 1 and n = 2 (main score: 2)', 1, MAX_REPETITION_ORDER),
+      REPETITION_TOKENIZER,
+    ],
     higherIsBetter: true,
     primaryKey: constantKey('distinct'),
     compute(inputs, opts, r) {
@@ -710,7 +942,8 @@ export const METRIC_NAMES: readonly string[] = METRIC_LIST.map((m) => m.name);
 
 function lookup(name: string): RegisteredMetric {
   const metric = METRICS.get(name);
-  if (metric === undefined) throw new Error(`unknown metric ${JSON.stringify(name)}; known metrics: ${METRIC_NAMES.join(', ')}`);
+  if (metric === undefined)
+    throw new Error(`unknown metric ${JSON.stringify(name)}; known metrics: ${METRIC_NAMES.join(', ')}`);
   return metric;
 }
 
@@ -733,7 +966,11 @@ export function validateMetricOptions(name: string, options: MetricOptions = {})
   checkOptions(lookup(name), options);
 }
 
-function prepare(name: string, inputs: MetricInputs, options: MetricOptions): { metric: RegisteredMetric; full: Required<MetricInputs> } {
+function prepare(
+  name: string,
+  inputs: MetricInputs,
+  options: MetricOptions,
+): { metric: RegisteredMetric; full: Required<MetricInputs> } {
   const metric = lookup(name);
   checkOptions(metric, options);
   if (inputs === null || typeof inputs !== 'object' || !Array.isArray(inputs.predictions)) {
@@ -741,9 +978,12 @@ function prepare(name: string, inputs: MetricInputs, options: MetricOptions): { 
   }
   let references: readonly unknown[] = [];
   if (metric.references !== null) {
-    if (!Array.isArray(inputs.references)) throw new TypeError(`${name}: inputs.references must be an array (the metric compares against references)`);
+    if (!Array.isArray(inputs.references))
+      throw new TypeError(`${name}: inputs.references must be an array (the metric compares against references)`);
     if (inputs.references.length !== inputs.predictions.length) {
-      throw new Error(`${name}: ${inputs.predictions.length} predictions but ${inputs.references.length} references; they must be parallel`);
+      throw new Error(
+        `${name}: ${inputs.predictions.length} predictions but ${inputs.references.length} references; they must be parallel`,
+      );
     }
     references = inputs.references;
   } else if (inputs.references !== undefined) {
@@ -761,7 +1001,12 @@ function prepare(name: string, inputs: MetricInputs, options: MetricOptions): { 
  * @param context how to name an item in errors (default `predictions[i]`).
  * @returns every value the metric reports, e.g. `{ f1: 0.8 }` or seqeval's per-type table.
  */
-export function computeMetric(name: string, inputs: MetricInputs, options: MetricOptions = {}, context: MetricCallContext = {}): MetricResult {
+export function computeMetric(
+  name: string,
+  inputs: MetricInputs,
+  options: MetricOptions = {},
+  context: MetricCallContext = {},
+): MetricResult {
   const { metric, full } = prepare(name, inputs, options);
   return metric.compute(full, options, new ItemReader(context, name));
 }
@@ -771,7 +1016,9 @@ function primaryScore(metric: MetricSpec, result: MetricResult, options: MetricO
   const key = metric.primaryKey(options);
   const value = result[key];
   if (typeof value !== 'number') {
-    throw new Error(`${metric.name}: the main score ${key} is not a single number (${describe(value)}); choose an averaging option`);
+    throw new Error(
+      `${metric.name}: the main score ${key} is not a single number (${describe(value)}); choose an averaging option`,
+    );
   }
   return value;
 }
@@ -790,7 +1037,10 @@ export function computeMetrics(
   context: MetricCallContext = {},
 ): Record<string, MetricScore> {
   for (const key of Object.keys(options)) {
-    if (!names.includes(key)) throw new Error(`options given for ${JSON.stringify(key)}, which is not among the metrics computed (${names.join(', ')})`);
+    if (!names.includes(key))
+      throw new Error(
+        `options given for ${JSON.stringify(key)}, which is not among the metrics computed (${names.join(', ')})`,
+      );
   }
   const scores: Record<string, MetricScore> = {};
   for (const name of names) {
@@ -798,7 +1048,11 @@ export function computeMetrics(
     const metric = lookup(name);
     checkOptions(metric, metricOptions);
     const values = computeMetric(name, inputs, metricOptions, context);
-    scores[name] = { score: primaryScore(metric, values, metricOptions), higherIsBetter: metric.higherIsBetter, values };
+    scores[name] = {
+      score: primaryScore(metric, values, metricOptions),
+      higherIsBetter: metric.higherIsBetter,
+      values,
+    };
   }
   return scores;
 }
@@ -807,9 +1061,12 @@ export function computeMetrics(
 export function checkBootstrapOptions(options: MetricBootstrapOptions): void {
   const { nSamples = 1000, confidence = 0.95, seed = 12345 } = options;
   if (!Number.isInteger(nSamples) || nSamples < 1 || nSamples > MAX_BOOTSTRAP_SAMPLES) {
-    throw new Error(`bootstrap nSamples must be an integer in [1, ${MAX_BOOTSTRAP_SAMPLES}], got ${describe(nSamples)}`);
+    throw new Error(
+      `bootstrap nSamples must be an integer in [1, ${MAX_BOOTSTRAP_SAMPLES}], got ${describe(nSamples)}`,
+    );
   }
-  if (!(typeof confidence === 'number' && confidence > 0 && confidence < 1)) throw new Error(`bootstrap confidence must be in (0, 1), got ${describe(confidence)}`);
+  if (!(typeof confidence === 'number' && confidence > 0 && confidence < 1))
+    throw new Error(`bootstrap confidence must be in (0, 1), got ${describe(confidence)}`);
   if (!Number.isSafeInteger(seed)) throw new Error(`bootstrap seed must be an integer, got ${describe(seed)}`);
 }
 
@@ -830,7 +1087,11 @@ export function bootstrapMetric(
   const { metric, full } = prepare(name, inputs, options);
   const reader = new ItemReader(context, name);
   const of = metric.primaryKey(options);
-  const settings = { nSamples: bootstrap.nSamples ?? 1000, confidence: bootstrap.confidence ?? 0.95, seed: bootstrap.seed ?? 12345 };
+  const settings = {
+    nSamples: bootstrap.nSamples ?? 1000,
+    confidence: bootstrap.confidence ?? 0.95,
+    seed: bootstrap.seed ?? 12345,
+  };
   if (metric.decompose) {
     const { stats, score } = metric.decompose(full, options, reader);
     const width = stats[0]?.length ?? 0;
@@ -845,7 +1106,14 @@ export function bootstrapMetric(
   const scoreOf = (idx: number[]): number =>
     primaryScore(
       metric,
-      metric.compute({ predictions: idx.map((i) => full.predictions[i]), references: metric.references === null ? [] : idx.map((i) => full.references[i]) }, options, reader),
+      metric.compute(
+        {
+          predictions: idx.map((i) => full.predictions[i]),
+          references: metric.references === null ? [] : idx.map((i) => full.references[i]),
+        },
+        options,
+        reader,
+      ),
       options,
     );
   return { of, ...bootstrapCi((idx: number[]) => scoreOf(idx), indices, indices, settings) };

@@ -91,7 +91,9 @@ function checkRegTargets(
     }
   }
   if (sampleWeight !== undefined && sampleWeight.length !== t.n) {
-    throw new Error(`Found input variables with inconsistent numbers of samples: [${t.n}, ${t.n}, ${sampleWeight.length}]`);
+    throw new Error(
+      `Found input variables with inconsistent numbers of samples: [${t.n}, ${t.n}, ${sampleWeight.length}]`,
+    );
   }
   return { yTrue: t, yPred: p };
 }
@@ -113,7 +115,13 @@ function averageOverSamples(columns: Float64Array[], sampleWeight: readonly numb
   if (sampleWeight === undefined) return columns.map((c) => sumOverSamples(c, k) / c.length);
   const scale = pairwiseSum(sampleWeight);
   if (scale === 0) throw new Error("Weights sum to zero, can't be normalized");
-  return columns.map((c) => sumOverSamples(c.map((v, i) => v * sampleWeight[i]!), k) / scale);
+  return columns.map(
+    (c) =>
+      sumOverSamples(
+        c.map((v, i) => v * sampleWeight[i]!),
+        k,
+      ) / scale,
+  );
 }
 
 /** Applies `multioutput` to per-output scores (not 'variance_weighted', which is R²-specific). */
@@ -134,11 +142,26 @@ function elementwise(t: Columns, p: Columns, f: (truth: number, pred: number) =>
  * `sklearn.metrics.mean_absolute_error`: mean of |y_pred − y_true| per output, then combined by
  * `multioutput` (default 'uniform_average'). Returns an array for 'raw_values'.
  */
-export function meanAbsoluteError(yTrue: RegressionTargets, yPred: RegressionTargets, options: RegressionOptions & { multioutput: 'raw_values' }): number[];
-export function meanAbsoluteError(yTrue: RegressionTargets, yPred: RegressionTargets, options?: RegressionOptions): number;
-export function meanAbsoluteError(yTrue: RegressionTargets, yPred: RegressionTargets, options: RegressionOptions = {}): number | number[] {
+export function meanAbsoluteError(
+  yTrue: RegressionTargets,
+  yPred: RegressionTargets,
+  options: RegressionOptions & { multioutput: 'raw_values' },
+): number[];
+export function meanAbsoluteError(
+  yTrue: RegressionTargets,
+  yPred: RegressionTargets,
+  options?: RegressionOptions,
+): number;
+export function meanAbsoluteError(
+  yTrue: RegressionTargets,
+  yPred: RegressionTargets,
+  options: RegressionOptions = {},
+): number | number[] {
   const { yTrue: t, yPred: p } = checkRegTargets(yTrue, yPred, options);
-  const errors = averageOverSamples(elementwise(t, p, (a, b) => Math.abs(b - a)), options.sampleWeight);
+  const errors = averageOverSamples(
+    elementwise(t, p, (a, b) => Math.abs(b - a)),
+    options.sampleWeight,
+  );
   return combineOutputs(errors, options.multioutput ?? 'uniform_average', 'meanAbsoluteError');
 }
 
@@ -146,11 +169,26 @@ export function meanAbsoluteError(yTrue: RegressionTargets, yPred: RegressionTar
  * `sklearn.metrics.mean_squared_error`: mean of (y_true − y_pred)² per output, then combined by
  * `multioutput` (default 'uniform_average').
  */
-export function meanSquaredError(yTrue: RegressionTargets, yPred: RegressionTargets, options: RegressionOptions & { multioutput: 'raw_values' }): number[];
-export function meanSquaredError(yTrue: RegressionTargets, yPred: RegressionTargets, options?: RegressionOptions): number;
-export function meanSquaredError(yTrue: RegressionTargets, yPred: RegressionTargets, options: RegressionOptions = {}): number | number[] {
+export function meanSquaredError(
+  yTrue: RegressionTargets,
+  yPred: RegressionTargets,
+  options: RegressionOptions & { multioutput: 'raw_values' },
+): number[];
+export function meanSquaredError(
+  yTrue: RegressionTargets,
+  yPred: RegressionTargets,
+  options?: RegressionOptions,
+): number;
+export function meanSquaredError(
+  yTrue: RegressionTargets,
+  yPred: RegressionTargets,
+  options: RegressionOptions = {},
+): number | number[] {
   const { yTrue: t, yPred: p } = checkRegTargets(yTrue, yPred, options);
-  const errors = averageOverSamples(elementwise(t, p, (a, b) => (a - b) * (a - b)), options.sampleWeight);
+  const errors = averageOverSamples(
+    elementwise(t, p, (a, b) => (a - b) * (a - b)),
+    options.sampleWeight,
+  );
   return combineOutputs(errors, options.multioutput ?? 'uniform_average', 'meanSquaredError');
 }
 
@@ -158,9 +196,21 @@ export function meanSquaredError(yTrue: RegressionTargets, yPred: RegressionTarg
  * `sklearn.metrics.root_mean_squared_error` (sklearn ≥ 1.4): √MSE per output, then combined by
  * `multioutput` (default 'uniform_average').
  */
-export function rootMeanSquaredError(yTrue: RegressionTargets, yPred: RegressionTargets, options: RegressionOptions & { multioutput: 'raw_values' }): number[];
-export function rootMeanSquaredError(yTrue: RegressionTargets, yPred: RegressionTargets, options?: RegressionOptions): number;
-export function rootMeanSquaredError(yTrue: RegressionTargets, yPred: RegressionTargets, options: RegressionOptions = {}): number | number[] {
+export function rootMeanSquaredError(
+  yTrue: RegressionTargets,
+  yPred: RegressionTargets,
+  options: RegressionOptions & { multioutput: 'raw_values' },
+): number[];
+export function rootMeanSquaredError(
+  yTrue: RegressionTargets,
+  yPred: RegressionTargets,
+  options?: RegressionOptions,
+): number;
+export function rootMeanSquaredError(
+  yTrue: RegressionTargets,
+  yPred: RegressionTargets,
+  options: RegressionOptions = {},
+): number | number[] {
   const perOutput = meanSquaredError(yTrue, yPred, { ...options, multioutput: 'raw_values' }).map(Math.sqrt);
   return combineOutputs(perOutput, options.multioutput ?? 'uniform_average', 'rootMeanSquaredError');
 }
@@ -170,20 +220,34 @@ export function rootMeanSquaredError(yTrue: RegressionTargets, yPred: Regression
  * NaN. A constant y_true gives 1 (perfect) or 0 with `forceFinite` (default true), else NaN / −∞.
  * `multioutput` defaults to 'uniform_average'; 'variance_weighted' weights outputs by Σw(y − ȳ)².
  */
-export function r2Score(yTrue: RegressionTargets, yPred: RegressionTargets, options: R2Options & { multioutput: 'raw_values' }): number[];
+export function r2Score(
+  yTrue: RegressionTargets,
+  yPred: RegressionTargets,
+  options: R2Options & { multioutput: 'raw_values' },
+): number[];
 export function r2Score(yTrue: RegressionTargets, yPred: RegressionTargets, options?: R2Options): number;
-export function r2Score(yTrue: RegressionTargets, yPred: RegressionTargets, options: R2Options = {}): number | number[] {
+export function r2Score(
+  yTrue: RegressionTargets,
+  yPred: RegressionTargets,
+  options: R2Options = {},
+): number | number[] {
   const { sampleWeight, multioutput = 'uniform_average', forceFinite = true } = options;
   const { yTrue: t, yPred: p } = checkRegTargets(yTrue, yPred, options);
   if (t.n < 2) return NaN;
   const k = t.columns.length;
   const weight = (i: number) => (sampleWeight === undefined ? 1.0 : sampleWeight[i]!);
   const numerator = elementwise(t, p, (a, b) => (a - b) * (a - b)).map((c) =>
-    sumOverSamples(c.map((v, i) => weight(i) * v), k),
+    sumOverSamples(
+      c.map((v, i) => weight(i) * v),
+      k,
+    ),
   );
   const means = averageOverSamples(t.columns, sampleWeight);
   const denominator = t.columns.map((c, j) =>
-    sumOverSamples(c.map((v, i) => weight(i) * ((v - means[j]!) * (v - means[j]!))), k),
+    sumOverSamples(
+      c.map((v, i) => weight(i) * ((v - means[j]!) * (v - means[j]!))),
+      k,
+    ),
   );
   const scores = numerator.map((num, j) => {
     const den = denominator[j]!;

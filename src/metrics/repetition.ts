@@ -17,7 +17,7 @@ export type TokenSequence = readonly SequenceToken[] | string;
 
 function asTokens(sequence: TokenSequence, what: string): readonly SequenceToken[] {
   if (typeof sequence === 'string') return Array.from(sequence);
-  if (!Array.isArray(sequence)) throw new TypeError(`${what} should be an array of tokens or a string`);
+  if (!Array.isArray(sequence as unknown)) throw new TypeError(`${what} should be an array of tokens or a string`);
   return sequence;
 }
 
@@ -47,7 +47,8 @@ export interface NgramCounts {
  */
 export function ngramCounts(sequences: readonly TokenSequence[], n: number): NgramCounts {
   checkOrder(n, 'ngramCounts');
-  if (!Array.isArray(sequences)) throw new TypeError('ngramCounts: sequences should be an array of token sequences');
+  if (!Array.isArray(sequences as unknown))
+    throw new TypeError('ngramCounts: sequences should be an array of token sequences');
   const seen = new Set<string>();
   let total = 0;
   sequences.forEach((sequence, i) => {
@@ -77,9 +78,13 @@ export function distinctN(sequences: readonly TokenSequence[], n: number): numbe
  * shorter than n), and their unweighted mean (0 for an empty list). Unlike {@link distinctN} it does
  * not penalise the same phrase recurring ACROSS outputs.
  */
-export function sentenceDistinctN(sequences: readonly TokenSequence[], n: number): { perSequence: number[]; mean: number } {
+export function sentenceDistinctN(
+  sequences: readonly TokenSequence[],
+  n: number,
+): { perSequence: number[]; mean: number } {
   checkOrder(n, 'sentenceDistinctN');
-  if (!Array.isArray(sequences)) throw new TypeError('sentenceDistinctN: sequences should be an array of token sequences');
+  if (!Array.isArray(sequences))
+    throw new TypeError('sentenceDistinctN: sequences should be an array of token sequences');
   const perSequence = sequences.map((sequence) => distinctN([sequence], n));
   const mean = perSequence.length === 0 ? 0 : perSequence.reduce((a, b) => a + b, 0) / perSequence.length;
   return { perSequence, mean };
@@ -102,7 +107,8 @@ export function repN(sequence: TokenSequence, n: number): number {
 /** Mean of {@link repN} over sequences (Welleck et al. average seq-rep-n over continuations); 0 for an empty list. */
 export function meanRepN(sequences: readonly TokenSequence[], n: number): number {
   checkOrder(n, 'meanRepN');
-  if (!Array.isArray(sequences)) throw new TypeError('meanRepN: sequences should be an array of token sequences');
+  if (!Array.isArray(sequences as unknown))
+    throw new TypeError('meanRepN: sequences should be an array of token sequences');
   if (sequences.length === 0) return 0;
   return sequences.reduce((sum: number, sequence) => sum + repN(sequence, n), 0) / sequences.length;
 }
@@ -206,7 +212,12 @@ export function longestRepeatedSubstring(sequence: TokenSequence): RepeatedSubst
   // longest > 0 means some adjacent pair shares it, so a group was found.
   if (best === null) throw new Error('longestRepeatedSubstring: internal error, no group for the longest LCP');
   const slice = tokens.slice(bestStart, bestStart + longest);
-  return { length: longest, start: bestStart, starts: best, value: typeof sequence === 'string' ? slice.join('') : slice };
+  return {
+    length: longest,
+    start: bestStart,
+    starts: best,
+    value: typeof sequence === 'string' ? slice.join('') : slice,
+  };
 }
 
 /** A run of back-to-back copies of one unit, e.g. "I am I am I am". */
@@ -234,7 +245,10 @@ export interface TandemRepeat {
  * @param options maxPeriod: longest unit considered; default ⌊n/2⌋ (all).
  * @returns the run, or null when no unit is immediately repeated.
  */
-export function longestTandemRepeat(sequence: TokenSequence, options: { maxPeriod?: number } = {}): TandemRepeat | null {
+export function longestTandemRepeat(
+  sequence: TokenSequence,
+  options: { maxPeriod?: number } = {},
+): TandemRepeat | null {
   const tokens = asTokens(sequence, 'sequence');
   const n = tokens.length;
   const maxPeriod = Math.min(options.maxPeriod ?? Math.floor(n / 2), Math.floor(n / 2));

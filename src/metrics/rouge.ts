@@ -122,7 +122,10 @@ export function lcsLength<T>(a: readonly T[], b: readonly T[]): number {
   }
   const common = start + (a.length - endA);
   // The pattern (bit side) is the shorter middle part.
-  const [pattern, text] = endA - start <= endB - start ? [a.slice(start, endA), b.slice(start, endB)] : [b.slice(start, endB), a.slice(start, endA)];
+  const [pattern, text] =
+    endA - start <= endB - start
+      ? [a.slice(start, endA), b.slice(start, endB)]
+      : [b.slice(start, endB), a.slice(start, endA)];
   const m = pattern.length;
   if (m === 0 || text.length === 0) return common;
   if (m * text.length > LCS_COMPARISON_LIMIT) {
@@ -243,7 +246,10 @@ function scoreLcs(target: readonly number[], prediction: readonly number[]): Rou
  * sentence, the union of its LCS with every candidate sentence; each union token counts as a
  * hit only while both summaries still have an unused occurrence of it.
  */
-export function summaryLevelLcs<T>(refSentences: readonly (readonly T[])[], candidateSentences: readonly (readonly T[])[]): RougeScore {
+export function summaryLevelLcs<T>(
+  refSentences: readonly (readonly T[])[],
+  candidateSentences: readonly (readonly T[])[],
+): RougeScore {
   if (refSentences.length === 0 || candidateSentences.length === 0) return { ...ZERO };
   const m = refSentences.reduce((sum, s) => sum + s.length, 0);
   const n = candidateSentences.reduce((sum, s) => sum + s.length, 0);
@@ -277,17 +283,21 @@ export function summaryLevelLcs<T>(refSentences: readonly (readonly T[])[], cand
 const ROUGE_N = /^rouge([0-9])\n?$/;
 
 function checkRougeType(rougeType: unknown): void {
-  if (typeof rougeType !== 'string') throw new TypeError(`Invalid rouge type: ${String(rougeType)} (expected a string)`);
+  if (typeof rougeType !== 'string')
+    throw new TypeError(`Invalid rouge type: ${String(rougeType)} (expected a string)`);
   if (rougeType === 'rougeL' || rougeType === 'rougeLsum') return;
   const match = ROUGE_N.exec(rougeType);
   if (match === null) {
-    throw new RangeError(`Invalid rouge type: ${JSON.stringify(rougeType)} (expected rouge1..rouge9, rougeL or rougeLsum)`);
+    throw new RangeError(
+      `Invalid rouge type: ${JSON.stringify(rougeType)} (expected rouge1..rouge9, rougeL or rougeLsum)`,
+    );
   }
   if (match[1] === '0') throw new RangeError(`rougen requires positive n: ${rougeType}`);
 }
 
 function stemmedTokenizer(tokenize: TokenizeFunction): TokenizeFunction {
-  return (text) => tokenize(text).map((token) => (token.length > 3 && VALID_TOKEN.test(token) ? stemmer.stem(token) : token));
+  return (text) =>
+    tokenize(text).map((token) => (token.length > 3 && VALID_TOKEN.test(token) ? stemmer.stem(token) : token));
 }
 
 /**
@@ -306,7 +316,8 @@ export class RougeScorer {
   readonly #splitSentences: (text: string) => string[];
 
   constructor(rougeTypes: readonly string[], options: RougeScorerOptions = {}) {
-    if (!Array.isArray(rougeTypes)) throw new TypeError('rougeTypes must be an array such as ["rouge1", "rougeL"]');
+    if (!Array.isArray(rougeTypes as unknown))
+      throw new TypeError('rougeTypes must be an array such as ["rouge1", "rougeL"]');
     rougeTypes.forEach(checkRougeType);
     this.rougeTypes = [...rougeTypes];
     const { useStemmer = false, splitSummaries = false, tokenizer } = options;
@@ -319,7 +330,7 @@ export class RougeScorer {
     }
     if (splitSummaries === true) {
       throw new Error(
-        'RougeScorer option splitSummaries: true needs NLTK\'s Punkt sentence tokenizer, which tunekit does not ship; ' +
+        "RougeScorer option splitSummaries: true needs NLTK's Punkt sentence tokenizer, which tunekit does not ship; " +
           'pass a function (text) => sentences, or separate sentences with "\\n" and leave splitSummaries false',
       );
     }
@@ -357,14 +368,15 @@ export class RougeScorer {
    * the first target with the highest F-measure. Throws on an empty list (numpy's argmax does).
    */
   scoreMulti(targets: readonly string[], prediction: string): RougeScores {
-    if (!Array.isArray(targets) || targets.length === 0) {
+    if (!Array.isArray(targets as unknown) || targets.length === 0) {
       throw new RangeError('scoreMulti: targets must be a non-empty array of strings');
     }
     const all = targets.map((target) => this.score(target, prediction));
     const best: RougeScores = {};
     for (const rougeType of this.rougeTypes) {
       let bestIndex = 0;
-      for (let i = 1; i < all.length; i++) if (all[i]![rougeType]!.fmeasure > all[bestIndex]![rougeType]!.fmeasure) bestIndex = i;
+      for (let i = 1; i < all.length; i++)
+        if (all[i]![rougeType]!.fmeasure > all[bestIndex]![rougeType]!.fmeasure) bestIndex = i;
       best[rougeType] = all[bestIndex]![rougeType]!;
     }
     return best;
@@ -372,7 +384,8 @@ export class RougeScorer {
 }
 
 function checkText(text: unknown, name: string): void {
-  if (typeof text !== 'string') throw new TypeError(`${name} must be a string; got ${text === null ? 'null' : typeof text}`);
+  if (typeof text !== 'string')
+    throw new TypeError(`${name} must be a string; got ${text === null ? 'null' : typeof text}`);
 }
 
 /** A confidence interval on the mean of a score: rouge-score's `AggregateScore`. */
@@ -407,7 +420,8 @@ export class BootstrapAggregator {
 
   constructor(options: BootstrapAggregatorOptions = {}) {
     const { confidenceInterval = 0.95, nSamples = 1000, seed = 0 } = options;
-    if (!(confidenceInterval >= 0 && confidenceInterval <= 1)) throw new RangeError('confidenceInterval must be in range [0, 1]');
+    if (!(confidenceInterval >= 0 && confidenceInterval <= 1))
+      throw new RangeError('confidenceInterval must be in range [0, 1]');
     if (!(Number.isInteger(nSamples) && nSamples > 0)) throw new RangeError('nSamples must be a positive integer');
     this.#confidenceInterval = confidenceInterval;
     this.#nSamples = nSamples;
@@ -511,10 +525,18 @@ export function rougeCompute(
   references: readonly string[] | readonly (readonly string[])[],
   options: RougeComputeOptions = {},
 ): Record<string, number> | Record<string, number[]> {
-  const { rougeTypes = ['rouge1', 'rouge2', 'rougeL', 'rougeLsum'], useStemmer = false, useAggregator = true, tokenizer } = options;
-  if (!Array.isArray(predictions) || !Array.isArray(references)) throw new TypeError('predictions and references must be arrays');
+  const {
+    rougeTypes = ['rouge1', 'rouge2', 'rougeL', 'rougeLsum'],
+    useStemmer = false,
+    useAggregator = true,
+    tokenizer,
+  } = options;
+  if (!Array.isArray(predictions as unknown) || !Array.isArray(references as unknown))
+    throw new TypeError('predictions and references must be arrays');
   if (predictions.length !== references.length) {
-    throw new RangeError(`predictions and references must have the same length; got ${predictions.length} and ${references.length}`);
+    throw new RangeError(
+      `predictions and references must have the same length; got ${predictions.length} and ${references.length}`,
+    );
   }
   if (predictions.length === 0) throw new RangeError('rougeCompute needs at least one prediction');
   const scorer = new RougeScorer(rougeTypes, tokenizer === undefined ? { useStemmer } : { useStemmer, tokenizer });
@@ -522,9 +544,13 @@ export function rougeCompute(
   const perPair = predictions.map((prediction, i) => {
     const reference = references[i]!;
     if (Array.isArray(reference) !== multiReference) {
-      throw new TypeError(`references[${i}] must be ${multiReference ? 'an array of strings' : 'a string'} like references[0]`);
+      throw new TypeError(
+        `references[${i}] must be ${multiReference ? 'an array of strings' : 'a string'} like references[0]`,
+      );
     }
-    return multiReference ? scorer.scoreMulti(reference as readonly string[], prediction) : scorer.score(reference as string, prediction);
+    return multiReference
+      ? scorer.scoreMulti(reference as readonly string[], prediction)
+      : scorer.score(reference as string, prediction);
   });
   const result: Record<string, number[]> = {};
   for (const type of scorer.rougeTypes) result[type] = perPair.map((scores) => scores[type]!.fmeasure);

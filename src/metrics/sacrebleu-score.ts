@@ -28,7 +28,13 @@ export interface SacrebleuScore {
 }
 
 /** sacrebleu's `Score.format()` for text output: "NAME[|signature] = SCORE[ verbose]". */
-export function formatSacrebleuScore(name: string, score: number, signature: string, verbose: string, options: SacrebleuFormatOptions = {}): string {
+export function formatSacrebleuScore(
+  name: string,
+  score: number,
+  signature: string,
+  verbose: string,
+  options: SacrebleuFormatOptions = {},
+): string {
   const scoreText = pyFormatFixed(score, options.width ?? 2);
   if (options.scoreOnly) return scoreText;
   const head = options.withSignature ? `${name}|${signature}` : name;
@@ -43,19 +49,30 @@ export type ReferenceStreams = ReadonlyArray<ReadonlyArray<string | null | undef
  * as the hypotheses (sacrebleu silently truncates to the shortest, which hides data errors).
  * @returns per hypothesis, its non-null references.
  */
-export function referencesPerSegment(metric: string, hypotheses: readonly unknown[], references: ReferenceStreams): string[][] {
+export function referencesPerSegment(
+  metric: string,
+  hypotheses: readonly unknown[],
+  references: ReferenceStreams,
+): string[][] {
   if (!Array.isArray(hypotheses)) throw new TypeError(`${metric}: hypotheses should be an array of strings`);
-  if (hypotheses.length === 0) throw new Error(`${metric}: hypotheses is empty (sacrebleu raises on an empty corpus too)`);
+  if (hypotheses.length === 0)
+    throw new Error(`${metric}: hypotheses is empty (sacrebleu raises on an empty corpus too)`);
   hypotheses.forEach((h, i) => {
-    if (typeof h !== 'string') throw new TypeError(`${metric}: hypotheses[${i}] should be a string, got ${h === null ? 'null' : typeof h}`);
+    if (typeof h !== 'string')
+      throw new TypeError(`${metric}: hypotheses[${i}] should be a string, got ${h === null ? 'null' : typeof h}`);
   });
-  if (!Array.isArray(references) || references.length === 0) {
-    throw new TypeError(`${metric}: references should be a non-empty array of reference streams (references[k][i] = k-th reference of hypothesis i)`);
+  if (!Array.isArray(references as unknown) || references.length === 0) {
+    throw new TypeError(
+      `${metric}: references should be a non-empty array of reference streams (references[k][i] = k-th reference of hypothesis i)`,
+    );
   }
   references.forEach((stream, k) => {
-    if (!Array.isArray(stream)) throw new TypeError(`${metric}: references[${k}] should be an array of strings (a reference stream)`);
+    if (!Array.isArray(stream as unknown))
+      throw new TypeError(`${metric}: references[${k}] should be an array of strings (a reference stream)`);
     if (stream.length !== hypotheses.length) {
-      throw new Error(`${metric}: reference stream references[${k}] has ${stream.length} segments but there are ${hypotheses.length} hypotheses`);
+      throw new Error(
+        `${metric}: reference stream references[${k}] has ${stream.length} segments but there are ${hypotheses.length} hypotheses`,
+      );
     }
     stream.forEach((r, i) => {
       if (r !== null && r !== undefined && typeof r !== 'string') {

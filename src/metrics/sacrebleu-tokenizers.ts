@@ -149,7 +149,9 @@ const TOKENIZERS: Readonly<Record<SacrebleuTokenizerName, (line: string) => stri
  */
 export function getSacrebleuTokenizer(name: SacrebleuTokenizerName): (line: string) => string {
   if (!Object.prototype.hasOwnProperty.call(TOKENIZERS, name)) {
-    throw new Error(`unknown sacrebleu tokenizer ${JSON.stringify(name)}: expected one of ${SACREBLEU_TOKENIZERS.join(', ')}`);
+    throw new Error(
+      `unknown sacrebleu tokenizer ${JSON.stringify(name)}: expected one of ${SACREBLEU_TOKENIZERS.join(', ')}`,
+    );
   }
   return TOKENIZERS[name];
 }

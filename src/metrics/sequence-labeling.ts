@@ -45,7 +45,10 @@ function codePoints(s: string): string[] {
  * `seqeval.metrics.sequence_labeling.get_entities` (lenient chunking). Accepts one sequence or a
  * list of sentences; sentences are concatenated with an 'O' between them, so offsets are global.
  */
-export function getEntities(seq: readonly string[] | readonly (readonly string[])[], options: GetEntitiesOptions = {}): Chunk[] {
+export function getEntities(
+  seq: readonly string[] | readonly (readonly string[])[],
+  options: GetEntitiesOptions = {},
+): Chunk[] {
   const { suffix = false } = options;
   const flat: string[] = seq.some((s) => Array.isArray(s))
     ? (seq as readonly (readonly string[])[]).flatMap((sentence) => [...sentence, 'O'])
@@ -114,48 +117,111 @@ const ANY = PREFIXES;
 const SCHEMES: Record<Scheme, SchemeRules> = {
   IOB1: {
     allowed: ['I', 'O', 'B'],
-    start: [[['O'], ['I'], 'any'], [['I'], ['I'], 'diff'], [['B'], ['I'], 'any'], [['I'], ['B'], 'same'], [['B'], ['B'], 'same']],
-    inside: [[['B'], ['I'], 'same'], [['I'], ['I'], 'same']],
+    start: [
+      [['O'], ['I'], 'any'],
+      [['I'], ['I'], 'diff'],
+      [['B'], ['I'], 'any'],
+      [['I'], ['B'], 'same'],
+      [['B'], ['B'], 'same'],
+    ],
+    inside: [
+      [['B'], ['I'], 'same'],
+      [['I'], ['I'], 'same'],
+    ],
     end: [
-      [['I'], ['I'], 'diff'], [['I'], ['O'], 'any'], [['I'], ['B'], 'any'],
-      [['B'], ['O'], 'any'], [['B'], ['I'], 'diff'], [['B'], ['B'], 'same'],
+      [['I'], ['I'], 'diff'],
+      [['I'], ['O'], 'any'],
+      [['I'], ['B'], 'any'],
+      [['B'], ['O'], 'any'],
+      [['B'], ['I'], 'diff'],
+      [['B'], ['B'], 'same'],
     ],
   },
   IOE1: {
     allowed: ['I', 'O', 'E'],
-    start: [[['O'], ['I'], 'any'], [['I'], ['I'], 'diff'], [['E'], ['I'], 'any'], [['E'], ['E'], 'same']],
-    inside: [[['I'], ['I'], 'same'], [['I'], ['E'], 'same']],
-    end: [[['I'], ['I'], 'diff'], [['I'], ['O'], 'any'], [['I'], ['E'], 'diff'], [['E'], ['I'], 'same'], [['E'], ['E'], 'same']],
+    start: [
+      [['O'], ['I'], 'any'],
+      [['I'], ['I'], 'diff'],
+      [['E'], ['I'], 'any'],
+      [['E'], ['E'], 'same'],
+    ],
+    inside: [
+      [['I'], ['I'], 'same'],
+      [['I'], ['E'], 'same'],
+    ],
+    end: [
+      [['I'], ['I'], 'diff'],
+      [['I'], ['O'], 'any'],
+      [['I'], ['E'], 'diff'],
+      [['E'], ['I'], 'same'],
+      [['E'], ['E'], 'same'],
+    ],
   },
   IOB2: {
     allowed: ['I', 'O', 'B'],
     start: [[ANY, ['B'], 'any']],
-    inside: [[['B'], ['I'], 'same'], [['I'], ['I'], 'same']],
+    inside: [
+      [['B'], ['I'], 'same'],
+      [['I'], ['I'], 'same'],
+    ],
     end: [
-      [['I'], ['O'], 'any'], [['I'], ['I'], 'diff'], [['I'], ['B'], 'any'],
-      [['B'], ['O'], 'any'], [['B'], ['I'], 'diff'], [['B'], ['B'], 'any'],
+      [['I'], ['O'], 'any'],
+      [['I'], ['I'], 'diff'],
+      [['I'], ['B'], 'any'],
+      [['B'], ['O'], 'any'],
+      [['B'], ['I'], 'diff'],
+      [['B'], ['B'], 'any'],
     ],
   },
   IOE2: {
     allowed: ['I', 'O', 'E'],
     start: [
-      [['O'], ['I'], 'any'], [['O'], ['E'], 'any'], [['E'], ['I'], 'any'],
-      [['E'], ['E'], 'any'], [['I'], ['I'], 'diff'], [['I'], ['E'], 'diff'],
+      [['O'], ['I'], 'any'],
+      [['O'], ['E'], 'any'],
+      [['E'], ['I'], 'any'],
+      [['E'], ['E'], 'any'],
+      [['I'], ['I'], 'diff'],
+      [['I'], ['E'], 'diff'],
     ],
-    inside: [[['I'], ['E'], 'same'], [['I'], ['I'], 'same']],
+    inside: [
+      [['I'], ['E'], 'same'],
+      [['I'], ['I'], 'same'],
+    ],
     end: [[['E'], ANY, 'any']],
   },
   IOBES: {
     allowed: ['I', 'O', 'B', 'E', 'S'],
-    start: [[ANY, ['B'], 'any'], [ANY, ['S'], 'any']],
-    inside: [[['B'], ['I'], 'same'], [['B'], ['E'], 'same'], [['I'], ['I'], 'same'], [['I'], ['E'], 'same']],
-    end: [[['S'], ANY, 'any'], [['E'], ANY, 'any']],
+    start: [
+      [ANY, ['B'], 'any'],
+      [ANY, ['S'], 'any'],
+    ],
+    inside: [
+      [['B'], ['I'], 'same'],
+      [['B'], ['E'], 'same'],
+      [['I'], ['I'], 'same'],
+      [['I'], ['E'], 'same'],
+    ],
+    end: [
+      [['S'], ANY, 'any'],
+      [['E'], ANY, 'any'],
+    ],
   },
   BILOU: {
     allowed: ['I', 'O', 'B', 'U', 'L'], // listed in seqeval's Prefix order, as its error message prints them
-    start: [[ANY, ['B'], 'any'], [ANY, ['U'], 'any']],
-    inside: [[['B'], ['I'], 'same'], [['B'], ['L'], 'same'], [['I'], ['I'], 'same'], [['I'], ['L'], 'same']],
-    end: [[['U'], ANY, 'any'], [['L'], ANY, 'any']],
+    start: [
+      [ANY, ['B'], 'any'],
+      [ANY, ['U'], 'any'],
+    ],
+    inside: [
+      [['B'], ['I'], 'same'],
+      [['B'], ['L'], 'same'],
+      [['I'], ['I'], 'same'],
+      [['I'], ['L'], 'same'],
+    ],
+    end: [
+      [['U'], ANY, 'any'],
+      [['L'], ANY, 'any'],
+    ],
   },
 };
 
@@ -170,7 +236,9 @@ function parseToken(text: string, suffix: boolean): Token {
   const cps = codePoints(text);
   const prefix = (suffix ? cps[cps.length - 1] : cps[0]) as Prefix | undefined;
   if (prefix === undefined || !PREFIXES.includes(prefix)) {
-    throw new Error(`Tag '${text}' has no valid prefix: expected one of ${PREFIXES.join(', ')} (seqeval raises KeyError)`);
+    throw new Error(
+      `Tag '${text}' has no valid prefix: expected one of ${PREFIXES.join(', ')} (seqeval raises KeyError)`,
+    );
   }
   const body = (suffix ? cps.slice(0, -1) : cps.slice(1)).join('');
   return { text, prefix, type: body.replace(/^-+|-+$/g, '') || '_' };
@@ -194,7 +262,12 @@ interface StrictEntity {
 }
 
 /** seqeval's `Tokens.entities` for one sentence under a scheme (end offsets are exclusive). */
-function strictEntities(sentence: readonly string[], sentenceId: number, scheme: Scheme, suffix: boolean): StrictEntity[] {
+function strictEntities(
+  sentence: readonly string[],
+  sentenceId: number,
+  scheme: Scheme,
+  suffix: boolean,
+): StrictEntity[] {
   const rules = SCHEMES[scheme];
   const outside = parseToken('O', suffix);
   const tokens = [...sentence.map((t) => parseToken(t, suffix)), outside];
@@ -244,7 +317,8 @@ export function autoDetectScheme(sequences: readonly (readonly string[])[], opti
       used.add(prefix);
     }
   }
-  const is = (...sets: string[]) => sets.some((s) => s.length === used.size && [...s].every((p) => used.has(p as Prefix)));
+  const is = (...sets: string[]) =>
+    sets.some((s) => s.length === used.size && [...s].every((p) => used.has(p as Prefix)));
   if (is('IOB', 'IB', 'BO', 'B')) return 'IOB2';
   if (is('IOE', 'IE', 'EO', 'E')) return 'IOE2';
   if (is('IOBES', 'IBES', 'IOBE', 'OBES', 'IBE', 'BES', 'OBE', 'BE', 'S')) return 'IOBES';
@@ -299,13 +373,20 @@ interface TypeCounts {
 function checkConsistentLength(yTrue: readonly (readonly string[])[], yPred: readonly (readonly string[])[]): void {
   // Python's `set(map(type, y_true)) | set(map(type, y_pred)) == {list}`: also false for no sentences.
   const sentences = [...yTrue, ...yPred];
-  if (!Array.isArray(yTrue) || !Array.isArray(yPred) || sentences.length === 0 || !sentences.every((s) => Array.isArray(s))) {
+  if (
+    !Array.isArray(yTrue as unknown) ||
+    !Array.isArray(yPred as unknown) ||
+    sentences.length === 0 ||
+    !sentences.every((s) => Array.isArray(s))
+  ) {
     throw new Error('Found input variables without list of list.');
   }
   const lenTrue = yTrue.map((s) => s.length);
   const lenPred = yPred.map((s) => s.length);
   if (lenTrue.length !== lenPred.length || lenTrue.some((n, i) => n !== lenPred[i])) {
-    throw new Error(`Found input variables with inconsistent numbers of samples:\n[${lenTrue.join(', ')}]\n[${lenPred.join(', ')}]`);
+    throw new Error(
+      `Found input variables with inconsistent numbers of samples:\n[${lenTrue.join(', ')}]\n[${lenPred.join(', ')}]`,
+    );
   }
 }
 
@@ -333,7 +414,11 @@ function groupKeys(entries: Iterable<[type: string, key: string]>): Map<string, 
   return byType;
 }
 
-function lenientCounts(yTrue: readonly (readonly string[])[], yPred: readonly (readonly string[])[], suffix: boolean): TypeCounts {
+function lenientCounts(
+  yTrue: readonly (readonly string[])[],
+  yPred: readonly (readonly string[])[],
+  suffix: boolean,
+): TypeCounts {
   const keys = (y: readonly (readonly string[])[]) =>
     groupKeys(getEntities(y, { suffix }).map(([type, s, e]): [string, string] => [type, `${s},${e}`]));
   return countByType(keys(yTrue), keys(yPred));
@@ -347,7 +432,9 @@ function strictCounts(
 ): TypeCounts {
   const keys = (y: readonly (readonly string[])[]) =>
     groupKeys(
-      y.flatMap((sentence, id) => strictEntities(sentence, id, scheme, suffix)).map((e): [string, string] => [e.type, `${e.sentence},${e.start},${e.end}`]),
+      y
+        .flatMap((sentence, id) => strictEntities(sentence, id, scheme, suffix))
+        .map((e): [string, string] => [e.type, `${e.sentence},${e.start},${e.end}`]),
     );
   return countByType(keys(yTrue), keys(yPred));
 }
@@ -386,7 +473,12 @@ function scoresFromCounts(
       const noPred = pred.reduce((s, n) => s + n, 0) === 0;
       return { precision: noPred ? zd : 0, recall: zd, fbetaScore: noPred ? zd : 0, support };
     }
-    return { precision: npAverage(precision, truth), recall: npAverage(recall, truth), fbetaScore: npAverage(fbeta, truth), support };
+    return {
+      precision: npAverage(precision, truth),
+      recall: npAverage(recall, truth),
+      fbetaScore: npAverage(fbeta, truth),
+      support,
+    };
   }
   return { precision: mean(precision), recall: mean(recall), fbetaScore: mean(fbeta), support };
 }
@@ -426,33 +518,57 @@ export function precisionRecallFscoreSupport(
   if (beta < 0) throw new Error('beta should be >=0 in the F-beta score');
   checkAverage(average);
   checkConsistentLength(yTrue, yPred);
-  const counts = mode === 'strict' && scheme !== undefined ? strictCounts(yTrue, yPred, scheme, suffix) : lenientCounts(yTrue, yPred, suffix);
+  const counts =
+    mode === 'strict' && scheme !== undefined
+      ? strictCounts(yTrue, yPred, scheme, suffix)
+      : lenientCounts(yTrue, yPred, suffix);
   return scoresFromCounts(counts, average, beta, zeroDivision);
 }
 
 type Sequences = readonly (readonly string[])[];
 
-function scoreOf(key: 'precision' | 'recall' | 'fbetaScore', yTrue: Sequences, yPred: Sequences, options: SeqevalOptions | undefined): number | number[] {
+function scoreOf(
+  key: 'precision' | 'recall' | 'fbetaScore',
+  yTrue: Sequences,
+  yPred: Sequences,
+  options: SeqevalOptions | undefined,
+): number | number[] {
   return precisionRecallFscoreSupport(yTrue, yPred, { average: 'micro', ...options })[key];
 }
 
 /** seqeval `precision_score`: correct entities / predicted entities. Default `average: 'micro'`. */
-export function precisionScore(yTrue: Sequences, yPred: Sequences, options: SeqevalOptions & { average: null }): number[];
-export function precisionScore(yTrue: Sequences, yPred: Sequences, options?: SeqevalOptions & { average?: 'micro' | 'macro' | 'weighted' }): number;
+export function precisionScore(
+  yTrue: Sequences,
+  yPred: Sequences,
+  options: SeqevalOptions & { average: null },
+): number[];
+export function precisionScore(
+  yTrue: Sequences,
+  yPred: Sequences,
+  options?: SeqevalOptions & { average?: 'micro' | 'macro' | 'weighted' },
+): number;
 export function precisionScore(yTrue: Sequences, yPred: Sequences, options?: SeqevalOptions): number | number[] {
   return scoreOf('precision', yTrue, yPred, options);
 }
 
 /** seqeval `recall_score`: correct entities / true entities. Default `average: 'micro'`. */
 export function recallScore(yTrue: Sequences, yPred: Sequences, options: SeqevalOptions & { average: null }): number[];
-export function recallScore(yTrue: Sequences, yPred: Sequences, options?: SeqevalOptions & { average?: 'micro' | 'macro' | 'weighted' }): number;
+export function recallScore(
+  yTrue: Sequences,
+  yPred: Sequences,
+  options?: SeqevalOptions & { average?: 'micro' | 'macro' | 'weighted' },
+): number;
 export function recallScore(yTrue: Sequences, yPred: Sequences, options?: SeqevalOptions): number | number[] {
   return scoreOf('recall', yTrue, yPred, options);
 }
 
 /** seqeval `f1_score`: harmonic mean of entity precision and recall. Default `average: 'micro'`. */
 export function f1Score(yTrue: Sequences, yPred: Sequences, options: SeqevalOptions & { average: null }): number[];
-export function f1Score(yTrue: Sequences, yPred: Sequences, options?: SeqevalOptions & { average?: 'micro' | 'macro' | 'weighted' }): number;
+export function f1Score(
+  yTrue: Sequences,
+  yPred: Sequences,
+  options?: SeqevalOptions & { average?: 'micro' | 'macro' | 'weighted' },
+): number;
 export function f1Score(yTrue: Sequences, yPred: Sequences, options?: SeqevalOptions): number | number[] {
   return scoreOf('fbetaScore', yTrue, yPred, options);
 }
@@ -484,7 +600,10 @@ export interface PerformanceMeasure {
  * seqeval `performance_measure`: token-level TP (equal and not both 'O'), FP (differs, predicted
  * not 'O'), FN (true not 'O', predicted 'O') and TN (both 'O').
  */
-export function performanceMeasure(yTrue: readonly string[] | Sequences, yPred: readonly string[] | Sequences): PerformanceMeasure {
+export function performanceMeasure(
+  yTrue: readonly string[] | Sequences,
+  yPred: readonly string[] | Sequences,
+): PerformanceMeasure {
   const nested = yTrue.some((s) => Array.isArray(s));
   const t = nested ? (yTrue as Sequences).flat() : (yTrue as readonly string[]);
   const p = nested ? (yPred as Sequences).flat() : (yPred as readonly string[]);
@@ -537,10 +656,26 @@ function padStartCodePoints(s: string, width: number): string {
  * and weighted averages, as seqeval's aligned text (default) or a dictionary (`outputDict`).
  * The text report of inputs without any entity raises, as seqeval does.
  */
-export function classificationReport(yTrue: Sequences, yPred: Sequences, options: ClassificationReportOptions & { outputDict: true }): Record<string, ReportRow>;
-export function classificationReport(yTrue: Sequences, yPred: Sequences, options?: ClassificationReportOptions & { outputDict?: false }): string;
-export function classificationReport(yTrue: Sequences, yPred: Sequences, options?: ClassificationReportOptions): string | Record<string, ReportRow>;
-export function classificationReport(yTrue: Sequences, yPred: Sequences, options: ClassificationReportOptions = {}): string | Record<string, ReportRow> {
+export function classificationReport(
+  yTrue: Sequences,
+  yPred: Sequences,
+  options: ClassificationReportOptions & { outputDict: true },
+): Record<string, ReportRow>;
+export function classificationReport(
+  yTrue: Sequences,
+  yPred: Sequences,
+  options?: ClassificationReportOptions & { outputDict?: false },
+): string;
+export function classificationReport(
+  yTrue: Sequences,
+  yPred: Sequences,
+  options?: ClassificationReportOptions,
+): string | Record<string, ReportRow>;
+export function classificationReport(
+  yTrue: Sequences,
+  yPred: Sequences,
+  options: ClassificationReportOptions = {},
+): string | Record<string, ReportRow> {
   const { digits = 2, suffix = false, outputDict = false, mode, zeroDivision = 'warn' } = options;
   let counts: TypeCounts;
   if (mode === 'strict') {
@@ -554,7 +689,15 @@ export function classificationReport(yTrue: Sequences, yPred: Sequences, options
   const rows: [string, ReportRow][] = [];
   const perType = scoresFromCounts(counts, null, 1, zeroDivision) as SeqevalPerType;
   counts.types.forEach((type, i) => {
-    rows.push([type, { precision: perType.precision[i]!, recall: perType.recall[i]!, 'f1-score': perType.fbetaScore[i]!, support: perType.support[i]! }]);
+    rows.push([
+      type,
+      {
+        precision: perType.precision[i]!,
+        recall: perType.recall[i]!,
+        'f1-score': perType.fbetaScore[i]!,
+        support: perType.support[i]!,
+      },
+    ]);
   });
   const averages: [string, ReportRow][] = (['micro', 'macro', 'weighted'] as const).map((avg) => {
     const s = scoresFromCounts(counts, avg, 1, zeroDivision) as SeqevalAveraged;
@@ -569,7 +712,8 @@ export function classificationReport(yTrue: Sequences, yPred: Sequences, options
     `${padStartCodePoints(name, width)} ` +
     [r.precision, r.recall, r['f1-score']].map((v) => ` ${pyFormatFixed(v, digits).padStart(9)}`).join('') +
     ` ${String(r.support).padStart(9)}`;
-  const header = `${' '.repeat(width)} ` + ['precision', 'recall', 'f1-score', 'support'].map((h) => ` ${h.padStart(9)}`).join('');
+  const header =
+    `${' '.repeat(width)} ` + ['precision', 'recall', 'f1-score', 'support'].map((h) => ` ${h.padStart(9)}`).join('');
   const body = [...rows.map(([n, r]) => line(n, r)), '', ...averages.map(([n, r]) => line(n, r)), ''];
   return `${header}\n\n${body.join('\n')}`;
 }
@@ -608,7 +752,11 @@ export interface SeqevalComputeOptions {
  * overall_recall / overall_f1, and token accuracy as overall_accuracy. Note the argument order
  * (predictions first), as in `evaluate`.
  */
-export function seqevalCompute(predictions: Sequences, references: Sequences, options: SeqevalComputeOptions = {}): SeqevalComputeResult {
+export function seqevalCompute(
+  predictions: Sequences,
+  references: Sequences,
+  options: SeqevalComputeOptions = {},
+): SeqevalComputeResult {
   const report = classificationReport(references, predictions, { ...options, outputDict: true });
   const result: Record<string, SeqevalTypeScores | number> = {};
   for (const [name, row] of Object.entries(report)) {

@@ -68,7 +68,8 @@ function checkParallel(what: string, n: number, ...others: [string, number][]): 
 }
 
 function checkSamples(nSamples: number): void {
-  if (!Number.isInteger(nSamples) || nSamples < 1) throw new Error(`nSamples must be a positive integer, got ${nSamples}`);
+  if (!Number.isInteger(nSamples) || nSamples < 1)
+    throw new Error(`nSamples must be a positive integer, got ${nSamples}`);
 }
 
 /** NumPy's default (`linear`) percentile of sorted values, q in [0, 1]. */
@@ -131,7 +132,10 @@ export function bootstrapCi<P, R>(
   const scores: number[] = [];
   for (let s = 0; s < nSamples; s++) {
     const idx = resampleIndices(rng, predictions.length);
-    const value = metricFn(idx.map((i) => predictions[i]!), idx.map((i) => references[i]!));
+    const value = metricFn(
+      idx.map((i) => predictions[i]!),
+      idx.map((i) => references[i]!),
+    );
     if (!Number.isNaN(value)) scores.push(value);
   }
   if (scores.length === 0) throw new Error('bootstrapCi: the metric returned NaN on every resample');
@@ -173,8 +177,14 @@ export interface PairedTestResult {
 }
 
 /** Both paired tests start alike: check the inputs, score each system, |B − A|. */
-function scorePair<P, R>(name: string, metricFn: CorpusMetric<P, R>, predictionsA: readonly P[], predictionsB: readonly P[],
-  references: readonly R[], nSamples: number): { n: number; scoreA: number; scoreB: number; observed: number } {
+function scorePair<P, R>(
+  name: string,
+  metricFn: CorpusMetric<P, R>,
+  predictionsA: readonly P[],
+  predictionsB: readonly P[],
+  references: readonly R[],
+  nSamples: number,
+): { n: number; scoreA: number; scoreB: number; observed: number } {
   const n = predictionsA.length;
   checkParallel(name, n, ['predictionsB', predictionsB.length], ['references', references.length]);
   checkSamples(nSamples);
@@ -197,14 +207,27 @@ export function pairedBootstrap<P, R>(
   options: PairedTestOptions = {},
 ): PairedTestResult {
   const { nSamples = 1000, seed = 12345 } = options;
-  const { n, scoreA, scoreB, observed } = scorePair('pairedBootstrap', metricFn, predictionsA, predictionsB, references, nSamples);
+  const { n, scoreA, scoreB, observed } = scorePair(
+    'pairedBootstrap',
+    metricFn,
+    predictionsA,
+    predictionsB,
+    references,
+    nSamples,
+  );
   const rng = seededRandom(seed);
   const sampleDiffs = new Float64Array(nSamples);
   for (let s = 0; s < nSamples; s++) {
     const idx = resampleIndices(rng, n);
     const refs = idx.map((i) => references[i]!);
-    const a = metricFn(idx.map((i) => predictionsA[i]!), refs);
-    const b = metricFn(idx.map((i) => predictionsB[i]!), refs);
+    const a = metricFn(
+      idx.map((i) => predictionsA[i]!),
+      refs,
+    );
+    const b = metricFn(
+      idx.map((i) => predictionsB[i]!),
+      refs,
+    );
     sampleDiffs[s] = Math.abs(b - a);
   }
   const meanDiff = sampleDiffs.reduce((x, y) => x + y, 0) / nSamples;
@@ -227,7 +250,14 @@ export function approximateRandomization<P, R>(
   options: PairedTestOptions = {},
 ): PairedTestResult {
   const { nSamples = 10000, seed = 12345 } = options;
-  const { n, scoreA, scoreB, observed } = scorePair('approximateRandomization', metricFn, predictionsA, predictionsB, references, nSamples);
+  const { n, scoreA, scoreB, observed } = scorePair(
+    'approximateRandomization',
+    metricFn,
+    predictionsA,
+    predictionsB,
+    references,
+    nSamples,
+  );
   const refs = [...references];
   const rng = seededRandom(seed);
   let count = 0;

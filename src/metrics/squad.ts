@@ -106,24 +106,29 @@ export function squadEvaluate(
   if (variant !== 'squad-v1.1' && variant !== 'cmrc2018') {
     throw new Error(`squadEvaluate: unknown variant ${JSON.stringify(variant)}: expected 'squad-v1.1' or 'cmrc2018'`);
   }
-  if (!Array.isArray(predictions)) throw new TypeError('squadEvaluate: predictions should be an array of { id, prediction_text }');
-  if (!Array.isArray(references)) throw new TypeError('squadEvaluate: references should be an array of { id, answers: { text } }');
+  if (!Array.isArray(predictions as unknown))
+    throw new TypeError('squadEvaluate: predictions should be an array of { id, prediction_text }');
+  if (!Array.isArray(references as unknown))
+    throw new TypeError('squadEvaluate: references should be an array of { id, answers: { text } }');
   const predictionById = new Map<string, string>();
   predictions.forEach((p, i) => {
     if (typeof p?.id !== 'string') throw new TypeError(`squadEvaluate: predictions[${i}].id should be a string`);
-    if (typeof p.prediction_text !== 'string') throw new TypeError(`squadEvaluate: predictions[${i}].prediction_text should be a string`);
+    if (typeof p.prediction_text !== 'string')
+      throw new TypeError(`squadEvaluate: predictions[${i}].prediction_text should be a string`);
     predictionById.set(p.id, p.prediction_text);
   });
-  if (references.length === 0) throw new Error('squadEvaluate: references is empty (the SQuAD script divides by the number of questions)');
+  if (references.length === 0)
+    throw new Error('squadEvaluate: references is empty (the SQuAD script divides by the number of questions)');
   let exactMatch = 0;
   let f1 = 0;
   references.forEach((r, i) => {
     if (typeof r?.id !== 'string') throw new TypeError(`squadEvaluate: references[${i}].id should be a string`);
     const answers = r.answers?.text;
-    if (!Array.isArray(answers) || answers.some((a) => typeof a !== 'string')) {
+    if (!Array.isArray(answers as unknown) || answers.some((a) => typeof a !== 'string')) {
       throw new TypeError(`squadEvaluate: references[${i}].answers.text should be an array of strings`);
     }
-    if (answers.length === 0) throw new Error(`squadEvaluate: references[${i}] (id ${JSON.stringify(r.id)}) has no answer text`);
+    if (answers.length === 0)
+      throw new Error(`squadEvaluate: references[${i}] (id ${JSON.stringify(r.id)}) has no answer text`);
     const prediction = predictionById.get(r.id);
     if (prediction === undefined) return;
     if (variant === 'cmrc2018') {
@@ -144,9 +149,38 @@ export function squadEvaluate(
  * string "……", which never equals a single character, so a lone "…" is kept — as in the script.
  */
 const CMRC_PUNCTUATION = new Set([
-  '-', ':', '_', '*', '^', '/', '\\', '~', '`', '+', '=',
-  '，', '。', '：', '？', '！', '“', '”', '；', '’', '《', '》', '·', '、',
-  '「', '」', '（', '）', '－', '～', '『', '』',
+  '-',
+  ':',
+  '_',
+  '*',
+  '^',
+  '/',
+  '\\',
+  '~',
+  '`',
+  '+',
+  '=',
+  '，',
+  '。',
+  '：',
+  '？',
+  '！',
+  '“',
+  '”',
+  '；',
+  '’',
+  '《',
+  '》',
+  '·',
+  '、',
+  '「',
+  '」',
+  '（',
+  '）',
+  '－',
+  '～',
+  '『',
+  '』',
 ]);
 
 /** The CMRC 2018 script's Chinese test: `re.search('[\u4e00-\u9fa5]', char)`. */

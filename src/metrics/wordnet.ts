@@ -33,10 +33,39 @@ const MAX_DATA_LINE_BYTES = 1024 * 1024;
 
 /** NLTK's detachment rules (MORPHOLOGICAL_SUBSTITUTIONS), in its order. */
 const SUBSTITUTIONS: Record<WordNetPos, readonly (readonly [string, string])[]> = {
-  n: [['s', ''], ['ses', 's'], ['ves', 'f'], ['xes', 'x'], ['zes', 'z'], ['ches', 'ch'], ['shes', 'sh'], ['men', 'man'], ['ies', 'y']],
-  v: [['s', ''], ['ies', 'y'], ['es', 'e'], ['es', ''], ['ed', 'e'], ['ed', ''], ['ing', 'e'], ['ing', '']],
-  a: [['er', ''], ['est', ''], ['er', 'e'], ['est', 'e']],
-  s: [['er', ''], ['est', ''], ['er', 'e'], ['est', 'e']],
+  n: [
+    ['s', ''],
+    ['ses', 's'],
+    ['ves', 'f'],
+    ['xes', 'x'],
+    ['zes', 'z'],
+    ['ches', 'ch'],
+    ['shes', 'sh'],
+    ['men', 'man'],
+    ['ies', 'y'],
+  ],
+  v: [
+    ['s', ''],
+    ['ies', 'y'],
+    ['es', 'e'],
+    ['es', ''],
+    ['ed', 'e'],
+    ['ed', ''],
+    ['ing', 'e'],
+    ['ing', ''],
+  ],
+  a: [
+    ['er', ''],
+    ['est', ''],
+    ['er', 'e'],
+    ['est', 'e'],
+  ],
+  s: [
+    ['er', ''],
+    ['est', ''],
+    ['er', 'e'],
+    ['est', 'e'],
+  ],
   r: [],
 };
 
@@ -57,7 +86,20 @@ export const WORDNET_DIR_ENV = 'TUNEKIT_WORDNET_DIR';
 /** Where Debian/Ubuntu's `wordnet-base` installs WordNet 3.0. */
 export const DEBIAN_WORDNET_DIR = '/usr/share/wordnet';
 
-const REQUIRED_FILES = ['index.noun', 'index.verb', 'index.adj', 'index.adv', 'data.noun', 'data.verb', 'data.adj', 'data.adv', 'noun.exc', 'verb.exc', 'adj.exc', 'adv.exc'];
+const REQUIRED_FILES = [
+  'index.noun',
+  'index.verb',
+  'index.adj',
+  'index.adv',
+  'data.noun',
+  'data.verb',
+  'data.adj',
+  'data.adv',
+  'noun.exc',
+  'verb.exc',
+  'adj.exc',
+  'adv.exc',
+];
 
 /**
  * The WordNet directory to use: `dir` if given, else $TUNEKIT_WORDNET_DIR, else
@@ -65,7 +107,8 @@ const REQUIRED_FILES = ['index.noun', 'index.verb', 'index.adj', 'index.adv', 'd
  * Debian package when none is available, or the missing file when the directory is incomplete.
  */
 export function resolveWordNetDir(dir?: string): string {
-  const chosen = dir ?? process.env[WORDNET_DIR_ENV] ?? (existsSync(DEBIAN_WORDNET_DIR) ? DEBIAN_WORDNET_DIR : undefined);
+  const chosen =
+    dir ?? process.env[WORDNET_DIR_ENV] ?? (existsSync(DEBIAN_WORDNET_DIR) ? DEBIAN_WORDNET_DIR : undefined);
   if (chosen === undefined || chosen === '') {
     throw new Error(
       `WordNet not found: pass the WordNet dict directory (index.noun, data.noun, noun.exc, ...) as the 'wordnet' option, ` +
@@ -75,7 +118,9 @@ export function resolveWordNetDir(dir?: string): string {
   const absolute = resolve(chosen);
   for (const file of REQUIRED_FILES) {
     if (!existsSync(join(absolute, file))) {
-      throw new Error(`WordNet directory ${absolute} has no ${file} (expected the WordNet dict files index.*, data.*, *.exc)`);
+      throw new Error(
+        `WordNet directory ${absolute} has no ${file} (expected the WordNet dict files index.*, data.*, *.exc)`,
+      );
     }
   }
   return absolute;
@@ -83,7 +128,8 @@ export function resolveWordNetDir(dir?: string): string {
 
 function readBounded(path: string, maxBytes: number): Buffer {
   const { size } = statSync(path);
-  if (size > maxBytes) throw new Error(`${path}: ${size} bytes is more than the ${maxBytes} allowed for this WordNet file`);
+  if (size > maxBytes)
+    throw new Error(`${path}: ${size} bytes is more than the ${maxBytes} allowed for this WordNet file`);
   return readFileSync(path);
 }
 
@@ -91,7 +137,9 @@ function readBounded(path: string, maxBytes: number): Buffer {
 function indexInteger(tokens: readonly string[], k: number, name: string, path: string, lineIndex: number): number {
   const token = tokens[k];
   if (token === undefined || !/^\d+$/.test(token)) {
-    throw new Error(`${path}:${lineIndex + 1}: field ${name} (token ${k + 1}) must be a non-negative integer; got ${JSON.stringify(token ?? '')}`);
+    throw new Error(
+      `${path}:${lineIndex + 1}: field ${name} (token ${k + 1}) must be a non-negative integer; got ${JSON.stringify(token ?? '')}`,
+    );
   }
   return Number(token);
 }
@@ -155,16 +203,20 @@ export class WordNet {
       const tokens = line.trim().split(/\s+/);
       const [lemma, pos] = tokens;
       if (lemma === undefined || pos === undefined || !INDEX_POS.has(pos)) {
-        throw new Error(`${path}:${i + 1}: expected 'lemma pos synset_cnt p_cnt ...' with pos n, v, a or r; got ${JSON.stringify(line.slice(0, 80))}`);
+        throw new Error(
+          `${path}:${i + 1}: expected 'lemma pos synset_cnt p_cnt ...' with pos n, v, a or r; got ${JSON.stringify(line.slice(0, 80))}`,
+        );
       }
       const synsetCount = indexInteger(tokens, 2, 'synset_cnt', path, i);
       if (synsetCount === 0) throw new Error(`${path}:${i + 1}: synset_cnt must be positive`);
       const pointerCount = indexInteger(tokens, 3, 'p_cnt', path, i);
       const senseCount = indexInteger(tokens, 4 + pointerCount, 'sense_cnt', path, i);
-      if (senseCount !== synsetCount) throw new Error(`${path}:${i + 1}: sense_cnt ${senseCount} differs from synset_cnt ${synsetCount}`);
+      if (senseCount !== synsetCount)
+        throw new Error(`${path}:${i + 1}: sense_cnt ${senseCount} differs from synset_cnt ${synsetCount}`);
       indexInteger(tokens, 5 + pointerCount, 'tagsense_cnt', path, i);
       const offsets: number[] = [];
-      for (let k = 0; k < synsetCount; k++) offsets.push(indexInteger(tokens, 6 + pointerCount + k, 'synset_offset', path, i));
+      for (let k = 0; k < synsetCount; k++)
+        offsets.push(indexInteger(tokens, 6 + pointerCount + k, 'synset_offset', path, i));
       let byPos = this.#index.get(lemma);
       if (byPos === undefined) {
         byPos = {};
@@ -213,13 +265,23 @@ export class WordNet {
     const bar = line.indexOf('|');
     const tokens = (bar < 0 ? line : line.slice(0, bar)).trim().split(/\s+/);
     if (tokens[0] !== String(offset).padStart(8, '0')) {
-      throw new Error(`${where}: no synset starts here (the line begins ${JSON.stringify(line.slice(0, 20))}); the index and data files do not match`);
+      throw new Error(
+        `${where}: no synset starts here (the line begins ${JSON.stringify(line.slice(0, 20))}); the index and data files do not match`,
+      );
     }
     const lexFileNumber = Number(tokens[1]);
     const type = tokens[2];
     const wordCount = Number.parseInt(tokens[3] ?? '', 16);
-    if (!Number.isInteger(lexFileNumber) || type === undefined || !SYNSET_TYPES.has(type) || !(wordCount > 0) || tokens.length < 4 + 2 * wordCount) {
-      throw new Error(`${where}: expected 'offset lex_filenum ss_type w_cnt word lex_id ...'; got ${JSON.stringify(line.slice(0, 80))}`);
+    if (
+      !Number.isInteger(lexFileNumber) ||
+      type === undefined ||
+      !SYNSET_TYPES.has(type) ||
+      !(wordCount > 0) ||
+      tokens.length < 4 + 2 * wordCount
+    ) {
+      throw new Error(
+        `${where}: expected 'offset lex_filenum ss_type w_cnt word lex_id ...'; got ${JSON.stringify(line.slice(0, 80))}`,
+      );
     }
     const lemmaNames: string[] = [];
     for (let k = 0; k < wordCount; k++) {
@@ -246,7 +308,11 @@ export class WordNet {
       return result;
     };
     const applyRules = (forms: readonly string[]): string[] =>
-      forms.flatMap((f) => substitutions.filter(([old]) => f.endsWith(old)).map(([old, replacement]) => f.slice(0, f.length - old.length) + replacement));
+      forms.flatMap((f) =>
+        substitutions
+          .filter(([old]) => f.endsWith(old))
+          .map(([old, replacement]) => f.slice(0, f.length - old.length) + replacement),
+      );
     if (checkExceptions) {
       const bases = this.#exceptions.get(pos)!.get(form);
       if (bases !== undefined) return inWordNet([form, ...bases]);
@@ -296,7 +362,8 @@ export class WordNet {
    */
   synonyms(word: string): Set<string> {
     const names = new Set<string>();
-    for (const synset of this.synsets(word)) for (const name of synset.lemmaNames) if (!name.includes('_')) names.add(name);
+    for (const synset of this.synsets(word))
+      for (const name of synset.lemmaNames) if (!name.includes('_')) names.add(name);
     names.add(word);
     return names;
   }

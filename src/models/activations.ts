@@ -27,6 +27,8 @@ export function activation(name: Activation, field: string): (x: Tensor) => Tens
     case 'relu':
       return F.relu;
     default:
-      throw new Error(`config.json: ${field} "${name}" is not supported (expected "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast" or "relu")`);
+      throw new Error(
+        `config.json: ${field} "${name}" is not supported (expected "gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast" or "relu")`,
+      );
   }
 }

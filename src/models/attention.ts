@@ -39,10 +39,12 @@ export function attentionWithDropout(q: Tensor, k: Tensor, v: Tensor, opts: Atte
   let scores = F.scale(F.matmul(q, k, { transB: true }), scale); // [B, H, T, S]
   if (causal || keyMask) {
     const bias = new Float32Array(B * T * S);
-    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let s = 0; s < S; s++) {
-      const hidden = (causal && s > t + S - T) || (keyMask !== null && keyMask[b * S + s] === 0);
-      if (hidden) bias[(b * T + t) * S + s] = MASKED;
-    }
+    for (let b = 0; b < B; b++)
+      for (let t = 0; t < T; t++)
+        for (let s = 0; s < S; s++) {
+          const hidden = (causal && s > t + S - T) || (keyMask !== null && keyMask[b * S + s] === 0);
+          if (hidden) bias[(b * T + t) * S + s] = MASKED;
+        }
     scores = F.add(scores, new Tensor(bias, [B, 1, T, S]));
   }
   return F.matmul(dropout.forward(F.softmax(scores, -1)), v);
@@ -72,13 +74,25 @@ export interface PrefixShape {
 
 /** Check a prefix against the model (clear errors instead of a wrong attention) and return its length P. */
 export function checkPrefix(prefix: KVPrefix, shape: PrefixShape): number {
-  if (prefix.length !== shape.layers) throw new Error(`forward: prefix has ${prefix.length} layers, the model has ${shape.layers}`);
+  if (prefix.length !== shape.layers)
+    throw new Error(`forward: prefix has ${prefix.length} layers, the model has ${shape.layers}`);
   const want = (P: number | string): string => `[${shape.batch}, ${shape.kvHeads}, ${P}, ${shape.headDim}]`;
   let P = -1;
   prefix.forEach(({ k, v }, i) => {
-    for (const [name, t] of [['k', k], ['v', v]] as const) {
-      const ok = t.ndim === 4 && t.dim(0) === shape.batch && t.dim(1) === shape.kvHeads && t.dim(3) === shape.headDim && (P < 0 || t.dim(2) === P);
-      if (!ok) throw new Error(`forward: prefix[${i}].${name} must be ${want(P < 0 ? 'P' : P)} (batch, kv_heads, prefix length, head_dim), got ${t.label()}`);
+    for (const [name, t] of [
+      ['k', k],
+      ['v', v],
+    ] as const) {
+      const ok =
+        t.ndim === 4 &&
+        t.dim(0) === shape.batch &&
+        t.dim(1) === shape.kvHeads &&
+        t.dim(3) === shape.headDim &&
+        (P < 0 || t.dim(2) === P);
+      if (!ok)
+        throw new Error(
+          `forward: prefix[${i}].${name} must be ${want(P < 0 ? 'P' : P)} (batch, kv_heads, prefix length, head_dim), got ${t.label()}`,
+        );
       P = t.dim(2);
     }
   });
@@ -97,7 +111,12 @@ export interface AttentionContext {
  * This layer's keys/values with everything earlier in front: the cache (which receives this
  * call's k/v) and then the prefix before both. k, v [B, kv_heads, T, D] -> [B, kv_heads, P + cached + T, D].
  */
-export function withPastKeyValues(layerIdx: number, k: Tensor, v: Tensor, ctx: AttentionContext): { k: Tensor; v: Tensor } {
+export function withPastKeyValues(
+  layerIdx: number,
+  k: Tensor,
+  v: Tensor,
+  ctx: AttentionContext,
+): { k: Tensor; v: Tensor } {
   if (ctx.cache) ({ k, v } = ctx.cache.update(layerIdx, k, v));
   const p = ctx.prefix?.[layerIdx];
   if (p && p.k.dim(2) > 0) {

@@ -9,13 +9,19 @@ import { join } from 'node:path';
 import { parseModelConfig, readModelConfig, type BertConfig, type ModelConfig } from '../io/hf-config.js';
 import { readJsonObject } from '../io/json.js';
 import {
-  BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification, BertModel, isBertConfig, withLabels,
+  BertForQuestionAnswering,
+  BertForSequenceClassification,
+  BertForTokenClassification,
+  BertModel,
+  isBertConfig,
+  withLabels,
   type BertLoadOptions,
 } from './bert.js';
 import { causalLMEntry, type AutoCausalLM } from './registry.js';
 import type { WeightDtype } from './weights.js';
 import { setComputeDtype, type ComputeDtype } from '../nn/compute-dtype.js';
 
+/** Any causal language model the Auto classes can load. */
 export type { AutoCausalLM } from './registry.js';
 
 /** Options of the `fromConfig` constructors. */
@@ -25,13 +31,15 @@ export interface FromConfigOptions {
 }
 
 function requireBert(config: ModelConfig, task: string, label: string): BertConfig {
-  if (config.family !== 'bert') throw new Error(`${label}: ${task} is available for BERT checkpoints only; this config is ${config.architecture}`);
+  if (config.family !== 'bert')
+    throw new Error(`${label}: ${task} is available for BERT checkpoints only; this config is ${config.architecture}`);
   return config;
 }
 
 /** A BERT config.json object parsed (any Bert* head class), or an error naming the task. */
 function parseBertJson(json: Record<string, unknown>, task: string): BertConfig {
-  if (!isBertConfig(json)) return requireBert(parseModelConfig(json, 'config.json', { checkSize: true }), task, 'config.json');
+  if (!isBertConfig(json))
+    return requireBert(parseModelConfig(json, 'config.json', { checkSize: true }), task, 'config.json');
   return parseModelConfig({ ...json, architectures: null }, 'config.json', { checkSize: true }) as BertConfig;
 }
 
@@ -39,7 +47,9 @@ function parseBertJson(json: Record<string, unknown>, task: string): BertConfig 
 function requireBertFolder(dir: string, task: string): void {
   const json = readJsonObject(join(dir, 'config.json'));
   if (!isBertConfig(json)) {
-    const what = Array.isArray(json.architectures) ? String(json.architectures[0]) : `model_type ${JSON.stringify(json.model_type)}`;
+    const what = Array.isArray(json.architectures)
+      ? String(json.architectures[0])
+      : `model_type ${JSON.stringify(json.model_type)}`;
     throw new Error(`${dir}: ${task} is available for BERT checkpoints only; this config is ${what}`);
   }
 }
@@ -53,8 +63,13 @@ const bertTask = {
     requireBertFolder(dir, task);
     return fromPretrained(dir, opts);
   },
-  create<M>(configJson: Record<string, unknown>, task: string, make: (config: BertConfig, opts: { seed: number; configJson: Record<string, unknown> }) => M,
-    labels: Pick<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'>, seed = 0): M {
+  create<M>(
+    configJson: Record<string, unknown>,
+    task: string,
+    make: (config: BertConfig, opts: { seed: number; configJson: Record<string, unknown> }) => M,
+    labels: Pick<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'>,
+    seed = 0,
+  ): M {
     return make(withLabels(parseBertJson(configJson, task), labels), { seed, configJson });
   },
 };
@@ -75,10 +90,11 @@ export class AutoModelForCausalLM {
    */
   static fromPretrained(dir: string, opts: { dtype?: WeightDtype; computeDtype?: ComputeDtype } = {}): AutoCausalLM {
     const config = readModelConfig(dir);
-    if (config.family === 'bert') throw new Error(`${dir}: ${config.architecture} is an encoder, not a causal language model`);
+    if (config.family === 'bert')
+      throw new Error(`${dir}: ${config.architecture} is an encoder, not a causal language model`);
     const compute = opts.computeDtype ?? 'float32';
     // Loading bf16 directly avoids a float32 copy of every matrix on the way.
-    const load = { dtype: compute === 'bfloat16' ? 'bfloat16' as const : opts.dtype ?? 'float32' };
+    const load = { dtype: compute === 'bfloat16' ? ('bfloat16' as const) : (opts.dtype ?? 'float32') };
     const model = causalLMEntry(config).fromPretrained(dir, load);
     if (compute !== 'float32') setComputeDtype(model, compute);
     return model;
@@ -87,7 +103,8 @@ export class AutoModelForCausalLM {
   /** A randomly initialised model from a config.json object (kept for savePretrained). Trainable, train mode. */
   static fromConfig(configJson: Record<string, unknown>, opts: FromConfigOptions = {}): AutoCausalLM {
     const config = parseModelConfig(configJson, 'config.json', { checkSize: true });
-    if (config.family === 'bert') throw new Error(`config.json: ${config.architecture} is an encoder, not a causal language model`);
+    if (config.family === 'bert')
+      throw new Error(`config.json: ${config.architecture} is an encoder, not a causal language model`);
     return causalLMEntry(config).create(config, { seed: opts.seed ?? 0, configJson });
   }
 }
@@ -120,12 +137,23 @@ export class AutoModelForSequenceClassification {
 
   /** Encoder frozen, classifier trainable, eval mode. `numLabels` / `id2label` override config.json. */
   static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertForSequenceClassification {
-    return bertTask.load(dir, 'sequence classification', (d, o) => BertForSequenceClassification.fromPretrained(d, o), opts);
+    return bertTask.load(
+      dir,
+      'sequence classification',
+      (d, o) => BertForSequenceClassification.fromPretrained(d, o),
+      opts,
+    );
   }
 
   /** Randomly initialised, trainable, train mode. */
   static fromConfig(configJson: Record<string, unknown>, opts: HeadConfigOptions = {}): BertForSequenceClassification {
-    return bertTask.create(configJson, 'sequence classification', (c, o) => new BertForSequenceClassification(c, o), opts, opts.seed);
+    return bertTask.create(
+      configJson,
+      'sequence classification',
+      (c, o) => new BertForSequenceClassification(c, o),
+      opts,
+      opts.seed,
+    );
   }
 }
 
@@ -139,7 +167,13 @@ export class AutoModelForTokenClassification {
   }
 
   static fromConfig(configJson: Record<string, unknown>, opts: HeadConfigOptions = {}): BertForTokenClassification {
-    return bertTask.create(configJson, 'token classification', (c, o) => new BertForTokenClassification(c, o), opts, opts.seed);
+    return bertTask.create(
+      configJson,
+      'token classification',
+      (c, o) => new BertForTokenClassification(c, o),
+      opts,
+      opts.seed,
+    );
   }
 }
 
@@ -148,11 +182,20 @@ export class AutoModelForQuestionAnswering {
   private constructor() {}
 
   /** Encoder frozen, qa_outputs trainable, eval mode. */
-  static fromPretrained(dir: string, opts: Omit<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'> = {}): BertForQuestionAnswering {
+  static fromPretrained(
+    dir: string,
+    opts: Omit<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'> = {},
+  ): BertForQuestionAnswering {
     return bertTask.load(dir, 'question answering', (d, o) => BertForQuestionAnswering.fromPretrained(d, o), opts);
   }
 
   static fromConfig(configJson: Record<string, unknown>, opts: FromConfigOptions = {}): BertForQuestionAnswering {
-    return bertTask.create(configJson, 'question answering', (c, o) => new BertForQuestionAnswering(c, o), { numLabels: 2 }, opts.seed);
+    return bertTask.create(
+      configJson,
+      'question answering',
+      (c, o) => new BertForQuestionAnswering(c, o),
+      { numLabels: 2 },
+      opts.seed,
+    );
   }
 }

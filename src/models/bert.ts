@@ -24,9 +24,22 @@ import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { activation } from './activations.js';
-import { attentionWithDropout, checkPrefix, withPastKeyValues, type AttentionContext, type KVPrefix } from './attention.js';
+import {
+  attentionWithDropout,
+  checkPrefix,
+  withPastKeyValues,
+  type AttentionContext,
+  type KVPrefix,
+} from './attention.js';
 import { inputEmbeds } from './causal-lm.js';
-import { SkipInitRng, loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
+import {
+  SkipInitRng,
+  loadIntoModule,
+  moduleToRaw,
+  readModelWeights,
+  saveModelFolder,
+  type WeightDtype,
+} from './weights.js';
 
 /** Std of the normal initialisation (`initializer_range`, default 0.02). */
 function initializerRange(json: Record<string, unknown>): number {
@@ -34,10 +47,12 @@ function initializerRange(json: Record<string, unknown>): number {
 }
 
 function probability(value: number, field: string): number {
-  if (!(value >= 0 && value < 1)) throw new Error(`config.json: field "${field}" must be a probability in [0, 1), got ${value}`);
+  if (!(value >= 0 && value < 1))
+    throw new Error(`config.json: field "${field}" must be a probability in [0, 1), got ${value}`);
   return value;
 }
 
+/** BERT's word, position and token-type embeddings, summed and normalised. */
 export class BertEmbeddings extends Module {
   word_embeddings: Embedding;
   position_embeddings: Embedding;
@@ -45,10 +60,16 @@ export class BertEmbeddings extends Module {
   LayerNorm: LayerNorm;
   dropout: Dropout;
 
-  constructor(readonly config: BertConfig, rng: Rng, std: number) {
+  constructor(
+    readonly config: BertConfig,
+    rng: Rng,
+    std: number,
+  ) {
     super();
     if (config.positionEmbeddingType !== 'absolute') {
-      throw new Error(`config.json: position_embedding_type "${config.positionEmbeddingType}" is not supported (expected "absolute")`);
+      throw new Error(
+        `config.json: position_embedding_type "${config.positionEmbeddingType}" is not supported (expected "absolute")`,
+      );
     }
     const d = config.hiddenSize;
     this.word_embeddings = normalEmbedding(config.vocabSize, d, rng, std, config.padTokenId);
@@ -65,8 +86,12 @@ export class BertEmbeddings extends Module {
   forward(words: Tensor, tokenTypeIds: Int32Array | null, offset: number): Tensor {
     const [B, T] = words.shape as [number, number, number];
     const maxPos = this.config.maxPositionEmbeddings;
-    if (offset + T > maxPos) throw new Error(`forward: ${offset + T} positions exceed BERT's ${maxPos} learned positions (max_position_embeddings)`);
-    if (tokenTypeIds && tokenTypeIds.length !== B * T) throw new Error(`forward: tokenTypeIds has ${tokenTypeIds.length} entries, expected batch*seq = ${B}*${T}`);
+    if (offset + T > maxPos)
+      throw new Error(
+        `forward: ${offset + T} positions exceed BERT's ${maxPos} learned positions (max_position_embeddings)`,
+      );
+    if (tokenTypeIds && tokenTypeIds.length !== B * T)
+      throw new Error(`forward: tokenTypeIds has ${tokenTypeIds.length} entries, expected batch*seq = ${B}*${T}`);
     const positions = Int32Array.from({ length: T }, (_, t) => offset + t);
     let h = F.add(words, this.position_embeddings.forward(positions, [1, T]));
     h = F.add(h, this.token_type_embeddings.forward(tokenTypeIds ?? new Int32Array(B * T), [B, T]));
@@ -74,6 +99,7 @@ export class BertEmbeddings extends Module {
   }
 }
 
+/** BERT's multi-head self-attention (query, key, value projections). */
 export class BertSelfAttention extends Module {
   query: LinearLike;
   key: LinearLike;
@@ -81,13 +107,21 @@ export class BertSelfAttention extends Module {
   /** On the attention probabilities (attention_probs_dropout_prob). */
   dropout: Dropout;
 
-  constructor(readonly config: BertConfig, readonly layerIdx: number, rng: Rng, std: number) {
+  constructor(
+    readonly config: BertConfig,
+    readonly layerIdx: number,
+    rng: Rng,
+    std: number,
+  ) {
     super();
     const d = config.hiddenSize;
     this.query = normalLinear(d, d, rng, std);
     this.key = normalLinear(d, d, rng, std);
     this.value = normalLinear(d, d, rng, std);
-    this.dropout = new Dropout(probability(config.attentionProbsDropoutProb, 'attention_probs_dropout_prob'), rng.nextU32());
+    this.dropout = new Dropout(
+      probability(config.attentionProbsDropoutProb, 'attention_probs_dropout_prob'),
+      rng.nextU32(),
+    );
   }
 
   /** x [B, T, d] -> context [B, T, d]; the context's prefix comes before the tokens' keys/values. */
@@ -98,7 +132,12 @@ export class BertSelfAttention extends Module {
     const heads = (t: Tensor): Tensor => F.transpose(F.reshape(t, [B, T, H, D]), 1, 2); // [B, H, T, D]
     const q = heads(this.query.forward(x));
     const { k, v } = withPastKeyValues(this.layerIdx, heads(this.key.forward(x)), heads(this.value.forward(x)), ctx);
-    const o = attentionWithDropout(q, k, v, { causal: false, keyMask: ctx.keyMask, scale: 1 / Math.sqrt(D), dropout: this.dropout });
+    const o = attentionWithDropout(q, k, v, {
+      causal: false,
+      keyMask: ctx.keyMask,
+      scale: 1 / Math.sqrt(D),
+      dropout: this.dropout,
+    });
     return F.reshape(F.transpose(o, 1, 2), [B, T, d]);
   }
 }
@@ -124,6 +163,7 @@ export class BertSelfOutput extends Module {
 /** transformers' BertOutput has the same structure as BertSelfOutput (from the intermediate size). */
 export { BertSelfOutput as BertOutput };
 
+/** BERT self-attention followed by its output projection and residual LayerNorm. */
 export class BertAttention extends Module {
   self: BertSelfAttention;
   output: BertSelfOutput;
@@ -139,6 +179,7 @@ export class BertAttention extends Module {
   }
 }
 
+/** BERT's feed-forward up-projection and activation. */
 export class BertIntermediate extends Module {
   dense: LinearLike;
   private readonly act: (x: Tensor) => Tensor;
@@ -154,6 +195,7 @@ export class BertIntermediate extends Module {
   }
 }
 
+/** One BERT encoder layer: attention, then the feed-forward block. */
 export class BertLayer extends Module {
   attention: BertAttention;
   intermediate: BertIntermediate;
@@ -172,6 +214,7 @@ export class BertLayer extends Module {
   }
 }
 
+/** The stack of BERT layers. */
 export class BertEncoder extends Module {
   layer: BertLayer[];
 
@@ -181,6 +224,7 @@ export class BertEncoder extends Module {
   }
 }
 
+/** BERT's pooler: a dense layer and tanh on the first token. */
 export class BertPooler extends Module {
   dense: LinearLike;
 
@@ -221,6 +265,7 @@ export interface BertInput {
   prefix?: KVPrefix;
 }
 
+/** What {@link BertModel.forward} returns. */
 export interface BertModelOutput {
   /** Last layer's hidden states [batch, seq, hidden]. */
   hidden: Tensor;
@@ -228,6 +273,7 @@ export interface BertModelOutput {
   pooled: Tensor | null;
 }
 
+/** The BERT encoder (transformers' BertModel): embeddings, layers and pooler. */
 export class BertModel extends Module {
   embeddings: BertEmbeddings;
   encoder: BertEncoder;
@@ -242,7 +288,16 @@ export class BertModel extends Module {
    * `initWeights: false` leaves weights zero for a checkpoint to fill; `rng` (instead of `seed`)
    * continues a head model's generator.
    */
-  constructor(readonly config: BertConfig, opts: { seed?: number; configJson?: Record<string, unknown>; addPoolingLayer?: boolean; rng?: Rng; initWeights?: boolean } = {}) {
+  constructor(
+    readonly config: BertConfig,
+    opts: {
+      seed?: number;
+      configJson?: Record<string, unknown>;
+      addPoolingLayer?: boolean;
+      rng?: Rng;
+      initWeights?: boolean;
+    } = {},
+  ) {
     super();
     this.configJson = opts.configJson ?? {};
     const std = initializerRange(this.configJson);
@@ -270,7 +325,9 @@ export class BertModel extends Module {
 
   /** Word embeddings of token ids [batch, seq] -> [batch, seq, hidden]: what `inputsEmbeds` replaces. */
   embedTokens(inputIds: Int32Array, batchSize = 1): Tensor {
-    return inputEmbeds({ inputIds, batchSize }, this.config.hiddenSize, (ids, shape) => this.embeddings.word_embeddings.forward(ids, shape));
+    return inputEmbeds({ inputIds, batchSize }, this.config.hiddenSize, (ids, shape) =>
+      this.embeddings.word_embeddings.forward(ids, shape),
+    );
   }
 
   forward(input: BertInput): BertModelOutput {
@@ -281,7 +338,10 @@ export class BertModel extends Module {
     const prefix = input.prefix ?? null;
     const P = prefix ? checkPrefix(prefix, { layers: numHiddenLayers, batch: B, kvHeads: H, headDim: d / H }) : 0;
     const mask = input.attentionMask ?? null;
-    if (mask && mask.length !== B * (P + T)) throw new Error(`forward: attentionMask has ${mask.length} entries, expected batch*(prefix+seq) = ${B}*(${P}+${T})`);
+    if (mask && mask.length !== B * (P + T))
+      throw new Error(
+        `forward: attentionMask has ${mask.length} entries, expected batch*(prefix+seq) = ${B}*(${P}+${T})`,
+      );
     const ctx: AttentionContext = { keyMask: mask && mask.some((m) => m === 0) ? mask : null, prefix, cache: null };
     // Positions continue after a prefix, as transformers' past_key_values_length offset does.
     let h = this.embeddings.forward(words, input.tokenTypeIds ?? null, P);
@@ -356,8 +416,12 @@ export abstract class BertWithHead extends Module {
    * Every head's fromPretrained: read the config, build the model without drawing encoder weights,
    * load the checkpoint, then freeze the encoder, keep the head trainable and switch to eval mode.
    */
-  protected static loadHeadModel<M extends BertWithHead>(make: (config: BertConfig, opts: HeadOptions) => M, dir: string,
-    opts: BertLoadOptions, configOpts: BertLoadOptions = opts): M {
+  protected static loadHeadModel<M extends BertWithHead>(
+    make: (config: BertConfig, opts: HeadOptions) => M,
+    dir: string,
+    opts: BertLoadOptions,
+    configOpts: BertLoadOptions = opts,
+  ): M {
     const { config, configJson } = readBertConfig(dir, configOpts);
     const model = make(config, { configJson, seed: opts.seed ?? 0, initWeights: false });
     loadBertWeights(model, dir, opts);
@@ -379,13 +443,20 @@ export abstract class BertWithClassifier extends BertWithHead {
   readonly numLabels: number;
 
   /** Random init from the seed; `addPoolingLayer` as transformers (token-level heads have none). */
-  protected constructor(readonly config: BertConfig, opts: HeadOptions, addPoolingLayer: boolean) {
+  protected constructor(
+    readonly config: BertConfig,
+    opts: HeadOptions,
+    addPoolingLayer: boolean,
+  ) {
     super();
     const rng = new Rng(opts.seed ?? 0);
     const configJson = opts.configJson ?? {};
     this.bert = new BertModel(config, { configJson, rng: encoderRng(rng, opts), addPoolingLayer });
     this.numLabels = config.numLabels;
-    this.dropout = new Dropout(probability(config.classifierDropout ?? config.hiddenDropoutProb, 'classifier_dropout'), rng.nextU32());
+    this.dropout = new Dropout(
+      probability(config.classifierDropout ?? config.hiddenDropoutProb, 'classifier_dropout'),
+      rng.nextU32(),
+    );
     this.classifier = normalLinear(config.hiddenSize, config.numLabels, rng, initializerRange(configJson));
   }
 
@@ -394,6 +465,7 @@ export abstract class BertWithClassifier extends BertWithHead {
   }
 }
 
+/** BERT with a classification or regression head on the pooled output. */
 export class BertForSequenceClassification extends BertWithClassifier {
   /** Random init; the classifier is N(0, initializer_range) with zero bias. */
   constructor(config: BertConfig, opts: HeadOptions = {}) {
@@ -426,10 +498,14 @@ export class BertForSequenceClassification extends BertWithClassifier {
     const problem = this.config.problemType ?? inferProblemType(L, labels);
     let loss: Tensor;
     if (problem === 'single_label_classification') {
-      if (!(labels instanceof Int32Array) || labels.length !== B) throw new Error(`forward: single-label classification needs ${B} integer class ids (Int32Array), got ${labels.length} ${labels.constructor.name}`);
+      if (!(labels instanceof Int32Array) || labels.length !== B)
+        throw new Error(
+          `forward: single-label classification needs ${B} integer class ids (Int32Array), got ${labels.length} ${labels.constructor.name}`,
+        );
       loss = F.crossEntropy(logits, labels);
     } else {
-      if (labels.length !== B * L) throw new Error(`forward: ${problem} needs batch*numLabels = ${B}*${L} targets, got ${labels.length}`);
+      if (labels.length !== B * L)
+        throw new Error(`forward: ${problem} needs batch*numLabels = ${B}*${L} targets, got ${labels.length}`);
       const targets = labels instanceof Float32Array ? labels : Float32Array.from(labels);
       loss = problem === 'regression' ? mseLoss(logits, targets) : bceWithLogitsLoss(logits, targets);
     }
@@ -442,6 +518,7 @@ export interface TokenClassificationInput extends BertInput {
   labels?: Int32Array;
 }
 
+/** BERT with a per-token classification head (NER and other tagging). */
 export class BertForTokenClassification extends BertWithClassifier {
   /** Random init, without a pooler; the classifier is N(0, initializer_range) with zero bias. */
   constructor(config: BertConfig, opts: HeadOptions = {}) {
@@ -461,7 +538,8 @@ export class BertForTokenClassification extends BertWithClassifier {
     const logits = this.classifier.forward(this.dropout.forward(hidden));
     if (!input.labels) return { logits, hidden };
     const [B, T] = hidden.shape as [number, number, number];
-    if (input.labels.length !== B * T) throw new Error(`forward: token classification needs batch*seq = ${B}*${T} labels, got ${input.labels.length}`);
+    if (input.labels.length !== B * T)
+      throw new Error(`forward: token classification needs batch*seq = ${B}*${T} labels, got ${input.labels.length}`);
     return { logits, loss: F.crossEntropy(logits, input.labels, { ignoreIndex: -100 }), hidden };
   }
 }
@@ -478,14 +556,19 @@ export interface QuestionAnsweringOutput extends BertHeadOutput {
   endLogits: Tensor;
 }
 
+/** BERT with a span head: start and end logits per token (extractive QA). */
 export class BertForQuestionAnswering extends BertWithHead {
   bert: BertModel;
   qa_outputs: LinearLike;
   readonly numLabels: number;
 
-  constructor(readonly config: BertConfig, opts: HeadOptions = {}) {
+  constructor(
+    readonly config: BertConfig,
+    opts: HeadOptions = {},
+  ) {
     super();
-    if (config.numLabels !== 2) throw new Error(`BertForQuestionAnswering: num_labels must be 2 (start and end), got ${config.numLabels}`);
+    if (config.numLabels !== 2)
+      throw new Error(`BertForQuestionAnswering: num_labels must be 2 (start and end), got ${config.numLabels}`);
     const rng = new Rng(opts.seed ?? 0);
     const configJson = opts.configJson ?? {};
     this.bert = new BertModel(config, { configJson, rng: encoderRng(rng, opts), addPoolingLayer: false });
@@ -495,7 +578,10 @@ export class BertForQuestionAnswering extends BertWithHead {
 
   /** As BertForSequenceClassification.fromPretrained (no pooler; qa_outputs trainable). */
   static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertForQuestionAnswering {
-    return BertWithHead.loadHeadModel((c, o) => new BertForQuestionAnswering(c, o), dir, opts, { ...opts, numLabels: 2 });
+    return BertWithHead.loadHeadModel((c, o) => new BertForQuestionAnswering(c, o), dir, opts, {
+      ...opts,
+      numLabels: 2,
+    });
   }
 
   protected readonly architecture = 'BertForQuestionAnswering';
@@ -517,7 +603,8 @@ export class BertForQuestionAnswering extends BertWithHead {
     const endLogits = F.reshape(e, [B, T]);
     const out: QuestionAnsweringOutput = { logits, startLogits, endLogits, hidden };
     if (!input.startPositions && !input.endPositions) return out;
-    if (!input.startPositions || !input.endPositions) throw new Error('forward: question answering needs both startPositions and endPositions');
+    if (!input.startPositions || !input.endPositions)
+      throw new Error('forward: question answering needs both startPositions and endPositions');
     const clamp = (p: Int32Array, name: string): Int32Array => {
       if (p.length !== B) throw new Error(`forward: ${name} has ${p.length} entries, expected one per row (${B})`);
       return p.map((x) => Math.min(Math.max(x, 0), T));
@@ -553,10 +640,17 @@ export interface BertLoadOptions {
  * `model_type: "bert"` checkpoint is accepted whatever its head class (bert-base-uncased says
  * BertForMaskedLM, others BertForPreTraining or BertForNextSentencePrediction): the encoder is the same.
  */
-export function readBertConfig(dir: string, opts: Pick<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'> = {}): { config: BertConfig; configJson: Record<string, unknown> } {
+export function readBertConfig(
+  dir: string,
+  opts: Pick<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'> = {},
+): { config: BertConfig; configJson: Record<string, unknown> } {
   const path = join(dir, 'config.json');
   const configJson = readJsonObject(path);
-  const config = parseModelConfig(isBertConfig(configJson) ? { ...configJson, architectures: null } : configJson, path, { checkSize: true });
+  const config = parseModelConfig(
+    isBertConfig(configJson) ? { ...configJson, architectures: null } : configJson,
+    path,
+    { checkSize: true },
+  );
   if (config.family !== 'bert') throw new Error(`${dir}: ${config.architecture} is not a BERT model`);
   return { config: withLabels(config, opts), configJson };
 }
@@ -564,7 +658,7 @@ export function readBertConfig(dir: string, opts: Pick<BertLoadOptions, 'numLabe
 /** True for a BERT config.json: model_type "bert", or no model_type and a Bert* architecture. */
 export function isBertConfig(json: Record<string, unknown>): boolean {
   if (json.model_type !== undefined) return json.model_type === 'bert';
-  const arch = Array.isArray(json.architectures) ? json.architectures[0] : undefined;
+  const arch: unknown = Array.isArray(json.architectures) ? json.architectures[0] : undefined;
   return typeof arch === 'string' && arch.startsWith('Bert');
 }
 
@@ -572,15 +666,21 @@ export function isBertConfig(json: Record<string, unknown>): boolean {
  * The config with `numLabels` / `id2label` / `problemType` overrides (transformers' from_pretrained
  * kwargs): a new label count resets the names to LABEL_i.
  */
-export function withLabels(config: BertConfig, opts: Pick<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'>): BertConfig {
+export function withLabels(
+  config: BertConfig,
+  opts: Pick<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'>,
+): BertConfig {
   let { numLabels, id2label } = config;
   if (opts.id2label) {
     id2label = { ...opts.id2label };
     numLabels = Object.keys(id2label).length;
-    for (let i = 0; i < numLabels; i++) if (id2label[i] === undefined) throw new Error(`id2label: ids must be 0..${numLabels - 1}; ${i} is missing`);
-    if (opts.numLabels !== undefined && opts.numLabels !== numLabels) throw new Error(`numLabels ${opts.numLabels} disagrees with the ${numLabels} entries of id2label`);
+    for (let i = 0; i < numLabels; i++)
+      if (id2label[i] === undefined) throw new Error(`id2label: ids must be 0..${numLabels - 1}; ${i} is missing`);
+    if (opts.numLabels !== undefined && opts.numLabels !== numLabels)
+      throw new Error(`numLabels ${opts.numLabels} disagrees with the ${numLabels} entries of id2label`);
   } else if (opts.numLabels !== undefined && opts.numLabels !== numLabels) {
-    if (!Number.isSafeInteger(opts.numLabels) || opts.numLabels < 1) throw new Error(`numLabels must be a positive integer, got ${opts.numLabels}`);
+    if (!Number.isSafeInteger(opts.numLabels) || opts.numLabels < 1)
+      throw new Error(`numLabels must be a positive integer, got ${opts.numLabels}`);
     numLabels = opts.numLabels;
     id2label = Object.fromEntries(Array.from({ length: numLabels }, (_, i) => [i, `LABEL_${i}`]));
   }
@@ -588,8 +688,16 @@ export function withLabels(config: BertConfig, opts: Pick<BertLoadOptions, 'numL
 }
 
 /** config.json to save: the original with this class's architecture and current labels. */
-function bertConfigJson(json: Record<string, unknown>, architecture: string, config: BertConfig): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...json, architectures: [architecture], model_type: json.model_type ?? 'bert' };
+function bertConfigJson(
+  json: Record<string, unknown>,
+  architecture: string,
+  config: BertConfig,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    ...json,
+    architectures: [architecture],
+    model_type: json.model_type ?? 'bert',
+  };
   if (architecture !== 'BertModel') {
     out.id2label = Object.fromEntries(Object.entries(config.id2label).map(([k, v]) => [String(k), v]));
     out.label2id = Object.fromEntries(Object.entries(config.id2label).map(([k, v]) => [v, Number(k)]));
@@ -621,7 +729,9 @@ export function loadBertWeights(model: AnyBert, dir: string, opts: BertLoadOptio
   const unused: string[] = [];
   const headName = HEADS.find((h) => h in model) ?? null;
   for (const [key, raw] of file) {
-    const k = (key.startsWith('bert.') ? key.slice(5) : key).replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
+    const k = (key.startsWith('bert.') ? key.slice(5) : key)
+      .replace(/LayerNorm\.gamma$/, 'LayerNorm.weight')
+      .replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
     if (k === 'embeddings.position_ids' || k === 'embeddings.token_type_ids') continue; // buffers
     if (k.startsWith('pooler.') && !encoder.pooler) unused.push(key);
     else if (/^(embeddings|encoder|pooler)\./.test(k)) body.set(k, raw);
@@ -644,7 +754,9 @@ export function loadBertWeights(model: AnyBert, dir: string, opts: BertLoadOptio
     } else {
       const w = head.get('weight');
       if (w && w.shape[0] !== model.config.numLabels) {
-        throw new Error(`${dir}: ${headName}.weight has ${w.shape[0]} labels but the model was built with numLabels = ${model.config.numLabels}; load with the checkpoint's label count, or start from the encoder without this head`);
+        throw new Error(
+          `${dir}: ${headName}.weight has ${w.shape[0]} labels but the model was built with numLabels = ${model.config.numLabels}; load with the checkpoint's label count, or start from the encoder without this head`,
+        );
       }
       loadIntoModule(headModule, head, { dtype: 'float32', label: `${dir} (${headName})` });
     }
@@ -652,8 +764,14 @@ export function loadBertWeights(model: AnyBert, dir: string, opts: BertLoadOptio
   if (fresh.length || unused.length) {
     const name = model.constructor.name;
     const parts: string[] = [];
-    if (fresh.length) parts.push(`Some weights of ${name} were not initialized from the checkpoint at ${dir} and are newly initialized: ${fresh.join(', ')}. Train this model on a down-stream task before using it for predictions.`);
-    if (unused.length) parts.push(`Some weights of the checkpoint at ${dir} were not used by ${name}: ${unused.slice(0, 10).join(', ')}${unused.length > 10 ? ` (+${unused.length - 10} more)` : ''}.`);
+    if (fresh.length)
+      parts.push(
+        `Some weights of ${name} were not initialized from the checkpoint at ${dir} and are newly initialized: ${fresh.join(', ')}. Train this model on a down-stream task before using it for predictions.`,
+      );
+    if (unused.length)
+      parts.push(
+        `Some weights of the checkpoint at ${dir} were not used by ${name}: ${unused.slice(0, 10).join(', ')}${unused.length > 10 ? ` (+${unused.length - 10} more)` : ''}.`,
+      );
     (opts.onWarning ?? console.warn)(parts.join('\n'));
   }
 }

@@ -17,7 +17,7 @@ export class KVCache {
   readonly layers: Array<{ k: Tensor; v: Tensor } | null>;
 
   constructor(numLayers: number) {
-    this.layers = new Array(numLayers).fill(null);
+    this.layers = new Array<{ k: Tensor; v: Tensor } | null>(numLayers).fill(null);
   }
 
   /** Positions held so far. */
@@ -83,6 +83,7 @@ export interface CausalLMInput {
   labels?: Int32Array;
 }
 
+/** What a {@link CausalLM} forward returns. */
 export interface CausalLMOutput {
   /**
    * [batch, seq (or logitsToKeep), vocab]. With labels, computed only when read: the loss is
@@ -96,8 +97,17 @@ export interface CausalLMOutput {
   cache: KVCache | null;
 }
 
+/** A decoder-only language model: token ids in, next-token logits out, with a KV cache. */
 export interface CausalLM extends Module {
-  readonly config: { vocabSize: number; hiddenSize: number; numHiddenLayers: number; eosTokenIds: number[]; bosTokenId: number | null; padTokenId: number | null; maxPositionEmbeddings: number };
+  readonly config: {
+    vocabSize: number;
+    hiddenSize: number;
+    numHiddenLayers: number;
+    eosTokenIds: number[];
+    bosTokenId: number | null;
+    padTokenId: number | null;
+    maxPositionEmbeddings: number;
+  };
   forward(input: CausalLMInput): CausalLMOutput;
   /** The token embedding table [vocab, hidden] (prompt tuning, NEFTune, tied heads). */
   inputEmbeddings(): Tensor;
@@ -167,17 +177,23 @@ export interface DecoderShape {
  * Token rows as embeddings: `inputsEmbeds` as given, or `inputIds` looked up by `embed`. Exactly one
  * must be present. Shared by every model (decoders and BERT) so they agree on the conventions.
  */
-export function inputEmbeds(input: { inputIds?: Int32Array; inputsEmbeds?: Tensor; batchSize?: number }, hiddenSize: number, embed: (ids: Int32Array, shape: [number, number]) => Tensor): Tensor {
+export function inputEmbeds(
+  input: { inputIds?: Int32Array; inputsEmbeds?: Tensor; batchSize?: number },
+  hiddenSize: number,
+  embed: (ids: Int32Array, shape: [number, number]) => Tensor,
+): Tensor {
   const B = input.batchSize ?? 1;
   if (!Number.isSafeInteger(B) || B < 1) throw new Error(`forward: batchSize must be a positive integer, got ${B}`);
   if (input.inputsEmbeds) {
     if (input.inputIds) throw new Error('forward: give inputIds or inputsEmbeds, not both');
     const h = input.inputsEmbeds;
-    if (h.ndim !== 3 || h.dim(0) !== B || h.dim(2) !== hiddenSize) throw new Error(`forward: inputsEmbeds must be [${B}, seq, ${hiddenSize}], got ${h.label()}`);
+    if (h.ndim !== 3 || h.dim(0) !== B || h.dim(2) !== hiddenSize)
+      throw new Error(`forward: inputsEmbeds must be [${B}, seq, ${hiddenSize}], got ${h.label()}`);
     return h;
   }
   if (!input.inputIds) throw new Error('forward: give inputIds or inputsEmbeds');
-  if (input.inputIds.length % B !== 0) throw new Error(`forward: ${input.inputIds.length} input ids do not split into ${B} rows`);
+  if (input.inputIds.length % B !== 0)
+    throw new Error(`forward: ${input.inputIds.length} input ids do not split into ${B} rows`);
   return embed(input.inputIds, [B, input.inputIds.length / B]);
 }
 
@@ -185,22 +201,30 @@ export function inputEmbeds(input: { inputIds?: Int32Array; inputsEmbeds?: Tenso
  * Validate a forward's input and derive batch, length, positions and key mask, shared by every
  * decoder so that they agree on the conventions. `embed` looks up token ids.
  */
-export function prepareDecoderInput(input: CausalLMInput, shape: DecoderShape, embed: (ids: Int32Array, shape: [number, number]) => Tensor): DecoderInput {
+export function prepareDecoderInput(
+  input: CausalLMInput,
+  shape: DecoderShape,
+  embed: (ids: Int32Array, shape: [number, number]) => Tensor,
+): DecoderInput {
   const B = input.batchSize ?? 1;
   const h = inputEmbeds(input, shape.hiddenSize, embed);
   const T = h.dim(1);
   const cache = input.cache ?? null;
   const prefix = input.prefix ?? null;
-  const P = prefix ? checkPrefix(prefix, { layers: shape.numLayers, batch: B, kvHeads: shape.kvHeads, headDim: shape.headDim }) : 0;
+  const P = prefix
+    ? checkPrefix(prefix, { layers: shape.numLayers, batch: B, kvHeads: shape.kvHeads, headDim: shape.headDim })
+    : 0;
   const past = P + (cache?.length ?? 0);
   const total = past + T;
   const mask = input.attentionMask;
   if (mask && mask.length !== B * total) {
-    throw new Error(`forward: attentionMask has ${mask.length} entries, expected batch*(prefix+cached+new) = ${B}*(${P}+${past - P}+${T})`);
+    throw new Error(
+      `forward: attentionMask has ${mask.length} entries, expected batch*(prefix+cached+new) = ${B}*(${P}+${past - P}+${T})`,
+    );
   }
-  const pos = input.positionIds ?? (mask
-    ? positionsFromMask(mask, B, total, T)
-    : Int32Array.from({ length: B * T }, (_, i) => past + (i % T)));
+  const pos =
+    input.positionIds ??
+    (mask ? positionsFromMask(mask, B, total, T) : Int32Array.from({ length: B * T }, (_, i) => past + (i % T)));
   if (pos.length !== B * T) throw new Error(`forward: positionIds has ${pos.length} entries, expected ${B * T}`);
   const keyMask = mask && mask.some((m) => m === 0) ? mask : null;
   return { h, B, T, pos, keyMask, prefix, cache };
@@ -230,7 +254,12 @@ export function positionsFromMask(mask: Uint8Array, batch: number, total: number
  * optional) and, with labels, the shifted next-token loss computed by the chunked
  * linear + cross-entropy (see ops.linearCrossEntropy).
  */
-export function lmHeadOutput(hidden: Tensor, headWeight: Tensor, input: CausalLMInput, cache: KVCache | null): CausalLMOutput {
+export function lmHeadOutput(
+  hidden: Tensor,
+  headWeight: Tensor,
+  input: CausalLMInput,
+  cache: KVCache | null,
+): CausalLMOutput {
   const T = hidden.dim(1);
   const keep = input.logitsToKeep ?? 0;
   let logits: Tensor | null = null;
@@ -240,9 +269,19 @@ export function lmHeadOutput(hidden: Tensor, headWeight: Tensor, input: CausalLM
   };
   if (!input.labels) return { logits: computeLogits(), hidden, cache };
   const labels = input.labels;
-  if (labels.length !== hidden.size / hidden.dim(-1)) throw new Error(`forward: labels has ${labels.length} entries, expected batch*seq = ${hidden.size / hidden.dim(-1)}`);
+  if (labels.length !== hidden.size / hidden.dim(-1))
+    throw new Error(
+      `forward: labels has ${labels.length} entries, expected batch*seq = ${hidden.size / hidden.dim(-1)}`,
+    );
   const targets = new Int32Array(labels.length);
   for (let i = 0; i < labels.length; i++) targets[i] = (i + 1) % T === 0 ? -100 : labels[i + 1]!;
   const loss = F.linearCrossEntropy(hidden, headWeight, targets, { ignoreIndex: -100 });
-  return { get logits() { return computeLogits(); }, loss, hidden, cache };
+  return {
+    get logits() {
+      return computeLogits();
+    },
+    loss,
+    hidden,
+    cache,
+  };
 }

@@ -23,7 +23,13 @@ import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { activation } from './activations.js';
 import { attentionWithDropout, withPastKeyValues, type AttentionContext } from './attention.js';
-import { DecoderForCausalLM, lmHeadOutput, prepareDecoderInput, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
+import {
+  DecoderForCausalLM,
+  lmHeadOutput,
+  prepareDecoderInput,
+  type CausalLMInput,
+  type CausalLMOutput,
+} from './causal-lm.js';
 import { SkipInitRng, loadIntoModule, readModelWeights, type WeightDtype } from './weights.js';
 
 /** Settings of config.json that the typed Gpt2Config does not carry (transformers' defaults). */
@@ -45,9 +51,15 @@ function readExtras(json: Record<string, unknown>): Gpt2Extras {
     if (p < 0 || p >= 1) f.fail(field, 'a probability in [0, 1)');
     return p;
   };
-  return { embdPdrop: prob('embd_pdrop'), residPdrop: prob('resid_pdrop'), attnPdrop: prob('attn_pdrop'), initializerRange: f.num('initializer_range', 0.02, true) };
+  return {
+    embdPdrop: prob('embd_pdrop'),
+    residPdrop: prob('resid_pdrop'),
+    attnPdrop: prob('attn_pdrop'),
+    initializerRange: f.num('initializer_range', 0.02, true),
+  };
 }
 
+/** GPT-2's causal self-attention (fused c_attn projection). */
 export class GPT2Attention extends Module {
   /** q, k, v projections fused: [hidden, 3 * hidden]. */
   c_attn: LinearLike;
@@ -57,7 +69,12 @@ export class GPT2Attention extends Module {
   /** Multiplies q·k: 1/sqrt(head_dim) (scale_attn_weights), also / (layer + 1) when scale_attn_by_inverse_layer_idx. */
   readonly scale: number;
 
-  constructor(readonly config: Gpt2Config, readonly layerIdx: number, extras: Gpt2Extras, rng: Rng) {
+  constructor(
+    readonly config: Gpt2Config,
+    readonly layerIdx: number,
+    extras: Gpt2Extras,
+    rng: Rng,
+  ) {
     super();
     const d = config.hiddenSize;
     const std = extras.initializerRange;
@@ -67,7 +84,8 @@ export class GPT2Attention extends Module {
     this.attn_dropout = new Dropout(extras.attnPdrop, rng.nextU32());
     this.resid_dropout = new Dropout(extras.residPdrop, rng.nextU32());
     const headDim = d / config.numAttentionHeads;
-    this.scale = (config.scaleAttnWeights ? 1 / Math.sqrt(headDim) : 1) / (config.scaleAttnByInverseLayerIdx ? layerIdx + 1 : 1);
+    this.scale =
+      (config.scaleAttnWeights ? 1 / Math.sqrt(headDim) : 1) / (config.scaleAttnByInverseLayerIdx ? layerIdx + 1 : 1);
   }
 
   /** x [B, T, d] -> [B, T, d]. */
@@ -77,11 +95,17 @@ export class GPT2Attention extends Module {
     // c_attn's output holds q, k and v side by side: each becomes [B, H, T, D] in one copy.
     let [q, k, v] = F.splitHeads(this.c_attn.forward(x), [H, H, H], D) as [Tensor, Tensor, Tensor];
     ({ k, v } = withPastKeyValues(this.layerIdx, k, v, ctx));
-    const o = attentionWithDropout(q, k, v, { causal: true, keyMask: ctx.keyMask, scale: this.scale, dropout: this.attn_dropout });
+    const o = attentionWithDropout(q, k, v, {
+      causal: true,
+      keyMask: ctx.keyMask,
+      scale: this.scale,
+      dropout: this.attn_dropout,
+    });
     return this.resid_dropout.forward(this.c_proj.forward(F.mergeHeads(o)));
   }
 }
 
+/** GPT-2's feed-forward block. */
 export class GPT2MLP extends Module {
   c_fc: LinearLike;
   c_proj: LinearLike;
@@ -93,7 +117,9 @@ export class GPT2MLP extends Module {
     const { hiddenSize: d, intermediateSize: m } = config;
     this.act = activation(config.activationFunction, 'activation_function');
     this.c_fc = normalLinear(d, m, rng, extras.initializerRange, { weightInOut: true });
-    this.c_proj = normalLinear(m, d, rng, extras.initializerRange / Math.sqrt(2 * config.numHiddenLayers), { weightInOut: true });
+    this.c_proj = normalLinear(m, d, rng, extras.initializerRange / Math.sqrt(2 * config.numHiddenLayers), {
+      weightInOut: true,
+    });
     this.dropout = new Dropout(extras.residPdrop, rng.nextU32());
   }
 
@@ -102,6 +128,7 @@ export class GPT2MLP extends Module {
   }
 }
 
+/** One GPT-2 block: attention and MLP with pre-LayerNorm residuals. */
 export class GPT2Block extends Module {
   ln_1: LayerNorm;
   attn: GPT2Attention;
@@ -122,6 +149,7 @@ export class GPT2Block extends Module {
   }
 }
 
+/** The GPT-2 transformer without a head. */
 export class GPT2Model extends Module {
   wte: Embedding;
   wpe: Embedding;
@@ -140,7 +168,10 @@ export class GPT2Model extends Module {
   }
 }
 
-/** Saves keys with the `transformer.` prefix, as transformers' GPT2LMHeadModel does. */
+/**
+ * GPT-2 with its language-modelling head (tied to the token embedding). Saves keys with the
+ * `transformer.` prefix, as transformers' GPT2LMHeadModel does.
+ */
 export class GPT2LMHeadModel extends DecoderForCausalLM {
   transformer: GPT2Model;
   /** Output projection [vocab, hidden]; null when tied to transformer.wte (every released GPT-2). */
@@ -154,7 +185,10 @@ export class GPT2LMHeadModel extends DecoderForCausalLM {
    * Dropout probabilities come from `configJson` (embd_pdrop / resid_pdrop / attn_pdrop, default
    * 0.1). `initWeights: false` leaves weights zero for a checkpoint to fill.
    */
-  constructor(readonly config: Gpt2Config, opts: { seed?: number; configJson?: Record<string, unknown>; initWeights?: boolean } = {}) {
+  constructor(
+    readonly config: Gpt2Config,
+    opts: { seed?: number; configJson?: Record<string, unknown>; initWeights?: boolean } = {},
+  ) {
     super();
     this.configJson = opts.configJson ?? {};
     const extras = readExtras(this.configJson);
@@ -177,7 +211,10 @@ export class GPT2LMHeadModel extends DecoderForCausalLM {
   static fromPretrained(dir: string, opts: { dtype?: WeightDtype } = {}): GPT2LMHeadModel {
     const config = readModelConfig(dir);
     if (config.family !== 'gpt2') throw new Error(`${dir}: ${config.architecture} is not a GPT-2 model`);
-    const model = new GPT2LMHeadModel(config, { configJson: readJsonObject(join(dir, 'config.json')), initWeights: false });
+    const model = new GPT2LMHeadModel(config, {
+      configJson: readJsonObject(join(dir, 'config.json')),
+      initWeights: false,
+    });
     model.loadWeights(dir, opts.dtype ?? 'float32');
     return model.freeze().eval();
   }
@@ -201,10 +238,16 @@ export class GPT2LMHeadModel extends DecoderForCausalLM {
 
   forward(input: CausalLMInput): CausalLMOutput {
     const { hiddenSize, numHiddenLayers: numLayers, numAttentionHeads: heads } = this.config;
-    const prepared = prepareDecoderInput(input, { hiddenSize, numLayers, kvHeads: heads, headDim: hiddenSize / heads }, (ids, shape) => this.lookupTokens(ids, shape));
+    const prepared = prepareDecoderInput(
+      input,
+      { hiddenSize, numLayers, kvHeads: heads, headDim: hiddenSize / heads },
+      (ids, shape) => this.lookupTokens(ids, shape),
+    );
     const { B, T, pos } = prepared;
     const maxPos = this.config.maxPositionEmbeddings;
-    for (const p of pos) if (p >= maxPos) throw new Error(`forward: position ${p} is beyond GPT-2's ${maxPos} learned positions (n_positions)`);
+    for (const p of pos)
+      if (p >= maxPos)
+        throw new Error(`forward: position ${p} is beyond GPT-2's ${maxPos} learned positions (n_positions)`);
     let h = this.transformer.drop.forward(F.add(prepared.h, this.transformer.wpe.forward(pos, [B, T])));
     for (const block of this.transformer.h) h = block.forward(h, prepared);
     h = this.transformer.ln_f.forward(h);

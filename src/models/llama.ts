@@ -13,19 +13,26 @@
 import { readModelConfig, computeRopeInvFreq, type DecoderConfig } from '../io/hf-config.js';
 import { readJsonObject } from '../io/json.js';
 import { normalEmbedding, normalLinear } from '../nn/init.js';
-import { Linear, RMSNorm, type Embedding, type LinearLike } from '../nn/layers.js';
+import { type Linear, RMSNorm, type Embedding, type LinearLike } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { withPastKeyValues, type AttentionContext } from './attention.js';
-import { DecoderForCausalLM, lmHeadOutput, prepareDecoderInput, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
+import {
+  DecoderForCausalLM,
+  lmHeadOutput,
+  prepareDecoderInput,
+  type CausalLMInput,
+  type CausalLMOutput,
+} from './causal-lm.js';
 import { SkipInitRng, loadIntoModule, readModelWeights, type WeightDtype } from './weights.js';
 import { join } from 'node:path';
 
 /** Moved to nn/layers.ts; re-exported for existing imports. */
 export type { LinearLike } from '../nn/layers.js';
 
+/** Llama's grouped-query attention with rotary position embeddings. */
 export class LlamaAttention extends Module {
   q_proj: LinearLike;
   k_proj: LinearLike;
@@ -35,7 +42,11 @@ export class LlamaAttention extends Module {
   q_norm: RMSNorm | null = null;
   k_norm: RMSNorm | null = null;
 
-  constructor(readonly config: DecoderConfig, readonly layerIdx: number, rng: Rng) {
+  constructor(
+    readonly config: DecoderConfig,
+    readonly layerIdx: number,
+    rng: Rng,
+  ) {
     super();
     const { hiddenSize: d, numAttentionHeads: H, numKeyValueHeads: Hkv, headDim: D } = config;
     const std = 0.02;
@@ -61,11 +72,17 @@ export class LlamaAttention extends Module {
     let v = heads(this.v_proj.forward(x), Hkv, null);
     ({ k, v } = withPastKeyValues(this.layerIdx, k, v, ctx));
     // Mistral/Qwen2 sliding window: keys more than `slidingWindow - 1` positions back are not seen.
-    const o = F.scaledDotProductAttention(q, k, v, { causal: true, keyMask: ctx.keyMask, scale: 1 / Math.sqrt(D), window: this.config.slidingWindow ?? 0 });
+    const o = F.scaledDotProductAttention(q, k, v, {
+      causal: true,
+      keyMask: ctx.keyMask,
+      scale: 1 / Math.sqrt(D),
+      window: this.config.slidingWindow ?? 0,
+    });
     return this.o_proj.forward(F.mergeHeads(o));
   }
 }
 
+/** Llama's gated feed-forward block (SwiGLU). */
 export class LlamaMLP extends Module {
   gate_proj: LinearLike;
   up_proj: LinearLike;
@@ -75,7 +92,9 @@ export class LlamaMLP extends Module {
     super();
     const { hiddenSize: d, intermediateSize: m, mlpBias } = config;
     if (config.hiddenAct !== 'silu' && config.hiddenAct !== 'swish') {
-      throw new Error(`config.json: hidden_act "${config.hiddenAct}" is not supported for ${config.architecture} (expected "silu")`);
+      throw new Error(
+        `config.json: hidden_act "${config.hiddenAct}" is not supported for ${config.architecture} (expected "silu")`,
+      );
     }
     this.gate_proj = normalLinear(d, m, rng, 0.02, { bias: mlpBias });
     this.up_proj = normalLinear(d, m, rng, 0.02, { bias: mlpBias });
@@ -87,6 +106,7 @@ export class LlamaMLP extends Module {
   }
 }
 
+/** One Llama decoder layer: RMSNorm, attention, RMSNorm, MLP. */
 export class LlamaDecoderLayer extends Module {
   self_attn: LlamaAttention;
   mlp: LlamaMLP;
@@ -107,6 +127,7 @@ export class LlamaDecoderLayer extends Module {
   }
 }
 
+/** The Llama-family transformer without a head. */
 export class LlamaModel extends Module {
   embed_tokens: Embedding;
   layers: LlamaDecoderLayer[];
@@ -120,6 +141,7 @@ export class LlamaModel extends Module {
   }
 }
 
+/** A Llama-family decoder with its language-modelling head (Llama, Mistral, Qwen2, ...). */
 export class LlamaForCausalLM extends DecoderForCausalLM {
   model: LlamaModel;
   /** Output projection; null when tied to model.embed_tokens. */
@@ -128,23 +150,37 @@ export class LlamaForCausalLM extends DecoderForCausalLM {
   readonly configJson: Record<string, unknown>;
   private invFreqCache: { invFreq: Float64Array; attentionScaling: number } | null = null;
 
-  constructor(readonly config: DecoderConfig, opts: { seed?: number; configJson?: Record<string, unknown>; initWeights?: boolean } = {}) {
+  constructor(
+    readonly config: DecoderConfig,
+    opts: { seed?: number; configJson?: Record<string, unknown>; initWeights?: boolean } = {},
+  ) {
     super();
-    if (config.rope.partialRotaryFactor !== 1) throw new Error('config.json: partial_rotary_factor other than 1 is not supported for Llama-family models');
+    if (config.rope.partialRotaryFactor !== 1)
+      throw new Error('config.json: partial_rotary_factor other than 1 is not supported for Llama-family models');
     // Loading a checkpoint overwrites every weight: skip drawing random ones.
     const rng = opts.initWeights === false ? new SkipInitRng(opts.seed ?? 0) : new Rng(opts.seed ?? 0);
     this.model = new LlamaModel(config, rng);
-    this.lm_head = config.tieWordEmbeddings ? null : normalLinear(config.hiddenSize, config.vocabSize, rng, 0.02, { bias: false });
+    this.lm_head = config.tieWordEmbeddings
+      ? null
+      : normalLinear(config.hiddenSize, config.vocabSize, rng, 0.02, { bias: false });
     this.configJson = opts.configJson ?? {};
   }
 
   /** Load a Hugging Face folder (config.json + safetensors). Weights are frozen; train adapters. */
   static fromPretrained(dir: string, opts: { dtype?: WeightDtype } = {}): LlamaForCausalLM {
     const config = readModelConfig(dir);
-    if (config.family !== 'llama' && config.family !== 'mistral' && config.family !== 'qwen2' && config.family !== 'qwen3') {
+    if (
+      config.family !== 'llama' &&
+      config.family !== 'mistral' &&
+      config.family !== 'qwen2' &&
+      config.family !== 'qwen3'
+    ) {
       throw new Error(`${dir}: ${config.architecture} is not a Llama-family model`);
     }
-    const model = new LlamaForCausalLM(config, { configJson: readJsonObject(join(dir, 'config.json')), initWeights: false });
+    const model = new LlamaForCausalLM(config, {
+      configJson: readJsonObject(join(dir, 'config.json')),
+      initWeights: false,
+    });
     loadIntoModule(model, readModelWeights(dir), {
       dtype: opts.dtype ?? 'float32',
       label: dir,
@@ -184,7 +220,9 @@ export class LlamaForCausalLM extends DecoderForCausalLM {
 
   forward(input: CausalLMInput): CausalLMOutput {
     const { hiddenSize, numHiddenLayers: numLayers, numKeyValueHeads: kvHeads, headDim } = this.config;
-    const prepared = prepareDecoderInput(input, { hiddenSize, numLayers, kvHeads, headDim }, (ids, shape) => this.lookupTokens(ids, shape));
+    const prepared = prepareDecoderInput(input, { hiddenSize, numLayers, kvHeads, headDim }, (ids, shape) =>
+      this.lookupTokens(ids, shape),
+    );
     const { pos } = prepared;
     let h = prepared.h;
     let maxPos = 0;

@@ -16,7 +16,10 @@ export type CausalLMFamily = Exclude<ModelConfig['family'], 'bert'>;
 /** How to load a folder of one family, and how to build it with random weights. */
 export interface CausalLMEntry<F extends CausalLMFamily> {
   fromPretrained(dir: string, opts: { dtype: WeightDtype }): AutoCausalLM;
-  create(config: Extract<ModelConfig, { family: F }>, opts: { seed: number; configJson: Record<string, unknown> }): AutoCausalLM;
+  create(
+    config: Extract<ModelConfig, { family: F }>,
+    opts: { seed: number; configJson: Record<string, unknown> },
+  ): AutoCausalLM;
 }
 
 const llama = <F extends 'llama' | 'mistral' | 'qwen2' | 'qwen3'>(): CausalLMEntry<F> => ({
@@ -29,7 +32,10 @@ export const CAUSAL_LMS: { [F in CausalLMFamily]: CausalLMEntry<F> } = {
   mistral: llama(),
   qwen2: llama(),
   qwen3: llama(),
-  gpt2: { fromPretrained: (dir, opts) => GPT2LMHeadModel.fromPretrained(dir, opts), create: (config, opts) => new GPT2LMHeadModel(config, opts) },
+  gpt2: {
+    fromPretrained: (dir, opts) => GPT2LMHeadModel.fromPretrained(dir, opts),
+    create: (config, opts) => new GPT2LMHeadModel(config, opts),
+  },
 };
 
 /** The registry entry of a parsed decoder config (the family picks it; the config type follows). */

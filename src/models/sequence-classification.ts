@@ -10,7 +10,13 @@
  * trailing EOS counts as padding, exactly as in transformers.
  */
 import { join } from 'node:path';
-import { parseModelConfig, readModelConfig, type DecoderConfig, type Gpt2Config, type ProblemType } from '../io/hf-config.js';
+import {
+  parseModelConfig,
+  readModelConfig,
+  type DecoderConfig,
+  type Gpt2Config,
+  type ProblemType,
+} from '../io/hf-config.js';
 import { readJsonObject } from '../io/json.js';
 import { Linear } from '../nn/layers.js';
 import { bceWithLogitsLoss, crossEntropy, mseLoss } from '../nn/losses.js';
@@ -23,6 +29,7 @@ import { GPT2LMHeadModel, type GPT2Model } from './gpt2.js';
 import { LlamaForCausalLM, type LlamaModel } from './llama.js';
 import { loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
 
+/** Input of a decoder classifier: token ids, attention mask and optional labels. */
 export interface DecoderClassificationInput {
   inputIds: Int32Array;
   batchSize?: number;
@@ -31,12 +38,14 @@ export interface DecoderClassificationInput {
   labels?: Int32Array | Float32Array;
 }
 
+/** Output of a decoder classifier: logits and, with labels, the loss. */
 export interface DecoderClassificationOutput {
   /** [batch, numLabels] */
   logits: Tensor;
   loss?: Tensor;
 }
 
+/** Options of the decoder classifiers (labels, problem type, padding token). */
 export interface ClassifierOptions {
   numLabels?: number;
   /** Pad id for pooling when config.json has none (stories260K, Llama): transformers reads config.pad_token_id. */
@@ -47,12 +56,24 @@ export interface ClassifierOptions {
 }
 
 /** Label settings from options, else config.json (id2label, num_labels, problem_type), else 2 labels. */
-function labelSettings(json: Record<string, unknown>, opts: ClassifierOptions): { numLabels: number; problemType: ProblemType | null; id2label: Record<number, string> } {
-  const id2 = opts.id2label ?? (json.id2label && typeof json.id2label === 'object' ? Object.fromEntries(Object.entries(json.id2label as Record<string, string>).map(([k, v]) => [Number(k), String(v)])) : null);
-  const numLabels = opts.numLabels ?? (id2 ? Object.keys(id2).length : typeof json.num_labels === 'number' ? json.num_labels : 2);
-  if (!Number.isInteger(numLabels) || numLabels < 1) throw new Error(`sequence classification: numLabels must be a positive integer, got ${numLabels}`);
-  const pt = opts.problemType ?? (typeof json.problem_type === 'string' ? json.problem_type as ProblemType : null);
-  if (pt !== null && !['regression', 'single_label_classification', 'multi_label_classification'].includes(pt)) throw new Error(`sequence classification: unknown problem_type "${pt}"`);
+function labelSettings(
+  json: Record<string, unknown>,
+  opts: ClassifierOptions,
+): { numLabels: number; problemType: ProblemType | null; id2label: Record<number, string> } {
+  const id2 =
+    opts.id2label ??
+    (json.id2label && typeof json.id2label === 'object'
+      ? Object.fromEntries(
+          Object.entries(json.id2label as Record<string, string>).map(([k, v]) => [Number(k), String(v)]),
+        )
+      : null);
+  const numLabels =
+    opts.numLabels ?? (id2 ? Object.keys(id2).length : typeof json.num_labels === 'number' ? json.num_labels : 2);
+  if (!Number.isInteger(numLabels) || numLabels < 1)
+    throw new Error(`sequence classification: numLabels must be a positive integer, got ${numLabels}`);
+  const pt = opts.problemType ?? (typeof json.problem_type === 'string' ? (json.problem_type as ProblemType) : null);
+  if (pt !== null && !['regression', 'single_label_classification', 'multi_label_classification'].includes(pt))
+    throw new Error(`sequence classification: unknown problem_type "${pt}"`);
   const id2label = id2 ?? Object.fromEntries(Array.from({ length: numLabels }, (_, i) => [i, `LABEL_${i}`]));
   return { numLabels, problemType: pt, id2label };
 }
@@ -62,7 +83,10 @@ export function lastNonPadIndex(inputIds: Int32Array, batch: number, padTokenId:
   const T = inputIds.length / batch;
   const out = new Int32Array(batch);
   if (padTokenId === null) {
-    if (batch > 1) throw new Error('sequence classification: cannot handle batches of more than one row without a pad token id (set pad_token_id)');
+    if (batch > 1)
+      throw new Error(
+        'sequence classification: cannot handle batches of more than one row without a pad token id (set pad_token_id)',
+      );
     out[0] = T - 1;
     return out;
   }
@@ -106,7 +130,11 @@ abstract class DecoderForSequenceClassification extends Module {
 
   forward(input: DecoderClassificationInput): DecoderClassificationOutput {
     const B = input.batchSize ?? 1;
-    const h = this.body({ inputIds: input.inputIds, batchSize: B, ...(input.attentionMask ? { attentionMask: input.attentionMask } : {}) });
+    const h = this.body({
+      inputIds: input.inputIds,
+      batchSize: B,
+      ...(input.attentionMask ? { attentionMask: input.attentionMask } : {}),
+    });
     const T = h.dim(1);
     const d = h.dim(2);
     const idx = lastNonPadIndex(input.inputIds, B, this.padTokenId);
@@ -116,12 +144,20 @@ abstract class DecoderForSequenceClassification extends Module {
     if (!input.labels) return { logits };
     const labels = input.labels;
     const L = this.numLabels;
-    const problem = this.problemType ?? (L === 1 ? 'regression' : labels instanceof Int32Array ? 'single_label_classification' : 'multi_label_classification');
+    const problem =
+      this.problemType ??
+      (L === 1
+        ? 'regression'
+        : labels instanceof Int32Array
+          ? 'single_label_classification'
+          : 'multi_label_classification');
     if (problem === 'single_label_classification') {
-      if (!(labels instanceof Int32Array) || labels.length !== B) throw new Error(`forward: single-label classification needs ${B} integer class ids (Int32Array)`);
+      if (!(labels instanceof Int32Array) || labels.length !== B)
+        throw new Error(`forward: single-label classification needs ${B} integer class ids (Int32Array)`);
       return { logits, loss: crossEntropy(logits, labels) };
     }
-    if (labels.length !== B * L) throw new Error(`forward: ${problem} needs batch*numLabels = ${B}*${L} targets, got ${labels.length}`);
+    if (labels.length !== B * L)
+      throw new Error(`forward: ${problem} needs batch*numLabels = ${B}*${L} targets, got ${labels.length}`);
     const targets = labels instanceof Float32Array ? labels : Float32Array.from(labels);
     return { logits, loss: problem === 'regression' ? mseLoss(logits, targets) : bceWithLogitsLoss(logits, targets) };
   }
@@ -151,14 +187,27 @@ export class LlamaForSequenceClassification extends DecoderForSequenceClassifica
   protected readonly architecture: string;
   declare private readonly lm: LlamaForCausalLM;
 
-  constructor(readonly config: DecoderConfig, opts: ClassifierOptions & { configJson?: Record<string, unknown>; initWeights?: boolean } = {}) {
+  constructor(
+    readonly config: DecoderConfig,
+    opts: ClassifierOptions & { configJson?: Record<string, unknown>; initWeights?: boolean } = {},
+  ) {
     const json = opts.configJson ?? {};
     super(config.hiddenSize, opts.padTokenId ?? config.padTokenId, json, opts);
-    const lm = new LlamaForCausalLM({ ...config, tieWordEmbeddings: true }, { seed: opts.seed ?? 0, configJson: json, ...(opts.initWeights === false ? { initWeights: false } : {}) });
+    const lm = new LlamaForCausalLM(
+      { ...config, tieWordEmbeddings: true },
+      { seed: opts.seed ?? 0, configJson: json, ...(opts.initWeights === false ? { initWeights: false } : {}) },
+    );
     withHiddenLm(this, lm);
     this.model = lm.model;
     this.configJson = json;
-    const family = config.family === 'qwen2' ? 'Qwen2' : config.family === 'qwen3' ? 'Qwen3' : config.family === 'mistral' ? 'Mistral' : 'Llama';
+    const family =
+      config.family === 'qwen2'
+        ? 'Qwen2'
+        : config.family === 'qwen3'
+          ? 'Qwen3'
+          : config.family === 'mistral'
+            ? 'Mistral'
+            : 'Llama';
     this.architecture = `${family}ForSequenceClassification`;
   }
 
@@ -176,10 +225,18 @@ export class LlamaForSequenceClassification extends DecoderForSequenceClassifica
    * dropped and `score` freshly initialised, as transformers does with a warning). The body is
    * frozen, the score head trainable; eval mode.
    */
-  static fromPretrained(dir: string, opts: ClassifierOptions & { dtype?: WeightDtype; onWarning?: (m: string) => void } = {}): LlamaForSequenceClassification {
+  static fromPretrained(
+    dir: string,
+    opts: ClassifierOptions & { dtype?: WeightDtype; onWarning?: (m: string) => void } = {},
+  ): LlamaForSequenceClassification {
     const config = readModelConfig(dir);
-    if (config.family === 'gpt2' || config.family === 'bert') throw new Error(`${dir}: ${config.architecture} is not a Llama-family model`);
-    const model = new LlamaForSequenceClassification(config, { ...opts, configJson: readJsonObject(join(dir, 'config.json')), initWeights: false });
+    if (config.family === 'gpt2' || config.family === 'bert')
+      throw new Error(`${dir}: ${config.architecture} is not a Llama-family model`);
+    const model = new LlamaForSequenceClassification(config, {
+      ...opts,
+      configJson: readJsonObject(join(dir, 'config.json')),
+      initWeights: false,
+    });
     loadDecoderHead(model, dir, opts, (k) => (k === 'lm_head.weight' ? null : k));
     return model;
   }
@@ -195,10 +252,16 @@ export class GPT2ForSequenceClassification extends DecoderForSequenceClassificat
   protected readonly architecture = 'GPT2ForSequenceClassification';
   declare private readonly lm: GPT2LMHeadModel;
 
-  constructor(readonly config: Gpt2Config, opts: ClassifierOptions & { configJson?: Record<string, unknown>; initWeights?: boolean } = {}) {
+  constructor(
+    readonly config: Gpt2Config,
+    opts: ClassifierOptions & { configJson?: Record<string, unknown>; initWeights?: boolean } = {},
+  ) {
     const json = opts.configJson ?? {};
     super(config.hiddenSize, opts.padTokenId ?? config.padTokenId, json, opts);
-    const lm = new GPT2LMHeadModel({ ...config, tieWordEmbeddings: true }, { seed: opts.seed ?? 0, configJson: json, ...(opts.initWeights === false ? { initWeights: false } : {}) });
+    const lm = new GPT2LMHeadModel(
+      { ...config, tieWordEmbeddings: true },
+      { seed: opts.seed ?? 0, configJson: json, ...(opts.initWeights === false ? { initWeights: false } : {}) },
+    );
     withHiddenLm(this, lm);
     this.transformer = lm.transformer;
     this.configJson = json;
@@ -213,10 +276,17 @@ export class GPT2ForSequenceClassification extends DecoderForSequenceClassificat
     return this.lm.forward({ ...input, logitsToKeep: 1 }).hidden;
   }
 
-  static fromPretrained(dir: string, opts: ClassifierOptions & { dtype?: WeightDtype; onWarning?: (m: string) => void } = {}): GPT2ForSequenceClassification {
+  static fromPretrained(
+    dir: string,
+    opts: ClassifierOptions & { dtype?: WeightDtype; onWarning?: (m: string) => void } = {},
+  ): GPT2ForSequenceClassification {
     const config = readModelConfig(dir);
     if (config.family !== 'gpt2') throw new Error(`${dir}: ${config.architecture} is not a GPT-2 model`);
-    const model = new GPT2ForSequenceClassification(config, { ...opts, configJson: readJsonObject(join(dir, 'config.json')), initWeights: false });
+    const model = new GPT2ForSequenceClassification(config, {
+      ...opts,
+      configJson: readJsonObject(join(dir, 'config.json')),
+      initWeights: false,
+    });
     loadDecoderHead(model, dir, opts, (k) => {
       if (/(^|\.)attn\.(bias|masked_bias)$/.test(k) || k === 'lm_head.weight') return null;
       if (k === 'score.weight') return k;
@@ -227,22 +297,37 @@ export class GPT2ForSequenceClassification extends DecoderForSequenceClassificat
 }
 
 /** Load body (+ score when present), freeze the body, keep score trainable, eval mode. */
-function loadDecoderHead(model: DecoderForSequenceClassification, dir: string, opts: { dtype?: WeightDtype; onWarning?: (m: string) => void }, rename: (k: string) => string | null): void {
+function loadDecoderHead(
+  model: DecoderForSequenceClassification,
+  dir: string,
+  opts: { dtype?: WeightDtype; onWarning?: (m: string) => void },
+  rename: (k: string) => string | null,
+): void {
   const file = readModelWeights(dir);
   const hasScore = file.has('score.weight');
   const freshScore = model.score.weight;
   if (!hasScore) {
     file.set('score.weight', { dtype: 'F32', shape: [...freshScore.shape], data: freshScore.f32 });
-    (opts.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`)))(`${dir}: no score.weight in the checkpoint; the classification head is newly initialised (train it)`);
+    (opts.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`)))(
+      `${dir}: no score.weight in the checkpoint; the classification head is newly initialised (train it)`,
+    );
   }
-  loadIntoModule(model, file, { dtype: opts.dtype ?? 'float32', label: dir, rename, ignoreUnexpected: /rotary_emb\.inv_freq$/ });
+  loadIntoModule(model, file, {
+    dtype: opts.dtype ?? 'float32',
+    label: dir,
+    rename,
+    ignoreUnexpected: /rotary_emb\.inv_freq$/,
+  });
   model.freeze();
   model.score.freeze(false);
   model.eval();
 }
 
 /** A randomly initialised classifier from a config.json object (Llama family or GPT-2). */
-export function decoderClassifierFromConfig(configJson: Record<string, unknown>, opts: ClassifierOptions = {}): LlamaForSequenceClassification | GPT2ForSequenceClassification {
+export function decoderClassifierFromConfig(
+  configJson: Record<string, unknown>,
+  opts: ClassifierOptions = {},
+): LlamaForSequenceClassification | GPT2ForSequenceClassification {
   const config = parseModelConfig(configJson);
   if (config.family === 'gpt2') return new GPT2ForSequenceClassification(config, { ...opts, configJson });
   if (config.family === 'bert') throw new Error('config.json: BERT has its own BertForSequenceClassification');

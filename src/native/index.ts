@@ -15,6 +15,7 @@ import { jsKernels } from './js-kernels.js';
 import type { Kernels } from './kernels.js';
 
 export type { Kernels } from './kernels.js';
+/** Kernel backend: the native addon (C, SIMD, threads) or the TypeScript reference kernels. */
 export type Backend = 'native' | 'js';
 /** SIMD builds inside the addon. */
 export type NativeSimd = 'avx512bf16' | 'avx512' | 'avx2' | 'scalar';

@@ -148,7 +148,7 @@ export const jsKernels: Kernels = {
     const row = new Float32Array(N);
     for (let b = 0; b < batch; b++) {
       let Bf: Float32Array;
-      let bo = bOff + b * strideB;
+      const bo = bOff + b * strideB;
       if (bType === WType.I8) {
         // Dequantise this item's rows (one scale per stored row), then the float32 path.
         if (!bScale) throw new Error('gemm: bType I8 needs bScale (one float32 scale per stored row of B)');

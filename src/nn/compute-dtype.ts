@@ -18,8 +18,10 @@ import { toF32 } from '../tensor/ops.js';
 import { Tensor } from '../tensor/tensor.js';
 import type { Module } from './module.js';
 
+/** Precision in which frozen weights are multiplied. */
 export type ComputeDtype = 'float32' | 'bfloat16' | 'int8';
 
+/** The accepted compute precisions of frozen weights. */
 export const COMPUTE_DTYPES: readonly ComputeDtype[] = ['float32', 'bfloat16', 'int8'];
 
 /**
@@ -27,15 +29,18 @@ export const COMPUTE_DTYPES: readonly ComputeDtype[] = ['float32', 'bfloat16', '
  * all-zero row), q = round(w / scale) in [-127, 127]. |w - scale * q| <= scale / 2.
  */
 export function quantizeInt8(values: Float32Array, rows: number, cols: number): { q: Int8Array; scales: Float32Array } {
-  if (values.length !== rows * cols) throw new Error(`quantizeInt8: ${values.length} values for a ${rows} x ${cols} matrix`);
-  const q = new Int8Array(values.length), scales = new Float32Array(rows);
+  if (values.length !== rows * cols)
+    throw new Error(`quantizeInt8: ${values.length} values for a ${rows} x ${cols} matrix`);
+  const q = new Int8Array(values.length),
+    scales = new Float32Array(rows);
   for (let r = 0; r < rows; r++) {
     let m = 0;
     for (let c = 0; c < cols; c++) m = Math.max(m, Math.abs(values[r * cols + c]!));
     if (!Number.isFinite(m)) throw new Error(`quantizeInt8: row ${r} holds a non-finite value`);
     const s = Math.fround(m > 0 ? m / 127 : 1);
     scales[r] = s;
-    for (let c = 0; c < cols; c++) q[r * cols + c] = Math.max(-127, Math.min(127, Math.round(values[r * cols + c]! / s)));
+    for (let c = 0; c < cols; c++)
+      q[r * cols + c] = Math.max(-127, Math.min(127, Math.round(values[r * cols + c]! / s)));
   }
   return { q, scales };
 }
@@ -43,7 +48,9 @@ export function quantizeInt8(values: Float32Array, rows: number, cols: number): 
 /** Throws a clear error for anything but a known compute dtype (CLI flags, config files). */
 export function parseComputeDtype(value: unknown, where = 'computeDtype'): ComputeDtype {
   if (typeof value === 'string' && (COMPUTE_DTYPES as readonly string[]).includes(value)) return value as ComputeDtype;
-  throw new Error(`${where}: expected one of ${COMPUTE_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${JSON.stringify(value)}`);
+  throw new Error(
+    `${where}: expected one of ${COMPUTE_DTYPES.map((d) => `'${d}'`).join(', ')}, got ${JSON.stringify(value)}`,
+  );
 }
 
 /** The tensor `t` (a frozen matrix) stored and computed as `dtype` (itself when it already is). */
@@ -56,7 +63,8 @@ export function convertFrozen(t: Tensor, dtype: ComputeDtype): Tensor {
     const { q, scales } = quantizeInt8(toF32(t).f32, rows, cols);
     return new Tensor(q, t.shape, { dtype: 'i8', scales, ...name });
   }
-  if (t.dtype === 'bf16') return t.bf16Compute ? t : new Tensor(t.data, t.shape, { dtype: 'bf16', bf16Compute: true, ...name });
+  if (t.dtype === 'bf16')
+    return t.bf16Compute ? t : new Tensor(t.data, t.shape, { dtype: 'bf16', bf16Compute: true, ...name });
   return new Tensor(f32ToBf16(toF32(t).f32), t.shape, { dtype: 'bf16', bf16Compute: true, ...name });
 }
 

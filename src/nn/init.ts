@@ -21,7 +21,13 @@ export interface NormalLinearOptions {
  * @param rng draws the weights (the Linear's own uniform draw happens first, as before, so seeds
  *   reproduce earlier weights; a SkipInitRng makes both free when a checkpoint overwrites them)
  */
-export function normalLinear(inFeatures: number, outFeatures: number, rng: Rng, std: number, opts: NormalLinearOptions = {}): Linear {
+export function normalLinear(
+  inFeatures: number,
+  outFeatures: number,
+  rng: Rng,
+  std: number,
+  opts: NormalLinearOptions = {},
+): Linear {
   const bias = opts.bias ?? true;
   const l = new Linear(inFeatures, outFeatures, { bias, rng, weightInOut: opts.weightInOut ?? false });
   l.weight = F.randn(l.weight.shape, rng, std, { requiresGrad: true });
@@ -33,9 +39,16 @@ export function normalLinear(inFeatures: number, outFeatures: number, rng: Rng, 
  * An Embedding [num, dim] with weights ~ N(0, std); the `paddingIdx` row (if given and in range)
  * is zero, as transformers initialises `padding_idx`.
  */
-export function normalEmbedding(num: number, dim: number, rng: Rng, std: number, paddingIdx: number | null = null): Embedding {
+export function normalEmbedding(
+  num: number,
+  dim: number,
+  rng: Rng,
+  std: number,
+  paddingIdx: number | null = null,
+): Embedding {
   const e = new Embedding(num, dim, { rng });
   e.weight = F.randn([num, dim], rng, std, { requiresGrad: true });
-  if (paddingIdx !== null && paddingIdx >= 0 && paddingIdx < num) e.weight.f32.fill(0, paddingIdx * dim, (paddingIdx + 1) * dim);
+  if (paddingIdx !== null && paddingIdx >= 0 && paddingIdx < num)
+    e.weight.f32.fill(0, paddingIdx * dim, (paddingIdx + 1) * dim);
   return e;
 }

@@ -3,7 +3,7 @@
  */
 import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
-import { Tensor } from '../tensor/tensor.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { Module } from './module.js';
 
 /**
@@ -16,12 +16,18 @@ export class Linear extends Module {
   bias: Tensor | null;
   readonly weightInOut: boolean;
 
-  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean; rng?: Rng; weightInOut?: boolean } = {}) {
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    opts: { bias?: boolean; rng?: Rng; weightInOut?: boolean } = {},
+  ) {
     super();
     const rng = opts.rng ?? new Rng(0);
     const bound = 1 / Math.sqrt(inFeatures);
     this.weightInOut = opts.weightInOut ?? false;
-    this.weight = F.rand(this.weightInOut ? [inFeatures, outFeatures] : [outFeatures, inFeatures], rng, -bound, bound, { requiresGrad: true });
+    this.weight = F.rand(this.weightInOut ? [inFeatures, outFeatures] : [outFeatures, inFeatures], rng, -bound, bound, {
+      requiresGrad: true,
+    });
     this.bias = (opts.bias ?? true) ? F.rand([outFeatures], rng, -bound, bound, { requiresGrad: true }) : null;
   }
 
@@ -42,7 +48,11 @@ export interface LinearLike extends Module {
 export class Embedding extends Module {
   weight: Tensor;
 
-  constructor(readonly numEmbeddings: number, readonly embeddingDim: number, opts: { rng?: Rng } = {}) {
+  constructor(
+    readonly numEmbeddings: number,
+    readonly embeddingDim: number,
+    opts: { rng?: Rng } = {},
+  ) {
     super();
     this.weight = F.randn([numEmbeddings, embeddingDim], opts.rng ?? new Rng(0), 1, { requiresGrad: true });
   }
@@ -53,11 +63,16 @@ export class Embedding extends Module {
   }
 }
 
+/** Layer normalisation over the last dimension, with weight and bias. */
 export class LayerNorm extends Module {
   weight: Tensor;
   bias: Tensor | null;
 
-  constructor(readonly dim: number, readonly eps = 1e-5, opts: { bias?: boolean } = {}) {
+  constructor(
+    readonly dim: number,
+    readonly eps = 1e-5,
+    opts: { bias?: boolean } = {},
+  ) {
     super();
     this.weight = F.full([dim], 1, { requiresGrad: true });
     this.bias = (opts.bias ?? true) ? F.zeros([dim], { requiresGrad: true }) : null;
@@ -68,10 +83,14 @@ export class LayerNorm extends Module {
   }
 }
 
+/** Root-mean-square normalisation over the last dimension, with a weight. */
 export class RMSNorm extends Module {
   weight: Tensor;
 
-  constructor(readonly dim: number, readonly eps = 1e-6) {
+  constructor(
+    readonly dim: number,
+    readonly eps = 1e-6,
+  ) {
     super();
     this.weight = F.full([dim], 1, { requiresGrad: true });
   }
@@ -85,7 +104,10 @@ export class RMSNorm extends Module {
 export class Dropout extends Module {
   readonly rng: Rng;
 
-  constructor(readonly p: number, seed = 0) {
+  constructor(
+    readonly p: number,
+    seed = 0,
+  ) {
     super();
     this.rng = new Rng(seed);
   }
@@ -103,8 +125,11 @@ export class Dropout extends Module {
 export class LSTM extends Module {
   private readonly rng: Rng;
 
-  constructor(readonly inputSize: number, readonly hiddenSize: number,
-    readonly opts: { numLayers?: number; bidirectional?: boolean; dropout?: number; rng?: Rng } = {}) {
+  constructor(
+    readonly inputSize: number,
+    readonly hiddenSize: number,
+    readonly opts: { numLayers?: number; bidirectional?: boolean; dropout?: number; rng?: Rng } = {},
+  ) {
     super();
     const rng = opts.rng ?? new Rng(0);
     this.rng = new Rng(rng.nextU32());
@@ -147,7 +172,7 @@ export class LSTM extends Module {
         const xproj = F.linear(input, wih, bias);
         let hPrev = F.zeros([B, h]);
         let cPrev = F.zeros([B, h]);
-        const steps: Tensor[] = new Array(T);
+        const steps = new Array<Tensor>(T);
         for (let s = 0; s < T; s++) {
           const t = d === 0 ? s : T - 1 - s;
           const gates = F.add(F.reshape(F.slice(xproj, 1, t, t + 1), [B, 4 * h]), F.linear(hPrev, whh));

@@ -13,7 +13,10 @@ import { result, type Tensor } from '../tensor/tensor.js';
 export { crossEntropy, linearCrossEntropy, type CrossEntropyOptions } from '../tensor/ops.js';
 
 function checkTargets(name: string, input: Tensor, targets: Float32Array): void {
-  if (targets.length !== input.size) throw new Error(`${name}: ${targets.length} targets for ${input.label()} (expected ${input.size}, one per element)`);
+  if (targets.length !== input.size)
+    throw new Error(
+      `${name}: ${targets.length} targets for ${input.label()} (expected ${input.size}, one per element)`,
+    );
 }
 
 /**

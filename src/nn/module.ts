@@ -16,11 +16,13 @@ function childOf(parent: unknown, key: string): unknown {
 }
 
 function setChildOf(parent: unknown, key: string, value: Module | Tensor): void {
-  if (parent instanceof Module) (parent as unknown as { setChild(k: string, v: Module | Tensor): void }).setChild(key, value);
+  if (parent instanceof Module)
+    (parent as unknown as { setChild(k: string, v: Module | Tensor): void }).setChild(key, value);
   else if (Array.isArray(parent)) parent[Number(key)] = value;
   else throw new Error(`cannot set "${key}": its parent is not a module`);
 }
 
+/** Base class of layers and models: named parameters and sub-modules, train/eval mode, freezing. */
 export abstract class Module {
   /** Training mode switches dropout on. */
   training = true;
@@ -57,6 +59,7 @@ export abstract class Module {
     return out;
   }
 
+  /** All parameters of this module and its sub-modules. */
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
   }
@@ -75,11 +78,13 @@ export abstract class Module {
     return this;
   }
 
+  /** Sets training mode (dropout active) here and in every sub-module. */
   train(flag = true): this {
     for (const [, m] of this.namedModules()) m.training = flag;
     return this;
   }
 
+  /** Sets evaluation mode (no dropout): `train(false)`. */
   eval(): this {
     return this.train(false);
   }
@@ -93,20 +98,34 @@ export abstract class Module {
    * Copy tensors into parameters by path. `strict` (default) requires exactly the same keys.
    * Shapes must match; the stored dtype is adopted (a bf16 checkpoint keeps bf16 weights).
    */
-  loadStateDict(state: Map<string, Tensor>, opts: { strict?: boolean } = {}): { missing: string[]; unexpected: string[] } {
+  loadStateDict(
+    state: Map<string, Tensor>,
+    opts: { strict?: boolean } = {},
+  ): { missing: string[]; unexpected: string[] } {
     const own = new Map(this.namedParameters());
     const missing = [...own.keys()].filter((k) => !state.has(k));
     const unexpected = [...state.keys()].filter((k) => !own.has(k));
     if ((opts.strict ?? true) && (missing.length || unexpected.length)) {
-      throw new Error(`loadStateDict: ${missing.length ? `missing keys: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}` : ''}${missing.length && unexpected.length ? '; ' : ''}${unexpected.length ? `unexpected keys: ${unexpected.slice(0, 10).join(', ')}${unexpected.length > 10 ? ', ...' : ''}` : ''}`);
+      throw new Error(
+        `loadStateDict: ${missing.length ? `missing keys: ${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', ...' : ''}` : ''}${missing.length && unexpected.length ? '; ' : ''}${unexpected.length ? `unexpected keys: ${unexpected.slice(0, 10).join(', ')}${unexpected.length > 10 ? ', ...' : ''}` : ''}`,
+      );
     }
     for (const [key, src] of state) {
       const dst = own.get(key);
       if (!dst) continue;
       if (src.shape.length !== dst.shape.length || src.shape.some((s, i) => s !== dst.shape[i])) {
-        throw new Error(`loadStateDict: "${key}" has shape [${src.shape.join(', ')}] but the model expects [${dst.shape.join(', ')}]`);
+        throw new Error(
+          `loadStateDict: "${key}" has shape [${src.shape.join(', ')}] but the model expects [${dst.shape.join(', ')}]`,
+        );
       }
-      this.setParameter(key, new Tensor(src.data, dst.shape, { dtype: src.dtype, requiresGrad: dst.requiresGrad && src.dtype === 'f32', name: key }));
+      this.setParameter(
+        key,
+        new Tensor(src.data, dst.shape, {
+          dtype: src.dtype,
+          requiresGrad: dst.requiresGrad && src.dtype === 'f32',
+          name: key,
+        }),
+      );
     }
     return { missing, unexpected };
   }

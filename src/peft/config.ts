@@ -2,11 +2,19 @@
  * Fields every PEFT config carries (PEFT's PeftConfig), and strict readers for adapter_config.json
  * fields that name the file and field in every error.
  */
-import { FieldReader } from '../io/json.js';
+import type { FieldReader } from '../io/json.js';
 
 /** PEFT's task types (`task_type`). */
 export type TaskType = 'CAUSAL_LM' | 'SEQ_CLS' | 'TOKEN_CLS' | 'QUESTION_ANS' | 'FEATURE_EXTRACTION' | 'SEQ_2_SEQ_LM';
-export const TASK_TYPES: readonly TaskType[] = ['CAUSAL_LM', 'SEQ_CLS', 'TOKEN_CLS', 'QUESTION_ANS', 'FEATURE_EXTRACTION', 'SEQ_2_SEQ_LM'];
+/** PEFT's task types. */
+export const TASK_TYPES: readonly TaskType[] = [
+  'CAUSAL_LM',
+  'SEQ_CLS',
+  'TOKEN_CLS',
+  'QUESTION_ANS',
+  'FEATURE_EXTRACTION',
+  'SEQ_2_SEQ_LM',
+];
 
 /** What every method's config has. */
 export interface PeftConfigBase {
@@ -20,7 +28,15 @@ export interface PeftConfigBase {
 }
 
 /** The base fields of adapter_config.json. */
-export const BASE_FIELDS = ['peft_type', 'task_type', 'base_model_name_or_path', 'revision', 'inference_mode', 'auto_mapping', 'peft_version'] as const;
+export const BASE_FIELDS = [
+  'peft_type',
+  'task_type',
+  'base_model_name_or_path',
+  'revision',
+  'inference_mode',
+  'auto_mapping',
+  'peft_version',
+] as const;
 
 export function readBaseFields(f: FieldReader): Omit<PeftConfigBase, 'peftType'> {
   const task = f.has('task_type') ? f.oneOf('task_type', TASK_TYPES, 'CAUSAL_LM') : null;
@@ -56,7 +72,8 @@ export function intsField(f: FieldReader, field: string): number | number[] | nu
   if (!f.has(field)) return null;
   const v = f.obj[field];
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
-  if (Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0)) return [...v] as number[];
+  if (Array.isArray(v) && v.every((x) => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0))
+    return [...(v as unknown[])] as number[];
   return f.fail(field, 'a layer index or a list of layer indices');
 }
 
@@ -64,11 +81,14 @@ export function intsField(f: FieldReader, field: string): number | number[] | nu
 export function patternField(f: FieldReader, field: string, integer: boolean): Record<string, number> {
   if (!f.has(field)) return {};
   const v = f.obj[field];
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return f.fail(field, 'an object of module-name keys to numbers');
+  if (v === null || typeof v !== 'object' || Array.isArray(v))
+    return f.fail(field, 'an object of module-name keys to numbers');
   const out: Record<string, number> = {};
   for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
     if (typeof x !== 'number' || !Number.isFinite(x) || (integer && (!Number.isSafeInteger(x) || x < 1))) {
-      throw new Error(`${f.label}: field "${field}" entry ${JSON.stringify(k)} must be ${integer ? 'a positive integer' : 'a finite number'}, got ${JSON.stringify(x)}`);
+      throw new Error(
+        `${f.label}: field "${field}" entry ${JSON.stringify(k)} must be ${integer ? 'a positive integer' : 'a finite number'}, got ${JSON.stringify(x)}`,
+      );
     }
     out[k] = x;
   }
@@ -83,8 +103,15 @@ export function requireDefaults(f: FieldReader, defaults: Readonly<Record<string
   for (const [field, def] of Object.entries(defaults)) {
     if (!(field in f.obj)) continue;
     const v = f.obj[field];
-    const isDefault = v === null || v === undefined || JSON.stringify(v) === JSON.stringify(def) || (def === null && (v === false || (typeof v === 'object' && Object.keys(v as object).length === 0)));
-    if (!isDefault) throw new Error(`${f.label}: field "${field}" = ${JSON.stringify(v)} is not supported (only ${JSON.stringify(def)})`);
+    const isDefault =
+      v === null ||
+      v === undefined ||
+      JSON.stringify(v) === JSON.stringify(def) ||
+      (def === null && (v === false || (typeof v === 'object' && Object.keys(v as object).length === 0)));
+    if (!isDefault)
+      throw new Error(
+        `${f.label}: field "${field}" = ${JSON.stringify(v)} is not supported (only ${JSON.stringify(def)})`,
+      );
   }
 }
 

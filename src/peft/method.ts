@@ -3,7 +3,7 @@
  * Layer methods (LoRA, IA3, bottleneck, LoRA experts) inject layers into the model; prompt methods
  * attach an encoder to the PeftModel and feed the model through its input hook.
  */
-import type { Module } from '../nn/module.js';
+import type { Module, ModuleDict } from '../nn/module.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { PeftConfigBase } from './config.js';
 import type { BiasMode } from './tuner.js';
@@ -13,7 +13,7 @@ export interface PeftHost {
   /** The wrapped base model (modified in place by layer methods). */
   readonly model: Module;
   /** Prompt-learning encoders by adapter name (`prompt_encoder.<name>`). */
-  readonly prompt_encoder: import('../nn/module.js').ModuleDict;
+  readonly prompt_encoder: ModuleDict;
   /** How prompt methods feed the model, by adapter name. */
   readonly inputHooks: Map<string, InputHook>;
   /** Extra loss terms by adapter name. */
@@ -21,8 +21,12 @@ export interface PeftHost {
 }
 
 /** A function the forward pass runs the input through (prompt methods prepend virtual tokens or prefixes). */
-export type InputHook = (input: Record<string, unknown>) => { input: Record<string, unknown>; finish?: (output: unknown) => unknown };
+export type InputHook = (input: Record<string, unknown>) => {
+  input: Record<string, unknown>;
+  finish?: (output: unknown) => unknown;
+};
 
+/** What a PEFT method implements for the shared machinery (PeftModel, adapter folders, the registry). */
 export interface PeftMethod<C extends PeftConfigBase = PeftConfigBase> {
   /** adapter_config.json `peft_type`. */
   readonly peftType: string;

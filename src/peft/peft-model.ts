@@ -16,13 +16,26 @@ import type { CausalLM } from '../models/causal-lm.js';
 import { Module, ModuleDict } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
 import { Tensor } from '../tensor/tensor.js';
-import { ADAPTER_CONFIG, readAdapterFolder, loadTensorsInto, warnUnknownFields, writeAdapterFolder } from './adapter-folder.js';
+import {
+  ADAPTER_CONFIG,
+  readAdapterFolder,
+  loadTensorsInto,
+  warnUnknownFields,
+  writeAdapterFolder,
+} from './adapter-folder.js';
 import type { PeftConfigBase } from './config.js';
 import { LoRALinear, LoRAEmbedding } from './lora/layer.js';
 import type { LoraConfig } from './lora/config.js';
 import type { InputHook, PeftHost, PeftMethod } from './method.js';
 import { methodFor } from './registry.js';
-import { ModulesToSaveWrapper, adapterStateDict, markOnlyAdapterTrainable, saveWrappers, tunerLayers, unloadLayers } from './tuner.js';
+import {
+  ModulesToSaveWrapper,
+  adapterStateDict,
+  markOnlyAdapterTrainable,
+  saveWrappers,
+  tunerLayers,
+  unloadLayers,
+} from './tuner.js';
 
 /** Holds the base model at `.model` (PEFT's LoraModel / BaseTuner level of the path). */
 export class TunerModel<M extends Module = Module> extends Module {
@@ -31,7 +44,9 @@ export class TunerModel<M extends Module = Module> extends Module {
   }
 }
 
-type ForwardOf<M> = M extends { forward(input: infer I): infer O } ? { input: I; output: O } : { input: unknown; output: unknown };
+type ForwardOf<M> = M extends { forward(input: infer I): infer O }
+  ? { input: I; output: O }
+  : { input: unknown; output: unknown };
 
 /** Options of PeftModel.fromPretrained / loadAdapter. */
 export interface LoadAdapterOptions {
@@ -42,7 +57,6 @@ export interface LoadAdapterOptions {
   /** Receives warnings (unknown config fields...); default console.warn. */
   onWarning?: (message: string) => void;
 }
-
 
 export class PeftModel<M extends Module = Module> extends Module implements PeftHost {
   base_model: TunerModel<M>;
@@ -94,11 +108,16 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
    */
   addAdapter(name: string, config: PeftConfigBase, opts: { forLoading?: boolean } = {}): void {
     if (this.peftConfig.has(name)) throw new Error(`an adapter named "${name}" already exists`);
-    if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`adapter name "${name}" must use letters, digits, "_" or "-" (it becomes part of parameter paths and folder names)`);
+    if (!/^[A-Za-z0-9_-]+$/.test(name))
+      throw new Error(
+        `adapter name "${name}" must use letters, digits, "_" or "-" (it becomes part of parameter paths and folder names)`,
+      );
     const method = methodFor(config.peftType);
     const others = [...this.peftConfig.values()].map((c) => methodFor(c.peftType));
     if (others.some((m) => (m.stateDict !== undefined) !== (method.stateDict !== undefined))) {
-      throw new Error(`cannot add a ${config.peftType} adapter next to ${[...this.peftConfig.values()].map((c) => c.peftType).join(', ')} adapters`);
+      throw new Error(
+        `cannot add a ${config.peftType} adapter next to ${[...this.peftConfig.values()].map((c) => c.peftType).join(', ')} adapters`,
+      );
     }
     const resolved = method.resolve ? method.resolve(config, this.model) : config;
     method.add(this, resolved, name, { forLoading: opts.forLoading ?? false });
@@ -135,8 +154,10 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
   /** Remove an adapter (PEFT's delete_adapter); the active one must be switched away from first. */
   deleteAdapter(name: string): void {
     this.configOf(name);
-    if (name === this.active && this.peftConfig.size > 1) throw new Error(`adapter "${name}" is active; setAdapter to another one before deleting it`);
-    if (this.peftConfig.size === 1) throw new Error(`adapter "${name}" is the only one; use unload() to get the base model back`);
+    if (name === this.active && this.peftConfig.size > 1)
+      throw new Error(`adapter "${name}" is active; setAdapter to another one before deleting it`);
+    if (this.peftConfig.size === 1)
+      throw new Error(`adapter "${name}" is the only one; use unload() to get the base model back`);
     for (const [, layer] of tunerLayers(this.model)) if (layer.adapterNames().includes(name)) layer.deleteAdapter(name);
     for (const [, w] of saveWrappers(this.model)) w.modules_to_save.delete(name);
     this.prompt_encoder.delete(name);
@@ -198,7 +219,10 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
 
   /** The base model's embeddings of token ids (CausalLM.embedTokens). */
   embedTokens(inputIds: Int32Array, batchSize = 1): Tensor {
-    return (this.model as unknown as { embedTokens(ids: Int32Array, b: number): Tensor }).embedTokens(inputIds, batchSize);
+    return (this.model as unknown as { embedTokens(ids: Int32Array, b: number): Tensor }).embedTokens(
+      inputIds,
+      batchSize,
+    );
   }
 
   /** A fresh KV cache of the base model (CausalLM). */
@@ -211,12 +235,19 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
    * while the unmerged model's head reads the base table: refuse rather than change outputs.
    */
   private refuseTiedEmbeddingMerge(): void {
-    const tied = (this.model as unknown as { config?: { tieWordEmbeddings?: boolean } }).config?.tieWordEmbeddings === true;
+    const tied =
+      (this.model as unknown as { config?: { tieWordEmbeddings?: boolean } }).config?.tieWordEmbeddings === true;
     if (!tied || typeof (this.model as unknown as { inputEmbeddings?: unknown }).inputEmbeddings !== 'function') return;
     const table = this.inputEmbeddings();
     for (const [path, layer] of tunerLayers(this.model)) {
-      if (layer instanceof LoRAEmbedding && layer.base_layer.weight === table && layer.adapterNames().includes(this.active)) {
-        throw new Error(`cannot merge: "${path}" has LoRA on the input embeddings, which the output head shares (tie_word_embeddings); merging would change the head too. Keep the adapter unmerged`);
+      if (
+        layer instanceof LoRAEmbedding &&
+        layer.base_layer.weight === table &&
+        layer.adapterNames().includes(this.active)
+      ) {
+        throw new Error(
+          `cannot merge: "${path}" has LoRA on the input embeddings, which the output head shares (tie_word_embeddings); merging would change the head too. Keep the adapter unmerged`,
+        );
       }
     }
   }
@@ -267,7 +298,7 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
   printTrainableParameters(log: (line: string) => void = console.log): string {
     const [trainable, all] = this.trainableParameterCounts();
     const fmt = (n: number): string => n.toLocaleString('en-US');
-    const line = `trainable params: ${fmt(trainable)} || all params: ${fmt(all)} || trainable%: ${(100 * trainable / all).toFixed(4)}`;
+    const line = `trainable params: ${fmt(trainable)} || all params: ${fmt(all)} || trainable%: ${((100 * trainable) / all).toFixed(4)}`;
     log(line);
     return line;
   }
@@ -293,7 +324,9 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
       const cfg = this.configOf(name);
       const method = methodFor(cfg.peftType);
       const target = name === 'default' ? dir : join(dir, name);
-      writeAdapterFolder(target, method.toJson(cfg), this.adapterStateDict(name), (tmp) => method.extraFiles?.(this, cfg, name, tmp));
+      writeAdapterFolder(target, method.toJson(cfg), this.adapterStateDict(name), (tmp) =>
+        method.extraFiles?.(this, cfg, name, tmp),
+      );
     }
   }
 
@@ -321,7 +354,12 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
     });
   }
 
-  private fillAdapter(name: string, files: ReturnType<typeof readAdapterFolder>, dir: string, warn: (m: string) => void): void {
+  private fillAdapter(
+    name: string,
+    files: ReturnType<typeof readAdapterFolder>,
+    dir: string,
+    warn: (m: string) => void,
+  ): void {
     const cfg = this.configOf(name);
     const method = methodFor(cfg.peftType);
     const targets = method.loadTargets ? method.loadTargets(this, cfg, name) : this.adapterStateDict(name);
@@ -335,50 +373,91 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
    * "linear": A = Σ √w_i·s_i·A_i, B = Σ √w_i·B_i (same ranks required; its scaling is 1);
    * "cat": A = [√(w_i·s_i)·A_i] stacked, B = [√(w_i·s_i)·B_i] side by side, so B·A = Σ w_i·s_i·B_i·A_i exactly.
    */
-  addWeightedAdapter(adapters: readonly string[], weights: readonly number[], name: string, combinationType: 'linear' | 'cat' = 'cat'): void {
-    if (adapters.length === 0 || adapters.length !== weights.length) throw new Error('addWeightedAdapter: give one weight per adapter');
+  addWeightedAdapter(
+    adapters: readonly string[],
+    weights: readonly number[],
+    name: string,
+    combinationType: 'linear' | 'cat' = 'cat',
+  ): void {
+    if (adapters.length === 0 || adapters.length !== weights.length)
+      throw new Error('addWeightedAdapter: give one weight per adapter');
     const cfgs = adapters.map((a) => this.configOf(a));
-    if (cfgs.some((c) => c.peftType !== 'LORA')) throw new Error('addWeightedAdapter: only LoRA adapters can be combined');
+    if (cfgs.some((c) => c.peftType !== 'LORA'))
+      throw new Error('addWeightedAdapter: only LoRA adapters can be combined');
     const lora = cfgs as LoraConfig[];
     if (lora.some((c) => c.useDora)) throw new Error('addWeightedAdapter: DoRA adapters cannot be combined');
     const first = lora[0];
     if (!first) throw new Error('addWeightedAdapter: no adapters given');
     if (this.peftConfig.has(name)) throw new Error(`an adapter named "${name}" already exists`);
     const layers = tunerLayers(this.model);
-    const rankOf = (l: LoRALinear | LoRAEmbedding, a: string): number => l instanceof LoRALinear ? l.adapterSettings(a).r : (l.lora_embedding_A.get(a)?.dim(0) ?? 0);
+    const rankOf = (l: LoRALinear | LoRAEmbedding, a: string): number =>
+      l instanceof LoRALinear ? l.adapterSettings(a).r : (l.lora_embedding_A.get(a)?.dim(0) ?? 0);
     let newR = 0;
     for (const [, l] of layers) {
       if (!(l instanceof LoRALinear || l instanceof LoRAEmbedding)) continue;
       const ranks = adapters.filter((a) => l.adapterNames().includes(a)).map((a) => rankOf(l, a));
-      if (combinationType === 'linear' && new Set(ranks).size > 1) throw new Error(`addWeightedAdapter: "linear" needs equal ranks; layer ranks are ${ranks.join(', ')}`);
+      if (combinationType === 'linear' && new Set(ranks).size > 1)
+        throw new Error(`addWeightedAdapter: "linear" needs equal ranks; layer ranks are ${ranks.join(', ')}`);
       newR = Math.max(newR, combinationType === 'cat' ? ranks.reduce((s, r) => s + r, 0) : (ranks[0] ?? 0));
     }
-    const targets = [...new Set(layers.filter(([, l]) => adapters.some((a) => l.adapterNames().includes(a))).map(([p]) => p.split('.').pop() ?? p))].sort();
-    const config: LoraConfig = { ...first, r: newR, loraAlpha: newR, useRslora: false, rankPattern: {}, alphaPattern: {}, targetModules: targets, initLoraWeights: 'default', layersToTransform: null, modulesToSave: null };
+    const targets = [
+      ...new Set(
+        layers
+          .filter(([, l]) => adapters.some((a) => l.adapterNames().includes(a)))
+          .map(([p]) => p.split('.').pop() ?? p),
+      ),
+    ].sort();
+    const config: LoraConfig = {
+      ...first,
+      r: newR,
+      loraAlpha: newR,
+      useRslora: false,
+      rankPattern: {},
+      alphaPattern: {},
+      targetModules: targets,
+      initLoraWeights: 'default',
+      layersToTransform: null,
+      modulesToSave: null,
+    };
     this.peftConfig.set(name, config);
     for (const [, l] of layers) {
-      const present = adapters.map((a, i) => ({ a, w: weights[i] ?? 0 })).filter(({ a }) => l.adapterNames().includes(a));
+      const present = adapters
+        .map((a, i) => ({ a, w: weights[i] ?? 0 }))
+        .filter(({ a }) => l.adapterNames().includes(a));
       if (!present.length) continue;
       if (l instanceof LoRALinear) {
         // PEFT's factors: cat √(w·s) on both; linear √w·s on A and √w on B.
         const parts = present.map(({ a, w }) => {
           const s = l.scalingOf(a);
-          if (w < 0 && combinationType === 'cat') throw new Error(`addWeightedAdapter: "cat" needs non-negative weights (√(w·scaling)), got ${w} for "${a}"`);
+          if (w < 0 && combinationType === 'cat')
+            throw new Error(`addWeightedAdapter: "cat" needs non-negative weights (√(w·scaling)), got ${w} for "${a}"`);
           const fa = combinationType === 'cat' ? Math.sqrt(w * s) : Math.sqrt(Math.abs(w)) * s * Math.sign(w);
           const fb = combinationType === 'cat' ? Math.sqrt(w * s) : Math.sqrt(Math.abs(w));
-          const a0 = l.lora_A.get(a), b0 = l.lora_B.get(a);
+          const a0 = l.lora_A.get(a),
+            b0 = l.lora_B.get(a);
           if (!a0 || !b0) throw new Error(`addWeightedAdapter: layer has no adapter "${a}"`);
           return { A: F.scale(a0.weight.detach(), fa), B: F.scale(b0.weight.detach(), fb) };
         });
         let A: Tensor, B: Tensor;
         if (combinationType === 'cat') {
-          A = F.concat(parts.map((p) => p.A), 0);
-          B = F.concat(parts.map((p) => p.B), 1);
+          A = F.concat(
+            parts.map((p) => p.A),
+            0,
+          );
+          B = F.concat(
+            parts.map((p) => p.B),
+            1,
+          );
         } else {
           A = parts.map((p) => p.A).reduce((x, y) => F.add(x, y));
           B = parts.map((p) => p.B).reduce((x, y) => F.add(x, y));
         }
-        l.setAdapterWeights(name, new Tensor(A.f32, A.shape, { requiresGrad: true }), new Tensor(B.f32, B.shape, { requiresGrad: true }), 1);
+        l.setAdapterWeights(
+          name,
+          new Tensor(A.f32, A.shape, { requiresGrad: true }),
+          new Tensor(B.f32, B.shape, { requiresGrad: true }),
+          1,
+        );
       } else if (l instanceof LoRAEmbedding) {
         throw new Error('addWeightedAdapter: adapters with LoRA on embeddings cannot be combined yet');
       }
@@ -407,21 +486,32 @@ function namingFolder<T>(dir: string, build: () => T): T {
   }
 }
 
-function readConfig(dir: string, opts: LoadAdapterOptions, inferenceMode: boolean): { config: PeftConfigBase; files: ReturnType<typeof readAdapterFolder> } {
+function readConfig(
+  dir: string,
+  opts: LoadAdapterOptions,
+  inferenceMode: boolean,
+): { config: PeftConfigBase; files: ReturnType<typeof readAdapterFolder> } {
   const files = readAdapterFolder(dir);
   const peftType = files.config.peft_type;
-  if (typeof peftType !== 'string') throw new Error(`${files.configPath}: field "peft_type" must be a string, got ${JSON.stringify(peftType)}`);
+  if (typeof peftType !== 'string')
+    throw new Error(`${files.configPath}: field "peft_type" must be a string, got ${JSON.stringify(peftType)}`);
   const method = methodFor(peftType, files.configPath);
   warnUnknownFields(files.config, method.knownFields, files.configPath, opts.onWarning ?? ((m) => console.warn(m)));
   const config = { ...namingFolder(dir, () => method.fromJson(files.config, files.configPath)), inferenceMode };
   if ((config as Partial<LoraConfig>).initLoraWeights?.startsWith('pissa')) {
-    (opts.onWarning ?? console.warn)(`${files.configPath}: this PiSSA adapter was trained on a residual base (W minus its top-r part); load it on that residual model`);
+    (opts.onWarning ?? console.warn)(
+      `${files.configPath}: this PiSSA adapter was trained on a residual base (W minus its top-r part); load it on that residual model`,
+    );
   }
   return { config, files };
 }
 
 /** Wrap `model` with a new adapter (PEFT's get_peft_model): base frozen, only the adapter trains. */
-export function getPeftModel<M extends Module>(model: M, config: PeftConfigBase, adapterName = 'default'): PeftModel<M> {
+export function getPeftModel<M extends Module>(
+  model: M,
+  config: PeftConfigBase,
+  adapterName = 'default',
+): PeftModel<M> {
   return new PeftModel(model, { ...config, inferenceMode: false }, adapterName);
 }
 
@@ -430,7 +520,8 @@ export function getPeftModel<M extends Module>(model: M, config: PeftConfigBase,
  * methods change the model in place, prompt methods feed it through the PeftModel.
  */
 export function withAdapter(model: CausalLM, dir: string, label = 'adapter'): CausalLM {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`${label} ${dir}: no such folder (expected a PEFT adapter folder)`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new Error(`${label} ${dir}: no such folder (expected a PEFT adapter folder)`);
   const peft = PeftModel.fromPretrained(model, dir);
   return peft as unknown as CausalLM;
 }

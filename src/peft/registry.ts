@@ -27,7 +27,10 @@ registerMethod(BOTTLENECK);
 /** The method for a peft_type; an unknown one is an error naming `label` (the config file). */
 export function methodFor(peftType: string, label = 'adapter config'): PeftMethod {
   const m = METHODS.get(peftType);
-  if (!m) throw new Error(`${label}: peft_type ${JSON.stringify(peftType)} is not supported (supported: ${[...METHODS.keys()].join(', ')})`);
+  if (!m)
+    throw new Error(
+      `${label}: peft_type ${JSON.stringify(peftType)} is not supported (supported: ${[...METHODS.keys()].join(', ')})`,
+    );
   return m;
 }
 

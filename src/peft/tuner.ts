@@ -13,7 +13,7 @@
  * Adapter layers hold one set of weights per adapter name in a ModuleDict/ParamDict, so in-memory
  * parameter paths read as PEFT's (`q_proj.lora_A.default.weight`); saved keys drop the adapter name.
  */
-import { Embedding, Linear } from '../nn/layers.js';
+import { type Embedding, Linear } from '../nn/layers.js';
 import { Module, ModuleDict } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
 import { Tensor } from '../tensor/tensor.js';
@@ -46,7 +46,10 @@ export function fullMatch(pattern: string, s: string): boolean {
   try {
     re = new RegExp(`^(?:${pattern})$`);
   } catch (err) {
-    throw new Error(`target pattern ${JSON.stringify(pattern)} is not a valid regular expression (${(err as Error).message})`);
+    throw new Error(
+      `target pattern ${JSON.stringify(pattern)} is not a valid regular expression (${(err as Error).message})`,
+      { cause: err },
+    );
   }
   return re.test(s);
 }
@@ -59,9 +62,11 @@ export function matchesName(path: string, names: string | readonly string[]): bo
 
 /** The layer index of a path under PEFT's layers_pattern rule, or null. */
 export function layerIndex(path: string, pattern: string | readonly string[] | null | undefined): number | null {
-  const patterns = pattern === null || pattern === undefined ? [] : typeof pattern === 'string' ? [pattern] : [...pattern];
+  const patterns =
+    pattern === null || pattern === undefined ? [] : typeof pattern === 'string' ? [pattern] : [...pattern];
   // PEFT: re.match(r".*\.[^.]*\.(\d+)\.", key), or r".*\.{pattern}\.(\d+)\." for each pattern.
-  const res = patterns.length === 0 ? [/^.*\.[^.]*\.(\d+)\./] : patterns.map((p) => new RegExp(`^.*\\.${p}\\.(\\d+)\\.`));
+  const res =
+    patterns.length === 0 ? [/^.*\.[^.]*\.(\d+)\./] : patterns.map((p) => new RegExp(`^.*\\.${p}\\.(\\d+)\\.`));
   for (const re of res) {
     const m = re.exec(path);
     if (m?.[1] !== undefined) return Number(m[1]);
@@ -97,10 +102,17 @@ export function modelFamily(model: Module): string | null {
 }
 
 /** Default targets when target_modules is null, by family (PEFT's per-architecture mappings). */
-export function defaultTargets(model: Module, table: Readonly<Record<string, readonly string[]>>, method: string): string[] {
+export function defaultTargets(
+  model: Module,
+  table: Readonly<Record<string, readonly string[]>>,
+  method: string,
+): string[] {
   const family = modelFamily(model);
   const t = family ? table[family] : undefined;
-  if (!t) throw new Error(`${method}: target_modules is null and there is no default for ${family ? `model family "${family}"` : 'this model'}; set target_modules`);
+  if (!t)
+    throw new Error(
+      `${method}: target_modules is null and there is no default for ${family ? `model family "${family}"` : 'this model'}; set target_modules`,
+    );
   return [...t];
 }
 
@@ -149,7 +161,8 @@ export abstract class TunerLayer extends Module {
   }
 
   deleteAdapter(name: string): void {
-    if (this.merged.includes(name)) throw new Error(`cannot delete adapter "${name}" while it is merged; unmerge first`);
+    if (this.merged.includes(name))
+      throw new Error(`cannot delete adapter "${name}" while it is merged; unmerge first`);
     this.removeAdapter(name);
     this.activeAdapters = this.activeAdapters.filter((a) => a !== name);
   }
@@ -238,7 +251,8 @@ export function cloneTrainable<M extends Module>(m: M): M {
       const f = v.dtype === 'f32' ? v.f32.slice() : F.toF32(v).f32.slice();
       out = new Tensor(f, v.shape, { requiresGrad: true, ...(v.name !== undefined ? { name: v.name } : {}) });
     } else if (v instanceof Module) out = cloneTrainable(v);
-    else if (Array.isArray(v) && v.length > 0 && v.every((x) => x instanceof Module)) out = v.map((x: Module) => cloneTrainable(x));
+    else if (Array.isArray(v) && v.length > 0 && v.every((x) => x instanceof Module))
+      out = v.map((x: Module) => cloneTrainable(x));
     (copy as unknown as Record<string, unknown>)[k] = out;
   }
   return copy;
@@ -279,8 +293,12 @@ function baseOf(m: Module): Module {
  * The module paths a spec selects. "all-linear" means every Linear except output/task heads and
  * `modules_to_save`. Throws (naming the spec) when nothing matches.
  */
-export function selectTargets(model: Module, spec: TargetSpec & { targetModules: string | readonly string[] }, method: string,
-  opts: { modulesToSave?: readonly string[] | null } = {}): Array<[string, Module]> {
+export function selectTargets(
+  model: Module,
+  spec: TargetSpec & { targetModules: string | readonly string[] },
+  method: string,
+  opts: { modulesToSave?: readonly string[] | null } = {},
+): Array<[string, Module]> {
   const all = candidateModules(model);
   let names = spec.targetModules;
   if (names === ALL_LINEAR) {
@@ -292,7 +310,8 @@ export function selectTargets(model: Module, spec: TargetSpec & { targetModules:
   const hits = all.filter(([p]) => matchesTarget(p, s));
   if (hits.length === 0) {
     const parts = [`target_modules ${JSON.stringify(spec.targetModules)}`];
-    if (spec.layersToTransform !== null && spec.layersToTransform !== undefined) parts.push(`layers_to_transform ${JSON.stringify(spec.layersToTransform)}`);
+    if (spec.layersToTransform !== null && spec.layersToTransform !== undefined)
+      parts.push(`layers_to_transform ${JSON.stringify(spec.layersToTransform)}`);
     if (spec.excludeModules) parts.push(`exclude_modules ${JSON.stringify(spec.excludeModules)}`);
     throw new Error(`${method}: no module of the model matches ${parts.join(', ')}`);
   }
@@ -302,9 +321,13 @@ export function selectTargets(model: Module, spec: TargetSpec & { targetModules:
 /** The expanded target list that a saved config records for "all-linear". */
 export function expandAllLinear(model: Module, modulesToSave: readonly string[] | null): string[] {
   const skip = new Set([...OUTPUT_HEADS, ...(modulesToSave ?? [])]);
-  return [...new Set(candidateModules(model)
-    .filter(([p, m]) => baseOf(m) instanceof Linear && !skip.has(p.split('.').pop() ?? ''))
-    .map(([p]) => p.split('.').pop() ?? p))].sort();
+  return [
+    ...new Set(
+      candidateModules(model)
+        .filter(([p, m]) => baseOf(m) instanceof Linear && !skip.has(p.split('.').pop() ?? ''))
+        .map(([p]) => p.split('.').pop() ?? p),
+    ),
+  ].sort();
 }
 
 /**
@@ -312,10 +335,17 @@ export function expandAllLinear(model: Module, modulesToSave: readonly string[] 
  * its trainable copy. Returns the wrapped paths; names matching nothing are an error unless
  * `optional` (PEFT adds `classifier` and `score` for sequence classification, one of which exists).
  */
-export function addModulesToSave(model: Module, names: readonly string[], adapter: string, opts: { optional?: readonly string[] } = {}): string[] {
+export function addModulesToSave(
+  model: Module,
+  names: readonly string[],
+  adapter: string,
+  opts: { optional?: readonly string[] } = {},
+): string[] {
   const done: string[] = [];
   for (const name of names) {
-    const hits = model.namedModules().filter(([p]) => p !== '' && (p === name || p.endsWith(`.${name}`)))
+    const hits = model
+      .namedModules()
+      .filter(([p]) => p !== '' && (p === name || p.endsWith(`.${name}`)))
       .filter(([p]) => !/(^|\.)(modules_to_save|original_module|base_layer)(\.|$)/.test(p));
     if (hits.length === 0) {
       if (opts.optional?.includes(name)) continue;
@@ -368,13 +398,21 @@ export function markOnlyAdapterTrainable(model: Module, prefix: string, name: st
  * Adapter `name`'s tensors under PEFT's saved keys (`base_model.model.<path>` without the adapter
  * name), plus trained biases for bias "all" / "lora_only".
  */
-export function adapterStateDict(model: Module, prefix: string, name: string, bias: BiasMode = 'none'): Map<string, Tensor> {
+export function adapterStateDict(
+  model: Module,
+  prefix: string,
+  name: string,
+  bias: BiasMode = 'none',
+): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
   const adaptedBias = new Set(tunerLayers(model).map(([p]) => `${p}.base_layer.bias`));
   for (const [path, t] of model.namedParameters()) {
     const key = adapterKeyOf(path, prefix, name);
     if (key !== null) out.set(`base_model.model.${key}`, t);
-    else if ((bias === 'all' && /(^|\.)bias$/.test(path) && !/\.(original_module|modules_to_save)\./.test(path)) || (bias === 'lora_only' && adaptedBias.has(path))) {
+    else if (
+      (bias === 'all' && /(^|\.)bias$/.test(path) && !/\.(original_module|modules_to_save)\./.test(path)) ||
+      (bias === 'lora_only' && adaptedBias.has(path))
+    ) {
       out.set(`base_model.model.${path}`, t);
     }
   }

@@ -1,4 +1,70 @@
-/** tunekit/tensor: float32 tensors with reverse-mode autograd. */
-export * from './tensor.js';
-export * from './ops.js';
+/**
+ * Float32 tensors with reverse-mode autograd, and the differentiable operations the models are
+ * built from (the `torch` + `torch.nn.functional` of tunekit).
+ *
+ * @module tunekit/tensor
+ */
+export {
+  Tensor,
+  noGrad,
+  isGradEnabled,
+  sizeOf,
+  shapeStr,
+  type DType,
+  type GradNode,
+  type BackwardContext,
+} from './tensor.js';
+export {
+  // creation
+  tensor,
+  zeros,
+  full,
+  randn,
+  rand,
+  toF32,
+  broadcastShapes,
+  // element-wise
+  add,
+  sub,
+  mul,
+  div,
+  scale,
+  addScalar,
+  neg,
+  log,
+  exp,
+  gelu,
+  silu,
+  relu,
+  tanh,
+  sigmoid,
+  dropout,
+  // reductions
+  sum,
+  mean,
+  max,
+  // shapes
+  reshape,
+  permute,
+  transpose,
+  slice,
+  concat,
+  split,
+  splitHeads,
+  mergeHeads,
+  // layers
+  embedding,
+  matmul,
+  linear,
+  softmax,
+  logSoftmax,
+  layerNorm,
+  rmsNorm,
+  crossEntropy,
+  linearCrossEntropy,
+  scaledDotProductAttention,
+  rope,
+  type CrossEntropyOptions,
+  type AttentionOptions,
+} from './ops.js';
 export { Rng } from './random.js';

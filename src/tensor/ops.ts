@@ -12,26 +12,42 @@ import { type BackwardContext, Tensor, isGradEnabled, result, shapeStr, sizeOf }
 // Creation
 
 /** A float32 tensor from values (copied) and a shape (default: 1-D). */
-export function tensor(values: ArrayLike<number>, shape?: readonly number[], opts: { requiresGrad?: boolean; name?: string } = {}): Tensor {
+export function tensor(
+  values: ArrayLike<number>,
+  shape?: readonly number[],
+  opts: { requiresGrad?: boolean; name?: string } = {},
+): Tensor {
   return new Tensor(Float32Array.from(values), shape ?? [values.length], opts);
 }
 
+/** A tensor of zeros with the given shape. */
 export function zeros(shape: readonly number[], opts: { requiresGrad?: boolean; name?: string } = {}): Tensor {
   return new Tensor(new Float32Array(sizeOf(shape)), shape, opts);
 }
 
-export function full(shape: readonly number[], value: number, opts: { requiresGrad?: boolean; name?: string } = {}): Tensor {
+/** A tensor filled with one value. */
+export function full(
+  shape: readonly number[],
+  value: number,
+  opts: { requiresGrad?: boolean; name?: string } = {},
+): Tensor {
   return new Tensor(new Float32Array(sizeOf(shape)).fill(value), shape, opts);
 }
 
 /** Normal(mean, std) entries from a seeded generator. */
-export function randn(shape: readonly number[], rng: Rng, std = 1, opts: { requiresGrad?: boolean; name?: string } = {}): Tensor {
+export function randn(
+  shape: readonly number[],
+  rng: Rng,
+  std = 1,
+  opts: { requiresGrad?: boolean; name?: string } = {},
+): Tensor {
   return new Tensor(rng.fillNormal(new Float32Array(sizeOf(shape)), 0, std), shape, opts);
 }
 
 /** Rows [r0, r1) of an int8 matrix, scaled, into out[o...]. */
 function dequantRows(t: Tensor, r0: number, r1: number, out: Float32Array, o: number): void {
-  const q = t.data as Int8Array, s = t.scales;
+  const q = t.data as Int8Array,
+    s = t.scales;
   if (!s) throw new Error(`tensor ${t.label()} is i8 without scales`);
   const cols = t.shape[1] ?? 0;
   for (let r = r0; r < r1; r++) {
@@ -41,7 +57,13 @@ function dequantRows(t: Tensor, r0: number, r1: number, out: Float32Array, o: nu
 }
 
 /** Uniform[lo, hi) entries from a seeded generator. */
-export function rand(shape: readonly number[], rng: Rng, lo = 0, hi = 1, opts: { requiresGrad?: boolean; name?: string } = {}): Tensor {
+export function rand(
+  shape: readonly number[],
+  rng: Rng,
+  lo = 0,
+  hi = 1,
+  opts: { requiresGrad?: boolean; name?: string } = {},
+): Tensor {
   return new Tensor(rng.fillUniform(new Float32Array(sizeOf(shape)), lo, hi), shape, opts);
 }
 
@@ -70,7 +92,8 @@ export function broadcastShapes(a: readonly number[], b: readonly number[], op: 
   for (let i = 0; i < n; i++) {
     const da = a[a.length - n + i] ?? 1;
     const db = b[b.length - n + i] ?? 1;
-    if (da !== db && da !== 1 && db !== 1) throw new Error(`${op}: shapes ${shapeStr(a)} and ${shapeStr(b)} cannot be broadcast together`);
+    if (da !== db && da !== 1 && db !== 1)
+      throw new Error(`${op}: shapes ${shapeStr(a)} and ${shapeStr(b)} cannot be broadcast together`);
     out.push(da === 1 ? db : da);
   }
   return out;
@@ -134,21 +157,51 @@ function isSuffix(inner: readonly number[], outer: readonly number[]): boolean {
 type BinaryOp = 'add' | 'sub' | 'mul' | 'div';
 
 const BINARY_FN: Record<BinaryOp, (x: number, y: number) => number> = {
-  add: (x, y) => x + y, sub: (x, y) => x - y, mul: (x, y) => x * y, div: (x, y) => x / y,
+  add: (x, y) => x + y,
+  sub: (x, y) => x - y,
+  mul: (x, y) => x * y,
+  div: (x, y) => x / y,
 };
 
 /** out[o+j] = x[xo+j] op y[yo+j] for j < m: one tight loop per op (no per-element call). */
-function rowOp(op: BinaryOp, out: Float32Array, o: number, x: Float32Array, xo: number, y: Float32Array, yo: number, m: number): void {
+function rowOp(
+  op: BinaryOp,
+  out: Float32Array,
+  o: number,
+  x: Float32Array,
+  xo: number,
+  y: Float32Array,
+  yo: number,
+  m: number,
+): void {
   switch (op) {
-    case 'add': for (let j = 0; j < m; j++) out[o + j] = x[xo + j]! + y[yo + j]!; return;
-    case 'sub': for (let j = 0; j < m; j++) out[o + j] = x[xo + j]! - y[yo + j]!; return;
-    case 'mul': for (let j = 0; j < m; j++) out[o + j] = x[xo + j]! * y[yo + j]!; return;
-    case 'div': for (let j = 0; j < m; j++) out[o + j] = x[xo + j]! / y[yo + j]!; return;
+    case 'add':
+      for (let j = 0; j < m; j++) out[o + j] = x[xo + j]! + y[yo + j]!;
+      return;
+    case 'sub':
+      for (let j = 0; j < m; j++) out[o + j] = x[xo + j]! - y[yo + j]!;
+      return;
+    case 'mul':
+      for (let j = 0; j < m; j++) out[o + j] = x[xo + j]! * y[yo + j]!;
+      return;
+    case 'div':
+      for (let j = 0; j < m; j++) out[o + j] = x[xo + j]! / y[yo + j]!;
+      return;
   }
 }
 
-function binary(a: Tensor, b: Tensor, op: BinaryOp,
-  grads: (g: Float32Array, ad: Float32Array, bd: Float32Array, outShape: readonly number[], ctx: BackwardContext) => void): Tensor {
+function binary(
+  a: Tensor,
+  b: Tensor,
+  op: BinaryOp,
+  grads: (
+    g: Float32Array,
+    ad: Float32Array,
+    bd: Float32Array,
+    outShape: readonly number[],
+    ctx: BackwardContext,
+  ) => void,
+): Tensor {
   const ad = a.f32;
   const bd = b.f32;
   const shape = broadcastShapes(a.shape, b.shape, op);
@@ -191,6 +244,7 @@ function expand(src: Float32Array, srcShape: readonly number[], outShape: readon
 // ---------------------------------------------------------------------------------------------
 // Element-wise arithmetic (broadcasting)
 
+/** a + b, with numpy broadcasting. */
 export function add(a: Tensor, b: Tensor): Tensor {
   return binary(a, b, 'add', (g, _ad, _bd, shape, ctx) => {
     if (a.requiresGrad) ctx.accumulate(a, reduceTo(b.requiresGrad ? g.slice() : g, shape, a.shape));
@@ -198,6 +252,7 @@ export function add(a: Tensor, b: Tensor): Tensor {
   });
 }
 
+/** a - b, with numpy broadcasting. */
 export function sub(a: Tensor, b: Tensor): Tensor {
   return binary(a, b, 'sub', (g, _ad, _bd, shape, ctx) => {
     if (a.requiresGrad) ctx.accumulate(a, reduceTo(b.requiresGrad ? g.slice() : g, shape, a.shape));
@@ -209,6 +264,7 @@ export function sub(a: Tensor, b: Tensor): Tensor {
   });
 }
 
+/** a * b (element-wise), with numpy broadcasting. */
 export function mul(a: Tensor, b: Tensor): Tensor {
   return binary(a, b, 'mul', (g, ad, bd, shape, ctx) => {
     if (a.requiresGrad) {
@@ -226,6 +282,7 @@ export function mul(a: Tensor, b: Tensor): Tensor {
   });
 }
 
+/** a / b (element-wise), with numpy broadcasting. */
 export function div(a: Tensor, b: Tensor): Tensor {
   return binary(a, b, 'div', (g, ad, bd, shape, ctx) => {
     const be = expand(bd, b.shape, shape);
@@ -263,6 +320,7 @@ export function addScalar(x: Tensor, s: number): Tensor {
   return result(out, x.shape, 'addScalar', [x], (g, ctx) => ctx.accumulate(x, g));
 }
 
+/** -x. */
 export function neg(x: Tensor): Tensor {
   return scale(x, -1);
 }
@@ -297,10 +355,15 @@ function unaryOp(x: Tensor, op: Unary, name: string): Tensor {
 export function gelu(x: Tensor, approximate: 'tanh' | 'none' = 'none'): Tensor {
   return unaryOp(x, approximate === 'tanh' ? Unary.GeluTanh : Unary.GeluErf, 'gelu');
 }
+/** SiLU (swish): x * sigmoid(x), element-wise. */
 export const silu = (x: Tensor): Tensor => unaryOp(x, Unary.Silu, 'silu');
+/** ReLU: max(x, 0), element-wise. */
 export const relu = (x: Tensor): Tensor => unaryOp(x, Unary.Relu, 'relu');
+/** Hyperbolic tangent, element-wise. */
 export const tanh = (x: Tensor): Tensor => unaryOp(x, Unary.Tanh, 'tanh');
+/** Logistic sigmoid 1 / (1 + e^-x), element-wise. */
 export const sigmoid = (x: Tensor): Tensor => unaryOp(x, Unary.Sigmoid, 'sigmoid');
+/** e^x, element-wise. */
 export const exp = (x: Tensor): Tensor => unaryOp(x, Unary.Exp, 'exp');
 
 /**
@@ -386,17 +449,21 @@ export function max(x: Tensor, dim: number, keepdim = false): Tensor {
       for (let i = 0; i < inner; i++) {
         const v = xd[(o * n + k) * inner + i]!;
         const j = o * inner + i;
-        if (v > out[j]! || (k === 0)) { out[j] = v; arg[j] = k; }
+        if (v > out[j]! || k === 0) {
+          out[j] = v;
+          arg[j] = k;
+        }
       }
     }
   }
   const shape = keepdim ? x.shape.map((s, i) => (i === d ? 1 : s)) : x.shape.filter((_, i) => i !== d);
   return result(out, shape, 'max', [x], (g, ctx) => {
     const gx = new Float32Array(xd.length);
-    for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) {
-      const j = o * inner + i;
-      gx[(o * n + arg[j]!) * inner + i] = g[j]!;
-    }
+    for (let o = 0; o < outer; o++)
+      for (let i = 0; i < inner; i++) {
+        const j = o * inner + i;
+        gx[(o * n + arg[j]!) * inner + i] = g[j]!;
+      }
     ctx.accumulate(x, gx);
   });
 }
@@ -410,10 +477,12 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const neg = s.indexOf(-1);
   if (neg >= 0) {
     const rest = sizeOf(s.filter((_, i) => i !== neg));
-    if (rest === 0 || x.size % rest !== 0) throw new Error(`reshape: cannot reshape ${shapeStr(x.shape)} into ${shapeStr(shape)}`);
+    if (rest === 0 || x.size % rest !== 0)
+      throw new Error(`reshape: cannot reshape ${shapeStr(x.shape)} into ${shapeStr(shape)}`);
     s[neg] = x.size / rest;
   }
-  if (sizeOf(s) !== x.size) throw new Error(`reshape: cannot reshape ${shapeStr(x.shape)} (${x.size} elements) into ${shapeStr(shape)}`);
+  if (sizeOf(s) !== x.size)
+    throw new Error(`reshape: cannot reshape ${shapeStr(x.shape)} (${x.size} elements) into ${shapeStr(shape)}`);
   if (x.dtype !== 'f32') return new Tensor(x.data, s, { dtype: x.dtype });
   return result(x.f32, s, 'reshape', [x], (g, ctx) => ctx.accumulate(x, g));
 }
@@ -441,12 +510,21 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
 function stridesOf(shape: readonly number[]): number[] {
   const s = new Array<number>(shape.length);
   let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) { s[i] = acc; acc *= shape[i]!; }
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i]!;
+  }
   return s;
 }
 
 /** out[k] = src[offset(k)] walking `shape` (forward), or the scatter back (reverse). */
-function permuteCopy(src: Float32Array, dst: Float32Array, shape: readonly number[], srcStride: readonly number[], reverse: boolean): void {
+function permuteCopy(
+  src: Float32Array,
+  dst: Float32Array,
+  shape: readonly number[],
+  srcStride: readonly number[],
+  reverse: boolean,
+): void {
   const n = shape.length;
   const size = sizeOf(shape);
   if (size === 0) return;
@@ -485,7 +563,9 @@ export function slice(x: Tensor, dim: number, start: number, end: number): Tenso
   const d = normDim(dim, x.ndim, 'slice');
   const n = x.shape[d]!;
   if (!(Number.isInteger(start) && Number.isInteger(end) && start >= 0 && start <= end && end <= n)) {
-    throw new Error(`slice: range [${start}, ${end}) is invalid for dimension ${dim} of size ${n} in ${shapeStr(x.shape)}`);
+    throw new Error(
+      `slice: range [${start}, ${end}) is invalid for dimension ${dim} of size ${n} in ${shapeStr(x.shape)}`,
+    );
   }
   const xd = x.f32;
   const outer = sizeOf(x.shape.slice(0, d));
@@ -521,7 +601,8 @@ export function concat(xs: readonly Tensor[], dim: number): Tensor {
     const td = t.f32;
     const len = t.shape[d]!;
     offsets.push(off);
-    for (let o = 0; o < outer; o++) out.set(td.subarray(o * len * inner, (o + 1) * len * inner), (o * total + off) * inner);
+    for (let o = 0; o < outer; o++)
+      out.set(td.subarray(o * len * inner, (o + 1) * len * inner), (o * total + off) * inner);
     off += len;
   }
   const shape = first.shape.map((s, i) => (i === d ? total : s));
@@ -530,7 +611,8 @@ export function concat(xs: readonly Tensor[], dim: number): Tensor {
       if (!t.requiresGrad) return;
       const len = t.shape[d]!;
       const gt = new Float32Array(t.size);
-      for (let o = 0; o < outer; o++) gt.set(g.subarray((o * total + offsets[k]!) * inner, (o * total + offsets[k]! + len) * inner), o * len * inner);
+      for (let o = 0; o < outer; o++)
+        gt.set(g.subarray((o * total + offsets[k]!) * inner, (o * total + offsets[k]! + len) * inner), o * len * inner);
       ctx.accumulate(t, gt);
     });
   });
@@ -546,7 +628,10 @@ export function splitHeads(x: Tensor, heads: readonly number[], headDim: number)
   if (x.ndim !== 3) throw new Error(`splitHeads: expected [batch, seq, features], got ${x.label()}`);
   const [B, T, C] = x.shape as [number, number, number];
   const total = heads.reduce((a, b) => a + b, 0) * headDim;
-  if (total !== C) throw new Error(`splitHeads: ${heads.join(' + ')} heads of ${headDim} need ${total} features, ${x.label()} has ${C}`);
+  if (total !== C)
+    throw new Error(
+      `splitHeads: ${heads.join(' + ')} heads of ${headDim} need ${total} features, ${x.label()} has ${C}`,
+    );
   const xd = x.f32;
   const D = headDim;
   const parts: Tensor[] = [];
@@ -556,14 +641,18 @@ export function splitHeads(x: Tensor, heads: readonly number[], headDim: number)
     const out = new Float32Array(B * n * T * D);
     // out[b, h, t, :] = x[b, t, (h0 + h) * D : (h0 + h + 1) * D]
     const each = (f: (src: number, dst: number) => void): void => {
-      for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let h = 0; h < n; h++) f(((b * T + t) * C) + (h0 + h) * D, ((b * n + h) * T + t) * D);
+      for (let b = 0; b < B; b++)
+        for (let t = 0; t < T; t++)
+          for (let h = 0; h < n; h++) f((b * T + t) * C + (h0 + h) * D, ((b * n + h) * T + t) * D);
     };
     each((src, dst) => out.set(xd.subarray(src, src + D), dst));
-    parts.push(result(out, [B, n, T, D], 'splitHeads', [x], (g, ctx) => {
-      const gx = new Float32Array(xd.length);
-      each((src, dst) => gx.set(g.subarray(dst, dst + D), src));
-      ctx.accumulate(x, gx);
-    }));
+    parts.push(
+      result(out, [B, n, T, D], 'splitHeads', [x], (g, ctx) => {
+        const gx = new Float32Array(xd.length);
+        each((src, dst) => gx.set(g.subarray(dst, dst + D), src));
+        ctx.accumulate(x, gx);
+      }),
+    );
     first += n;
   }
   return parts;
@@ -580,11 +669,18 @@ export function mergeHeads(o: Tensor): Tensor {
 export function split(x: Tensor, sizes: number | readonly number[], dim: number): Tensor[] {
   const d = normDim(dim, x.ndim, 'split');
   const n = x.shape[d]!;
-  const parts: number[] = typeof sizes === 'number' ? Array.from({ length: Math.ceil(n / sizes) }, (_, i) => Math.min(sizes, n - i * sizes)) : [...sizes];
-  if (parts.reduce((a, b) => a + b, 0) !== n) throw new Error(`split: sizes ${shapeStr(parts)} do not add up to ${n} (dimension ${dim} of ${shapeStr(x.shape)})`);
+  const parts: number[] =
+    typeof sizes === 'number'
+      ? Array.from({ length: Math.ceil(n / sizes) }, (_, i) => Math.min(sizes, n - i * sizes))
+      : [...sizes];
+  if (parts.reduce((a, b) => a + b, 0) !== n)
+    throw new Error(`split: sizes ${shapeStr(parts)} do not add up to ${n} (dimension ${dim} of ${shapeStr(x.shape)})`);
   const out: Tensor[] = [];
   let start = 0;
-  for (const p of parts) { out.push(slice(x, d, start, start + p)); start += p; }
+  for (const p of parts) {
+    out.push(slice(x, d, start, start + p));
+    start += p;
+  }
   return out;
 }
 
@@ -597,12 +693,16 @@ export function split(x: Tensor, sizes: number | readonly number[], dim: number)
  */
 export function embedding(weight: Tensor, ids: Int32Array, idsShape: readonly number[] = [ids.length]): Tensor {
   if (weight.ndim !== 2) throw new Error(`embedding: weight must be 2-D [vocab, dim], got ${weight.label()}`);
-  if (sizeOf(idsShape) !== ids.length) throw new Error(`embedding: ids has ${ids.length} entries but idsShape ${shapeStr(idsShape)} needs ${sizeOf(idsShape)}`);
+  if (sizeOf(idsShape) !== ids.length)
+    throw new Error(
+      `embedding: ids has ${ids.length} entries but idsShape ${shapeStr(idsShape)} needs ${sizeOf(idsShape)}`,
+    );
   const [V, D] = weight.shape as [number, number];
   const out = new Float32Array(ids.length * D);
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
-    if (!(id >= 0 && id < V)) throw new Error(`embedding: id ${id} at position ${i} is outside the vocabulary [0, ${V}) of ${weight.label()}`);
+    if (!(id >= 0 && id < V))
+      throw new Error(`embedding: id ${id} at position ${i} is outside the vocabulary [0, ${V}) of ${weight.label()}`);
     if (weight.dtype === 'f32') out.set((weight.data as Float32Array).subarray(id * D, (id + 1) * D), i * D);
     else if (weight.dtype === 'i8') dequantRows(weight, id, id + 1, out, i * D);
     else kernels.widen(weight.data as Uint16Array, id * D, weight.wtype, out, i * D, D);
@@ -622,11 +722,16 @@ export function embedding(weight: Tensor, ids: Int32Array, idsShape: readonly nu
  * `transA`/`transB` read a as [..., K, M] / b as [..., N, K] without copying. Batch dimensions must
  * match, or b may be a single 2-D matrix shared by every batch (then it may be half precision).
  */
-export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: boolean; alpha?: number } = {}): Tensor {
+export function matmul(
+  a: Tensor,
+  b: Tensor,
+  opts: { transA?: boolean; transB?: boolean; alpha?: number } = {},
+): Tensor {
   const transA = opts.transA ?? false;
   const alpha = opts.alpha ?? 1;
   const transB = opts.transB ?? false;
-  if (a.ndim < 2 || b.ndim < 2) throw new Error(`matmul: operands must have at least 2 dimensions, got ${a.label()} and ${b.label()}`);
+  if (a.ndim < 2 || b.ndim < 2)
+    throw new Error(`matmul: operands must have at least 2 dimensions, got ${a.label()} and ${b.label()}`);
   const ad = a.f32;
   const [ar, ac] = a.shape.slice(-2) as [number, number];
   const [br, bc] = b.shape.slice(-2) as [number, number];
@@ -634,33 +739,153 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
   const K = transA ? ar : ac;
   const Kb = transB ? bc : br;
   const N = transB ? br : bc;
-  if (K !== Kb) throw new Error(`matmul: inner dimensions differ: ${a.label()}${transA ? 'ᵀ' : ''} @ ${b.label()}${transB ? 'ᵀ' : ''} (${K} vs ${Kb})`);
+  if (K !== Kb)
+    throw new Error(
+      `matmul: inner dimensions differ: ${a.label()}${transA ? 'ᵀ' : ''} @ ${b.label()}${transB ? 'ᵀ' : ''} (${K} vs ${Kb})`,
+    );
   const batchShape = a.shape.slice(0, -2);
   const batch = sizeOf(batchShape);
   const shared = b.ndim === 2;
   if (!shared && (b.ndim !== a.ndim || b.shape.slice(0, -2).some((s, i) => s !== batchShape[i]))) {
     throw new Error(`matmul: batch dimensions differ: ${a.label()} @ ${b.label()}`);
   }
-  if (!shared && b.dtype !== 'f32') throw new Error(`matmul: a batched ${b.dtype} operand is not supported (${b.label()})`);
+  if (!shared && b.dtype !== 'f32')
+    throw new Error(`matmul: a batched ${b.dtype} operand is not supported (${b.label()})`);
   const out = new Float32Array(batch * M * N);
   const lda = ac;
   const ldb = bc;
   if (shared && !transA) {
     // One large GEMM: rows of every batch stacked.
-    kernels.gemm(false, transB, batch * M, N, K, alpha, ad, 0, lda, b.data, 0, ldb, b.wtype, 0, out, 0, N, 1, 0, 0, 0, b.scales);
+    kernels.gemm(
+      false,
+      transB,
+      batch * M,
+      N,
+      K,
+      alpha,
+      ad,
+      0,
+      lda,
+      b.data,
+      0,
+      ldb,
+      b.wtype,
+      0,
+      out,
+      0,
+      N,
+      1,
+      0,
+      0,
+      0,
+      b.scales,
+    );
   } else {
-    kernels.gemm(transA, transB, M, N, K, alpha, ad, 0, lda, b.data, 0, ldb, b.wtype, 0, out, 0, N, batch, M * K, shared ? 0 : K * N, M * N, b.scales);
+    kernels.gemm(
+      transA,
+      transB,
+      M,
+      N,
+      K,
+      alpha,
+      ad,
+      0,
+      lda,
+      b.data,
+      0,
+      ldb,
+      b.wtype,
+      0,
+      out,
+      0,
+      N,
+      batch,
+      M * K,
+      shared ? 0 : K * N,
+      M * N,
+      b.scales,
+    );
   }
   return result(out, [...batchShape, M, N], 'matmul', [a, b], (g, ctx) => {
     if (a.requiresGrad) {
       // dA = g @ op(B)^T  (or its transpose when A was read transposed)
       const ga = new Float32Array(ad.length);
       if (!transA) {
-        if (shared) kernels.gemm(false, !transB, batch * M, K, N, alpha, g, 0, N, b.data, 0, ldb, b.wtype, 0, ga, 0, K, 1, 0, 0, 0, b.scales);
-        else kernels.gemm(false, !transB, M, K, N, alpha, g, 0, N, b.data, 0, ldb, b.wtype, 0, ga, 0, K, batch, M * N, K * N, M * K, b.scales);
+        if (shared)
+          kernels.gemm(
+            false,
+            !transB,
+            batch * M,
+            K,
+            N,
+            alpha,
+            g,
+            0,
+            N,
+            b.data,
+            0,
+            ldb,
+            b.wtype,
+            0,
+            ga,
+            0,
+            K,
+            1,
+            0,
+            0,
+            0,
+            b.scales,
+          );
+        else
+          kernels.gemm(
+            false,
+            !transB,
+            M,
+            K,
+            N,
+            alpha,
+            g,
+            0,
+            N,
+            b.data,
+            0,
+            ldb,
+            b.wtype,
+            0,
+            ga,
+            0,
+            K,
+            batch,
+            M * N,
+            K * N,
+            M * K,
+            b.scales,
+          );
       } else {
         // A stored [K, M]: dA = op(B) @ g^T  -> [K, M]
-        kernels.gemm(transB, true, K, M, N, alpha, toF32(b).f32, 0, ldb, g, 0, N, WType.F32, 0, ga, 0, M, batch, shared ? 0 : K * N, M * N, M * K);
+        kernels.gemm(
+          transB,
+          true,
+          K,
+          M,
+          N,
+          alpha,
+          toF32(b).f32,
+          0,
+          ldb,
+          g,
+          0,
+          N,
+          WType.F32,
+          0,
+          ga,
+          0,
+          M,
+          batch,
+          shared ? 0 : K * N,
+          M * N,
+          M * K,
+        );
       }
       ctx.accumulate(a, ga);
     }
@@ -669,10 +894,12 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
       const gb = new Float32Array(bd.length);
       // dB = op(A)^T @ g  (stored [K, N]) or g^T @ op(A) (stored [N, K]); summed over batches when shared.
       if (!transB) {
-        if (shared && !transA) kernels.gemm(true, false, K, N, batch * M, alpha, ad, 0, lda, g, 0, N, WType.F32, 0, gb, 0, N, 1, 0, 0, 0);
+        if (shared && !transA)
+          kernels.gemm(true, false, K, N, batch * M, alpha, ad, 0, lda, g, 0, N, WType.F32, 0, gb, 0, N, 1, 0, 0, 0);
         else gemmAccumBatches(alpha, !transA, false, K, N, M, ad, lda, M * K, g, N, M * N, gb, N, batch, shared);
       } else {
-        if (shared && !transA) kernels.gemm(true, false, N, K, batch * M, alpha, g, 0, N, ad, 0, lda, WType.F32, 0, gb, 0, K, 1, 0, 0, 0);
+        if (shared && !transA)
+          kernels.gemm(true, false, N, K, batch * M, alpha, g, 0, N, ad, 0, lda, WType.F32, 0, gb, 0, K, 1, 0, 0, 0);
         else gemmAccumBatches(alpha, true, transA, N, K, M, g, N, M * N, ad, lda, M * K, gb, K, batch, shared);
       }
       ctx.accumulate(b, gb);
@@ -681,45 +908,163 @@ export function matmul(a: Tensor, b: Tensor, opts: { transA?: boolean; transB?: 
 }
 
 /** C (+)= op(X_b) @ op(Y_b) per batch; when `shared`, all batches add into one C. */
-function gemmAccumBatches(alpha: number, tX: boolean, tY: boolean, M: number, N: number, K: number,
-  X: Float32Array, ldx: number, sX: number, Y: Float32Array, ldy: number, sY: number,
-  C: Float32Array, ldc: number, batch: number, shared: boolean): void {
+function gemmAccumBatches(
+  alpha: number,
+  tX: boolean,
+  tY: boolean,
+  M: number,
+  N: number,
+  K: number,
+  X: Float32Array,
+  ldx: number,
+  sX: number,
+  Y: Float32Array,
+  ldy: number,
+  sY: number,
+  C: Float32Array,
+  ldc: number,
+  batch: number,
+  shared: boolean,
+): void {
   if (!shared) {
     kernels.gemm(tX, tY, M, N, K, alpha, X, 0, ldx, Y, 0, ldy, WType.F32, 0, C, 0, ldc, batch, sX, sY, M * N);
     return;
   }
-  for (let b = 0; b < batch; b++) kernels.gemm(tX, tY, M, N, K, alpha, X, b * sX, ldx, Y, b * sY, ldy, WType.F32, b === 0 ? 0 : 1, C, 0, ldc, 1, 0, 0, 0);
+  for (let b = 0; b < batch; b++)
+    kernels.gemm(
+      tX,
+      tY,
+      M,
+      N,
+      K,
+      alpha,
+      X,
+      b * sX,
+      ldx,
+      Y,
+      b * sY,
+      ldy,
+      WType.F32,
+      b === 0 ? 0 : 1,
+      C,
+      0,
+      ldc,
+      1,
+      0,
+      0,
+      0,
+    );
 }
 
 /**
  * Affine map on the last dimension: y = x @ Wᵀ + bias with W [out, in] (torch.nn.Linear), or
  * y = x @ W + bias with W [in, out] when `weightInOut` (GPT-2's Conv1D). W may be half precision.
  */
-export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, opts: { weightInOut?: boolean; alpha?: number } = {}): Tensor {
+export function linear(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null = null,
+  opts: { weightInOut?: boolean; alpha?: number } = {},
+): Tensor {
   const alpha = opts.alpha ?? 1;
   if (weight.ndim !== 2) throw new Error(`linear: weight must be 2-D, got ${weight.label()}`);
   const inOut = opts.weightInOut ?? false;
   const inF = inOut ? weight.shape[0]! : weight.shape[1]!;
   const outF = inOut ? weight.shape[1]! : weight.shape[0]!;
-  if (x.dim(-1) !== inF) throw new Error(`linear: input ${x.label()} has ${x.dim(-1)} features but weight ${weight.label()} expects ${inF}`);
-  if (bias && (bias.ndim !== 1 || bias.shape[0] !== outF)) throw new Error(`linear: bias ${bias.label()} must have shape [${outF}]`);
+  if (x.dim(-1) !== inF)
+    throw new Error(`linear: input ${x.label()} has ${x.dim(-1)} features but weight ${weight.label()} expects ${inF}`);
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== outF))
+    throw new Error(`linear: bias ${bias.label()} must have shape [${outF}]`);
   const xd = x.f32;
   const rows = x.size / inF;
   const out = new Float32Array(rows * outF);
-  if (bias) { const bd = bias.f32; for (let r = 0; r < rows; r++) out.set(bd, r * outF); }
-  kernels.gemm(false, !inOut, rows, outF, inF, alpha, xd, 0, inF, weight.data, 0, inOut ? outF : inF, weight.wtype, bias ? 1 : 0, out, 0, outF, 1, 0, 0, 0, weight.scales);
+  if (bias) {
+    const bd = bias.f32;
+    for (let r = 0; r < rows; r++) out.set(bd, r * outF);
+  }
+  kernels.gemm(
+    false,
+    !inOut,
+    rows,
+    outF,
+    inF,
+    alpha,
+    xd,
+    0,
+    inF,
+    weight.data,
+    0,
+    inOut ? outF : inF,
+    weight.wtype,
+    bias ? 1 : 0,
+    out,
+    0,
+    outF,
+    1,
+    0,
+    0,
+    0,
+    weight.scales,
+  );
   const shape = [...x.shape.slice(0, -1), outF];
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return result(out, shape, 'linear', inputs, (g, ctx) => {
     if (x.requiresGrad) {
       const gx = new Float32Array(xd.length);
-      kernels.gemm(false, inOut, rows, inF, outF, alpha, g, 0, outF, weight.data, 0, inOut ? outF : inF, weight.wtype, 0, gx, 0, inF, 1, 0, 0, 0, weight.scales);
+      kernels.gemm(
+        false,
+        inOut,
+        rows,
+        inF,
+        outF,
+        alpha,
+        g,
+        0,
+        outF,
+        weight.data,
+        0,
+        inOut ? outF : inF,
+        weight.wtype,
+        0,
+        gx,
+        0,
+        inF,
+        1,
+        0,
+        0,
+        0,
+        weight.scales,
+      );
       ctx.accumulate(x, gx);
     }
     if (weight.requiresGrad) {
       const gw = new Float32Array(weight.size);
-      if (inOut) kernels.gemm(true, false, inF, outF, rows, alpha, xd, 0, inF, g, 0, outF, WType.F32, 0, gw, 0, outF, 1, 0, 0, 0);
-      else kernels.gemm(true, false, outF, inF, rows, alpha, g, 0, outF, xd, 0, inF, WType.F32, 0, gw, 0, inF, 1, 0, 0, 0);
+      if (inOut)
+        kernels.gemm(
+          true,
+          false,
+          inF,
+          outF,
+          rows,
+          alpha,
+          xd,
+          0,
+          inF,
+          g,
+          0,
+          outF,
+          WType.F32,
+          0,
+          gw,
+          0,
+          outF,
+          1,
+          0,
+          0,
+          0,
+        );
+      else
+        kernels.gemm(true, false, outF, inF, rows, alpha, g, 0, outF, xd, 0, inF, WType.F32, 0, gw, 0, inF, 1, 0, 0, 0);
       ctx.accumulate(weight, gw);
     }
     if (bias && bias.requiresGrad) {
@@ -733,10 +1078,12 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
 // ---------------------------------------------------------------------------------------------
 // Normalisation and softmax (over the last dimension)
 
+/** Softmax over dimension `dim` (default the last). */
 export function softmax(x: Tensor, dim = -1): Tensor {
   return softmaxOp(x, dim, false);
 }
 
+/** Log-softmax over dimension `dim` (default the last), computed stably. */
 export function logSoftmax(x: Tensor, dim = -1): Tensor {
   return softmaxOp(x, dim, true);
 }
@@ -767,7 +1114,9 @@ function softmaxOp(x: Tensor, dim: number, log: boolean): Tensor {
 export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, eps = 1e-5): Tensor {
   const xd = x.f32;
   const cols = x.dim(-1);
-  for (const p of [gamma, beta]) if (p && (p.size !== cols)) throw new Error(`layerNorm: parameter ${p.label()} must have ${cols} elements to match ${x.label()}`);
+  for (const p of [gamma, beta])
+    if (p && p.size !== cols)
+      throw new Error(`layerNorm: parameter ${p.label()} must have ${cols} elements to match ${x.label()}`);
   const rows = x.size / cols;
   const y = new Float32Array(xd.length);
   const mu = new Float32Array(rows);
@@ -791,7 +1140,8 @@ export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
 export function rmsNorm(x: Tensor, gamma: Tensor | null, eps = 1e-6): Tensor {
   const xd = x.f32;
   const cols = x.dim(-1);
-  if (gamma && gamma.size !== cols) throw new Error(`rmsNorm: weight ${gamma.label()} must have ${cols} elements to match ${x.label()}`);
+  if (gamma && gamma.size !== cols)
+    throw new Error(`rmsNorm: weight ${gamma.label()} must have ${cols} elements to match ${x.label()}`);
   const rows = x.size / cols;
   const y = new Float32Array(xd.length);
   const rs = new Float32Array(rows);
@@ -809,6 +1159,7 @@ export function rmsNorm(x: Tensor, gamma: Tensor | null, eps = 1e-6): Tensor {
 // ---------------------------------------------------------------------------------------------
 // Losses
 
+/** Options of {@link crossEntropy} and {@link linearCrossEntropy}. */
 export interface CrossEntropyOptions {
   /** Targets equal to this contribute nothing (default -100, as PyTorch). */
   ignoreIndex?: number;
@@ -830,17 +1181,31 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, opts: CrossEnt
   if (!(eps >= 0 && eps <= 1)) throw new Error(`crossEntropy: labelSmoothing must be in [0, 1], got ${eps}`);
   const V = logits.dim(-1);
   const rows = logits.size / V;
-  if (targets.length !== rows) throw new Error(`crossEntropy: ${targets.length} targets for ${rows} rows of logits ${logits.label()}`);
+  if (targets.length !== rows)
+    throw new Error(`crossEntropy: ${targets.length} targets for ${rows} rows of logits ${logits.label()}`);
   const ld = logits.f32;
   const losses = new Float32Array(rows);
   const wantGrad = logits.requiresGrad && reduction !== 'none';
   const dlogits = wantGrad ? new Float32Array(ld.length) : null;
-  const count = kernels.crossEntropy(ld, targets, rows, V, ignoreIndex, eps, losses, dlogits, reduction === 'mean' ? 1 / count0(targets, ignoreIndex) : 1);
+  const count = kernels.crossEntropy(
+    ld,
+    targets,
+    rows,
+    V,
+    ignoreIndex,
+    eps,
+    losses,
+    dlogits,
+    reduction === 'mean' ? 1 / count0(targets, ignoreIndex) : 1,
+  );
   if (reduction === 'none') {
     return result(losses, logits.shape.slice(0, -1), 'crossEntropy', [logits], (g, ctx) => {
       const dl = new Float32Array(ld.length);
       kernels.crossEntropy(ld, targets, rows, V, ignoreIndex, eps, new Float32Array(rows), dl, 1);
-      for (let r = 0; r < rows; r++) { const s = g[r]!; for (let j = 0; j < V; j++) dl[r * V + j]! *= s; }
+      for (let r = 0; r < rows; r++) {
+        const s = g[r]!;
+        for (let j = 0; j < V; j++) dl[r * V + j]! *= s;
+      }
       ctx.accumulate(logits, dl);
     });
   }
@@ -863,16 +1228,22 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, opts: CrossEnt
  * W is [vocab, hidden] (a tied embedding or lm_head.weight); it may be half precision.
  * Only reduction 'mean' and 'sum' make sense here.
  */
-export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Array,
-  opts: Omit<CrossEntropyOptions, 'reduction'> & { reduction?: 'mean' | 'sum'; chunkRows?: number } = {}): Tensor {
+export function linearCrossEntropy(
+  h: Tensor,
+  weight: Tensor,
+  targets: Int32Array,
+  opts: Omit<CrossEntropyOptions, 'reduction'> & { reduction?: 'mean' | 'sum'; chunkRows?: number } = {},
+): Tensor {
   const ignoreIndex = opts.ignoreIndex ?? -100;
   const eps = opts.labelSmoothing ?? 0;
   const reduction = opts.reduction ?? 'mean';
   if (weight.ndim !== 2) throw new Error(`linearCrossEntropy: weight must be [vocab, hidden], got ${weight.label()}`);
   const [V, d] = weight.shape as [number, number];
-  if (h.dim(-1) !== d) throw new Error(`linearCrossEntropy: hidden states ${h.label()} do not match weight ${weight.label()}`);
+  if (h.dim(-1) !== d)
+    throw new Error(`linearCrossEntropy: hidden states ${h.label()} do not match weight ${weight.label()}`);
   const rows = h.size / d;
-  if (targets.length !== rows) throw new Error(`linearCrossEntropy: ${targets.length} targets for ${rows} rows of ${h.label()}`);
+  if (targets.length !== rows)
+    throw new Error(`linearCrossEntropy: ${targets.length} targets for ${rows} rows of ${h.label()}`);
   const hd = h.f32;
   const count = count0(targets, ignoreIndex);
   const gradScale = reduction === 'mean' ? 1 / count : 1;
@@ -889,19 +1260,69 @@ export function linearCrossEntropy(h: Tensor, weight: Tensor, targets: Int32Arra
   let total = 0;
   for (let r0 = 0; r0 < rows; r0 += chunk) {
     const n = Math.min(chunk, rows - r0);
-    kernels.gemm(false, true, n, V, d, 1, hd, r0 * d, d, weight.data, 0, d, weight.wtype, 0, logits, 0, V, 1, 0, 0, 0, weight.scales);
+    kernels.gemm(
+      false,
+      true,
+      n,
+      V,
+      d,
+      1,
+      hd,
+      r0 * d,
+      d,
+      weight.data,
+      0,
+      d,
+      weight.wtype,
+      0,
+      logits,
+      0,
+      V,
+      1,
+      0,
+      0,
+      0,
+      weight.scales,
+    );
     const t = targets.subarray(r0, r0 + n);
     const needGrad = isGradEnabled() && (wantH || wantW);
     kernels.crossEntropy(logits, t, n, V, ignoreIndex, eps, losses, needGrad ? logits : null, gradScale);
     for (let i = 0; i < n; i++) total += losses[i]!;
     if (!needGrad) continue;
-    if (gh) kernels.gemm(false, false, n, d, V, 1, logits, 0, V, weight.data, 0, d, weight.wtype, 0, gh, r0 * d, d, 1, 0, 0, 0, weight.scales);
+    if (gh)
+      kernels.gemm(
+        false,
+        false,
+        n,
+        d,
+        V,
+        1,
+        logits,
+        0,
+        V,
+        weight.data,
+        0,
+        d,
+        weight.wtype,
+        0,
+        gh,
+        r0 * d,
+        d,
+        1,
+        0,
+        0,
+        0,
+        weight.scales,
+      );
     if (gw) kernels.gemm(true, false, V, d, n, 1, logits, 0, V, hd, r0 * d, d, WType.F32, 1, gw, 0, d, 1, 0, 0, 0);
   }
   const value = reduction === 'mean' ? total / count : total;
   return result(new Float32Array([value]), [], 'linearCrossEntropy', [h, weight], (g, ctx) => {
     const s = g[0]!;
-    for (const [t, grad] of [[h, gh], [weight, gw]] as const) {
+    for (const [t, grad] of [
+      [h, gh],
+      [weight, gw],
+    ] as const) {
       if (!grad) continue;
       if (s !== 1) for (let i = 0; i < grad.length; i++) grad[i]! *= s;
       ctx.accumulate(t, grad);
@@ -928,6 +1349,7 @@ function count0(targets: Int32Array, ignoreIndex: number): number {
 // ---------------------------------------------------------------------------------------------
 // Attention and rotary embeddings
 
+/** Options of {@link scaledDotProductAttention}. */
 export interface AttentionOptions {
   /** Causal masking (decoder). Query t sees keys up to t + (S - T). Default true. */
   causal?: boolean;
@@ -948,18 +1370,24 @@ export interface AttentionOptions {
  * or a KV cache. Returns [B, H, T, D].
  */
 export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
-  if (q.ndim !== 4 || k.ndim !== 4 || v.ndim !== 4) throw new Error(`attention: q, k, v must be 4-D [batch, heads, seq, head_dim], got ${q.label()}, ${k.label()}, ${v.label()}`);
+  if (q.ndim !== 4 || k.ndim !== 4 || v.ndim !== 4)
+    throw new Error(
+      `attention: q, k, v must be 4-D [batch, heads, seq, head_dim], got ${q.label()}, ${k.label()}, ${v.label()}`,
+    );
   const [B, H, T, D] = q.shape as [number, number, number, number];
   const [Bk, Hkv, S, Dk] = k.shape as [number, number, number, number];
-  if (Bk !== B || Dk !== D || k.shape.some((s, i) => s !== v.shape[i])) throw new Error(`attention: incompatible shapes q ${q.label()}, k ${k.label()}, v ${v.label()}`);
+  if (Bk !== B || Dk !== D || k.shape.some((s, i) => s !== v.shape[i]))
+    throw new Error(`attention: incompatible shapes q ${q.label()}, k ${k.label()}, v ${v.label()}`);
   if (H % Hkv !== 0) throw new Error(`attention: ${H} query heads is not a multiple of ${Hkv} key/value heads`);
   if (S < T) throw new Error(`attention: ${S} keys for ${T} queries; keys must include every query position`);
   const causal = opts.causal ?? true;
   const mask = opts.keyMask ?? null;
-  if (mask && mask.length !== B * S) throw new Error(`attention: keyMask has ${mask.length} entries, expected batch*keys = ${B * S}`);
+  if (mask && mask.length !== B * S)
+    throw new Error(`attention: keyMask has ${mask.length} entries, expected batch*keys = ${B * S}`);
   const sc = opts.scale ?? 1 / Math.sqrt(D);
   const window = opts.window ?? 0;
-  if (!Number.isInteger(window) || window < 0) throw new Error(`attention: window must be an integer >= 0, got ${window}`);
+  if (!Number.isInteger(window) || window < 0)
+    throw new Error(`attention: window must be an integer >= 0, got ${window}`);
   if (window > 0 && !causal) throw new Error('attention: a sliding window needs causal attention');
   const qd = q.f32;
   const kd = k.f32;
@@ -989,23 +1417,28 @@ export function rope(x: Tensor, cos: Float32Array, sin: Float32Array): Tensor {
   if (D % 2 !== 0) throw new Error(`rope: head_dim ${D} must be even`);
   const h = D / 2;
   const perBatch = cos.length === B * T * h;
-  if (!perBatch && cos.length !== T * h) throw new Error(`rope: cos/sin have ${cos.length} entries; expected seq*head_dim/2 = ${T * h} or batch*seq*head_dim/2 = ${B * T * h}`);
+  if (!perBatch && cos.length !== T * h)
+    throw new Error(
+      `rope: cos/sin have ${cos.length} entries; expected seq*head_dim/2 = ${T * h} or batch*seq*head_dim/2 = ${B * T * h}`,
+    );
   if (sin.length !== cos.length) throw new Error('rope: cos and sin differ in size');
   const xd = x.f32;
   const out = new Float32Array(xd.length);
   const apply = (src: Float32Array, dst: Float32Array, sign: number): void => {
-    for (let b = 0; b < B; b++) for (let hh = 0; hh < H; hh++) for (let t = 0; t < T; t++) {
-      const o = ((b * H + hh) * T + t) * D;
-      const c0 = ((perBatch ? b * T : 0) + t) * h;
-      for (let i = 0; i < h; i++) {
-        const c = cos[c0 + i]!;
-        const s = sign * sin[c0 + i]!;
-        const x1 = src[o + i]!;
-        const x2 = src[o + i + h]!;
-        dst[o + i] = x1 * c - x2 * s;
-        dst[o + i + h] = x2 * c + x1 * s;
-      }
-    }
+    for (let b = 0; b < B; b++)
+      for (let hh = 0; hh < H; hh++)
+        for (let t = 0; t < T; t++) {
+          const o = ((b * H + hh) * T + t) * D;
+          const c0 = ((perBatch ? b * T : 0) + t) * h;
+          for (let i = 0; i < h; i++) {
+            const c = cos[c0 + i]!;
+            const s = sign * sin[c0 + i]!;
+            const x1 = src[o + i]!;
+            const x2 = src[o + i + h]!;
+            dst[o + i] = x1 * c - x2 * s;
+            dst[o + i + h] = x2 * c + x1 * s;
+          }
+        }
   };
   apply(xd, out, 1);
   return result(out, x.shape, 'rope', [x], (g, ctx) => {

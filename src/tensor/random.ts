@@ -35,7 +35,10 @@ export class Rng {
     this.s0 ^= this.s3;
     this.s2 ^= t;
     this.s3 = rotl(this.s3, 11);
-    this.s0 >>>= 0; this.s1 >>>= 0; this.s2 >>>= 0; this.s3 >>>= 0;
+    this.s0 >>>= 0;
+    this.s1 >>>= 0;
+    this.s2 >>>= 0;
+    this.s3 >>>= 0;
     return result;
   }
 
@@ -71,7 +74,10 @@ export class Rng {
    * initialisation and dropout masks, with the generator state kept in locals.
    */
   fillUniform(out: Float32Array, lo = 0, hi = 1): Float32Array {
-    let s0 = this.s0, s1 = this.s1, s2 = this.s2, s3 = this.s3;
+    let s0 = this.s0,
+      s1 = this.s1,
+      s2 = this.s2,
+      s3 = this.s3;
     const scale = (hi - lo) / 16777216;
     for (let i = 0; i < out.length; i++) {
       const r = Math.imul(rotl(Math.imul(s1, 5) >>> 0, 7), 9) >>> 0;
@@ -84,7 +90,10 @@ export class Rng {
       s3 = rotl(s3, 11);
       out[i] = lo + (r >>> 8) * scale;
     }
-    this.s0 = s0; this.s1 = s1; this.s2 = s2; this.s3 = s3;
+    this.s0 = s0;
+    this.s1 = s1;
+    this.s2 = s2;
+    this.s3 = s3;
     return out;
   }
 

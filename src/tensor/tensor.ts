@@ -17,6 +17,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { kernels } from '../native/index.js';
 import { WType } from '../native/kernels.js';
 
+/** Storage type of a tensor: float32, or bfloat16/float16/int8 (frozen weights, kept compact to save memory). */
 export type DType = 'f32' | 'bf16' | 'f16' | 'i8';
 
 /** Records how a tensor was computed: its inputs and how to send a gradient back to them. */
@@ -64,24 +65,32 @@ export function enableGrad<T>(fn: () => T): T {
   return gradMode.run(true, fn);
 }
 
+/** Number of elements of a shape (1 for a scalar's `[]`). */
 export function sizeOf(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
 }
 
+/** A shape as text for error messages, e.g. `[2, 3]`. */
 export function shapeStr(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
 function checkShape(shape: readonly number[], where: string): void {
   for (const d of shape) {
-    if (!Number.isSafeInteger(d) || d < 0) throw new Error(`${where}: invalid shape ${shapeStr(shape)}: dimensions must be non-negative integers`);
+    if (!Number.isSafeInteger(d) || d < 0)
+      throw new Error(`${where}: invalid shape ${shapeStr(shape)}: dimensions must be non-negative integers`);
   }
 }
 
 let nextId = 1;
 
+/**
+ * An n-dimensional array (row-major) with reverse-mode autograd, like a PyTorch tensor: operations
+ * in `tunekit/tensor` record a graph when an input `requiresGrad`, and {@link Tensor.backward}
+ * fills `.grad` of every leaf that needs one. Data is float32, or bf16/f16/i8 for frozen weights.
+ */
 export class Tensor {
   readonly id = nextId++;
   readonly shape: readonly number[];
@@ -101,16 +110,24 @@ export class Tensor {
   /** A bf16 weight whose matrix products round the other operand to bf16 too (WType.BF16Dot). */
   readonly bf16Compute: boolean;
 
-  constructor(data: Float32Array | Uint16Array | Int8Array, shape: readonly number[],
-    opts: { dtype?: DType; requiresGrad?: boolean; name?: string; bf16Compute?: boolean; scales?: Float32Array } = {}) {
+  constructor(
+    data: Float32Array | Uint16Array | Int8Array,
+    shape: readonly number[],
+    opts: { dtype?: DType; requiresGrad?: boolean; name?: string; bf16Compute?: boolean; scales?: Float32Array } = {},
+  ) {
     checkShape(shape, 'Tensor');
     const dtype = opts.dtype ?? 'f32';
     if (dtype === 'f32' && !(data instanceof Float32Array)) throw new Error('Tensor: dtype f32 needs a Float32Array');
-    if ((dtype === 'bf16' || dtype === 'f16') && !(data instanceof Uint16Array)) throw new Error(`Tensor: dtype ${dtype} needs a Uint16Array of raw bits`);
+    if ((dtype === 'bf16' || dtype === 'f16') && !(data instanceof Uint16Array))
+      throw new Error(`Tensor: dtype ${dtype} needs a Uint16Array of raw bits`);
     if (dtype === 'i8') {
       if (!(data instanceof Int8Array)) throw new Error('Tensor: dtype i8 needs an Int8Array');
-      if (shape.length !== 2) throw new Error(`Tensor: an i8 tensor must be a 2-D matrix, got shape ${shapeStr(shape)}`);
-      if (!opts.scales || opts.scales.length !== shape[0]) throw new Error(`Tensor: an i8 tensor of shape ${shapeStr(shape)} needs ${shape[0]} row scales, got ${opts.scales ? opts.scales.length : 'none'}`);
+      if (shape.length !== 2)
+        throw new Error(`Tensor: an i8 tensor must be a 2-D matrix, got shape ${shapeStr(shape)}`);
+      if (!opts.scales || opts.scales.length !== shape[0])
+        throw new Error(
+          `Tensor: an i8 tensor of shape ${shapeStr(shape)} needs ${shape[0]} row scales, got ${opts.scales ? opts.scales.length : 'none'}`,
+        );
     } else if (opts.scales) {
       throw new Error(`Tensor: scales are for dtype i8, not ${dtype}`);
     }
@@ -118,7 +135,8 @@ export class Tensor {
     if (data.length !== sizeOf(shape)) {
       throw new Error(`Tensor: data has ${data.length} elements but shape ${shapeStr(shape)} needs ${sizeOf(shape)}`);
     }
-    if (opts.requiresGrad && dtype !== 'f32') throw new Error(`Tensor: a ${dtype} tensor cannot be trainable (half weights are frozen)`);
+    if (opts.requiresGrad && dtype !== 'f32')
+      throw new Error(`Tensor: a ${dtype} tensor cannot be trainable (half weights are frozen)`);
     if (opts.bf16Compute && dtype !== 'bf16') throw new Error(`Tensor: bf16Compute needs dtype bf16, got ${dtype}`);
     this.bf16Compute = opts.bf16Compute ?? false;
     this.data = data;
@@ -138,11 +156,12 @@ export class Tensor {
 
   /** The float32 values; throws for half tensors (use `toF32()` to widen). */
   get f32(): Float32Array {
-    if (this.dtype !== 'f32') throw new Error(`tensor ${this.label()} is ${this.dtype}; this operation needs float32 (call toF32())`);
+    if (this.dtype !== 'f32')
+      throw new Error(`tensor ${this.label()} is ${this.dtype}; this operation needs float32 (call toF32())`);
     return this.data as Float32Array;
   }
 
-  /** Kernel storage code of this tensor. */
+  /** @internal Kernel storage code of this tensor. */
   get wtype(): WType {
     if (this.dtype === 'f32') return WType.F32;
     if (this.dtype === 'bf16') return this.bf16Compute ? WType.BF16Dot : WType.BF16;
@@ -157,7 +176,8 @@ export class Tensor {
   /** Dimension `d`, negative counts from the end. */
   dim(d: number): number {
     const i = d < 0 ? this.shape.length + d : d;
-    if (i < 0 || i >= this.shape.length) throw new Error(`dimension ${d} is out of range for a tensor of shape ${shapeStr(this.shape)}`);
+    if (i < 0 || i >= this.shape.length)
+      throw new Error(`dimension ${d} is out of range for a tensor of shape ${shapeStr(this.shape)}`);
     return this.shape[i]!;
   }
 
@@ -173,7 +193,8 @@ export class Tensor {
 
   /** Make this a trainable leaf (or freeze it). */
   requiresGrad_(flag = true): this {
-    if (flag && this.dtype !== 'f32') throw new Error(`tensor ${this.label()} is ${this.dtype}; only float32 tensors can be trained`);
+    if (flag && this.dtype !== 'f32')
+      throw new Error(`tensor ${this.label()} is ${this.dtype}; only float32 tensors can be trained`);
     if (this.node) throw new Error('requiresGrad_ can only be set on leaf tensors');
     this.requiresGrad = flag;
     return this;
@@ -181,7 +202,11 @@ export class Tensor {
 
   /** A new leaf sharing this data, outside the graph. */
   detach(): Tensor {
-    return new Tensor(this.data, this.shape, { dtype: this.dtype, bf16Compute: this.bf16Compute, ...(this.scales ? { scales: this.scales } : {}) });
+    return new Tensor(this.data, this.shape, {
+      dtype: this.dtype,
+      bf16Compute: this.bf16Compute,
+      ...(this.scales ? { scales: this.scales } : {}),
+    });
   }
 
   zeroGrad(): void {
@@ -193,8 +218,10 @@ export class Tensor {
    * `.grad`; the graph is released as it is consumed unless `retainGraph`.
    */
   backward(gradOut?: Float32Array, opts: { retainGraph?: boolean } = {}): void {
-    if (!this.requiresGrad) throw new Error('backward(): this tensor does not require a gradient (no trainable tensor contributed to it)');
-    if (!gradOut && this.size !== 1) throw new Error(`backward(): output has shape ${shapeStr(this.shape)}; pass gradOut for a non-scalar`);
+    if (!this.requiresGrad)
+      throw new Error('backward(): this tensor does not require a gradient (no trainable tensor contributed to it)');
+    if (!gradOut && this.size !== 1)
+      throw new Error(`backward(): output has shape ${shapeStr(this.shape)}; pass gradOut for a non-scalar`);
     runBackward(this, gradOut ?? new Float32Array([1]), opts.retainGraph ?? false);
   }
 }
@@ -226,7 +253,8 @@ function topoOrder(root: Tensor): Tensor[] {
 }
 
 function runBackward(root: Tensor, gradOut: Float32Array, retainGraph: boolean): void {
-  if (gradOut.length !== root.size) throw new Error(`backward(): gradOut has ${gradOut.length} elements, output has ${root.size}`);
+  if (gradOut.length !== root.size)
+    throw new Error(`backward(): gradOut has ${gradOut.length} elements, output has ${root.size}`);
   const grads = new Map<number, Float32Array>();
   const ctx: BackwardContext = {
     accumulate(t: Tensor, g: Float32Array): void {
@@ -264,8 +292,13 @@ function addInto(dst: Float32Array, src: Float32Array): void {
  * Create the output tensor of an op. It joins the graph only when grad mode is on and some input
  * requires a gradient; otherwise `backward` is never stored (so nothing it closes over is kept).
  */
-export function result(data: Float32Array, shape: readonly number[], op: string, inputs: readonly Tensor[],
-  backward: (gradOut: Float32Array, ctx: BackwardContext) => void): Tensor {
+export function result(
+  data: Float32Array,
+  shape: readonly number[],
+  op: string,
+  inputs: readonly Tensor[],
+  backward: (gradOut: Float32Array, ctx: BackwardContext) => void,
+): Tensor {
   const out = new Tensor(data, shape);
   // Inputs first: frozen-weight inference never asks for the (async-context) grad mode.
   if (inputs.some((t) => t.requiresGrad) && isGradEnabled()) {

@@ -4,6 +4,7 @@
  */
 import type { Rng } from '../tensor/random.js';
 
+/** A batch of token ids for next-token training. */
 export interface LmBatch {
   /** [batch, seq] row-major. */
   inputIds: Int32Array;
@@ -21,7 +22,8 @@ export { causalLmLoss } from './losses.js';
  * predictions per row). Every window lies inside the stream; a shorter stream is an error.
  */
 export function sampleLmBatch(tokens: Int32Array, batchSize: number, seqLen: number, rng: Rng): LmBatch {
-  if (tokens.length < seqLen) throw new Error(`sampleLmBatch: ${tokens.length} tokens cannot fill a window of ${seqLen}`);
+  if (tokens.length < seqLen)
+    throw new Error(`sampleLmBatch: ${tokens.length} tokens cannot fill a window of ${seqLen}`);
   const inputIds = new Int32Array(batchSize * seqLen);
   for (let b = 0; b < batchSize; b++) {
     const start = rng.int(tokens.length - seqLen + 1);

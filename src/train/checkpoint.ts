@@ -28,6 +28,7 @@ export function writeFolderWhole(dir: string, fill: (tmpDir: string) => void): v
   writeFolderAtomicSync(dir, fill);
 }
 
+/** The trainer's state saved in a checkpoint (step, epoch, generators, optimiser). */
 export interface TrainerState {
   /** Optimizer steps completed. */
   step: number;
@@ -50,7 +51,8 @@ export interface TrainerState {
 export function moduleRngs(model: Module): Map<string, Rng> {
   const out = new Map<string, Rng>();
   for (const [path, m] of model.namedModules()) {
-    for (const [key, value] of Object.entries(m)) if (value instanceof Rng) out.set(path ? `${path}.${key}` : key, value);
+    for (const [key, value] of Object.entries(m))
+      if (value instanceof Rng) out.set(path ? `${path}.${key}` : key, value);
   }
   return out;
 }
@@ -60,23 +62,37 @@ function f32Raw(data: Float32Array, shape: readonly number[]): RawTensor {
 }
 
 /** Write a checkpoint folder (whole). `saveModel` adds the adapter/model folder under `adapter/`. */
-export function saveCheckpoint(dir: string, parts: {
-  params: ReadonlyArray<[string, Tensor]>;
-  optimizer: Optimizer;
-  state: Omit<TrainerState, 'parameters' | 'optimizer'>;
-  saveModel?: (dir: string) => void;
-}): void {
+export function saveCheckpoint(
+  dir: string,
+  parts: {
+    params: ReadonlyArray<[string, Tensor]>;
+    optimizer: Optimizer;
+    state: Omit<TrainerState, 'parameters' | 'optimizer'>;
+    saveModel?: (dir: string) => void;
+  },
+): void {
   writeFolderWhole(dir, (tmp) => {
-    writeSafetensors(join(tmp, 'trainable.safetensors'), new Map(parts.params.map(([name, t]) => [name, f32Raw(t.f32, t.shape)])), { format: 'pt' });
+    writeSafetensors(
+      join(tmp, 'trainable.safetensors'),
+      new Map(parts.params.map(([name, t]) => [name, f32Raw(t.f32, t.shape)])),
+      { format: 'pt' },
+    );
     const opt = new Map<string, RawTensor>();
     let optimizerState: TrainerState['optimizer'];
     if (parts.optimizer instanceof AdamW) {
       const sd = parts.optimizer.stateDict();
-      sd.forEach((s, i) => { if (s) { opt.set(`m.${i}`, f32Raw(s.m, [s.m.length])); opt.set(`v.${i}`, f32Raw(s.v, [s.v.length])); } });
+      sd.forEach((s, i) => {
+        if (s) {
+          opt.set(`m.${i}`, f32Raw(s.m, [s.m.length]));
+          opt.set(`v.${i}`, f32Raw(s.v, [s.v.length]));
+        }
+      });
       optimizerState = { type: 'adamw', steps: sd.map((s) => s?.step ?? null) };
     } else if (parts.optimizer instanceof SGD) {
       const sd = parts.optimizer.stateDict();
-      sd.forEach((b, i) => { if (b) opt.set(`buf.${i}`, f32Raw(b, [b.length])); });
+      sd.forEach((b, i) => {
+        if (b) opt.set(`buf.${i}`, f32Raw(b, [b.length]));
+      });
       optimizerState = { type: 'sgd', steps: sd.map((b) => (b ? 1 : null)) };
     } else {
       throw new Error('saveCheckpoint: only AdamW and SGD optimizers can be checkpointed');
@@ -94,7 +110,10 @@ export function listCheckpoints(outDir: string): Array<{ step: number; path: str
   if (!existsSync(root)) return [];
   return readdirSync(root)
     .map((name) => ({ name, m: /^step-(\d+)$/.exec(name) }))
-    .filter((e): e is { name: string; m: RegExpExecArray } => e.m !== null && existsSync(join(root, e.name, 'trainer_state.json')))
+    .filter(
+      (e): e is { name: string; m: RegExpExecArray } =>
+        e.m !== null && existsSync(join(root, e.name, 'trainer_state.json')),
+    )
     .map((e) => ({ step: Number(e.m[1]), path: join(root, e.name) }))
     .sort((a, b) => a.step - b.step);
 }
@@ -104,16 +123,23 @@ function readState(dir: string): TrainerState {
   const where = `${dir}/trainer_state.json`;
   const int = (k: string): number => {
     const v = j[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`${where}: field "${k}" must be a non-negative integer`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+      throw new Error(`${where}: field "${k}" must be a non-negative integer`);
     return v;
   };
-  if (!Array.isArray(j.parameters) || !j.parameters.every((p) => typeof p === 'string')) throw new Error(`${where}: field "parameters" must be a list of names`);
+  if (!Array.isArray(j.parameters) || !j.parameters.every((p) => typeof p === 'string'))
+    throw new Error(`${where}: field "parameters" must be a list of names`);
   const opt = j.optimizer as Record<string, unknown> | undefined;
-  if (!opt || (opt.type !== 'adamw' && opt.type !== 'sgd') || !Array.isArray(opt.steps)) throw new Error(`${where}: field "optimizer" must be {type: "adamw" | "sgd", steps: [...]}`);
+  if (!opt || (opt.type !== 'adamw' && opt.type !== 'sgd') || !Array.isArray(opt.steps))
+    throw new Error(`${where}: field "optimizer" must be {type: "adamw" | "sgd", steps: [...]}`);
   const rngs = j.rngs;
-  if (rngs === null || typeof rngs !== 'object' || Array.isArray(rngs)) throw new Error(`${where}: field "rngs" must be an object`);
+  if (rngs === null || typeof rngs !== 'object' || Array.isArray(rngs))
+    throw new Error(`${where}: field "rngs" must be an object`);
   return {
-    step: int('step'), epoch: int('epoch'), stepInEpoch: int('stepInEpoch'), seed: int('seed'),
+    step: int('step'),
+    epoch: int('epoch'),
+    stepInEpoch: int('stepInEpoch'),
+    seed: int('seed'),
     best: (j.best ?? null) as TrainerState['best'],
     evalsWithoutImprovement: int('evalsWithoutImprovement'),
     rngs: rngs as Record<string, number[]>,
@@ -126,37 +152,50 @@ function readState(dir: string): TrainerState {
  * Restore a checkpoint into live objects: trainable weights (by name, which must match the
  * run's trainable parameters exactly), optimizer state, and every named generator.
  */
-export function loadCheckpoint(dir: string, parts: {
-  params: ReadonlyArray<[string, Tensor]>;
-  optimizer: Optimizer;
-  rngs: Map<string, Rng>;
-}): TrainerState {
+export function loadCheckpoint(
+  dir: string,
+  parts: {
+    params: ReadonlyArray<[string, Tensor]>;
+    optimizer: Optimizer;
+    rngs: Map<string, Rng>;
+  },
+): TrainerState {
   const state = readState(dir);
   const names = parts.params.map(([n]) => n);
   if (names.length !== state.parameters.length || names.some((n, i) => n !== state.parameters[i])) {
-    throw new Error(`${dir}: the checkpoint's trainable parameters (${state.parameters.length}) differ from this run's (${names.length}); first difference: ${names.find((n, i) => n !== state.parameters[i]) ?? state.parameters[names.length] ?? '?'}`);
+    throw new Error(
+      `${dir}: the checkpoint's trainable parameters (${state.parameters.length}) differ from this run's (${names.length}); first difference: ${names.find((n, i) => n !== state.parameters[i]) ?? state.parameters[names.length] ?? '?'}`,
+    );
   }
   const weights = readSafetensors(join(dir, 'trainable.safetensors')).tensors;
   for (const [name, t] of parts.params) {
     const raw = weights.get(name);
-    if (!raw || raw.dtype !== 'F32' || raw.data.length !== t.size) throw new Error(`${dir}/trainable.safetensors: "${name}" is missing or does not match ${t.label()}`);
+    if (!raw || raw.dtype !== 'F32' || raw.data.length !== t.size)
+      throw new Error(`${dir}/trainable.safetensors: "${name}" is missing or does not match ${t.label()}`);
     t.f32.set(raw.data as Float32Array);
   }
   const opt = readSafetensors(join(dir, 'optimizer.safetensors')).tensors;
   const vec = (key: string, size: number): Float32Array => {
     const raw = opt.get(key);
-    if (!raw || raw.dtype !== 'F32' || raw.data.length !== size) throw new Error(`${dir}/optimizer.safetensors: "${key}" is missing or has the wrong size (expected ${size})`);
+    if (!raw || raw.dtype !== 'F32' || raw.data.length !== size)
+      throw new Error(`${dir}/optimizer.safetensors: "${key}" is missing or has the wrong size (expected ${size})`);
     return raw.data as Float32Array;
   };
   if (parts.optimizer instanceof AdamW) {
-    if (state.optimizer.type !== 'adamw') throw new Error(`${dir}: checkpoint optimizer is ${state.optimizer.type}, this run uses adamw`);
-    parts.optimizer.loadStateDict(parts.params.map(([, t], i) => {
-      const step = state.optimizer.steps[i];
-      return typeof step === 'number' ? { m: vec(`m.${i}`, t.size), v: vec(`v.${i}`, t.size), step } : null;
-    }));
+    if (state.optimizer.type !== 'adamw')
+      throw new Error(`${dir}: checkpoint optimizer is ${state.optimizer.type}, this run uses adamw`);
+    parts.optimizer.loadStateDict(
+      parts.params.map(([, t], i) => {
+        const step = state.optimizer.steps[i];
+        return typeof step === 'number' ? { m: vec(`m.${i}`, t.size), v: vec(`v.${i}`, t.size), step } : null;
+      }),
+    );
   } else if (parts.optimizer instanceof SGD) {
-    if (state.optimizer.type !== 'sgd') throw new Error(`${dir}: checkpoint optimizer is ${state.optimizer.type}, this run uses sgd`);
-    parts.optimizer.loadStateDict(parts.params.map(([, t], i) => (opt.has(`buf.${i}`) ? vec(`buf.${i}`, t.size) : null)));
+    if (state.optimizer.type !== 'sgd')
+      throw new Error(`${dir}: checkpoint optimizer is ${state.optimizer.type}, this run uses sgd`);
+    parts.optimizer.loadStateDict(
+      parts.params.map(([, t], i) => (opt.has(`buf.${i}`) ? vec(`buf.${i}`, t.size) : null)),
+    );
   } else {
     throw new Error('loadCheckpoint: only AdamW and SGD optimizers can be restored');
   }

@@ -12,6 +12,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import type { Example, Located } from './data.js';
 import type { Batch, LossFn } from './trainer.js';
 
+/** A text-classification example: text (or a pair) and its label. */
 export interface ClassificationExample {
   inputIds: readonly number[] | Int32Array;
   tokenTypeIds?: readonly number[] | Int32Array;
@@ -29,45 +30,73 @@ export interface ClassificationBatch extends Batch {
   seqLen: number;
 }
 
+/** A model with a classification head that the classification helpers can train and run. */
 export interface ClassifierModel extends Module {
-  forward(input: { inputIds: Int32Array; batchSize: number; attentionMask?: Uint8Array; tokenTypeIds?: Int32Array; labels?: Int32Array | Float32Array }): { logits: Tensor; loss?: Tensor };
+  forward(input: {
+    inputIds: Int32Array;
+    batchSize: number;
+    attentionMask?: Uint8Array;
+    tokenTypeIds?: Int32Array;
+    labels?: Int32Array | Float32Array;
+  }): { logits: Tensor; loss?: Tensor };
 }
 
 /**
  * A label mapping for classification: string labels sorted (as datasets' ClassLabel from
  * sorted unique values), numbers and booleans as integers. `regression` keeps numbers as targets.
  */
-export function labelMapping(examples: ReadonlyArray<Example>, kind: 'classification' | 'regression'): { toId: (label: unknown, where: string) => number; names: string[] } {
+export function labelMapping(
+  examples: ReadonlyArray<Example>,
+  kind: 'classification' | 'regression',
+): { toId: (label: unknown, where: string) => number; names: string[] } {
   if (kind === 'regression') {
     return {
       names: ['score'],
       toId: (l, where) => {
         const x = typeof l === 'string' ? Number(l) : l;
-        if (typeof x !== 'number' || !Number.isFinite(x)) throw new Error(`${where}: field "label": expected a number for regression, got ${JSON.stringify(l)}`);
+        if (typeof x !== 'number' || !Number.isFinite(x))
+          throw new Error(`${where}: field "label": expected a number for regression, got ${JSON.stringify(l)}`);
         return x;
       },
     };
   }
-  const values = [...new Set(examples.map((e) => (e.kind === 'label' ? String(e.label === true ? 1 : e.label === false ? 0 : e.label) : '')))];
+  const values = [
+    ...new Set(
+      examples.map((e) => (e.kind === 'label' ? String(e.label === true ? 1 : e.label === false ? 0 : e.label) : '')),
+    ),
+  ];
   const numeric = values.every((v) => /^-?\d+$/.test(v));
-  const names = numeric ? values.map(Number).sort((a, b) => a - b).map(String) : values.sort();
+  const names = numeric
+    ? values
+        .map(Number)
+        .sort((a, b) => a - b)
+        .map(String)
+    : values.sort();
   const index = new Map(names.map((n, i) => [n, numeric ? Number(n) : i]));
-  if (numeric && names.some((n) => Number(n) < 0)) throw new Error(`classification labels must be non-negative integers, got ${names.join(', ')}`);
+  if (numeric && names.some((n) => Number(n) < 0))
+    throw new Error(`classification labels must be non-negative integers, got ${names.join(', ')}`);
   return {
     names,
     toId: (l, where) => {
       const key = String(l === true ? 1 : l === false ? 0 : l);
       const id = index.get(key);
-      if (id === undefined) throw new Error(`${where}: field "label": "${key}" is not one of the training labels (${names.join(', ')})`);
+      if (id === undefined)
+        throw new Error(`${where}: field "label": "${key}" is not one of the training labels (${names.join(', ')})`);
       return id;
     },
   };
 }
 
 /** Tokenize a labelled record ({text, textPair?, label}); truncation to maxLength keeps the end special token. */
-export function classificationTokens(tok: PreTrainedTokenizer, ex: Located<Example> | Example, toId: (label: unknown, where: string) => number, opts: { maxLength?: number } = {}): ClassificationExample {
+export function classificationTokens(
+  tok: PreTrainedTokenizer,
+  ex: Located<Example> | Example,
+  toId: (label: unknown, where: string) => number,
+  opts: { maxLength?: number } = {},
+): ClassificationExample {
   const where = 'source' in ex ? `${ex.source.file}:${ex.source.line}` : 'example';
-  if (ex.kind !== 'label') throw new Error(`${where}: a "${ex.kind}" record is not a classification example (expected text and label)`);
+  if (ex.kind !== 'label')
+    throw new Error(`${where}: a "${ex.kind}" record is not a classification example (expected text and label)`);
   const enc = tok.encodeBatch([ex.text], {
     ...(ex.textPair !== undefined ? { textPairs: [ex.textPair] } : {}),
     ...(opts.maxLength !== undefined ? { truncation: true, maxLength: opts.maxLength } : {}),
@@ -76,7 +105,10 @@ export function classificationTokens(tok: PreTrainedTokenizer, ex: Located<Examp
 }
 
 /** Pad a batch (right side); labels as class ids or float targets (regression). */
-export function collateClassification(examples: readonly ClassificationExample[], opts: { padTokenId: number; regression?: boolean; padToMultipleOf?: number }): ClassificationBatch {
+export function collateClassification(
+  examples: readonly ClassificationExample[],
+  opts: { padTokenId: number; regression?: boolean; padToMultipleOf?: number },
+): ClassificationBatch {
   if (examples.length === 0) throw new Error('collateClassification: no examples');
   const B = examples.length;
   const mult = opts.padToMultipleOf ?? 1;
@@ -99,7 +131,8 @@ export function collateClassification(examples: readonly ClassificationExample[]
   let labels: Int32Array | Float32Array;
   if (opts.regression) labels = Float32Array.from(flat);
   else {
-    if (flat.length !== B || flat.some((l) => !Number.isInteger(l) || l < 0)) throw new Error('collateClassification: class labels must be one non-negative integer per example');
+    if (flat.length !== B || flat.some((l) => !Number.isInteger(l) || l < 0))
+      throw new Error('collateClassification: class labels must be one non-negative integer per example');
     labels = Int32Array.from(flat);
   }
   return { inputIds, attentionMask, tokenTypeIds, labels, batchSize: B, seqLen: T, count: B, tokens };
@@ -107,18 +140,33 @@ export function collateClassification(examples: readonly ClassificationExample[]
 
 /** The loss: the model's own (cross-entropy, MSE or BCE by problem type), a mean over examples. */
 export const classificationLoss: LossFn<ClassifierModel, ClassificationBatch> = (model, b) => {
-  const out = model.forward({ inputIds: b.inputIds, batchSize: b.batchSize, attentionMask: b.attentionMask, tokenTypeIds: b.tokenTypeIds, labels: b.labels });
+  const out = model.forward({
+    inputIds: b.inputIds,
+    batchSize: b.batchSize,
+    attentionMask: b.attentionMask,
+    tokenTypeIds: b.tokenTypeIds,
+    labels: b.labels,
+  });
   if (!out.loss) throw new Error('classification loss: the model returned no loss');
   return out.loss;
 };
 
 /** Logits [B, numLabels] for a batch, as plain arrays (inference mode is the caller's). */
 export function classificationLogits(model: ClassifierModel, b: ClassificationBatch): Float32Array {
-  return model.forward({ inputIds: b.inputIds, batchSize: b.batchSize, attentionMask: b.attentionMask, tokenTypeIds: b.tokenTypeIds }).logits.f32;
+  return model.forward({
+    inputIds: b.inputIds,
+    batchSize: b.batchSize,
+    attentionMask: b.attentionMask,
+    tokenTypeIds: b.tokenTypeIds,
+  }).logits.f32;
 }
 
 /** Predictions (argmax class, or the regression value) and references over examples. */
-export function predictClassification(model: ClassifierModel, examples: readonly ClassificationExample[], opts: { padTokenId: number; regression?: boolean; batchSize?: number }): { predictions: number[]; references: number[] } {
+export function predictClassification(
+  model: ClassifierModel,
+  examples: readonly ClassificationExample[],
+  opts: { padTokenId: number; regression?: boolean; batchSize?: number },
+): { predictions: number[]; references: number[] } {
   const predictions: number[] = [];
   const references: number[] = [];
   const bs = opts.batchSize ?? 16;

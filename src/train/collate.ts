@@ -11,12 +11,14 @@ import * as F from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Batch, LossContext, LossFn } from './trainer.js';
 
+/** Label value that the loss skips (transformers' -100). */
 export const IGNORE_INDEX = -100;
 
 /** One tokenized causal-LM example. `labels` default to the ids (every token learned). */
 /** Token ids as a typed array or a plain list. */
 export type TokenIds = Int32Array | readonly number[];
 
+/** A tokenised language-modelling example: ids and which positions count in the loss. */
 export interface LmExample {
   inputIds: TokenIds;
   /** Same length as inputIds; -100 marks tokens that are context only (prompts). */
@@ -31,6 +33,7 @@ export interface CausalLmBatch extends Batch {
   seqLen: number;
 }
 
+/** Options of {@link collateCausalLm}. */
 export interface LmCollateOptions {
   padTokenId: number;
   /** Truncate longer examples (from the right) to this many tokens. */
@@ -51,7 +54,8 @@ export function collateCausalLm(examples: readonly LmExample[], opts: LmCollateO
   if (examples.length === 0) throw new Error('collateCausalLm: no examples');
   const max = opts.maxLength ?? Infinity;
   const lens = examples.map((e, i) => {
-    if (e.labels && e.labels.length !== e.inputIds.length) throw new Error(`collateCausalLm: example ${i} has ${e.inputIds.length} ids but ${e.labels.length} labels`);
+    if (e.labels && e.labels.length !== e.inputIds.length)
+      throw new Error(`collateCausalLm: example ${i} has ${e.inputIds.length} ids but ${e.labels.length} labels`);
     return Math.min(e.inputIds.length, max);
   });
   const mult = opts.padToMultipleOf ?? 1;
@@ -80,14 +84,16 @@ export function collateCausalLm(examples: readonly LmExample[], opts: LmCollateO
  * Attention crosses document boundaries within a row, as in run_clm.py.
  */
 export function packSequences(docs: readonly TokenIds[], seqLen: number, separatorId?: number): LmExample[] {
-  if (!Number.isInteger(seqLen) || seqLen < 2) throw new Error(`packSequences: seqLen must be an integer >= 2, got ${seqLen}`);
+  if (!Number.isInteger(seqLen) || seqLen < 2)
+    throw new Error(`packSequences: seqLen must be an integer >= 2, got ${seqLen}`);
   const stream: number[] = [];
   for (const d of docs) {
     for (let i = 0; i < d.length; i++) stream.push(d[i]!);
     if (separatorId !== undefined) stream.push(separatorId);
   }
   const out: LmExample[] = [];
-  for (let i = 0; i + seqLen <= stream.length; i += seqLen) out.push({ inputIds: Int32Array.from(stream.slice(i, i + seqLen)) });
+  for (let i = 0; i + seqLen <= stream.length; i += seqLen)
+    out.push({ inputIds: Int32Array.from(stream.slice(i, i + seqLen)) });
   return out;
 }
 
@@ -109,7 +115,9 @@ export function causalLmLossFn(opts: { neftuneAlpha?: number } = {}): LossFn<Cau
   if (!(alpha >= 0)) throw new Error(`neftuneAlpha must be >= 0, got ${alpha}`);
   return (model, batch, ctx) => {
     const out = model.forward({
-      ...(alpha > 0 && ctx.training ? { inputsEmbeds: neftuneEmbeddings(model, batch, alpha, ctx) } : { inputIds: batch.inputIds }),
+      ...(alpha > 0 && ctx.training
+        ? { inputsEmbeds: neftuneEmbeddings(model, batch, alpha, ctx) }
+        : { inputIds: batch.inputIds }),
       batchSize: batch.batchSize,
       attentionMask: batch.attentionMask,
       labels: batch.labels,

@@ -102,7 +102,8 @@ function jaccard(a: ReadonlySet<string>, b: ReadonlySet<string>): number {
 }
 
 function checkInteger(name: string, value: number, min: number, max: number): void {
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`findDuplicates: ${name} must be an integer in [${min}, ${max}], got ${value}`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new Error(`findDuplicates: ${name} must be an integer in [${min}, ${max}], got ${value}`);
 }
 
 /**
@@ -111,11 +112,13 @@ function checkInteger(name: string, value: number, min: number, max: number): vo
  */
 export function findDuplicates(texts: readonly string[], options: DedupOptions = {}): DedupReport {
   const { threshold = 0.8, shingleSize = 5, numPermutations = 128, bands = 16, seed = 0, exactOnly = false } = options;
-  if (!(threshold > 0 && threshold <= 1)) throw new Error(`findDuplicates: threshold must be in (0, 1], got ${threshold}`);
+  if (!(threshold > 0 && threshold <= 1))
+    throw new Error(`findDuplicates: threshold must be in (0, 1], got ${threshold}`);
   checkInteger('shingleSize', shingleSize, 1, 100);
   checkInteger('numPermutations', numPermutations, 1, 4096);
   checkInteger('bands', bands, 1, numPermutations);
-  if (numPermutations % bands !== 0) throw new Error(`findDuplicates: numPermutations (${numPermutations}) must be a multiple of bands (${bands})`);
+  if (numPermutations % bands !== 0)
+    throw new Error(`findDuplicates: numPermutations (${numPermutations}) must be a multiple of bands (${bands})`);
   checkInteger('seed', seed, 0, 2 ** 32 - 1);
   const rows = numPermutations / bands;
 
@@ -200,6 +203,7 @@ export function findDuplicates(texts: readonly string[], options: DedupOptions =
 /** The items whose texts {@link findDuplicates} keeps (the report must come from these items). */
 export function removeDuplicates<T>(items: readonly T[], report: DedupReport): T[] {
   const last = report.keep[report.keep.length - 1];
-  if (last !== undefined && last >= items.length) throw new Error(`removeDuplicates: the report keeps index ${last} but there are ${items.length} items`);
+  if (last !== undefined && last >= items.length)
+    throw new Error(`removeDuplicates: the report keeps index ${last} but there are ${items.length} items`);
   return report.keep.map((i) => items[i] as T);
 }

@@ -18,7 +18,12 @@ import { moduleRngs } from './checkpoint.js';
  * y = fn(x), recorded as one node whose backward recomputes fn. `params` are the trainable tensors
  * fn reads (so the output joins the graph even when x needs no gradient); `rngs` are replayed.
  */
-export function checkpointed(fn: (x: Tensor) => Tensor, x: Tensor, params: readonly Tensor[], rngs: readonly Rng[] = []): Tensor {
+export function checkpointed(
+  fn: (x: Tensor) => Tensor,
+  x: Tensor,
+  params: readonly Tensor[],
+  rngs: readonly Rng[] = [],
+): Tensor {
   const trainable = params.filter((p) => p.requiresGrad);
   if (!isGradEnabled() || (!x.requiresGrad && trainable.length === 0)) return fn(x);
   const before = rngs.map((r) => r.state());
@@ -47,17 +52,33 @@ type Forward = (this: Module, x: Tensor, ...rest: unknown[]) => Tensor;
  * of blocks wrapped; `disableGradientCheckpointing` undoes it.
  */
 export function enableGradientCheckpointing(model: Module, blocks?: Module[]): number {
-  const targets = blocks ?? model.namedModules().filter(([path]) => BLOCK_PATH.test(path)).map(([, m]) => m);
-  if (targets.length === 0) throw new Error('gradient checkpointing: no transformer blocks found (layers.N, h.N or layer.N); pass the blocks');
+  const targets =
+    blocks ??
+    model
+      .namedModules()
+      .filter(([path]) => BLOCK_PATH.test(path))
+      .map(([, m]) => m);
+  if (targets.length === 0)
+    throw new Error('gradient checkpointing: no transformer blocks found (layers.N, h.N or layer.N); pass the blocks');
   for (const block of targets) {
     const holder = block as unknown as { forward: Forward; __uncheckpointed?: Forward };
     if (holder.__uncheckpointed) continue;
     const original = holder.forward;
-    Object.defineProperty(block, '__uncheckpointed', { value: original, enumerable: false, configurable: true, writable: true });
+    Object.defineProperty(block, '__uncheckpointed', {
+      value: original,
+      enumerable: false,
+      configurable: true,
+      writable: true,
+    });
     const wrapped: Forward = function (this: Module, x: Tensor, ...rest: unknown[]): Tensor {
       // A KV cache is appended to in place and a prefix (prompt methods) has its own graph:
       // recomputing either would be wrong, so those calls run normally.
-      const usesCache = rest.some((r) => r !== null && typeof r === 'object' && ((r as { cache?: unknown }).cache || (r as { prefix?: unknown }).prefix));
+      const usesCache = rest.some(
+        (r) =>
+          r !== null &&
+          typeof r === 'object' &&
+          ((r as { cache?: unknown }).cache || (r as { prefix?: unknown }).prefix),
+      );
       if (usesCache) return original.call(block, x, ...rest);
       const params = block.parameters();
       const rngs = [...moduleRngs(block).values()];
@@ -68,6 +89,7 @@ export function enableGradientCheckpointing(model: Module, blocks?: Module[]): n
   return targets.length;
 }
 
+/** Turns gradient checkpointing off again. */
 export function disableGradientCheckpointing(model: Module): void {
   for (const [, m] of model.namedModules()) {
     const holder = m as unknown as { __uncheckpointed?: Forward };

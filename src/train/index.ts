@@ -1,13 +1,79 @@
-/** Training: the loop (TrainingArgs, train, evaluate), data, collators, schedules, checkpoints, losses. */
-export * from './optim.js';
-export * from './causal-lm.js';
-export * from './losses.js';
-export * from './schedule.js';
-export * from './trainer.js';
-export * from './checkpoint.js';
-export * from './run-log.js';
-export * from './data.js';
-export * from './collate.js';
-export * from './sft.js';
-export * from './classification.js';
-export * from './gradient-checkpointing.js';
+/**
+ * Training: the loop (`train`, `evaluate`, {@link TrainingArgs}), datasets and collators,
+ * supervised fine-tuning formats, schedules, optimisers, checkpoints and the run log.
+ *
+ * @module
+ */
+export {
+  train,
+  evaluate,
+  repetitionMetrics,
+  l2spRegularizer,
+  ewcRegularizer,
+  diagonalFisher,
+  NonFiniteError,
+  type TrainingArgs,
+  type TrainOptions,
+  type TrainResult,
+  type TrainCallbacks,
+  type StepInfo,
+  type EvalResult,
+  type GeneratedSample,
+  type Batch,
+  type LossFn,
+  type LossContext,
+  type HasAuxiliaryLoss,
+  type Regularizer,
+} from './trainer.js';
+export { AdamW, SGD, clipGradNorm, type Optimizer, type AdamWOptions, type SGDOptions } from './optim.js';
+export { scheduleFactor, SCHEDULER_TYPES, type SchedulerType, type ScheduleOptions } from './schedule.js';
+export { saveCheckpoint, loadCheckpoint, listCheckpoints, type TrainerState } from './checkpoint.js';
+export {
+  RunLog,
+  readRunLog,
+  Progress,
+  type RunRecord,
+  type RunRecordType,
+  type ProgressMode,
+  type ProgressUpdate,
+} from './run-log.js';
+export {
+  loadExamples,
+  loadDataFolder,
+  readRecords,
+  streamRecords,
+  toExample,
+  splitDataset,
+  type DataFormat,
+  type SourceRecord,
+  type ReadOptions,
+  type Example,
+  type ExampleKind,
+  type Located,
+  type ColumnMap,
+} from './data.js';
+export {
+  collateCausalLm,
+  packSequences,
+  causalLmLossFn,
+  neftuneEmbeddings,
+  IGNORE_INDEX,
+  type TokenIds,
+  type LmExample,
+  type LmCollateOptions,
+} from './collate.js';
+export { alpacaPrompt, promptCompletionTokens, chatTokens, sftTokens, type SftOptions } from './sft.js';
+export {
+  labelMapping,
+  classificationTokens,
+  collateClassification,
+  classificationLogits,
+  predictClassification,
+  classificationLoss,
+  type ClassificationExample,
+  type ClassificationBatch,
+  type ClassifierModel,
+} from './classification.js';
+export { enableGradientCheckpointing, disableGradientCheckpointing } from './gradient-checkpointing.js';
+export { sampleLmBatch, type LmBatch } from './causal-lm.js';
+export { causalLmLoss } from './losses.js';

@@ -5,6 +5,7 @@
 import { kernels } from '../native/index.js';
 import type { Tensor } from '../tensor/tensor.js';
 
+/** What the training loop needs from an optimiser. */
 export interface Optimizer {
   /** Apply one update from the parameters' current `.grad` (parameters without a gradient are skipped). */
   step(): void;
@@ -13,6 +14,7 @@ export interface Optimizer {
   lr: number;
 }
 
+/** Options of {@link AdamW} (PyTorch's defaults). */
 export interface AdamWOptions {
   lr?: number;
   betas?: [number, number];
@@ -30,21 +32,40 @@ export class AdamW implements Optimizer {
   /** Steps taken per parameter (bias correction counts per parameter, as PyTorch). */
   private readonly state = new Map<Tensor, { m: Float32Array; v: Float32Array; step: number }>();
 
-  constructor(readonly params: Tensor[], opts: AdamWOptions = {}) {
+  constructor(
+    readonly params: Tensor[],
+    opts: AdamWOptions = {},
+  ) {
     this.lr = opts.lr ?? 1e-3;
     this.betas = opts.betas ?? [0.9, 0.999];
     this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 0.01;
-    for (const p of params) if (!p.requiresGrad) throw new Error(`AdamW: parameter ${p.label()} does not require a gradient`);
+    for (const p of params)
+      if (!p.requiresGrad) throw new Error(`AdamW: parameter ${p.label()} does not require a gradient`);
   }
 
   step(): void {
     for (const p of this.params) {
       if (!p.grad) continue;
       let s = this.state.get(p);
-      if (!s) { s = { m: new Float32Array(p.size), v: new Float32Array(p.size), step: 0 }; this.state.set(p, s); }
+      if (!s) {
+        s = { m: new Float32Array(p.size), v: new Float32Array(p.size), step: 0 };
+        this.state.set(p, s);
+      }
       s.step++;
-      kernels.adamw(p.f32, p.grad, s.m, s.v, p.size, this.lr, this.betas[0], this.betas[1], this.eps, this.weightDecay, s.step);
+      kernels.adamw(
+        p.f32,
+        p.grad,
+        s.m,
+        s.v,
+        p.size,
+        this.lr,
+        this.betas[0],
+        this.betas[1],
+        this.eps,
+        this.weightDecay,
+        s.step,
+      );
     }
   }
 
@@ -58,16 +79,22 @@ export class AdamW implements Optimizer {
   }
 
   loadStateDict(states: ReadonlyArray<{ m: Float32Array; v: Float32Array; step: number } | null>): void {
-    if (states.length !== this.params.length) throw new Error(`AdamW.loadStateDict: ${states.length} states for ${this.params.length} parameters`);
+    if (states.length !== this.params.length)
+      throw new Error(`AdamW.loadStateDict: ${states.length} states for ${this.params.length} parameters`);
     states.forEach((s, i) => {
       const p = this.params[i]!;
-      if (!s) { this.state.delete(p); return; }
-      if (s.m.length !== p.size || s.v.length !== p.size) throw new Error(`AdamW.loadStateDict: state ${i} does not match parameter ${p.label()}`);
+      if (!s) {
+        this.state.delete(p);
+        return;
+      }
+      if (s.m.length !== p.size || s.v.length !== p.size)
+        throw new Error(`AdamW.loadStateDict: state ${i} does not match parameter ${p.label()}`);
       this.state.set(p, { m: Float32Array.from(s.m), v: Float32Array.from(s.v), step: s.step });
     });
   }
 }
 
+/** Options of {@link SGD}. */
 export interface SGDOptions {
   lr?: number;
   momentum?: number;
@@ -82,9 +109,13 @@ export class SGD implements Optimizer {
   lr: number;
   private readonly buf = new Map<Tensor, Float32Array>();
 
-  constructor(readonly params: Tensor[], readonly opts: SGDOptions = {}) {
+  constructor(
+    readonly params: Tensor[],
+    readonly opts: SGDOptions = {},
+  ) {
     this.lr = opts.lr ?? 1e-3;
-    if (opts.nesterov && (!(opts.momentum ?? 0) || (opts.dampening ?? 0) !== 0)) throw new Error('SGD: nesterov needs momentum > 0 and dampening 0');
+    if (opts.nesterov && (!(opts.momentum ?? 0) || (opts.dampening ?? 0) !== 0))
+      throw new Error('SGD: nesterov needs momentum > 0 and dampening 0');
   }
 
   step(): void {
@@ -99,8 +130,10 @@ export class SGD implements Optimizer {
       for (let i = 0; i < g.length; i++) d[i] = g[i]! + wd * w[i]!;
       if (mom !== 0) {
         let b = this.buf.get(p);
-        if (!b) { b = Float32Array.from(d); this.buf.set(p, b); }
-        else for (let i = 0; i < b.length; i++) b[i] = mom * b[i]! + (1 - damp) * d[i]!;
+        if (!b) {
+          b = Float32Array.from(d);
+          this.buf.set(p, b);
+        } else for (let i = 0; i < b.length; i++) b[i] = mom * b[i]! + (1 - damp) * d[i]!;
         if (this.opts.nesterov) for (let i = 0; i < d.length; i++) d[i] = d[i]! + mom * b[i]!;
         else d.set(b);
       }
@@ -118,11 +151,15 @@ export class SGD implements Optimizer {
   }
 
   loadStateDict(states: ReadonlyArray<Float32Array | null>): void {
-    if (states.length !== this.params.length) throw new Error(`SGD.loadStateDict: ${states.length} states for ${this.params.length} parameters`);
+    if (states.length !== this.params.length)
+      throw new Error(`SGD.loadStateDict: ${states.length} states for ${this.params.length} parameters`);
     states.forEach((s, i) => {
       const p = this.params[i];
       if (!p) return;
-      if (!s) { this.buf.delete(p); return; }
+      if (!s) {
+        this.buf.delete(p);
+        return;
+      }
       if (s.length !== p.size) throw new Error(`SGD.loadStateDict: state ${i} does not match parameter ${p.label()}`);
       this.buf.set(p, Float32Array.from(s));
     });
@@ -138,6 +175,11 @@ export function clipGradNorm(params: readonly Tensor[], maxNorm: number): number
   for (const p of params) if (p.grad) ss += kernels.sumSquares(p.grad, p.grad.length);
   const norm = Math.sqrt(ss);
   const coef = maxNorm / (norm + 1e-6);
-  if (coef < 1) for (const p of params) if (p.grad) { const g = p.grad; for (let i = 0; i < g.length; i++) g[i] = g[i]! * coef; }
+  if (coef < 1)
+    for (const p of params)
+      if (p.grad) {
+        const g = p.grad;
+        for (let i = 0; i < g.length; i++) g[i] = g[i]! * coef;
+      }
   return norm;
 }

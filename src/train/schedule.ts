@@ -8,8 +8,10 @@
 
 export type SchedulerType = 'linear' | 'cosine' | 'constant' | 'constant_with_warmup';
 
+/** The learning-rate schedules, by transformers' names. */
 export const SCHEDULER_TYPES: readonly SchedulerType[] = ['linear', 'cosine', 'constant', 'constant_with_warmup'];
 
+/** Options of {@link scheduleFactor}. */
 export interface ScheduleOptions {
   type: SchedulerType;
   /** Steps of linear warm-up from 0 (default 0). */
@@ -24,8 +26,10 @@ export interface ScheduleOptions {
 export function scheduleFactor(opts: ScheduleOptions, done: number): number {
   const warmup = opts.warmupSteps ?? 0;
   const total = opts.totalSteps;
-  if (!Number.isInteger(warmup) || warmup < 0) throw new Error(`schedule: warmupSteps must be a non-negative integer, got ${warmup}`);
-  if (!Number.isInteger(total) || total < 0) throw new Error(`schedule: totalSteps must be a non-negative integer, got ${total}`);
+  if (!Number.isInteger(warmup) || warmup < 0)
+    throw new Error(`schedule: warmupSteps must be a non-negative integer, got ${warmup}`);
+  if (!Number.isInteger(total) || total < 0)
+    throw new Error(`schedule: totalSteps must be a non-negative integer, got ${total}`);
   if (opts.type !== 'constant' && done < warmup) return done / Math.max(1, warmup);
   switch (opts.type) {
     case 'constant':

@@ -16,6 +16,7 @@ import type { ChatMessage, PreTrainedTokenizer } from '../io/tokenizer.js';
 import type { Example, Located } from './data.js';
 import { IGNORE_INDEX, type LmExample } from './collate.js';
 
+/** Options of the supervised fine-tuning tokenisers. */
 export interface SftOptions {
   /** Learn the prompt tokens too (default false: prompts are masked with -100). */
   trainOnPrompt?: boolean;
@@ -44,18 +45,29 @@ function build(segments: Array<{ ids: number[]; learn: boolean }>, opts: SftOpti
   const ids: number[] = [];
   const labels: number[] = [];
   for (const s of segments) {
-    for (const id of s.ids) { ids.push(id); labels.push(s.learn || opts.trainOnPrompt ? id : IGNORE_INDEX); }
+    for (const id of s.ids) {
+      ids.push(id);
+      labels.push(s.learn || opts.trainOnPrompt ? id : IGNORE_INDEX);
+    }
   }
   const n = Math.min(ids.length, opts.maxLength ?? Infinity);
   return { inputIds: Int32Array.from(ids.slice(0, n)), labels: Int32Array.from(labels.slice(0, n)) };
 }
 
 /** Prompt (context) then completion + EOS (learned). The prompt gets the tokenizer's special prefix (BOS). */
-export function promptCompletionTokens(tok: PreTrainedTokenizer, prompt: string, completion: string, opts: SftOptions = {}): LmExample {
-  return build([
-    { ids: tok.encode(prompt, { addSpecialTokens: true }), learn: false },
-    { ids: [...tok.encode(completion, { addSpecialTokens: false }), eosOf(tok, opts)], learn: true },
-  ], opts);
+export function promptCompletionTokens(
+  tok: PreTrainedTokenizer,
+  prompt: string,
+  completion: string,
+  opts: SftOptions = {},
+): LmExample {
+  return build(
+    [
+      { ids: tok.encode(prompt, { addSpecialTokens: true }), learn: false },
+      { ids: [...tok.encode(completion, { addSpecialTokens: false }), eosOf(tok, opts)], learn: true },
+    ],
+    opts,
+  );
 }
 
 /**
@@ -64,10 +76,13 @@ export function promptCompletionTokens(tok: PreTrainedTokenizer, prompt: string,
  * template must render a conversation's prefix as a prefix of the whole (every common template does).
  */
 export function chatTokens(tok: PreTrainedTokenizer, messages: ChatMessage[], opts: SftOptions = {}): LmExample {
-  if (!messages.some((m) => m.role === 'assistant')) throw new Error('chat SFT: the conversation has no assistant message to learn');
+  if (!messages.some((m) => m.role === 'assistant'))
+    throw new Error('chat SFT: the conversation has no assistant message to learn');
   const template = opts.chatTemplate ?? tok.chatTemplate ?? undefined;
-  if (!template) throw new Error('chat SFT: the tokenizer has no chat template; pass chatTemplate or use prompt/completion records');
-  const render = (ms: ChatMessage[], gen: boolean): string => tok.applyChatTemplate(ms, { tokenize: false, addGenerationPrompt: gen, chatTemplate: template });
+  if (!template)
+    throw new Error('chat SFT: the tokenizer has no chat template; pass chatTemplate or use prompt/completion records');
+  const render = (ms: ChatMessage[], gen: boolean): string =>
+    tok.applyChatTemplate(ms, { tokenize: false, addGenerationPrompt: gen, chatTemplate: template });
   const full = render(messages, false);
   const segments: Array<{ ids: number[]; learn: boolean }> = [];
   let pos = 0;
@@ -81,7 +96,9 @@ export function chatTokens(tok: PreTrainedTokenizer, messages: ChatMessage[], op
     const before = render(messages.slice(0, i), true);
     const through = render(messages.slice(0, i + 1), false);
     if (!full.startsWith(before) || !full.startsWith(through) || !through.startsWith(before)) {
-      throw new Error(`chat SFT: message ${i}: the chat template does not render the conversation's prefix as a prefix of the whole; cannot tell the assistant tokens apart`);
+      throw new Error(
+        `chat SFT: message ${i}: the chat template does not render the conversation's prefix as a prefix of the whole; cannot tell the assistant tokens apart`,
+      );
     }
     cut(before.length, false, `message ${i}: prompt boundary out of order`);
     cut(through.length, true, `message ${i}: assistant boundary out of order`);
@@ -96,14 +113,24 @@ export function sftTokens(tok: PreTrainedTokenizer, ex: Example | Located<Exampl
   try {
     switch (ex.kind) {
       case 'text':
-        return build([{ ids: [...tok.encode(ex.text, { addSpecialTokens: true }), eosOf(tok, opts)], learn: true }], opts);
+        return build(
+          [{ ids: [...tok.encode(ex.text, { addSpecialTokens: true }), eosOf(tok, opts)], learn: true }],
+          opts,
+        );
       case 'prompt-completion':
         return promptCompletionTokens(tok, ex.prompt, ex.completion, opts);
       case 'instruction': {
         const template = opts.chatTemplate ?? tok.chatTemplate;
         if (template) {
           const user = ex.input ? `${ex.instruction}\n\n${ex.input}` : ex.instruction;
-          return chatTokens(tok, [{ role: 'user', content: user }, { role: 'assistant', content: ex.output }], opts);
+          return chatTokens(
+            tok,
+            [
+              { role: 'user', content: user },
+              { role: 'assistant', content: ex.output },
+            ],
+            opts,
+          );
         }
         return promptCompletionTokens(tok, alpacaPrompt(ex.instruction, ex.input), ex.output, opts);
       }
@@ -113,6 +140,6 @@ export function sftTokens(tok: PreTrainedTokenizer, ex: Example | Located<Exampl
         throw new Error(`a "${ex.kind}" record is not a language-modelling example`);
     }
   } catch (e) {
-    throw new Error(`${where}${(e as Error).message}`);
+    throw new Error(`${where}${(e as Error).message}`, { cause: e });
   }
 }

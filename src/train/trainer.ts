@@ -22,7 +22,14 @@ import type { Module } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import { noGrad, type Tensor } from '../tensor/tensor.js';
-import { listCheckpoints, loadCheckpoint, moduleRngs, saveCheckpoint, writeFolderWhole, type TrainerState } from './checkpoint.js';
+import {
+  listCheckpoints,
+  loadCheckpoint,
+  moduleRngs,
+  saveCheckpoint,
+  writeFolderWhole,
+  type TrainerState,
+} from './checkpoint.js';
 import { AdamW, SGD, clipGradNorm, type Optimizer } from './optim.js';
 import { Progress, RunLog, type ProgressMode } from './run-log.js';
 import { SCHEDULER_TYPES, scheduleFactor, warmupStepsFor, type SchedulerType } from './schedule.js';
@@ -124,6 +131,7 @@ export interface Regularizer {
   penalty(): Tensor;
 }
 
+/** What the trainer reports after each optimiser step. */
 export interface StepInfo {
   step: number;
   epoch: number;
@@ -135,6 +143,7 @@ export interface StepInfo {
   elapsedSec: number;
 }
 
+/** Result of {@link evaluate}: the loss and any metrics. */
 export interface EvalResult {
   loss: number;
   metrics: Record<string, number>;
@@ -147,6 +156,7 @@ export interface TrainCallbacks {
   onCheckpoint?(step: number, path: string, best: boolean): void;
 }
 
+/** Everything {@link train} needs: model, arguments, data, collator, loss and callbacks. */
 export interface TrainOptions<M extends Module, E, B extends Batch> {
   model: M;
   args: TrainingArgs;
@@ -170,7 +180,12 @@ export interface TrainOptions<M extends Module, E, B extends Batch> {
   /** Write the adapter (PEFT folder) or model; default: the trainable weights as safetensors. */
   saveModel?: (dir: string) => void;
   /** What the config record says about the model, method and task (docs/run-log.md). */
-  describe?: { model?: Record<string, unknown>; method?: Record<string, unknown>; task?: string; data?: Record<string, number> };
+  describe?: {
+    model?: Record<string, unknown>;
+    method?: Record<string, unknown>;
+    task?: string;
+    data?: Record<string, number>;
+  };
   /** Where progress lines go (default stderr). */
   print?: (line: string) => void;
 }
@@ -188,11 +203,18 @@ export function repetitionMetrics(seqs: ReadonlyArray<readonly number[]>): Recor
   const out: Record<string, number> = {};
   const usable = seqs.filter((s) => s.length > 0);
   if (usable.length === 0) return out;
-  for (const n of [1, 2]) { const v = distinctN(usable, n); if (Number.isFinite(v)) out[`distinct-${n}`] = v; }
-  for (const n of [2, 3, 4]) { const v = meanRepN(usable, n); if (Number.isFinite(v)) out[`rep-${n}`] = v; }
+  for (const n of [1, 2]) {
+    const v = distinctN(usable, n);
+    if (Number.isFinite(v)) out[`distinct-${n}`] = v;
+  }
+  for (const n of [2, 3, 4]) {
+    const v = meanRepN(usable, n);
+    if (Number.isFinite(v)) out[`rep-${n}`] = v;
+  }
   return out;
 }
 
+/** What {@link train} returns. */
 export interface TrainResult {
   steps: number;
   reason: 'completed' | 'early-stopped' | 'max-steps' | 'callback';
@@ -206,19 +228,60 @@ export interface TrainResult {
 /** Raised for a non-finite loss or gradient; `step` is the optimizer step that met it. */
 export class NonFiniteError extends Error {
   /** The step's loss and gradient norm so far (NaN where not reached). */
-  constructor(readonly step: number, what: string, readonly loss = NaN, readonly gradNorm = NaN) {
-    super(`step ${step}: non-finite ${what}; stopping (nothing from this step was applied or saved). Lower the learning rate, check the data, or clip gradients.`);
+  constructor(
+    readonly step: number,
+    what: string,
+    readonly loss = NaN,
+    readonly gradNorm = NaN,
+  ) {
+    super(
+      `step ${step}: non-finite ${what}; stopping (nothing from this step was applied or saved). Lower the learning rate, check the data, or clip gradients.`,
+    );
     this.name = 'NonFiniteError';
   }
 }
 
 /** Resolved arguments with every default filled in. */
-export type ResolvedArgs = Required<Omit<TrainingArgs, 'maxSteps' | 'outDir' | 'resumeFrom' | 'metricForBest' | 'greaterIsBetter' | 'warmupRatio'>> &
+export type ResolvedArgs = Required<
+  Omit<TrainingArgs, 'maxSteps' | 'outDir' | 'resumeFrom' | 'metricForBest' | 'greaterIsBetter' | 'warmupRatio'>
+> &
   Pick<TrainingArgs, 'maxSteps' | 'outDir' | 'resumeFrom' | 'metricForBest' | 'greaterIsBetter' | 'warmupRatio'>;
 
 /** Fill defaults and check every field (a bad field is an error naming it). */
 export function resolveArgs(args: TrainingArgs): ResolvedArgs {
-  const known = new Set(['batchSize', 'gradientAccumulationSteps', 'maxSteps', 'epochs', 'learningRate', 'optimizer', 'weightDecay', 'adamBetas', 'adamEpsilon', 'momentum', 'nesterov', 'lrScheduler', 'warmupSteps', 'warmupRatio', 'maxGradNorm', 'seed', 'shuffle', 'groupByLength', 'evalEvery', 'evalBatchSize', 'saveEvery', 'saveTotalLimit', 'outDir', 'resumeFrom', 'metricForBest', 'greaterIsBetter', 'earlyStoppingPatience', 'progress', 'logEvery', 'l2spStrength', 'replayRatio']);
+  const known = new Set([
+    'batchSize',
+    'gradientAccumulationSteps',
+    'maxSteps',
+    'epochs',
+    'learningRate',
+    'optimizer',
+    'weightDecay',
+    'adamBetas',
+    'adamEpsilon',
+    'momentum',
+    'nesterov',
+    'lrScheduler',
+    'warmupSteps',
+    'warmupRatio',
+    'maxGradNorm',
+    'seed',
+    'shuffle',
+    'groupByLength',
+    'evalEvery',
+    'evalBatchSize',
+    'saveEvery',
+    'saveTotalLimit',
+    'outDir',
+    'resumeFrom',
+    'metricForBest',
+    'greaterIsBetter',
+    'earlyStoppingPatience',
+    'progress',
+    'logEvery',
+    'l2spStrength',
+    'replayRatio',
+  ]);
   for (const k of Object.keys(args)) if (!known.has(k)) throw new Error(`TrainingArgs: unknown field "${k}"`);
   const posInt = (k: keyof TrainingArgs, v: number, min = 1): number => {
     if (!Number.isInteger(v) || v < min) throw new Error(`TrainingArgs.${k}: expected an integer >= ${min}, got ${v}`);
@@ -262,12 +325,20 @@ export function resolveArgs(args: TrainingArgs): ResolvedArgs {
   if (args.metricForBest !== undefined) r.metricForBest = args.metricForBest;
   if (args.greaterIsBetter !== undefined) r.greaterIsBetter = args.greaterIsBetter;
   if (args.warmupRatio !== undefined) r.warmupRatio = args.warmupRatio;
-  if (r.optimizer !== 'adamw' && r.optimizer !== 'sgd') throw new Error(`TrainingArgs.optimizer: expected "adamw" or "sgd", got "${String(r.optimizer)}"`);
-  if (!SCHEDULER_TYPES.includes(r.lrScheduler)) throw new Error(`TrainingArgs.lrScheduler: expected one of ${SCHEDULER_TYPES.join(', ')}, got "${String(r.lrScheduler)}"`);
-  if (!['auto', 'bar', 'lines', 'none'].includes(r.progress)) throw new Error(`TrainingArgs.progress: expected auto, bar, lines or none, got "${String(r.progress)}"`);
-  if (r.replayRatio >= 1) throw new Error(`TrainingArgs.replayRatio: expected a fraction in [0, 1), got ${r.replayRatio}`);
-  if (r.resumeFrom !== undefined && r.resumeFrom === 'latest' && !r.outDir) throw new Error('TrainingArgs.resumeFrom "latest" needs outDir');
-  if ((r.earlyStoppingPatience > 0 || r.metricForBest) && r.evalEvery === 0) throw new Error('TrainingArgs: metricForBest / earlyStoppingPatience need evalEvery > 0');
+  if (r.optimizer !== 'adamw' && r.optimizer !== 'sgd')
+    throw new Error(`TrainingArgs.optimizer: expected "adamw" or "sgd", got "${String(r.optimizer)}"`);
+  if (!SCHEDULER_TYPES.includes(r.lrScheduler))
+    throw new Error(
+      `TrainingArgs.lrScheduler: expected one of ${SCHEDULER_TYPES.join(', ')}, got "${String(r.lrScheduler)}"`,
+    );
+  if (!['auto', 'bar', 'lines', 'none'].includes(r.progress))
+    throw new Error(`TrainingArgs.progress: expected auto, bar, lines or none, got "${String(r.progress)}"`);
+  if (r.replayRatio >= 1)
+    throw new Error(`TrainingArgs.replayRatio: expected a fraction in [0, 1), got ${r.replayRatio}`);
+  if (r.resumeFrom !== undefined && r.resumeFrom === 'latest' && !r.outDir)
+    throw new Error('TrainingArgs.resumeFrom "latest" needs outDir');
+  if ((r.earlyStoppingPatience > 0 || r.metricForBest) && r.evalEvery === 0)
+    throw new Error('TrainingArgs: metricForBest / earlyStoppingPatience need evalEvery > 0');
   return r;
 }
 
@@ -282,7 +353,13 @@ export function subSeed(seed: number, ...parts: number[]): number {
  * The example indices of each optimizer step of an epoch: a seeded permutation (or file order),
  * optionally grouped by length, cut into steps of `perStep` examples (a last partial step is kept).
  */
-export function epochPlan(n: number, perStep: number, epoch: number, args: Pick<ResolvedArgs, 'seed' | 'shuffle' | 'groupByLength' | 'batchSize'>, lengthOf?: (i: number) => number): number[][] {
+export function epochPlan(
+  n: number,
+  perStep: number,
+  epoch: number,
+  args: Pick<ResolvedArgs, 'seed' | 'shuffle' | 'groupByLength' | 'batchSize'>,
+  lengthOf?: (i: number) => number,
+): number[][] {
   const order = Array.from({ length: n }, (_, i) => i);
   const rng = new Rng(subSeed(args.seed, 1, epoch));
   if (args.shuffle) rng.shuffle(order);
@@ -292,7 +369,8 @@ export function epochPlan(n: number, perStep: number, epoch: number, args: Pick<
     // As transformers' LengthGroupedSampler: mega-batches of 50 batches sorted by length.
     const mega = 50 * perStep;
     const sorted: number[] = [];
-    for (let i = 0; i < order.length; i += mega) sorted.push(...order.slice(i, i + mega).sort((a, b) => lengthOf(b) - lengthOf(a)));
+    for (let i = 0; i < order.length; i += mega)
+      sorted.push(...order.slice(i, i + mega).sort((a, b) => lengthOf(b) - lengthOf(a)));
     for (let i = 0; i < sorted.length; i += perStep) groups.push(sorted.slice(i, i + perStep));
     if (args.shuffle) rng.shuffle(groups);
   } else {
@@ -303,13 +381,17 @@ export function epochPlan(n: number, perStep: number, epoch: number, args: Pick<
 }
 
 /** Evaluate: the mean loss over every example's count, plus the task metrics. */
-export function evaluate<M extends Module, E, B extends Batch>(model: M, examples: readonly E[], opts: {
-  collate: (examples: E[]) => B;
-  loss: LossFn<M, B>;
-  batchSize: number;
-  metrics?: (model: M, examples: readonly E[]) => Record<string, number>;
-  seed?: number;
-}): EvalResult {
+export function evaluate<M extends Module, E, B extends Batch>(
+  model: M,
+  examples: readonly E[],
+  opts: {
+    collate: (examples: E[]) => B;
+    loss: LossFn<M, B>;
+    batchSize: number;
+    metrics?: (model: M, examples: readonly E[]) => Record<string, number>;
+    seed?: number;
+  },
+): EvalResult {
   const wasTraining = model.training;
   model.eval();
   try {
@@ -353,12 +435,18 @@ export function l2spRegularizer(params: ReadonlyArray<[string, Tensor]>, strengt
  * Elastic weight consolidation (Kirkpatrick et al. 2017): (strength / 2) Σ F_i (w_i - w0_i)², with
  * F the diagonal empirical Fisher (mean squared gradient of the general-data loss at w0).
  */
-export function ewcRegularizer(params: ReadonlyArray<[string, Tensor]>, fisher: readonly Float32Array[], strength: number): Regularizer {
-  if (fisher.length !== params.length) throw new Error(`ewcRegularizer: ${fisher.length} Fisher vectors for ${params.length} parameters`);
+export function ewcRegularizer(
+  params: ReadonlyArray<[string, Tensor]>,
+  fisher: readonly Float32Array[],
+  strength: number,
+): Regularizer {
+  if (fisher.length !== params.length)
+    throw new Error(`ewcRegularizer: ${fisher.length} Fisher vectors for ${params.length} parameters`);
   const anchors = params.map(([, t]) => F.tensor(Float32Array.from(t.f32), t.shape));
   const weights = params.map(([name, t], i) => {
     const f = fisher[i]!;
-    if (f.length !== t.size) throw new Error(`ewcRegularizer: Fisher vector for "${name}" has ${f.length} entries, expected ${t.size}`);
+    if (f.length !== t.size)
+      throw new Error(`ewcRegularizer: Fisher vector for "${name}" has ${f.length} entries, expected ${t.size}`);
     return F.tensor(f, t.shape);
   });
   return {
@@ -376,7 +464,11 @@ export function ewcRegularizer(params: ReadonlyArray<[string, Tensor]>, fisher: 
 }
 
 /** Diagonal empirical Fisher of the loss over `examples` (one backward per batch). */
-export function diagonalFisher<M extends Module, E, B extends Batch>(model: M, examples: readonly E[], opts: { collate: (e: E[]) => B; loss: LossFn<M, B>; batchSize: number }): Float32Array[] {
+export function diagonalFisher<M extends Module, E, B extends Batch>(
+  model: M,
+  examples: readonly E[],
+  opts: { collate: (e: E[]) => B; loss: LossFn<M, B>; batchSize: number },
+): Float32Array[] {
   const params = model.trainableParameters().map(([, t]) => t);
   const fisher = params.map((t) => new Float32Array(t.size));
   let batches = 0;
@@ -385,7 +477,11 @@ export function diagonalFisher<M extends Module, E, B extends Batch>(model: M, e
     for (const p of params) p.grad = null;
     const batch = opts.collate(examples.slice(i, i + opts.batchSize));
     opts.loss(model, batch, { training: false, rng }).backward();
-    params.forEach((p, j) => { const g = p.grad; const f = fisher[j]!; if (g) for (let k = 0; k < g.length; k++) f[k] = f[k]! + g[k]! * g[k]!; });
+    params.forEach((p, j) => {
+      const g = p.grad;
+      const f = fisher[j]!;
+      if (g) for (let k = 0; k < g.length; k++) f[k] = f[k]! + g[k]! * g[k]!;
+    });
     batches++;
   }
   for (const p of params) p.grad = null;
@@ -403,7 +499,13 @@ function buildOptimizer(params: Tensor[], a: ResolvedArgs): Optimizer {
 function saveTrainable(model: Module): (dir: string) => void {
   return (dir) => {
     mkdirSync(dir, { recursive: true });
-    writeSafetensors(join(dir, 'model.safetensors'), new Map(model.trainableParameters().map(([n, t]) => [n, { dtype: 'F32' as const, shape: [...t.shape], data: t.f32 }])), { format: 'pt' });
+    writeSafetensors(
+      join(dir, 'model.safetensors'),
+      new Map(
+        model.trainableParameters().map(([n, t]) => [n, { dtype: 'F32' as const, shape: [...t.shape], data: t.f32 }]),
+      ),
+      { format: 'pt' },
+    );
   };
 }
 
@@ -415,10 +517,12 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
   const a = resolveArgs(opts.args);
   const { model } = opts;
   const named = model.trainableParameters();
-  if (named.length === 0) throw new Error('train: the model has no trainable parameters (apply an adapter or unfreeze some weights)');
+  if (named.length === 0)
+    throw new Error('train: the model has no trainable parameters (apply an adapter or unfreeze some weights)');
   const params = named.map(([, t]) => t);
   if (opts.train.length === 0) throw new Error('train: the training set is empty');
-  if (a.replayRatio > 0 && (!opts.replay || opts.replay.length === 0)) throw new Error('train: replayRatio > 0 needs replay examples');
+  if (a.replayRatio > 0 && (!opts.replay || opts.replay.length === 0))
+    throw new Error('train: replayRatio > 0 needs replay examples');
   const perStep = a.batchSize * a.gradientAccumulationSteps;
   const replayPerStep = Math.round(a.replayRatio * perStep);
   const taskPerStep = perStep - replayPerStep;
@@ -437,7 +541,13 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
   const log = a.outDir ? new RunLog(join(a.outDir, 'run.jsonl')) : null;
   const progress = new Progress(a.progress, a.logEvery, opts.print);
   let state: Omit<TrainerState, 'parameters' | 'optimizer'> = {
-    step: 0, epoch: 0, stepInEpoch: 0, best: null, evalsWithoutImprovement: 0, rngs: {}, seed: a.seed,
+    step: 0,
+    epoch: 0,
+    stepInEpoch: 0,
+    best: null,
+    evalsWithoutImprovement: 0,
+    rngs: {},
+    seed: a.seed,
   };
 
   if (a.resumeFrom) {
@@ -448,8 +558,17 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
       dir = last.path;
     }
     const loaded = loadCheckpoint(dir, { params: named, optimizer, rngs });
-    if (loaded.seed !== a.seed) throw new Error(`${dir}: checkpoint was written with seed ${loaded.seed}, this run has seed ${a.seed}`);
-    state = { step: loaded.step, epoch: loaded.epoch, stepInEpoch: loaded.stepInEpoch, best: loaded.best, evalsWithoutImprovement: loaded.evalsWithoutImprovement, rngs: {}, seed: loaded.seed };
+    if (loaded.seed !== a.seed)
+      throw new Error(`${dir}: checkpoint was written with seed ${loaded.seed}, this run has seed ${a.seed}`);
+    state = {
+      step: loaded.step,
+      epoch: loaded.epoch,
+      stepInEpoch: loaded.stepInEpoch,
+      best: loaded.best,
+      evalsWithoutImprovement: loaded.evalsWithoutImprovement,
+      rngs: {},
+      seed: loaded.seed,
+    };
     log?.write('resume', { step: loaded.step, path: dir });
   } else {
     log?.write('config', {
@@ -489,24 +608,46 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
     opts.callbacks?.onCheckpoint?.(state.step, join(a.outDir, rel), false);
     if (a.saveTotalLimit > 0) {
       const all = listCheckpoints(a.outDir);
-      for (const c of all.slice(0, Math.max(0, all.length - a.saveTotalLimit))) rmSync(c.path, { recursive: true, force: true });
+      for (const c of all.slice(0, Math.max(0, all.length - a.saveTotalLimit)))
+        rmSync(c.path, { recursive: true, force: true });
     }
   };
 
   const runEval = (): 'stop' | void => {
     if (!opts.valid || opts.valid.length === 0) return;
-    const r = evaluate(model, opts.valid, { collate: opts.collate, loss: opts.loss, batchSize: a.evalBatchSize, ...(opts.metrics ? { metrics: opts.metrics } : {}), seed: a.seed });
+    const r = evaluate(model, opts.valid, {
+      collate: opts.collate,
+      loss: opts.loss,
+      batchSize: a.evalBatchSize,
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
+      seed: a.seed,
+    });
     if (!Number.isFinite(r.loss)) throw new NonFiniteError(state.step, 'validation loss');
-    for (const [k, v] of Object.entries(r.metrics)) if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`evaluation at step ${state.step}: metric "${k}" is ${String(v)}; metrics must be finite numbers`);
+    for (const [k, v] of Object.entries(r.metrics))
+      if (typeof v !== 'number' || !Number.isFinite(v))
+        throw new Error(
+          `evaluation at step ${state.step}: metric "${k}" is ${String(v)}; metrics must be finite numbers`,
+        );
     evals.push({ step: state.step, ...r });
     log?.write('eval', { step: state.step, split: 'valid', loss: r.loss, metrics: r.metrics });
-    progress.note(`eval at step ${state.step}: loss ${r.loss.toFixed(4)}${Object.entries(r.metrics).map(([k, v]) => `  ${k} ${v.toFixed(4)}`).join('')}`);
+    progress.note(
+      `eval at step ${state.step}: loss ${r.loss.toFixed(4)}${Object.entries(r.metrics)
+        .map(([k, v]) => `  ${k} ${v.toFixed(4)}`)
+        .join('')}`,
+    );
     if (opts.sample) {
       const wasTraining = model.training;
       model.eval();
       const items = noGrad(() => opts.sample!(model));
       model.train(wasTraining);
-      log?.write('samples', { step: state.step, items: items.map((it) => ({ prompt: it.prompt, output: it.output, ...(it.reference !== undefined ? { reference: it.reference } : {}) })) });
+      log?.write('samples', {
+        step: state.step,
+        items: items.map((it) => ({
+          prompt: it.prompt,
+          output: it.output,
+          ...(it.reference !== undefined ? { reference: it.reference } : {}),
+        })),
+      });
       const rep = repetitionMetrics(items.map((it) => it.tokens));
       repetition.push({ step: state.step, metrics: rep });
       log?.write('repetition', { step: state.step, metrics: rep });
@@ -514,7 +655,10 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
     let stop = opts.callbacks?.onEval?.(state.step, r) === 'stop';
     if (watched) {
       const value = watched === 'loss' ? r.loss : r.metrics[watched];
-      if (value === undefined) throw new Error(`metricForBest "${watched}" is not among the evaluation's metrics (${['loss', ...Object.keys(r.metrics)].join(', ')})`);
+      if (value === undefined)
+        throw new Error(
+          `metricForBest "${watched}" is not among the evaluation's metrics (${['loss', ...Object.keys(r.metrics)].join(', ')})`,
+        );
       const better = state.best === null || (greater ? value > state.best.value : value < state.best.value);
       if (better) {
         state.best = { step: state.step, metric: watched, value };
@@ -522,7 +666,10 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
         checkpoint(true);
       } else {
         state.evalsWithoutImprovement++;
-        if (a.earlyStoppingPatience > 0 && state.evalsWithoutImprovement >= a.earlyStoppingPatience) { reason = 'early-stopped'; stop = true; }
+        if (a.earlyStoppingPatience > 0 && state.evalsWithoutImprovement >= a.earlyStoppingPatience) {
+          reason = 'early-stopped';
+          stop = true;
+        }
       }
     }
     return stop ? 'stop' : undefined;
@@ -532,11 +679,21 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
   try {
     while (state.step < totalSteps) {
       if (planEpoch !== state.epoch) {
-        plan = epochPlan(opts.train.length, taskPerStep, state.epoch, a, lengthOf ? (i) => lengthOf(opts.train[i]!) : undefined);
+        plan = epochPlan(
+          opts.train.length,
+          taskPerStep,
+          state.epoch,
+          a,
+          lengthOf ? (i) => lengthOf(opts.train[i]!) : undefined,
+        );
         planEpoch = state.epoch;
       }
       const indices = plan![state.stepInEpoch];
-      if (!indices) { state.epoch++; state.stepInEpoch = 0; continue; }
+      if (!indices) {
+        state.epoch++;
+        state.stepInEpoch = 0;
+        continue;
+      }
       const examples = indices.map((i) => opts.train[i]!);
       if (replayPerStep > 0 && opts.replay) {
         const rr = new Rng(subSeed(a.seed, 3, state.step));
@@ -549,7 +706,8 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
 
       // Micro-batches; the loss weights are their shares of the whole step's count.
       const micro: B[] = [];
-      for (let i = 0; i < examples.length; i += a.batchSize) micro.push(opts.collate(examples.slice(i, i + a.batchSize)));
+      for (let i = 0; i < examples.length; i += a.batchSize)
+        micro.push(opts.collate(examples.slice(i, i + a.batchSize)));
       const total = micro.reduce((s, b) => s + b.count, 0);
       const tokens = micro.reduce((s, b) => s + b.tokens, 0);
       optimizer.zeroGrad();
@@ -573,13 +731,22 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
         }
       }
       const gradNorm = clipGradNorm(params, a.maxGradNorm > 0 ? a.maxGradNorm : Infinity);
-      if (!Number.isFinite(gradNorm)) throw new NonFiniteError(stepNo, `gradient (global norm ${gradNorm})`, total > 0 ? lossSum / total : NaN, gradNorm);
+      if (!Number.isFinite(gradNorm))
+        throw new NonFiniteError(
+          stepNo,
+          `gradient (global norm ${gradNorm})`,
+          total > 0 ? lossSum / total : NaN,
+          gradNorm,
+        );
       if (total > 0) optimizer.step();
       optimizer.zeroGrad();
 
       state.step = stepNo;
       state.stepInEpoch++;
-      if (state.stepInEpoch >= plan!.length) { state.epoch++; state.stepInEpoch = 0; }
+      if (state.stepInEpoch >= plan!.length) {
+        state.epoch++;
+        state.stepInEpoch = 0;
+      }
       const elapsedSec = (performance.now() - t0) / 1000;
       const info: StepInfo = {
         step: stepNo,
@@ -605,10 +772,19 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
     }
     if (a.outDir) writeFolder(join(a.outDir, 'adapter'), saveModel);
     const elapsedSec = (performance.now() - t0) / 1000;
-    log?.write('end', { step: state.step, reason: reason === 'callback' ? 'completed' : reason, best: state.best, elapsedSec });
+    log?.write('end', {
+      step: state.step,
+      reason: reason === 'callback' ? 'completed' : reason,
+      best: state.best,
+      elapsedSec,
+    });
     return { steps: state.step, reason, best: state.best, history, evals, repetition, elapsedSec };
   } catch (e) {
-    try { log?.write('error', { step: state.step + 1, message: (e as Error).message }); } catch { /* the original error matters more */ }
+    try {
+      log?.write('error', { step: state.step + 1, message: (e as Error).message });
+    } catch {
+      /* the original error matters more */
+    }
     throw e;
   } finally {
     progress.stop();

@@ -26,7 +26,10 @@ test('demo rejects --steps 0, --rank 0, a bad --lr and an --out that is a file b
     for (const [over, expected] of cases) {
       const lines: string[] = [];
       const t0 = performance.now();
-      assert.throws(() => runDemo({ ...base, ...over, log: (l) => lines.push(l) }), (e: Error) => expected.test(e.message));
+      assert.throws(
+        () => runDemo({ ...base, ...over, log: (l) => lines.push(l) }),
+        (e: Error) => expected.test(e.message),
+      );
       assert.deepEqual(lines, [], 'nothing was loaded or printed');
       assert.ok(performance.now() - t0 < 200, 'failed before loading the model');
     }
@@ -40,8 +43,10 @@ test('demo --lr 1e308 stops at the first non-finite loss or gradient and saves n
   const out = join(dir, 'adapter');
   try {
     const lines: string[] = [];
-    assert.throws(() => runDemo({ ...base, steps: 20, lr: 1e308, out, log: (l) => lines.push(l) }),
-      /^Error: demo: step [0-9]+: the loss is (NaN|-?Infinity|[0-9.e+-]+) and the gradient norm .*training diverged \(try a smaller --lr than 1e\+308\)\. Nothing was saved\.$/);
+    assert.throws(
+      () => runDemo({ ...base, steps: 20, lr: 1e308, out, log: (l) => lines.push(l) }),
+      /^Error: demo: step [0-9]+: the loss is (NaN|-?Infinity|[0-9.e+-]+) and the gradient norm .*training diverged \(try a smaller --lr than 1e\+308\)\. Nothing was saved\.$/,
+    );
     assert.ok(!existsSync(out), 'no adapter folder');
     assert.deepEqual(readdirSync(dir), []);
     assert.ok(!lines.some((l) => /Saved the adapter/.test(l)));

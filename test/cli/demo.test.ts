@@ -21,7 +21,10 @@ test('demo: the loss falls, the model learns "Pip", and the adapter is saved in 
     const cfg = JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8')) as { peft_type: string; r: number };
     assert.equal(cfg.peft_type, 'LORA');
     assert.equal(cfg.r, 8);
-    assert.ok(lines.some((l) => /reloaded on a fresh base: max \|Δlogit\| = 0$/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /reloaded on a fresh base: max \|Δlogit\| = 0$/.test(l)),
+      lines.join('\n'),
+    );
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

@@ -6,7 +6,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command } from 'commander';
-import { addSamplingOptions, computeDtypeFromFlags, optionsFromFlags, type SamplingFlags } from '../../src/cli/generate.js';
+import {
+  addSamplingOptions,
+  computeDtypeFromFlags,
+  optionsFromFlags,
+  type SamplingFlags,
+} from '../../src/cli/generate.js';
 import { parseGenerationConfig } from '../../src/io/hf-config.js';
 import type { CausalLM } from '../../src/models/causal-lm.js';
 

@@ -34,7 +34,11 @@ test('ChatSession drops the oldest turns when the conversation outgrows the posi
     assert.ok(turn.promptTokens + 12 <= 96, `turn ${i}: ${turn.promptTokens} prompt tokens`);
     assert.equal(turn.droppedMessages % 2, 0);
     // The reply is what a fresh generation on the remaining conversation gives.
-    const fresh = generate(model, chat.renderPrompt(chat.messages.slice(0, -1)), { ...generation, tokenizer: tok, stopStrings: ['\nUser:'] });
+    const fresh = generate(model, chat.renderPrompt(chat.messages.slice(0, -1)), {
+      ...generation,
+      tokenizer: tok,
+      stopStrings: ['\nUser:'],
+    });
     assert.equal(turn.text, fresh.texts![0]!.trim(), `turn ${i}`);
   }
   assert.ok(dropped > 0, 'some turns were dropped');
@@ -43,17 +47,43 @@ test('ChatSession drops the oldest turns when the conversation outgrows the posi
 
   // One message longer than the model: an error for this turn; the conversation stays as it was.
   const before = [...chat.messages];
-  assert.throws(() => chat.send('dog '.repeat(200)), /^Error: chat: this message needs \d+ tokens with the system message, and the reply 12 more; the model holds 96 positions\. Send a shorter message\.$/);
+  assert.throws(
+    () => chat.send('dog '.repeat(200)),
+    /^Error: chat: this message needs \d+ tokens with the system message, and the reply 12 more; the model holds 96 positions\. Send a shorter message\.$/,
+  );
   assert.deepEqual(chat.messages, before);
   assert.ok(chat.send('And then?').text.length >= 0);
 });
 
 test('tunekit chat keeps going past the context (says so) and after a too-long message', () => {
-  const lines = [...Array.from({ length: 8 }, (_, i) => `Tell me about the cat number ${i}`), 'cat '.repeat(200), 'Goodbye'];
-  const run = spawnSync(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'chat', '--model', dir, '--greedy', '--max-new-tokens', '12', '--no-stream'],
-    { input: `${lines.join('\n')}\n`, encoding: 'utf8', timeout: 60_000 });
-  assert.equal(run.stdout.trim().split('\n').length, 9, `a reply for every message but the too-long one:\n${run.stdout}\n${run.stderr}`);
+  const lines = [
+    ...Array.from({ length: 8 }, (_, i) => `Tell me about the cat number ${i}`),
+    'cat '.repeat(200),
+    'Goodbye',
+  ];
+  const run = spawnSync(
+    process.execPath,
+    [
+      join(repoRoot, 'dist/src/cli/main.js'),
+      'chat',
+      '--model',
+      dir,
+      '--greedy',
+      '--max-new-tokens',
+      '12',
+      '--no-stream',
+    ],
+    { input: `${lines.join('\n')}\n`, encoding: 'utf8', timeout: 60_000 },
+  );
+  assert.equal(
+    run.stdout.trim().split('\n').length,
+    9,
+    `a reply for every message but the too-long one:\n${run.stdout}\n${run.stderr}`,
+  );
   assert.match(run.stderr, /\[the conversation outgrew the model's 96 positions: dropped the \d+ oldest messages\]/);
-  assert.match(run.stderr, /error: chat: this message needs \d+ tokens, and the reply 12 more; the model holds 96 positions/);
+  assert.match(
+    run.stderr,
+    /error: chat: this message needs \d+ tokens, and the reply 12 more; the model holds 96 positions/,
+  );
   assert.equal(run.status, 1, 'a failed turn is reported in the exit status');
 });

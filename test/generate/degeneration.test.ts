@@ -33,5 +33,8 @@ test('phrase loops: an n-gram repeated back to back past the threshold is cut af
   // no loop: unchanged
   const clean = 'A perfectly normal answer, with no repetition at all.';
   assert.deepEqual(cutDegenerateLoop(clean), { text: clean, rule: null, cutAt: clean.length, repeated: null });
-  assert.throws(() => cutDegenerateLoop('x', { maxPeriod: 0 }), /maxPeriod must be an integer in \[1, 1000000\], got 0/);
+  assert.throws(
+    () => cutDegenerateLoop('x', { maxPeriod: 0 }),
+    /maxPeriod must be an integer in \[1, 1000000\], got 0/,
+  );
 });

@@ -5,8 +5,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  argmax, frequencyPresencePenalty, minP, noRepeatNgram, processLogits, repetitionPenalty, sample, softmax,
-  suppressTokens, temperature, topK, topP,
+  argmax,
+  frequencyPresencePenalty,
+  minP,
+  noRepeatNgram,
+  processLogits,
+  repetitionPenalty,
+  sample,
+  softmax,
+  suppressTokens,
+  temperature,
+  topK,
+  topP,
 } from '../../src/generate/logits-processors.js';
 import { Rng } from '../../src/tensor/random.js';
 import { assertClose } from '../helpers/close.js';

@@ -58,7 +58,9 @@ export function assertClose(actual: unknown, expected: Expected, tol: number | s
       if (firstBad < 0 && !within(a, e, opts.scale ? Math.abs(opts.scale[i] ?? 0) : Math.abs(e))) firstBad = i;
     }
     if (firstBad >= 0) {
-      assert.fail(`${message}[${firstBad}] expected ${expected[firstBad]}, got ${actual[firstBad]} (max |diff| ${worst}; atol ${atol}, rtol ${rtol})`);
+      assert.fail(
+        `${message}[${firstBad}] expected ${expected[firstBad]}, got ${actual[firstBad]} (max |diff| ${worst}; atol ${atol}, rtol ${rtol})`,
+      );
     }
     return;
   }

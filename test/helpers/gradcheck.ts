@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/tensor/random.js';
-import { Tensor, noGrad } from '../../src/tensor/tensor.js';
+import { type Tensor, noGrad } from '../../src/tensor/tensor.js';
 
 export interface GradcheckOptions {
   /** Step (default 1e-2: float32 rounding makes smaller steps noisy). */
@@ -19,7 +19,12 @@ export interface GradcheckOptions {
   seed?: number;
 }
 
-export function gradcheck(name: string, f: (...xs: Tensor[]) => Tensor, inputs: Tensor[], opts: GradcheckOptions = {}): void {
+export function gradcheck(
+  name: string,
+  f: (...xs: Tensor[]) => Tensor,
+  inputs: Tensor[],
+  opts: GradcheckOptions = {},
+): void {
   const h = opts.h ?? 1e-2;
   const atol = opts.atol ?? 2e-3;
   const rtol = opts.rtol ?? 2e-2;
@@ -29,12 +34,13 @@ export function gradcheck(name: string, f: (...xs: Tensor[]) => Tensor, inputs: 
   const w = new Float32Array(out.size);
   for (let i = 0; i < w.length; i++) w[i] = rng.uniform(-1, 1);
   out.backward(w);
-  const lossAt = (): number => noGrad(() => {
-    const o = f(...inputs).f32;
-    let s = 0;
-    for (let i = 0; i < o.length; i++) s += o[i]! * w[i]!;
-    return s;
-  });
+  const lossAt = (): number =>
+    noGrad(() => {
+      const o = f(...inputs).f32;
+      let s = 0;
+      for (let i = 0; i < o.length; i++) s += o[i]! * w[i]!;
+      return s;
+    });
   inputs.forEach((x, xi) => {
     if (!x.requiresGrad) return;
     assert.ok(x.grad, `${name}: input ${xi} got no gradient`);
@@ -52,7 +58,10 @@ export function gradcheck(name: string, f: (...xs: Tensor[]) => Tensor, inputs: 
       const num = (lp - lm) / (2 * h);
       const ana = x.grad![i]!;
       const tol = atol + rtol * Math.max(Math.abs(num), Math.abs(ana));
-      assert.ok(Math.abs(num - ana) <= tol, `${name}: d/d input${xi}[${i}] analytic ${ana} vs numeric ${num} (tol ${tol.toExponential(2)})`);
+      assert.ok(
+        Math.abs(num - ana) <= tol,
+        `${name}: d/d input${xi}[${i}] analytic ${ana} vs numeric ${num} (tol ${tol.toExponential(2)})`,
+      );
     }
   });
 }

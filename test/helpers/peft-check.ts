@@ -27,7 +27,17 @@ function batch(): { inputIds: Int32Array; batchSize: number; labels: Int32Array 
 }
 
 /** The evidence list of the issue, for one method config. */
-export function checkMethod(name: string, config: PeftConfigBase, opts: { merge: boolean; steps?: number; lr?: number; expectPrefix: RegExp; transform?: (p: PeftModel<LlamaForCausalLM>) => void }): void {
+export function checkMethod(
+  name: string,
+  config: PeftConfigBase,
+  opts: {
+    merge: boolean;
+    steps?: number;
+    lr?: number;
+    expectPrefix: RegExp;
+    transform?: (p: PeftModel<LlamaForCausalLM>) => void;
+  },
+): void {
   const dir = assetPath(STORIES)!;
   const model = LlamaForCausalLM.fromPretrained(dir);
   const before = new Map(model.namedParameters().map(([p, t]) => [p, Float32Array.from(t.f32)]));
@@ -37,7 +47,10 @@ export function checkMethod(name: string, config: PeftConfigBase, opts: { merge:
   assert.ok(trainable.length > 0, `${name}: something trains`);
   for (const [p] of trainable) assert.match(p, opts.expectPrefix, `${name}: only the method's parameters train (${p})`);
   const b = batch();
-  const optim = new AdamW(trainable.map(([, t]) => t), { lr: opts.lr ?? 0.02, weightDecay: 0 });
+  const optim = new AdamW(
+    trainable.map(([, t]) => t),
+    { lr: opts.lr ?? 0.02, weightDecay: 0 },
+  );
   const losses: number[] = [];
   peft.train();
   for (let s = 0; s < (opts.steps ?? 12); s++) {
@@ -53,7 +66,10 @@ export function checkMethod(name: string, config: PeftConfigBase, opts: { merge:
     losses.push(loss.item());
   }
   peft.eval();
-  assert.ok(losses[losses.length - 1]! < losses[0]! - 0.05, `${name}: loss ${losses[0]} -> ${losses[losses.length - 1]}`);
+  assert.ok(
+    losses[losses.length - 1]! < losses[0]! - 0.05,
+    `${name}: loss ${losses[0]} -> ${losses[losses.length - 1]}`,
+  );
   // Base weights bit-for-bit.
   let compared = 0;
   for (const [p, t] of model.namedParameters()) {
@@ -71,7 +87,9 @@ export function checkMethod(name: string, config: PeftConfigBase, opts: { merge:
     peft.savePretrained(folder);
     const cfg = JSON.parse(readFileSync(join(folder, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
     assert.equal(cfg.peft_type, config.peftType);
-    const loaded = PeftModel.fromPretrained(LlamaForCausalLM.fromPretrained(dir), folder, { onWarning: (m) => assert.fail(m) });
+    const loaded = PeftModel.fromPretrained(LlamaForCausalLM.fromPretrained(dir), folder, {
+      onWarning: (m) => assert.fail(m),
+    });
     const again = noGrad(() => loaded.forward({ inputIds: probe }).logits.f32);
     assert.deepEqual(again, logits, `${name}: save -> load gives identical logits`);
     if (opts.merge) {
@@ -84,4 +102,3 @@ export function checkMethod(name: string, config: PeftConfigBase, opts: { merge:
     rmSync(folder, { recursive: true, force: true });
   }
 }
-

@@ -16,4 +16,6 @@ function installedWordNet(): string | null {
 export const INSTALLED_WORDNET = installedWordNet();
 
 /** A `skip` value for node:test. */
-export const skipWithoutWordNet: false | string = INSTALLED_WORDNET ? false : 'WordNet 3.0 not installed (apt-get install wordnet-base, or set TUNEKIT_WORDNET_DIR)';
+export const skipWithoutWordNet: false | string = INSTALLED_WORDNET
+  ? false
+  : 'WordNet 3.0 not installed (apt-get install wordnet-base, or set TUNEKIT_WORDNET_DIR)';

@@ -1,12 +1,28 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  cleanStaleTemps, readFileBounded, readTextBounded, recoverFolder, writeFileAtomic, writeFolderAtomic, writeFolderAtomicSync, writeJsonAtomic,
+  cleanStaleTemps,
+  readFileBounded,
+  readTextBounded,
+  recoverFolder,
+  writeFileAtomic,
+  writeFolderAtomic,
+  writeFolderAtomicSync,
+  writeJsonAtomic,
 } from '../../src/io/files.js';
 import { readJsonFile } from '../../src/io/json.js';
 import { saveModelFolder } from '../../src/models/weights.js';
@@ -23,7 +39,11 @@ const fresh = (): string => {
 const filesModule = fileURLToPath(new URL('../../src/io/files.js', import.meta.url));
 const temps = (dir: string): string[] => readdirSync(dir).filter((n) => n.includes('.tunekit-'));
 const contents = (dir: string): Record<string, string> =>
-  Object.fromEntries(readdirSync(dir).sort().map((n) => [n, readFileSync(join(dir, n), 'utf8')]));
+  Object.fromEntries(
+    readdirSync(dir)
+      .sort()
+      .map((n) => [n, readFileSync(join(dir, n), 'utf8')]),
+  );
 
 /**
  * Runs a child process that writes `target` (version v2: a.txt, b.txt) with writeFolderAtomicSync
@@ -78,7 +98,11 @@ test('writeFolderAtomicSync: kill -9 between the two renames; the next start res
   const dir = join(parent, 'model');
   writeV1(dir);
   killedFolderWrite(dir, 'beforeSwap');
-  assert.equal(existsSync(dir), false, 'the crash point is between moving the old version aside and moving the new one in');
+  assert.equal(
+    existsSync(dir),
+    false,
+    'the crash point is between moving the old version aside and moving the new one in',
+  );
   assert.equal(temps(parent).length, 2);
   assert.equal(recoverFolder(dir), true);
   assert.deepEqual(contents(dir), { 'a.txt': 'v1-a', 'old-only.txt': 'v1' });
@@ -112,10 +136,14 @@ test('writeFolderAtomicSync: a failing fill leaves the previous version and no t
   const parent = fresh();
   const dir = join(parent, 'model');
   writeV1(dir);
-  assert.throws(() => writeFolderAtomicSync(dir, (tmp) => {
-    writeFileSync(join(tmp, 'a.txt'), 'half');
-    throw new Error('disk full');
-  }), /disk full/);
+  assert.throws(
+    () =>
+      writeFolderAtomicSync(dir, (tmp) => {
+        writeFileSync(join(tmp, 'a.txt'), 'half');
+        throw new Error('disk full');
+      }),
+    /disk full/,
+  );
   assert.deepEqual(contents(dir), { 'a.txt': 'v1-a', 'old-only.txt': 'v1' });
   assert.deepEqual(temps(parent), []);
 });
@@ -130,9 +158,12 @@ test('writeFolderAtomic (async fill), new folders, nested files, keep, symlinked
     writeFileSync(join(tmp, 'cfg.json'), '{}');
   });
   assert.equal(readFileSync(join(dir, 'sub', 'x.txt'), 'utf8'), 'x');
-  await assert.rejects(writeFolderAtomic(dir, async () => {
-    throw new Error('boom');
-  }), /boom/);
+  await assert.rejects(
+    writeFolderAtomic(dir, () => {
+      throw new Error('boom');
+    }),
+    /boom/,
+  );
   assert.equal(readFileSync(join(dir, 'cfg.json'), 'utf8'), '{}');
 
   writeFolderAtomicSync(dir, (tmp) => writeFileSync(join(tmp, 'cfg.json'), '{"v":2}'), { keep: (n) => n === 'sub' });
@@ -148,7 +179,10 @@ test('writeFolderAtomic (async fill), new folders, nested files, keep, symlinked
 
   const file = join(parent, 'a-file');
   writeFileSync(file, 'not a folder');
-  assert.throws(() => writeFolderAtomicSync(file, () => {}), (e: Error) => e.message.includes(file) && /exists and is not a folder/.test(e.message));
+  assert.throws(
+    () => writeFolderAtomicSync(file, () => {}),
+    (e: Error) => e.message.includes(file) && /exists and is not a folder/.test(e.message),
+  );
   assert.equal(readFileSync(file, 'utf8'), 'not a folder');
   assert.deepEqual(temps(parent), []);
   assert.deepEqual(temps(join(parent, 'deep')), []);
@@ -164,7 +198,12 @@ test('cleanup leaves live writers, other hosts and look-alike names alone', () =
     assert.deepEqual(cleanStaleTemps(parent), [], 'our own (live) temporary is not touched');
     assert.ok(existsSync(tmp));
   });
-  assert.deepEqual(readdirSync(parent).sort(), ['.x.tunekit-tmp-000000-2147483646-abcdef', '.x.tunekit-tmp-zzzzzz-1-abcdef', 'live', 'x.tmp-1']);
+  assert.deepEqual(readdirSync(parent).sort(), [
+    '.x.tunekit-tmp-000000-2147483646-abcdef',
+    '.x.tunekit-tmp-zzzzzz-1-abcdef',
+    'live',
+    'x.tmp-1',
+  ]);
 });
 
 test('writeFileAtomic: replaces whole, kill -9 mid-write leaves the old file and a temporary the next run removes', () => {
@@ -187,34 +226,56 @@ test('writeFileAtomic: replaces whole, kill -9 mid-write leaves the old file and
   assert.equal(readFileSync(path, 'utf8'), 'via fd');
   assert.equal(temps(dir).length, 1);
   // A new process's first write into the folder cleans it.
-  const r2 = spawnSync(process.execPath, ['--input-type=module', '-e',
-    `const { writeFileAtomic } = await import(${JSON.stringify(filesModule)}); writeFileAtomic(${JSON.stringify(join(dir, 'other'))}, 'x');`], { encoding: 'utf8', timeout: 20_000 });
+  const r2 = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `const { writeFileAtomic } = await import(${JSON.stringify(filesModule)}); writeFileAtomic(${JSON.stringify(join(dir, 'other'))}, 'x');`,
+    ],
+    { encoding: 'utf8', timeout: 20_000 },
+  );
   assert.equal(r2.status, 0, r2.stderr);
   assert.deepEqual(temps(dir), []);
 
   assert.throws(() => writeFileAtomic(dir, 'x'), /is a folder, cannot write a file there/);
   assert.throws(() => writeFileAtomic(join(dir, 'missing', 'f'), 'x'), /missing.*does not exist/);
-  assert.throws(() => writeFileAtomic(path, () => {
-    throw new Error('writer failed');
-  }), /writer failed/);
+  assert.throws(
+    () =>
+      writeFileAtomic(path, () => {
+        throw new Error('writer failed');
+      }),
+    /writer failed/,
+  );
   assert.equal(readFileSync(path, 'utf8'), 'via fd');
   assert.deepEqual(temps(dir), []);
 });
 
 test('readFileBounded: /dev/zero, a FIFO, /proc files and folders are bounded or refused with the file and the limit named', async () => {
   if (existsSync('/dev/zero')) {
-    assert.throws(() => readFileBounded('/dev/zero', 100_000, 'config.json'), (e: Error) =>
-      /^config\.json: the input \(not a regular file\) is larger than the limit of 100 kB \(100000 bytes\)$/.test(e.message));
+    assert.throws(
+      () => readFileBounded('/dev/zero', 100_000, 'config.json'),
+      (e: Error) =>
+        /^config\.json: the input \(not a regular file\) is larger than the limit of 100 kB \(100000 bytes\)$/.test(
+          e.message,
+        ),
+    );
     assert.throws(() => readJsonFile('/dev/zero'), /\/dev\/zero: .*larger than the limit of 10 MB/);
   }
   if (existsSync('/proc/self/status')) assert.match(readTextBounded('/proc/self/status', 1_000_000), /Name:/);
 
   const dir = fresh();
-  assert.throws(() => readFileBounded(dir, 10, 'tokenizer.json'), /^Error: tokenizer\.json: is a folder, expected a file$/);
+  assert.throws(
+    () => readFileBounded(dir, 10, 'tokenizer.json'),
+    /^Error: tokenizer\.json: is a folder, expected a file$/,
+  );
   assert.throws(() => readJsonFile(join(dir, 'nope.json')), /nope\.json: file not found/);
   const big = join(dir, 'big');
   writeFileSync(big, Buffer.alloc(2000, 120));
-  assert.throws(() => readFileBounded(big, 1999), /big: the file \(2000 bytes\) is larger than the limit of 1\.999 kB \(1999 bytes\)/);
+  assert.throws(
+    () => readFileBounded(big, 1999),
+    /big: the file \(2000 bytes\) is larger than the limit of 1\.999 kB \(1999 bytes\)/,
+  );
   assert.equal(readFileBounded(big, 2000).length, 2000);
   const empty = join(dir, 'empty');
   writeFileSync(empty, '');
@@ -222,7 +283,10 @@ test('readFileBounded: /dev/zero, a FIFO, /proc files and folders are bounded or
 
   const hasMkfifo = spawnSync('mkfifo', ['--version']).status === 0;
   if (hasMkfifo) {
-    for (const [limit, ok] of [[100_000, false], [300_000, true]] as const) {
+    for (const [limit, ok] of [
+      [100_000, false],
+      [300_000, true],
+    ] as const) {
       const fifo = join(dir, `fifo-${limit}`);
       execFileSync('mkfifo', [fifo]);
       const writer = spawn('sh', ['-c', `head -c 200000 /dev/zero > '${fifo}'`], { stdio: 'ignore' });
@@ -244,6 +308,9 @@ test('saveModelFolder: one atomic folder write; weights and config replaced, oth
   saveModelFolder(dir, { model_type: 'x', v: 2 }, t(2));
   assert.deepEqual(readdirSync(dir).sort(), ['config.json', 'model.safetensors', 'tokenizer.json']);
   assert.deepEqual(JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')), { model_type: 'x', v: 2 });
-  assert.deepEqual([...(readSafetensors(join(dir, 'model.safetensors')).tensors.get('w')?.data as Float32Array)], [2, 2]);
+  assert.deepEqual(
+    [...(readSafetensors(join(dir, 'model.safetensors')).tensors.get('w')?.data as Float32Array)],
+    [2, 2],
+  );
   assert.deepEqual(temps(parent), []);
 });

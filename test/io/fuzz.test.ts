@@ -38,8 +38,40 @@ type Rand = ReturnType<typeof rng>;
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
 const int = (r: Rand, n: number): number => Math.floor(r() * n);
 
-const NASTY_NUMBERS = [0, -1, 1, 2, 3, 7, 1e9, 1e12, 2 ** 31, 2 ** 53, 2 ** 64, 1e308, -1e308, 0.5, -0.0, 1e-320, Number.MAX_SAFE_INTEGER];
-const NASTY_VALUES: unknown[] = [null, true, false, '', 'x', '1', '\u0000', '\u001b[31m', [], [1, 2], {}, { a: 1 }, ...NASTY_NUMBERS];
+const NASTY_NUMBERS = [
+  0,
+  -1,
+  1,
+  2,
+  3,
+  7,
+  1e9,
+  1e12,
+  2 ** 31,
+  2 ** 53,
+  2 ** 64,
+  1e308,
+  -1e308,
+  0.5,
+  -0.0,
+  1e-320,
+  Number.MAX_SAFE_INTEGER,
+];
+const NASTY_VALUES: unknown[] = [
+  null,
+  true,
+  false,
+  '',
+  'x',
+  '1',
+  '\u0000',
+  '\u001b[31m',
+  [],
+  [1, 2],
+  {},
+  { a: 1 },
+  ...NASTY_NUMBERS,
+];
 
 /** One random change to a parsed JSON value (in place where possible); returns the new root. */
 function mutateJson(root: unknown, r: Rand): unknown {
@@ -75,7 +107,11 @@ function mutateJson(root: unknown, r: Rand): unknown {
       if (Array.isArray(node)) node.splice(Number(k), 1);
       else delete obj[k];
     } else if (op === 2 && typeof v === 'number') obj[k] = pick(r, NASTY_NUMBERS) * (r() < 0.5 ? 1 : v || 1);
-    else if (op === 3 && typeof v === 'string') obj[k] = v.length > 0 && r() < 0.5 ? v.slice(0, int(r, v.length)) : `${v}${pick(r, ['\u0000', '"', '{{', '%', 'é', '\ud800'])}`;
+    else if (op === 3 && typeof v === 'string')
+      obj[k] =
+        v.length > 0 && r() < 0.5
+          ? v.slice(0, int(r, v.length))
+          : `${v}${pick(r, ['\u0000', '"', '{{', '%', 'é', '\ud800'])}`;
     else obj[k] = pick(r, NASTY_VALUES);
   }
   return root;
@@ -90,18 +126,31 @@ function mutateBytes(bytes: Uint8Array, r: Rand): Uint8Array {
       return out;
     case 1: // truncate
       return out.subarray(0, int(r, out.length));
-    case 2: { // the header length (first 8 bytes)
+    case 2: {
+      // the header length (first 8 bytes)
       const view = new DataView(out.buffer);
-      const choices = [0n, 1n, 7n, BigInt(out.length), BigInt(out.length - 8), 2n ** 32n, 2n ** 63n, 2n ** 64n - 1n, view.getBigUint64(0, true) + BigInt(int(r, 17) - 8)];
+      const choices = [
+        0n,
+        1n,
+        7n,
+        BigInt(out.length),
+        BigInt(out.length - 8),
+        2n ** 32n,
+        2n ** 63n,
+        2n ** 64n - 1n,
+        view.getBigUint64(0, true) + BigInt(int(r, 17) - 8),
+      ];
       view.setBigUint64(0, BigInt.asUintN(64, pick(r, choices)), true);
       return out;
     }
-    case 3: { // insert random bytes
+    case 3: {
+      // insert random bytes
       const at = int(r, out.length);
       const extra = Uint8Array.from({ length: 1 + int(r, 16) }, () => int(r, 256));
       return Uint8Array.from([...out.subarray(0, at), ...extra, ...out.subarray(at)]);
     }
-    case 4: { // mutate the header JSON itself
+    case 4: {
+      // mutate the header JSON itself
       const n = Number(new DataView(out.buffer).getBigUint64(0, true));
       const header = JSON.parse(Buffer.from(out.subarray(8, 8 + n)).toString('utf8')) as unknown;
       const text = Buffer.from(JSON.stringify(mutateJson(header, r)));
@@ -112,17 +161,31 @@ function mutateBytes(bytes: Uint8Array, r: Rand): Uint8Array {
       return fresh;
     }
     default: // overwrite a run of bytes in the header
-      for (let i = 0, at = 8 + int(r, Math.min(200, out.length - 8)), n = 1 + int(r, 8); i < n && at + i < out.length; i++) out[at + i] = int(r, 256);
+      for (
+        let i = 0, at = 8 + int(r, Math.min(200, out.length - 8)), n = 1 + int(r, 8);
+        i < n && at + i < out.length;
+        i++
+      )
+        out[at + i] = int(r, 256);
       return out;
   }
 }
 
 /** A crash-like error: thrown from inside our code rather than by a check. */
 function isCrash(err: unknown): boolean {
-  return !(err instanceof Error) || err instanceof TypeError || err instanceof RangeError || /Maximum call stack/.test(err.message);
+  return (
+    !(err instanceof Error) ||
+    err instanceof TypeError ||
+    err instanceof RangeError ||
+    /Maximum call stack/.test(err.message)
+  );
 }
 
-interface Outcome { ok: number; errors: number; crashes: string[] }
+interface Outcome {
+  ok: number;
+  errors: number;
+  crashes: string[];
+}
 
 /** Runs `cases` mutations of one target; errors must name `mustName`. */
 function fuzz(cases: number, seed: number, run: (r: Rand) => { mustName: string; load: () => void }): Outcome {
@@ -139,7 +202,12 @@ function fuzz(cases: number, seed: number, run: (r: Rand) => { mustName: string;
   return out;
 }
 
-function runCases(out: Outcome, cases: number, r: Rand, run: (r: Rand) => { mustName: string; load: () => void }): void {
+function runCases(
+  out: Outcome,
+  cases: number,
+  r: Rand,
+  run: (r: Rand) => { mustName: string; load: () => void },
+): void {
   for (let i = 0; i < cases; i++) {
     const { mustName, load } = run(r);
     try {
@@ -149,7 +217,10 @@ function runCases(out: Outcome, cases: number, r: Rand, run: (r: Rand) => { must
       out.errors++;
       const message = err instanceof Error ? err.message : String(err);
       if (isCrash(err) || !message.includes(mustName)) {
-        if (out.crashes.length < 5) out.crashes.push(`case ${i}: ${err instanceof Error ? `${err.name}: ${message}\n${err.stack?.split('\n').slice(1, 4).join('\n')}` : String(err)}`);
+        if (out.crashes.length < 5)
+          out.crashes.push(
+            `case ${i}: ${err instanceof Error ? `${err.name}: ${message}\n${err.stack?.split('\n').slice(1, 4).join('\n')}` : String(err)}`,
+          );
       }
     }
   }
@@ -157,7 +228,10 @@ function runCases(out: Outcome, cases: number, r: Rand, run: (r: Rand) => { must
 
 const storiesConfig = JSON.parse(readFileSync(join(STORIES, 'config.json'), 'utf8')) as Record<string, unknown>;
 const tokenizerJson = JSON.parse(readFileSync(join(STORIES, 'tokenizer.json'), 'utf8')) as Record<string, unknown>;
-const tokenizerConfig = JSON.parse(readFileSync(join(STORIES, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+const tokenizerConfig = JSON.parse(readFileSync(join(STORIES, 'tokenizer_config.json'), 'utf8')) as Record<
+  string,
+  unknown
+>;
 
 test('fuzz: mutated safetensors files load correctly or fail with an error naming the file', () => {
   const path = join(tmp, 'w.safetensors');
@@ -176,7 +250,11 @@ test('fuzz: mutated safetensors files load correctly or fail with an error namin
       mustName: path,
       load: () => {
         const st = readSafetensors(path);
-        for (const [, t] of st.tensors) assert.equal(t.data.byteLength, t.shape.reduce((a, b) => a * b, 1) * (t.data as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT);
+        for (const [, t] of st.tensors)
+          assert.equal(
+            t.data.byteLength,
+            t.shape.reduce((a, b) => a * b, 1) * (t.data as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT,
+          );
       },
     };
   });
@@ -195,7 +273,10 @@ test('fuzz: mutated config.json loads a model or fails naming config.json (memor
     const res = fuzz(Math.round(TOTAL * 0.2), 2, (r) => {
       let json: unknown = structuredClone(storiesConfig);
       for (let k = 0, n = 1 + int(r, 3); k < n; k++) json = mutateJson(json, r);
-      writeFileSync(join(dir, 'config.json'), r() < 0.05 ? JSON.stringify(json).slice(0, int(r, 200)) : JSON.stringify(json));
+      writeFileSync(
+        join(dir, 'config.json'),
+        r() < 0.05 ? JSON.stringify(json).slice(0, int(r, 200)) : JSON.stringify(json),
+      );
       return {
         mustName: dir,
         // Most loads stop at the config or at the weight check; the rest build and load the model.
@@ -241,17 +322,33 @@ test('fuzz: mutated tokenizer.json / tokenizer_config.json load and encode, or f
 // A huge "r" once ended in "RangeError: Invalid typed array length", and config values the layers
 // reject did not name the adapter folder: both found by this fuzz, now bounded and named.
 test('fuzz: mutated LoRA adapters (config and weights) load or fail naming the adapter folder', () => {
-  const base = (): LlamaForCausalLM => new LlamaForCausalLM(parseModelConfig({
-    architectures: ['LlamaForCausalLM'], vocab_size: 32, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2,
-    num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, tie_word_embeddings: true,
-  }) as DecoderConfig, { seed: 1 }).freeze().eval();
+  const base = (): LlamaForCausalLM =>
+    new LlamaForCausalLM(
+      parseModelConfig({
+        architectures: ['LlamaForCausalLM'],
+        vocab_size: 32,
+        hidden_size: 16,
+        intermediate_size: 24,
+        num_hidden_layers: 2,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        max_position_embeddings: 64,
+        tie_word_embeddings: true,
+      }) as DecoderConfig,
+      { seed: 1 },
+    )
+      .freeze()
+      .eval();
   const dir = join(tmp, 'adapter');
   getPeftModel(base(), loraConfig({ targetModules: ['q_proj', 'v_proj'], r: 2 })).savePretrained(dir);
   const cfg = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')) as unknown;
   const weights = new Uint8Array(readFileSync(join(dir, 'adapter_model.safetensors')));
   const res = fuzz(Math.round(TOTAL * 0.2), 4, (r) => {
     const mutateConfig = r() < 0.6;
-    writeFileSync(join(dir, 'adapter_config.json'), JSON.stringify(mutateConfig ? mutateJson(structuredClone(cfg), r) : cfg));
+    writeFileSync(
+      join(dir, 'adapter_config.json'),
+      JSON.stringify(mutateConfig ? mutateJson(structuredClone(cfg), r) : cfg),
+    );
     writeFileSync(join(dir, 'adapter_model.safetensors'), mutateConfig ? weights : mutateBytes(weights, r));
     return { mustName: dir, load: () => void PeftModel.fromPretrained(base(), dir) };
   });

@@ -36,29 +36,54 @@ test('a folder where a file is expected: a clear error naming the file, not EISD
   assert.throws(() => readItems(tmp), new RegExp(`^Error: ${esc(tmp)}: is a folder, expected a file$`));
 });
 
-test('config, tokenizer and eval-metrics files that are devices are read with a bound', { skip: process.platform !== 'linux' && 'needs /dev/zero' }, () => {
-  for (const [file, limit] of [['config.json', '10 MB'], ['tokenizer_config.json', '10 MB'], ['chat_template.jinja', '10 MB']] as const) {
-    const dir = copy();
-    rmSync(join(dir, file), { force: true });
-    symlinkSync('/dev/zero', join(dir, file));
-    const load = file === 'config.json' ? () => LlamaForCausalLM.fromPretrained(dir) : () => AutoTokenizer.fromPretrained(dir);
-    assert.throws(load, new RegExp(`${esc(join(dir, file))}: the input \\(not a regular file\\) is larger than the limit of ${limit}`), file);
-  }
-  assert.throws(() => readItems('/dev/zero', 1_000_000), /^Error: \/dev\/zero: the input \(not a regular file\) is larger than the limit of 1 MB/);
-  const sparse = join(tmp, 'huge.txt');
-  writeFileSync(sparse, '');
-  // A large regular file is refused from its size, without reading it.
-  assert.throws(() => readItems(sparse, -1), /huge\.txt: the file \(0 bytes\) is larger than the limit/);
-  unlinkSync(sparse);
-});
+test(
+  'config, tokenizer and eval-metrics files that are devices are read with a bound',
+  { skip: process.platform !== 'linux' && 'needs /dev/zero' },
+  () => {
+    for (const [file, limit] of [
+      ['config.json', '10 MB'],
+      ['tokenizer_config.json', '10 MB'],
+      ['chat_template.jinja', '10 MB'],
+    ] as const) {
+      const dir = copy();
+      rmSync(join(dir, file), { force: true });
+      symlinkSync('/dev/zero', join(dir, file));
+      const load =
+        file === 'config.json' ? () => LlamaForCausalLM.fromPretrained(dir) : () => AutoTokenizer.fromPretrained(dir);
+      assert.throws(
+        load,
+        new RegExp(`${esc(join(dir, file))}: the input \\(not a regular file\\) is larger than the limit of ${limit}`),
+        file,
+      );
+    }
+    assert.throws(
+      () => readItems('/dev/zero', 1_000_000),
+      /^Error: \/dev\/zero: the input \(not a regular file\) is larger than the limit of 1 MB/,
+    );
+    const sparse = join(tmp, 'huge.txt');
+    writeFileSync(sparse, '');
+    // A large regular file is refused from its size, without reading it.
+    assert.throws(() => readItems(sparse, -1), /huge\.txt: the file \(0 bytes\) is larger than the limit/);
+    unlinkSync(sparse);
+  },
+);
 
-test('a chat template asking for range(10000000000) fails clearly (bounded like Python\'s sandboxed Jinja)', () => {
+test("a chat template asking for range(10000000000) fails clearly (bounded like Python's sandboxed Jinja)", () => {
   const tok = AutoTokenizer.fromPretrained(STORIES);
   const messages = [{ role: 'user', content: 'hi' }];
   const t0 = performance.now();
-  assert.throws(() => tok.applyChatTemplate(messages, { chatTemplate: '{% for i in range(10000000000) %}x{% endfor %}', tokenize: false }),
-    /^Error: chat template: range\(\) of 10000000000 items is too big; templates may build ranges of at most 100000 items/);
-  assert.throws(() => tok.applyChatTemplate(messages, { chatTemplate: '{{ range(0, 10000000000, 2) | length }}', tokenize: false }), /range\(\) of 5000000000 items is too big/);
+  assert.throws(
+    () =>
+      tok.applyChatTemplate(messages, {
+        chatTemplate: '{% for i in range(10000000000) %}x{% endfor %}',
+        tokenize: false,
+      }),
+    /^Error: chat template: range\(\) of 10000000000 items is too big; templates may build ranges of at most 100000 items/,
+  );
+  assert.throws(
+    () => tok.applyChatTemplate(messages, { chatTemplate: '{{ range(0, 10000000000, 2) | length }}', tokenize: false }),
+    /range\(\) of 5000000000 items is too big/,
+  );
   assert.ok(performance.now() - t0 < 1000);
   // Ordinary ranges behave as Python's.
   const render = (t: string): string => tok.applyChatTemplate(messages, { chatTemplate: t, tokenize: false });
@@ -83,11 +108,24 @@ test('safetensors: a header naming a tensor twice is refused; a folder or device
   };
   assert.equal(readSafetensors(file(`{${entry}}`)).tensors.size, 1);
   const dup = file(`{${entry},${entry}}`);
-  assert.throws(() => readSafetensors(dup), new RegExp(`^Error: ${esc(dup)}: the header names tensor "w" more than once`));
-  assert.throws(() => readSafetensorsHeader(file(`{"__metadata__":{"a":"x"}, ${entry}, "\\u0077":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`)), /names tensor "w" more than once/);
+  assert.throws(
+    () => readSafetensors(dup),
+    new RegExp(`^Error: ${esc(dup)}: the header names tensor "w" more than once`),
+  );
+  assert.throws(
+    () =>
+      readSafetensorsHeader(
+        file(`{"__metadata__":{"a":"x"}, ${entry}, "\\u0077":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`),
+      ),
+    /names tensor "w" more than once/,
+  );
   // Same keys at deeper levels, and keys inside strings, are not duplicates of the top level.
   assert.equal(readSafetensors(file(`{"__metadata__":{"w":"{\\"w\\":1}"},${entry}}`)).tensors.size, 1);
-  assert.throws(() => readSafetensors(tmp), new RegExp(`^Error: ${esc(tmp)}: is a folder, expected a safetensors file$`));
+  assert.throws(
+    () => readSafetensors(tmp),
+    new RegExp(`^Error: ${esc(tmp)}: is a folder, expected a safetensors file$`),
+  );
   assert.throws(() => readSafetensors(join(tmp, 'none.safetensors')), /none\.safetensors: file not found/);
-  if (process.platform === 'linux') assert.throws(() => readSafetensors('/dev/zero'), /^Error: \/dev\/zero: is not a regular file/);
+  if (process.platform === 'linux')
+    assert.throws(() => readSafetensors('/dev/zero'), /^Error: \/dev\/zero: is not a regular file/);
 });

@@ -12,7 +12,16 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HubError, checkEndpoint, displaySafe, hubDownloadTimeoutMs, hubEndpoint, hubRetries, pullRepo, repoCacheDir } from '../../src/io/hub.js';
+import {
+  HubError,
+  checkEndpoint,
+  displaySafe,
+  hubDownloadTimeoutMs,
+  hubEndpoint,
+  hubRetries,
+  pullRepo,
+  repoCacheDir,
+} from '../../src/io/hub.js';
 import { repoRoot } from '../helpers/shared.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tunekit-hub-hostile-'));
@@ -44,7 +53,15 @@ const isListing = (url: URL): boolean => url.pathname.startsWith('/api/models/')
 const listing = (res: ServerResponse, siblings: unknown[]): void => {
   res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ sha: COMMIT, siblings }));
 };
-const opts = (extra: Record<string, unknown> = {}) => ({ endpoint: origin, token: undefined, progress: false, idleTimeoutMs: 2000, maxAttempts: 2, cacheDir: freshCache(), ...extra });
+const opts = (extra: Record<string, unknown> = {}) => ({
+  endpoint: origin,
+  token: undefined,
+  progress: false,
+  idleTimeoutMs: 2000,
+  maxAttempts: 2,
+  cacheDir: freshCache(),
+  ...extra,
+});
 
 test('a listing without sizes: a truncated body is never kept as complete (size fetched by HEAD, checksum always checked)', async () => {
   // The listing has the blob id but no size; GET sends the first half, chunked, and ends cleanly.
@@ -53,7 +70,12 @@ test('a listing without sizes: a truncated body is never kept as complete (size 
     handler = (req, res, url) => {
       if (isListing(url)) return listing(res, [{ rfilename: 'config.json', blobId: gitBlobId(CONTENT) }]);
       if (req.method === 'HEAD') {
-        res.writeHead(200, { etag: `"${gitBlobId(CONTENT)}"`, ...(headHasSize ? { 'content-length': String(CONTENT.length) } : {}) }).end();
+        res
+          .writeHead(200, {
+            etag: `"${gitBlobId(CONTENT)}"`,
+            ...(headHasSize ? { 'content-length': String(CONTENT.length) } : {}),
+          })
+          .end();
         return;
       }
       res.writeHead(200, {}); // no content-length: chunked
@@ -62,8 +84,13 @@ test('a listing without sizes: a truncated body is never kept as complete (size 
     const o = opts();
     await assert.rejects(pullRepo(REPO, o), (e: Error) => {
       assert.ok(e instanceof HubError, String(e));
-      if (headHasSize) assert.match(e.message, /config\.json: failed after 2 attempts \(connection closed after \d+ of \d+ bytes\)/);
-      else assert.match(e.message, /config\.json: git-sha1 checksum mismatch .*the server gave no size; \d+ bytes arrived, possibly truncated/);
+      if (headHasSize)
+        assert.match(e.message, /config\.json: failed after 2 attempts \(connection closed after \d+ of \d+ bytes\)/);
+      else
+        assert.match(
+          e.message,
+          /config\.json: git-sha1 checksum mismatch .*the server gave no size; \d+ bytes arrived, possibly truncated/,
+        );
       return true;
     });
     const snapshot = join(repoCacheDir(REPO, o.cacheDir), 'snapshots', COMMIT);
@@ -107,10 +134,14 @@ test('server names and error bodies with terminal escapes are escaped in message
   const o = opts();
   await assert.rejects(pullRepo(REPO, o), (e: Error) => {
     assert.match(e.message, /file name with control characters, "evil\\u001b\]0;pwned\\u0007\\u001b\[31m\.txt"/);
+    // eslint-disable-next-line no-control-regex -- checks that no control character is left
     assert.ok(!/[\u0000-\u001f]/.test(e.message), 'no raw control character in the message');
     return true;
   });
-  assert.ok(!existsSync(join(repoCacheDir(REPO, o.cacheDir), 'snapshots')) || readdirSync(join(repoCacheDir(REPO, o.cacheDir), 'snapshots')).length === 0);
+  assert.ok(
+    !existsSync(join(repoCacheDir(REPO, o.cacheDir), 'snapshots')) ||
+      readdirSync(join(repoCacheDir(REPO, o.cacheDir), 'snapshots')).length === 0,
+  );
 
   handler = (_req, res) => {
     // (node refuses control characters in headers, so the body carries them, as JSON {error})
@@ -124,6 +155,7 @@ test('server names and error bodies with terminal escapes are escaped in message
     res.writeHead(500).end(`oops\n\u001b[1A\u001b[2K${'x'.repeat(100_000)}`);
   };
   await assert.rejects(pullRepo(REPO, opts({ maxAttempts: 1 })), (e: Error) => {
+    // eslint-disable-next-line no-control-regex -- checks that no control character is left
     assert.ok(!/[\u0000-\u001f\u007f-\u009f]/.test(e.message));
     assert.ok(e.message.length < 600, 'a long error body is cut');
     return true;
@@ -132,11 +164,18 @@ test('server names and error bodies with terminal escapes are escaped in message
 });
 
 test('a listing with both "a" and "a/b" (or a path twice) is a clear error, not a raw EEXIST', async () => {
-  for (const siblings of [[{ rfilename: 'a' }, { rfilename: 'a/b' }], [{ rfilename: 'x/y/z' }, { rfilename: 'x/y' }], [{ rfilename: 'd' }, { rfilename: 'd' }]]) {
+  for (const siblings of [
+    [{ rfilename: 'a' }, { rfilename: 'a/b' }],
+    [{ rfilename: 'x/y/z' }, { rfilename: 'x/y' }],
+    [{ rfilename: 'd' }, { rfilename: 'd' }],
+  ]) {
     handler = (_req, res, url) => (isListing(url) ? listing(res, siblings) : res.writeHead(404).end());
     await assert.rejects(pullRepo(REPO, opts()), (e: Error) => {
       assert.ok(e instanceof HubError, String(e));
-      assert.match(e.message, /listing org\/model@main: the Hub listed "(a|x\/y|d)" (both as a file and as a folder|twice)/);
+      assert.match(
+        e.message,
+        /listing org\/model@main: the Hub listed "(a|x\/y|d)" (both as a file and as a folder|twice)/,
+      );
       return true;
     });
   }
@@ -144,34 +183,53 @@ test('a listing with both "a" and "a/b" (or a path twice) is a clear error, not 
 
 test('a stalled server: HF_HUB_DOWNLOAD_TIMEOUT and retries bound the wait, each retry is reported', async () => {
   handler = (req, res, url) => {
-    if (isListing(url)) return listing(res, [{ rfilename: 'config.json', size: CONTENT.length, blobId: gitBlobId(CONTENT) }]);
+    if (isListing(url))
+      return listing(res, [{ rfilename: 'config.json', size: CONTENT.length, blobId: gitBlobId(CONTENT) }]);
     res.writeHead(200, { 'content-length': String(CONTENT.length) });
     res.write(CONTENT.subarray(0, 10)); // then nothing
     void req;
   };
   const lines: string[] = [];
   const t0 = performance.now();
-  await assert.rejects(pullRepo(REPO, opts({ idleTimeoutMs: 150, maxAttempts: 3, log: (l: string) => lines.push(l) })), (e: Error) => {
-    assert.match(e.message, /config\.json: failed after 3 attempts \(.*no data for 0\.15 s.*\); set HF_HUB_DOWNLOAD_TIMEOUT \(seconds\) to wait longer/);
-    return true;
-  });
+  await assert.rejects(
+    pullRepo(REPO, opts({ idleTimeoutMs: 150, maxAttempts: 3, log: (l: string) => lines.push(l) })),
+    (e: Error) => {
+      assert.match(
+        e.message,
+        /config\.json: failed after 3 attempts \(.*no data for 0\.15 s.*\); set HF_HUB_DOWNLOAD_TIMEOUT \(seconds\) to wait longer/,
+      );
+      return true;
+    },
+  );
   assert.ok(performance.now() - t0 < 5000);
   assert.equal(lines.filter((l) => /retrying \(attempt [23] of 3\)/.test(l)).length, 2, lines.join('\n'));
 
   assert.equal(hubDownloadTimeoutMs({}), 10_000);
   assert.equal(hubDownloadTimeoutMs({ HF_HUB_DOWNLOAD_TIMEOUT: '2.5' }), 2500);
-  assert.throws(() => hubDownloadTimeoutMs({ HF_HUB_DOWNLOAD_TIMEOUT: 'soon' }), /HF_HUB_DOWNLOAD_TIMEOUT=soon: expected a number of seconds > 0/);
+  assert.throws(
+    () => hubDownloadTimeoutMs({ HF_HUB_DOWNLOAD_TIMEOUT: 'soon' }),
+    /HF_HUB_DOWNLOAD_TIMEOUT=soon: expected a number of seconds > 0/,
+  );
   assert.equal(hubRetries({}), 4);
   assert.equal(hubRetries({ TUNEKIT_HUB_RETRIES: '0' }), 0);
-  assert.throws(() => hubRetries({ TUNEKIT_HUB_RETRIES: '-1' }), /TUNEKIT_HUB_RETRIES=-1: expected an integer in \[0, 100\]/);
+  assert.throws(
+    () => hubRetries({ TUNEKIT_HUB_RETRIES: '-1' }),
+    /TUNEKIT_HUB_RETRIES=-1: expected an integer in \[0, 100\]/,
+  );
 });
 
 test('HF_ENDPOINT must be an http(s) URL', async () => {
-  assert.throws(() => hubEndpoint({ HF_ENDPOINT: 'ftp://mirror.example' }), /HF_ENDPOINT=ftp:\/\/mirror\.example: the scheme "ftp" is not supported; expected an http:\/\/ or https:\/\/ URL/);
+  assert.throws(
+    () => hubEndpoint({ HF_ENDPOINT: 'ftp://mirror.example' }),
+    /HF_ENDPOINT=ftp:\/\/mirror\.example: the scheme "ftp" is not supported; expected an http:\/\/ or https:\/\/ URL/,
+  );
   assert.throws(() => hubEndpoint({ HF_ENDPOINT: 'file:///etc' }), /the scheme "file" is not supported/);
   assert.throws(() => hubEndpoint({ HF_ENDPOINT: 'huggingface.co' }), /HF_ENDPOINT=huggingface\.co: not a URL/);
   assert.equal(checkEndpoint('http://127.0.0.1:8080//'), 'http://127.0.0.1:8080');
-  await assert.rejects(pullRepo(REPO, { ...opts(), endpoint: 'javascript:alert(1)' }), /endpoint=javascript:alert\(1\): the scheme "javascript" is not supported/);
+  await assert.rejects(
+    pullRepo(REPO, { ...opts(), endpoint: 'javascript:alert(1)' }),
+    /endpoint=javascript:alert\(1\): the scheme "javascript" is not supported/,
+  );
 });
 
 test('tunekit pull: --timeout/--retries and HF_HUB_DOWNLOAD_TIMEOUT reach the download; bad HF_ENDPOINT fails before any request', async () => {
@@ -180,14 +238,28 @@ test('tunekit pull: --timeout/--retries and HF_HUB_DOWNLOAD_TIMEOUT reach the do
   const run = (args: string[], env: Record<string, string>) =>
     new Promise<{ code: number; stderr: string; ms: number }>((resolve) => {
       const t0 = performance.now();
-      execFile(process.execPath, [join(repoRoot, 'dist/src/cli/main.js'), 'pull', REPO, '--cache-dir', freshCache(), ...args], {
-        env: { ...process.env, HF_TOKEN: '', ...env }, timeout: 20_000,
-      }, (error, _stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stderr, ms: performance.now() - t0 }));
+      execFile(
+        process.execPath,
+        [join(repoRoot, 'dist/src/cli/main.js'), 'pull', REPO, '--cache-dir', freshCache(), ...args],
+        {
+          env: { ...process.env, HF_TOKEN: '', ...env },
+          timeout: 20_000,
+        },
+        (error, _stdout, stderr) =>
+          resolve({
+            code: error ? Number((error as { code?: number }).code ?? 1) : 0,
+            stderr,
+            ms: performance.now() - t0,
+          }),
+      );
     });
   const viaFlags = await run(['--timeout', '0.6', '--retries', '1'], { HF_ENDPOINT: origin });
   assert.equal(viaFlags.code, 1);
   assert.match(viaFlags.stderr, /retrying \(attempt 2 of 2\)/);
-  assert.match(viaFlags.stderr, /listing org\/model@main: failed after 2 attempts \(no answer from http:\/\/127\.0\.0\.1:\d+ \(no data for 0\.6 s\)\); set HF_HUB_DOWNLOAD_TIMEOUT/);
+  assert.match(
+    viaFlags.stderr,
+    /listing org\/model@main: failed after 2 attempts \(no answer from http:\/\/127\.0\.0\.1:\d+ \(no data for 0\.6 s\)\); set HF_HUB_DOWNLOAD_TIMEOUT/,
+  );
   const viaEnv = await run([], { HF_ENDPOINT: origin, HF_HUB_DOWNLOAD_TIMEOUT: '0.6', TUNEKIT_HUB_RETRIES: '0' });
   assert.equal(viaEnv.code, 1);
   assert.match(viaEnv.stderr, /failed after 1 attempts \(.*no data for 0\.6 s/);

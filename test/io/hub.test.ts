@@ -11,7 +11,15 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
-import { HubError, cachedSnapshotDir, fnmatchToRegExp, hubCacheDir, hubEndpoint, pullRepo, repoCacheDir } from '../../src/io/hub.js';
+import {
+  HubError,
+  cachedSnapshotDir,
+  fnmatchToRegExp,
+  hubCacheDir,
+  hubEndpoint,
+  pullRepo,
+  repoCacheDir,
+} from '../../src/io/hub.js';
 import { repoRoot } from '../helpers/shared.js';
 
 const distRoot = join(repoRoot, 'dist');
@@ -61,7 +69,10 @@ class FakeHub {
   private server!: Server;
   origin = '';
 
-  constructor(readonly repos: FakeRepo[], readonly token = 'hf_secret') {}
+  constructor(
+    readonly repos: FakeRepo[],
+    readonly token = 'hf_secret',
+  ) {}
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => this.handle(req, res));
@@ -82,14 +93,22 @@ class FakeHub {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url!, this.origin);
     const authorized = req.headers.authorization === `Bearer ${this.token}`;
-    this.log.push({ method: req.method!, url: req.url!, range: req.headers.range, authorization: req.headers.authorization, host: req.headers.host! });
+    this.log.push({
+      method: req.method!,
+      url: req.url!,
+      range: req.headers.range,
+      authorization: req.headers.authorization,
+      host: req.headers.host!,
+    });
     const api = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(url.pathname);
     if (api) {
       const repo = this.findRepo(api[1]!, authorized, res);
       if (!repo) return;
       const rev = decodeURIComponent(api[2]!);
       if (rev !== 'main' && rev !== repo.commit) {
-        res.writeHead(404, { 'x-error-code': 'RevisionNotFound', 'content-type': 'application/json' }).end(JSON.stringify({ error: `Invalid rev id: ${rev}` }));
+        res
+          .writeHead(404, { 'x-error-code': 'RevisionNotFound', 'content-type': 'application/json' })
+          .end(JSON.stringify({ error: `Invalid rev id: ${rev}` }));
         return;
       }
       const siblings = repo.files.map((f) => {
@@ -102,7 +121,9 @@ class FakeHub {
           ...(f.lfs ? { lfs: { sha256: sha256(f.content), size: f.content.length, pointerSize: pointer.length } } : {}),
         };
       });
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: repo.id, sha: repo.commit, siblings }));
+      res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ id: repo.id, sha: repo.commit, siblings }));
       return;
     }
     const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([0-9a-f]{40})\/(.+)$/.exec(url.pathname);
@@ -117,13 +138,15 @@ class FakeHub {
       }
       if (file.lfs) {
         // The Hub answers LFS files with a redirect to the CDN and the sha256 in X-Linked-Etag.
-        res.writeHead(302, {
-          location: `${this.cdnOrigin ?? ''}/cdn/${repo.id}/${sha256(file.content)}`,
-          'x-linked-etag': `"${sha256(file.content)}"`,
-          'x-linked-size': String(file.content.length),
-          'x-repo-commit': repo.commit,
-          etag: `"${gitBlobId(file.content)}"`,
-        }).end();
+        res
+          .writeHead(302, {
+            location: `${this.cdnOrigin ?? ''}/cdn/${repo.id}/${sha256(file.content)}`,
+            'x-linked-etag': `"${sha256(file.content)}"`,
+            'x-linked-size': String(file.content.length),
+            'x-repo-commit': repo.commit,
+            etag: `"${gitBlobId(file.content)}"`,
+          })
+          .end();
         return;
       }
       this.sendContent(req, res, `${repo.id}/${file.path}`, file.content, `"${gitBlobId(file.content)}"`);
@@ -147,11 +170,18 @@ class FakeHub {
     const repo = this.repos.find((r) => r.id === id);
     // Like the Hub, a private repo without valid credentials answers 401 (as a missing one would).
     if (repo?.private && !authorized) {
-      res.writeHead(401, { 'x-error-code': 'RepoNotFound', 'x-error-message': 'Invalid credentials in Authorization header' }).end();
+      res
+        .writeHead(401, {
+          'x-error-code': 'RepoNotFound',
+          'x-error-message': 'Invalid credentials in Authorization header',
+        })
+        .end();
       return null;
     }
     if (!repo) {
-      res.writeHead(404, { 'x-error-code': 'RepoNotFound', 'content-type': 'application/json' }).end(JSON.stringify({ error: 'Repository not found' }));
+      res
+        .writeHead(404, { 'x-error-code': 'RepoNotFound', 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: 'Repository not found' }));
       return null;
     }
     return repo;
@@ -180,7 +210,11 @@ class FakeHub {
         res.writeHead(416, { 'content-range': `bytes */${body.length}` }).end();
         return;
       }
-      res.writeHead(206, { etag, 'content-length': String(body.length - start), 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` });
+      res.writeHead(206, {
+        etag,
+        'content-length': String(body.length - start),
+        'content-range': `bytes ${start}-${body.length - 1}/${body.length}`,
+      });
     } else {
       res.writeHead(200, { etag, 'content-length': String(body.length) });
     }
@@ -206,7 +240,12 @@ const repo: FakeRepo = {
     { path: 'nested/dir/notes.txt', content: Buffer.from('hello\n'), lfs: false },
   ],
 };
-const privateRepo: FakeRepo = { id: 'secret-org/gated', commit: 'b'.repeat(40), private: true, files: [{ path: 'a.bin', content: randomBytes(1000), lfs: true }] };
+const privateRepo: FakeRepo = {
+  id: 'secret-org/gated',
+  commit: 'b'.repeat(40),
+  private: true,
+  files: [{ path: 'a.bin', content: randomBytes(1000), lfs: true }],
+};
 
 const hub = await new FakeHub([repo, privateRepo]).start();
 const cdn = await new FakeHub([repo]).start(); // a second origin playing the CDN
@@ -215,7 +254,12 @@ after(async () => {
   await cdn.stop();
 });
 
-const base = () => ({ endpoint: hub.origin, token: undefined as string | undefined, progress: false, idleTimeoutMs: 5000 });
+const base = () => ({
+  endpoint: hub.origin,
+  token: undefined as string | undefined,
+  progress: false,
+  idleTimeoutMs: 5000,
+});
 
 test('pull lays the cache out like huggingface_hub and reuses it', async () => {
   const cacheDir = freshCache();
@@ -226,9 +270,15 @@ test('pull lays the cache out like huggingface_hub and reuses it', async () => {
   assert.deepEqual(result.downloaded.sort(), ['config.json', 'model.safetensors', 'nested/dir/notes.txt']);
   assert.equal(readFileSync(join(repoDir, 'refs', 'main'), 'utf8'), COMMIT);
   // Blobs are named by sha256 (LFS) or git blob id (regular files); snapshots hold relative symlinks.
-  assert.deepEqual(readdirSync(join(repoDir, 'blobs')).sort(), [gitBlobId(repo.files[0]!.content), gitBlobId(repo.files[2]!.content), sha256(weights)].sort());
+  assert.deepEqual(
+    readdirSync(join(repoDir, 'blobs')).sort(),
+    [gitBlobId(repo.files[0]!.content), gitBlobId(repo.files[2]!.content), sha256(weights)].sort(),
+  );
   assert.equal(readlinkSync(join(result.snapshotDir, 'model.safetensors')), `../../blobs/${sha256(weights)}`);
-  assert.equal(readlinkSync(join(result.snapshotDir, 'nested/dir/notes.txt')), `../../../../blobs/${gitBlobId(Buffer.from('hello\n'))}`);
+  assert.equal(
+    readlinkSync(join(result.snapshotDir, 'nested/dir/notes.txt')),
+    `../../../../blobs/${gitBlobId(Buffer.from('hello\n'))}`,
+  );
   for (const f of repo.files) assert.deepEqual(readFileSync(join(result.snapshotDir, f.path)), f.content);
   assert.equal(cachedSnapshotDir(repo.id, 'main', cacheDir), result.snapshotDir);
   assert.equal(cachedSnapshotDir(repo.id, COMMIT, cacheDir), result.snapshotDir);
@@ -272,11 +322,14 @@ test('an interrupted transfer is resumed with an HTTP Range request', async () =
   // With a single attempt the partial file stays as .incomplete and the next pull resumes it.
   const cache2 = freshCache();
   hub.interrupt.add(key);
-  await assert.rejects(pullRepo(repo.id, { ...base(), cacheDir: cache2, include: ['model.safetensors'], maxAttempts: 1 }), (e: Error) => {
-    assert.ok(e instanceof HubError);
-    assert.match(e.message, /model.safetensors: failed after 1 attempts .*the next pull resumes it/);
-    return true;
-  });
+  await assert.rejects(
+    pullRepo(repo.id, { ...base(), cacheDir: cache2, include: ['model.safetensors'], maxAttempts: 1 }),
+    (e: Error) => {
+      assert.ok(e instanceof HubError);
+      assert.match(e.message, /model.safetensors: failed after 1 attempts .*the next pull resumes it/);
+      return true;
+    },
+  );
   const partial = join(repoCacheDir(repo.id, cache2), 'blobs', `${sha256(weights)}.incomplete`);
   const kept = readFileSync(partial);
   assert.ok(kept.length > 0 && kept.length <= weights.length >> 1);
@@ -302,8 +355,14 @@ test('a corrupted file fails the checksum and leaves nothing behind', async () =
   hub.corrupt.add(`${repo.id}/model.safetensors`);
   hub.corrupt.add(`${repo.id}/config.json`);
   try {
-    await assert.rejects(pullRepo(repo.id, { ...base(), cacheDir, include: ['model.safetensors'] }), /model.safetensors: sha256 checksum mismatch \(expected [0-9a-f]{64}, got [0-9a-f]{64}\)/);
-    await assert.rejects(pullRepo(repo.id, { ...base(), cacheDir, include: ['config.json'] }), /config.json: git-sha1 checksum mismatch/);
+    await assert.rejects(
+      pullRepo(repo.id, { ...base(), cacheDir, include: ['model.safetensors'] }),
+      /model.safetensors: sha256 checksum mismatch \(expected [0-9a-f]{64}, got [0-9a-f]{64}\)/,
+    );
+    await assert.rejects(
+      pullRepo(repo.id, { ...base(), cacheDir, include: ['config.json'] }),
+      /config.json: git-sha1 checksum mismatch/,
+    );
   } finally {
     hub.corrupt.clear();
   }
@@ -314,7 +373,12 @@ test('HF_TOKEN is sent to the Hub but not to another origin after a redirect', a
   cdn.log.length = 0;
   hub.cdnOrigin = cdn.origin;
   try {
-    const r = await pullRepo(repo.id, { ...base(), token: 'hf_secret', cacheDir: freshCache(), include: ['model.safetensors'] });
+    const r = await pullRepo(repo.id, {
+      ...base(),
+      token: 'hf_secret',
+      cacheDir: freshCache(),
+      include: ['model.safetensors'],
+    });
     assert.deepEqual(readFileSync(join(r.snapshotDir, 'model.safetensors')), weights);
   } finally {
     hub.cdnOrigin = null;
@@ -334,7 +398,10 @@ test('401 for private repos without a token, 404 for unknown repos, revisions an
   });
   const ok = await pullRepo(privateRepo.id, { ...base(), token: 'hf_secret', cacheDir: freshCache() });
   assert.deepEqual(ok.downloaded, ['a.bin']);
-  await assert.rejects(pullRepo('nobody/nothing', { ...base(), cacheDir: freshCache() }), /listing nobody\/nothing@main: 404 not found: Repository not found/);
+  await assert.rejects(
+    pullRepo('nobody/nothing', { ...base(), cacheDir: freshCache() }),
+    /listing nobody\/nothing@main: 404 not found: Repository not found/,
+  );
   await assert.rejects(pullRepo(repo.id, { ...base(), revision: 'v9', cacheDir: freshCache() }), (e: Error) => {
     assert.ok(e instanceof HubError);
     assert.equal(e.errorCode, 'RevisionNotFound');
@@ -345,7 +412,10 @@ test('401 for private repos without a token, 404 for unknown repos, revisions an
   const closed = await new FakeHub([]).start();
   const deadOrigin = closed.origin;
   await closed.stop();
-  await assert.rejects(pullRepo(repo.id, { ...base(), endpoint: deadOrigin, cacheDir: freshCache() }), /cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/);
+  await assert.rejects(
+    pullRepo(repo.id, { ...base(), endpoint: deadOrigin, cacheDir: freshCache() }),
+    /cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)/,
+  );
   await assert.rejects(pullRepo('../etc', { ...base() }), /invalid repo id "..\/etc"/);
   await assert.rejects(pullRepo('a--b/c', { ...base() }), /invalid repo id/);
 });
@@ -376,10 +446,16 @@ test('tunekit pull prints the snapshot folder (HF_ENDPOINT, --include, --cache-d
   // Run the command in a child process, as a user would, with HF_ENDPOINT pointing at the fake Hub.
   const run = (...args: string[]) =>
     new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [join(distRoot, 'src/cli/main.js'), ...args], {
-        cwd: repoRoot,
-        env: { ...process.env, HF_ENDPOINT: hub.origin, HF_TOKEN: '' },
-      }, (error, stdout, stderr) => resolve({ code: error ? (error as { code?: number }).code ?? 1 : 0, stdout, stderr }));
+      execFile(
+        process.execPath,
+        [join(distRoot, 'src/cli/main.js'), ...args],
+        {
+          cwd: repoRoot,
+          env: { ...process.env, HF_ENDPOINT: hub.origin, HF_TOKEN: '' },
+        },
+        (error, stdout, stderr) =>
+          resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
     });
   const snapshot = `${join(cacheDir, 'models--tiny-org--tiny-model', 'snapshots', COMMIT)}\n`;
   const ok = await run('pull', repo.id, '--cache-dir', cacheDir, '--include', '*.json');
@@ -392,7 +468,16 @@ test('tunekit pull prints the snapshot folder (HF_ENDPOINT, --include, --cache-d
   assert.equal(missing.stdout, '');
   assert.match(missing.stderr, /error: listing nobody\/nothing@main: 404/);
   // --progress forces a bar even without a terminal.
-  const bar = await run('pull', repo.id, '--cache-dir', cacheDir, '--include', 'model.safetensors', '--progress', '--quiet');
+  const bar = await run(
+    'pull',
+    repo.id,
+    '--cache-dir',
+    cacheDir,
+    '--include',
+    'model.safetensors',
+    '--progress',
+    '--quiet',
+  );
   assert.equal(bar.stdout, snapshot);
   assert.match(bar.stderr, /model\.safetensors \[.*\] 100% \| 300\.0 kB \/ 300\.0 kB/);
 });

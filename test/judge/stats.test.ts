@@ -8,7 +8,12 @@ import { assertClose } from '../helpers/close.js';
 
 test('Wilson score interval: Newcombe (1998), Statistics in Medicine 17:857-872, Table I, method 3', () => {
   // (k, n) -> the 95% limits printed to 4 decimals in the paper.
-  const cases: [number, number, number, number][] = [[81, 263, 0.2553, 0.3662], [15, 148, 0.0624, 0.1605], [0, 20, 0, 0.1611], [1, 29, 0.0061, 0.1718]];
+  const cases: [number, number, number, number][] = [
+    [81, 263, 0.2553, 0.3662],
+    [15, 148, 0.0624, 0.1605],
+    [0, 20, 0, 0.1611],
+    [1, 29, 0.0061, 0.1718],
+  ];
   for (const [k, n, lo, hi] of cases) {
     const [l, h] = wilsonInterval(k, n);
     assert.equal(l.toFixed(4), lo.toFixed(4), `${k}/${n} low`);
@@ -35,7 +40,13 @@ test('sign test: exact two-sided binomial p, written independently as a float64 
   assertClose(signTest(1, 9), 22 / 1024, 1e-12);
   assert.equal(signTest(5, 5), 1);
   assert.equal(signTest(0, 0), 1);
-  for (const [w, l] of [[0, 7], [12, 30], [40, 60], [200, 170]] as const) assertClose(signTest(w, l), ref(w, l), 1e-9);
+  for (const [w, l] of [
+    [0, 7],
+    [12, 30],
+    [40, 60],
+    [200, 170],
+  ] as const)
+    assertClose(signTest(w, l), ref(w, l), 1e-9);
 });
 
 test("Cohen's kappa: the worked example of Wikipedia's 'Cohen's kappa' (50 proposals: 20 yes/yes, 5 yes/no, 10 no/yes, 15 no/no -> 0.4)", () => {
@@ -57,9 +68,27 @@ test("Cohen's kappa: the worked example of Wikipedia's 'Cohen's kappa' (50 propo
 });
 
 test("Fleiss' kappa: the worked example of Wikipedia's 'Fleiss' kappa' (10 subjects, 14 raters, 5 categories -> 0.210)", () => {
-  const counts = [[0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1], [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7]];
+  const counts = [
+    [0, 0, 0, 0, 14],
+    [0, 2, 6, 4, 2],
+    [0, 0, 3, 5, 6],
+    [0, 3, 9, 2, 0],
+    [2, 2, 8, 1, 1],
+    [7, 7, 0, 0, 0],
+    [3, 2, 6, 3, 0],
+    [2, 5, 3, 2, 2],
+    [6, 5, 2, 1, 0],
+    [0, 2, 2, 3, 7],
+  ];
   assert.equal(fleissKappa(counts).toFixed(3), '0.210');
-  assert.throws(() => fleissKappa([[1, 1], [2, 1]]), /same number of raters/);
+  assert.throws(
+    () =>
+      fleissKappa([
+        [1, 1],
+        [2, 1],
+      ]),
+    /same number of raters/,
+  );
 });
 
 test("Krippendorff's alpha: the example of Krippendorff (2011) 'Computing Krippendorff's Alpha-Reliability' (4 observers, 12 units, missing data)", () => {
@@ -86,6 +115,25 @@ test("Krippendorff's alpha: the computational example of Wikipedia's 'Krippendor
   assert.equal(krippendorffAlpha(data, 'nominal').toFixed(3), '0.691');
   assert.equal(krippendorffAlpha(data, 'interval').toFixed(3), '0.811');
   // Perfect agreement is 1 at every level; one value overall leaves alpha undefined.
-  assert.equal(krippendorffAlpha([[1, 2, 3], [1, 2, 3]], 'ordinal'), 1);
-  assert.ok(Number.isNaN(krippendorffAlpha([[2, 2], [2, 2]], 'ordinal')));
+  assert.equal(
+    krippendorffAlpha(
+      [
+        [1, 2, 3],
+        [1, 2, 3],
+      ],
+      'ordinal',
+    ),
+    1,
+  );
+  assert.ok(
+    Number.isNaN(
+      krippendorffAlpha(
+        [
+          [2, 2],
+          [2, 2],
+        ],
+        'ordinal',
+      ),
+    ),
+  );
 });

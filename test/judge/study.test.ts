@@ -8,7 +8,15 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutoModelForCausalLM, AutoTokenizer, PeftModel, generate, getPeftModel, loraConfig } from '../../src/index.js';
-import { computeResults, createStudyFromGenerations, createStudyFromSystems, EMBEDDED_MODEL_DIR, judgementsCsv, JudgeStore, resolveSource } from '../../src/judge/index.js';
+import {
+  computeResults,
+  createStudyFromGenerations,
+  createStudyFromSystems,
+  EMBEDDED_MODEL_DIR,
+  judgementsCsv,
+  JudgeStore,
+  resolveSource,
+} from '../../src/judge/index.js';
 
 function tmp(): string {
   return mkdtempSync(join(tmpdir(), 'tunekit-judge-study-'));
@@ -24,9 +32,13 @@ test('judge create: outputs of the embedded model and of a run folder (adapter/ 
     const cfg = loraConfig({ targetModules: ['q_proj', 'v_proj'], r: 4, loraAlpha: 8 });
     const peft = getPeftModel(trained, { ...cfg, baseModelNameOrPath: 'stories260K' });
     let s = 1;
-    for (const [, t] of trained.trainableParameters()) for (let i = 0; i < t.f32.length; i++) t.f32[i] = ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5) * 0.6;
+    for (const [, t] of trained.trainableParameters())
+      for (let i = 0; i < t.f32.length; i++) t.f32[i] = ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5) * 0.6;
     peft.savePretrained(join(run, 'adapter'));
-    writeFileSync(join(run, 'run.jsonl'), `${JSON.stringify({ type: 'config', time: new Date().toISOString(), model: { path: EMBEDDED_MODEL_DIR } })}\n`);
+    writeFileSync(
+      join(run, 'run.jsonl'),
+      `${JSON.stringify({ type: 'config', time: new Date().toISOString(), model: { path: EMBEDDED_MODEL_DIR } })}\n`,
+    );
     const prompts = join(dir, 'prompts.txt');
     writeFileSync(prompts, 'Once upon a time\n\nThe little dog\n');
 
@@ -38,17 +50,26 @@ test('judge create: outputs of the embedded model and of a run folder (adapter/ 
     try {
       const study = createStudyFromSystems(store, 'base-vs-run', 'default', run, prompts, { maxNewTokens: 12 });
       const items = store.items(study.id);
-      assert.deepEqual(items.map((i) => i.prompt), ['Once upon a time', 'The little dog']);
+      assert.deepEqual(
+        items.map((i) => i.prompt),
+        ['Once upon a time', 'The little dog'],
+      );
 
       const tok = AutoTokenizer.fromPretrained(EMBEDDED_MODEL_DIR);
       const base = AutoModelForCausalLM.fromPretrained(EMBEDDED_MODEL_DIR);
-      const tuned = PeftModel.fromPretrained(AutoModelForCausalLM.fromPretrained(EMBEDDED_MODEL_DIR), join(run, 'adapter'));
+      const tuned = PeftModel.fromPretrained(
+        AutoModelForCausalLM.fromPretrained(EMBEDDED_MODEL_DIR),
+        join(run, 'adapter'),
+      );
       for (const it of items) {
         const ids = tok.encode(it.prompt);
         assert.equal(it.outputA, generate(base, ids, { maxNewTokens: 12, tokenizer: tok }).texts?.[0]);
         assert.equal(it.outputB, generate(tuned, ids, { maxNewTokens: 12, tokenizer: tok }).texts?.[0]);
       }
-      assert.ok(items.some((i) => i.outputA !== i.outputB), 'the adapter changes the outputs');
+      assert.ok(
+        items.some((i) => i.outputA !== i.outputB),
+        'the adapter changes the outputs',
+      );
       assert.throws(() => createStudyFromSystems(store, 'base-vs-run', 'default', run, prompts), /already exists/);
     } finally {
       store.close();
@@ -71,7 +92,10 @@ test('judge create from generation files: prompts must match; bad lines are name
     writeFileSync(other, '{"prompt":"p1","output":"b1"}\n{"prompt":"pX","output":"b2"}\n');
     const store = new JudgeStore(join(dir, 'j.db'));
     try {
-      assert.throws(() => createStudyFromGenerations(store, 's', a, bad), new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: field "output" must be a string`));
+      assert.throws(
+        () => createStudyFromGenerations(store, 's', a, bad),
+        new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2: field "output" must be a string`),
+      );
       assert.throws(() => createStudyFromGenerations(store, 's', a, other), /generation 2: the prompts .* differ/);
       assert.throws(() => createStudyFromGenerations(store, 'bad name!', a, b), /not a valid name/);
       assert.throws(() => resolveSource(join(dir, 'nothing')), /no such folder/);
@@ -80,7 +104,17 @@ test('judge create from generation files: prompts must match; bad lines are name
       assert.throws(() => store.invite(study.id, 'ann'), /already invited/);
       const [i1, i2] = store.items(study.id);
       assert.ok(i1 && i2);
-      const j = { raterId: rater.id, aLeft: true, naturalnessA: 4, helpfulnessA: 3, naturalnessB: 2, helpfulnessB: 2, repetitiveA: false, repetitiveB: true, comment: '' };
+      const j = {
+        raterId: rater.id,
+        aLeft: true,
+        naturalnessA: 4,
+        helpfulnessA: 3,
+        naturalnessB: 2,
+        helpfulnessB: 2,
+        repetitiveA: false,
+        repetitiveB: true,
+        comment: '',
+      };
       store.saveJudgement({ ...j, itemId: i1.id, preference: 'A' });
       store.saveJudgement({ ...j, itemId: i2.id, preference: 'B', comment: '@SUM(1)' });
       store.saveJudgement({ ...j, itemId: i2.id, preference: 'tie', comment: '+1' }); // replaces, never duplicates

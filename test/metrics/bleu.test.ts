@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { BLEU_SMOOTH_DEFAULTS, computeBleu, corpusBleu, sentenceBleu, type BleuOptions } from '../../src/metrics/bleu.js';
+import {
+  BLEU_SMOOTH_DEFAULTS,
+  computeBleu,
+  corpusBleu,
+  sentenceBleu,
+  type BleuOptions,
+} from '../../src/metrics/bleu.js';
 import { skipWithoutShared } from '../helpers/shared.js';
 import { SACREBLEU_BLEU_CASES } from './sacrebleu-2.6.0-cases.js';
 import { tatoebaCorpus } from './tatoeba-corpus.js';
@@ -37,14 +43,20 @@ test('README example: 48.53, statistics and printed form as in sacrebleu README'
   assert.ok(Math.abs(bleu.score - 48.530827) < 1e-8);
   // README signature (version field is ours)
   assert.equal(bleu.signature, 'nrefs:2|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0-tunekit');
-  assert.match(bleu.format({ withSignature: true }), /^BLEU\|nrefs:2\|case:mixed\|eff:no\|tok:13a\|smooth:exp\|version:[^ ]+ = 48\.53 82\.4/);
+  assert.match(
+    bleu.format({ withSignature: true }),
+    /^BLEU\|nrefs:2\|case:mixed\|eff:no\|tok:13a\|smooth:exp\|version:[^ ]+ = 48\.53 82\.4/,
+  );
   assert.equal(bleu.format({ scoreOnly: true, width: 4 }), '48.5308');
 });
 
 test('README variable number of references: null drops a reference (nrefs:var), "" is a length-0 reference', () => {
   const withNull = corpusBleu(README_HYPS, [[null, ...README_REFS[0].slice(1)], README_REFS[1]]);
   // README: "BLEU = 29.44 82.4/42.9/27.3/12.5 (BP = 0.889 ratio = 0.895 hyp_len = 17 ref_len = 19)", nrefs:var
-  assert.equal(withNull.format(), 'BLEU = 29.44 82.4/42.9/27.3/12.5 (BP = 0.889 ratio = 0.895 hyp_len = 17 ref_len = 19)');
+  assert.equal(
+    withNull.format(),
+    'BLEU = 29.44 82.4/42.9/27.3/12.5 (BP = 0.889 ratio = 0.895 hyp_len = 17 ref_len = 19)',
+  );
   assert.match(withNull.signature, /^nrefs:var\|/);
   assertClose(withNull.score, 29.443657650964873); // sacrebleu 2.6.0
   const withEmpty = corpusBleu(README_HYPS, [['', ...README_REFS[0].slice(1)], README_REFS[1]]);
@@ -61,7 +73,9 @@ test('sacrebleu test_bleu.py corpus cases: tokenizers, smoothing, empty hypothes
   assertClose(corpusBleu(README_HYPS, README_REFS, { tokenize: 'intl' }).score, 43.91623493336995);
   assertClose(corpusBleu(README_HYPS, README_REFS, { smoothMethod: 'none' }).score, 48.530827009929865);
   // test_bleu_max_order: formatted "77.65", "60.50", "53.93", "48.53", "46.14", "43.28"
-  const exact = [77.64837655275439, 60.50312757020198, 53.93393139430307, 48.530827009929865, 46.14416643541557, 43.283197812670714];
+  const exact = [
+    77.64837655275439, 60.50312757020198, 53.93393139430307, 48.530827009929865, 46.14416643541557, 43.283197812670714,
+  ];
   ['77.65', '60.50', '53.93', '48.53', '46.14', '43.28'].forEach((printed, i) => {
     const bleu = corpusBleu(README_HYPS, README_REFS, { maxNgramOrder: i + 1 });
     assert.equal(bleu.format({ scoreOnly: true }), printed);
@@ -71,7 +85,12 @@ test('sacrebleu test_bleu.py corpus cases: tokenizers, smoothing, empty hypothes
 });
 
 /** sacrebleu's `raw_corpus_bleu`: no tokenization, floor smoothing, effective order. */
-const raw = (smoothValue: number | null): BleuOptions => ({ tokenize: 'none', smoothMethod: 'floor', smoothValue, effectiveOrder: true });
+const raw = (smoothValue: number | null): BleuOptions => ({
+  tokenize: 'none',
+  smoothMethod: 'floor',
+  smoothValue,
+  effectiveOrder: true,
+});
 
 test('sacrebleu test_bleu.py raw_corpus_bleu cases, each also derived by hand', () => {
   // no overlap → 0 (sacrebleu #141)
@@ -92,7 +111,8 @@ test('sacrebleu test_bleu.py raw_corpus_bleu cases, each also derived by hand', 
   assert.deepEqual(stats.totals, [6, 5, 4, 3]);
   // test_offset: floor 0 → 0; floor default (null) → 0.1555722182
   assertClose(corpusBleu(['am I am a character sequence'], [['I am a symbol string sequence a a']], raw(0)).score, 0);
-  const offset = corpusBleu(['am I am a character sequence'], [['I am a symbol string sequence a a']], raw(null)).score / 100;
+  const offset =
+    corpusBleu(['am I am a character sequence'], [['I am a symbol string sequence a a']], raw(null)).score / 100;
   assert.ok(Math.abs(offset - 0.1555722182) < 1e-8);
   // BP = exp(1 − 8/6); p = 4/6, 2/5, 1/4, floor 0.1/3
   assertClose(offset, Math.exp(1 - 8 / 6) * ((4 / 6) * (2 / 5) * (1 / 4) * (0.1 / 3)) ** 0.25);
@@ -128,7 +148,10 @@ test('computeBleu: every smoothing method on an order with zero matches, by hand
   const floor = computeBleu(correct, total, 4, 4, { smoothMethod: 'floor' });
   assert.deepEqual(floor.precisions, [75, 100 / 3, 5, 10]);
   assertClose(floor.score, bleuFormula([75, 100 / 3, 5, 10], 4, 4));
-  assertClose(computeBleu(correct, total, 4, 4, { smoothMethod: 'floor', smoothValue: 0.5 }).score, bleuFormula([75, 100 / 3, 25, 50], 4, 4));
+  assertClose(
+    computeBleu(correct, total, 4, 4, { smoothMethod: 'floor', smoothValue: 0.5 }).score,
+    bleuFormula([75, 100 / 3, 25, 50], 4, 4),
+  );
   // add-k: k = 1 added to counts and totals of orders ≥ 2, reported in counts/totals as sacrebleu does
   const addK = computeBleu(correct, total, 4, 4, { smoothMethod: 'add-k' });
   assert.deepEqual(addK.counts, [3, 2, 1, 1]);
@@ -154,11 +177,17 @@ test('computeBleu: effective order stops at the first order with no hypothesis n
   // without effective order the missing orders count as log 0 → 0
   assert.equal(computeBleu([2, 1, 0, 0], [2, 1, 0, 0], 2, 2).score, 0);
   // effective order counts orders with n-grams, matched or not: p3 is exp-smoothed
-  assertClose(computeBleu([3, 1, 0, 0], [3, 2, 1, 0], 3, 3, { effectiveOrder: true, smoothMethod: 'exp' }).score, bleuFormula([100, 50, 50], 3, 3));
+  assertClose(
+    computeBleu([3, 1, 0, 0], [3, 2, 1, 0], 3, 3, { effectiveOrder: true, smoothMethod: 'exp' }).score,
+    bleuFormula([100, 50, 50], 3, 3),
+  );
   // brevity penalty with zero-length hypothesis is 0
   assert.equal(computeBleu([0, 0, 0, 0], [0, 0, 0, 0], 0, 5).bp, 0);
   assert.throws(() => computeBleu([1], [1], 1, 1), /computeBleu: correct and total need 4 entries/);
-  assert.throws(() => computeBleu([1, 0, 0, 0], [1, 0, 0, 0], 1, 1, { smoothMethod: 'laplace' as 'exp' }), /unknown BLEU smoothMethod "laplace"/);
+  assert.throws(
+    () => computeBleu([1, 0, 0, 0], [1, 0, 0, 0], 1, 1, { smoothMethod: 'laplace' as 'exp' }),
+    /unknown BLEU smoothMethod "laplace"/,
+  );
 });
 
 // sacrebleu test_sentence_bleu.py (issue #98): expected values at the suite's EPSILON 1e-3, and
@@ -191,7 +220,10 @@ test('sentenceBleu: sacrebleu test_sentence_bleu.py cases (effective order on by
     assert.equal(sentenceBleu('this is a cat', ['okay thanks'], { smoothMethod }).score, 0);
   }
   assert.match(sentenceBleu(SYS, [REF]).signature, /^nrefs:1\|case:mixed\|eff:yes\|tok:13a\|smooth:exp\|/);
-  assert.match(sentenceBleu(SYS, [REF], { smoothMethod: 'floor', smoothValue: 0.5 }).signature, /smooth:floor\[0\.50\]/);
+  assert.match(
+    sentenceBleu(SYS, [REF], { smoothMethod: 'floor', smoothValue: 0.5 }).signature,
+    /smooth:floor\[0\.50\]/,
+  );
 });
 
 test('identical strings give 100, empty hypothesis 0, and the closest reference length (ties → shorter)', () => {
@@ -207,7 +239,11 @@ test('identical strings give 100, empty hypothesis 0, and the closest reference 
   assert.equal(tie.refLen, 2);
   assert.equal(tie.bp, 1);
   // clipping: "the the the" against max count 2 over references
-  const clipped = sentenceBleu('the the the', ['the cat', 'the the dog'], { tokenize: 'none', smoothMethod: 'none', maxNgramOrder: 1 });
+  const clipped = sentenceBleu('the the the', ['the cat', 'the the dog'], {
+    tokenize: 'none',
+    smoothMethod: 'none',
+    maxNgramOrder: 1,
+  });
   assert.deepEqual(clipped.counts, [2]);
   assertClose(clipped.score, 100 * (2 / 3));
 });
@@ -229,7 +265,10 @@ test('invalid input raises a clear error', () => {
   assert.throws(() => corpusBleu([null as unknown as string], [['a']]), /hypotheses\[0\] should be a string, got null/);
   assert.throws(() => sentenceBleu('a', []), /non-empty array/);
   assert.throws(() => sentenceBleu('a', 'a' as unknown as string[]), /references should be an array/);
-  assert.throws(() => corpusBleu(['a'], [['a']], { maxNgramOrder: 0 }), /maxNgramOrder must be an integer in \[1, 100\], got 0/);
+  assert.throws(
+    () => corpusBleu(['a'], [['a']], { maxNgramOrder: 0 }),
+    /maxNgramOrder must be an integer in \[1, 100\], got 0/,
+  );
   assert.throws(() => corpusBleu(['a'], [['a']], { tokenize: 'spm' as 'zh' }), /unknown sacrebleu tokenizer "spm"/);
 });
 
@@ -254,18 +293,26 @@ test('equals sacrebleu 2.6.0 on 60 random corpus/sentence cases (all tokenizers,
 });
 
 // Real data: see tatoeba-corpus.ts for the corpus and how the expected values were obtained.
-test('real data (Tatoeba en-zh, 1,000 pairs): corpus and sentence BLEU equal sacrebleu 2.6.0', { skip: skipWithoutShared('tatoeba-cmn-eng', 'cmn.txt') }, () => {
-  const { en, zh, hypEn, ref2En, hypZh } = tatoebaCorpus()!;
-  assertClose(corpusBleu(hypEn, [en]).score, 26.848600565666388);
-  assertClose(corpusBleu(hypEn, [en], { tokenize: 'intl' }).score, 32.262345206475246);
-  const twoRefs = corpusBleu(hypEn, [en, ref2En]);
-  assertClose(twoRefs.score, 52.47596440371691);
-  assert.equal(twoRefs.format(), 'BLEU = 52.48 100.0/78.1/50.9/19.1 (BP = 1.000 ratio = 1.124 hyp_len = 10517 ref_len = 9356)');
-  assertClose(corpusBleu(hypZh, [zh], { tokenize: 'zh' }).score, 43.01715674998051);
-  assertClose(corpusBleu(hypZh, [zh], { tokenize: 'char' }).score, 43.24791006153258);
-  // 13a leaves unsegmented Chinese as whole-sentence tokens: a near-meaningless 2.84
-  assertClose(corpusBleu(hypZh, [zh]).score, 2.843777978141496);
-  const meanSentence = (tokenize: 'zh' | '13a'): number => hypZh.reduce((sum, h, i) => sum + sentenceBleu(h, [zh[i] ?? null], { tokenize }).score, 0) / zh.length;
-  assertClose(meanSentence('13a'), 0.7561464225882921);
-  assertClose(meanSentence('zh'), 42.88986350920712);
-});
+test(
+  'real data (Tatoeba en-zh, 1,000 pairs): corpus and sentence BLEU equal sacrebleu 2.6.0',
+  { skip: skipWithoutShared('tatoeba-cmn-eng', 'cmn.txt') },
+  () => {
+    const { en, zh, hypEn, ref2En, hypZh } = tatoebaCorpus()!;
+    assertClose(corpusBleu(hypEn, [en]).score, 26.848600565666388);
+    assertClose(corpusBleu(hypEn, [en], { tokenize: 'intl' }).score, 32.262345206475246);
+    const twoRefs = corpusBleu(hypEn, [en, ref2En]);
+    assertClose(twoRefs.score, 52.47596440371691);
+    assert.equal(
+      twoRefs.format(),
+      'BLEU = 52.48 100.0/78.1/50.9/19.1 (BP = 1.000 ratio = 1.124 hyp_len = 10517 ref_len = 9356)',
+    );
+    assertClose(corpusBleu(hypZh, [zh], { tokenize: 'zh' }).score, 43.01715674998051);
+    assertClose(corpusBleu(hypZh, [zh], { tokenize: 'char' }).score, 43.24791006153258);
+    // 13a leaves unsegmented Chinese as whole-sentence tokens: a near-meaningless 2.84
+    assertClose(corpusBleu(hypZh, [zh]).score, 2.843777978141496);
+    const meanSentence = (tokenize: 'zh' | '13a'): number =>
+      hypZh.reduce((sum, h, i) => sum + sentenceBleu(h, [zh[i] ?? null], { tokenize }).score, 0) / zh.length;
+    assertClose(meanSentence('13a'), 0.7561464225882921);
+    assertClose(meanSentence('zh'), 42.88986350920712);
+  },
+);

@@ -7,7 +7,6 @@ import { SACREBLEU_CHRF_CASES } from './sacrebleu-2.6.0-cases.js';
 import { tatoebaCorpus } from './tatoeba-corpus.js';
 import { assertClose } from '../helpers/close.js';
 
-
 /** F_β in percent from averaged precision and recall. */
 function fBeta(precision: number, recall: number, beta: number): number {
   const b2 = beta * beta;
@@ -28,7 +27,10 @@ test('README example: chrF2 = 59.73 (and chrF2++ 59.15)', () => {
   const chrfpp = corpusChrf(README_HYPS, README_REFS, { wordOrder: 2 });
   assert.equal(chrfpp.name, 'chrF2++');
   assertClose(chrfpp.score, 59.15310444399262); // sacrebleu 2.6.0
-  assert.match(chrfpp.format({ withSignature: true }), /^chrF2\+\+\|nrefs:2\|case:mixed\|eff:yes\|nc:6\|nw:2\|space:no\|version:[^ ]+ = 59\.15$/);
+  assert.match(
+    chrfpp.format({ withSignature: true }),
+    /^chrF2\+\+\|nrefs:2\|case:mixed\|eff:yes\|nc:6\|nw:2\|space:no\|version:[^ ]+ = 59\.15$/,
+  );
 });
 
 // sacrebleu test_chrf.py, all with char_order=6, word_order=0, beta=3 (EPSILON 1e-4).
@@ -44,8 +46,12 @@ const EPS_SMOOTHING_CASES: Array<[string[], string[], number]> = [
   [['a b c'], ['a b c'], 50.0],
   [['a b c'], ['abc'], 50.0],
   [
-    [' risk assessment must be made of those who are qualified and expertise in the sector - these are the scientists .'],
-    ['risk assessment has to be undertaken by those who are qualified and expert in that area - that is the scientists .'],
+    [
+      ' risk assessment must be made of those who are qualified and expertise in the sector - these are the scientists .',
+    ],
+    [
+      'risk assessment has to be undertaken by those who are qualified and expert in that area - that is the scientists .',
+    ],
     63.36173,
   ],
   [
@@ -65,10 +71,18 @@ const EFFECTIVE_ORDER_CASES: Array<[string[], string[], number]> = [
   [['aa'], ['ab'], 25.0],
 ];
 const KEEP_WHITESPACE_CASES: Array<[string[], string[], number]> = [
-  [['Die Beziehung zwischen Obama und Netanjahu ist nicht gerade freundlich.'], ['Das Verhältnis zwischen Obama und Netanyahu ist nicht gerade freundschaftlich.'], 67.3481606],
   [
-    ['risk assessment must be made of those who are qualified and expertise in the sector - these are the scientists .'],
-    ['risk assessment has to be undertaken by those who are qualified and expert in that area - that is the scientists .'],
+    ['Die Beziehung zwischen Obama und Netanjahu ist nicht gerade freundlich.'],
+    ['Das Verhältnis zwischen Obama und Netanyahu ist nicht gerade freundschaftlich.'],
+    67.3481606,
+  ],
+  [
+    [
+      'risk assessment must be made of those who are qualified and expertise in the sector - these are the scientists .',
+    ],
+    [
+      'risk assessment has to be undertaken by those who are qualified and expert in that area - that is the scientists .',
+    ],
     65.2414427,
   ],
 ];
@@ -95,17 +109,26 @@ test('sacrebleu test_chrf.py sentence level (beta 2, eps smoothing), plus exact 
     [
       'Co nás nejvíc trápí, protože lékaři si vybírají, kdo bude žít a kdo zemře.',
       'Nejvíce smutní jsme z toho, že musíme rozhodovat o tom, kdo bude žít a kdo zemře.',
-      39.14078509, 39.14078509431498, 39.14081690316369, 40.3769131075315,
+      39.14078509,
+      39.14078509431498,
+      39.14081690316369,
+      40.3769131075315,
     ],
     [
       'Nebo prostě nemají vybavení, které by jim pomohlo, uvedli lékaři.',
       'A někdy nemáme ani potřebný materiál, abychom jim pomohli, popsali lékaři.',
-      31.22557079, 31.22557078732341, 31.225641469352972, 28.927323825104185,
+      31.22557079,
+      31.22557078732341,
+      31.225641469352972,
+      28.927323825104185,
     ],
     [
       'Lapali po dechu, jejich životy skončily dřív, než skutečně začaly.',
       'Lapali po dechu a pak jejich život skončil - dřív, než skutečně mohl začít, připomněli.',
-      57.15704367, 57.15704366556671, 57.157427512824064, 54.134581828446215,
+      57.15704367,
+      57.15704366556671,
+      57.157427512824064,
+      54.134581828446215,
     ],
   ];
   for (const [hyp, ref, published, eps, effective, plusPlus] of cases) {
@@ -170,7 +193,10 @@ test('invalid input raises a clear error', () => {
   assert.throws(() => corpusChrf(['a'], [['a', 'b']]), /references\[0\] has 2 segments but there are 1 hypotheses/);
   assert.throws(() => sentenceChrf('a', [null]), /hypothesis 0 has no reference/);
   assert.throws(() => corpusChrf(['a'], [['a']], { charOrder: 0, wordOrder: 0 }), /charOrder \+ wordOrder ≥ 1/);
-  assert.throws(() => corpusChrf(['a'], [['a']], { charOrder: 1.5 }), /charOrder must be an integer in \[0, 100\], got 1.5/);
+  assert.throws(
+    () => corpusChrf(['a'], [['a']], { charOrder: 1.5 }),
+    /charOrder must be an integer in \[0, 100\], got 1.5/,
+  );
 });
 
 test('equals sacrebleu 2.6.0 on 40 random corpora (orders, beta, case, whitespace, eps, null refs, Unicode)', () => {
@@ -184,10 +210,14 @@ test('equals sacrebleu 2.6.0 on 40 random corpora (orders, beta, case, whitespac
   }
 });
 
-test('real data (Tatoeba en-zh, 1,000 pairs): chrF and chrF++ equal sacrebleu 2.6.0', { skip: skipWithoutShared('tatoeba-cmn-eng', 'cmn.txt') }, () => {
-  // Same corpus and corruptions as the BLEU test (see tatoebaCorpus); values from sacrebleu 2.6.0.
-  const { en, zh, hypEn, ref2En, hypZh } = tatoebaCorpus()!;
-  assertClose(corpusChrf(hypEn, [en]).score, 64.81434044407209);
-  assertClose(corpusChrf(hypEn, [en, ref2En], { wordOrder: 2 }).score, 65.49526895206255);
-  assertClose(corpusChrf(hypZh, [zh]).score, 34.85672164678423);
-});
+test(
+  'real data (Tatoeba en-zh, 1,000 pairs): chrF and chrF++ equal sacrebleu 2.6.0',
+  { skip: skipWithoutShared('tatoeba-cmn-eng', 'cmn.txt') },
+  () => {
+    // Same corpus and corruptions as the BLEU test (see tatoebaCorpus); values from sacrebleu 2.6.0.
+    const { en, zh, hypEn, ref2En, hypZh } = tatoebaCorpus()!;
+    assertClose(corpusChrf(hypEn, [en]).score, 64.81434044407209);
+    assertClose(corpusChrf(hypEn, [en, ref2En], { wordOrder: 2 }).score, 65.49526895206255);
+    assertClose(corpusChrf(hypZh, [zh]).score, 34.85672164678423);
+  },
+);

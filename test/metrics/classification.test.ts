@@ -20,7 +20,6 @@ import {
 } from '../../src/metrics/classification.js';
 import { assertClose as close } from '../helpers/close.js';
 
-
 /** ROC AUC by definition: P(score_pos > score_neg) + ½·P(equal), over weighted pairs. */
 function mannWhitneyAuc(y: number[], s: number[], w: number[] = y.map(() => 1)): number {
   let num = 0;
@@ -77,7 +76,10 @@ test('precisionRecallFscoreSupport: string labels, labels order, support', () =>
   const yTrue = ['cat', 'dog', 'pig', 'cat', 'dog', 'pig'];
   const yPred = ['cat', 'pig', 'dog', 'cat', 'cat', 'dog'];
   const macro = precisionRecallFscoreSupport(yTrue, yPred, { average: 'macro' });
-  close([macro.precision, macro.recall, macro.fbetaScore], [0.22222222222222221, 0.3333333333333333, 0.26666666666666666]);
+  close(
+    [macro.precision, macro.recall, macro.fbetaScore],
+    [0.22222222222222221, 0.3333333333333333, 0.26666666666666666],
+  );
   assert.equal(macro.support, null);
   const perLabel = precisionRecallFscoreSupport(yTrue, yPred, { labels: ['pig', 'dog', 'cat'] });
   close(perLabel.precision, [0, 0, 2 / 3]);
@@ -88,7 +90,10 @@ test('precisionRecallFscoreSupport: string labels, labels order, support', () =>
   const absent = precisionRecallFscoreSupport([0, 1, 2, 2], [0, 2, 2, 1], { labels: [2, 5, 0] });
   close(absent.precision, [0.5, 0, 1]);
   assert.deepEqual(absent.support, [2, 0, 1]);
-  close(precisionRecallFscoreSupport([0, 1, 2, 2], [0, 2, 2, 1], { labels: [2, 0], average: 'micro' }).precision, 2 / 3);
+  close(
+    precisionRecallFscoreSupport([0, 1, 2, 2], [0, 2, 2, 1], { labels: [2, 0], average: 'micro' }).precision,
+    2 / 3,
+  );
 });
 
 test('precisionRecallFscoreSupport: sample weights and Unicode labels (sklearn 1.2.1)', () => {
@@ -125,8 +130,14 @@ test('binary average: posLabel, one class, empty, zero division, errors', () => 
   const zd1 = precisionRecallFscoreSupport([0, 1], [0, 1], { labels: [2], average: 'weighted', zeroDivision: 1 });
   close([zd1.precision, zd1.recall, zd1.fbetaScore], [1, 1, 1]);
   assert.throws(() => f1Score([0, 1, 2], [0, 1, 2]), /Target is multiclass but average='binary'/);
-  assert.throws(() => f1Score([0, 1], [0, 1], { posLabel: 2 }), /pos_label=2 is not a valid label. It should be one of \[0, 1\]/);
-  assert.throws(() => f1Score(['a', 'b'], ['a', 'b']), /pos_label=1 is not a valid label. It should be one of \['a', 'b'\]/);
+  assert.throws(
+    () => f1Score([0, 1], [0, 1], { posLabel: 2 }),
+    /pos_label=2 is not a valid label. It should be one of \[0, 1\]/,
+  );
+  assert.throws(
+    () => f1Score(['a', 'b'], ['a', 'b']),
+    /pos_label=1 is not a valid label. It should be one of \['a', 'b'\]/,
+  );
   assert.throws(() => f1Score([0, 1], [0, 1], { average: 'foo' as 'macro' }), /average has to be one of/);
   assert.throws(() => f1Score([0, 1], [0, 1], { zeroDivision: 2 }), /zero_division/);
   assert.throws(() => f1Score([1, 2], ['a', 'b'], { average: 'macro' }), /Mix of label input types/);
@@ -134,31 +145,77 @@ test('binary average: posLabel, one class, empty, zero division, errors', () => 
 });
 
 test('confusionMatrix: docstring, weights, normalize, labels, Unicode order', () => {
-  assert.deepEqual(confusionMatrix([2, 0, 2, 2, 0, 1], [0, 0, 2, 2, 0, 2]), [[2, 0, 0], [0, 0, 1], [1, 0, 2]]);
+  assert.deepEqual(confusionMatrix([2, 0, 2, 2, 0, 1], [0, 0, 2, 2, 0, 2]), [
+    [2, 0, 0],
+    [0, 0, 1],
+    [1, 0, 2],
+  ]);
   assert.deepEqual(
-    confusionMatrix(['cat', 'ant', 'cat', 'cat', 'ant', 'bird'], ['ant', 'ant', 'cat', 'cat', 'ant', 'cat'], { labels: ['ant', 'bird', 'cat'] }),
-    [[2, 0, 0], [0, 0, 1], [1, 0, 2]],
+    confusionMatrix(['cat', 'ant', 'cat', 'cat', 'ant', 'bird'], ['ant', 'ant', 'cat', 'cat', 'ant', 'cat'], {
+      labels: ['ant', 'bird', 'cat'],
+    }),
+    [
+      [2, 0, 0],
+      [0, 0, 1],
+      [1, 0, 2],
+    ],
   );
   assert.deepEqual(confusionMatrix([0, 1, 0, 1], [1, 1, 1, 0]).flat(), [0, 2, 1, 1]); // tn, fp, fn, tp
   const yTrue = ['a', 'b', 'c', 'a', 'b', 'c', 'ä', '中', 'ä', 'a'];
   const yPred = ['a', 'c', 'c', 'a', 'a', 'b', 'ä', 'ä', '中', 'ä'];
   const sampleWeight = [1, 0.5, 2, 1, 3, 1, 0.25, 1, 2, 1.5];
   const cm = confusionMatrix(yTrue, yPred, { sampleWeight });
-  assert.deepEqual(cm, [[2, 0, 0, 1.5, 0], [3, 0, 0.5, 0, 0], [0, 1, 2, 0, 0], [0, 0, 0, 0.25, 2], [0, 0, 0, 1, 0]]);
+  assert.deepEqual(cm, [
+    [2, 0, 0, 1.5, 0],
+    [3, 0, 0.5, 0, 0],
+    [0, 1, 2, 0, 0],
+    [0, 0, 0, 0.25, 2],
+    [0, 0, 0, 1, 0],
+  ]);
   // normalize='true' divides each row by its sum
-  close(confusionMatrix(yTrue, yPred, { sampleWeight, normalize: 'true' }), cm.map((row) => row.map((v) => v / row.reduce((a, b) => a + b))));
-  close(confusionMatrix([1, 2, 2], [1, 2, 1], { labels: [1, 2, 3], normalize: 'true' }), [[1, 0, 0], [0.5, 0.5, 0], [0, 0, 0]]);
-  close(confusionMatrix([1, 2, 2], [1, 2, 1], { normalize: 'pred' }), [[0.5, 0], [0.5, 1]]);
-  close(confusionMatrix([1, 2, 2], [1, 2, 1], { normalize: 'all', sampleWeight: [1, 2, 3] }), [[1 / 6, 0], [0.5, 1 / 3]]);
-  close(confusionMatrix(yTrue, yPred, { labels: ['中', 'a', 'zz'], normalize: 'pred' }), [[0, 0, 0], [0, 1, 0], [0, 0, 0]]);
+  close(
+    confusionMatrix(yTrue, yPred, { sampleWeight, normalize: 'true' }),
+    cm.map((row) => row.map((v) => v / row.reduce((a, b) => a + b))),
+  );
+  close(confusionMatrix([1, 2, 2], [1, 2, 1], { labels: [1, 2, 3], normalize: 'true' }), [
+    [1, 0, 0],
+    [0.5, 0.5, 0],
+    [0, 0, 0],
+  ]);
+  close(confusionMatrix([1, 2, 2], [1, 2, 1], { normalize: 'pred' }), [
+    [0.5, 0],
+    [0.5, 1],
+  ]);
+  close(confusionMatrix([1, 2, 2], [1, 2, 1], { normalize: 'all', sampleWeight: [1, 2, 3] }), [
+    [1 / 6, 0],
+    [0.5, 1 / 3],
+  ]);
+  close(confusionMatrix(yTrue, yPred, { labels: ['中', 'a', 'zz'], normalize: 'pred' }), [
+    [0, 0, 0],
+    [0, 1, 0],
+    [0, 0, 0],
+  ]);
   // Python orders str by code point: U+FF5E before U+1F600 (UTF-16 order would swap them)
-  assert.deepEqual(confusionMatrix(['😀', '～', '😀'], ['～', '～', '😀']), [[1, 0], [1, 1]]);
+  assert.deepEqual(confusionMatrix(['😀', '～', '😀'], ['～', '～', '😀']), [
+    [1, 0],
+    [1, 1],
+  ]);
   // a repeated label takes its last position (sklearn 1.2.1: [[0,0,0],[0,1,1],[0,0,1]])
-  assert.deepEqual(confusionMatrix([1, 2, 2], [1, 2, 1], { labels: [1, 2, 1] }), [[0, 0, 0], [0, 1, 1], [0, 0, 1]]);
+  assert.deepEqual(confusionMatrix([1, 2, 2], [1, 2, 1], { labels: [1, 2, 1] }), [
+    [0, 0, 0],
+    [0, 1, 1],
+    [0, 0, 1],
+  ]);
   assert.throws(() => confusionMatrix([1, 2], [1, 2], { labels: ['a', 1] }), /labels mixes strings and numbers/);
   assert.deepEqual(confusionMatrix([], []), []);
-  assert.deepEqual(confusionMatrix([], [], { labels: [1, 2] }), [[0, 0], [0, 0]]);
-  assert.throws(() => confusionMatrix([1, 2], [1, 2], { labels: [3] }), /At least one label specified must be in y_true/);
+  assert.deepEqual(confusionMatrix([], [], { labels: [1, 2] }), [
+    [0, 0],
+    [0, 0],
+  ]);
+  assert.throws(
+    () => confusionMatrix([1, 2], [1, 2], { labels: [3] }),
+    /At least one label specified must be in y_true/,
+  );
   assert.throws(() => confusionMatrix([1, 2], [1, 2], { labels: [] }), /'labels' should contains at least one label/);
   assert.throws(() => confusionMatrix([1, 2], [1, 2], { normalize: 'x' as 'all' }), /normalize must be one of/);
 });
@@ -196,7 +253,10 @@ test('rocAucScore binary: equals Mann–Whitney pair counting (ties count half)'
   close(rocAucScore([0, 1], [0.5, 0.5]), 0.5);
   // string labels: the greater label is positive
   close(rocAucScore(['a', 'b', 'b'], [0.2, 0.3, 0.1]), 0.5);
-  close(rocAucScore(['no', 'yes', 'yes', 'no'], [0.1, 0.8, 0.6, 0.7]), mannWhitneyAuc([0, 1, 1, 0], [0.1, 0.8, 0.6, 0.7]));
+  close(
+    rocAucScore(['no', 'yes', 'yes', 'no'], [0.1, 0.8, 0.6, 0.7]),
+    mannWhitneyAuc([0, 1, 1, 0], [0.1, 0.8, 0.6, 0.7]),
+  );
 });
 
 test('rocAucScore maxFpr: McClish-standardised partial AUC', () => {
@@ -204,12 +264,15 @@ test('rocAucScore maxFpr: McClish-standardised partial AUC', () => {
   const s = [0.1, 0.4, 0.35, 0.8, 0.7, 0.2, 0.7, 0.7, 0.9, 0.05];
   // By hand: the ROC curve passes (0, 0.4) → (0.4, 0.6); at fpr 0.3 the interpolated tpr is 0.55,
   // so the partial area is 0.3·(0.4 + 0.55)/2 = 0.1425; McClish: ½(1 + (A − 0.045)/(0.3 − 0.045)).
-  close(rocAucScore(y, s, { maxFpr: 0.3 }), 0.5 * (1 + (0.3 * (0.4 + 0.55) / 2 - 0.045) / (0.3 - 0.045)));
+  close(rocAucScore(y, s, { maxFpr: 0.3 }), 0.5 * (1 + ((0.3 * (0.4 + 0.55)) / 2 - 0.045) / (0.3 - 0.045)));
   close(rocAucScore(y, s, { maxFpr: 0.3 }), 0.6911764705882353); // sklearn 1.2.1
   close(rocAucScore(y, s, { maxFpr: 0.5, sampleWeight: [1, 2, 1, 0.5, 1, 1, 3, 1, 1, 0] }), 0.6717948717948717); // sklearn 1.2.1
   close(rocAucScore([0, 0, 1, 1, 0, 1], [0.1, 0.4, 0.35, 0.8, 0.7, 0.2], { maxFpr: 0.5 }), 0.5555555555555556); // sklearn 1.2.1
   close(rocAucScore(y, s, { maxFpr: 1 }), rocAucScore(y, s));
-  assert.throws(() => rocAucScore([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], { maxFpr: 0 }), /Expected max_fpr in range \(0, 1\], got: 0/);
+  assert.throws(
+    () => rocAucScore([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], { maxFpr: 0 }),
+    /Expected max_fpr in range \(0, 1\], got: 0/,
+  );
 });
 
 test('rocAucScore binary errors: one class, empty, NaN', () => {
@@ -224,21 +287,47 @@ test('rocAucScore binary errors: one class, empty, NaN', () => {
 test('rocAucScore multiclass: ovr / ovo against per-class pair counting', () => {
   const y = [0, 1, 2, 2, 1, 0, 2, 1, 0, 1];
   const P = [
-    [0.7, 0.2, 0.1], [0.2, 0.5, 0.3], [0.1, 0.3, 0.6], [0.3, 0.3, 0.4], [0.4, 0.4, 0.2],
-    [0.5, 0.1, 0.4], [0.2, 0.2, 0.6], [0.3, 0.6, 0.1], [0.3, 0.3, 0.4], [0.1, 0.8, 0.1],
+    [0.7, 0.2, 0.1],
+    [0.2, 0.5, 0.3],
+    [0.1, 0.3, 0.6],
+    [0.3, 0.3, 0.4],
+    [0.4, 0.4, 0.2],
+    [0.5, 0.1, 0.4],
+    [0.2, 0.2, 0.6],
+    [0.3, 0.6, 0.1],
+    [0.3, 0.3, 0.4],
+    [0.1, 0.8, 0.1],
   ];
   const col = (c: number, rows: number[]) => rows.map((i) => P[i]![c]!);
   const all = y.map((_, i) => i);
-  const perClass = [0, 1, 2].map((c) => mannWhitneyAuc(y.map((t) => (t === c ? 1 : 0)), col(c, all)));
+  const perClass = [0, 1, 2].map((c) =>
+    mannWhitneyAuc(
+      y.map((t) => (t === c ? 1 : 0)),
+      col(c, all),
+    ),
+  );
   close(rocAucScore(y, P, { multiClass: 'ovr', average: null }), perClass);
   close(rocAucScore(y, P, { multiClass: 'ovr' }), perClass.reduce((a, b) => a + b) / 3);
   const prevalence = [3, 4, 3];
-  close(rocAucScore(y, P, { multiClass: 'ovr', average: 'weighted' }), perClass.reduce((a, v, c) => a + v * prevalence[c]!, 0) / 10);
-  const pairs: [number, number][] = [[0, 1], [0, 2], [1, 2]];
+  close(
+    rocAucScore(y, P, { multiClass: 'ovr', average: 'weighted' }),
+    perClass.reduce((a, v, c) => a + v * prevalence[c]!, 0) / 10,
+  );
+  const pairs: [number, number][] = [
+    [0, 1],
+    [0, 2],
+    [1, 2],
+  ];
   const pairScores = pairs.map(([a, b]) => {
     const rows = all.filter((i) => y[i] === a || y[i] === b);
-    const aucA = mannWhitneyAuc(rows.map((i) => (y[i] === a ? 1 : 0)), col(a, rows));
-    const aucB = mannWhitneyAuc(rows.map((i) => (y[i] === b ? 1 : 0)), col(b, rows));
+    const aucA = mannWhitneyAuc(
+      rows.map((i) => (y[i] === a ? 1 : 0)),
+      col(a, rows),
+    );
+    const aucB = mannWhitneyAuc(
+      rows.map((i) => (y[i] === b ? 1 : 0)),
+      col(b, rows),
+    );
     return { score: (aucA + aucB) / 2, prevalence: rows.length / y.length };
   });
   close(rocAucScore(y, P, { multiClass: 'ovo' }), pairScores.reduce((a, p) => a + p.score, 0) / 3);
@@ -252,34 +341,112 @@ test('rocAucScore multiclass: ovr / ovo against per-class pair counting', () => 
   close(rocAucScore(y, P, { multiClass: 'ovo' }), 0.9513888888888888);
   close(rocAucScore(y, P, { multiClass: 'ovo', average: 'weighted' }), 0.953125);
   close(rocAucScore(y, P, { multiClass: 'ovr', average: 'micro' }), 0.9550000000000001);
-  close(rocAucScore(y, P, { multiClass: 'ovr', average: 'weighted', sampleWeight: [1, 2, 1, 1, 0.5, 1, 1, 3, 1, 1] }), 0.9705263157894737);
+  close(
+    rocAucScore(y, P, { multiClass: 'ovr', average: 'weighted', sampleWeight: [1, 2, 1, 1, 0.5, 1, 1, 3, 1, 1] }),
+    0.9705263157894737,
+  );
   const ys = y.map((c) => ['x', 'y', 'z'][c]!);
   close(rocAucScore(ys, P, { multiClass: 'ovo', labels: ['x', 'y', 'z'] }), 0.9513888888888888);
 });
 
 test('rocAucScore multiclass errors mirror sklearn', () => {
-  const P3 = [[0.2, 0.3, 0.5], [0.2, 0.3, 0.5], [0.2, 0.3, 0.5]];
+  const P3 = [
+    [0.2, 0.3, 0.5],
+    [0.2, 0.3, 0.5],
+    [0.2, 0.3, 0.5],
+  ];
   assert.throws(() => rocAucScore([0, 1, 2], P3), /multi_class must be in \('ovo', 'ovr'\)/);
-  assert.throws(() => rocAucScore([0, 1, 2], [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5], [0.5, 0.5, 0.5]], { multiClass: 'ovr' }), /need to be probabilities/);
-  assert.throws(() => rocAucScore([0, 1, 2], [[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]], { multiClass: 'ovr' }), /Number of classes in y_true not equal/);
-  assert.throws(() => rocAucScore([0, 1, 2], P3, { multiClass: 'ovr', maxFpr: 0.5 }), /Partial AUC computation not available in multiclass setting/);
-  assert.throws(() => rocAucScore([0, 1, 2], P3, { multiClass: 'ovo', average: null }), /average=None is not implemented for multi_class='ovo'/);
-  assert.throws(() => rocAucScore([0, 1, 2], P3, { multiClass: 'ovr', labels: [2, 1, 0] }), /Parameter 'labels' must be ordered/);
-  assert.throws(() => rocAucScore([0, 1, 2], P3, { multiClass: 'ovr', labels: [0, 1, 3] }), /'y_true' contains labels not in parameter 'labels'/);
-  assert.throws(() => rocAucScore([0, 1, 1], P3, { multiClass: 'ovr', labels: [0, 1, 2] }), /Only one class present in y_true/);
-  assert.throws(() => rocAucScore([0, 1, 2], P3, { multiClass: 'ovo', sampleWeight: [1, 1, 1] }), /sample_weight is not supported for multiclass one-vs-one/);
+  assert.throws(
+    () =>
+      rocAucScore(
+        [0, 1, 2],
+        [
+          [0.5, 0.5, 0.5],
+          [0.5, 0.5, 0.5],
+          [0.5, 0.5, 0.5],
+        ],
+        { multiClass: 'ovr' },
+      ),
+    /need to be probabilities/,
+  );
+  assert.throws(
+    () =>
+      rocAucScore(
+        [0, 1, 2],
+        [
+          [0.5, 0.5],
+          [0.5, 0.5],
+          [0.5, 0.5],
+        ],
+        { multiClass: 'ovr' },
+      ),
+    /Number of classes in y_true not equal/,
+  );
+  assert.throws(
+    () => rocAucScore([0, 1, 2], P3, { multiClass: 'ovr', maxFpr: 0.5 }),
+    /Partial AUC computation not available in multiclass setting/,
+  );
+  assert.throws(
+    () => rocAucScore([0, 1, 2], P3, { multiClass: 'ovo', average: null }),
+    /average=None is not implemented for multi_class='ovo'/,
+  );
+  assert.throws(
+    () => rocAucScore([0, 1, 2], P3, { multiClass: 'ovr', labels: [2, 1, 0] }),
+    /Parameter 'labels' must be ordered/,
+  );
+  assert.throws(
+    () => rocAucScore([0, 1, 2], P3, { multiClass: 'ovr', labels: [0, 1, 3] }),
+    /'y_true' contains labels not in parameter 'labels'/,
+  );
+  assert.throws(
+    () => rocAucScore([0, 1, 1], P3, { multiClass: 'ovr', labels: [0, 1, 2] }),
+    /Only one class present in y_true/,
+  );
+  assert.throws(
+    () => rocAucScore([0, 1, 2], P3, { multiClass: 'ovo', sampleWeight: [1, 1, 1] }),
+    /sample_weight is not supported for multiclass one-vs-one/,
+  );
   // ovo with a class absent from y_true still scores the present pair (sklearn 1.2.1: 0.8125)
   close(
-    rocAucScore([0, 1, 1, 0], [[0.2, 0.3, 0.5], [0.1, 0.6, 0.3], [0.3, 0.3, 0.4], [0.5, 0.2, 0.3]], { multiClass: 'ovo', labels: [0, 1, 2] }),
+    rocAucScore(
+      [0, 1, 1, 0],
+      [
+        [0.2, 0.3, 0.5],
+        [0.1, 0.6, 0.3],
+        [0.3, 0.3, 0.4],
+        [0.5, 0.2, 0.3],
+      ],
+      { multiClass: 'ovo', labels: [0, 1, 2] },
+    ),
     0.8125,
   );
 });
 
 test('multilabel indicator matrices: subset accuracy, per-label and samples averages', () => {
   // sklearn docstrings
-  close(accuracyScore([[0, 1], [1, 1]], [[1, 1], [1, 1]]), 0.5);
-  const yTrue = [[0, 0, 0], [1, 1, 1], [0, 1, 1]];
-  const yPred = [[0, 0, 0], [1, 1, 1], [1, 1, 0]];
+  close(
+    accuracyScore(
+      [
+        [0, 1],
+        [1, 1],
+      ],
+      [
+        [1, 1],
+        [1, 1],
+      ],
+    ),
+    0.5,
+  );
+  const yTrue = [
+    [0, 0, 0],
+    [1, 1, 1],
+    [0, 1, 1],
+  ];
+  const yPred = [
+    [0, 0, 0],
+    [1, 1, 1],
+    [1, 1, 0],
+  ];
   close(f1Score(yTrue, yPred, { average: null }), [2 / 3, 1, 2 / 3]);
   // by hand: per-column tp/pred/true = (1,2,1), (2,2,2), (1,1,2) → micro P = 4/5
   close(precisionScore(yTrue, yPred, { average: 'micro' }), 0.8);
@@ -288,24 +455,67 @@ test('multilabel indicator matrices: subset accuracy, per-label and samples aver
   close(f1Score(yTrue, yPred, { average: 'samples' }), (0 + 1 + 0.5) / 3);
   close(f1Score(yTrue, yPred, { average: 'samples', zeroDivision: 1 }), (1 + 1 + 0.5) / 3);
   const weighted = precisionRecallFscoreSupport(yTrue, yPred, { average: 'samples', sampleWeight: [1, 2, 0.5] });
-  close([weighted.precision, weighted.recall, weighted.fbetaScore], [0.6428571428571429, 0.6428571428571429, 0.6428571428571429]); // sklearn 1.2.1
+  close(
+    [weighted.precision, weighted.recall, weighted.fbetaScore],
+    [0.6428571428571429, 0.6428571428571429, 0.6428571428571429],
+  ); // sklearn 1.2.1
   // labels pick (and order) columns
   const picked = precisionRecallFscoreSupport(yTrue, yPred, { labels: [2, 0] });
   close(picked.precision, [1, 0.5]);
   close(picked.recall, [0.5, 1]);
   assert.deepEqual(picked.support, [2, 1]);
   assert.throws(() => f1Score(yTrue, yPred), /Target is multilabel-indicator but average='binary'/);
-  assert.throws(() => f1Score(yTrue, yPred, { labels: [3], average: 'macro' }), /All labels must be in \[0, n labels\) for multilabel targets. Got 3 > 2/);
-  assert.throws(() => f1Score([0, 1], [0, 1], { average: 'samples' }), /Samplewise metrics are not available outside of multilabel classification/);
+  assert.throws(
+    () => f1Score(yTrue, yPred, { labels: [3], average: 'macro' }),
+    /All labels must be in \[0, n labels\) for multilabel targets. Got 3 > 2/,
+  );
+  assert.throws(
+    () => f1Score([0, 1], [0, 1], { average: 'samples' }),
+    /Samplewise metrics are not available outside of multilabel classification/,
+  );
   assert.throws(() => accuracyScore(yTrue, [0, 1, 1]), /can't handle a mix of multilabel-indicator and binary targets/);
-  assert.throws(() => accuracyScore([[0, 1, 2], [2, 1, 0]], [[0, 1, 2], [2, 1, 0]]), /multiclass-multioutput is not supported/);
-  assert.throws(() => accuracyScore(yTrue, [[0, 0], [1, 1], [1, 1]]), /different numbers of labels/);
-  assert.throws(() => confusionMatrix(yTrue as unknown as number[], yPred as unknown as number[]), /multilabel-indicator is not supported/);
+  assert.throws(
+    () =>
+      accuracyScore(
+        [
+          [0, 1, 2],
+          [2, 1, 0],
+        ],
+        [
+          [0, 1, 2],
+          [2, 1, 0],
+        ],
+      ),
+    /multiclass-multioutput is not supported/,
+  );
+  assert.throws(
+    () =>
+      accuracyScore(yTrue, [
+        [0, 0],
+        [1, 1],
+        [1, 1],
+      ]),
+    /different numbers of labels/,
+  );
+  assert.throws(
+    () => confusionMatrix(yTrue as unknown as number[], yPred as unknown as number[]),
+    /multilabel-indicator is not supported/,
+  );
 });
 
 test('rocAucScore multilabel: per column, pooled, per row (Mann–Whitney and sklearn 1.2.1)', () => {
-  const y = [[0, 1, 1], [1, 1, 0], [1, 0, 1], [0, 0, 0]];
-  const s = [[0.1, 0.9, 0.8], [0.8, 0.7, 0.9], [0.6, 0.2, 0.3], [0.3, 0.4, 0.1]];
+  const y = [
+    [0, 1, 1],
+    [1, 1, 0],
+    [1, 0, 1],
+    [0, 0, 0],
+  ];
+  const s = [
+    [0.1, 0.9, 0.8],
+    [0.8, 0.7, 0.9],
+    [0.6, 0.2, 0.3],
+    [0.3, 0.4, 0.1],
+  ];
   const col = (m: number[][], c: number) => m.map((r) => r[c]!);
   const perColumn = [0, 1, 2].map((c) => mannWhitneyAuc(col(y, c), col(s, c)));
   close(rocAucScore(y, s, { average: null }), perColumn);
@@ -316,7 +526,12 @@ test('rocAucScore multilabel: per column, pooled, per row (Mann–Whitney and sk
   close(rocAucScore(y, s, { average: 'micro' }), 0.8055555555555556);
   close(rocAucScore(y, s, { average: 'weighted', sampleWeight: [1, 2, 1, 0.5] }), 0.8);
   assert.throws(() => rocAucScore(y, s, { average: 'samples' }), /Only one class present in y_true/); // last row has no label
-  const y5 = [[0, 1, 1], [1, 1, 0], [1, 0, 1], [0, 1, 0]];
+  const y5 = [
+    [0, 1, 1],
+    [1, 1, 0],
+    [1, 0, 1],
+    [0, 1, 0],
+  ];
   close(rocAucScore(y5, s, { average: 'samples' }), (1 + 0 + 1 + 1) / 4);
   close(rocAucScore(y5, s, { average: 'samples', sampleWeight: [1, 0, 2, 1] }), 1);
 });
@@ -329,11 +544,23 @@ test('boolean labels are read as NumPy reads them (False = 0, True = 1), whereve
   close(f1Score(yTrue, yPred), 2 / 3);
   close(accuracyScore(yTrue, yPred), 0.5);
   close(precisionScore(yTrue, yPred, { posLabel: false }), 0);
-  assert.deepEqual(recallScore(yTrue, yPred, { average: null, labels: [true, false] }), recallScore(asNumbers(yTrue), asNumbers(yPred), { average: null, labels: [1, 0] }));
-  assert.deepEqual(precisionRecallFscoreSupport(yTrue, yPred), precisionRecallFscoreSupport(asNumbers(yTrue), asNumbers(yPred)));
+  assert.deepEqual(
+    recallScore(yTrue, yPred, { average: null, labels: [true, false] }),
+    recallScore(asNumbers(yTrue), asNumbers(yPred), { average: null, labels: [1, 0] }),
+  );
+  assert.deepEqual(
+    precisionRecallFscoreSupport(yTrue, yPred),
+    precisionRecallFscoreSupport(asNumbers(yTrue), asNumbers(yPred)),
+  );
   // confusion_matrix: rows/columns in the order [False, True]
-  assert.deepEqual(confusionMatrix(yTrue, yPred), [[0, 1], [1, 2]]);
-  assert.deepEqual(rocCurve([false, false, true, true], [0.1, 0.4, 0.35, 0.8]), rocCurve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]));
+  assert.deepEqual(confusionMatrix(yTrue, yPred), [
+    [0, 1],
+    [1, 2],
+  ]);
+  assert.deepEqual(
+    rocCurve([false, false, true, true], [0.1, 0.4, 0.35, 0.8]),
+    rocCurve([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]),
+  );
   close(rocAucScore([false, false, true, true], [0.1, 0.4, 0.35, 0.8]), 0.75); // sklearn docstring with bools
   // True == 1 in NumPy: a bool mixed with ints is an int label
   close(accuracyScore([true, 0, 1], [1, false, 1]), 1);

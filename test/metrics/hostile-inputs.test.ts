@@ -13,9 +13,18 @@ import { repoRoot } from '../helpers/shared.js';
 
 test('maxNgramOrder=1e9 / charOrder=1e9: an error naming the option and its range, before any allocation', () => {
   // Before: out of memory (an n-gram table per order).
-  assert.throws(() => corpusBleu(['a b'], [['a b']], { maxNgramOrder: 1e9 }), /BLEU maxNgramOrder must be an integer in \[1, 100\], got 1000000000/);
-  assert.throws(() => corpusChrf(['a b'], [['a b']], { charOrder: 1e9 }), /chrF charOrder must be an integer in \[0, 100\], got 1000000000/);
-  assert.throws(() => corpusChrf(['a b'], [['a b']], { wordOrder: 1e9 }), /chrF wordOrder must be an integer in \[0, 100\]/);
+  assert.throws(
+    () => corpusBleu(['a b'], [['a b']], { maxNgramOrder: 1e9 }),
+    /BLEU maxNgramOrder must be an integer in \[1, 100\], got 1000000000/,
+  );
+  assert.throws(
+    () => corpusChrf(['a b'], [['a b']], { charOrder: 1e9 }),
+    /chrF charOrder must be an integer in \[0, 100\], got 1000000000/,
+  );
+  assert.throws(
+    () => corpusChrf(['a b'], [['a b']], { wordOrder: 1e9 }),
+    /chrF wordOrder must be an integer in \[0, 100\]/,
+  );
   // the bounds themselves are accepted
   assertClose(corpusBleu(['a b'], [['a b']], { maxNgramOrder: 100, effectiveOrder: true }).score, 100);
   assertClose(corpusChrf(['ab'], [['ab']], { charOrder: 100 }).score, 100);
@@ -32,7 +41,9 @@ function runWithSmallStack(body: string): string {
     const m = { ...(await import(${JSON.stringify(join(modules, 'registry.js'))})), ...(await import(${JSON.stringify(join(modules, 'squad.js'))})),
       ...(await import(${JSON.stringify(join(modules, 'sequence-labeling.js'))})), ...(await import(${JSON.stringify(join(modules, 'classification.js'))})) };
     ${body}`;
-  const r = spawnSync(process.execPath, ['--stack-size=150', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--stack-size=150', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   return r.stdout.trim();
 }

@@ -4,14 +4,18 @@ import { test } from 'node:test';
 import { perplexity, perplexityFromLogProbs } from '../../src/metrics/perplexity.js';
 import { assertClose } from '../helpers/close.js';
 
-
 test('per-sequence, HF mean and token-weighted corpus perplexity, by hand', () => {
   const result = perplexity(
     [
       [1, 2, 3],
       [0.5, 0.5],
     ],
-    { mask: [[1, 1, 0], [true, true]] },
+    {
+      mask: [
+        [1, 1, 0],
+        [true, true],
+      ],
+    },
   );
   assertClose(result.perplexities[0], Math.exp(1.5));
   assertClose(result.perplexities[1], Math.exp(0.5));
@@ -30,8 +34,18 @@ test('per-sequence, HF mean and token-weighted corpus perplexity, by hand', () =
 test("reproduces HF evaluate's pipeline: shifted logits/labels and the shifted attention mask", () => {
   // Two padded sequences over a 3-token vocabulary; logits[b][t] predict input_ids[b][t + 1].
   const logits = [
-    [[2.0, 0.5, -1.0], [0.1, 0.2, 0.3], [1.0, 1.0, 1.0], [0.0, 3.0, 0.0]],
-    [[0.3, -0.2, 1.5], [2.5, 0.0, 0.5], [9.0, 9.0, 9.0], [9.0, 9.0, 9.0]],
+    [
+      [2.0, 0.5, -1.0],
+      [0.1, 0.2, 0.3],
+      [1.0, 1.0, 1.0],
+      [0.0, 3.0, 0.0],
+    ],
+    [
+      [0.3, -0.2, 1.5],
+      [2.5, 0.0, 0.5],
+      [9.0, 9.0, 9.0],
+      [9.0, 9.0, 9.0],
+    ],
   ];
   const inputIds = [
     [0, 1, 2, 1],
@@ -110,12 +124,20 @@ test('invalid input raises a clear error', () => {
   assert.throws(() => perplexity('x' as unknown as number[][]), /nll should be an array/);
 });
 
-test('meanNll: the token-weighted mean NLL (a trainer\'s eval loss), beside perplexity', () => {
+test("meanNll: the token-weighted mean NLL (a trainer's eval loss), beside perplexity", () => {
   // torch CrossEntropyLoss(reduction='mean', ignore_index=-100) over the flattened, shifted labels
   // is Σ −log softmax(logits)[label] / (number of labels ≠ −100): written out here as a float64 loop.
   const logits = [
-    [[2.0, 0.5, -1.0], [0.1, 0.2, 0.3], [1.0, 1.0, 1.0]],
-    [[0.3, -0.2, 1.5], [2.5, 0.0, 0.5], [9.0, 9.0, 9.0]],
+    [
+      [2.0, 0.5, -1.0],
+      [0.1, 0.2, 0.3],
+      [1.0, 1.0, 1.0],
+    ],
+    [
+      [0.3, -0.2, 1.5],
+      [2.5, 0.0, 0.5],
+      [9.0, 9.0, 9.0],
+    ],
   ];
   const labels = [
     [1, 2, -100],

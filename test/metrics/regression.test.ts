@@ -8,11 +8,18 @@ import assert from 'node:assert/strict';
 import { meanAbsoluteError, meanSquaredError, r2Score, rootMeanSquaredError } from '../../src/metrics/regression.js';
 import { assertClose as close } from '../helpers/close.js';
 
-
 const yTrue = [3, -0.5, 2, 7];
 const yPred = [2.5, 0.0, 2, 8];
-const mTrue = [[0.5, 1], [-1, 1], [7, -6]];
-const mPred = [[0, 2], [-1, 2], [8, -5]];
+const mTrue = [
+  [0.5, 1],
+  [-1, 1],
+  [7, -6],
+];
+const mPred = [
+  [0, 2],
+  [-1, 2],
+  [8, -5],
+];
 
 test('sklearn docstring examples (single output)', () => {
   close(meanAbsoluteError(yTrue, yPred), 0.5);
@@ -50,7 +57,10 @@ test('sample weights (sklearn 1.2.1 and the weighted definitions)', () => {
   close(r2Score(t, p, { sampleWeight: w }), 1 - ssRes / ssTot);
   close(r2Score(t, p, { sampleWeight: w }), 0.9838167254931807);
   assert.throws(() => meanSquaredError([1, 2, 3], [1, 2, 5], { sampleWeight: [0, 0, 0] }), /Weights sum to zero/);
-  assert.throws(() => meanSquaredError([1, 2, 3], [1, 2, 5], { sampleWeight: [1, 1] }), /inconsistent numbers of samples/);
+  assert.throws(
+    () => meanSquaredError([1, 2, 3], [1, 2, 5], { sampleWeight: [1, 1] }),
+    /inconsistent numbers of samples/,
+  );
 });
 
 test('R² edge cases: one sample, constant y_true, forceFinite', () => {
@@ -59,12 +69,33 @@ test('R² edge cases: one sample, constant y_true, forceFinite', () => {
   close(r2Score([1, 1], [1, 1]), 1);
   close(r2Score([1, 1], [1, 2], { forceFinite: false }), -Infinity);
   close(r2Score([1, 1], [1, 1], { forceFinite: false }), NaN);
-  const ct = [[1, 2], [1, 3], [1, 4]];
-  const cp = [[1, 2], [2, 3], [1, 5]];
+  const ct = [
+    [1, 2],
+    [1, 3],
+    [1, 4],
+  ];
+  const cp = [
+    [1, 2],
+    [2, 3],
+    [1, 5],
+  ];
   close(r2Score(ct, cp, { multioutput: 'raw_values' }), [0, 0.5]);
   close(r2Score(ct, cp, { multioutput: 'raw_values', forceFinite: false }), [-Infinity, 0.5]);
   close(r2Score(ct, cp, { multioutput: 'variance_weighted' }), 0.5); // constant output has zero weight
-  close(r2Score([[1, 2], [1, 2]], [[1, 2], [1, 3]], { multioutput: 'variance_weighted' }), 0.5); // all constant → uniform
+  close(
+    r2Score(
+      [
+        [1, 2],
+        [1, 2],
+      ],
+      [
+        [1, 2],
+        [1, 3],
+      ],
+      { multioutput: 'variance_weighted' },
+    ),
+    0.5,
+  ); // all constant → uniform
 });
 
 test('input validation mirrors sklearn', () => {
@@ -73,22 +104,79 @@ test('input validation mirrors sklearn', () => {
   assert.throws(() => meanSquaredError([1, 2], [1]), /inconsistent numbers of samples: \[2, 1\]/);
   assert.throws(() => r2Score([1, NaN], [1, 2]), /Input contains NaN/);
   assert.throws(() => r2Score([1, Infinity], [1, 2]), /Input contains infinity/);
-  assert.throws(() => r2Score([[1, 2], [3, 4]], [[1], [2]]), /different number of output \(2!=1\)/);
-  assert.throws(() => r2Score(mTrue, mPred, { multioutput: 'x' as 'raw_values' }), /Allowed 'multioutput' string values/);
-  assert.throws(() => r2Score([1, 2], [1, 2], { multioutput: [1] }), /Custom weights are useful only in multi-output cases/);
-  assert.throws(() => r2Score(mTrue, mPred, { multioutput: [1, 2, 3] }), /equally many custom weights \(3\) as outputs \(2\)/);
-  assert.throws(() => meanSquaredError([[1, 2], [3]], [[1, 2], [3, 4]]), /y_true\[1\] must be an array of 2 numbers/);
-  assert.throws(() => meanAbsoluteError(mTrue, mPred, { multioutput: 'variance_weighted' }), /only defined for r2Score/);
+  assert.throws(
+    () =>
+      r2Score(
+        [
+          [1, 2],
+          [3, 4],
+        ],
+        [[1], [2]],
+      ),
+    /different number of output \(2!=1\)/,
+  );
+  assert.throws(
+    () => r2Score(mTrue, mPred, { multioutput: 'x' as 'raw_values' }),
+    /Allowed 'multioutput' string values/,
+  );
+  assert.throws(
+    () => r2Score([1, 2], [1, 2], { multioutput: [1] }),
+    /Custom weights are useful only in multi-output cases/,
+  );
+  assert.throws(
+    () => r2Score(mTrue, mPred, { multioutput: [1, 2, 3] }),
+    /equally many custom weights \(3\) as outputs \(2\)/,
+  );
+  assert.throws(
+    () =>
+      meanSquaredError(
+        [[1, 2], [3]],
+        [
+          [1, 2],
+          [3, 4],
+        ],
+      ),
+    /y_true\[1\] must be an array of 2 numbers/,
+  );
+  assert.throws(
+    () => meanAbsoluteError(mTrue, mPred, { multioutput: 'variance_weighted' }),
+    /only defined for r2Score/,
+  );
 });
 
 test('sums follow NumPy pairwise order, not left-to-right', () => {
   // 1e16 + 1 rounds back to 1e16, so a left-to-right sum drops every 1; NumPy's pairwise sum
   // (8 interleaved accumulators) keeps 14 of them: (1e16 + 14) / 16.
   const x = [1e16, ...new Array<number>(15).fill(1)];
-  close(meanAbsoluteError(x, x.map(() => 0)), (1e16 + 14) / 16);
-  assert.notEqual(meanAbsoluteError(x, x.map(() => 0)), 1e16 / 16);
-  close(meanAbsoluteError(x, x.map(() => 0)), 625000000000000.9); // sklearn 1.2.1
+  close(
+    meanAbsoluteError(
+      x,
+      x.map(() => 0),
+    ),
+    (1e16 + 14) / 16,
+  );
+  assert.notEqual(
+    meanAbsoluteError(
+      x,
+      x.map(() => 0),
+    ),
+    1e16 / 16,
+  );
+  close(
+    meanAbsoluteError(
+      x,
+      x.map(() => 0),
+    ),
+    625000000000000.9,
+  ); // sklearn 1.2.1
   // recursive halving above 128 values (sklearn 1.2.1)
   const long = [1e16, ...new Array<number>(300).fill(1)];
-  close(meanAbsoluteError(long, long.map(() => 0)), 33222591362127.215, 1e-15);
+  close(
+    meanAbsoluteError(
+      long,
+      long.map(() => 0),
+    ),
+    33222591362127.215,
+    1e-15,
+  );
 });

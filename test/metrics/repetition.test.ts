@@ -13,7 +13,6 @@ import {
 } from '../../src/metrics/repetition.js';
 import { assertClose } from '../helpers/close.js';
 
-
 const words = (s: string): string[] => s.split(' ').filter(Boolean);
 
 test('distinct-n over a corpus and per sentence, by hand', () => {
@@ -54,12 +53,15 @@ test('rep-n (Welleck et al. 2019 seq-rep-n), by hand', () => {
 });
 
 /** Brute force: the longest contiguous slice occurring twice (earliest first occurrence on ties). */
-function bruteLongestRepeat(tokens: readonly SequenceToken[]): { length: number; start: number; starts: number[] } | null {
+function bruteLongestRepeat(
+  tokens: readonly SequenceToken[],
+): { length: number; start: number; starts: number[] } | null {
   for (let length = tokens.length - 1; length >= 1; length--) {
     for (let start = 0; start + length <= tokens.length; start++) {
       const key = JSON.stringify(tokens.slice(start, start + length));
       const starts: number[] = [];
-      for (let s = 0; s + length <= tokens.length; s++) if (JSON.stringify(tokens.slice(s, s + length)) === key) starts.push(s);
+      for (let s = 0; s + length <= tokens.length; s++)
+        if (JSON.stringify(tokens.slice(s, s + length)) === key) starts.push(s);
       if (starts.length >= 2) return { length, start, starts };
     }
   }
@@ -118,15 +120,28 @@ function bruteTandem(tokens: readonly SequenceToken[]): { start: number; period:
         if (!same) break;
         repeats++;
       }
-      if (repeats >= 2 && (best === null || repeats * period > best.repeats * best.period)) best = { start, period, repeats };
+      if (repeats >= 2 && (best === null || repeats * period > best.repeats * best.period))
+        best = { start, period, repeats };
     }
   }
   return best;
 }
 
 test('longest tandem repeat ("the parrot"), by hand and against brute force', () => {
-  assert.deepEqual(longestTandemRepeat(words('so I am I am I am done')), { start: 1, period: 2, repeats: 3, length: 6, unit: ['I', 'am'] });
-  assert.deepEqual(longestTandemRepeat(words('the the the cat')), { start: 0, period: 1, repeats: 3, length: 3, unit: ['the'] });
+  assert.deepEqual(longestTandemRepeat(words('so I am I am I am done')), {
+    start: 1,
+    period: 2,
+    repeats: 3,
+    length: 6,
+    unit: ['I', 'am'],
+  });
+  assert.deepEqual(longestTandemRepeat(words('the the the cat')), {
+    start: 0,
+    period: 1,
+    repeats: 3,
+    length: 3,
+    unit: ['the'],
+  });
   // equal coverage: "a a b b" → period 1 at 0 (first), not at 2
   assert.deepEqual(longestTandemRepeat('aabb'), { start: 0, period: 1, repeats: 2, length: 2, unit: 'a' });
   // a partial trailing copy is not counted: "abcabcab" = 2 whole copies of "abc"
@@ -144,6 +159,11 @@ test('longest tandem repeat ("the parrot"), by hand and against brute force', ()
     const expected = bruteTandem(tokens);
     const actual = longestTandemRepeat(tokens);
     if (expected === null) assert.equal(actual, null, JSON.stringify(tokens));
-    else assert.deepEqual({ start: actual?.start, period: actual?.period, repeats: actual?.repeats }, expected, JSON.stringify(tokens));
+    else
+      assert.deepEqual(
+        { start: actual?.start, period: actual?.period, repeats: actual?.repeats },
+        expected,
+        JSON.stringify(tokens),
+      );
   }
 });

@@ -25,10 +25,13 @@ function closeScore(actual: RougeScore | undefined, precision: number, recall: n
 
 // rouge-score's own test data (google-research/rouge/testdata/target.txt and prediction.txt,
 // lines 0 and 1; pyrouge_files/target_multi.0.txt and prediction_multi.0.txt): random strings.
-const T0 = "ZfbCUIUuePaiLVUlCaUXxkpu XPeWing tUHfPMuZ',-Xd Y BrUgVJing M-HV.-DgdDaY.rFDJCRing Ht-LM EKBDXkME,yz'RBr q'wtion wIojNbN wL,b .a-'XdQggyFl jB-RPP'iyOIcUxer tKM L\n";
-const T1 = "KsJdPByEtAor fE-Qg Dpdbring cw-WeFyu vC MoBL Xdn g wkvcEiGvKtion BDFhrpMtion psing sbKao Q m qiing LMmer HqqLFXe,XPY,J XsurkMer ,ed nB'wH'bWVHjWFEing tQ.saefZwJtKrTlixYpMMsJing UCAPwNHeYVjDing c T BUySKtion gMPfJpwGw p'NvxAoping eu pBwMBKV'I DNxqelhu,PHPxDEq,mtion SN\n";
+const T0 =
+  "ZfbCUIUuePaiLVUlCaUXxkpu XPeWing tUHfPMuZ',-Xd Y BrUgVJing M-HV.-DgdDaY.rFDJCRing Ht-LM EKBDXkME,yz'RBr q'wtion wIojNbN wL,b .a-'XdQggyFl jB-RPP'iyOIcUxer tKM L\n";
+const T1 =
+  "KsJdPByEtAor fE-Qg Dpdbring cw-WeFyu vC MoBL Xdn g wkvcEiGvKtion BDFhrpMtion psing sbKao Q m qiing LMmer HqqLFXe,XPY,J XsurkMer ,ed nB'wH'bWVHjWFEing tQ.saefZwJtKrTlixYpMMsJing UCAPwNHeYVjDing c T BUySKtion gMPfJpwGw p'NvxAoping eu pBwMBKV'I DNxqelhu,PHPxDEq,mtion SN\n";
 const P0 = "rFDJCRtion Ht-LM EKtDXkME,yz'RBr q'wer wrojNbN wL,b .a-'XdQggyFl jB-RPP'iyOIcUxi\n";
-const P1 = "n cw-WeFyu vC MoBL Xdn g wkvcEiGvKtion BDFhrpMer pstion sbKao Q m qier LMmed HqqLFXe,XPY,J XsurkMeo ,ed nB'wH'bWVHjWFEer tQ.saefZwJtKrTlixYpMMNJtion UCAPwNHeYVjD\n";
+const P1 =
+  "n cw-WeFyu vC MoBL Xdn g wkvcEiGvKtion BDFhrpMer pstion sbKao Q m qier LMmed HqqLFXe,XPY,J XsurkMeo ,ed nB'wH'bWVHjWFEer tQ.saefZwJtKrTlixYpMMNJtion UCAPwNHeYVjD\n";
 const TARGET_MULTI =
   T0 +
   T1.trimEnd() +
@@ -37,7 +40,7 @@ const TARGET_MULTI =
 const PREDICTION_MULTI =
   P0 +
   P1.trimEnd() +
-  "\nxfs VkJE QhgKiLHE -HidivzoM.dO anhing jbLQiSGDTCsuhREebUaKM dv J\n" +
+  '\nxfs VkJE QhgKiLHE -HidivzoM.dO anhing jbLQiSGDTCsuhREebUaKM dv J\n' +
   "VjWH'BdyWjnfGU-OjTNaEMdFICyLWfQMing wEMfdOKijg AwkeKbO 'DxqNO\n";
 
 test("rouge-score's unit tests: rouge1, rouge2, rougeL on 'testing one two'", () => {
@@ -56,7 +59,10 @@ test('invalid rouge types throw (rougen, rouge0, rouge10)', () => {
   assert.throws(() => new RougeScorer(['rougen']), /Invalid rouge type/);
   assert.throws(() => new RougeScorer(['rouge0']), /rougen requires positive n/);
   assert.throws(() => new RougeScorer(['rouge10']), /Invalid rouge type/);
-  assert.throws(() => new RougeScorer(['rouge1']).score(undefined as unknown as string, 'x'), /target must be a string/);
+  assert.throws(
+    () => new RougeScorer(['rouge1']).score(undefined as unknown as string, 'x'),
+    /target must be a string/,
+  );
 });
 
 test('against ROUGE-1.5.5 on rouge-score test data (published 5-digit values, exact token fractions)', () => {
@@ -82,7 +88,10 @@ test('against ROUGE-1.5.5 on rouge-score test data (published 5-digit values, ex
   assert.equal(p1.rouge1!.recall.toFixed(5), '0.40476');
   const s1 = stemmed.score(T1, P1);
   closeScore(s1.rouge1, 18 / 26, 18 / 42, 'pair 1 stemmed rouge1');
-  assert.deepEqual([s1.rouge1!.recall, s1.rouge1!.precision, s1.rouge1!.fmeasure].map((x) => x.toFixed(5)), ['0.42857', '0.69231', '0.52941']);
+  assert.deepEqual(
+    [s1.rouge1!.recall, s1.rouge1!.precision, s1.rouge1!.fmeasure].map((x) => x.toFixed(5)),
+    ['0.42857', '0.69231', '0.52941'],
+  );
 });
 
 test('rougeLsum against ROUGE-1.5.5 on target_multi.0 / prediction_multi.0 with stemming', () => {
@@ -91,7 +100,12 @@ test('rougeLsum against ROUGE-1.5.5 on target_multi.0 / prediction_multi.0 with 
   closeScore(result.rougeLsum, 38 / 57, 38 / 104, 'rougeLsum');
   assert.equal(result.rougeLsum!.fmeasure.toFixed(5), '0.47205');
   // Without stemming rouge-score 0.1.2 gives 37/57, 37/104 (computed once with its code).
-  closeScore(new RougeScorer(['rougeLsum']).score(TARGET_MULTI, PREDICTION_MULTI).rougeLsum, 37 / 57, 37 / 104, 'plain');
+  closeScore(
+    new RougeScorer(['rougeLsum']).score(TARGET_MULTI, PREDICTION_MULTI).rougeLsum,
+    37 / 57,
+    37 / 104,
+    'plain',
+  );
 });
 
 test('rougeLsum: the ROUGE paper example and rouge-score edge cases', () => {
@@ -102,7 +116,18 @@ test('rougeLsum: the ROUGE paper example and rouge-score edge cases', () => {
   closeScore(scorer.score('', 'w1').rougeLsum, 0, 0, 'empty target');
   closeScore(scorer.score('w1 w2 w3 w4 w5', '/').rougeLsum, 0, 0, 'only punctuation');
   // testSummaryLevelLcs on raw token lists, and an empty candidate sentence.
-  closeScore(summaryLevelLcs([[1, 2, 3, 4, 5]], [[1, 2, 6, 7, 8], [1, 3, 8, 9, 5]]), 0.4, 0.8, 'ids');
+  closeScore(
+    summaryLevelLcs(
+      [[1, 2, 3, 4, 5]],
+      [
+        [1, 2, 6, 7, 8],
+        [1, 3, 8, 9, 5],
+      ],
+    ),
+    0.4,
+    0.8,
+    'ids',
+  );
   closeScore(summaryLevelLcs([['reference']], [[]]), 0, 0, 'empty candidate');
 });
 
@@ -126,7 +151,15 @@ test('rougeLsum counts each token at most as often as it occurs (hand-computed)'
 
 test("the docstring example with stemming ('jumps' -> 'jump', 'lazy' -> 'lazi')", () => {
   assert.deepEqual(rougeTokenize('The quick brown fox jumps over the lazy dog', { useStemmer: true }), [
-    'the', 'quick', 'brown', 'fox', 'jump', 'over', 'the', 'lazi', 'dog',
+    'the',
+    'quick',
+    'brown',
+    'fox',
+    'jump',
+    'over',
+    'the',
+    'lazi',
+    'dog',
   ]);
   const r = new RougeScorer(['rouge1', 'rouge2', 'rougeL'], { useStemmer: true }).score(
     'The quick brown fox jumps over the lazy dog',
@@ -141,7 +174,13 @@ test("the docstring example with stemming ('jumps' -> 'jump', 'lazy' -> 'lazi')"
 
 test('tokenizer: only [a-z0-9] survive, stemming only for tokens longer than 3', () => {
   assert.deepEqual(rougeTokenize("Don't stop-believing, 1990s!"), ['don', 't', 'stop', 'believing', '1990s']);
-  assert.deepEqual(rougeTokenize("Don't stop-believing, 1990s!", { useStemmer: true }), ['don', 't', 'stop', 'believ', '1990']);
+  assert.deepEqual(rougeTokenize("Don't stop-believing, 1990s!", { useStemmer: true }), [
+    'don',
+    't',
+    'stop',
+    'believ',
+    '1990',
+  ]);
   assert.deepEqual(rougeTokenize('cats are ties'), ['cats', 'are', 'ties']);
   assert.deepEqual(rougeTokenize('cats are ties', { useStemmer: true }), ['cat', 'are', 'tie']);
   assert.deepEqual(rougeTokenize('Café naïve 中文'), ['caf', 'na', 've']);
@@ -153,7 +192,8 @@ test('edge cases: identical, empty, no overlap, CJK scores 0 with the default to
   for (const [type, s] of Object.entries(scorer.score('a b c d', 'a b c d'))) closeScore(s, 1, 1, `identical ${type}`);
   for (const [type, s] of Object.entries(scorer.score('', ''))) closeScore(s, 0, 0, `empty ${type}`);
   for (const [type, s] of Object.entries(scorer.score('a b', 'c d'))) closeScore(s, 0, 0, `disjoint ${type}`);
-  for (const [type, s] of Object.entries(scorer.score('我爱北京天安门', '我爱北京'))) closeScore(s, 0, 0, `CJK ${type}`);
+  for (const [type, s] of Object.entries(scorer.score('我爱北京天安门', '我爱北京')))
+    closeScore(s, 0, 0, `CJK ${type}`);
   // A single token has no bigrams: rouge2 uses max(count, 1) denominators -> 0, not NaN.
   closeScore(scorer.score('a', 'a').rouge2, 0, 0, 'single token rouge2');
 });
@@ -183,13 +223,34 @@ test('custom and named tokenizers; splitSummaries', () => {
   const object = new RougeScorer(['rouge1'], { tokenizer: { tokenize: (text: string) => [...text] } });
   closeScore(object.score('ab', 'ba').rouge1, 1, 1, 'object tokenizer');
   // 我 爱 北 京 天 安 门 vs 我 爱 北 京: 4 matches, P 4/4, R 4/7.
-  closeScore(new RougeScorer(['rouge1'], { tokenizer: 'chars' }).score('我爱北京天安门', '我爱北京').rouge1, 1, 4 / 7, 'chars');
+  closeScore(
+    new RougeScorer(['rouge1'], { tokenizer: 'chars' }).score('我爱北京天安门', '我爱北京').rouge1,
+    1,
+    4 / 7,
+    'chars',
+  );
   // jieba: 我 / 爱 / 北京 / 天安门 vs 我 / 爱 / 北京: P 3/3, R 3/4.
-  closeScore(new RougeScorer(['rouge1', 'rougeL'], { tokenizer: 'jieba' }).score('我爱北京天安门', '我爱北京').rougeL, 1, 3 / 4, 'jieba');
+  closeScore(
+    new RougeScorer(['rouge1', 'rougeL'], { tokenizer: 'jieba' }).score('我爱北京天安门', '我爱北京').rougeL,
+    1,
+    3 / 4,
+    'jieba',
+  );
   // Stemming applies to the [a-z0-9] tokens of the named tokenizers.
-  closeScore(new RougeScorer(['rouge1'], { tokenizer: 'chars', useStemmer: true }).score('跑 running', '跑 runs').rouge1, 1, 1, 'chars+stem');
-  assert.throws(() => new RougeScorer(['rouge1'], { tokenizer: 'words' as never }), /tokenizer must be 'chars', 'jieba'/);
-  assert.throws(() => new RougeScorer(['rouge1'], { tokenizer: () => 'x' as never }).score('a', 'b'), /must return an array of strings/);
+  closeScore(
+    new RougeScorer(['rouge1'], { tokenizer: 'chars', useStemmer: true }).score('跑 running', '跑 runs').rouge1,
+    1,
+    1,
+    'chars+stem',
+  );
+  assert.throws(
+    () => new RougeScorer(['rouge1'], { tokenizer: 'words' as never }),
+    /tokenizer must be 'chars', 'jieba'/,
+  );
+  assert.throws(
+    () => new RougeScorer(['rouge1'], { tokenizer: () => 'x' as never }).score('a', 'b'),
+    /must return an array of strings/,
+  );
   assert.throws(() => new RougeScorer(['rougeLsum'], { splitSummaries: true }), /Punkt/);
   const split = new RougeScorer(['rougeLsum'], { splitSummaries: (text: string) => text.split('. ') });
   closeScore(split.score('w1 w2 w3 w4 w5', 'w1 w2 w6 w7 w8. w1 w3 w8 w9 w5').rougeLsum, 4 / 10, 4 / 5, 'custom split');
@@ -197,13 +258,18 @@ test('custom and named tokenizers; splitSummaries', () => {
 
 test('rougeCompute: HF evaluate shape, multi-reference, aggregation by mean', () => {
   const predictions = ['testing one', 'the cat sat'];
-  const per = rougeCompute(predictions, ['testing one two', 'the cat sat on the mat'], { useAggregator: false }) as Record<string, number[]>;
+  const per = rougeCompute(predictions, ['testing one two', 'the cat sat on the mat'], {
+    useAggregator: false,
+  }) as Record<string, number[]>;
   assert.deepEqual(Object.keys(per), ['rouge1', 'rouge2', 'rougeL', 'rougeLsum']);
   close(per.rouge1![0]!, 4 / 5);
   close(per.rouge1![1]!, 2 / 3);
   const mean = rougeCompute(predictions, ['testing one two', 'the cat sat on the mat']) as Record<string, number>;
   close(mean.rouge1!, (4 / 5 + 2 / 3) / 2);
-  const multi = rougeCompute(['the cat sat'], [['the dog', 'a cat sat']], { rougeTypes: ['rouge1'] }) as Record<string, number>;
+  const multi = rougeCompute(['the cat sat'], [['the dog', 'a cat sat']], { rougeTypes: ['rouge1'] }) as Record<
+    string,
+    number
+  >;
   close(multi.rouge1!, 2 / 3);
   assert.throws(() => rougeCompute(['a'], ['a', 'b']), /same length/);
   assert.throws(() => rougeCompute([], []), /at least one/);
@@ -247,7 +313,8 @@ test('lcsLength (bit-parallel) equals the LCS dynamic programme on random sequen
   };
   for (let trial = 0; trial < 300; trial++) {
     const alphabet = 1 + Math.floor(random() * 6);
-    const seq = (): number[] => Array.from({ length: Math.floor(random() * 150) }, () => Math.floor(random() * alphabet));
+    const seq = (): number[] =>
+      Array.from({ length: Math.floor(random() * 150) }, () => Math.floor(random() * alphabet));
     const a = seq();
     const b = trial % 5 === 0 ? [...a.slice(0, 20), ...seq(), ...a.slice(-20)] : seq();
     assert.equal(lcsLength(a, b), dp(a, b), `trial ${trial}`);
@@ -271,9 +338,15 @@ test('issue 12: ROUGE on one very long line: linear when the lines agree, bounde
   const scores = rougeCompute([edited], [line], { rougeTypes: ['rougeL'] });
   const precision = n / (n + 1);
   close(scores.rougeL ?? NaN, (2 * precision) / (precision + 1));
-  assert.throws(() => rougeCompute([line], [line], { rougeTypes: ['rougeLsum'] }), /rougeLsum: a sentence pair of 120000 × 120000 tokens needs a \d+-cell LCS table, over the limit of 33554432; put one sentence per line/);
+  assert.throws(
+    () => rougeCompute([line], [line], { rougeTypes: ['rougeLsum'] }),
+    /rougeLsum: a sentence pair of 120000 × 120000 tokens needs a \d+-cell LCS table, over the limit of 33554432; put one sentence per line/,
+  );
   // two unrelated long texts: an error naming the sizes instead of minutes of work
   const other = Array.from({ length: n }, (_, i) => `v${i % 7}`);
-  const mixed = words.map((w, i) => (i % 2 === 0 ? w : other[i] ?? ''));
-  assert.throws(() => lcsLength(mixed, [...other].reverse()), /rougeL: the longest common subsequence of texts of 120000 and 120000 tokens \(\d+ × \d+ after their common start and end\) is over the limit of 10000000000 token comparisons/);
+  const mixed = words.map((w, i) => (i % 2 === 0 ? w : (other[i] ?? '')));
+  assert.throws(
+    () => lcsLength(mixed, [...other].reverse()),
+    /rougeL: the longest common subsequence of texts of 120000 and 120000 tokens \(\d+ × \d+ after their common start and end\) is over the limit of 10000000000 token comparisons/,
+  );
 });

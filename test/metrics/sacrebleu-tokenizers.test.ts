@@ -102,7 +102,10 @@ test('tokenizer lookup and defaults', () => {
   assert.equal(sacrebleuTokenize('a,b'), tokenize13a('a,b'));
   assert.deepEqual([...SACREBLEU_TOKENIZERS], ['13a', 'intl', 'zh', 'char', 'none']);
   assert.equal(getSacrebleuTokenizer('intl'), tokenizeIntl);
-  assert.throws(() => getSacrebleuTokenizer('ja-mecab' as SacrebleuTokenizerName), /unknown sacrebleu tokenizer "ja-mecab".*13a, intl, zh, char, none/);
+  assert.throws(
+    () => getSacrebleuTokenizer('ja-mecab' as SacrebleuTokenizerName),
+    /unknown sacrebleu tokenizer "ja-mecab".*13a, intl, zh, char, none/,
+  );
   assert.throws(() => getSacrebleuTokenizer('toString' as SacrebleuTokenizerName), /unknown sacrebleu tokenizer/);
 });
 

@@ -4,7 +4,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { approximateRandomization, bootstrapCi, pairedBootstrap, seededRandom } from '../../src/metrics/significance.js';
+import {
+  approximateRandomization,
+  bootstrapCi,
+  pairedBootstrap,
+  seededRandom,
+} from '../../src/metrics/significance.js';
 import { accuracyScore } from '../../src/metrics/classification.js';
 
 const accuracy = (p: number[], r: number[]) => accuracyScore(r, p);
@@ -22,8 +27,14 @@ test('seededRandom: deterministic, uniform enough, unbiased range', () => {
   const b = seededRandom(7);
   const c = seededRandom(8);
   const xs = Array.from({ length: 5 }, () => a.nextUint32());
-  assert.deepEqual(xs, Array.from({ length: 5 }, () => b.nextUint32()));
-  assert.notDeepEqual(xs, Array.from({ length: 5 }, () => c.nextUint32()));
+  assert.deepEqual(
+    xs,
+    Array.from({ length: 5 }, () => b.nextUint32()),
+  );
+  assert.notDeepEqual(
+    xs,
+    Array.from({ length: 5 }, () => c.nextUint32()),
+  );
   const counts = new Array<number>(6).fill(0);
   const rng = seededRandom(1);
   for (let i = 0; i < 60000; i++) counts[rng.integer(6)]!++;
@@ -56,7 +67,12 @@ test('bootstrapCi: contains the point estimate, deterministic given the seed, wi
 test('bootstrapCi: NaN resamples are dropped, all-NaN raises', () => {
   const values = [0, 1, 2, 3, 4];
   // NaN whenever item 0 is drawn: P(no 0 in 5 draws) = (4/5)^5 ≈ 0.33 of the resamples remain
-  const ci = bootstrapCi((p: number[]) => (p.includes(0) ? NaN : p.reduce((a, b) => a + b) / p.length), values, values, { nSamples: 1000 });
+  const ci = bootstrapCi(
+    (p: number[]) => (p.includes(0) ? NaN : p.reduce((a, b) => a + b) / p.length),
+    values,
+    values,
+    { nSamples: 1000 },
+  );
   assert.ok(ci.nSamples > 250 && ci.nSamples < 420, `kept ${ci.nSamples}`);
   assert.ok(ci.low >= 1 && ci.high <= 4);
   assert.throws(() => bootstrapCi(() => NaN, values, values, { nSamples: 10 }), /NaN on every resample/);
@@ -101,7 +117,10 @@ test('paired tests: systems differing on one item are not significant; results a
   // Exact answer: only the flip of item 0 matters, |diff| keeps the observed size in every trial
   assert.equal(ar.pValue, 1);
   assert.deepEqual(approximateRandomization(accuracy, a, b, refs, { nSamples: 1000, seed: 9 }), ar);
-  assert.throws(() => pairedBootstrap(accuracy, a, b.slice(1), refs), /predictionsB has 299 items but predictions have 300/);
+  assert.throws(
+    () => pairedBootstrap(accuracy, a, b.slice(1), refs),
+    /predictionsB has 299 items but predictions have 300/,
+  );
 });
 
 test('approximateRandomization: p-value matches the exact permutation test on a tiny case', () => {

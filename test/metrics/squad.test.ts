@@ -89,24 +89,50 @@ test('max over ground truths, unanswered questions count 0, last duplicate predi
     [
       { id: 'q1', answers: { text: ['Denver Broncos', 'Broncos'] } },
       { id: 'q2', answers: { text: ['Carolina Panthers'] } },
-      { id: 'q3', answers: { text: ['Santa Clara, California', "Levi's Stadium in the San Francisco Bay Area at Santa Clara, California."] } },
-      { id: 'q4', answers: { text: ["Levi's Stadium", "Levi's Stadium in the San Francisco Bay Area at Santa Clara, California."] } },
+      {
+        id: 'q3',
+        answers: {
+          text: ['Santa Clara, California', "Levi's Stadium in the San Francisco Bay Area at Santa Clara, California."],
+        },
+      },
+      {
+        id: 'q4',
+        answers: {
+          text: ["Levi's Stadium", "Levi's Stadium in the San Francisco Bay Area at Santa Clara, California."],
+        },
+      },
       { id: 'q5', answers: { text: ['golden anniversary', 'gold-themed', 'gold'] } },
       { id: 'q6', answers: { text: ['February 7, 2016'] } },
     ],
   );
   // q4: "levi stadium" vs "levis stadium": F1 = max(1/2, 2·(1/2)(1/12)/(1/2+1/12) = 2/13) = 1/2
-  assertClose(squadF1('Levi Stadium', "Levi's Stadium in the San Francisco Bay Area at Santa Clara, California."), 2 / 13);
+  assertClose(
+    squadF1('Levi Stadium', "Levi's Stadium in the San Francisco Bay Area at Santa Clara, California."),
+    2 / 13,
+  );
   // EM: q1,q2,q3,q5 of 6 → 66.666…; F1: (1+1+1+0.5+1+0)/6 = 75 (v1.1 script: 66.66666666666667, 75.0)
   assert.deepEqual(result, { exact_match: 66.66666666666667, f1: 75.0 });
 });
 
 test('squadEvaluate errors where the script fails, and on malformed input', () => {
   assert.throws(() => squadEvaluate([], []), /references is empty/);
-  assert.throws(() => squadEvaluate([{ id: 'a', prediction_text: 'x' }], [{ id: 'a', answers: { text: [] } }]), /references\[0\] \(id "a"\) has no answer text/);
-  assert.throws(() => squadEvaluate([{ id: 'a', prediction_text: 3 as unknown as string }], [{ id: 'a', answers: { text: ['x'] } }]), /predictions\[0\]\.prediction_text should be a string/);
-  assert.throws(() => squadEvaluate([], [{ id: 'a', answers: { text: 'x' as unknown as string[] } }]), /references\[0\]\.answers\.text should be an array of strings/);
-  assert.throws(() => squadEvaluate([], [{ id: 'a', answers: { text: ['x'] } }], { variant: 'v2' as 'cmrc2018' }), /unknown variant "v2"/);
+  assert.throws(
+    () => squadEvaluate([{ id: 'a', prediction_text: 'x' }], [{ id: 'a', answers: { text: [] } }]),
+    /references\[0\] \(id "a"\) has no answer text/,
+  );
+  assert.throws(
+    () =>
+      squadEvaluate([{ id: 'a', prediction_text: 3 as unknown as string }], [{ id: 'a', answers: { text: ['x'] } }]),
+    /predictions\[0\]\.prediction_text should be a string/,
+  );
+  assert.throws(
+    () => squadEvaluate([], [{ id: 'a', answers: { text: 'x' as unknown as string[] } }]),
+    /references\[0\]\.answers\.text should be an array of strings/,
+  );
+  assert.throws(
+    () => squadEvaluate([], [{ id: 'a', answers: { text: ['x'] } }], { variant: 'v2' as 'cmrc2018' }),
+    /unknown variant "v2"/,
+  );
 });
 
 test('CMRC 2018 variant: per-character segmentation, contiguous LCS F1, punctuation-free exact match', () => {
@@ -137,7 +163,9 @@ test('CMRC 2018 variant: per-character segmentation, contiguous LCS F1, punctuat
 });
 
 interface SquadFile {
-  data: { paragraphs: { context: string; qas: { id: string; answers: { text: string; answer_start: number }[] }[] }[] }[];
+  data: {
+    paragraphs: { context: string; qas: { id: string; answers: { text: string; answer_start: number }[] }[] }[];
+  }[];
 }
 
 /**
@@ -146,32 +174,71 @@ interface SquadFile {
  * characters before it plus the answer (code-point offsets). Expected values: the official
  * SQuAD v1.1 evaluation logic run once on the same predictions with Python 3.11.
  */
-test('real data (XQuAD en/zh, 1,190 questions): equals the official SQuAD v1.1 script', { skip: skipWithoutShared('xquad', 'xquad.zh.json') }, () => {
-  const expected: Array<['en' | 'zh', 'suffix' | 'prefix', number, number]> = [
-    ['en', 'suffix', 3.697478991596639, 69.51401759511633],
-    ['en', 'prefix', 14.117647058823529, 78.1811100764248],
-    ['zh', 'suffix', 0.08403361344537816, 48.32846378644711],
-    ['zh', 'prefix', 3.9495798319327733, 59.64434864854998],
-  ];
-  for (const [lang, strategy, exactMatch, f1] of expected) {
-    const result = squadFileEvaluate(assetPath('xquad', `xquad.${lang}.json`)!, strategy, 'squad-v1.1');
-    assertClose(result.exact_match, exactMatch, `${lang} ${strategy} EM`);
-    assertClose(result.f1, f1, `${lang} ${strategy} F1`);
-  }
-});
+test(
+  'real data (XQuAD en/zh, 1,190 questions): equals the official SQuAD v1.1 script',
+  { skip: skipWithoutShared('xquad', 'xquad.zh.json') },
+  () => {
+    const expected: Array<['en' | 'zh', 'suffix' | 'prefix', number, number]> = [
+      ['en', 'suffix', 3.697478991596639, 69.51401759511633],
+      ['en', 'prefix', 14.117647058823529, 78.1811100764248],
+      ['zh', 'suffix', 0.08403361344537816, 48.32846378644711],
+      ['zh', 'prefix', 3.9495798319327733, 59.64434864854998],
+    ];
+    for (const [lang, strategy, exactMatch, f1] of expected) {
+      const result = squadFileEvaluate(assetPath('xquad', `xquad.${lang}.json`)!, strategy, 'squad-v1.1');
+      assertClose(result.exact_match, exactMatch, `${lang} ${strategy} EM`);
+      assertClose(result.f1, f1, `${lang} ${strategy} F1`);
+    }
+  },
+);
 
-test("NLTK 3.8 NLTKWordTokenizer (used by the CMRC 2018 script): its docstring example and 150 reference cases", () => {
+test('NLTK 3.8 NLTKWordTokenizer (used by the CMRC 2018 script): its docstring example and 150 reference cases', () => {
   // nltk/tokenize/destructive.py docstring
   const s = 'Good muffins cost $3.88 (roughly 3,36 euros)\nin New York.  Please buy me\ntwo of them.\nThanks.';
   assert.deepEqual(nltkWordTokenize(s), [
-    'Good', 'muffins', 'cost', '$', '3.88', '(', 'roughly', '3,36', 'euros', ')', 'in', 'New', 'York.',
-    'Please', 'buy', 'me', 'two', 'of', 'them.', 'Thanks', '.',
+    'Good',
+    'muffins',
+    'cost',
+    '$',
+    '3.88',
+    '(',
+    'roughly',
+    '3,36',
+    'euros',
+    ')',
+    'in',
+    'New',
+    'York.',
+    'Please',
+    'buy',
+    'me',
+    'two',
+    'of',
+    'them.',
+    'Thanks',
+    '.',
   ]);
   // checked with NLTK 3.8
-  assert.deepEqual(nltkWordTokenize('"Cannot," she said -- "gonna go."'), ['``', 'Can', 'not', ',', "''", 'she', 'said', '--', '``', 'gon', 'na', 'go', '.', "''"]);
+  assert.deepEqual(nltkWordTokenize('"Cannot," she said -- "gonna go."'), [
+    '``',
+    'Can',
+    'not',
+    ',',
+    "''",
+    'she',
+    'said',
+    '--',
+    '``',
+    'gon',
+    'na',
+    'go',
+    '.',
+    "''",
+  ]);
   assert.deepEqual(nltkWordTokenize(''), []);
   assert.equal(NLTK_WORD_TOKENIZER_CASES.length, 150);
-  for (const c of NLTK_WORD_TOKENIZER_CASES) assert.deepEqual(nltkWordTokenize(c.text), c.tokens, JSON.stringify(c.text));
+  for (const c of NLTK_WORD_TOKENIZER_CASES)
+    assert.deepEqual(nltkWordTokenize(c.text), c.tokens, JSON.stringify(c.text));
 });
 
 /**
@@ -179,7 +246,11 @@ test("NLTK 3.8 NLTKWordTokenizer (used by the CMRC 2018 script): its docstring e
  * above. Expected values: the CMRC 2018 evaluation script's logic run once with NLTK 3.8, whose
  * `word_tokenize` was called with preserve_line=True because the Punkt model is not installed here.
  */
-function squadFileEvaluate(path: string, strategy: 'suffix' | 'prefix', variant: 'squad-v1.1' | 'cmrc2018'): ReturnType<typeof squadEvaluate> {
+function squadFileEvaluate(
+  path: string,
+  strategy: 'suffix' | 'prefix',
+  variant: 'squad-v1.1' | 'cmrc2018',
+): ReturnType<typeof squadEvaluate> {
   const dataset = JSON.parse(readFileSync(path, 'utf8')) as SquadFile;
   const predictions: SquadPrediction[] = [];
   const references: SquadReference[] = [];
@@ -191,7 +262,10 @@ function squadFileEvaluate(path: string, strategy: 'suffix' | 'prefix', variant:
         assert.ok(first, 'every XQuAD question has an answer');
         const { text, answer_start: start } = first;
         const length = Array.from(text).length;
-        const span = strategy === 'suffix' ? context.slice(start, start + length + 10) : context.slice(Math.max(0, start - 5), start + length);
+        const span =
+          strategy === 'suffix'
+            ? context.slice(start, start + length + 10)
+            : context.slice(Math.max(0, start - 5), start + length);
         predictions.push({ id: qa.id, prediction_text: span.join('') });
         references.push({ id: qa.id, answers: { text: qa.answers.map((a) => a.text) } });
       }
@@ -200,18 +274,22 @@ function squadFileEvaluate(path: string, strategy: 'suffix' | 'prefix', variant:
   return squadEvaluate(predictions, references, { variant });
 }
 
-test('real data (CMRC 2018 dev, XQuAD zh): the cmrc2018 variant equals the CMRC 2018 script', { skip: skipWithoutShared('cmrc2018', 'cmrc2018_dev.json') || skipWithoutShared('xquad', 'xquad.zh.json') }, () => {
-  const cmrc = assetPath('cmrc2018', 'cmrc2018_dev.json')!;
-  const xquad = assetPath('xquad', 'xquad.zh.json')!;
-  const expected: Array<[string, 'suffix' | 'prefix', number, number]> = [
-    [cmrc, 'suffix', 2.3299161230195713, 60.338578854045075],
-    [cmrc, 'prefix', 0.9319664492078286, 72.45198865907967],
-    [xquad, 'suffix', 1.4285714285714286, 52.957912158152354],
-    [xquad, 'prefix', 3.9495798319327733, 68.87020750501775],
-  ];
-  for (const [path, strategy, exactMatch, f1] of expected) {
-    const result = squadFileEvaluate(path, strategy, 'cmrc2018');
-    assertClose(result.exact_match, exactMatch, `${path} ${strategy} EM`);
-    assertClose(result.f1, f1, `${path} ${strategy} F1`);
-  }
-});
+test(
+  'real data (CMRC 2018 dev, XQuAD zh): the cmrc2018 variant equals the CMRC 2018 script',
+  { skip: skipWithoutShared('cmrc2018', 'cmrc2018_dev.json') || skipWithoutShared('xquad', 'xquad.zh.json') },
+  () => {
+    const cmrc = assetPath('cmrc2018', 'cmrc2018_dev.json')!;
+    const xquad = assetPath('xquad', 'xquad.zh.json')!;
+    const expected: Array<[string, 'suffix' | 'prefix', number, number]> = [
+      [cmrc, 'suffix', 2.3299161230195713, 60.338578854045075],
+      [cmrc, 'prefix', 0.9319664492078286, 72.45198865907967],
+      [xquad, 'suffix', 1.4285714285714286, 52.957912158152354],
+      [xquad, 'prefix', 3.9495798319327733, 68.87020750501775],
+    ];
+    for (const [path, strategy, exactMatch, f1] of expected) {
+      const result = squadFileEvaluate(path, strategy, 'cmrc2018');
+      assertClose(result.exact_match, exactMatch, `${path} ${strategy} EM`);
+      assertClose(result.f1, f1, `${path} ${strategy} F1`);
+    }
+  },
+);

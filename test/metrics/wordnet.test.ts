@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { WordNet, resolveWordNetDir, type WordNetPos } from '../../src/metrics/wordnet.js';
 import { INSTALLED_WORDNET, skipWithoutWordNet } from '../helpers/wordnet.js';
 
-
 interface MiniSynset {
   key: string;
   type: WordNetPos;
@@ -17,9 +16,13 @@ interface MiniSynset {
  * Writes a tiny WordNet in the real dict format: a license header, data lines whose first
  * field is their own byte offset, index lines pointing at them, and exception lists.
  */
-function writeMiniWordNet(synsets: Record<'noun' | 'verb' | 'adj' | 'adv', MiniSynset[]>, exceptions: Record<'noun' | 'verb' | 'adj' | 'adv', string>): string {
+function writeMiniWordNet(
+  synsets: Record<'noun' | 'verb' | 'adj' | 'adv', MiniSynset[]>,
+  exceptions: Record<'noun' | 'verb' | 'adj' | 'adv', string>,
+): string {
   const dir = mkdtempSync(join(tmpdir(), 'tunekit-wordnet-'));
-  const header = '  1 This software and database is being provided to you, the LICENSEE, by  \n  2 WordNet 3.0 Copyright 2006 by Princeton University.  All rights reserved.\n';
+  const header =
+    '  1 This software and database is being provided to you, the LICENSEE, by  \n  2 WordNet 3.0 Copyright 2006 by Princeton University.  All rights reserved.\n';
   for (const [suffix, list] of Object.entries(synsets)) {
     let data = header;
     const index = new Map<string, Map<string, number[]>>();
@@ -38,7 +41,12 @@ function writeMiniWordNet(synsets: Record<'noun' | 'verb' | 'adj' | 'adv', MiniS
     writeFileSync(join(dir, `data.${suffix}`), data);
     const lines = [...index.entries()]
       .sort(([a], [b]) => (a < b ? -1 : 1))
-      .flatMap(([lemma, byPos]) => [...byPos].map(([pos, offsets]) => `${lemma} ${pos} ${offsets.length} 1 @ ${offsets.length} 0 ${offsets.map((o) => String(o).padStart(8, '0')).join(' ')}  `));
+      .flatMap(([lemma, byPos]) =>
+        [...byPos].map(
+          ([pos, offsets]) =>
+            `${lemma} ${pos} ${offsets.length} 1 @ ${offsets.length} 0 ${offsets.map((o) => String(o).padStart(8, '0')).join(' ')}  `,
+        ),
+      );
     writeFileSync(join(dir, `index.${suffix}`), header + lines.join('\n') + '\n');
     writeFileSync(join(dir, `${suffix}.exc`), exceptions[suffix as keyof typeof exceptions]);
   }
@@ -74,12 +82,27 @@ test('mini WordNet: synsets and lemma names as NLTK reads them', () => {
     const wn = WordNet.open(dir);
     assert.equal(wn.version, '3.0');
     const dog = wn.synsets('Dogs');
-    assert.deepEqual(dog.map((s) => s.lemmaNames), [['dog', 'domestic_dog', 'Canis_familiaris'], ['cad', 'dog', 'hound']]);
-    assert.deepEqual(dog.map((s) => s.pos), ['n', 'n']);
+    assert.deepEqual(
+      dog.map((s) => s.lemmaNames),
+      [
+        ['dog', 'domestic_dog', 'Canis_familiaris'],
+        ['cad', 'dog', 'hound'],
+      ],
+    );
+    assert.deepEqual(
+      dog.map((s) => s.pos),
+      ['n', 'n'],
+    );
     // Satellite adjectives are found through the 'a' index; the '(p)' marker is dropped.
     const handy = wn.synsets('handy');
-    assert.deepEqual(handy.map((s) => [s.pos, s.lemmaNames]), [['s', ['handy', 'ready_to_hand']]]);
-    assert.deepEqual(wn.synsets('handy', 's').map((s) => s.offset), handy.map((s) => s.offset));
+    assert.deepEqual(
+      handy.map((s) => [s.pos, s.lemmaNames]),
+      [['s', ['handy', 'ready_to_hand']]],
+    );
+    assert.deepEqual(
+      wn.synsets('handy', 's').map((s) => s.offset),
+      handy.map((s) => s.offset),
+    );
     // METEOR's synonym set: names without '_' plus the word itself.
     assert.deepEqual([...wn.synonyms('dog')].sort(), ['cad', 'dog', 'hound']);
     assert.deepEqual([...wn.synonyms('zzz')], ['zzz']);
@@ -120,7 +143,12 @@ test('bad files give errors naming the file and line or offset', () => {
   const dir = miniWordNet();
   try {
     writeFileSync(join(dir, 'index.verb'), 'see v 2 0 1 0 00000010\n');
-    assert.throws(() => WordNet.open(dir), (error: Error) => error.message.includes(`${join(dir, 'index.verb')}:1`) && /sense_cnt 1 differs from synset_cnt 2/.test(error.message));
+    assert.throws(
+      () => WordNet.open(dir),
+      (error: Error) =>
+        error.message.includes(`${join(dir, 'index.verb')}:1`) &&
+        /sense_cnt 1 differs from synset_cnt 2/.test(error.message),
+    );
     writeFileSync(join(dir, 'index.verb'), 'see x 1 0 1 0 00000010\n');
     assert.throws(() => WordNet.open(dir), /index\.verb:1: expected 'lemma pos .*pos n, v, a or r/);
     writeFileSync(join(dir, 'index.verb'), 'see v 1 0 1 0 0000001x\n');
@@ -163,13 +191,32 @@ test('WordNet 3.0: NLTK 3.8 synsets, lemma names and morphy', { skip: skipWithou
   const wn = WordNet.open(INSTALLED_WORDNET!);
   assert.equal(wn.version, '3.0');
   const dog = wn.synsets('dog');
-  assert.deepEqual(dog.map((s) => [s.pos, s.offset]), [
-    ['n', 2084071], ['n', 10114209], ['n', 10023039], ['n', 9886220], ['n', 7676602], ['n', 3901548], ['n', 2710044], ['v', 2001876],
-  ]);
+  assert.deepEqual(
+    dog.map((s) => [s.pos, s.offset]),
+    [
+      ['n', 2084071],
+      ['n', 10114209],
+      ['n', 10023039],
+      ['n', 9886220],
+      ['n', 7676602],
+      ['n', 3901548],
+      ['n', 2710044],
+      ['v', 2001876],
+    ],
+  );
   assert.deepEqual(dog[0]!.lemmaNames, ['dog', 'domestic_dog', 'Canis_familiaris']);
   assert.deepEqual(dog[6]!.lemmaNames, ['andiron', 'firedog', 'dog', 'dog-iron']);
-  assert.deepEqual(wn.synsets('galore').map((s) => [s.pos, s.offset, s.lemmaNames]), [['s', 1552162, ['galore']], ['s', 14358, ['abounding', 'galore']]]);
-  assert.deepEqual([wn.morphy('dogs'), wn.morphy('churches'), wn.morphy('aardwolves'), wn.morphy('abaci')], ['dog', 'church', 'aardwolf', 'abacus']);
+  assert.deepEqual(
+    wn.synsets('galore').map((s) => [s.pos, s.offset, s.lemmaNames]),
+    [
+      ['s', 1552162, ['galore']],
+      ['s', 14358, ['abounding', 'galore']],
+    ],
+  );
+  assert.deepEqual(
+    [wn.morphy('dogs'), wn.morphy('churches'), wn.morphy('aardwolves'), wn.morphy('abaci')],
+    ['dog', 'church', 'aardwolf', 'abacus'],
+  );
   assert.equal(wn.morphy('hardrock', 'r'), null);
   assert.equal(wn.morphy('book', 'n'), 'book');
   assert.equal(wn.morphy('book', 'a'), null);
@@ -177,5 +224,14 @@ test('WordNet 3.0: NLTK 3.8 synsets, lemma names and morphy', { skip: skipWithou
   assert.deepEqual(wn.morphyForms('better', 'a'), ['better', 'good', 'well']);
   assert.deepEqual(wn.morphyForms('axes', 'n'), ['ax', 'axis']);
   assert.equal(wn.synsets('run').length, 57);
-  assert.deepEqual([...wn.synonyms('hound')].sort(), ['blackguard', 'bounder', 'cad', 'dog', 'heel', 'hound', 'hunt', 'trace']);
+  assert.deepEqual([...wn.synonyms('hound')].sort(), [
+    'blackguard',
+    'bounder',
+    'cad',
+    'dog',
+    'heel',
+    'hound',
+    'hunt',
+    'trace',
+  ]);
 });

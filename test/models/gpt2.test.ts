@@ -23,8 +23,16 @@ import { assertSaveReloadConformance } from '../helpers/causal-lm-conformance.js
 import { arr, layerNormRef, type Vec } from '../helpers/reference.js';
 
 const CONFIG_JSON = {
-  architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', vocab_size: 50, n_embd: 16, n_head: 4, n_layer: 2,
-  n_positions: 32, n_inner: 40, layer_norm_epsilon: 1e-5, activation_function: 'gelu_new',
+  architectures: ['GPT2LMHeadModel'],
+  model_type: 'gpt2',
+  vocab_size: 50,
+  n_embd: 16,
+  n_head: 4,
+  n_layer: 2,
+  n_positions: 32,
+  n_inner: 40,
+  layer_norm_epsilon: 1e-5,
+  activation_function: 'gelu_new',
 };
 
 function tinyModel(seed = 1, overrides: Record<string, unknown> = {}): GPT2LMHeadModel {
@@ -38,7 +46,6 @@ function tempDir(): string {
 
 // ---------------------------------------------------------------------------------------------
 // Reference GPT-2 in float64, one token row at a time.
-
 
 /** Conv1D: y[j] = b[j] + Σ_i x[i]·W[i][j] with W stored [in, out]. */
 function conv1dRef(x: Vec, layer: Linear): Vec {
@@ -56,7 +63,14 @@ const geluNew = (x: number): number => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Ma
  * One block: x + c_proj(attn(LN1 x)), then + c_proj(gelu_new(c_fc(LN2 ·))). `real[u]` says whether
  * key u may be attended to; `past` holds earlier (k, v) rows per head for cached decoding tests.
  */
-function blockRef(block: GPT2Block, x: Vec[], real: boolean[], cfg: Gpt2Config, layerIdx: number, scaleByLayer = false): Vec[] {
+function blockRef(
+  block: GPT2Block,
+  x: Vec[],
+  real: boolean[],
+  cfg: Gpt2Config,
+  layerIdx: number,
+  scaleByLayer = false,
+): Vec[] {
   const d = cfg.hiddenSize;
   const H = cfg.numAttentionHeads;
   const D = d / H;
@@ -91,13 +105,21 @@ function blockRef(block: GPT2Block, x: Vec[], real: boolean[], cfg: Gpt2Config, 
 }
 
 /** Logits of one row: wte + wpe(positions) → blocks → ln_f → wteᵀ. */
-function modelRef(model: GPT2LMHeadModel, ids: number[], real: boolean[], positions: number[], scaleByLayer = false): Vec[] {
+function modelRef(
+  model: GPT2LMHeadModel,
+  ids: number[],
+  real: boolean[],
+  positions: number[],
+  scaleByLayer = false,
+): Vec[] {
   const cfg = model.config;
   const d = cfg.hiddenSize;
   const wte = arr(model.transformer.wte.weight);
   const wpe = arr(model.transformer.wpe.weight);
   let h = ids.map((id, t) => Array.from({ length: d }, (_, i) => wte[id * d + i]! + wpe[positions[t]! * d + i]!));
-  model.transformer.h.forEach((block, l) => { h = blockRef(block, h, real, cfg, l, scaleByLayer); });
+  model.transformer.h.forEach((block, l) => {
+    h = blockRef(block, h, real, cfg, l, scaleByLayer);
+  });
   return h.map((row) => {
     const n = layerNormRef(row, model.transformer.ln_f, cfg.layerNormEpsilon);
     return Array.from({ length: cfg.vocabSize }, (_, v) => n.reduce((s, x, i) => s + x * wte[v * d + i]!, 0));
@@ -110,7 +132,7 @@ function randomIds(rng: Rng, n: number, vocab: number): number[] {
 
 // ---------------------------------------------------------------------------------------------
 
-test('module names and shapes are transformers\' (Conv1D weights [in, out], lm_head tied)', () => {
+test("module names and shapes are transformers' (Conv1D weights [in, out], lm_head tied)", () => {
   const model = tinyModel();
   const names = new Map(model.namedParameters().map(([k, t]) => [k, t.shape.join('x')]));
   assert.equal(names.get('transformer.wte.weight'), '50x16');
@@ -133,7 +155,9 @@ test('each block equals the float64 loop implementation (LN → c_attn → causa
   const d = 16;
   const x = Array.from({ length: T }, () => Array.from({ length: d }, () => rng.normal(0, 1)));
   model.transformer.h.forEach((block, l) => {
-    const got = noGrad(() => block.forward(F.tensor(x.flat(), [1, T, d]), { keyMask: null, prefix: null, cache: null })).f32;
+    const got = noGrad(() =>
+      block.forward(F.tensor(x.flat(), [1, T, d]), { keyMask: null, prefix: null, cache: null }),
+    ).f32;
     const want = blockRef(block, x, new Array(T).fill(true), model.config, l).flat();
     assertClose(got, want, { atol: 2e-5, message: `block ${l}` });
   });
@@ -147,7 +171,10 @@ test('full logits equal the reference; scale_attn_by_inverse_layer_idx divides t
   for (const scaleByLayer of [false, true]) {
     const model = tinyModel(3, { scale_attn_by_inverse_layer_idx: scaleByLayer });
     const got = noGrad(() => model.forward({ inputIds: Int32Array.from(ids) })).logits.f32;
-    assertClose(got, modelRef(model, ids, real, positions, scaleByLayer).flat(), { atol: 5e-5, message: `logits (scale by layer: ${scaleByLayer})` });
+    assertClose(got, modelRef(model, ids, real, positions, scaleByLayer).flat(), {
+      atol: 5e-5,
+      message: `logits (scale by layer: ${scaleByLayer})`,
+    });
   }
 });
 
@@ -162,8 +189,14 @@ test('left padding: positions come from the attention mask, padded keys are mask
   const got = noGrad(() => model.forward({ inputIds: ids, batchSize: 2, attentionMask: mask })).logits.f32;
   // Row 0: real tokens at slots 2..5 with positions 0..3; the two pads are never attended to.
   const ref0 = modelRef(model, [0, 0, ...short], [false, false, true, true, true, true], [1, 1, 0, 1, 2, 3]);
-  for (let t = 2; t < 6; t++) assertClose(got.subarray(t * V, (t + 1) * V), ref0[t]!, { atol: 5e-5, message: `padded row, slot ${t}` });
-  const ref1 = modelRef(model, long, long.map(() => true), long.map((_, t) => t)).flat();
+  for (let t = 2; t < 6; t++)
+    assertClose(got.subarray(t * V, (t + 1) * V), ref0[t]!, { atol: 5e-5, message: `padded row, slot ${t}` });
+  const ref1 = modelRef(
+    model,
+    long,
+    long.map(() => true),
+    long.map((_, t) => t),
+  ).flat();
   assertClose(got.subarray(6 * V), ref1, { atol: 5e-5, message: 'unpadded row' });
   // And the padded row's real tokens give exactly what the sequence alone gives.
   const alone = noGrad(() => model.forward({ inputIds: Int32Array.from(short) })).logits.f32;
@@ -179,27 +212,46 @@ test('KV cache: prefill + one-token decode steps equal the full forward, also fo
     const full = model.forward({ inputIds: ids }).logits.f32;
     const cache = model.newCache();
     const parts = [model.forward({ inputIds: ids.subarray(0, 5), cache }).logits.f32];
-    for (let t = 5; t < 9; t++) parts.push(model.forward({ inputIds: ids.subarray(t, t + 1), cache, logitsToKeep: 1 }).logits.f32);
+    for (let t = 5; t < 9; t++)
+      parts.push(model.forward({ inputIds: ids.subarray(t, t + 1), cache, logitsToKeep: 1 }).logits.f32);
     assert.equal(cache.length, 9);
     assertClose(Float32Array.from(parts.flatMap((p) => [...p])), full, { atol: 1e-5, message: 'cached decode' });
 
     // Batch: row 0 = [pad, pad, a0..a2], row 1 = b0..b4; then two decode steps appending c/d tokens.
     const a = ids.subarray(0, 3);
     const b = ids.subarray(3, 8);
-    const extra = [[7, 9], [11, 13]];
+    const extra = [
+      [7, 9],
+      [11, 13],
+    ];
     const batchCache = model.newCache();
     let mask = Uint8Array.from([0, 0, 1, 1, 1, 1, 1, 1, 1, 1]);
-    const prefill = model.forward({ inputIds: Int32Array.from([0, 0, ...a, ...b]), batchSize: 2, attentionMask: mask, cache: batchCache, logitsToKeep: 1 }).logits.f32;
+    const prefill = model.forward({
+      inputIds: Int32Array.from([0, 0, ...a, ...b]),
+      batchSize: 2,
+      attentionMask: mask,
+      cache: batchCache,
+      logitsToKeep: 1,
+    }).logits.f32;
     const steps = [prefill];
     for (const [x0, x1] of extra) {
       mask = Uint8Array.from([...mask.subarray(0, mask.length / 2), 1, ...mask.subarray(mask.length / 2), 1]);
-      steps.push(model.forward({ inputIds: Int32Array.from([x0!, x1!]), batchSize: 2, attentionMask: mask, cache: batchCache }).logits.f32);
+      steps.push(
+        model.forward({ inputIds: Int32Array.from([x0!, x1!]), batchSize: 2, attentionMask: mask, cache: batchCache })
+          .logits.f32,
+      );
     }
     const row0 = model.forward({ inputIds: Int32Array.from([...a, 7, 11]) }).logits.f32;
     const row1 = model.forward({ inputIds: Int32Array.from([...b, 9, 13]) }).logits.f32;
     steps.forEach((s, k) => {
-      assertClose(s.subarray(0, V), row0.subarray((2 + k) * V, (3 + k) * V), { atol: 1e-5, message: `padded row, step ${k}` });
-      assertClose(s.subarray(V, 2 * V), row1.subarray((4 + k) * V, (5 + k) * V), { atol: 1e-5, message: `unpadded row, step ${k}` });
+      assertClose(s.subarray(0, V), row0.subarray((2 + k) * V, (3 + k) * V), {
+        atol: 1e-5,
+        message: `padded row, step ${k}`,
+      });
+      assertClose(s.subarray(V, 2 * V), row1.subarray((4 + k) * V, (5 + k) * V), {
+        atol: 1e-5,
+        message: `unpadded row, step ${k}`,
+      });
     });
   });
 });
@@ -221,7 +273,8 @@ test('Hub layout: keys without prefix, attn.bias / attn.masked_bias buffers and 
   try {
     const model = tinyModel(7);
     const hub = new Map<string, RawTensor>();
-    for (const [k, t] of model.namedParameters()) hub.set(k.slice('transformer.'.length), { dtype: 'F32', shape: [...t.shape], data: t.f32 });
+    for (const [k, t] of model.namedParameters())
+      hub.set(k.slice('transformer.'.length), { dtype: 'F32', shape: [...t.shape], data: t.f32 });
     for (let l = 0; l < 2; l++) {
       hub.set(`h.${l}.attn.bias`, { dtype: 'F32', shape: [1, 1, 32, 32], data: new Float32Array(32 * 32).fill(1) });
       hub.set(`h.${l}.attn.masked_bias`, { dtype: 'F32', shape: [], data: new Float32Array([-1e4]) });
@@ -231,12 +284,18 @@ test('Hub layout: keys without prefix, attn.bias / attn.masked_bias buffers and 
     writeJsonAtomic(join(dir, 'config.json'), CONFIG_JSON);
     const loaded = GPT2LMHeadModel.fromPretrained(dir);
     const ids = Int32Array.from([10, 20, 30]);
-    assert.deepEqual(noGrad(() => loaded.forward({ inputIds: ids }).logits.toArray()), noGrad(() => model.forward({ inputIds: ids }).logits.toArray()));
+    assert.deepEqual(
+      noGrad(() => loaded.forward({ inputIds: ids }).logits.toArray()),
+      noGrad(() => model.forward({ inputIds: ids }).logits.toArray()),
+    );
 
     hub.delete('h.1.mlp.c_fc.bias');
     hub.set('h.0.attn.q_proj.weight', { dtype: 'F32', shape: [1], data: new Float32Array(1) });
     writeSafetensors(join(dir, 'model.safetensors'), hub, { format: 'pt' });
-    assert.throws(() => GPT2LMHeadModel.fromPretrained(dir), /missing: transformer\.h\.1\.mlp\.c_fc\.bias.*unexpected: h\.0\.attn\.q_proj\.weight/);
+    assert.throws(
+      () => GPT2LMHeadModel.fromPretrained(dir),
+      /missing: transformer\.h\.1\.mlp\.c_fc\.bias.*unexpected: h\.0\.attn\.q_proj\.weight/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -244,9 +303,18 @@ test('Hub layout: keys without prefix, attn.bias / attn.masked_bias buffers and 
 
 test('positions beyond n_positions and malformed inputs give clear errors', () => {
   const model = tinyModel();
-  assert.throws(() => model.forward({ inputIds: new Int32Array(33) }), /position 32 is beyond GPT-2's 32 learned positions/);
-  assert.throws(() => model.forward({ inputIds: new Int32Array(5), batchSize: 2 }), /5 input ids do not split into 2 rows/);
-  assert.throws(() => model.forward({ inputIds: new Int32Array(4), attentionMask: new Uint8Array(3) }), /attentionMask has 3 entries/);
+  assert.throws(
+    () => model.forward({ inputIds: new Int32Array(33) }),
+    /position 32 is beyond GPT-2's 32 learned positions/,
+  );
+  assert.throws(
+    () => model.forward({ inputIds: new Int32Array(5), batchSize: 2 }),
+    /5 input ids do not split into 2 rows/,
+  );
+  assert.throws(
+    () => model.forward({ inputIds: new Int32Array(4), attentionMask: new Uint8Array(3) }),
+    /attentionMask has 3 entries/,
+  );
   assert.throws(() => tinyModel(0, { activation_function: 'mish' }), /activation_function "mish" is not supported/);
   assert.throws(() => tinyModel(0, { resid_pdrop: 1.5 }), /"resid_pdrop" must be a probability/);
 });
@@ -255,17 +323,23 @@ test('training: dropout (resid/embd/attn 0.1) is active only in train mode; the 
   const model = tinyModel(9);
   const ids = Int32Array.from([1, 2, 3, 4, 5, 6]);
   const evalOut = noGrad(() => model.eval().forward({ inputIds: ids }).logits.toArray());
-  assert.deepEqual(noGrad(() => model.forward({ inputIds: ids }).logits.toArray()), evalOut, 'eval is deterministic');
+  assert.deepEqual(
+    noGrad(() => model.forward({ inputIds: ids }).logits.toArray()),
+    evalOut,
+    'eval is deterministic',
+  );
   model.train();
   const { logits } = model.forward({ inputIds: ids });
   assert.notDeepEqual(logits.toArray(), evalOut, 'dropout changes the train-mode output');
   const loss = F.crossEntropy(F.slice(logits, 1, 0, 5), ids.slice(1));
   loss.backward();
-  for (const [name, t] of model.namedParameters()) assert.ok(t.grad && t.grad.some((g) => g !== 0), `${name} got a gradient`);
+  for (const [name, t] of model.namedParameters())
+    assert.ok(t.grad && t.grad.some((g) => g !== 0), `${name} got a gradient`);
   // Without dropout, the Conv1D weight gradient matches a finite difference of the loss.
   const det = tinyModel(9, { resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0 }).train();
   const w = (det.transformer.h[1]!.attn.c_attn as Linear).weight;
-  const lossAt = (): number => F.crossEntropy(F.slice(det.forward({ inputIds: ids }).logits, 1, 0, 5), ids.slice(1)).item();
+  const lossAt = (): number =>
+    F.crossEntropy(F.slice(det.forward({ inputIds: ids }).logits, 1, 0, 5), ids.slice(1)).item();
   F.crossEntropy(F.slice(det.forward({ inputIds: ids }).logits, 1, 0, 5), ids.slice(1)).backward();
   for (const i of [0, 17, 40, 300, 700]) {
     const orig = w.f32[i]!;
@@ -276,7 +350,10 @@ test('training: dropout (resid/embd/attn 0.1) is active only in train mode; the 
     const down = noGrad(lossAt);
     w.f32[i] = orig;
     const fd = (up - down) / (2 * h);
-    assert.ok(Math.abs(fd - w.grad![i]!) < 2e-3 + 2e-2 * Math.abs(fd), `c_attn.weight[${i}]: analytic ${w.grad![i]} vs finite difference ${fd}`);
+    assert.ok(
+      Math.abs(fd - w.grad![i]!) < 2e-3 + 2e-2 * Math.abs(fd),
+      `c_attn.weight[${i}]: analytic ${w.grad![i]} vs finite difference ${fd}`,
+    );
   }
 });
 
@@ -292,27 +369,43 @@ test('attention dropout: softmax(q·kᵀ·scale + mask) → inverted dropout →
   const run = (training: boolean): Float32Array => {
     const dropout = new Dropout(p, 99);
     dropout.training = training;
-    return noGrad(() => attentionWithDropout(F.tensor(q, [B, H, T, D]), F.tensor(k, [B, H, S, D]), F.tensor(v, [B, H, S, D]), { causal: true, keyMask, scale: 0.5, dropout })).f32;
+    return noGrad(() =>
+      attentionWithDropout(F.tensor(q, [B, H, T, D]), F.tensor(k, [B, H, S, D]), F.tensor(v, [B, H, S, D]), {
+        causal: true,
+        keyMask,
+        scale: 0.5,
+        dropout,
+      }),
+    ).f32;
   };
   // The same stream the Dropout module draws from: one uniform per probability, row-major [B, H, T, S].
   const uniforms = new Rng(99).fillUniform(new Float32Array(B * H * T * S));
   let drawn = 0;
   const want: number[] = [];
-  for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) {
-    const visible = (s: number): boolean => s <= t + S - T && keyMask[b * S + s] === 1;
-    const scores = Array.from({ length: S }, (_, s) => {
-      let dot = 0;
-      for (let i = 0; i < D; i++) dot += q[((b * H + h) * T + t) * D + i]! * k[((b * H + h) * S + s) * D + i]!;
-      return dot * 0.5;
-    });
-    const m = Math.max(...scores.filter((_, s) => visible(s)));
-    const e = scores.map((x, s) => (visible(s) ? Math.exp(x - m) : 0));
-    const z = e.reduce((a, c) => a + c, 0);
-    const keep = e.map(() => (uniforms[drawn++]! < p ? 0 : 1 / (1 - p)));
-    for (let i = 0; i < D; i++) want.push(e.reduce((acc, es, s) => acc + (es / z) * keep[s]! * v[((b * H + h) * S + s) * D + i]!, 0));
-  }
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < H; h++)
+      for (let t = 0; t < T; t++) {
+        const visible = (s: number): boolean => s <= t + S - T && keyMask[b * S + s] === 1;
+        const scores = Array.from({ length: S }, (_, s) => {
+          let dot = 0;
+          for (let i = 0; i < D; i++) dot += q[((b * H + h) * T + t) * D + i]! * k[((b * H + h) * S + s) * D + i]!;
+          return dot * 0.5;
+        });
+        const m = Math.max(...scores.filter((_, s) => visible(s)));
+        const e = scores.map((x, s) => (visible(s) ? Math.exp(x - m) : 0));
+        const z = e.reduce((a, c) => a + c, 0);
+        const keep = e.map(() => (uniforms[drawn++]! < p ? 0 : 1 / (1 - p)));
+        for (let i = 0; i < D; i++)
+          want.push(e.reduce((acc, es, s) => acc + (es / z) * keep[s]! * v[((b * H + h) * S + s) * D + i]!, 0));
+      }
   assertClose(run(true), want, { atol: 1e-5, message: 'train mode' });
-  const fused = noGrad(() => F.scaledDotProductAttention(F.tensor(q, [B, H, T, D]), F.tensor(k, [B, H, S, D]), F.tensor(v, [B, H, S, D]), { causal: true, keyMask, scale: 0.5 })).f32;
+  const fused = noGrad(() =>
+    F.scaledDotProductAttention(F.tensor(q, [B, H, T, D]), F.tensor(k, [B, H, S, D]), F.tensor(v, [B, H, S, D]), {
+      causal: true,
+      keyMask,
+      scale: 0.5,
+    }),
+  ).f32;
   assert.deepEqual(run(false), fused, 'eval mode is the fused kernel');
 });
 
@@ -323,11 +416,12 @@ test('labels give the shifted next-token loss, equal to cross-entropy of the log
   const logits = out.logits; // computed lazily from the same hidden states
   const V = logits.dim(-1);
   let total = 0;
-  for (let b = 0; b < 2; b++) for (let t = 0; t < 3; t++) {
-    const row = logits.f32.subarray((b * 4 + t) * V, (b * 4 + t + 1) * V);
-    const mx = Math.max(...row);
-    const lse = mx + Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0));
-    total += lse - row[ids[b * 4 + t + 1]!]!;
-  }
+  for (let b = 0; b < 2; b++)
+    for (let t = 0; t < 3; t++) {
+      const row = logits.f32.subarray((b * 4 + t) * V, (b * 4 + t + 1) * V);
+      const mx = Math.max(...row);
+      const lse = mx + Math.log(row.reduce((s, v) => s + Math.exp(v - mx), 0));
+      total += lse - row[ids[b * 4 + t + 1]!]!;
+    }
   assert.ok(Math.abs(out.loss!.item() - total / 6) < 1e-5, `${out.loss!.item()} vs ${total / 6}`);
 });

@@ -36,30 +36,36 @@ test('stories260K: last-position logits equal the reference within 1e-4', { skip
   const T = ref.greedy.prompt_ids.length;
   const last = out.logits.f32.subarray((T - 1) * V, T * V);
   let maxDiff = 0;
-  ref.greedy.last_logits_full.forEach((v, i) => { maxDiff = Math.max(maxDiff, Math.abs(v - last[i]!)); });
+  ref.greedy.last_logits_full.forEach((v, i) => {
+    maxDiff = Math.max(maxDiff, Math.abs(v - last[i]!));
+  });
   assert.ok(maxDiff < 1e-4, `max |Δlogit| = ${maxDiff}`);
 });
 
-test('stories260K: greedy continuation with the KV cache is token-identical', { skip: skipWithoutShared(STORIES) }, () => {
-  const dir = assetPath(STORIES)!;
-  const ref = JSON.parse(readFileSync(join(dir, 'reference_outputs.json'), 'utf8')) as Reference;
-  const model = LlamaForCausalLM.fromPretrained(dir);
-  const V = model.config.vocabSize;
-  const cache = model.newCache();
-  const got: number[] = [];
-  noGrad(() => {
-    let ids = Int32Array.from(ref.greedy.prompt_ids);
-    for (let i = 0; i < ref.greedy.new_ids.length; i++) {
-      const { logits } = model.forward({ inputIds: ids, cache, logitsToKeep: 1 });
-      const next = argmax(logits.f32, 0, V);
-      got.push(next);
-      if (next === 2) break; // EOS
-      ids = Int32Array.from([next]);
-    }
-  });
-  assert.deepEqual(got, ref.greedy.new_ids.slice(0, got.length));
-  assert.equal(got.length, ref.greedy.new_ids.length);
-});
+test(
+  'stories260K: greedy continuation with the KV cache is token-identical',
+  { skip: skipWithoutShared(STORIES) },
+  () => {
+    const dir = assetPath(STORIES)!;
+    const ref = JSON.parse(readFileSync(join(dir, 'reference_outputs.json'), 'utf8')) as Reference;
+    const model = LlamaForCausalLM.fromPretrained(dir);
+    const V = model.config.vocabSize;
+    const cache = model.newCache();
+    const got: number[] = [];
+    noGrad(() => {
+      let ids = Int32Array.from(ref.greedy.prompt_ids);
+      for (let i = 0; i < ref.greedy.new_ids.length; i++) {
+        const { logits } = model.forward({ inputIds: ids, cache, logitsToKeep: 1 });
+        const next = argmax(logits.f32, 0, V);
+        got.push(next);
+        if (next === 2) break; // EOS
+        ids = Int32Array.from([next]);
+      }
+    });
+    assert.deepEqual(got, ref.greedy.new_ids.slice(0, got.length));
+    assert.equal(got.length, ref.greedy.new_ids.length);
+  },
+);
 
 test('stories260K: perplexity on the TinyStories sample matches', { skip: skipWithoutShared(STORIES) }, () => {
   const dir = assetPath(STORIES)!;
@@ -73,16 +79,27 @@ test('stories260K: perplexity on the TinyStories sample matches', { skip: skipWi
   });
   assert.ok(Math.abs(loss - ref.nll.mean_nll_nats) < 1e-5, `mean NLL ${loss} vs ${ref.nll.mean_nll_nats}`);
   // transformers' labels convention: the model shifts, and the chunked head gives the same loss.
-  const viaLabels = noGrad(() => model.forward({ inputIds: ids.subarray(0, n + 1), labels: ids.subarray(0, n + 1) }).loss!.item());
+  const viaLabels = noGrad(() =>
+    model.forward({ inputIds: ids.subarray(0, n + 1), labels: ids.subarray(0, n + 1) }).loss!.item(),
+  );
   assert.ok(Math.abs(viaLabels - ref.nll.mean_nll_nats) < 1e-5, `labels loss ${viaLabels}`);
   assert.ok(Math.abs(Math.exp(loss) - ref.nll.perplexity) < 1e-4);
 });
 
 function tinyConfig(overrides: Record<string, unknown> = {}): DecoderConfig {
   return parseModelConfig({
-    architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: 40, hidden_size: 16, intermediate_size: 24,
-    num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, rms_norm_eps: 1e-5,
-    tie_word_embeddings: false, ...overrides,
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    vocab_size: 40,
+    hidden_size: 16,
+    intermediate_size: 24,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 64,
+    rms_norm_eps: 1e-5,
+    tie_word_embeddings: false,
+    ...overrides,
   }) as DecoderConfig;
 }
 
@@ -103,17 +120,35 @@ test('KV cache: prefill + decode equals one full forward, also with left padding
     const mask = Uint8Array.from([0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
     const batch = model.forward({ inputIds: padded, batchSize: 2, attentionMask: mask }).logits.f32;
     const short = model.forward({ inputIds: ids.subarray(0, 5) }).logits.f32;
-    for (let t = 0; t < 5; t++) for (let j = 0; j < V; j++) {
-      assert.ok(Math.abs(batch[(2 + t) * V + j]! - short[t * V + j]!) < 1e-5, 'left-padded row');
-      assert.ok(Math.abs(batch[(7 + t) * V + j]! - full[t * V + j]!) < 1e-5, 'unpadded row');
-    }
+    for (let t = 0; t < 5; t++)
+      for (let j = 0; j < V; j++) {
+        assert.ok(Math.abs(batch[(2 + t) * V + j]! - short[t * V + j]!) < 1e-5, 'left-padded row');
+        assert.ok(Math.abs(batch[(7 + t) * V + j]! - full[t * V + j]!) < 1e-5, 'unpadded row');
+      }
   });
 });
 
 test('savePretrained then fromPretrained gives identical logits (float32 and bf16 weights)', () => {
-  const model = new LlamaForCausalLM(tinyConfig({ architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3', head_dim: 8 }), {
-    seed: 4, configJson: { architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3', vocab_size: 40, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 8, max_position_embeddings: 64, rms_norm_eps: 1e-5, tie_word_embeddings: false },
-  });
+  const model = new LlamaForCausalLM(
+    tinyConfig({ architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3', head_dim: 8 }),
+    {
+      seed: 4,
+      configJson: {
+        architectures: ['Qwen3ForCausalLM'],
+        model_type: 'qwen3',
+        vocab_size: 40,
+        hidden_size: 16,
+        intermediate_size: 24,
+        num_hidden_layers: 2,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        head_dim: 8,
+        max_position_embeddings: 64,
+        rms_norm_eps: 1e-5,
+        tie_word_embeddings: false,
+      },
+    },
+  );
   assert.ok(model.model.layers[0]!.self_attn.q_norm, 'Qwen3 has q/k norms');
   assertSaveReloadConformance(model, (dir, opts) => LlamaForCausalLM.fromPretrained(dir, opts));
 });
@@ -123,27 +158,55 @@ test('rope scaling from config.json is applied: linear factor 2 at even position
   const scaled = new LlamaForCausalLM(tinyConfig({ rope_scaling: { rope_type: 'linear', factor: 2 } }), { seed: 5 });
   const ids = Int32Array.from([4, 8, 15, 16]);
   const a = noGrad(() => plain.forward({ inputIds: ids, positionIds: Int32Array.from([0, 1, 2, 3]) }).logits.toArray());
-  const b = noGrad(() => scaled.forward({ inputIds: ids, positionIds: Int32Array.from([0, 2, 4, 6]) }).logits.toArray());
+  const b = noGrad(() =>
+    scaled.forward({ inputIds: ids, positionIds: Int32Array.from([0, 2, 4, 6]) }).logits.toArray(),
+  );
   b.forEach((v, i) => assert.ok(Math.abs(v - a[i]!) < 1e-5));
   const c = noGrad(() => scaled.forward({ inputIds: ids }).logits.toArray());
-  assert.ok(c.some((v, i) => Math.abs(v - a[i]!) > 1e-6), 'positions 0..3 differ once scaled');
+  assert.ok(
+    c.some((v, i) => Math.abs(v - a[i]!) > 1e-6),
+    'positions 0..3 differ once scaled',
+  );
   // The newer rope_parameters key (transformers v5) is read the same way.
-  const v5 = new LlamaForCausalLM(tinyConfig({ rope_parameters: { rope_type: 'linear', factor: 2, rope_theta: 10000 } }), { seed: 5 });
+  const v5 = new LlamaForCausalLM(
+    tinyConfig({ rope_parameters: { rope_type: 'linear', factor: 2, rope_theta: 10000 } }),
+    { seed: 5 },
+  );
   const d = noGrad(() => v5.forward({ inputIds: ids }).logits.toArray());
   assert.deepEqual(d, c);
 });
 
 test('checkpoints stored in BF16 and F16 load widened to float32, or kept half with dtype auto', async () => {
-  const { readSafetensors, writeSafetensors, f32ToBf16, f32ToF16, bf16ToF32, f16ToF32 } = await import('../../src/io/safetensors.js');
+  const { readSafetensors, writeSafetensors, f32ToBf16, f32ToF16, bf16ToF32, f16ToF32 } =
+    await import('../../src/io/safetensors.js');
   const dir = mkdtempSync(join(tmpdir(), 'tunekit-llama-half-'));
   try {
-    const model = new LlamaForCausalLM(tinyConfig(), { seed: 6, configJson: { architectures: ['LlamaForCausalLM'], vocab_size: 40, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, rms_norm_eps: 1e-5, tie_word_embeddings: false } });
+    const model = new LlamaForCausalLM(tinyConfig(), {
+      seed: 6,
+      configJson: {
+        architectures: ['LlamaForCausalLM'],
+        vocab_size: 40,
+        hidden_size: 16,
+        intermediate_size: 24,
+        num_hidden_layers: 2,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        max_position_embeddings: 64,
+        rms_norm_eps: 1e-5,
+        tie_word_embeddings: false,
+      },
+    });
     model.savePretrained(dir);
     const file = join(dir, 'model.safetensors');
     const f32 = readSafetensors(file).tensors;
     const ids = Int32Array.from([2, 7, 1, 8]);
-    for (const [dtype, narrow, widen] of [['BF16', f32ToBf16, bf16ToF32], ['F16', f32ToF16, f16ToF32]] as const) {
-      const half = new Map([...f32].map(([k, t]) => [k, { dtype, shape: t.shape, data: narrow(t.data as Float32Array) }]));
+    for (const [dtype, narrow, widen] of [
+      ['BF16', f32ToBf16, bf16ToF32],
+      ['F16', f32ToF16, f16ToF32],
+    ] as const) {
+      const half = new Map(
+        [...f32].map(([k, t]) => [k, { dtype, shape: t.shape, data: narrow(t.data as Float32Array) }]),
+      );
       writeSafetensors(file, half, { format: 'pt' });
       // Expected: the float32 model with every weight rounded through the half type.
       const rounded = new LlamaForCausalLM(model.config, { seed: 6 });
@@ -152,7 +215,10 @@ test('checkpoints stored in BF16 and F16 load widened to float32, or kept half w
       const want = noGrad(() => rounded.forward({ inputIds: ids }).logits.toArray());
       const widened = LlamaForCausalLM.fromPretrained(dir);
       assert.equal(widened.model.layers[0]!.self_attn.q_proj.parameters()[0]!.dtype, 'f32');
-      assert.deepEqual(noGrad(() => widened.forward({ inputIds: ids }).logits.toArray()), want);
+      assert.deepEqual(
+        noGrad(() => widened.forward({ inputIds: ids }).logits.toArray()),
+        want,
+      );
       const kept = LlamaForCausalLM.fromPretrained(dir, { dtype: 'auto' });
       assert.equal(kept.model.layers[0]!.self_attn.q_proj.parameters()[0]!.dtype, dtype === 'BF16' ? 'bf16' : 'f16');
       const got = noGrad(() => kept.forward({ inputIds: ids }).logits.toArray());

@@ -11,13 +11,28 @@ import { join } from 'node:path';
 import { parseModelConfig, type DecoderConfig, type Gpt2Config } from '../../src/io/hf-config.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
-import { GPT2ForSequenceClassification, LlamaForSequenceClassification, lastNonPadIndex } from '../../src/models/sequence-classification.js';
+import {
+  GPT2ForSequenceClassification,
+  LlamaForSequenceClassification,
+  lastNonPadIndex,
+} from '../../src/models/sequence-classification.js';
 import { noGrad } from '../../src/tensor/tensor.js';
 
 const llamaJson = {
-  architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: 32, hidden_size: 16, intermediate_size: 24,
-  num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, rms_norm_eps: 1e-5,
-  tie_word_embeddings: false, eos_token_id: 2, pad_token_id: 0, num_labels: 3,
+  architectures: ['LlamaForCausalLM'],
+  model_type: 'llama',
+  vocab_size: 32,
+  hidden_size: 16,
+  intermediate_size: 24,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  max_position_embeddings: 64,
+  rms_norm_eps: 1e-5,
+  tie_word_embeddings: false,
+  eos_token_id: 2,
+  pad_token_id: 0,
+  num_labels: 3,
 };
 
 test('lastNonPadIndex: the rightmost non-pad position on either padding side; no pad id needs batch 1', () => {
@@ -36,7 +51,11 @@ test('LlamaForSequenceClassification: score(hidden at the last real token), padd
   const h = noGrad(() => body.forward({ inputIds: row }).hidden.f32);
   const d = 16;
   const W = clf.score.weight.f32;
-  const expected = [0, 1, 2].map((c) => { let s = 0; for (let k = 0; k < d; k++) s += W[c * d + k]! * h[3 * d + k]!; return s; });
+  const expected = [0, 1, 2].map((c) => {
+    let s = 0;
+    for (let k = 0; k < d; k++) s += W[c * d + k]! * h[3 * d + k]!;
+    return s;
+  });
   const padded = Int32Array.from([5, 9, 11, 3, 0, 0, 7, 8, 0, 0, 0, 0]);
   const mask = Uint8Array.from(padded, (t) => (t === 0 ? 0 : 1));
   const logits = noGrad(() => clf.forward({ inputIds: padded, batchSize: 2, attentionMask: mask }).logits.f32);
@@ -45,23 +64,43 @@ test('LlamaForSequenceClassification: score(hidden at the last real token), padd
   try {
     clf.savePretrained(dir);
     const keys = [...readSafetensors(join(dir, 'model.safetensors')).tensors.keys()];
-    assert.ok(keys.includes('score.weight') && keys.includes('model.embed_tokens.weight') && keys.includes('model.layers.1.mlp.down_proj.weight'));
+    assert.ok(
+      keys.includes('score.weight') &&
+        keys.includes('model.embed_tokens.weight') &&
+        keys.includes('model.layers.1.mlp.down_proj.weight'),
+    );
     assert.ok(!keys.some((k) => k.startsWith('lm_head')));
     const back = LlamaForSequenceClassification.fromPretrained(dir);
     const again = noGrad(() => back.forward({ inputIds: padded, batchSize: 2, attentionMask: mask }).logits.f32);
     assert.deepEqual([...again], [...logits]);
-    assert.deepEqual(back.trainableParameters().map(([n]) => n), ['score.weight']);
+    assert.deepEqual(
+      back.trainableParameters().map(([n]) => n),
+      ['score.weight'],
+    );
     // loss with class ids: mean cross-entropy over the two rows
     const out = back.forward({ inputIds: padded, batchSize: 2, attentionMask: mask, labels: Int32Array.from([2, 0]) });
     const lse = (r: number): number => Math.log([0, 1, 2].reduce((s, c) => s + Math.exp(again[r * 3 + c]!), 0));
-    assert.ok(Math.abs(out.loss!.item() - ((lse(0) - again[2]!) + (lse(1) - again[3]!)) / 2) < 1e-5);
+    assert.ok(Math.abs(out.loss!.item() - (lse(0) - again[2]! + (lse(1) - again[3]!)) / 2) < 1e-5);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
 
 test('GPT2ForSequenceClassification: transformer.* and score.weight names, reload reproduces the logits', () => {
-  const json = { architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', vocab_size: 30, n_embd: 16, n_layer: 2, n_head: 2, n_positions: 32, pad_token_id: 0, num_labels: 1, embd_pdrop: 0, resid_pdrop: 0, attn_pdrop: 0 };
+  const json = {
+    architectures: ['GPT2LMHeadModel'],
+    model_type: 'gpt2',
+    vocab_size: 30,
+    n_embd: 16,
+    n_layer: 2,
+    n_head: 2,
+    n_positions: 32,
+    pad_token_id: 0,
+    num_labels: 1,
+    embd_pdrop: 0,
+    resid_pdrop: 0,
+    attn_pdrop: 0,
+  };
   const clf = new GPT2ForSequenceClassification(parseModelConfig(json) as Gpt2Config, { seed: 1, configJson: json });
   const ids = Int32Array.from([4, 5, 6, 0, 7, 8, 9, 10]);
   const a = noGrad(() => clf.forward({ inputIds: ids, batchSize: 2 }).logits.f32);
@@ -71,7 +110,9 @@ test('GPT2ForSequenceClassification: transformer.* and score.weight names, reloa
     clf.savePretrained(dir);
     const keys = [...readSafetensors(join(dir, 'model.safetensors')).tensors.keys()];
     assert.ok(keys.includes('score.weight') && keys.includes('transformer.wte.weight'));
-    const b = noGrad(() => GPT2ForSequenceClassification.fromPretrained(dir).forward({ inputIds: ids, batchSize: 2 }).logits.f32);
+    const b = noGrad(
+      () => GPT2ForSequenceClassification.fromPretrained(dir).forward({ inputIds: ids, batchSize: 2 }).logits.f32,
+    );
     assert.deepEqual([...b], [...a]);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -11,9 +11,18 @@ import { noGrad } from '../../src/tensor/tensor.js';
 const W = 5;
 function mistral(layers: number, window: number | null): LlamaForCausalLM {
   const json = {
-    architectures: ['MistralForCausalLM'], model_type: 'mistral', vocab_size: 40, hidden_size: 16, intermediate_size: 24,
-    num_hidden_layers: layers, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, rms_norm_eps: 1e-5,
-    tie_word_embeddings: false, sliding_window: window,
+    architectures: ['MistralForCausalLM'],
+    model_type: 'mistral',
+    vocab_size: 40,
+    hidden_size: 16,
+    intermediate_size: 24,
+    num_hidden_layers: layers,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 64,
+    rms_norm_eps: 1e-5,
+    tie_word_embeddings: false,
+    sliding_window: window,
   };
   return new LlamaForCausalLM(parseModelConfig(json) as DecoderConfig, { seed: 7, configJson: json });
 }
@@ -22,7 +31,8 @@ const ids = Int32Array.from([5, 9, 2, 33, 7, 1, 19, 4, 4, 30, 12, 8, 3, 22, 17, 
 const V = 40;
 
 test('one layer: each position equals full attention over exactly its last `window` tokens', () => {
-  const windowed = mistral(1, W), full = mistral(1, null);
+  const windowed = mistral(1, W),
+    full = mistral(1, null);
   assert.equal(windowed.config.slidingWindow, W);
   noGrad(() => {
     const all = windowed.forward({ inputIds: ids }).logits.f32;
@@ -48,7 +58,8 @@ test('two layers: KV-cache decoding beyond the window equals the full windowed f
     const full = model.forward({ inputIds: ids }).logits.f32;
     const cache = model.newCache();
     const parts = [model.forward({ inputIds: ids.subarray(0, 3), cache }).logits.f32];
-    for (let t = 3; t < ids.length; t++) parts.push(model.forward({ inputIds: ids.subarray(t, t + 1), cache }).logits.f32);
+    for (let t = 3; t < ids.length; t++)
+      parts.push(model.forward({ inputIds: ids.subarray(t, t + 1), cache }).logits.f32);
     const stitched = Float32Array.from(parts.flatMap((p) => [...p]));
     stitched.forEach((v, i) => assert.ok(Math.abs(v - full[i]!) < 1e-5, `logit ${i}: ${v} vs ${full[i]}`));
     assert.equal(cache.length, ids.length);
@@ -56,7 +67,18 @@ test('two layers: KV-cache decoding beyond the window equals the full windowed f
 });
 
 test('Qwen2 applies its window only with use_sliding_window', () => {
-  const base = { architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', vocab_size: 40, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, sliding_window: 4 };
+  const base = {
+    architectures: ['Qwen2ForCausalLM'],
+    model_type: 'qwen2',
+    vocab_size: 40,
+    hidden_size: 16,
+    intermediate_size: 24,
+    num_hidden_layers: 1,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 64,
+    sliding_window: 4,
+  };
   assert.equal((parseModelConfig(base) as DecoderConfig).slidingWindow, null);
   assert.equal((parseModelConfig({ ...base, use_sliding_window: true }) as DecoderConfig).slidingWindow, 4);
 });

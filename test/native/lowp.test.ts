@@ -61,7 +61,7 @@ function forEachSimd(fn: (simd: NativeSimd) => void): void {
 
 interface Case { M: number; N: number; K: number; ta: boolean; tb: boolean; beta?: number; batch?: number; pad?: number }
 
-interface Prepared { run(): Float32Array; want: Float32Array; emul: Float32Array; scale: Float32Array }
+interface Prepared { run: () => Float32Array; want: Float32Array; emul: Float32Array; scale: Float32Array }
 
 /** One BF16Dot GEMM: the float32 reference, the bf16 emulation, the error scale, and a native run. */
 function prepare(c: Case, seed: number): Prepared {

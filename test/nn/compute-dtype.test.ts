@@ -29,8 +29,16 @@ import { gradcheck } from '../helpers/gradcheck.js';
 import { assetPath, skipWithoutShared } from '../helpers/shared.js';
 
 const json = {
-  architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', vocab_size: 97, n_embd: 48, n_head: 4, n_layer: 2,
-  n_positions: 64, resid_pdrop: 0, embd_pdrop: 0, attn_pdrop: 0,
+  architectures: ['GPT2LMHeadModel'],
+  model_type: 'gpt2',
+  vocab_size: 97,
+  n_embd: 48,
+  n_head: 4,
+  n_layer: 2,
+  n_positions: 64,
+  resid_pdrop: 0,
+  embd_pdrop: 0,
+  attn_pdrop: 0,
 };
 
 /** A frozen random GPT-2 with LoRA (B randomised so every adapter gradient is non-zero). */
@@ -40,9 +48,16 @@ function model(seed = 1): { m: GPT2LMHeadModel; lora: Tensor[] } {
   getPeftModel(m, loraConfig({ targetModules: ['c_attn', 'c_fc'], r: 4, loraAlpha: 8 })); // wraps the layers of m in place
   const rng = new Rng(seed + 10);
   for (const [path, t] of m.namedParameters()) {
-    if (/lora_B(\.default)?\.weight$/.test(path)) m.setParameter(path, F.randn(t.shape, rng, 0.2, { requiresGrad: true }));
+    if (/lora_B(\.default)?\.weight$/.test(path))
+      m.setParameter(path, F.randn(t.shape, rng, 0.2, { requiresGrad: true }));
   }
-  return { m, lora: m.namedParameters().filter(([, t]) => t.requiresGrad).map(([, t]) => t) };
+  return {
+    m,
+    lora: m
+      .namedParameters()
+      .filter(([, t]) => t.requiresGrad)
+      .map(([, t]) => t),
+  };
 }
 
 /** 2 x 20 tokens: 40 rows, so the bf16 GEMM path (M >= 17) is taken. */
@@ -68,8 +83,10 @@ test('setComputeDtype converts frozen matrices only, keeps ties, and can go back
       assert.equal(t.dtype, 'bf16', path);
       assert.equal(t.wtype, WType.BF16Dot, path);
       // round to nearest: within 2^-9 relative of the float32 value
-      const w = F.toF32(t).f32, o = old.f32;
-      for (let i = 0; i < o.length; i += 97) assert.ok(Math.abs(w[i]! - o[i]!) <= Math.abs(o[i]!) * 2 ** -8, `${path}[${i}]`);
+      const w = F.toF32(t).f32,
+        o = old.f32;
+      for (let i = 0; i < o.length; i += 97)
+        assert.ok(Math.abs(w[i]! - o[i]!) <= Math.abs(o[i]!) * 2 ** -8, `${path}[${i}]`);
     }
   }
   assert.equal(n, converted);
@@ -94,7 +111,8 @@ test('bf16 compute: logits and LoRA gradients within bf16 bounds of float32 (fin
   // The float32 function of the same weights (bf16 values widened): the finite-difference reference.
   setComputeDtype(m, 'float32');
   const logits32 = noGrad(() => m.forward(b).logits.f32);
-  let spread = 0, worst = 0;
+  let spread = 0,
+    worst = 0;
   for (let i = 0; i < logits32.length; i++) {
     spread = Math.max(spread, Math.abs(logits32[i]!));
     worst = Math.max(worst, Math.abs(logits32[i]! - logitsBf[i]!));
@@ -110,12 +128,18 @@ test('bf16 compute: logits and LoRA gradients within bf16 bounds of float32 (fin
     assert.ok(gmax > 0, `adapter ${ti} has a zero gradient`);
     for (let p = 0; p < 6; p++) {
       const i = rng.int(t.size);
-      const d = t.f32, orig = d[i]!;
-      d[i] = orig + h; const lp = lossAt();
-      d[i] = orig - h; const lm = lossAt();
+      const d = t.f32,
+        orig = d[i]!;
+      d[i] = orig + h;
+      const lp = lossAt();
+      d[i] = orig - h;
+      const lm = lossAt();
       d[i] = orig;
       const num = (lp - lm) / (2 * h);
-      assert.ok(Math.abs(num - g[i]!) <= 5e-2 * gmax + 1e-4, `adapter ${ti}[${i}]: bf16 analytic ${g[i]} vs float32 numeric ${num} (max |g| ${gmax})`);
+      assert.ok(
+        Math.abs(num - g[i]!) <= 5e-2 * gmax + 1e-4,
+        `adapter ${ti}[${i}]: bf16 analytic ${g[i]} vs float32 numeric ${num} (max |g| ${gmax})`,
+      );
     }
   });
 });
@@ -137,7 +161,8 @@ test('50 LoRA steps: the bf16 loss curve stays within 0.5% of float32', () => {
     }
     return losses;
   };
-  const f32 = run('float32'), bf = run('bfloat16');
+  const f32 = run('float32'),
+    bf = run('bfloat16');
   assert.ok(f32[49]! < f32[0]! * 0.95, `the run must learn: ${f32[0]} -> ${f32[49]}`);
   for (let s = 0; s < 50; s++) {
     const rel = Math.abs(bf[s]! - f32[s]!) / f32[s]!;
@@ -154,7 +179,8 @@ test('quantizeInt8: per-row symmetric codes within half a step; int8 models conv
     let m = 0;
     for (let c = 0; c < 50; c++) m = Math.max(m, Math.abs(w[r * 50 + c]!));
     if (r > 0) assert.ok(Math.abs(scales[r]! - m / 127) <= 1e-6 * m);
-    for (let c = 0; c < 50; c++) assert.ok(Math.abs(w[r * 50 + c]! - scales[r]! * q[r * 50 + c]!) <= scales[r]! / 2 + 1e-7);
+    for (let c = 0; c < 50; c++)
+      assert.ok(Math.abs(w[r * 50 + c]! - scales[r]! * q[r * 50 + c]!) <= scales[r]! / 2 + 1e-7);
   }
   const { m } = model(6);
   const n = setComputeDtype(m, 'int8');
@@ -172,7 +198,8 @@ test('int8 base: logits near float32, LoRA gradients equal finite differences of
   const logits32 = noGrad(() => m.forward(b).logits.f32.slice());
   setComputeDtype(m, 'int8');
   const logits8 = noGrad(() => m.forward(b).logits.f32);
-  let spread = 0, worst = 0;
+  let spread = 0,
+    worst = 0;
   for (let i = 0; i < logits32.length; i++) {
     spread = Math.max(spread, Math.abs(logits32[i]!));
     worst = Math.max(worst, Math.abs(logits32[i]! - logits8[i]!));
@@ -187,18 +214,26 @@ test('int8 base: logits near float32, LoRA gradients equal finite differences of
 
 /** Mean next-token NLL of stories260K on `ids` in rows of 64 tokens. */
 function meanNll(m: ReturnType<typeof AutoModelForCausalLM.fromPretrained>, ids: Int32Array): number {
-  const T = 64, rows = Math.floor(ids.length / T);
+  const T = 64,
+    rows = Math.floor(ids.length / T);
   const inputIds = ids.slice(0, rows * T);
   return noGrad(() => m.forward({ inputIds, batchSize: rows, labels: inputIds }).loss!.item());
 }
 
-test('stories260K perplexity (TinyStories sample, TinyShakespeare): bf16 within 1%, int8 within 3% of float32',
-  { skip: skipWithoutShared('stories260K-hf') || skipWithoutShared('tinyshakespeare') }, () => {
+test(
+  'stories260K perplexity (TinyStories sample, TinyShakespeare): bf16 within 1%, int8 within 3% of float32',
+  { skip: skipWithoutShared('stories260K-hf') || skipWithoutShared('tinyshakespeare') },
+  () => {
     const dir = assetPath('stories260K-hf')!;
     const tok = AutoTokenizer.fromPretrained(dir);
-    const ref = JSON.parse(readFileSync(join(dir, 'reference_outputs.json'), 'utf8')) as { nll: { input_ids: number[] } };
+    const ref = JSON.parse(readFileSync(join(dir, 'reference_outputs.json'), 'utf8')) as {
+      nll: { input_ids: number[] };
+    };
     const shakespeare = readFileSync(join(assetPath('tinyshakespeare')!, 'input.txt'), 'utf8').slice(0, 6000);
-    const texts = { tinystories: Int32Array.from(ref.nll.input_ids), tinyshakespeare: Int32Array.from(tok.encode(shakespeare).slice(0, 1024)) };
+    const texts = {
+      tinystories: Int32Array.from(ref.nll.input_ids),
+      tinyshakespeare: Int32Array.from(tok.encode(shakespeare).slice(0, 1024)),
+    };
     const f32 = AutoModelForCausalLM.fromPretrained(dir);
     const bf = AutoModelForCausalLM.fromPretrained(dir, { computeDtype: 'bfloat16' });
     const i8 = AutoModelForCausalLM.fromPretrained(dir, { computeDtype: 'int8' });
@@ -206,8 +241,11 @@ test('stories260K perplexity (TinyStories sample, TinyShakespeare): bf16 within 
     assert.equal(computeDtypeOf(i8), 'int8');
     for (const [name, ids] of Object.entries(texts)) {
       assert.ok(ids.length >= 128, `${name}: ${ids.length} tokens`);
-      const p32 = Math.exp(meanNll(f32, ids)), pbf = Math.exp(meanNll(bf, ids)), p8 = Math.exp(meanNll(i8, ids));
+      const p32 = Math.exp(meanNll(f32, ids)),
+        pbf = Math.exp(meanNll(bf, ids)),
+        p8 = Math.exp(meanNll(i8, ids));
       assert.ok(Math.abs(pbf / p32 - 1) <= 0.01, `${name}: bf16 perplexity ${pbf} vs float32 ${p32}`);
       assert.ok(Math.abs(p8 / p32 - 1) <= 0.03, `${name}: int8 perplexity ${p8} vs float32 ${p32}`);
     }
-  });
+  },
+);

@@ -23,17 +23,26 @@ import { maxDiff, productBA } from '../helpers/peft-folder.js';
 
 function tinyLlama(seed = 10): LlamaForCausalLM {
   const config = parseModelConfig({
-    architectures: ['LlamaForCausalLM'], vocab_size: 32, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2,
-    num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, tie_word_embeddings: true,
+    architectures: ['LlamaForCausalLM'],
+    vocab_size: 32,
+    hidden_size: 16,
+    intermediate_size: 24,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 64,
+    tie_word_embeddings: true,
   }) as DecoderConfig;
   return new LlamaForCausalLM(config, { seed }).freeze().eval();
 }
 
 const ids = Int32Array.from([1, 5, 9, 3, 7]);
-const logitsOf = (m: { forward(i: { inputIds: Int32Array }): { logits: { f32: Float32Array } } }): Float32Array => noGrad(() => Float32Array.from(m.forward({ inputIds: ids }).logits.f32));
+const logitsOf = (m: { forward(i: { inputIds: Int32Array }): { logits: { f32: Float32Array } } }): Float32Array =>
+  noGrad(() => Float32Array.from(m.forward({ inputIds: ids }).logits.f32));
 
 function randomise(peft: PeftModel, name: string, seed: number): void {
-  for (const [p, t] of peft.namedParameters()) if (p.includes(`.${name}.`) || p.endsWith(`.${name}`)) t.f32.set(F.randn(t.shape, new Rng(seed + t.size), 0.2).f32);
+  for (const [p, t] of peft.namedParameters())
+    if (p.includes(`.${name}.`) || p.endsWith(`.${name}`)) t.f32.set(F.randn(t.shape, new Rng(seed + t.size), 0.2).f32);
 }
 
 test('several adapters: setAdapter switches outputs and training; disableAdapter is a scope; deleteAdapter removes one', () => {
@@ -48,12 +57,20 @@ test('several adapters: setAdapter switches outputs and training; disableAdapter
   assert.ok(peft.trainableParameters().every(([p]) => p.includes('.default.')));
   peft.setAdapter('other');
   const b = logitsOf(peft);
-  assert.ok(peft.trainableParameters().every(([p]) => p.includes('.other.')) && peft.trainableParameters().length === 8);
+  assert.ok(
+    peft.trainableParameters().every(([p]) => p.includes('.other.')) && peft.trainableParameters().length === 8,
+  );
   assert.ok(maxDiff(a, b) > 1e-3 && maxDiff(a, base) > 1e-3);
   const inside = peft.disableAdapter(() => logitsOf(peft));
   assert.deepEqual(inside, base, 'inside the scope: the base model');
   assert.deepEqual(logitsOf(peft), b, 'after the scope: the adapter is back');
-  assert.throws(() => peft.disableAdapter(() => { throw new Error('boom'); }), /boom/);
+  assert.throws(
+    () =>
+      peft.disableAdapter(() => {
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   assert.deepEqual(logitsOf(peft), b, 'restored after a throw too');
   assert.throws(() => peft.deleteAdapter('other'), /is active/);
   peft.setAdapter('default');
@@ -65,7 +82,9 @@ test('several adapters: setAdapter switches outputs and training; disableAdapter
   const dir = mkdtempSync(join(tmpdir(), 'tunekit-multi-'));
   try {
     peft.savePretrained(dir);
-    assert.ok(existsSync(join(dir, 'adapter_config.json')) && existsSync(join(dir, 'third', 'adapter_model.safetensors')));
+    assert.ok(
+      existsSync(join(dir, 'adapter_config.json')) && existsSync(join(dir, 'third', 'adapter_model.safetensors')),
+    );
     const reloaded = PeftModel.fromPretrained(tinyLlama(), dir);
     reloaded.loadAdapter(join(dir, 'third'), { adapterName: 'third' });
     assert.deepEqual(logitsOf(reloaded), a);
@@ -81,7 +100,9 @@ test("printTrainableParameters prints PEFT's exact line", () => {
   // q: A 4x16 + B 16x4; v: A 4x16 + B 8x4 -> 128 + 96 per layer, 2 layers.
   const trainable = 2 * (64 + 64 + 64 + 32);
   const all = trainable + tinyLlama().numParameters();
-  assert.deepEqual(lines, [`trainable params: ${trainable} || all params: ${all.toLocaleString('en-US')} || trainable%: ${(100 * trainable / all).toFixed(4)}`]);
+  assert.deepEqual(lines, [
+    `trainable params: ${trainable} || all params: ${all.toLocaleString('en-US')} || trainable%: ${((100 * trainable) / all).toFixed(4)}`,
+  ]);
   assert.match(lines[0]!, /^trainable params: 448 \|\| all params: [\d,]+ \|\| trainable%: \d+\.\d{4}$/);
 });
 
@@ -110,40 +131,81 @@ test('addWeightedAdapter: "cat" gives exactly Σ w·s·B·A; "linear" follows PE
 test('bias "all" and "lora_only": the chosen biases train and are saved; "none" saves only lora_ tensors', () => {
   const make = (): LlamaForCausalLM => {
     const config = parseModelConfig({
-      architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', vocab_size: 32, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 1,
-      num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, tie_word_embeddings: true,
+      architectures: ['Qwen2ForCausalLM'],
+      model_type: 'qwen2',
+      vocab_size: 32,
+      hidden_size: 16,
+      intermediate_size: 24,
+      num_hidden_layers: 1,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      max_position_embeddings: 64,
+      tie_word_embeddings: true,
     }) as DecoderConfig;
     return new LlamaForCausalLM(config, { seed: 3 }).freeze();
   };
   const only = getPeftModel(make(), loraConfig({ targetModules: ['q_proj'], r: 2, bias: 'lora_only' }));
-  assert.deepEqual(only.trainableParameters().map(([p]) => p).filter((p) => p.endsWith('bias')), ['base_model.model.model.layers.0.self_attn.q_proj.base_layer.bias']);
-  assert.ok([...only.adapterStateDict().keys()].includes('base_model.model.model.layers.0.self_attn.q_proj.base_layer.bias'));
+  assert.deepEqual(
+    only
+      .trainableParameters()
+      .map(([p]) => p)
+      .filter((p) => p.endsWith('bias')),
+    ['base_model.model.model.layers.0.self_attn.q_proj.base_layer.bias'],
+  );
+  assert.ok(
+    [...only.adapterStateDict().keys()].includes('base_model.model.model.layers.0.self_attn.q_proj.base_layer.bias'),
+  );
   const all = getPeftModel(make(), loraConfig({ targetModules: ['q_proj'], r: 2, bias: 'all' }));
   assert.equal(all.trainableParameters().filter(([p]) => p.endsWith('bias')).length, 3, 'q, k, v biases of Qwen2');
   const none = getPeftModel(make(), loraConfig({ targetModules: ['q_proj'], r: 2 }));
   assert.ok([...none.adapterStateDict().keys()].every((k) => /lora_[AB]\.weight$/.test(k)));
 });
 
-test('modules_to_save: a BERT classifier trains as a copy, is saved under PEFT\'s keys and restored', () => {
+test("modules_to_save: a BERT classifier trains as a copy, is saved under PEFT's keys and restored", () => {
   const json = {
-    architectures: ['BertForSequenceClassification'], model_type: 'bert', vocab_size: 60, hidden_size: 16, num_attention_heads: 4, num_hidden_layers: 1,
-    intermediate_size: 32, max_position_embeddings: 24, type_vocab_size: 2, id2label: { 0: 'a', 1: 'b' }, label2id: { a: 0, b: 1 },
+    architectures: ['BertForSequenceClassification'],
+    model_type: 'bert',
+    vocab_size: 60,
+    hidden_size: 16,
+    num_attention_heads: 4,
+    num_hidden_layers: 1,
+    intermediate_size: 32,
+    max_position_embeddings: 24,
+    type_vocab_size: 2,
+    id2label: { 0: 'a', 1: 'b' },
+    label2id: { a: 0, b: 1 },
   };
-  const make = (): BertForSequenceClassification => new BertForSequenceClassification(parseModelConfig(json) as BertConfig, { seed: 2, configJson: json }).freeze().eval();
+  const make = (): BertForSequenceClassification =>
+    new BertForSequenceClassification(parseModelConfig(json) as BertConfig, { seed: 2, configJson: json })
+      .freeze()
+      .eval();
   const model = make();
   const origHead = Float32Array.from((model.classifier as Linear).weight.f32);
   const peft = getPeftModel(model, loraConfig({ taskType: 'SEQ_CLS', targetModules: ['query', 'value'], r: 2 }));
   const trainable = peft.trainableParameters().map(([p]) => p);
-  assert.ok(trainable.includes('base_model.model.classifier.modules_to_save.default.weight') && trainable.includes('base_model.model.classifier.modules_to_save.default.bias'));
+  assert.ok(
+    trainable.includes('base_model.model.classifier.modules_to_save.default.weight') &&
+      trainable.includes('base_model.model.classifier.modules_to_save.default.bias'),
+  );
   assert.ok(!trainable.some((p) => p.includes('original_module')));
   const input = { inputIds: Int32Array.from([2, 5, 9, 3, 2, 8, 7, 3]), batchSize: 2, labels: Int32Array.from([0, 1]) };
   peft.train();
   const out = peft.forward(input);
   out.loss!.backward();
-  assert.ok(model.namedParameters().filter(([p]) => p.includes('modules_to_save')).every(([, t]) => t.grad !== null));
-  for (const [p, t] of model.namedParameters()) if (p.includes('modules_to_save')) t.f32.set(F.randn(t.shape, new Rng(t.size), 0.5).f32);
+  assert.ok(
+    model
+      .namedParameters()
+      .filter(([p]) => p.includes('modules_to_save'))
+      .every(([, t]) => t.grad !== null),
+  );
+  for (const [p, t] of model.namedParameters())
+    if (p.includes('modules_to_save')) t.f32.set(F.randn(t.shape, new Rng(t.size), 0.5).f32);
   peft.eval();
-  assert.deepEqual((model.getModule('classifier.original_module') as Linear).weight.f32, origHead, 'the original head is untouched');
+  assert.deepEqual(
+    (model.getModule('classifier.original_module') as Linear).weight.f32,
+    origHead,
+    'the original head is untouched',
+  );
   const dir = mkdtempSync(join(tmpdir(), 'tunekit-seqcls-'));
   try {
     peft.savePretrained(dir);
@@ -154,9 +216,18 @@ test('modules_to_save: a BERT classifier trains as a copy, is saved under PEFT\'
     assert.ok(keys.includes('base_model.model.classifier.weight') && keys.includes('base_model.model.classifier.bias'));
     const loaded = PeftModel.fromPretrained(make(), dir);
     const x = { inputIds: input.inputIds, batchSize: 2 };
-    assert.deepEqual(noGrad(() => loaded.forward(x).logits.f32), noGrad(() => peft.forward(x).logits.f32));
+    assert.deepEqual(
+      noGrad(() => loaded.forward(x).logits.f32),
+      noGrad(() => peft.forward(x).logits.f32),
+    );
     const merged = loaded.mergeAndUnload();
-    assert.ok(maxDiff(noGrad(() => merged.forward(x).logits.f32), noGrad(() => peft.forward(x).logits.f32)) < 1e-5, 'merge keeps the trained head');
+    assert.ok(
+      maxDiff(
+        noGrad(() => merged.forward(x).logits.f32),
+        noGrad(() => peft.forward(x).logits.f32),
+      ) < 1e-5,
+      'merge keeps the trained head',
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -175,7 +246,13 @@ test('init: gaussian A ~ N(0, 1/r) with B = 0; PiSSA keeps W = W_res + s·B·A a
   const p = LoRALinear.fromBase(w0, { r: 3, loraAlpha: 6, useRslora: false, initLoraWeights: 'pissa', seed: 4 });
   const res = w0.weight.f32;
   const ba = productBA(p.lora_A.get('default')!.weight.f32, p.lora_B.get('default')!.weight.f32, 20, 24, 3).flat();
-  assert.ok(maxDiff(Float64Array.from(res, (x, i) => x + 2 * ba[i]!), orig) < 1e-5, 'W_res + s·B·A = W');
+  assert.ok(
+    maxDiff(
+      Float64Array.from(res, (x, i) => x + 2 * ba[i]!),
+      orig,
+    ) < 1e-5,
+    'W_res + s·B·A = W',
+  );
   // s·B·A is the best rank-3 approximation: its residual is orthogonal to it (‖W‖² = ‖s·BA‖² + ‖W_res‖²).
   const n2 = (v: ArrayLike<number>): number => Array.from(v).reduce((s, x) => s + x * x, 0);
   assert.ok(Math.abs(n2(orig) - n2(ba.map((x) => 2 * x)) - n2(res)) < 1e-3 * n2(orig));

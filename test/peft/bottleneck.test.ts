@@ -32,21 +32,51 @@ test('bottleneck layer: identity at init, gradients match finite differences', (
 });
 
 test('Houlsby and Pfeiffer placements on BERT and GPT-2 (adapter_down.0 / adapter_up inside, as AdapterHub names them)', () => {
-  const bjson = { architectures: ['BertForSequenceClassification'], model_type: 'bert', vocab_size: 60, hidden_size: 16, num_attention_heads: 4, num_hidden_layers: 2, intermediate_size: 32, max_position_embeddings: 24, type_vocab_size: 2 };
-  const bert = new BertForSequenceClassification(parseModelConfig(bjson) as BertConfig, { seed: 1, configJson: bjson }).freeze();
+  const bjson = {
+    architectures: ['BertForSequenceClassification'],
+    model_type: 'bert',
+    vocab_size: 60,
+    hidden_size: 16,
+    num_attention_heads: 4,
+    num_hidden_layers: 2,
+    intermediate_size: 32,
+    max_position_embeddings: 24,
+    type_vocab_size: 2,
+  };
+  const bert = new BertForSequenceClassification(parseModelConfig(bjson) as BertConfig, {
+    seed: 1,
+    configJson: bjson,
+  }).freeze();
   const pb = getPeftModel(bert, bottleneckConfig({ architecture: 'houlsby', taskType: 'SEQ_CLS' }));
   const keys = [...pb.adapterStateDict().keys()];
   assert.ok(keys.includes('base_model.model.bert.encoder.layer.0.output.dense.adapters.adapter_down.0.weight'));
   assert.ok(keys.includes('base_model.model.bert.encoder.layer.1.attention.output.dense.adapters.adapter_up.bias'));
   assert.equal(keys.length, 2 * 2 * 4);
-  const gjson = { architectures: ['GPT2LMHeadModel'], model_type: 'gpt2', vocab_size: 50, n_embd: 16, n_head: 4, n_layer: 2, n_positions: 32 };
+  const gjson = {
+    architectures: ['GPT2LMHeadModel'],
+    model_type: 'gpt2',
+    vocab_size: 50,
+    n_embd: 16,
+    n_head: 4,
+    n_layer: 2,
+    n_positions: 32,
+  };
   const gpt = new GPT2LMHeadModel(parseModelConfig(gjson) as Gpt2Config, { seed: 1, configJson: gjson }).freeze();
   const pg = getPeftModel(gpt, bottleneckConfig({ architecture: 'pfeiffer' }));
-  assert.deepEqual([...new Set([...pg.adapterStateDict().keys()].map((k) => k.split('.adapters.')[0]))], ['base_model.model.transformer.h.0.mlp.c_proj', 'base_model.model.transformer.h.1.mlp.c_proj']);
+  assert.deepEqual(
+    [...new Set([...pg.adapterStateDict().keys()].map((k) => k.split('.adapters.')[0]))],
+    ['base_model.model.transformer.h.0.mlp.c_proj', 'base_model.model.transformer.h.1.mlp.c_proj'],
+  );
   assert.throws(() => pg.mergeAndUnload(), /cannot be merged/);
 });
 
 test('bottleneck adapters on stories260K (Houlsby and Pfeiffer)', { skip: skipWithoutShared('stories260K-hf') }, () => {
-  checkMethod('houlsby', bottleneckConfig({ architecture: 'houlsby', reductionFactor: 8 }), { merge: false, expectPrefix: /\.adapters\.default\./ });
-  checkMethod('pfeiffer', bottleneckConfig({ architecture: 'pfeiffer', reductionFactor: 8 }), { merge: false, expectPrefix: /\.adapters\.default\./ });
+  checkMethod('houlsby', bottleneckConfig({ architecture: 'houlsby', reductionFactor: 8 }), {
+    merge: false,
+    expectPrefix: /\.adapters\.default\./,
+  });
+  checkMethod('pfeiffer', bottleneckConfig({ architecture: 'pfeiffer', reductionFactor: 8 }), {
+    merge: false,
+    expectPrefix: /\.adapters\.default\./,
+  });
 });

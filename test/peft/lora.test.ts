@@ -25,16 +25,20 @@ test('a fresh LoRA layer equals its base; the update is scaling·B·A', () => {
   assert.equal(lora.scaling, 2);
   lora.lora_B.get('default')!.weight = F.randn([5, 4], new Rng(3), 0.5, { requiresGrad: true });
   const y = lora.forward(x).f32;
-  const A = lora.lora_A.get('default')!.weight.f32, B = lora.lora_B.get('default')!.weight.f32, W = base.weight.f32, b = base.bias!.f32;
-  for (let i = 0; i < 3; i++) for (let o = 0; o < 5; o++) {
-    let ref = b[o]!;
-    for (let k = 0; k < 6; k++) {
-      let delta = 0;
-      for (let r = 0; r < 4; r++) delta += B[o * 4 + r]! * A[r * 6 + k]!;
-      ref += x.f32[i * 6 + k]! * (W[o * 6 + k]! + 2 * delta);
+  const A = lora.lora_A.get('default')!.weight.f32,
+    B = lora.lora_B.get('default')!.weight.f32,
+    W = base.weight.f32,
+    b = base.bias!.f32;
+  for (let i = 0; i < 3; i++)
+    for (let o = 0; o < 5; o++) {
+      let ref = b[o]!;
+      for (let k = 0; k < 6; k++) {
+        let delta = 0;
+        for (let r = 0; r < 4; r++) delta += B[o * 4 + r]! * A[r * 6 + k]!;
+        ref += x.f32[i * 6 + k]! * (W[o * 6 + k]! + 2 * delta);
+      }
+      assert.ok(Math.abs(y[i * 5 + o]! - ref) < 1e-5);
     }
-    assert.ok(Math.abs(y[i * 5 + o]! - ref) < 1e-5);
-  }
 });
 
 test('LoRA gradients match finite differences; the base gets none', () => {
@@ -42,11 +46,15 @@ test('LoRA gradients match finite differences; the base gets none', () => {
   const lora = LoRALinear.fromBase(base, { ...opts, r: 2 });
   lora.lora_B.get('default')!.weight = F.randn([4, 2], new Rng(5), 0.5, { requiresGrad: true });
   const x = F.randn([3, 5], new Rng(6), 1, { requiresGrad: true });
-  gradcheck('lora', (v, a, b) => {
-    lora.lora_A.get('default')!.weight = a;
-    lora.lora_B.get('default')!.weight = b;
-    return lora.forward(v);
-  }, [x, lora.lora_A.get('default')!.weight, lora.lora_B.get('default')!.weight]);
+  gradcheck(
+    'lora',
+    (v, a, b) => {
+      lora.lora_A.get('default')!.weight = a;
+      lora.lora_B.get('default')!.weight = b;
+      return lora.forward(v);
+    },
+    [x, lora.lora_A.get('default')!.weight, lora.lora_B.get('default')!.weight],
+  );
   assert.equal(base.weight.grad, null);
   assert.equal(base.weight.requiresGrad, false);
 });
@@ -58,15 +66,23 @@ test('fuse() gives the same outputs as the LoRA layer, for Linear and Conv1D lay
     lora.lora_B.get('default')!.weight = F.randn([3, 4], new Rng(8), 0.3, { requiresGrad: true });
     const x = F.randn([2, 6], new Rng(9));
     const fused = lora.fuse();
-    const a = lora.forward(x).toArray(), b = fused.forward(x).toArray();
+    const a = lora.forward(x).toArray(),
+      b = fused.forward(x).toArray();
     a.forEach((v, i) => assert.ok(Math.abs(v - b[i]!) < 1e-5, `${weightInOut}: ${v} vs ${b[i]}`));
   }
 });
 
 function tinyLlama(): LlamaForCausalLM {
   const config = parseModelConfig({
-    architectures: ['LlamaForCausalLM'], vocab_size: 32, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 2,
-    num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, tie_word_embeddings: true,
+    architectures: ['LlamaForCausalLM'],
+    vocab_size: 32,
+    hidden_size: 16,
+    intermediate_size: 24,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 64,
+    tie_word_embeddings: true,
   }) as DecoderConfig;
   return new LlamaForCausalLM(config, { seed: 10 }).freeze();
 }
@@ -77,14 +93,22 @@ test('getPeftModel on a Llama: PEFT key names, only adapters train, the loss fal
   model.model.embed_tokens.weight.f32.set(F.randn([32, 16], new Rng(11)).f32);
   const peft = getPeftModel(model, loraConfig({ targetModules: ['q_proj', 'v_proj'], r: 4, loraAlpha: 8 }));
   assert.deepEqual([...peft.adapterStateDict().keys()].slice(0, 2), [
-    'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight', 'base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight']);
+    'base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight',
+    'base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight',
+  ]);
   assert.equal(peft.adapterStateDict().size, 8);
   assert.equal(model.trainableParameters().length, 8);
-  assert.deepEqual(peft.trainableParameters()[0]![0], 'base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight');
+  assert.deepEqual(
+    peft.trainableParameters()[0]![0],
+    'base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight',
+  );
   const trainable = model.trainableParameters();
   assert.ok(trainable.every(([p]) => /lora_[AB]\.default/.test(p)));
   const ids = Int32Array.from({ length: 24 }, (_, i) => (i * 7) % 32);
-  const opt = new AdamW(trainable.map(([, t]) => t), { lr: 0.1, weightDecay: 0 });
+  const opt = new AdamW(
+    trainable.map(([, t]) => t),
+    { lr: 0.1, weightDecay: 0 },
+  );
   const losses: number[] = [];
   for (let s = 0; s < 40; s++) {
     opt.zeroGrad();
@@ -95,9 +119,21 @@ test('getPeftModel on a Llama: PEFT key names, only adapters train, the loss fal
     losses.push(loss.item());
   }
   assert.ok(losses[39]! < losses[0]! * 0.5, `loss ${losses[0]} -> ${losses[39]}`);
-  assert.ok(model.namedParameters().filter(([p]) => !/lora_/.test(p)).every(([, t]) => t.grad === null), 'frozen base has no gradients');
-  assert.throws(() => getPeftModel(tinyLlama(), loraConfig({ targetModules: ['nope'] })), /LoRA: no module of the model matches target_modules \["nope"\]/);
-  assert.throws(() => getPeftModel(tinyLlama(), loraConfig({ targetModules: ['mlp'] })), /target "model.layers.0.mlp" is a LlamaMLP; LoRA supports Linear/);
+  assert.ok(
+    model
+      .namedParameters()
+      .filter(([p]) => !/lora_/.test(p))
+      .every(([, t]) => t.grad === null),
+    'frozen base has no gradients',
+  );
+  assert.throws(
+    () => getPeftModel(tinyLlama(), loraConfig({ targetModules: ['nope'] })),
+    /LoRA: no module of the model matches target_modules \["nope"\]/,
+  );
+  assert.throws(
+    () => getPeftModel(tinyLlama(), loraConfig({ targetModules: ['mlp'] })),
+    /target "model.layers.0.mlp" is a LlamaMLP; LoRA supports Linear/,
+  );
 });
 
 test('gradients through a whole Llama with LoRA match finite differences', () => {
@@ -106,17 +142,25 @@ test('gradients through a whole Llama with LoRA match finite differences', () =>
   const params = model.trainableParameters().map(([, t]) => t);
   for (const t of params) t.f32.set(F.randn(t.shape, new Rng(t.size + 1), 0.3).f32);
   const ids = Int32Array.from([3, 8, 1, 30, 12, 7]);
-  gradcheck('llama+lora', (...ps) => {
-    ps.forEach((p, i) => assert.equal(p, params[i]));
-    return model.forward({ inputIds: ids }).logits;
-  }, params, { probes: 4 });
+  gradcheck(
+    'llama+lora',
+    (...ps) => {
+      ps.forEach((p, i) => assert.equal(p, params[i]));
+      return model.forward({ inputIds: ids }).logits;
+    },
+    params,
+    { probes: 4 },
+  );
 });
 
 test('adapter folder: PEFT format, reload gives identical logits, merge keeps them', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tunekit-lora-'));
   try {
     const model = tinyLlama();
-    const peft = getPeftModel(model, loraConfig({ targetModules: ['q_proj', 'v_proj'], r: 4, loraAlpha: 16, baseModelNameOrPath: 'stories260K' }));
+    const peft = getPeftModel(
+      model,
+      loraConfig({ targetModules: ['q_proj', 'v_proj'], r: 4, loraAlpha: 16, baseModelNameOrPath: 'stories260K' }),
+    );
     for (const [, t] of model.trainableParameters()) t.f32.set(F.randn(t.shape, new Rng(t.size), 0.1).f32);
     peft.savePretrained(dir);
     const cfg = JSON.parse(readFileSync(join(dir, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;

@@ -38,7 +38,8 @@ test('load-balancing loss = E · Σ f_e · mean(p_e) (f from the top expert), gr
   const p = probs.f32;
   let ref = 0;
   for (let e = 0; e < 4; e++) {
-    let f = 0, mean = 0;
+    let f = 0,
+      mean = 0;
     for (let n = 0; n < 7; n++) {
       const row = Array.from(p.subarray(n * 4, n * 4 + 4));
       if (row.indexOf(Math.max(...row)) === e) f += 1 / 7;
@@ -50,6 +51,21 @@ test('load-balancing loss = E · Σ f_e · mean(p_e) (f from the top expert), gr
   gradcheck('balance', (l) => loadBalancingLoss(F.softmax(l, -1)), [logits], { h: 1e-3 });
 });
 
-test('MoE LoRA on stories260K (top-2 of 4 experts, balancing loss in the objective)', { skip: skipWithoutShared('stories260K-hf') }, () => {
-  checkMethod('moe-lora', moeLoraConfig({ targetModules: ['q_proj', 'v_proj'], r: 4, loraAlpha: 8, numExperts: 4, topK: 2, routerAuxLossCoef: 0.01 }), { merge: false, expectPrefix: /\.moe_lora\.default\./ });
-});
+test(
+  'MoE LoRA on stories260K (top-2 of 4 experts, balancing loss in the objective)',
+  { skip: skipWithoutShared('stories260K-hf') },
+  () => {
+    checkMethod(
+      'moe-lora',
+      moeLoraConfig({
+        targetModules: ['q_proj', 'v_proj'],
+        r: 4,
+        loraAlpha: 8,
+        numExperts: 4,
+        topK: 2,
+        routerAuxLossCoef: 0.01,
+      }),
+      { merge: false, expectPrefix: /\.moe_lora\.default\./ },
+    );
+  },
+);

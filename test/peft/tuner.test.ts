@@ -16,8 +16,16 @@ import { PEFT_LORA_DEFAULTS, randomValues, writePeftFolder } from '../helpers/pe
 
 function tinyLlama(seed = 10, overrides: Record<string, unknown> = {}): LlamaForCausalLM {
   const config = parseModelConfig({
-    architectures: ['LlamaForCausalLM'], vocab_size: 32, hidden_size: 16, intermediate_size: 24, num_hidden_layers: 3,
-    num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, tie_word_embeddings: false, ...overrides,
+    architectures: ['LlamaForCausalLM'],
+    vocab_size: 32,
+    hidden_size: 16,
+    intermediate_size: 24,
+    num_hidden_layers: 3,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 64,
+    tie_word_embeddings: false,
+    ...overrides,
   }) as DecoderConfig;
   return new LlamaForCausalLM(config, { seed }).freeze();
 }
@@ -46,34 +54,77 @@ test("rank/alpha patterns: PEFT's (.*\\.)?(key)$ rule, first matching key wins",
   assert.equal(patternValue('model.layers.2.self_attn.q_proj', pattern, 8), 4);
   assert.equal(patternValue('model.layers.0.mlp.down_proj', pattern, 8), 2);
   assert.equal(patternValue('model.layers.10.mlp.down_proj', pattern, 8), 8);
-  assert.equal(patternValue('model.layers.1.self_attn.xq_proj', pattern, 8), 8, 'a key matches whole path components only');
-  assert.equal(patternValue('model.layers.1.self_attn.q_proj', { 'layers\\.[01]\\..*q_proj': 3 }, 8), 3, 'keys are regular expressions');
+  assert.equal(
+    patternValue('model.layers.1.self_attn.xq_proj', pattern, 8),
+    8,
+    'a key matches whole path components only',
+  );
+  assert.equal(
+    patternValue('model.layers.1.self_attn.q_proj', { 'layers\\.[01]\\..*q_proj': 3 }, 8),
+    3,
+    'keys are regular expressions',
+  );
 });
 
 test('all-linear skips lm_head; null targets use the architecture default; layers_to_transform limits injection', () => {
   const model = tinyLlama();
-  assert.deepEqual(expandAllLinear(model, null), ['down_proj', 'gate_proj', 'k_proj', 'o_proj', 'q_proj', 'up_proj', 'v_proj']);
+  assert.deepEqual(expandAllLinear(model, null), [
+    'down_proj',
+    'gate_proj',
+    'k_proj',
+    'o_proj',
+    'q_proj',
+    'up_proj',
+    'v_proj',
+  ]);
   const all = getPeftModel(model, loraConfig({ targetModules: 'all-linear', r: 2 }));
   assert.equal(all.model.getModule('lm_head').constructor.name, 'Linear');
   assert.equal(candidateModules(model).filter(([, m]) => m instanceof LoRALinear).length, 21);
-  assert.deepEqual((all.configOf() as LoraConfig).targetModules, ['down_proj', 'gate_proj', 'k_proj', 'o_proj', 'q_proj', 'up_proj', 'v_proj'], 'saved as the expanded list');
+  assert.deepEqual(
+    (all.configOf() as LoraConfig).targetModules,
+    ['down_proj', 'gate_proj', 'k_proj', 'o_proj', 'q_proj', 'up_proj', 'v_proj'],
+    'saved as the expanded list',
+  );
   const def = tinyLlama();
   getPeftModel(def, loraConfig({ r: 2 }));
-  assert.deepEqual(candidateModules(def).filter(([, m]) => m instanceof LoRALinear).map(([p]) => p.split('.').slice(-1)[0]), ['q_proj', 'v_proj', 'q_proj', 'v_proj', 'q_proj', 'v_proj']);
+  assert.deepEqual(
+    candidateModules(def)
+      .filter(([, m]) => m instanceof LoRALinear)
+      .map(([p]) => p.split('.').slice(-1)[0]),
+    ['q_proj', 'v_proj', 'q_proj', 'v_proj', 'q_proj', 'v_proj'],
+  );
   const some = tinyLlama();
   getPeftModel(some, loraConfig({ targetModules: ['q_proj'], layersToTransform: [0, 2], r: 2 }));
-  assert.deepEqual(candidateModules(some).filter(([, m]) => m instanceof LoRALinear).map(([p]) => p), ['model.layers.0.self_attn.q_proj', 'model.layers.2.self_attn.q_proj']);
-  assert.throws(() => getPeftModel(tinyLlama(), loraConfig({ targetModules: ['q_proj'], layersToTransform: [7] })), /LoRA: no module of the model matches target_modules \["q_proj"\], layers_to_transform \[7\]/);
-  assert.throws(() => getPeftModel(tinyLlama(), loraConfig({ targetModules: ['lm_head'] })), /"lm_head" is the output head/);
+  assert.deepEqual(
+    candidateModules(some)
+      .filter(([, m]) => m instanceof LoRALinear)
+      .map(([p]) => p),
+    ['model.layers.0.self_attn.q_proj', 'model.layers.2.self_attn.q_proj'],
+  );
+  assert.throws(
+    () => getPeftModel(tinyLlama(), loraConfig({ targetModules: ['q_proj'], layersToTransform: [7] })),
+    /LoRA: no module of the model matches target_modules \["q_proj"\], layers_to_transform \[7\]/,
+  );
+  assert.throws(
+    () => getPeftModel(tinyLlama(), loraConfig({ targetModules: ['lm_head'] })),
+    /"lm_head" is the output head/,
+  );
 });
 
 function goodFolder(): { dir: string; tensors: Record<string, { shape: number[]; data: Float32Array }> } {
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
-  for (let l = 0; l < 3; l++) for (const t of ['q_proj', 'v_proj']) {
-    const out = t === 'q_proj' ? 16 : 8;
-    tensors[`base_model.model.model.layers.${l}.self_attn.${t}.lora_A.weight`] = { shape: [2, 16], data: randomValues(32, l) };
-    tensors[`base_model.model.model.layers.${l}.self_attn.${t}.lora_B.weight`] = { shape: [out, 2], data: randomValues(out * 2, l + 9) };
-  }
+  for (let l = 0; l < 3; l++)
+    for (const t of ['q_proj', 'v_proj']) {
+      const out = t === 'q_proj' ? 16 : 8;
+      tensors[`base_model.model.model.layers.${l}.self_attn.${t}.lora_A.weight`] = {
+        shape: [2, 16],
+        data: randomValues(32, l),
+      };
+      tensors[`base_model.model.model.layers.${l}.self_attn.${t}.lora_B.weight`] = {
+        shape: [out, 2],
+        data: randomValues(out * 2, l + 9),
+      };
+    }
   return { dir: writePeftFolder({ ...PEFT_LORA_DEFAULTS, r: 2, lora_alpha: 4 }, tensors), tensors };
 }
 
@@ -86,33 +137,66 @@ test('bad adapter folders: each error names the file and the tensor or field', (
     const cfgFile = join(dir, 'adapter_config.json');
     const weights = join(dir, 'adapter_model.safetensors');
     // An adapter for another base: hidden size 24 instead of 16.
-    assert.throws(() => PeftModel.fromPretrained(tinyLlama(10, { hidden_size: 24, intermediate_size: 24 }), dir, quiet),
-      (e: Error) => e.message.includes(weights) && /tensor "base_model\.model\.model\.layers\.0\.self_attn\.q_proj\.lora_A\.weight" has shape \[2, 16\] but the model needs \[2, 24\]/.test(e.message));
+    assert.throws(
+      () => PeftModel.fromPretrained(tinyLlama(10, { hidden_size: 24, intermediate_size: 24 }), dir, quiet),
+      (e: Error) =>
+        e.message.includes(weights) &&
+        /tensor "base_model\.model\.model\.layers\.0\.self_attn\.q_proj\.lora_A\.weight" has shape \[2, 16\] but the model needs \[2, 24\]/.test(
+          e.message,
+        ),
+    );
     // Missing tensor.
     const missing = { ...tensors };
     delete missing['base_model.model.model.layers.2.self_attn.v_proj.lora_B.weight'];
     const d1 = writePeftFolder({ ...PEFT_LORA_DEFAULTS, r: 2, lora_alpha: 4 }, missing);
     dirs.push(d1);
-    assert.throws(() => PeftModel.fromPretrained(tinyLlama(), d1, quiet), /adapter_model\.safetensors: missing tensor "base_model\.model\.model\.layers\.2\.self_attn\.v_proj\.lora_B\.weight"/);
+    assert.throws(
+      () => PeftModel.fromPretrained(tinyLlama(), d1, quiet),
+      /adapter_model\.safetensors: missing tensor "base_model\.model\.model\.layers\.2\.self_attn\.v_proj\.lora_B\.weight"/,
+    );
     // Extra tensor.
-    const d2 = writePeftFolder({ ...PEFT_LORA_DEFAULTS, r: 2, lora_alpha: 4 }, { ...tensors, 'base_model.model.model.layers.0.mlp.up_proj.lora_A.weight': { shape: [2, 16], data: randomValues(32, 3) } });
+    const d2 = writePeftFolder(
+      { ...PEFT_LORA_DEFAULTS, r: 2, lora_alpha: 4 },
+      {
+        ...tensors,
+        'base_model.model.model.layers.0.mlp.up_proj.lora_A.weight': { shape: [2, 16], data: randomValues(32, 3) },
+      },
+    );
     dirs.push(d2);
-    assert.throws(() => PeftModel.fromPretrained(tinyLlama(), d2, quiet), /adapter_model\.safetensors: unexpected tensor "base_model\.model\.model\.layers\.0\.mlp\.up_proj\.lora_A\.weight"/);
+    assert.throws(
+      () => PeftModel.fromPretrained(tinyLlama(), d2, quiet),
+      /adapter_model\.safetensors: unexpected tensor "base_model\.model\.model\.layers\.0\.mlp\.up_proj\.lora_A\.weight"/,
+    );
     // Unknown peft_type.
     writeFileSync(cfgFile, JSON.stringify({ ...PEFT_LORA_DEFAULTS, peft_type: 'VERA' }));
-    assert.throws(() => PeftModel.fromPretrained(tinyLlama(), dir, quiet), (e: Error) => e.message.includes(cfgFile) && /peft_type "VERA" is not supported/.test(e.message));
+    assert.throws(
+      () => PeftModel.fromPretrained(tinyLlama(), dir, quiet),
+      (e: Error) => e.message.includes(cfgFile) && /peft_type "VERA" is not supported/.test(e.message),
+    );
     // Wrong field types.
     writeFileSync(cfgFile, JSON.stringify({ ...PEFT_LORA_DEFAULTS, r: '2' }));
-    assert.throws(() => PeftModel.fromPretrained(tinyLlama(), dir, quiet), (e: Error) => e.message.includes(cfgFile) && /field "r" must be a positive integer, got "2"/.test(e.message));
+    assert.throws(
+      () => PeftModel.fromPretrained(tinyLlama(), dir, quiet),
+      (e: Error) => e.message.includes(cfgFile) && /field "r" must be a positive integer, got "2"/.test(e.message),
+    );
     writeFileSync(cfgFile, JSON.stringify({ ...PEFT_LORA_DEFAULTS, r: 2, target_modules: [1, 2] }));
-    assert.throws(() => PeftModel.fromPretrained(tinyLlama(), dir, quiet), /field "target_modules" must be a list of module names or a regex string, got \[1,2\]/);
+    assert.throws(
+      () => PeftModel.fromPretrained(tinyLlama(), dir, quiet),
+      /field "target_modules" must be a list of module names or a regex string, got \[1,2\]/,
+    );
     writeFileSync(cfgFile, JSON.stringify({ ...PEFT_LORA_DEFAULTS, r: 2, rank_pattern: { q_proj: 'x' } }));
-    assert.throws(() => PeftModel.fromPretrained(tinyLlama(), dir, quiet), /field "rank_pattern" entry "q_proj" must be a positive integer/);
+    assert.throws(
+      () => PeftModel.fromPretrained(tinyLlama(), dir, quiet),
+      /field "rank_pattern" entry "q_proj" must be a positive integer/,
+    );
     writeFileSync(cfgFile, JSON.stringify({ ...PEFT_LORA_DEFAULTS, r: 2, lora_bias: true }));
     assert.throws(() => PeftModel.fromPretrained(tinyLlama(), dir, quiet), /field "lora_bias" = true is not supported/);
     // A target that matches nothing.
     writeFileSync(cfgFile, JSON.stringify({ ...PEFT_LORA_DEFAULTS, r: 2, target_modules: ['c_attn'] }));
-    assert.throws(() => PeftModel.fromPretrained(tinyLlama(), dir, quiet), /LoRA: no module of the model matches target_modules \["c_attn"\]/);
+    assert.throws(
+      () => PeftModel.fromPretrained(tinyLlama(), dir, quiet),
+      /LoRA: no module of the model matches target_modules \["c_attn"\]/,
+    );
     // Unknown fields: ignored with ONE warning naming them.
     writeFileSync(cfgFile, JSON.stringify({ ...PEFT_LORA_DEFAULTS, r: 2, lora_alpha: 4, brand_new: 1, another: 'x' }));
     const warnings: string[] = [];

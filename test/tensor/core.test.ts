@@ -9,17 +9,25 @@ import { Tensor, noGrad } from '../../src/tensor/tensor.js';
 import { AdamW } from '../../src/train/optim.js';
 import { Linear } from '../../src/nn/layers.js';
 
-const close = (a: number, b: number, tol = 1e-5): void => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} vs ${b}`);
+const close = (a: number, b: number, tol = 1e-5): void =>
+  assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} vs ${b}`);
 
 test('matmul equals the triple loop, for every transpose', () => {
   const rng = new Rng(1);
-  const M = 3, N = 4, K = 5;
+  const M = 3,
+    N = 4,
+    K = 5;
   const A = Array.from({ length: M }, () => Array.from({ length: K }, () => rng.normal()));
   const B = Array.from({ length: K }, () => Array.from({ length: N }, () => rng.normal()));
   const ref = A.map((r) => B[0]!.map((_, j) => r.reduce((s, a, k) => s + a * B[k]![j]!, 0)));
   const At = A[0]!.map((_, k) => A.map((r) => r[k]!));
   const Bt = B[0]!.map((_, j) => B.map((r) => r[j]!));
-  for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+  for (const [ta, tb] of [
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ] as const) {
     const a = F.tensor((ta ? At : A).flat(), ta ? [K, M] : [M, K]);
     const b = F.tensor((tb ? Bt : B).flat(), tb ? [N, K] : [K, N]);
     const c = F.matmul(a, b, { transA: ta, transB: tb });
@@ -36,26 +44,44 @@ test('softmax, layer norm, RMS norm and GELU match their formulas', () => {
   s.forEach((v, i) => close(v, e[i]! / z));
   const m = x.reduce((a, b) => a + b) / 4;
   const v = x.reduce((a, b) => a + (b - m) ** 2, 0) / 4;
-  F.layerNorm(F.tensor(x), F.tensor([2, 2, 2, 2]), F.tensor([1, 1, 1, 1]), 1e-5).toArray().forEach((y, i) => close(y, 2 * (x[i]! - m) / Math.sqrt(v + 1e-5) + 1));
+  F.layerNorm(F.tensor(x), F.tensor([2, 2, 2, 2]), F.tensor([1, 1, 1, 1]), 1e-5)
+    .toArray()
+    .forEach((y, i) => close(y, (2 * (x[i]! - m)) / Math.sqrt(v + 1e-5) + 1));
   const ms = x.reduce((a, b) => a + b * b, 0) / 4;
-  F.rmsNorm(F.tensor(x), null, 1e-6).toArray().forEach((y, i) => close(y, x[i]! / Math.sqrt(ms + 1e-6)));
+  F.rmsNorm(F.tensor(x), null, 1e-6)
+    .toArray()
+    .forEach((y, i) => close(y, x[i]! / Math.sqrt(ms + 1e-6)));
   // GELU(1) = Φ(1) = 0.8413447460685429 (erf form); tanh form 0.8411919906082768 (published values)
   close(F.gelu(F.tensor([1])).item(), 0.8413447460685429, 1e-6);
   close(F.gelu(F.tensor([1]), 'tanh').item(), 0.8411919906082768, 1e-6);
 });
 
 test('cross-entropy: PyTorch semantics for mean, ignore index, smoothing and all-ignored', () => {
-  const logits = [[2, 1, 0.1], [0.5, 2.5, -1], [0, 0, 0]];
+  const logits = [
+    [2, 1, 0.1],
+    [0.5, 2.5, -1],
+    [0, 0, 0],
+  ];
   const targets = Int32Array.from([0, 1, -100]);
   const lse = (r: number[]): number => Math.log(r.reduce((a, b) => a + Math.exp(b), 0));
   const nll = [lse(logits[0]!) - 2, lse(logits[1]!) - 2.5];
   close(F.crossEntropy(F.tensor(logits.flat(), [3, 3]), targets).item(), (nll[0]! + nll[1]!) / 2);
   // label smoothing eps: (1-eps)*nll + eps*mean_j(-log p_j)
   const eps = 0.1;
-  const smooth = (r: number[], t: number): number => (1 - eps) * (lse(r) - r[t]!) + eps * (lse(r) - r.reduce((a, b) => a + b) / r.length);
-  close(F.crossEntropy(F.tensor(logits.flat(), [3, 3]), targets, { labelSmoothing: eps }).item(), (smooth(logits[0]!, 0) + smooth(logits[1]!, 1)) / 2);
-  assert.ok(Number.isNaN(F.crossEntropy(F.tensor([1, 2], [1, 2]), Int32Array.from([-100])).item()), 'all targets ignored gives NaN like PyTorch');
-  assert.throws(() => F.crossEntropy(F.tensor([1, 2], [1, 2]), Int32Array.from([5])), /target 5 at row 0 is outside \[0, 2\)/);
+  const smooth = (r: number[], t: number): number =>
+    (1 - eps) * (lse(r) - r[t]!) + eps * (lse(r) - r.reduce((a, b) => a + b) / r.length);
+  close(
+    F.crossEntropy(F.tensor(logits.flat(), [3, 3]), targets, { labelSmoothing: eps }).item(),
+    (smooth(logits[0]!, 0) + smooth(logits[1]!, 1)) / 2,
+  );
+  assert.ok(
+    Number.isNaN(F.crossEntropy(F.tensor([1, 2], [1, 2]), Int32Array.from([-100])).item()),
+    'all targets ignored gives NaN like PyTorch',
+  );
+  assert.throws(
+    () => F.crossEntropy(F.tensor([1, 2], [1, 2]), Int32Array.from([5])),
+    /target 5 at row 0 is outside \[0, 2\)/,
+  );
 });
 
 test('attention equals softmax(QKᵀ/√d + mask) V built from plain ops', () => {
@@ -73,7 +99,7 @@ test('attention equals softmax(QKᵀ/√d + mask) V built from plain ops', () =>
       for (let s = 0; s < S; s++) {
         const allowed = mask[s] === 1 && s <= t + (S - T);
         let dot = 0;
-        for (let d = 0; d < D; d++) dot += q.f32[((h * T) + t) * D + d]! * k.f32[(kv * S + s) * D + d]!;
+        for (let d = 0; d < D; d++) dot += q.f32[(h * T + t) * D + d]! * k.f32[(kv * S + s) * D + d]!;
         scores.push(allowed ? dot / Math.sqrt(D) : -Infinity);
       }
       const mx = Math.max(...scores);
@@ -81,7 +107,7 @@ test('attention equals softmax(QKᵀ/√d + mask) V built from plain ops', () =>
       const z = p.reduce((a, b) => a + b);
       for (let d = 0; d < D; d++) {
         const ref = p.reduce((acc, pi, s) => acc + (pi / z) * v.f32[(kv * S + s) * D + d]!, 0);
-        close(out[((h * T) + t) * D + d]!, ref, 1e-5);
+        close(out[(h * T + t) * D + d]!, ref, 1e-5);
       }
     }
   }
@@ -92,7 +118,8 @@ test('attention equals softmax(QKᵀ/√d + mask) V built from plain ops', () =>
 
 test('rope rotates pairs (i, i + d/2) by the position angle', () => {
   const x = F.tensor([1, 2, 3, 4], [1, 1, 1, 4]);
-  const a0 = 0.3, a1 = 0.7;
+  const a0 = 0.3,
+    a1 = 0.7;
   const cos = Float32Array.from([Math.cos(a0), Math.cos(a1)]);
   const sin = Float32Array.from([Math.sin(a0), Math.sin(a1)]);
   const y = F.rope(x, cos, sin).toArray();
@@ -134,11 +161,20 @@ test('gradients accumulate across backward calls and the graph is released', () 
 });
 
 test('shape errors name the op and the shapes', () => {
-  assert.throws(() => F.matmul(F.zeros([2, 3]), F.zeros([4, 5])), /matmul: inner dimensions differ: \[2, 3\] @ \[4, 5\]/);
+  assert.throws(
+    () => F.matmul(F.zeros([2, 3]), F.zeros([4, 5])),
+    /matmul: inner dimensions differ: \[2, 3\] @ \[4, 5\]/,
+  );
   assert.throws(() => F.add(F.zeros([2, 3]), F.zeros([4])), /add: shapes \[2, 3\] and \[4\] cannot be broadcast/);
   assert.throws(() => F.reshape(F.zeros([2, 3]), [4, 2]), /reshape: cannot reshape \[2, 3\]/);
-  assert.throws(() => F.embedding(F.zeros([4, 2]), Int32Array.from([4])), /id 4 at position 0 is outside the vocabulary \[0, 4\)/);
-  assert.throws(() => F.linear(F.zeros([2, 3]), F.zeros([5, 4])), /linear: input \[2, 3\] has 3 features but weight \[5, 4\] expects 4/);
+  assert.throws(
+    () => F.embedding(F.zeros([4, 2]), Int32Array.from([4])),
+    /id 4 at position 0 is outside the vocabulary \[0, 4\)/,
+  );
+  assert.throws(
+    () => F.linear(F.zeros([2, 3]), F.zeros([5, 4])),
+    /linear: input \[2, 3\] has 3 features but weight \[5, 4\] expects 4/,
+  );
   assert.throws(() => F.slice(F.zeros([2, 3]), 1, 2, 5), /slice: range \[2, 5\) is invalid/);
   assert.throws(() => new Tensor(new Float32Array(5), [2, 3]), /data has 5 elements but shape \[2, 3\] needs 6/);
 });
@@ -159,14 +195,27 @@ test('half-precision frozen weights are widened inside matmul and embedding', ()
 });
 
 test('Rng is deterministic per seed and roughly standard normal', () => {
-  const a = new Rng(42), b = new Rng(42), c = new Rng(43);
+  const a = new Rng(42),
+    b = new Rng(42),
+    c = new Rng(43);
   const xs = Array.from({ length: 5 }, () => a.random());
-  assert.deepEqual(xs, Array.from({ length: 5 }, () => b.random()));
-  assert.notDeepEqual(xs, Array.from({ length: 5 }, () => c.random()));
+  assert.deepEqual(
+    xs,
+    Array.from({ length: 5 }, () => b.random()),
+  );
+  assert.notDeepEqual(
+    xs,
+    Array.from({ length: 5 }, () => c.random()),
+  );
   const r = new Rng(1);
   const n = 20000;
-  let s = 0, s2 = 0;
-  for (let i = 0; i < n; i++) { const z = r.normal(); s += z; s2 += z * z; }
+  let s = 0,
+    s2 = 0;
+  for (let i = 0; i < n; i++) {
+    const z = r.normal();
+    s += z;
+    s2 += z * z;
+  }
   assert.ok(Math.abs(s / n) < 0.03 && Math.abs(s2 / n - 1) < 0.05);
   const u = new Rng(2).fillUniform(new Float32Array(n), -2, 3);
   assert.ok(u.every((x) => x >= -2 && x < 3));

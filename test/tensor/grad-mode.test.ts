@@ -45,16 +45,31 @@ test('two interleaved async tasks: one in noGrad records nothing, the other keep
 
 test('sync noGrad restores the mode even when fn throws; enableGrad re-enables inside noGrad', () => {
   const w = F.tensor([1], [1], { requiresGrad: true });
-  assert.throws(() => noGrad(() => { throw new Error('boom'); }), /boom/);
+  assert.throws(
+    () =>
+      noGrad(() => {
+        throw new Error('boom');
+      }),
+    /boom/,
+  );
   assert.equal(isGradEnabled(), true);
   noGrad(() => {
     assert.equal(F.mul(w, w).requiresGrad, false);
-    assert.equal(enableGrad(() => F.mul(w, w).requiresGrad), true);
+    assert.equal(
+      enableGrad(() => F.mul(w, w).requiresGrad),
+      true,
+    );
     assert.equal(isGradEnabled(), false);
   });
 });
 
 test('a rejected async noGrad leaves the caller in grad mode', async () => {
-  await assert.rejects(noGrad(async () => { await tick(); throw new Error('late'); }), /late/);
+  await assert.rejects(
+    noGrad(async () => {
+      await tick();
+      throw new Error('late');
+    }),
+    /late/,
+  );
   assert.equal(isGradEnabled(), true);
 });

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as F from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
-import { Tensor } from '../../src/tensor/tensor.js';
+import type { Tensor } from '../../src/tensor/tensor.js';
 import { nativeKernels, setBackend } from '../../src/native/index.js';
 import { LSTM } from '../../src/nn/layers.js';
 import { gradcheck } from '../helpers/gradcheck.js';
@@ -28,7 +28,9 @@ for (const backend of backends) {
       gradcheck('add', F.add, [a, b]);
       gradcheck('sub', F.sub, [c, a]);
       gradcheck('mul', F.mul, [a, c]);
-      const pos = F.addScalar(F.rand([2, 1, 4], new Rng(4), 1, 2), 0).detach().requiresGrad_();
+      const pos = F.addScalar(F.rand([2, 1, 4], new Rng(4), 1, 2), 0)
+        .detach()
+        .requiresGrad_();
       gradcheck('div', F.div, [a, pos]);
       gradcheck('scale', (x) => F.scale(x, -0.7), [a]);
       gradcheck('log', F.log, [pos]);
@@ -87,9 +89,19 @@ for (const backend of backends) {
           const a = rnd(transA ? [2, 5, 3] : [2, 3, 5], 10);
           const bShared = rnd(transB ? [4, 5] : [5, 4], 11);
           const bBatched = rnd(transB ? [2, 4, 5] : [2, 5, 4], 12);
-          gradcheck(`matmul shared tA=${transA} tB=${transB}`, (x, y) => F.matmul(x, y, { transA, transB }), [a, bShared]);
-          gradcheck(`matmul batched tA=${transA} tB=${transB}`, (x, y) => F.matmul(x, y, { transA, transB }), [a, bBatched]);
-          gradcheck(`matmul alpha tA=${transA} tB=${transB}`, (x, y) => F.matmul(x, y, { transA, transB, alpha: -1.7 }), [a, bShared]);
+          gradcheck(`matmul shared tA=${transA} tB=${transB}`, (x, y) => F.matmul(x, y, { transA, transB }), [
+            a,
+            bShared,
+          ]);
+          gradcheck(`matmul batched tA=${transA} tB=${transB}`, (x, y) => F.matmul(x, y, { transA, transB }), [
+            a,
+            bBatched,
+          ]);
+          gradcheck(
+            `matmul alpha tA=${transA} tB=${transB}`,
+            (x, y) => F.matmul(x, y, { transA, transB, alpha: -1.7 }),
+            [a, bShared],
+          );
         }
       }
     });
@@ -97,7 +109,11 @@ for (const backend of backends) {
     await t.test('linear (torch layout and Conv1D layout)', () => {
       const x = rnd([2, 3, 5], 13);
       gradcheck('linear', (v, w, b) => F.linear(v, w, b), [x, rnd([4, 5], 14), rnd([4], 15)]);
-      gradcheck('linear in-out', (v, w, b) => F.linear(v, w, b, { weightInOut: true }), [x, rnd([5, 4], 16), rnd([4], 17)]);
+      gradcheck('linear in-out', (v, w, b) => F.linear(v, w, b, { weightInOut: true }), [
+        x,
+        rnd([5, 4], 16),
+        rnd([4], 17),
+      ]);
       gradcheck('linear alpha', (v, w, b) => F.linear(v, w, b, { alpha: 2.5 }), [x, rnd([4, 5], 14), rnd([4], 15)]);
     });
 
@@ -127,7 +143,10 @@ for (const backend of backends) {
       const h = rnd([2, 5, 6], 40);
       const w = rnd([9, 6], 41);
       const targets = Int32Array.from([3, -100, 0, 8, 2, 2, 7, -100, 1, 4]);
-      gradcheck('linearCE', (a, b) => F.linearCrossEntropy(a, b, targets, { chunkRows: 3, labelSmoothing: 0.1 }), [h, w]);
+      gradcheck('linearCE', (a, b) => F.linearCrossEntropy(a, b, targets, { chunkRows: 3, labelSmoothing: 0.1 }), [
+        h,
+        w,
+      ]);
       const fused = F.linearCrossEntropy(h, w, targets, { chunkRows: 4 }).item();
       const plain = F.crossEntropy(F.linear(h, w), targets).item();
       assert.ok(Math.abs(fused - plain) < 1e-5, `${fused} vs ${plain}`);
@@ -138,10 +157,18 @@ for (const backend of backends) {
       const k = rnd([2, 2, 5, 4], 25);
       const v = rnd([2, 2, 5, 4], 26);
       const mask = Uint8Array.from([1, 1, 1, 1, 1, 1, 0, 1, 1, 1]);
-      gradcheck('sdpa causal gqa prefix', (a, b, c) => F.scaledDotProductAttention(a, b, c, { keyMask: mask }), [q, k, v]);
+      gradcheck('sdpa causal gqa prefix', (a, b, c) => F.scaledDotProductAttention(a, b, c, { keyMask: mask }), [
+        q,
+        k,
+        v,
+      ]);
       const k2 = rnd([2, 4, 3, 4], 27);
       const v2 = rnd([2, 4, 3, 4], 28);
-      gradcheck('sdpa bidirectional', (a, b, c) => F.scaledDotProductAttention(a, b, c, { causal: false }), [q, k2, v2]);
+      gradcheck('sdpa bidirectional', (a, b, c) => F.scaledDotProductAttention(a, b, c, { causal: false }), [
+        q,
+        k2,
+        v2,
+      ]);
     });
 
     await t.test('rotary embedding', () => {
@@ -160,10 +187,15 @@ for (const backend of backends) {
       const lstm = new LSTM(3, 4, { numLayers: 2, bidirectional: true, rng: new Rng(31) });
       const x = rnd([2, 3, 3], 32);
       const params = lstm.parameters();
-      gradcheck('lstm', (v, ...ps) => {
-        ps.forEach((p, i) => assert.equal(p, params[i]));
-        return lstm.forward(v);
-      }, [x, ...params], { probes: 6 });
+      gradcheck(
+        'lstm',
+        (v, ...ps) => {
+          ps.forEach((p, i) => assert.equal(p, params[i]));
+          return lstm.forward(v);
+        },
+        [x, ...params],
+        { probes: 6 },
+      );
     });
   });
 }

@@ -17,14 +17,22 @@ test('kill -9 mid-run, resume from the last checkpoint: final weights equal an u
   const out = mkdtempSync(join(tmpdir(), 'tunekit-resume-'));
   try {
     const script = fileURLToPath(new URL('./resume-run.js', import.meta.url));
-    const r = spawnSync(process.execPath, [script], { env: { ...process.env, TUNEKIT_RESUME_CHILD: `${out}:5` }, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [script], {
+      env: { ...process.env, TUNEKIT_RESUME_CHILD: `${out}:5` },
+      encoding: 'utf8',
+    });
     assert.equal(r.signal, 'SIGKILL', `child ended with ${r.status} ${r.signal}: ${r.stderr}`);
-    assert.deepEqual(listCheckpoints(out).map((c) => c.step), [2, 4]);
+    assert.deepEqual(
+      listCheckpoints(out).map((c) => c.step),
+      [2, 4],
+    );
     assert.ok(!existsSync(join(out, 'adapter')), 'the killed run wrote no final adapter');
     const resumed = resumeRun(out, { resume: true });
     const reference = resumeRun(undefined);
     assert.equal(resumed.length, reference.length);
-    resumed.forEach((w, i) => assert.deepEqual(Buffer.from(w.buffer), Buffer.from(reference[i]!.buffer), `parameter ${i} differs`));
+    resumed.forEach((w, i) =>
+      assert.deepEqual(Buffer.from(w.buffer), Buffer.from(reference[i]!.buffer), `parameter ${i} differs`),
+    );
     // and the run did move: not all LoRA B matrices are still zero
     assert.ok(reference.some((w) => w.some((v) => v !== 0)));
     const recs = readRunLog(join(out, 'run.jsonl'));
@@ -41,7 +49,14 @@ test('writeFolderWhole: a failure while filling leaves the previous folder intac
   try {
     const dir = join(root, 'ckpt');
     writeFolderWhole(dir, (tmp) => writeFileSync(join(tmp, 'a.txt'), 'first'));
-    assert.throws(() => writeFolderWhole(dir, (tmp) => { writeFileSync(join(tmp, 'a.txt'), 'second'); throw new Error('disk full'); }), /disk full/);
+    assert.throws(
+      () =>
+        writeFolderWhole(dir, (tmp) => {
+          writeFileSync(join(tmp, 'a.txt'), 'second');
+          throw new Error('disk full');
+        }),
+      /disk full/,
+    );
     assert.deepEqual(readdirSync(root), ['ckpt']);
     assert.deepEqual(readdirSync(dir), ['a.txt']);
     writeFolderWhole(dir, (tmp) => writeFileSync(join(tmp, 'b.txt'), 'third'));

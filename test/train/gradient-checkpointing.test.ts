@@ -16,23 +16,48 @@ import { maxAbsDiff, tinyExamples, tinyLlama } from './helpers.js';
 let blockCalls = 0;
 const proto = LlamaDecoderLayer.prototype as unknown as { forward: (...a: unknown[]) => unknown };
 const original = proto.forward;
-proto.forward = function (this: unknown, ...a: unknown[]) { blockCalls++; return original.apply(this, a); };
+proto.forward = function (this: unknown, ...a: unknown[]) {
+  blockCalls++;
+  return original.apply(this, a);
+};
 
-function grads(setup: (m: ReturnType<typeof tinyLlama>) => void, checkpoint: boolean): { loss: number; grads: Float32Array[]; calls: number } {
+function grads(
+  setup: (m: ReturnType<typeof tinyLlama>) => void,
+  checkpoint: boolean,
+): { loss: number; grads: Float32Array[]; calls: number } {
   blockCalls = 0;
   const m = tinyLlama();
   setup(m);
   if (checkpoint) assert.equal(enableGradientCheckpointing(m), 2);
   m.train();
   const b = collateCausalLm(tinyExamples(3), { padTokenId: 2 });
-  const out = m.forward({ inputIds: b.inputIds, batchSize: b.batchSize, attentionMask: b.attentionMask, labels: b.labels });
+  const out = m.forward({
+    inputIds: b.inputIds,
+    batchSize: b.batchSize,
+    attentionMask: b.attentionMask,
+    labels: b.labels,
+  });
   out.loss!.backward();
-  return { loss: out.loss!.item(), grads: m.trainableParameters().map(([, t]) => t.grad ?? new Float32Array(t.size)), calls: blockCalls };
+  return {
+    loss: out.loss!.item(),
+    grads: m.trainableParameters().map(([, t]) => t.grad ?? new Float32Array(t.size)),
+    calls: blockCalls,
+  };
 }
 
 for (const [name, setup] of [
-  ['LoRA with dropout 0.2', (m: ReturnType<typeof tinyLlama>) => { getPeftModel(m, loraConfig({ targetModules: ['q_proj', 'v_proj', 'up_proj'], r: 4, loraDropout: 0.2, seed: 3 })); }],
-  ['full fine-tuning', (m: ReturnType<typeof tinyLlama>) => { m.freeze(false); }],
+  [
+    'LoRA with dropout 0.2',
+    (m: ReturnType<typeof tinyLlama>) => {
+      getPeftModel(m, loraConfig({ targetModules: ['q_proj', 'v_proj', 'up_proj'], r: 4, loraDropout: 0.2, seed: 3 }));
+    },
+  ],
+  [
+    'full fine-tuning',
+    (m: ReturnType<typeof tinyLlama>) => {
+      m.freeze(false);
+    },
+  ],
 ] as const) {
   test(`gradient checkpointing: ${name}: loss and every gradient equal the normal path`, () => {
     const a = grads(setup, false);

@@ -6,9 +6,19 @@ import type { LmExample } from '../../src/train/collate.js';
 
 export function tinyLlama(seed = 3): LlamaForCausalLM {
   const config = parseModelConfig({
-    architectures: ['LlamaForCausalLM'], model_type: 'llama', vocab_size: 32, hidden_size: 16, intermediate_size: 24,
-    num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, max_position_embeddings: 64, rms_norm_eps: 1e-5,
-    tie_word_embeddings: false, eos_token_id: 2, pad_token_id: 2,
+    architectures: ['LlamaForCausalLM'],
+    model_type: 'llama',
+    vocab_size: 32,
+    hidden_size: 16,
+    intermediate_size: 24,
+    num_hidden_layers: 2,
+    num_attention_heads: 4,
+    num_key_value_heads: 2,
+    max_position_embeddings: 64,
+    rms_norm_eps: 1e-5,
+    tie_word_embeddings: false,
+    eos_token_id: 2,
+    pad_token_id: 2,
   }) as DecoderConfig;
   return new LlamaForCausalLM(config, { seed });
 }

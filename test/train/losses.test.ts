@@ -13,10 +13,11 @@ test('bceWithLogitsLoss: the formula, stable for large logits, gradient matches 
   const xs = [0.3, -1.2, 2.5, 0, -0.7, 1.1];
   const ys = [1, 0, 1, 0.5, 0, 1];
   // −[y·log σ(x) + (1 − y)·log(1 − σ(x))], averaged: torch's definition, not the stable rewrite.
-  const want = xs.reduce((s, x, i) => {
-    const p = 1 / (1 + Math.exp(-x));
-    return s - (ys[i]! * Math.log(p) + (1 - ys[i]!) * Math.log(1 - p));
-  }, 0) / xs.length;
+  const want =
+    xs.reduce((s, x, i) => {
+      const p = 1 / (1 + Math.exp(-x));
+      return s - (ys[i]! * Math.log(p) + (1 - ys[i]!) * Math.log(1 - p));
+    }, 0) / xs.length;
   const x = F.tensor(xs, [2, 3], { requiresGrad: true });
   const y = Float32Array.from(ys);
   assert.ok(Math.abs(bceWithLogitsLoss(x, y).item() - want) < 1e-6);

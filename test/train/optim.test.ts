@@ -4,16 +4,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as F from '../../src/tensor/ops.js';
-import { Tensor } from '../../src/tensor/tensor.js';
 import { AdamW, SGD, clipGradNorm } from '../../src/train/optim.js';
 
-const close = (a: number, b: number, tol = 1e-5): void => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} vs ${b}`);
+const close = (a: number, b: number, tol = 1e-5): void =>
+  assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} vs ${b}`);
 
 test('AdamW matches the PyTorch update rule step by step', () => {
   const p = F.tensor([0.5, -1], [2], { requiresGrad: true });
   const opt = new AdamW([p], { lr: 0.1, betas: [0.9, 0.99], eps: 1e-8, weightDecay: 0.1 });
   let ref = [0.5, -1];
-  const m = [0, 0], v = [0, 0];
+  const m = [0, 0],
+    v = [0, 0];
   for (let step = 1; step <= 3; step++) {
     const g = [2 * ref[0]!, 3];
     p.grad = Float32Array.from(g);
@@ -22,7 +23,7 @@ test('AdamW matches the PyTorch update rule step by step', () => {
       const decayed = w * (1 - 0.1 * 0.1);
       m[i] = 0.9 * m[i]! + 0.1 * g[i]!;
       v[i] = 0.99 * v[i]! + 0.01 * g[i]! ** 2;
-      return decayed - 0.1 * (m[i]! / (1 - 0.9 ** step)) / (Math.sqrt(v[i]! / (1 - 0.99 ** step)) + 1e-8);
+      return decayed - (0.1 * (m[i]! / (1 - 0.9 ** step))) / (Math.sqrt(v[i]! / (1 - 0.99 ** step)) + 1e-8);
     });
     p.toArray().forEach((w, i) => close(w, ref[i]!, 1e-6));
   }

@@ -14,11 +14,18 @@ import { Rng } from '../../tensor/random.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { TunerLayer } from '../tuner.js';
 
+/** A bottleneck adapter: down-projection, activation, up-projection, added back residually. */
 export class BottleneckAdapter extends Module {
   adapter_down: Linear[];
   adapter_up: Linear;
 
-  constructor(d: number, bottleneck: number, readonly act: 'relu' | 'swish' | 'gelu' | 'tanh', readonly scaling: number, seed: number) {
+  constructor(
+    d: number,
+    bottleneck: number,
+    readonly act: 'relu' | 'swish' | 'gelu' | 'tanh',
+    readonly scaling: number,
+    seed: number,
+  ) {
     super();
     const rng = new Rng(seed);
     const down = new Linear(d, bottleneck, { rng });
@@ -34,7 +41,8 @@ export class BottleneckAdapter extends Module {
     const down = this.adapter_down[0];
     if (!down) return h;
     const z = down.forward(h);
-    const a = this.act === 'relu' ? F.relu(z) : this.act === 'swish' ? F.silu(z) : this.act === 'gelu' ? F.gelu(z) : F.tanh(z);
+    const a =
+      this.act === 'relu' ? F.relu(z) : this.act === 'swish' ? F.silu(z) : this.act === 'gelu' ? F.gelu(z) : F.tanh(z);
     return F.add(h, F.scale(this.adapter_up.forward(a), this.scaling));
   }
 }
@@ -49,15 +57,23 @@ export class BottleneckLayer extends TunerLayer {
     base.freeze();
   }
 
-  get weight(): Tensor { return this.base_layer.weight; }
+  get weight(): Tensor {
+    return this.base_layer.weight;
+  }
 
   adapterNames(): string[] {
     return this.adapters.keys();
   }
 
-  addAdapter(name: string, opts: { reductionFactor: number; act: 'relu' | 'swish' | 'gelu' | 'tanh'; scaling: number; seed: number }): void {
+  addAdapter(
+    name: string,
+    opts: { reductionFactor: number; act: 'relu' | 'swish' | 'gelu' | 'tanh'; scaling: number; seed: number },
+  ): void {
     const d = this.base_layer.outFeatures;
-    this.adapters.set(name, new BottleneckAdapter(d, Math.max(1, Math.floor(d / opts.reductionFactor)), opts.act, opts.scaling, opts.seed));
+    this.adapters.set(
+      name,
+      new BottleneckAdapter(d, Math.max(1, Math.floor(d / opts.reductionFactor)), opts.act, opts.scaling, opts.seed),
+    );
   }
 
   protected removeAdapter(name: string): void {

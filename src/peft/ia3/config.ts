@@ -3,7 +3,15 @@
  * layers (Liu et al. 2022, "(IA)³").
  */
 import { FieldReader } from '../../io/json.js';
-import { BASE_FIELDS, baseFieldsJson, intsField, namesField, readBaseFields, sortedJson, type PeftConfigBase } from '../config.js';
+import {
+  BASE_FIELDS,
+  baseFieldsJson,
+  intsField,
+  namesField,
+  readBaseFields,
+  sortedJson,
+  type PeftConfigBase,
+} from '../config.js';
 import type { TargetSpec } from '../tuner.js';
 
 export interface IA3Config extends PeftConfigBase, TargetSpec {
@@ -18,22 +26,44 @@ export interface IA3Config extends PeftConfigBase, TargetSpec {
 
 /** PEFT's TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING. */
 export const DEFAULT_IA3_TARGETS: Record<string, string[]> = {
-  llama: ['k_proj', 'v_proj', 'down_proj'], mistral: ['k_proj', 'v_proj', 'down_proj'], qwen2: ['k_proj', 'v_proj', 'down_proj'], qwen3: ['k_proj', 'v_proj', 'down_proj'],
-  gpt2: ['c_attn', 'mlp.c_proj'], bert: ['key', 'value', 'output.dense'],
+  llama: ['k_proj', 'v_proj', 'down_proj'],
+  mistral: ['k_proj', 'v_proj', 'down_proj'],
+  qwen2: ['k_proj', 'v_proj', 'down_proj'],
+  qwen3: ['k_proj', 'v_proj', 'down_proj'],
+  gpt2: ['c_attn', 'mlp.c_proj'],
+  bert: ['key', 'value', 'output.dense'],
 };
 
 /** PEFT's TRANSFORMERS_MODELS_TO_IA3_FEEDFORWARD_MODULES_MAPPING. */
 export const DEFAULT_IA3_FEEDFORWARD: Record<string, string[]> = {
-  llama: ['down_proj'], mistral: ['down_proj'], qwen2: ['down_proj'], qwen3: ['down_proj'], gpt2: ['mlp.c_proj'], bert: ['output.dense'],
+  llama: ['down_proj'],
+  mistral: ['down_proj'],
+  qwen2: ['down_proj'],
+  qwen3: ['down_proj'],
+  gpt2: ['mlp.c_proj'],
+  bert: ['output.dense'],
 };
 
+/** An IA3 config with defaults filled in. */
 export function ia3Config(partial: Partial<IA3Config> = {}): IA3Config {
   const c: IA3Config = {
-    peftType: 'IA3', taskType: 'CAUSAL_LM', baseModelNameOrPath: null, revision: null, inferenceMode: false,
-    targetModules: null, excludeModules: null, layersToTransform: null, layersPattern: null, feedforwardModules: null,
-    fanInFanOut: false, initIa3Weights: true, modulesToSave: null, ...partial,
+    peftType: 'IA3',
+    taskType: 'CAUSAL_LM',
+    baseModelNameOrPath: null,
+    revision: null,
+    inferenceMode: false,
+    targetModules: null,
+    excludeModules: null,
+    layersToTransform: null,
+    layersPattern: null,
+    feedforwardModules: null,
+    fanInFanOut: false,
+    initIa3Weights: true,
+    modulesToSave: null,
+    ...partial,
   };
-  const t = c.targetModules, ff = c.feedforwardModules;
+  const t = c.targetModules,
+    ff = c.feedforwardModules;
   if (Array.isArray(t) && Array.isArray(ff)) {
     const bad = ff.filter((f) => !t.includes(f));
     if (bad.length) throw new Error(`IA3: feedforward_modules ${JSON.stringify(bad)} must also be in target_modules`);
@@ -41,9 +71,19 @@ export function ia3Config(partial: Partial<IA3Config> = {}): IA3Config {
   return c;
 }
 
-export const IA3_KNOWN_FIELDS: readonly string[] = [...BASE_FIELDS, 'target_modules', 'exclude_modules', 'feedforward_modules', 'fan_in_fan_out',
-  'init_ia3_weights', 'modules_to_save', 'layers_to_transform', 'layers_pattern'];
+export const IA3_KNOWN_FIELDS: readonly string[] = [
+  ...BASE_FIELDS,
+  'target_modules',
+  'exclude_modules',
+  'feedforward_modules',
+  'fan_in_fan_out',
+  'init_ia3_weights',
+  'modules_to_save',
+  'layers_to_transform',
+  'layers_pattern',
+];
 
+/** Parses and validates an IA3 config read from adapter_config.json. */
 export function ia3ConfigFromJson(json: Record<string, unknown>, label: string): IA3Config {
   const f = new FieldReader(label, json);
   return ia3Config({
@@ -59,8 +99,10 @@ export function ia3ConfigFromJson(json: Record<string, unknown>, label: string):
   });
 }
 
+/** An IA3 config as PEFT writes it. */
 export function ia3ConfigToJson(c: IA3Config): Record<string, unknown> {
-  const list = (v: string | readonly string[] | null | undefined): unknown => (v === undefined ? null : typeof v === 'string' || v === null ? v : [...v].sort());
+  const list = (v: string | readonly string[] | null | undefined): unknown =>
+    v === undefined ? null : typeof v === 'string' || v === null ? v : [...v].sort();
   return sortedJson({
     ...baseFieldsJson(c),
     exclude_modules: list(c.excludeModules),

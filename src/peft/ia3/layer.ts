@@ -20,12 +20,17 @@ export class IA3Linear extends TunerLayer {
   readonly prefix = 'ia3_';
   private readonly backup = new Map<string, { weight: Tensor; bias: Tensor | null }>();
 
-  constructor(base: Linear, readonly isFeedforward: boolean) {
+  constructor(
+    base: Linear,
+    readonly isFeedforward: boolean,
+  ) {
     super(base);
     base.freeze();
   }
 
-  get weight(): Tensor { return this.base_layer.weight; }
+  get weight(): Tensor {
+    return this.base_layer.weight;
+  }
 
   adapterNames(): string[] {
     return this.ia3_l.keys();
@@ -34,7 +39,10 @@ export class IA3Linear extends TunerLayer {
   addAdapter(name: string, opts: { init?: boolean; seed?: number } = {}): void {
     const { inFeatures: I, outFeatures: O } = this.base_layer;
     const shape = this.isFeedforward ? [1, I] : [O, 1];
-    const l = opts.init ?? true ? F.full(shape, 1, { requiresGrad: true }) : F.randn(shape, new Rng(opts.seed ?? 0), 1, { requiresGrad: true });
+    const l =
+      (opts.init ?? true)
+        ? F.full(shape, 1, { requiresGrad: true })
+        : F.randn(shape, new Rng(opts.seed ?? 0), 1, { requiresGrad: true });
     this.ia3_l.set(name, l);
   }
 
@@ -63,10 +71,11 @@ export class IA3Linear extends TunerLayer {
     this.backup.set(name, { weight: base.weight, bias: base.bias });
     const { inFeatures: I, outFeatures: O, weightInOut } = base;
     const w = weightF32(base.weight).slice();
-    for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) {
-      const idx = weightInOut ? i * O + o : o * I + i;
-      w[idx] = (w[idx] ?? 0) * (this.isFeedforward ? (l[i] ?? 1) : (l[o] ?? 1));
-    }
+    for (let o = 0; o < O; o++)
+      for (let i = 0; i < I; i++) {
+        const idx = weightInOut ? i * O + o : o * I + i;
+        w[idx] = (w[idx] ?? 0) * (this.isFeedforward ? (l[i] ?? 1) : (l[o] ?? 1));
+      }
     setBaseWeight(base, w);
     if (!this.isFeedforward && base.bias) {
       const b = F.toF32(base.bias).f32.slice();

@@ -3,7 +3,17 @@
  * camelCase here. Defaults are PEFT's (LoraConfig): r 8, lora_alpha 8, dropout 0, bias "none".
  */
 import { FieldReader } from '../../io/json.js';
-import { BASE_FIELDS, baseFieldsJson, intsField, namesField, patternField, readBaseFields, requireDefaults, sortedJson, type PeftConfigBase } from '../config.js';
+import {
+  BASE_FIELDS,
+  baseFieldsJson,
+  intsField,
+  namesField,
+  patternField,
+  readBaseFields,
+  requireDefaults,
+  sortedJson,
+  type PeftConfigBase,
+} from '../config.js';
 import type { BiasMode, TargetSpec } from '../tuner.js';
 
 /**
@@ -38,8 +48,14 @@ export interface LoraConfig extends PeftConfigBase, TargetSpec {
 
 /** Default target modules by model family, as PEFT's TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING. */
 export const DEFAULT_LORA_TARGETS: Record<string, string[]> = {
-  llama: ['q_proj', 'v_proj'], mistral: ['q_proj', 'v_proj'], qwen2: ['q_proj', 'v_proj'], qwen3: ['q_proj', 'v_proj'],
-  gemma: ['q_proj', 'v_proj'], gpt2: ['c_attn'], bert: ['query', 'value'], roberta: ['query', 'value'],
+  llama: ['q_proj', 'v_proj'],
+  mistral: ['q_proj', 'v_proj'],
+  qwen2: ['q_proj', 'v_proj'],
+  qwen3: ['q_proj', 'v_proj'],
+  gemma: ['q_proj', 'v_proj'],
+  gpt2: ['c_attn'],
+  bert: ['query', 'value'],
+  roberta: ['query', 'value'],
 };
 
 /** A full LoRA config from the fields given (PEFT's defaults for the rest), validated. */
@@ -51,16 +67,38 @@ export const MAX_LORA_RANK = 65536;
 
 export function loraConfig(partial: Partial<LoraConfig> = {}): LoraConfig {
   const c: LoraConfig = {
-    peftType: 'LORA', taskType: 'CAUSAL_LM', baseModelNameOrPath: null, revision: null, inferenceMode: false,
-    r: 8, loraAlpha: 8, loraDropout: 0, targetModules: null, excludeModules: null, layersToTransform: null, layersPattern: null,
-    bias: 'none', fanInFanOut: false, useRslora: false, useDora: false, initLoraWeights: 'default', rankPattern: {}, alphaPattern: {},
-    modulesToSave: null, seed: 0, ...partial,
+    peftType: 'LORA',
+    taskType: 'CAUSAL_LM',
+    baseModelNameOrPath: null,
+    revision: null,
+    inferenceMode: false,
+    r: 8,
+    loraAlpha: 8,
+    loraDropout: 0,
+    targetModules: null,
+    excludeModules: null,
+    layersToTransform: null,
+    layersPattern: null,
+    bias: 'none',
+    fanInFanOut: false,
+    useRslora: false,
+    useDora: false,
+    initLoraWeights: 'default',
+    rankPattern: {},
+    alphaPattern: {},
+    modulesToSave: null,
+    seed: 0,
+    ...partial,
   };
-  if (!Number.isInteger(c.r) || c.r <= 0 || c.r > MAX_LORA_RANK) throw new Error(`LoRA: r must be an integer in [1, ${MAX_LORA_RANK}], got ${c.r}`);
-  if (!(c.loraDropout >= 0 && c.loraDropout < 1)) throw new Error(`LoRA: lora_dropout must be in [0, 1), got ${c.loraDropout}`);
+  if (!Number.isInteger(c.r) || c.r <= 0 || c.r > MAX_LORA_RANK)
+    throw new Error(`LoRA: r must be an integer in [1, ${MAX_LORA_RANK}], got ${c.r}`);
+  if (!(c.loraDropout >= 0 && c.loraDropout < 1))
+    throw new Error(`LoRA: lora_dropout must be in [0, 1), got ${c.loraDropout}`);
   if (Array.isArray(c.targetModules) && c.targetModules.length === 0) throw new Error('LoRA: target_modules is empty');
-  if (!['none', 'all', 'lora_only'].includes(c.bias)) throw new Error(`LoRA: bias must be "none", "all" or "lora_only", got ${JSON.stringify(c.bias)}`);
-  if (!/^(default|gaussian|none|pissa|pissa_niter_\d+)$/.test(c.initLoraWeights)) throw new Error(`LoRA: init_lora_weights ${JSON.stringify(c.initLoraWeights)} is not supported`);
+  if (!['none', 'all', 'lora_only'].includes(c.bias))
+    throw new Error(`LoRA: bias must be "none", "all" or "lora_only", got ${JSON.stringify(c.bias)}`);
+  if (!/^(default|gaussian|none|pissa|pissa_niter_\d+)$/.test(c.initLoraWeights))
+    throw new Error(`LoRA: init_lora_weights ${JSON.stringify(c.initLoraWeights)} is not supported`);
   return c;
 }
 
@@ -70,19 +108,55 @@ export function loraScaling(c: Pick<LoraConfig, 'r' | 'loraAlpha' | 'useRslora'>
 }
 
 /** LoraConfig fields this project implements; others are either PEFT's defaults or warned about. */
-const LORA_FIELDS = ['r', 'lora_alpha', 'lora_dropout', 'target_modules', 'exclude_modules', 'layers_to_transform', 'layers_pattern', 'bias',
-  'fan_in_fan_out', 'use_rslora', 'use_dora', 'init_lora_weights', 'rank_pattern', 'alpha_pattern', 'modules_to_save'];
+const LORA_FIELDS = [
+  'r',
+  'lora_alpha',
+  'lora_dropout',
+  'target_modules',
+  'exclude_modules',
+  'layers_to_transform',
+  'layers_pattern',
+  'bias',
+  'fan_in_fan_out',
+  'use_rslora',
+  'use_dora',
+  'init_lora_weights',
+  'rank_pattern',
+  'alpha_pattern',
+  'modules_to_save',
+];
 
 /** PEFT fields accepted only at their default (anything else changes behaviour not implemented here). */
 const LORA_DEFAULT_ONLY: Record<string, unknown> = {
-  lora_bias: false, use_qalora: false, layer_replication: null, loftq_config: {}, megatron_config: null, target_parameters: null,
-  trainable_token_indices: null, eva_config: null, corda_config: null, alora_invocation_tokens: null, arrow_config: null,
+  lora_bias: false,
+  use_qalora: false,
+  layer_replication: null,
+  loftq_config: {},
+  megatron_config: null,
+  target_parameters: null,
+  trainable_token_indices: null,
+  eva_config: null,
+  corda_config: null,
+  alora_invocation_tokens: null,
+  arrow_config: null,
 };
 
 /** Fields PEFT writes that do not affect the model here (runtime or bookkeeping). */
-const LORA_IGNORED = ['megatron_core', 'runtime_config', 'qalora_group_size', 'ensure_weight_tying', 'lora_ga_config', 'use_bdlora'];
+const LORA_IGNORED = [
+  'megatron_core',
+  'runtime_config',
+  'qalora_group_size',
+  'ensure_weight_tying',
+  'lora_ga_config',
+  'use_bdlora',
+];
 
-export const LORA_KNOWN_FIELDS: readonly string[] = [...BASE_FIELDS, ...LORA_FIELDS, ...Object.keys(LORA_DEFAULT_ONLY), ...LORA_IGNORED];
+export const LORA_KNOWN_FIELDS: readonly string[] = [
+  ...BASE_FIELDS,
+  ...LORA_FIELDS,
+  ...Object.keys(LORA_DEFAULT_ONLY),
+  ...LORA_IGNORED,
+];
 
 /** Parse a LoRA adapter_config.json (strict: wrong types name the file and field). */
 export function loraConfigFromJson(json: Record<string, unknown>, label: string): LoraConfig {
@@ -135,7 +209,8 @@ export function loraConfigToJson(c: LoraConfig): Record<string, unknown> {
     modules_to_save: c.modulesToSave,
     r: c.r,
     rank_pattern: c.rankPattern,
-    target_modules: typeof c.targetModules === 'string' || c.targetModules === null ? c.targetModules : [...c.targetModules].sort(),
+    target_modules:
+      typeof c.targetModules === 'string' || c.targetModules === null ? c.targetModules : [...c.targetModules].sort(),
     use_dora: c.useDora,
     use_rslora: c.useRslora,
   });

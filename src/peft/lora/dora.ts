@@ -10,7 +10,15 @@
  */
 
 /** n[o] = ‖W[o, :] + s·(B·A)[o, :]‖₂ in float64, for W [O, I], B [O, r], A [r, I]. */
-export function doraRowNorms(w: Float32Array, b: Float32Array, a: Float32Array, O: number, I: number, r: number, s: number): Float32Array {
+export function doraRowNorms(
+  w: Float32Array,
+  b: Float32Array,
+  a: Float32Array,
+  O: number,
+  I: number,
+  r: number,
+  s: number,
+): Float32Array {
   const n = new Float32Array(O);
   const row = new Float64Array(I);
   for (let o = 0; o < O; o++) {
@@ -28,6 +36,14 @@ export function doraRowNorms(w: Float32Array, b: Float32Array, a: Float32Array, 
 }
 
 /** The magnitude DoRA starts from: the row norms of the (LoRA-updated) weight. */
-export function initialMagnitude(w: Float32Array, b: Float32Array, a: Float32Array, O: number, I: number, r: number, s: number): Float32Array {
+export function initialMagnitude(
+  w: Float32Array,
+  b: Float32Array,
+  a: Float32Array,
+  O: number,
+  I: number,
+  r: number,
+  s: number,
+): Float32Array {
   return doraRowNorms(w, b, a, O, I, r, s);
 }

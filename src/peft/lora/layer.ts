@@ -13,7 +13,7 @@
  * `fuse()` returns a plain merged layer; `merge()`/`unmerge()` fold adapters in and out in place
  * (unmerge restores the exact previous weights).
  */
-import { Embedding, Linear } from '../../nn/layers.js';
+import { type Embedding, Linear } from '../../nn/layers.js';
 import { ModuleDict, ParamDict } from '../../nn/module.js';
 import * as F from '../../tensor/ops.js';
 import { Rng } from '../../tensor/random.js';
@@ -24,9 +24,15 @@ import { loraScaling, type LoraConfig, type LoraInit } from './config.js';
 import { pissaInit } from './pissa.js';
 
 /** The per-adapter settings a LoRA layer needs. */
-export type LoraLayerOptions = Pick<LoraConfig, 'r' | 'loraAlpha' | 'useRslora'> & Partial<Pick<LoraConfig, 'loraDropout' | 'initLoraWeights' | 'useDora'>> & { seed?: number };
+export type LoraLayerOptions = Pick<LoraConfig, 'r' | 'loraAlpha' | 'useRslora'> &
+  Partial<Pick<LoraConfig, 'loraDropout' | 'initLoraWeights' | 'useDora'>> & { seed?: number };
 
-interface AdapterSettings { scaling: number; dropout: number; useDora: boolean; r: number }
+interface AdapterSettings {
+  scaling: number;
+  dropout: number;
+  useDora: boolean;
+  r: number;
+}
 
 /** Weights replaced by merges, restored by unmerge (exactly). */
 type MergeBackup = Map<string, { weight: Tensor; bias: Tensor | null }>;
@@ -64,12 +70,22 @@ export class LoRALinear extends TunerLayer {
     base.freeze();
   }
 
-  get inFeatures(): number { return this.base_layer.inFeatures; }
-  get outFeatures(): number { return this.base_layer.outFeatures; }
-  get weightInOut(): boolean { return this.base_layer.weightInOut; }
+  get inFeatures(): number {
+    return this.base_layer.inFeatures;
+  }
+  get outFeatures(): number {
+    return this.base_layer.outFeatures;
+  }
+  get weightInOut(): boolean {
+    return this.base_layer.weightInOut;
+  }
   /** The base weight (code that reads a Linear's weight directly sees the frozen base). */
-  get weight(): Tensor { return this.base_layer.weight; }
-  get bias(): Tensor | null { return this.base_layer.bias; }
+  get weight(): Tensor {
+    return this.base_layer.weight;
+  }
+  get bias(): Tensor | null {
+    return this.base_layer.bias;
+  }
 
   /** Wrap `base` (which is frozen) with adapter "default", a fresh update that starts at zero. */
   static fromBase(base: Linear, opts: LoraLayerOptions): LoRALinear {
@@ -169,11 +185,24 @@ export class LoRALinear extends TunerLayer {
       const m = this.lora_magnitude_vector.get(name);
       if (!m) throw new Error(`DoRA adapter "${name}" has no magnitude vector`);
       // n = ‖W + s·B·A‖ per output row, detached (PEFT's weight_norm.detach()).
-      const n = doraRowNorms(weightOutIn(this.base_layer), B.weight.f32, A.weight.f32, this.outFeatures, this.inFeatures, s.r, s.scaling);
+      const n = doraRowNorms(
+        weightOutIn(this.base_layer),
+        B.weight.f32,
+        A.weight.f32,
+        this.outFeatures,
+        this.inFeatures,
+        s.r,
+        s.scaling,
+      );
       const magScale = F.div(m, new Tensor(n, [this.outFeatures])); // [out], gradient to m only
       const bias = this.base_layer.bias;
       // W·x' without bias: the base output when dropout is off, else a fresh product.
-      const baseResult = xd === x ? (bias ? F.sub(y0, bias) : y0) : F.linear(xd, this.base_layer.weight, null, { weightInOut: this.weightInOut });
+      const baseResult =
+        xd === x
+          ? bias
+            ? F.sub(y0, bias)
+            : y0
+          : F.linear(xd, this.base_layer.weight, null, { weightInOut: this.weightInOut });
       const loraResult = F.linear(F.linear(xd, A.weight), B.weight);
       const dora = F.add(F.mul(baseResult, F.addScalar(magScale, -1)), F.mul(loraResult, F.scale(magScale, s.scaling)));
       y = F.add(y, dora);
@@ -236,8 +265,14 @@ export class LoRALinear extends TunerLayer {
     const base = this.base_layer;
     let w = weightOutIn(base);
     for (const n of names) if (!this.merged.includes(n)) w = this.mergedOutIn(n, w);
-    const out = new Linear(base.inFeatures, base.outFeatures, { bias: base.bias !== null, weightInOut: base.weightInOut });
-    out.weight = new Tensor(base.weightInOut ? transposeOutIn(w, this.outFeatures, this.inFeatures) : w, base.weight.shape);
+    const out = new Linear(base.inFeatures, base.outFeatures, {
+      bias: base.bias !== null,
+      weightInOut: base.weightInOut,
+    });
+    out.weight = new Tensor(
+      base.weightInOut ? transposeOutIn(w, this.outFeatures, this.inFeatures) : w,
+      base.weight.shape,
+    );
     out.bias = base.bias ? F.toF32(base.bias).detach() : null;
     return out.freeze();
   }
@@ -269,9 +304,15 @@ export class LoRAEmbedding extends TunerLayer {
   }
 
   /** The base table: a tied output head keeps reading the frozen base (as in PEFT). */
-  get weight(): Tensor { return this.base_layer.weight; }
-  get numEmbeddings(): number { return this.base_layer.numEmbeddings; }
-  get embeddingDim(): number { return this.base_layer.embeddingDim; }
+  get weight(): Tensor {
+    return this.base_layer.weight;
+  }
+  get numEmbeddings(): number {
+    return this.base_layer.numEmbeddings;
+  }
+  get embeddingDim(): number {
+    return this.base_layer.embeddingDim;
+  }
 
   adapterNames(): string[] {
     return this.lora_embedding_A.keys();
@@ -284,12 +325,18 @@ export class LoRAEmbedding extends TunerLayer {
   }
 
   addAdapter(name: string, opts: LoraLayerOptions): void {
-    if (opts.useDora) throw new Error('DoRA on an Embedding is not supported; leave embeddings out of target_modules or set use_dora false');
+    if (opts.useDora)
+      throw new Error(
+        'DoRA on an Embedding is not supported; leave embeddings out of target_modules or set use_dora false',
+      );
     const rng = new Rng(opts.seed ?? 0);
     const { numEmbeddings: N, embeddingDim: D } = this.base_layer;
     const init = opts.initLoraWeights ?? 'default';
     if (init.startsWith('pissa')) throw new Error('PiSSA initialisation of an Embedding is not supported');
-    const A = init === 'none' ? F.randn([opts.r, N], rng, 1, { requiresGrad: true }) : F.zeros([opts.r, N], { requiresGrad: true });
+    const A =
+      init === 'none'
+        ? F.randn([opts.r, N], rng, 1, { requiresGrad: true })
+        : F.zeros([opts.r, N], { requiresGrad: true });
     const B = F.randn([D, opts.r], rng, 1, { requiresGrad: true });
     this.lora_embedding_A.set(name, A);
     this.lora_embedding_B.set(name, B);

@@ -5,16 +5,41 @@
 import { Embedding, Linear } from '../../nn/layers.js';
 import type { Module } from '../../nn/module.js';
 import type { PeftMethod } from '../method.js';
-import { ALL_LINEAR, addModulesToSave, defaultTargets, expandAllLinear, markOnlyAdapterTrainable, patternValue, saveWrappers, selectTargets, tunerLayers } from '../tuner.js';
-import { DEFAULT_LORA_TARGETS, MAX_LORA_RANK, LORA_KNOWN_FIELDS, loraConfig, loraConfigFromJson, loraConfigToJson, type LoraConfig } from './config.js';
+import {
+  ALL_LINEAR,
+  addModulesToSave,
+  defaultTargets,
+  expandAllLinear,
+  markOnlyAdapterTrainable,
+  patternValue,
+  saveWrappers,
+  selectTargets,
+  tunerLayers,
+} from '../tuner.js';
+import {
+  DEFAULT_LORA_TARGETS,
+  MAX_LORA_RANK,
+  LORA_KNOWN_FIELDS,
+  loraConfig,
+  loraConfigFromJson,
+  loraConfigToJson,
+  type LoraConfig,
+} from './config.js';
 import { LoRAEmbedding, LoRALinear } from './layer.js';
 
 /** Heads PEFT adds to modules_to_save for each task type. */
-export const TASK_HEADS: Record<string, string[]> = { SEQ_CLS: ['classifier', 'score'], TOKEN_CLS: ['classifier', 'score'], QUESTION_ANS: ['qa_outputs'] };
+export const TASK_HEADS: Record<string, string[]> = {
+  SEQ_CLS: ['classifier', 'score'],
+  TOKEN_CLS: ['classifier', 'score'],
+  QUESTION_ANS: ['qa_outputs'],
+};
 
 /** modules_to_save with the task's heads added (PEFT does this for SEQ_CLS / TOKEN_CLS / QUESTION_ANS). */
-export function withTaskHeads(names: readonly string[] | null, taskType: string | null): { names: string[] | null; optional: string[] } {
-  const heads = taskType ? TASK_HEADS[taskType] ?? [] : [];
+export function withTaskHeads(
+  names: readonly string[] | null,
+  taskType: string | null,
+): { names: string[] | null; optional: string[] } {
+  const heads = taskType ? (TASK_HEADS[taskType] ?? []) : [];
   if (!heads.length) return { names: names ? [...names] : null, optional: [] };
   return { names: [...new Set([...(names ?? []), ...heads])], optional: heads };
 }
@@ -24,16 +49,35 @@ export function withTaskHeads(names: readonly string[] | null, taskType: string 
  * Linear and Embedding layers are supported; anything else, or an output head whose weight the
  * model reads directly (lm_head), is an error naming the path. Returns the wrapped paths.
  */
-export function injectLora(model: Module, config: LoraConfig, name: string, opts: { forLoading?: boolean } = {}): string[] {
+export function injectLora(
+  model: Module,
+  config: LoraConfig,
+  name: string,
+  opts: { forLoading?: boolean } = {},
+): string[] {
   const targets = config.targetModules ?? defaultTargets(model, DEFAULT_LORA_TARGETS, 'LoRA');
-  const hits = selectTargets(model, { ...config, targetModules: targets }, 'LoRA', { modulesToSave: config.modulesToSave });
+  const hits = selectTargets(model, { ...config, targetModules: targets }, 'LoRA', {
+    modulesToSave: config.modulesToSave,
+  });
   const init = opts.forLoading && config.initLoraWeights.startsWith('pissa') ? 'default' : config.initLoraWeights;
   hits.forEach(([path, m], i) => {
     const r = patternValue(path, config.rankPattern, config.r);
-    if (r > MAX_LORA_RANK) throw new Error(`LoRA: rank_pattern gives "${path}" rank ${r}, above the largest accepted rank ${MAX_LORA_RANK}`);
+    if (r > MAX_LORA_RANK)
+      throw new Error(`LoRA: rank_pattern gives "${path}" rank ${r}, above the largest accepted rank ${MAX_LORA_RANK}`);
     const loraAlpha = patternValue(path, config.alphaPattern, config.loraAlpha);
-    const layerOpts = { r, loraAlpha, useRslora: config.useRslora, loraDropout: config.loraDropout, initLoraWeights: init, useDora: config.useDora, seed: config.seed * 7919 + i };
-    if (/(^|\.)lm_head$/.test(path)) throw new Error(`LoRA: target "${path}" is the output head, which the model multiplies by its weight directly; LoRA on lm_head is not supported`);
+    const layerOpts = {
+      r,
+      loraAlpha,
+      useRslora: config.useRslora,
+      loraDropout: config.loraDropout,
+      initLoraWeights: init,
+      useDora: config.useDora,
+      seed: config.seed * 7919 + i,
+    };
+    if (/(^|\.)lm_head$/.test(path))
+      throw new Error(
+        `LoRA: target "${path}" is the output head, which the model multiplies by its weight directly; LoRA on lm_head is not supported`,
+      );
     if (m instanceof LoRALinear || m instanceof LoRAEmbedding) {
       m.addAdapter(name, layerOpts);
       return;
@@ -47,7 +91,9 @@ export function injectLora(model: Module, config: LoraConfig, name: string, opts
       layer.addAdapter(name, layerOpts);
       model.setModule(path, layer);
     } else {
-      throw new Error(`LoRA: target "${path}" is a ${m.constructor.name}; LoRA supports Linear (incl. GPT-2 Conv1D) and Embedding layers`);
+      throw new Error(
+        `LoRA: target "${path}" is a ${m.constructor.name}; LoRA supports Linear (incl. GPT-2 Conv1D) and Embedding layers`,
+      );
     }
   });
   const { names, optional } = withTaskHeads(config.modulesToSave, config.taskType);
@@ -66,7 +112,9 @@ export const LORA: PeftMethod<LoraConfig> = {
     let targetModules = config.targetModules;
     if (targetModules === ALL_LINEAR) targetModules = expandAllLinear(model, config.modulesToSave);
     if (targetModules === null) targetModules = defaultTargets(model, DEFAULT_LORA_TARGETS, 'LoRA');
-    const fanInFanOut = config.fanInFanOut || selectTargets(model, { ...config, targetModules }, 'LoRA').some(([, m]) => m instanceof Linear && m.weightInOut);
+    const fanInFanOut =
+      config.fanInFanOut ||
+      selectTargets(model, { ...config, targetModules }, 'LoRA').some(([, m]) => m instanceof Linear && m.weightInOut);
     const { names } = withTaskHeads(config.modulesToSave, config.taskType);
     return { ...config, targetModules, fanInFanOut, modulesToSave: names };
   },

@@ -8,7 +8,7 @@
  * principal directions. The top singular vectors come from subspace iteration in float64
  * (`niter` rounds, PEFT's "pissa_niter_N" fast variant; exact mode runs until converged).
  */
-import { Rng } from '../../tensor/random.js';
+import type { Rng } from '../../tensor/random.js';
 
 /** Orthonormalise the k columns of Q [n, k] in place (modified Gram-Schmidt). */
 function orthonormalise(q: Float64Array, n: number, k: number): void {
@@ -43,17 +43,20 @@ function symmetricEigen(m: Float64Array, k: number): { values: Float64Array; vec
         const c = 1 / Math.sqrt(t * t + 1);
         const s = t * c;
         for (let i = 0; i < k; i++) {
-          const aip = a[i * k + p] ?? 0, aiq = a[i * k + q] ?? 0;
+          const aip = a[i * k + p] ?? 0,
+            aiq = a[i * k + q] ?? 0;
           a[i * k + p] = c * aip - s * aiq;
           a[i * k + q] = s * aip + c * aiq;
         }
         for (let i = 0; i < k; i++) {
-          const api = a[p * k + i] ?? 0, aqi = a[q * k + i] ?? 0;
+          const api = a[p * k + i] ?? 0,
+            aqi = a[q * k + i] ?? 0;
           a[p * k + i] = c * api - s * aqi;
           a[q * k + i] = s * api + c * aqi;
         }
         for (let i = 0; i < k; i++) {
-          const vip = v[i * k + p] ?? 0, viq = v[i * k + q] ?? 0;
+          const vip = v[i * k + p] ?? 0,
+            viq = v[i * k + q] ?? 0;
           v[i * k + p] = c * vip - s * viq;
           v[i * k + q] = s * vip + c * viq;
         }
@@ -68,7 +71,14 @@ function symmetricEigen(m: Float64Array, k: number): { values: Float64Array; vec
 /**
  * Top-r singular triplets of W [O, I] (float32 row-major): U_r [O, r], S_r [r], V_r [I, r].
  */
-export function topSingular(w: Float32Array, O: number, I: number, r: number, niter: number | null, rng: Rng): { u: Float64Array; s: Float64Array; v: Float64Array } {
+export function topSingular(
+  w: Float32Array,
+  O: number,
+  I: number,
+  r: number,
+  niter: number | null,
+  rng: Rng,
+): { u: Float64Array; s: Float64Array; v: Float64Array } {
   const k = Math.min(r + 8, O, I);
   if (r > Math.min(O, I)) throw new Error(`PiSSA: rank ${r} exceeds the weight's smallest dimension ${Math.min(O, I)}`);
   let q = new Float64Array(I * k);
@@ -79,32 +89,36 @@ export function topSingular(w: Float32Array, O: number, I: number, r: number, ni
   for (let it = 0; it < rounds; it++) {
     // wq = W q; q = Wᵀ wq; orthonormalise.
     wq.fill(0);
-    for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) {
-      const x = w[o * I + i] ?? 0;
-      if (x === 0) continue;
-      for (let j = 0; j < k; j++) wq[o * k + j] = (wq[o * k + j] ?? 0) + x * (q[i * k + j] ?? 0);
-    }
+    for (let o = 0; o < O; o++)
+      for (let i = 0; i < I; i++) {
+        const x = w[o * I + i] ?? 0;
+        if (x === 0) continue;
+        for (let j = 0; j < k; j++) wq[o * k + j] = (wq[o * k + j] ?? 0) + x * (q[i * k + j] ?? 0);
+      }
     const next = new Float64Array(I * k);
-    for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) {
-      const x = w[o * I + i] ?? 0;
-      if (x === 0) continue;
-      for (let j = 0; j < k; j++) next[i * k + j] = (next[i * k + j] ?? 0) + x * (wq[o * k + j] ?? 0);
-    }
+    for (let o = 0; o < O; o++)
+      for (let i = 0; i < I; i++) {
+        const x = w[o * I + i] ?? 0;
+        if (x === 0) continue;
+        for (let j = 0; j < k; j++) next[i * k + j] = (next[i * k + j] ?? 0) + x * (wq[o * k + j] ?? 0);
+      }
     orthonormalise(next, I, k);
     q = next;
   }
   // Rayleigh-Ritz: C = (W q)ᵀ (W q) = V_c S² V_cᵀ; V = q V_c; U = W V / S.
   wq.fill(0);
-  for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) {
-    const x = w[o * I + i] ?? 0;
-    for (let j = 0; j < k; j++) wq[o * k + j] = (wq[o * k + j] ?? 0) + x * (q[i * k + j] ?? 0);
-  }
+  for (let o = 0; o < O; o++)
+    for (let i = 0; i < I; i++) {
+      const x = w[o * I + i] ?? 0;
+      for (let j = 0; j < k; j++) wq[o * k + j] = (wq[o * k + j] ?? 0) + x * (q[i * k + j] ?? 0);
+    }
   const c = new Float64Array(k * k);
-  for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) {
-    let sum = 0;
-    for (let o = 0; o < O; o++) sum += (wq[o * k + a] ?? 0) * (wq[o * k + b] ?? 0);
-    c[a * k + b] = sum;
-  }
+  for (let a = 0; a < k; a++)
+    for (let b = 0; b < k; b++) {
+      let sum = 0;
+      for (let o = 0; o < O; o++) sum += (wq[o * k + a] ?? 0) * (wq[o * k + b] ?? 0);
+      c[a * k + b] = sum;
+    }
   const { values, vectors } = symmetricEigen(c, k);
   const order = [...values.keys()].sort((x, y) => (values[y] ?? 0) - (values[x] ?? 0)).slice(0, r);
   const s = new Float64Array(r);
@@ -128,7 +142,15 @@ export function topSingular(w: Float32Array, O: number, I: number, r: number, ni
 }
 
 /** A [r, I], B [O, r] and the residual W − s·B·A ([O, I]) of PiSSA for W [O, I]. */
-export function pissaInit(w: Float32Array, O: number, I: number, r: number, scaling: number, niter: number | null, rng: Rng): { a: Float32Array; b: Float32Array; residual: Float32Array } {
+export function pissaInit(
+  w: Float32Array,
+  O: number,
+  I: number,
+  r: number,
+  scaling: number,
+  niter: number | null,
+  rng: Rng,
+): { a: Float32Array; b: Float32Array; residual: Float32Array } {
   const { u, s, v } = topSingular(w, O, I, r, niter, rng);
   const a = new Float32Array(r * I);
   const b = new Float32Array(O * r);
@@ -138,10 +160,11 @@ export function pissaInit(w: Float32Array, O: number, I: number, r: number, scal
     for (let o = 0; o < O; o++) b[o * r + j] = root * (u[o * r + j] ?? 0);
   }
   const residual = new Float32Array(O * I);
-  for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) {
-    let ba = 0;
-    for (let j = 0; j < r; j++) ba += (b[o * r + j] ?? 0) * (a[j * I + i] ?? 0);
-    residual[o * I + i] = (w[o * I + i] ?? 0) - scaling * ba;
-  }
+  for (let o = 0; o < O; o++)
+    for (let i = 0; i < I; i++) {
+      let ba = 0;
+      for (let j = 0; j < r; j++) ba += (b[o * r + j] ?? 0) * (a[j * I + i] ?? 0);
+      residual[o * I + i] = (w[o * I + i] ?? 0) - scaling * ba;
+    }
   return { a, b, residual };
 }

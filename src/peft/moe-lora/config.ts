@@ -13,7 +13,15 @@
  *   base_model.model.<path>.moe_lora.experts_B.<e>.weight [out, r]
  */
 import { FieldReader } from '../../io/json.js';
-import { BASE_FIELDS, baseFieldsJson, intsField, namesField, readBaseFields, sortedJson, type PeftConfigBase } from '../config.js';
+import {
+  BASE_FIELDS,
+  baseFieldsJson,
+  intsField,
+  namesField,
+  readBaseFields,
+  sortedJson,
+  type PeftConfigBase,
+} from '../config.js';
 import type { TargetSpec } from '../tuner.js';
 
 export interface MoeLoraConfig extends PeftConfigBase, TargetSpec {
@@ -30,37 +38,92 @@ export interface MoeLoraConfig extends PeftConfigBase, TargetSpec {
   seed: number;
 }
 
+/** A mixture-of-LoRA-experts config with defaults filled in. */
 export function moeLoraConfig(partial: Partial<MoeLoraConfig> = {}): MoeLoraConfig {
   const c: MoeLoraConfig = {
-    peftType: 'MOE_LORA', taskType: 'CAUSAL_LM', baseModelNameOrPath: null, revision: null, inferenceMode: false,
-    targetModules: null, excludeModules: null, layersToTransform: null, layersPattern: null,
-    r: 8, loraAlpha: 8, loraDropout: 0, useRslora: false, numExperts: 4, topK: null, routerAuxLossCoef: 0.01, modulesToSave: null, seed: 0, ...partial,
+    peftType: 'MOE_LORA',
+    taskType: 'CAUSAL_LM',
+    baseModelNameOrPath: null,
+    revision: null,
+    inferenceMode: false,
+    targetModules: null,
+    excludeModules: null,
+    layersToTransform: null,
+    layersPattern: null,
+    r: 8,
+    loraAlpha: 8,
+    loraDropout: 0,
+    useRslora: false,
+    numExperts: 4,
+    topK: null,
+    routerAuxLossCoef: 0.01,
+    modulesToSave: null,
+    seed: 0,
+    ...partial,
   };
   if (!Number.isSafeInteger(c.r) || c.r < 1) throw new Error(`MOE_LORA: r must be a positive integer, got ${c.r}`);
-  if (!Number.isSafeInteger(c.numExperts) || c.numExperts < 2) throw new Error(`MOE_LORA: num_experts must be an integer >= 2, got ${c.numExperts}`);
-  if (c.topK !== null && (!Number.isSafeInteger(c.topK) || c.topK < 1 || c.topK > c.numExperts)) throw new Error(`MOE_LORA: top_k must be null or an integer in [1, num_experts], got ${c.topK}`);
-  if (!(c.loraDropout >= 0 && c.loraDropout < 1)) throw new Error(`MOE_LORA: lora_dropout must be in [0, 1), got ${c.loraDropout}`);
+  if (!Number.isSafeInteger(c.numExperts) || c.numExperts < 2)
+    throw new Error(`MOE_LORA: num_experts must be an integer >= 2, got ${c.numExperts}`);
+  if (c.topK !== null && (!Number.isSafeInteger(c.topK) || c.topK < 1 || c.topK > c.numExperts))
+    throw new Error(`MOE_LORA: top_k must be null or an integer in [1, num_experts], got ${c.topK}`);
+  if (!(c.loraDropout >= 0 && c.loraDropout < 1))
+    throw new Error(`MOE_LORA: lora_dropout must be in [0, 1), got ${c.loraDropout}`);
   return c;
 }
 
-export const MOE_LORA_FIELDS: readonly string[] = [...BASE_FIELDS, 'r', 'lora_alpha', 'lora_dropout', 'use_rslora', 'target_modules', 'exclude_modules',
-  'layers_to_transform', 'layers_pattern', 'modules_to_save', 'num_experts', 'top_k', 'router_aux_loss_coef'];
+export const MOE_LORA_FIELDS: readonly string[] = [
+  ...BASE_FIELDS,
+  'r',
+  'lora_alpha',
+  'lora_dropout',
+  'use_rslora',
+  'target_modules',
+  'exclude_modules',
+  'layers_to_transform',
+  'layers_pattern',
+  'modules_to_save',
+  'num_experts',
+  'top_k',
+  'router_aux_loss_coef',
+];
 
+/** Parses and validates a mixture-of-LoRA-experts config read from a file. */
 export function moeLoraConfigFromJson(json: Record<string, unknown>, label: string): MoeLoraConfig {
   const f = new FieldReader(label, json);
   return moeLoraConfig({
-    ...readBaseFields(f), r: f.int('r', 8), loraAlpha: f.num('lora_alpha', 8), loraDropout: f.num('lora_dropout', 0), useRslora: f.bool('use_rslora', false),
-    targetModules: namesField(f, 'target_modules'), excludeModules: namesField(f, 'exclude_modules'), layersToTransform: intsField(f, 'layers_to_transform'),
-    layersPattern: namesField(f, 'layers_pattern'), modulesToSave: namesField(f, 'modules_to_save', false) as string[] | null,
-    numExperts: f.int('num_experts', 4), topK: f.optInt('top_k', 1), routerAuxLossCoef: f.num('router_aux_loss_coef', 0.01),
+    ...readBaseFields(f),
+    r: f.int('r', 8),
+    loraAlpha: f.num('lora_alpha', 8),
+    loraDropout: f.num('lora_dropout', 0),
+    useRslora: f.bool('use_rslora', false),
+    targetModules: namesField(f, 'target_modules'),
+    excludeModules: namesField(f, 'exclude_modules'),
+    layersToTransform: intsField(f, 'layers_to_transform'),
+    layersPattern: namesField(f, 'layers_pattern'),
+    modulesToSave: namesField(f, 'modules_to_save', false) as string[] | null,
+    numExperts: f.int('num_experts', 4),
+    topK: f.optInt('top_k', 1),
+    routerAuxLossCoef: f.num('router_aux_loss_coef', 0.01),
   });
 }
 
+/** A mixture-of-LoRA-experts config as it is written to adapter_config.json. */
 export function moeLoraConfigToJson(c: MoeLoraConfig): Record<string, unknown> {
-  const list = (v: string | readonly string[] | null | undefined): unknown => (v === undefined ? null : typeof v === 'string' || v === null ? v : [...v].sort());
+  const list = (v: string | readonly string[] | null | undefined): unknown =>
+    v === undefined ? null : typeof v === 'string' || v === null ? v : [...v].sort();
   return sortedJson({
-    ...baseFieldsJson(c), exclude_modules: list(c.excludeModules), layers_pattern: c.layersPattern ?? null, layers_to_transform: c.layersToTransform ?? null,
-    lora_alpha: c.loraAlpha, lora_dropout: c.loraDropout, modules_to_save: c.modulesToSave, num_experts: c.numExperts, r: c.r,
-    router_aux_loss_coef: c.routerAuxLossCoef, target_modules: list(c.targetModules), top_k: c.topK, use_rslora: c.useRslora,
+    ...baseFieldsJson(c),
+    exclude_modules: list(c.excludeModules),
+    layers_pattern: c.layersPattern ?? null,
+    layers_to_transform: c.layersToTransform ?? null,
+    lora_alpha: c.loraAlpha,
+    lora_dropout: c.loraDropout,
+    modules_to_save: c.modulesToSave,
+    num_experts: c.numExperts,
+    r: c.r,
+    router_aux_loss_coef: c.routerAuxLossCoef,
+    target_modules: list(c.targetModules),
+    top_k: c.topK,
+    use_rslora: c.useRslora,
   });
 }

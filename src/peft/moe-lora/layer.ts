@@ -30,7 +30,18 @@ export class MoeExperts extends Module {
     return this.last.probs;
   }
 
-  constructor(inF: number, outF: number, readonly opts: { r: number; numExperts: number; topK: number | null; scaling: number; dropout: number; seed: number }) {
+  constructor(
+    inF: number,
+    outF: number,
+    readonly opts: {
+      r: number;
+      numExperts: number;
+      topK: number | null;
+      scaling: number;
+      dropout: number;
+      seed: number;
+    },
+  ) {
     super();
     const rng = new Rng(opts.seed);
     const { r, numExperts: E } = opts;
@@ -55,7 +66,9 @@ export class MoeExperts extends Module {
     const g = logits.f32;
     const mask = new Float32Array(g.length);
     for (let row = 0; row < g.length / E; row++) {
-      const order = Array.from({ length: E }, (_, e) => e).sort((a, b) => (g[row * E + b] ?? 0) - (g[row * E + a] ?? 0));
+      const order = Array.from({ length: E }, (_, e) => e).sort(
+        (a, b) => (g[row * E + b] ?? 0) - (g[row * E + a] ?? 0),
+      );
       for (const e of order.slice(k)) mask[row * E + e] = -1e30;
     }
     return F.softmax(F.add(logits, new Tensor(mask, logits.shape)), -1);
@@ -74,7 +87,9 @@ export class MoeLoraLinear extends TunerLayer {
     this.rng = new Rng(seed ^ 0x2545f491);
   }
 
-  get weight(): Tensor { return this.base_layer.weight; }
+  get weight(): Tensor {
+    return this.base_layer.weight;
+  }
 
   adapterNames(): string[] {
     return this.moe_lora.keys();
@@ -102,7 +117,8 @@ export class MoeLoraLinear extends TunerLayer {
       const xd = F.dropout(x, m.opts.dropout, this.rng, this.training);
       const w = m.weights(x);
       for (let e = 0; e < m.opts.numExperts; e++) {
-        const A = m.experts_A[e], B = m.experts_B[e];
+        const A = m.experts_A[e],
+          B = m.experts_B[e];
         if (!A || !B) continue;
         const out = F.linear(F.linear(xd, A.weight), B.weight, null, { alpha: m.opts.scaling });
         y = F.add(y, F.mul(out, F.slice(w, w.ndim - 1, e, e + 1)));

@@ -13,15 +13,26 @@ import { addModulesToSave, defaultTargets, selectTargets, tunerLayers } from '..
 import { MOE_LORA_FIELDS, moeLoraConfigFromJson, moeLoraConfigToJson, type MoeLoraConfig } from './config.js';
 import { MoeLoraLinear, loadBalancingLoss } from './layer.js';
 
+/** Wraps the targeted layers of a model in mixture-of-LoRA-experts layers; returns the wrapped paths. */
 export function injectMoeLora(model: Module, config: MoeLoraConfig, name: string): string[] {
   const targets = config.targetModules ?? defaultTargets(model, DEFAULT_LORA_TARGETS, 'MOE_LORA');
-  const hits = selectTargets(model, { ...config, targetModules: targets }, 'MOE_LORA', { modulesToSave: config.modulesToSave });
+  const hits = selectTargets(model, { ...config, targetModules: targets }, 'MOE_LORA', {
+    modulesToSave: config.modulesToSave,
+  });
   const scaling = loraScaling(config);
   hits.forEach(([path, m], i) => {
     if (/(^|\.)lm_head$/.test(path)) throw new Error(`MOE_LORA: target "${path}" is the output head; not supported`);
-    const opts = { r: config.r, numExperts: config.numExperts, topK: config.topK, scaling, dropout: config.loraDropout, seed: config.seed * 7919 + i };
+    const opts = {
+      r: config.r,
+      numExperts: config.numExperts,
+      topK: config.topK,
+      scaling,
+      dropout: config.loraDropout,
+      seed: config.seed * 7919 + i,
+    };
     if (m instanceof MoeLoraLinear) return m.addAdapter(name, opts);
-    if (!(m instanceof Linear)) throw new Error(`MOE_LORA: target "${path}" is a ${m.constructor.name}; experts need Linear layers`);
+    if (!(m instanceof Linear))
+      throw new Error(`MOE_LORA: target "${path}" is a ${m.constructor.name}; experts need Linear layers`);
     const layer = new MoeLoraLinear(m, i);
     layer.addAdapter(name, opts);
     model.setModule(path, layer);
@@ -31,6 +42,7 @@ export function injectMoeLora(model: Module, config: MoeLoraConfig, name: string
   return hits.map(([p]) => p);
 }
 
+/** The mixture-of-LoRA-experts method as the PEFT registry sees it. */
 export const MOE_LORA: PeftMethod<MoeLoraConfig> = {
   peftType: 'MOE_LORA',
   prefix: 'moe_',
@@ -39,7 +51,11 @@ export const MOE_LORA: PeftMethod<MoeLoraConfig> = {
   toJson: moeLoraConfigToJson,
   resolve(config, model) {
     const { names } = withTaskHeads(config.modulesToSave, config.taskType);
-    return { ...config, targetModules: config.targetModules ?? defaultTargets(model, DEFAULT_LORA_TARGETS, 'MOE_LORA'), modulesToSave: names };
+    return {
+      ...config,
+      targetModules: config.targetModules ?? defaultTargets(model, DEFAULT_LORA_TARGETS, 'MOE_LORA'),
+      modulesToSave: names,
+    };
   },
   add(host, config, name) {
     injectMoeLora(host.model, config, name);
@@ -51,7 +67,10 @@ export const MOE_LORA: PeftMethod<MoeLoraConfig> = {
         if (probs) losses.push(loadBalancingLoss(probs));
       }
       if (!losses.length || config.routerAuxLossCoef === 0) return null;
-      return F.scale(losses.reduce((a, b) => F.add(a, b)), config.routerAuxLossCoef / losses.length);
+      return F.scale(
+        losses.reduce((a, b) => F.add(a, b)),
+        config.routerAuxLossCoef / losses.length,
+      );
     });
   },
 };

@@ -67,12 +67,22 @@ export class PromptEncoder extends PromptSource {
   lstm_head: LSTM | null = null;
   mlp_head: Module[];
 
-  constructor(P: number, d: number, opts: { type: 'MLP' | 'LSTM'; hidden: number; numLayers: number; dropout: number; seed: number }) {
+  constructor(
+    P: number,
+    d: number,
+    opts: { type: 'MLP' | 'LSTM'; hidden: number; numLayers: number; dropout: number; seed: number },
+  ) {
     const rng = new Rng(opts.seed);
     super(trainableEmbedding(P, d, rng));
     const h = opts.hidden;
     if (opts.type === 'MLP') {
-      this.mlp_head = [new Linear(d, h, { rng }), new EncoderActivation('relu'), new Linear(h, h, { rng }), new EncoderActivation('relu'), new Linear(h, d, { rng })];
+      this.mlp_head = [
+        new Linear(d, h, { rng }),
+        new EncoderActivation('relu'),
+        new Linear(h, h, { rng }),
+        new EncoderActivation('relu'),
+        new Linear(h, d, { rng }),
+      ];
     } else {
       this.lstm_head = new LSTM(d, h, { numLayers: opts.numLayers, bidirectional: true, dropout: opts.dropout, rng });
       this.mlp_head = [new Linear(2 * h, 2 * h, { rng }), new EncoderActivation('relu'), new Linear(2 * h, d, { rng })];
@@ -97,7 +107,11 @@ export class PrefixEncoder extends PromptSource {
   constructor(P: number, d: number, hidden: number, outDim: number, seed: number) {
     const rng = new Rng(seed);
     super(trainableEmbedding(P, d, rng));
-    this.transform = [new Linear(d, hidden, { rng }), new EncoderActivation('tanh'), new Linear(hidden, outDim, { rng })];
+    this.transform = [
+      new Linear(d, hidden, { rng }),
+      new EncoderActivation('tanh'),
+      new Linear(hidden, outDim, { rng }),
+    ];
   }
 
   output(): Tensor {

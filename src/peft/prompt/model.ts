@@ -26,8 +26,13 @@ import { loadTensorsInto, toRaw } from '../adapter-folder.js';
 import { writeSafetensors } from '../../io/safetensors.js';
 import type { PeftHost, PeftMethod } from '../method.js';
 import {
-  PREFIX_TUNING_FIELDS, PROMPT_TUNING_FIELDS, P_TUNING_FIELDS, promptConfigFromJson, promptConfigToJson,
-  type PromptConfig, type PromptTuningConfig,
+  PREFIX_TUNING_FIELDS,
+  PROMPT_TUNING_FIELDS,
+  P_TUNING_FIELDS,
+  promptConfigFromJson,
+  promptConfigToJson,
+  type PromptConfig,
+  type PromptTuningConfig,
 } from './config.js';
 import { PrefixEncoder, PromptEmbedding, PromptEncoder, type PromptSource } from './encoders.js';
 
@@ -35,20 +40,45 @@ import { PrefixEncoder, PromptEmbedding, PromptEncoder, type PromptSource } from
 export const PROMPT_ENCODER_FILE = 'prompt_encoder.safetensors';
 
 /** What the prompt methods need to know about a model. */
-interface Geometry { hidden: number; layers: number; heads: number; kvHeads: number; headDim: number; vocab: number; bert: boolean }
+interface Geometry {
+  hidden: number;
+  layers: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  vocab: number;
+  bert: boolean;
+}
 
 function geometry(model: Module): Geometry {
   const c = (model as unknown as { config?: Record<string, unknown> }).config ?? {};
-  const num = (k: string): number | undefined => (typeof c[k] === 'number' ? c[k] as number : undefined);
-  const hidden = num('hiddenSize'), layers = num('numHiddenLayers'), heads = num('numAttentionHeads'), vocab = num('vocabSize');
-  if (hidden === undefined || layers === undefined || heads === undefined || vocab === undefined) throw new Error('prompt learning: the model has no config with hiddenSize / numHiddenLayers / numAttentionHeads / vocabSize');
+  const num = (k: string): number | undefined => (typeof c[k] === 'number' ? (c[k] as number) : undefined);
+  const hidden = num('hiddenSize'),
+    layers = num('numHiddenLayers'),
+    heads = num('numAttentionHeads'),
+    vocab = num('vocabSize');
+  if (hidden === undefined || layers === undefined || heads === undefined || vocab === undefined)
+    throw new Error(
+      'prompt learning: the model has no config with hiddenSize / numHiddenLayers / numAttentionHeads / vocabSize',
+    );
   const kvHeads = num('numKeyValueHeads') ?? heads;
-  return { hidden, layers, heads, kvHeads, headDim: num('headDim') ?? hidden / heads, vocab, bert: c.family === 'bert' };
+  return {
+    hidden,
+    layers,
+    heads,
+    kvHeads,
+    headDim: num('headDim') ?? hidden / heads,
+    vocab,
+    bert: c.family === 'bert',
+  };
 }
 
 /** Word embeddings [B, T, d] of ids as the model itself computes them. */
 function embedTokens(model: Module, ids: Int32Array, B: number): Tensor {
-  const m = model as unknown as { embedTokens?: (ids: Int32Array, b: number) => Tensor; bert?: { embedTokens(ids: Int32Array, b: number): Tensor } };
+  const m = model as unknown as {
+    embedTokens?: (ids: Int32Array, b: number) => Tensor;
+    bert?: { embedTokens(ids: Int32Array, b: number): Tensor };
+  };
   if (m.embedTokens) return m.embedTokens(ids, B);
   if (m.bert) return m.bert.embedTokens(ids, B);
   throw new Error('prompt learning: the model cannot embed tokens (no embedTokens)');
@@ -68,10 +98,18 @@ function resolvePrompt<C extends PromptConfig>(config: C, model: Module): C {
     numLayers: g.layers,
     numTransformerSubmodules: 1,
   };
-  const field: Record<keyof typeof want, string> = { tokenDim: 'token_dim', numAttentionHeads: 'num_attention_heads', numLayers: 'num_layers', numTransformerSubmodules: 'num_transformer_submodules' };
+  const field: Record<keyof typeof want, string> = {
+    tokenDim: 'token_dim',
+    numAttentionHeads: 'num_attention_heads',
+    numLayers: 'num_layers',
+    numTransformerSubmodules: 'num_transformer_submodules',
+  };
   for (const k of Object.keys(want) as Array<keyof typeof want>) {
     const have = config[k];
-    if (have !== null && have !== want[k]) throw new Error(`${config.peftType}: ${field[k]} is ${have} but the model needs ${want[k]} (an adapter for another base model?)`);
+    if (have !== null && have !== want[k])
+      throw new Error(
+        `${config.peftType}: ${field[k]} is ${have} but the model needs ${want[k]} (an adapter for another base model?)`,
+      );
   }
   return { ...config, ...want };
 }
@@ -92,7 +130,14 @@ function buildEncoder(c: PromptConfig, model: Module, direct: boolean): PromptSo
     if (!direct && c.peftType === 'PROMPT_TUNING') initPromptTuning(e, c, model, rng);
     return new PromptEmbedding(e);
   }
-  if (c.peftType === 'P_TUNING') return new PromptEncoder(P, d, { type: c.encoderReparameterizationType, hidden: c.encoderHiddenSize ?? d, numLayers: c.encoderNumLayers, dropout: c.encoderDropout, seed: c.seed });
+  if (c.peftType === 'P_TUNING')
+    return new PromptEncoder(P, d, {
+      type: c.encoderReparameterizationType,
+      hidden: c.encoderHiddenSize ?? d,
+      numLayers: c.encoderNumLayers,
+      dropout: c.encoderDropout,
+      seed: c.seed,
+    });
   return new PrefixEncoder(P, d, c.encoderHiddenSize ?? d, outputDim(c), c.seed);
 }
 
@@ -118,7 +163,12 @@ function initPromptTuning(e: Embedding, c: PromptTuningConfig, model: Module, rn
 /** [P, d] -> [B, P, d] (gradients sum over the batch). */
 function repeatBatch(x: Tensor, B: number): Tensor {
   const one = F.reshape(x, [1, ...x.shape]);
-  return B === 1 ? one : F.concat(Array.from({ length: B }, () => one), 0);
+  return B === 1
+    ? one
+    : F.concat(
+        Array.from({ length: B }, () => one),
+        0,
+      );
 }
 
 /** Insert `n` copies of `value` per row at column `at` of a [B, T] array. */
@@ -146,7 +196,8 @@ export function prefixFromFlat(flat: Tensor, layers: number, heads: number, head
   const perm = F.permute(F.reshape(flat, [P, 2 * layers, heads, headDim]), [1, 2, 0, 3]); // [2L, H, P, D]
   const out: Array<{ k: Tensor; v: Tensor }> = [];
   for (let l = 0; l < layers; l++) {
-    const part = (kv: number): Tensor => repeatBatch(F.reshape(F.slice(perm, 0, 2 * l + kv, 2 * l + kv + 1), [heads, P, headDim]), B);
+    const part = (kv: number): Tensor =>
+      repeatBatch(F.reshape(F.slice(perm, 0, 2 * l + kv, 2 * l + kv + 1), [heads, P, headDim]), B);
     out.push({ k: part(0), v: part(1) });
   }
   return out;
@@ -161,7 +212,10 @@ function installHook(host: PeftHost, c: PromptConfig, name: string): void {
     if (!encoder) throw new Error(`prompt adapter "${name}" has no encoder`);
     const B = typeof input.batchSize === 'number' ? input.batchSize : 1;
     const mask = input.attentionMask as Uint8Array | undefined;
-    if (input.positionIds !== undefined) throw new Error(`${c.peftType}: positionIds cannot be combined with prompt learning (positions follow the virtual tokens)`);
+    if (input.positionIds !== undefined)
+      throw new Error(
+        `${c.peftType}: positionIds cannot be combined with prompt learning (positions follow the virtual tokens)`,
+      );
     if (c.peftType === 'PREFIX_TUNING') {
       const prefix = prefixFromFlat(encoder.output(), g.layers, c.numAttentionHeads ?? g.kvHeads, g.headDim, B);
       const next: Record<string, unknown> = { ...input, prefix };
@@ -185,8 +239,10 @@ function installHook(host: PeftHost, c: PromptConfig, name: string): void {
     if (mask) next.attentionMask = insertCols(mask, B, at, P, 1);
     if (input.tokenTypeIds instanceof Int32Array) next.tokenTypeIds = insertCols(input.tokenTypeIds, B, at, P, 0);
     const labels = input.labels;
-    if (labels instanceof Int32Array && (!g.bert || labels.length === B * T)) next.labels = insertCols(labels, B, at, P, -100);
-    if (input.startPositions !== undefined || input.endPositions !== undefined) throw new Error(`${c.peftType}: question answering with virtual tokens is not supported`);
+    if (labels instanceof Int32Array && (!g.bert || labels.length === B * T))
+      next.labels = insertCols(labels, B, at, P, -100);
+    if (input.startPositions !== undefined || input.endPositions !== undefined)
+      throw new Error(`${c.peftType}: question answering with virtual tokens is not supported`);
     return {
       input: next,
       finish: (out) => {
@@ -224,9 +280,12 @@ function promptMethod(peftType: PromptConfig['peftType'], fields: readonly strin
       return new Map([['prompt_embeddings', new Tensor(Float32Array.from(out.f32), out.shape)]]);
     },
     loadTargets(host, config, name) {
-      const t = new Tensor(new Float32Array(config.numVirtualTokens * outputDim(config)), [config.numVirtualTokens, outputDim(config)]);
+      const t = new Tensor(new Float32Array(config.numVirtualTokens * outputDim(config)), [
+        config.numVirtualTokens,
+        outputDim(config),
+      ]);
       let m = encoderState.get(host);
-      if (!m) encoderState.set(host, (m = new Map()));
+      if (!m) encoderState.set(host, (m = new Map<string, Tensor>()));
       m.set(name, t);
       return new Map([['prompt_embeddings', t]]);
     },
@@ -244,11 +303,16 @@ function promptMethod(peftType: PromptConfig['peftType'], fields: readonly strin
         const out = noGrad(() => enc.output()).f32;
         let diff = 0;
         for (let i = 0; i < out.length; i++) diff = Math.max(diff, Math.abs((out[i] ?? 0) - (saved.f32[i] ?? 0)));
-        if (diff > 1e-4) throw new Error(`${file}: the encoder's output differs from prompt_embeddings by ${diff}; the two files do not belong together`);
+        if (diff > 1e-4)
+          throw new Error(
+            `${file}: the encoder's output differs from prompt_embeddings by ${diff}; the two files do not belong together`,
+          );
         return;
       }
       if (!enc.direct) {
-        warn(`${dir}: no ${PROMPT_ENCODER_FILE}; training continues on the saved virtual tokens directly (the ${config.peftType} encoder network is not in PEFT's file)`);
+        warn(
+          `${dir}: no ${PROMPT_ENCODER_FILE}; training continues on the saved virtual tokens directly (the ${config.peftType} encoder network is not in PEFT's file)`,
+        );
         enc = buildEncoder(config, host.model, true);
         host.prompt_encoder.set(name, enc);
       }
@@ -262,6 +326,9 @@ function promptMethod(peftType: PromptConfig['peftType'], fields: readonly strin
   };
 }
 
+/** The prompt-tuning method as the PEFT registry sees it. */
 export const PROMPT_TUNING = promptMethod('PROMPT_TUNING', PROMPT_TUNING_FIELDS);
+/** The P-tuning method as the PEFT registry sees it. */
 export const P_TUNING = promptMethod('P_TUNING', P_TUNING_FIELDS);
+/** The prefix-tuning method as the PEFT registry sees it. */
 export const PREFIX_TUNING = promptMethod('PREFIX_TUNING', PREFIX_TUNING_FIELDS);

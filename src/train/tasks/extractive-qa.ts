@@ -48,19 +48,31 @@ export interface QaFeatureOptions {
  * question keeps its tokens (left whitespace stripped, as run_qa does); it must leave room for the context.
  * @throws when the question leaves no room for the context, or docStride ≥ the window length.
  */
-export function prepareQaFeatures(tokenizer: PreTrainedTokenizer, examples: readonly QaExample[], options: QaFeatureOptions = {}): QaFeature[] {
+export function prepareQaFeatures(
+  tokenizer: PreTrainedTokenizer,
+  examples: readonly QaExample[],
+  options: QaFeatureOptions = {},
+): QaFeature[] {
   const maxLength = options.maxLength ?? 384;
   const docStride = options.docStride ?? 128;
-  if (!Number.isInteger(docStride) || docStride < 0) throw new Error(`prepareQaFeatures: docStride must be a non-negative integer, got ${docStride}`);
+  if (!Number.isInteger(docStride) || docStride < 0)
+    throw new Error(`prepareQaFeatures: docStride must be a non-negative integer, got ${docStride}`);
   const layout = specialTokenLayout(tokenizer).pair;
   const cls = tokenizer.clsTokenId;
   const features: QaFeature[] = [];
   examples.forEach((example, exampleIndex) => {
     const question = tokenizer.encode(example.question.trimStart(), { addSpecialTokens: false });
     const context: TokenSpan[] = tokenOffsets(tokenizer, example.context);
-    const windowLength = maxLength - question.length - layout.prefix.length - layout.middle.length - layout.suffix.length;
-    if (windowLength < 1) throw new Error(`prepareQaFeatures: example ${example.id}: the question (${question.length} tokens) leaves no room for the context in maxLength ${maxLength}`);
-    if (docStride >= windowLength) throw new Error(`prepareQaFeatures: docStride ${docStride} must be smaller than the context window (${windowLength} tokens)`);
+    const windowLength =
+      maxLength - question.length - layout.prefix.length - layout.middle.length - layout.suffix.length;
+    if (windowLength < 1)
+      throw new Error(
+        `prepareQaFeatures: example ${example.id}: the question (${question.length} tokens) leaves no room for the context in maxLength ${maxLength}`,
+      );
+    if (docStride >= windowLength)
+      throw new Error(
+        `prepareQaFeatures: docStride ${docStride} must be smaller than the context window (${windowLength} tokens)`,
+      );
     const answer = example.answers;
     const startChar = answer?.answerStart[0];
     const answerText = answer?.text[0];
@@ -88,13 +100,23 @@ export function prepareQaFeatures(tokenizer: PreTrainedTokenizer, examples: read
         let first = contextStart;
         let last = contextStart + window.length - 1;
         if ((offsets[first]?.[0] ?? Infinity) <= startChar && (offsets[last]?.[1] ?? -Infinity) >= endChar) {
-          while (first < offsets.length && offsets[first] !== null && (offsets[first]?.[0] ?? Infinity) <= startChar) first++;
+          while (first < offsets.length && offsets[first] !== null && (offsets[first]?.[0] ?? Infinity) <= startChar)
+            first++;
           startPosition = first - 1;
           while (last >= contextStart && (offsets[last]?.[1] ?? -Infinity) >= endChar) last--;
           endPosition = last + 1;
         }
       }
-      features.push({ exampleIndex, inputIds, attentionMask: inputIds.map(() => 1), tokenTypeIds, offsets, startPosition, endPosition, clsIndex });
+      features.push({
+        exampleIndex,
+        inputIds,
+        attentionMask: inputIds.map(() => 1),
+        tokenTypeIds,
+        offsets,
+        startPosition,
+        endPosition,
+        clsIndex,
+      });
       if (start + windowLength >= context.length) break;
     }
   });
@@ -154,7 +176,9 @@ export function postprocessQaPredictions(
   const nBestSize = options.nBestSize ?? 20;
   const maxAnswerLength = options.maxAnswerLength ?? 30;
   if (startLogits.length !== features.length || endLogits.length !== features.length) {
-    throw new Error(`postprocessQaPredictions: ${features.length} features but ${startLogits.length} start and ${endLogits.length} end logit rows`);
+    throw new Error(
+      `postprocessQaPredictions: ${features.length} features but ${startLogits.length} start and ${endLogits.length} end logit rows`,
+    );
   }
   const byExample = new Map<number, number[]>();
   features.forEach((f, i) => {
@@ -170,7 +194,9 @@ export function postprocessQaPredictions(
       const ends = endLogits[fi];
       if (feature === undefined || starts === undefined || ends === undefined) continue;
       if (starts.length !== feature.offsets.length || ends.length !== feature.offsets.length) {
-        throw new Error(`postprocessQaPredictions: feature ${fi} has ${feature.offsets.length} tokens but ${starts.length}/${ends.length} logits`);
+        throw new Error(
+          `postprocessQaPredictions: feature ${fi} has ${feature.offsets.length} tokens but ${starts.length}/${ends.length} logits`,
+        );
       }
       for (const s of topIndices(starts, nBestSize)) {
         for (const e of topIndices(ends, nBestSize)) {
@@ -189,8 +215,15 @@ export function postprocessQaPredictions(
       .map((c, i) => [c, i] as const)
       .sort((a, b) => b[0].score - a[0].score || a[1] - b[1])
       .slice(0, nBestSize)
-      .map(([c]) => ({ text: example.context.slice(c.offsets[0], c.offsets[1]), score: c.score, startLogit: c.startLogit, endLogit: c.endLogit, probability: 0 }));
-    if (best.length === 0 || (best.length === 1 && best[0]?.text === '')) best.unshift({ text: 'empty', score: 0, startLogit: 0, endLogit: 0, probability: 0 });
+      .map(([c]) => ({
+        text: example.context.slice(c.offsets[0], c.offsets[1]),
+        score: c.score,
+        startLogit: c.startLogit,
+        endLogit: c.endLogit,
+        probability: 0,
+      }));
+    if (best.length === 0 || (best.length === 1 && best[0]?.text === ''))
+      best.unshift({ text: 'empty', score: 0, startLogit: 0, endLogit: 0, probability: 0 });
     let maxScore = -Infinity;
     for (const c of best) maxScore = Math.max(maxScore, c.score);
     const exps = best.map((c) => Math.exp(c.score - maxScore));
@@ -217,6 +250,10 @@ export function qaMetrics(
     if (!e.answers || e.answers.text.length === 0) throw new Error(`qaMetrics: example ${e.id} has no gold answer`);
     return [...e.answers.text];
   });
-  const result = computeMetric('squad', { predictions: examples.map((e) => byId.get(e.id) ?? ''), references }, options.variant === undefined ? {} : { variant: options.variant });
+  const result = computeMetric(
+    'squad',
+    { predictions: examples.map((e) => byId.get(e.id) ?? ''), references },
+    options.variant === undefined ? {} : { variant: options.variant },
+  );
   return { exact_match: Number(result.exact_match), f1: Number(result.f1) };
 }

@@ -33,7 +33,8 @@ export function buildLabelMap(tagSequences: readonly (readonly string[])[], labe
   if (labels !== undefined) {
     list = [...labels];
     if (new Set(list).size !== list.length) throw new Error('buildLabelMap: labels has duplicates');
-    for (const tag of seen) if (!list.includes(tag)) throw new Error(`buildLabelMap: tag ${JSON.stringify(tag)} is not among the labels`);
+    for (const tag of seen)
+      if (!list.includes(tag)) throw new Error(`buildLabelMap: tag ${JSON.stringify(tag)} is not among the labels`);
   } else {
     list = [...seen].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
@@ -55,7 +56,8 @@ export function alignLabelsWithTokens(wordIds: readonly (number | null)[], wordL
     }
     const label = word === previous ? IGNORE_INDEX : wordLabels[word];
     previous = word;
-    if (label === undefined) throw new Error(`alignLabelsWithTokens: token of word ${word} but only ${wordLabels.length} word labels`);
+    if (label === undefined)
+      throw new Error(`alignLabelsWithTokens: token of word ${word} but only ${wordLabels.length} word labels`);
     return label;
   });
 }
@@ -90,11 +92,13 @@ export function encodeTokenClassification(
   labelMap: LabelMap,
   options: TokenClassificationOptions = {},
 ): TokenClassificationFeature {
-  if (tags !== null && tags.length !== words.length) throw new Error(`encodeTokenClassification: ${words.length} words but ${tags.length} tags`);
+  if (tags !== null && tags.length !== words.length)
+    throw new Error(`encodeTokenClassification: ${words.length} words but ${tags.length} tags`);
   const wordStarts: number[] = [];
   let text = '';
   words.forEach((word, i) => {
-    if (typeof word !== 'string' || word.trim() === '') throw new Error(`encodeTokenClassification: word ${i} is empty or not a string`);
+    if (typeof word !== 'string' || word.trim() === '')
+      throw new Error(`encodeTokenClassification: word ${i} is empty or not a string`);
     if (i > 0) text += ' ';
     wordStarts.push(text.length);
     text += word;
@@ -112,17 +116,25 @@ export function encodeTokenClassification(
   const layout = specialTokenLayout(tokenizer).single;
   const maxLength = options.maxLength ?? tokenizer.modelMaxLength;
   const budget = maxLength - layout.prefix.length - layout.suffix.length;
-  if (budget < 1) throw new Error(`encodeTokenClassification: maxLength ${maxLength} leaves no room besides the special tokens`);
+  if (budget < 1)
+    throw new Error(`encodeTokenClassification: maxLength ${maxLength} leaves no room besides the special tokens`);
   // Tokens with an empty span (a bare space marker) belong to no word and are left out.
-  const spans = tokenOffsets(tokenizer, text).filter((s) => s.end > s.start).slice(0, budget);
+  const spans = tokenOffsets(tokenizer, text)
+    .filter((s) => s.end > s.start)
+    .slice(0, budget);
   const inputIds = [...layout.prefix, ...spans.map((s) => s.id), ...layout.suffix];
-  const wordIds: (number | null)[] = [...layout.prefix.map(() => null), ...spans.map((s) => wordOf(s.start)), ...layout.suffix.map(() => null)];
+  const wordIds: (number | null)[] = [
+    ...layout.prefix.map(() => null),
+    ...spans.map((s) => wordOf(s.start)),
+    ...layout.suffix.map(() => null),
+  ];
   const tokenTypeIds = [...layout.prefixTypes, ...spans.map(() => layout.typeId), ...layout.suffixTypes];
   let labels: number[] = [];
   if (tags !== null) {
     const wordLabels = tags.map((tag, i) => {
       const id = labelMap.labelToId.get(tag);
-      if (id === undefined) throw new Error(`encodeTokenClassification: tag ${JSON.stringify(tag)} of word ${i} is not in the label map`);
+      if (id === undefined)
+        throw new Error(`encodeTokenClassification: tag ${JSON.stringify(tag)} of word ${i} is not in the label map`);
       return id;
     });
     labels = alignLabelsWithTokens(wordIds, wordLabels);
@@ -144,14 +156,16 @@ export function wordLevelPredictions(
   numWords: number,
   fallback = 'O',
 ): string[] {
-  if (predictions.length !== wordIds.length) throw new Error(`wordLevelPredictions: ${predictions.length} predictions for ${wordIds.length} tokens`);
+  if (predictions.length !== wordIds.length)
+    throw new Error(`wordLevelPredictions: ${predictions.length} predictions for ${wordIds.length} tokens`);
   const tags = new Array<string>(numWords).fill(fallback);
   const done = new Set<number>();
   wordIds.forEach((word, t) => {
     if (word === null || done.has(word) || word >= numWords) return;
     done.add(word);
     const label = labelMap.labels[predictions[t] ?? -1];
-    if (label === undefined) throw new Error(`wordLevelPredictions: prediction ${predictions[t]} at token ${t} is not a label id`);
+    if (label === undefined)
+      throw new Error(`wordLevelPredictions: prediction ${predictions[t]} at token ${t} is not a label id`);
     tags[word] = label;
   });
   return tags;

@@ -17,13 +17,12 @@ import {
   withLabels,
   type BertLoadOptions,
 } from './bert.js';
-import { GPT2LMHeadModel } from './gpt2.js';
-import { LlamaForCausalLM } from './llama.js';
+import { causalLMEntry, type AutoCausalLM } from './registry.js';
 import type { WeightDtype } from './weights.js';
 import { setComputeDtype, type ComputeDtype } from '../nn/compute-dtype.js';
 
 /** Any causal language model the Auto classes can load. */
-export type AutoCausalLM = LlamaForCausalLM | GPT2LMHeadModel;
+export type { AutoCausalLM } from './registry.js';
 
 /** Options of the `fromConfig` constructors. */
 export interface FromConfigOptions {
@@ -55,6 +54,26 @@ function requireBertFolder(dir: string, task: string): void {
   }
 }
 
+/**
+ * What every BERT Auto class does: check the folder is BERT, then load the task's class;
+ * or parse a config.json object as BERT, apply the label options and build seeded random weights.
+ */
+const bertTask = {
+  load<M, O>(dir: string, task: string, fromPretrained: (dir: string, opts: O) => M, opts: O): M {
+    requireBertFolder(dir, task);
+    return fromPretrained(dir, opts);
+  },
+  create<M>(
+    configJson: Record<string, unknown>,
+    task: string,
+    make: (config: BertConfig, opts: { seed: number; configJson: Record<string, unknown> }) => M,
+    labels: Pick<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'>,
+    seed = 0,
+  ): M {
+    return make(withLabels(parseBertJson(configJson, task), labels), { seed, configJson });
+  },
+};
+
 /** Decoder-only language models: Llama/Mistral/Qwen2/Qwen3 → LlamaForCausalLM, GPT-2 → GPT2LMHeadModel. */
 export class AutoModelForCausalLM {
   private constructor() {}
@@ -76,8 +95,7 @@ export class AutoModelForCausalLM {
     const compute = opts.computeDtype ?? 'float32';
     // Loading bf16 directly avoids a float32 copy of every matrix on the way.
     const load = { dtype: compute === 'bfloat16' ? ('bfloat16' as const) : (opts.dtype ?? 'float32') };
-    const model =
-      config.family === 'gpt2' ? GPT2LMHeadModel.fromPretrained(dir, load) : LlamaForCausalLM.fromPretrained(dir, load);
+    const model = causalLMEntry(config).fromPretrained(dir, load);
     if (compute !== 'float32') setComputeDtype(model, compute);
     return model;
   }
@@ -85,11 +103,9 @@ export class AutoModelForCausalLM {
   /** A randomly initialised model from a config.json object (kept for savePretrained). Trainable, train mode. */
   static fromConfig(configJson: Record<string, unknown>, opts: FromConfigOptions = {}): AutoCausalLM {
     const config = parseModelConfig(configJson, 'config.json', { checkSize: true });
-    const seed = opts.seed ?? 0;
-    if (config.family === 'gpt2') return new GPT2LMHeadModel(config, { seed, configJson });
     if (config.family === 'bert')
       throw new Error(`config.json: ${config.architecture} is an encoder, not a causal language model`);
-    return new LlamaForCausalLM(config, { seed, configJson });
+    return causalLMEntry(config).create(config, { seed: opts.seed ?? 0, configJson });
   }
 }
 
@@ -99,14 +115,12 @@ export class AutoModel {
 
   /** Load any BERT checkpoint's encoder (task heads and pretraining heads are skipped). Frozen, eval mode. */
   static fromPretrained(dir: string, opts: Pick<BertLoadOptions, 'dtype' | 'seed' | 'onWarning'> = {}): BertModel {
-    requireBertFolder(dir, 'AutoModel');
-    return BertModel.fromPretrained(dir, opts);
+    return bertTask.load(dir, 'AutoModel', (d, o) => BertModel.fromPretrained(d, o), opts);
   }
 
   /** A randomly initialised encoder from a config.json object. Trainable, train mode. */
   static fromConfig(configJson: Record<string, unknown>, opts: FromConfigOptions = {}): BertModel {
-    const config = parseBertJson(configJson, 'AutoModel');
-    return new BertModel(config, { seed: opts.seed ?? 0, configJson });
+    return bertTask.create(configJson, 'AutoModel', (c, o) => new BertModel(c, o), {}, opts.seed);
   }
 }
 
@@ -123,14 +137,23 @@ export class AutoModelForSequenceClassification {
 
   /** Encoder frozen, classifier trainable, eval mode. `numLabels` / `id2label` override config.json. */
   static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertForSequenceClassification {
-    requireBertFolder(dir, 'sequence classification');
-    return BertForSequenceClassification.fromPretrained(dir, opts);
+    return bertTask.load(
+      dir,
+      'sequence classification',
+      (d, o) => BertForSequenceClassification.fromPretrained(d, o),
+      opts,
+    );
   }
 
   /** Randomly initialised, trainable, train mode. */
   static fromConfig(configJson: Record<string, unknown>, opts: HeadConfigOptions = {}): BertForSequenceClassification {
-    const config = withLabels(parseBertJson(configJson, 'sequence classification'), opts);
-    return new BertForSequenceClassification(config, { seed: opts.seed ?? 0, configJson });
+    return bertTask.create(
+      configJson,
+      'sequence classification',
+      (c, o) => new BertForSequenceClassification(c, o),
+      opts,
+      opts.seed,
+    );
   }
 }
 
@@ -140,13 +163,17 @@ export class AutoModelForTokenClassification {
 
   /** Encoder frozen, classifier trainable, eval mode. `numLabels` / `id2label` override config.json. */
   static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertForTokenClassification {
-    requireBertFolder(dir, 'token classification');
-    return BertForTokenClassification.fromPretrained(dir, opts);
+    return bertTask.load(dir, 'token classification', (d, o) => BertForTokenClassification.fromPretrained(d, o), opts);
   }
 
   static fromConfig(configJson: Record<string, unknown>, opts: HeadConfigOptions = {}): BertForTokenClassification {
-    const config = withLabels(parseBertJson(configJson, 'token classification'), opts);
-    return new BertForTokenClassification(config, { seed: opts.seed ?? 0, configJson });
+    return bertTask.create(
+      configJson,
+      'token classification',
+      (c, o) => new BertForTokenClassification(c, o),
+      opts,
+      opts.seed,
+    );
   }
 }
 
@@ -159,12 +186,16 @@ export class AutoModelForQuestionAnswering {
     dir: string,
     opts: Omit<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'> = {},
   ): BertForQuestionAnswering {
-    requireBertFolder(dir, 'question answering');
-    return BertForQuestionAnswering.fromPretrained(dir, opts);
+    return bertTask.load(dir, 'question answering', (d, o) => BertForQuestionAnswering.fromPretrained(d, o), opts);
   }
 
   static fromConfig(configJson: Record<string, unknown>, opts: FromConfigOptions = {}): BertForQuestionAnswering {
-    const config = withLabels(parseBertJson(configJson, 'question answering'), { numLabels: 2 });
-    return new BertForQuestionAnswering(config, { seed: opts.seed ?? 0, configJson });
+    return bertTask.create(
+      configJson,
+      'question answering',
+      (c, o) => new BertForQuestionAnswering(c, o),
+      { numLabels: 2 },
+      opts.seed,
+    );
   }
 }

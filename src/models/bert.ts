@@ -431,28 +431,45 @@ export abstract class BertWithHead extends Module {
   }
 }
 
-/** BERT with a classification or regression head on the pooled output. */
-export class BertForSequenceClassification extends BertWithHead {
+/**
+ * The two classifier heads (sequence and token classification) share one shape: the encoder, a
+ * dropout (classifier_dropout, else hidden_dropout_prob) and a `classifier` Linear [numLabels, hidden]
+ * initialised N(0, initializer_range) with zero bias; they differ in what they classify.
+ */
+export abstract class BertWithClassifier extends BertWithHead {
   bert: BertModel;
   dropout: Dropout;
   classifier: LinearLike;
   readonly numLabels: number;
 
-  /** Random init; the classifier is N(0, initializer_range) with zero bias. */
-  constructor(
+  /** Random init from the seed; `addPoolingLayer` as transformers (token-level heads have none). */
+  protected constructor(
     readonly config: BertConfig,
-    opts: HeadOptions = {},
+    opts: HeadOptions,
+    addPoolingLayer: boolean,
   ) {
     super();
     const rng = new Rng(opts.seed ?? 0);
     const configJson = opts.configJson ?? {};
-    this.bert = new BertModel(config, { configJson, rng: encoderRng(rng, opts) });
+    this.bert = new BertModel(config, { configJson, rng: encoderRng(rng, opts), addPoolingLayer });
     this.numLabels = config.numLabels;
     this.dropout = new Dropout(
       probability(config.classifierDropout ?? config.hiddenDropoutProb, 'classifier_dropout'),
       rng.nextU32(),
     );
     this.classifier = normalLinear(config.hiddenSize, config.numLabels, rng, initializerRange(configJson));
+  }
+
+  protected head(): Module {
+    return this.classifier;
+  }
+}
+
+/** BERT with a classification or regression head on the pooled output. */
+export class BertForSequenceClassification extends BertWithClassifier {
+  /** Random init; the classifier is N(0, initializer_range) with zero bias. */
+  constructor(config: BertConfig, opts: HeadOptions = {}) {
+    super(config, opts, true);
   }
 
   /**
@@ -465,10 +482,6 @@ export class BertForSequenceClassification extends BertWithHead {
   }
 
   protected readonly architecture = 'BertForSequenceClassification';
-
-  protected head(): Module {
-    return this.classifier;
-  }
 
   /**
    * logits [batch, numLabels] from the pooled [CLS]. With labels, the loss follows
@@ -506,26 +519,10 @@ export interface TokenClassificationInput extends BertInput {
 }
 
 /** BERT with a per-token classification head (NER and other tagging). */
-export class BertForTokenClassification extends BertWithHead {
-  bert: BertModel;
-  dropout: Dropout;
-  classifier: LinearLike;
-  readonly numLabels: number;
-
-  constructor(
-    readonly config: BertConfig,
-    opts: HeadOptions = {},
-  ) {
-    super();
-    const rng = new Rng(opts.seed ?? 0);
-    const configJson = opts.configJson ?? {};
-    this.bert = new BertModel(config, { configJson, rng: encoderRng(rng, opts), addPoolingLayer: false });
-    this.numLabels = config.numLabels;
-    this.dropout = new Dropout(
-      probability(config.classifierDropout ?? config.hiddenDropoutProb, 'classifier_dropout'),
-      rng.nextU32(),
-    );
-    this.classifier = normalLinear(config.hiddenSize, config.numLabels, rng, initializerRange(configJson));
+export class BertForTokenClassification extends BertWithClassifier {
+  /** Random init, without a pooler; the classifier is N(0, initializer_range) with zero bias. */
+  constructor(config: BertConfig, opts: HeadOptions = {}) {
+    super(config, opts, false);
   }
 
   /** As BertForSequenceClassification.fromPretrained (no pooler). */
@@ -534,10 +531,6 @@ export class BertForTokenClassification extends BertWithHead {
   }
 
   protected readonly architecture = 'BertForTokenClassification';
-
-  protected head(): Module {
-    return this.classifier;
-  }
 
   /** logits [batch, seq, numLabels]; loss = cross-entropy over tokens whose label is not -100. */
   forward(input: TokenClassificationInput): BertHeadOutput {

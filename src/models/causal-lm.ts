@@ -1,10 +1,12 @@
 /**
  * What every decoder-only model offers to generation, training and adapters.
  */
-import type { Module } from '../nn/module.js';
+import type { Embedding } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkPrefix, type AttentionContext, type KVPrefix } from './attention.js';
+import { moduleToRaw, saveModelFolder } from './weights.js';
 
 /**
  * Keys and values of earlier positions, per layer: [batch, kv_heads, positions, head_dim].
@@ -116,6 +118,41 @@ export interface CausalLM extends Module {
   embedTokens(inputIds: Int32Array, batchSize?: number): Tensor;
   newCache(): KVCache;
   savePretrained(dir: string): void;
+}
+
+/**
+ * What every decoder class shares around its own forward: saving the folder, the token embedding
+ * table and lookup, and a fresh cache. A decoder names its embedding module (`tokenEmbedding`).
+ */
+export abstract class DecoderForCausalLM extends Module implements CausalLM {
+  abstract readonly config: CausalLM['config'];
+  /** config.json as read (written back by savePretrained). */
+  abstract readonly configJson: Record<string, unknown>;
+  abstract forward(input: CausalLMInput): CausalLMOutput;
+  /** The token embedding module (wte, embed_tokens). */
+  protected abstract tokenEmbedding(): Embedding;
+
+  /** Write config.json and model.safetensors under transformers' key names. */
+  savePretrained(dir: string): void {
+    saveModelFolder(dir, this.configJson, moduleToRaw(this));
+  }
+
+  inputEmbeddings(): Tensor {
+    return this.tokenEmbedding().weight;
+  }
+
+  embedTokens(inputIds: Int32Array, batchSize = 1): Tensor {
+    return inputEmbeds({ inputIds, batchSize }, this.config.hiddenSize, (ids, shape) => this.lookupTokens(ids, shape));
+  }
+
+  newCache(): KVCache {
+    return new KVCache(this.config.numHiddenLayers);
+  }
+
+  /** Token ids -> embeddings [shape..., hidden], the `embed` argument of prepareDecoderInput. */
+  protected lookupTokens(ids: Int32Array, shape: [number, number]): Tensor {
+    return this.tokenEmbedding().forward(ids, shape);
+  }
 }
 
 /** What every decoder's forward needs before its first block. */

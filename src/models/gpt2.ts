@@ -24,22 +24,13 @@ import type { Tensor } from '../tensor/tensor.js';
 import { activation } from './activations.js';
 import { attentionWithDropout, withPastKeyValues, type AttentionContext } from './attention.js';
 import {
-  KVCache,
-  inputEmbeds,
+  DecoderForCausalLM,
   lmHeadOutput,
   prepareDecoderInput,
-  type CausalLM,
   type CausalLMInput,
   type CausalLMOutput,
 } from './causal-lm.js';
-import {
-  SkipInitRng,
-  loadIntoModule,
-  moduleToRaw,
-  readModelWeights,
-  saveModelFolder,
-  type WeightDtype,
-} from './weights.js';
+import { SkipInitRng, loadIntoModule, readModelWeights, type WeightDtype } from './weights.js';
 
 /** Settings of config.json that the typed Gpt2Config does not carry (transformers' defaults). */
 interface Gpt2Extras {
@@ -177,8 +168,11 @@ export class GPT2Model extends Module {
   }
 }
 
-/** GPT-2 with its language-modelling head (tied to the token embedding). */
-export class GPT2LMHeadModel extends Module implements CausalLM {
+/**
+ * GPT-2 with its language-modelling head (tied to the token embedding). Saves keys with the
+ * `transformer.` prefix, as transformers' GPT2LMHeadModel does.
+ */
+export class GPT2LMHeadModel extends DecoderForCausalLM {
   transformer: GPT2Model;
   /** Output projection [vocab, hidden]; null when tied to transformer.wte (every released GPT-2). */
   lm_head: Linear | null;
@@ -238,23 +232,8 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
     });
   }
 
-  /** Write config.json and model.safetensors (keys with the `transformer.` prefix, as GPT2LMHeadModel saves). */
-  savePretrained(dir: string): void {
-    saveModelFolder(dir, this.configJson, moduleToRaw(this));
-  }
-
-  inputEmbeddings(): Tensor {
-    return this.transformer.wte.weight;
-  }
-
-  embedTokens(inputIds: Int32Array, batchSize = 1): Tensor {
-    return inputEmbeds({ inputIds, batchSize }, this.config.hiddenSize, (ids, shape) =>
-      this.transformer.wte.forward(ids, shape),
-    );
-  }
-
-  newCache(): KVCache {
-    return new KVCache(this.config.numHiddenLayers);
+  protected tokenEmbedding(): Embedding {
+    return this.transformer.wte;
   }
 
   forward(input: CausalLMInput): CausalLMOutput {
@@ -262,7 +241,7 @@ export class GPT2LMHeadModel extends Module implements CausalLM {
     const prepared = prepareDecoderInput(
       input,
       { hiddenSize, numLayers, kvHeads: heads, headDim: hiddenSize / heads },
-      (ids, shape) => this.transformer.wte.forward(ids, shape),
+      (ids, shape) => this.lookupTokens(ids, shape),
     );
     const { B, T, pos } = prepared;
     const maxPos = this.config.maxPositionEmbeddings;

@@ -20,22 +20,13 @@ import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { withPastKeyValues, type AttentionContext } from './attention.js';
 import {
-  KVCache,
-  inputEmbeds,
+  DecoderForCausalLM,
   lmHeadOutput,
   prepareDecoderInput,
-  type CausalLM,
   type CausalLMInput,
   type CausalLMOutput,
 } from './causal-lm.js';
-import {
-  SkipInitRng,
-  loadIntoModule,
-  moduleToRaw,
-  readModelWeights,
-  saveModelFolder,
-  type WeightDtype,
-} from './weights.js';
+import { SkipInitRng, loadIntoModule, readModelWeights, type WeightDtype } from './weights.js';
 import { join } from 'node:path';
 
 /** Moved to nn/layers.ts; re-exported for existing imports. */
@@ -151,7 +142,7 @@ export class LlamaModel extends Module {
 }
 
 /** A Llama-family decoder with its language-modelling head (Llama, Mistral, Qwen2, ...). */
-export class LlamaForCausalLM extends Module implements CausalLM {
+export class LlamaForCausalLM extends DecoderForCausalLM {
   model: LlamaModel;
   /** Output projection; null when tied to model.embed_tokens. */
   lm_head: Linear | null;
@@ -200,22 +191,8 @@ export class LlamaForCausalLM extends Module implements CausalLM {
     return model.freeze().eval();
   }
 
-  savePretrained(dir: string): void {
-    saveModelFolder(dir, this.configJson, moduleToRaw(this));
-  }
-
-  inputEmbeddings(): Tensor {
-    return this.model.embed_tokens.weight;
-  }
-
-  embedTokens(inputIds: Int32Array, batchSize = 1): Tensor {
-    return inputEmbeds({ inputIds, batchSize }, this.config.hiddenSize, (ids, shape) =>
-      this.model.embed_tokens.forward(ids, shape),
-    );
-  }
-
-  newCache(): KVCache {
-    return new KVCache(this.config.numHiddenLayers);
+  protected tokenEmbedding(): Embedding {
+    return this.model.embed_tokens;
   }
 
   /** cos/sin tables [B, T, D/2] for the given positions (HF: attention scaling multiplies both). */
@@ -244,7 +221,7 @@ export class LlamaForCausalLM extends Module implements CausalLM {
   forward(input: CausalLMInput): CausalLMOutput {
     const { hiddenSize, numHiddenLayers: numLayers, numKeyValueHeads: kvHeads, headDim } = this.config;
     const prepared = prepareDecoderInput(input, { hiddenSize, numLayers, kvHeads, headDim }, (ids, shape) =>
-      this.model.embed_tokens.forward(ids, shape),
+      this.lookupTokens(ids, shape),
     );
     const { pos } = prepared;
     let h = prepared.h;

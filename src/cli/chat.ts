@@ -7,14 +7,7 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { ChatSession, type ChatTurn } from '../generate/chat.js';
-import {
-  addSamplingOptions,
-  computeDtypeFromFlags,
-  describeTiming,
-  loadForGeneration,
-  optionsFromFlags,
-  type SamplingFlags,
-} from './generate.js';
+import { addSamplingOptions, describeTiming, loadFromFlags, optionsFromFlags, type SamplingFlags } from './generate.js';
 
 /** Adds `tunekit chat`. */
 export function register(program: Command): void {
@@ -24,10 +17,7 @@ export function register(program: Command): void {
   addSamplingOptions(cmd)
     .option('--system <text>', 'system message opening the conversation')
     .action(async (flags: SamplingFlags & { system?: string }) => {
-      const { model, tokenizer, genConfig } = loadForGeneration(flags.model, {
-        ...computeDtypeFromFlags(flags),
-        ...(flags.adapter !== undefined ? { adapter: flags.adapter } : {}),
-      });
+      const { model, tokenizer, genConfig } = loadFromFlags(flags);
       // The prompt grows each turn; a length from max_length would shrink with it, so only an
       // explicit or configured max_new_tokens is used, else the transformers default of 20 new tokens.
       const options = optionsFromFlags(flags, genConfig, model, 0);

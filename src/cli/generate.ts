@@ -127,6 +127,14 @@ export function computeDtypeFromFlags(flags: Pick<SamplingFlags, 'bf16' | 'int8'
   return flags.bf16 ? { computeDtype: 'bfloat16' } : flags.int8 ? { computeDtype: 'int8' } : {};
 }
 
+/** {@link loadForGeneration} with what `--model`, `--adapter`, `--bf16` and `--int8` ask for (generate and chat). */
+export function loadFromFlags(flags: SamplingFlags): ReturnType<typeof loadForGeneration> {
+  return loadForGeneration(flags.model, {
+    ...computeDtypeFromFlags(flags),
+    ...(flags.adapter !== undefined ? { adapter: flags.adapter } : {}),
+  });
+}
+
 /** Loads the model (with `--adapter` applied), tokenizer and generation config of `--model`. */
 export function loadForGeneration(
   dir: string,
@@ -187,10 +195,7 @@ export function register(program: Command): void {
       'send the prompt as a user message through the tokenizer\'s chat template (plain "User:/Assistant:" format when it has none)',
     )
     .action((flags: SamplingFlags & { prompt: string; chatTemplate?: boolean }) => {
-      const { model, tokenizer, genConfig } = loadForGeneration(flags.model, {
-        ...computeDtypeFromFlags(flags),
-        ...(flags.adapter !== undefined ? { adapter: flags.adapter } : {}),
-      });
+      const { model, tokenizer, genConfig } = loadFromFlags(flags);
       const messages = [{ role: 'user', content: flags.prompt }];
       let promptIds: number[];
       let stops: string[] = [];

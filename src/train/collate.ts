@@ -10,9 +10,10 @@ import type { CausalLM } from '../models/causal-lm.js';
 import * as F from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { Batch, LossContext, LossFn } from './trainer.js';
+import { IGNORE_INDEX } from './tasks/token-classification.js';
 
-/** Label value that the loss skips (transformers' -100). */
-export const IGNORE_INDEX = -100;
+/** Label value that the loss skips (transformers' -100): the task helpers' constant, one for the whole trainer. */
+export { IGNORE_INDEX };
 
 /** One tokenized causal-LM example. `labels` default to the ids (every token learned). */
 /** Token ids as a typed array or a plain list. */

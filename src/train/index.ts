@@ -94,7 +94,7 @@ export { collateQa, qaLoss, qaLogits, evaluateQa, type QaBatch, type QaModel } f
 /**
  * Task helpers (pure): token classification (encode words with tags, align labels with sub-word
  * tokens, predictions back to word tags) and extractive QA (sliding-window features, n-best answer
- * search, SQuAD/CMRC metrics). `IGNORE_INDEX` is the one of collate.ts (-100, the same value).
+ * search, SQuAD/CMRC metrics). `IGNORE_INDEX` (-100) is one constant, defined with these helpers.
  */
 export {
   alignLabelsWithTokens,

@@ -24,6 +24,7 @@ const commands = [
   'judge',
   'pull',
   'report',
+  'train',
 ] as const satisfies readonly string[];
 
 for (const name of commands) {

@@ -18,10 +18,12 @@ const commands = [
   // one entry per sub-command module (keep sorted)
   'chat',
   'demo',
+  'eval',
   'eval-metrics',
   'generate',
   'inspect',
   'judge',
+  'merge',
   'pull',
   'report',
   'train',

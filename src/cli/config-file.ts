@@ -73,10 +73,10 @@ function optionFor(cmd: Command, key: string): Option | undefined {
 function convert(option: Option, key: string, value: unknown, file: string): unknown {
   const where = `--config ${file}: key "${key}"`;
   const expects = option.flags;
-  if (option.isBoolean()) {
+  if (option.isBoolean() || option.negate) {
     if (typeof value !== 'boolean')
       throw new Error(`${where}: expected true or false (flag ${expects}), got ${JSON.stringify(value)}`);
-    return option.negate ? value : value;
+    return value;
   }
   const scalar = (v: unknown): string => {
     if (typeof v === 'string') return v;

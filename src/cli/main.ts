@@ -20,6 +20,7 @@ const commands = [
   'demo',
   'eval',
   'eval-metrics',
+  'export-python',
   'generate',
   'inspect',
   'judge',

@@ -31,7 +31,13 @@ export { saveCheckpoint, loadCheckpoint, listCheckpoints, type TrainerState } fr
 export {
   RunLog,
   readRunLog,
+  forEachRunRecord,
+  readRun,
+  readRuns,
+  runLogPath,
+  MAX_RUN_LOG_BYTES,
   Progress,
+  type RunData,
   type RunRecord,
   type RunRecordType,
   type ProgressMode,

@@ -25,6 +25,7 @@ export {
   type HasAuxiliaryLoss,
   type Regularizer,
 } from './trainer.js';
+export { freezeExcept, type FreezeOptions } from './freeze.js';
 export { AdamW, SGD, clipGradNorm, type Optimizer, type AdamWOptions, type SGDOptions } from './optim.js';
 export { scheduleFactor, SCHEDULER_TYPES, type SchedulerType, type ScheduleOptions } from './schedule.js';
 export { saveCheckpoint, loadCheckpoint, listCheckpoints, type TrainerState } from './checkpoint.js';

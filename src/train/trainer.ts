@@ -113,15 +113,35 @@ export interface LossContext {
   rng: Rng;
 }
 
-/** Models may offer extra loss terms (e.g. a mixture-of-experts load-balancing loss). */
+/**
+ * Models may offer extra loss terms (e.g. a mixture-of-experts load-balancing loss): as
+ * `auxiliaryLoss()` or, as a PeftModel does, `extraLoss()`.
+ */
 export interface HasAuxiliaryLoss {
   /** Extra loss from the last forward (already weighted by the model's coefficient), or null. */
   auxiliaryLoss(): Tensor | null;
 }
 
+type AuxiliaryLossOwner = Partial<HasAuxiliaryLoss> & { extraLoss?: () => Tensor | null };
+
 function auxiliaryLossOf(model: Module): Tensor | null {
-  const m = model as Partial<HasAuxiliaryLoss>;
-  return typeof m.auxiliaryLoss === 'function' ? m.auxiliaryLoss() : null;
+  const m = model as AuxiliaryLossOwner;
+  if (typeof m.auxiliaryLoss === 'function') return m.auxiliaryLoss();
+  return typeof m.extraLoss === 'function' ? m.extraLoss() : null;
+}
+
+/**
+ * Mixture-of-experts adapters keep their balancing loss on the PeftModel: training the bare base
+ * model would silently drop it, so that is an error.
+ */
+function checkAuxiliaryLossReachable(model: Module, named: ReadonlyArray<[string, Tensor]>): void {
+  const m = model as AuxiliaryLossOwner;
+  if (typeof m.auxiliaryLoss === 'function' || typeof m.extraLoss === 'function') return;
+  const moe = named.find(([p]) => /(^|\.)moe_lora\./.test(p));
+  if (moe)
+    throw new Error(
+      `train: ${moe[0]} is a mixture-of-experts adapter weight, but the model given has no extraLoss(): pass the PeftModel (getPeftModel's result), not its base model, so the router's balancing loss is trained`,
+    );
 }
 
 /** A penalty on the weights, added to every optimizer step's loss (L2-SP, EWC). */
@@ -512,6 +532,11 @@ function saveTrainable(model: Module): (dir: string) => void {
 /**
  * Train `model` (its parameters with requiresGrad: adapters, a partial unfreeze or all weights).
  * Writes run.jsonl, checkpoints, best/ and adapter/ under `args.outDir` when given.
+ *
+ * With a PEFT method pass the PeftModel (getPeftModel's result): prompt methods feed the model
+ * through its forward and mixture-of-experts adds its balancing loss through its extraLoss().
+ * Partial fine-tuning: `freezeExcept` (freeze.ts); full: `model.freeze(false)`. The model's
+ * training/eval mode on return is the one it had on entry.
  */
 export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M, E, B>): TrainResult {
   const a = resolveArgs(opts.args);
@@ -519,6 +544,7 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
   const named = model.trainableParameters();
   if (named.length === 0)
     throw new Error('train: the model has no trainable parameters (apply an adapter or unfreeze some weights)');
+  checkAuxiliaryLossReachable(model, named);
   const params = named.map(([, t]) => t);
   if (opts.train.length === 0) throw new Error('train: the training set is empty');
   if (a.replayRatio > 0 && (!opts.replay || opts.replay.length === 0))
@@ -675,6 +701,7 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
     return stop ? 'stop' : undefined;
   };
 
+  const wasTraining = model.training;
   model.train();
   try {
     while (state.step < totalSteps) {
@@ -789,7 +816,7 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
   } finally {
     progress.stop();
     log?.close();
-    model.train(false);
+    model.train(wasTraining); // the caller's mode, as evaluate() does
   }
 }
 

@@ -24,6 +24,11 @@ export {
   type LossContext,
   type HasAuxiliaryLoss,
   type Regularizer,
+  metricIntervals,
+  type MetricEvidence,
+  type EvalMetrics,
+  type MetricsFn,
+  type GeneralSet,
 } from './trainer.js';
 export { freezeExcept, type FreezeOptions } from './freeze.js';
 export { AdamW, SGD, clipGradNorm, type Optimizer, type AdamWOptions, type SGDOptions } from './optim.js';

@@ -52,7 +52,7 @@ interface Geometry {
 
 function geometry(model: Module): Geometry {
   const c = (model as unknown as { config?: Record<string, unknown> }).config ?? {};
-  const num = (k: string): number | undefined => (typeof c[k] === 'number' ? (c[k] as number) : undefined);
+  const num = (k: string): number | undefined => (typeof c[k] === 'number' ? c[k] : undefined);
   const hidden = num('hiddenSize'),
     layers = num('numHiddenLayers'),
     heads = num('numAttentionHeads'),

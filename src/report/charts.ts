@@ -46,7 +46,7 @@ function lineChart(id: string, title: string, rows: Row[], y: string, yTitle: st
       encoding: {
         x: { field: 'step', type: 'quantitative', title: 'step' },
         y: { field: y, type: 'quantitative', title: yTitle, scale: logY ? { type: 'log' } : { zero: false } },
-        color: { field: 'series', type: 'nominal', title: null },
+        color: { field: 'series', type: 'nominal', title: null, legend: { labelLimit: 400 } },
       },
     },
   };
@@ -175,7 +175,7 @@ export function buildCharts(runs: readonly RunData[]): ChartSpec[] {
           x: { field: 'phase', type: 'nominal', title: null, sort: null, axis: { labelAngle: 0 } },
           xOffset: { field: 'run', type: 'nominal' },
           y: { field: 'value', type: 'quantitative', title: m },
-          color: { field: 'run', type: 'nominal', title: null },
+          color: { field: 'run', type: 'nominal', title: null, legend: { labelLimit: 400 } },
         },
       },
     });

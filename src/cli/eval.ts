@@ -78,12 +78,13 @@ function withAdapter(model: Module, adapter: string | undefined): Module {
 
 /** Formats scored metrics as an aligned table. */
 export function metricsTable(scores: readonly ScoredMetric[]): string {
+  const withCi = scores.some((s) => s.ci !== undefined);
   const rows = [
-    ['metric', 'score', '95% CI'],
+    withCi ? ['metric', 'score', '95% CI'] : ['metric', 'score'],
     ...scores.map((s) => [
       s.key === s.name ? s.name : `${s.name} (${s.key})`,
       s.score.toFixed(4),
-      s.ci ? `[${s.ci[0].toFixed(4)}, ${s.ci[1].toFixed(4)}]` : '',
+      ...(withCi ? [s.ci ? `[${s.ci[0].toFixed(4)}, ${s.ci[1].toFixed(4)}]` : ''] : []),
     ]),
   ];
   const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));

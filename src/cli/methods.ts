@@ -2,6 +2,8 @@
  * `--method` for `tunekit train`: the PEFT config built from the flags (library config functions),
  * or full / freeze fine-tuning of the model itself, and how the result is saved.
  */
+import { copyFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Module } from '../nn/module.js';
 import { bottleneckConfig } from '../peft/bottleneck/config.js';
 import type { PeftConfigBase } from '../peft/config.js';
@@ -11,6 +13,7 @@ import { moeLoraConfig } from '../peft/moe-lora/config.js';
 import { PeftModel, getPeftModel } from '../peft/peft-model.js';
 import { prefixTuningConfig, promptTuningConfig, pTuningConfig } from '../peft/prompt/config.js';
 import { methodFor } from '../peft/registry.js';
+import { COPIED_FILES } from './merge.js';
 import { PEFT_TASK_TYPE, type Task } from './task-setup.js';
 
 export const METHODS = [
@@ -154,6 +157,7 @@ export function applyMethod(
   task: Task,
   baseModel: string,
   initAdapter?: string,
+  modelDir?: string,
 ): AppliedMethod {
   if (flags.method === 'full' || flags.method === 'freeze') {
     if (initAdapter !== undefined)
@@ -162,6 +166,11 @@ export function applyMethod(
       if (typeof model.savePretrained !== 'function')
         throw new Error('this model class cannot save itself as a folder');
       model.savePretrained(dir);
+      // A complete model folder: the tokenizer and generation config beside the weights.
+      if (modelDir !== undefined)
+        for (const name of COPIED_FILES)
+          if (name !== 'config.json' && existsSync(join(modelDir, name)))
+            copyFileSync(join(modelDir, name), join(dir, name));
     };
     model.freeze(false);
     if (flags.method === 'freeze') {

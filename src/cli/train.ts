@@ -294,6 +294,8 @@ export async function runTrain(
   if (f.replayRatio > 0 && f.replayData === undefined) throw new Error('--replay-ratio > 0 needs --replay-data');
   if (f.replayData !== undefined && !(f.replayRatio > 0)) throw new Error('--replay-data needs --replay-ratio > 0');
   if (f.evalMetric === undefined && f.earlyStoppingPatience > 0) f.evalMetric = 'loss';
+  if (f.evalMetric !== undefined && f.evalSteps === 0)
+    throw new Error('--eval-metric and --early-stopping-patience need --eval-steps N > 0 (evaluations to compare)');
   if (!f.resume && existsSync(join(f.out, 'run.jsonl')))
     throw new Error(
       `--out ${f.out}: already holds a run (run.jsonl); pass --resume to continue it, or choose another folder`,
@@ -319,10 +321,12 @@ export async function runTrain(
     neftuneAlpha: f.neftuneAlpha,
     seed: f.seed,
   });
-  const applied = applyMethod(setup.model, f, f.task, f.model, f.initAdapter);
+  const applied = applyMethod(setup.model, f, f.task, f.model, f.initAdapter, modelDir);
   if (f.gradientCheckpointing) enableGradientCheckpointing(setup.model);
   const trainSet = setup.encode(data.train);
   const validSet = setup.encode(data.valid);
+  if (f.evalMetric !== undefined && validSet.length === 0)
+    throw new Error('--eval-metric needs validation data (--valid-data FILE, or valid.jsonl in a --data folder)');
   const replay = f.replayData !== undefined ? setup.encode(await loadExamples(f.replayData, { columns })) : undefined;
   if (!f.resume) {
     const { config: _c, resume: _r, ...flags } = f;

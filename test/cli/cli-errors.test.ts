@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { addTrainOptions, resolveTrainFlags } from '../../src/cli/train.js';
@@ -136,4 +136,30 @@ test('config file keys (kebab or camel) fill flags; command-line flags win', () 
   const cmd2 = addTrainOptions(new Command('train').exitOverride());
   cmd2.parse(['--config', json], { from: 'user' });
   assert.equal(resolveTrainFlags(cmd2).epochs, 2, 'JSON config');
+});
+
+test('--model takes a Hub repo id from the local Hub cache (offline)', () => {
+  const cache = tmp('hub-cache');
+  const commit = 'a'.repeat(40);
+  const repo = join(cache, 'models--tiny-org--stories260K');
+  mkdirSync(join(repo, 'refs'), { recursive: true });
+  writeFileSync(join(repo, 'refs', 'main'), commit);
+  cpSync(STORIES, join(repo, 'snapshots', commit), { recursive: true });
+  const text = writeTextFile(join(cache, 'stories.jsonl'));
+  const env = { HF_HUB_CACHE: cache, HF_ENDPOINT: 'http://127.0.0.1:9', TUNEKIT_HUB_RETRIES: '0' };
+  const viaRepo = tunekit(
+    ['eval', '--model', 'tiny-org/stories260K', '--perplexity', text, '--max-length', '32'],
+    undefined,
+    env,
+  );
+  assert.equal(viaRepo.status, 0, viaRepo.stderr);
+  const viaDir = tunekit(['eval', '--model', STORIES, '--perplexity', text, '--max-length', '32']);
+  assert.equal(viaRepo.stdout, viaDir.stdout, 'the cached snapshot is the same model');
+  const missing = tunekit(['eval', '--model', 'tiny-org/absent', '--perplexity', text], undefined, env);
+  assert.notEqual(missing.status, 0);
+  assert.match(
+    missing.stderr,
+    /^error: .*tiny-org\/absent/m,
+    'a repo not in the cache is downloaded (here: fails, no network)',
+  );
 });

@@ -16,11 +16,11 @@ export interface CliResult {
 }
 
 /** Runs `tunekit ...args` to completion. */
-export function tunekit(args: string[], cwd?: string): CliResult {
+export function tunekit(args: string[], cwd?: string, env: Record<string, string> = {}): CliResult {
   const r = spawnSync(process.execPath, [MAIN, ...args], {
     encoding: 'utf8',
     ...(cwd !== undefined ? { cwd } : {}),
-    env: { ...process.env, TUNEKIT_DEBUG: '' },
+    env: { ...process.env, TUNEKIT_DEBUG: '', ...env },
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

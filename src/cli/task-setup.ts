@@ -365,7 +365,14 @@ export function setupTask(task: Task, dir: string, opts: TaskOptions): TaskSetup
     encode: (examples) =>
       examples.map((e): QaItem => {
         const example = toQa(e);
-        return { example, features: prepareQaFeatures(tokenizer, [example], { maxLength: opts.maxLength }) };
+        return {
+          example,
+          features: prepareQaFeatures(tokenizer, [example], {
+            maxLength: opts.maxLength,
+            // run_qa's doc_stride 128 with 384-token windows; shorter windows overlap by a quarter.
+            docStride: Math.min(128, Math.floor(opts.maxLength / 4)),
+          }),
+        };
       }),
     collate: (e) =>
       collateQa(
@@ -384,11 +391,8 @@ export function setupTask(task: Task, dir: string, opts: TaskOptions): TaskSetup
         {
           name: 'squad',
           inputs: {
-            predictions: examples.map((x) => ({ id: x.id, prediction_text: byId.get(x.id) ?? '' })),
-            references: examples.map((x) => ({
-              id: x.id,
-              answers: { text: [...(x.answers?.text ?? [])], answer_start: [...(x.answers?.answerStart ?? [])] },
-            })),
+            predictions: examples.map((x) => byId.get(x.id) ?? ''),
+            references: examples.map((x) => [...(x.answers?.text ?? [])]),
           },
         },
       ];

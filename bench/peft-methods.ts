@@ -15,6 +15,9 @@ import * as F from '../src/tensor/ops.js';
 import { loraConfig } from '../src/peft/lora/config.js';
 import { getPeftModel, type PeftModel } from '../src/peft/peft-model.js';
 import { MoeLoraLinear } from '../src/peft/moe-lora/layer.js';
+import { doraRowNorms, doraWeightNorms } from '../src/peft/lora/dora.js';
+import { weightOutIn } from '../src/peft/lora/layer.js';
+import { Linear } from '../src/nn/layers.js';
 import { pTuningConfig, prefixTuningConfig, promptTuningConfig } from '../src/peft/prompt/config.js';
 import { Rng } from '../src/tensor/random.js';
 import { AdamW } from '../src/train/optim.js';
@@ -113,5 +116,37 @@ export function benchPeftMethods(steps = 4, only?: readonly string[]): Record<st
       `  ${name.padEnd(22)} ${r.tokens_per_s.toFixed(0).padStart(7)} tok/s  ${(r.median_step_s * 1000).toFixed(0).padStart(6)} ms/step  x${ratio.toFixed(2)} of LoRA${vsOther !== undefined ? `  x${vsOther.toFixed(2)} of ${vs ?? ''}` : ''}  (${r.trainable} trainable)`,
     );
   }
+  if (!wanted || wanted.has('dora')) results['dora-norms'] = benchDoraNorms();
   return results;
+}
+
+/**
+ * DoRA's per-step weight norms on one SMALL c_attn (Conv1D [256, 768], r 8) and the same shape as
+ * a Linear: the native-GEMM path the layer uses against the float64 JS loop (`doraRowNorms` on an
+ * [out, in] copy, what the layer did before), in the same run.
+ */
+function benchDoraNorms(): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const I = SMALL.d,
+    O = 3 * SMALL.d,
+    r = SMALL.r;
+  const b = F.randn([O, r], new Rng(2), 0.1).f32,
+    a = F.randn([r, I], new Rng(3), 0.1).f32;
+  const time = (f: () => void): number => {
+    f();
+    const t0 = performance.now();
+    for (let i = 0; i < 30; i++) f();
+    return (performance.now() - t0) / 30;
+  };
+  for (const weightInOut of [true, false]) {
+    const base = new Linear(I, O, { rng: new Rng(1), weightInOut });
+    const loop = time(() => doraRowNorms(weightOutIn(base), b, a, O, I, r, 2));
+    const gemm = time(() => doraWeightNorms(base, b, a, r, 2));
+    const key = weightInOut ? 'conv1d' : 'linear';
+    out[key] = { gemm_ms: gemm, js_loop_ms: loop, speedup: loop / gemm };
+    console.log(
+      `  dora norms ${key.padEnd(11)} ${gemm.toFixed(2).padStart(7)} ms (GEMM)  ${loop.toFixed(2).padStart(7)} ms (float64 JS loop)  x${(loop / gemm).toFixed(1)}`,
+    );
+  }
+  return out;
 }

@@ -131,8 +131,14 @@ export class BertSelfAttention extends Module {
     const D = d / H;
     const heads = (t: Tensor): Tensor => F.transpose(F.reshape(t, [B, T, H, D]), 1, 2); // [B, H, T, D]
     const q = heads(this.query.forward(x));
-    const { k, v } = withPastKeyValues(this.layerIdx, heads(this.key.forward(x)), heads(this.value.forward(x)), ctx);
+    const { k, v, kvLength } = withPastKeyValues(
+      this.layerIdx,
+      heads(this.key.forward(x)),
+      heads(this.value.forward(x)),
+      ctx,
+    );
     const o = attentionWithDropout(q, k, v, {
+      kvLength,
       causal: false,
       keyMask: ctx.keyMask,
       scale: 1 / Math.sqrt(D),

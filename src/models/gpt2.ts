@@ -94,9 +94,10 @@ export class GPT2Attention extends Module {
     const H = this.config.numAttentionHeads;
     const D = x.dim(-1) / H;
     // c_attn's output holds q, k and v side by side: each becomes [B, H, T, D] in one copy.
-    let [q, k, v] = F.splitHeads(this.c_attn.forward(x), [H, H, H], D) as [Tensor, Tensor, Tensor];
-    ({ k, v } = withPastKeyValues(this.layerIdx, k, v, ctx));
+    const [q, k0, v0] = F.splitHeads(this.c_attn.forward(x), [H, H, H], D) as [Tensor, Tensor, Tensor];
+    const { k, v, kvLength } = withPastKeyValues(this.layerIdx, k0, v0, ctx);
     const o = attentionWithDropout(q, k, v, {
+      kvLength,
       causal: true,
       keyMask: ctx.keyMask,
       scale: this.scale,

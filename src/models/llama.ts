@@ -69,15 +69,19 @@ export class LlamaAttention extends Module {
       return norm ? norm.forward(h) : h; // Qwen3's per-head RMSNorm over D
     };
     const q = F.rope(heads(this.q_proj.forward(x), H, this.q_norm), rope.cos, rope.sin);
-    let k = F.rope(heads(this.k_proj.forward(x), Hkv, this.k_norm), rope.cos, rope.sin);
-    let v = heads(this.v_proj.forward(x), Hkv, null);
-    ({ k, v } = withPastKeyValues(this.layerIdx, k, v, ctx));
+    const { k, v, kvLength } = withPastKeyValues(
+      this.layerIdx,
+      F.rope(heads(this.k_proj.forward(x), Hkv, this.k_norm), rope.cos, rope.sin),
+      heads(this.v_proj.forward(x), Hkv, null),
+      ctx,
+    );
     // Mistral/Qwen2 sliding window: keys more than `slidingWindow - 1` positions back are not seen.
     const o = F.scaledDotProductAttention(q, k, v, {
       causal: true,
       keyMask: ctx.keyMask,
       scale: 1 / Math.sqrt(D),
       window: this.config.slidingWindow ?? 0,
+      kvLength,
     });
     return this.o_proj.forward(F.mergeHeads(o));
   }

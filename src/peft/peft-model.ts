@@ -199,10 +199,10 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
   forward(input: ForwardOf<M>['input']): ForwardOf<M>['output'] {
     const model = this.model as unknown as { forward(i: unknown): unknown };
     const hook = this.adaptersDisabled ? undefined : this.inputHooks.get(this.active);
-    if (!hook) return model.forward(input) as ForwardOf<M>['output'];
+    if (!hook) return model.forward(input);
     const { input: changed, finish } = hook(input as Record<string, unknown>);
     const out = model.forward(changed);
-    return (finish ? finish(out) : out) as ForwardOf<M>['output'];
+    return finish ? finish(out) : out;
   }
 
   /** Extra loss terms the trainer adds to the task loss (e.g. the experts' load-balancing loss), or null. */
@@ -522,7 +522,7 @@ export function withAdapter(model: CausalLM, dir: string, label = 'adapter'): Ca
   if (!existsSync(dir) || !statSync(dir).isDirectory())
     throw new Error(`${label} ${dir}: no such folder (expected a PEFT adapter folder)`);
   const peft = PeftModel.fromPretrained(model, dir);
-  return peft as unknown as CausalLM;
+  return peft;
 }
 
 export { ModulesToSaveWrapper };

@@ -42,9 +42,7 @@ const bjson = {
 const ids = new Int32Array([3, 17, 5, 9]);
 
 function bert(): BertModel {
-  return new BertModel(parseModelConfig(bjson) as BertConfig, { seed: 1, configJson: bjson })
-    .eval()
-    .freeze() as BertModel;
+  return new BertModel(parseModelConfig(bjson) as BertConfig, { seed: 1, configJson: bjson }).eval().freeze();
 }
 
 /** AdapterHub's BnConfig.to_dict() for seq_bn (Pfeiffer) / double_seq_bn (Houlsby), with overrides. */
@@ -363,9 +361,7 @@ test('AdapterHub Houlsby folder on Llama (attention_adapters / output_adapters k
     tie_word_embeddings: false,
   };
   const llama = (): LlamaForCausalLM =>
-    new LlamaForCausalLM(parseModelConfig(json) as DecoderConfig, { seed: 7, configJson: json })
-      .eval()
-      .freeze() as LlamaForCausalLM;
+    new LlamaForCausalLM(parseModelConfig(json) as DecoderConfig, { seed: 7, configJson: json }).eval().freeze();
   const dir = mkdtempSync(join(tmpdir(), 'tunekit-hub-'));
   try {
     // down.weight = 0, so each adapter adds the constant c = scaling · (up.W · silu(down.b) + up.b):

@@ -55,7 +55,7 @@ interface Geometry {
 
 function geometry(model: Module): Geometry {
   const c = (model as unknown as { config?: Record<string, unknown> }).config ?? {};
-  const num = (k: string): number | undefined => (typeof c[k] === 'number' ? (c[k] as number) : undefined);
+  const num = (k: string): number | undefined => (typeof c[k] === 'number' ? c[k] : undefined);
   const hidden = num('hiddenSize'),
     layers = num('numHiddenLayers'),
     heads = num('numAttentionHeads'),
@@ -220,6 +220,11 @@ function installHook(host: PeftHost, c: PromptConfig, name: string): void {
         `${c.peftType}: positionIds cannot be combined with prompt learning (positions follow the virtual tokens)`,
       );
     if (c.peftType === 'PREFIX_TUNING') {
+      const held = input.cache as { prefixLength?: number } | undefined;
+      if (held?.prefixLength === P) {
+        // Generation after prefill: the model seeded the cache with the prefix; the mask still counts it.
+        return { input: mask ? { ...input, attentionMask: insertCols(mask, B, 0, P, 1) } : input };
+      }
       const prefix = prefixFromFlat(encoder.output(), g.layers, c.numAttentionHeads ?? g.kvHeads, g.headDim, B);
       const next: Record<string, unknown> = { ...input, prefix };
       if (mask) next.attentionMask = insertCols(mask, B, 0, P, 1);

@@ -300,6 +300,23 @@ export async function runTrain(
     throw new Error(
       `--out ${f.out}: already holds a run (run.jsonl); pass --resume to continue it, or choose another folder`,
     );
+  if (f.initAdapter !== undefined) {
+    const shaping = [
+      'rank',
+      'alpha',
+      'dropout',
+      'targetModules',
+      'numVirtualTokens',
+      'reductionFactor',
+      'experts',
+      'topK',
+    ];
+    const given = shaping.find((k) => f[k] !== undefined);
+    if (given !== undefined)
+      throw new Error(
+        `--${given.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} cannot be combined with --init-adapter (the adapter's own config is used)`,
+      );
+  }
   if (f.initAdapter !== undefined && !existsSync(join(f.initAdapter, 'adapter_config.json')))
     throw new Error(`--init-adapter ${f.initAdapter}: no adapter_config.json there`);
   const dtype = computeDtypeFromFlags(f);

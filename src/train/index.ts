@@ -6,6 +6,7 @@
  */
 export {
   train,
+  trainAsync,
   evaluate,
   repetitionMetrics,
   l2spRegularizer,
@@ -31,6 +32,15 @@ export {
   type GeneralSet,
 } from './trainer.js';
 export { freezeExcept, type FreezeOptions } from './freeze.js';
+export {
+  streamExamples,
+  streamingDataset,
+  mapStreaming,
+  shuffleBuffer,
+  isStreamingDataset,
+  DEFAULT_SHUFFLE_BUFFER,
+  type StreamingDataset,
+} from './streaming.js';
 export { AdamW, SGD, clipGradNorm, type Optimizer, type AdamWOptions, type SGDOptions } from './optim.js';
 export { scheduleFactor, SCHEDULER_TYPES, type SchedulerType, type ScheduleOptions } from './schedule.js';
 export { saveCheckpoint, loadCheckpoint, listCheckpoints, type TrainerState } from './checkpoint.js';

@@ -4,7 +4,8 @@
  *
  * @module tunekit/models
  */
-export { KVCache, positionsFromMask, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
+export { positionsFromMask, type CausalLM, type CausalLMInput, type CausalLMOutput } from './causal-lm.js';
+export { KVCache, type CachedKeyValues } from './kv-cache.js';
 export { LlamaForCausalLM, LlamaModel, LlamaDecoderLayer, LlamaAttention, LlamaMLP } from './llama.js';
 export { GPT2LMHeadModel, GPT2Model, GPT2Block, GPT2Attention, GPT2MLP } from './gpt2.js';
 export {

@@ -158,7 +158,7 @@ function readState(dir: string): TrainerState {
     best: (j.best ?? null) as TrainerState['best'],
     evalsWithoutImprovement: int('evalsWithoutImprovement'),
     rngs: rngs as Record<string, number[]>,
-    parameters: j.parameters as string[],
+    parameters: j.parameters,
     optimizer: { type: opt.type, steps: opt.steps as Array<number | null> },
   };
 }

@@ -124,10 +124,14 @@ export interface SampleItem {
 }
 export interface SamplesAt {
   step: number;
+  /** The decoding settings these generations used, when the writer compared several (docs/run-log.md). */
+  label: string | null;
   items: SampleItem[];
 }
 export interface RepetitionAt {
   step: number;
+  /** The decoding settings measured, when the writer compared several; null for the trainer's own. */
+  label: string | null;
   metrics: Record<string, number>;
 }
 export interface Forgetting {
@@ -177,6 +181,9 @@ class LineReader {
   }
   optNum(field: string): number | null {
     return this.rec[field] === undefined || this.rec[field] === null ? null : this.num(field);
+  }
+  optStr(field: string): string | null {
+    return this.rec[field] === undefined || this.rec[field] === null ? null : this.str(field);
   }
   str(field: string): string {
     const v = this.rec[field];
@@ -271,8 +278,13 @@ export function readRun(runDirOrFile: string): RunData {
           metrics: rec.metrics === undefined ? {} : r.numbers('metrics'),
           ci,
         };
-        run.evals = run.evals.filter((e) => !(e.split === ev.split && e.step >= ev.step));
-        run.evals.push(ev);
+        // A later evaluation of the same split and step replaces the earlier one (e.g. the same
+        // evaluation logged again with confidence intervals); otherwise evaluations stay in step
+        // order, so an evaluation of the starting model (step 0) may be appended after the run.
+        run.evals = run.evals.filter((e) => !(e.split === ev.split && e.step === ev.step));
+        const at = run.evals.findIndex((e) => e.step > ev.step);
+        if (at < 0) run.evals.push(ev);
+        else run.evals.splice(at, 0, ev);
         break;
       }
       case 'samples': {
@@ -280,6 +292,7 @@ export function readRun(runDirOrFile: string): RunData {
         if (!Array.isArray(items)) r.fail('items', 'an array');
         run.samples.push({
           step: r.num('step'),
+          label: r.optStr('label'),
           items: items.map((it: unknown, j) => {
             const o = (it ?? {}) as Obj;
             if (typeof o.prompt !== 'string' || typeof o.output !== 'string')
@@ -292,7 +305,7 @@ export function readRun(runDirOrFile: string): RunData {
         break;
       }
       case 'repetition':
-        run.repetition.push({ step: r.num('step'), metrics: r.numbers('metrics') });
+        run.repetition.push({ step: r.num('step'), label: r.optStr('label'), metrics: r.numbers('metrics') });
         break;
       case 'forgetting': {
         const variants = rec.variants === undefined ? [] : rec.variants;
@@ -312,9 +325,17 @@ export function readRun(runDirOrFile: string): RunData {
       case 'checkpoint':
         run.checkpoints.push({ step: r.num('step'), path: r.str('path'), best: rec.best === true });
         break;
-      case 'resume':
-        run.resumes.push({ step: r.num('step'), path: r.str('path') });
+      case 'resume': {
+        // The run went on from the checkpoint at `step`: what the killed run logged after it is
+        // logged again from here on.
+        const step = r.num('step');
+        run.resumes.push({ step, path: r.str('path') });
+        run.steps = run.steps.filter((x) => x.step <= step);
+        run.evals = run.evals.filter((x) => x.step <= step);
+        run.samples = run.samples.filter((x) => x.step <= step);
+        run.repetition = run.repetition.filter((x) => x.step <= step);
         break;
+      }
       case 'end': {
         let best: RunEnd['best'] = null;
         if (rec.best !== null && rec.best !== undefined) {

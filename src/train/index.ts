@@ -32,6 +32,7 @@ export {
   type GeneralSet,
 } from './trainer.js';
 export { freezeExcept, type FreezeOptions } from './freeze.js';
+export { registryMetrics, qaEvalMetrics, tokenClassificationEvalMetrics, type MetricChoice } from './task-metrics.js';
 export {
   streamExamples,
   streamingDataset,

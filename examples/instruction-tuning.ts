@@ -15,7 +15,6 @@ import {
   loraConfig,
   sftTokens,
   train,
-  type CausalLM,
   type Example,
 } from 'tunekit';
 
@@ -33,7 +32,7 @@ const data = records.map((r) => sftTokens(tokenizer, r, { eosTokenId: eos }));
 
 const peft = getPeftModel(model, loraConfig({ r: 8, loraAlpha: 16, targetModules: ['q_proj', 'v_proj', 'o_proj'] }));
 train({
-  model: peft as unknown as CausalLM,
+  model: peft,
   args: { batchSize: 3, maxSteps: 40, learningRate: 1e-2, progress: 'none' },
   train: data,
   collate: (ex) => collateCausalLm(ex, { padTokenId: eos }),

@@ -15,7 +15,6 @@ import {
   prefixTuningConfig,
   promptTuningConfig,
   train,
-  type CausalLM,
   type PeftConfigBase,
 } from 'tunekit';
 
@@ -39,7 +38,7 @@ for (const [name, config] of Object.entries(configs)) {
   const peft = getPeftModel(AutoModelForCausalLM.fromPretrained(modelDir), config);
   const result = train({
     // the PeftModel's forward feeds the virtual tokens (or prefixes) to the model
-    model: peft as unknown as CausalLM,
+    model: peft,
     args: { batchSize: 2, maxSteps: 20, learningRate: 0.1, progress: 'none' },
     train: data,
     collate: (ex) => collateCausalLm(ex, { padTokenId: 2 }),

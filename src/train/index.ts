@@ -32,7 +32,7 @@ export {
   type GeneralSet,
 } from './trainer.js';
 export { freezeExcept, type FreezeOptions } from './freeze.js';
-export { registryMetrics, qaEvalMetrics, tokenClassificationEvalMetrics, type MetricChoice } from './task-metrics.js';
+export { registryMetrics, qaEvalMetrics, type MetricChoice } from './task-metrics.js';
 export {
   streamExamples,
   streamingDataset,
@@ -109,6 +109,7 @@ export {
   tokenClassificationLoss,
   predictTokenClassification,
   tokenClassificationMetrics,
+  tokenClassificationEvalMetrics,
   type TokenClassificationBatch,
   type TokenClassifierModel,
   type TaggedSentence,

@@ -1,14 +1,13 @@
 /**
  * Task metrics with their per-item evidence ({@link EvalMetrics}), so `TrainingArgs.bootstrapSamples`
  * puts a confidence interval on each: registry metrics over predictions and references, and the
- * question-answering and NER evaluations in that form. Values equal the plain helpers'
- * (predictClassification + computeMetric, evaluateQa, tokenClassificationMetrics).
+ * question-answering evaluation in that form (NER: tokenClassificationEvalMetrics in
+ * token-classification.ts). Values equal the plain helpers' (predictClassification +
+ * computeMetric, evaluateQa).
  */
-import { computeMetric, computeMetrics, type MetricInputs, type MetricOptions } from '../metrics/registry.js';
+import { computeMetrics, type MetricInputs, type MetricOptions } from '../metrics/registry.js';
 import { evaluateQa, type QaModel } from './question-answering.js';
 import type { QaExample, QaFeature, QaPostprocessOptions } from './tasks/extractive-qa.js';
-import { predictTokenClassification, type TaggedSentence, type TokenClassifierModel } from './token-classification.js';
-import type { LabelMap } from './tasks/token-classification.js';
 import type { EvalMetrics } from './trainer.js';
 
 /** A registry metric to log: its name, options and the name it is logged under (default its name). */
@@ -66,37 +65,4 @@ export function qaEvalMetrics(
       f1: { metric: 'squad', options, inputs },
     },
   };
-}
-
-/** seqeval's overall precision, recall, F1 and accuracy of a token classifier (as tokenClassificationMetrics), with evidence for each. */
-export function tokenClassificationEvalMetrics(
-  model: TokenClassifierModel,
-  sentences: readonly TaggedSentence[],
-  labelMap: LabelMap,
-  opts: { padTokenId: number; batchSize?: number },
-): EvalMetrics {
-  if (sentences.length === 0) throw new Error('tokenClassificationEvalMetrics: no sentences');
-  const wasTraining = model.training;
-  model.eval();
-  try {
-    const predictions = predictTokenClassification(
-      model,
-      sentences.map((s) => s.feature),
-      sentences.map((s) => s.words.length),
-      labelMap,
-      opts,
-    );
-    const inputs: MetricInputs = { predictions, references: sentences.map((s) => [...s.tags]) };
-    const r = computeMetric('seqeval', inputs);
-    const values: Record<string, number> = {};
-    const evidence: NonNullable<EvalMetrics['evidence']> = {};
-    for (const key of ['overall_precision', 'overall_recall', 'overall_f1', 'overall_accuracy']) {
-      values[key] = Number(r[key]);
-      // seqeval's bootstrap is about its main score, overall_f1: the other values get no interval.
-      if (key === 'overall_f1') evidence[key] = { metric: 'seqeval', inputs };
-    }
-    return { values, evidence };
-  } finally {
-    model.train(wasTraining);
-  }
 }

@@ -11,6 +11,7 @@ import type { KVPrefix } from '../../src/models/attention.js';
 import type { CausalLM } from '../../src/models/causal-lm.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
 import { KVCache } from '../../src/models/kv-cache.js';
+import { setComputeDtype } from '../../src/nn/compute-dtype.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
 import * as F from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
@@ -248,3 +249,19 @@ test('appending a tensor that needs a gradient keeps the cache differentiable (c
   assert.deepEqual(Array.from(k.f32.subarray(0, 8)), Array.from(a.f32));
   assert.throws(() => cache.update(0, new Tensor(new Float32Array(6), [1, 1, 2, 3]), w), /must both be|cannot append/);
 });
+
+for (const dtype of ['int8', 'bfloat16'] as const) {
+  test(`${dtype} weights: cached decode (one-row products) equals the uncached forward (many-row products)`, () => {
+    for (const model of [gpt2(), mistral(null)] as CausalLM[]) {
+      assert.ok(setComputeDtype(model, dtype) > 0);
+      const ids = tokens(20, 5);
+      noGrad(() => {
+        const full = model.forward({ inputIds: ids }).logits.f32;
+        const got = decodeInSteps(model, ids, 1, 1, model.newCache());
+        // Same stored weights on both paths; only the summation order differs (logits here are ~0.4;
+        // bf16 compute rounds activations only in GEMMs too large for this model).
+        assertClose(got, full, { atol: 1e-5, message: `${dtype} decode` });
+      });
+    }
+  });
+}

@@ -253,14 +253,15 @@ test('appending a tensor that needs a gradient keeps the cache differentiable (c
 for (const dtype of ['int8', 'bfloat16'] as const) {
   test(`${dtype} weights: cached decode (one-row products) equals the uncached forward (many-row products)`, () => {
     for (const model of [gpt2(), mistral(null)] as CausalLM[]) {
-      assert.ok(setComputeDtype(model, dtype) > 0);
+      assert.ok(setComputeDtype(model.freeze(), dtype) > 0);
       const ids = tokens(20, 5);
       noGrad(() => {
         const full = model.forward({ inputIds: ids }).logits.f32;
         const got = decodeInSteps(model, ids, 1, 1, model.newCache());
-        // Same stored weights on both paths; only the summation order differs (logits here are ~0.4;
-        // bf16 compute rounds activations only in GEMMs too large for this model).
-        assertClose(got, full, { atol: 1e-5, message: `${dtype} decode` });
+        // Same stored weights on both paths. int8: only the summation order differs. bf16: the
+        // many-row GEMM also rounds the activations to bf16 (2^-8 relative, WType.BF16Dot) and the
+        // one-row product does not; logits here are up to ~0.4, so 4e-3 is ~1% of the largest.
+        assertClose(got, full, { atol: dtype === 'int8' ? 1e-5 : 4e-3, message: `${dtype} decode` });
       });
     }
   });

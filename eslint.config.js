@@ -43,9 +43,6 @@ export default tseslint.config(
       '@typescript-eslint/no-this-alias': 'off',
       // A switch over a union handles every member (or says `default:`).
       '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
-      // Off until noUncheckedIndexedAccess is on: without it every `xs[i]!` reads as unnecessary,
-      // and the fixer would strip the assertions that flag then needs.
-      '@typescript-eslint/no-unnecessary-type-assertion': 'off',
       eqeqeq: ['error', 'always', { null: 'ignore' }],
       'no-constant-condition': ['error', { checkLoops: 'allExceptWhileTrue' }],
       'prefer-const': ['error', { destructuring: 'all' }],

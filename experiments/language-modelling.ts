@@ -126,7 +126,7 @@ async function alpaca(): Promise<Record<string, unknown>> {
       loss: causalLmLossFn({ neftuneAlpha: neftune }),
       lengthOf: (e) => e.inputIds.length,
       sample: (m) =>
-        sampleAnswers(m as LlamaForCausalLM, tok, data.prompts.slice(0, 4), 1).map((t, i) => ({
+        sampleAnswers(m, tok, data.prompts.slice(0, 4), 1).map((t, i) => ({
           prompt: data.prompts[i]!.kind,
           output: tok.decode(t),
           tokens: t,

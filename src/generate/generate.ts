@@ -306,11 +306,13 @@ function perSecond(tokens: number, ms: number): number {
 }
 
 function normaliseRows(inputIds: readonly number[] | readonly (readonly number[])[], vocab: number): number[][] {
-  if (!Array.isArray(inputIds as unknown) || inputIds.length === 0)
+  const given: unknown = inputIds; // JavaScript callers can pass anything
+  if (!Array.isArray(given) || inputIds.length === 0)
     throw new Error('generate: inputIds must be a non-empty array of token ids or of rows of ids');
   const rows = (Array.isArray(inputIds[0]) ? inputIds : [inputIds]) as readonly (readonly number[])[];
   return rows.map((r, i) => {
-    if (!Array.isArray(r as unknown) || r.length === 0)
+    const row: unknown = r;
+    if (!Array.isArray(row) || r.length === 0)
       throw new Error(`generate: prompt ${i} must be a non-empty array of token ids`);
     r.forEach((id, j) => {
       if (!Number.isInteger(id) || id < 0 || id >= vocab)

@@ -356,7 +356,7 @@ function resolveArchitecture(f: FieldReader): Architecture {
     const list = f.obj.architectures;
     if (!Array.isArray(list) || list.length === 0 || typeof list[0] !== 'string')
       f.fail('architectures', 'a non-empty list of class names');
-    const name = list[0] as string;
+    const name = list[0];
     const alias = DECODER_HEAD_ALIASES[name];
     if (alias) return alias;
     if (!(SUPPORTED_ARCHITECTURES as readonly string[]).includes(name)) {

@@ -249,7 +249,7 @@ export function createApp(store: JudgeStore, opts: AppOptions): Hono {
 
   app.notFound((c) => c.html(messagePage('Not found', 'No such page.'), 404));
   app.onError((err, c) => {
-    if ('getResponse' in err && typeof err.getResponse === 'function') return err.getResponse() as Response;
+    if ('getResponse' in err && typeof err.getResponse === 'function') return err.getResponse();
     process.stderr.write(`judge: ${err.stack ?? err.message}\n`);
     return c.html(messagePage('Server error', 'Something went wrong; nothing was saved from this request.'), 500);
   });

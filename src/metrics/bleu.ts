@@ -26,6 +26,7 @@ import {
   type SacrebleuScore,
 } from './sacrebleu-score.js';
 import { getSacrebleuTokenizer, type SacrebleuTokenizerName } from './sacrebleu-tokenizers.js';
+import { isArrayInput } from './guards.js';
 
 export type { SacrebleuFormatOptions, SacrebleuScore } from './sacrebleu-score.js';
 
@@ -428,7 +429,7 @@ export function sentenceBleu(
   options: BleuOptions = {},
 ): BleuScore {
   if (typeof hypothesis !== 'string') throw new TypeError('BLEU: hypothesis should be a string');
-  if (!Array.isArray(references as unknown) || typeof references === 'string') {
+  if (!isArrayInput(references) || typeof references === 'string') {
     throw new TypeError('BLEU: references should be an array of strings');
   }
   return scoreCorpus(

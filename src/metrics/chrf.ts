@@ -15,6 +15,7 @@ import {
   type SacrebleuScore,
 } from './sacrebleu-score.js';
 import { pySplit } from './pystr.js';
+import { isArrayInput } from './guards.js';
 
 /** Options of {@link corpusChrf} and {@link sentenceChrf} (sacrebleu's `CHRF(...)` arguments). */
 export interface ChrfOptions {
@@ -272,7 +273,7 @@ export function sentenceChrf(
   options: ChrfOptions = {},
 ): ChrfScore {
   if (typeof hypothesis !== 'string') throw new TypeError('chrF: hypothesis should be a string');
-  if (!Array.isArray(references as unknown)) throw new TypeError('chrF: references should be an array of strings');
+  if (!isArrayInput(references)) throw new TypeError('chrF: references should be an array of strings');
   return scoreCorpus(
     [hypothesis],
     references.map((r) => [r]),

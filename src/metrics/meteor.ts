@@ -269,7 +269,7 @@ export function meteorScore(
   options: MeteorOptions = {},
 ): number {
   const resolved = resolveOptions(options);
-  if (typeof references === 'string' || !Array.isArray(references as unknown)) {
+  if (typeof references === 'string' || !Array.isArray(references)) {
     throw new TypeError('"references" expects a list of pre-tokenized references (an array of arrays of strings)');
   }
   if (references.length === 0)
@@ -337,8 +337,7 @@ export function corpusMeteor(
     const reference: unknown = references[i];
     let refs: readonly (readonly string[] | string)[];
     if (typeof reference === 'string') refs = [tokens(reference)];
-    else if (Array.isArray(reference) && reference.length > 0 && reference.every(isTokenArray))
-      refs = reference as readonly (readonly string[])[];
+    else if (Array.isArray(reference) && reference.length > 0 && reference.every(isTokenArray)) refs = reference;
     else if (isTokenArray(reference) && reference.length > 0) refs = reference.map(tokens);
     else
       throw new TypeError(

@@ -22,6 +22,7 @@
  * HF evaluates in float32; this module sums in float64, so HF's printed values agree to about 1e-6
  * relative, not to the last bit.
  */
+import { isArrayInput } from './guards.js';
 
 /** Options of {@link perplexity}. */
 export interface PerplexityOptions {
@@ -78,10 +79,9 @@ export function perplexity(
   const base = options.base ?? Math.E;
   if (!(base > 0) || base === 1 || !Number.isFinite(base))
     throw new Error(`perplexity: base must be a finite number > 0 and ≠ 1, got ${base}`);
-  if (!Array.isArray(nll as unknown))
-    throw new TypeError('perplexity: nll should be an array of per-sequence arrays of numbers');
+  if (!isArrayInput(nll)) throw new TypeError('perplexity: nll should be an array of per-sequence arrays of numbers');
   const { mask } = options;
-  if (mask !== undefined && (!Array.isArray(mask as unknown) || mask.length !== nll.length)) {
+  if (mask !== undefined && (!isArrayInput(mask) || mask.length !== nll.length)) {
     throw new Error(
       `perplexity: mask should have one row per sequence (${nll.length}), got ${Array.isArray(mask) ? mask.length : typeof mask}`,
     );

@@ -32,7 +32,7 @@ import {
   type R2Options,
   type RegressionOptions,
 } from './regression.js';
-import { seqevalCompute, type SeqevalComputeOptions } from './sequence-labeling.js';
+import { seqevalCompute } from './sequence-labeling.js';
 import { bootstrapCi, type BootstrapResult } from './significance.js';
 import {
   BLEU_MAX_NGRAM_ORDER,
@@ -42,9 +42,9 @@ import {
   sentenceBleu,
   type BleuOptions,
 } from './bleu.js';
-import { CHRF_MAX_ORDER, corpusChrf, type ChrfOptions } from './chrf.js';
+import { CHRF_MAX_ORDER, corpusChrf } from './chrf.js';
 import { rougeCompute, type RougeComputeOptions } from './rouge.js';
-import { corpusMeteor, type CorpusMeteorOptions, type MeteorReferenceItem } from './meteor.js';
+import { corpusMeteor, type MeteorReferenceItem } from './meteor.js';
 import { squadEvaluate, type SquadEvaluateOptions } from './squad.js';
 import { distinctN, meanRepN } from './repetition.js';
 import { perplexity } from './perplexity.js';
@@ -321,7 +321,7 @@ class ItemReader {
       return items.map((v, i) => {
         if (!Array.isArray(v) || !v.every((x) => typeof x === 'number'))
           this.fail(side, i, 'an indicator row (array of 0/1) like the other items', v);
-        return v as number[];
+        return v;
       });
     }
     return items.map((v, i) =>
@@ -336,7 +336,7 @@ class ItemReader {
       if (vectors) {
         if (!Array.isArray(v) || !v.every(isFiniteNumber))
           this.fail(side, i, 'an array of finite numbers like the other items', v);
-        return v as number[];
+        return v;
       }
       return isFiniteNumber(v) ? v : this.fail(side, i, 'a finite number', v);
     }) as number[] | number[][];
@@ -348,14 +348,14 @@ class ItemReader {
 
   stringLists(items: readonly unknown[], side: Side, what: string): string[][] {
     return items.map((v, i) =>
-      Array.isArray(v) && v.every((s) => typeof s === 'string') ? (v as string[]) : this.fail(side, i, what, v),
+      Array.isArray(v) && v.every((s) => typeof s === 'string') ? v : this.fail(side, i, what, v),
     );
   }
 
   referenceTexts(items: readonly unknown[], side: Side): string[][] {
     return items.map((v, i) => {
       if (typeof v === 'string') return [v];
-      if (Array.isArray(v) && v.length > 0 && v.every((s) => typeof s === 'string')) return v as string[];
+      if (Array.isArray(v) && v.length > 0 && v.every((s) => typeof s === 'string')) return v;
       return this.fail(side, i, 'a string or a non-empty array of strings', v);
     });
   }
@@ -507,7 +507,7 @@ function meteorScores(inputs: Required<MetricInputs>, opts: MetricOptions, r: It
   return corpusMeteor(
     inputs.predictions as (string | string[])[],
     inputs.references as MeteorReferenceItem[],
-    defined(opts) as CorpusMeteorOptions,
+    defined(opts),
   ).scores;
 }
 
@@ -537,13 +537,13 @@ function squad(
   const refs = r
     .referenceTexts(inputs.references, 'references')
     .map((text, i) => ({ id: String(i), answers: { text } }));
-  return squadEvaluate(preds, refs, defined(opts) as SquadEvaluateOptions);
+  return squadEvaluate(preds, refs, defined(opts));
 }
 
 function generatedSequences(inputs: Required<MetricInputs>, opts: MetricOptions, r: ItemReader): string[][] {
   const tokenizer = opts.tokenizer ?? 'whitespace';
   return inputs.predictions.map((v, i) => {
-    if (Array.isArray(v) && v.every((t) => typeof t === 'string')) return v as string[];
+    if (Array.isArray(v) && v.every((t) => typeof t === 'string')) return v;
     if (typeof v !== 'string') return r.fail('predictions', i, 'a string or an array of tokens', v);
     return tokenizer === 'chars' ? Array.from(v).filter((c) => !/\s/.test(c)) : whitespaceTokens(v);
   });
@@ -569,7 +569,7 @@ function perplexityMetric(name: 'perplexity' | 'nll', description: string, prima
     compute({ predictions }, opts, r) {
       const nll = predictions.map((v, i) =>
         Array.isArray(v) && v.every((x) => typeof x === 'number')
-          ? (v as number[])
+          ? v
           : typeof v === 'number'
             ? [v]
             : r.fail('predictions', i, 'an array of per-token NLLs', v),
@@ -710,7 +710,7 @@ const METRIC_LIST: readonly RegisteredMetric[] = [
       seqevalCompute(
         r.stringLists(predictions, 'predictions', 'a tag sequence (array of strings)'),
         r.stringLists(references, 'references', 'a tag sequence (array of strings)'),
-        defined(opts) as SeqevalComputeOptions,
+        defined(opts),
       ) as MetricResult,
   },
   {
@@ -725,7 +725,7 @@ const METRIC_LIST: readonly RegisteredMetric[] = [
       const s = corpusBleu(
         r.strings(predictions, 'predictions'),
         referenceStreams(r.referenceTexts(references, 'references')),
-        defined(opts) as BleuOptions,
+        defined(opts),
       );
       return {
         score: s.score,
@@ -796,7 +796,7 @@ const METRIC_LIST: readonly RegisteredMetric[] = [
       const s = corpusChrf(
         r.strings(predictions, 'predictions'),
         referenceStreams(r.referenceTexts(references, 'references')),
-        defined(opts) as ChrfOptions,
+        defined(opts),
       );
       return { score: s.score, name: s.name, signature: s.signature, formatted: s.format() };
     },

@@ -8,6 +8,7 @@
  */
 
 import { at } from './numeric.js';
+import { isArrayInput } from './guards.js';
 
 /** A token: a word, a character or a token id. */
 export type SequenceToken = string | number;
@@ -17,7 +18,7 @@ export type TokenSequence = readonly SequenceToken[] | string;
 
 function asTokens(sequence: TokenSequence, what: string): readonly SequenceToken[] {
   if (typeof sequence === 'string') return Array.from(sequence);
-  if (!Array.isArray(sequence as unknown)) throw new TypeError(`${what} should be an array of tokens or a string`);
+  if (!isArrayInput(sequence)) throw new TypeError(`${what} should be an array of tokens or a string`);
   return sequence;
 }
 
@@ -47,8 +48,7 @@ export interface NgramCounts {
  */
 export function ngramCounts(sequences: readonly TokenSequence[], n: number): NgramCounts {
   checkOrder(n, 'ngramCounts');
-  if (!Array.isArray(sequences as unknown))
-    throw new TypeError('ngramCounts: sequences should be an array of token sequences');
+  if (!isArrayInput(sequences)) throw new TypeError('ngramCounts: sequences should be an array of token sequences');
   const seen = new Set<string>();
   let total = 0;
   sequences.forEach((sequence, i) => {
@@ -107,8 +107,7 @@ export function repN(sequence: TokenSequence, n: number): number {
 /** Mean of {@link repN} over sequences (Welleck et al. average seq-rep-n over continuations); 0 for an empty list. */
 export function meanRepN(sequences: readonly TokenSequence[], n: number): number {
   checkOrder(n, 'meanRepN');
-  if (!Array.isArray(sequences as unknown))
-    throw new TypeError('meanRepN: sequences should be an array of token sequences');
+  if (!isArrayInput(sequences)) throw new TypeError('meanRepN: sequences should be an array of token sequences');
   if (sequences.length === 0) return 0;
   return sequences.reduce((sum: number, sequence) => sum + repN(sequence, n), 0) / sequences.length;
 }

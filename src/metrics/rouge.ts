@@ -10,6 +10,7 @@
  */
 import { PorterStemmer } from './porter.js';
 import { resolveTokenizer, tokenizeChecked, type TokenizeFunction, type TokenizerOption } from './cjk.js';
+import { isArrayInput } from './guards.js';
 
 /** Precision, recall and F1 of one ROUGE type (rouge-score's `Score` tuple). */
 export interface RougeScore {
@@ -316,8 +317,7 @@ export class RougeScorer {
   readonly #splitSentences: (text: string) => string[];
 
   constructor(rougeTypes: readonly string[], options: RougeScorerOptions = {}) {
-    if (!Array.isArray(rougeTypes as unknown))
-      throw new TypeError('rougeTypes must be an array such as ["rouge1", "rougeL"]');
+    if (!isArrayInput(rougeTypes)) throw new TypeError('rougeTypes must be an array such as ["rouge1", "rougeL"]');
     rougeTypes.forEach(checkRougeType);
     this.rougeTypes = [...rougeTypes];
     const { useStemmer = false, splitSummaries = false, tokenizer } = options;
@@ -368,7 +368,7 @@ export class RougeScorer {
    * the first target with the highest F-measure. Throws on an empty list (numpy's argmax does).
    */
   scoreMulti(targets: readonly string[], prediction: string): RougeScores {
-    if (!Array.isArray(targets as unknown) || targets.length === 0) {
+    if (!isArrayInput(targets) || targets.length === 0) {
       throw new RangeError('scoreMulti: targets must be a non-empty array of strings');
     }
     const all = targets.map((target) => this.score(target, prediction));
@@ -531,7 +531,7 @@ export function rougeCompute(
     useAggregator = true,
     tokenizer,
   } = options;
-  if (!Array.isArray(predictions as unknown) || !Array.isArray(references as unknown))
+  if (!isArrayInput(predictions) || !isArrayInput(references))
     throw new TypeError('predictions and references must be arrays');
   if (predictions.length !== references.length) {
     throw new RangeError(

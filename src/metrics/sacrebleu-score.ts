@@ -4,6 +4,7 @@
  * the public types are re-exported by bleu.ts.
  */
 import { pyFormatFixed } from './pystr.js';
+import { isArrayInput } from './guards.js';
 
 /** Options of {@link SacrebleuScore.format}. */
 export interface SacrebleuFormatOptions {
@@ -61,13 +62,13 @@ export function referencesPerSegment(
     if (typeof h !== 'string')
       throw new TypeError(`${metric}: hypotheses[${i}] should be a string, got ${h === null ? 'null' : typeof h}`);
   });
-  if (!Array.isArray(references as unknown) || references.length === 0) {
+  if (!isArrayInput(references) || references.length === 0) {
     throw new TypeError(
       `${metric}: references should be a non-empty array of reference streams (references[k][i] = k-th reference of hypothesis i)`,
     );
   }
   references.forEach((stream, k) => {
-    if (!Array.isArray(stream as unknown))
+    if (!isArrayInput(stream))
       throw new TypeError(`${metric}: references[${k}] should be an array of strings (a reference stream)`);
     if (stream.length !== hypotheses.length) {
       throw new Error(

@@ -20,6 +20,7 @@
 import { compareLabels } from './classification.js';
 import { average as npAverage, mean, pairwiseSum as sumNumpy } from './numeric.js';
 import { pyFormatFixed } from './pystr.js';
+import { isArrayInput } from './guards.js';
 
 /** Tagging schemes of `seqeval.scheme`. */
 export type Scheme = 'IOB1' | 'IOE1' | 'IOB2' | 'IOE2' | 'IOBES' | 'BILOU';
@@ -374,8 +375,8 @@ function checkConsistentLength(yTrue: readonly (readonly string[])[], yPred: rea
   // Python's `set(map(type, y_true)) | set(map(type, y_pred)) == {list}`: also false for no sentences.
   const sentences = [...yTrue, ...yPred];
   if (
-    !Array.isArray(yTrue as unknown) ||
-    !Array.isArray(yPred as unknown) ||
+    !isArrayInput(yTrue) ||
+    !isArrayInput(yPred) ||
     sentences.length === 0 ||
     !sentences.every((s) => Array.isArray(s))
   ) {

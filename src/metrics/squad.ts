@@ -10,6 +10,7 @@
  */
 import { nltkWordTokenize } from './nltk-word-tokenizer.js';
 import { pySplit, pyStrip } from './pystr.js';
+import { isArrayInput } from './guards.js';
 
 /** Python's `string.punctuation`: the 32 ASCII punctuation characters removed by the SQuAD script. */
 const ASCII_PUNCTUATION = /[!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g;
@@ -106,9 +107,9 @@ export function squadEvaluate(
   if (variant !== 'squad-v1.1' && variant !== 'cmrc2018') {
     throw new Error(`squadEvaluate: unknown variant ${JSON.stringify(variant)}: expected 'squad-v1.1' or 'cmrc2018'`);
   }
-  if (!Array.isArray(predictions as unknown))
+  if (!isArrayInput(predictions))
     throw new TypeError('squadEvaluate: predictions should be an array of { id, prediction_text }');
-  if (!Array.isArray(references as unknown))
+  if (!isArrayInput(references))
     throw new TypeError('squadEvaluate: references should be an array of { id, answers: { text } }');
   const predictionById = new Map<string, string>();
   predictions.forEach((p, i) => {
@@ -124,7 +125,7 @@ export function squadEvaluate(
   references.forEach((r, i) => {
     if (typeof r?.id !== 'string') throw new TypeError(`squadEvaluate: references[${i}].id should be a string`);
     const answers = r.answers?.text;
-    if (!Array.isArray(answers as unknown) || answers.some((a) => typeof a !== 'string')) {
+    if (!isArrayInput(answers) || answers.some((a) => typeof a !== 'string')) {
       throw new TypeError(`squadEvaluate: references[${i}].answers.text should be an array of strings`);
     }
     if (answers.length === 0)

@@ -22,6 +22,7 @@ import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { activation } from './activations.js';
+import { ResidualAdd, type ResidualHook } from './residual.js';
 import { attentionWithDropout, withPastKeyValues, type AttentionContext } from './attention.js';
 import {
   DecoderForCausalLM,
@@ -135,6 +136,9 @@ export class GPT2Block extends Module {
   attn: GPT2Attention;
   ln_2: LayerNorm;
   mlp: GPT2MLP;
+  /** The two residual adds (no parameters); PEFT bottleneck adapters replace them, as AdapterHub does. */
+  attention_adapters: ResidualHook = new ResidualAdd();
+  output_adapters: ResidualHook = new ResidualAdd();
 
   constructor(config: Gpt2Config, layerIdx: number, extras: Gpt2Extras, rng: Rng) {
     super();
@@ -145,8 +149,8 @@ export class GPT2Block extends Module {
   }
 
   forward(h: Tensor, ctx: AttentionContext): Tensor {
-    h = F.add(h, this.attn.forward(this.ln_1.forward(h), ctx));
-    return F.add(h, this.mlp.forward(this.ln_2.forward(h)));
+    h = this.attention_adapters.forward(this.attn.forward(this.ln_1.forward(h), ctx), h);
+    return this.output_adapters.forward(this.mlp.forward(this.ln_2.forward(h)), h);
   }
 }
 

@@ -19,6 +19,7 @@ import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { withPastKeyValues, type AttentionContext } from './attention.js';
+import { ResidualAdd, type ResidualHook } from './residual.js';
 import {
   DecoderForCausalLM,
   lmHeadOutput,
@@ -116,6 +117,9 @@ export class LlamaDecoderLayer extends Module {
   mlp: LlamaMLP;
   input_layernorm: RMSNorm;
   post_attention_layernorm: RMSNorm;
+  /** The two residual adds (no parameters); PEFT bottleneck adapters replace them, as AdapterHub does. */
+  attention_adapters: ResidualHook = new ResidualAdd();
+  output_adapters: ResidualHook = new ResidualAdd();
 
   constructor(config: DecoderConfig, layerIdx: number, rng: Rng) {
     super();
@@ -126,8 +130,8 @@ export class LlamaDecoderLayer extends Module {
   }
 
   forward(h: Tensor, rope: { cos: Float32Array; sin: Float32Array }, ctx: AttentionContext): Tensor {
-    h = F.add(h, this.self_attn.forward(this.input_layernorm.forward(h), rope, ctx));
-    return F.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
+    h = this.attention_adapters.forward(this.self_attn.forward(this.input_layernorm.forward(h), rope, ctx), h);
+    return this.output_adapters.forward(this.mlp.forward(this.post_attention_layernorm.forward(h)), h);
   }
 }
 

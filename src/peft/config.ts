@@ -107,7 +107,7 @@ export function requireDefaults(f: FieldReader, defaults: Readonly<Record<string
       v === null ||
       v === undefined ||
       JSON.stringify(v) === JSON.stringify(def) ||
-      (def === null && (v === false || (typeof v === 'object' && Object.keys(v as object).length === 0)));
+      (def === null && (v === false || (typeof v === 'object' && Object.keys(v).length === 0)));
     if (!isDefault)
       throw new Error(
         `${f.label}: field "${field}" = ${JSON.stringify(v)} is not supported (only ${JSON.stringify(def)})`,

@@ -199,10 +199,10 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
   forward(input: ForwardOf<M>['input']): ForwardOf<M>['output'] {
     const model = this.model as unknown as { forward(i: unknown): unknown };
     const hook = this.adaptersDisabled ? undefined : this.inputHooks.get(this.active);
-    if (!hook) return model.forward(input) as ForwardOf<M>['output'];
+    if (!hook) return model.forward(input);
     const { input: changed, finish } = hook(input as Record<string, unknown>);
     const out = model.forward(changed);
-    return (finish ? finish(out) : out) as ForwardOf<M>['output'];
+    return finish ? finish(out) : out;
   }
 
   /** Extra loss terms the trainer adds to the task loss (e.g. the experts' load-balancing loss), or null. */
@@ -372,6 +372,7 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
    * A new LoRA adapter `name` combining existing LoRA adapters (PEFT's add_weighted_adapter):
    * "linear": A = Σ √w_i·s_i·A_i, B = Σ √w_i·B_i (same ranks required; its scaling is 1);
    * "cat": A = [√(w_i·s_i)·A_i] stacked, B = [√(w_i·s_i)·B_i] side by side, so B·A = Σ w_i·s_i·B_i·A_i exactly.
+   * Linear layers and LoRA on Embeddings alike (lora_embedding_A/B, the same orientation).
    */
   addWeightedAdapter(
     adapters: readonly string[],
@@ -425,42 +426,40 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
         .map((a, i) => ({ a, w: weights[i] ?? 0 }))
         .filter(({ a }) => l.adapterNames().includes(a));
       if (!present.length) continue;
-      if (l instanceof LoRALinear) {
-        // PEFT's factors: cat √(w·s) on both; linear √w·s on A and √w on B.
-        const parts = present.map(({ a, w }) => {
-          const s = l.scalingOf(a);
-          if (w < 0 && combinationType === 'cat')
-            throw new Error(`addWeightedAdapter: "cat" needs non-negative weights (√(w·scaling)), got ${w} for "${a}"`);
-          const fa = combinationType === 'cat' ? Math.sqrt(w * s) : Math.sqrt(Math.abs(w)) * s * Math.sign(w);
-          const fb = combinationType === 'cat' ? Math.sqrt(w * s) : Math.sqrt(Math.abs(w));
-          const a0 = l.lora_A.get(a),
-            b0 = l.lora_B.get(a);
-          if (!a0 || !b0) throw new Error(`addWeightedAdapter: layer has no adapter "${a}"`);
-          return { A: F.scale(a0.weight.detach(), fa), B: F.scale(b0.weight.detach(), fb) };
-        });
-        let A: Tensor, B: Tensor;
-        if (combinationType === 'cat') {
-          A = F.concat(
-            parts.map((p) => p.A),
-            0,
-          );
-          B = F.concat(
-            parts.map((p) => p.B),
-            1,
-          );
-        } else {
-          A = parts.map((p) => p.A).reduce((x, y) => F.add(x, y));
-          B = parts.map((p) => p.B).reduce((x, y) => F.add(x, y));
-        }
-        l.setAdapterWeights(
-          name,
-          new Tensor(A.f32, A.shape, { requiresGrad: true }),
-          new Tensor(B.f32, B.shape, { requiresGrad: true }),
+      if (!(l instanceof LoRALinear || l instanceof LoRAEmbedding)) continue;
+      // PEFT's factors, the same for Linear (lora_A [r, in], lora_B [out, r]) and Embedding
+      // (lora_embedding_A [r, num], lora_embedding_B [dim, r]): cat √(w·s) on both; linear √w·s on A and √w on B.
+      const parts = present.map(({ a, w }) => {
+        const s = l.scalingOf(a);
+        if (w < 0 && combinationType === 'cat')
+          throw new Error(`addWeightedAdapter: "cat" needs non-negative weights (√(w·scaling)), got ${w} for "${a}"`);
+        const fa = combinationType === 'cat' ? Math.sqrt(w * s) : Math.sqrt(Math.abs(w)) * s * Math.sign(w);
+        const fb = combinationType === 'cat' ? Math.sqrt(w * s) : Math.sqrt(Math.abs(w));
+        const a0 = l instanceof LoRALinear ? l.lora_A.get(a)?.weight : l.lora_embedding_A.get(a);
+        const b0 = l instanceof LoRALinear ? l.lora_B.get(a)?.weight : l.lora_embedding_B.get(a);
+        if (!a0 || !b0) throw new Error(`addWeightedAdapter: layer has no adapter "${a}"`);
+        return { A: F.scale(a0.detach(), fa), B: F.scale(b0.detach(), fb) };
+      });
+      let A: Tensor, B: Tensor;
+      if (combinationType === 'cat') {
+        A = F.concat(
+          parts.map((p) => p.A),
+          0,
+        );
+        B = F.concat(
+          parts.map((p) => p.B),
           1,
         );
-      } else if (l instanceof LoRAEmbedding) {
-        throw new Error('addWeightedAdapter: adapters with LoRA on embeddings cannot be combined yet');
+      } else {
+        A = parts.map((p) => p.A).reduce((x, y) => F.add(x, y));
+        B = parts.map((p) => p.B).reduce((x, y) => F.add(x, y));
       }
+      l.setAdapterWeights(
+        name,
+        new Tensor(A.f32, A.shape, { requiresGrad: true }),
+        new Tensor(B.f32, B.shape, { requiresGrad: true }),
+        1,
+      );
     }
     for (const [, w] of saveWrappers(this.model)) {
       const src = adapters.find((a) => w.modules_to_save.has(a));
@@ -523,7 +522,7 @@ export function withAdapter(model: CausalLM, dir: string, label = 'adapter'): Ca
   if (!existsSync(dir) || !statSync(dir).isDirectory())
     throw new Error(`${label} ${dir}: no such folder (expected a PEFT adapter folder)`);
   const peft = PeftModel.fromPretrained(model, dir);
-  return peft as unknown as CausalLM;
+  return peft;
 }
 
 export { ModulesToSaveWrapper };

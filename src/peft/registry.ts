@@ -13,7 +13,7 @@ const METHODS = new Map<string, PeftMethod>();
 
 /** Register a method under its peft_type (later registrations replace earlier ones). */
 export function registerMethod<C extends PeftConfigBase>(method: PeftMethod<C>): void {
-  METHODS.set(method.peftType, method as unknown as PeftMethod);
+  METHODS.set(method.peftType, method);
 }
 
 registerMethod(LORA);

@@ -401,7 +401,7 @@ export function toExample(rec: SourceRecord, opts: { kind?: ExampleKind; columns
         throw new Error(`${at}: field "tags": expected a list of strings or integers`);
       if (tags.length !== tokens.length)
         throw new Error(`${at}: field "tags": ${tags.length} tags for ${tokens.length} tokens`);
-      return { kind, tokens: tokens as string[], tags: tags as Array<string | number>, source };
+      return { kind, tokens: tokens, tags: tags as Array<string | number>, source };
     }
     case 'squad': {
       const a = v.answers;
@@ -428,7 +428,7 @@ export function toExample(rec: SourceRecord, opts: { kind?: ExampleKind; columns
         id: idText(v.id, rec.line),
         question: str('question'),
         context,
-        answers: { text: text as string[], answerStart: starts as number[] },
+        answers: { text: text, answerStart: starts as number[] },
         source,
       };
     }

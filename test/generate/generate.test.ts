@@ -78,7 +78,7 @@ test(
     assert.deepEqual(out.tokens[0], ref.greedy.new_ids);
     assert.equal(out.finishReasons[0], 'length');
     assert.equal(out.texts![0], tok.decode(ref.greedy.new_ids, { skipSpecialTokens: true }));
-    assert.ok(out.texts![0]!.startsWith(', there was a little girl named Lily.'));
+    assert.ok(out.texts![0].startsWith(', there was a little girl named Lily.'));
     const t = out.timing;
     assert.equal(t.prefillTokens, 5);
     assert.equal(t.decodeTokens, 63);

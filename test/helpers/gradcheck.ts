@@ -56,7 +56,7 @@ export function gradcheck(
       const lm = lossAt();
       data[i] = orig;
       const num = (lp - lm) / (2 * h);
-      const ana = x.grad![i]!;
+      const ana = x.grad[i]!;
       const tol = atol + rtol * Math.max(Math.abs(num), Math.abs(ana));
       assert.ok(
         Math.abs(num - ana) <= tol,

@@ -411,7 +411,7 @@ test(
       assert.equal(t.dtype, 'F32');
       assert.deepEqual(t.shape, shape, name);
       assert.ok(t.data instanceof Float32Array);
-      assert.ok((t.data as Float32Array).every(Number.isFinite), name);
+      assert.ok(t.data.every(Number.isFinite), name);
       params += t.data.length;
     }
     assert.equal(params, 260_032); // SOURCE.md: 260,032 parameters

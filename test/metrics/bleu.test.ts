@@ -278,8 +278,8 @@ test('equals sacrebleu 2.6.0 on 60 random corpus/sentence cases (all tokenizers,
     const label = JSON.stringify(c);
     const bleu =
       c.kind === 'corpus'
-        ? corpusBleu(c.hypotheses, c.references as (string | null)[][], c.options as BleuOptions)
-        : sentenceBleu(c.hypotheses[0] ?? '', c.references as string[], c.options as BleuOptions);
+        ? corpusBleu(c.hypotheses, c.references as (string | null)[][], c.options)
+        : sentenceBleu(c.hypotheses[0] ?? '', c.references as string[], c.options);
     assertClose(bleu.score, c.expected.score, label);
     assert.deepEqual(bleu.counts, c.expected.counts, label);
     assert.deepEqual(bleu.totals, c.expected.totals, label);

@@ -264,7 +264,7 @@ test('seqevalCompute: Hugging Face evaluate output shape and docstring values', 
 test('tunekit/metrics exposes seqeval under a namespace, beside sklearn names', async () => {
   const metrics = await import('../../src/metrics/index.js');
   assert.equal(metrics.seqeval.f1Score, f1Score);
-  assert.notEqual(metrics.f1Score as unknown, f1Score as unknown); // sklearn's f1Score
+  assert.notEqual(metrics.f1Score, f1Score); // sklearn's f1Score
   close(metrics.f1Score([0, 1, 1], [0, 1, 0]), 2 / 3);
   close(metrics.seqeval.f1Score(docTrue, docPred), 0.6666666666666666);
   assert.equal(metrics.seqevalCompute, seqevalCompute);

@@ -150,10 +150,10 @@ for (const [name, make] of [
       `${name} prefix`,
       (k0, v0, k1, v1, emb) =>
         model.forward({
-          inputsEmbeds: emb!,
+          inputsEmbeds: emb,
           prefix: [
-            { k: k0!, v: v0! },
-            { k: k1!, v: v1! },
+            { k: k0, v: v0 },
+            { k: k1, v: v1 },
           ],
         }).logits,
       inputs,
@@ -218,10 +218,10 @@ test('BERT: a prefix of keys/values is attended to like extra tokens, and gradie
     'BERT prefix',
     (k0, v0, k1, v1, emb) =>
       model.forward({
-        inputsEmbeds: emb!,
+        inputsEmbeds: emb,
         prefix: [
-          { k: k0!, v: v0! },
-          { k: k1!, v: v1! },
+          { k: k0, v: v0 },
+          { k: k1, v: v1 },
         ],
         attentionMask: mask,
       }).hidden,

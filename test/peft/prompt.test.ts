@@ -104,7 +104,7 @@ test(
         const peft = PeftModel.fromPretrained(LlamaForCausalLM.fromPretrained(dir), folder, quiet);
         const got = noGrad(() => peft.forward({ inputIds: ids }).logits.f32);
         assert.ok(maxDiff(got, want) < 1e-5, `${peft.configOf().peftType}: ${maxDiff(got, want)}`);
-        const gen = generate(peft as never, [...ids], { maxNewTokens: 5 }).tokens[0]!;
+        const gen = generate(peft, [...ids], { maxNewTokens: 5 }).tokens[0]!;
         const T = (seq: number[]): Float32Array => {
           const l = refLogits(seq);
           return F.slice(l, 1, l.dim(1) - 1, l.dim(1)).f32;
@@ -171,7 +171,7 @@ test(
         `prefix with padding: ${maxDiff(gp.subarray(2 * 512), got)}`,
       );
       // Generation through the KV cache equals the cache-free greedy loop.
-      const gen = generate(peft as never, [...ids], { maxNewTokens: 6 }).tokens[0]!;
+      const gen = generate(peft, [...ids], { maxNewTokens: 6 }).tokens[0]!;
       const T = (seq: number[]): Float32Array => {
         const l = refStep(seq);
         return F.slice(l, 1, l.dim(1) - 1, l.dim(1)).f32;

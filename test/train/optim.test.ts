@@ -23,7 +23,7 @@ test('AdamW matches the PyTorch update rule step by step', () => {
       const decayed = w * (1 - 0.1 * 0.1);
       m[i] = 0.9 * m[i]! + 0.1 * g[i]!;
       v[i] = 0.99 * v[i]! + 0.01 * g[i]! ** 2;
-      return decayed - (0.1 * (m[i]! / (1 - 0.9 ** step))) / (Math.sqrt(v[i]! / (1 - 0.99 ** step)) + 1e-8);
+      return decayed - (0.1 * (m[i] / (1 - 0.9 ** step))) / (Math.sqrt(v[i] / (1 - 0.99 ** step)) + 1e-8);
     });
     p.toArray().forEach((w, i) => close(w, ref[i]!, 1e-6));
   }

@@ -13,6 +13,7 @@ import { moeLoraConfig } from '../peft/moe-lora/config.js';
 import { PeftModel, getPeftModel } from '../peft/peft-model.js';
 import { prefixTuningConfig, promptTuningConfig, pTuningConfig } from '../peft/prompt/config.js';
 import { methodFor } from '../peft/registry.js';
+import { freezeExcept } from '../train/freeze.js';
 import { COPIED_FILES } from './merge.js';
 import { PEFT_TASK_TYPE, type Task } from './task-setup.js';
 
@@ -141,12 +142,6 @@ export interface AppliedMethod {
   describe: Record<string, unknown>;
 }
 
-/** Block index of a parameter path (`...layers.3.`, `...h.3.`, `...layer.3.`), or null. */
-function blockIndex(path: string): number | null {
-  const m = /(?:^|\.)(?:layers|h|layer)\.(\d+)\./.exec(path);
-  return m?.[1] !== undefined ? Number(m[1]) : null;
-}
-
 /**
  * Applies `--method` to `model`: a new adapter, the adapter of `initAdapter` (trainable), every
  * weight (full), or the last `trainableLayers` blocks (freeze).
@@ -172,19 +167,21 @@ export function applyMethod(
           if (name !== 'config.json' && existsSync(join(modelDir, name)))
             copyFileSync(join(modelDir, name), join(dir, name));
     };
-    model.freeze(false);
     if (flags.method === 'freeze') {
-      const n = flags.trainableLayers ?? 2;
-      const named = model.namedParameters();
-      const blocks = named.map(([p]) => blockIndex(p)).filter((i): i is number => i !== null);
-      if (blocks.length === 0) throw new Error('--method freeze: found no numbered blocks (layers.N) in the model');
-      const last = Math.max(...blocks);
-      for (const [p, t] of named) {
-        const i = blockIndex(p);
-        // Heads of classifiers (score, classifier, qa_outputs) stay trainable; embeddings and other blocks freeze.
-        const head = /^(score|classifier|qa_outputs)\./.test(p);
-        t.requiresGrad = head || (i !== null && i > last - n);
+      // The last N blocks train, and the task head of a classifier (score, classifier, qa_outputs)
+      // with them; embeddings and the other blocks stay frozen.
+      const heads = ['score', 'classifier', 'qa_outputs'].filter((h) =>
+        model.namedParameters().some(([p]) => p.startsWith(`${h}.`)),
+      );
+      try {
+        freezeExcept(model, { lastLayers: flags.trainableLayers ?? 2, modules: heads });
+      } catch (e) {
+        throw new Error(`--method freeze --trainable-layers ${flags.trainableLayers ?? 2}: ${(e as Error).message}`, {
+          cause: e,
+        });
       }
+    } else {
+      model.freeze(false);
     }
     model.train();
     return {

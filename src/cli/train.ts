@@ -289,6 +289,8 @@ export async function runTrain(
   checkMethodFlags(f);
   if (f.int8 && (f.method === 'full' || f.method === 'freeze'))
     throw new Error(`--int8 keeps frozen weights as int8; --method ${f.method} trains base weights`);
+  if (f.bf16 && (f.method === 'full' || f.method === 'freeze'))
+    throw new Error(`--bf16 keeps frozen weights as bfloat16; --method ${f.method} trains base weights in float32`);
   if (f.neftuneAlpha > 0 && f.task !== 'causal-lm' && f.task !== 'sft')
     throw new Error(`--neftune-alpha applies to --task causal-lm|sft, not ${f.task}`);
   if (f.replayRatio > 0 && f.replayData === undefined) throw new Error('--replay-ratio > 0 needs --replay-data');

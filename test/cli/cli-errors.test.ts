@@ -65,6 +65,14 @@ test('each bad flag or file is one clear error line', () => {
     /--adapter .*: no adapter_config\.json/,
   );
   assertOneLine(['export-python', '--out', join(root, 'py')], /exactly one of --config FILE or --from RUN_DIR/);
+  // Low-precision frozen weights cannot be trained by full/freeze fine-tuning.
+  const lowp = ['train', '--model', STORIES, '--data', data, '--task', 'sft', '--out', join(root, 'lowp')];
+  assertOneLine([...lowp, '--method', 'full', '--bf16'], /--bf16 keeps frozen weights as bfloat16; --method full/);
+  assertOneLine([...lowp, '--method', 'freeze', '--int8'], /--int8 keeps frozen weights as int8; --method freeze/);
+  assertOneLine(
+    [...lowp, '--method', 'freeze', '--trainable-layers', '9'],
+    /--method freeze --trainable-layers 9: freezeExcept: lastLayers 9 but model\.layers has 5 blocks/,
+  );
 });
 
 test('merge refuses a prompt-tuning adapter with one line', () => {

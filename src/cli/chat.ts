@@ -17,7 +17,7 @@ export function register(program: Command): void {
   addSamplingOptions(cmd)
     .option('--system <text>', 'system message opening the conversation')
     .action(async (flags: SamplingFlags & { system?: string }) => {
-      const { model, tokenizer, genConfig } = loadFromFlags(flags);
+      const { model, tokenizer, genConfig } = await loadFromFlags(flags);
       // The prompt grows each turn; a length from max_length would shrink with it, so only an
       // explicit or configured max_new_tokens is used, else the transformers default of 20 new tokens.
       const options = optionsFromFlags(flags, genConfig, model, 0);

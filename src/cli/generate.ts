@@ -17,6 +17,7 @@ import { AutoModelForCausalLM } from '../models/auto.js';
 import type { CausalLM } from '../models/causal-lm.js';
 import { withAdapter } from '../peft/peft-model.js';
 import type { ComputeDtype } from '../nn/compute-dtype.js';
+import { resolveModelDir } from './task-setup.js';
 
 /** Sampling and length flags shared by `generate` and `chat`, as commander parses them. */
 export interface SamplingFlags {
@@ -66,7 +67,10 @@ function valueOption(flags: string, description: string, parse: (value: string) 
 /** Adds --model and the sampling/length flags to a command. */
 export function addSamplingOptions(cmd: Command): Command {
   return cmd
-    .requiredOption('--model <dir>', 'Hugging Face model folder (config.json, safetensors, tokenizer.json)')
+    .requiredOption(
+      '--model <dir-or-repo>',
+      'Hugging Face model folder (config.json, safetensors, tokenizer.json) or Hub repo id',
+    )
     .option(
       '--adapter <dir>',
       'PEFT adapter folder (adapter_config.json + adapter_model.safetensors) to apply to --model',
@@ -128,8 +132,10 @@ export function computeDtypeFromFlags(flags: Pick<SamplingFlags, 'bf16' | 'int8'
 }
 
 /** {@link loadForGeneration} with what `--model`, `--adapter`, `--bf16` and `--int8` ask for (generate and chat). */
-export function loadFromFlags(flags: SamplingFlags): ReturnType<typeof loadForGeneration> {
-  return loadForGeneration(flags.model, {
+export async function loadFromFlags(flags: SamplingFlags): Promise<ReturnType<typeof loadForGeneration>> {
+  // A Hub repo id is read from the local Hub cache, or downloaded, as train/eval/merge do.
+  const dir = await resolveModelDir(flags.model, (line) => process.stderr.write(`${line}\n`));
+  return loadForGeneration(dir, {
     ...computeDtypeFromFlags(flags),
     ...(flags.adapter !== undefined ? { adapter: flags.adapter } : {}),
   });
@@ -194,8 +200,8 @@ export function register(program: Command): void {
       '--chat-template',
       'send the prompt as a user message through the tokenizer\'s chat template (plain "User:/Assistant:" format when it has none)',
     )
-    .action((flags: SamplingFlags & { prompt: string; chatTemplate?: boolean }) => {
-      const { model, tokenizer, genConfig } = loadFromFlags(flags);
+    .action(async (flags: SamplingFlags & { prompt: string; chatTemplate?: boolean }) => {
+      const { model, tokenizer, genConfig } = await loadFromFlags(flags);
       const messages = [{ role: 'user', content: flags.prompt }];
       let promptIds: number[];
       let stops: string[] = [];

@@ -13,7 +13,6 @@
  * Module names are transformers' (`bert.encoder.layer.0.attention.self.query.weight`).
  */
 import { join } from 'node:path';
-import { parseModelConfig, type BertConfig, type ProblemType } from '../io/hf-config.js';
 import { FieldReader, readJsonObject } from '../io/json.js';
 import type { RawTensor } from '../io/safetensors.js';
 import { normalEmbedding, normalLinear } from '../nn/init.js';
@@ -24,6 +23,8 @@ import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { activation } from './activations.js';
+import { BERT_ARCHITECTURES, parseBertConfig, type BertConfig, type ProblemType } from './bert-config.js';
+import { parseFamilyConfig } from './model-config.js';
 import {
   attentionWithDropout,
   checkPrefix,
@@ -646,13 +647,18 @@ export function readBertConfig(
 ): { config: BertConfig; configJson: Record<string, unknown> } {
   const path = join(dir, 'config.json');
   const configJson = readJsonObject(path);
-  const config = parseModelConfig(
-    isBertConfig(configJson) ? { ...configJson, architectures: null } : configJson,
-    path,
-    { checkSize: true },
-  );
-  if (config.family !== 'bert') throw new Error(`${dir}: ${config.architecture} is not a BERT model`);
-  return { config: withLabels(config, opts), configJson };
+  return { config: withLabels(parseBertJson(configJson, path), opts), configJson };
+}
+
+/**
+ * A BERT config.json object parsed (shapes checked against the memory budget), whatever head class
+ * it names when its model_type is "bert".
+ *
+ * @throws Error `<label>: GPT2LMHeadModel is not a BERT model` for another family's config
+ */
+export function parseBertJson(configJson: Record<string, unknown>, label = 'config.json'): BertConfig {
+  const json = isBertConfig(configJson) ? { ...configJson, architectures: null } : configJson;
+  return parseFamilyConfig(json, label, { bert: BERT_ARCHITECTURES }, parseBertConfig, 'BERT');
 }
 
 /** True for a BERT config.json: model_type "bert", or no model_type and a Bert* architecture. */

@@ -15,7 +15,7 @@ import {
   type Detokenizer,
   type GenerateOptions,
 } from '../../src/generate/generate.js';
-import { parseModelConfig, type DecoderConfig } from '../../src/io/hf-config.js';
+import { parseModelConfig, type DecoderConfig } from '../../src/models/index.js';
 import { AutoTokenizer, type PreTrainedTokenizer } from '../../src/io/tokenizer.js';
 import { AutoModelForCausalLM } from '../../src/models/auto.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';

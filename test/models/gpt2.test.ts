@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseModelConfig, type Gpt2Config } from '../../src/io/hf-config.js';
+import { parseModelConfig, type Gpt2Config } from '../../src/models/index.js';
 import { readSafetensors, writeSafetensors, type RawTensor } from '../../src/io/safetensors.js';
 import type { Linear } from '../../src/nn/layers.js';
 import { Dropout } from '../../src/nn/layers.js';

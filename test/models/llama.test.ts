@@ -8,7 +8,7 @@ import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
-import { parseModelConfig, type DecoderConfig } from '../../src/io/hf-config.js';
+import { parseModelConfig, type DecoderConfig } from '../../src/models/index.js';
 import * as F from '../../src/tensor/ops.js';
 import { noGrad } from '../../src/tensor/tensor.js';
 import { assetPath, skipWithoutShared } from '../helpers/shared.js';

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseModelConfig, type BertConfig, type DecoderConfig, type Gpt2Config } from '../../src/io/hf-config.js';
+import { parseModelConfig, type BertConfig, type DecoderConfig, type Gpt2Config } from '../../src/models/index.js';
 import type { KVPrefix } from '../../src/models/attention.js';
 import { BertModel } from '../../src/models/bert.js';
 import type { CausalLM } from '../../src/models/causal-lm.js';

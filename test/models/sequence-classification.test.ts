@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseModelConfig, type DecoderConfig, type Gpt2Config } from '../../src/io/hf-config.js';
+import { parseModelConfig, type DecoderConfig, type Gpt2Config } from '../../src/models/index.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
 import {

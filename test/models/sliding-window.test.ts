@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
-import { parseModelConfig, type DecoderConfig } from '../../src/io/hf-config.js';
+import { parseModelConfig, type DecoderConfig } from '../../src/models/index.js';
 import { noGrad } from '../../src/tensor/tensor.js';
 
 const W = 5;

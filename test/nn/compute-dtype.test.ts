@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseModelConfig, type Gpt2Config } from '../../src/io/hf-config.js';
+import { parseModelConfig, type Gpt2Config } from '../../src/models/index.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
 import { setComputeDtype, computeDtypeOf, parseComputeDtype } from '../../src/nn/compute-dtype.js';
 import { getPeftModel } from '../../src/peft/peft-model.js';

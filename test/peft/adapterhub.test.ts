@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseModelConfig, type BertConfig, type DecoderConfig } from '../../src/io/hf-config.js';
+import { parseModelConfig, type BertConfig, type DecoderConfig } from '../../src/models/index.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
 import type { Linear } from '../../src/nn/layers.js';
 import * as F from '../../src/tensor/ops.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseModelConfig, type BertConfig, type DecoderConfig } from '../../src/io/hf-config.js';
+import { parseModelConfig, type BertConfig, type DecoderConfig } from '../../src/models/index.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { Linear } from '../../src/nn/layers.js';
 import { BertForSequenceClassification } from '../../src/models/bert.js';

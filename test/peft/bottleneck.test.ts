@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseModelConfig, type BertConfig, type Gpt2Config } from '../../src/io/hf-config.js';
+import { parseModelConfig, type BertConfig, type Gpt2Config } from '../../src/models/index.js';
 import { Linear } from '../../src/nn/layers.js';
 import { BertForSequenceClassification } from '../../src/models/bert.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';

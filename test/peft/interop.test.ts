@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { parseModelConfig, type BertConfig, type Gpt2Config } from '../../src/io/hf-config.js';
+import { parseModelConfig, type BertConfig, type Gpt2Config } from '../../src/models/index.js';
 import type { Linear } from '../../src/nn/layers.js';
 import type { Module } from '../../src/nn/module.js';
 import { BertForSequenceClassification } from '../../src/models/bert.js';

@@ -8,7 +8,7 @@ import { LoRALinear } from '../../src/peft/lora/layer.js';
 import { PeftModel, getPeftModel } from '../../src/peft/peft-model.js';
 import { loraConfig } from '../../src/peft/lora/config.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
-import { parseModelConfig, type DecoderConfig } from '../../src/io/hf-config.js';
+import { parseModelConfig, type DecoderConfig } from '../../src/models/index.js';
 import { AdamW } from '../../src/train/optim.js';
 import * as F from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';

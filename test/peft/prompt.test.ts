@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generate } from '../../src/generate/generate.js';
-import { parseModelConfig, type BertConfig } from '../../src/io/hf-config.js';
+import { parseModelConfig, type BertConfig } from '../../src/models/index.js';
 import { BertForSequenceClassification } from '../../src/models/bert.js';
 import { KVCache } from '../../src/models/causal-lm.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseModelConfig, type DecoderConfig } from '../../src/io/hf-config.js';
+import { parseModelConfig, type DecoderConfig } from '../../src/models/index.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
 import { loraConfig, type LoraConfig } from '../../src/peft/lora/config.js';
 import { LoRALinear } from '../../src/peft/lora/layer.js';

@@ -1,5 +1,5 @@
 /** Tiny models and data shared by the trainer tests. */
-import { parseModelConfig, type DecoderConfig } from '../../src/io/hf-config.js';
+import { parseModelConfig, type DecoderConfig } from '../../src/models/index.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
 import { Rng } from '../../src/tensor/random.js';
 import type { LmExample } from '../../src/train/collate.js';

@@ -1,7 +1,7 @@
 /** Token classification in the trainer: collator on hand-made features, a tiny train() whose loss falls, seqeval evaluation. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseModelConfig, type BertConfig } from '../../src/io/hf-config.js';
+import { parseModelConfig, type BertConfig } from '../../src/models/index.js';
 import { BertForTokenClassification } from '../../src/models/bert.js';
 import {
   collateTokenClassification,

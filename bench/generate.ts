@@ -20,6 +20,9 @@ import { parseModelConfig, type Gpt2Config } from '../src/models/index.js';
 import { AutoModelForCausalLM } from '../src/models/auto.js';
 import type { CausalLM } from '../src/models/causal-lm.js';
 import { GPT2LMHeadModel } from '../src/models/gpt2.js';
+import { KVCache, type CachedKeyValues } from '../src/models/kv-cache.js';
+import * as F from '../src/tensor/ops.js';
+import type { Tensor } from '../src/tensor/tensor.js';
 import { setComputeDtype } from '../src/nn/compute-dtype.js';
 import { assetPath, repoRoot } from '../test/helpers/shared.js';
 
@@ -87,7 +90,7 @@ function print(name: string, m: { cached: Throughput; uncached: Throughput; same
 }
 
 /** A GPT-2-small-shaped model whose weight matrices hold seeded uniform noise of std 0.02. */
-function randomGpt2Small(): GPT2LMHeadModel {
+export function randomGpt2Small(): GPT2LMHeadModel {
   const configJson = {
     architectures: ['GPT2LMHeadModel'],
     model_type: 'gpt2',
@@ -113,6 +116,57 @@ function randomGpt2Small(): GPT2LMHeadModel {
   return model.freeze().eval();
 }
 
+/**
+ * The cache as it was before it had capacity (the baseline of the long-sequence figures): every
+ * append concatenates everything held with the new positions, O(held) per layer and token.
+ */
+class ConcatKVCache extends KVCache {
+  private readonly held: Array<{ k: Tensor; v: Tensor } | null>;
+  constructor(layers: number) {
+    super(layers);
+    this.held = new Array<{ k: Tensor; v: Tensor } | null>(layers).fill(null);
+  }
+  override get length(): number {
+    return this.held[0]?.k.dim(2) ?? 0;
+  }
+  override update(i: number, k: Tensor, v: Tensor): CachedKeyValues {
+    const prev = this.held[i];
+    const next = prev ? { k: F.concat([prev.k, k], 2), v: F.concat([prev.v, v], 2) } : { k, v };
+    this.held[i] = next;
+    return { ...next, kvLength: next.k.dim(2) };
+  }
+}
+
+/**
+ * Decode tokens/s at long contexts, the capacity cache against the concatenating one, alternated
+ * in the same run (each config twice, the best of two kept).
+ */
+export function benchLongContext(gpt2: GPT2LMHeadModel): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const newTokens = 16;
+  for (const promptLen of [64, 512, 896]) {
+    const prompt = syntheticPrompt(promptLen, 50257);
+    const best = { capacity: 0, concat: 0 };
+    for (let rep = 0; rep < 2; rep++) {
+      for (const kind of ['concat', 'capacity'] as const) {
+        const cache = kind === 'capacity' ? gpt2.newCache() : new ConcatKVCache(gpt2.config.numHiddenLayers);
+        const r = generate(gpt2, prompt, { maxNewTokens: newTokens, eosTokenIds: [], useCache: true, cache });
+        best[kind] = Math.max(best[kind], r.timing.decodeTokensPerSecond);
+      }
+    }
+    const ratio = best.capacity / best.concat;
+    console.log(
+      `  GPT-2 small shape, context ${String(promptLen).padStart(4)}+${newTokens}: decode ${best.capacity.toFixed(1).padStart(6)} tok/s with the capacity cache, ${best.concat.toFixed(1).padStart(6)} concatenating  ×${ratio.toFixed(2)} (same run)`,
+    );
+    out[`context${promptLen}`] = {
+      capacity: round(best.capacity),
+      concat: round(best.concat),
+      ratio: Math.round(ratio * 100) / 100,
+    };
+  }
+  return out;
+}
+
 /** Runs the generation benchmark; prints a table and returns the figures. */
 export function benchGenerate(): Record<string, unknown> {
   const results: Record<string, unknown> = { promptTokens: PROMPT_TOKENS };
@@ -134,6 +188,7 @@ export function benchGenerate(): Record<string, unknown> {
   const m = measure(gpt2, syntheticPrompt(PROMPT_TOKENS, 50257), 16);
   print('GPT-2 small shape (rand)', m);
   console.log(`  (building the random GPT-2-small-shaped model took ${buildSeconds} s, not included above)`);
+  const longContext = benchLongContext(gpt2);
   const byDtype: Record<string, Throughput & { ratioToFloat32: number }> = {};
   const prompt = syntheticPrompt(PROMPT_TOKENS, 50257);
   const decodeOnly = (): Throughput => {
@@ -154,6 +209,7 @@ export function benchGenerate(): Record<string, unknown> {
     config: { d: 768, layers: 12, heads: 12, vocab: 50257 },
     buildSeconds,
     ...m,
+    longContext,
     decodeByComputeDtype: byDtype,
   };
   return results;

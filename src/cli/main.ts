@@ -18,12 +18,16 @@ const commands = [
   // one entry per sub-command module (keep sorted)
   'chat',
   'demo',
+  'eval',
   'eval-metrics',
+  'export-python',
   'generate',
   'inspect',
   'judge',
+  'merge',
   'pull',
   'report',
+  'train',
 ] as const satisfies readonly string[];
 
 for (const name of commands) {

@@ -7,7 +7,7 @@
 import type { Dropout } from '../nn/layers.js';
 import * as F from '../tensor/ops.js';
 import { Tensor } from '../tensor/tensor.js';
-import type { KVCache } from './causal-lm.js';
+import type { CachedKeyValues, KVCache } from './kv-cache.js';
 
 /** Additive mask value of transformers' eager attention (torch.finfo(float32).min). */
 const MASKED = -3.4028234663852886e38;
@@ -21,6 +21,8 @@ export interface AttentionDropoutOptions {
   scale: number;
   /** Dropout on the probabilities; its training flag and p decide whether anything is dropped. */
   dropout: Dropout;
+  /** Keys held in k/v's dim 2 (a cache's buffers have spare capacity after them); default all. */
+  kvLength?: number;
 }
 
 /**
@@ -33,7 +35,13 @@ export interface AttentionDropoutOptions {
  */
 export function attentionWithDropout(q: Tensor, k: Tensor, v: Tensor, opts: AttentionDropoutOptions): Tensor {
   const { causal, keyMask, scale, dropout } = opts;
-  if (!dropout.training || dropout.p === 0) return F.scaledDotProductAttention(q, k, v, { causal, keyMask, scale });
+  const kvLength = opts.kvLength ?? k.dim(2);
+  if (!dropout.training || dropout.p === 0)
+    return F.scaledDotProductAttention(q, k, v, { causal, keyMask, scale, kvLength });
+  if (kvLength !== k.dim(2)) {
+    k = F.slice(k, 2, 0, kvLength);
+    v = F.slice(v, 2, 0, kvLength);
+  }
   const [B, , T] = q.shape as [number, number, number, number];
   const S = k.dim(2);
   let scores = F.scale(F.matmul(q, k, { transB: true }), scale); // [B, H, T, S]
@@ -109,19 +117,17 @@ export interface AttentionContext {
 
 /**
  * This layer's keys/values with everything earlier in front: the cache (which receives this
- * call's k/v) and then the prefix before both. k, v [B, kv_heads, T, D] -> [B, kv_heads, P + cached + T, D].
+ * call's k/v) and then the prefix before both. k, v [B, kv_heads, T, D] -> [B, kv_heads, ≥ S, D]
+ * where the first `kvLength` = S = P + cached + T positions are keys (a cache's buffers have spare
+ * capacity after them; pass kvLength on to attention).
  */
-export function withPastKeyValues(
-  layerIdx: number,
-  k: Tensor,
-  v: Tensor,
-  ctx: AttentionContext,
-): { k: Tensor; v: Tensor } {
-  if (ctx.cache) ({ k, v } = ctx.cache.update(layerIdx, k, v));
+export function withPastKeyValues(layerIdx: number, k: Tensor, v: Tensor, ctx: AttentionContext): CachedKeyValues {
+  let kv: CachedKeyValues = { k, v, kvLength: k.dim(2) };
+  if (ctx.cache) kv = ctx.cache.update(layerIdx, k, v);
   const p = ctx.prefix?.[layerIdx];
   if (p && p.k.dim(2) > 0) {
-    k = F.concat([p.k, k], 2);
-    v = F.concat([p.v, v], 2);
+    const held = (t: Tensor): Tensor => (t.dim(2) === kv.kvLength ? t : F.slice(t, 2, 0, kv.kvLength));
+    kv = { k: F.concat([p.k, held(kv.k)], 2), v: F.concat([p.v, held(kv.v)], 2), kvLength: p.k.dim(2) + kv.kvLength };
   }
-  return { k, v };
+  return kv;
 }

@@ -132,8 +132,14 @@ export class BertSelfAttention extends Module {
     const D = d / H;
     const heads = (t: Tensor): Tensor => F.transpose(F.reshape(t, [B, T, H, D]), 1, 2); // [B, H, T, D]
     const q = heads(this.query.forward(x));
-    const { k, v } = withPastKeyValues(this.layerIdx, heads(this.key.forward(x)), heads(this.value.forward(x)), ctx);
+    const { k, v, kvLength } = withPastKeyValues(
+      this.layerIdx,
+      heads(this.key.forward(x)),
+      heads(this.value.forward(x)),
+      ctx,
+    );
     const o = attentionWithDropout(q, k, v, {
+      kvLength,
       causal: false,
       keyMask: ctx.keyMask,
       scale: 1 / Math.sqrt(D),
@@ -604,17 +610,32 @@ export class BertForQuestionAnswering extends BertWithHead {
     const endLogits = F.reshape(e, [B, T]);
     const out: QuestionAnsweringOutput = { logits, startLogits, endLogits, hidden };
     if (!input.startPositions && !input.endPositions) return out;
-    if (!input.startPositions || !input.endPositions)
-      throw new Error('forward: question answering needs both startPositions and endPositions');
-    const clamp = (p: Int32Array, name: string): Int32Array => {
-      if (p.length !== B) throw new Error(`forward: ${name} has ${p.length} entries, expected one per row (${B})`);
-      return p.map((x) => Math.min(Math.max(x, 0), T));
-    };
-    const startLoss = F.crossEntropy(startLogits, clamp(input.startPositions, 'startPositions'), { ignoreIndex: T });
-    const endLoss = F.crossEntropy(endLogits, clamp(input.endPositions, 'endPositions'), { ignoreIndex: T });
-    out.loss = F.scale(F.add(startLoss, endLoss), 0.5);
+    out.loss = spanLoss(startLogits, endLogits, input.startPositions, input.endPositions);
     return out;
   }
+}
+
+/**
+ * Extractive QA loss (transformers' BertForQuestionAnswering): (CE(start) + CE(end)) / 2 over the
+ * T positions of [B, T] logits, positions clamped to [0, T] and T (an answer outside the window)
+ * ignored. Exported so that prompt methods can apply it to the real tokens' logits.
+ */
+export function spanLoss(
+  startLogits: Tensor,
+  endLogits: Tensor,
+  startPositions: Int32Array | undefined,
+  endPositions: Int32Array | undefined,
+): Tensor {
+  if (!startPositions || !endPositions)
+    throw new Error('forward: question answering needs both startPositions and endPositions');
+  const [B, T] = startLogits.shape as [number, number];
+  const clamp = (p: Int32Array, name: string): Int32Array => {
+    if (p.length !== B) throw new Error(`forward: ${name} has ${p.length} entries, expected one per row (${B})`);
+    return p.map((x) => Math.min(Math.max(x, 0), T));
+  };
+  const startLoss = F.crossEntropy(startLogits, clamp(startPositions, 'startPositions'), { ignoreIndex: T });
+  const endLoss = F.crossEntropy(endLogits, clamp(endPositions, 'endPositions'), { ignoreIndex: T });
+  return F.scale(F.add(startLoss, endLoss), 0.5);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,42 +4,12 @@
 import type { Embedding } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { isGradEnabled, type Tensor } from '../tensor/tensor.js';
 import { checkPrefix, type AttentionContext, type KVPrefix } from './attention.js';
+import { KVCache } from './kv-cache.js';
 import { moduleToRaw, saveModelFolder } from './weights.js';
 
-/**
- * Keys and values of earlier positions, per layer: [batch, kv_heads, positions, head_dim].
- * Entries are Tensors, so a cache can also hold trainable prefixes (prefix tuning) and stay
- * differentiable; in inference mode appending records nothing.
- */
-export class KVCache {
-  readonly layers: Array<{ k: Tensor; v: Tensor } | null>;
-
-  constructor(numLayers: number) {
-    this.layers = new Array<{ k: Tensor; v: Tensor } | null>(numLayers).fill(null);
-  }
-
-  /** Positions held so far. */
-  get length(): number {
-    return this.layers[0]?.k.dim(2) ?? 0;
-  }
-
-  /** Append this step's keys/values to layer `i` and return everything held for it. */
-  update(i: number, k: Tensor, v: Tensor): { k: Tensor; v: Tensor } {
-    const prev = this.layers[i];
-    const next = prev ? { k: F.concat([prev.k, k], 2), v: F.concat([prev.v, v], 2) } : { k, v };
-    this.layers[i] = next;
-    return next;
-  }
-
-  /** Keep the first `n` positions (drop a rejected continuation). */
-  truncate(n: number): void {
-    this.layers.forEach((l, i) => {
-      if (l && l.k.dim(2) > n) this.layers[i] = { k: F.slice(l.k, 2, 0, n), v: F.slice(l.v, 2, 0, n) };
-    });
-  }
-}
+export { KVCache };
 
 /**
  * What every decoder's forward takes. Give the tokens as `inputIds` or, for prompt tuning and other
@@ -210,10 +180,24 @@ export function prepareDecoderInput(
   const h = inputEmbeds(input, shape.hiddenSize, embed);
   const T = h.dim(1);
   const cache = input.cache ?? null;
-  const prefix = input.prefix ?? null;
-  const P = prefix
+  let prefix = input.prefix ?? null;
+  let P = prefix
     ? checkPrefix(prefix, { layers: shape.numLayers, batch: B, kvHeads: shape.kvHeads, headDim: shape.headDim })
     : 0;
+  if (cache && cache.prefixLength > 0) {
+    // The cache was seeded with a prefix: the same prefix may come again (it is not attended twice).
+    if (prefix && !cache.holdsPrefix(prefix))
+      throw new Error(
+        `forward: the cache holds a different prefix of ${cache.prefixLength} positions; pass the same prefix or none`,
+      );
+    P = cache.prefixLength;
+    prefix = null;
+  } else if (cache && prefix && P > 0 && cache.length === 0 && !needsGrad(prefix)) {
+    // First call with a prefix and an empty cache (generation): hold the prefix in the cache once
+    // instead of concatenating it in front of the cache at every step.
+    cache.seedPrefix(prefix);
+    prefix = null;
+  }
   const past = P + (cache?.length ?? 0);
   const total = past + T;
   const mask = input.attentionMask;
@@ -228,6 +212,11 @@ export function prepareDecoderInput(
   if (pos.length !== B * T) throw new Error(`forward: positionIds has ${pos.length} entries, expected ${B * T}`);
   const keyMask = mask && mask.some((m) => m === 0) ? mask : null;
   return { h, B, T, pos, keyMask, prefix, cache };
+}
+
+/** True when a prefix would receive gradients in this call (it then stays a differentiable input). */
+function needsGrad(prefix: KVPrefix): boolean {
+  return isGradEnabled() && prefix.some((p) => p.k.requiresGrad || p.v.requiresGrad);
 }
 
 /**

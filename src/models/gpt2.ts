@@ -22,6 +22,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { activation } from './activations.js';
 import { GPT2_ARCHITECTURES, parseGpt2Config, type Gpt2Config } from './gpt2-config.js';
 import { readFamilyConfig } from './model-config.js';
+import { ResidualAdd, type ResidualHook } from './residual.js';
 import { attentionWithDropout, withPastKeyValues, type AttentionContext } from './attention.js';
 import {
   DecoderForCausalLM,
@@ -93,9 +94,10 @@ export class GPT2Attention extends Module {
     const H = this.config.numAttentionHeads;
     const D = x.dim(-1) / H;
     // c_attn's output holds q, k and v side by side: each becomes [B, H, T, D] in one copy.
-    let [q, k, v] = F.splitHeads(this.c_attn.forward(x), [H, H, H], D) as [Tensor, Tensor, Tensor];
-    ({ k, v } = withPastKeyValues(this.layerIdx, k, v, ctx));
+    const [q, k0, v0] = F.splitHeads(this.c_attn.forward(x), [H, H, H], D) as [Tensor, Tensor, Tensor];
+    const { k, v, kvLength } = withPastKeyValues(this.layerIdx, k0, v0, ctx);
     const o = attentionWithDropout(q, k, v, {
+      kvLength,
       causal: true,
       keyMask: ctx.keyMask,
       scale: this.scale,
@@ -134,6 +136,9 @@ export class GPT2Block extends Module {
   attn: GPT2Attention;
   ln_2: LayerNorm;
   mlp: GPT2MLP;
+  /** The two residual adds (no parameters); PEFT bottleneck adapters replace them, as AdapterHub does. */
+  attention_adapters: ResidualHook = new ResidualAdd();
+  output_adapters: ResidualHook = new ResidualAdd();
 
   constructor(config: Gpt2Config, layerIdx: number, extras: Gpt2Extras, rng: Rng) {
     super();
@@ -144,8 +149,8 @@ export class GPT2Block extends Module {
   }
 
   forward(h: Tensor, ctx: AttentionContext): Tensor {
-    h = F.add(h, this.attn.forward(this.ln_1.forward(h), ctx));
-    return F.add(h, this.mlp.forward(this.ln_2.forward(h)));
+    h = this.attention_adapters.forward(this.attn.forward(this.ln_1.forward(h), ctx), h);
+    return this.output_adapters.forward(this.mlp.forward(this.ln_2.forward(h)), h);
   }
 }
 

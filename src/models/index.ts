@@ -5,7 +5,6 @@
  * @module tunekit/models
  */
 export {
-  KVCache,
   DecoderForCausalLM,
   lmHeadOutput,
   positionsFromMask,
@@ -13,6 +12,7 @@ export {
   type CausalLMInput,
   type CausalLMOutput,
 } from './causal-lm.js';
+export { KVCache, type CachedKeyValues } from './kv-cache.js';
 export { LlamaForCausalLM, LlamaModel, LlamaDecoderLayer, LlamaAttention, LlamaMLP } from './llama.js';
 export { GPT2LMHeadModel, GPT2Model, GPT2Block, GPT2Attention, GPT2MLP } from './gpt2.js';
 export {

@@ -20,6 +20,7 @@ import { withPastKeyValues, type AttentionContext } from './attention.js';
 import { DECODER_ARCHITECTURES, parseDecoderConfig, type DecoderConfig } from './llama-config.js';
 import { readFamilyConfig } from './model-config.js';
 import { computeRopeInvFreq } from './rope.js';
+import { ResidualAdd, type ResidualHook } from './residual.js';
 import {
   DecoderForCausalLM,
   lmHeadOutput,
@@ -68,15 +69,19 @@ export class LlamaAttention extends Module {
       return norm ? norm.forward(h) : h; // Qwen3's per-head RMSNorm over D
     };
     const q = F.rope(heads(this.q_proj.forward(x), H, this.q_norm), rope.cos, rope.sin);
-    let k = F.rope(heads(this.k_proj.forward(x), Hkv, this.k_norm), rope.cos, rope.sin);
-    let v = heads(this.v_proj.forward(x), Hkv, null);
-    ({ k, v } = withPastKeyValues(this.layerIdx, k, v, ctx));
+    const { k, v, kvLength } = withPastKeyValues(
+      this.layerIdx,
+      F.rope(heads(this.k_proj.forward(x), Hkv, this.k_norm), rope.cos, rope.sin),
+      heads(this.v_proj.forward(x), Hkv, null),
+      ctx,
+    );
     // Mistral/Qwen2 sliding window: keys more than `slidingWindow - 1` positions back are not seen.
     const o = F.scaledDotProductAttention(q, k, v, {
       causal: true,
       keyMask: ctx.keyMask,
       scale: 1 / Math.sqrt(D),
       window: this.config.slidingWindow ?? 0,
+      kvLength,
     });
     return this.o_proj.forward(F.mergeHeads(o));
   }
@@ -112,6 +117,9 @@ export class LlamaDecoderLayer extends Module {
   mlp: LlamaMLP;
   input_layernorm: RMSNorm;
   post_attention_layernorm: RMSNorm;
+  /** The two residual adds (no parameters); PEFT bottleneck adapters replace them, as AdapterHub does. */
+  attention_adapters: ResidualHook = new ResidualAdd();
+  output_adapters: ResidualHook = new ResidualAdd();
 
   constructor(config: DecoderConfig, layerIdx: number, rng: Rng) {
     super();
@@ -122,8 +130,8 @@ export class LlamaDecoderLayer extends Module {
   }
 
   forward(h: Tensor, rope: { cos: Float32Array; sin: Float32Array }, ctx: AttentionContext): Tensor {
-    h = F.add(h, this.self_attn.forward(this.input_layernorm.forward(h), rope, ctx));
-    return F.add(h, this.mlp.forward(this.post_attention_layernorm.forward(h)));
+    h = this.attention_adapters.forward(this.self_attn.forward(this.input_layernorm.forward(h), rope, ctx), h);
+    return this.output_adapters.forward(this.mlp.forward(this.post_attention_layernorm.forward(h)), h);
   }
 }
 

@@ -372,6 +372,7 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
    * A new LoRA adapter `name` combining existing LoRA adapters (PEFT's add_weighted_adapter):
    * "linear": A = Σ √w_i·s_i·A_i, B = Σ √w_i·B_i (same ranks required; its scaling is 1);
    * "cat": A = [√(w_i·s_i)·A_i] stacked, B = [√(w_i·s_i)·B_i] side by side, so B·A = Σ w_i·s_i·B_i·A_i exactly.
+   * Linear layers and LoRA on Embeddings alike (lora_embedding_A/B, the same orientation).
    */
   addWeightedAdapter(
     adapters: readonly string[],
@@ -425,42 +426,40 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
         .map((a, i) => ({ a, w: weights[i] ?? 0 }))
         .filter(({ a }) => l.adapterNames().includes(a));
       if (!present.length) continue;
-      if (l instanceof LoRALinear) {
-        // PEFT's factors: cat √(w·s) on both; linear √w·s on A and √w on B.
-        const parts = present.map(({ a, w }) => {
-          const s = l.scalingOf(a);
-          if (w < 0 && combinationType === 'cat')
-            throw new Error(`addWeightedAdapter: "cat" needs non-negative weights (√(w·scaling)), got ${w} for "${a}"`);
-          const fa = combinationType === 'cat' ? Math.sqrt(w * s) : Math.sqrt(Math.abs(w)) * s * Math.sign(w);
-          const fb = combinationType === 'cat' ? Math.sqrt(w * s) : Math.sqrt(Math.abs(w));
-          const a0 = l.lora_A.get(a),
-            b0 = l.lora_B.get(a);
-          if (!a0 || !b0) throw new Error(`addWeightedAdapter: layer has no adapter "${a}"`);
-          return { A: F.scale(a0.weight.detach(), fa), B: F.scale(b0.weight.detach(), fb) };
-        });
-        let A: Tensor, B: Tensor;
-        if (combinationType === 'cat') {
-          A = F.concat(
-            parts.map((p) => p.A),
-            0,
-          );
-          B = F.concat(
-            parts.map((p) => p.B),
-            1,
-          );
-        } else {
-          A = parts.map((p) => p.A).reduce((x, y) => F.add(x, y));
-          B = parts.map((p) => p.B).reduce((x, y) => F.add(x, y));
-        }
-        l.setAdapterWeights(
-          name,
-          new Tensor(A.f32, A.shape, { requiresGrad: true }),
-          new Tensor(B.f32, B.shape, { requiresGrad: true }),
+      if (!(l instanceof LoRALinear || l instanceof LoRAEmbedding)) continue;
+      // PEFT's factors, the same for Linear (lora_A [r, in], lora_B [out, r]) and Embedding
+      // (lora_embedding_A [r, num], lora_embedding_B [dim, r]): cat √(w·s) on both; linear √w·s on A and √w on B.
+      const parts = present.map(({ a, w }) => {
+        const s = l.scalingOf(a);
+        if (w < 0 && combinationType === 'cat')
+          throw new Error(`addWeightedAdapter: "cat" needs non-negative weights (√(w·scaling)), got ${w} for "${a}"`);
+        const fa = combinationType === 'cat' ? Math.sqrt(w * s) : Math.sqrt(Math.abs(w)) * s * Math.sign(w);
+        const fb = combinationType === 'cat' ? Math.sqrt(w * s) : Math.sqrt(Math.abs(w));
+        const a0 = l instanceof LoRALinear ? l.lora_A.get(a)?.weight : l.lora_embedding_A.get(a);
+        const b0 = l instanceof LoRALinear ? l.lora_B.get(a)?.weight : l.lora_embedding_B.get(a);
+        if (!a0 || !b0) throw new Error(`addWeightedAdapter: layer has no adapter "${a}"`);
+        return { A: F.scale(a0.detach(), fa), B: F.scale(b0.detach(), fb) };
+      });
+      let A: Tensor, B: Tensor;
+      if (combinationType === 'cat') {
+        A = F.concat(
+          parts.map((p) => p.A),
+          0,
+        );
+        B = F.concat(
+          parts.map((p) => p.B),
           1,
         );
-      } else if (l instanceof LoRAEmbedding) {
-        throw new Error('addWeightedAdapter: adapters with LoRA on embeddings cannot be combined yet');
+      } else {
+        A = parts.map((p) => p.A).reduce((x, y) => F.add(x, y));
+        B = parts.map((p) => p.B).reduce((x, y) => F.add(x, y));
       }
+      l.setAdapterWeights(
+        name,
+        new Tensor(A.f32, A.shape, { requiresGrad: true }),
+        new Tensor(B.f32, B.shape, { requiresGrad: true }),
+        1,
+      );
     }
     for (const [, w] of saveWrappers(this.model)) {
       const src = adapters.find((a) => w.modules_to_save.has(a));

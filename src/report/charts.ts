@@ -46,7 +46,7 @@ function lineChart(id: string, title: string, rows: Row[], y: string, yTitle: st
       encoding: {
         x: { field: 'step', type: 'quantitative', title: 'step' },
         y: { field: y, type: 'quantitative', title: yTitle, scale: logY ? { type: 'log' } : { zero: false } },
-        color: { field: 'series', type: 'nominal', title: null },
+        color: { field: 'series', type: 'nominal', title: null, legend: { labelLimit: 400 } },
       },
     },
   };
@@ -81,13 +81,59 @@ export function buildCharts(runs: readonly RunData[]): ChartSpec[] {
     }
     charts.push(lineChart(uniqueId(`eval-${fileSafe(q)}`), `Evaluation: ${q}`, rows, 'value', q));
   }
+  // The trainer's repetition records (unlabelled): one line per metric over the steps.
   const repRows = runs.flatMap((r) =>
-    r.repetition.flatMap((x) =>
-      Object.entries(x.metrics).map(([m, value]) => ({ series: many ? `${r.label} · ${m}` : m, step: x.step, value })),
-    ),
+    r.repetition
+      .filter((x) => x.label === null)
+      .flatMap((x) =>
+        Object.entries(x.metrics).map(([m, value]) => ({
+          series: many ? `${r.label} · ${m}` : m,
+          step: x.step,
+          value,
+        })),
+      ),
   );
   if (repRows.length)
     charts.push(lineChart('repetition', 'Repetition of sampled generations', repRows, 'value', 'value'));
+  // Labelled repetition records compare decoding settings (e.g. with and without a repetition
+  // penalty): the last record of each label, bars per metric.
+  const controlRows: Row[] = [];
+  for (const r of runs) {
+    const last = new Map<string, Record<string, number>>();
+    for (const x of r.repetition) if (x.label !== null) last.set(x.label, x.metrics);
+    for (const [label, metrics] of last)
+      for (const [metric, value] of Object.entries(metrics))
+        controlRows.push({ decoding: many ? `${r.label} · ${label}` : label, metric, value });
+  }
+  if (controlRows.length) {
+    const title = 'Repetition by decoding setting';
+    charts.push({
+      id: uniqueId('repetition-controls'),
+      title,
+      points: controlRows.length,
+      kind: 'bar',
+      spec: {
+        $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+        title,
+        width: WIDTH,
+        height: HEIGHT,
+        data: { values: controlRows },
+        mark: { type: 'bar', tooltip: true },
+        encoding: {
+          x: { field: 'metric', type: 'nominal', title: null, sort: null, axis: { labelAngle: 0 } },
+          xOffset: { field: 'decoding', type: 'nominal', sort: null },
+          y: { field: 'value', type: 'quantitative', title: 'value' },
+          color: {
+            field: 'decoding',
+            type: 'nominal',
+            title: null,
+            sort: null,
+            legend: { orient: 'bottom', columns: 1 },
+          },
+        },
+      },
+    });
+  }
   // Forgetting: per measure (perplexity, accuracy, ...), bars before / after / each variant, per run.
   const measures = [
     ...new Set(
@@ -129,7 +175,7 @@ export function buildCharts(runs: readonly RunData[]): ChartSpec[] {
           x: { field: 'phase', type: 'nominal', title: null, sort: null, axis: { labelAngle: 0 } },
           xOffset: { field: 'run', type: 'nominal' },
           y: { field: 'value', type: 'quantitative', title: m },
-          color: { field: 'run', type: 'nominal', title: null },
+          color: { field: 'run', type: 'nominal', title: null, legend: { labelLimit: 400 } },
         },
       },
     });

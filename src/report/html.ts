@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { ChartSpec } from './charts.js';
-import type { EvalPoint, RunData } from './read-run.js';
+import type { EvalPoint, RunData, SampleItem, SamplesAt } from './read-run.js';
 
 const require = createRequire(import.meta.url);
 
@@ -90,8 +90,14 @@ function metricsTable(runs: readonly RunData[]): string {
   const rows = runs.map((r) => {
     const cells = new Map<string, string>();
     for (const e of finalEvals(r)) {
-      cells.set(`${e.split} loss`, withCi(e, 'loss', e.loss));
-      for (const [m, v] of Object.entries(e.metrics)) cells.set(`${e.split} ${m}`, withCi(e, m, v));
+      // An evaluation of the starting model (step 0) is shown beside the final one: before -> after.
+      const start = e.step > 0 ? r.evals.find((x) => x.split === e.split && x.step === 0) : undefined;
+      const cell = (m: string, v: number, before: number | undefined): string =>
+        start && before !== undefined
+          ? `${withCi(e, m, v)}<br><span class="before">step 0: ${withCi(start, m, before)}</span>`
+          : withCi(e, m, v);
+      cells.set(`${e.split} loss`, cell('loss', e.loss, start?.loss));
+      for (const [m, v] of Object.entries(e.metrics)) cells.set(`${e.split} ${m}`, cell(m, v, start?.metrics[m]));
     }
     const end = r.end
       ? `${escapeHtml(r.end.reason)}${r.end.elapsedSec !== null ? ` (${fmt(r.end.elapsedSec)} s)` : ''}`
@@ -117,22 +123,41 @@ function configSection(run: RunData): string {
   return `<p>Started ${escapeHtml(typeof time === 'string' ? time : JSON.stringify(time ?? ''))}</p><pre class="config">${escapeHtml(JSON.stringify(rest, null, 2))}</pre>`;
 }
 
-function samplesSection(run: RunData): string {
-  const last = run.samples.at(-1);
-  if (!last) return '';
-  const hasRef = last.items.some((it) => it.reference !== undefined);
-  const rows = last.items.map(
+function samplesTable(title: string, items: readonly SampleItem[]): string {
+  const hasRef = items.some((it) => it.reference !== undefined);
+  const rows = items.map(
     (it) =>
       `<tr><td><pre>${escapeHtml(it.prompt)}</pre></td><td><pre>${escapeHtml(it.output)}</pre></td>${hasRef ? `<td><pre>${escapeHtml(it.reference ?? '')}</pre></td>` : ''}</tr>`,
   );
-  return `<h3>Sample generations (step ${last.step})</h3><table class="samples"><thead><tr><th>prompt</th><th>output</th>${hasRef ? '<th>reference</th>' : ''}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return `<h3>${escapeHtml(title)}</h3><table class="samples"><thead><tr><th>prompt</th><th>output</th>${hasRef ? '<th>reference</th>' : ''}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
+/** The trainer's last samples, then the last samples of each labelled decoding setting. */
+function samplesSection(run: RunData): string {
+  const parts: string[] = [];
+  const last = run.samples.filter((s) => s.label === null).at(-1);
+  if (last) parts.push(samplesTable(`Sample generations (step ${last.step})`, last.items));
+  const byLabel = new Map<string, SamplesAt>();
+  for (const s of run.samples) if (s.label !== null) byLabel.set(s.label, s);
+  for (const [label, s] of byLabel) parts.push(samplesTable(`Generations: ${label} (step ${s.step})`, s.items));
+  return parts.join('');
+}
+
+/** The trainer's last repetition record, and one column per labelled decoding setting. */
 function repetitionSection(run: RunData): string {
-  const last = run.repetition.at(-1);
-  if (!last) return '';
-  const rows = Object.entries(last.metrics).map(([m, v]) => `<tr><td>${escapeHtml(m)}</td><td>${fmt(v)}</td></tr>`);
-  return `<h3>Repetition (step ${last.step})</h3><table><tbody>${rows.join('')}</tbody></table>`;
+  const cols: Array<[string, Record<string, number>]> = [];
+  const last = run.repetition.filter((x) => x.label === null).at(-1);
+  if (last) cols.push([`sampled at step ${last.step}`, last.metrics]);
+  const byLabel = new Map<string, Record<string, number>>();
+  for (const x of run.repetition) if (x.label !== null) byLabel.set(x.label, x.metrics);
+  cols.push(...byLabel);
+  if (!cols.length) return '';
+  const metrics = [...new Set(cols.flatMap(([, m]) => Object.keys(m)))];
+  const head = cols.map(([c]) => `<th>${escapeHtml(c)}</th>`).join('');
+  const rows = metrics.map(
+    (m) => `<tr><td>${escapeHtml(m)}</td>${cols.map(([, v]) => `<td>${fmt(v[m])}</td>`).join('')}</tr>`,
+  );
+  return `<h3>Repetition</h3><table><thead><tr><th></th>${head}</tr></thead><tbody>${rows.join('')}</tbody></table>`;
 }
 
 function forgettingSection(run: RunData): string {
@@ -163,7 +188,7 @@ function errorsSection(run: RunData): string {
 
 const STYLE = `body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}h1{font-size:1.4em}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top}
-.charts{display:flex;flex-wrap:wrap;gap:1em}.chart{min-width:480px;min-height:260px}.ci{color:#666;font-size:.9em}
+.charts{display:flex;flex-wrap:wrap;gap:1em}.chart{min-width:480px;min-height:260px}.ci{color:#666;font-size:.9em}.before{color:#666;font-size:.85em}
 pre{margin:0;white-space:pre-wrap;max-width:60em}pre.config{background:#f6f6f6;padding:.5em;max-height:30em;overflow:auto}
 .runs{display:flex;flex-wrap:wrap;gap:2em}.run{flex:1;min-width:28em}.error{color:#b00}.note{color:#666}`;
 

@@ -1,9 +1,10 @@
 /**
  * Run reports (docs/run-log.md): run.jsonl -> one self-contained HTML file, with its charts also
- * saved as SVG files.
+ * saved as SVG files (Vega's headless renderer) and PNG files (the SVG rasterised by resvg).
  */
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile } from 'vega-lite';
 import { buildCharts, type ChartSpec } from './charts.js';
@@ -24,17 +25,31 @@ export async function chartToSvg(chart: ChartSpec): Promise<string> {
   }
 }
 
+/**
+ * An SVG chart rasterised to PNG by resvg (twice the SVG's size, white background). Vega's SVG asks
+ * for generic font families; resvg resolves them to installed system fonts.
+ */
+export function svgToPng(svg: string): Buffer {
+  const resvg = new Resvg(svg, {
+    background: 'white',
+    fitTo: { mode: 'zoom', value: 2 },
+    font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' },
+  });
+  return resvg.render().asPng();
+}
+
 export interface ReportOptions {
   /** The HTML file (default: <run>/report.html for one run, ./report.html for several). */
   out?: string;
-  /** Where the SVG charts go (default: charts/ beside the HTML file). */
+  /** Where the SVG and PNG charts go (default: charts/ beside the HTML file). */
   chartsDir?: string;
 }
 
 export interface ReportResult {
   html: string;
   chartsDir: string;
-  charts: Array<{ id: string; file: string; points: number; kind: ChartSpec['kind'] }>;
+  /** Each chart: its SVG `file`, its PNG `png`, the marks it draws and their kind. */
+  charts: Array<{ id: string; file: string; png: string; points: number; kind: ChartSpec['kind'] }>;
   runs: RunData[];
 }
 
@@ -45,7 +60,7 @@ function writeWhole(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
-/** Read the runs, write the HTML report and the charts as SVG files. */
+/** Read the runs, write the HTML report and the charts as SVG and PNG files. */
 export async function writeReport(runPaths: readonly string[], opts: ReportOptions = {}): Promise<ReportResult> {
   const runs = readRuns(runPaths);
   const first = runs[0];
@@ -61,8 +76,16 @@ export async function writeReport(runPaths: readonly string[], opts: ReportOptio
   const files: ReportResult['charts'] = [];
   try {
     for (const c of charts) {
-      writeFileSync(join(tmpCharts, `${c.id}.svg`), await chartToSvg(c));
-      files.push({ id: c.id, file: join(chartsDir, `${c.id}.svg`), points: c.points, kind: c.kind });
+      const svg = await chartToSvg(c);
+      writeFileSync(join(tmpCharts, `${c.id}.svg`), svg);
+      writeFileSync(join(tmpCharts, `${c.id}.png`), svgToPng(svg));
+      files.push({
+        id: c.id,
+        file: join(chartsDir, `${c.id}.svg`),
+        png: join(chartsDir, `${c.id}.png`),
+        points: c.points,
+        kind: c.kind,
+      });
     }
     rmSync(chartsDir, { recursive: true, force: true });
     renameSync(tmpCharts, chartsDir);

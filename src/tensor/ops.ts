@@ -1362,6 +1362,11 @@ export interface AttentionOptions {
    * sees keys p - window < s <= p. 0, null or absent: full attention.
    */
   window?: number | null;
+  /**
+   * Keys held in k/v's dim 2, when k/v are a KV cache's buffers with spare capacity after them
+   * ([B, Hkv, capacity, D], read in place); default k.dim(2).
+   */
+  kvLength?: number;
 }
 
 /**
@@ -1375,9 +1380,12 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
       `attention: q, k, v must be 4-D [batch, heads, seq, head_dim], got ${q.label()}, ${k.label()}, ${v.label()}`,
     );
   const [B, H, T, D] = q.shape as [number, number, number, number];
-  const [Bk, Hkv, S, Dk] = k.shape as [number, number, number, number];
+  const [Bk, Hkv, capacity, Dk] = k.shape as [number, number, number, number];
   if (Bk !== B || Dk !== D || k.shape.some((s, i) => s !== v.shape[i]))
     throw new Error(`attention: incompatible shapes q ${q.label()}, k ${k.label()}, v ${v.label()}`);
+  const S = opts.kvLength ?? capacity;
+  if (!Number.isInteger(S) || S < 0 || S > capacity)
+    throw new Error(`attention: kvLength must be an integer in [0, ${capacity}] (k/v dim 2), got ${S}`);
   if (H % Hkv !== 0) throw new Error(`attention: ${H} query heads is not a multiple of ${Hkv} key/value heads`);
   if (S < T) throw new Error(`attention: ${S} keys for ${T} queries; keys must include every query position`);
   const causal = opts.causal ?? true;
@@ -1394,12 +1402,34 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   const vd = v.f32;
   const out = new Float32Array(B * H * T * D);
   const lse = new Float32Array(B * H * T);
-  kernels.attention(qd, kd, vd, out, lse, B, H, Hkv, T, S, D, sc, causal, mask, window);
+  const kvStride = capacity * D;
+  kernels.attention(qd, kd, vd, out, lse, B, H, Hkv, T, S, D, sc, causal, mask, window, kvStride);
   return result(out, [B, H, T, D], 'attention', [q, k, v], (g, ctx) => {
     const dq = q.requiresGrad ? new Float32Array(qd.length) : null;
     const dk = k.requiresGrad ? new Float32Array(kd.length) : null;
     const dv = v.requiresGrad ? new Float32Array(vd.length) : null;
-    kernels.attentionBackward(qd, kd, vd, out, lse, g, dq, dk, dv, B, H, Hkv, T, S, D, sc, causal, mask, window);
+    kernels.attentionBackward(
+      qd,
+      kd,
+      vd,
+      out,
+      lse,
+      g,
+      dq,
+      dk,
+      dv,
+      B,
+      H,
+      Hkv,
+      T,
+      S,
+      D,
+      sc,
+      causal,
+      mask,
+      window,
+      kvStride,
+    );
     if (dq) ctx.accumulate(q, dq);
     if (dk) ctx.accumulate(k, dk);
     if (dv) ctx.accumulate(v, dv);

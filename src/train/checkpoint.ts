@@ -45,6 +45,8 @@ export interface TrainerState {
   parameters: string[];
   optimizer: { type: 'adamw' | 'sgd'; steps: Array<number | null> };
   seed: number;
+  /** The general set's figures measured before the first step (forgetting), when the run has one. */
+  generalBefore?: Record<string, number>;
 }
 
 /** Every Rng held directly by a module of `model` (dropout layers...), by "<module path>.<field>". */
@@ -135,7 +137,20 @@ function readState(dir: string): TrainerState {
   const rngs = j.rngs;
   if (rngs === null || typeof rngs !== 'object' || Array.isArray(rngs))
     throw new Error(`${where}: field "rngs" must be an object`);
+  let generalBefore: Record<string, number> | undefined;
+  if (j.generalBefore !== undefined) {
+    const g = j.generalBefore;
+    if (
+      g === null ||
+      typeof g !== 'object' ||
+      Array.isArray(g) ||
+      !Object.values(g).every((v) => typeof v === 'number' && Number.isFinite(v))
+    )
+      throw new Error(`${where}: field "generalBefore" must be an object of finite numbers`);
+    generalBefore = g as Record<string, number>;
+  }
   return {
+    ...(generalBefore ? { generalBefore } : {}),
     step: int('step'),
     epoch: int('epoch'),
     stepInEpoch: int('stepInEpoch'),

@@ -24,14 +24,26 @@ export {
   type LossContext,
   type HasAuxiliaryLoss,
   type Regularizer,
+  metricIntervals,
+  type MetricEvidence,
+  type EvalMetrics,
+  type MetricsFn,
+  type GeneralSet,
 } from './trainer.js';
+export { freezeExcept, type FreezeOptions } from './freeze.js';
 export { AdamW, SGD, clipGradNorm, type Optimizer, type AdamWOptions, type SGDOptions } from './optim.js';
 export { scheduleFactor, SCHEDULER_TYPES, type SchedulerType, type ScheduleOptions } from './schedule.js';
 export { saveCheckpoint, loadCheckpoint, listCheckpoints, type TrainerState } from './checkpoint.js';
 export {
   RunLog,
   readRunLog,
+  forEachRunRecord,
+  readRun,
+  readRuns,
+  runLogPath,
+  MAX_RUN_LOG_BYTES,
   Progress,
+  type RunData,
   type RunRecord,
   type RunRecordType,
   type ProgressMode,

@@ -17,6 +17,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeSafetensors } from '../io/safetensors.js';
+import { bootstrapMetric, type MetricInputs, type MetricOptions } from '../metrics/registry.js';
 import { distinctN, meanRepN } from '../metrics/repetition.js';
 import type { Module } from '../nn/module.js';
 import * as F from '../tensor/ops.js';
@@ -94,6 +95,48 @@ export interface TrainingArgs {
   l2spStrength?: number;
   /** Fraction of each optimizer step's examples drawn from the replay set (0..1; default 0). */
   replayRatio?: number;
+  /**
+   * Bootstrap resamples for 95% confidence intervals of the evaluation metrics (0 = none, the
+   * default; sacrebleu uses 1000). Needs the task's metrics to return their per-item inputs
+   * ({@link EvalMetrics}.evidence); each interval is src/metrics' bootstrapMetric, seeded by `seed`.
+   */
+  bootstrapSamples?: number;
+}
+
+/**
+ * The per-item inputs behind one logged metric, so its confidence interval can be bootstrapped:
+ * the registry metric (src/metrics), its options, the predictions and references. The logged
+ * value must be `scale` × the registry's main score (e.g. scale 100 for SQuAD-style percent).
+ */
+export interface MetricEvidence {
+  metric: string;
+  options?: MetricOptions;
+  inputs: MetricInputs;
+  scale?: number;
+}
+
+/** What a task's metrics function may return instead of plain numbers: the values and their evidence. */
+export interface EvalMetrics {
+  values: Record<string, number>;
+  /** By logged metric name (a key of `values`): the inputs to bootstrap its interval from. */
+  evidence?: Record<string, MetricEvidence>;
+}
+
+/** A task's metrics at an evaluation: plain values, or values with their per-item evidence. */
+export type MetricsFn<M, E> = (model: M, examples: readonly E[]) => Record<string, number> | EvalMetrics;
+
+/**
+ * A general (held-out, not task) set measured before and after training, for the `forgetting`
+ * record (docs/run-log.md): its mean loss, perplexity = exp(loss) for a token-level LM loss,
+ * and any metrics (e.g. accuracy).
+ */
+export interface GeneralSet<M, E> {
+  examples: readonly E[];
+  /** What the set is, for the record (default "general set (N examples)"). */
+  description?: string;
+  /** Report exp(loss) as `perplexity` (default true; false for a per-example loss such as classification's). */
+  perplexity?: boolean;
+  metrics?: MetricsFn<M, E>;
 }
 
 /** A collated batch: what the loss averages over and how many tokens it processed. */
@@ -113,15 +156,35 @@ export interface LossContext {
   rng: Rng;
 }
 
-/** Models may offer extra loss terms (e.g. a mixture-of-experts load-balancing loss). */
+/**
+ * Models may offer extra loss terms (e.g. a mixture-of-experts load-balancing loss): as
+ * `auxiliaryLoss()` or, as a PeftModel does, `extraLoss()`.
+ */
 export interface HasAuxiliaryLoss {
   /** Extra loss from the last forward (already weighted by the model's coefficient), or null. */
   auxiliaryLoss(): Tensor | null;
 }
 
+type AuxiliaryLossOwner = Partial<HasAuxiliaryLoss> & { extraLoss?: () => Tensor | null };
+
 function auxiliaryLossOf(model: Module): Tensor | null {
-  const m = model as Partial<HasAuxiliaryLoss>;
-  return typeof m.auxiliaryLoss === 'function' ? m.auxiliaryLoss() : null;
+  const m = model as AuxiliaryLossOwner;
+  if (typeof m.auxiliaryLoss === 'function') return m.auxiliaryLoss();
+  return typeof m.extraLoss === 'function' ? m.extraLoss() : null;
+}
+
+/**
+ * Mixture-of-experts adapters keep their balancing loss on the PeftModel: training the bare base
+ * model would silently drop it, so that is an error.
+ */
+function checkAuxiliaryLossReachable(model: Module, named: ReadonlyArray<[string, Tensor]>): void {
+  const m = model as AuxiliaryLossOwner;
+  if (typeof m.auxiliaryLoss === 'function' || typeof m.extraLoss === 'function') return;
+  const moe = named.find(([p]) => /(^|\.)moe_lora\./.test(p));
+  if (moe)
+    throw new Error(
+      `train: ${moe[0]} is a mixture-of-experts adapter weight, but the model given has no extraLoss(): pass the PeftModel (getPeftModel's result), not its base model, so the router's balancing loss is trained`,
+    );
 }
 
 /** A penalty on the weights, added to every optimizer step's loss (L2-SP, EWC). */
@@ -143,10 +206,12 @@ export interface StepInfo {
   elapsedSec: number;
 }
 
-/** Result of {@link evaluate}: the loss and any metrics. */
+/** Result of {@link evaluate}: the loss, any metrics and their bootstrap intervals. */
 export interface EvalResult {
   loss: number;
   metrics: Record<string, number>;
+  /** [low, high] per metric, when bootstrapping was asked for (confidence 0.95 unless set). */
+  ci?: Record<string, [number, number]>;
 }
 
 /** Called as the run goes; a callback may return 'stop' to end the run after this step. */
@@ -164,8 +229,13 @@ export interface TrainOptions<M extends Module, E, B extends Batch> {
   valid?: readonly E[];
   collate: (examples: E[]) => B;
   loss: LossFn<M, B>;
-  /** Task metrics at each evaluation (beyond the loss), e.g. accuracy; same names as the registry. */
-  metrics?: (model: M, examples: readonly E[]) => Record<string, number>;
+  /**
+   * Task metrics at each evaluation (beyond the loss), e.g. accuracy; same names as the registry.
+   * Returning {@link EvalMetrics} with evidence lets `bootstrapSamples` add confidence intervals.
+   */
+  metrics?: MetricsFn<M, E>;
+  /** Measured before and after training: the `forgetting` record and TrainResult.forgetting. */
+  general?: GeneralSet<M, E>;
   /** Length of an example (tokens), for groupByLength. */
   lengthOf?: (example: E) => number;
   /** General data mixed into each step (replayRatio), same shape as the training examples. */
@@ -222,6 +292,8 @@ export interface TrainResult {
   history: StepInfo[];
   evals: Array<{ step: number } & EvalResult>;
   repetition: Array<{ step: number; metrics: Record<string, number> }>;
+  /** General-set figures before and after training (when `general` was given). */
+  forgetting?: { general: string; before: Record<string, number>; after: Record<string, number> };
   elapsedSec: number;
 }
 
@@ -281,6 +353,7 @@ export function resolveArgs(args: TrainingArgs): ResolvedArgs {
     'logEvery',
     'l2spStrength',
     'replayRatio',
+    'bootstrapSamples',
   ]);
   for (const k of Object.keys(args)) if (!known.has(k)) throw new Error(`TrainingArgs: unknown field "${k}"`);
   const posInt = (k: keyof TrainingArgs, v: number, min = 1): number => {
@@ -318,6 +391,7 @@ export function resolveArgs(args: TrainingArgs): ResolvedArgs {
     logEvery: posInt('logEvery', args.logEvery ?? 10),
     l2spStrength: nonNeg('l2spStrength', args.l2spStrength ?? 0),
     replayRatio: nonNeg('replayRatio', args.replayRatio ?? 0),
+    bootstrapSamples: posInt('bootstrapSamples', args.bootstrapSamples ?? 0, 0),
   };
   if (args.maxSteps !== undefined) r.maxSteps = posInt('maxSteps', args.maxSteps, 0);
   if (args.outDir !== undefined) r.outDir = args.outDir;
@@ -380,7 +454,11 @@ export function epochPlan(
   return groups;
 }
 
-/** Evaluate: the mean loss over every example's count, plus the task metrics. */
+/**
+ * Evaluate: the mean loss over every example's count, plus the task metrics and, with
+ * `bootstrap.nSamples > 0`, each metric's bootstrap confidence interval (metrics whose function
+ * returned evidence for them; a requested interval without evidence is an error, never skipped).
+ */
 export function evaluate<M extends Module, E, B extends Batch>(
   model: M,
   examples: readonly E[],
@@ -388,8 +466,10 @@ export function evaluate<M extends Module, E, B extends Batch>(
     collate: (examples: E[]) => B;
     loss: LossFn<M, B>;
     batchSize: number;
-    metrics?: (model: M, examples: readonly E[]) => Record<string, number>;
+    metrics?: MetricsFn<M, E>;
     seed?: number;
+    /** Bootstrap settings (src/metrics' bootstrapMetric); nSamples 0 or unset: no intervals. */
+    bootstrap?: { nSamples: number; confidence?: number; seed?: number };
   },
 ): EvalResult {
   const wasTraining = model.training;
@@ -407,11 +487,78 @@ export function evaluate<M extends Module, E, B extends Batch>(
         count += batch.count;
       }
     });
-    const metrics = opts.metrics ? noGrad(() => opts.metrics!(model, examples)) : {};
-    return { loss: count > 0 ? sum / count : NaN, metrics };
+    const metricsFn = opts.metrics;
+    const raw = metricsFn ? noGrad(() => metricsFn(model, examples)) : {};
+    const { values: metrics, evidence } = isEvalMetrics(raw) ? raw : { values: raw, evidence: undefined };
+    const result: EvalResult = { loss: count > 0 ? sum / count : NaN, metrics: { ...metrics } };
+    const nSamples = opts.bootstrap?.nSamples ?? 0;
+    if (nSamples > 0 && Object.keys(metrics).length > 0) {
+      if (!evidence)
+        throw new Error(
+          `evaluate: confidence intervals were asked for (bootstrap ${nSamples}), but the task's metrics function returned no per-item evidence for ${Object.keys(metrics).join(', ')}`,
+        );
+      result.ci = metricIntervals(metrics, evidence, {
+        nSamples,
+        confidence: opts.bootstrap?.confidence ?? 0.95,
+        seed: opts.bootstrap?.seed ?? opts.seed ?? 12345,
+      });
+    }
+    return result;
   } finally {
     model.train(wasTraining);
   }
+}
+
+function isEvalMetrics(v: Record<string, number> | EvalMetrics): v is EvalMetrics {
+  const values = (v as { values?: unknown }).values;
+  return values !== null && typeof values === 'object';
+}
+
+/**
+ * Bootstrap intervals of the logged metrics that have evidence (metrics without evidence get no
+ * interval). The evidence must reproduce the logged value: a mismatch is an error, since an
+ * interval around another number would mislead.
+ */
+export function metricIntervals(
+  values: Record<string, number>,
+  evidence: Record<string, MetricEvidence>,
+  bootstrap: { nSamples: number; confidence: number; seed: number },
+): Record<string, [number, number]> {
+  const out: Record<string, [number, number]> = {};
+  for (const name of Object.keys(evidence)) {
+    const ev = evidence[name];
+    const value = values[name];
+    if (ev === undefined) continue;
+    if (value === undefined) throw new Error(`metric evidence for "${name}", which is not among the metrics logged`);
+    const scale = ev.scale ?? 1;
+    const r = bootstrapMetric(ev.metric, ev.inputs, ev.options ?? {}, bootstrap);
+    if (Math.abs(r.score * scale - value) > 1e-9 * Math.max(1, Math.abs(value)))
+      throw new Error(
+        `metric "${name}": logged ${value}, but its evidence (${ev.metric}) scores ${r.score * scale}; the interval would be about another number`,
+      );
+    const lo = r.low * scale;
+    const hi = r.high * scale;
+    if (Number.isFinite(lo) && Number.isFinite(hi)) out[name] = [lo, hi];
+  }
+  return out;
+}
+
+/** Loss, perplexity (when asked for) and metrics of a general set, for the forgetting record. */
+function measureGeneral<M extends Module, E, B extends Batch>(
+  model: M,
+  general: GeneralSet<M, E>,
+  opts: { collate: (examples: E[]) => B; loss: LossFn<M, B>; batchSize: number; seed: number },
+): Record<string, number> {
+  const r = evaluate(model, general.examples, {
+    ...opts,
+    ...(general.metrics ? { metrics: general.metrics } : {}),
+  });
+  const out: Record<string, number> = { loss: r.loss };
+  if (general.perplexity ?? true) out.perplexity = Math.exp(r.loss);
+  for (const [k, v] of Object.entries(r.metrics)) out[k] = v;
+  for (const [k, v] of Object.entries(out))
+    if (!Number.isFinite(v)) throw new Error(`general set: ${k} is ${v}; expected a finite number`);
+  return out;
 }
 
 /** L2-SP: (strength / 2) Σ ||w - w0||² over the trainable weights, w0 their values at the start. */
@@ -512,6 +659,11 @@ function saveTrainable(model: Module): (dir: string) => void {
 /**
  * Train `model` (its parameters with requiresGrad: adapters, a partial unfreeze or all weights).
  * Writes run.jsonl, checkpoints, best/ and adapter/ under `args.outDir` when given.
+ *
+ * With a PEFT method pass the PeftModel (getPeftModel's result): prompt methods feed the model
+ * through its forward and mixture-of-experts adds its balancing loss through its extraLoss().
+ * Partial fine-tuning: `freezeExcept` (freeze.ts); full: `model.freeze(false)`. The model's
+ * training/eval mode on return is the one it had on entry.
  */
 export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M, E, B>): TrainResult {
   const a = resolveArgs(opts.args);
@@ -519,10 +671,14 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
   const named = model.trainableParameters();
   if (named.length === 0)
     throw new Error('train: the model has no trainable parameters (apply an adapter or unfreeze some weights)');
+  checkAuxiliaryLossReachable(model, named);
   const params = named.map(([, t]) => t);
   if (opts.train.length === 0) throw new Error('train: the training set is empty');
   if (a.replayRatio > 0 && (!opts.replay || opts.replay.length === 0))
     throw new Error('train: replayRatio > 0 needs replay examples');
+  if (a.bootstrapSamples > 0 && !opts.metrics)
+    throw new Error('train: bootstrapSamples > 0 needs task metrics (TrainOptions.metrics) to put intervals on');
+  if (opts.general && opts.general.examples.length === 0) throw new Error('train: the general set is empty');
   const perStep = a.batchSize * a.gradientAccumulationSteps;
   const replayPerStep = Math.round(a.replayRatio * perStep);
   const taskPerStep = perStep - replayPerStep;
@@ -549,6 +705,19 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
     rngs: {},
     seed: a.seed,
   };
+  const general = opts.general;
+  const generalDescription = general
+    ? (general.description ?? `general set (${general.examples.length} examples)`)
+    : '';
+  const measureGeneralNow = (): Record<string, number> =>
+    general
+      ? measureGeneral(model, general, {
+          collate: opts.collate,
+          loss: opts.loss,
+          batchSize: a.evalBatchSize,
+          seed: a.seed,
+        })
+      : {};
 
   if (a.resumeFrom) {
     let dir = a.resumeFrom;
@@ -569,6 +738,11 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
       rngs: {},
       seed: loaded.seed,
     };
+    if (loaded.generalBefore) state.generalBefore = loaded.generalBefore;
+    if (general && !state.generalBefore)
+      throw new Error(
+        `${dir}: this run measures a general set, but the checkpoint has no "before" figures for it (the run was started without one)`,
+      );
     log?.write('resume', { step: loaded.step, path: dir });
   } else {
     log?.write('config', {
@@ -580,6 +754,8 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
       tunekitVersion: '0.1.0',
       seed: a.seed,
     });
+    // Before any step; kept in checkpoints so a resumed run reports the same "before".
+    if (general) state.generalBefore = measureGeneralNow();
   }
 
   const history: StepInfo[] = [];
@@ -621,6 +797,7 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
       batchSize: a.evalBatchSize,
       ...(opts.metrics ? { metrics: opts.metrics } : {}),
       seed: a.seed,
+      ...(a.bootstrapSamples > 0 ? { bootstrap: { nSamples: a.bootstrapSamples, seed: a.seed } } : {}),
     });
     if (!Number.isFinite(r.loss)) throw new NonFiniteError(state.step, 'validation loss');
     for (const [k, v] of Object.entries(r.metrics))
@@ -629,10 +806,19 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
           `evaluation at step ${state.step}: metric "${k}" is ${String(v)}; metrics must be finite numbers`,
         );
     evals.push({ step: state.step, ...r });
-    log?.write('eval', { step: state.step, split: 'valid', loss: r.loss, metrics: r.metrics });
+    log?.write('eval', {
+      step: state.step,
+      split: 'valid',
+      loss: r.loss,
+      metrics: r.metrics,
+      ...(r.ci ? { ci: r.ci } : {}),
+    });
     progress.note(
       `eval at step ${state.step}: loss ${r.loss.toFixed(4)}${Object.entries(r.metrics)
-        .map(([k, v]) => `  ${k} ${v.toFixed(4)}`)
+        .map(([k, v]) => {
+          const ci = r.ci?.[k];
+          return `  ${k} ${v.toFixed(4)}${ci ? ` [${ci[0].toFixed(4)}, ${ci[1].toFixed(4)}]` : ''}`;
+        })
         .join('')}`,
     );
     if (opts.sample) {
@@ -675,6 +861,7 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
     return stop ? 'stop' : undefined;
   };
 
+  const wasTraining = model.training;
   model.train();
   try {
     while (state.step < totalSteps) {
@@ -770,6 +957,16 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
     if (a.evalEvery === 0 || state.step % a.evalEvery !== 0) {
       if (reason !== 'early-stopped' && reason !== 'callback') runEval();
     }
+    let forgetting: TrainResult['forgetting'];
+    if (general && state.generalBefore) {
+      forgetting = { general: generalDescription, before: state.generalBefore, after: measureGeneralNow() };
+      log?.write('forgetting', { ...forgetting });
+      progress.note(
+        `general set: ${Object.keys(forgetting.after)
+          .map((k) => `${k} ${forgetting?.before[k]?.toFixed(4) ?? '?'} -> ${forgetting?.after[k]?.toFixed(4) ?? '?'}`)
+          .join(', ')}`,
+      );
+    }
     if (a.outDir) writeFolder(join(a.outDir, 'adapter'), saveModel);
     const elapsedSec = (performance.now() - t0) / 1000;
     log?.write('end', {
@@ -778,7 +975,16 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
       best: state.best,
       elapsedSec,
     });
-    return { steps: state.step, reason, best: state.best, history, evals, repetition, elapsedSec };
+    return {
+      steps: state.step,
+      reason,
+      best: state.best,
+      history,
+      evals,
+      repetition,
+      ...(forgetting ? { forgetting } : {}),
+      elapsedSec,
+    };
   } catch (e) {
     try {
       log?.write('error', { step: state.step + 1, message: (e as Error).message });
@@ -789,7 +995,7 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
   } finally {
     progress.stop();
     log?.close();
-    model.train(false);
+    model.train(wasTraining); // the caller's mode, as evaluate() does
   }
 }
 

@@ -14,12 +14,13 @@ import { Linear } from '../../src/nn/layers.js';
 import { BertForSequenceClassification } from '../../src/models/bert.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
 import { loraConfig } from '../../src/peft/lora/config.js';
-import { LoRALinear } from '../../src/peft/lora/layer.js';
+import { type LoRAEmbedding, LoRALinear } from '../../src/peft/lora/layer.js';
 import { PeftModel, getPeftModel } from '../../src/peft/peft-model.js';
 import * as F from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { noGrad } from '../../src/tensor/tensor.js';
 import { maxDiff, productBA } from '../helpers/peft-folder.js';
+import { assertClose } from '../helpers/close.js';
 
 function tinyLlama(seed = 10): LlamaForCausalLM {
   const config = parseModelConfig({
@@ -126,6 +127,68 @@ test('addWeightedAdapter: "cat" gives exactly Σ w·s·B·A; "linear" follows PE
   assert.ok(maxDiff(d('lin'), ref) < 1e-5);
   peft.setAdapter('mix');
   assert.ok(peft.trainableParameters().every(([p]) => p.includes('.mix.')));
+});
+
+test('addWeightedAdapter with LoRA on an Embedding: "cat" and "linear" follow PEFT\'s formulas (float64 reference)', () => {
+  const peft = getPeftModel(tinyLlama(), loraConfig({ targetModules: ['embed_tokens', 'q_proj'], r: 2, loraAlpha: 4 }));
+  peft.addAdapter('b', loraConfig({ targetModules: ['embed_tokens'], r: 3, loraAlpha: 3, useRslora: true }));
+  randomise(peft, 'default', 5);
+  randomise(peft, 'b', 6);
+  const emb = peft.model.getModule('model.embed_tokens') as LoRAEmbedding;
+  const N = 32,
+    Dm = 16;
+  const w = { default: 0.7, b: 0.4 },
+    s = { default: 4 / 2, b: 3 / Math.sqrt(3) };
+  const A = (n: string): Float32Array => emb.lora_embedding_A.get(n)!.f32; // [r, N]
+  const B = (n: string): Float32Array => emb.lora_embedding_B.get(n)!.f32; // [D, r]
+  /** Δ[i, j] = Σ_k B[j, k] A[k, i] (the table's row i), float64. */
+  const product = (a: ArrayLike<number>, b: ArrayLike<number>, r: number): number[] => {
+    const out: number[] = [];
+    for (let i = 0; i < N; i++)
+      for (let j = 0; j < Dm; j++) {
+        let acc = 0;
+        for (let k = 0; k < r; k++) acc += (b[j * r + k] ?? NaN) * (a[k * N + i] ?? NaN);
+        out.push(acc);
+      }
+    return out;
+  };
+  const pd = product(A('default'), B('default'), 2),
+    pb = product(A('b'), B('b'), 3);
+  peft.addWeightedAdapter(['default', 'b'], [w.default, w.b], 'mix', 'cat');
+  // cat: exactly Σ w·s·B·A, rank 2 + 3, on the embedding; q_proj gets the default adapter's part alone.
+  assert.equal(emb.lora_embedding_A.get('mix')!.dim(0), 5);
+  assertClose(
+    [...emb.delta('mix')],
+    pd.map((x, i) => w.default * s.default * x + w.b * s.b * (pb[i] ?? NaN)),
+    { atol: 1e-5 },
+  );
+  // Forward of the combined adapter: table rows + Δ rows.
+  peft.setAdapter('mix');
+  const table = emb.base_layer.weight.f32;
+  const rows = noGrad(() => emb.forward(Int32Array.from([3, 0, 31]))).f32;
+  const dm = emb.delta('mix');
+  assertClose(
+    [...rows],
+    [3, 0, 31].flatMap((t) =>
+      Array.from({ length: Dm }, (_, j) => (table[t * Dm + j] ?? NaN) + (dm[t * Dm + j] ?? NaN)),
+    ),
+    { atol: 1e-6 },
+  );
+  // linear: A = Σ √w·s·A_i, B = Σ √w·B_i (PEFT's factors); needs equal ranks.
+  assert.throws(() => peft.addWeightedAdapter(['default', 'b'], [0.5, 0.5], 'lin', 'linear'), /equal ranks/);
+  peft.addAdapter('c', loraConfig({ targetModules: ['embed_tokens'], r: 2, loraAlpha: 8 }));
+  randomise(peft, 'c', 7);
+  peft.addWeightedAdapter(['default', 'c'], [w.default, 0.3], 'lin', 'linear');
+  const linA = Array.from(
+    A('default'),
+    (x, i) => Math.sqrt(w.default) * s.default * x + Math.sqrt(0.3) * 4 * (A('c')[i] ?? NaN),
+  );
+  const linB = Array.from(B('default'), (x, i) => Math.sqrt(w.default) * x + Math.sqrt(0.3) * (B('c')[i] ?? NaN));
+  assertClose([...emb.delta('lin')], product(linA, linB, 2), { atol: 1e-5 });
+  assert.throws(
+    () => emb.setAdapterWeights('bad', F.zeros([2, 31]), F.zeros([16, 2]), 1),
+    /do not fit a 32x16 table \(expected \[r, 32\] and \[16, r\]\)/,
+  );
 });
 
 test('bias "all" and "lora_only": the chosen biases train and are saved; "none" saves only lora_ tensors', () => {

@@ -62,16 +62,23 @@ test('Houlsby and Pfeiffer placements on BERT and GPT-2 (adapter_down.0 / adapte
     n_positions: 32,
   };
   const gpt = new GPT2LMHeadModel(parseModelConfig(gjson) as Gpt2Config, { seed: 1, configJson: gjson }).freeze();
+  // Default placement: the block's residual hooks (AdapterHub's output_adapters); a custom Linear
+  // target sees its output alone, so Pfeiffer's input (output + residual) is refused there.
   assert.throws(
-    () => getPeftModel(gpt, bottleneckConfig({ architecture: 'pfeiffer' })),
-    /original_ln_before = true .* BERT only/,
+    () => getPeftModel(gpt, bottleneckConfig({ architecture: 'pfeiffer', targetModules: ['mlp.c_proj'] })),
+    /original_ln_before = true .* default placement/,
   );
-  const pg = getPeftModel(gpt, bottleneckConfig({ architecture: 'pfeiffer', originalLnBefore: false }));
+  const pg = getPeftModel(gpt, bottleneckConfig({ architecture: 'pfeiffer' }));
   assert.deepEqual(
     [...new Set([...pg.adapterStateDict().keys()].map((k) => k.split('.adapters.')[0]))],
-    ['base_model.model.transformer.h.0.mlp.c_proj', 'base_model.model.transformer.h.1.mlp.c_proj'],
+    ['base_model.model.transformer.h.0.output_adapters', 'base_model.model.transformer.h.1.output_adapters'],
   );
   assert.throws(() => pg.mergeAndUnload(), /cannot be merged/);
+  const pc = getPeftModel(
+    new GPT2LMHeadModel(parseModelConfig(gjson) as Gpt2Config, { seed: 1, configJson: gjson }).freeze(),
+    bottleneckConfig({ architecture: 'pfeiffer', originalLnBefore: false, targetModules: ['mlp.c_proj'] }),
+  );
+  assert.ok(pc.model.getModule('transformer.h.0.mlp.c_proj') instanceof BottleneckLayer);
 });
 
 test('bottleneck adapters on stories260K (Houlsby and Pfeiffer)', { skip: skipWithoutShared('stories260K-hf') }, () => {
@@ -79,7 +86,7 @@ test('bottleneck adapters on stories260K (Houlsby and Pfeiffer)', { skip: skipWi
     merge: false,
     expectPrefix: /\.adapters\.default\./,
   });
-  checkMethod('pfeiffer', bottleneckConfig({ architecture: 'pfeiffer', reductionFactor: 8, originalLnBefore: false }), {
+  checkMethod('pfeiffer', bottleneckConfig({ architecture: 'pfeiffer', reductionFactor: 8 }), {
     merge: false,
     expectPrefix: /\.adapters\.default\./,
   });

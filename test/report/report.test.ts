@@ -115,11 +115,20 @@ test('report: a real run.jsonl -> charts with every point, escaped text, SVG fil
     assert.ok(!html.includes('<img src=x'));
     assert.ok(html.includes('0.3000 <span class="ci">[0.2000, 0.4000]</span>'), 'final metric with its CI');
     assert.ok(!/<script[^>]+src=/.test(html) && !/<link[^>]+href=/.test(html), 'no external script or stylesheet');
-    assert.deepEqual(readdirSync(join(a, 'charts')).sort(), charts.map((c) => `${c.id}.svg`).sort());
+    assert.deepEqual(
+      readdirSync(join(a, 'charts')).sort(),
+      charts.flatMap((c) => [`${c.id}.png`, `${c.id}.svg`]).sort(),
+    );
     for (const c of one.charts) {
       const svg = readFileSync(c.file, 'utf8');
       assert.ok(svg.startsWith('<svg'), c.file);
       assert.ok(svg.includes(c.kind === 'bar' ? 'mark-rect' : 'mark-symbol'), `${c.file} holds its marks`);
+      const png = readFileSync(c.png);
+      assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], `${c.png} is a PNG`);
+      // IHDR width and height: the SVG's size at zoom 2.
+      const [, w, h] = /^<svg[^>]*width="(\d+)" height="(\d+)"/.exec(svg) ?? [];
+      assert.equal(png.readUInt32BE(16), 2 * Number(w), `${c.png} width`);
+      assert.equal(png.readUInt32BE(20), 2 * Number(h), `${c.png} height`);
     }
 
     const both = await writeReport([a, b], { out: join(root, 'side', 'both.html') });

@@ -210,3 +210,39 @@ test('the first non-finite loss stops the run with an error record; nothing from
     rmSync(out, { recursive: true, force: true });
   }
 });
+
+test('train() leaves the model in the training/eval mode it had (also after an error)', () => {
+  const collate = (e: LmExample[]): CausalLmBatch => collateCausalLm(e, { padTokenId: 2 });
+  for (const startTraining of [true, false]) {
+    const model = tinyLlama();
+    model.freeze(false);
+    model.train(startTraining);
+    let seen: boolean | null = null;
+    train({
+      model,
+      args: { batchSize: 4, maxSteps: 1, progress: 'none' },
+      train: tinyExamples(4),
+      collate,
+      loss: (m, b, ctx) => {
+        seen = m.training;
+        return causalLmLossFn()(m, b, ctx);
+      },
+    });
+    assert.equal(seen, true, 'training steps run in training mode');
+    assert.equal(model.training, startTraining);
+    assert.ok(
+      model.namedModules().every(([, m]) => m.training === startTraining),
+      'every sub-module restored',
+    );
+    assert.throws(() =>
+      train({
+        model,
+        args: { batchSize: 4, maxSteps: 1, progress: 'none' },
+        train: tinyExamples(4),
+        collate,
+        loss: () => F.tensor([NaN], []),
+      }),
+    );
+    assert.equal(model.training, startTraining, 'restored after a failed run');
+  }
+});

@@ -8,9 +8,9 @@
  *
  * BERT: any supported BnConfig (tunekit hooks the sub-layer output as AdapterHub does, layer.ts).
  * GPT-2 and the Llama family (keys `model.layers.<i>.attention_adapters.adapters.<name>...`,
- * `...output_adapters...`): only original_ln_before false with residual_before_ln true, the
- * placement tunekit's projection adapter reproduces (exact for Llama; GPT-2 in eval only, its
- * resid_dropout acts after the adapter in tunekit, before it in AdapterHub).
+ * `...output_adapters...`): the adapter replaces the block's residual add as in AdapterHub's
+ * decoder blocks (DecoderBottleneckLayer), original_ln_before true/false, residual_before_ln
+ * true/false ("post_add" needs a layer norm these blocks do not pass: refused).
  * Supported BnConfig: sequential (is_parallel false), mh_adapter + output_adapter (Houlsby,
  * `double_seq_bn`) or output_adapter alone (Pfeiffer, `seq_bn`), any numeric reduction_factor and
  * scaling, non_linearity relu / swish / silu / gelu / tanh, original_ln_before true/false,
@@ -186,20 +186,14 @@ export function adapterHubConfigToJson(c: BottleneckConfig): Record<string, unkn
 }
 
 /**
- * In-memory module path (after `base_model.model.`) -> AdapterHub's, by family. BERT's adapters
- * already sit at AdapterHub's paths (under its base-model prefix `bert.`); decoders hold them on
- * the output projections, AdapterHub on the decoder layer (`attention_adapters`, `output_adapters`).
+ * In-memory module path (after `base_model.model.`) -> AdapterHub's, by family. Adapters already
+ * sit at AdapterHub's paths: BERT's sub-layer output modules (under its base-model prefix `bert.`),
+ * decoders' `attention_adapters` / `output_adapters` residual hooks (models/residual.ts).
  */
 const KEY_MAPS: Record<string, Array<[RegExp, string]>> = {
   bert: [[/^(?:bert\.)?(encoder\.layer\.\d+\.(?:attention\.output|output)\.adapters\.)/, 'bert.$1']],
-  llama: [
-    [/^model\.layers\.(\d+)\.self_attn\.o_proj\.adapters\./, 'model.layers.$1.attention_adapters.adapters.'],
-    [/^model\.layers\.(\d+)\.mlp\.down_proj\.adapters\./, 'model.layers.$1.output_adapters.adapters.'],
-  ],
-  gpt2: [
-    [/^transformer\.h\.(\d+)\.attn\.c_proj\.adapters\./, 'transformer.h.$1.attention_adapters.adapters.'],
-    [/^transformer\.h\.(\d+)\.mlp\.c_proj\.adapters\./, 'transformer.h.$1.output_adapters.adapters.'],
-  ],
+  llama: [[/^(model\.layers\.\d+\.(?:attention|output)_adapters\.adapters\.)/, '$1']],
+  gpt2: [[/^(transformer\.h\.\d+\.(?:attention|output)_adapters\.adapters\.)/, '$1']],
 };
 KEY_MAPS['mistral'] = KEY_MAPS['qwen2'] = KEY_MAPS['qwen3'] = KEY_MAPS['llama'] ?? [];
 /** AdapterHub's base_model_prefix per family: keys may be saved with or without it. */

@@ -1,5 +1,7 @@
 /**
- * A bottleneck adapter on a sub-layer's output projection (GPT-2, Llama; BERT uses BottleneckBlockLayer):
+ * Bottleneck adapter layers. By default BERT uses BottleneckBlockLayer (its sub-layer output
+ * module), GPT-2 and the Llama family DecoderBottleneckLayer (the block's residual add); a custom
+ * target on a Linear gets BottleneckLayer, an adapter on that Linear's output:
  *
  *   h = proj(x);  y = h + scaling · up(act(down(h)))
  *
@@ -144,6 +146,88 @@ export class BottleneckBlockLayer extends TunerLayer {
     }
     if (p.residualBeforeLn === false) skip = input;
     return base.LayerNorm.forward(F.add(F.add(skip, a.delta(input)), residual));
+  }
+}
+
+/** What AdapterHub's decoder adapter layer replaces: the residual add closing a sub-layer (models/residual.ts). */
+export interface ResidualHookModule extends Module {
+  forward(out: Tensor, residual: Tensor): Tensor;
+}
+
+/**
+ * AdapterHub's sequential bottleneck layer in a GPT-2 / Llama-family decoder block, where the
+ * block calls `attention_adapters(attn_output, residual, None)` and
+ * `output_adapters(mlp_output, residual, None)` in place of `residual + out` (no layer norm is
+ * passed, original_ln_after = true, one adapter). With a the sub-layer output (after GPT-2's
+ * resid_dropout / mlp dropout, as AdapterHub's blocks call it) and r the sub-layer input (before
+ * ln_1 / input_layernorm):
+ *
+ *   input = a + r  (original_ln_before)   else  input = a
+ *   skip  = a      (residual_before_ln true)    else  skip = input
+ *   y     = skip + scaling · up(act(down(input))) + r
+ *
+ * ("post_add" needs a layer norm: AdapterHub's decoders fail on it, tunekit refuses it.)
+ * Parameters `adapters.<name>.adapter_down.0.*`, `adapters.<name>.adapter_up.*` under the block's
+ * `attention_adapters` / `output_adapters`, AdapterHub's own paths.
+ */
+export class DecoderBottleneckLayer extends TunerLayer {
+  declare base_layer: ResidualHookModule;
+  adapters = new ModuleDict<BottleneckAdapter>();
+  readonly prefix = 'adapters';
+  private originalLnBefore = new Map<string, boolean>();
+  private residualBeforeLn = new Map<string, boolean>();
+
+  constructor(
+    base: ResidualHookModule,
+    private readonly hiddenSize: number,
+  ) {
+    super(base);
+  }
+
+  adapterNames(): string[] {
+    return this.adapters.keys();
+  }
+
+  addAdapter(name: string, opts: BlockAdapterOptions): void {
+    if (opts.residualBeforeLn === 'post_add')
+      throw new Error(
+        'BOTTLENECK: residual_before_ln = "post_add" needs the sub-layer\'s layer norm, which GPT-2 and Llama-family blocks do not pass to their adapters (AdapterHub fails on it too); use true or false',
+      );
+    const d = this.hiddenSize;
+    this.adapters.set(
+      name,
+      new BottleneckAdapter(d, Math.max(1, Math.floor(d / opts.reductionFactor)), opts.act, opts.scaling, opts.seed),
+    );
+    this.originalLnBefore.set(name, opts.originalLnBefore);
+    this.residualBeforeLn.set(name, opts.residualBeforeLn);
+  }
+
+  protected removeAdapter(name: string): void {
+    this.adapters.delete(name);
+    this.originalLnBefore.delete(name);
+    this.residualBeforeLn.delete(name);
+  }
+
+  protected mergeAdapter(): void {
+    throw new Error('bottleneck adapters are non-linear and cannot be merged into the base weight');
+  }
+
+  protected unmergeAdapter(): void {}
+
+  forward(out: Tensor, residual: Tensor): Tensor {
+    const live = this.liveAdapters();
+    if (live.length === 0) return this.base_layer.forward(out, residual);
+    if (live.length > 1)
+      throw new Error(
+        `BOTTLENECK: ${live.length} active adapters on one layer; AdapterHub's Stack composition is not implemented`,
+      );
+    const name = live[0] ?? '';
+    const a = this.adapters.get(name);
+    const olb = this.originalLnBefore.get(name);
+    if (!a || olb === undefined) throw new Error(`BOTTLENECK: adapter "${name}" missing`);
+    const input = olb ? F.add(out, residual) : out;
+    const skip = this.residualBeforeLn.get(name) === true ? out : input;
+    return F.add(F.add(skip, a.delta(input)), residual);
   }
 }
 

@@ -3,6 +3,7 @@
  */
 import { Linear } from '../../nn/layers.js';
 import type { Module } from '../../nn/module.js';
+import { ResidualAdd } from '../../models/residual.js';
 import type { PeftMethod } from '../method.js';
 import { modelFamily, selectTargets } from '../tuner.js';
 import {
@@ -11,12 +12,15 @@ import {
   bottleneckConfigToJson,
   type BottleneckConfig,
 } from './config.js';
-import { BottleneckBlockLayer, BottleneckLayer, isResidualOutputModule } from './layer.js';
+import { BottleneckBlockLayer, BottleneckLayer, DecoderBottleneckLayer, isResidualOutputModule } from './layer.js';
 
-/** Output projections of the attention and feed-forward blocks by family (regexes on the module path). */
+/**
+ * Where the adapters go by family (regexes on the module path). Decoders: the residual adds that
+ * close each sub-layer (models/residual.ts), AdapterHub's `attention_adapters` / `output_adapters`.
+ */
 const LLAMA = {
-  attention: '.*\\.layers\\.\\d+\\.self_attn\\.o_proj',
-  feedforward: '.*\\.layers\\.\\d+\\.mlp\\.down_proj',
+  attention: '.*\\.layers\\.\\d+\\.attention_adapters',
+  feedforward: '.*\\.layers\\.\\d+\\.output_adapters',
 };
 const PLACEMENTS: Record<string, { attention: string; feedforward: string }> = {
   llama: LLAMA,
@@ -25,7 +29,7 @@ const PLACEMENTS: Record<string, { attention: string; feedforward: string }> = {
   qwen3: LLAMA,
   // BERT: the whole sub-layer output module (dense, dropout, LayerNorm), as AdapterHub hooks it.
   bert: { attention: '.*\\.layer\\.\\d+\\.attention\\.output', feedforward: '.*\\.layer\\.\\d+\\.output' },
-  gpt2: { attention: '.*\\.h\\.\\d+\\.attn\\.c_proj', feedforward: '.*\\.h\\.\\d+\\.mlp\\.c_proj' },
+  gpt2: { attention: '.*\\.h\\.\\d+\\.attention_adapters', feedforward: '.*\\.h\\.\\d+\\.output_adapters' },
 };
 
 export function bottleneckTargets(model: Module, architecture: 'houlsby' | 'pfeiffer'): string {
@@ -65,22 +69,32 @@ export const BOTTLENECK: PeftMethod<BottleneckConfig> = {
       };
       const block = { ...opts, originalLnBefore, residualBeforeLn: config.residualBeforeLn };
       if (m instanceof BottleneckBlockLayer) return m.addAdapter(name, block);
+      if (m instanceof DecoderBottleneckLayer) return m.addAdapter(name, block);
+      if (m instanceof ResidualAdd) {
+        const hidden = (host.model as unknown as { config?: { hiddenSize?: unknown } }).config?.hiddenSize;
+        if (typeof hidden !== 'number') throw new Error(`BOTTLENECK: the model has no config.hiddenSize for "${path}"`);
+        const layer = new DecoderBottleneckLayer(m, hidden);
+        layer.addAdapter(name, block);
+        host.model.setModule(path, layer);
+        return;
+      }
       if (isResidualOutputModule(m)) {
         const layer = new BottleneckBlockLayer(m);
         layer.addAdapter(name, block);
         host.model.setModule(path, layer);
         return;
       }
-      // On a bare output projection the adapter sees h alone: AdapterHub's original_ln_before = false
-      // with the skip taken at h (residual_before_ln = true). Anything else would be silently different.
+      // A custom target on a bare Linear (e.g. an output projection): the adapter sees h alone,
+      // AdapterHub's original_ln_before = false with the skip taken at h (residual_before_ln = true).
+      // Anything else needs the residual input, which only the default placements see.
       if (originalLnBefore) {
         throw new Error(
-          `BOTTLENECK: original_ln_before = true (AdapterHub's Pfeiffer input, sub-layer output + residual) is implemented for BERT only, not for "${path}"; set original_ln_before: false to put the adapter on the projection output`,
+          `BOTTLENECK: original_ln_before = true (AdapterHub's Pfeiffer input, sub-layer output + residual) needs the default placement (target_modules null), not the Linear "${path}"; set original_ln_before: false to put the adapter on this Linear's output`,
         );
       }
       if (config.residualBeforeLn !== true)
         throw new Error(
-          `BOTTLENECK: residual_before_ln = ${JSON.stringify(config.residualBeforeLn)} is implemented for BERT only, not for "${path}"`,
+          `BOTTLENECK: residual_before_ln = ${JSON.stringify(config.residualBeforeLn)} needs the default placement (target_modules null), not the Linear "${path}"`,
         );
       if (m instanceof BottleneckLayer) return m.addAdapter(name, opts);
       if (!(m instanceof Linear))

@@ -343,6 +343,18 @@ export class LoRAEmbedding extends TunerLayer {
     this.scalings.set(name, loraScaling(opts));
   }
 
+  /** Install given factors (A [r, num], B [dim, r]) as adapter `name` (addWeightedAdapter). */
+  setAdapterWeights(name: string, a: Tensor, b: Tensor, scaling: number): void {
+    const { numEmbeddings: N, embeddingDim: D } = this.base_layer;
+    if (a.ndim !== 2 || a.dim(1) !== N || b.ndim !== 2 || b.dim(0) !== D || b.dim(1) !== a.dim(0))
+      throw new Error(
+        `LoRA embedding: factors [${a.shape.join(', ')}] / [${b.shape.join(', ')}] do not fit a ${N}x${D} table (expected [r, ${N}] and [${D}, r])`,
+      );
+    this.lora_embedding_A.set(name, a);
+    this.lora_embedding_B.set(name, b);
+    this.scalings.set(name, scaling);
+  }
+
   protected removeAdapter(name: string): void {
     this.lora_embedding_A.delete(name);
     this.lora_embedding_B.delete(name);

@@ -7,8 +7,10 @@
  * the labels P ignore entries; in generation they are fed once, at prefill (later steps find them in
  * the cache). Logits and hidden states are returned for the real tokens only.
  * BERT: the virtual tokens go right after [CLS], so that the pooler reads the real [CLS] (PEFT puts
- * them before it, which makes a sequence classifier pool a virtual token); token-level outputs are
- * returned for the real tokens.
+ * them before it, which makes a sequence classifier pool a virtual token); token-level outputs
+ * (logits, hidden states, QA start/end logits) are returned for the real tokens, token labels get
+ * -100 at the virtual positions, and the QA span loss is computed on the real tokens' logits (answer
+ * positions index the real tokens, as without the adapter).
  * Prefix tuning: the flat vector [P, 2·L·d] is viewed as [P, 2L, heads, head_dim] (key, value per
  * layer) and passed as the models' KV prefix on every call; real tokens start at position P.
  */
@@ -17,6 +19,7 @@ import { join } from 'node:path';
 import { readSafetensors } from '../../io/safetensors.js';
 import { AutoTokenizer } from '../../io/tokenizer.js';
 import type { KVPrefix } from '../../models/attention.js';
+import { spanLoss } from '../../models/bert.js';
 import { Embedding } from '../../nn/layers.js';
 import type { Module } from '../../nn/module.js';
 import * as F from '../../tensor/ops.js';
@@ -217,6 +220,11 @@ function installHook(host: PeftHost, c: PromptConfig, name: string): void {
         `${c.peftType}: positionIds cannot be combined with prompt learning (positions follow the virtual tokens)`,
       );
     if (c.peftType === 'PREFIX_TUNING') {
+      const held = input.cache as { prefixLength?: number } | undefined;
+      if (held?.prefixLength === P) {
+        // Generation after prefill: the model seeded the cache with the prefix; the mask still counts it.
+        return { input: mask ? { ...input, attentionMask: insertCols(mask, B, 0, P, 1) } : input };
+      }
       const prefix = prefixFromFlat(encoder.output(), g.layers, c.numAttentionHeads ?? g.kvHeads, g.headDim, B);
       const next: Record<string, unknown> = { ...input, prefix };
       if (mask) next.attentionMask = insertCols(mask, B, 0, P, 1);
@@ -241,17 +249,37 @@ function installHook(host: PeftHost, c: PromptConfig, name: string): void {
     const labels = input.labels;
     if (labels instanceof Int32Array && (!g.bert || labels.length === B * T))
       next.labels = insertCols(labels, B, at, P, -100);
-    if (input.startPositions !== undefined || input.endPositions !== undefined)
-      throw new Error(`${c.peftType}: question answering with virtual tokens is not supported`);
+    // Question answering: the span loss is taken over the real tokens' start/end logits only (below),
+    // so the virtual tokens neither shift the answer positions nor compete in its softmax.
+    const span = input.startPositions !== undefined || input.endPositions !== undefined;
+    if (span) {
+      delete next.startPositions;
+      delete next.endPositions;
+    }
     return {
       input: next,
       finish: (out) => {
-        const o = out as { logits: Tensor; hidden?: Tensor; loss?: Tensor };
+        const o = out as { logits: Tensor; hidden?: Tensor; loss?: Tensor; startLogits?: Tensor; endLogits?: Tensor };
         const result: Record<string, unknown> = { ...o };
         // Token-level outputs for the real tokens only (read lazily: the logits may be computed on demand).
-        const strip = (t: Tensor): Tensor => (t.ndim === 3 && t.dim(1) === T + P ? dropCols(t, at, P) : t);
+        const strip = (t: Tensor): Tensor => (t.ndim >= 2 && t.dim(1) === T + P ? dropCols(t, at, P) : t);
         Object.defineProperty(result, 'logits', { get: () => strip(o.logits), enumerable: true });
         if (o.hidden) result.hidden = strip(o.hidden);
+        if (o.startLogits && o.endLogits) {
+          const start = strip(o.startLogits),
+            end = strip(o.endLogits);
+          result.startLogits = start;
+          result.endLogits = end;
+          if (span)
+            result.loss = spanLoss(
+              start,
+              end,
+              input.startPositions as Int32Array | undefined,
+              input.endPositions as Int32Array | undefined,
+            );
+        } else if (span) {
+          throw new Error(`${c.peftType}: startPositions/endPositions given to a model without start/end logits`);
+        }
         return result;
       },
     };

@@ -14,6 +14,8 @@ import { Rng } from '../../src/tensor/random.js';
 import { noGrad } from '../../src/tensor/tensor.js';
 import { gradcheck } from '../helpers/gradcheck.js';
 import { tinyLlama as tiny } from '../helpers/tiny-models.js';
+import { assertClose } from '../helpers/close.js';
+import { doraRowNorms, doraWeightNorms } from '../../src/peft/lora/dora.js';
 
 const opts = { r: 4, loraAlpha: 8, loraDropout: 0, useRslora: false, initLoraWeights: 'default' as const };
 
@@ -171,5 +173,28 @@ test('adapter folder: PEFT format, reload gives identical logits, merge keeps th
     c.forEach((v, i) => assert.ok(Math.abs(v - a[i]!) < 1e-4));
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('DoRA weight norms by native GEMM equal the float64 per-row reference (Linear and Conv1D layouts); W untouched', () => {
+  const O = 7,
+    I = 9,
+    r = 3,
+    s = 1.7;
+  const rng = new Rng(21);
+  const b = F.randn([O, r], rng, 0.5).f32,
+    a = F.randn([r, I], rng, 0.5).f32;
+  for (const weightInOut of [false, true]) {
+    const base = new Linear(I, O, { rng: new Rng(22), weightInOut });
+    const before = Float32Array.from(base.weight.f32);
+    // [out, in] float64 copy of W for the reference.
+    const w = new Float32Array(O * I);
+    for (let o = 0; o < O; o++)
+      for (let i = 0; i < I; i++) w[o * I + i] = before[weightInOut ? i * O + o : o * I + i] ?? NaN;
+    assertClose([...doraWeightNorms(base, b, a, r, s)], [...doraRowNorms(w, b, a, O, I, r, s)], {
+      rtol: 1e-6,
+      message: `weightInOut ${weightInOut}`,
+    });
+    assert.deepEqual(base.weight.f32, before);
   }
 });

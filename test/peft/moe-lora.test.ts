@@ -10,6 +10,7 @@ import { MoeLoraLinear, loadBalancingLoss } from '../../src/peft/moe-lora/layer.
 import * as F from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { gradcheck } from '../helpers/gradcheck.js';
+import { assertClose } from '../helpers/close.js';
 import { checkMethod } from '../helpers/peft-check.js';
 import { skipWithoutShared } from '../helpers/shared.js';
 
@@ -28,6 +29,33 @@ test('MoE LoRA layer: starts as the base; gradients of router, A and B match fin
     // Top-k selection is piecewise constant: a small step keeps every token's choice.
     gradcheck(`moe (top_k ${topK})`, (v) => layer.forward(v), [x, ...params], { h: topK ? 2e-3 : 1e-2, atol: 3e-3 });
     assert.equal(base.weight.grad, null);
+  }
+});
+
+test('MoE LoRA top-k: computing only the routed experts equals the dense path (outputs and every gradient)', () => {
+  for (const topK of [1, 2, 3]) {
+    const run = (dense: boolean): { y: Float32Array; grads: Float32Array[] } => {
+      const base = new Linear(6, 5, { rng: new Rng(1) }).freeze();
+      const layer = new MoeLoraLinear(base, 0);
+      layer.addAdapter('default', { r: 2, numExperts: 4, topK, scaling: 2, dropout: 0, seed: 4 });
+      layer.setActive(['default']);
+      layer.denseExperts = dense;
+      const m = layer.moe_lora.get('default')!;
+      m.router.weight.f32.set(F.randn([4, 6], new Rng(3), 0.8).f32);
+      for (const b of m.experts_B) b.weight.f32.set(F.randn(b.weight.shape, new Rng(b.weight.size + 5), 0.5).f32);
+      const x = F.randn([2, 5, 6], new Rng(2), 1, { requiresGrad: true });
+      const y = layer.forward(x);
+      F.sum(F.mul(y, F.randn(y.shape, new Rng(9), 1))).backward();
+      const params = [x, m.router.weight, ...m.experts_A.map((a) => a.weight), ...m.experts_B.map((b) => b.weight)];
+      return { y: y.f32, grads: params.map((t) => t.grad ?? new Float32Array(t.size)) };
+    };
+    const sparse = run(false),
+      dense = run(true);
+    assert.deepEqual(sparse.y.length, 2 * 5 * 5);
+    assertClose([...sparse.y], [...dense.y], { atol: 1e-6, message: `top-${topK} output` });
+    sparse.grads.forEach((g, i) =>
+      assertClose([...g], [...(dense.grads[i] ?? [])], { atol: 1e-5, message: `top-${topK} grad ${i}` }),
+    );
   }
 });
 

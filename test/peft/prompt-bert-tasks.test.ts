@@ -7,7 +7,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BertForQuestionAnswering, BertForTokenClassification } from '../../src/models/bert.js';
+import {
+  BertForQuestionAnswering,
+  BertForSequenceClassification,
+  BertForTokenClassification,
+} from '../../src/models/bert.js';
 import { getPeftModel, type PeftModel } from '../../src/peft/peft-model.js';
 import { pTuningConfig, prefixTuningConfig, promptTuningConfig } from '../../src/peft/prompt/config.js';
 import type { PromptSource } from '../../src/peft/prompt/encoders.js';
@@ -186,4 +190,11 @@ test('prompt methods with QA: only one of startPositions/endPositions is an erro
     () => peft.forward({ inputIds: ids, batchSize: B, startPositions: Int32Array.from([1, 1]) }),
     /needs both startPositions and endPositions/,
   );
+});
+
+test('prompt tuning with a sequence classifier whose numLabels equals T + P keeps every logit', () => {
+  const cfg = { ...json, id2label: undefined, label2id: undefined, num_labels: T + P };
+  const model = new BertForSequenceClassification(bertConfig(cfg), { seed: 4, configJson: cfg }).freeze().eval();
+  const peft = getPeftModel(model, promptTuningConfig({ numVirtualTokens: P, taskType: 'SEQ_CLS' }));
+  assert.deepEqual(peft.forward({ inputIds: ids, batchSize: B, attentionMask: mask }).logits.shape, [B, T + P]);
 });

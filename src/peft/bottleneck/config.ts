@@ -3,7 +3,7 @@
  * (Houlsby: after attention and after the feed-forward block, SiLU) and `seq_bn` (Pfeiffer: after
  * the feed-forward block, ReLU), reduction factor 16. PEFT has no such method: tunekit saves them
  * in a PEFT-style folder with `peft_type` "BOTTLENECK" (fields below); AdapterHub's own layout
- * is written and read by adapterhub.ts (BERT only).
+ * is written and read by adapterhub.ts (BERT, GPT-2, Llama family).
  */
 import { FieldReader } from '../../io/json.js';
 import { BASE_FIELDS, baseFieldsJson, namesField, readBaseFields, sortedJson, type PeftConfigBase } from '../config.js';
@@ -16,16 +16,23 @@ export interface BottleneckConfig extends PeftConfigBase {
   /** Default: "swish" (SiLU) for Houlsby, "relu" for Pfeiffer, as AdapterHub. */
   nonLinearity: 'relu' | 'swish' | 'gelu' | 'tanh' | null;
   scaling: number;
-  /** Regex of the output projections; default per architecture and model family. */
+  /**
+   * Where the adapters go; default per architecture and model family: BERT's sub-layer output
+   * modules, decoders' `attention_adapters` / `output_adapters` residual hooks. A custom target on a
+   * Linear puts the adapter on its output (original_ln_before false, residual_before_ln true only).
+   */
   targetModules: string | string[] | null;
   seed: number;
   /**
    * AdapterHub's `original_ln_before`: the adapter reads the sub-layer output plus its residual
    * input (and, on BERT, the sub-layer's LayerNorm of that sum). Default (null): AdapterHub's,
-   * true for Pfeiffer, false for Houlsby. True is implemented for BERT only (see layer.ts).
+   * true for Pfeiffer, false for Houlsby. Needs the default placement (see layer.ts).
    */
   originalLnBefore: boolean | null;
-  /** AdapterHub's `residual_before_ln` (BERT only when not true): where the adapter's own skip connection is taken. */
+  /**
+   * AdapterHub's `residual_before_ln`: where the adapter's own skip connection is taken. Other than
+   * true it needs the default placement; "post_add" needs a layer norm (BERT only).
+   */
   residualBeforeLn: boolean | 'post_add';
 }
 

@@ -19,7 +19,7 @@ import * as F from '../../tensor/ops.js';
 import { Rng } from '../../tensor/random.js';
 import { Tensor } from '../../tensor/tensor.js';
 import { TunerLayer, setBaseWeight, weightF32 } from '../tuner.js';
-import { doraRowNorms, initialMagnitude } from './dora.js';
+import { doraWeightNorms, initialMagnitude } from './dora.js';
 import { loraScaling, type LoraConfig, type LoraInit } from './config.js';
 import { pissaInit } from './pissa.js';
 
@@ -136,7 +136,7 @@ export class LoRALinear extends TunerLayer {
     this.lora_B.set(name, B);
     this.settings.set(name, { scaling, dropout: opts.loraDropout ?? 0, useDora: opts.useDora ?? false, r });
     if (opts.useDora) {
-      const m = initialMagnitude(weightOutIn(this.base_layer), B.weight.f32, A.weight.f32, O, I, r, scaling);
+      const m = initialMagnitude(this.base_layer, B.weight.f32, A.weight.f32, r, scaling);
       this.lora_magnitude_vector.set(name, new Tensor(m, [O], { requiresGrad: true }));
     }
   }
@@ -185,15 +185,7 @@ export class LoRALinear extends TunerLayer {
       const m = this.lora_magnitude_vector.get(name);
       if (!m) throw new Error(`DoRA adapter "${name}" has no magnitude vector`);
       // n = ‖W + s·B·A‖ per output row, detached (PEFT's weight_norm.detach()).
-      const n = doraRowNorms(
-        weightOutIn(this.base_layer),
-        B.weight.f32,
-        A.weight.f32,
-        this.outFeatures,
-        this.inFeatures,
-        s.r,
-        s.scaling,
-      );
+      const n = doraWeightNorms(this.base_layer, B.weight.f32, A.weight.f32, s.r, s.scaling);
       const magScale = F.div(m, new Tensor(n, [this.outFeatures])); // [out], gradient to m only
       const bias = this.base_layer.bias;
       // W·x' without bias: the base output when dropout is off, else a fresh product.

@@ -10,12 +10,16 @@
  *   L_bal = E · Σ_e f_e · P_e,  f_e = share of tokens whose top expert is e (a constant),
  *                               P_e = mean router probability of e (differentiable).
  * Routing depends on the input, so the experts cannot be merged into the base weight.
+ *
+ * Top-k routing computes each expert on the tokens routed to it only (gather the rows, A then B,
+ * scale by the routing weight, scatter-add back): about k/E of the dense work. Soft routing, and
+ * `denseExperts = true`, compute every expert on every token and weight them.
  */
 import { Linear } from '../../nn/layers.js';
 import { Module, ModuleDict } from '../../nn/module.js';
 import * as F from '../../tensor/ops.js';
 import { Rng } from '../../tensor/random.js';
-import { Tensor } from '../../tensor/tensor.js';
+import { Tensor, result } from '../../tensor/tensor.js';
 import { TunerLayer } from '../tuner.js';
 
 /** One adapter's router and experts (paths `moe_lora.<name>.router.weight`, `.experts_A.<e>.weight`). */
@@ -109,6 +113,9 @@ export class MoeLoraLinear extends TunerLayer {
 
   protected unmergeAdapter(): void {}
 
+  /** Compute every expert on every token even with top-k routing (the reference path, for tests and benchmarks). */
+  denseExperts = false;
+
   forward(x: Tensor): Tensor {
     let y = this.baseForward(x);
     for (const name of this.liveAdapters()) {
@@ -116,6 +123,11 @@ export class MoeLoraLinear extends TunerLayer {
       if (!m) continue;
       const xd = F.dropout(x, m.opts.dropout, this.rng, this.training);
       const w = m.weights(x);
+      const k = m.opts.topK;
+      if (!this.denseExperts && k !== null && k < m.opts.numExperts) {
+        y = F.add(y, F.reshape(routedExperts(m, xd, w), y.shape));
+        continue;
+      }
       for (let e = 0; e < m.opts.numExperts; e++) {
         const A = m.experts_A[e],
           B = m.experts_B[e];
@@ -126,6 +138,69 @@ export class MoeLoraLinear extends TunerLayer {
     }
     return y;
   }
+}
+
+/**
+ * Σ_e w_e · scaling · B_e(A_e(x)) over the (token, expert) pairs with a non-zero routing weight
+ * (the top k; a pair whose softmax underflowed to 0 adds 0 on the dense path too): [N, out].
+ */
+function routedExperts(m: MoeExperts, xd: Tensor, w: Tensor): Tensor {
+  const E = m.opts.numExperts;
+  const inF = xd.dim(-1);
+  const N = xd.size / inF;
+  const x2 = F.reshape(xd, [N, inF]);
+  const wFlat = F.reshape(w, [N * E, 1]);
+  const wv = w.f32;
+  const parts: Tensor[] = [];
+  const rows: Int32Array[] = [];
+  for (let e = 0; e < E; e++) {
+    const A = m.experts_A[e],
+      B = m.experts_B[e];
+    if (!A || !B) continue;
+    let n = 0;
+    for (let t = 0; t < N; t++) if ((wv[t * E + e] ?? 0) !== 0) n++;
+    if (n === 0) continue;
+    const idx = new Int32Array(n);
+    const widx = new Int32Array(n);
+    for (let t = 0, j = 0; t < N; t++)
+      if ((wv[t * E + e] ?? 0) !== 0) {
+        idx[j] = t;
+        widx[j++] = t * E + e;
+      }
+    // F.embedding picks rows (its gradient scatters back): the routed tokens and their weights.
+    const out = F.linear(F.linear(F.embedding(x2, idx), A.weight), B.weight, null, { alpha: m.opts.scaling });
+    parts.push(F.mul(out, F.embedding(wFlat, widx)));
+    rows.push(idx);
+  }
+  const outF = m.experts_B[0]?.weight.dim(0) ?? 0;
+  if (parts.length === 0) return F.zeros([N, outF]);
+  return scatterAddRows(parts.length === 1 ? (parts[0] as Tensor) : F.concat(parts, 0), concatIdx(rows), N);
+}
+
+function concatIdx(parts: Int32Array[]): Int32Array {
+  const out = new Int32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** out [N, D] with out[idx[i]] += src[i] (src [M, D]); the gradient of src row i is row idx[i] of the output's. */
+function scatterAddRows(src: Tensor, idx: Int32Array, N: number): Tensor {
+  const [M, D] = src.shape as [number, number];
+  const s = src.f32;
+  const out = new Float32Array(N * D);
+  for (let i = 0; i < M; i++) {
+    const o = (idx[i] ?? 0) * D;
+    for (let j = 0; j < D; j++) out[o + j] = (out[o + j] ?? 0) + (s[i * D + j] ?? 0);
+  }
+  return result(out, [N, D], 'scatterAddRows', [src], (g, ctx) => {
+    const gs = new Float32Array(M * D);
+    for (let i = 0; i < M; i++) gs.set(g.subarray((idx[i] ?? 0) * D, ((idx[i] ?? 0) + 1) * D), i * D);
+    ctx.accumulate(src, gs);
+  });
 }
 
 /** Switch-Transformer load balancing over the recorded router probabilities [tokens, E]. */

@@ -262,12 +262,14 @@ function installHook(host: PeftHost, c: PromptConfig, name: string): void {
         const o = out as { logits: Tensor; hidden?: Tensor; loss?: Tensor; startLogits?: Tensor; endLogits?: Tensor };
         const result: Record<string, unknown> = { ...o };
         // Token-level outputs for the real tokens only (read lazily: the logits may be computed on demand).
-        const strip = (t: Tensor): Tensor => (t.ndim >= 2 && t.dim(1) === T + P ? dropCols(t, at, P) : t);
+        // Only per-token tensors ([B, T + P, ...]; QA's start/end logits [B, T + P]): a sequence
+        // classifier's [B, numLabels] logits stay whole even when numLabels happens to be T + P.
+        const strip = (t: Tensor, rank = 3): Tensor => (t.ndim === rank && t.dim(1) === T + P ? dropCols(t, at, P) : t);
         Object.defineProperty(result, 'logits', { get: () => strip(o.logits), enumerable: true });
         if (o.hidden) result.hidden = strip(o.hidden);
         if (o.startLogits && o.endLogits) {
-          const start = strip(o.startLogits),
-            end = strip(o.endLogits);
+          const start = strip(o.startLogits, 2),
+            end = strip(o.endLogits, 2);
           result.startLogits = start;
           result.endLogits = end;
           if (span)

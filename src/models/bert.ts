@@ -162,6 +162,7 @@ export class BertSelfOutput extends Module {
     this.dropout = new Dropout(probability(config.hiddenDropoutProb, 'hidden_dropout_prob'), rng.nextU32());
   }
 
+  /** Dense, dropout, then LayerNorm over the residual sum. */
   forward(x: Tensor, residual: Tensor): Tensor {
     return this.LayerNorm.forward(F.add(this.dropout.forward(this.dense.forward(x)), residual));
   }
@@ -181,6 +182,7 @@ export class BertAttention extends Module {
     this.output = new BertSelfOutput(config.hiddenSize, config, rng, std);
   }
 
+  /** Self-attention and its output block on hidden states [batch, seq, hidden]. */
   forward(h: Tensor, ctx: AttentionContext): Tensor {
     return this.output.forward(this.self.forward(h, ctx), h);
   }
@@ -197,6 +199,7 @@ export class BertIntermediate extends Module {
     this.dense = normalLinear(config.hiddenSize, config.intermediateSize, rng, std);
   }
 
+  /** The feed-forward expansion and activation [batch, seq, intermediate]. */
   forward(x: Tensor): Tensor {
     return this.act(this.dense.forward(x));
   }
@@ -215,6 +218,7 @@ export class BertLayer extends Module {
     this.output = new BertSelfOutput(config.intermediateSize, config, rng, std);
   }
 
+  /** One encoder layer: attention, then the feed-forward block. */
   forward(h: Tensor, ctx: AttentionContext): Tensor {
     const a = this.attention.forward(h, ctx);
     return this.output.forward(this.intermediate.forward(a), a);
@@ -322,10 +326,12 @@ export class BertModel extends Module {
     return model.freeze().eval();
   }
 
+  /** Write config.json and model.safetensors under transformers' key names. */
   savePretrained(dir: string): void {
     saveModelFolder(dir, bertConfigJson(this.configJson, 'BertModel', this.config), moduleToRaw(this));
   }
 
+  /** The word embedding table [vocab, hidden]. */
   inputEmbeddings(): Tensor {
     return this.embeddings.word_embeddings.weight;
   }
@@ -337,6 +343,7 @@ export class BertModel extends Module {
     );
   }
 
+  /** Hidden states of every token and the pooled [CLS] (see {@link BertInput}). */
   forward(input: BertInput): BertModelOutput {
     const B = input.batchSize ?? 1;
     const { hiddenSize: d, numAttentionHeads: H, numHiddenLayers } = this.config;
@@ -415,6 +422,7 @@ export abstract class BertWithHead extends Module {
     saveModelFolder(dir, bertConfigJson(this.bert.configJson, this.architecture, this.config), moduleToRaw(this));
   }
 
+  /** The encoder's word embedding table [vocab, hidden]. */
   inputEmbeddings(): Tensor {
     return this.bert.inputEmbeddings();
   }

@@ -125,6 +125,7 @@ export class GPT2MLP extends Module {
     this.dropout = new Dropout(extras.residPdrop, rng.nextU32());
   }
 
+  /** c_fc, activation, c_proj, dropout. */
   forward(x: Tensor): Tensor {
     return this.dropout.forward(this.c_proj.forward(this.act(this.c_fc.forward(x))));
   }
@@ -148,6 +149,7 @@ export class GPT2Block extends Module {
     this.mlp = new GPT2MLP(config, extras, rng);
   }
 
+  /** One block: pre-norm attention and MLP, each added to the residual stream. */
   forward(h: Tensor, ctx: AttentionContext): Tensor {
     h = this.attention_adapters.forward(this.attn.forward(this.ln_1.forward(h), ctx), h);
     return this.output_adapters.forward(this.mlp.forward(this.ln_2.forward(h)), h);
@@ -237,6 +239,7 @@ export class GPT2LMHeadModel extends DecoderForCausalLM {
     return this.transformer.wte;
   }
 
+  /** Next-token logits (and the loss, given labels); positions beyond n_positions are an error. */
   forward(input: CausalLMInput): CausalLMOutput {
     const { hiddenSize, numHiddenLayers: numLayers, numAttentionHeads: heads } = this.config;
     const prepared = prepareDecoderInput(

@@ -106,6 +106,7 @@ export class LlamaMLP extends Module {
     this.down_proj = normalLinear(m, d, rng, 0.02, { bias: mlpBias });
   }
 
+  /** SwiGLU: down_proj(act(gate_proj(x)) · up_proj(x)). */
   forward(x: Tensor): Tensor {
     return this.down_proj.forward(F.mul(F.silu(this.gate_proj.forward(x)), this.up_proj.forward(x)));
   }
@@ -129,6 +130,7 @@ export class LlamaDecoderLayer extends Module {
     this.post_attention_layernorm = new RMSNorm(config.hiddenSize, config.rmsNormEps);
   }
 
+  /** One layer: RMSNorm + attention and RMSNorm + MLP, each added to the residual stream. */
   forward(h: Tensor, rope: { cos: Float32Array; sin: Float32Array }, ctx: AttentionContext): Tensor {
     h = this.attention_adapters.forward(this.self_attn.forward(this.input_layernorm.forward(h), rope, ctx), h);
     return this.output_adapters.forward(this.mlp.forward(this.post_attention_layernorm.forward(h)), h);
@@ -215,6 +217,7 @@ export class LlamaForCausalLM extends DecoderForCausalLM {
     return { cos, sin };
   }
 
+  /** Next-token logits (and the loss, given labels); see {@link CausalLMInput}. */
   forward(input: CausalLMInput): CausalLMOutput {
     const { hiddenSize, numHiddenLayers: numLayers, numKeyValueHeads: kvHeads, headDim } = this.config;
     const prepared = prepareDecoderInput(input, { hiddenSize, numLayers, kvHeads, headDim }, (ids, shape) =>

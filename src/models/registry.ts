@@ -96,6 +96,7 @@ export interface SavableModel extends Module {
 
 /** An encoder without a head (AutoModel): hidden states per token. */
 export interface EncoderModel extends SavableModel {
+  /** Hidden states [batch, seq, hidden] and the pooled output (null without a pooler). */
   forward(input: BertInput): { hidden: Tensor; pooled: Tensor | null };
 }
 
@@ -118,6 +119,7 @@ export interface TokenClassifier extends SavableModel {
 
 /** Extractive question answering (AutoModelForQuestionAnswering). */
 export interface QuestionAnswerer extends SavableModel {
+  /** Start and end logits per token; with positions, the span loss. */
   forward(input: QuestionAnsweringInput): QuestionAnsweringOutput;
 }
 

@@ -122,6 +122,7 @@ abstract class DecoderForSequenceClassification extends Module {
   /** The token embedding table [vocab, hidden] (NEFTune, prompt tuning). */
   abstract inputEmbeddings(): Tensor;
 
+  /** Logits [batch, numLabels] from the last non-pad token; with labels, the loss of the problem type. */
   forward(input: DecoderClassificationInput): DecoderClassificationOutput {
     const B = input.batchSize ?? 1;
     const h = this.body({
@@ -257,6 +258,7 @@ export class GPT2ForSequenceClassification extends DecoderForSequenceClassificat
     return this.lm.forward({ ...input, logitsToKeep: 1 }).hidden;
   }
 
+  /** Load a GPT-2 folder (a classifier or a causal-LM checkpoint, whose score head is then newly initialised); body frozen, score trainable, eval mode. */
   static fromPretrained(
     dir: string,
     opts: ClassifierOptions & { dtype?: WeightDtype; onWarning?: (m: string) => void } = {},

@@ -32,6 +32,7 @@ export interface ClassificationBatch extends Batch {
 
 /** A model with a classification head that the classification helpers can train and run. */
 export interface ClassifierModel extends Module {
+  /** Logits [batch, numLabels] and, with labels, the loss. */
   forward(input: {
     inputIds: Int32Array;
     batchSize: number;

@@ -60,6 +60,7 @@ export class RunLog {
     return record;
   }
 
+  /** Flushes and closes run.jsonl. */
   close(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
@@ -147,6 +148,7 @@ export interface RunEnd {
   elapsedSec: number | null;
 }
 
+/** A run folder read back: the records of run.jsonl grouped by kind (docs/run-log.md). */
 export interface RunData {
   /** A short name for the run (its folder's name). */
   label: string;
@@ -399,6 +401,7 @@ export class Progress {
     this.mode = mode === 'auto' ? (process.stderr.isTTY ? 'bar' : 'lines') : mode;
   }
 
+  /** Shows the progress after a step. */
   update(u: ProgressUpdate): void {
     const eta = u.step > 0 ? (u.elapsedSec / u.step) * (u.totalSteps - u.step) : 0;
     const fields = {
@@ -434,6 +437,7 @@ export class Progress {
     this.print(line);
   }
 
+  /** Ends the progress display. */
   stop(): void {
     this.bar?.stop();
     this.bar = null;

@@ -49,7 +49,12 @@ export interface ClassifierModel extends Module {
 export function labelMapping(
   examples: ReadonlyArray<Example>,
   kind: 'classification' | 'regression',
-): { toId: (label: unknown, where: string) => number; names: string[] } {
+): {
+  /** The class id of a label (or the number, for regression); errors name `where`. */
+  toId: (label: unknown, where: string) => number;
+  /** Label names by id. */
+  names: string[];
+} {
   if (kind === 'regression') {
     return {
       names: ['score'],

@@ -4,7 +4,7 @@
  *
  * Asks `npm pack --dry-run --json` for the file list and compares it with the list the package
  * should hold, exactly:
- *  - package.json, README.md, LICENSE;
+ *  - package.json, README.md, README.zh-CN.md, LICENSE;
  *  - the compiled library: dist/src/<x>.js, .js.map and .d.ts for every src/<x>.ts in git (so no
  *    dist/test, dist/bench, and no stale output of a source file that was moved or deleted);
  *  - the native sources (every git file under native/), binding.gyp and the install hook
@@ -76,7 +76,14 @@ const [pack] = JSON.parse(run(npm[0], [...npm.slice(1), 'pack', '--dry-run', '--
 const shipped = new Set(pack.files.map((f) => f.path));
 
 // The list it should be.
-const expected = new Set(['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'scripts/build-native.mjs']);
+const expected = new Set([
+  'package.json',
+  'README.md',
+  'README.zh-CN.md',
+  'LICENSE',
+  'binding.gyp',
+  'scripts/build-native.mjs',
+]);
 for (const f of sourceFiles('native')) expected.add(f);
 for (const f of [...sourceFiles('assets/stories260K'), ...sourceFiles('assets/demo')]) expected.add(f);
 for (const f of sourceFiles('src')) {

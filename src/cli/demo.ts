@@ -15,10 +15,10 @@
  *  5. the adapters saved in PEFT's format and reloaded on a fresh base (max |Δlogit| must be 0);
  *  6. the HTML report of the three runs side by side (charts also as SVG and PNG files).
  *
- * The trainer writes the config / step / eval / samples / repetition / end records; the demo adds,
- * through the run-log API (RunLog), what the trainer does not measure: the step-0 evaluation, the
- * final evaluation with confidence intervals, the forgetting record and the labelled generations
- * (docs/run-log.md).
+ * The trainer writes the config / step / eval (with bootstrap intervals) / samples / repetition /
+ * forgetting / end records; the demo adds, through the run-log API (RunLog), what the trainer does
+ * not measure: the evaluation of the starting model (step 0) and the labelled generations with and
+ * without repetition controls (docs/run-log.md).
  */
 import type { Command } from 'commander';
 import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -27,7 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { generate } from '../generate/generate.js';
 import type { LogitsSettings } from '../generate/logits-processors.js';
 import { AutoTokenizer } from '../io/tokenizer.js';
-import { bootstrapMetric, computeMetrics } from '../metrics/registry.js';
+import { computeMetrics } from '../metrics/registry.js';
 import type { CausalLM } from '../models/causal-lm.js';
 import { LlamaForCausalLM } from '../models/llama.js';
 import { backend, kernels } from '../native/index.js';
@@ -39,7 +39,14 @@ import { writeReport } from '../report/index.js';
 import { noGrad } from '../tensor/tensor.js';
 import { causalLmLossFn, collateCausalLm, packSequences, type LmExample } from '../train/collate.js';
 import { RunLog } from '../train/run-log.js';
-import { NonFiniteError, evaluate, train, type EvalResult, type GeneratedSample } from '../train/trainer.js';
+import {
+  NonFiniteError,
+  evaluate,
+  train,
+  type EvalMetrics,
+  type EvalResult,
+  type GeneratedSample,
+} from '../train/trainer.js';
 
 const packageRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const DEFAULT_MODEL_DIR = join(packageRoot, 'assets', 'stories260K');
@@ -213,29 +220,35 @@ function scoreTokens(
   return { nll, predicted, actual };
 }
 
-/** The task's metrics (registry names): corpus perplexity and next-token accuracy. */
-function taskMetrics(model: CausalLM, docs: readonly (readonly number[])[]): Record<string, number> {
+/**
+ * The task's metrics (registry names): corpus perplexity (bootstrap resamples stories) and next-token
+ * accuracy (resamples tokens), with their per-item evidence so the trainer can bootstrap intervals.
+ */
+function taskMetrics(model: CausalLM, docs: readonly (readonly number[])[]): EvalMetrics {
   const s = scoreTokens(model, docs);
-  const ppl = computeMetrics(['perplexity'], { predictions: s.nll });
-  const acc = computeMetrics(['accuracy'], { predictions: s.predicted, references: s.actual });
-  return { perplexity: ppl.perplexity?.score ?? NaN, accuracy: acc.accuracy?.score ?? NaN };
+  const perplexity = { predictions: s.nll };
+  const accuracy = { predictions: s.predicted, references: s.actual };
+  return {
+    values: {
+      perplexity: computeMetrics(['perplexity'], perplexity).perplexity?.score ?? NaN,
+      accuracy: computeMetrics(['accuracy'], accuracy).accuracy?.score ?? NaN,
+    },
+    evidence: {
+      perplexity: { metric: 'perplexity', inputs: perplexity },
+      accuracy: { metric: 'accuracy', inputs: accuracy },
+    },
+  };
 }
 
-/** The task's metrics with bootstrap 95% intervals (perplexity resampled by story, accuracy by token). */
-function taskScores(model: CausalLM, docs: readonly (readonly number[])[], loss: number, nSamples: number): TaskScores {
-  const s = scoreTokens(model, docs);
-  const opts = { nSamples, seed: 12345 };
-  const ppl = computeMetrics(['perplexity'], { predictions: s.nll }).perplexity?.score ?? NaN;
-  const acc = computeMetrics(['accuracy'], { predictions: s.predicted, references: s.actual }).accuracy?.score ?? NaN;
-  const pplCi = bootstrapMetric('perplexity', { predictions: s.nll }, {}, opts);
-  const accCi = bootstrapMetric('accuracy', { predictions: s.predicted, references: s.actual }, {}, opts);
-  return {
-    perplexity: ppl,
-    perplexityCi: [pplCi.low, pplCi.high],
-    accuracy: acc,
-    accuracyCi: [accCi.low, accCi.high],
-    loss,
-  };
+/** An evaluation with intervals as the demo prints it. */
+function taskScores(r: EvalResult | undefined, what: string): TaskScores {
+  const perplexity = r?.metrics.perplexity;
+  const accuracy = r?.metrics.accuracy;
+  const pCi = r?.ci?.perplexity;
+  const aCi = r?.ci?.accuracy;
+  if (!r || perplexity === undefined || accuracy === undefined || !pCi || !aCi)
+    throw new Error(`demo: ${what}: the evaluation has no perplexity and accuracy with intervals`);
+  return { perplexity, perplexityCi: pCi, accuracy, accuracyCi: aCi, loss: r.loss };
 }
 
 function evalRecord(step: number, t: TaskScores): Record<string, unknown> {
@@ -301,12 +314,23 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
 
   const collate = (ex: LmExample[]): ReturnType<typeof collateCausalLm> => collateCausalLm(ex, { padTokenId: eos });
   const loss = causalLmLossFn();
-  const evalLoss = (m: CausalLM, docs: LmExample[]): EvalResult => evaluate(m, docs, { collate, loss, batchSize: 8 });
+  const generalDesc = `assets/demo/general-held-out.txt (${generalHeldOut.length} general stories, ${tokens(generalHeldOut)} tokens)`;
+  const metrics = (m: CausalLM): EvalMetrics => taskMetrics(m, pipHeldOut);
+  const generalExamples: LmExample[] = generalHeldOut.map((d) => ({ inputIds: d }));
+  // General perplexity over the stories' own next-token predictions (the registry's corpus
+  // perplexity), not exp(trainer loss): with prompt tuning the loss also scores the first real token
+  // from the last virtual one (as PEFT does), which would inflate the perplexity of that run only.
+  const generalMetrics = (m: CausalLM): Record<string, number> => ({
+    perplexity: taskMetrics(m, generalHeldOut).values.perplexity ?? NaN,
+  });
 
   // ---- 1. the base model
   log('\n[1/6] The base model, before fine-tuning (metrics from the registry, bootstrap 95% intervals)');
-  const before = taskScores(base, pipHeldOut, evalLoss(base, validExamples).loss, nBoot);
-  const generalBefore = taskMetrics(base, generalHeldOut).perplexity ?? NaN;
+  const before = taskScores(
+    evaluate(base, validExamples, { collate, loss, batchSize: 8, metrics, bootstrap: { nSamples: nBoot } }),
+    'base model',
+  );
+  const generalBefore = generalMetrics(base).perplexity ?? NaN;
   log(
     `  held-out Pip stories: perplexity ${f3(before.perplexity)} ${ci(before.perplexityCi)}, next-token accuracy ${f3(before.accuracy)} ${ci(before.accuracyCi)}`,
   );
@@ -378,8 +402,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     let firstLoss = NaN;
     let lastLoss = NaN;
     const started = performance.now();
+    let result: ReturnType<typeof train>;
     try {
-      train({
+      result = train({
         model: lm,
         args: {
           batchSize: 8,
@@ -392,6 +417,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
           evalEvery,
           outDir: dir,
           progress: 'none',
+          bootstrapSamples: nBoot,
           ...(spec.replayRatio > 0 ? { replayRatio: spec.replayRatio } : {}),
         },
         train: trainRows,
@@ -399,7 +425,8 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
         ...(spec.replayRatio > 0 ? { replay: replayRows } : {}),
         collate,
         loss,
-        metrics: (m) => taskMetrics(m, pipHeldOut),
+        metrics,
+        general: { examples: generalExamples, description: generalDesc, perplexity: false, metrics: generalMetrics },
         sample: (m): GeneratedSample[] => {
           const ids = greedy(m, pipPrompt, maxNew);
           return [{ prompt: text(pipPrompt), output: text([...pipPrompt, ...ids]), tokens: ids }];
@@ -436,13 +463,12 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     }
     const seconds = (performance.now() - started) / 1000;
     lm.eval();
-    const after = taskScores(lm, pipHeldOut, evalLoss(lm, validExamples).loss, nBoot);
-    const generalPerplexity = taskMetrics(lm, generalHeldOut).perplexity ?? NaN;
-    // The trainer logs evaluations during the run; the demo adds the base model's (step 0) and the
-    // final one again with bootstrap intervals (same split and step: it replaces the trainer's).
+    const after = taskScores(result.evals.at(-1), `${spec.name}: final evaluation`);
+    const generalPerplexity = result.forgetting?.after.perplexity;
+    if (generalPerplexity === undefined) throw new Error(`demo: ${spec.name}: the trainer measured no forgetting`);
+    // The trainer evaluates during the run; the demo adds the starting model's evaluation (step 0).
     const runLog = new RunLog(join(dir, 'run.jsonl'));
     runLog.write('eval', evalRecord(0, before));
-    runLog.write('eval', evalRecord(o.steps, after));
     runLog.close();
 
     // Saved in PEFT's format, reloaded on a fresh base: the logits must be identical.
@@ -476,7 +502,6 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     );
 
   // ---- 4. forgetting
-  const generalDesc = `assets/demo/general-held-out.txt (${generalHeldOut.length} general stories, ${tokens(generalHeldOut)} tokens)`;
   const byName = (n: DemoRunName): DemoRunResult => {
     const r = runs.find((x) => x.name === n);
     if (!r) throw new Error(`demo: no run ${n}`);
@@ -485,18 +510,6 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   log('\n[4/6] Forgetting: perplexity on held-out general stories (lower is better)');
   log(`  base model ${f3(generalBefore)}`);
   for (const r of runs) log(`  after ${pad(r.name, 14)}${f3(r.generalPerplexity)}`);
-  for (const r of runs) {
-    const runLog = new RunLog(join(r.dir, 'run.jsonl'));
-    runLog.write('forgetting', {
-      general: generalDesc,
-      before: { perplexity: generalBefore },
-      after: { perplexity: r.generalPerplexity },
-      ...(r.name === 'lora'
-        ? { variants: [{ label: 'replay', after: { perplexity: byName('lora-replay').generalPerplexity } }] }
-        : {}),
-    });
-    runLog.close();
-  }
 
   // ---- 5. repetition controls
   const controls: LogitsSettings = { repetitionPenalty: 1.3, noRepeatNgramSize: 3 };

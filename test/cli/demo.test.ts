@@ -81,10 +81,15 @@ test('demo --quick: three runs, metrics before/after with CIs, forgetting, repet
     const metricsOf = (x: RunRecord): number => Object.keys(x.metrics as object).length;
     const unlabelledRep = of('repetition').filter((x) => x.label === undefined);
     const labelledRep = of('repetition').filter((x) => x.label !== undefined);
-    const forgetting = of('forgetting').reduce(
-      (n, f) => n + 2 + ((f.variants as unknown[] | undefined)?.length ?? 0),
-      0,
-    );
+    // Forgetting bars: per measure (loss, perplexity), one per before / after / variant value.
+    const forgettingBars = new Map<string, number>();
+    for (const f of of('forgetting'))
+      for (const side of [
+        f.before,
+        f.after,
+        ...((f.variants as Array<{ after: object }> | undefined) ?? []).map((v) => v.after),
+      ])
+        for (const m of Object.keys(side as object)) forgettingBars.set(m, (forgettingBars.get(m) ?? 0) + 1);
     const expected: Record<string, number> = {
       loss: of('step').length,
       'learning-rate': of('step').length,
@@ -93,10 +98,14 @@ test('demo --quick: three runs, metrics before/after with CIs, forgetting, repet
       'eval-accuracy': evalPoints,
       repetition: unlabelledRep.reduce((n, x) => n + metricsOf(x), 0),
       'repetition-controls': labelledRep.reduce((n, x) => n + metricsOf(x), 0),
-      'forgetting-perplexity': forgetting,
+      ...Object.fromEntries([...forgettingBars].map(([m, n]) => [`forgetting-${m}`, n])),
     };
     assert.equal(labelledRep.length, 2, 'with and without repetition controls');
-    assert.equal(forgetting, 7, 'before/after for three runs, and the replay variant');
+    assert.equal(
+      forgettingBars.get('perplexity'),
+      6,
+      'general perplexity before and after, for each of the three runs',
+    );
 
     if (!existsSync(CHROMIUM)) {
       if (process.env.CI) assert.fail(`${CHROMIUM} is absent`);

@@ -234,6 +234,63 @@ test('report reader: names the file and line of a malformed line or field; ignor
       (e: Error) => e.message === `${f}:4: "eval" record: field "loss" must be a finite number`,
     );
     assert.throws(() => readRun(join(dir, 'nope')), /nope: no such run folder/);
+
+    // Evaluations: step order kept when step 0 comes last; same split and step replaced; a resume
+    // drops what the killed run logged after its checkpoint; labelled repetition records kept apart.
+    const ev = (step: number, loss: number, split = 'valid'): string =>
+      JSON.stringify({ type: 'eval', time: 't', step, split, loss, metrics: {} });
+    const st = (step: number): string => JSON.stringify({ type: 'step', time: 't', step, epoch: 0, loss: 1, lr: 0.1 });
+    writeFileSync(
+      f,
+      [
+        '{"type":"config","time":"t","args":{}}',
+        st(1),
+        st(2),
+        ev(2, 5),
+        st(3),
+        st(4),
+        ev(4, 4),
+        '{"type":"resume","time":"t","step":2,"path":"checkpoints/step-2"}',
+        st(3),
+        st(4),
+        ev(4, 3),
+        ev(0, 9),
+        ev(4, 3.5),
+        ev(0, 8, 'test'),
+        '{"type":"repetition","time":"t","step":4,"metrics":{"rep-2":0.5}}',
+        '{"type":"repetition","time":"t","step":4,"label":"greedy","metrics":{"rep-2":0.25}}',
+        '',
+      ].join('\n'),
+    );
+    const r = readRun(f);
+    assert.deepEqual(
+      r.steps.map((x) => x.step),
+      [1, 2, 3, 4],
+    );
+    assert.deepEqual(
+      r.evals.map((x) => [x.split, x.step, x.loss]),
+      [
+        ['valid', 0, 9],
+        ['test', 0, 8],
+        ['valid', 2, 5],
+        ['valid', 4, 3.5],
+      ],
+    );
+    assert.deepEqual(
+      r.repetition.map((x) => [x.label, x.metrics['rep-2']]),
+      [
+        [null, 0.5],
+        ['greedy', 0.25],
+      ],
+    );
+    const ids = buildCharts([r]).map((c) => [c.id, c.points]);
+    assert.deepEqual(
+      ids.filter(([id]) => String(id).startsWith('repetition')),
+      [
+        ['repetition', 1],
+        ['repetition-controls', 1],
+      ],
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -43,6 +43,19 @@ export const DECODER_ARCHITECTURES: { readonly [F in DecoderFamily]: readonly [s
   qwen3: ['Qwen3ForCausalLM', 'Qwen3ForSequenceClassification'],
 };
 
+/** Qwen2Config's defaults (Qwen3Config's are the same). */
+const QWEN_DEFAULTS = {
+  vocab: 151936,
+  hidden: 4096,
+  inter: 22016,
+  layers: 32,
+  heads: 32,
+  kv: 32,
+  maxPos: 32768,
+  bos: null,
+  eos: [],
+} as const;
+
 /** Per-family defaults of the transformers configuration classes. */
 const DECODER_DEFAULTS = {
   llama: { vocab: 32000, hidden: 4096, inter: 11008, layers: 32, heads: 32, kv: null, maxPos: 2048, bos: 1, eos: [2] },
@@ -57,28 +70,8 @@ const DECODER_DEFAULTS = {
     bos: 1,
     eos: [2],
   },
-  qwen2: {
-    vocab: 151936,
-    hidden: 4096,
-    inter: 22016,
-    layers: 32,
-    heads: 32,
-    kv: 32,
-    maxPos: 32768,
-    bos: null,
-    eos: [],
-  },
-  qwen3: {
-    vocab: 151936,
-    hidden: 4096,
-    inter: 22016,
-    layers: 32,
-    heads: 32,
-    kv: 32,
-    maxPos: 32768,
-    bos: null,
-    eos: [],
-  },
+  qwen2: QWEN_DEFAULTS,
+  qwen3: QWEN_DEFAULTS,
 } as const;
 
 /**

@@ -177,20 +177,27 @@ function llamaFamily(modelType: DecoderFamily): ArchitectureEntry<DecoderConfig>
   };
 }
 
-/** BERT's label options applied to a parsed config before a head is built. */
-function bertCreate<M>(make: (config: BertConfig, opts: CreateOptions) => M): (c: BertConfig, o: CreateOptions) => M {
-  return (config, opts) => {
-    if (opts.padTokenId !== undefined)
-      throw new Error('padTokenId applies to decoder classifiers (last-token pooling); BERT pools [CLS]');
-    return make(withLabels(config, opts), opts);
-  };
-}
-
-/** BERT loads refuse the decoder-only padTokenId option rather than ignoring it. */
-function bertLoad(opts: TaskLoadOptions): TaskLoadOptions {
+/** BERT refuses the decoder-only padTokenId option rather than ignoring it. */
+function refusePadTokenId(opts: LabelOptions): void {
   if (opts.padTokenId !== undefined)
     throw new Error('padTokenId applies to decoder classifiers (last-token pooling); BERT pools [CLS]');
-  return opts;
+}
+
+/** A BERT class for the registry: label options applied to the parsed config, padTokenId refused. */
+function bertClass<M>(
+  load: (dir: string, opts: TaskLoadOptions) => M,
+  make: (config: BertConfig, opts: CreateOptions) => M,
+): ModelClass<BertConfig, M, TaskLoadOptions> {
+  return {
+    fromPretrained: (dir, opts) => {
+      refusePadTokenId(opts);
+      return load(dir, opts);
+    },
+    create: (config, opts) => {
+      refusePadTokenId(opts);
+      return make(withLabels(config, opts), opts);
+    },
+  };
 }
 
 const BERT: ArchitectureEntry<BertConfig> = {
@@ -199,22 +206,22 @@ const BERT: ArchitectureEntry<BertConfig> = {
   acceptsOther: (_name, json) => isBertConfig(json),
   parseConfig: parseBertConfig,
   sizeTerms: (c) => ({ terms: bertSizeTerms(c), layers: c.numHiddenLayers, layersField: 'num_hidden_layers' }),
-  encoder: {
-    fromPretrained: (dir, opts) => BertModel.fromPretrained(dir, bertLoad(opts)),
-    create: bertCreate((config, opts) => new BertModel(config, opts)),
-  },
-  sequenceClassification: {
-    fromPretrained: (dir, opts) => BertForSequenceClassification.fromPretrained(dir, bertLoad(opts)),
-    create: bertCreate((config, opts) => new BertForSequenceClassification(config, opts)),
-  },
-  tokenClassification: {
-    fromPretrained: (dir, opts) => BertForTokenClassification.fromPretrained(dir, bertLoad(opts)),
-    create: bertCreate((config, opts) => new BertForTokenClassification(config, opts)),
-  },
-  questionAnswering: {
-    fromPretrained: (dir, opts) => BertForQuestionAnswering.fromPretrained(dir, bertLoad(opts)),
-    create: bertCreate((config, opts) => new BertForQuestionAnswering(config, opts)),
-  },
+  encoder: bertClass(
+    (dir, opts) => BertModel.fromPretrained(dir, opts),
+    (config, opts) => new BertModel(config, opts),
+  ),
+  sequenceClassification: bertClass(
+    (dir, opts) => BertForSequenceClassification.fromPretrained(dir, opts),
+    (config, opts) => new BertForSequenceClassification(config, opts),
+  ),
+  tokenClassification: bertClass(
+    (dir, opts) => BertForTokenClassification.fromPretrained(dir, opts),
+    (config, opts) => new BertForTokenClassification(config, opts),
+  ),
+  questionAnswering: bertClass(
+    (dir, opts) => BertForQuestionAnswering.fromPretrained(dir, opts),
+    (config, opts) => new BertForQuestionAnswering(config, opts),
+  ),
 };
 
 /** The built-in architectures, one line each (the order is the order of SUPPORTED_ARCHITECTURES). */

@@ -14,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { parseModelConfig, type DecoderConfig } from '../src/models/index.js';
 import { LlamaForCausalLM } from '../src/models/llama.js';
 import { kernels } from '../src/native/index.js';
+import type { Module } from '../src/nn/module.js';
 import { parseComputeDtype, setComputeDtype, type ComputeDtype } from '../src/nn/compute-dtype.js';
 import { loraConfig } from '../src/peft/lora/config.js';
 import { getPeftModel } from '../src/peft/peft-model.js';
@@ -68,11 +69,20 @@ function randomQwen(seed: number): LlamaForCausalLM {
     initWeights: false,
     seed,
   });
+  fillCounterHash(model, seed);
+  return model.freeze();
+}
+
+/**
+ * Every matrix of `model` filled with the counter-hash noise (std 0.02) that the bench's PyTorch
+ * scripts reproduce with numpy; norm weights 1, other vectors (biases) 0.
+ */
+export function fillCounterHash(model: Module, seed: number): void {
   const bound = 0.02 * Math.sqrt(3);
   for (const [name, p] of model.namedParameters()) {
     const data = p.f32;
     if (p.ndim < 2) {
-      data.fill(name.endsWith('norm.weight') ? 1 : 0);
+      data.fill(/(norm|ln_\w+)\.weight$/.test(name) ? 1 : 0);
       continue;
     }
     const base = (fnv1a(name) + seed) >>> 0;
@@ -86,7 +96,6 @@ function randomQwen(seed: number): LlamaForCausalLM {
       data[i] = (((x >>> 8) / 16777216) * 2 - 1) * bound;
     }
   }
-  return model.freeze();
 }
 
 export function runQwenReal(dtype: ComputeDtype, steps: number): QwenRealResult {

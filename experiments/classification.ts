@@ -26,7 +26,7 @@ import {
 } from '../src/train/classification.js';
 import { train } from '../src/train/trainer.js';
 import { computeMetrics } from '../src/metrics/registry.js';
-import { asset, lineChart, log, pearson, writeResult } from './common.js';
+import { asset, lineChart, pearson } from './common.js';
 
 const STORIES = asset('stories260K-hf');
 
@@ -261,14 +261,3 @@ async function chnsenticorp(): Promise<Record<string, unknown>> {
 }
 
 export const experiments = { sst2, stsb, chnsenticorp };
-
-export async function runClassification(names: string[]): Promise<void> {
-  for (const n of names) {
-    const fn = experiments[n as keyof typeof experiments];
-    if (!fn) continue;
-    log(`== ${n}`);
-    const r = await fn();
-    writeResult(n, r);
-    log(JSON.stringify(r));
-  }
-}

@@ -90,3 +90,15 @@ export function pearson(a: readonly number[], b: readonly number[]): number {
 export function log(line: string): void {
   process.stdout.write(line + '\n');
 }
+
+/** Run the chosen experiments of a table (name -> function), writing each result as results/<name>.json. */
+export async function runExperiments(table: Record<string, () => unknown>, names: readonly string[]): Promise<void> {
+  for (const n of names) {
+    const fn = table[n];
+    if (!fn) continue;
+    log(`== ${n}`);
+    const r = await fn();
+    writeResult(n, r);
+    log(JSON.stringify(r));
+  }
+}

@@ -22,7 +22,7 @@ import {
 } from '../src/train/collate.js';
 import { sftTokens } from '../src/train/sft.js';
 import { evaluate, repetitionMetrics, train } from '../src/train/trainer.js';
-import { asset, lineChart, log, writeResult } from './common.js';
+import { asset, lineChart, log } from './common.js';
 
 const STORIES = asset('stories260K-hf');
 const TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
@@ -222,14 +222,3 @@ async function forgetting(): Promise<Record<string, unknown>> {
 }
 
 export const experiments = { alpaca, forgetting };
-
-export async function runLanguageModelling(names: string[]): Promise<void> {
-  for (const n of names) {
-    const fn = experiments[n as keyof typeof experiments];
-    if (!fn) continue;
-    log(`== ${n}`);
-    const r = await fn();
-    writeResult(n, r);
-    log(JSON.stringify(r));
-  }
-}

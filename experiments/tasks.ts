@@ -17,7 +17,7 @@ import {
   train,
   type TaggedSentence,
 } from '../src/train/index.js';
-import { asset, log, writeResult } from './common.js';
+import { asset } from './common.js';
 
 /** CLUENER records ({text, label: {type: {entity: [[start, end]]}}}) as characters with BIO tags. */
 function readCluener(path: string, limit: number): { words: string[]; tags: string[] }[] {
@@ -108,14 +108,3 @@ function cluener(): Record<string, unknown> {
 }
 
 export const experiments = { cluener };
-
-export function runTasks(names: string[]): void {
-  for (const n of names) {
-    const fn = experiments[n as keyof typeof experiments];
-    if (!fn) continue;
-    log(`== ${n}`);
-    const r = fn();
-    writeResult(n, r);
-    log(JSON.stringify(r));
-  }
-}

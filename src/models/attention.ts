@@ -67,8 +67,11 @@ export function attentionWithDropout(q: Tensor, k: Tensor, v: Tensor, opts: Atte
  * Every model takes one as `input.prefix` and treats it exactly as if its P positions were already
  * held in a KV cache: keys are ordered [prefix, cached, new]; `attentionMask` covers
  * [batch, P + cached + seq]; default positions continue after the prefix (P + cached + t, as
- * transformers does for `past_key_values`). A prefix is never written into the cache, so pass it
- * on every call (or seed a cache with it once: `cache.update(i, k, v)` per layer).
+ * transformers does for `past_key_values`). With a cache in inference, the first call that brings
+ * a prefix to an empty cache seeds the cache with it (`KVCache.seedPrefix`; `cache.prefixLength`
+ * = P, `cache.length` counts the tokens after it): later calls may omit the prefix or pass the
+ * same one again (a different one is refused), and it is no longer concatenated at every step.
+ * A prefix that needs a gradient is never written into the cache: pass it on every call.
  */
 export type KVPrefix = ReadonlyArray<{ readonly k: Tensor; readonly v: Tensor }>;
 

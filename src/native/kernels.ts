@@ -27,7 +27,9 @@
  *
  * I8 weights (opt-in `computeDtype: 'int8'`) are an Int8Array with one float32 scale per row of
  * the stored matrix (`bScale`): B(r, c) = bScale[r] * q[r * ldb + c]. They are dequantised block
- * by block and multiplied in float32 (weight-only quantisation: a quarter of the bytes to read).
+ * by block and multiplied in float32 (weight-only quantisation: a quarter of the bytes to read);
+ * products of at most 4 rows (decoding) read the int8 codes directly, widening each to float32 in
+ * registers (no scratch), so decoding streams one byte per weight.
  */
 export const enum WType {
   F32 = 0,

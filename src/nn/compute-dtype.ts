@@ -76,8 +76,16 @@ export function setComputeDtype(module: Module, dtype: ComputeDtype): number {
   parseComputeDtype(dtype);
   const done = new Map<Tensor, Tensor>();
   let count = 0;
-  for (const [path, t] of module.namedParameters()) {
-    if (t.requiresGrad || t.ndim !== 2) continue;
+  const matrices = module.namedParameters().filter(([, t]) => t.ndim === 2);
+  // Only frozen matrices change: a model whose matrices all still train (e.g. fromConfig before
+  // freeze()) would silently stay float32, so that is an error rather than a no-op.
+  if (dtype !== 'float32' && matrices.length > 0 && matrices.every(([, t]) => t.requiresGrad))
+    throw new Error(
+      `setComputeDtype('${dtype}'): every weight matrix of this model is trainable, so none would change; ` +
+        'freeze the base first (model.freeze(), or apply a PEFT method) and call it again',
+    );
+  for (const [path, t] of matrices) {
+    if (t.requiresGrad) continue;
     let next = done.get(t);
     if (!next) {
       next = convertFrozen(t, dtype);

@@ -6,6 +6,7 @@
  */
 export {
   train,
+  trainAsync,
   evaluate,
   repetitionMetrics,
   l2spRegularizer,
@@ -31,6 +32,16 @@ export {
   type GeneralSet,
 } from './trainer.js';
 export { freezeExcept, type FreezeOptions } from './freeze.js';
+export { registryMetrics, qaEvalMetrics, type MetricChoice } from './task-metrics.js';
+export {
+  streamExamples,
+  streamingDataset,
+  mapStreaming,
+  shuffleBuffer,
+  isStreamingDataset,
+  DEFAULT_SHUFFLE_BUFFER,
+  type StreamingDataset,
+} from './streaming.js';
 export { AdamW, SGD, clipGradNorm, type Optimizer, type AdamWOptions, type SGDOptions } from './optim.js';
 export { scheduleFactor, SCHEDULER_TYPES, type SchedulerType, type ScheduleOptions } from './schedule.js';
 export { saveCheckpoint, loadCheckpoint, listCheckpoints, type TrainerState } from './checkpoint.js';
@@ -106,6 +117,7 @@ export {
   tokenClassificationLoss,
   predictTokenClassification,
   tokenClassificationMetrics,
+  tokenClassificationEvalMetrics,
   type TokenClassificationBatch,
   type TokenClassifierModel,
   type TaggedSentence,

@@ -5,7 +5,7 @@
  * token predictions into word tags ({@link wordLevelPredictions}) scored by seqeval through the
  * metric registry, as run_ner.py's compute_metrics does.
  */
-import { computeMetric } from '../metrics/registry.js';
+import { computeMetric, type MetricInputs } from '../metrics/registry.js';
 import type { Module } from '../nn/module.js';
 import { noGrad, type Tensor } from '../tensor/tensor.js';
 import {
@@ -14,7 +14,7 @@ import {
   type LabelMap,
   type TokenClassificationFeature,
 } from './tasks/token-classification.js';
-import type { Batch, LossFn } from './trainer.js';
+import type { Batch, EvalMetrics, LossFn } from './trainer.js';
 
 /** A padded token-classification batch; `count` is the number of labelled tokens. */
 export interface TokenClassificationBatch extends Batch {
@@ -162,6 +162,16 @@ export function tokenClassificationMetrics(
   labelMap: LabelMap,
   opts: { padTokenId: number; batchSize?: number },
 ): Record<string, number> {
+  return tokenClassificationEvalMetrics(model, sentences, labelMap, opts).values;
+}
+
+/** seqeval's overall precision, recall, F1 and accuracy of a token classifier with the evidence for overall_f1's bootstrap interval (TrainingArgs.bootstrapSamples). */
+export function tokenClassificationEvalMetrics(
+  model: TokenClassifierModel,
+  sentences: readonly TaggedSentence[],
+  labelMap: LabelMap,
+  opts: { padTokenId: number; batchSize?: number },
+): EvalMetrics {
   if (sentences.length === 0) throw new Error('tokenClassificationMetrics: no sentences');
   const wasTraining = model.training;
   model.eval();
@@ -173,14 +183,17 @@ export function tokenClassificationMetrics(
       labelMap,
       opts,
     );
-    const r = computeMetric('seqeval', { predictions, references: sentences.map((s) => [...s.tags]) });
-    return {
-      overall_precision: Number(r.overall_precision),
-      overall_recall: Number(r.overall_recall),
-      overall_f1: Number(r.overall_f1),
-      overall_accuracy: Number(r.overall_accuracy),
-    };
+    const inputs: MetricInputs = { predictions, references: sentences.map((s) => [...s.tags]) };
+    const r = computeMetric('seqeval', inputs);
+    const values: Record<string, number> = {};
+    const evidence: NonNullable<EvalMetrics['evidence']> = {};
+    for (const key of ['overall_precision', 'overall_recall', 'overall_f1', 'overall_accuracy']) {
+      values[key] = Number(r[key]);
+      // seqeval's bootstrap is about its main score, overall_f1: the other values get no interval.
+      if (key === 'overall_f1') evidence[key] = { metric: 'seqeval', inputs };
+    }
+    return { values, evidence };
   } finally {
-    if (wasTraining) model.train();
+    model.train(wasTraining);
   }
 }

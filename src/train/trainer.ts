@@ -34,6 +34,7 @@ import {
 import { AdamW, SGD, clipGradNorm, type Optimizer } from './optim.js';
 import { Progress, RunLog, type ProgressMode } from './run-log.js';
 import { SCHEDULER_TYPES, scheduleFactor, warmupStepsFor, type SchedulerType } from './schedule.js';
+import { isStreamingDataset, shuffleBuffer, type StreamingDataset } from './streaming.js';
 
 /** Everything that shapes a run. Defaults follow transformers' TrainingArguments where one exists. */
 export interface TrainingArgs {
@@ -228,7 +229,11 @@ export interface TrainCallbacks {
 export interface TrainOptions<M extends Module, E, B extends Batch> {
   model: M;
   args: TrainingArgs;
-  train: readonly E[];
+  /**
+   * The training examples: an array, or a {@link StreamingDataset} (read pass by pass, shuffled in a
+   * bounded buffer; needs {@link trainAsync} and `maxSteps`).
+   */
+  train: readonly E[] | StreamingDataset<E>;
   valid?: readonly E[];
   /** Turns a list of examples into one batch. */
   collate: (examples: E[]) => B;
@@ -670,6 +675,136 @@ function saveTrainable(model: Module): (dir: string) => void {
  * training/eval mode on return is the one it had on entry.
  */
 export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M, E, B>): TrainResult {
+  const data = opts.train;
+  if (isStreamingDataset(data))
+    throw new Error(
+      'train: the training data is a streaming dataset; use trainAsync (it reads the stream as it trains)',
+    );
+  const feed = arrayFeed(data, opts, resolveArgs(opts.args));
+  const run = trainSteps(opts, data.length);
+  let r = run.next();
+  while (!r.done) {
+    let got: StepData<E>;
+    try {
+      got = feed(r.value);
+    } catch (e) {
+      r = run.throw(e); // logged as the run's error record, then re-thrown by the loop
+      continue;
+    }
+    r = run.next(got);
+  }
+  return r.value;
+}
+
+/**
+ * {@link train} for data that arrives asynchronously: a {@link StreamingDataset} (e.g.
+ * streamExamples over a large JSONL/CSV file) or an array. Each epoch is one pass over the stream,
+ * shuffled (unless `shuffle: false`) in a buffer of the dataset's bufferSize with a seed per epoch,
+ * as Hugging Face datasets' `shuffle(buffer_size)` (streaming.ts); `maxSteps` is required (the
+ * stream's length is not known). A resumed run re-reads the checkpoint's epoch and skips the
+ * examples already trained on, so it reaches the same weights as an uninterrupted run.
+ * `groupByLength` is not available on a stream. Validation data stays an array.
+ */
+export async function trainAsync<M extends Module, E, B extends Batch>(
+  opts: TrainOptions<M, E, B>,
+): Promise<TrainResult> {
+  const data = opts.train;
+  if (!isStreamingDataset(data)) return train({ ...opts, train: data });
+  const a = resolveArgs(opts.args);
+  if (a.maxSteps === undefined)
+    throw new Error('trainAsync: a streaming dataset needs maxSteps (its length is not known)');
+  if (a.groupByLength)
+    throw new Error('trainAsync: groupByLength needs the whole dataset; it is not available on a stream');
+  const feed = streamFeed(data, a);
+  const run = trainSteps(opts, null);
+  let r = run.next();
+  while (!r.done) {
+    let got: StepData<E>;
+    try {
+      got = await feed(r.value);
+    } catch (e) {
+      r = run.throw(e);
+      continue;
+    }
+    r = run.next(got);
+  }
+  return r.value;
+}
+
+/** What the loop asks its data source for: the examples of step `stepInEpoch` of `epoch`. */
+interface StepRequest {
+  epoch: number;
+  stepInEpoch: number;
+  count: number;
+}
+
+/** The examples of a step (none: the epoch is over), whether it ends the epoch, and the epoch's length if known. */
+interface StepData<E> {
+  examples: E[];
+  lastOfEpoch: boolean;
+  stepsInEpoch: number | null;
+}
+
+/** An array's steps: a seeded permutation per epoch (or file order), optionally grouped by length. */
+function arrayFeed<M extends Module, E, B extends Batch>(
+  data: readonly E[],
+  opts: TrainOptions<M, E, B>,
+  a: ResolvedArgs,
+): (req: StepRequest) => StepData<E> {
+  let plan: number[][] = [];
+  let planEpoch = -1;
+  const lengthOf = opts.lengthOf;
+  return (req) => {
+    if (planEpoch !== req.epoch) {
+      plan = epochPlan(data.length, req.count, req.epoch, a, lengthOf ? (i) => lengthOf(data[i] as E) : undefined);
+      planEpoch = req.epoch;
+    }
+    const indices = plan[req.stepInEpoch];
+    if (!indices) return { examples: [], lastOfEpoch: true, stepsInEpoch: plan.length };
+    return {
+      examples: indices.map((i) => data[i] as E),
+      lastOfEpoch: req.stepInEpoch + 1 >= plan.length,
+      stepsInEpoch: plan.length,
+    };
+  };
+}
+
+/**
+ * A stream's steps: one pass per epoch, buffer-shuffled with the epoch's seed. One example is read
+ * ahead, so the step that empties the stream knows it ends the epoch.
+ */
+function streamFeed<E>(ds: StreamingDataset<E>, a: ResolvedArgs): (req: StepRequest) => Promise<StepData<E>> {
+  let iter: AsyncIterator<E> | null = null;
+  let epoch = -1;
+  let ahead: IteratorResult<E> | null = null;
+  return async (req) => {
+    if (epoch !== req.epoch || iter === null) {
+      const pass = ds.open();
+      const ordered = a.shuffle ? shuffleBuffer(pass, ds.bufferSize, subSeed(a.seed, 1, req.epoch)) : pass;
+      iter = ordered[Symbol.asyncIterator]();
+      epoch = req.epoch;
+      ahead = await iter.next();
+      // A resumed run: skip what the checkpoint's steps of this epoch consumed.
+      for (let k = 0; k < req.stepInEpoch * req.count && ahead.done !== true; k++) ahead = await iter.next();
+    }
+    const examples: E[] = [];
+    while (examples.length < req.count && ahead !== null && ahead.done !== true) {
+      examples.push(ahead.value);
+      ahead = await iter.next();
+    }
+    return { examples, lastOfEpoch: ahead === null || ahead.done === true, stepsInEpoch: null };
+  };
+}
+
+/**
+ * The loop itself, shared by {@link train} and {@link trainAsync}: a generator that yields when it
+ * needs a step's examples, so one loop serves arrays (fed synchronously) and streams (awaited).
+ * `trainSize` is the number of examples when known (arrays), null for a stream.
+ */
+function* trainSteps<M extends Module, E, B extends Batch>(
+  opts: TrainOptions<M, E, B>,
+  trainSize: number | null,
+): Generator<StepRequest, TrainResult, StepData<E>> {
   const a = resolveArgs(opts.args);
   const { model } = opts;
   const named = model.trainableParameters();
@@ -677,7 +812,7 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
     throw new Error('train: the model has no trainable parameters (apply an adapter or unfreeze some weights)');
   checkAuxiliaryLossReachable(model, named);
   const params = named.map(([, t]) => t);
-  if (opts.train.length === 0) throw new Error('train: the training set is empty');
+  if (trainSize === 0) throw new Error('train: the training set is empty');
   if (a.replayRatio > 0 && (!opts.replay || opts.replay.length === 0))
     throw new Error('train: replayRatio > 0 needs replay examples');
   if (a.bootstrapSamples > 0 && !opts.metrics)
@@ -686,8 +821,7 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
   const perStep = a.batchSize * a.gradientAccumulationSteps;
   const replayPerStep = Math.round(a.replayRatio * perStep);
   const taskPerStep = perStep - replayPerStep;
-  const stepsPerEpoch = Math.ceil(opts.train.length / taskPerStep);
-  const totalSteps = a.maxSteps ?? Math.ceil(stepsPerEpoch * a.epochs);
+  const totalSteps = a.maxSteps ?? Math.ceil(Math.ceil((trainSize ?? 0) / taskPerStep) * a.epochs);
   const warmup = warmupStepsFor(totalSteps, a.warmupSteps, a.warmupRatio);
   const optimizer = buildOptimizer(params, a);
   const regularizers = [...(opts.regularizers ?? [])];
@@ -754,7 +888,7 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
       model: opts.describe?.model ?? { parameters: model.numParameters() },
       method: opts.describe?.method ?? { peftType: 'UNKNOWN', trainableParameters: model.numParameters(true) },
       task: opts.describe?.task ?? null,
-      data: opts.describe?.data ?? { train: opts.train.length, valid: opts.valid?.length ?? 0, test: 0 },
+      data: opts.describe?.data ?? { train: trainSize, valid: opts.valid?.length ?? 0, test: 0 },
       tunekitVersion: '0.1.0',
       seed: a.seed,
     });
@@ -767,9 +901,6 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
   const repetition: TrainResult['repetition'] = [];
   const t0 = performance.now();
   let reason = (a.maxSteps !== undefined ? 'max-steps' : 'completed') as TrainResult['reason'];
-  let plan: number[][] | null = null;
-  let planEpoch = -1;
-  const lengthOf = opts.lengthOf;
 
   const checkpoint = (best: boolean): void => {
     if (!a.outDir) return;
@@ -869,23 +1000,15 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
   model.train();
   try {
     while (state.step < totalSteps) {
-      if (planEpoch !== state.epoch) {
-        plan = epochPlan(
-          opts.train.length,
-          taskPerStep,
-          state.epoch,
-          a,
-          lengthOf ? (i) => lengthOf(opts.train[i]!) : undefined,
-        );
-        planEpoch = state.epoch;
-      }
-      const indices = plan![state.stepInEpoch];
-      if (!indices) {
+      const got: StepData<E> = yield { epoch: state.epoch, stepInEpoch: state.stepInEpoch, count: taskPerStep };
+      if (got.examples.length === 0) {
+        if (state.stepInEpoch === 0)
+          throw new Error(`train: the training data gave no examples for epoch ${state.epoch}`);
         state.epoch++;
         state.stepInEpoch = 0;
         continue;
       }
-      const examples = indices.map((i) => opts.train[i]!);
+      const examples = got.examples;
       if (replayPerStep > 0 && opts.replay) {
         const rr = new Rng(subSeed(a.seed, 3, state.step));
         for (let k = 0; k < replayPerStep; k++) examples.push(opts.replay[rr.int(opts.replay.length)]!);
@@ -934,14 +1057,15 @@ export function train<M extends Module, E, B extends Batch>(opts: TrainOptions<M
 
       state.step = stepNo;
       state.stepInEpoch++;
-      if (state.stepInEpoch >= plan!.length) {
+      if (got.lastOfEpoch) {
         state.epoch++;
         state.stepInEpoch = 0;
       }
       const elapsedSec = (performance.now() - t0) / 1000;
       const info: StepInfo = {
         step: stepNo,
-        epoch: state.epoch + state.stepInEpoch / Math.max(1, plan!.length),
+        // A stream's length is unknown: its epoch counts completed passes only.
+        epoch: state.epoch + (got.stepsInEpoch ? state.stepInEpoch / got.stepsInEpoch : 0),
         loss: total > 0 ? lossSum / total : 0,
         lr,
         gradNorm,

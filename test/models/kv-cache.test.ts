@@ -10,6 +10,7 @@ import type { KVPrefix } from '../../src/models/attention.js';
 import type { CausalLM } from '../../src/models/causal-lm.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
 import { KVCache } from '../../src/models/kv-cache.js';
+import { setComputeDtype } from '../../src/nn/compute-dtype.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
 import * as F from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
@@ -248,3 +249,20 @@ test('appending a tensor that needs a gradient keeps the cache differentiable (c
   assert.deepEqual(Array.from(k.f32.subarray(0, 8)), Array.from(a.f32));
   assert.throws(() => cache.update(0, new Tensor(new Float32Array(6), [1, 1, 2, 3]), w), /must both be|cannot append/);
 });
+
+for (const dtype of ['int8', 'bfloat16'] as const) {
+  test(`${dtype} weights: cached decode (one-row products) equals the uncached forward (many-row products)`, () => {
+    for (const model of [gpt2(), mistral(null)] as CausalLM[]) {
+      assert.ok(setComputeDtype(model.freeze(), dtype) > 0);
+      const ids = tokens(20, 5);
+      noGrad(() => {
+        const full = model.forward({ inputIds: ids }).logits.f32;
+        const got = decodeInSteps(model, ids, 1, 1, model.newCache());
+        // Same stored weights on both paths. int8: only the summation order differs. bf16: the
+        // many-row GEMM also rounds the activations to bf16 (2^-8 relative, WType.BF16Dot) and the
+        // one-row product does not; logits here are up to ~0.4, so 4e-3 is ~1% of the largest.
+        assertClose(got, full, { atol: dtype === 'int8' ? 1e-5 : 4e-3, message: `${dtype} decode` });
+      });
+    }
+  });
+}

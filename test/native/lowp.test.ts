@@ -167,6 +167,14 @@ describe('int8 weights (WType.I8, one scale per stored row)', { skip }, () => {
     { M: 20, N: 700, K: 900, tb: true }, // threaded column split
     { M: 9, N: 33, K: 17, tb: false, batch: 3 }, // per-item scales
     { M: 9, N: 33, K: 17, tb: true, batch: 3, shared: true }, // one B (and its scales) for every item
+    // The direct int8 GEMV (M <= 4): full column blocks, vector and scalar tails, odd K, both layouts.
+    { M: 1, N: 600, K: 801, tb: false, pad: 5 },
+    { M: 3, N: 517, K: 95, tb: false, ta: true, beta: 0.25 },
+    { M: 4, N: 1029, K: 1000, tb: true, pad: 2 }, // threaded, N % 4 = 1
+    { M: 2, N: 7, K: 3, tb: true },
+    { M: 1, N: 2000, K: 1500, tb: false }, // threaded column split
+    { M: 2, N: 33, K: 17, tb: false, batch: 3 }, // per-item scales folded into the activations
+    { M: 1, N: 40, K: 23, tb: true, batch: 2, shared: true, beta: 1 },
   ];
 
   test('matches the TypeScript reference (same dequantised values, float32 products) on every build', () => {

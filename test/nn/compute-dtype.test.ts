@@ -249,3 +249,12 @@ test(
     }
   },
 );
+
+test('setComputeDtype refuses a model whose matrices all train (nothing would change)', () => {
+  const m = new GPT2LMHeadModel(gpt2Config(json), { seed: 3, configJson: json });
+  assert.throws(() => setComputeDtype(m, 'bfloat16'), /every weight matrix of this model is trainable/);
+  assert.throws(() => setComputeDtype(m, 'int8'), /freeze the base first/);
+  assert.equal(computeDtypeOf(m), 'float32');
+  assert.equal(setComputeDtype(m, 'float32'), 0); // float32 is always a no-op-or-restore
+  assert.ok(setComputeDtype(m.freeze(), 'bfloat16') > 0);
+});

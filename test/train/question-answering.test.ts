@@ -6,8 +6,11 @@ import {
   collateQa,
   evaluate,
   evaluateQa,
+  metricIntervals,
+  qaEvalMetrics,
   qaLogits,
   qaLoss,
+  registryMetrics,
   train,
   type QaExample,
   type QaFeature,
@@ -139,4 +142,42 @@ test('question answering: a tiny train() lowers the loss; evaluateQa finds the a
     () => evaluateQa(model, [ex], [feature(3, ids, at)], { padTokenId: 0 }),
     /feature 0 points at example 3, but there are 1/,
   );
+});
+
+test('qaEvalMetrics and registryMetrics: the plain values plus evidence that reproduces them (bootstrap intervals around them)', () => {
+  const examples: QaExample[] = [];
+  const features: QaFeature[] = [];
+  for (let i = 0; i < 12; i++) {
+    const ids = [5 + (i % 7), 20, 6, 7 + (i % 3), 8];
+    const context = ids.map((_, k) => LETTERS[(i + k) % 26]).join(' ');
+    examples.push({ id: `q${i}`, question: '?', context, answers: { text: [context.slice(2, 3)], answerStart: [2] } });
+    features.push(feature(i, ids, 1));
+  }
+  const model = tinyReader(9);
+  const plain = evaluateQa(model, examples, features, { padTokenId: 0, variant: 'cmrc2018' });
+  const withEvidence = qaEvalMetrics(model, examples, features, { padTokenId: 0, variant: 'cmrc2018' });
+  assert.deepEqual(withEvidence.values, { exact_match: plain.exact_match, f1: plain.f1 });
+  const ci = metricIntervals(withEvidence.values, withEvidence.evidence ?? {}, {
+    nSamples: 200,
+    confidence: 0.95,
+    seed: 1,
+  });
+  for (const k of ['exact_match', 'f1'] as const) {
+    const [lo, hi] = ci[k] ?? [NaN, NaN];
+    const v = withEvidence.values[k] ?? NaN;
+    assert.ok(lo <= v && v <= hi, `${k}: ${lo} <= ${v} <= ${hi}`);
+  }
+  // Evidence that does not reproduce the logged value is refused.
+  assert.throws(
+    () => metricIntervals({ f1: 99 }, { f1: withEvidence.evidence!.f1! }, { nSamples: 10, confidence: 0.95, seed: 1 }),
+    /logged 99, but its evidence \(squad\) scores/,
+  );
+  const labels = registryMetrics(['accuracy', { metric: 'f1', options: { average: 'macro' }, as: 'macro_f1' }], {
+    predictions: [0, 1, 1, 0, 2],
+    references: [0, 1, 0, 0, 2],
+  });
+  assert.equal(labels.values.accuracy, 4 / 5);
+  // macro F1 by hand: class 0 P 1 R 2/3 -> 0.8; class 1 P 1/2 R 1 -> 2/3; class 2 -> 1.
+  assert.ok(Math.abs((labels.values.macro_f1 ?? NaN) - (0.8 + 2 / 3 + 1) / 3) < 1e-12);
+  assert.equal(labels.evidence?.macro_f1?.metric, 'f1');
 });

@@ -21,7 +21,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { generate, type GenerateResult } from '../src/generate/generate.js';
-import { parseModelConfig, type Gpt2Config } from '../src/io/hf-config.js';
+import { parseModelConfig, type Gpt2Config } from '../src/models/index.js';
 import { AutoModelForCausalLM } from '../src/models/auto.js';
 import type { CausalLM } from '../src/models/causal-lm.js';
 import { GPT2LMHeadModel } from '../src/models/gpt2.js';

@@ -6,7 +6,7 @@
  *
  * One step = forward with labels, backward, AdamW on the method's trainable parameters.
  */
-import { parseModelConfig, type Gpt2Config } from '../src/io/hf-config.js';
+import { parseModelConfig, type Gpt2Config } from '../src/models/index.js';
 import { GPT2LMHeadModel } from '../src/models/gpt2.js';
 import type { PeftConfigBase } from '../src/peft/config.js';
 import { ia3Config } from '../src/peft/ia3/config.js';

@@ -11,7 +11,7 @@
  * same model on the same tokens (equal step-0 losses show it).
  */
 import { pathToFileURL } from 'node:url';
-import { parseModelConfig, type DecoderConfig } from '../src/io/hf-config.js';
+import { parseModelConfig, type DecoderConfig } from '../src/models/index.js';
 import { LlamaForCausalLM } from '../src/models/llama.js';
 import { kernels } from '../src/native/index.js';
 import type { Module } from '../src/nn/module.js';

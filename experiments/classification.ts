@@ -8,7 +8,7 @@
  * Each with the untrained baseline (the same model before training).
  */
 import { AutoTokenizer } from '../src/io/tokenizer.js';
-import { parseModelConfig, type BertConfig } from '../src/io/hf-config.js';
+import { parseModelConfig, type BertConfig } from '../src/models/index.js';
 import { BertForSequenceClassification } from '../src/models/bert.js';
 import { LlamaForSequenceClassification } from '../src/models/sequence-classification.js';
 import { loraConfig } from '../src/peft/lora/config.js';

@@ -14,7 +14,7 @@
  * a usable QA model.
  */
 import { readFileSync } from 'node:fs';
-import { parseModelConfig, type BertConfig } from '../src/io/hf-config.js';
+import { parseModelConfig, type BertConfig } from '../src/models/index.js';
 import { AutoTokenizer } from '../src/io/tokenizer.js';
 import { BertForQuestionAnswering } from '../src/models/bert.js';
 import { collateQa, evaluateQa, prepareQaFeatures, qaLoss, train, type QaExample } from '../src/train/index.js';

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { AutoTokenizer } from '../src/io/tokenizer.js';
-import { parseModelConfig, type BertConfig } from '../src/io/hf-config.js';
+import { parseModelConfig, type BertConfig } from '../src/models/index.js';
 import { BertForTokenClassification } from '../src/models/bert.js';
 import {
   buildLabelMap,

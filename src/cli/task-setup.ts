@@ -5,7 +5,7 @@
  * src/peft, src/metrics); it only chooses which pieces a task uses.
  */
 import { existsSync, statSync } from 'node:fs';
-import { readModelConfig } from '../io/hf-config.js';
+import { readModelConfig } from '../models/registry.js';
 import { cachedSnapshotDir, pullRepo, validateRepoId } from '../io/hub.js';
 import { AutoTokenizer, type PreTrainedTokenizer } from '../io/tokenizer.js';
 import { bootstrapMetric, computeMetrics, type MetricInputs, type MetricOptions } from '../metrics/registry.js';

@@ -24,6 +24,7 @@ export type FinishReason = 'eos' | 'length' | 'stop';
 
 /** What generation needs from a tokenizer: turning ids back into text. */
 export interface Detokenizer {
+  /** Token ids to text. */
   decode(ids: readonly number[], options?: { skipSpecialTokens?: boolean }): string;
 }
 

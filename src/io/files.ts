@@ -235,7 +235,7 @@ export type FileContents = string | Uint8Array | ((fd: number) => void);
  * Writes a file so that readers (and a crash at any point) see either the previous file or the
  * complete new one: the contents go to a temporary file in the same folder, which is fsynced,
  * renamed over `path`, and the folder fsynced so the rename is durable. A failure removes the
- * temporary; a kill leaves it to {@link cleanStaleTemps} of the next run.
+ * temporary; a kill leaves it to `cleanStaleTemps` of the next run.
  *
  * @param path destination file (its folder must exist)
  * @param contents text, bytes, or `(fd) => void` that writes the bytes with `writeSync`

@@ -23,25 +23,10 @@ export {
   type TensorInfo,
 } from './safetensors.js';
 export {
-  readModelConfig,
-  parseModelConfig,
-  parseRopeParameters,
-  computeRopeInvFreq,
+  readConfigJson,
+  configJsonPath,
   readGenerationConfig,
   parseGenerationConfig,
-  SUPPORTED_ARCHITECTURES,
-  ACTIVATIONS,
-  ROPE_TYPES,
-  type Architecture,
-  type Activation,
-  type RopeType,
-  type RopeParameters,
-  type DecoderConfig,
-  type Gpt2Config,
-  type ProblemType,
-  type BertConfig,
-  type ModelConfig,
-  type RopeConfig,
   type GenerationConfig,
 } from './hf-config.js';
 export {

@@ -17,6 +17,7 @@ export type TokenizeFunction = (text: string) => string[];
 
 /** An object with a `tokenize` method, like rouge-score's Tokenizer classes. */
 export interface TokenizerObject {
+  /** Splits a text into tokens. */
   tokenize(text: string): string[];
 }
 

@@ -20,6 +20,7 @@ import { mean } from './numeric.js';
 
 /** What METEOR needs from WordNet: NLTK's `wordnet.synsets(word)` and each synset's lemma names. */
 export interface WordNetSource {
+  /** The synsets of a word form, in WordNet order. */
   synsets(word: string): readonly { readonly lemmaNames: readonly string[] }[];
 }
 

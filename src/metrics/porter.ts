@@ -276,6 +276,7 @@ export function porterStem(word: string): string {
 
 /** A stemmer: maps a word to its stem (NLTK's StemmerI interface). */
 export interface Stemmer {
+  /** The stem of one word. */
   stem(word: string): string;
 }
 

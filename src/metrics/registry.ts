@@ -130,6 +130,7 @@ export interface MetricSpec {
 
 /** How items are named in errors: e.g. `(side, i) => \`${file} line ${i + 1}\``. */
 export interface MetricCallContext {
+  /** Names item `i` of the inputs in error messages. */
   describeItem?: (side: 'predictions' | 'references', index: number) => string;
 }
 

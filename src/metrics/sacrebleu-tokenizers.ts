@@ -114,7 +114,7 @@ export function isSacrebleuChineseChar(codePoint: number): boolean {
 
 /**
  * sacrebleu's `zh` tokenizer: strips the line, surrounds every "Chinese" code point (see
- * {@link isSacrebleuChineseChar}) with spaces, then applies the mteval-v13a punctuation rules to
+ * `isSacrebleuChineseChar`) with spaces, then applies the mteval-v13a punctuation rules to
  * the result — without 13a's HTML unescaping and line padding, exactly as sacrebleu does.
  */
 export function tokenizeZh(line: string): string {

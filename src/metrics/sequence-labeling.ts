@@ -631,7 +631,7 @@ export interface ReportRow {
   support: number;
 }
 
-/** Options of {@link classificationReport}. */
+/** Options of `classificationReport` (seqeval.classificationReport). */
 export interface ClassificationReportOptions {
   /** Decimals in the text report (default 2). */
   digits?: number;
@@ -777,14 +777,24 @@ export function seqevalCompute(
  * `import { seqeval } from 'tunekit/metrics'; seqeval.f1Score(yTrue, yPred, { mode: 'strict', scheme: 'IOB2' })`.
  */
 export const seqeval = {
+  /** seqeval.metrics.sequence_labeling.get_entities: (type, start, end) chunks of a tag sequence. */
   getEntities,
+  /** Per-type (or averaged) precision, recall, F-score and support. */
   precisionRecallFscoreSupport,
+  /** Entity-level precision. */
   precisionScore,
+  /** Entity-level recall. */
   recallScore,
+  /** Entity-level F1. */
   f1Score,
+  /** Token-level accuracy. */
   accuracyScore,
+  /** Token-level TP/FP/FN/TN counts. */
   performanceMeasure,
+  /** seqeval's classification_report (text or dict). */
   classificationReport,
+  /** The IOB2/IOE2/IOBES/BILOU scheme a tag set uses. */
   autoDetectScheme,
+  /** Hugging Face evaluate's "seqeval" compute. */
   compute: seqevalCompute,
 } as const;

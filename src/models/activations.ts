@@ -2,7 +2,28 @@
  * transformers' ACT2FN names mapped to the activation ops, for the models that read `hidden_act` /
  * `activation_function` from config.json.
  */
-import type { Activation } from '../io/hf-config.js';
+/** Activation names of transformers' ACT2FN accepted in `hidden_act` / `activation_function`. */
+export const ACTIVATIONS = [
+  'gelu',
+  'gelu_new',
+  'gelu_fast',
+  'gelu_pytorch_tanh',
+  'gelu_python',
+  'gelu_accurate',
+  'quick_gelu',
+  'relu',
+  'relu6',
+  'silu',
+  'swish',
+  'tanh',
+  'sigmoid',
+  'mish',
+  'leaky_relu',
+  'linear',
+] as const;
+/** One of {@link ACTIVATIONS}. */
+export type Activation = (typeof ACTIVATIONS)[number];
+
 import * as F from '../tensor/ops.js';
 import type { Tensor } from '../tensor/tensor.js';
 

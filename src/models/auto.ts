@@ -1,28 +1,34 @@
 /**
- * transformers-style Auto classes: pick the model class from config.json's architecture (or
- * model_type), then load a folder (`fromPretrained`) or build seeded random weights (`fromConfig`).
+ * transformers-style Auto classes: pick the architecture from config.json (`architectures[0]`, else
+ * `model_type`) in the registry (registry.ts), then load a folder (`fromPretrained`) or build
+ * seeded random weights (`fromConfig`) with that architecture's class for the task.
  *
  *   const lm = AutoModelForCausalLM.fromPretrained('models/gpt2');
  *   const clf = AutoModelForSequenceClassification.fromPretrained('models/bert-base-uncased', { numLabels: 3 });
  */
-import { join } from 'node:path';
-import { parseModelConfig, readModelConfig, type BertConfig, type ModelConfig } from '../io/hf-config.js';
-import { readJsonObject } from '../io/json.js';
-import {
-  BertForQuestionAnswering,
-  BertForSequenceClassification,
-  BertForTokenClassification,
-  BertModel,
-  isBertConfig,
-  withLabels,
-  type BertLoadOptions,
-} from './bert.js';
-import { causalLMEntry, type AutoCausalLM } from './registry.js';
-import type { WeightDtype } from './weights.js';
+import { readConfigJson } from '../io/hf-config.js';
 import { setComputeDtype, type ComputeDtype } from '../nn/compute-dtype.js';
+import type { CausalLM } from './causal-lm.js';
+import {
+  entryOf,
+  modelTypesWith,
+  parseModelConfig,
+  type ArchitectureEntry,
+  type EncoderModel,
+  type ModelClass,
+  type ModelKind,
+  type QuestionAnswerer,
+  type SequenceClassifier,
+  type TaskLoadOptions,
+  type TokenClassifier,
+} from './registry.js';
+import { GPT2ForSequenceClassification, LlamaForSequenceClassification } from './sequence-classification.js';
+import type { ClassifierOptions } from './sequence-classification.js';
+import type { ModelConfigBase } from './model-config.js';
+import type { WeightDtype } from './weights.js';
 
-/** Any causal language model the Auto classes can load. */
-export type { AutoCausalLM } from './registry.js';
+/** Any causal language model the Auto classes can load (every registered architecture's CausalLM). */
+export type AutoCausalLM = CausalLM;
 
 /** Options of the `fromConfig` constructors. */
 export interface FromConfigOptions {
@@ -30,51 +36,62 @@ export interface FromConfigOptions {
   seed?: number;
 }
 
-function requireBert(config: ModelConfig, task: string, label: string): BertConfig {
-  if (config.family !== 'bert')
-    throw new Error(`${label}: ${task} is available for BERT checkpoints only; this config is ${config.architecture}`);
-  return config;
+/** Label options of the head constructors (transformers' num_labels / id2label / problem_type kwargs). */
+export type HeadConfigOptions = FromConfigOptions &
+  Pick<TaskLoadOptions, 'numLabels' | 'id2label' | 'problemType' | 'padTokenId'>;
+
+/** How each kind is named in messages. */
+const TASK_NAMES: Record<ModelKind, string> = {
+  causalLM: 'causal language modelling',
+  encoder: 'AutoModel',
+  sequenceClassification: 'sequence classification',
+  tokenClassification: 'token classification',
+  questionAnswering: 'question answering',
+};
+
+/** The entry's class for `kind`, or an error naming the model types that have one. */
+function classFor<K extends ModelKind>(
+  config: ModelConfigBase,
+  kind: K,
+  label: string,
+): NonNullable<ArchitectureEntry[K]> {
+  const entry = entryOf(config);
+  const cls = entry[kind];
+  if (cls !== undefined && cls !== null) return cls;
+  if (kind === 'causalLM' && entry.encoder)
+    throw new Error(`${label}: ${config.architecture} is an encoder, not a causal language model`);
+  throw new Error(
+    `${label}: ${TASK_NAMES[kind]} is available for ${modelTypesWith(kind).join(', ')} checkpoints only; this config is ${config.architecture}`,
+  );
 }
 
-/** A BERT config.json object parsed (any Bert* head class), or an error naming the task. */
-function parseBertJson(json: Record<string, unknown>, task: string): BertConfig {
-  if (!isBertConfig(json))
-    return requireBert(parseModelConfig(json, 'config.json', { checkSize: true }), task, 'config.json');
-  return parseModelConfig({ ...json, architectures: null }, 'config.json', { checkSize: true }) as BertConfig;
+/** Parses `<dir>/config.json` without the size check (the class's own fromPretrained checks it). */
+function folderConfig(dir: string): ModelConfigBase {
+  const { json, path } = readConfigJson(dir);
+  return parseModelConfig(json, path, { checkSize: false });
 }
 
-/** Checks that `dir` holds a BERT checkpoint (whatever head class its config.json names). */
-function requireBertFolder(dir: string, task: string): void {
-  const json = readJsonObject(join(dir, 'config.json'));
-  if (!isBertConfig(json)) {
-    const what = Array.isArray(json.architectures)
-      ? String(json.architectures[0])
-      : `model_type ${JSON.stringify(json.model_type)}`;
-    throw new Error(`${dir}: ${task} is available for BERT checkpoints only; this config is ${what}`);
-  }
-}
-
-/**
- * What every BERT Auto class does: check the folder is BERT, then load the task's class;
- * or parse a config.json object as BERT, apply the label options and build seeded random weights.
- */
-const bertTask = {
-  load<M, O>(dir: string, task: string, fromPretrained: (dir: string, opts: O) => M, opts: O): M {
-    requireBertFolder(dir, task);
-    return fromPretrained(dir, opts);
+/** What every task Auto class does: look the class up, then load the folder or build from a config object. */
+const task = {
+  load<M>(
+    dir: string,
+    pick: (c: ModelConfigBase) => ModelClass<ModelConfigBase, M, TaskLoadOptions>,
+    opts: TaskLoadOptions,
+  ): M {
+    return pick(folderConfig(dir)).fromPretrained(dir, opts);
   },
   create<M>(
     configJson: Record<string, unknown>,
-    task: string,
-    make: (config: BertConfig, opts: { seed: number; configJson: Record<string, unknown> }) => M,
-    labels: Pick<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'>,
-    seed = 0,
+    pick: (c: ModelConfigBase) => ModelClass<ModelConfigBase, M, TaskLoadOptions>,
+    opts: HeadConfigOptions,
   ): M {
-    return make(withLabels(parseBertJson(configJson, task), labels), { seed, configJson });
+    const config = parseModelConfig(configJson, 'config.json', { checkSize: true });
+    const { seed, ...labels } = opts;
+    return pick(config).create(config, { ...labels, seed: seed ?? 0, configJson });
   },
 };
 
-/** Decoder-only language models: Llama/Mistral/Qwen2/Qwen3 → LlamaForCausalLM, GPT-2 → GPT2LMHeadModel. */
+/** Decoder-only language models: Llama/Mistral/Qwen2/Qwen3 → LlamaForCausalLM, GPT-2 → GPT2LMHeadModel, and registered ones. */
 export class AutoModelForCausalLM {
   private constructor() {}
 
@@ -89,13 +106,12 @@ export class AutoModelForCausalLM {
    * @throws Error for encoder-only (BERT) or unsupported architectures
    */
   static fromPretrained(dir: string, opts: { dtype?: WeightDtype; computeDtype?: ComputeDtype } = {}): AutoCausalLM {
-    const config = readModelConfig(dir);
-    if (config.family === 'bert')
-      throw new Error(`${dir}: ${config.architecture} is an encoder, not a causal language model`);
+    const lm = classFor(folderConfig(dir), 'causalLM', dir);
     const compute = opts.computeDtype ?? 'float32';
     // Loading bf16 directly avoids a float32 copy of every matrix on the way.
-    const load = { dtype: compute === 'bfloat16' ? ('bfloat16' as const) : (opts.dtype ?? 'float32') };
-    const model = causalLMEntry(config).fromPretrained(dir, load);
+    const model = lm.fromPretrained(dir, {
+      dtype: compute === 'bfloat16' ? 'bfloat16' : (opts.dtype ?? 'float32'),
+    });
     if (compute !== 'float32') setComputeDtype(model, compute);
     return model;
   }
@@ -103,9 +119,7 @@ export class AutoModelForCausalLM {
   /** A randomly initialised model from a config.json object (kept for savePretrained). Trainable, train mode. */
   static fromConfig(configJson: Record<string, unknown>, opts: FromConfigOptions = {}): AutoCausalLM {
     const config = parseModelConfig(configJson, 'config.json', { checkSize: true });
-    if (config.family === 'bert')
-      throw new Error(`config.json: ${config.architecture} is an encoder, not a causal language model`);
-    return causalLMEntry(config).create(config, { seed: opts.seed ?? 0, configJson });
+    return classFor(config, 'causalLM', 'config.json').create(config, { seed: opts.seed ?? 0, configJson });
   }
 }
 
@@ -114,46 +128,33 @@ export class AutoModel {
   private constructor() {}
 
   /** Load any BERT checkpoint's encoder (task heads and pretraining heads are skipped). Frozen, eval mode. */
-  static fromPretrained(dir: string, opts: Pick<BertLoadOptions, 'dtype' | 'seed' | 'onWarning'> = {}): BertModel {
-    return bertTask.load(dir, 'AutoModel', (d, o) => BertModel.fromPretrained(d, o), opts);
+  static fromPretrained(dir: string, opts: Pick<TaskLoadOptions, 'dtype' | 'seed' | 'onWarning'> = {}): EncoderModel {
+    return task.load(dir, (c) => classFor(c, 'encoder', dir), opts);
   }
 
   /** A randomly initialised encoder from a config.json object. Trainable, train mode. */
-  static fromConfig(configJson: Record<string, unknown>, opts: FromConfigOptions = {}): BertModel {
-    return bertTask.create(configJson, 'AutoModel', (c, o) => new BertModel(c, o), {}, opts.seed);
+  static fromConfig(configJson: Record<string, unknown>, opts: FromConfigOptions = {}): EncoderModel {
+    return task.create(configJson, (c) => classFor(c, 'encoder', 'config.json'), opts);
   }
 }
 
-/** Label options of the head constructors (transformers' num_labels / id2label / problem_type kwargs). */
-export type HeadConfigOptions = FromConfigOptions & Pick<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'>;
-
 /**
- * Sentence-level classification or regression: BertForSequenceClassification. From a checkpoint
- * without a classifier (BertModel, pretraining), the classifier (and a missing pooler) are
- * initialised N(0, initializer_range) with a warning listing them.
+ * Sentence-level classification or regression: BertForSequenceClassification, Llama/Mistral/Qwen2/
+ * Qwen3ForSequenceClassification (last non-pad token) or GPT2ForSequenceClassification. From a
+ * checkpoint without a head (BertModel, pretraining, a causal LM), the head is initialised with a
+ * warning.
  */
 export class AutoModelForSequenceClassification {
   private constructor() {}
 
-  /** Encoder frozen, classifier trainable, eval mode. `numLabels` / `id2label` override config.json. */
-  static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertForSequenceClassification {
-    return bertTask.load(
-      dir,
-      'sequence classification',
-      (d, o) => BertForSequenceClassification.fromPretrained(d, o),
-      opts,
-    );
+  /** Body frozen, head trainable, eval mode. `numLabels` / `id2label` override config.json. */
+  static fromPretrained(dir: string, opts: TaskLoadOptions = {}): SequenceClassifier {
+    return task.load(dir, (c) => classFor(c, 'sequenceClassification', dir), opts);
   }
 
   /** Randomly initialised, trainable, train mode. */
-  static fromConfig(configJson: Record<string, unknown>, opts: HeadConfigOptions = {}): BertForSequenceClassification {
-    return bertTask.create(
-      configJson,
-      'sequence classification',
-      (c, o) => new BertForSequenceClassification(c, o),
-      opts,
-      opts.seed,
-    );
+  static fromConfig(configJson: Record<string, unknown>, opts: HeadConfigOptions = {}): SequenceClassifier {
+    return task.create(configJson, (c) => classFor(c, 'sequenceClassification', 'config.json'), opts);
   }
 }
 
@@ -162,18 +163,13 @@ export class AutoModelForTokenClassification {
   private constructor() {}
 
   /** Encoder frozen, classifier trainable, eval mode. `numLabels` / `id2label` override config.json. */
-  static fromPretrained(dir: string, opts: BertLoadOptions = {}): BertForTokenClassification {
-    return bertTask.load(dir, 'token classification', (d, o) => BertForTokenClassification.fromPretrained(d, o), opts);
+  static fromPretrained(dir: string, opts: TaskLoadOptions = {}): TokenClassifier {
+    return task.load(dir, (c) => classFor(c, 'tokenClassification', dir), opts);
   }
 
-  static fromConfig(configJson: Record<string, unknown>, opts: HeadConfigOptions = {}): BertForTokenClassification {
-    return bertTask.create(
-      configJson,
-      'token classification',
-      (c, o) => new BertForTokenClassification(c, o),
-      opts,
-      opts.seed,
-    );
+  /** Randomly initialised, trainable, train mode. */
+  static fromConfig(configJson: Record<string, unknown>, opts: HeadConfigOptions = {}): TokenClassifier {
+    return task.create(configJson, (c) => classFor(c, 'tokenClassification', 'config.json'), opts);
   }
 }
 
@@ -184,18 +180,23 @@ export class AutoModelForQuestionAnswering {
   /** Encoder frozen, qa_outputs trainable, eval mode. */
   static fromPretrained(
     dir: string,
-    opts: Omit<BertLoadOptions, 'numLabels' | 'id2label' | 'problemType'> = {},
-  ): BertForQuestionAnswering {
-    return bertTask.load(dir, 'question answering', (d, o) => BertForQuestionAnswering.fromPretrained(d, o), opts);
+    opts: Omit<TaskLoadOptions, 'numLabels' | 'id2label' | 'problemType'> = {},
+  ): QuestionAnswerer {
+    return task.load(dir, (c) => classFor(c, 'questionAnswering', dir), opts);
   }
 
-  static fromConfig(configJson: Record<string, unknown>, opts: FromConfigOptions = {}): BertForQuestionAnswering {
-    return bertTask.create(
-      configJson,
-      'question answering',
-      (c, o) => new BertForQuestionAnswering(c, o),
-      { numLabels: 2 },
-      opts.seed,
-    );
+  /** Randomly initialised (2 labels: start and end), trainable, train mode. */
+  static fromConfig(configJson: Record<string, unknown>, opts: FromConfigOptions = {}): QuestionAnswerer {
+    return task.create(configJson, (c) => classFor(c, 'questionAnswering', 'config.json'), { ...opts, numLabels: 2 });
   }
+}
+
+/** A randomly initialised decoder classifier (Llama family or GPT-2) from a config.json object. */
+export function decoderClassifierFromConfig(
+  configJson: Record<string, unknown>,
+  opts: ClassifierOptions = {},
+): LlamaForSequenceClassification | GPT2ForSequenceClassification {
+  const model = AutoModelForSequenceClassification.fromConfig(configJson, opts);
+  if (model instanceof LlamaForSequenceClassification || model instanceof GPT2ForSequenceClassification) return model;
+  throw new Error('config.json: not a decoder (Llama family or GPT-2); BERT has its own BertForSequenceClassification');
 }

@@ -13,7 +13,6 @@
  * Module names are transformers' (`bert.encoder.layer.0.attention.self.query.weight`).
  */
 import { join } from 'node:path';
-import { parseModelConfig, type BertConfig, type ProblemType } from '../io/hf-config.js';
 import { FieldReader, readJsonObject } from '../io/json.js';
 import type { RawTensor } from '../io/safetensors.js';
 import { normalEmbedding, normalLinear } from '../nn/init.js';
@@ -24,6 +23,8 @@ import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { activation } from './activations.js';
+import { BERT_ARCHITECTURES, parseBertConfig, type BertConfig, type ProblemType } from './bert-config.js';
+import { parseFamilyConfig } from './model-config.js';
 import {
   attentionWithDropout,
   checkPrefix,
@@ -161,6 +162,7 @@ export class BertSelfOutput extends Module {
     this.dropout = new Dropout(probability(config.hiddenDropoutProb, 'hidden_dropout_prob'), rng.nextU32());
   }
 
+  /** Dense, dropout, then LayerNorm over the residual sum. */
   forward(x: Tensor, residual: Tensor): Tensor {
     return this.LayerNorm.forward(F.add(this.dropout.forward(this.dense.forward(x)), residual));
   }
@@ -180,6 +182,7 @@ export class BertAttention extends Module {
     this.output = new BertSelfOutput(config.hiddenSize, config, rng, std);
   }
 
+  /** Self-attention and its output block on hidden states [batch, seq, hidden]. */
   forward(h: Tensor, ctx: AttentionContext): Tensor {
     return this.output.forward(this.self.forward(h, ctx), h);
   }
@@ -196,6 +199,7 @@ export class BertIntermediate extends Module {
     this.dense = normalLinear(config.hiddenSize, config.intermediateSize, rng, std);
   }
 
+  /** The feed-forward expansion and activation [batch, seq, intermediate]. */
   forward(x: Tensor): Tensor {
     return this.act(this.dense.forward(x));
   }
@@ -214,6 +218,7 @@ export class BertLayer extends Module {
     this.output = new BertSelfOutput(config.intermediateSize, config, rng, std);
   }
 
+  /** One encoder layer: attention, then the feed-forward block. */
   forward(h: Tensor, ctx: AttentionContext): Tensor {
     const a = this.attention.forward(h, ctx);
     return this.output.forward(this.intermediate.forward(a), a);
@@ -321,10 +326,12 @@ export class BertModel extends Module {
     return model.freeze().eval();
   }
 
+  /** Write config.json and model.safetensors under transformers' key names. */
   savePretrained(dir: string): void {
     saveModelFolder(dir, bertConfigJson(this.configJson, 'BertModel', this.config), moduleToRaw(this));
   }
 
+  /** The word embedding table [vocab, hidden]. */
   inputEmbeddings(): Tensor {
     return this.embeddings.word_embeddings.weight;
   }
@@ -336,6 +343,7 @@ export class BertModel extends Module {
     );
   }
 
+  /** Hidden states of every token and the pooled [CLS] (see {@link BertInput}). */
   forward(input: BertInput): BertModelOutput {
     const B = input.batchSize ?? 1;
     const { hiddenSize: d, numAttentionHeads: H, numHiddenLayers } = this.config;
@@ -414,6 +422,7 @@ export abstract class BertWithHead extends Module {
     saveModelFolder(dir, bertConfigJson(this.bert.configJson, this.architecture, this.config), moduleToRaw(this));
   }
 
+  /** The encoder's word embedding table [vocab, hidden]. */
   inputEmbeddings(): Tensor {
     return this.bert.inputEmbeddings();
   }
@@ -667,13 +676,18 @@ export function readBertConfig(
 ): { config: BertConfig; configJson: Record<string, unknown> } {
   const path = join(dir, 'config.json');
   const configJson = readJsonObject(path);
-  const config = parseModelConfig(
-    isBertConfig(configJson) ? { ...configJson, architectures: null } : configJson,
-    path,
-    { checkSize: true },
-  );
-  if (config.family !== 'bert') throw new Error(`${dir}: ${config.architecture} is not a BERT model`);
-  return { config: withLabels(config, opts), configJson };
+  return { config: withLabels(parseBertJson(configJson, path), opts), configJson };
+}
+
+/**
+ * A BERT config.json object parsed (shapes checked against the memory budget), whatever head class
+ * it names when its model_type is "bert".
+ *
+ * @throws Error `<label>: GPT2LMHeadModel is not a BERT model` for another family's config
+ */
+export function parseBertJson(configJson: Record<string, unknown>, label = 'config.json'): BertConfig {
+  const json = isBertConfig(configJson) ? { ...configJson, architectures: null } : configJson;
+  return parseFamilyConfig(json, label, { bert: BERT_ARCHITECTURES }, parseBertConfig, 'BERT');
 }
 
 /** True for a BERT config.json: model_type "bert", or no model_type and a Bert* architecture. */

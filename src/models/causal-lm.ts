@@ -78,6 +78,7 @@ export interface CausalLM extends Module {
     padTokenId: number | null;
     maxPositionEmbeddings: number;
   };
+  /** Next-token logits (and the loss, given labels) for a batch; see {@link CausalLMInput}. */
   forward(input: CausalLMInput): CausalLMOutput;
   /** The token embedding table [vocab, hidden] (prompt tuning, NEFTune, tied heads). */
   inputEmbeddings(): Tensor;
@@ -86,7 +87,9 @@ export interface CausalLM extends Module {
    * `inputsEmbeds` replaces; prompt tuning concatenates its virtual tokens in front of these.
    */
   embedTokens(inputIds: Int32Array, batchSize?: number): Tensor;
+  /** An empty key/value cache for incremental decoding. */
   newCache(): KVCache;
+  /** Write config.json and model.safetensors under transformers' key names. */
   savePretrained(dir: string): void;
 }
 
@@ -98,6 +101,7 @@ export abstract class DecoderForCausalLM extends Module implements CausalLM {
   abstract readonly config: CausalLM['config'];
   /** config.json as read (written back by savePretrained). */
   abstract readonly configJson: Record<string, unknown>;
+  /** Next-token logits (and the loss, given labels) for a batch; see {@link CausalLMInput}. */
   abstract forward(input: CausalLMInput): CausalLMOutput;
   /** The token embedding module (wte, embed_tokens). */
   protected abstract tokenEmbedding(): Embedding;
@@ -115,6 +119,7 @@ export abstract class DecoderForCausalLM extends Module implements CausalLM {
     return inputEmbeds({ inputIds, batchSize }, this.config.hiddenSize, (ids, shape) => this.lookupTokens(ids, shape));
   }
 
+  /** An empty key/value cache with one slot per layer. */
   newCache(): KVCache {
     return new KVCache(this.config.numHiddenLayers);
   }

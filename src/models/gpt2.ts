@@ -12,9 +12,7 @@
  * `weightInOut`, so checkpoints load unchanged and LoRA can wrap them like any Linear. Module names
  * are transformers' (`transformer.h.0.attn.c_attn.weight`).
  */
-import { join } from 'node:path';
-import { readModelConfig, type Gpt2Config } from '../io/hf-config.js';
-import { FieldReader, readJsonObject } from '../io/json.js';
+import { FieldReader } from '../io/json.js';
 import { normalEmbedding, normalLinear } from '../nn/init.js';
 import { Dropout, LayerNorm, type Embedding, type Linear, type LinearLike } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
@@ -22,6 +20,8 @@ import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { activation } from './activations.js';
+import { GPT2_ARCHITECTURES, parseGpt2Config, type Gpt2Config } from './gpt2-config.js';
+import { readFamilyConfig } from './model-config.js';
 import { ResidualAdd, type ResidualHook } from './residual.js';
 import { attentionWithDropout, withPastKeyValues, type AttentionContext } from './attention.js';
 import {
@@ -125,6 +125,7 @@ export class GPT2MLP extends Module {
     this.dropout = new Dropout(extras.residPdrop, rng.nextU32());
   }
 
+  /** c_fc, activation, c_proj, dropout. */
   forward(x: Tensor): Tensor {
     return this.dropout.forward(this.c_proj.forward(this.act(this.c_fc.forward(x))));
   }
@@ -148,6 +149,7 @@ export class GPT2Block extends Module {
     this.mlp = new GPT2MLP(config, extras, rng);
   }
 
+  /** One block: pre-norm attention and MLP, each added to the residual stream. */
   forward(h: Tensor, ctx: AttentionContext): Tensor {
     h = this.attention_adapters.forward(this.attn.forward(this.ln_1.forward(h), ctx), h);
     return this.output_adapters.forward(this.mlp.forward(this.ln_2.forward(h)), h);
@@ -214,12 +216,8 @@ export class GPT2LMHeadModel extends DecoderForCausalLM {
    * @param opts.dtype how frozen weights are kept (default 'float32')
    */
   static fromPretrained(dir: string, opts: { dtype?: WeightDtype } = {}): GPT2LMHeadModel {
-    const config = readModelConfig(dir);
-    if (config.family !== 'gpt2') throw new Error(`${dir}: ${config.architecture} is not a GPT-2 model`);
-    const model = new GPT2LMHeadModel(config, {
-      configJson: readJsonObject(join(dir, 'config.json')),
-      initWeights: false,
-    });
+    const { config, configJson } = readGpt2Config(dir);
+    const model = new GPT2LMHeadModel(config, { configJson, initWeights: false });
     model.loadWeights(dir, opts.dtype ?? 'float32');
     return model.freeze().eval();
   }
@@ -241,6 +239,7 @@ export class GPT2LMHeadModel extends DecoderForCausalLM {
     return this.transformer.wte;
   }
 
+  /** Next-token logits (and the loss, given labels); positions beyond n_positions are an error. */
   forward(input: CausalLMInput): CausalLMOutput {
     const { hiddenSize, numHiddenLayers: numLayers, numAttentionHeads: heads } = this.config;
     const prepared = prepareDecoderInput(
@@ -258,4 +257,14 @@ export class GPT2LMHeadModel extends DecoderForCausalLM {
     h = this.transformer.ln_f.forward(h);
     return lmHeadOutput(h, this.lm_head ? this.lm_head.weight : this.transformer.wte.weight, input, prepared.cache);
   }
+}
+
+/**
+ * `<dir>/config.json` of a GPT-2 checkpoint, parsed (shapes checked against the memory budget),
+ * and the JSON as read.
+ *
+ * @throws Error naming the file when it is another family's config
+ */
+export function readGpt2Config(dir: string): { config: Gpt2Config; configJson: Record<string, unknown> } {
+  return readFamilyConfig(dir, { gpt2: GPT2_ARCHITECTURES }, parseGpt2Config, 'GPT-2');
 }

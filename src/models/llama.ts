@@ -10,8 +10,6 @@
  * Module and parameter names are transformers' (`model.layers.0.self_attn.q_proj.weight`), which
  * is what checkpoints and PEFT adapters refer to.
  */
-import { readModelConfig, computeRopeInvFreq, type DecoderConfig } from '../io/hf-config.js';
-import { readJsonObject } from '../io/json.js';
 import { normalEmbedding, normalLinear } from '../nn/init.js';
 import { type Linear, RMSNorm, type Embedding, type LinearLike } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
@@ -19,6 +17,9 @@ import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { withPastKeyValues, type AttentionContext } from './attention.js';
+import { DECODER_ARCHITECTURES, parseDecoderConfig, type DecoderConfig } from './llama-config.js';
+import { readFamilyConfig } from './model-config.js';
+import { computeRopeInvFreq } from './rope.js';
 import { ResidualAdd, type ResidualHook } from './residual.js';
 import {
   DecoderForCausalLM,
@@ -28,7 +29,6 @@ import {
   type CausalLMOutput,
 } from './causal-lm.js';
 import { SkipInitRng, loadIntoModule, readModelWeights, type WeightDtype } from './weights.js';
-import { join } from 'node:path';
 
 /** Moved to nn/layers.ts; re-exported for existing imports. */
 export type { LinearLike } from '../nn/layers.js';
@@ -106,6 +106,7 @@ export class LlamaMLP extends Module {
     this.down_proj = normalLinear(m, d, rng, 0.02, { bias: mlpBias });
   }
 
+  /** SwiGLU: down_proj(act(gate_proj(x)) · up_proj(x)). */
   forward(x: Tensor): Tensor {
     return this.down_proj.forward(F.mul(F.silu(this.gate_proj.forward(x)), this.up_proj.forward(x)));
   }
@@ -129,6 +130,7 @@ export class LlamaDecoderLayer extends Module {
     this.post_attention_layernorm = new RMSNorm(config.hiddenSize, config.rmsNormEps);
   }
 
+  /** One layer: RMSNorm + attention and RMSNorm + MLP, each added to the residual stream. */
   forward(h: Tensor, rope: { cos: Float32Array; sin: Float32Array }, ctx: AttentionContext): Tensor {
     h = this.attention_adapters.forward(this.self_attn.forward(this.input_layernorm.forward(h), rope, ctx), h);
     return this.output_adapters.forward(this.mlp.forward(this.post_attention_layernorm.forward(h)), h);
@@ -176,19 +178,8 @@ export class LlamaForCausalLM extends DecoderForCausalLM {
 
   /** Load a Hugging Face folder (config.json + safetensors). Weights are frozen; train adapters. */
   static fromPretrained(dir: string, opts: { dtype?: WeightDtype } = {}): LlamaForCausalLM {
-    const config = readModelConfig(dir);
-    if (
-      config.family !== 'llama' &&
-      config.family !== 'mistral' &&
-      config.family !== 'qwen2' &&
-      config.family !== 'qwen3'
-    ) {
-      throw new Error(`${dir}: ${config.architecture} is not a Llama-family model`);
-    }
-    const model = new LlamaForCausalLM(config, {
-      configJson: readJsonObject(join(dir, 'config.json')),
-      initWeights: false,
-    });
+    const { config, configJson } = readLlamaConfig(dir);
+    const model = new LlamaForCausalLM(config, { configJson, initWeights: false });
     loadIntoModule(model, readModelWeights(dir), {
       dtype: opts.dtype ?? 'float32',
       label: dir,
@@ -226,6 +217,7 @@ export class LlamaForCausalLM extends DecoderForCausalLM {
     return { cos, sin };
   }
 
+  /** Next-token logits (and the loss, given labels); see {@link CausalLMInput}. */
   forward(input: CausalLMInput): CausalLMOutput {
     const { hiddenSize, numHiddenLayers: numLayers, numKeyValueHeads: kvHeads, headDim } = this.config;
     const prepared = prepareDecoderInput(input, { hiddenSize, numLayers, kvHeads, headDim }, (ids, shape) =>
@@ -240,4 +232,14 @@ export class LlamaForCausalLM extends DecoderForCausalLM {
     h = this.model.norm.forward(h);
     return lmHeadOutput(h, this.lm_head ? this.lm_head.weight : this.model.embed_tokens.weight, input, prepared.cache);
   }
+}
+
+/**
+ * `<dir>/config.json` of a Llama-family checkpoint, parsed (shapes checked against the memory
+ * budget), and the JSON as read.
+ *
+ * @throws Error naming the file when it is another family's config
+ */
+export function readLlamaConfig(dir: string): { config: DecoderConfig; configJson: Record<string, unknown> } {
+  return readFamilyConfig(dir, DECODER_ARCHITECTURES, parseDecoderConfig, 'Llama-family');
 }

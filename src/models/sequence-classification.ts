@@ -9,15 +9,6 @@
  * padding side); without a pad id only batches of one row are accepted. Note that with pad == EOS a
  * trailing EOS counts as padding, exactly as in transformers.
  */
-import { join } from 'node:path';
-import {
-  parseModelConfig,
-  readModelConfig,
-  type DecoderConfig,
-  type Gpt2Config,
-  type ProblemType,
-} from '../io/hf-config.js';
-import { readJsonObject } from '../io/json.js';
 import { Linear } from '../nn/layers.js';
 import { bceWithLogitsLoss, crossEntropy, mseLoss } from '../nn/losses.js';
 import { Module } from '../nn/module.js';
@@ -25,8 +16,11 @@ import * as F from '../tensor/ops.js';
 import { Rng } from '../tensor/random.js';
 import type { Tensor } from '../tensor/tensor.js';
 import type { CausalLMInput } from './causal-lm.js';
-import { GPT2LMHeadModel, type GPT2Model } from './gpt2.js';
-import { LlamaForCausalLM, type LlamaModel } from './llama.js';
+import type { ProblemType } from './bert-config.js';
+import { GPT2LMHeadModel, readGpt2Config, type GPT2Model } from './gpt2.js';
+import type { Gpt2Config } from './gpt2-config.js';
+import { LlamaForCausalLM, readLlamaConfig, type LlamaModel } from './llama.js';
+import { DECODER_ARCHITECTURES, type DecoderConfig } from './llama-config.js';
 import { loadIntoModule, moduleToRaw, readModelWeights, saveModelFolder, type WeightDtype } from './weights.js';
 
 /** Input of a decoder classifier: token ids, attention mask and optional labels. */
@@ -128,6 +122,7 @@ abstract class DecoderForSequenceClassification extends Module {
   /** The token embedding table [vocab, hidden] (NEFTune, prompt tuning). */
   abstract inputEmbeddings(): Tensor;
 
+  /** Logits [batch, numLabels] from the last non-pad token; with labels, the loss of the problem type. */
   forward(input: DecoderClassificationInput): DecoderClassificationOutput {
     const B = input.batchSize ?? 1;
     const h = this.body({
@@ -200,15 +195,8 @@ export class LlamaForSequenceClassification extends DecoderForSequenceClassifica
     withHiddenLm(this, lm);
     this.model = lm.model;
     this.configJson = json;
-    const family =
-      config.family === 'qwen2'
-        ? 'Qwen2'
-        : config.family === 'qwen3'
-          ? 'Qwen3'
-          : config.family === 'mistral'
-            ? 'Mistral'
-            : 'Llama';
-    this.architecture = `${family}ForSequenceClassification`;
+    // The family's task-head class name (LlamaForSequenceClassification, Qwen2ForSequenceClassification...).
+    this.architecture = DECODER_ARCHITECTURES[config.family][1] ?? 'LlamaForSequenceClassification';
   }
 
   inputEmbeddings(): Tensor {
@@ -229,14 +217,8 @@ export class LlamaForSequenceClassification extends DecoderForSequenceClassifica
     dir: string,
     opts: ClassifierOptions & { dtype?: WeightDtype; onWarning?: (m: string) => void } = {},
   ): LlamaForSequenceClassification {
-    const config = readModelConfig(dir);
-    if (config.family === 'gpt2' || config.family === 'bert')
-      throw new Error(`${dir}: ${config.architecture} is not a Llama-family model`);
-    const model = new LlamaForSequenceClassification(config, {
-      ...opts,
-      configJson: readJsonObject(join(dir, 'config.json')),
-      initWeights: false,
-    });
+    const { config, configJson } = readLlamaConfig(dir);
+    const model = new LlamaForSequenceClassification(config, { ...opts, configJson, initWeights: false });
     loadDecoderHead(model, dir, opts, (k) => (k === 'lm_head.weight' ? null : k));
     return model;
   }
@@ -276,17 +258,13 @@ export class GPT2ForSequenceClassification extends DecoderForSequenceClassificat
     return this.lm.forward({ ...input, logitsToKeep: 1 }).hidden;
   }
 
+  /** Load a GPT-2 folder (a classifier or a causal-LM checkpoint, whose score head is then newly initialised); body frozen, score trainable, eval mode. */
   static fromPretrained(
     dir: string,
     opts: ClassifierOptions & { dtype?: WeightDtype; onWarning?: (m: string) => void } = {},
   ): GPT2ForSequenceClassification {
-    const config = readModelConfig(dir);
-    if (config.family !== 'gpt2') throw new Error(`${dir}: ${config.architecture} is not a GPT-2 model`);
-    const model = new GPT2ForSequenceClassification(config, {
-      ...opts,
-      configJson: readJsonObject(join(dir, 'config.json')),
-      initWeights: false,
-    });
+    const { config, configJson } = readGpt2Config(dir);
+    const model = new GPT2ForSequenceClassification(config, { ...opts, configJson, initWeights: false });
     loadDecoderHead(model, dir, opts, (k) => {
       if (/(^|\.)attn\.(bias|masked_bias)$/.test(k) || k === 'lm_head.weight') return null;
       if (k === 'score.weight') return k;
@@ -321,15 +299,4 @@ function loadDecoderHead(
   model.freeze();
   model.score.freeze(false);
   model.eval();
-}
-
-/** A randomly initialised classifier from a config.json object (Llama family or GPT-2). */
-export function decoderClassifierFromConfig(
-  configJson: Record<string, unknown>,
-  opts: ClassifierOptions = {},
-): LlamaForSequenceClassification | GPT2ForSequenceClassification {
-  const config = parseModelConfig(configJson);
-  if (config.family === 'gpt2') return new GPT2ForSequenceClassification(config, { ...opts, configJson });
-  if (config.family === 'bert') throw new Error('config.json: BERT has its own BertForSequenceClassification');
-  return new LlamaForSequenceClassification(config, { ...opts, configJson });
 }

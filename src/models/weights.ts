@@ -100,7 +100,7 @@ export function warnNonFinite(
  * Load file tensors into a module by HF key. `rename` maps a file key to a module path (or null to
  * skip it, e.g. rotary buffers). Every module parameter must be found; tensors the module does not
  * have are reported as an error unless listed in `ignoreUnexpected`. Tensors with NaN or Infinity
- * values are reported by a warning naming them ({@link warnNonFinite}).
+ * values are reported by a warning naming them (`warnNonFinite`).
  */
 export function loadIntoModule(
   module: Module,

@@ -31,6 +31,7 @@ export class Linear extends Module {
     this.bias = (opts.bias ?? true) ? F.rand([outFeatures], rng, -bound, bound, { requiresGrad: true }) : null;
   }
 
+  /** x · Wᵀ + b over the last dimension. */
   forward(x: Tensor): Tensor {
     return F.linear(x, this.weight, this.bias, { weightInOut: this.weightInOut });
   }
@@ -41,6 +42,7 @@ export class Linear extends Module {
  * layers). Model fields that adapters may replace are typed LinearLike.
  */
 export interface LinearLike extends Module {
+  /** x [..., in] -> [..., out]. */
   forward(x: Tensor): Tensor;
 }
 
@@ -78,6 +80,7 @@ export class LayerNorm extends Module {
     this.bias = (opts.bias ?? true) ? F.zeros([dim], { requiresGrad: true }) : null;
   }
 
+  /** Normalises over the last dimension, then scales and shifts. */
   forward(x: Tensor): Tensor {
     return F.layerNorm(x, this.weight, this.bias, this.eps);
   }
@@ -95,6 +98,7 @@ export class RMSNorm extends Module {
     this.weight = F.full([dim], 1, { requiresGrad: true });
   }
 
+  /** x / rms(x) · weight over the last dimension. */
   forward(x: Tensor): Tensor {
     return F.rmsNorm(x, this.weight, this.eps);
   }
@@ -112,6 +116,7 @@ export class Dropout extends Module {
     this.rng = new Rng(seed);
   }
 
+  /** Zeroes each value with probability p and scales the rest by 1/(1 − p) in train mode; identity in eval mode. */
   forward(x: Tensor): Tensor {
     return F.dropout(x, this.p, this.rng, this.training);
   }

@@ -202,22 +202,27 @@ export class ModuleDict<M extends Module = Module> extends Module {
     this.items.set(key, value as M);
   }
 
+  /** The module under `key`, or undefined. */
   get(key: string): M | undefined {
     return this.items.get(key);
   }
 
+  /** Adds or replaces the module under `key`. */
   set(key: string, m: M): void {
     this.items.set(key, m);
   }
 
+  /** Removes the module under `key`. */
   delete(key: string): boolean {
     return this.items.delete(key);
   }
 
+  /** Whether a module is held under `key`. */
   has(key: string): boolean {
     return this.items.has(key);
   }
 
+  /** The keys, in insertion order. */
   keys(): string[] {
     return [...this.items.keys()];
   }
@@ -247,22 +252,27 @@ export class ParamDict extends Module {
     this.items.set(key, value);
   }
 
+  /** The parameter under `key`, or undefined. */
   get(key: string): Tensor | undefined {
     return this.items.get(key);
   }
 
+  /** Adds or replaces the parameter under `key`. */
   set(key: string, t: Tensor): void {
     this.items.set(key, t);
   }
 
+  /** Removes the parameter under `key`. */
   delete(key: string): boolean {
     return this.items.delete(key);
   }
 
+  /** Whether a parameter is held under `key`. */
   has(key: string): boolean {
     return this.items.has(key);
   }
 
+  /** The keys, in insertion order. */
   keys(): string[] {
     return [...this.items.keys()];
   }

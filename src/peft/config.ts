@@ -3,6 +3,7 @@
  * fields that name the file and field in every error.
  */
 import type { FieldReader } from '../io/json.js';
+import type { TargetSpec } from './tuner.js';
 
 /** PEFT's task types (`task_type`). */
 export type TaskType = 'CAUSAL_LM' | 'SEQ_CLS' | 'TOKEN_CLS' | 'QUESTION_ANS' | 'FEATURE_EXTRACTION' | 'SEQ_2_SEQ_LM';
@@ -37,6 +38,49 @@ export const BASE_FIELDS = [
   'auto_mapping',
   'peft_version',
 ] as const;
+
+/** Targeting as every tuner config holds it (PEFT's fields; null = not set). */
+export type TargetFields = Required<TargetSpec>;
+
+/**
+ * The defaults every tuner config (LoRA, IA3, MoE-LoRA...) starts from: PEFT's base fields
+ * (task CAUSAL_LM, not inference mode) and no targeting (the architecture's default modules).
+ */
+export const TUNER_DEFAULTS: Readonly<Omit<PeftConfigBase, 'peftType'> & TargetFields> = {
+  taskType: 'CAUSAL_LM',
+  baseModelNameOrPath: null,
+  revision: null,
+  inferenceMode: false,
+  targetModules: null,
+  excludeModules: null,
+  layersToTransform: null,
+  layersPattern: null,
+};
+
+/** target_modules, exclude_modules, layers_to_transform and layers_pattern of adapter_config.json. */
+export function readTargetFields(f: FieldReader): TargetFields {
+  return {
+    targetModules: namesField(f, 'target_modules'),
+    excludeModules: namesField(f, 'exclude_modules'),
+    layersToTransform: intsField(f, 'layers_to_transform'),
+    layersPattern: namesField(f, 'layers_pattern'),
+  };
+}
+
+/** A module-name list as PEFT writes it (sorted, as PEFT's sets), a regex string as is; absent = null. */
+export function namesJson(v: string | readonly string[] | null | undefined): string | string[] | null {
+  return v === undefined ? null : typeof v === 'string' || v === null ? v : [...v].sort();
+}
+
+/** The targeting fields as PEFT writes them (see {@link namesJson}). */
+export function targetFieldsJson(c: TargetSpec): Record<string, unknown> {
+  return {
+    exclude_modules: namesJson(c.excludeModules),
+    layers_pattern: c.layersPattern ?? null,
+    layers_to_transform: c.layersToTransform ?? null,
+    target_modules: namesJson(c.targetModules),
+  };
+}
 
 export function readBaseFields(f: FieldReader): Omit<PeftConfigBase, 'peftType'> {
   const task = f.has('task_type') ? f.oneOf('task_type', TASK_TYPES, 'CAUSAL_LM') : null;

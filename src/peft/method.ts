@@ -23,6 +23,7 @@ export interface PeftHost {
 /** A function the forward pass runs the input through (prompt methods prepend virtual tokens or prefixes). */
 export type InputHook = (input: Record<string, unknown>) => {
   input: Record<string, unknown>;
+  /** Turns the model's output back into the caller's (e.g. drops the virtual tokens' positions). */
   finish?: (output: unknown) => unknown;
 };
 

@@ -226,7 +226,14 @@ export class PeftModel<M extends Module = Module> extends Module implements Peft
   }
 
   /** A fresh KV cache of the base model (CausalLM). */
-  newCache(): ReturnType<M extends { newCache(): infer K } ? () => K : () => never> {
+  newCache(): ReturnType<
+    M extends {
+      /** The base model's own cache constructor. */
+      newCache(): infer K;
+    }
+      ? () => K
+      : () => never
+  > {
     return (this.model as unknown as { newCache(): never }).newCache();
   }
 

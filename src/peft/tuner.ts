@@ -156,10 +156,12 @@ export abstract class TunerLayer extends Module {
     return this.disabled ? [] : this.activeAdapters.filter((a) => !this.merged.includes(a));
   }
 
+  /** Makes `names` the adapters applied in forward. */
   setActive(names: readonly string[]): void {
     this.activeAdapters = names.filter((n) => this.adapterNames().includes(n));
   }
 
+  /** Removes adapter `name` and its parameters. */
   deleteAdapter(name: string): void {
     if (this.merged.includes(name))
       throw new Error(`cannot delete adapter "${name}" while it is merged; unmerge first`);
@@ -221,6 +223,7 @@ export class ModulesToSaveWrapper extends Module {
     this.training = original.training;
   }
 
+  /** Adds a trainable copy of the original module for adapter `name`. */
   addAdapter(name: string): void {
     this.modules_to_save.set(name, cloneTrainable(this.original_module));
     this.activeAdapter ??= name;
@@ -232,6 +235,7 @@ export class ModulesToSaveWrapper extends Module {
     return this.modules_to_save.get(this.activeAdapter) ?? this.original_module;
   }
 
+  /** The active adapter's copy, or the original module when none is active. */
   forward(...args: unknown[]): unknown {
     return (this.current() as unknown as { forward(...a: unknown[]): unknown }).forward(...args);
   }

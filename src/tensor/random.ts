@@ -128,6 +128,7 @@ export class Rng {
     return [this.s0, this.s1, this.s2, this.s3];
   }
 
+  /** Restores a state from {@link Rng.state}. */
   setState(s: readonly number[]): void {
     if (s.length !== 4 || s.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
       throw new Error('Rng.setState: expected 4 unsigned 32-bit integers');

@@ -169,6 +169,7 @@ export class Tensor {
     return WType.F16;
   }
 
+  /** A short description (shape and dtype) for error messages. */
   label(): string {
     return `${this.name ? `"${this.name}" ` : ''}${shapeStr(this.shape)}`;
   }
@@ -187,6 +188,7 @@ export class Tensor {
     return this.f32[0]!;
   }
 
+  /** The values as a nested JavaScript array of the tensor's shape. */
   toArray(): number[] {
     return Array.from(this.f32);
   }
@@ -209,6 +211,7 @@ export class Tensor {
     });
   }
 
+  /** Clears the accumulated gradient. */
   zeroGrad(): void {
     this.grad = null;
   }

@@ -32,6 +32,7 @@ export interface ClassificationBatch extends Batch {
 
 /** A model with a classification head that the classification helpers can train and run. */
 export interface ClassifierModel extends Module {
+  /** Logits [batch, numLabels] and, with labels, the loss. */
   forward(input: {
     inputIds: Int32Array;
     batchSize: number;
@@ -48,7 +49,12 @@ export interface ClassifierModel extends Module {
 export function labelMapping(
   examples: ReadonlyArray<Example>,
   kind: 'classification' | 'regression',
-): { toId: (label: unknown, where: string) => number; names: string[] } {
+): {
+  /** The class id of a label (or the number, for regression); errors name `where`. */
+  toId: (label: unknown, where: string) => number;
+  /** Label names by id. */
+  names: string[];
+} {
   if (kind === 'regression') {
     return {
       names: ['score'],

@@ -468,7 +468,7 @@ export interface LocatedDuplicate {
   jaccard: number;
 }
 
-/** Deduplication while loading: {@link findDuplicates}' options, plus what to do with what it finds. */
+/** Deduplication while loading: `findDuplicates`' options, plus what to do with what it finds. */
 export interface LoadDedupOptions extends DedupOptions {
   /** Drop the duplicates (the earliest record of each group is kept); default false: report only. */
   remove?: boolean;
@@ -477,7 +477,7 @@ export interface LoadDedupOptions extends DedupOptions {
 }
 
 /**
- * Finds exact and near-duplicate examples ({@link exampleText} compared by {@link findDuplicates}),
+ * Finds exact and near-duplicate examples ({@link exampleText} compared by `findDuplicates`),
  * reports them with their file and line, and removes them when `remove` is set.
  */
 export function dedupExamples<E extends Located<Example>>(examples: readonly E[], opts: LoadDedupOptions): E[] {

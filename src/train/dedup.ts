@@ -39,7 +39,7 @@ export interface Duplicate {
   jaccard: number;
 }
 
-/** Result of {@link findDuplicates}. */
+/** Result of `findDuplicates`. */
 export interface DedupReport {
   /** Every text that duplicates an earlier kept one, by index. */
   duplicates: Duplicate[];

@@ -55,6 +55,13 @@ export {
   MAX_RUN_LOG_BYTES,
   Progress,
   type RunData,
+  type StepPoint,
+  type EvalPoint,
+  type SamplesAt,
+  type SampleItem,
+  type RepetitionAt,
+  type Forgetting,
+  type RunEnd,
   type RunRecord,
   type RunRecordType,
   type ProgressMode,
@@ -88,6 +95,7 @@ export {
   type TokenIds,
   type LmExample,
   type LmCollateOptions,
+  type CausalLmBatch,
 } from './collate.js';
 export { alpacaPrompt, promptCompletionTokens, chatTokens, sftTokens, type SftOptions } from './sft.js';
 export {
@@ -140,3 +148,4 @@ export {
   type QaPostprocessOptions,
   type QaPrediction,
 } from './tasks/extractive-qa.js';
+export { type DedupReport, type Duplicate } from './dedup.js';

@@ -78,6 +78,7 @@ export class AdamW implements Optimizer {
     return this.params.map((p) => this.state.get(p) ?? null);
   }
 
+  /** Restores the step count and moments saved by stateDict (resuming a run). */
   loadStateDict(states: ReadonlyArray<{ m: Float32Array; v: Float32Array; step: number } | null>): void {
     if (states.length !== this.params.length)
       throw new Error(`AdamW.loadStateDict: ${states.length} states for ${this.params.length} parameters`);
@@ -150,6 +151,7 @@ export class SGD implements Optimizer {
     return this.params.map((p) => this.buf.get(p) ?? null);
   }
 
+  /** Restores the momentum buffers saved by stateDict (resuming a run). */
   loadStateDict(states: ReadonlyArray<Float32Array | null>): void {
     if (states.length !== this.params.length)
       throw new Error(`SGD.loadStateDict: ${states.length} states for ${this.params.length} parameters`);

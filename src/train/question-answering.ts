@@ -29,6 +29,7 @@ export interface QaBatch extends Batch {
 
 /** A model with a span head (e.g. BertForQuestionAnswering). */
 export interface QaModel extends Module {
+  /** Start/end logits and, with positions, the span loss. */
   forward(input: {
     inputIds: Int32Array;
     batchSize: number;

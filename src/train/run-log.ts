@@ -60,6 +60,7 @@ export class RunLog {
     return record;
   }
 
+  /** Flushes and closes run.jsonl. */
   close(): void {
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
@@ -102,6 +103,7 @@ export function readRunLog(path: string): RunRecord[] {
 
 // ---- The typed reader (reports, CLI, demo): each known record's fields checked, errors name the line.
 
+/** A `step` record: training loss, learning rate and throughput at one optimizer step. */
 export interface StepPoint {
   step: number;
   epoch: number;
@@ -110,6 +112,7 @@ export interface StepPoint {
   gradNorm: number | null;
   tokensPerSec: number | null;
 }
+/** An `eval` record: loss and metrics (with bootstrap intervals) on one split at one step. */
 export interface EvalPoint {
   step: number;
   split: string;
@@ -117,29 +120,34 @@ export interface EvalPoint {
   metrics: Record<string, number>;
   ci: Record<string, [number, number]>;
 }
+/** One generated sample: the prompt, the model's output and the reference when there is one. */
 export interface SampleItem {
   prompt: string;
   output: string;
   reference?: string;
 }
+/** A `samples` record: generations at one step. */
 export interface SamplesAt {
   step: number;
   /** The decoding settings these generations used, when the writer compared several (docs/run-log.md). */
   label: string | null;
   items: SampleItem[];
 }
+/** A `repetition` record: repetition metrics of the generations at one step. */
 export interface RepetitionAt {
   step: number;
   /** The decoding settings measured, when the writer compared several; null for the trainer's own. */
   label: string | null;
   metrics: Record<string, number>;
 }
+/** A `forgetting` record: general-text metrics before and after training. */
 export interface Forgetting {
   general: string;
   before: Record<string, number>;
   after: Record<string, number>;
   variants: Array<{ label: string; after: Record<string, number> }>;
 }
+/** The `end` record: why and where the run stopped, and its best checkpoint. */
 export interface RunEnd {
   step: number;
   reason: string;
@@ -147,6 +155,7 @@ export interface RunEnd {
   elapsedSec: number | null;
 }
 
+/** A run folder read back: the records of run.jsonl grouped by kind (docs/run-log.md). */
 export interface RunData {
   /** A short name for the run (its folder's name). */
   label: string;
@@ -399,6 +408,7 @@ export class Progress {
     this.mode = mode === 'auto' ? (process.stderr.isTTY ? 'bar' : 'lines') : mode;
   }
 
+  /** Shows the progress after a step. */
   update(u: ProgressUpdate): void {
     const eta = u.step > 0 ? (u.elapsedSec / u.step) * (u.totalSteps - u.step) : 0;
     const fields = {
@@ -434,6 +444,7 @@ export class Progress {
     this.print(line);
   }
 
+  /** Ends the progress display. */
   stop(): void {
     this.bar?.stop();
     this.bar = null;

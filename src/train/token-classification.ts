@@ -29,6 +29,7 @@ export interface TokenClassificationBatch extends Batch {
 
 /** A model with a token-classification head (e.g. BertForTokenClassification). */
 export interface TokenClassifierModel extends Module {
+  /** Logits [batch, seq, numLabels] and, with labels, the loss. */
   forward(input: {
     inputIds: Int32Array;
     batchSize: number;

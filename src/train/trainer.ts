@@ -217,8 +217,11 @@ export interface EvalResult {
 
 /** Called as the run goes; a callback may return 'stop' to end the run after this step. */
 export interface TrainCallbacks {
+  /** Called after every optimizer step. */
   onStep?(info: StepInfo): void | 'stop';
+  /** Called after every evaluation. */
   onEval?(step: number, result: EvalResult): void | 'stop';
+  /** Called after a checkpoint is written. */
   onCheckpoint?(step: number, path: string, best: boolean): void;
 }
 
@@ -232,6 +235,7 @@ export interface TrainOptions<M extends Module, E, B extends Batch> {
    */
   train: readonly E[] | StreamingDataset<E>;
   valid?: readonly E[];
+  /** Turns a list of examples into one batch. */
   collate: (examples: E[]) => B;
   loss: LossFn<M, B>;
   /**

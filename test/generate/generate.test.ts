@@ -15,31 +15,17 @@ import {
   type Detokenizer,
   type GenerateOptions,
 } from '../../src/generate/generate.js';
-import { parseModelConfig, type DecoderConfig } from '../../src/io/hf-config.js';
 import { AutoTokenizer, type PreTrainedTokenizer } from '../../src/io/tokenizer.js';
 import { AutoModelForCausalLM } from '../../src/models/auto.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
 import { assetPath, skipWithoutShared } from '../helpers/shared.js';
+import { tinyLlama } from '../helpers/tiny-models.js';
 
 const STORIES = 'stories260K-hf';
 
 function tinyModel(seed = 3): LlamaForCausalLM {
-  const config = parseModelConfig({
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
-    vocab_size: 40,
-    hidden_size: 16,
-    intermediate_size: 24,
-    num_hidden_layers: 2,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    max_position_embeddings: 64,
-    rms_norm_eps: 1e-5,
-    tie_word_embeddings: false,
-    eos_token_id: 2,
-  }) as DecoderConfig;
   // A larger init spread than 0.02 so the random model's choices are not near-ties.
-  const model = new LlamaForCausalLM(config, { seed });
+  const model = tinyLlama({ vocab_size: 40, rms_norm_eps: 1e-5, tie_word_embeddings: false, eos_token_id: 2 }, seed);
   for (const p of model.parameters())
     p.f32.forEach((v, i, a) => {
       a[i] = v * 20;

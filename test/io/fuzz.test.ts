@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseModelConfig, readModelConfig, type DecoderConfig } from '../../src/io/hf-config.js';
+import { parseModelConfig, readModelConfig, type DecoderConfig } from '../../src/models/index.js';
 import { readSafetensors, writeSafetensors, type RawTensor } from '../../src/io/safetensors.js';
 import { AutoTokenizer } from '../../src/io/tokenizer.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';

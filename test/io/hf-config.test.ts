@@ -3,17 +3,16 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseGenerationConfig, readGenerationConfig } from '../../src/io/hf-config.js';
 import {
   computeRopeInvFreq,
-  parseGenerationConfig,
   parseModelConfig,
-  readGenerationConfig,
   readModelConfig,
   type BertConfig,
   type DecoderConfig,
   type Gpt2Config,
   type RopeConfig,
-} from '../../src/io/hf-config.js';
+} from '../../src/models/index.js';
 import { assetPath, skipWithoutShared } from '../helpers/shared.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tunekit-cfg-'));

@@ -8,7 +8,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeF
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readItems } from '../../src/cli/eval-metrics.js';
-import { readModelConfig } from '../../src/io/hf-config.js';
+import { readModelConfig } from '../../src/models/index.js';
 import { readSafetensors, readSafetensorsHeader } from '../../src/io/safetensors.js';
 import { AutoTokenizer, MAX_TEMPLATE_RANGE } from '../../src/io/tokenizer.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';

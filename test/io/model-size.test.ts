@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseModelConfig, readModelConfig } from '../../src/io/hf-config.js';
+import { parseModelConfig, readModelConfig, type BertConfig } from '../../src/models/index.js';
 import { modelMemoryBudget } from '../../src/io/model-size.js';
 import { AutoModelForCausalLM } from '../../src/models/auto.js';
 import { BertForSequenceClassification } from '../../src/models/bert.js';
@@ -110,7 +110,7 @@ test('huge declared shapes are refused before allocation, naming the file and th
   );
   // Real configs pass under the default budget.
   assert.equal(readModelConfig(STORIES).hiddenSize, 64);
-  assert.equal((parseModelConfig({ ...bert, num_labels: 3 }) as { numLabels: number }).numLabels, 3);
+  assert.equal((parseModelConfig({ ...bert, num_labels: 3 }) as BertConfig).numLabels, 3);
 });
 
 test('TUNEKIT_MAX_MODEL_BYTES sets the budget; loading a crafted folder names its config.json', () => {

@@ -15,13 +15,9 @@ import {
   type SquadReference,
 } from '../../src/metrics/squad.js';
 import { nltkWordTokenize } from '../../src/metrics/nltk-word-tokenizer.js';
+import { assertClose } from '../helpers/close.js';
 import { assetPath, skipWithoutShared } from '../helpers/shared.js';
 import { NLTK_WORD_TOKENIZER_CASES } from './nltk-3.8-word-tokenizer-cases.js';
-
-function assertClose(actual: number, expected: number, message?: string): void {
-  const tolerance = expected === 0 ? 1e-12 : 1e-9 * Math.abs(expected);
-  assert.ok(Math.abs(actual - expected) <= tolerance, `${message ?? ''} expected ${expected}, got ${actual}`);
-}
 
 test('normalize_answer: lowercase, ASCII punctuation, whole-word articles, Python whitespace', () => {
   // Each expected value is also what the official v1.1 normalize_answer returns (run once with Python 3.11).

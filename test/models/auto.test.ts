@@ -20,6 +20,7 @@ import {
   BertModel,
   GPT2LMHeadModel,
   LlamaForCausalLM,
+  GPT2ForSequenceClassification,
 } from '../../src/models/index.js';
 import { noGrad } from '../../src/tensor/tensor.js';
 import { assetPath, skipWithoutShared } from '../helpers/shared.js';
@@ -116,6 +117,7 @@ test('AutoModelForSequenceClassification from a BertModel folder: classifier and
       numLabels: 3,
       onWarning: (m) => warnings.push(m),
     });
+    assert.ok(clf instanceof BertForSequenceClassification);
     assert.equal(warnings.length, 1);
     assert.match(
       warnings[0]!,
@@ -221,16 +223,30 @@ test('AutoModel from a sequence-classification folder keeps the encoder and repo
   });
 });
 
-test('encoder tasks refuse decoder folders with a clear error', () => {
+test('sequence classification of a decoder folder goes through the registry; encoder-only tasks refuse it', () => {
   withTempDir((dir) => {
     AutoModelForCausalLM.fromConfig(GPT2).savePretrained(dir);
+    const warnings: string[] = [];
+    const clf = AutoModelForSequenceClassification.fromPretrained(dir, {
+      numLabels: 3,
+      padTokenId: 0,
+      onWarning: (m) => warnings.push(m),
+    });
+    assert.ok(clf instanceof GPT2ForSequenceClassification);
+    assert.equal(clf.numLabels, 3);
+    assert.match(warnings.join('\n'), /no score\.weight in the checkpoint/);
     assert.throws(
-      () => AutoModelForSequenceClassification.fromPretrained(dir),
-      /sequence classification is available for BERT checkpoints only; this config is GPT2LMHeadModel/,
+      () => AutoModelForTokenClassification.fromPretrained(dir),
+      /token classification is available for bert checkpoints only; this config is GPT2LMHeadModel/,
     );
     assert.throws(
       () => AutoModel.fromConfig(GPT2),
-      /AutoModel is available for BERT checkpoints only; this config is GPT2LMHeadModel/,
+      /AutoModel is available for bert checkpoints only; this config is GPT2LMHeadModel/,
+    );
+    // A decoder-only option is refused by BERT rather than ignored.
+    assert.throws(
+      () => AutoModelForSequenceClassification.fromConfig(BERT, { padTokenId: 0 }),
+      /padTokenId applies to decoder classifiers/,
     );
   });
 });

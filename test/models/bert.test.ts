@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseModelConfig, type BertConfig } from '../../src/io/hf-config.js';
+import type { BertConfig } from '../../src/models/index.js';
 import { readSafetensors, writeSafetensors, type RawTensor } from '../../src/io/safetensors.js';
 import type { Linear } from '../../src/nn/layers.js';
 import {
@@ -25,6 +25,7 @@ import { Rng } from '../../src/tensor/random.js';
 import { noGrad } from '../../src/tensor/tensor.js';
 import { assertClose } from '../helpers/close.js';
 import { arr, layerNormRef, type Vec } from '../helpers/reference.js';
+import { bertConfig } from '../helpers/tiny-models.js';
 
 const CONFIG_JSON = {
   architectures: ['BertForSequenceClassification'],
@@ -42,7 +43,7 @@ const CONFIG_JSON = {
 
 function config(overrides: Record<string, unknown> = {}): { config: BertConfig; json: Record<string, unknown> } {
   const json = { ...CONFIG_JSON, ...overrides };
-  return { config: parseModelConfig(json) as BertConfig, json };
+  return { config: bertConfig(json), json };
 }
 
 function classifier(seed = 1, overrides: Record<string, unknown> = {}): BertForSequenceClassification {

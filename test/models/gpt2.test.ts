@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseModelConfig, type Gpt2Config } from '../../src/io/hf-config.js';
+import type { Gpt2Config } from '../../src/models/index.js';
 import { readSafetensors, writeSafetensors, type RawTensor } from '../../src/io/safetensors.js';
 import type { Linear } from '../../src/nn/layers.js';
 import { Dropout } from '../../src/nn/layers.js';
@@ -21,6 +21,7 @@ import { noGrad } from '../../src/tensor/tensor.js';
 import { assertClose } from '../helpers/close.js';
 import { assertSaveReloadConformance } from '../helpers/causal-lm-conformance.js';
 import { arr, layerNormRef, type Vec } from '../helpers/reference.js';
+import { gpt2Config } from '../helpers/tiny-models.js';
 
 const CONFIG_JSON = {
   architectures: ['GPT2LMHeadModel'],
@@ -37,7 +38,7 @@ const CONFIG_JSON = {
 
 function tinyModel(seed = 1, overrides: Record<string, unknown> = {}): GPT2LMHeadModel {
   const json = { ...CONFIG_JSON, ...overrides };
-  return new GPT2LMHeadModel(parseModelConfig(json) as Gpt2Config, { seed, configJson: json }).eval();
+  return new GPT2LMHeadModel(gpt2Config(json), { seed, configJson: json }).eval();
 }
 
 function tempDir(): string {

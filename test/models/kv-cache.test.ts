@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseModelConfig, type DecoderConfig, type Gpt2Config } from '../../src/io/hf-config.js';
 import type { KVPrefix } from '../../src/models/attention.js';
 import type { CausalLM } from '../../src/models/causal-lm.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
@@ -17,6 +16,7 @@ import * as F from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { noGrad, Tensor } from '../../src/tensor/tensor.js';
 import { assertClose } from '../helpers/close.js';
+import { gpt2Config, llamaConfig } from '../helpers/tiny-models.js';
 
 const V = 40;
 
@@ -30,7 +30,7 @@ function gpt2(): GPT2LMHeadModel {
     n_layer: 2,
     n_positions: 128,
   };
-  return new GPT2LMHeadModel(parseModelConfig(json) as Gpt2Config, { seed: 4, configJson: json }).eval();
+  return new GPT2LMHeadModel(gpt2Config(json), { seed: 4, configJson: json }).eval();
 }
 
 /** Grouped-query attention (4 query heads, 2 kv heads), optionally with a sliding window. */
@@ -48,7 +48,7 @@ function mistral(window: number | null): LlamaForCausalLM {
     rms_norm_eps: 1e-5,
     sliding_window: window,
   };
-  return new LlamaForCausalLM(parseModelConfig(json) as DecoderConfig, { seed: 7, configJson: json }).eval();
+  return new LlamaForCausalLM(llamaConfig(json), { seed: 7, configJson: json }).eval();
 }
 
 function tokens(n: number, seed: number): Int32Array {

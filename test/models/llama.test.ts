@@ -8,11 +8,12 @@ import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
-import { parseModelConfig, type DecoderConfig } from '../../src/io/hf-config.js';
+import type { DecoderConfig } from '../../src/models/index.js';
 import * as F from '../../src/tensor/ops.js';
 import { noGrad } from '../../src/tensor/tensor.js';
 import { assetPath, skipWithoutShared } from '../helpers/shared.js';
 import { assertSaveReloadConformance } from '../helpers/causal-lm-conformance.js';
+import { llamaConfig } from '../helpers/tiny-models.js';
 
 const STORIES = 'stories260K-hf';
 
@@ -87,7 +88,7 @@ test('stories260K: perplexity on the TinyStories sample matches', { skip: skipWi
 });
 
 function tinyConfig(overrides: Record<string, unknown> = {}): DecoderConfig {
-  return parseModelConfig({
+  return llamaConfig({
     architectures: ['LlamaForCausalLM'],
     model_type: 'llama',
     vocab_size: 40,
@@ -100,7 +101,7 @@ function tinyConfig(overrides: Record<string, unknown> = {}): DecoderConfig {
     rms_norm_eps: 1e-5,
     tie_word_embeddings: false,
     ...overrides,
-  }) as DecoderConfig;
+  });
 }
 
 test('KV cache: prefill + decode equals one full forward, also with left padding', () => {

@@ -5,7 +5,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseModelConfig, type BertConfig, type DecoderConfig, type Gpt2Config } from '../../src/io/hf-config.js';
 import type { KVPrefix } from '../../src/models/attention.js';
 import { BertModel } from '../../src/models/bert.js';
 import type { CausalLM } from '../../src/models/causal-lm.js';
@@ -16,6 +15,7 @@ import { Rng } from '../../src/tensor/random.js';
 import { noGrad, type Tensor } from '../../src/tensor/tensor.js';
 import { assertClose } from '../helpers/close.js';
 import { gradcheck } from '../helpers/gradcheck.js';
+import { bertConfig, gpt2Config, llamaConfig } from '../helpers/tiny-models.js';
 
 const V = 40;
 
@@ -33,7 +33,7 @@ function llama(): LlamaForCausalLM {
     max_position_embeddings: 64,
     rms_norm_eps: 1e-5,
   };
-  return new LlamaForCausalLM(parseModelConfig(json) as DecoderConfig, { seed: 3, configJson: json }).eval();
+  return new LlamaForCausalLM(llamaConfig(json), { seed: 3, configJson: json }).eval();
 }
 
 function gpt2(): GPT2LMHeadModel {
@@ -46,7 +46,7 @@ function gpt2(): GPT2LMHeadModel {
     n_layer: 2,
     n_positions: 32,
   };
-  return new GPT2LMHeadModel(parseModelConfig(json) as Gpt2Config, { seed: 4, configJson: json }).eval();
+  return new GPT2LMHeadModel(gpt2Config(json), { seed: 4, configJson: json }).eval();
 }
 
 function bert(): BertModel {
@@ -61,7 +61,7 @@ function bert(): BertModel {
     max_position_embeddings: 24,
     type_vocab_size: 2,
   };
-  return new BertModel(parseModelConfig(json) as BertConfig, { seed: 5, configJson: json }).eval();
+  return new BertModel(bertConfig(json), { seed: 5, configJson: json }).eval();
 }
 
 /** The per-layer keys/values a model caches for `ids`: a prefix by construction. */

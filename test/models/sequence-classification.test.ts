@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseModelConfig, type DecoderConfig, type Gpt2Config } from '../../src/io/hf-config.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
 import {
@@ -17,6 +16,7 @@ import {
   lastNonPadIndex,
 } from '../../src/models/sequence-classification.js';
 import { noGrad } from '../../src/tensor/tensor.js';
+import { gpt2Config, llamaConfig } from '../helpers/tiny-models.js';
 
 const llamaJson = {
   architectures: ['LlamaForCausalLM'],
@@ -43,7 +43,7 @@ test('lastNonPadIndex: the rightmost non-pad position on either padding side; no
 });
 
 test('LlamaForSequenceClassification: score(hidden at the last real token), padding-invariant, reloads with transformers names', () => {
-  const config = parseModelConfig(llamaJson) as DecoderConfig;
+  const config = llamaConfig(llamaJson);
   const clf = new LlamaForSequenceClassification(config, { seed: 4, configJson: llamaJson });
   assert.equal(clf.numLabels, 3);
   const body = new LlamaForCausalLM({ ...config, tieWordEmbeddings: true }, { seed: 4 });
@@ -101,7 +101,7 @@ test('GPT2ForSequenceClassification: transformer.* and score.weight names, reloa
     resid_pdrop: 0,
     attn_pdrop: 0,
   };
-  const clf = new GPT2ForSequenceClassification(parseModelConfig(json) as Gpt2Config, { seed: 1, configJson: json });
+  const clf = new GPT2ForSequenceClassification(gpt2Config(json), { seed: 1, configJson: json });
   const ids = Int32Array.from([4, 5, 6, 0, 7, 8, 9, 10]);
   const a = noGrad(() => clf.forward({ inputIds: ids, batchSize: 2 }).logits.f32);
   assert.equal(a.length, 2);

@@ -5,8 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
-import { parseModelConfig, type DecoderConfig } from '../../src/io/hf-config.js';
 import { noGrad } from '../../src/tensor/tensor.js';
+import { llamaConfig } from '../helpers/tiny-models.js';
 
 const W = 5;
 function mistral(layers: number, window: number | null): LlamaForCausalLM {
@@ -24,7 +24,7 @@ function mistral(layers: number, window: number | null): LlamaForCausalLM {
     tie_word_embeddings: false,
     sliding_window: window,
   };
-  return new LlamaForCausalLM(parseModelConfig(json) as DecoderConfig, { seed: 7, configJson: json });
+  return new LlamaForCausalLM(llamaConfig(json), { seed: 7, configJson: json });
 }
 
 const ids = Int32Array.from([5, 9, 2, 33, 7, 1, 19, 4, 4, 30, 12, 8, 3, 22, 17, 6]);
@@ -79,6 +79,6 @@ test('Qwen2 applies its window only with use_sliding_window', () => {
     max_position_embeddings: 64,
     sliding_window: 4,
   };
-  assert.equal((parseModelConfig(base) as DecoderConfig).slidingWindow, null);
-  assert.equal((parseModelConfig({ ...base, use_sliding_window: true }) as DecoderConfig).slidingWindow, 4);
+  assert.equal(llamaConfig(base).slidingWindow, null);
+  assert.equal(llamaConfig({ ...base, use_sliding_window: true }).slidingWindow, 4);
 });

@@ -10,7 +10,6 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseModelConfig, type Gpt2Config } from '../../src/io/hf-config.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
 import { setComputeDtype, computeDtypeOf, parseComputeDtype } from '../../src/nn/compute-dtype.js';
 import { getPeftModel } from '../../src/peft/peft-model.js';
@@ -27,6 +26,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gradcheck } from '../helpers/gradcheck.js';
 import { assetPath, skipWithoutShared } from '../helpers/shared.js';
+import { gpt2Config } from '../helpers/tiny-models.js';
 
 const json = {
   architectures: ['GPT2LMHeadModel'],
@@ -43,7 +43,7 @@ const json = {
 
 /** A frozen random GPT-2 with LoRA (B randomised so every adapter gradient is non-zero). */
 function model(seed = 1): { m: GPT2LMHeadModel; lora: Tensor[] } {
-  const m = new GPT2LMHeadModel(parseModelConfig(json) as Gpt2Config, { seed, configJson: json });
+  const m = new GPT2LMHeadModel(gpt2Config(json), { seed, configJson: json });
   m.freeze().eval();
   getPeftModel(m, loraConfig({ targetModules: ['c_attn', 'c_fc'], r: 4, loraAlpha: 8 })); // wraps the layers of m in place
   const rng = new Rng(seed + 10);
@@ -251,7 +251,7 @@ test(
 );
 
 test('setComputeDtype refuses a model whose matrices all train (nothing would change)', () => {
-  const m = new GPT2LMHeadModel(parseModelConfig(json) as Gpt2Config, { seed: 3, configJson: json });
+  const m = new GPT2LMHeadModel(gpt2Config(json), { seed: 3, configJson: json });
   assert.throws(() => setComputeDtype(m, 'bfloat16'), /every weight matrix of this model is trainable/);
   assert.throws(() => setComputeDtype(m, 'int8'), /freeze the base first/);
   assert.equal(computeDtypeOf(m), 'float32');

@@ -11,7 +11,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseModelConfig, type DecoderConfig, type Gpt2Config } from '../../src/io/hf-config.js';
 import { readSafetensors, writeSafetensors, type RawTensor } from '../../src/io/safetensors.js';
 import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
@@ -27,6 +26,7 @@ import { Rng } from '../../src/tensor/random.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { assertClose } from '../helpers/close.js';
 import { gradcheck } from '../helpers/gradcheck.js';
+import { gpt2Config, llamaConfig } from '../helpers/tiny-models.js';
 
 const D = 16,
   BOT = 4; // reduction_factor 4
@@ -53,9 +53,8 @@ const ljson = {
   tie_word_embeddings: false,
 };
 const gpt2 = (json: Record<string, unknown> = gjson): GPT2LMHeadModel =>
-  new GPT2LMHeadModel(parseModelConfig(json) as Gpt2Config, { seed: 3, configJson: json }).freeze();
-const llama = (): LlamaForCausalLM =>
-  new LlamaForCausalLM(parseModelConfig(ljson) as DecoderConfig, { seed: 7, configJson: ljson }).freeze();
+  new GPT2LMHeadModel(gpt2Config(json), { seed: 3, configJson: json }).freeze();
+const llama = (): LlamaForCausalLM => new LlamaForCausalLM(llamaConfig(ljson), { seed: 7, configJson: ljson }).freeze();
 
 /** AdapterHub's BnConfig.to_dict() (seq_bn = Pfeiffer), with overrides. */
 function bnConfig(over: Record<string, unknown>): Record<string, unknown> {

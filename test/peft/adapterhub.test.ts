@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseModelConfig, type BertConfig, type DecoderConfig } from '../../src/io/hf-config.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
 import type { Linear } from '../../src/nn/layers.js';
 import * as F from '../../src/tensor/ops.js';
@@ -20,6 +19,7 @@ import { bottleneckConfig } from '../../src/peft/bottleneck/config.js';
 import { getPeftModel } from '../../src/peft/peft-model.js';
 import { Rng } from '../../src/tensor/random.js';
 import { assertClose } from '../helpers/close.js';
+import { bertConfig, llamaConfig } from '../helpers/tiny-models.js';
 
 const D = 8,
   HEADS = 2,
@@ -42,7 +42,7 @@ const bjson = {
 const ids = new Int32Array([3, 17, 5, 9]);
 
 function bert(): BertModel {
-  return new BertModel(parseModelConfig(bjson) as BertConfig, { seed: 1, configJson: bjson }).eval().freeze();
+  return new BertModel(bertConfig(bjson), { seed: 1, configJson: bjson }).eval().freeze();
 }
 
 /** AdapterHub's BnConfig.to_dict() for seq_bn (Pfeiffer) / double_seq_bn (Houlsby), with overrides. */
@@ -361,7 +361,7 @@ test('AdapterHub Houlsby folder on Llama (attention_adapters / output_adapters k
     tie_word_embeddings: false,
   };
   const llama = (): LlamaForCausalLM =>
-    new LlamaForCausalLM(parseModelConfig(json) as DecoderConfig, { seed: 7, configJson: json }).eval().freeze();
+    new LlamaForCausalLM(llamaConfig(json), { seed: 7, configJson: json }).eval().freeze();
   const dir = mkdtempSync(join(tmpdir(), 'tunekit-hub-'));
   try {
     // down.weight = 0, so each adapter adds the constant c = scaling · (up.W · silu(down.b) + up.b):

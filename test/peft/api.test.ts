@@ -8,11 +8,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseModelConfig, type BertConfig, type DecoderConfig } from '../../src/io/hf-config.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { Linear } from '../../src/nn/layers.js';
 import { BertForSequenceClassification } from '../../src/models/bert.js';
-import { LlamaForCausalLM } from '../../src/models/llama.js';
+import type { LlamaForCausalLM } from '../../src/models/llama.js';
 import { loraConfig } from '../../src/peft/lora/config.js';
 import { type LoRAEmbedding, LoRALinear } from '../../src/peft/lora/layer.js';
 import { PeftModel, getPeftModel } from '../../src/peft/peft-model.js';
@@ -21,20 +20,10 @@ import { Rng } from '../../src/tensor/random.js';
 import { noGrad } from '../../src/tensor/tensor.js';
 import { maxDiff, productBA } from '../helpers/peft-folder.js';
 import { assertClose } from '../helpers/close.js';
+import { bertConfig, tinyLlama as tiny } from '../helpers/tiny-models.js';
 
 function tinyLlama(seed = 10): LlamaForCausalLM {
-  const config = parseModelConfig({
-    architectures: ['LlamaForCausalLM'],
-    vocab_size: 32,
-    hidden_size: 16,
-    intermediate_size: 24,
-    num_hidden_layers: 2,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    max_position_embeddings: 64,
-    tie_word_embeddings: true,
-  }) as DecoderConfig;
-  return new LlamaForCausalLM(config, { seed }).freeze().eval();
+  return tiny({ tie_word_embeddings: true }, seed).freeze().eval();
 }
 
 const ids = Int32Array.from([1, 5, 9, 3, 7]);
@@ -193,19 +182,8 @@ test('addWeightedAdapter with LoRA on an Embedding: "cat" and "linear" follow PE
 
 test('bias "all" and "lora_only": the chosen biases train and are saved; "none" saves only lora_ tensors', () => {
   const make = (): LlamaForCausalLM => {
-    const config = parseModelConfig({
-      architectures: ['Qwen2ForCausalLM'],
-      model_type: 'qwen2',
-      vocab_size: 32,
-      hidden_size: 16,
-      intermediate_size: 24,
-      num_hidden_layers: 1,
-      num_attention_heads: 4,
-      num_key_value_heads: 2,
-      max_position_embeddings: 64,
-      tie_word_embeddings: true,
-    }) as DecoderConfig;
-    return new LlamaForCausalLM(config, { seed: 3 }).freeze();
+    const qwen2 = { architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', num_hidden_layers: 1 };
+    return tiny({ ...qwen2, tie_word_embeddings: true }, 3).freeze();
   };
   const only = getPeftModel(make(), loraConfig({ targetModules: ['q_proj'], r: 2, bias: 'lora_only' }));
   assert.deepEqual(
@@ -239,9 +217,7 @@ test("modules_to_save: a BERT classifier trains as a copy, is saved under PEFT's
     label2id: { a: 0, b: 1 },
   };
   const make = (): BertForSequenceClassification =>
-    new BertForSequenceClassification(parseModelConfig(json) as BertConfig, { seed: 2, configJson: json })
-      .freeze()
-      .eval();
+    new BertForSequenceClassification(bertConfig(json), { seed: 2, configJson: json }).freeze().eval();
   const model = make();
   const origHead = Float32Array.from((model.classifier as Linear).weight.f32);
   const peft = getPeftModel(model, loraConfig({ taskType: 'SEQ_CLS', targetModules: ['query', 'value'], r: 2 }));

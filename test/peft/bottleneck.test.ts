@@ -4,10 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseModelConfig, type BertConfig, type Gpt2Config } from '../../src/io/hf-config.js';
 import { Linear } from '../../src/nn/layers.js';
 import { BertForSequenceClassification } from '../../src/models/bert.js';
-import { GPT2LMHeadModel } from '../../src/models/gpt2.js';
 import { bottleneckConfig } from '../../src/peft/bottleneck/config.js';
 import { BottleneckLayer } from '../../src/peft/bottleneck/layer.js';
 import { getPeftModel } from '../../src/peft/peft-model.js';
@@ -16,6 +14,7 @@ import { Rng } from '../../src/tensor/random.js';
 import { gradcheck } from '../helpers/gradcheck.js';
 import { checkMethod } from '../helpers/peft-check.js';
 import { skipWithoutShared } from '../helpers/shared.js';
+import { bertConfig, tinyGpt2 } from '../helpers/tiny-models.js';
 
 test('bottleneck layer: identity at init, gradients match finite differences', () => {
   const base = new Linear(8, 8, { rng: new Rng(1) }).freeze();
@@ -43,7 +42,7 @@ test('Houlsby and Pfeiffer placements on BERT and GPT-2 (adapter_down.0 / adapte
     max_position_embeddings: 24,
     type_vocab_size: 2,
   };
-  const bert = new BertForSequenceClassification(parseModelConfig(bjson) as BertConfig, {
+  const bert = new BertForSequenceClassification(bertConfig(bjson), {
     seed: 1,
     configJson: bjson,
   }).freeze();
@@ -52,16 +51,7 @@ test('Houlsby and Pfeiffer placements on BERT and GPT-2 (adapter_down.0 / adapte
   assert.ok(keys.includes('base_model.model.bert.encoder.layer.0.output.adapters.adapter_down.0.weight'));
   assert.ok(keys.includes('base_model.model.bert.encoder.layer.1.attention.output.adapters.adapter_up.bias'));
   assert.equal(keys.length, 2 * 2 * 4);
-  const gjson = {
-    architectures: ['GPT2LMHeadModel'],
-    model_type: 'gpt2',
-    vocab_size: 50,
-    n_embd: 16,
-    n_head: 4,
-    n_layer: 2,
-    n_positions: 32,
-  };
-  const gpt = new GPT2LMHeadModel(parseModelConfig(gjson) as Gpt2Config, { seed: 1, configJson: gjson }).freeze();
+  const gpt = tinyGpt2({}, 1).freeze();
   // Default placement: the block's residual hooks (AdapterHub's output_adapters); a custom Linear
   // target sees its output alone, so Pfeiffer's input (output + residual) is refused there.
   assert.throws(
@@ -75,7 +65,7 @@ test('Houlsby and Pfeiffer placements on BERT and GPT-2 (adapter_down.0 / adapte
   );
   assert.throws(() => pg.mergeAndUnload(), /cannot be merged/);
   const pc = getPeftModel(
-    new GPT2LMHeadModel(parseModelConfig(gjson) as Gpt2Config, { seed: 1, configJson: gjson }).freeze(),
+    tinyGpt2({}, 1).freeze(),
     bottleneckConfig({ architecture: 'pfeiffer', originalLnBefore: false, targetModules: ['mlp.c_proj'] }),
   );
   assert.ok(pc.model.getModule('transformer.h.0.mlp.c_proj') instanceof BottleneckLayer);

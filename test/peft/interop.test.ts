@@ -6,7 +6,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { parseModelConfig, type BertConfig, type Gpt2Config } from '../../src/io/hf-config.js';
 import type { Linear } from '../../src/nn/layers.js';
 import type { Module } from '../../src/nn/module.js';
 import { BertForSequenceClassification } from '../../src/models/bert.js';
@@ -24,6 +23,7 @@ import {
   toStored,
   writePeftFolder,
 } from '../helpers/peft-folder.js';
+import { bertConfig, gpt2Config } from '../helpers/tiny-models.js';
 
 const STORIES = 'stories260K-hf';
 
@@ -177,7 +177,7 @@ test('GPT-2 Conv1D LoRA folder from PEFT (fan_in_fan_out, A/B in Linear orientat
     activation_function: 'gelu_new',
   };
   const make = (): GPT2LMHeadModel =>
-    new GPT2LMHeadModel(parseModelConfig(json) as Gpt2Config, { seed: 3, configJson: json }).eval().freeze();
+    new GPT2LMHeadModel(gpt2Config(json), { seed: 3, configJson: json }).eval().freeze();
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
   for (let l = 0; l < 2; l++) {
     const p = `base_model.model.transformer.h.${l}.attn.c_attn`;
@@ -226,7 +226,7 @@ test('BERT sequence-classification LoRA folder with a modules_to_save classifier
     label2id: { neg: 0, neu: 1, pos: 2 },
   };
   const make = (): BertForSequenceClassification =>
-    new BertForSequenceClassification(parseModelConfig(json) as BertConfig, { seed: 4, configJson: json }).eval();
+    new BertForSequenceClassification(bertConfig(json), { seed: 4, configJson: json }).eval();
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {
     'base_model.model.classifier.weight': { shape: [3, 16], data: randomValues(48, 50, 0.5) },
     'base_model.model.classifier.bias': { shape: [3], data: randomValues(3, 51, 0.5) },

@@ -7,13 +7,13 @@ import { Linear } from '../../src/nn/layers.js';
 import { LoRALinear } from '../../src/peft/lora/layer.js';
 import { PeftModel, getPeftModel } from '../../src/peft/peft-model.js';
 import { loraConfig } from '../../src/peft/lora/config.js';
-import { LlamaForCausalLM } from '../../src/models/llama.js';
-import { parseModelConfig, type DecoderConfig } from '../../src/io/hf-config.js';
+import type { LlamaForCausalLM } from '../../src/models/llama.js';
 import { AdamW } from '../../src/train/optim.js';
 import * as F from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
 import { noGrad } from '../../src/tensor/tensor.js';
 import { gradcheck } from '../helpers/gradcheck.js';
+import { tinyLlama as tiny } from '../helpers/tiny-models.js';
 import { assertClose } from '../helpers/close.js';
 import { doraRowNorms, doraWeightNorms } from '../../src/peft/lora/dora.js';
 
@@ -75,18 +75,7 @@ test('fuse() gives the same outputs as the LoRA layer, for Linear and Conv1D lay
 });
 
 function tinyLlama(): LlamaForCausalLM {
-  const config = parseModelConfig({
-    architectures: ['LlamaForCausalLM'],
-    vocab_size: 32,
-    hidden_size: 16,
-    intermediate_size: 24,
-    num_hidden_layers: 2,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    max_position_embeddings: 64,
-    tie_word_embeddings: true,
-  }) as DecoderConfig;
-  return new LlamaForCausalLM(config, { seed: 10 }).freeze();
+  return tiny({ tie_word_embeddings: true }, 10).freeze();
 }
 
 test('getPeftModel on a Llama: PEFT key names, only adapters train, the loss falls', () => {

@@ -7,7 +7,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseModelConfig, type BertConfig } from '../../src/io/hf-config.js';
 import {
   BertForQuestionAnswering,
   BertForSequenceClassification,
@@ -21,6 +20,7 @@ import type { PromptConfig } from '../../src/peft/prompt/config.js';
 import * as F from '../../src/tensor/ops.js';
 import { noGrad, type Tensor } from '../../src/tensor/tensor.js';
 import { assertClose } from '../helpers/close.js';
+import { bertConfig } from '../helpers/tiny-models.js';
 
 const D = 16,
   P = 3,
@@ -40,17 +40,14 @@ const json = {
   label2id: { O: 0, B: 1, I: 2 },
 };
 const qa = (): BertForQuestionAnswering =>
-  new BertForQuestionAnswering(
-    parseModelConfig({ ...json, id2label: undefined, label2id: undefined, num_labels: 2 }) as BertConfig,
-    {
-      seed: 4,
-      configJson: json,
-    },
-  )
+  new BertForQuestionAnswering(bertConfig({ ...json, id2label: undefined, label2id: undefined, num_labels: 2 }), {
+    seed: 4,
+    configJson: json,
+  })
     .freeze()
     .eval();
 const tagger = (): BertForTokenClassification =>
-  new BertForTokenClassification(parseModelConfig(json) as BertConfig, { seed: 4, configJson: json }).freeze().eval();
+  new BertForTokenClassification(bertConfig(json), { seed: 4, configJson: json }).freeze().eval();
 
 const ids = Int32Array.from([2, 11, 12, 3, 13, 3, 2, 21, 22, 3, 0, 0]);
 const mask = Uint8Array.from([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0]);
@@ -197,9 +194,7 @@ test('prompt methods with QA: only one of startPositions/endPositions is an erro
 
 test('prompt tuning with a sequence classifier whose numLabels equals T + P keeps every logit', () => {
   const cfg = { ...json, id2label: undefined, label2id: undefined, num_labels: T + P };
-  const model = new BertForSequenceClassification(parseModelConfig(cfg) as BertConfig, { seed: 4, configJson: cfg })
-    .freeze()
-    .eval();
+  const model = new BertForSequenceClassification(bertConfig(cfg), { seed: 4, configJson: cfg }).freeze().eval();
   const peft = getPeftModel(model, promptTuningConfig({ numVirtualTokens: P, taskType: 'SEQ_CLS' }));
   assert.deepEqual(peft.forward({ inputIds: ids, batchSize: B, attentionMask: mask }).logits.shape, [B, T + P]);
 });

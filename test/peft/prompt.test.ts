@@ -10,7 +10,6 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generate } from '../../src/generate/generate.js';
-import { parseModelConfig, type BertConfig } from '../../src/io/hf-config.js';
 import { BertForSequenceClassification } from '../../src/models/bert.js';
 import { KVCache } from '../../src/models/causal-lm.js';
 import { LlamaForCausalLM } from '../../src/models/llama.js';
@@ -24,6 +23,7 @@ import { gradcheck } from '../helpers/gradcheck.js';
 import { maxDiff, randomValues, writePeftFolder } from '../helpers/peft-folder.js';
 import { assetPath, skipWithoutShared } from '../helpers/shared.js';
 import { checkMethod } from '../helpers/peft-check.js';
+import { bertConfig } from '../helpers/tiny-models.js';
 
 const STORIES = 'stories260K-hf';
 const skip = skipWithoutShared(STORIES);
@@ -198,9 +198,7 @@ test('BERT sequence classification with prompt tuning pools the real [CLS] (virt
     label2id: { a: 0, b: 1 },
   };
   const make = (): BertForSequenceClassification =>
-    new BertForSequenceClassification(parseModelConfig(json) as BertConfig, { seed: 5, configJson: json })
-      .freeze()
-      .eval();
+    new BertForSequenceClassification(bertConfig(json), { seed: 5, configJson: json }).freeze().eval();
   const model = make();
   const peft = getPeftModel(model, promptTuningConfig({ taskType: 'SEQ_CLS', numVirtualTokens: 3, seed: 2 }));
   const prompts = (peft.prompt_encoder.get('default') as unknown as { embedding: { weight: Tensor } }).embedding.weight;

@@ -6,28 +6,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseModelConfig, type DecoderConfig } from '../../src/io/hf-config.js';
-import { LlamaForCausalLM } from '../../src/models/llama.js';
+import type { LlamaForCausalLM } from '../../src/models/llama.js';
 import { loraConfig, type LoraConfig } from '../../src/peft/lora/config.js';
 import { LoRALinear } from '../../src/peft/lora/layer.js';
 import { PeftModel, getPeftModel } from '../../src/peft/peft-model.js';
 import { candidateModules, expandAllLinear, layerIndex, matchesTarget, patternValue } from '../../src/peft/tuner.js';
 import { PEFT_LORA_DEFAULTS, randomValues, writePeftFolder } from '../helpers/peft-folder.js';
+import { tinyLlama as tiny } from '../helpers/tiny-models.js';
 
 function tinyLlama(seed = 10, overrides: Record<string, unknown> = {}): LlamaForCausalLM {
-  const config = parseModelConfig({
-    architectures: ['LlamaForCausalLM'],
-    vocab_size: 32,
-    hidden_size: 16,
-    intermediate_size: 24,
-    num_hidden_layers: 3,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    max_position_embeddings: 64,
-    tie_word_embeddings: false,
-    ...overrides,
-  }) as DecoderConfig;
-  return new LlamaForCausalLM(config, { seed }).freeze();
+  return tiny({ num_hidden_layers: 3, tie_word_embeddings: false, ...overrides }, seed).freeze();
 }
 
 test('target matching: exact, dotted suffix, full-match regex, exclusions, layer indices', () => {

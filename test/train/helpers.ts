@@ -1,26 +1,11 @@
 /** Tiny models and data shared by the trainer tests. */
-import { parseModelConfig, type DecoderConfig } from '../../src/io/hf-config.js';
-import { LlamaForCausalLM } from '../../src/models/llama.js';
+import type { LlamaForCausalLM } from '../../src/models/llama.js';
 import { Rng } from '../../src/tensor/random.js';
 import type { LmExample } from '../../src/train/collate.js';
+import { tinyLlama as tiny } from '../helpers/tiny-models.js';
 
 export function tinyLlama(seed = 3): LlamaForCausalLM {
-  const config = parseModelConfig({
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
-    vocab_size: 32,
-    hidden_size: 16,
-    intermediate_size: 24,
-    num_hidden_layers: 2,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    max_position_embeddings: 64,
-    rms_norm_eps: 1e-5,
-    tie_word_embeddings: false,
-    eos_token_id: 2,
-    pad_token_id: 2,
-  }) as DecoderConfig;
-  return new LlamaForCausalLM(config, { seed });
+  return tiny({ rms_norm_eps: 1e-5, tie_word_embeddings: false, eos_token_id: 2, pad_token_id: 2 }, seed);
 }
 
 /** Counting examples of varied lengths (3..12 tokens), some with masked prompts, ending in EOS = 2. */

@@ -1,7 +1,6 @@
 /** Extractive QA in the trainer: collator on hand-made features, a tiny train() whose loss falls, SQuAD evaluation. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseModelConfig, type BertConfig } from '../../src/io/hf-config.js';
 import { BertForQuestionAnswering } from '../../src/models/bert.js';
 import {
   collateQa,
@@ -16,6 +15,7 @@ import {
   type QaExample,
   type QaFeature,
 } from '../../src/train/index.js';
+import { bertConfig } from '../helpers/tiny-models.js';
 
 const LETTERS = 'abcdefghijklmnopqrstuvwxyz';
 
@@ -74,7 +74,7 @@ function tinyReader(seed = 5): BertForQuestionAnswering {
     attention_probs_dropout_prob: 0,
     num_labels: 2,
   };
-  return new BertForQuestionAnswering(parseModelConfig(json) as BertConfig, { seed, configJson: json });
+  return new BertForQuestionAnswering(bertConfig(json), { seed, configJson: json });
 }
 
 test('question answering: a tiny train() lowers the loss; evaluateQa finds the answers across windows (exact match)', () => {

@@ -1,7 +1,6 @@
 /** Token classification in the trainer: collator on hand-made features, a tiny train() whose loss falls, seqeval evaluation. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseModelConfig, type BertConfig } from '../../src/io/hf-config.js';
 import { BertForTokenClassification } from '../../src/models/bert.js';
 import {
   collateTokenClassification,
@@ -17,6 +16,7 @@ import {
   buildLabelMap,
   type TokenClassificationFeature,
 } from '../../src/train/tasks/token-classification.js';
+import { bertConfig } from '../helpers/tiny-models.js';
 
 const feature = (
   ids: number[],
@@ -68,7 +68,7 @@ function tinyTagger(numLabels: number, seed = 3): BertForTokenClassification {
     attention_probs_dropout_prob: 0,
     id2label,
   };
-  return new BertForTokenClassification(parseModelConfig(json) as BertConfig, { seed, configJson: json });
+  return new BertForTokenClassification(bertConfig(json), { seed, configJson: json });
 }
 
 test('token classification: a tiny train() lowers the loss and seqeval reaches F1 1 on a learnable rule', () => {

@@ -33,7 +33,9 @@ import { modelFamily } from '../tuner.js';
 import { bottleneckConfig, type BottleneckConfig } from './config.js';
 import { bottleneckTargets } from './model.js';
 
+/** File name of an AdapterHub adapter's config. */
 export const ADAPTERHUB_CONFIG = 'adapter_config.json';
+/** File name of an AdapterHub adapter's weights. */
 export const ADAPTERHUB_WEIGHTS = 'adapter.safetensors';
 const PICKLE_WEIGHTS = 'pytorch_adapter.bin';
 

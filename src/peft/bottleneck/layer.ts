@@ -48,6 +48,7 @@ export class BottleneckAdapter extends Module {
     return F.scale(this.adapter_up.forward(a), this.scaling);
   }
 
+  /** down, activation, up, scaled (the adapter's delta, before the residual). */
   forward(h: Tensor): Tensor {
     return F.add(h, this.delta(h));
   }
@@ -102,6 +103,7 @@ export class BottleneckBlockLayer extends TunerLayer {
     return this.adapters.keys();
   }
 
+  /** Adds a named adapter (fresh weights from its config). */
   addAdapter(name: string, opts: BlockAdapterOptions): void {
     const d = this.base_layer.LayerNorm.parameters()[0]?.shape[0];
     if (d === undefined) throw new Error('BOTTLENECK: the wrapped output module has no LayerNorm weight');
@@ -123,6 +125,7 @@ export class BottleneckBlockLayer extends TunerLayer {
 
   protected unmergeAdapter(): void {}
 
+  /** The residual sum with the active adapters applied at this hook. */
   forward(x: Tensor, residual?: Tensor): Tensor {
     if (!residual) throw new Error('BottleneckBlockLayer.forward needs the residual input');
     const base = this.base_layer;
@@ -249,6 +252,7 @@ export class BottleneckLayer extends TunerLayer {
     return this.adapters.keys();
   }
 
+  /** Adds a named adapter (fresh weights from its config). */
   addAdapter(
     name: string,
     opts: { reductionFactor: number; act: 'relu' | 'swish' | 'gelu' | 'tanh'; scaling: number; seed: number },
@@ -270,6 +274,7 @@ export class BottleneckLayer extends TunerLayer {
 
   protected unmergeAdapter(): void {}
 
+  /** The wrapped layer's output with the active adapters applied. */
   forward(x: Tensor): Tensor {
     let h = this.baseForward(x);
     for (const name of this.liveAdapters()) {

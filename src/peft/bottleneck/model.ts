@@ -32,6 +32,7 @@ const PLACEMENTS: Record<string, { attention: string; feedforward: string }> = {
   gpt2: { attention: '.*\\.h\\.\\d+\\.attention_adapters', feedforward: '.*\\.h\\.\\d+\\.output_adapters' },
 };
 
+/** The default placement of a Houlsby or Pfeiffer adapter on this model (a regex over module paths). */
 export function bottleneckTargets(model: Module, architecture: 'houlsby' | 'pfeiffer'): string {
   const family = modelFamily(model);
   const p = family ? PLACEMENTS[family] : undefined;
@@ -39,6 +40,7 @@ export function bottleneckTargets(model: Module, architecture: 'houlsby' | 'pfei
   return architecture === 'houlsby' ? `(${p.attention})|(${p.feedforward})` : p.feedforward;
 }
 
+/** The bottleneck-adapter method (AdapterHub layout) for getPeftModel and adapter folders. */
 export const BOTTLENECK: PeftMethod<BottleneckConfig> = {
   peftType: 'BOTTLENECK',
   prefix: 'adapters',

@@ -6,7 +6,10 @@ import { FieldReader } from '../../io/json.js';
 import {
   BASE_FIELDS,
   baseFieldsJson,
-  intsField,
+  TUNER_DEFAULTS,
+  readTargetFields,
+  targetFieldsJson,
+  namesJson,
   namesField,
   readBaseFields,
   sortedJson,
@@ -47,15 +50,8 @@ export const DEFAULT_IA3_FEEDFORWARD: Record<string, string[]> = {
 /** An IA3 config with defaults filled in. */
 export function ia3Config(partial: Partial<IA3Config> = {}): IA3Config {
   const c: IA3Config = {
+    ...TUNER_DEFAULTS,
     peftType: 'IA3',
-    taskType: 'CAUSAL_LM',
-    baseModelNameOrPath: null,
-    revision: null,
-    inferenceMode: false,
-    targetModules: null,
-    excludeModules: null,
-    layersToTransform: null,
-    layersPattern: null,
     feedforwardModules: null,
     fanInFanOut: false,
     initIa3Weights: true,
@@ -88,30 +84,22 @@ export function ia3ConfigFromJson(json: Record<string, unknown>, label: string):
   const f = new FieldReader(label, json);
   return ia3Config({
     ...readBaseFields(f),
-    targetModules: namesField(f, 'target_modules'),
-    excludeModules: namesField(f, 'exclude_modules'),
+    ...readTargetFields(f),
     feedforwardModules: namesField(f, 'feedforward_modules'),
     fanInFanOut: f.bool('fan_in_fan_out', false),
     initIa3Weights: f.bool('init_ia3_weights', true),
     modulesToSave: namesField(f, 'modules_to_save', false) as string[] | null,
-    layersToTransform: intsField(f, 'layers_to_transform'),
-    layersPattern: namesField(f, 'layers_pattern'),
   });
 }
 
 /** An IA3 config as PEFT writes it. */
 export function ia3ConfigToJson(c: IA3Config): Record<string, unknown> {
-  const list = (v: string | readonly string[] | null | undefined): unknown =>
-    v === undefined ? null : typeof v === 'string' || v === null ? v : [...v].sort();
   return sortedJson({
     ...baseFieldsJson(c),
-    exclude_modules: list(c.excludeModules),
+    ...targetFieldsJson(c),
     fan_in_fan_out: c.fanInFanOut,
-    feedforward_modules: list(c.feedforwardModules),
+    feedforward_modules: namesJson(c.feedforwardModules),
     init_ia3_weights: c.initIa3Weights,
-    layers_pattern: c.layersPattern ?? null,
-    layers_to_transform: c.layersToTransform ?? null,
     modules_to_save: c.modulesToSave,
-    target_modules: list(c.targetModules),
   });
 }

@@ -36,6 +36,7 @@ export class IA3Linear extends TunerLayer {
     return this.ia3_l.keys();
   }
 
+  /** Adds a named IA3 vector (ones, or random when not init_ia3_weights). */
   addAdapter(name: string, opts: { init?: boolean; seed?: number } = {}): void {
     const { inFeatures: I, outFeatures: O } = this.base_layer;
     const shape = this.isFeedforward ? [1, I] : [O, 1];
@@ -50,6 +51,7 @@ export class IA3Linear extends TunerLayer {
     this.ia3_l.delete(name);
   }
 
+  /** The base output (or input, for feed-forward modules) scaled by the active vectors. */
   forward(x: Tensor): Tensor {
     const live = this.liveAdapters();
     if (live.length === 0) return this.baseForward(x);

@@ -6,7 +6,8 @@ import { FieldReader } from '../../io/json.js';
 import {
   BASE_FIELDS,
   baseFieldsJson,
-  intsField,
+  TUNER_DEFAULTS,
+  readTargetFields,
   namesField,
   patternField,
   readBaseFields,
@@ -67,18 +68,11 @@ export const MAX_LORA_RANK = 65536;
 
 export function loraConfig(partial: Partial<LoraConfig> = {}): LoraConfig {
   const c: LoraConfig = {
+    ...TUNER_DEFAULTS,
     peftType: 'LORA',
-    taskType: 'CAUSAL_LM',
-    baseModelNameOrPath: null,
-    revision: null,
-    inferenceMode: false,
     r: 8,
     loraAlpha: 8,
     loraDropout: 0,
-    targetModules: null,
-    excludeModules: null,
-    layersToTransform: null,
-    layersPattern: null,
     bias: 'none',
     fanInFanOut: false,
     useRslora: false,
@@ -170,16 +164,12 @@ export function loraConfigFromJson(json: Record<string, unknown>, label: string)
     else if (typeof v === 'string' && /^(gaussian|pissa|pissa_niter_\d+)$/.test(v)) init = v as LoraInit;
     else f.fail('init_lora_weights', 'true, false, "gaussian", "pissa" or "pissa_niter_<n>"');
   }
-  const pattern = f.has('layers_pattern') ? namesField(f, 'layers_pattern') : null;
   return loraConfig({
     ...readBaseFields(f),
     r: f.int('r', 8),
     loraAlpha: f.num('lora_alpha', 8),
     loraDropout: f.num('lora_dropout', 0),
-    targetModules: namesField(f, 'target_modules'),
-    excludeModules: namesField(f, 'exclude_modules'),
-    layersToTransform: intsField(f, 'layers_to_transform'),
-    layersPattern: pattern,
+    ...readTargetFields(f),
     bias: f.oneOf('bias', ['none', 'all', 'lora_only'] as const, 'none'),
     fanInFanOut: f.bool('fan_in_fan_out', false),
     useRslora: f.bool('use_rslora', false),

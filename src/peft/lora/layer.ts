@@ -166,6 +166,7 @@ export class LoRALinear extends TunerLayer {
     this.settings.set(name, { scaling, dropout: 0, useDora: false, r: a.dim(0) });
   }
 
+  /** The base output plus each active adapter's scaled B·A·dropout(x) (DoRA: the magnitude-rescaled form). */
   forward(x: Tensor): Tensor {
     let y = this.baseForward(x);
     const live = this.liveAdapters();
@@ -310,12 +311,14 @@ export class LoRAEmbedding extends TunerLayer {
     return this.lora_embedding_A.keys();
   }
 
+  /** The scaling (alpha / r, or alpha / √r with rsLoRA) of adapter `name`. */
   scalingOf(name: string): number {
     const s = this.scalings.get(name);
     if (s === undefined) throw new Error(`LoRA embedding has no adapter "${name}"`);
     return s;
   }
 
+  /** Adds a named LoRA adapter (A zero-initialised as PEFT does for embeddings). */
   addAdapter(name: string, opts: LoraLayerOptions): void {
     if (opts.useDora)
       throw new Error(
@@ -353,6 +356,7 @@ export class LoRAEmbedding extends TunerLayer {
     this.scalings.delete(name);
   }
 
+  /** The base lookup plus the active adapters' scaled B·A rows. */
   forward(ids: Int32Array, shape: readonly number[] = [ids.length]): Tensor {
     let y = this.base_layer.forward(ids, shape);
     for (const name of this.liveAdapters()) {

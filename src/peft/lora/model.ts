@@ -101,6 +101,7 @@ export function injectLora(
   return hits.map(([p]) => p);
 }
 
+/** The LoRA method (PEFT layout) for getPeftModel and adapter folders. */
 export const LORA: PeftMethod<LoraConfig> = {
   peftType: 'LORA',
   prefix: 'lora_',

@@ -16,7 +16,9 @@ import { FieldReader } from '../../io/json.js';
 import {
   BASE_FIELDS,
   baseFieldsJson,
-  intsField,
+  TUNER_DEFAULTS,
+  readTargetFields,
+  targetFieldsJson,
   namesField,
   readBaseFields,
   sortedJson,
@@ -41,15 +43,8 @@ export interface MoeLoraConfig extends PeftConfigBase, TargetSpec {
 /** A mixture-of-LoRA-experts config with defaults filled in. */
 export function moeLoraConfig(partial: Partial<MoeLoraConfig> = {}): MoeLoraConfig {
   const c: MoeLoraConfig = {
+    ...TUNER_DEFAULTS,
     peftType: 'MOE_LORA',
-    taskType: 'CAUSAL_LM',
-    baseModelNameOrPath: null,
-    revision: null,
-    inferenceMode: false,
-    targetModules: null,
-    excludeModules: null,
-    layersToTransform: null,
-    layersPattern: null,
     r: 8,
     loraAlpha: 8,
     loraDropout: 0,
@@ -96,10 +91,7 @@ export function moeLoraConfigFromJson(json: Record<string, unknown>, label: stri
     loraAlpha: f.num('lora_alpha', 8),
     loraDropout: f.num('lora_dropout', 0),
     useRslora: f.bool('use_rslora', false),
-    targetModules: namesField(f, 'target_modules'),
-    excludeModules: namesField(f, 'exclude_modules'),
-    layersToTransform: intsField(f, 'layers_to_transform'),
-    layersPattern: namesField(f, 'layers_pattern'),
+    ...readTargetFields(f),
     modulesToSave: namesField(f, 'modules_to_save', false) as string[] | null,
     numExperts: f.int('num_experts', 4),
     topK: f.optInt('top_k', 1),
@@ -109,20 +101,15 @@ export function moeLoraConfigFromJson(json: Record<string, unknown>, label: stri
 
 /** A mixture-of-LoRA-experts config as it is written to adapter_config.json. */
 export function moeLoraConfigToJson(c: MoeLoraConfig): Record<string, unknown> {
-  const list = (v: string | readonly string[] | null | undefined): unknown =>
-    v === undefined ? null : typeof v === 'string' || v === null ? v : [...v].sort();
   return sortedJson({
     ...baseFieldsJson(c),
-    exclude_modules: list(c.excludeModules),
-    layers_pattern: c.layersPattern ?? null,
-    layers_to_transform: c.layersToTransform ?? null,
+    ...targetFieldsJson(c),
     lora_alpha: c.loraAlpha,
     lora_dropout: c.loraDropout,
     modules_to_save: c.modulesToSave,
     num_experts: c.numExperts,
     r: c.r,
     router_aux_loss_coef: c.routerAuxLossCoef,
-    target_modules: list(c.targetModules),
     top_k: c.topK,
     use_rslora: c.useRslora,
   });

@@ -99,6 +99,7 @@ export class MoeLoraLinear extends TunerLayer {
     return this.moe_lora.keys();
   }
 
+  /** Adds a named mixture of LoRA experts with its router. */
   addAdapter(name: string, opts: MoeExperts['opts']): void {
     this.moe_lora.set(name, new MoeExperts(this.base_layer.inFeatures, this.base_layer.outFeatures, opts));
   }
@@ -116,6 +117,7 @@ export class MoeLoraLinear extends TunerLayer {
   /** Compute every expert on every token even with top-k routing (the reference path, for tests and benchmarks). */
   denseExperts = false;
 
+  /** The base output plus the router-weighted experts' outputs; records the load-balancing loss. */
   forward(x: Tensor): Tensor {
     let y = this.baseForward(x);
     for (const name of this.liveAdapters()) {

@@ -23,7 +23,10 @@ export interface PromptTuningConfig extends PromptLearningFields {
   promptTuningInitText: string | null;
   tokenizerNameOrPath: string | null;
   /** Tokenizer for TEXT init (else tokenizerNameOrPath is loaded); not saved. */
-  tokenizer?: { encode(text: string): number[] };
+  tokenizer?: {
+    /** Token ids of a text. */
+    encode(text: string): number[];
+  };
 }
 
 export interface PTuningConfig extends PromptLearningFields {

@@ -21,6 +21,7 @@ export class EncoderActivation extends Module {
     super();
   }
 
+  /** The activation applied elementwise. */
   forward(x: Tensor): Tensor {
     return this.kind === 'relu' ? F.relu(x) : F.tanh(x);
   }

@@ -14,6 +14,7 @@ import { convertFrozen, parseComputeDtype, type ComputeDtype } from '../src/nn/c
 import * as F from '../src/tensor/ops.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { AdamW } from '../src/train/optim.js';
+import { peakRssMb } from './peak-memory.js';
 
 interface Manifest {
   config: { d: number; h: number; L: number; T: number; B: number; V: number; r: number };
@@ -145,7 +146,7 @@ export function runLoraStep(
     median_step_s: med,
     tokens_per_s: (B * T) / med,
     gflops: man.flops.step / med / 1e9,
-    maxrss_mb: process.resourceUsage().maxRSS / 1024,
+    maxrss_mb: peakRssMb(),
     grad_norms_step0: gradNorms,
   };
 }

@@ -20,6 +20,7 @@ import { loraConfig } from '../src/peft/lora/config.js';
 import { getPeftModel } from '../src/peft/peft-model.js';
 import { noGrad } from '../src/tensor/tensor.js';
 import { AdamW } from '../src/train/optim.js';
+import { peakRssMb } from './peak-memory.js';
 
 export const QWEN25_05B = {
   architectures: ['Qwen2ForCausalLM'],
@@ -146,7 +147,7 @@ export function runQwenReal(dtype: ComputeDtype, steps: number): QwenRealResult 
     losses,
     decodeTokens,
     decodeTokensPerS: decodeTokens / decodeTime,
-    maxrssMb: process.resourceUsage().maxRSS / 1024,
+    maxrssMb: peakRssMb(),
   };
 }
 

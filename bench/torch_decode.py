@@ -10,6 +10,7 @@ decode tokens/s of ROUNDS runs and the greedy tokens (which must equal ours in f
 import json, math, os, resource, sys, time
 
 import numpy as np
+from peak_memory import peak_rss_mb
 import torch
 import torch.nn.functional as F
 
@@ -113,4 +114,4 @@ with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=mode =
         tokens = out
 print(json.dumps(dict(engine=f'pytorch-{torch.__version__}-{mode}', buildSeconds=build_s,
                       decodeTokensPerS=best, tokens=tokens, blas=blas_library(),
-                      maxrssMb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
+                      maxrssMb=peak_rss_mb())))

@@ -10,6 +10,7 @@ a ratio against Debian's reference BLAS (about 30x slower than OpenBLAS).
 import json, math, os, resource, sys, time
 
 import numpy as np
+from peak_memory import peak_rss_mb
 import torch
 import torch.nn.functional as F
 
@@ -83,5 +84,5 @@ for s in range(steps):
     losses.append(float(loss))
 med = float(np.median(times[1:] if len(times) > 1 else times))
 print(json.dumps(dict(engine=f'pytorch-{torch.__version__}-{mode}', size=size, losses=losses, median_step_s=med,
-                      tokens_per_s=B * T / med, maxrss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                      tokens_per_s=B * T / med, maxrss_mb=peak_rss_mb(),
                       blas=blas_library(), coretype=os.environ.get('OPENBLAS_CORETYPE'))))

@@ -9,6 +9,7 @@ bf16 runs under torch.autocast('cpu', dtype=torch.bfloat16). Prints one JSON lin
 import json, math, resource, sys, time
 
 import numpy as np
+from peak_memory import peak_rss_mb
 import torch
 import torch.nn.functional as F
 
@@ -125,4 +126,4 @@ with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=mode =
 med = float(np.median(times))
 print(json.dumps(dict(engine=f'pytorch-{torch.__version__}-{mode}', buildSeconds=build_s, stepSeconds=times,
                       trainTokensPerS=T / med, losses=losses, decodeTokens=16, decodeTokensPerS=16 / decode_s,
-                      maxrssMb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
+                      maxrssMb=peak_rss_mb())))

@@ -18,6 +18,7 @@ import { applyConfigFile, intAtLeast, oneOf, readConfigFile, requireOptions } fr
 import { computeDtypeFromFlags } from './generate.js';
 import {
   TASKS,
+  addColumnOptions,
   columnsFrom,
   resolveModelDir,
   scoreTask,
@@ -199,23 +200,7 @@ export function register(program: Command): void {
     )
     .option('--bf16', 'keep the weights as bfloat16')
     .option('--int8', 'keep the weight matrices as int8');
-  for (const c of [
-    'text',
-    'text-pair',
-    'label',
-    'prompt',
-    'completion',
-    'messages',
-    'instruction',
-    'input',
-    'output',
-    'tokens',
-    'tags',
-    'question',
-    'context',
-    'answers',
-  ])
-    cmd.option(`--${c}-column <name>`, `the field holding "${c}" in the data`);
+  addColumnOptions(cmd);
   cmd.action(async () => {
     const cli = cmd.opts<EvalFlags>();
     if (cli.bootstrap > MAX_BOOTSTRAP_SAMPLES)

@@ -4,6 +4,7 @@
  * become tensors, the loss and the metrics. Everything here calls the library (src/train, src/models,
  * src/peft, src/metrics); it only chooses which pieces a task uses.
  */
+import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { readModelConfig } from '../models/registry.js';
 import { cachedSnapshotDir, pullRepo, validateRepoId } from '../io/hub.js';
@@ -83,27 +84,35 @@ export async function resolveModelDir(model: string, log: (line: string) => void
   return r.snapshotDir;
 }
 
+/** The record fields `--<field>-column` flags can rename, with the ColumnMap key each fills. */
+const COLUMNS: ReadonlyArray<[keyof ColumnMap, string]> = [
+  ['text', 'text'],
+  ['textPair', 'text-pair'],
+  ['label', 'label'],
+  ['prompt', 'prompt'],
+  ['completion', 'completion'],
+  ['messages', 'messages'],
+  ['instruction', 'instruction'],
+  ['input', 'input'],
+  ['output', 'output'],
+  ['tokens', 'tokens'],
+  ['tags', 'tags'],
+  ['question', 'question'],
+  ['context', 'context'],
+  ['answers', 'answers'],
+];
+
+/** Adds a `--<field>-column <name>` option per renameable record field (train and eval). */
+export function addColumnOptions(cmd: Command): void {
+  for (const [, flag] of COLUMNS) cmd.option(`--${flag}-column <name>`, `the field holding "${flag}" in the data`);
+}
+
 /** Column mapping from `--text-column`-style flags (only those given). */
 export function columnsFrom(flags: Record<string, unknown>): ColumnMap {
   const map: ColumnMap = {};
-  const pairs: Array<[keyof ColumnMap, string]> = [
-    ['text', 'textColumn'],
-    ['textPair', 'textPairColumn'],
-    ['label', 'labelColumn'],
-    ['prompt', 'promptColumn'],
-    ['completion', 'completionColumn'],
-    ['messages', 'messagesColumn'],
-    ['instruction', 'instructionColumn'],
-    ['input', 'inputColumn'],
-    ['output', 'outputColumn'],
-    ['tokens', 'tokensColumn'],
-    ['tags', 'tagsColumn'],
-    ['question', 'questionColumn'],
-    ['context', 'contextColumn'],
-    ['answers', 'answersColumn'],
-  ];
-  for (const [canon, flag] of pairs) {
-    const v = flags[flag];
+  for (const [canon, flag] of COLUMNS) {
+    // commander's camelCase of --<flag>-column
+    const v = flags[`${flag.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())}Column`];
     if (typeof v === 'string') map[canon] = v;
   }
   return map;

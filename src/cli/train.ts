@@ -28,7 +28,16 @@ import {
   requireOptions,
 } from './config-file.js';
 import { METHODS, applyMethod, checkMethodFlags, type Method } from './methods.js';
-import { TASKS, columnsFrom, readData, resolveModelDir, scoreTask, setupTask, type Task } from './task-setup.js';
+import {
+  TASKS,
+  addColumnOptions,
+  columnsFrom,
+  readData,
+  resolveModelDir,
+  scoreTask,
+  setupTask,
+  type Task,
+} from './task-setup.js';
 
 /** The resolved flags of a run, as saved in train-config.json. */
 export interface TrainFlags {
@@ -85,22 +94,6 @@ export interface TrainFlags {
 }
 
 export const TRAIN_CONFIG_FILE = 'train-config.json';
-const COLUMN_FLAGS = [
-  'text',
-  'text-pair',
-  'label',
-  'prompt',
-  'completion',
-  'messages',
-  'instruction',
-  'input',
-  'output',
-  'tokens',
-  'tags',
-  'question',
-  'context',
-  'answers',
-];
 
 /** Adds every `train` flag to `cmd` (export-python reads the same config keys). */
 export function addTrainOptions(cmd: Command): Command {
@@ -214,7 +207,7 @@ export function addTrainOptions(cmd: Command): Command {
     )
     .option('--log-every <n>', 'plain progress lines every N steps', intAtLeast('--log-every', 1), 10)
     .addOption(new Option('--no-report', 'do not write report.html at the end'));
-  for (const c of COLUMN_FLAGS) cmd.option(`--${c}-column <name>`, `the field holding "${c}" in the data`);
+  addColumnOptions(cmd);
   return cmd;
 }
 

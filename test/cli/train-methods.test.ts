@@ -5,9 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { METHODS, PEFT_TYPE } from '../../src/cli/methods.js';
+import { columnsFrom } from '../../src/cli/task-setup.js';
 import { readRunLog } from '../../src/train/run-log.js';
 import { STORIES, tmp, tunekit, writeSftFolder } from './helpers.js';
 
@@ -44,4 +45,26 @@ test('tunekit train runs every --method and saves what that method produces', ()
   }
   assert.ok((trainable.freeze ?? 0) < (trainable.full ?? 0), 'freeze trains a subset of full');
   assert.ok((trainable.lora ?? 0) < (trainable.freeze ?? 0), 'LoRA trains fewer weights than freeze');
+});
+
+test('--<field>-column flags rename record fields (train reads the renamed data; kebab flags map to camel keys)', () => {
+  assert.deepEqual(columnsFrom({ textPairColumn: 'b', promptColumn: 'q', other: 'x' }), { textPair: 'b', prompt: 'q' });
+  const root = tmp('columns');
+  const file = join(root, 'renamed.jsonl');
+  writeFileSync(
+    file,
+    Array.from({ length: 8 }, (_, i) => JSON.stringify({ ask: `Pip had ${i} fish and`, say: ' he was happy.' })).join(
+      '\n',
+    ) + '\n',
+  );
+  const args = ['train', '--model', STORIES, '--data', file, '--task', 'sft', '--method', 'lora', '--max-steps', '1'];
+  const plain = tunekit([...args, '--out', join(root, 'a'), '--no-report', '--progress', 'none']);
+  assert.notEqual(plain.status, 0, 'unmapped fields are refused');
+  assert.match(plain.stderr, /renamed\.jsonl:1/);
+  const mapped = tunekit([
+    ...args, '--out', join(root, 'b'), '--prompt-column', 'ask', '--completion-column', 'say',
+    '--batch-size', '4', '--max-length', '32', '--no-report', '--progress', 'none',
+  ]); // prettier-ignore
+  assert.equal(mapped.status, 0, mapped.stderr);
+  assert.ok(existsSync(join(root, 'b', 'adapter', 'adapter_config.json')));
 });

@@ -7,10 +7,9 @@ hash of bench/qwen-real.ts's fillCounterHash, seed 1, in numpy), greedy decoding
 bf16 runs under torch.autocast('cpu', dtype=torch.bfloat16). Prints one JSON line with the best
 decode tokens/s of ROUNDS runs and the greedy tokens (which must equal ours in float32).
 """
-import json, math, os, resource, sys, time
+import json, math, sys, time
 
-import numpy as np
-from peak_memory import peak_rss_mb
+from bench_common import blas_library, peak_rss_mb, weight
 import torch
 import torch.nn.functional as F
 
@@ -20,28 +19,6 @@ rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
 torch.set_num_threads(1)  # plus OpenBLAS threads (OPENBLAS_NUM_THREADS)
 V, d, L, H, NPOS = 50257, 768, 12, 12, 1024
 Dh = d // H
-SEED, BOUND = 1, 0.02 * math.sqrt(3)
-
-
-def fnv1a(s):
-    h = 0x811c9dc5
-    for ch in s.encode():
-        h = ((h ^ ch) * 0x01000193) & 0xffffffff
-    return h
-
-
-def weight(name, shape):
-    n = int(np.prod(shape))
-    base = np.uint32((fnv1a(name) + SEED) & 0xffffffff)
-    out = np.empty(n, dtype=np.float32)
-    with np.errstate(over='ignore'):
-        for s in range(0, n, 1 << 24):
-            x = np.arange(s, min(n, s + (1 << 24)), dtype=np.uint32) * np.uint32(0x9e3779b1) + base
-            x ^= x >> np.uint32(16); x *= np.uint32(0x85ebca6b)
-            x ^= x >> np.uint32(13); x *= np.uint32(0xc2b2ae35)
-            x ^= x >> np.uint32(16)
-            out[s:s + len(x)] = (((x >> np.uint32(8)).astype(np.float64) / 16777216 * 2 - 1) * BOUND).astype(np.float32)
-    return torch.from_numpy(out.reshape(shape))
 
 
 t0 = time.perf_counter()
@@ -84,17 +61,6 @@ def forward(ids, cache):
         x = x + F.linear(o, w['proj'], zeros)
         x = x + F.linear(F.gelu(F.linear(ln(x), w['fc'], b4), approximate='tanh'), w['fc_proj'], zeros)
     return ln(x[-1:]) @ wte.t()
-
-
-def blas_library():
-    torch.ones(64, 64) @ torch.ones(64, 64)
-    libs = set()
-    with open('/proc/self/maps') as f:
-        for line in f:
-            path = line.split()[-1]
-            if 'blas' in os.path.basename(path).lower():
-                libs.add(os.path.realpath(path))
-    return sorted(libs)
 
 
 prompt = torch.tensor([3 + ((i * 7919 + 11) % (V - 3)) for i in range(32)])

@@ -7,10 +7,10 @@ Prints one JSON line: losses, median step time, tokens/s, peak memory, and `blas
 library providing BLAS, read from /proc/self/maps after a matrix product), so the caller can refuse
 a ratio against Debian's reference BLAS (about 30x slower than OpenBLAS).
 """
-import json, math, os, resource, sys, time
+import json, math, os, sys, time
 
 import numpy as np
-from peak_memory import peak_rss_mb
+from bench_common import blas_library, peak_rss_mb
 import torch
 import torch.nn.functional as F
 
@@ -37,17 +37,6 @@ tok = P.pop('tokens').long()[:B]
 x_in, y = tok[:, :T], tok[:, 1:]
 LP = {k: P[k].clone().requires_grad_(True) for k in P if 'lora' in k}
 mask = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
-
-
-def blas_library():
-    torch.ones(64, 64) @ torch.ones(64, 64)
-    libs = set()
-    with open('/proc/self/maps') as f:
-        for line in f:
-            path = line.split()[-1]
-            if 'blas' in os.path.basename(path).lower():
-                libs.add(os.path.realpath(path))
-    return sorted(libs)
 
 
 def forward():

@@ -6,10 +6,10 @@ same 512 tokens, then greedy decoding of 16 tokens with a KV cache after a 32-to
 
 bf16 runs under torch.autocast('cpu', dtype=torch.bfloat16). Prints one JSON line.
 """
-import json, math, resource, sys, time
+import json, math, sys, time
 
 import numpy as np
-from peak_memory import peak_rss_mb
+from bench_common import peak_rss_mb, weight
 import torch
 import torch.nn.functional as F
 
@@ -18,28 +18,7 @@ steps = int(sys.argv[2]) if len(sys.argv) > 2 else 1
 torch.set_num_threads(1)  # plus OpenBLAS threads (OPENBLAS_NUM_THREADS)
 V, d, I, L, H, KV = 151936, 896, 4864, 24, 14, 2
 Dh = d // H
-EPS, THETA, SEED, BOUND = 1e-6, 1e6, 1, 0.02 * math.sqrt(3)
-
-
-def fnv1a(s):
-    h = 0x811c9dc5
-    for ch in s.encode():
-        h = ((h ^ ch) * 0x01000193) & 0xffffffff
-    return h
-
-
-def weight(name, shape):
-    n = int(np.prod(shape))
-    base = np.uint32((fnv1a(name) + SEED) & 0xffffffff)
-    out = np.empty(n, dtype=np.float32)
-    with np.errstate(over='ignore'):
-        for s in range(0, n, 1 << 24):
-            x = np.arange(s, min(n, s + (1 << 24)), dtype=np.uint32) * np.uint32(0x9e3779b1) + base
-            x ^= x >> np.uint32(16); x *= np.uint32(0x85ebca6b)
-            x ^= x >> np.uint32(13); x *= np.uint32(0xc2b2ae35)
-            x ^= x >> np.uint32(16)
-            out[s:s + len(x)] = (((x >> np.uint32(8)).astype(np.float64) / 16777216 * 2 - 1) * BOUND).astype(np.float32)
-    return torch.from_numpy(out.reshape(shape))
+EPS, THETA = 1e-6, 1e6
 
 
 t0 = time.perf_counter()

@@ -10,12 +10,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
 import { DEMO_RUNS, HUB_COMMANDS, runDemo } from '../../src/cli/demo.js';
 import { readRunLog, type RunRecord } from '../../src/train/run-log.js';
-
-const CHROMIUM = '/usr/bin/chromium';
+import { CHROMIUM, launchChromium, openReport } from '../helpers/chromium.js';
 
 test('demo --quick: three runs, metrics before/after with CIs, forgetting, repetition controls, report drawn in Chromium', async () => {
   const out = mkdtempSync(join(tmpdir(), 'tunekit-demo-test-'));
@@ -111,35 +108,13 @@ test('demo --quick: three runs, metrics before/after with CIs, forgetting, repet
       if (process.env.CI) assert.fail(`${CHROMIUM} is absent`);
       return;
     }
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-    });
+    const browser = await launchChromium();
     try {
-      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-      const external: string[] = [];
-      await page.route('**/*', (route) => {
-        const url = route.request().url();
-        if (url.startsWith('file:') || url.startsWith('data:')) return route.continue();
-        external.push(url);
-        return route.abort();
+      const { page, status, drawn, external, pageErrors } = await openReport(browser, r.report, {
+        width: 1400,
+        height: 900,
       });
-      const pageErrors: string[] = [];
-      page.on('pageerror', (e) => pageErrors.push(e.message));
-      await page.goto(pathToFileURL(r.report).href);
-      await page.waitForFunction(() => document.body.dataset.charts !== undefined, undefined, { timeout: 20_000 });
-      assert.equal(await page.evaluate(() => document.body.dataset.charts), 'rendered');
-      const drawn = await page.evaluate(() =>
-        [...document.querySelectorAll<HTMLElement>('div.chart')].map((d) => ({
-          id: d.dataset.chart ?? '',
-          kind: d.dataset.kind,
-          svgs: d.querySelectorAll('svg').length,
-          marks: d.querySelectorAll(
-            d.dataset.kind === 'bar' ? 'g.mark-rect.role-mark path' : 'g.mark-symbol.role-mark path',
-          ).length,
-          lines: d.querySelectorAll('g.mark-line.role-mark path').length,
-        })),
-      );
+      assert.equal(status, 'rendered');
       assert.deepEqual(drawn.map((c) => c.id).sort(), Object.keys(expected).sort(), 'every chart is on the page');
       assert.equal(drawn.length, r.charts);
       for (const c of drawn) {

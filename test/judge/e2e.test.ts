@@ -18,10 +18,10 @@ import { tmpdir } from 'node:os';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM, launchChromium } from '../helpers/chromium.js';
 import { repoRoot } from '../helpers/shared.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const CLI = join(repoRoot, 'dist/src/cli/main.js');
 const skip = existsSync(CHROMIUM) ? false : process.env.CI ? false : `${CHROMIUM} is absent (apt-get install chromium)`;
 
@@ -248,20 +248,7 @@ test(
         'a rater token is not an admin token',
       );
 
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        // playwright-core gives each launch a new, empty --user-data-dir of its own.
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-        ],
-      });
+      browser = await launchChromium();
       const answers: Answer[] = [];
 
       // --- ann: keyboard only; the injected prompt is text; SIGKILL after two acknowledged items ---

@@ -8,15 +8,13 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
 import { train } from '../../src/train/trainer.js';
 import { causalLmLossFn, collateCausalLm, type CausalLmBatch, type LmExample } from '../../src/train/collate.js';
 import { RunLog } from '../../src/train/run-log.js';
 import { buildCharts, readRun, writeReport } from '../../src/report/index.js';
 import { tinyExamples, tinyLlama } from '../train/helpers.js';
+import { CHROMIUM, launchChromium, openReport } from '../helpers/chromium.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const INJECTED = '<script>window.pwned = 1</script>';
 
 /** A real run: 6 steps, evaluation every 3 (with a metric and samples), then forgetting and a test eval with CIs appended. */
@@ -144,50 +142,16 @@ test('report: a real run.jsonl -> charts with every point, escaped text, SVG fil
       if (process.env.CI) assert.fail(`${CHROMIUM} is absent`);
       return;
     }
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    const browser = await launchChromium();
     try {
       for (const report of [one, both]) {
-        const page = await (await browser.newContext()).newPage();
-        const external: string[] = [];
-        await page.route('**/*', (route) => {
-          const url = route.request().url();
-          if (url.startsWith('file:') || url.startsWith('data:')) return route.continue();
-          external.push(url);
-          return route.abort();
-        });
-        const pageErrors: string[] = [];
-        page.on('pageerror', (e) => pageErrors.push(e.message));
-        await page.goto(pathToFileURL(report.html).href);
-        await page.waitForFunction(() => document.body.dataset.charts !== undefined, undefined, { timeout: 20_000 });
-        assert.equal(await page.evaluate(() => document.body.dataset.charts), 'rendered');
-        const drawn = await page.evaluate(() =>
-          [...document.querySelectorAll<HTMLElement>('div.chart')].map((d) => ({
-            id: d.dataset.chart,
-            expected: Number(d.dataset.points),
-            kind: d.dataset.kind,
-            svg: d.querySelectorAll('svg').length,
-            marks: d.querySelectorAll(
-              d.dataset.kind === 'bar' ? 'g.mark-rect.role-mark path' : 'g.mark-symbol.role-mark path',
-            ).length,
-            lines: d.querySelectorAll('g.mark-line.role-mark path').length,
-          })),
-        );
+        const { page, status, drawn, external, pageErrors } = await openReport(browser, report.html);
+        assert.equal(status, 'rendered');
         assert.equal(drawn.length, report.charts.length);
         for (const c of drawn) {
-          assert.equal(c.svg, 1, `${c.id}: one SVG`);
-          assert.ok(c.expected > 0);
-          assert.equal(c.marks, c.expected, `${c.id}: ${c.marks} marks drawn for ${c.expected} points`);
+          assert.equal(c.svgs, 1, `${c.id}: one SVG`);
+          assert.ok(c.points > 0);
+          assert.equal(c.marks, c.points, `${c.id}: ${c.marks} marks drawn for ${c.points} points`);
           if (c.kind === 'line') assert.ok(c.lines >= 1, `${c.id}: a line`);
         }
         assert.equal(

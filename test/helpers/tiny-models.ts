@@ -46,6 +46,18 @@ export const TINY_GPT2 = {
   n_positions: 32,
 };
 
+/** A 2-layer BERT body: vocab 60, hidden 16, 4 heads, 24 positions (spread it under a head's `architectures`). */
+export const TINY_BERT = {
+  model_type: 'bert',
+  vocab_size: 60,
+  hidden_size: 16,
+  num_attention_heads: 4,
+  num_hidden_layers: 2,
+  intermediate_size: 32,
+  max_position_embeddings: 24,
+  type_vocab_size: 2,
+};
+
 /** A Llama-family config.json object parsed (any of llama, mistral, qwen2, qwen3). */
 export function llamaConfig(json: Record<string, unknown>): DecoderConfig {
   return parseFamilyConfig(json, 'config.json', DECODER_ARCHITECTURES, parseDecoderConfig, 'Llama-family', {

@@ -25,18 +25,11 @@ import { Rng } from '../../src/tensor/random.js';
 import { noGrad } from '../../src/tensor/tensor.js';
 import { assertClose } from '../helpers/close.js';
 import { arr, layerNormRef, type Vec } from '../helpers/reference.js';
-import { bertConfig } from '../helpers/tiny-models.js';
+import { bertConfig, TINY_BERT } from '../helpers/tiny-models.js';
 
 const CONFIG_JSON = {
   architectures: ['BertForSequenceClassification'],
-  model_type: 'bert',
-  vocab_size: 60,
-  hidden_size: 16,
-  num_attention_heads: 4,
-  num_hidden_layers: 2,
-  intermediate_size: 32,
-  max_position_embeddings: 24,
-  type_vocab_size: 2,
+  ...TINY_BERT,
   id2label: { 0: 'neg', 1: 'neu', 2: 'pos' },
   label2id: { neg: 0, neu: 1, pos: 2 },
 };

@@ -20,7 +20,7 @@ import { Rng } from '../../src/tensor/random.js';
 import { noGrad } from '../../src/tensor/tensor.js';
 import { maxDiff, productBA } from '../helpers/peft-folder.js';
 import { assertClose } from '../helpers/close.js';
-import { bertConfig, tinyLlama as tiny } from '../helpers/tiny-models.js';
+import { bertConfig, tinyLlama as tiny, TINY_BERT } from '../helpers/tiny-models.js';
 
 function tinyLlama(seed = 10): LlamaForCausalLM {
   return tiny({ tie_word_embeddings: true }, seed).freeze().eval();
@@ -205,14 +205,8 @@ test('bias "all" and "lora_only": the chosen biases train and are saved; "none" 
 test("modules_to_save: a BERT classifier trains as a copy, is saved under PEFT's keys and restored", () => {
   const json = {
     architectures: ['BertForSequenceClassification'],
-    model_type: 'bert',
-    vocab_size: 60,
-    hidden_size: 16,
-    num_attention_heads: 4,
+    ...TINY_BERT,
     num_hidden_layers: 1,
-    intermediate_size: 32,
-    max_position_embeddings: 24,
-    type_vocab_size: 2,
     id2label: { 0: 'a', 1: 'b' },
     label2id: { a: 0, b: 1 },
   };

@@ -14,7 +14,7 @@ import { Rng } from '../../src/tensor/random.js';
 import { gradcheck } from '../helpers/gradcheck.js';
 import { checkMethod } from '../helpers/peft-check.js';
 import { skipWithoutShared } from '../helpers/shared.js';
-import { bertConfig, tinyGpt2 } from '../helpers/tiny-models.js';
+import { bertConfig, tinyGpt2, TINY_BERT } from '../helpers/tiny-models.js';
 
 test('bottleneck layer: identity at init, gradients match finite differences', () => {
   const base = new Linear(8, 8, { rng: new Rng(1) }).freeze();
@@ -33,14 +33,7 @@ test('bottleneck layer: identity at init, gradients match finite differences', (
 test('Houlsby and Pfeiffer placements on BERT and GPT-2 (adapter_down.0 / adapter_up inside, as AdapterHub names them)', () => {
   const bjson = {
     architectures: ['BertForSequenceClassification'],
-    model_type: 'bert',
-    vocab_size: 60,
-    hidden_size: 16,
-    num_attention_heads: 4,
-    num_hidden_layers: 2,
-    intermediate_size: 32,
-    max_position_embeddings: 24,
-    type_vocab_size: 2,
+    ...TINY_BERT,
   };
   const bert = new BertForSequenceClassification(bertConfig(bjson), {
     seed: 1,

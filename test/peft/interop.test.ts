@@ -23,7 +23,7 @@ import {
   toStored,
   writePeftFolder,
 } from '../helpers/peft-folder.js';
-import { bertConfig, gpt2Config } from '../helpers/tiny-models.js';
+import { bertConfig, gpt2Config, TINY_BERT } from '../helpers/tiny-models.js';
 
 const STORIES = 'stories260K-hf';
 
@@ -214,14 +214,7 @@ test('GPT-2 Conv1D LoRA folder from PEFT (fan_in_fan_out, A/B in Linear orientat
 test('BERT sequence-classification LoRA folder with a modules_to_save classifier: the trained head is restored', () => {
   const json = {
     architectures: ['BertForSequenceClassification'],
-    model_type: 'bert',
-    vocab_size: 60,
-    hidden_size: 16,
-    num_attention_heads: 4,
-    num_hidden_layers: 2,
-    intermediate_size: 32,
-    max_position_embeddings: 24,
-    type_vocab_size: 2,
+    ...TINY_BERT,
     id2label: { 0: 'neg', 1: 'neu', 2: 'pos' },
     label2id: { neg: 0, neu: 1, pos: 2 },
   };

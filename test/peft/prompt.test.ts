@@ -23,7 +23,7 @@ import { gradcheck } from '../helpers/gradcheck.js';
 import { maxDiff, randomValues, writePeftFolder } from '../helpers/peft-folder.js';
 import { assetPath, skipWithoutShared } from '../helpers/shared.js';
 import { checkMethod } from '../helpers/peft-check.js';
-import { bertConfig } from '../helpers/tiny-models.js';
+import { bertConfig, TINY_BERT } from '../helpers/tiny-models.js';
 
 const STORIES = 'stories260K-hf';
 const skip = skipWithoutShared(STORIES);
@@ -186,14 +186,7 @@ test(
 test('BERT sequence classification with prompt tuning pools the real [CLS] (virtual tokens after it)', () => {
   const json = {
     architectures: ['BertForSequenceClassification'],
-    model_type: 'bert',
-    vocab_size: 60,
-    hidden_size: 16,
-    num_attention_heads: 4,
-    num_hidden_layers: 2,
-    intermediate_size: 32,
-    max_position_embeddings: 24,
-    type_vocab_size: 2,
+    ...TINY_BERT,
     id2label: { 0: 'a', 1: 'b' },
     label2id: { a: 0, b: 1 },
   };

@@ -27,7 +27,7 @@ import {
   readConfigFile,
   requireOptions,
 } from './config-file.js';
-import { METHODS, applyMethod, checkMethodFlags, type Method } from './methods.js';
+import { METHODS, applyMethod, checkMethodFlags, type MethodFlags } from './methods.js';
 import {
   TASKS,
   addColumnOptions,
@@ -39,14 +39,13 @@ import {
   type Task,
 } from './task-setup.js';
 
-/** The resolved flags of a run, as saved in train-config.json. */
-export interface TrainFlags {
+/** The resolved flags of a run, as saved in train-config.json (the method's own in {@link MethodFlags}). */
+export interface TrainFlags extends MethodFlags {
   config?: string;
   model: string;
   data: string;
   validData?: string;
   task: Task;
-  method: Method;
   out: string;
   epochs: number;
   maxSteps?: number;
@@ -58,7 +57,6 @@ export interface TrainFlags {
   warmupRatio?: number;
   weightDecay: number;
   maxGradNorm: number;
-  seed: number;
   evalSteps: number;
   evalMetric?: string;
   greaterIsBetter?: boolean;
@@ -66,15 +64,6 @@ export interface TrainFlags {
   saveSteps: number;
   saveTotalLimit: number;
   maxLength: number;
-  rank?: number;
-  alpha?: number;
-  dropout?: number;
-  targetModules?: string[];
-  numVirtualTokens?: number;
-  reductionFactor?: number;
-  experts?: number;
-  topK?: number;
-  trainableLayers?: number;
   replayData?: string;
   replayRatio: number;
   l2sp: number;

@@ -122,7 +122,15 @@ export {
   type TokenClassifierModel,
   type TaggedSentence,
 } from './token-classification.js';
-export { collateQa, qaLoss, qaLogits, evaluateQa, type QaBatch, type QaModel } from './question-answering.js';
+export {
+  collateQa,
+  qaLoss,
+  qaLogits,
+  evaluateQa,
+  type QaBatch,
+  type QaEvalOptions,
+  type QaModel,
+} from './question-answering.js';
 /**
  * Task helpers (pure): token classification (encode words with tags, align labels with sub-word
  * tokens, predictions back to word tags) and extractive QA (sliding-window features, n-best answer

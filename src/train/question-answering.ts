@@ -143,6 +143,14 @@ export function qaLogits(
   return { startLogits, endLogits };
 }
 
+/** How {@link evaluateQa} batches the features, scores the answers (SQuAD v1.1 or CMRC 2018 rules) and picks spans. */
+export interface QaEvalOptions {
+  padTokenId: number;
+  batchSize?: number;
+  variant?: 'squad-v1.1' | 'cmrc2018';
+  postprocess?: QaPostprocessOptions;
+}
+
 /**
  * Answers and SQuAD metrics (exact_match, f1 in percent) of the examples, from the model's logits
  * over their features. The model is put in eval mode for the call and restored after.
@@ -152,12 +160,7 @@ export function evaluateQa(
   model: QaModel,
   examples: readonly QaExample[],
   features: readonly QaFeature[],
-  opts: {
-    padTokenId: number;
-    batchSize?: number;
-    variant?: 'squad-v1.1' | 'cmrc2018';
-    postprocess?: QaPostprocessOptions;
-  },
+  opts: QaEvalOptions,
 ): { exact_match: number; f1: number; predictions: QaPrediction[] } {
   for (const [i, f] of features.entries()) {
     if (!Number.isInteger(f.exampleIndex) || f.exampleIndex < 0 || f.exampleIndex >= examples.length)

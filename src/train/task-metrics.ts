@@ -6,8 +6,8 @@
  * computeMetric, evaluateQa).
  */
 import { computeMetrics, type MetricInputs, type MetricOptions } from '../metrics/registry.js';
-import { evaluateQa, type QaModel } from './question-answering.js';
-import type { QaExample, QaFeature, QaPostprocessOptions } from './tasks/extractive-qa.js';
+import { evaluateQa, type QaEvalOptions, type QaModel } from './question-answering.js';
+import type { QaExample, QaFeature } from './tasks/extractive-qa.js';
 import type { EvalMetrics } from './trainer.js';
 
 /** A registry metric to log: its name, options and the name it is logged under (default its name). */
@@ -44,12 +44,7 @@ export function qaEvalMetrics(
   model: QaModel,
   examples: readonly QaExample[],
   features: readonly QaFeature[],
-  opts: {
-    padTokenId: number;
-    batchSize?: number;
-    variant?: 'squad-v1.1' | 'cmrc2018';
-    postprocess?: QaPostprocessOptions;
-  },
+  opts: QaEvalOptions,
 ): EvalMetrics {
   const r = evaluateQa(model, examples, features, opts);
   const byId = new Map(r.predictions.map((p) => [p.id, p.predictionText]));

@@ -112,6 +112,8 @@ describe('bf16 compute (WType.BF16Dot)', { skip }, () => {
     { M: 130, N: 200, K: 1601, ta: false, tb: true, beta: 0.25 },
     { M: 20, N: 2100, K: 40, ta: false, tb: false },
     { M: 120, N: 300, K: 900, ta: false, tb: false },
+    // a long odd k and a small C, the class of a vocabulary-sized head's input gradient (dZ·E)
+    { M: 45, N: 50, K: 5001, ta: false, tb: false },
     // small M / N (decode, LoRA ranks): always the float32 path with the weight widened
     { M: 1, N: 300, K: 129, ta: false, tb: true },
     { M: 5, N: 70, K: 33, ta: false, tb: false },

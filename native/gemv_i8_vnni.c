@@ -21,7 +21,8 @@
 #include "i8dot.h"
 
 #define KN_COLS 128 /* column granularity of the thread split for a stored [K, N] weight */
-#define NK_ROWS 4  /* weight rows (columns of C) per block of a stored [N, K] weight */
+#define NK_ROWS 4  /* weight rows (columns of C) per pass of a stored [N, K] weight */
+#define NK_UNIT 128 /* rows per item of the thread split */
 
 static inline void store_out(float *c, const float *y, int64_t n, float beta) {
   for (int64_t j = 0; j < n; j++) c[j] = beta == 0.0f ? y[j] : y[j] + beta * c[j];
@@ -171,4 +172,4 @@ static void nk(const tk_gemm_args *g, const int8_t *w, const float *scale, const
   }
 }
 
-int tk_gemv_i8dot_vnni(const tk_gemm_args *g) { return tk_i8dot_run(g, kn, KN_COLS, nk, NK_ROWS); }
+int tk_gemv_i8dot_vnni(const tk_gemm_args *g) { return tk_i8dot_run(g, kn, KN_COLS, nk, NK_UNIT); }

@@ -107,15 +107,17 @@ typedef struct {
   int64_t unit;
 } tk_i8dot_ctx;
 
-static void tk_i8dot_task(void *p, int tid, int nt) {
+/* Items [i0, i1) of `unit` columns each. */
+static void tk_i8dot_task(void *p, int64_t i0, int64_t i1) {
   const tk_i8dot_ctx *c = p;
-  const int64_t N = c->g->N, units = (N + c->unit - 1) / c->unit;
-  const int64_t j0 = units * tid / nt * c->unit, j1e = units * (tid + 1) / nt * c->unit;
+  const int64_t N = c->g->N, j0 = i0 * c->unit, j1e = i1 * c->unit;
   const int64_t j1 = j1e < N ? j1e : N;
   if (j0 < j1) c->fn(c->g, c->w, c->scale, c->a, c->C, j0, j1);
 }
 
-/* The whole TK_I8DOT product with the given column kernels. Returns 0, 1 (declined: a non-finite
+/* The whole TK_I8DOT product with the given column kernels, whose column blocks are handed out
+ * to the threads one at a time (a thread slowed down by another process on its core takes fewer,
+ * instead of the whole product waiting for its static half). Returns 0, 1 (declined: a non-finite
  * activation; nothing was written) or -1 (out of memory). */
 static inline int tk_i8dot_run(const tk_gemm_args *g, tk_i8dot_block_fn kn, int64_t kn_unit, tk_i8dot_block_fn nk,
                                int64_t nk_unit) {
@@ -127,11 +129,10 @@ static inline int tk_i8dot_run(const tk_gemm_args *g, tk_i8dot_block_fn kn, int6
     if (tk_i8dot_quantize(g, b, scale, &a)) return -1;
     tk_i8dot_ctx ctx = {.g = g, .w = (const int8_t *)g->B + b * g->stride_b, .scale = scale, .a = &a,
                         .C = g->C + b * g->stride_c, .fn = g->trans_b ? nk : kn, .unit = g->trans_b ? nk_unit : kn_unit};
-    const int64_t units = (g->N + ctx.unit - 1) / ctx.unit;
+    const int64_t items = (g->N + ctx.unit - 1) / ctx.unit;
     const double work = (double)g->M * (double)g->N * (double)g->K;
-    int nt = work < (double)(1 << 18) ? 1 : tk_threads();
-    if (nt > units) nt = units > 1 ? (int)units : 1;
-    tk_parallel(nt, tk_i8dot_task, &ctx);
+    if (work < (double)(1 << 18) || items < 2 || tk_threads() < 2) tk_i8dot_task(&ctx, 0, items);
+    else tk_parallel_dynamic(items, tk_threads(), tk_i8dot_task, &ctx);
   }
   return 0;
 }

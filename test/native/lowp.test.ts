@@ -114,6 +114,8 @@ describe('bf16 compute (WType.BF16Dot)', { skip }, () => {
     { M: 120, N: 300, K: 900, ta: false, tb: false },
     // a long odd k and a small C, the class of a vocabulary-sized head's input gradient (dZ·E)
     { M: 45, N: 50, K: 5001, ta: false, tb: false },
+    // a wide N split in column blocks handed out dynamically (the head's X·Eᵀ), with a tail block
+    { M: 20, N: 8300, K: 40, ta: false, tb: true, beta: 0.5 },
     // small M / N (decode, LoRA ranks): always the float32 path with the weight widened
     { M: 1, N: 300, K: 129, ta: false, tb: true },
     { M: 5, N: 70, K: 33, ta: false, tb: false },

@@ -103,21 +103,24 @@ function buildLoraStep(weightsDir: string, size: string, computeDtype: ComputeDt
   const lnfg = load('lnf_g');
   const lnfb = load('lnf_b');
   const lora = layers.flatMap((l) => [l.qA, l.qB, l.vA, l.vB]);
-  const heads = (t: Tensor): Tensor => F.splitHeads(t, [h], d / h)[0]!;
+  // LoRA on q and v of the fused c_attn as one rank-2r update of its [B, T, 3d] output: a @ [qA | vA]
+  // times the block [[qB, 0, 0], [0, 0, vB]]. The same function and gradients as PyTorch's script,
+  // which adds the two updates to q and v after splitting (the zero blocks add exact zeros), and the
+  // projection then goes to attention whole (packedAttention): no head is copied either way.
+  const zr = F.zeros([r, d]);
 
   const loss = (): Tensor => {
     let x = F.add(F.embedding(wte, inputIds, [B, T]), wpe);
     for (const l of layers) {
       const a = F.layerNorm(x, l.ln1g, l.ln1b, tr.ln_eps);
-      const [q0, k, v0] = F.splitHeads(F.linear(a, l.attnW, l.attnB, { weightInOut: true }), [h, h, h], d / h) as [
-        Tensor,
-        Tensor,
-        Tensor,
-      ];
-      const q = F.add(q0, heads(F.matmul(F.matmul(a, l.qA), l.qB, { alpha: scale })));
-      const v = F.add(v0, heads(F.matmul(F.matmul(a, l.vA), l.vB, { alpha: scale })));
-      const o = F.scaledDotProductAttention(q, k, v, { causal: true });
-      x = F.add(x, F.linear(F.mergeHeads(o), l.projW, l.projB, { weightInOut: true }));
+      const loraA = F.concat([l.qA, l.vA], 1);
+      const loraB = F.concat([F.concat([l.qB, zr, zr], 1), F.concat([zr, zr, l.vB], 1)], 0);
+      const qkv = F.add(
+        F.linear(a, l.attnW, l.attnB, { weightInOut: true }),
+        F.matmul(F.matmul(a, loraA), loraB, { alpha: scale }),
+      );
+      const o = F.packedAttention(qkv, h, { causal: true });
+      x = F.add(x, F.linear(o, l.projW, l.projB, { weightInOut: true }));
       const m = F.gelu(
         F.linear(F.layerNorm(x, l.ln2g, l.ln2b, tr.ln_eps), l.fcW, l.fcB, { weightInOut: true }),
         'tanh',

@@ -448,22 +448,47 @@ static bool attention_args(call *c, bool backward, tk_attn_args *a) {
     snprintf(detail, sizeof detail, "H = %lld is not a multiple of Hkv = %lld", (long long)H, (long long)Hkv);
     return fail(c, true, "%s%s", "", detail);
   }
-  const double nq = (double)B * H * T * D;
-  const double nk = B * Hkv == 0 ? 0.0 : (double)(B * Hkv - 1) * (double)kv_stride + (double)S * D;
-  TRYB(check_len(c, "q", ql, nq) && check_len(c, "k", kl, nk) && check_len(c, "v", vl, nk) &&
-      check_len(c, "out", ol, nq) && check_len(c, "lse", ll, (double)B * H * T));
+  /* Optional: the row layout (16 numbers, src/native/kernels.ts AttentionLayout); default packed. */
+  int64_t lay[16] = {0, H * T * D, T * D, D, 0, Hkv * kv_stride, kv_stride, D,
+                     0, Hkv * kv_stride, kv_stride, D, 0, H * T * D, T * D, D};
+  if (c->argc > 16 + s && !is_nullish(c, 16 + s)) {
+    void *ld;
+    size_t ll2;
+    TRYB(arg_array(c, 16 + s, "layout", napi_float64_array, false, &ld, &ll2));
+    if (ll2 != 16) return fail(c, true, "argument '%s' must hold 16 numbers%s", "layout", "");
+    if (c->argc > 15 + s && !is_nullish(c, 15 + s) && kv_stride != S * D)
+      return fail(c, true, "argument '%s' cannot be combined with kvStride%s", "layout", "");
+    const double *l = ld;
+    for (int i = 0; i < 16; i++) {
+      if (!(l[i] == floor(l[i])) || l[i] < 0 || l[i] > MAX_SAFE)
+        return fail(c, true, "argument '%s' must hold integers >= 0%s", "layout", "");
+      lay[i] = (int64_t)l[i];
+    }
+  }
+  /* Elements an operand spans: its last row (b, h, t all at their maximum) ends there. */
+#define SPAN(i, nh, nt) \
+  (B == 0 || (nh) == 0 || (nt) == 0 ? 0.0 \
+   : (double)lay[i] + (double)(B - 1) * lay[(i) + 1] + (double)((nh) - 1) * lay[(i) + 2] + \
+         (double)((nt) - 1) * lay[(i) + 3] + (double)D)
+  const double nq = SPAN(0, H, T), nk = SPAN(4, Hkv, S), nv = SPAN(8, Hkv, S), no = SPAN(12, H, T);
+#undef SPAN
+  TRYB(check_len(c, "q", ql, nq) && check_len(c, "k", kl, nk) && check_len(c, "v", vl, nv) &&
+      check_len(c, "out", ol, no) && check_len(c, "lse", ll, (double)B * H * T));
   TRYB(!mask || check_len(c, "keyMask", ml, (double)B * S));
   if (backward)
-    TRYB(check_len(c, "dout", gl, nq) && (!dq || check_len(c, "dq", dql, nq)) && (!dk || check_len(c, "dk", dkl, nk)) &&
-        (!dv || check_len(c, "dv", dvl, nk)));
+    TRYB(check_len(c, "dout", gl, no) && (!dq || check_len(c, "dq", dql, nq)) && (!dk || check_len(c, "dk", dkl, nk)) &&
+        (!dv || check_len(c, "dv", dvl, nv)));
   *a = (tk_attn_args){.q = q, .k = k, .v = v, .out = out, .lse = lse, .dout = dout, .dq = dq, .dk = dk, .dv = dv,
                       .key_mask = mask, .B = B, .H = H, .Hkv = Hkv, .T = T, .S = S, .D = D, .window = window,
-                      .kv_stride = kv_stride, .scale = (float)scale,
+                      .kv_stride = kv_stride, .q_off = lay[0], .q_b = lay[1], .q_h = lay[2], .q_t = lay[3],
+                      .k_off = lay[4], .k_b = lay[5], .k_h = lay[6], .k_t = lay[7], .v_off = lay[8], .v_b = lay[9],
+                      .v_h = lay[10], .v_t = lay[11], .o_off = lay[12], .o_b = lay[13], .o_h = lay[14], .o_t = lay[15],
+                      .scale = (float)scale,
                       .causal = causal};
   return true;
 }
 
-/* attention(q, k, v, out, lse, B, H, Hkv, T, S, D, scale, causal, keyMask[, window, kvStride]) */
+/* attention(q, k, v, out, lse, B, H, Hkv, T, S, D, scale, causal, keyMask[, window, kvStride, layout]) */
 static napi_value js_attention(napi_env env, napi_callback_info info) {
   call c;
   tk_attn_args a;
@@ -472,7 +497,8 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-/* attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, keyMask[, window, kvStride]) */
+/* attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, keyMask[, window, kvStride,
+ * layout]) */
 static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
   call c;
   tk_attn_args a;

@@ -63,9 +63,11 @@ export {
   crossEntropy,
   linearCrossEntropy,
   scaledDotProductAttention,
+  packedAttention,
   rope,
   type CrossEntropyOptions,
   type AttentionOptions,
+  type PackedAttentionOptions,
 } from './ops.js';
 export { Rng } from './random.js';
 export {

@@ -1436,6 +1436,71 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   });
 }
 
+/** Options of {@link packedAttention}. */
+export interface PackedAttentionOptions {
+  /** Key/value heads (grouped-query attention); default: as many as the query heads. */
+  kvHeads?: number;
+  /** Causal masking (decoder). Default true. */
+  causal?: boolean;
+  /** [B, T] with 0 for padding keys. */
+  keyMask?: Uint8Array | null;
+  /** Multiplies q·k; default 1/sqrt(head_dim). */
+  scale?: number;
+  /** Sliding window (causal only), as in {@link AttentionOptions}. */
+  window?: number | null;
+}
+
+/**
+ * Self-attention straight from a fused projection: `qkv` [B, T, (H + 2·Hkv)·D] holds, per token, the
+ * H query heads, then the Hkv key heads, then the Hkv value heads (GPT-2's c_attn output). Returns
+ * [B, T, H·D], the layout the output projection reads. The kernel reads the heads in place and the
+ * backward writes the gradient of q, k and v into one buffer of qkv's shape, so no head is copied in
+ * either direction (splitHeads, mergeHeads and the attention of {@link scaledDotProductAttention}
+ * compute the same thing with three copies forward and three backward). The keys are the tokens
+ * themselves (S = T): no KV cache or prefix.
+ */
+export function packedAttention(qkv: Tensor, heads: number, opts: PackedAttentionOptions = {}): Tensor {
+  if (qkv.ndim !== 3) throw new Error(`packedAttention: expected qkv [batch, seq, features], got ${qkv.label()}`);
+  const [B, T, C] = qkv.shape as [number, number, number];
+  const H = heads;
+  const Hkv = opts.kvHeads ?? H;
+  if (!Number.isInteger(H) || H < 1 || !Number.isInteger(Hkv) || Hkv < 1 || H % Hkv !== 0)
+    throw new Error(`packedAttention: ${H} query heads must be a positive multiple of ${Hkv} key/value heads`);
+  const D = C / (H + 2 * Hkv);
+  if (!Number.isInteger(D) || D < 1)
+    throw new Error(
+      `packedAttention: ${qkv.label()} has ${C} features, not a multiple of H + 2·Hkv = ${H + 2 * Hkv} heads`,
+    );
+  const causal = opts.causal ?? true;
+  const mask = opts.keyMask ?? null;
+  if (mask && mask.length !== B * T)
+    throw new Error(`packedAttention: keyMask has ${mask.length} entries, expected batch*seq = ${B * T}`);
+  const sc = opts.scale ?? 1 / Math.sqrt(D);
+  const window = opts.window ?? 0;
+  if (!Number.isInteger(window) || window < 0)
+    throw new Error(`packedAttention: window must be an integer >= 0, got ${window}`);
+  if (window > 0 && !causal) throw new Error('packedAttention: a sliding window needs causal attention');
+  const xd = qkv.f32;
+  const O = H * D;
+  // prettier-ignore
+  const layout = new Float64Array([
+    0, T * C, D, C, // q
+    O, T * C, D, C, // k
+    O + Hkv * D, T * C, D, C, // v
+    0, T * O, D, O, // out [B, T, H·D]
+  ]);
+  const out = new Float32Array(B * T * O);
+  const lse = new Float32Array(B * H * T);
+  kernels.attention(xd, xd, xd, out, lse, B, H, Hkv, T, T, D, sc, causal, mask, window, 0, layout);
+  return result(out, [B, T, O], 'packedAttention', [qkv], (g, ctx) => {
+    // dq is written and dk, dv accumulated into the same zeroed buffer: disjoint columns.
+    const dx = new Float32Array(xd.length);
+    // prettier-ignore
+    kernels.attentionBackward(xd, xd, xd, out, lse, g, dx, dx, dx, B, H, Hkv, T, T, D, sc, causal, mask, window, 0, layout);
+    ctx.accumulate(qkv, dx);
+  });
+}
+
 /**
  * Rotary position embedding, rotate-half convention (HF Llama): dimension i pairs with i + D/2,
  * out = x*cos + rotate_half(x)*sin. x [B, H, T, D]; cos/sin [T, D/2] or [B, T, D/2] (per batch

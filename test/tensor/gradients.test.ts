@@ -171,6 +171,35 @@ for (const backend of backends) {
       ]);
     });
 
+    await t.test('packed attention: finite differences, and equal to split heads + attention + merge', () => {
+      // qkv [B=2, T=5, (H=4 + 2·Hkv=2)·D=3]: grouped heads, key padding, a window.
+      const qkv = rnd([2, 5, 24], 41);
+      const mask = Uint8Array.from([1, 1, 1, 0, 1, 1, 1, 1, 1, 1]);
+      gradcheck('packed causal gqa mask', (x) => F.packedAttention(x, 4, { kvHeads: 2, keyMask: mask }), [qkv]);
+      gradcheck('packed bidirectional', (x) => F.packedAttention(x, 2, { causal: false, scale: 0.4 }), [
+        rnd([2, 3, 18], 42),
+      ]);
+      gradcheck('packed window', (x) => F.packedAttention(x, 4, { kvHeads: 2, window: 2 }), [qkv]);
+      // The same function through the copying path: outputs and gradients agree.
+      const w = F.randn([2, 5, 12], new Rng(43));
+      const viaCopies = (x: Tensor): Tensor => {
+        const [q, k, v] = F.splitHeads(x, [4, 2, 2], 3) as [Tensor, Tensor, Tensor];
+        return F.mergeHeads(F.scaledDotProductAttention(q, k, v, { keyMask: mask }));
+      };
+      const grads = (f: (x: Tensor) => Tensor): [Float32Array, Float32Array] => {
+        qkv.grad = null;
+        const y = f(qkv);
+        F.sum(F.mul(y, w)).backward();
+        return [y.f32.slice(), qkv.grad!.slice()];
+      };
+      const [y1, g1] = grads((x) => F.packedAttention(x, 4, { kvHeads: 2, keyMask: mask }));
+      const [y2, g2] = grads(viaCopies);
+      for (let i = 0; i < y1.length; i++) assert.ok(Math.abs(y1[i]! - y2[i]!) < 1e-5, `out ${i}`);
+      for (let i = 0; i < g1.length; i++) assert.ok(Math.abs(g1[i]! - g2[i]!) < 1e-5, `grad ${i}`);
+      assert.throws(() => F.packedAttention(qkv, 5), /not a multiple/);
+      assert.throws(() => F.packedAttention(qkv, 4, { kvHeads: 3 }), /multiple of 3/);
+    });
+
     await t.test('rotary embedding', () => {
       const x = rnd([1, 2, 3, 4], 29);
       const cos = Float32Array.from([1, 0.9, 0.5, 0.8, -0.3, 0.1]);

@@ -183,9 +183,10 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   TRY(arg_number(&c, 5, "alpha", &alpha));
   TRY(arg_array(&c, 6, "A", F32, false, &A, &alen) && arg_int(&c, 7, "aOff", 0, &aoff) && arg_int(&c, 8, "lda", 0, &lda));
   TRY(arg_int(&c, 12, "bType", 0, &btype));
-  if (btype > TK_I8)
-    return fail(&c, true, "argument '%s' must be 0 (F32), 1 (BF16), 2 (F16), 3 (BF16 compute) or 4 (I8)%s", "bType", ""), NULL;
-  TRY(arg_array(&c, 9, "B", btype == TK_F32 ? F32 : btype == TK_I8 ? I8 : U16, false, &B, &blen));
+  if (btype > TK_I8DOT)
+    return fail(&c, true, "argument '%s' must be 0 (F32), 1 (BF16), 2 (F16), 3 (BF16 compute), 4 (I8) or 5 (I8 dot)%s", "bType", ""), NULL;
+  const bool int8 = btype == TK_I8 || btype == TK_I8DOT;
+  TRY(arg_array(&c, 9, "B", btype == TK_F32 ? F32 : int8 ? I8 : U16, false, &B, &blen));
   TRY(arg_int(&c, 10, "bOff", 0, &boff) && arg_int(&c, 11, "ldb", 0, &ldb));
   TRY(arg_number(&c, 13, "beta", &beta));
   TRY(arg_array(&c, 14, "C", F32, false, &C, &clen) && arg_int(&c, 15, "cOff", 0, &coff) && arg_int(&c, 16, "ldc", 0, &ldc));
@@ -196,8 +197,8 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   TRY(check_matrix(&c, "C", "ldc", clen, coff, M, N, ldc, batch, sc));
   void *scale = NULL;
   size_t slen = 0;
-  if (btype == TK_I8) {
-    if (c.argc < 22) return fail(&c, false, "argument '%s' (one float32 scale per stored row of B) is required for bType 4 (I8)%s", "bScale", ""), NULL;
+  if (int8) {
+    if (c.argc < 22) return fail(&c, false, "argument '%s' (one float32 scale per stored row of B) is required for bType 4 and 5 (I8)%s", "bScale", ""), NULL;
     TRY(arg_array(&c, 21, "bScale", F32, false, &scale, &slen));
     const double rows = (double)(tb ? N : Kd);
     TRY(check_len(&c, "bScale", slen, batch == 0 ? 0.0 : (sb ? (double)batch : 1.0) * rows));
@@ -206,10 +207,17 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
                     .ldc = ldc, .batch = batch, .stride_a = sa, .stride_b = sb, .stride_c = sc, .alpha = (float)alpha,
                     .beta = (float)beta, .A = (const float *)A + aoff,
                     .B = btype == TK_F32  ? (const void *)((const float *)B + boff)
-                         : btype == TK_I8 ? (const void *)((const int8_t *)B + boff)
+                         : int8           ? (const void *)((const int8_t *)B + boff)
                                           : (const void *)((const uint16_t *)B + boff),
                     .b_scale = (const float *)scale,
                     .C = (float *)C + coff};
+  if (btype == TK_I8DOT) { /* a few rows: int8 dot products; otherwise (or declined) weight-only int8 */
+    int r = 1;
+    if (M <= TK_I8DOT_MAX_M && Kd > 0 && g.alpha != 0.0f && M > 0 && N > 0 && batch > 0) r = K->gemv_i8dot(&g);
+    if (r < 0) throw_oom(env, "gemm");
+    if (r <= 0) return undefined(env);
+    g.b_type = TK_I8;
+  }
   if (K->gemm(&g)) throw_oom(env, "gemm");
   return undefined(env);
 }
@@ -626,6 +634,7 @@ static napi_value init(napi_env env, napi_value exports) {
   kernels_avx512bf16 = tk_kernels_avx512;
   kernels_avx512bf16.simd = "avx512bf16";
   kernels_avx512bf16.gemm = tk_gemm_avx512bf16;
+  if (__builtin_cpu_supports("avx512vnni")) kernels_avx512bf16.gemv_i8dot = tk_gemv_i8dot_vnni;
   K = cpu_has_avx512bf16() ? &kernels_avx512bf16
       : cpu_has_avx512()   ? &tk_kernels_avx512
       : cpu_has_avx2()     ? &tk_kernels_avx2

@@ -39,7 +39,10 @@ void *tk_scratch(int slot, size_t bytes);
  * where the CPU has AVX512_BF16; every other build treats it as TK_BF16 (float32 products). */
 /* TK_I8: int8 weights with one float32 scale per row of the stored matrix (b_scale): B(r, c) =
  * scale[r] * q[r * ldb + c] (weight-only quantisation; op(A) and C stay float32). */
-enum { TK_F32 = 0, TK_BF16 = 1, TK_F16 = 2, TK_BF16DOT = 3, TK_I8 = 4 };
+/* TK_I8DOT: TK_I8 weights; products of at most TK_I8DOT_MAX_M (4) rows quantise op(A) to int8 on
+ * the fly and use integer dot products (i8dot.h has the exact numerics); larger M is TK_I8. */
+enum { TK_F32 = 0, TK_BF16 = 1, TK_F16 = 2, TK_BF16DOT = 3, TK_I8 = 4, TK_I8DOT = 5 };
+#define TK_I8DOT_MAX_M 4
 enum { TK_GELU_TANH = 0, TK_GELU_ERF = 1, TK_SILU = 2, TK_RELU = 3, TK_TANH = 4, TK_SIGMOID = 5, TK_EXP = 6 };
 
 typedef struct {
@@ -74,6 +77,9 @@ typedef struct {
   const char *simd;
   /* Returns 0, or -1 when scratch memory could not be allocated. */
   int (*gemm)(const tk_gemm_args *a);
+  /* TK_I8DOT with M <= TK_I8DOT_MAX_M, K > 0: returns 0, 1 when it declines (a non-finite value
+   * in op(A); C untouched: the caller runs TK_I8 instead) or -1 when out of memory. */
+  int (*gemv_i8dot)(const tk_gemm_args *a);
   void (*widen)(const uint16_t *src, int type, float *dst, int64_t n);
   void (*unary)(int op, const float *x, float *y, int64_t n);
   void (*unary_backward)(int op, const float *x, const float *y, const float *dy, float *dx, int64_t n);
@@ -105,5 +111,7 @@ extern const tk_kernels tk_kernels_avx2;
 extern const tk_kernels tk_kernels_scalar;
 /* gemm_bf16.c: the AVX-512 GEMM with TK_BF16DOT weights multiplied by vdpbf16ps (AVX512_BF16 CPUs only). */
 int tk_gemm_avx512bf16(const tk_gemm_args *g);
+/* gemv_i8_vnni.c: TK_I8DOT with AVX512_VNNI vpdpbusd (the 'avx512bf16' table, on CPUs with VNNI). */
+int tk_gemv_i8dot_vnni(const tk_gemm_args *g);
 
 #endif

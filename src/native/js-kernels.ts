@@ -4,7 +4,7 @@
  * (loop orders that walk memory contiguously), single-threaded.
  */
 import { f16BitsToFloat } from '../dtypes/half.js';
-import { type Kernels, Unary, WType } from './kernels.js';
+import { I8DOT_GROUP, I8DOT_MAX_M, type Kernels, Unary, WType } from './kernels.js';
 
 function widenInto(src: Uint16Array, srcOff: number, type: WType, dst: Float32Array, dstOff: number, n: number): void {
   if (type === WType.BF16 || type === WType.BF16Dot) {
@@ -130,6 +130,69 @@ function gemm1(transA: boolean, transB: boolean, M: number, N: number, K: number
   }
 }
 
+/** Round half to even (the C kernels' nearbyintf in the default rounding mode). */
+function rintEven(v: number): number {
+  const r = Math.round(v); // half up
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * WType.I8Dot for M <= I8DOT_MAX_M rows (the numerics of native/i8dot.h, in the same float32
+ * steps): each row of xs = alpha * op(A) (times the stored row's scale when B is [K, N]) is
+ * quantised to int8 in groups of I8DOT_GROUP k with scale max|x| / 127, the integer sums are exact,
+ * and y = sum over groups of scale_g * sum_g, times the stored row's scale when B is [N, K].
+ * Returns false (nothing written) when some xs is not finite: the caller runs WType.I8 instead.
+ */
+function gemmI8Dot(transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
+  A: Float32Array, aOff: number, lda: number, q: Int8Array, bOff: number, ldb: number, bScale: Float32Array,
+  beta: number, C: Float32Array, cOff: number, ldc: number, batch: number, strideA: number, strideB: number,
+  strideC: number): boolean {
+  const f = Math.fround, G = I8DOT_GROUP, groups = Math.ceil(K / G), rows = transB ? N : K;
+  const xs = new Float32Array(batch * M * K);
+  for (let b = 0; b < batch; b++) {
+    const s0 = strideB ? b * rows : 0;
+    for (let m = 0; m < M; m++)
+      for (let k = 0; k < K; k++) {
+        const a = A[aOff + b * strideA + (transA ? k * lda + m : m * lda + k)]!;
+        const v = f(alpha * a);
+        const x = transB ? v : f(v * bScale[s0 + k]!);
+        if (!Number.isFinite(x)) return false;
+        xs[(b * M + m) * K + k] = x;
+      }
+  }
+  const codes = new Int8Array(K), gs = new Float32Array(groups), acc = new Float64Array(N);
+  for (let b = 0; b < batch; b++) {
+    const s0 = strideB ? b * rows : 0, bo = bOff + b * strideB;
+    for (let m = 0; m < M; m++) {
+      const x0 = (b * M + m) * K;
+      for (let g = 0; g < groups; g++) {
+        const k0 = g * G, k1 = Math.min(K, k0 + G);
+        let amax = 0;
+        for (let k = k0; k < k1; k++) amax = Math.max(amax, Math.abs(xs[x0 + k]!));
+        const inv = amax > 0 ? f(127 / amax) : 0;
+        for (let k = k0; k < k1; k++) codes[k] = Math.max(-127, Math.min(127, rintEven(f(xs[x0 + k]! * inv))));
+        gs[g] = f(amax / 127);
+      }
+      acc.fill(0);
+      for (let g = 0; g < groups; g++) {
+        const k0 = g * G, k1 = Math.min(K, k0 + G), s = gs[g]!;
+        for (let j = 0; j < N; j++) {
+          let dot = 0;
+          if (transB) for (let k = k0; k < k1; k++) dot += codes[k]! * q[bo + j * ldb + k]!;
+          else for (let k = k0; k < k1; k++) dot += codes[k]! * q[bo + k * ldb + j]!;
+          acc[j]! += s * dot;
+        }
+      }
+      const c0 = cOff + b * strideC + m * ldc;
+      for (let j = 0; j < N; j++) {
+        const y = transB ? f(acc[j]!) * bScale[s0 + j]! : acc[j]!;
+        C[c0 + j] = beta === 0 ? y : y + beta * C[c0 + j]!;
+      }
+    }
+  }
+  return true;
+}
+
 const NEG_INF = -Infinity;
 
 /** The optional attention arguments, validated as the addon does. */
@@ -159,6 +222,14 @@ export const jsKernels: Kernels = {
   simd: 'js',
 
   gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, bType, beta, C, cOff, ldc, batch, strideA, strideB, strideC, bScale) {
+    if (bType === WType.I8Dot) {
+      if (!bScale) throw new Error('gemm: bType I8Dot needs bScale (one float32 scale per stored row of B)');
+      if (M <= I8DOT_MAX_M && M > 0 && N > 0 && K > 0 && batch > 0 && alpha !== 0 &&
+        gemmI8Dot(transA, transB, M, N, K, alpha, A, aOff, lda, B as Int8Array, bOff, ldb, bScale, beta, C, cOff, ldc,
+          batch, strideA, strideB, strideC))
+        return;
+      bType = WType.I8;
+    }
     const row = new Float32Array(N);
     for (let b = 0; b < batch; b++) {
       let Bf: Float32Array;

@@ -30,6 +30,17 @@
  * by block and multiplied in float32 (weight-only quantisation: a quarter of the bytes to read);
  * products of at most 4 rows (decoding) read the int8 codes directly, widening each to float32 in
  * registers (no scratch), so decoding streams one byte per weight.
+ *
+ * I8Dot weights are I8 weights whose products of at most {@link I8DOT_MAX_M} rows (decoding) also
+ * quantise op(A) to int8, dynamically, and multiply with integer dot products (AVX512_VNNI
+ * `vpdpbusd`, else `vpmaddubsw`/`vpmaddwd`, else scalar): each row of alpha * op(A) (times the
+ * stored row's scale when B is [K, N]) is split into groups of {@link I8DOT_GROUP} consecutive k,
+ * each group scaled by max|x| / 127 and rounded to nearest-even codes in [-127, 127]; the integer
+ * sums are exact and every backend computes the same codes, so backends differ by float32 rounding
+ * only. The activation rounding adds at most sum_k (groupScale(k) / 2) * |B(k, j)| to each output
+ * beyond the I8 result. Larger M, or a non-finite value in op(A) (which then propagates), runs as
+ * I8. The ops pick I8Dot only where no gradient flows back through op(A) (inference): the
+ * rounding makes the output a step function of A.
  */
 export const enum WType {
   F32 = 0,
@@ -37,7 +48,13 @@ export const enum WType {
   F16 = 2,
   BF16Dot = 3,
   I8 = 4,
+  I8Dot = 5,
 }
+
+/** Most rows of op(A) that WType.I8Dot multiplies with int8 dot products (more run as WType.I8). */
+export const I8DOT_MAX_M = 4;
+/** Consecutive k sharing one activation scale in WType.I8Dot products. */
+export const I8DOT_GROUP = 128;
 
 /** Element-wise activations with a forward and a backward. */
 export const enum Unary {

@@ -718,6 +718,16 @@ export function embedding(weight: Tensor, ids: Int32Array, idsShape: readonly nu
 // Matrix products
 
 /**
+ * The weight type of a forward product op(x) @ w: int8 weights multiply a few rows (decoding) with
+ * int8 dot products over dynamically quantised rows of x (WType.I8Dot) when no gradient flows back
+ * through x; where one does, the weight-only path (WType.I8) keeps the output smooth in x.
+ */
+function forwardWType(w: Tensor, x: Tensor): WType {
+  const t = w.wtype;
+  return t === WType.I8 && !(isGradEnabled() && x.requiresGrad) ? WType.I8Dot : t;
+}
+
+/**
  * Matrix product over the last two dimensions: a [..., M, K] @ b [..., K, N] -> [..., M, N].
  * `transA`/`transB` read a as [..., K, M] / b as [..., N, K] without copying. Batch dimensions must
  * match, or b may be a single 2-D matrix shared by every batch (then it may be half precision).
@@ -769,7 +779,7 @@ export function matmul(
       b.data,
       0,
       ldb,
-      b.wtype,
+      forwardWType(b, a),
       0,
       out,
       0,
@@ -794,7 +804,7 @@ export function matmul(
       b.data,
       0,
       ldb,
-      b.wtype,
+      forwardWType(b, a),
       0,
       out,
       0,
@@ -995,7 +1005,7 @@ export function linear(
     weight.data,
     0,
     inOut ? outF : inF,
-    weight.wtype,
+    forwardWType(weight, x),
     bias ? 1 : 0,
     out,
     0,

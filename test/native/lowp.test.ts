@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { jsKernels } from '../../src/native/js-kernels.js';
-import { WType } from '../../src/native/kernels.js';
+import { I8DOT_GROUP, WType } from '../../src/native/kernels.js';
 import { nativeKernels, nativeUnavailableReason, setNativeSimd, type NativeSimd } from '../../src/native/index.js';
 
 const native = nativeKernels();
@@ -213,5 +213,153 @@ describe('int8 weights (WType.I8, one scale per stored row)', { skip }, () => {
     assert.throws(() => native!.gemm(false, true, 3, 4, 3, 1, A, 0, 3, q, 0, 3, WType.I8, 0, C, 0, 4, 1, 0, 0, 0, new Float32Array(3)), /bScale.*too short/);
     assert.throws(() => native!.gemm(false, true, 3, 4, 3, 1, A, 0, 3, new Uint16Array(12), 0, 3, WType.I8, 0, C, 0, 4, 1, 0, 0, 0, new Float32Array(4)), /'B' must be a Int8Array/);
     assert.throws(() => jsKernels.gemm(false, true, 3, 4, 3, 1, A, 0, 3, q, 0, 3, WType.I8, 0, C, 0, 4, 1, 0, 0, 0), /bScale/);
+  });
+});
+
+/**
+ * WType.I8Dot: rows of op(A) quantised to int8 (groups of I8DOT_GROUP k, scale max|x| / 127,
+ * nearest-even codes) times the int8 weight with exact integer sums, for M <= I8DOT_MAX_M.
+ * Checked on every SIMD build and the TypeScript kernels against an emulation written here in
+ * float64 from the documented rule (same codes, so only float32 rounding differs: 1e-5 of the
+ * error scale), and against the weight-only float32 reference (WType.I8) within the activation
+ * rounding bound sum_k groupScale(k) / 2 * |B(k, j)| (plus 1e-5 of the scale).
+ */
+describe('int8 x int8 dot products (WType.I8Dot, M <= 4)', { skip }, () => {
+  interface DotCase { M: number; N: number; K: number; tb: boolean; ta?: boolean; beta?: number; batch?: number; shared?: boolean; pad?: number }
+  const cases: DotCase[] = [
+    { M: 1, N: 300, K: 129, tb: true }, // two groups, the second of one k; NK row tail (N % 4 = 0)
+    { M: 1, N: 301, K: 77, tb: false, beta: 0.5 }, // KN: one short group, K % 4 = 1, column tail
+    { M: 2, N: 129, K: 256, tb: false, pad: 3 }, // exactly two groups; a 128-column block + 1
+    { M: 3, N: 517, K: 95, tb: false, ta: true, beta: 0.25 }, // K % 4 = 3, 3 rows
+    { M: 4, N: 1029, K: 1000, tb: true, pad: 2 }, // threaded, N % 4 = 1, K % 64 = 40
+    { M: 4, N: 70, K: 130, tb: false }, // 4 rows: one 64-column block + tail; K % 4 = 2
+    { M: 2, N: 7, K: 3, tb: true }, // tiny
+    { M: 1, N: 1, K: 1, tb: false },
+    { M: 1, N: 2000, K: 1500, tb: false }, // threaded column split
+    { M: 1, N: 768, K: 3072, tb: false }, // GPT-2 c_proj of the MLP
+    { M: 2, N: 33, K: 17, tb: false, batch: 3 }, // per-item scales folded into the activations
+    { M: 1, N: 40, K: 23, tb: true, batch: 2, shared: true, beta: 1 },
+    { M: 3, N: 65, K: 200, tb: true, ta: true, batch: 2 },
+  ];
+
+  /** Round half to even (written here, independently of the kernels). */
+  const rint = (v: number): number => {
+    const fl = Math.floor(v), d = v - fl;
+    return d > 0.5 ? fl + 1 : d < 0.5 ? fl : fl % 2 === 0 ? fl : fl + 1;
+  };
+
+  const prepared = cases.map((c, ci) => {
+    const r = rng(90 + ci);
+    const { M, N, K, tb } = c;
+    const ta = c.ta ?? false, beta = c.beta ?? 0, batch = c.batch ?? 1, pad = c.pad ?? 0, alpha = 0.75;
+    const aRows = ta ? K : M, aCols = ta ? M : K, bRows = tb ? N : K, bCols = tb ? K : N;
+    const lda = aCols + pad, ldb = bCols + pad, ldc = N + pad;
+    const sA = aRows * lda, sB = c.shared ? 0 : bRows * ldb, sC = M * ldc;
+    const A = randn(batch * sA + 2, r);
+    // Outlier activations in some rows: group scales must follow them.
+    for (let i = 0; i < A.length; i += 37) A[i]! *= 20;
+    const q = new Int8Array(Math.max(1, batch * sB) + bRows * ldb);
+    for (let i = 0; i < q.length; i++) q[i] = Math.round(r() * 255 - 128); // -128 too
+    const scales = Float32Array.from({ length: (c.shared ? 1 : batch) * bRows }, () => 0.001 + r() * 0.02);
+    const C0 = randn(batch * sC + 2, r);
+    const args = (C: Float32Array, t: WType) =>
+      [ta, tb, M, N, K, alpha, A, 2, lda, q, 0, ldb, t, beta, C, 2, ldc, batch, sA, sB, sC, scales] as const;
+    const weightOnly = C0.slice();
+    jsKernels.gemm(...args(weightOnly, WType.I8));
+    // The emulation, the error scale (alpha |a| |B| + |beta c|) and the activation rounding bound.
+    const emul = C0.slice(), scale = C0.slice(), bound = C0.slice();
+    const f = Math.fround, G = I8DOT_GROUP;
+    for (let b = 0; b < batch; b++) {
+      const s0 = c.shared ? 0 : b * bRows;
+      const w = (k: number, j: number): number => q[b * sB + (tb ? j * ldb + k : k * ldb + j)]!;
+      for (let m = 0; m < M; m++) {
+        const a = (k: number): number => A[2 + b * sA + (ta ? k * lda + m : m * lda + k)]!;
+        const xs = Array.from({ length: K }, (_, k) => (tb ? f(alpha * a(k)) : f(f(alpha * a(k)) * scales[s0 + k]!)));
+        const codes: number[] = [], gscale: number[] = [];
+        for (let g0 = 0; g0 < K; g0 += G) {
+          const part = xs.slice(g0, g0 + G);
+          const amax = Math.max(...part.map(Math.abs));
+          const inv = amax > 0 ? f(127 / amax) : 0;
+          for (const x of part) codes.push(Math.max(-127, Math.min(127, rint(f(x * inv)))));
+          gscale.push(f(amax / 127));
+        }
+        for (let j = 0; j < N; j++) {
+          let y = 0, sc = 0, err = 0;
+          for (let g0 = 0, gi = 0; g0 < K; g0 += G, gi++) {
+            let dot = 0;
+            for (let k = g0; k < Math.min(K, g0 + G); k++) {
+              dot += codes[k]! * w(k, j);
+              sc += Math.abs(alpha * a(k) * scales[s0 + (tb ? j : k)]! * w(k, j));
+              err += (gscale[gi]! / 2) * Math.abs(w(k, j)) * (tb ? scales[s0 + j]! : 1);
+            }
+            y += gscale[gi]! * dot;
+          }
+          if (tb) y *= scales[s0 + j]!;
+          const ci2 = 2 + b * sC + m * ldc + j;
+          emul[ci2] = y + beta * C0[ci2]!;
+          scale[ci2] = sc + err + Math.abs(beta * C0[ci2]!);
+          bound[ci2] = err;
+        }
+      }
+    }
+    for (let i = 0; i < scale.length; i++) if (scale[i] === C0[i]) { scale[i] = 0; bound[i] = 0; } // untouched (padding)
+    return { c, args, emul, scale, bound, weightOnly, C0 };
+  });
+
+  test('every build and the TypeScript kernels compute the documented numerics (1e-5 of the scale)', () => {
+    for (const { c, args, emul, scale, C0 } of prepared) {
+      const js = C0.slice();
+      jsKernels.gemm(...args(js, WType.I8Dot));
+      within(js, emul, scale, 1e-5, `js I8Dot ${JSON.stringify(c)}`);
+    }
+    forEachSimd((simd) => {
+      for (const { c, args, emul, scale, C0 } of prepared) {
+        const got = C0.slice();
+        native!.gemm(...args(got, WType.I8Dot));
+        within(got, emul, scale, 1e-5, `${simd} I8Dot ${JSON.stringify(c)}`);
+      }
+    });
+  });
+
+  test('within the activation rounding bound of the weight-only result (and not equal to it)', () => {
+    let moved = 0;
+    for (const { c, args, bound, scale, weightOnly, C0 } of prepared) {
+      const got = C0.slice();
+      native!.gemm(...args(got, WType.I8Dot));
+      for (let i = 0; i < got.length; i++) {
+        const d = Math.abs(got[i]! - weightOnly[i]!);
+        moved = Math.max(moved, d);
+        assert.ok(d <= bound[i]! + 1e-5 * scale[i]!, `${JSON.stringify(c)}[${i}]: ${got[i]} vs weight-only ${weightOnly[i]} (bound ${bound[i]})`);
+      }
+    }
+    assert.ok(moved > 0, 'I8Dot must quantise the activations');
+  });
+
+  test('more than 4 rows and non-finite activations run the weight-only path (NaN propagates)', () => {
+    const { args, weightOnly, C0 } = prepared[3]!; // M = 3, beta = 0.25
+    const A = args(C0, WType.I8)[6];
+    const saved = A[2]!;
+    A[2] = NaN;
+    try {
+      for (const k of [jsKernels, native!]) {
+        const dot = C0.slice(), wo = C0.slice();
+        k.gemm(...args(dot, WType.I8Dot));
+        k.gemm(...args(wo, WType.I8));
+        assert.ok(dot.some(Number.isNaN), `${k.name}: the NaN must reach C`);
+        assert.deepEqual(Array.from(dot, String), Array.from(wo, String));
+      }
+    } finally {
+      A[2] = saved;
+    }
+    void weightOnly;
+    const r = rng(7), M = 5, N = 33, K = 70;
+    const A5 = randn(M * K, r), q = Int8Array.from({ length: K * N }, () => Math.round(r() * 254 - 127));
+    const s = Float32Array.from({ length: K }, () => 0.01 + r() * 0.01);
+    const run = (k: typeof jsKernels, t: WType): Float32Array => {
+      const C = new Float32Array(M * N);
+      k.gemm(false, false, M, N, K, 1, A5, 0, K, q, 0, N, t, 0, C, 0, N, 1, 0, 0, 0, s);
+      return C;
+    };
+    for (const k of [jsKernels, native!]) assert.deepEqual(run(k, WType.I8Dot), run(k, WType.I8));
   });
 });

@@ -103,21 +103,21 @@ function buildLoraStep(weightsDir: string, size: string, computeDtype: ComputeDt
   const lnfg = load('lnf_g');
   const lnfb = load('lnf_b');
   const lora = layers.flatMap((l) => [l.qA, l.qB, l.vA, l.vB]);
-  // LoRA on q and v of the fused c_attn as one rank-2r update of its [B, T, 3d] output: a @ [qA | vA]
-  // times the block [[qB, 0, 0], [0, 0, vB]]. The same function and gradients as PyTorch's script,
-  // which adds the two updates to q and v after splitting (the zero blocks add exact zeros), and the
-  // projection then goes to attention whole (packedAttention): no head is copied either way.
-  const zr = F.zeros([r, d]);
-
   const loss = (): Tensor => {
     let x = F.add(F.embedding(wte, inputIds, [B, T]), wpe);
     for (const l of layers) {
       const a = F.layerNorm(x, l.ln1g, l.ln1b, tr.ln_eps);
-      const loraA = F.concat([l.qA, l.vA], 1);
-      const loraB = F.concat([F.concat([l.qB, zr, zr], 1), F.concat([zr, zr, l.vB], 1)], 0);
-      const qkv = F.add(
-        F.linear(a, l.attnW, l.attnB, { weightInOut: true }),
-        F.matmul(F.matmul(a, loraA), loraB, { alpha: scale }),
+      // c_attn with the q and v LoRA updates added into its q and v columns by their own GEMMs, then
+      // attention straight from the fused [B, T, 3d] projection: no head is copied either way.
+      const qkv = F.loraLinear(
+        a,
+        l.attnW,
+        l.attnB,
+        [
+          { A: l.qA, B: l.qB, scale, inOut: true },
+          { A: l.vA, B: l.vB, scale, column: 2 * d, inOut: true },
+        ],
+        { weightInOut: true },
       );
       const o = F.packedAttention(qkv, h, { causal: true });
       x = F.add(x, F.linear(o, l.projW, l.projB, { weightInOut: true }));

@@ -56,6 +56,7 @@ export {
   embedding,
   matmul,
   linear,
+  loraLinear,
   softmax,
   logSoftmax,
   layerNorm,
@@ -68,6 +69,7 @@ export {
   type CrossEntropyOptions,
   type AttentionOptions,
   type PackedAttentionOptions,
+  type LoraUpdate,
 } from './ops.js';
 export { Rng } from './random.js';
 export {

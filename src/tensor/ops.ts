@@ -1085,6 +1085,136 @@ export function linear(
   });
 }
 
+/** One low-rank update of {@link loraLinear}: out[:, column : column + n] += scale · (x @ Aᵀ) @ Bᵀ. */
+export interface LoraUpdate {
+  /** [r, in] (torch.nn.Linear layout), or [in, r] with `inOut`. */
+  A: Tensor;
+  /** [n, r], or [r, n] with `inOut`; n is at most the layer's output features. */
+  B: Tensor;
+  /** Multiplies the update (LoRA's alpha / r). */
+  scale: number;
+  /** First output feature the update lands on (default 0): e.g. the q or v part of a fused qkv. */
+  column?: number;
+  /** A and B are stored [in, r] and [r, n] (GPT-2 Conv1D style). */
+  inOut?: boolean;
+}
+
+/**
+ * {@link linear} plus low-rank updates in one op: y = x @ Wᵀ + bias, then for each update
+ * y[..., column : column + n] += scale · (x @ Aᵀ) @ Bᵀ (LoRA). The updates are accumulated into the
+ * output by the second GEMM of each (no [tokens, out] delta buffer and no add pass), and the
+ * backward adds their input gradient into the base one the same way. Equal to
+ * `add(linear(x, W, bias), linear(linear(x, A), B, null, { alpha: scale }))` when the update
+ * covers every output.
+ */
+export function loraLinear(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  updates: readonly LoraUpdate[],
+  opts: { weightInOut?: boolean } = {},
+): Tensor {
+  if (weight.ndim !== 2) throw new Error(`loraLinear: weight must be 2-D, got ${weight.label()}`);
+  const inOut = opts.weightInOut ?? false;
+  const inF = inOut ? weight.shape[0]! : weight.shape[1]!;
+  const outF = inOut ? weight.shape[1]! : weight.shape[0]!;
+  if (x.dim(-1) !== inF)
+    throw new Error(
+      `loraLinear: input ${x.label()} has ${x.dim(-1)} features but weight ${weight.label()} expects ${inF}`,
+    );
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== outF))
+    throw new Error(`loraLinear: bias ${bias.label()} must have shape [${outF}]`);
+  const ups = updates.map((u, i) => {
+    const io = u.inOut ?? false;
+    if (u.A.ndim !== 2 || u.B.ndim !== 2)
+      throw new Error(`loraLinear: update ${i}: A ${u.A.label()} and B ${u.B.label()} must be 2-D`);
+    const r = io ? u.A.shape[1]! : u.A.shape[0]!;
+    const aIn = io ? u.A.shape[0]! : u.A.shape[1]!;
+    const bR = io ? u.B.shape[0]! : u.B.shape[1]!;
+    const n = io ? u.B.shape[1]! : u.B.shape[0]!;
+    const col = u.column ?? 0;
+    if (aIn !== inF || bR !== r)
+      throw new Error(
+        `loraLinear: update ${i}: A ${u.A.label()} and B ${u.B.label()} do not chain ${inF} inputs through one rank${io ? ' (inOut)' : ''}`,
+      );
+    if (!Number.isInteger(col) || col < 0 || col + n > outF)
+      throw new Error(`loraLinear: update ${i}: columns [${col}, ${col + n}) are outside the ${outF} outputs`);
+    return { A: u.A, B: u.B, ad: u.A.f32, bd: u.B.f32, s: u.scale, col, r, n, io };
+  });
+  const xd = x.f32;
+  const rows = x.size / inF;
+  const out = new Float32Array(rows * outF);
+  if (bias) {
+    const bd = bias.f32;
+    for (let r = 0; r < rows; r++) out.set(bd, r * outF);
+  }
+  const wld = inOut ? outF : inF;
+  // prettier-ignore
+  kernels.gemm(false, !inOut, rows, outF, inF, 1, xd, 0, inF, weight.data, 0, wld, weight.wtype, bias ? 1 : 0, out, 0, outF, 1, 0, 0, 0, weight.scales);
+  // t = x @ op(A) [rows, r], kept for the backward; out[:, col:] += s · t @ op(B).
+  const ts = ups.map((u) => {
+    const t = new Float32Array(rows * u.r);
+    // prettier-ignore
+    kernels.gemm(false, !u.io, rows, u.r, inF, 1, xd, 0, inF, u.ad, 0, u.io ? u.r : inF, WType.F32, 0, t, 0, u.r, 1, 0, 0, 0);
+    // prettier-ignore
+    kernels.gemm(false, !u.io, rows, u.n, u.r, u.s, t, 0, u.r, u.bd, 0, u.io ? u.n : u.r, WType.F32, 1, out, u.col, outF, 1, 0, 0, 0);
+    return t;
+  });
+  const inputs = [x, weight, ...(bias ? [bias] : []), ...ups.flatMap((u) => [u.A, u.B])];
+  return result(out, [...x.shape.slice(0, -1), outF], 'loraLinear', inputs, (g, ctx) => {
+    const gx = x.requiresGrad ? new Float32Array(xd.length) : null;
+    if (gx)
+      // prettier-ignore
+      kernels.gemm(false, inOut, rows, inF, outF, 1, g, 0, outF, weight.data, 0, wld, weight.wtype, 0, gx, 0, inF, 1, 0, 0, 0, weight.scales);
+    ups.forEach((u, i) => {
+      const t = ts[i]!;
+      if (u.B.requiresGrad) {
+        const gB = new Float32Array(u.B.size);
+        // inOut: gB [r, n] = s · tᵀ @ g[:, cols]; else gB [n, r] = s · g[:, cols]ᵀ @ t.
+        if (u.io)
+          // prettier-ignore
+          kernels.gemm(true, false, u.r, u.n, rows, u.s, t, 0, u.r, g, u.col, outF, WType.F32, 0, gB, 0, u.n, 1, 0, 0, 0);
+        // prettier-ignore
+        else kernels.gemm(true, false, u.n, u.r, rows, u.s, g, u.col, outF, t, 0, u.r, WType.F32, 0, gB, 0, u.r, 1, 0, 0, 0);
+        ctx.accumulate(u.B, gB);
+      }
+      if (!gx && !u.A.requiresGrad) return;
+      // gu = s · g[:, cols] @ op(B)ᵀ [rows, r]: the gradient of t.
+      const gu = new Float32Array(rows * u.r);
+      // prettier-ignore
+      kernels.gemm(false, u.io, rows, u.r, u.n, u.s, g, u.col, outF, u.bd, 0, u.io ? u.n : u.r, WType.F32, 0, gu, 0, u.r, 1, 0, 0, 0);
+      if (u.A.requiresGrad) {
+        const gA = new Float32Array(u.A.size);
+        // inOut: gA [in, r] = xᵀ @ gu; else gA [r, in] = guᵀ @ x.
+        if (u.io)
+          // prettier-ignore
+          kernels.gemm(true, false, inF, u.r, rows, 1, xd, 0, inF, gu, 0, u.r, WType.F32, 0, gA, 0, u.r, 1, 0, 0, 0);
+        // prettier-ignore
+        else kernels.gemm(true, false, u.r, inF, rows, 1, gu, 0, u.r, xd, 0, inF, WType.F32, 0, gA, 0, inF, 1, 0, 0, 0);
+        ctx.accumulate(u.A, gA);
+      }
+      // gx += gu @ op(A)ᵀ
+      if (gx)
+        // prettier-ignore
+        kernels.gemm(false, u.io, rows, inF, u.r, 1, gu, 0, u.r, u.ad, 0, u.io ? u.r : inF, WType.F32, 1, gx, 0, inF, 1, 0, 0, 0);
+    });
+    if (gx) ctx.accumulate(x, gx);
+    if (weight.requiresGrad) {
+      const gw = new Float32Array(weight.size);
+      // prettier-ignore
+      if (inOut) kernels.gemm(true, false, inF, outF, rows, 1, xd, 0, inF, g, 0, outF, WType.F32, 0, gw, 0, outF, 1, 0, 0, 0);
+      // prettier-ignore
+      else kernels.gemm(true, false, outF, inF, rows, 1, g, 0, outF, xd, 0, inF, WType.F32, 0, gw, 0, inF, 1, 0, 0, 0);
+      ctx.accumulate(weight, gw);
+    }
+    if (bias && bias.requiresGrad) {
+      const gb = new Float32Array(outF);
+      for (let r = 0; r < rows; r++) kernels.axpy(outF, 1, g, r * outF, gb, 0);
+      ctx.accumulate(bias, gb);
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Normalisation and softmax (over the last dimension)
 

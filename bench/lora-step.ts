@@ -7,7 +7,7 @@
  * the peak memory it reports is then this process's own.
  *
  * With `--profile` the same step runs under the whole-step profiler (src/tensor/profile.ts) instead:
- * one warm-up step, then STEPS profiled steps, printed as JSON with a `table` of the share of step
+ * two warm-up steps (the allocator reaches its steady state), then STEPS profiled steps, printed as JSON with a `table` of the share of step
  * time in GEMM, attention, element-wise kernels, norms, loss, optimizer, JavaScript inside ops
  * (loops, copies, allocation, graph nodes), autograd bookkeeping and the rest, plus GC pauses and
  * the bytes the forward allocates. `npm run bench -- lora` prints these tables (SMALL and GPT2S,
@@ -183,7 +183,7 @@ export function runLoraStep(
 export interface LoraProfileResult {
   size: string;
   computeDtype: ComputeDtype;
-  /** Steps profiled (after one unprofiled warm-up step). */
+  /** Steps profiled (after two unprofiled warm-up steps). */
   steps: number;
   profile: Profile;
   /** `formatProfile` of the profile, per step. */
@@ -191,7 +191,8 @@ export interface LoraProfileResult {
 }
 
 /**
- * One warm-up step, then `steps` steps under the profiler (the optimizer in its own section). A
+ * Two warm-up steps (the heap grows to its steady state: page faults of the first steps are not
+ * the step's), then `steps` steps under the profiler (the optimizer in its own section). A
  * separate run from `runLoraStep`, so the timed figures never carry the profiler's cost.
  */
 export async function profileLoraStep(
@@ -207,6 +208,7 @@ export async function profileLoraStep(
     if (p) p.section('optimizer', () => opt.step());
     else opt.step();
   };
+  step(null);
   step(null);
   const p = new Profiler().start();
   for (let s = 0; s < steps; s++) step(p);

@@ -6,7 +6,7 @@
 import { kernels } from '../native/index.js';
 import { Unary, WType } from '../native/kernels.js';
 import type { Rng } from './random.js';
-import { type BackwardContext, Tensor, isGradEnabled, result, shapeStr, sizeOf } from './tensor.js';
+import { type BackwardContext, Tensor, isGradEnabled, result, shapeStr, sizeOf, uninitF32 } from './tensor.js';
 
 // ---------------------------------------------------------------------------------------------
 // Creation
@@ -206,7 +206,7 @@ function binary(
   const bd = b.f32;
   const shape = broadcastShapes(a.shape, b.shape, op);
   const n = sizeOf(shape);
-  const out = new Float32Array(n);
+  const out = uninitF32(n); // every path below writes all n elements
   if (ad.length === n && bd.length === n) {
     if (op === 'add') {
       out.set(ad);
@@ -342,10 +342,10 @@ export function log(x: Tensor): Tensor {
 
 function unaryOp(x: Tensor, op: Unary, name: string): Tensor {
   const xd = x.f32;
-  const y = new Float32Array(xd.length);
+  const y = uninitF32(xd.length);
   kernels.unary(op, xd, y, xd.length);
   return result(y, x.shape, name, [x], (g, ctx) => {
-    const gx = new Float32Array(g.length);
+    const gx = uninitF32(g.length);
     kernels.unaryBackward(op, xd, y, g, gx, g.length);
     ctx.accumulate(x, gx);
   });
@@ -698,7 +698,7 @@ export function embedding(weight: Tensor, ids: Int32Array, idsShape: readonly nu
       `embedding: ids has ${ids.length} entries but idsShape ${shapeStr(idsShape)} needs ${sizeOf(idsShape)}`,
     );
   const [V, D] = weight.shape as [number, number];
-  const out = new Float32Array(ids.length * D);
+  const out = uninitF32(ids.length * D); // every row is written (or the id throws)
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
     if (!(id >= 0 && id < V))
@@ -987,7 +987,8 @@ export function linear(
     throw new Error(`linear: bias ${bias.label()} must have shape [${outF}]`);
   const xd = x.f32;
   const rows = x.size / inF;
-  const out = new Float32Array(rows * outF);
+  // The bias rows, or the GEMM with beta = 0, write every element.
+  const out = uninitF32(rows * outF);
   if (bias) {
     const bd = bias.f32;
     for (let r = 0; r < rows; r++) out.set(bd, r * outF);
@@ -1020,7 +1021,7 @@ export function linear(
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return result(out, shape, 'linear', inputs, (g, ctx) => {
     if (x.requiresGrad) {
-      const gx = new Float32Array(xd.length);
+      const gx = uninitF32(xd.length); // beta = 0: overwritten
       kernels.gemm(
         false,
         inOut,
@@ -1143,7 +1144,7 @@ export function loraLinear(
   });
   const xd = x.f32;
   const rows = x.size / inF;
-  const out = new Float32Array(rows * outF);
+  const out = uninitF32(rows * outF); // bias rows or the beta = 0 GEMM write every element
   if (bias) {
     const bd = bias.f32;
     for (let r = 0; r < rows; r++) out.set(bd, r * outF);
@@ -1162,7 +1163,7 @@ export function loraLinear(
   });
   const inputs = [x, weight, ...(bias ? [bias] : []), ...ups.flatMap((u) => [u.A, u.B])];
   return result(out, [...x.shape.slice(0, -1), outF], 'loraLinear', inputs, (g, ctx) => {
-    const gx = x.requiresGrad ? new Float32Array(xd.length) : null;
+    const gx = x.requiresGrad ? uninitF32(xd.length) : null; // the beta = 0 GEMM writes it first
     if (gx)
       // prettier-ignore
       kernels.gemm(false, inOut, rows, inF, outF, 1, g, 0, outF, weight.data, 0, wld, weight.wtype, 0, gx, 0, inF, 1, 0, 0, 0, weight.scales);
@@ -1258,7 +1259,7 @@ export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
     if (p && p.size !== cols)
       throw new Error(`layerNorm: parameter ${p.label()} must have ${cols} elements to match ${x.label()}`);
   const rows = x.size / cols;
-  const y = new Float32Array(xd.length);
+  const y = uninitF32(xd.length);
   const mu = new Float32Array(rows);
   const rs = new Float32Array(rows);
   const g = gamma ? toF32(gamma).f32 : null;
@@ -1266,7 +1267,7 @@ export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
   kernels.layerNorm(xd, g, b, y, mu, rs, rows, cols, eps);
   const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
   return result(y, x.shape, 'layerNorm', inputs, (dy, ctx) => {
-    const dx = new Float32Array(xd.length);
+    const dx = uninitF32(xd.length);
     const dg = gamma?.requiresGrad ? new Float32Array(cols) : null;
     const db = beta?.requiresGrad ? new Float32Array(cols) : null;
     kernels.layerNormBackward(xd, g, mu, rs, dy, dx, dg, db, rows, cols);
@@ -1283,12 +1284,12 @@ export function rmsNorm(x: Tensor, gamma: Tensor | null, eps = 1e-6): Tensor {
   if (gamma && gamma.size !== cols)
     throw new Error(`rmsNorm: weight ${gamma.label()} must have ${cols} elements to match ${x.label()}`);
   const rows = x.size / cols;
-  const y = new Float32Array(xd.length);
+  const y = uninitF32(xd.length);
   const rs = new Float32Array(rows);
   const g = gamma ? toF32(gamma).f32 : null;
   kernels.rmsNorm(xd, g, y, rs, rows, cols, eps);
   return result(y, x.shape, 'rmsNorm', gamma ? [x, gamma] : [x], (dy, ctx) => {
-    const dx = new Float32Array(xd.length);
+    const dx = uninitF32(xd.length);
     const dg = gamma?.requiresGrad ? new Float32Array(cols) : null;
     kernels.rmsNormBackward(xd, g, rs, dy, dx, dg, rows, cols);
     ctx.accumulate(x, dx);
@@ -1540,7 +1541,7 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   const qd = q.f32;
   const kd = k.f32;
   const vd = v.f32;
-  const out = new Float32Array(B * H * T * D);
+  const out = uninitF32(B * H * T * D); // every row is written (zeros where no key is allowed)
   const lse = new Float32Array(B * H * T);
   const kvStride = capacity * D;
   kernels.attention(qd, kd, vd, out, lse, B, H, Hkv, T, S, D, sc, causal, mask, window, kvStride);
@@ -1629,7 +1630,7 @@ export function packedAttention(qkv: Tensor, heads: number, opts: PackedAttentio
     O + Hkv * D, T * C, D, C, // v
     0, T * O, D, O, // out [B, T, H·D]
   ]);
-  const out = new Float32Array(B * T * O);
+  const out = uninitF32(B * T * O); // every row is written (zeros where no key is allowed)
   const lse = new Float32Array(B * H * T);
   kernels.attention(xd, xd, xd, out, lse, B, H, Hkv, T, T, D, sc, causal, mask, window, 0, layout);
   return result(out, [B, T, O], 'packedAttention', [qkv], (g, ctx) => {

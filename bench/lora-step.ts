@@ -7,7 +7,7 @@
  * the peak memory it reports is then this process's own.
  *
  * With `--profile` the same step runs under the whole-step profiler (src/tensor/profile.ts) instead:
- * one warm-up step, then STEPS profiled steps, printed as JSON with a `table` of the share of step
+ * two warm-up steps (the allocator reaches its steady state), then STEPS profiled steps, printed as JSON with a `table` of the share of step
  * time in GEMM, attention, element-wise kernels, norms, loss, optimizer, JavaScript inside ops
  * (loops, copies, allocation, graph nodes), autograd bookkeeping and the rest, plus GC pauses and
  * the bytes the forward allocates. `npm run bench -- lora` prints these tables (SMALL and GPT2S,
@@ -103,21 +103,24 @@ function buildLoraStep(weightsDir: string, size: string, computeDtype: ComputeDt
   const lnfg = load('lnf_g');
   const lnfb = load('lnf_b');
   const lora = layers.flatMap((l) => [l.qA, l.qB, l.vA, l.vB]);
-  const heads = (t: Tensor): Tensor => F.splitHeads(t, [h], d / h)[0]!;
-
   const loss = (): Tensor => {
     let x = F.add(F.embedding(wte, inputIds, [B, T]), wpe);
     for (const l of layers) {
       const a = F.layerNorm(x, l.ln1g, l.ln1b, tr.ln_eps);
-      const [q0, k, v0] = F.splitHeads(F.linear(a, l.attnW, l.attnB, { weightInOut: true }), [h, h, h], d / h) as [
-        Tensor,
-        Tensor,
-        Tensor,
-      ];
-      const q = F.add(q0, heads(F.matmul(F.matmul(a, l.qA), l.qB, { alpha: scale })));
-      const v = F.add(v0, heads(F.matmul(F.matmul(a, l.vA), l.vB, { alpha: scale })));
-      const o = F.scaledDotProductAttention(q, k, v, { causal: true });
-      x = F.add(x, F.linear(F.mergeHeads(o), l.projW, l.projB, { weightInOut: true }));
+      // c_attn with the q and v LoRA updates added into its q and v columns by their own GEMMs, then
+      // attention straight from the fused [B, T, 3d] projection: no head is copied either way.
+      const qkv = F.loraLinear(
+        a,
+        l.attnW,
+        l.attnB,
+        [
+          { A: l.qA, B: l.qB, scale, inOut: true },
+          { A: l.vA, B: l.vB, scale, column: 2 * d, inOut: true },
+        ],
+        { weightInOut: true },
+      );
+      const o = F.packedAttention(qkv, h, { causal: true });
+      x = F.add(x, F.linear(o, l.projW, l.projB, { weightInOut: true }));
       const m = F.gelu(
         F.linear(F.layerNorm(x, l.ln2g, l.ln2b, tr.ln_eps), l.fcW, l.fcB, { weightInOut: true }),
         'tanh',
@@ -180,7 +183,7 @@ export function runLoraStep(
 export interface LoraProfileResult {
   size: string;
   computeDtype: ComputeDtype;
-  /** Steps profiled (after one unprofiled warm-up step). */
+  /** Steps profiled (after two unprofiled warm-up steps). */
   steps: number;
   profile: Profile;
   /** `formatProfile` of the profile, per step. */
@@ -188,7 +191,8 @@ export interface LoraProfileResult {
 }
 
 /**
- * One warm-up step, then `steps` steps under the profiler (the optimizer in its own section). A
+ * Two warm-up steps (the heap grows to its steady state: page faults of the first steps are not
+ * the step's), then `steps` steps under the profiler (the optimizer in its own section). A
  * separate run from `runLoraStep`, so the timed figures never carry the profiler's cost.
  */
 export async function profileLoraStep(
@@ -204,6 +208,7 @@ export async function profileLoraStep(
     if (p) p.section('optimizer', () => opt.step());
     else opt.step();
   };
+  step(null);
   step(null);
   const p = new Profiler().start();
   for (let s = 0; s < steps; s++) step(p);

@@ -181,7 +181,9 @@ function benchLora(): Record<string, unknown> {
   for (const size of ['SMALL', 'GPT2S'] as const) {
     for (const dtype of ['float32', 'bfloat16'] as const) {
       const p = ourProfile(weights, size, profileSteps, dtype);
-      console.log(`\n  profile ${size} ${dtype} (${profileSteps} profiled steps after a warm-up; shares of the step):`);
+      console.log(
+        `\n  profile ${size} ${dtype} (${profileSteps} profiled steps after two warm-up steps; shares of the step):`,
+      );
       console.log(typeof p === 'string' ? `    ${p}` : p.table.replace(/^/gm, '    '));
       Object.assign(results[size] as Record<string, unknown>, { [`profile_${dtype}`]: p });
     }

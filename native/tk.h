@@ -64,6 +64,11 @@ typedef struct {
   int64_t B, H, Hkv, T, S, D;
   int64_t window;    /* > 0: a query at position p sees keys in (p - window, p] (causal only) */
   int64_t kv_stride; /* elements between consecutive (batch, kv head) blocks of k/v/dk/dv (>= S * D) */
+  /* Where rows live: row (b, h, t) of q/dq starts at q_off + b * q_b + h * q_h + t * q_t, likewise
+   * k/dk (b, kv head, s), v/dv and out/dout (b, h, t); lse is always packed [B, H, T]. The packed
+   * layout [B, H, T, D] is q_b = H * T * D, q_h = T * D, q_t = D; [B, T, H, D] (heads side by side,
+   * as projections write them) is q_b = T * H * D, q_h = D, q_t = H * D. */
+  int64_t q_off, q_b, q_h, q_t, k_off, k_b, k_h, k_t, v_off, v_b, v_h, v_t, o_off, o_b, o_h, o_t;
   float scale;
   int causal;
 } tk_attn_args;

@@ -93,8 +93,16 @@ export class GPT2Attention extends Module {
   forward(x: Tensor, ctx: AttentionContext): Tensor {
     const H = this.config.numAttentionHeads;
     const D = x.dim(-1) / H;
+    const qkv = this.c_attn.forward(x);
+    const dropping = this.attn_dropout.training && this.attn_dropout.p > 0;
+    if (!ctx.cache && !ctx.prefix && !dropping) {
+      // No earlier keys and no dropout on the probabilities: attention reads q, k and v in place
+      // from c_attn's output and writes [B, T, d] for c_proj (no head copies either way).
+      const o = F.packedAttention(qkv, H, { causal: true, keyMask: ctx.keyMask, scale: this.scale });
+      return this.resid_dropout.forward(this.c_proj.forward(o));
+    }
     // c_attn's output holds q, k and v side by side: each becomes [B, H, T, D] in one copy.
-    const [q, k0, v0] = F.splitHeads(this.c_attn.forward(x), [H, H, H], D) as [Tensor, Tensor, Tensor];
+    const [q, k0, v0] = F.splitHeads(qkv, [H, H, H], D) as [Tensor, Tensor, Tensor];
     const { k, v, kvLength } = withPastKeyValues(this.layerIdx, k0, v0, ctx);
     const o = attentionWithDropout(q, k, v, {
       kvLength,

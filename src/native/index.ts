@@ -6,6 +6,9 @@
  * stderr. Environment:
  *  - `TUNEKIT_BACKEND=js|native` forces a backend (`native` throws if the addon cannot load).
  *  - `TUNEKIT_THREADS=N` sets the native thread count (default: `os.availableParallelism()`).
+ *  - `TUNEKIT_MALLOC=default` keeps glibc's allocator settings. Otherwise loading the addon keeps
+ *    freed blocks up to 32 MB in the heap (M_MMAP_THRESHOLD) and trims past 256 MB: the buffers a
+ *    training step frees are reused by the next instead of being page-faulted in again.
  */
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';

@@ -202,6 +202,20 @@ function checkWindow(window: number, causal: boolean, kvStride: number, S: numbe
   if (kvStride !== 0 && kvStride < S * D) throw new RangeError(`attention: kvStride must be >= S * D = ${S * D}, got ${kvStride}`);
 }
 
+/** Row addressing of the attention operands (kernels.ts `AttentionLayout`), validated as the addon does. */
+function attentionLayout(layout: Float64Array | null, kvStride: number, B: number, H: number, Hkv: number, T: number, S: number, D: number) {
+  const kv = kvStride || S * D;
+  let l: ArrayLike<number> = [0, H * T * D, T * D, D, 0, Hkv * kv, kv, D, 0, Hkv * kv, kv, D, 0, H * T * D, T * D, D];
+  if (layout) {
+    if (layout.length !== 16) throw new RangeError(`attention: layout must hold 16 numbers, got ${layout.length}`);
+    if (kvStride !== 0 && kvStride !== S * D) throw new RangeError('attention: layout cannot be combined with kvStride');
+    for (const x of layout) if (!Number.isInteger(x) || x < 0) throw new RangeError(`attention: layout must hold integers >= 0, got ${x}`);
+    l = layout;
+  }
+  const at = (i: number) => (b: number, h: number, t: number): number => l[i]! + b * l[i + 1]! + h * l[i + 2]! + t * l[i + 3]!;
+  return { q: at(0), k: at(4), v: at(8), o: at(12), kt: l[7]!, vt: l[11]! };
+}
+
 export const jsKernels: Kernels = {
   name: 'js',
   threads: 1,
@@ -387,32 +401,32 @@ export const jsKernels: Kernels = {
     return count;
   },
 
-  attention(q, k, v, out, lse, B, H, Hkv, T, S, D, scale, causal, keyMask, window = 0, kvStride = 0) {
+  attention(q, k, v, out, lse, B, H, Hkv, T, S, D, scale, causal, keyMask, window = 0, kvStride = 0, layout = null) {
     checkWindow(window, causal, kvStride, S, D);
+    const L = attentionLayout(layout, kvStride, B, H, Hkv, T, S, D);
     const group = H / Hkv;
     const offset = S - T;
-    const stride = kvStride || S * D;
     const p = new Float64Array(S);
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         const kvh = Math.floor(h / group);
-        const kBase = (b * Hkv + kvh) * stride;
+        const kBase = L.k(b, kvh, 0), vBase = L.v(b, kvh, 0);
         for (let t = 0; t < T; t++) {
-          const qo = ((b * H + h) * T + t) * D;
+          const qo = L.q(b, h, t), oo = L.o(b, h, t);
           const limit = causal ? Math.min(S, t + offset + 1) : S;
           const first = window > 0 ? Math.max(0, t + offset + 1 - window) : 0;
           let mx = NEG_INF;
           for (let s = 0; s < limit; s++) {
             if (s < first || (keyMask && keyMask[b * S + s] === 0)) { p[s] = NEG_INF; continue; }
             let dot = 0;
-            const ko = kBase + s * D;
+            const ko = kBase + s * L.kt;
             for (let d = 0; d < D; d++) dot += q[qo + d]! * k[ko + d]!;
             p[s] = dot * scale;
             if (p[s]! > mx) mx = p[s]!;
           }
           const row = (b * H + h) * T + t;
           if (mx === NEG_INF) {
-            out.fill(0, qo, qo + D);
+            out.fill(0, oo, oo + D);
             lse[row] = NEG_INF;
             continue;
           }
@@ -421,54 +435,55 @@ export const jsKernels: Kernels = {
           lse[row] = mx + Math.log(sum);
           for (let d = 0; d < D; d++) {
             let acc = 0;
-            for (let s = 0; s < limit; s++) acc += p[s]! * v[kBase + s * D + d]!;
-            out[qo + d] = acc / sum;
+            for (let s = 0; s < limit; s++) acc += p[s]! * v[vBase + s * L.vt + d]!;
+            out[oo + d] = acc / sum;
           }
         }
       }
     }
   },
 
-  attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, keyMask, window = 0, kvStride = 0) {
+  attentionBackward(q, k, v, out, lse, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, keyMask, window = 0, kvStride = 0, layout = null) {
     checkWindow(window, causal, kvStride, S, D);
+    const L = attentionLayout(layout, kvStride, B, H, Hkv, T, S, D);
     const group = H / Hkv;
     const offset = S - T;
-    const stride = kvStride || S * D;
     const p = new Float64Array(S);
     const dp = new Float64Array(S);
-    if (dq) dq.fill(0, 0, B * H * T * D);
+    // dq is written: clear its rows only (it may share a buffer with dk and dv).
+    if (dq) for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) dq.fill(0, L.q(b, h, t), L.q(b, h, t) + D);
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         const kvh = Math.floor(h / group);
-        const kBase = (b * Hkv + kvh) * stride;
+        const kBase = L.k(b, kvh, 0), vBase = L.v(b, kvh, 0);
         for (let t = 0; t < T; t++) {
           const row = (b * H + h) * T + t;
-          const L = lse[row]!;
-          if (L === NEG_INF) continue;
-          const qo = row * D;
+          const Lr = lse[row]!;
+          if (Lr === NEG_INF) continue;
+          const qo = L.q(b, h, t), oo = L.o(b, h, t);
           const limit = causal ? Math.min(S, t + offset + 1) : S;
           // P = exp(score - lse); dP = dout . v; dS = P * (dP - sum(dout*out))
           let delta = 0;
-          for (let d = 0; d < D; d++) delta += dout[qo + d]! * out[qo + d]!;
+          for (let d = 0; d < D; d++) delta += dout[oo + d]! * out[oo + d]!;
           const first = window > 0 ? Math.max(0, t + offset + 1 - window) : 0;
           for (let s = 0; s < limit; s++) {
             if (s < first || (keyMask && keyMask[b * S + s] === 0)) { p[s] = 0; dp[s] = 0; continue; }
-            const ko = kBase + s * D;
+            const ko = kBase + s * L.kt, vo = vBase + s * L.vt;
             let dot = 0;
             let dpv = 0;
-            for (let d = 0; d < D; d++) { dot += q[qo + d]! * k[ko + d]!; dpv += dout[qo + d]! * v[ko + d]!; }
-            p[s] = Math.exp(dot * scale - L);
+            for (let d = 0; d < D; d++) { dot += q[qo + d]! * k[ko + d]!; dpv += dout[oo + d]! * v[vo + d]!; }
+            p[s] = Math.exp(dot * scale - Lr);
             dp[s] = p[s]! * (dpv - delta);
           }
           for (let s = 0; s < limit; s++) {
             const ps = p[s]!;
             if (ps === 0 && dp[s] === 0) continue;
-            const ko = kBase + s * D;
+            const ko = kBase + s * L.kt, vo = vBase + s * L.vt;
             const ds = dp[s]! * scale;
             for (let d = 0; d < D; d++) {
               if (dq) dq[qo + d]! += ds * k[ko + d]!;
               if (dk) dk[ko + d]! += ds * q[qo + d]!;
-              if (dv) dv[ko + d]! += ps * dout[qo + d]!;
+              if (dv) dv[vo + d]! += ps * dout[oo + d]!;
             }
           }
         }

@@ -69,6 +69,16 @@ export const enum Unary {
   Exp = 6,
 }
 
+/**
+ * Row layout of the attention operands: 16 integers, four per operand in the order q (and dq),
+ * k (dk), v (dv), out (dout): [offset, batch stride, head stride, row stride]. Row (b, h, t) of q
+ * holds D contiguous elements from offset + b * batchStride + h * headStride + t * rowStride (k and
+ * v rows are (b, kv head, s)). The packed [B, H, T, D] layout is [0, H·T·D, T·D, D]; heads side by
+ * side, [B, T, H, D], is [0, T·H·D, D, H·D]; q, k and v in one fused [B, T, (H + 2·Hkv)·D] are
+ * q = [0, T·C, D, C], k = [H·D, T·C, D, C], v = [(H + Hkv)·D, T·C, D, C] with C = (H + 2·Hkv)·D.
+ */
+export type AttentionLayout = Float64Array;
+
 export interface Kernels {
   readonly name: 'js' | 'native';
   /** Threads the backend uses for one call (1 for js). */
@@ -163,19 +173,25 @@ export interface Kernels {
    *  absolute position p sees keys p - window < s <= p (0 or absent: no window).
    *  kvStride (optional): elements between consecutive [S, D] blocks of k and v (and dk, dv), so
    *  a cache with room for more positions than S is read in place; 0 or absent: S * D.
+   *  layout (optional, not with a kvStride): where the rows of q, k, v and out live, so heads are
+   *  read and written in place, e.g. side by side in a projection's [B, T, H·D] output or all three
+   *  in one fused [B, T, (H + 2·Hkv)·D] (see `AttentionLayout`). lse stays packed [B, H, T].
    */
   attention(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
     B: number, H: number, Hkv: number, T: number, S: number, D: number,
-    scale: number, causal: boolean, keyMask: Uint8Array | null, window?: number, kvStride?: number): void;
+    scale: number, causal: boolean, keyMask: Uint8Array | null, window?: number, kvStride?: number,
+    layout?: Float64Array | null): void;
   /**
    * Attention backward: given dout, writes dq (same shape as q) and ACCUMULATES dk, dv
    * (caller zeroes them; with grouped heads several q heads add into one kv head).
-   * Any of dq/dk/dv may be null when not needed.
+   * Any of dq/dk/dv may be null when not needed. With a `layout`, dq has q's layout (only its rows
+   * are written: dq may share a buffer with dk and dv), dk k's, dv v's and dout out's.
    */
   attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
     dout: Float32Array, dq: Float32Array | null, dk: Float32Array | null, dv: Float32Array | null,
     B: number, H: number, Hkv: number, T: number, S: number, D: number,
-    scale: number, causal: boolean, keyMask: Uint8Array | null, window?: number, kvStride?: number): void;
+    scale: number, causal: boolean, keyMask: Uint8Array | null, window?: number, kvStride?: number,
+    layout?: Float64Array | null): void;
 
   /**
    * AdamW step on a flat parameter (PyTorch semantics, decoupled weight decay):

@@ -56,6 +56,7 @@ export {
   embedding,
   matmul,
   linear,
+  loraLinear,
   softmax,
   logSoftmax,
   layerNorm,
@@ -63,9 +64,12 @@ export {
   crossEntropy,
   linearCrossEntropy,
   scaledDotProductAttention,
+  packedAttention,
   rope,
   type CrossEntropyOptions,
   type AttentionOptions,
+  type PackedAttentionOptions,
+  type LoraUpdate,
 } from './ops.js';
 export { Rng } from './random.js';
 export {

@@ -6,7 +6,7 @@
 import { kernels } from '../native/index.js';
 import { Unary, WType } from '../native/kernels.js';
 import type { Rng } from './random.js';
-import { type BackwardContext, Tensor, isGradEnabled, result, shapeStr, sizeOf } from './tensor.js';
+import { type BackwardContext, Tensor, isGradEnabled, result, shapeStr, sizeOf, uninitF32 } from './tensor.js';
 
 // ---------------------------------------------------------------------------------------------
 // Creation
@@ -206,7 +206,7 @@ function binary(
   const bd = b.f32;
   const shape = broadcastShapes(a.shape, b.shape, op);
   const n = sizeOf(shape);
-  const out = new Float32Array(n);
+  const out = uninitF32(n); // every path below writes all n elements
   if (ad.length === n && bd.length === n) {
     if (op === 'add') {
       out.set(ad);
@@ -342,10 +342,10 @@ export function log(x: Tensor): Tensor {
 
 function unaryOp(x: Tensor, op: Unary, name: string): Tensor {
   const xd = x.f32;
-  const y = new Float32Array(xd.length);
+  const y = uninitF32(xd.length);
   kernels.unary(op, xd, y, xd.length);
   return result(y, x.shape, name, [x], (g, ctx) => {
-    const gx = new Float32Array(g.length);
+    const gx = uninitF32(g.length);
     kernels.unaryBackward(op, xd, y, g, gx, g.length);
     ctx.accumulate(x, gx);
   });
@@ -698,7 +698,7 @@ export function embedding(weight: Tensor, ids: Int32Array, idsShape: readonly nu
       `embedding: ids has ${ids.length} entries but idsShape ${shapeStr(idsShape)} needs ${sizeOf(idsShape)}`,
     );
   const [V, D] = weight.shape as [number, number];
-  const out = new Float32Array(ids.length * D);
+  const out = uninitF32(ids.length * D); // every row is written (or the id throws)
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i]!;
     if (!(id >= 0 && id < V))
@@ -987,7 +987,8 @@ export function linear(
     throw new Error(`linear: bias ${bias.label()} must have shape [${outF}]`);
   const xd = x.f32;
   const rows = x.size / inF;
-  const out = new Float32Array(rows * outF);
+  // The bias rows, or the GEMM with beta = 0, write every element.
+  const out = uninitF32(rows * outF);
   if (bias) {
     const bd = bias.f32;
     for (let r = 0; r < rows; r++) out.set(bd, r * outF);
@@ -1020,7 +1021,7 @@ export function linear(
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return result(out, shape, 'linear', inputs, (g, ctx) => {
     if (x.requiresGrad) {
-      const gx = new Float32Array(xd.length);
+      const gx = uninitF32(xd.length); // beta = 0: overwritten
       kernels.gemm(
         false,
         inOut,
@@ -1085,6 +1086,136 @@ export function linear(
   });
 }
 
+/** One low-rank update of {@link loraLinear}: out[:, column : column + n] += scale · (x @ Aᵀ) @ Bᵀ. */
+export interface LoraUpdate {
+  /** [r, in] (torch.nn.Linear layout), or [in, r] with `inOut`. */
+  A: Tensor;
+  /** [n, r], or [r, n] with `inOut`; n is at most the layer's output features. */
+  B: Tensor;
+  /** Multiplies the update (LoRA's alpha / r). */
+  scale: number;
+  /** First output feature the update lands on (default 0): e.g. the q or v part of a fused qkv. */
+  column?: number;
+  /** A and B are stored [in, r] and [r, n] (GPT-2 Conv1D style). */
+  inOut?: boolean;
+}
+
+/**
+ * {@link linear} plus low-rank updates in one op: y = x @ Wᵀ + bias, then for each update
+ * y[..., column : column + n] += scale · (x @ Aᵀ) @ Bᵀ (LoRA). The updates are accumulated into the
+ * output by the second GEMM of each (no [tokens, out] delta buffer and no add pass), and the
+ * backward adds their input gradient into the base one the same way. Equal to
+ * `add(linear(x, W, bias), linear(linear(x, A), B, null, { alpha: scale }))` when the update
+ * covers every output.
+ */
+export function loraLinear(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  updates: readonly LoraUpdate[],
+  opts: { weightInOut?: boolean } = {},
+): Tensor {
+  if (weight.ndim !== 2) throw new Error(`loraLinear: weight must be 2-D, got ${weight.label()}`);
+  const inOut = opts.weightInOut ?? false;
+  const inF = inOut ? weight.shape[0]! : weight.shape[1]!;
+  const outF = inOut ? weight.shape[1]! : weight.shape[0]!;
+  if (x.dim(-1) !== inF)
+    throw new Error(
+      `loraLinear: input ${x.label()} has ${x.dim(-1)} features but weight ${weight.label()} expects ${inF}`,
+    );
+  if (bias && (bias.ndim !== 1 || bias.shape[0] !== outF))
+    throw new Error(`loraLinear: bias ${bias.label()} must have shape [${outF}]`);
+  const ups = updates.map((u, i) => {
+    const io = u.inOut ?? false;
+    if (u.A.ndim !== 2 || u.B.ndim !== 2)
+      throw new Error(`loraLinear: update ${i}: A ${u.A.label()} and B ${u.B.label()} must be 2-D`);
+    const r = io ? u.A.shape[1]! : u.A.shape[0]!;
+    const aIn = io ? u.A.shape[0]! : u.A.shape[1]!;
+    const bR = io ? u.B.shape[0]! : u.B.shape[1]!;
+    const n = io ? u.B.shape[1]! : u.B.shape[0]!;
+    const col = u.column ?? 0;
+    if (aIn !== inF || bR !== r)
+      throw new Error(
+        `loraLinear: update ${i}: A ${u.A.label()} and B ${u.B.label()} do not chain ${inF} inputs through one rank${io ? ' (inOut)' : ''}`,
+      );
+    if (!Number.isInteger(col) || col < 0 || col + n > outF)
+      throw new Error(`loraLinear: update ${i}: columns [${col}, ${col + n}) are outside the ${outF} outputs`);
+    return { A: u.A, B: u.B, ad: u.A.f32, bd: u.B.f32, s: u.scale, col, r, n, io };
+  });
+  const xd = x.f32;
+  const rows = x.size / inF;
+  const out = uninitF32(rows * outF); // bias rows or the beta = 0 GEMM write every element
+  if (bias) {
+    const bd = bias.f32;
+    for (let r = 0; r < rows; r++) out.set(bd, r * outF);
+  }
+  const wld = inOut ? outF : inF;
+  // prettier-ignore
+  kernels.gemm(false, !inOut, rows, outF, inF, 1, xd, 0, inF, weight.data, 0, wld, weight.wtype, bias ? 1 : 0, out, 0, outF, 1, 0, 0, 0, weight.scales);
+  // t = x @ op(A) [rows, r], kept for the backward; out[:, col:] += s · t @ op(B).
+  const ts = ups.map((u) => {
+    const t = new Float32Array(rows * u.r);
+    // prettier-ignore
+    kernels.gemm(false, !u.io, rows, u.r, inF, 1, xd, 0, inF, u.ad, 0, u.io ? u.r : inF, WType.F32, 0, t, 0, u.r, 1, 0, 0, 0);
+    // prettier-ignore
+    kernels.gemm(false, !u.io, rows, u.n, u.r, u.s, t, 0, u.r, u.bd, 0, u.io ? u.n : u.r, WType.F32, 1, out, u.col, outF, 1, 0, 0, 0);
+    return t;
+  });
+  const inputs = [x, weight, ...(bias ? [bias] : []), ...ups.flatMap((u) => [u.A, u.B])];
+  return result(out, [...x.shape.slice(0, -1), outF], 'loraLinear', inputs, (g, ctx) => {
+    const gx = x.requiresGrad ? uninitF32(xd.length) : null; // the beta = 0 GEMM writes it first
+    if (gx)
+      // prettier-ignore
+      kernels.gemm(false, inOut, rows, inF, outF, 1, g, 0, outF, weight.data, 0, wld, weight.wtype, 0, gx, 0, inF, 1, 0, 0, 0, weight.scales);
+    ups.forEach((u, i) => {
+      const t = ts[i]!;
+      if (u.B.requiresGrad) {
+        const gB = new Float32Array(u.B.size);
+        // inOut: gB [r, n] = s · tᵀ @ g[:, cols]; else gB [n, r] = s · g[:, cols]ᵀ @ t.
+        if (u.io)
+          // prettier-ignore
+          kernels.gemm(true, false, u.r, u.n, rows, u.s, t, 0, u.r, g, u.col, outF, WType.F32, 0, gB, 0, u.n, 1, 0, 0, 0);
+        // prettier-ignore
+        else kernels.gemm(true, false, u.n, u.r, rows, u.s, g, u.col, outF, t, 0, u.r, WType.F32, 0, gB, 0, u.r, 1, 0, 0, 0);
+        ctx.accumulate(u.B, gB);
+      }
+      if (!gx && !u.A.requiresGrad) return;
+      // gu = s · g[:, cols] @ op(B)ᵀ [rows, r]: the gradient of t.
+      const gu = new Float32Array(rows * u.r);
+      // prettier-ignore
+      kernels.gemm(false, u.io, rows, u.r, u.n, u.s, g, u.col, outF, u.bd, 0, u.io ? u.n : u.r, WType.F32, 0, gu, 0, u.r, 1, 0, 0, 0);
+      if (u.A.requiresGrad) {
+        const gA = new Float32Array(u.A.size);
+        // inOut: gA [in, r] = xᵀ @ gu; else gA [r, in] = guᵀ @ x.
+        if (u.io)
+          // prettier-ignore
+          kernels.gemm(true, false, inF, u.r, rows, 1, xd, 0, inF, gu, 0, u.r, WType.F32, 0, gA, 0, u.r, 1, 0, 0, 0);
+        // prettier-ignore
+        else kernels.gemm(true, false, u.r, inF, rows, 1, gu, 0, u.r, xd, 0, inF, WType.F32, 0, gA, 0, inF, 1, 0, 0, 0);
+        ctx.accumulate(u.A, gA);
+      }
+      // gx += gu @ op(A)ᵀ
+      if (gx)
+        // prettier-ignore
+        kernels.gemm(false, u.io, rows, inF, u.r, 1, gu, 0, u.r, u.ad, 0, u.io ? u.r : inF, WType.F32, 1, gx, 0, inF, 1, 0, 0, 0);
+    });
+    if (gx) ctx.accumulate(x, gx);
+    if (weight.requiresGrad) {
+      const gw = new Float32Array(weight.size);
+      // prettier-ignore
+      if (inOut) kernels.gemm(true, false, inF, outF, rows, 1, xd, 0, inF, g, 0, outF, WType.F32, 0, gw, 0, outF, 1, 0, 0, 0);
+      // prettier-ignore
+      else kernels.gemm(true, false, outF, inF, rows, 1, g, 0, outF, xd, 0, inF, WType.F32, 0, gw, 0, inF, 1, 0, 0, 0);
+      ctx.accumulate(weight, gw);
+    }
+    if (bias && bias.requiresGrad) {
+      const gb = new Float32Array(outF);
+      for (let r = 0; r < rows; r++) kernels.axpy(outF, 1, g, r * outF, gb, 0);
+      ctx.accumulate(bias, gb);
+    }
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Normalisation and softmax (over the last dimension)
 
@@ -1128,7 +1259,7 @@ export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
     if (p && p.size !== cols)
       throw new Error(`layerNorm: parameter ${p.label()} must have ${cols} elements to match ${x.label()}`);
   const rows = x.size / cols;
-  const y = new Float32Array(xd.length);
+  const y = uninitF32(xd.length);
   const mu = new Float32Array(rows);
   const rs = new Float32Array(rows);
   const g = gamma ? toF32(gamma).f32 : null;
@@ -1136,7 +1267,7 @@ export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
   kernels.layerNorm(xd, g, b, y, mu, rs, rows, cols, eps);
   const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
   return result(y, x.shape, 'layerNorm', inputs, (dy, ctx) => {
-    const dx = new Float32Array(xd.length);
+    const dx = uninitF32(xd.length);
     const dg = gamma?.requiresGrad ? new Float32Array(cols) : null;
     const db = beta?.requiresGrad ? new Float32Array(cols) : null;
     kernels.layerNormBackward(xd, g, mu, rs, dy, dx, dg, db, rows, cols);
@@ -1153,12 +1284,12 @@ export function rmsNorm(x: Tensor, gamma: Tensor | null, eps = 1e-6): Tensor {
   if (gamma && gamma.size !== cols)
     throw new Error(`rmsNorm: weight ${gamma.label()} must have ${cols} elements to match ${x.label()}`);
   const rows = x.size / cols;
-  const y = new Float32Array(xd.length);
+  const y = uninitF32(xd.length);
   const rs = new Float32Array(rows);
   const g = gamma ? toF32(gamma).f32 : null;
   kernels.rmsNorm(xd, g, y, rs, rows, cols, eps);
   return result(y, x.shape, 'rmsNorm', gamma ? [x, gamma] : [x], (dy, ctx) => {
-    const dx = new Float32Array(xd.length);
+    const dx = uninitF32(xd.length);
     const dg = gamma?.requiresGrad ? new Float32Array(cols) : null;
     kernels.rmsNormBackward(xd, g, rs, dy, dx, dg, rows, cols);
     ctx.accumulate(x, dx);
@@ -1410,7 +1541,7 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   const qd = q.f32;
   const kd = k.f32;
   const vd = v.f32;
-  const out = new Float32Array(B * H * T * D);
+  const out = uninitF32(B * H * T * D); // every row is written (zeros where no key is allowed)
   const lse = new Float32Array(B * H * T);
   const kvStride = capacity * D;
   kernels.attention(qd, kd, vd, out, lse, B, H, Hkv, T, S, D, sc, causal, mask, window, kvStride);
@@ -1443,6 +1574,71 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
     if (dq) ctx.accumulate(q, dq);
     if (dk) ctx.accumulate(k, dk);
     if (dv) ctx.accumulate(v, dv);
+  });
+}
+
+/** Options of {@link packedAttention}. */
+export interface PackedAttentionOptions {
+  /** Key/value heads (grouped-query attention); default: as many as the query heads. */
+  kvHeads?: number;
+  /** Causal masking (decoder). Default true. */
+  causal?: boolean;
+  /** [B, T] with 0 for padding keys. */
+  keyMask?: Uint8Array | null;
+  /** Multiplies q·k; default 1/sqrt(head_dim). */
+  scale?: number;
+  /** Sliding window (causal only), as in {@link AttentionOptions}. */
+  window?: number | null;
+}
+
+/**
+ * Self-attention straight from a fused projection: `qkv` [B, T, (H + 2·Hkv)·D] holds, per token, the
+ * H query heads, then the Hkv key heads, then the Hkv value heads (GPT-2's c_attn output). Returns
+ * [B, T, H·D], the layout the output projection reads. The kernel reads the heads in place and the
+ * backward writes the gradient of q, k and v into one buffer of qkv's shape, so no head is copied in
+ * either direction (splitHeads, mergeHeads and the attention of {@link scaledDotProductAttention}
+ * compute the same thing with three copies forward and three backward). The keys are the tokens
+ * themselves (S = T): no KV cache or prefix.
+ */
+export function packedAttention(qkv: Tensor, heads: number, opts: PackedAttentionOptions = {}): Tensor {
+  if (qkv.ndim !== 3) throw new Error(`packedAttention: expected qkv [batch, seq, features], got ${qkv.label()}`);
+  const [B, T, C] = qkv.shape as [number, number, number];
+  const H = heads;
+  const Hkv = opts.kvHeads ?? H;
+  if (!Number.isInteger(H) || H < 1 || !Number.isInteger(Hkv) || Hkv < 1 || H % Hkv !== 0)
+    throw new Error(`packedAttention: ${H} query heads must be a positive multiple of ${Hkv} key/value heads`);
+  const D = C / (H + 2 * Hkv);
+  if (!Number.isInteger(D) || D < 1)
+    throw new Error(
+      `packedAttention: ${qkv.label()} has ${C} features, not a multiple of H + 2·Hkv = ${H + 2 * Hkv} heads`,
+    );
+  const causal = opts.causal ?? true;
+  const mask = opts.keyMask ?? null;
+  if (mask && mask.length !== B * T)
+    throw new Error(`packedAttention: keyMask has ${mask.length} entries, expected batch*seq = ${B * T}`);
+  const sc = opts.scale ?? 1 / Math.sqrt(D);
+  const window = opts.window ?? 0;
+  if (!Number.isInteger(window) || window < 0)
+    throw new Error(`packedAttention: window must be an integer >= 0, got ${window}`);
+  if (window > 0 && !causal) throw new Error('packedAttention: a sliding window needs causal attention');
+  const xd = qkv.f32;
+  const O = H * D;
+  // prettier-ignore
+  const layout = new Float64Array([
+    0, T * C, D, C, // q
+    O, T * C, D, C, // k
+    O + Hkv * D, T * C, D, C, // v
+    0, T * O, D, O, // out [B, T, H·D]
+  ]);
+  const out = uninitF32(B * T * O); // every row is written (zeros where no key is allowed)
+  const lse = new Float32Array(B * H * T);
+  kernels.attention(xd, xd, xd, out, lse, B, H, Hkv, T, T, D, sc, causal, mask, window, 0, layout);
+  return result(out, [B, T, O], 'packedAttention', [qkv], (g, ctx) => {
+    // dq is written and dk, dv accumulated into the same zeroed buffer: disjoint columns.
+    const dx = new Float32Array(xd.length);
+    // prettier-ignore
+    kernels.attentionBackward(xd, xd, xd, out, lse, g, dx, dx, dx, B, H, Hkv, T, T, D, sc, causal, mask, window, 0, layout);
+    ctx.accumulate(qkv, dx);
   });
 }
 

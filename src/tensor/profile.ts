@@ -15,8 +15,10 @@
  *    gradient map);
  *  - `optimizer` also takes the JavaScript of `section('optimizer', ...)`;
  *  - `other`: everything else (caller code outside ops and sections).
- * Garbage-collection pauses (`gcMs`, from the `gc` performance entries) happen inside those parts
- * and are reported beside them, not added.
+ * Allocation has no call of its own to time: its costs land inside those parts and are reported
+ * beside them, not added: garbage-collection pauses (`gcMs`, from the `gc` performance entries),
+ * the page faults of fresh buffers and the system time they cost (`pageFaults`, `systemMs`), and
+ * the bytes the forward allocates (`forwardBytes`).
  *
  * Nothing is installed until `start()`: without a profile the engine pays one null check per op
  * and per graph node. The wrapper itself costs two clock reads per kernel call, so a profiled step
@@ -70,6 +72,13 @@ export interface Profile {
   readonly gcCount: number;
   /** Bytes of float32 data newly allocated for op outputs in the forward (views such as reshape excluded). */
   readonly forwardBytes: number;
+  /**
+   * Minor page faults of the process inside the window: fresh memory touched for the first time,
+   * mostly new buffers (the cost of allocation the kernels and loops pay on first write).
+   */
+  readonly pageFaults: number;
+  /** System CPU time of the process inside the window (ms, all threads): page faults and other kernel work. */
+  readonly systemMs: number;
 }
 
 /** Kernel name -> category. Kernels missing here are filed by name: gemm/gemv as 'gemm', else 'elementwise'. */
@@ -124,6 +133,8 @@ export class Profiler {
   private kernelCalls = 0;
   private opCalls = 0;
   private forwardBytes = 0;
+  private faults0 = 0;
+  private system0 = 0;
   private stopped = false;
 
   /** Installs the kernel wrapper and the engine hooks; the clock starts now. */
@@ -138,6 +149,8 @@ export class Profiler {
     this.original = kernels;
     swapKernels(this.wrap(kernels));
     this.prevHooks = setEngineHooks(this.hooks());
+    this.faults0 = process.resourceUsage().minorPageFault;
+    this.system0 = process.cpuUsage().system;
     this.t0 = this.mark = performance.now();
     return this;
   }
@@ -162,6 +175,8 @@ export class Profiler {
   async stop(): Promise<Profile> {
     if (!this.original || this.stopped) throw new Error('Profiler.stop: the profiler is not running');
     const end = performance.now();
+    const pageFaults = process.resourceUsage().minorPageFault - this.faults0;
+    const systemMs = (process.cpuUsage().system - this.system0) / 1000;
     this.flushTo('other', null, end);
     swapKernels(this.original);
     setEngineHooks(this.prevHooks);
@@ -187,6 +202,8 @@ export class Profiler {
       gcMs: inWindow.reduce((s, g) => s + g.ms, 0),
       gcCount: inWindow.length,
       forwardBytes: this.forwardBytes,
+      pageFaults,
+      systemMs,
     };
   }
 
@@ -268,7 +285,10 @@ export function formatProfile(p: Profile, steps = 1, top = 8): string {
   for (const c of PROFILE_CATEGORIES) lines.push(`${c.padEnd(12)} ${per(p.categories[c])} ${pct(p.categories[c])}`);
   lines.push(`${'step'.padEnd(12)} ${per(p.wallMs)}`);
   lines.push(
-    `gc pauses ${per(p.gcMs)} ms/step (${pct(p.gcMs)}, inside the parts above); forward outputs ${(p.forwardBytes / steps / 2 ** 20).toFixed(1)} MB/step; ${Math.round(p.kernelCalls / steps)} kernel calls, ${Math.round(p.opCalls / steps)} op/node calls per step`,
+    `allocation (inside the parts above): gc pauses ${per(p.gcMs).trim()} ms/step (${pct(p.gcMs).trim()}), ${Math.round(p.pageFaults / steps)} page faults and ${(p.systemMs / steps).toFixed(2)} ms system time per step, forward outputs ${(p.forwardBytes / steps / 2 ** 20).toFixed(1)} MB/step`,
+  );
+  lines.push(
+    `${Math.round(p.kernelCalls / steps)} kernel calls, ${Math.round(p.opCalls / steps)} op/node calls per step`,
   );
   const slowest = [...p.kernels.map((e) => ({ ...e, name: `kernel ${e.name}` })), ...p.ops]
     .sort((a, b) => b.ms - a.ms)

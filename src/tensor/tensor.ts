@@ -14,6 +14,7 @@
  * value = scales[row] * q), dequantised by the kernels on the fly.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { Buffer } from 'node:buffer';
 import { kernels } from '../native/index.js';
 import { WType } from '../native/kernels.js';
 
@@ -70,6 +71,30 @@ export function sizeOf(shape: readonly number[]): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
+}
+
+/** Below this many bytes a zeroed allocation is as cheap as an uninitialised one. */
+const UNINIT_MIN_BYTES = 1 << 16;
+
+/**
+ * @internal A float32 buffer of n elements WITHOUT zeroing (malloc instead of calloc), for outputs
+ * that a kernel or loop overwrites entirely before anything reads them: it saves a pass over every
+ * large activation and gradient. Never for buffers that are accumulated into.
+ */
+export function uninitF32(n: number): Float32Array {
+  if (poisonUninit) return new Float32Array(n).fill(NaN);
+  if (n * 4 < UNINIT_MIN_BYTES) return new Float32Array(n);
+  return new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
+}
+
+let poisonUninit = false;
+
+/**
+ * @internal Tests: `uninitF32` returns NaN-filled buffers of every size, so an element a kernel
+ * fails to write shows up as NaN instead of as whatever memory held.
+ */
+export function setUninitPoison(on: boolean): void {
+  poisonUninit = on;
 }
 
 /** A shape as text for error messages, e.g. `[2, 3]`. */

@@ -361,6 +361,97 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
     });
   });
 
+  test('attention with a row layout (fused qkv [B, T, (H + 2Hkv)D], padded rows) equals the packed layout', () => {
+    const r = rng(31);
+    type Cfg = { B: number; H: number; Hkv: number; T: number; D: number; causal: boolean; mask?: boolean; window?: number };
+    const cfgs: Cfg[] = [
+      { B: 2, H: 4, Hkv: 2, T: 37, D: 24, causal: true },
+      { B: 1, H: 3, Hkv: 1, T: 70, D: 19, causal: true, mask: true },
+      { B: 2, H: 2, Hkv: 2, T: 9, D: 7, causal: false, mask: true },
+      { B: 1, H: 2, Hkv: 2, T: 130, D: 64, causal: true, window: 33 },
+      { B: 3, H: 1, Hkv: 1, T: 1, D: 8, causal: true },
+    ];
+    for (const c of cfgs) {
+      const { B, H, Hkv, T, D, causal } = c;
+      const window = c.window ?? 0, S = T, scale = 0.7 / Math.sqrt(D);
+      // Fused rows of C = (H + 2Hkv)D features plus 3 padding columns holding NaN, after a 5-element offset.
+      const C = (H + 2 * Hkv) * D, row = C + 3, off = 5;
+      const fused = new Float32Array(off + B * T * row).fill(NaN);
+      const q = randn(B * H * T * D, r, 2), kk = randn(B * Hkv * S * D, r, 2), v = randn(B * Hkv * S * D, r);
+      // packed [B, n, T, D] element (b, h, t, d) <-> fused off + (b T + t) row + col0 + h D + d
+      const each = (n: number, col0: number, f: (packed: number, fusedAt: number) => void): void => {
+        for (let b = 0; b < B; b++)
+          for (let h = 0; h < n; h++)
+            for (let t = 0; t < T; t++)
+              for (let d = 0; d < D; d++) f(((b * n + h) * T + t) * D + d, off + (b * T + t) * row + col0 + h * D + d);
+      };
+      each(H, 0, (p, x) => (fused[x] = q[p]!));
+      each(Hkv, H * D, (p, x) => (fused[x] = kk[p]!));
+      each(Hkv, (H + Hkv) * D, (p, x) => (fused[x] = v[p]!));
+      let mask: Uint8Array | null = null;
+      if (c.mask) {
+        mask = new Uint8Array(B * S).map(() => (r() < 0.8 ? 1 : 0));
+        mask[0] = 1;
+      }
+      // Output [B, T, H, D] with rows of H·D + 2 (padding stays untouched).
+      const orow = H * D + 2;
+      // prettier-ignore
+      const layout = new Float64Array([
+        off, T * row, D, row,
+        off + H * D, T * row, D, row,
+        off + (H + Hkv) * D, T * row, D, row,
+        1, T * orow, D, orow,
+      ]);
+      const outLen = 1 + B * T * orow;
+      const outAt = (p: number): number => {
+        const d = p % D, t = Math.floor(p / D) % T, h = Math.floor(p / (D * T)) % H, b = Math.floor(p / (D * T * H));
+        return 1 + (b * T + t) * orow + h * D + d;
+      };
+      const want = new Float32Array(q.length), lwant = new Float32Array(B * H * T);
+      jsKernels.attention(q, kk, v, want, lwant, B, H, Hkv, T, S, D, scale, causal, mask, window);
+      const dout = randn(q.length, r);
+      const dq = new Float32Array(q.length), dk0 = randn(kk.length, r), dv0 = randn(v.length, r);
+      const dk = dk0.slice(), dv = dv0.slice();
+      jsKernels.attentionBackward(q, kk, v, want, lwant, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, mask, window);
+      const doutL = new Float32Array(outLen).fill(NaN);
+      for (let p = 0; p < dout.length; p++) doutL[outAt(p)] = dout[p]!;
+      const run = (k: Kernels, label: string): void => {
+        const out = new Float32Array(outLen).fill(-9), lse = new Float32Array(B * H * T);
+        k.attention(fused, fused, fused, out, lse, B, H, Hkv, T, S, D, scale, causal, mask, window, 0, layout);
+        const got = new Float32Array(q.length);
+        for (let p = 0; p < q.length; p++) got[p] = out[outAt(p)]!;
+        assertClose(got, want, { message: `${label} out`, rtol: 1e-5, atol: 1e-6 });
+        assertClose(lse, lwant, { message: `${label} lse`, rtol: 1e-6, atol: 1e-6 });
+        const written = new Set<number>();
+        for (let p = 0; p < q.length; p++) written.add(outAt(p));
+        for (let i = 0; i < outLen; i++) if (!written.has(i)) assert.equal(out[i], -9, `${label}: out padding ${i} written`);
+        // One gradient buffer of the fused shape: dq written over garbage, dk/dv accumulated.
+        const dx = new Float32Array(fused.length).fill(5);
+        each(H, 0, (_, x) => (dx[x] = NaN));
+        each(Hkv, H * D, (p, x) => (dx[x] = dk0[p]!));
+        each(Hkv, (H + Hkv) * D, (p, x) => (dx[x] = dv0[p]!));
+        k.attentionBackward(fused, fused, fused, out, lse, doutL, dx, dx, dx, B, H, Hkv, T, S, D, scale, causal, mask, window, 0, layout);
+        const gq = new Float32Array(dq.length), gk = new Float32Array(dk.length), gv = new Float32Array(dv.length);
+        const seen = new Uint8Array(dx.length);
+        each(H, 0, (p, x) => ((gq[p] = dx[x]!), (seen[x] = 1)));
+        each(Hkv, H * D, (p, x) => ((gk[p] = dx[x]!), (seen[x] = 1)));
+        each(Hkv, (H + Hkv) * D, (p, x) => ((gv[p] = dx[x]!), (seen[x] = 1)));
+        assertClose(gq, dq, { message: `${label} dq`, rtol: 1e-4, atol: 1e-5 });
+        assertClose(gk, dk, { message: `${label} dk`, rtol: 1e-4, atol: 1e-5 });
+        assertClose(gv, dv, { message: `${label} dv`, rtol: 1e-4, atol: 1e-5 });
+        for (let i = 0; i < dx.length; i++) if (!seen[i]) assert.equal(dx[i], 5, `${label}: gradient padding ${i} written`);
+      };
+      run(jsKernels, `js layout ${JSON.stringify(c)}`);
+      if (native) forEachSimd((k, simd) => run(k, `${simd} layout ${JSON.stringify(c)}`));
+    }
+    const A = new Float32Array(64);
+    for (const k of native ? [jsKernels, native] : [jsKernels]) {
+      assert.throws(() => k.attention(A, A, A, A, A, 1, 1, 1, 2, 2, 2, 1, true, null, 0, 0, new Float64Array(15)), /layout/);
+      const far = new Float64Array([0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 100]);
+      if (k === native) assert.throws(() => k.attention(A, A, A, A, A, 1, 1, 1, 2, 2, 2, 1, true, null, 0, 0, far), /out.*too short/);
+    }
+  });
+
   test('attention window: one query sees exactly its last `window` keys; bad window/kvStride throw', () => {
     const r = rng(29);
     const H = 2, S = 50, D = 8, W = 13;

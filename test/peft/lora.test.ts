@@ -43,6 +43,24 @@ test('a fresh LoRA layer equals its base; the update is scaling·B·A', () => {
     }
 });
 
+test('plain adapters run as one fused loraLinear op; dropout in training takes the general path', () => {
+  const base = new Linear(6, 5, { rng: new Rng(11) });
+  const lora = LoRALinear.fromBase(base, { ...opts, loraDropout: 0.5 });
+  lora.lora_B.get('default')!.weight = F.randn([5, 4], new Rng(12), 0.5, { requiresGrad: true });
+  const x = F.randn([3, 6], new Rng(13));
+  lora.train(false);
+  const fused = lora.forward(x);
+  assert.equal(fused.node?.op, 'loraLinear');
+  lora.train(true);
+  const general = lora.forward(x);
+  assert.equal(general.node?.op, 'add');
+  // Without dropout the general formula gives the fused result.
+  const A = lora.lora_A.get('default')!.weight,
+    B = lora.lora_B.get('default')!.weight;
+  const plain = F.add(base.forward(x), F.linear(F.linear(x, A), B, null, { alpha: lora.scaling }));
+  assertClose(fused.f32, plain.f32, { atol: 1e-6, rtol: 1e-5, message: 'fused vs general' });
+});
+
 test('LoRA gradients match finite differences; the base gets none', () => {
   const base = new Linear(5, 4, { rng: new Rng(4) });
   const lora = LoRALinear.fromBase(base, { ...opts, r: 2 });

@@ -171,6 +171,80 @@ for (const backend of backends) {
       ]);
     });
 
+    await t.test('loraLinear: finite differences (both layouts, column ranges), equal to linear + updates', () => {
+      const x = rnd([2, 3, 5], 51);
+      const w = rnd([5, 7], 52); // [in, out] (weightInOut)
+      const wt = rnd([7, 5], 53); // [out, in]
+      const bias = rnd([7], 54);
+      const qA = rnd([5, 2], 55),
+        qB = rnd([2, 3], 56); // inOut, onto columns [0, 3)
+      const vA = rnd([3, 5], 57),
+        vB = rnd([4, 3], 58); // torch layout, onto columns [3, 7)
+      const ups = (a: Tensor, b: Tensor, c: Tensor, d: Tensor): F.LoraUpdate[] => [
+        { A: a, B: b, scale: 0.7, inOut: true },
+        { A: c, B: d, scale: -1.3, column: 3 },
+      ];
+      gradcheck(
+        'loraLinear inOut',
+        (xx, ww, bb, a, b, c, d) => F.loraLinear(xx, ww, bb, ups(a, b, c, d), { weightInOut: true }),
+        [x, w, bias, qA, qB, vA, vB],
+      );
+      gradcheck(
+        'loraLinear torch layout, no bias',
+        (xx, ww, c, d) => F.loraLinear(xx, ww, null, [{ A: c, B: d, scale: 0.5, column: 2 }]),
+        [x, wt, vA, vB],
+      );
+      // The unfused composition: add each update into its columns through a zero-padded B.
+      const fused = F.loraLinear(x, w, bias, ups(qA, qB, vA, vB), { weightInOut: true });
+      const pad = (b: Tensor, before: number, after: number): Tensor =>
+        F.concat(
+          [...(before ? [F.zeros([b.dim(0), before])] : []), b, ...(after ? [F.zeros([b.dim(0), after])] : [])],
+          1,
+        );
+      const plain = F.add(
+        F.add(F.linear(x, w, bias, { weightInOut: true }), F.matmul(F.matmul(x, qA), pad(qB, 0, 4), { alpha: 0.7 })),
+        F.matmul(F.matmul(x, vA, { transB: true }), pad(F.transpose(vB, 0, 1), 3, 0), { alpha: -1.3 }),
+      );
+      for (let i = 0; i < plain.size; i++) assert.ok(Math.abs(fused.f32[i]! - plain.f32[i]!) < 1e-5, `out ${i}`);
+      assert.throws(
+        () => F.loraLinear(x, w, null, [{ A: qA, B: qB, scale: 1, column: 5, inOut: true }], { weightInOut: true }),
+        /outside the 7 outputs/,
+      );
+      assert.throws(
+        () => F.loraLinear(x, w, null, [{ A: qA, B: vB, scale: 1, inOut: true }], { weightInOut: true }),
+        /do not chain/,
+      );
+    });
+
+    await t.test('packed attention: finite differences, and equal to split heads + attention + merge', () => {
+      // qkv [B=2, T=5, (H=4 + 2·Hkv=2)·D=3]: grouped heads, key padding, a window.
+      const qkv = rnd([2, 5, 24], 41);
+      const mask = Uint8Array.from([1, 1, 1, 0, 1, 1, 1, 1, 1, 1]);
+      gradcheck('packed causal gqa mask', (x) => F.packedAttention(x, 4, { kvHeads: 2, keyMask: mask }), [qkv]);
+      gradcheck('packed bidirectional', (x) => F.packedAttention(x, 2, { causal: false, scale: 0.4 }), [
+        rnd([2, 3, 18], 42),
+      ]);
+      gradcheck('packed window', (x) => F.packedAttention(x, 4, { kvHeads: 2, window: 2 }), [qkv]);
+      // The same function through the copying path: outputs and gradients agree.
+      const w = F.randn([2, 5, 12], new Rng(43));
+      const viaCopies = (x: Tensor): Tensor => {
+        const [q, k, v] = F.splitHeads(x, [4, 2, 2], 3) as [Tensor, Tensor, Tensor];
+        return F.mergeHeads(F.scaledDotProductAttention(q, k, v, { keyMask: mask }));
+      };
+      const grads = (f: (x: Tensor) => Tensor): [Float32Array, Float32Array] => {
+        qkv.grad = null;
+        const y = f(qkv);
+        F.sum(F.mul(y, w)).backward();
+        return [y.f32.slice(), qkv.grad!.slice()];
+      };
+      const [y1, g1] = grads((x) => F.packedAttention(x, 4, { kvHeads: 2, keyMask: mask }));
+      const [y2, g2] = grads(viaCopies);
+      for (let i = 0; i < y1.length; i++) assert.ok(Math.abs(y1[i]! - y2[i]!) < 1e-5, `out ${i}`);
+      for (let i = 0; i < g1.length; i++) assert.ok(Math.abs(g1[i]! - g2[i]!) < 1e-5, `grad ${i}`);
+      assert.throws(() => F.packedAttention(qkv, 5), /not a multiple/);
+      assert.throws(() => F.packedAttention(qkv, 4, { kvHeads: 3 }), /multiple of 3/);
+    });
+
     await t.test('rotary embedding', () => {
       const x = rnd([1, 2, 3, 4], 29);
       const cos = Float32Array.from([1, 0.9, 0.5, 0.8, -0.3, 0.1]);

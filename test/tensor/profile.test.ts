@@ -85,7 +85,9 @@ test('profiler: parts sum to the wall time, kernel calls match the backend, orig
     // Forward outputs: gelu, matmul and layerNorm outputs are 6x5 floats, mean's one float.
     assert.equal(prof.forwardBytes, steps * 4 * (3 * 30 + 1));
 
+    assert.ok(prof.pageFaults >= 0 && prof.systemMs >= 0);
     const table = formatProfile(prof, steps);
+    assert.match(table, /page faults/);
     for (const c of PROFILE_CATEGORIES) assert.match(table, new RegExp(`^${c} `, 'm'));
     await assert.rejects(() => p.stop(), /not running/);
   } finally {

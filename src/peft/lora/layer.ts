@@ -168,8 +168,10 @@ export class LoRALinear extends TunerLayer {
 
   /** The base output plus each active adapter's scaled B·A·dropout(x) (DoRA: the magnitude-rescaled form). */
   forward(x: Tensor): Tensor {
-    let y = this.baseForward(x);
     const live = this.liveAdapters();
+    const fused = this.fusedForward(x, live);
+    if (fused) return fused;
+    let y = this.baseForward(x);
     if (live.length === 0) return y;
     const y0 = y;
     for (const name of live) {
@@ -201,6 +203,26 @@ export class LoRALinear extends TunerLayer {
       y = F.add(y, dora);
     }
     return y;
+  }
+
+  /**
+   * Plain LoRA adapters (no DoRA, no dropout in effect) on a plain Linear: the base product and every
+   * update in one op (F.loraLinear), each update accumulated into the output by its own GEMM instead
+   * of a [tokens, out] delta and an add. Null when the adapters or the base need the general path.
+   */
+  private fusedForward(x: Tensor, live: readonly string[]): Tensor | null {
+    const base = this.base_layer;
+    if (live.length === 0 || !(base instanceof Linear) || base.forward !== Linear.prototype.forward) return null;
+    const updates: F.LoraUpdate[] = [];
+    for (const name of live) {
+      const s = this.settings.get(name);
+      const A = this.lora_A.get(name)?.weight;
+      const B = this.lora_B.get(name)?.weight;
+      if (!s || !A || !B) continue;
+      if (s.useDora || (s.dropout > 0 && this.training) || A.dtype !== 'f32' || B.dtype !== 'f32') return null;
+      updates.push({ A, B, scale: s.scaling });
+    }
+    return F.loraLinear(x, base.weight, base.bias, updates, { weightInOut: base.weightInOut });
   }
 
   /** scaling · B @ A as [out, in] float32. */

@@ -172,7 +172,7 @@ static void throw_oom(napi_env env, const char *kernel) {
   if (!(x)) return false
 
 /* gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, bType, beta, C, cOff, ldc,
- *      batch, strideA, strideB, strideC[, bScale]) */
+ *      batch, strideA, strideB, strideC[, bScale[, bias]]) */
 static napi_value js_gemm(napi_env env, napi_callback_info info) {
   call c;
   TRY(get_args(env, info, &c, "gemm", 21));
@@ -206,6 +206,12 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
     const double rows = (double)(tb ? N : Kd);
     TRY(check_len(&c, "bScale", slen, batch == 0 ? 0.0 : (sb ? (double)batch : 1.0) * rows));
   }
+  void *bias = NULL;
+  size_t biaslen = 0;
+  if (c.argc > 22) {
+    TRY(arg_array(&c, 22, "bias", F32, true, &bias, &biaslen));
+    if (bias) TRY(check_len(&c, "bias", biaslen, (double)N));
+  }
   tk_gemm_args g = {.trans_a = ta, .trans_b = tb, .b_type = (int)btype, .M = M, .N = N, .K = Kd, .lda = lda, .ldb = ldb,
                     .ldc = ldc, .batch = batch, .stride_a = sa, .stride_b = sb, .stride_c = sc, .alpha = (float)alpha,
                     .beta = (float)beta, .A = (const float *)A + aoff,
@@ -214,6 +220,17 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
                                           : (const void *)((const uint16_t *)B + boff),
                     .b_scale = (const float *)scale,
                     .C = (float *)C + coff};
+  if (bias && M > 0 && N > 0 && batch > 0) {
+    /* The float32 kernels add it in their store; bf16 compute and int8 start from C = beta C + bias. */
+    if (btype == TK_F32 || btype == TK_BF16 || btype == TK_F16)
+      g.bias = (const float *)bias;
+    else {
+      g.bias = (const float *)bias;
+      tk_gemm_prefill_bias(&g);
+      g.bias = NULL;
+      g.beta = 1.0f;
+    }
+  }
   if (btype == TK_I8DOT) { /* a few rows: int8 dot products; otherwise (or declined) weight-only int8 */
     int r = 1;
     if (M <= TK_I8DOT_MAX_M && Kd > 0 && g.alpha != 0.0f && M > 0 && N > 0 && batch > 0) r = K->gemv_i8dot(&g);

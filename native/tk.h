@@ -53,7 +53,23 @@ typedef struct {
   const void *B;
   const float *b_scale; /* TK_I8 only: one scale per stored row of each batch item (stride: rows) */
   float *C;
+  /* NULL or N floats added to every row of every item: C = alpha op(A) op(B) + beta C + bias.
+   * Only the float32 kernels (kernels.inc) read it; addon.c applies it itself for the others. */
+  const float *bias;
 } tk_gemm_args;
+
+/* C = beta C + bias on every row of every item (C = bias where beta == 0, NaN included): for the
+ * paths that take the bias as an initial value instead of in their store. */
+static inline void tk_gemm_prefill_bias(const tk_gemm_args *g) {
+  for (int64_t b = 0; b < g->batch; b++)
+    for (int64_t i = 0; i < g->M; i++) {
+      float *row = g->C + b * g->stride_c + i * g->ldc;
+      if (g->beta == 0.0f)
+        for (int64_t j = 0; j < g->N; j++) row[j] = g->bias[j];
+      else
+        for (int64_t j = 0; j < g->N; j++) row[j] = g->beta * row[j] + g->bias[j];
+    }
+}
 
 typedef struct {
   const float *q, *k, *v;

@@ -221,7 +221,18 @@ export const jsKernels: Kernels = {
   threads: 1,
   simd: 'js',
 
-  gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, bType, beta, C, cOff, ldc, batch, strideA, strideB, strideC, bScale) {
+  gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, bType, beta, C, cOff, ldc, batch, strideA, strideB, strideC, bScale, bias) {
+    if (bias) {
+      if (bias.length < N) throw new Error(`gemm: bias has ${bias.length} values, needs N = ${N}`);
+      // C = beta·C + bias, then the product is added to it (the native kernels' numerics).
+      for (let b = 0; b < batch; b++)
+        for (let i = 0; i < M; i++) {
+          const c0 = cOff + b * strideC + i * ldc;
+          if (beta === 0) for (let j = 0; j < N; j++) C[c0 + j] = bias[j]!;
+          else for (let j = 0; j < N; j++) C[c0 + j] = Math.fround(beta * C[c0 + j]!) + bias[j]!;
+        }
+      if (M > 0 && N > 0) beta = 1;
+    }
     if (bType === WType.I8Dot) {
       if (!bScale) throw new Error('gemm: bType I8Dot needs bScale (one float32 scale per stored row of B)');
       if (M <= I8DOT_MAX_M && M > 0 && N > 0 && K > 0 && batch > 0 && alpha !== 0 &&

@@ -96,6 +96,9 @@ export interface Kernels {
    * Uint16Array) or an int8 weight (bType I8, B is an Int8Array, `bScale` required: one scale per
    * stored row of B, i.e. N per item when transB else K; item b uses bScale[b * rows ...], or the
    * first `rows` scales for every item when strideB = 0).
+   * `bias` (N values) is added to every row of every item: C = alpha·op(A)·op(B) + beta·C + bias,
+   * computed as if C had first been set to beta·C + bias (to bias where beta = 0) and the product
+   * then added to it; the float32 kernels add it in their store, with no pass of its own over C.
    */
   gemm(
     transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
@@ -104,6 +107,7 @@ export interface Kernels {
     beta: number, C: Float32Array, cOff: number, ldc: number,
     batch: number, strideA: number, strideB: number, strideC: number,
     bScale?: Float32Array | null,
+    bias?: Float32Array | null,
   ): void;
 
   /** Widen n half values (bf16/f16 bits) to float32: dst[i] = float(src[srcOff+i]). */

@@ -987,12 +987,8 @@ export function linear(
     throw new Error(`linear: bias ${bias.label()} must have shape [${outF}]`);
   const xd = x.f32;
   const rows = x.size / inF;
-  // The bias rows, or the GEMM with beta = 0, write every element.
+  // The GEMM with beta = 0 writes every element; the bias row goes in through its store.
   const out = uninitF32(rows * outF);
-  if (bias) {
-    const bd = bias.f32;
-    for (let r = 0; r < rows; r++) out.set(bd, r * outF);
-  }
   kernels.gemm(
     false,
     !inOut,
@@ -1007,7 +1003,7 @@ export function linear(
     0,
     inOut ? outF : inF,
     forwardWType(weight, x),
-    bias ? 1 : 0,
+    0,
     out,
     0,
     outF,
@@ -1016,6 +1012,7 @@ export function linear(
     0,
     0,
     weight.scales,
+    bias?.f32,
   );
   const shape = [...x.shape.slice(0, -1), outF];
   const inputs = bias ? [x, weight, bias] : [x, weight];
@@ -1144,14 +1141,10 @@ export function loraLinear(
   });
   const xd = x.f32;
   const rows = x.size / inF;
-  const out = uninitF32(rows * outF); // bias rows or the beta = 0 GEMM write every element
-  if (bias) {
-    const bd = bias.f32;
-    for (let r = 0; r < rows; r++) out.set(bd, r * outF);
-  }
+  const out = uninitF32(rows * outF); // the beta = 0 GEMM (bias row in its store) writes every element
   const wld = inOut ? outF : inF;
   // prettier-ignore
-  kernels.gemm(false, !inOut, rows, outF, inF, 1, xd, 0, inF, weight.data, 0, wld, weight.wtype, bias ? 1 : 0, out, 0, outF, 1, 0, 0, 0, weight.scales);
+  kernels.gemm(false, !inOut, rows, outF, inF, 1, xd, 0, inF, weight.data, 0, wld, weight.wtype, 0, out, 0, outF, 1, 0, 0, 0, weight.scales, bias?.f32);
   // t = x @ op(A) [rows, r], kept for the backward; out[:, col:] += s · t @ op(B).
   const ts = ups.map((u) => {
     const t = new Float32Array(rows * u.r);

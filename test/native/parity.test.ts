@@ -79,6 +79,8 @@ interface GemmCase {
   bType?: WType; beta?: number; batch?: number; pad?: number; off?: number; broadcastB?: boolean;
   /** strideC = 0: every batch item accumulates into the same C (must run in order). */
   sharedC?: boolean;
+  /** A bias row of N values added to every row (the gemm's last argument). */
+  bias?: boolean;
 }
 
 function runGemmCase(k: Kernels, c: GemmCase, seed: number, label: string): void {
@@ -93,8 +95,9 @@ function runGemmCase(k: Kernels, c: GemmCase, seed: number, label: string): void
   const B = bType === WType.F32 ? randn(bLen, r) : halfBits(bLen, bType, r);
   const C0 = randn(off + Math.max(batch * strideC, M * ldc), r);
   if (beta === 0) C0.fill(NaN); // beta = 0 must overwrite, even NaN
-  const args = (C: Float32Array, Ax: Float32Array, Bx: Float32Array | Uint16Array, bt: WType) =>
-    [ta, tb, M, N, K, 0.75, Ax, off, lda, Bx, off, ldb, bt, beta, C, off, ldc, batch, strideA, strideB, strideC] as const;
+  const bias = c.bias ? randn(N, r, 3) : null;
+  const args = (C: Float32Array, Ax: Float32Array, Bx: Float32Array | Uint16Array, bt: WType, bi = bias) =>
+    [ta, tb, M, N, K, 0.75, Ax, off, lda, Bx, off, ldb, bt, beta, C, off, ldc, batch, strideA, strideB, strideC, null, bi] as const;
   const got = C0.slice(), want = C0.slice();
   k.gemm(...args(got, A, B, bType));
   jsKernels.gemm(...args(want, A, B, bType));
@@ -104,7 +107,8 @@ function runGemmCase(k: Kernels, c: GemmCase, seed: number, label: string): void
   if (bType === WType.F32) absB = (B as Float32Array).map(Math.abs);
   else { absB = new Float32Array(B.length); jsKernels.widen(B as Uint16Array, 0, bType, absB, 0, B.length); absB = absB.map(Math.abs); }
   const scale = C0.map((v) => (beta === 0 ? 0 : Math.abs(v * beta)));
-  jsKernels.gemm(...args(scale, absA, absB, WType.F32).map((v, i) => (i === 13 ? 1 : v)) as unknown as Parameters<Kernels['gemm']>);
+  const absBias = bias ? bias.map(Math.abs) : null;
+  jsKernels.gemm(...args(scale, absA, absB, WType.F32, absBias).map((v, i) => (i === 13 ? 1 : v)) as unknown as Parameters<Kernels['gemm']>);
   // Only elements inside the matrices are compared (padding must stay untouched, so compare all).
   assertClose(got, want, { message: label, rtol: 1e-5, atol: 1e-30, scale: scale.map((v) => (Number.isNaN(v) ? 0 : v)) });
 }
@@ -141,6 +145,53 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
           for (const tb of [false, true])
             runGemmCase(k, { M, N, K, ta: false, tb, bType, beta: 0.5, off: 3 }, seed++,
               `${simd} gemm bType=${bType} M=${M} N=${N} K=${K} tb=${tb}`);
+    });
+  });
+
+  test('gemm with a bias row: every path (store epilogue, transposed skinny, small M, M = 1, K = 0, K blocks, batch, half B)', () => {
+    // Odd sizes around the micro-tile (14 x 32 / 6 x 16 / 4 x 32) and SMALL_M_MAX = 16.
+    const shapes: [number, number, number][] = [
+      [17, 37, 19], [1, 45, 33], [5, 70, 9], [61, 3, 40], [33, 65, 47], [100, 33, 0], [45, 50, 1700], [131, 257, 129],
+    ];
+    forEachSimd((k, simd) => {
+      let seed = 500;
+      for (const [M, N, K] of shapes)
+        for (const ta of [false, true])
+          for (const tb of [false, true])
+            for (const beta of [0, 0.3])
+              runGemmCase(k, { M, N, K, ta, tb, beta, bias: true, pad: (M + N) % 3, off: K % 5 }, seed++,
+                `${simd} gemm+bias M=${M} N=${N} K=${K} ta=${ta} tb=${tb} beta=${beta}`);
+      runGemmCase(k, { M: 40, N: 30, K: 20, ta: false, tb: true, batch: 3, bias: true, beta: 0.5, pad: 1 }, seed++,
+        `${simd} gemm+bias batch`);
+      for (const bType of [WType.BF16, WType.F16])
+        for (const tb of [false, true])
+          runGemmCase(k, { M: 33, N: 70, K: 129, ta: false, tb, bType, bias: true, off: 3 }, seed++,
+            `${simd} gemm+bias bType=${bType} tb=${tb}`);
+    });
+  });
+
+  test('gemm with a bias row equals the same gemm on C prefilled with it (bf16 compute, int8, int8 dot)', () => {
+    const r = rng(77);
+    const M = 37, N = 45, K = 70;
+    const A = randn(M * K, r);
+    const bias = randn(N, r, 2);
+    const weights: [WType, Float32Array | Uint16Array | Int8Array, Float32Array | null][] = [
+      [WType.BF16Dot, halfBits(K * N, WType.BF16, r), null],
+      [WType.I8, Int8Array.from({ length: K * N }, () => Math.floor(r() * 255) - 127), randn(K, r)],
+      [WType.I8Dot, Int8Array.from({ length: K * N }, () => Math.floor(r() * 255) - 127), randn(K, r)],
+    ];
+    forEachSimd((k, simd) => {
+      for (const [bType, B, scales] of weights)
+        for (const m of [M, 3])
+          for (const beta of [0, 0.5]) {
+            const C0 = randn(m * N, r);
+            const got = C0.slice(), want = C0.slice();
+            k.gemm(false, false, m, N, K, 0.5, A, 0, K, B, 0, N, bType, beta, got, 0, N, 1, 0, 0, 0, scales, bias);
+            for (let i = 0; i < m; i++)
+              for (let j = 0; j < N; j++) want[i * N + j] = Math.fround(beta * want[i * N + j]!) + bias[j]!;
+            k.gemm(false, false, m, N, K, 0.5, A, 0, K, B, 0, N, bType, 1, want, 0, N, 1, 0, 0, 0, scales);
+            assertClose(got, want, { message: `${simd} bType=${bType} M=${m} beta=${beta}`, rtol: 1e-6, atol: 1e-5 });
+          }
     });
   });
 

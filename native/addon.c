@@ -556,18 +556,26 @@ static napi_value js_adamw(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-/* axpy(n, alpha, x, xOff, y, yOff) */
+/* axpy(n, alpha, x, xOff, y, yOff[, out, outOff]): y += alpha x, or out = alpha x + y */
 static napi_value js_axpy(napi_env env, napi_callback_info info) {
   call c;
   TRY(get_args(env, info, &c, "axpy", 6));
-  int64_t n, xo, yo;
+  int64_t n, xo, yo, oo = 0;
   double alpha;
-  void *x, *y;
-  size_t xl, yl;
+  void *x, *y, *out = NULL;
+  size_t xl, yl, ol = 0;
   TRY(arg_int(&c, 0, "n", 0, &n) && arg_number(&c, 1, "alpha", &alpha) && arg_array(&c, 2, "x", F32, false, &x, &xl) &&
       arg_int(&c, 3, "xOff", 0, &xo) && arg_array(&c, 4, "y", F32, false, &y, &yl) && arg_int(&c, 5, "yOff", 0, &yo));
   TRY(check_len(&c, "x", xl, (double)xo + (double)n) && check_len(&c, "y", yl, (double)yo + (double)n));
-  K->axpy(n, (float)alpha, (const float *)x + xo, (float *)y + yo);
+  if (c.argc > 6) {
+    TRY(arg_array(&c, 6, "out", F32, true, &out, &ol));
+    if (out) {
+      if (c.argc < 8) return fail(&c, false, "argument '%s' is required with 'out'%s", "outOff", ""), NULL;
+      TRY(arg_int(&c, 7, "outOff", 0, &oo) && check_len(&c, "out", ol, (double)oo + (double)n));
+    }
+  }
+  float *dst = out ? (float *)out + oo : (float *)y + yo;
+  K->axpy(n, (float)alpha, (const float *)x + xo, (const float *)y + yo, dst);
   return undefined(env);
 }
 

@@ -118,7 +118,7 @@ typedef struct {
   /* c1 = 1 - beta1 and c2 = 1 - beta2 are computed in double by the caller (1 - 0.999f is off by 1e-5). */
   void (*adamw)(float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1, float beta2,
                 float c1, float c2, float eps, float weight_decay, double bc1, double bc2);
-  void (*axpy)(int64_t n, float alpha, const float *x, float *y);
+  void (*axpy)(int64_t n, float alpha, const float *x, const float *y, float *out); /* out = alpha x + y */
   double (*sum_squares)(const float *x, int64_t n);
 } tk_kernels;
 

@@ -516,8 +516,11 @@ export const jsKernels: Kernels = {
     }
   },
 
-  axpy(n, alpha, x, xOff, y, yOff) {
-    for (let i = 0; i < n; i++) y[yOff + i]! += alpha * x[xOff + i]!;
+  axpy(n, alpha, x, xOff, y, yOff, out, outOff) {
+    if (out) {
+      if (outOff === undefined) throw new Error("axpy: 'outOff' is required with 'out'");
+      for (let i = 0; i < n; i++) out[outOff + i] = y[yOff + i]! + alpha * x[xOff + i]!;
+    } else for (let i = 0; i < n; i++) y[yOff + i]! += alpha * x[xOff + i]!;
   },
 
   sumSquares(x, n) {

@@ -205,8 +205,12 @@ export interface Kernels {
   adamw(p: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, n: number,
     lr: number, beta1: number, beta2: number, eps: number, weightDecay: number, step: number): void;
 
-  /** y[i] += alpha * x[i] for i < n (gradient accumulation). */
-  axpy(n: number, alpha: number, x: Float32Array, xOff: number, y: Float32Array, yOff: number): void;
+  /**
+   * y[i] += alpha * x[i] for i < n (gradient accumulation); with `out`, out[outOff + i] =
+   * alpha * x[xOff + i] + y[yOff + i] instead and y is left as it was (one pass for a sum).
+   */
+  axpy(n: number, alpha: number, x: Float32Array, xOff: number, y: Float32Array, yOff: number,
+    out?: Float32Array | null, outOff?: number): void;
   /** Sum of squares of x[0..n) in float64 (global-norm clipping). */
   sumSquares(x: Float32Array, n: number): number;
 }

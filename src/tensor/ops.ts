@@ -208,10 +208,9 @@ function binary(
   const n = sizeOf(shape);
   const out = uninitF32(n); // every path below writes all n elements
   if (ad.length === n && bd.length === n) {
-    if (op === 'add') {
-      out.set(ad);
-      kernels.axpy(n, 1, bd, 0, out, 0);
-    } else rowOp(op, out, 0, ad, 0, bd, 0, n);
+    if (op === 'add')
+      kernels.axpy(n, 1, bd, 0, ad, 0, out, 0); // out = a + b in one native pass
+    else rowOp(op, out, 0, ad, 0, bd, 0, n);
   } else if (ad.length === n && isSuffix(b.shape, shape)) {
     const m = bd.length;
     for (let o = 0; o < n; o += m) rowOp(op, out, o, ad, o, bd, 0, m);

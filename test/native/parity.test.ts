@@ -544,6 +544,13 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
       k.axpy(n, -0.3, x, 5, y1, 9);
       jsKernels.axpy(n, -0.3, x, 5, y2, 9);
       assertClose(y1, y2, { message: `${simd} axpy`, rtol: 1e-7, atol: 1e-7 });
+      // With an output: out = alpha x + y, y untouched, nothing outside [outOff, outOff + n) written.
+      const o1 = new Float32Array(n + 7).fill(NaN), o2 = o1.slice(), yKeep = y.slice();
+      k.axpy(n, -0.3, x, 5, y, 9, o1, 3);
+      jsKernels.axpy(n, -0.3, x, 5, y, 9, o2, 3);
+      assertClose(o1, o2, { message: `${simd} axpy out`, rtol: 1e-7, atol: 1e-7 });
+      assert.deepEqual(y, yKeep, `${simd} axpy out leaves y`);
+      assert.ok(Number.isNaN(o1[2]) && Number.isNaN(o1[n + 3]) && !Number.isNaN(o1[3]) && !Number.isNaN(o1[n + 2]));
 
       const s = k.sumSquares(x, n), sr = jsKernels.sumSquares(x, n);
       assert.ok(Math.abs(s - sr) <= 1e-12 * sr, `${simd} sumSquares ${s} vs ${sr}`);

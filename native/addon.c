@@ -211,6 +211,11 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
                                           : (const void *)((const uint16_t *)B + boff),
                     .b_scale = (const float *)scale,
                     .C = (float *)C + coff};
+  if (btype == TK_BF16DOT && K->gemv_bf16dot && M <= TK_I8DOT_MAX_M && M > 0 && N > 0 && Kd > 0 && batch > 0 &&
+      g.alpha != 0.0f) { /* decoding in bf16 */
+    if (K->gemv_bf16dot(&g)) throw_oom(env, "gemm");
+    return undefined(env);
+  }
   if (btype == TK_I8DOT) { /* a few rows: int8 dot products; otherwise (or declined) weight-only int8 */
     int r = 1;
     if (M <= TK_I8DOT_MAX_M && Kd > 0 && g.alpha != 0.0f && M > 0 && N > 0 && batch > 0) r = K->gemv_i8dot(&g);
@@ -608,6 +613,7 @@ static napi_value init(napi_env env, napi_value exports) {
   kernels_avx512bf16 = tk_kernels_avx512;
   kernels_avx512bf16.simd = "avx512bf16";
   kernels_avx512bf16.gemm = tk_gemm_avx512bf16;
+  kernels_avx512bf16.gemv_bf16dot = tk_gemv_bf16dot;
   if (__builtin_cpu_supports("avx512vnni")) kernels_avx512bf16.gemv_i8dot = tk_gemv_i8dot_vnni;
   K = cpu_has_avx512bf16() ? &kernels_avx512bf16
       : cpu_has_avx512()   ? &tk_kernels_avx512

@@ -1,7 +1,7 @@
 /*
  * TK_I8DOT: int8 weights times rows of op(A) quantised to int8 on the fly, for products of at
  * most TK_I8DOT_MAX_M rows (decoding). Included by kernels.inc (scalar, AVX2 and AVX-512 builds,
- * the latter two with 256-bit vpmaddubsw) and gemv_i8_vnni.c (AVX512_VNNI vpdpbusd).
+ * the latter two with 256-bit vpmaddubsw) and gemv_lowp.c (AVX512_VNNI vpdpbusd).
  *
  * The numerics, identical in every build and in the TypeScript kernels (src/native/js-kernels.ts):
  *   xs[m, k] = (alpha * op(A)[m, k]) * (trans_b ? 1 : scale[k])       (float32; the stored-[K, N]

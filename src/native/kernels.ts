@@ -39,8 +39,8 @@
  * sums are exact and every backend computes the same codes, so backends differ by float32 rounding
  * only. The activation rounding adds at most sum_k (groupScale(k) / 2) * |B(k, j)| to each output
  * beyond the I8 result. Larger M, or a non-finite value in op(A) (which then propagates), runs as
- * I8. The ops pick I8Dot only where no gradient flows back through op(A) (inference): the
- * rounding makes the output a step function of A.
+ * I8. The ops pick I8Dot only inside `withInt8Activations` (decoding) and where no gradient flows
+ * back through op(A): the rounding makes the output a step function of A.
  */
 export const enum WType {
   F32 = 0,

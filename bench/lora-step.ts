@@ -3,8 +3,16 @@
  * shared/bench/pytorch-baseline, with the SAME weights and tokens (written by its gen_weights.py),
  * so step-0 losses compare exactly and speed compares as a ratio measured in the same run.
  *
- * Run alone (`node dist/bench/lora-step.js SIZE STEPS WEIGHTS_DIR`) it prints one JSON line; the
- * peak memory it reports is then this process's own.
+ * Run alone (`node dist/bench/lora-step.js SIZE STEPS WEIGHTS_DIR [DTYPE]`) it prints one JSON line;
+ * the peak memory it reports is then this process's own.
+ *
+ * With `--profile` the same step runs under the whole-step profiler (src/tensor/profile.ts) instead:
+ * one warm-up step, then STEPS profiled steps, printed as JSON with a `table` of the share of step
+ * time in GEMM, attention, element-wise kernels, norms, loss, optimizer, JavaScript inside ops
+ * (loops, copies, allocation, graph nodes), autograd bookkeeping and the rest, plus GC pauses and
+ * the bytes the forward allocates. `npm run bench -- lora` prints these tables (SMALL and GPT2S,
+ * float32 and bf16) under the ratios. A profiled step is slower than a clean one (two clock reads
+ * per kernel call): read the shares, not the absolute times.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +20,7 @@ import { pathToFileURL } from 'node:url';
 import { kernels } from '../src/native/index.js';
 import { convertFrozen, parseComputeDtype, type ComputeDtype } from '../src/nn/compute-dtype.js';
 import * as F from '../src/tensor/ops.js';
+import { Profiler, formatProfile, type Profile } from '../src/tensor/profile.js';
 import { Tensor } from '../src/tensor/tensor.js';
 import { AdamW } from '../src/train/optim.js';
 import { peakRssMb } from './peak-memory.js';
@@ -35,16 +44,20 @@ export interface LoraStepResult {
   grad_norms_step0: Record<string, number>;
 }
 
+/** A LoRA step on the shared weights, ready to run: the trainable tensors, the loss and the optimizer. */
+interface LoraStep {
+  man: Manifest;
+  tokens: number;
+  layers: Array<Record<'qB' | 'vB', Tensor>>;
+  loss: () => Tensor;
+  opt: AdamW;
+}
+
 /**
  * @param computeDtype how the frozen matrices (wte/head, attention, MLP) are kept and multiplied
  *   (nn/compute-dtype.ts); LoRA, norms and biases stay float32.
  */
-export function runLoraStep(
-  weightsDir: string,
-  size: string,
-  steps: number,
-  computeDtype: ComputeDtype = 'float32',
-): LoraStepResult {
+function buildLoraStep(weightsDir: string, size: string, computeDtype: ComputeDtype): LoraStep {
   const dir = join(weightsDir, size);
   const man = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;
   const { d, h, L, T, B, r } = man.config;
@@ -116,6 +129,18 @@ export function runLoraStep(
   };
 
   const opt = new AdamW(lora, { lr: tr.lr, betas: [tr.beta1, tr.beta2], eps: tr.eps, weightDecay: tr.wd });
+  return { man, tokens: B * T, layers, loss, opt };
+}
+
+/** Times `steps` LoRA steps (the median skips the first, warm-up step). */
+export function runLoraStep(
+  weightsDir: string,
+  size: string,
+  steps: number,
+  computeDtype: ComputeDtype = 'float32',
+): LoraStepResult {
+  const { man, tokens, layers, loss, opt } = buildLoraStep(weightsDir, size, computeDtype);
+  const L = layers.length;
   const losses: number[] = [];
   const times: number[] = [];
   let gradNorms: Record<string, number> = {};
@@ -144,19 +169,66 @@ export function runLoraStep(
     size,
     losses,
     median_step_s: med,
-    tokens_per_s: (B * T) / med,
+    tokens_per_s: tokens / med,
     gflops: man.flops.step / med / 1e9,
     maxrss_mb: peakRssMb(),
     grad_norms_step0: gradNorms,
   };
 }
 
+/** A profiled run (src/tensor/profile.ts): where the time of a step goes. */
+export interface LoraProfileResult {
+  size: string;
+  computeDtype: ComputeDtype;
+  /** Steps profiled (after one unprofiled warm-up step). */
+  steps: number;
+  profile: Profile;
+  /** `formatProfile` of the profile, per step. */
+  table: string;
+}
+
+/**
+ * One warm-up step, then `steps` steps under the profiler (the optimizer in its own section). A
+ * separate run from `runLoraStep`, so the timed figures never carry the profiler's cost.
+ */
+export async function profileLoraStep(
+  weightsDir: string,
+  size: string,
+  steps: number,
+  computeDtype: ComputeDtype = 'float32',
+): Promise<LoraProfileResult> {
+  const { loss, opt } = buildLoraStep(weightsDir, size, computeDtype);
+  const step = (p: Profiler | null): void => {
+    opt.zeroGrad();
+    loss().backward();
+    if (p) p.section('optimizer', () => opt.step());
+    else opt.step();
+  };
+  step(null);
+  const p = new Profiler().start();
+  for (let s = 0; s < steps; s++) step(p);
+  const profile = await p.stop();
+  return { size, computeDtype, steps, profile, table: formatProfile(profile, steps) };
+}
+
 // Run as a child process by bench/run.ts so peak memory is this workload's alone.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  if (process.argv.length < 5)
-    throw new Error('usage: node dist/bench/lora-step.js SIZE STEPS WEIGHTS_DIR [float32|bfloat16|int8]');
-  const [size, steps, weights, dtype] = process.argv.slice(2) as [string, string, string, string | undefined];
+  const args = process.argv.slice(2);
+  const profiled = args.includes('--profile');
+  const [size, steps, weights, dtype] = args.filter((a) => a !== '--profile') as [
+    string | undefined,
+    string | undefined,
+    string | undefined,
+    string | undefined,
+  ];
+  if (!size || !steps || !weights)
+    throw new Error('usage: node dist/bench/lora-step.js SIZE STEPS WEIGHTS_DIR [float32|bfloat16|int8] [--profile]');
+  const cd = parseComputeDtype(dtype ?? 'float32', 'compute dtype');
   console.log(
-    JSON.stringify(runLoraStep(weights, size, Number(steps), parseComputeDtype(dtype ?? 'float32', 'compute dtype'))),
+    JSON.stringify(
+      profiled
+        ? await profileLoraStep(weights, size, Number(steps), cd)
+        : runLoraStep(weights, size, Number(steps), cd),
+    ),
   );
 }

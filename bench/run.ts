@@ -3,6 +3,8 @@
  * same run (numpy for matmul, PyTorch float32 and bf16 autocast for the LoRA step, with the fastest
  * OPENBLAS_CORETYPE probed first and a refusal when PyTorch is not on OpenBLAS; the Python
  * references where they exist).
+ * The lora part also prints a whole-step profile (bench/lora-step.ts --profile) of SMALL and GPT2S,
+ * float32 and bf16, from separate runs (BENCH_PROFILE_STEPS, default 2).
  * Parts: matmul, lora, qwen (a Qwen2.5-0.5B-shaped LoRA step and decode), generate, metrics, judge
  * (the judge web app's load test), peft (default: all). Results also go to bench-results.json.
  */
@@ -15,7 +17,7 @@ import { benchJudgeLoad } from './judge-load.js';
 import { benchMatmul } from './matmul.js';
 import { benchMetrics } from './metrics.js';
 import { benchPeftMethods } from './peft-methods.js';
-import type { LoraStepResult } from './lora-step.js';
+import type { LoraProfileResult, LoraStepResult } from './lora-step.js';
 import { sharedDir } from '../test/helpers/shared.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
@@ -97,6 +99,22 @@ function ours(weights: string, size: string, steps: number, dtype: 'float32' | '
   return JSON.parse(run.stdout.trim().split('\n').pop()!) as LoraStepResult;
 }
 
+/** A separate profiled run of the same step (lora-step.ts --profile), so the timed runs stay clean. */
+function ourProfile(
+  weights: string,
+  size: string,
+  steps: number,
+  dtype: 'float32' | 'bfloat16',
+): LoraProfileResult | string {
+  const run = spawnSync(
+    process.execPath,
+    [join(repoRoot, 'dist/bench/lora-step.js'), size, String(steps), weights, dtype, '--profile'],
+    { encoding: 'utf8', maxBuffer: 1 << 24 },
+  );
+  if (run.status !== 0) return `profiled lora-step ${size} ${dtype} failed: ${run.stderr.trim().split('\n').pop()}`;
+  return JSON.parse(run.stdout.trim().split('\n').pop()!) as LoraProfileResult;
+}
+
 function benchLora(): Record<string, unknown> {
   const weights = ensureWeights();
   if (!weights) return { skipped: 'needs shared/bench/pytorch-baseline (gen_weights.py) and python3 with numpy' };
@@ -144,6 +162,16 @@ function benchLora(): Record<string, unknown> {
     );
     Object.assign(row, { tunekit: f32, tunekitBf16: bf16, pytorch: t32, pytorchBf16: tbf, ratios });
     results[size] = row;
+  }
+  // Where the step time goes (src/tensor/profile.ts), from separate profiled runs.
+  const profileSteps = Number(process.env.BENCH_PROFILE_STEPS ?? 2);
+  for (const size of ['SMALL', 'GPT2S'] as const) {
+    for (const dtype of ['float32', 'bfloat16'] as const) {
+      const p = ourProfile(weights, size, profileSteps, dtype);
+      console.log(`\n  profile ${size} ${dtype} (${profileSteps} profiled steps after a warm-up; shares of the step):`);
+      console.log(typeof p === 'string' ? `    ${p}` : p.table.replace(/^/gm, '    '));
+      Object.assign(results[size] as Record<string, unknown>, { [`profile_${dtype}`]: p });
+    }
   }
   return results;
 }

@@ -236,15 +236,18 @@ typedef struct {
   atomic_int err;
 } bf_ctx;
 
+/* Tiles tid, tid + nt, ... of the tm x tn grid: all of them when tk_parallel ran the task inline
+ * on one thread (nested or concurrent calls), not just the first. */
 static void tiles_task(void *c, int tid, int nt) {
   bf_ctx *ctx = c;
   const bf_prob *p = ctx->p;
-  const int ti = tid / ctx->tn, tj = tid % ctx->tn;
   const int64_t mt = (p->M + MR - 1) / MR, ntl = (p->N + NR - 1) / NR;
-  const int64_t i0 = mt * ti / ctx->tm * MR, i1 = imin(p->M, mt * (ti + 1) / ctx->tm * MR);
-  const int64_t j0 = ntl * tj / ctx->tn * NR, j1 = imin(p->N, ntl * (tj + 1) / ctx->tn * NR);
-  (void)nt;
-  if (block(p, i0, i1, j0, j1)) atomic_store(&ctx->err, 1);
+  for (int u = tid; u < ctx->tm * ctx->tn; u += nt) {
+    const int ti = u / ctx->tn, tj = u % ctx->tn;
+    const int64_t i0 = mt * ti / ctx->tm * MR, i1 = imin(p->M, mt * (ti + 1) / ctx->tm * MR);
+    const int64_t j0 = ntl * tj / ctx->tn * NR, j1 = imin(p->N, ntl * (tj + 1) / ctx->tn * NR);
+    if (block(p, i0, i1, j0, j1)) atomic_store(&ctx->err, 1);
+  }
 }
 
 /* One problem on up to `max_threads` threads (grid as the float32 GEMM: fewest multiply-adds on

@@ -13,6 +13,8 @@ import type { Module } from '../nn/module.js';
 import { PeftModel } from '../peft/peft-model.js';
 import { MAX_BOOTSTRAP_SAMPLES } from '../metrics/registry.js';
 import { bootstrapMetric } from '../metrics/registry.js';
+import type { CausalLM } from '../models/causal-lm.js';
+import { tokenNlls } from '../train/collate.js';
 import { loadDataFolder, loadExamples, type Example, type Located } from '../train/data.js';
 import { applyConfigFile, intAtLeast, oneOf, readConfigFile, requireOptions } from './config-file.js';
 import { computeDtypeFromFlags } from './generate.js';
@@ -23,7 +25,6 @@ import {
   resolveModelDir,
   scoreTask,
   setupTask,
-  tokenNlls,
   type ScoredMetric,
   type Task,
 } from './task-setup.js';
@@ -121,7 +122,7 @@ export async function runEval(f: EvalFlags, log: (line: string) => void): Promis
     for (let i = 0; i < ids.length - 1; i += f.maxLength)
       windows.push({ inputIds: Int32Array.from(ids.slice(i, i + f.maxLength)) });
     if (windows.length === 0) throw new Error(`--perplexity ${f.perplexity}: fewer than 2 tokens`);
-    const nll = tokenNlls(scored, windows, setup.tokenizer.padTokenId ?? 0);
+    const nll = tokenNlls(scored as unknown as CausalLM, windows, setup.tokenizer.padTokenId ?? 0);
     const r = computeMetrics(['perplexity'], { predictions: nll });
     const values = r.perplexity?.values ?? {};
     const out: Record<string, unknown> = {

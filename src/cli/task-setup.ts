@@ -21,7 +21,6 @@ import { GPT2ForSequenceClassification, LlamaForSequenceClassification } from '.
 import { setComputeDtype, type ComputeDtype } from '../nn/compute-dtype.js';
 import type { Module } from '../nn/module.js';
 import type { TaskType } from '../peft/config.js';
-import * as F from '../tensor/ops.js';
 import { noGrad } from '../tensor/tensor.js';
 import {
   classificationLoss,
@@ -32,7 +31,7 @@ import {
   type ClassificationExample,
   type ClassifierModel,
 } from '../train/classification.js';
-import { causalLmLossFn, collateCausalLm, packSequences, type LmExample } from '../train/collate.js';
+import { causalLmLossFn, collateCausalLm, packSequences, tokenNlls, type LmExample } from '../train/collate.js';
 import { loadDataFolder, loadExamples, type ColumnMap, type Example, type Located } from '../train/data.js';
 import { collateQa, qaLoss, evaluateQa, type QaModel } from '../train/question-answering.js';
 import { sftTokens } from '../train/sft.js';
@@ -168,28 +167,6 @@ export interface TaskOptions {
   seed?: number;
 }
 
-/** Per-token NLLs of each example's label tokens (the shifted causal-LM loss, one value per scored token). */
-export function tokenNlls(model: Module, examples: readonly LmExample[], padTokenId: number): number[][] {
-  const lm = model as unknown as CausalLM;
-  return noGrad(() =>
-    examples.map((ex) => {
-      const b = collateCausalLm([ex], { padTokenId });
-      const logits = lm.forward({ inputIds: b.inputIds, batchSize: 1, attentionMask: b.attentionMask }).logits;
-      const V = logits.dim(logits.shape.length - 1);
-      const L = logits.size / V;
-      const offset = L - b.seqLen; // prompt methods put virtual tokens in front
-      const lp = F.logSoftmax(logits, -1).f32;
-      const out: number[] = [];
-      for (let t = 1; t < b.seqLen; t++) {
-        const label = b.labels[t] ?? -100;
-        if (label === -100) continue;
-        out.push(-(lp[(offset + t - 1) * V + label] ?? NaN));
-      }
-      return out;
-    }),
-  );
-}
-
 function padOf(tok: PreTrainedTokenizer, opts: TaskOptions, fallback: number | null): number {
   return opts.padTokenId ?? tok.padTokenId ?? fallback ?? tok.eosTokenId ?? 0;
 }
@@ -237,7 +214,9 @@ export function setupTask(task: Task, dir: string, opts: TaskOptions): TaskSetup
       collate: (e) => collateCausalLm(e as LmExample[], { padTokenId: pad }),
       loss: anyLoss(causalLmLossFn(opts.neftuneAlpha ? { neftuneAlpha: opts.neftuneAlpha } : {})),
       lengthOf: (e) => (e as LmExample).inputIds.length,
-      metricInputs: (m, ex) => [{ name: 'perplexity', inputs: { predictions: tokenNlls(m, ex as LmExample[], pad) } }],
+      metricInputs: (m, ex) => [
+        { name: 'perplexity', inputs: { predictions: tokenNlls(m as unknown as CausalLM, ex as LmExample[], pad) } },
+      ],
     };
   }
 

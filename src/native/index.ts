@@ -131,6 +131,18 @@ export function setBackend(which: Backend): void {
   backend = kernels.name;
 }
 
+/**
+ * Makes `k` the active kernels and returns the ones it replaces (the profiler installs a timing
+ * wrapper this way, src/tensor/profile.ts, and puts the original back). Unlike `setBackend`, any
+ * object with the `Kernels` contract is accepted.
+ */
+export function swapKernels(k: Kernels): Kernels {
+  const prev = kernels;
+  kernels = k;
+  backend = k.name;
+  return prev;
+}
+
 /** Sets the native thread count (restarting the addon's pool). No-op without the addon. */
 export function setNativeThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new Error(`setNativeThreads: expected a positive integer, got ${n}`);

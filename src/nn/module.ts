@@ -183,11 +183,16 @@ export abstract class Module {
 }
 
 /**
- * Named children keyed by a string (torch.nn.ModuleDict): how adapter layers hold one sub-module
- * per adapter, so parameter paths read `q_proj.lora_A.default.weight` as in PEFT.
+ * A string-keyed map of children (modules or tensors) that paths walk through: the shared body of
+ * {@link ModuleDict} and {@link ParamDict}, which differ only in what they hold.
  */
-export class ModuleDict<M extends Module = Module> extends Module {
-  private readonly items = new Map<string, M>();
+abstract class KeyedChildren<V extends Module | Tensor> extends Module {
+  private readonly items = new Map<string, V>();
+
+  /** Whether `value` is what this container holds (checked on every path assignment). */
+  protected abstract holds(value: Module | Tensor): value is V;
+  /** The class name and what it holds, for the error when a path assigns something else. */
+  protected abstract readonly expected: string;
 
   protected override entries(): Array<[string, Tensor | Module]> {
     return [...this.items];
@@ -198,26 +203,26 @@ export class ModuleDict<M extends Module = Module> extends Module {
   }
 
   protected override setChild(key: string, value: Module | Tensor): void {
-    if (!(value instanceof Module)) throw new Error(`ModuleDict: "${key}" must be a module`);
-    this.items.set(key, value as M);
+    if (!this.holds(value)) throw new Error(`${this.expected.replace('%s', key)}`);
+    this.items.set(key, value);
   }
 
-  /** The module under `key`, or undefined. */
-  get(key: string): M | undefined {
+  /** The child under `key`, or undefined. */
+  get(key: string): V | undefined {
     return this.items.get(key);
   }
 
-  /** Adds or replaces the module under `key`. */
-  set(key: string, m: M): void {
-    this.items.set(key, m);
+  /** Adds or replaces the child under `key`. */
+  set(key: string, value: V): void {
+    this.items.set(key, value);
   }
 
-  /** Removes the module under `key`. */
+  /** Removes the child under `key`. */
   delete(key: string): boolean {
     return this.items.delete(key);
   }
 
-  /** Whether a module is held under `key`. */
+  /** Whether a child is held under `key`. */
   has(key: string): boolean {
     return this.items.has(key);
   }
@@ -227,8 +232,20 @@ export class ModuleDict<M extends Module = Module> extends Module {
     return [...this.items.keys()];
   }
 
+  /** How many children are held. */
   get size(): number {
     return this.items.size;
+  }
+}
+
+/**
+ * Named children keyed by a string (torch.nn.ModuleDict): how adapter layers hold one sub-module
+ * per adapter, so parameter paths read `q_proj.lora_A.default.weight` as in PEFT.
+ */
+export class ModuleDict<M extends Module = Module> extends KeyedChildren<M> {
+  protected readonly expected = 'ModuleDict: "%s" must be a module';
+  protected holds(value: Module | Tensor): value is M {
+    return value instanceof Module;
   }
 }
 
@@ -236,44 +253,9 @@ export class ModuleDict<M extends Module = Module> extends Module {
  * Named parameters keyed by a string (torch.nn.ParameterDict): path `ia3_l.default`,
  * `lora_magnitude_vector.default`.
  */
-export class ParamDict extends Module {
-  private readonly items = new Map<string, Tensor>();
-
-  protected override entries(): Array<[string, Tensor | Module]> {
-    return [...this.items];
-  }
-
-  protected override child(key: string): unknown {
-    return this.items.get(key);
-  }
-
-  protected override setChild(key: string, value: Module | Tensor): void {
-    if (!(value instanceof Tensor)) throw new Error(`ParamDict: "${key}" must be a tensor`);
-    this.items.set(key, value);
-  }
-
-  /** The parameter under `key`, or undefined. */
-  get(key: string): Tensor | undefined {
-    return this.items.get(key);
-  }
-
-  /** Adds or replaces the parameter under `key`. */
-  set(key: string, t: Tensor): void {
-    this.items.set(key, t);
-  }
-
-  /** Removes the parameter under `key`. */
-  delete(key: string): boolean {
-    return this.items.delete(key);
-  }
-
-  /** Whether a parameter is held under `key`. */
-  has(key: string): boolean {
-    return this.items.has(key);
-  }
-
-  /** The keys, in insertion order. */
-  keys(): string[] {
-    return [...this.items.keys()];
+export class ParamDict extends KeyedChildren<Tensor> {
+  protected readonly expected = 'ParamDict: "%s" must be a tensor';
+  protected holds(value: Module | Tensor): value is Tensor {
+    return value instanceof Tensor;
   }
 }

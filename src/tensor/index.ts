@@ -68,3 +68,11 @@ export {
   type AttentionOptions,
 } from './ops.js';
 export { Rng } from './random.js';
+export {
+  Profiler,
+  formatProfile,
+  PROFILE_CATEGORIES,
+  type Profile,
+  type ProfileCategory,
+  type ProfileEntry,
+} from './profile.js';

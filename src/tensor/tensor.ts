@@ -87,6 +87,32 @@ function checkShape(shape: readonly number[], where: string): void {
 let nextId = 1;
 
 /**
+ * @internal Where the autograd engine reports to the whole-step profiler (src/tensor/profile.ts).
+ * Null unless a profile is running, so the engine pays one null check per op and per graph node.
+ */
+export interface EngineHooks {
+  /** An op has produced its output `data` from `inputs`, just before the output tensor is built. */
+  opDone(op: string, data: Float32Array, inputs: readonly Tensor[]): void;
+  /** `backward()` starts walking the graph. */
+  backwardStart(): void;
+  /** The backward of one graph node is about to run. */
+  nodeStart(): void;
+  /** The backward of one graph node (made by `op`) has returned. */
+  nodeDone(op: string): void;
+  /** `backward()` has finished walking the graph. */
+  backwardDone(): void;
+}
+
+let hooks: EngineHooks | null = null;
+
+/** @internal Installs (or, with null, removes) the profiler's engine hooks; returns the previous ones. */
+export function setEngineHooks(h: EngineHooks | null): EngineHooks | null {
+  const prev = hooks;
+  hooks = h;
+  return prev;
+}
+
+/**
  * An n-dimensional array (row-major) with reverse-mode autograd, like a PyTorch tensor: operations
  * in `tunekit/tensor` record a graph when an input `requiresGrad`, and {@link Tensor.backward}
  * fills `.grad` of every leaf that needs one. Data is float32, or bf16/f16/i8 for frozen weights.
@@ -258,6 +284,8 @@ function topoOrder(root: Tensor): Tensor[] {
 function runBackward(root: Tensor, gradOut: Float32Array, retainGraph: boolean): void {
   if (gradOut.length !== root.size)
     throw new Error(`backward(): gradOut has ${gradOut.length} elements, output has ${root.size}`);
+  const h = hooks;
+  h?.backwardStart();
   const grads = new Map<number, Float32Array>();
   const ctx: BackwardContext = {
     accumulate(t: Tensor, g: Float32Array): void {
@@ -282,9 +310,16 @@ function runBackward(root: Tensor, gradOut: Float32Array, retainGraph: boolean):
     if (!node) continue;
     const g = grads.get(t.id);
     grads.delete(t.id);
-    if (g) node.backward(g, ctx);
+    if (g) {
+      if (h) {
+        h.nodeStart();
+        node.backward(g, ctx);
+        h.nodeDone(node.op);
+      } else node.backward(g, ctx);
+    }
     if (!retainGraph) t.node = null;
   }
+  h?.backwardDone();
 }
 
 function addInto(dst: Float32Array, src: Float32Array): void {
@@ -302,6 +337,7 @@ export function result(
   inputs: readonly Tensor[],
   backward: (gradOut: Float32Array, ctx: BackwardContext) => void,
 ): Tensor {
+  hooks?.opDone(op, data, inputs);
   const out = new Tensor(data, shape);
   // Inputs first: frozen-weight inference never asks for the (async-context) grad mode.
   if (inputs.some((t) => t.requiresGrad) && isGradEnabled()) {

@@ -8,7 +8,7 @@
  */
 import type { CausalLM } from '../models/causal-lm.js';
 import * as F from '../tensor/ops.js';
-import type { Tensor } from '../tensor/tensor.js';
+import { noGrad, type Tensor } from '../tensor/tensor.js';
 import type { Batch, LossContext, LossFn } from './trainer.js';
 import { IGNORE_INDEX } from './tasks/token-classification.js';
 
@@ -126,4 +126,32 @@ export function causalLmLossFn(opts: { neftuneAlpha?: number } = {}): LossFn<Cau
     if (!out.loss) throw new Error('causal LM loss: the model returned no loss');
     return out.loss;
   };
+}
+
+/**
+ * Per-token NLLs of each example's label tokens: the shifted causal-LM loss, one value per scored
+ * token, each example scored alone (no padding). What perplexity and mean NLL are computed from.
+ */
+export function tokenNlls(
+  model: Pick<CausalLM, 'forward'>,
+  examples: readonly LmExample[],
+  padTokenId: number,
+): number[][] {
+  return noGrad(() =>
+    examples.map((ex) => {
+      const b = collateCausalLm([ex], { padTokenId });
+      const logits = model.forward({ inputIds: b.inputIds, batchSize: 1, attentionMask: b.attentionMask }).logits;
+      const V = logits.dim(logits.shape.length - 1);
+      const L = logits.size / V;
+      const offset = L - b.seqLen; // prompt methods put virtual tokens in front
+      const lp = F.logSoftmax(logits, -1).f32;
+      const out: number[] = [];
+      for (let t = 1; t < b.seqLen; t++) {
+        const label = b.labels[t] ?? -100;
+        if (label === -100) continue;
+        out.push(-(lp[(offset + t - 1) * V + label] ?? NaN));
+      }
+      return out;
+    }),
+  );
 }

@@ -91,6 +91,7 @@ export {
   packSequences,
   causalLmLossFn,
   neftuneEmbeddings,
+  tokenNlls,
   IGNORE_INDEX,
   type TokenIds,
   type LmExample,

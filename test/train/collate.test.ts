@@ -1,13 +1,17 @@
 /**
  * Collators on hand-made examples: padding, masks and labels, EOS kept as a learned label when
- * pad == EOS, prompt masking (and trainOnPrompt), multi-turn chat through a chat template, packing.
+ * pad == EOS, prompt masking (and trainOnPrompt), multi-turn chat through a chat template, packing;
+ * per-token NLLs for perplexity.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AutoTokenizer } from '../../src/io/tokenizer.js';
-import { collateCausalLm, packSequences } from '../../src/train/collate.js';
+import { noGrad } from '../../src/tensor/tensor.js';
+import { collateCausalLm, packSequences, tokenNlls } from '../../src/train/collate.js';
 import { chatTokens, promptCompletionTokens, sftTokens } from '../../src/train/sft.js';
+import { assertClose } from '../helpers/close.js';
 import { assetPath, skipWithoutShared } from '../helpers/shared.js';
+import { tinyLlama } from '../helpers/tiny-models.js';
 
 const I = -100;
 
@@ -129,3 +133,24 @@ test(
     );
   },
 );
+
+test('tokenNlls: one NLL per scored label, averaging to the model loss of each example alone', () => {
+  const model = tinyLlama();
+  model.eval();
+  const examples = [{ inputIds: [1, 5, 6, 7, 2], labels: [I, I, 6, 7, 2] }, { inputIds: [1, 9, 3] }];
+  const nlls = tokenNlls(model, examples, 0);
+  assert.deepEqual(
+    nlls.map((r) => r.length),
+    [3, 2],
+  );
+  examples.forEach((ex, i) => {
+    const b = collateCausalLm([ex], { padTokenId: 0 });
+    const loss = noGrad(() =>
+      model.forward({ inputIds: b.inputIds, batchSize: 1, attentionMask: b.attentionMask, labels: b.labels }),
+    ).loss!.item();
+    const row = nlls[i]!;
+    const mean = row.reduce((a, v) => a + v, 0) / row.length;
+    assert.ok(row.every((v) => v > 0 && Number.isFinite(v)));
+    assertClose(mean, loss, { atol: 1e-5, rtol: 1e-5 });
+  });
+});

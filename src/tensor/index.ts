@@ -64,6 +64,7 @@ export {
   linearCrossEntropy,
   scaledDotProductAttention,
   rope,
+  withInt8Activations,
   type CrossEntropyOptions,
   type AttentionOptions,
 } from './ops.js';

@@ -226,6 +226,22 @@ export function benchDecodeDtypes(
       .map(([k, v]) => `${k} ${v.toFixed(1)} tok/s ×${(v / f32).toFixed(2)} of float32`)
       .join(', ')} (same run)`,
   );
+  // On a shared machine the best rounds of two dtypes may come from different load: the median of
+  // the per-round ratios (each round's dtypes ran back to back) is the steadier figure.
+  const medianRatio: Record<string, number> = {};
+  for (const name of Object.keys(models)) {
+    const ratios = perRound.map((row) => (row[name] ?? 0) / (row.float32 ?? 1)).sort((a, b) => a - b);
+    const mid = ratios.length >> 1;
+    medianRatio[name] =
+      Math.round((ratios.length % 2 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2) * 100) / 100;
+  }
+  console.log(
+    `  GPT-2 small shape KV-cache decode, median of the ${rounds} per-round ratios to float32: ${Object.entries(
+      medianRatio,
+    )
+      .map(([k, v]) => `${k} ×${v.toFixed(2)}`)
+      .join(', ')}`,
+  );
   // PyTorch on the same weights and prompt (bench/torch_decode.py), measured right after ours.
   const torch = torchDecode('f32', rounds);
   if (typeof torch === 'string') console.log(`  PyTorch decode baseline unavailable: ${torch}`);
@@ -239,7 +255,7 @@ export function benchDecodeDtypes(
         .join(', ')}`,
     );
   }
-  return { best, perRound, pytorch: torch };
+  return { best, perRound, medianRatio, pytorch: torch };
 }
 
 /** bench/torch_decode.py's result, or why it is missing (no torch, not on OpenBLAS, failed). */

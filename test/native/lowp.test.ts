@@ -244,6 +244,7 @@ describe('int8 x int8 dot products (WType.I8Dot, M <= 4)', { skip }, () => {
     { M: 2, N: 7, K: 3, tb: true }, // tiny
     { M: 1, N: 1, K: 1, tb: false },
     { M: 1, N: 2000, K: 1500, tb: false }, // threaded column split
+    { M: 1, N: 2305, K: 130, tb: false, beta: 0.5 }, // wide N: 256-column blocks, a 1-column tail
     { M: 1, N: 768, K: 3072, tb: false }, // GPT-2 c_proj of the MLP
     { M: 2, N: 33, K: 17, tb: false, batch: 3 }, // per-item scales folded into the activations
     { M: 1, N: 40, K: 23, tb: true, batch: 2, shared: true, beta: 1 },

@@ -213,6 +213,28 @@ test('int8 base: logits near float32, LoRA gradients equal finite differences of
   gradcheck('int8 base, LoRA', () => m.forward(b).logits, [a0, b0], { probes: 6 });
 });
 
+/**
+ * stories260K in float32, bfloat16 and int8, and the two texts: the TinyStories sample of its
+ * reference outputs and the first `tokens` tokens of TinyShakespeare's first `chars` characters.
+ */
+function perplexitySetup(chars: number, tokens: number) {
+  const dir = assetPath('stories260K-hf')!;
+  const tok = AutoTokenizer.fromPretrained(dir);
+  const ref = JSON.parse(readFileSync(join(dir, 'reference_outputs.json'), 'utf8')) as {
+    nll: { input_ids: number[] };
+  };
+  const shakespeare = readFileSync(join(assetPath('tinyshakespeare')!, 'input.txt'), 'utf8').slice(0, chars);
+  return {
+    texts: {
+      tinystories: Int32Array.from(ref.nll.input_ids),
+      tinyshakespeare: Int32Array.from(tok.encode(shakespeare).slice(0, tokens)),
+    },
+    f32: AutoModelForCausalLM.fromPretrained(dir),
+    bf: AutoModelForCausalLM.fromPretrained(dir, { computeDtype: 'bfloat16' }),
+    i8: AutoModelForCausalLM.fromPretrained(dir, { computeDtype: 'int8' }),
+  };
+}
+
 /** Mean next-token NLL of stories260K on `ids` in rows of 64 tokens. */
 function meanNll(m: ReturnType<typeof AutoModelForCausalLM.fromPretrained>, ids: Int32Array): number {
   const T = 64,
@@ -225,19 +247,7 @@ test(
   'stories260K perplexity (TinyStories sample, TinyShakespeare): bf16 within 1%, int8 within 3% of float32',
   { skip: skipWithoutShared('stories260K-hf') || skipWithoutShared('tinyshakespeare') },
   () => {
-    const dir = assetPath('stories260K-hf')!;
-    const tok = AutoTokenizer.fromPretrained(dir);
-    const ref = JSON.parse(readFileSync(join(dir, 'reference_outputs.json'), 'utf8')) as {
-      nll: { input_ids: number[] };
-    };
-    const shakespeare = readFileSync(join(assetPath('tinyshakespeare')!, 'input.txt'), 'utf8').slice(0, 6000);
-    const texts = {
-      tinystories: Int32Array.from(ref.nll.input_ids),
-      tinyshakespeare: Int32Array.from(tok.encode(shakespeare).slice(0, 1024)),
-    };
-    const f32 = AutoModelForCausalLM.fromPretrained(dir);
-    const bf = AutoModelForCausalLM.fromPretrained(dir, { computeDtype: 'bfloat16' });
-    const i8 = AutoModelForCausalLM.fromPretrained(dir, { computeDtype: 'int8' });
+    const { texts, f32, bf, i8 } = perplexitySetup(6000, 1024);
     assert.equal(computeDtypeOf(bf), 'bfloat16');
     assert.equal(computeDtypeOf(i8), 'int8');
     for (const [name, ids] of Object.entries(texts)) {
@@ -282,19 +292,7 @@ test(
   'stories260K perplexity decoded token by token (int8 x int8 and bf16 decode kernels): bf16 within 1%, int8 within 3% of float32',
   { skip: skipWithoutShared('stories260K-hf') || skipWithoutShared('tinyshakespeare') },
   (t) => {
-    const dir = assetPath('stories260K-hf')!;
-    const tok = AutoTokenizer.fromPretrained(dir);
-    const ref = JSON.parse(readFileSync(join(dir, 'reference_outputs.json'), 'utf8')) as {
-      nll: { input_ids: number[] };
-    };
-    const shakespeare = readFileSync(join(assetPath('tinyshakespeare')!, 'input.txt'), 'utf8').slice(0, 3000);
-    const texts = {
-      tinystories: Int32Array.from(ref.nll.input_ids),
-      tinyshakespeare: Int32Array.from(tok.encode(shakespeare).slice(0, 512)),
-    };
-    const f32 = AutoModelForCausalLM.fromPretrained(dir);
-    const bf = AutoModelForCausalLM.fromPretrained(dir, { computeDtype: 'bfloat16' });
-    const i8 = AutoModelForCausalLM.fromPretrained(dir, { computeDtype: 'int8' });
+    const { texts, f32, bf, i8 } = perplexitySetup(3000, 512);
     for (const [name, ids] of Object.entries(texts)) {
       assert.ok(ids.length >= 128, `${name}: ${ids.length} tokens`);
       const p32 = Math.exp(meanNll(f32, ids)),

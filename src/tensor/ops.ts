@@ -726,6 +726,7 @@ let int8Activations = false;
  * where the CPU has it), unless a gradient flows back through the input. Outside it (the default)
  * int8 weights are weight-only: dequantised and multiplied in float32, so a model's outputs do not
  * depend on how many rows a call has. `generate` decodes inside it (its `int8Activations` option).
+ * The setting holds while `fn` runs synchronously (not across an `await` inside it).
  */
 export function withInt8Activations<T>(fn: () => T): T {
   const prev = int8Activations;

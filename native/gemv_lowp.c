@@ -26,6 +26,9 @@
 
 #include "i8dot.h"
 
+/* Rows ahead that the [K, N] loops prefetch: the strided rows are short runs for the hardware
+ * prefetchers (8 rows measured ~5% faster than none for the int8 GEMV, interleaved A/B under load). */
+#define KN_PREFETCH 8
 #define KN_COLS 128 /* column granularity of the thread split for a stored [K, N] weight (twice that for N >= 2048) */
 #define NK_ROWS 4  /* weight rows (columns of C) per pass of a stored [N, K] weight */
 #define NK_UNIT 128 /* rows per item of the thread split */
@@ -76,6 +79,9 @@ static inline __attribute__((always_inline)) void kn_block(const tk_gemm_args *g
       const int8_t *xq = a->q + kg;
       int64_t k = kg;
       for (; k + 4 <= k1; k += 4, p += 4 * ld, xq += 4) {
+        if (k + KN_PREFETCH + 4 <= K) /* the rows two iterations ahead */
+          for (int r = 0; r < 4; r++)
+            for (int h = 0; h < JV; h++) _mm_prefetch((const char *)(p + (KN_PREFETCH + r) * ld + 64 * h), _MM_HINT_T0);
         for (int h = 0; h < JV; h++) {
           __m512i u[4];
           kn_load4(p + 64 * h, p + ld + 64 * h, p + 2 * ld + 64 * h, p + 3 * ld + 64 * h, cm[h], u);
@@ -218,7 +224,7 @@ static inline __attribute__((always_inline)) void bf16_kn(const bf16_ctx *c, int
       for (int h = 0; h < JV; h++) acc[m][h][0] = acc[m][h][1] = _mm512_setzero_ps();
     const uint16_t *p = c->w + j;
     int64_t k = 0;
-    for (; k < K; k += 2, p += 2 * ld) {
+    for (; k < K; k += 2, p += 2 * ld) { /* (software prefetching measured no gain here) */
       const int pair = k + 1 < K;
       __m512 xb[TK_I8DOT_MAX_M];
       for (int m = 0; m < M; m++) {

@@ -3,6 +3,8 @@
  * d = 768, MLP 3072, vocabulary 50257): forward X·W, weight gradients Aᵀ·B, input gradients A·Bᵀ,
  * the LM head, the skinny LoRA products and M = 1 decoding, beside numpy (OpenBLAS) on the same
  * shapes measured in the same run, shape by shape (interleaved, so both see the same machine load).
+ * The 'dot' rows are bf16 compute (frozen bf16 weights, vdpbf16ps where the CPU has AVX512_BF16)
+ * at the frozen-weight products of a LoRA step, beside the float32 kernel on the same shape.
  *
  * numpy runs in one `python3 -c` child that answers timing requests on stdin; OPENBLAS_CORETYPE and
  * OPENBLAS_L2_SIZE are removed from its environment so OpenBLAS picks its kernel by CPUID (the
@@ -49,6 +51,15 @@ const SHAPES: Shape[] = [
   { name: 'gemv x·Eᵀ      1x768 · (50257x768)ᵀ', M: 1, N: 50257, K: 768, transB: true },
   { name: 'bf16 X·W       1024x768 · 768x3072', M: 1024, N: 3072, K: 768, bType: WType.BF16 },
   { name: 'bf16 gemv x·Eᵀ 1x768 · (50257x768)ᵀ', M: 1, N: 50257, K: 768, transB: true, bType: WType.BF16 },
+  // bf16 compute (computeDtype 'bfloat16', vdpbf16ps) at the frozen-weight products of a GPT2S
+  // LoRA step: its 'ratio' column is against the float32 kernel on the same shape, same run.
+  { name: 'dot  X·W       1024x768 · 768x2304', M: 1024, N: 2304, K: 768, bType: WType.BF16Dot },
+  { name: 'dot  X·W       1024x768 · 768x3072', M: 1024, N: 3072, K: 768, bType: WType.BF16Dot },
+  { name: 'dot  X·W       1024x3072 · 3072x768', M: 1024, N: 768, K: 3072, bType: WType.BF16Dot },
+  { name: 'dot  dY·Wᵀ     1024x3072 · (768x3072)ᵀ', M: 1024, N: 768, K: 3072, transB: true, bType: WType.BF16Dot },
+  { name: 'dot  dY·Wᵀ     1024x768 · (3072x768)ᵀ', M: 1024, N: 3072, K: 768, transB: true, bType: WType.BF16Dot },
+  { name: 'dot  head X·Eᵀ 512x768 · (50257x768)ᵀ', M: 512, N: 50257, K: 768, transB: true, bType: WType.BF16Dot },
+  { name: 'dot  head dZ·E 512x50257 · 50257x768', M: 512, N: 768, K: 50257, bType: WType.BF16Dot },
 ];
 
 /** The shape at which the TypeScript kernels are timed for reference (they are ~100x slower). */
@@ -226,13 +237,16 @@ export async function benchMatmul(options: { only?: RegExp } = {}): Promise<Reco
       // so they do not compete with the native threads being timed.
       if (timer) await new Promise((r) => setTimeout(r, OPENBLAS_IDLE_MS));
       const nat = timeShape(k, s);
+      const dot = s.bType === WType.BF16Dot;
       const ref = timer && (s.bType ?? WType.F32) === WType.F32 ? await timer.time(s) : undefined;
-      const ratio = ref ? nat.best / ref.best : undefined;
+      // BF16Dot rows: the float32 kernel on the same shape is the baseline (numpy has no bf16).
+      const f32 = dot ? timeShape(k, { ...s, bType: WType.F32 }) : undefined;
+      const ratio = ref ? nat.best / ref.best : f32 ? nat.best / f32.best : undefined;
       console.log(
         `${s.name.padEnd(44)} ${fmt(nat.best).padStart(8)} ${fmt(ref?.best).padStart(8)} ${(ratio === undefined
           ? '-'
           : ratio.toFixed(2)
-        ).padStart(6)}`,
+        ).padStart(6)}${f32 ? ` vs float32 native ${fmt(f32.best)}` : ''}`,
       );
       rows.push({
         shape: s.name,
@@ -241,12 +255,14 @@ export async function benchMatmul(options: { only?: RegExp } = {}): Promise<Reco
         K: s.K,
         transA: s.transA ?? false,
         transB: s.transB ?? false,
-        bType: s.bType === WType.BF16 ? 'bf16' : 'f32',
+        bType: s.bType === WType.BF16 ? 'bf16' : dot ? 'bf16dot' : 'f32',
         nativeGflops: nat.best,
         nativeMedianGflops: nat.median,
         numpyGflops: ref?.best,
         numpyMedianGflops: ref?.median,
+        nativeF32Gflops: f32?.best,
         ratio,
+        ratioOf: ref ? 'numpy' : f32 ? 'native float32' : undefined,
       });
     }
   } finally {

@@ -160,7 +160,20 @@ function benchLora(): Record<string, unknown> {
         .map(([k, v]) => `${k} ${v === null ? 'n/a' : `${v.toFixed(2)}x`}`)
         .join(', ')}`,
     );
-    Object.assign(row, { tunekit: f32, tunekitBf16: bf16, pytorch: t32, pytorchBf16: tbf, ratios });
+    // The bf16 loss curve against float32 on the same weights and tokens (the goal: within 0.5%
+    // over 50 steps, BENCH_LORA_STEPS=50), and PyTorch autocast's against its float32 for scale.
+    const drift = (a: number[], b: number[]): number =>
+      Math.max(...a.map((x, i) => Math.abs(x - (b[i] ?? NaN)) / Math.abs(b[i] ?? NaN)));
+    const torchDrift =
+      typeof tbf === 'string' || typeof t32 === 'string' ? null : drift(tbf.losses as number[], t32.losses as number[]);
+    const lossDrift = { steps: bf16.losses.length, tunekit: drift(bf16.losses, f32.losses), pytorch: torchDrift };
+    const pct = (x: number): string => `${(x * 100).toFixed(3)}%`;
+    console.log(
+      `  ${size.padEnd(6)} bf16 loss vs float32, max relative difference over ${lossDrift.steps} steps: ` +
+        `tunekit ${pct(lossDrift.tunekit)}${torchDrift === null ? '' : `, PyTorch autocast ${pct(torchDrift)}`}` +
+        ' (goal <= 0.5% over 50 steps)',
+    );
+    Object.assign(row, { tunekit: f32, tunekitBf16: bf16, pytorch: t32, pytorchBf16: tbf, ratios, lossDrift });
     results[size] = row;
   }
   // Where the step time goes (src/tensor/profile.ts), from separate profiled runs.

@@ -233,6 +233,8 @@ static int block(const bf_prob *p, int64_t i0, int64_t i1, int64_t j0, int64_t j
 typedef struct {
   const bf_prob *p;
   int tm, tn;
+  int dynamic;       /* column blocks of NC handed out one at a time (tm == 1, N of many blocks) */
+  atomic_long next;  /* the next column block when dynamic */
   atomic_int err;
 } bf_ctx;
 
@@ -241,6 +243,11 @@ typedef struct {
 static void tiles_task(void *c, int tid, int nt) {
   bf_ctx *ctx = c;
   const bf_prob *p = ctx->p;
+  if (ctx->dynamic) { /* a thread slowed by another process takes fewer blocks */
+    for (int64_t jb; (jb = atomic_fetch_add(&ctx->next, 1)) * NC < p->N;)
+      if (block(p, 0, p->M, jb * NC, imin(p->N, (jb + 1) * NC))) atomic_store(&ctx->err, 1);
+    return;
+  }
   const int64_t mt = (p->M + MR - 1) / MR, ntl = (p->N + NR - 1) / NR;
   for (int u = tid; u < ctx->tm * ctx->tn; u += nt) {
     const int ti = u / ctx->tn, tj = u % ctx->tn;
@@ -251,13 +258,15 @@ static void tiles_task(void *c, int tid, int nt) {
 }
 
 /* One problem on up to `max_threads` threads (grid as the float32 GEMM: fewest multiply-adds on
- * the busiest thread plus its packing). */
+ * the busiest thread plus its packing; column blocks handed out dynamically when the grid splits
+ * a wide N only). */
 static int run(const bf_prob *p, int max_threads) {
   const double work = (double)p->M * (double)p->N * (double)p->K;
   int nt = max_threads;
   if (work < (double)(1 << 20)) nt = 1;
-  bf_ctx ctx = {.p = p, .tm = 1, .tn = 1};
+  bf_ctx ctx = {.p = p, .tm = 1, .tn = 1, .dynamic = 0};
   atomic_init(&ctx.err, 0);
+  atomic_init(&ctx.next, 0);
   if (nt > 1) {
     const double mt = (double)((p->M + MR - 1) / MR), ntl = (double)((p->N + NR - 1) / NR);
     double best = INFINITY;
@@ -273,6 +282,9 @@ static int run(const bf_prob *p, int max_threads) {
         ctx.tn = b;
       }
     }
+    /* Split along N only (a vocabulary-sized head): every block packs the same rows of A
+     * anyway, so handing out NC-column blocks costs nothing over the static halves. */
+    ctx.dynamic = ctx.tm == 1 && p->N >= 2 * (int64_t)nt * NC;
   }
   tk_parallel(nt, tiles_task, &ctx);
   return atomic_load(&ctx.err) ? -1 : 0;

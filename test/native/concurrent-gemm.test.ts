@@ -14,10 +14,14 @@ import { nativeKernels, nativeUnavailableReason } from '../../src/native/index.j
 const native = nativeKernels();
 const skip = native ? false : `native addon unavailable: ${nativeUnavailableReason()}`;
 
-/** The shape every thread multiplies: threaded (M N K > 2^20), several tiles in M and N. */
-const M = 96,
-  N = 700,
-  K = 640;
+/**
+ * The shapes every thread multiplies, threaded (M N K > 2^20): a grid of tiles in M and N, and a
+ * wide N whose column blocks are handed out dynamically by the bf16 kernel.
+ */
+const SHAPES: [number, number, number][] = [
+  [96, 700, 640],
+  [24, 8300, 96],
+];
 
 /** Runs in each worker (and the main thread): `calls` GEMMs, returns how many differed from `want`. */
 const WORKER = `
@@ -36,7 +40,7 @@ import(workerData.index).then(({ nativeKernels }) => {
 });
 `;
 
-function inputs(bType: WType): { A: Float32Array; B: Float32Array | Uint16Array } {
+function inputs(M: number, N: number, K: number, bType: WType): { A: Float32Array; B: Float32Array | Uint16Array } {
   let s = 12345;
   const next = (): number => {
     s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
@@ -54,10 +58,11 @@ function inputs(bType: WType): { A: Float32Array; B: Float32Array | Uint16Array 
 for (const [name, bType] of [
   ['float32', WType.F32],
   ['bf16 compute (BF16Dot)', WType.BF16Dot],
-] as const) {
-  test(`${name} GEMMs from three threads at once compute every tile`, { skip }, async () => {
+] as const)
+  for (const [M, N, K] of SHAPES)
+  test(`${name} ${M}x${N}x${K} GEMMs from three threads at once compute every tile`, { skip }, async () => {
     const k = native!;
-    const { A, B } = inputs(bType);
+    const { A, B } = inputs(M, N, K, bType);
     const want = new Float32Array(M * N);
     k.gemm(false, true, M, N, K, 1, A, 0, K, B, 0, K, bType, 0, want, 0, N, 1, 0, 0, 0);
     assert.ok(want.every(Number.isFinite));
@@ -85,4 +90,3 @@ for (const [name, bType] of [
     await Promise.all(workers.map((w) => w.terminate()));
     assert.deepEqual([bad, ...badWorkers], [0, 0, 0], 'calls whose result differed from the lone call');
   });
-}

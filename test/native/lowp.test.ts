@@ -112,6 +112,10 @@ describe('bf16 compute (WType.BF16Dot)', { skip }, () => {
     { M: 130, N: 200, K: 1601, ta: false, tb: true, beta: 0.25 },
     { M: 20, N: 2100, K: 40, ta: false, tb: false },
     { M: 120, N: 300, K: 900, ta: false, tb: false },
+    // a long odd k and a small C, the class of a vocabulary-sized head's input gradient (dZ·E)
+    { M: 45, N: 50, K: 5001, ta: false, tb: false },
+    // a wide N split in column blocks handed out dynamically (the head's X·Eᵀ), with a tail block
+    { M: 20, N: 8300, K: 40, ta: false, tb: true, beta: 0.5 },
     // a few rows (decoding, M <= 4): bf16 dot products where the CPU has AVX512_BF16; both layouts,
     // odd K (the last row paired with zeros), column and row tails, transposed A, beta, batches
     { M: 1, N: 300, K: 129, ta: false, tb: true },

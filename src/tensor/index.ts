@@ -66,6 +66,7 @@ export {
   scaledDotProductAttention,
   packedAttention,
   rope,
+  withInt8Activations,
   type CrossEntropyOptions,
   type AttentionOptions,
   type PackedAttentionOptions,

@@ -65,6 +65,7 @@ export {
   linearCrossEntropy,
   scaledDotProductAttention,
   packedAttention,
+  tokenMajorAttention,
   rope,
   type CrossEntropyOptions,
   type AttentionOptions,

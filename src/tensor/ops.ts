@@ -345,7 +345,7 @@ function unaryOp(x: Tensor, op: Unary, name: string): Tensor {
   const y = uninitF32(xd.length);
   kernels.unary(op, xd, y, xd.length);
   return result(y, x.shape, name, [x], (g, ctx) => {
-    const gx = uninitF32(g.length);
+    const gx = new Float32Array(g.length);
     kernels.unaryBackward(op, xd, y, g, gx, g.length);
     ctx.accumulate(x, gx);
   });
@@ -1740,16 +1740,17 @@ export function rope(x: Tensor, cos: Float32Array, sin: Float32Array, headDim?: 
       `rope: cos/sin have ${cos.length} entries; expected seq*head_dim/2 = ${T * h} or batch*seq*head_dim/2 = ${B * T * h}`,
     );
   if (sin.length !== cos.length) throw new Error('rope: cos and sin differ in size');
-  // Element strides of a head's row and of a token: [B, H, T, D] or [B, T, H, D].
-  const [headStride, tokenStride] = headDim === undefined ? [T * D, D] : [D, H * D];
+  // Rows in memory order: heads then tokens ([B, H, T, D]) or tokens then heads ([B, T, H, D]).
+  const tokenMajor = headDim !== undefined;
+  const [n1, n2] = tokenMajor ? [T, H] : [H, T];
   const xd = x.f32;
-  const out = uninitF32(xd.length); // every element is written
+  const out = new Float32Array(xd.length);
   const apply = (src: Float32Array, dst: Float32Array, sign: number): void => {
     for (let b = 0; b < B; b++)
-      for (let hh = 0; hh < H; hh++)
-        for (let t = 0; t < T; t++) {
-          const o = b * H * T * D + hh * headStride + t * tokenStride;
-          const c0 = ((perBatch ? b * T : 0) + t) * h;
+      for (let i1 = 0; i1 < n1; i1++)
+        for (let i2 = 0; i2 < n2; i2++) {
+          const o = ((b * n1 + i1) * n2 + i2) * D;
+          const c0 = ((perBatch ? b * T : 0) + (tokenMajor ? i1 : i2)) * h;
           for (let i = 0; i < h; i++) {
             const c = cos[c0 + i]!;
             const s = sign * sin[c0 + i]!;
@@ -1763,7 +1764,7 @@ export function rope(x: Tensor, cos: Float32Array, sin: Float32Array, headDim?: 
   apply(xd, out, 1);
   return result(out, x.shape, 'rope', [x], (g, ctx) => {
     // The rotation is orthogonal: its transpose is the rotation by -angle.
-    const gx = uninitF32(g.length);
+    const gx = new Float32Array(g.length);
     apply(g, gx, -1);
     ctx.accumulate(x, gx);
   });

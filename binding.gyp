@@ -1,7 +1,7 @@
 {
   # The tunekit native kernels: one Node-API addon in plain C11. The kernels are compiled three
   # times (AVX-512, AVX2, portable) as static libraries with their own -m flags (plus the
-  # AVX512_BF16 GEMM of gemm_bf16.c and the AVX512_VNNI int8 GEMV of gemv_i8_vnni.c); addon.c picks
+  # AVX512_BF16 GEMM of gemm_bf16.c and the VNNI/BF16 decoding GEMVs of gemv_lowp.c); addon.c picks
   # one at load time with __builtin_cpu_supports, so the .node runs on any x86-64 CPU.
   "target_defaults": {
     "cflags!": ["-O2", "-O0", "-fno-omit-frame-pointer"],
@@ -28,10 +28,10 @@
       "cflags_c": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512bf16", "-mfma"]
     },
     {
-      "target_name": "tunekit_gemv_i8_vnni",
+      "target_name": "tunekit_gemv_lowp",
       "type": "static_library",
-      "sources": ["native/gemv_i8_vnni.c"],
-      "cflags_c": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni", "-mfma"]
+      "sources": ["native/gemv_lowp.c"],
+      "cflags_c": ["-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni", "-mavx512bf16", "-mfma"]
     },
     {
       "target_name": "tunekit_kernels_scalar",
@@ -41,7 +41,7 @@
     {
       "target_name": "tunekit_native",
       "sources": ["native/addon.c", "native/pool.c"],
-      "dependencies": ["tunekit_gemm_avx512bf16", "tunekit_gemv_i8_vnni", "tunekit_kernels_avx512", "tunekit_kernels_avx2", "tunekit_kernels_scalar"],
+      "dependencies": ["tunekit_gemm_avx512bf16", "tunekit_gemv_lowp", "tunekit_kernels_avx512", "tunekit_kernels_avx2", "tunekit_kernels_scalar"],
       "libraries": ["-lm", "-pthread"]
     }
   ]

@@ -27,6 +27,9 @@
 static const tk_kernels *K = &tk_kernels_scalar;
 /* The AVX-512 kernels with the AVX512_BF16 GEMM for TK_BF16DOT weights (filled in by init). */
 static tk_kernels kernels_avx512bf16;
+/* The AVX-512 kernels, with the AVX512_VNNI int8 GEMV where the CPU has VNNI but not BF16 (Ice
+ * Lake); on CPUs with both, 'avx512' is the same (the maddubs GEMV is the AVX2 build's code). */
+static tk_kernels kernels_avx512;
 
 #define MAX_ARGS 24
 #define MAX_SAFE 9007199254740991.0
@@ -214,6 +217,11 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
                                           : (const void *)((const uint16_t *)B + boff),
                     .b_scale = (const float *)scale,
                     .C = (float *)C + coff};
+  if (btype == TK_BF16DOT && K->gemv_bf16dot && M <= TK_I8DOT_MAX_M && M > 0 && N > 0 && Kd > 0 && batch > 0 &&
+      g.alpha != 0.0f) { /* decoding in bf16 */
+    if (K->gemv_bf16dot(&g)) throw_oom(env, "gemm");
+    return undefined(env);
+  }
   if (btype == TK_I8DOT) { /* a few rows: int8 dot products; otherwise (or declined) weight-only int8 */
     int r = 1;
     if (M <= TK_I8DOT_MAX_M && Kd > 0 && g.alpha != 0.0f && M > 0 && N > 0 && batch > 0) r = K->gemv_i8dot(&g);
@@ -609,7 +617,7 @@ static napi_value js_set_simd(napi_env env, napi_callback_info info) {
     return fail(&c, false, "argument '%s' must be a string%s", "name", ""), NULL;
   const tk_kernels *pick = NULL;
   if (!strcmp(name, "avx512bf16")) pick = cpu_has_avx512bf16() ? &kernels_avx512bf16 : NULL;
-  else if (!strcmp(name, "avx512")) pick = cpu_has_avx512() ? &tk_kernels_avx512 : NULL;
+  else if (!strcmp(name, "avx512")) pick = cpu_has_avx512() ? &kernels_avx512 : NULL;
   else if (!strcmp(name, "avx2")) pick = cpu_has_avx2() ? &tk_kernels_avx2 : NULL;
   else if (!strcmp(name, "scalar")) pick = &tk_kernels_scalar;
   else return fail(&c, true, "argument '%s' must be 'avx512bf16', 'avx512', 'avx2' or 'scalar', got '%s'", "name", name), NULL;
@@ -654,9 +662,14 @@ static napi_value init(napi_env env, napi_value exports) {
   kernels_avx512bf16 = tk_kernels_avx512;
   kernels_avx512bf16.simd = "avx512bf16";
   kernels_avx512bf16.gemm = tk_gemm_avx512bf16;
-  if (__builtin_cpu_supports("avx512vnni")) kernels_avx512bf16.gemv_i8dot = tk_gemv_i8dot_vnni;
+  kernels_avx512bf16.gemv_bf16dot = tk_gemv_bf16dot;
+  kernels_avx512 = tk_kernels_avx512;
+  if (__builtin_cpu_supports("avx512vnni")) {
+    kernels_avx512bf16.gemv_i8dot = tk_gemv_i8dot_vnni;
+    kernels_avx512.gemv_i8dot = tk_gemv_i8dot_vnni;
+  }
   K = cpu_has_avx512bf16() ? &kernels_avx512bf16
-      : cpu_has_avx512()   ? &tk_kernels_avx512
+      : cpu_has_avx512()   ? &kernels_avx512
       : cpu_has_avx2()     ? &tk_kernels_avx2
                            : &tk_kernels_scalar;
   if (tk_threads() == 1) tk_pool_init(default_threads());

@@ -1,7 +1,7 @@
 /*
  * TK_I8DOT: int8 weights times rows of op(A) quantised to int8 on the fly, for products of at
  * most TK_I8DOT_MAX_M rows (decoding). Included by kernels.inc (scalar, AVX2 and AVX-512 builds,
- * the latter two with 256-bit vpmaddubsw) and gemv_i8_vnni.c (AVX512_VNNI vpdpbusd).
+ * the latter two with 256-bit vpmaddubsw) and gemv_lowp.c (AVX512_VNNI vpdpbusd).
  *
  * The numerics, identical in every build and in the TypeScript kernels (src/native/js-kernels.ts):
  *   xs[m, k] = (alpha * op(A)[m, k]) * (trans_b ? 1 : scale[k])       (float32; the stored-[K, N]
@@ -128,7 +128,9 @@ static inline int tk_i8dot_run(const tk_gemm_args *g, tk_i8dot_block_fn kn, int6
     tk_i8dot_act a;
     if (tk_i8dot_quantize(g, b, scale, &a)) return -1;
     tk_i8dot_ctx ctx = {.g = g, .w = (const int8_t *)g->B + b * g->stride_b, .scale = scale, .a = &a,
-                        .C = g->C + b * g->stride_c, .fn = g->trans_b ? nk : kn, .unit = g->trans_b ? nk_unit : kn_unit};
+                        .C = g->C + b * g->stride_c, .fn = g->trans_b ? nk : kn,
+                        /* a wide [K, N] weight in blocks of twice the unit: still >= 8 blocks, longer row runs */
+                        .unit = g->trans_b ? nk_unit : g->N >= 2048 ? 2 * kn_unit : kn_unit};
     const int64_t items = (g->N + ctx.unit - 1) / ctx.unit;
     const double work = (double)g->M * (double)g->N * (double)g->K;
     if (work < (double)(1 << 18) || items < 2 || tk_threads() < 2) tk_i8dot_task(&ctx, 0, items);

@@ -80,6 +80,9 @@ typedef struct {
   /* TK_I8DOT with M <= TK_I8DOT_MAX_M, K > 0: returns 0, 1 when it declines (a non-finite value
    * in op(A); C untouched: the caller runs TK_I8 instead) or -1 when out of memory. */
   int (*gemv_i8dot)(const tk_gemm_args *a);
+  /* TK_BF16DOT with M <= TK_I8DOT_MAX_M, K > 0, alpha != 0, in bf16 (NULL: the build has no bf16
+   * compute, TK_BF16DOT is TK_BF16 there). Returns 0, or -1 when out of memory. */
+  int (*gemv_bf16dot)(const tk_gemm_args *a);
   void (*widen)(const uint16_t *src, int type, float *dst, int64_t n);
   void (*unary)(int op, const float *x, float *y, int64_t n);
   void (*unary_backward)(int op, const float *x, const float *y, const float *dy, float *dx, int64_t n);
@@ -111,7 +114,9 @@ extern const tk_kernels tk_kernels_avx2;
 extern const tk_kernels tk_kernels_scalar;
 /* gemm_bf16.c: the AVX-512 GEMM with TK_BF16DOT weights multiplied by vdpbf16ps (AVX512_BF16 CPUs only). */
 int tk_gemm_avx512bf16(const tk_gemm_args *g);
-/* gemv_i8_vnni.c: TK_I8DOT with AVX512_VNNI vpdpbusd (the 'avx512bf16' table, on CPUs with VNNI). */
+/* gemv_lowp.c: TK_I8DOT with AVX512_VNNI vpdpbusd (the 'avx512bf16' table, on CPUs with VNNI) and
+ * TK_BF16DOT of a few rows with AVX512_BF16 vdpbf16ps (the 'avx512bf16' table). */
 int tk_gemv_i8dot_vnni(const tk_gemm_args *g);
+int tk_gemv_bf16dot(const tk_gemm_args *g);
 
 #endif

@@ -20,10 +20,10 @@
  * BF16 and F16 weights are widened to float32 and multiplied in float32. BF16Dot weights (opt-in
  * `computeDtype: 'bfloat16'`) are multiplied in bfloat16 where the CPU has AVX512_BF16: op(A) is
  * rounded to bfloat16 (round to nearest even) and the bf16 products are accumulated in float32
- * (`vdpbf16ps`, twice the float32 rate). Everywhere else (other CPUs, the TypeScript kernels,
- * GEMMs of a few rows such as decoding, which are memory-bound) BF16Dot is computed exactly as
- * BF16. Results therefore differ from BF16 by the rounding of op(A): at most about
- * 2^-8 * sum_k |a_ik b_kj| per element.
+ * (`vdpbf16ps`, twice the float32 rate); this holds for large products and for products of at most
+ * 4 rows (decoding); the shapes in between (e.g. a LoRA rank as M or N) and every other CPU and
+ * the TypeScript kernels compute BF16Dot exactly as BF16. Results therefore differ from BF16 by the
+ * rounding of op(A): at most about 2^-8 * sum_k |a_ik b_kj| per element.
  *
  * I8 weights (opt-in `computeDtype: 'int8'`) are an Int8Array with one float32 scale per row of
  * the stored matrix (`bScale`): B(r, c) = bScale[r] * q[r * ldb + c]. They are dequantised block
@@ -39,8 +39,8 @@
  * sums are exact and every backend computes the same codes, so backends differ by float32 rounding
  * only. The activation rounding adds at most sum_k (groupScale(k) / 2) * |B(k, j)| to each output
  * beyond the I8 result. Larger M, or a non-finite value in op(A) (which then propagates), runs as
- * I8. The ops pick I8Dot only where no gradient flows back through op(A) (inference): the
- * rounding makes the output a step function of A.
+ * I8. The ops pick I8Dot only inside `withInt8Activations` (decoding) and where no gradient flows
+ * back through op(A): the rounding makes the output a step function of A.
  */
 export const enum WType {
   F32 = 0,

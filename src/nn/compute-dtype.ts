@@ -7,6 +7,12 @@
  *  - 'int8': int8 weights with one float32 scale per row of the stored matrix (symmetric,
  *    scale = max|row| / 127, codes rounded to nearest): a quarter of the float32 bytes, which is
  *    what bounds decoding; dequantised block by block inside the GEMM and multiplied in float32.
+ *    Decoding (`generate`, or any code inside `withInt8Activations`) also quantises the
+ *    activations of products of at most 4 rows, per row in groups of 128 (scale max|x| / 127), and
+ *    multiplies with int8 dot products (AVX512_VNNI where the CPU has it; see WType.I8Dot): fewer
+ *    instructions per weight than widening to float32. The extra rounding is bounded per output by
+ *    sum_k groupScale / 2 * |w_kj|; on stories260K it moves the perplexity of token-by-token
+ *    decoding by under 0.2% (test/nn/compute-dtype.test.ts). Everywhere else int8 is weight-only.
  *
  * Only frozen matrices (ndim >= 2, not requiresGrad) change: trainable parameters (adapters),
  * their gradients and optimizer state, norms and biases stay float32, and activations and

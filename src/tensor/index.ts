@@ -67,6 +67,7 @@ export {
   packedAttention,
   tokenMajorAttention,
   rope,
+  withInt8Activations,
   type CrossEntropyOptions,
   type AttentionOptions,
   type PackedAttentionOptions,

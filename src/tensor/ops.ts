@@ -717,14 +717,31 @@ export function embedding(weight: Tensor, ids: Int32Array, idsShape: readonly nu
 // ---------------------------------------------------------------------------------------------
 // Matrix products
 
+let int8Activations = false;
+
 /**
- * The weight type of a forward product op(x) @ w: int8 weights multiply a few rows (decoding) with
- * int8 dot products over dynamically quantised rows of x (WType.I8Dot) when no gradient flows back
- * through x; where one does, the weight-only path (WType.I8) keeps the output smooth in x.
+ * Runs `fn` with int8 x int8 products for int8 weights (WType.I8Dot): inside it, a forward
+ * product of at most 4 rows (decoding) with an int8 weight quantises its input rows to int8 (per
+ * row, groups of 128, scale max|x| / 127) and multiplies with integer dot products (AVX512_VNNI
+ * where the CPU has it), unless a gradient flows back through the input. Outside it (the default)
+ * int8 weights are weight-only: dequantised and multiplied in float32, so a model's outputs do not
+ * depend on how many rows a call has. `generate` decodes inside it (its `int8Activations` option).
+ * The setting holds while `fn` runs synchronously (not across an `await` inside it).
  */
+export function withInt8Activations<T>(fn: () => T): T {
+  const prev = int8Activations;
+  int8Activations = true;
+  try {
+    return fn();
+  } finally {
+    int8Activations = prev;
+  }
+}
+
+/** The weight type of a forward product op(x) @ w (see {@link withInt8Activations}). */
 function forwardWType(w: Tensor, x: Tensor): WType {
   const t = w.wtype;
-  return t === WType.I8 && !(isGradEnabled() && x.requiresGrad) ? WType.I8Dot : t;
+  return t === WType.I8 && int8Activations && !(isGradEnabled() && x.requiresGrad) ? WType.I8Dot : t;
 }
 
 /**

@@ -116,8 +116,15 @@ describe('bf16 compute (WType.BF16Dot)', { skip }, () => {
     { M: 45, N: 50, K: 5001, ta: false, tb: false },
     // a wide N split in column blocks handed out dynamically (the head's X·Eᵀ), with a tail block
     { M: 20, N: 8300, K: 40, ta: false, tb: true, beta: 0.5 },
-    // small M / N (decode, LoRA ranks): always the float32 path with the weight widened
+    // a few rows (decoding, M <= 4): bf16 dot products where the CPU has AVX512_BF16; both layouts,
+    // odd K (the last row paired with zeros), column and row tails, transposed A, beta, batches
     { M: 1, N: 300, K: 129, ta: false, tb: true },
+    { M: 1, N: 301, K: 129, ta: false, tb: false, beta: 0.5 },
+    { M: 2, N: 70, K: 64, ta: true, tb: false, pad: 1 },
+    { M: 3, N: 1030, K: 33, ta: false, tb: true, batch: 2 },
+    { M: 4, N: 161, K: 800, ta: false, tb: false, pad: 3 },
+    { M: 4, N: 7, K: 1, ta: true, tb: true, beta: 0.25 },
+    // small M / N otherwise (LoRA ranks): the float32 path with the weight widened
     { M: 5, N: 70, K: 33, ta: false, tb: false },
     { M: 40, N: 8, K: 64, ta: false, tb: true },
   ];
@@ -130,7 +137,8 @@ describe('bf16 compute (WType.BF16Dot)', { skip }, () => {
         const got = run();
         const label = `${simd} ${JSON.stringify(c)}`;
         within(got, want, scale, 2 ** -8, label);
-        const bf16Path = simd === 'avx512bf16' && c.M >= 17 && c.N >= 17;
+        // Large products (gemm_bf16.c) and a few rows (decoding, gemv_lowp.c) compute in bf16.
+        const bf16Path = simd === 'avx512bf16' && ((c.M >= 17 && c.N >= 17) || c.M <= 4);
         // The bf16 path is the emulation to float32 accuracy; the others are the float32 reference.
         within(got, bf16Path ? emul : want, scale, 1e-5, `${label} (${bf16Path ? 'bf16 emulation' : 'float32'})`);
         if (bf16Path) {
@@ -240,6 +248,7 @@ describe('int8 x int8 dot products (WType.I8Dot, M <= 4)', { skip }, () => {
     { M: 2, N: 7, K: 3, tb: true }, // tiny
     { M: 1, N: 1, K: 1, tb: false },
     { M: 1, N: 2000, K: 1500, tb: false }, // threaded column split
+    { M: 1, N: 2305, K: 130, tb: false, beta: 0.5 }, // wide N: 256-column blocks, a 1-column tail
     { M: 1, N: 768, K: 3072, tb: false }, // GPT-2 c_proj of the MLP
     { M: 2, N: 33, K: 17, tb: false, batch: 3 }, // per-item scales folded into the activations
     { M: 1, N: 40, K: 23, tb: true, batch: 2, shared: true, beta: 1 },

@@ -5,7 +5,8 @@
  * references where they exist).
  * The lora part also prints a whole-step profile (bench/lora-step.ts --profile) of SMALL and GPT2S,
  * float32 and bf16, from separate runs (BENCH_PROFILE_STEPS, default 2).
- * Parts: matmul, lora, qwen (a Qwen2.5-0.5B-shaped LoRA step and decode), generate, metrics, judge
+ * Parts: matmul, lora, attention (Llama's attention block with and without head copies), qwen (a
+ * Qwen2.5-0.5B-shaped LoRA step and decode), generate, metrics, judge
  * (the judge web app's load test), peft (default: all). Results also go to bench-results.json.
  * Environment: BENCH_LORA_STEPS (steps per run, default 4), BENCH_LORA_ROUNDS (alternating rounds of
  * the four lora runs, default 1; with more the median ratio is printed), BENCH_PROFILE_STEPS,
@@ -15,6 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchAttentionLayout } from './attention-layout.js';
 import { benchGenerate } from './generate.js';
 import { benchJudgeLoad } from './judge-load.js';
 import { benchMatmul } from './matmul.js';
@@ -292,6 +294,7 @@ function benchQwen(): Record<string, unknown> {
 const parts: Record<string, () => Record<string, unknown> | Promise<Record<string, unknown>>> = {
   matmul: benchMatmul,
   lora: benchLora,
+  attention: benchAttentionLayout,
   qwen: benchQwen,
   generate: benchGenerate,
   metrics: benchMetrics,

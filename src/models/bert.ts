@@ -130,6 +130,17 @@ export class BertSelfAttention extends Module {
     const [B, T, d] = x.shape as [number, number, number];
     const H = this.config.numAttentionHeads;
     const D = d / H;
+    const dropping = this.dropout.training && this.dropout.p > 0;
+    if (!ctx.cache && !ctx.prefix && !dropping) {
+      // No prefix and no dropout on the probabilities: attention reads the heads in place from the
+      // projections' [B, T, d] rows and writes [B, T, d] (no head copies either way).
+      const q = this.query.forward(x);
+      return F.tokenMajorAttention(q, this.key.forward(x), this.value.forward(x), H, {
+        causal: false,
+        keyMask: ctx.keyMask,
+        scale: 1 / Math.sqrt(D),
+      });
+    }
     const heads = (t: Tensor): Tensor => F.transpose(F.reshape(t, [B, T, H, D]), 1, 2); // [B, H, T, D]
     const q = heads(this.query.forward(x));
     const { k, v, kvLength } = withPastKeyValues(

@@ -64,6 +64,23 @@ export class LlamaAttention extends Module {
   /** x [B, T, d] -> [B, T, d]. */
   forward(x: Tensor, rope: { cos: Float32Array; sin: Float32Array }, ctx: AttentionContext): Tensor {
     const { numAttentionHeads: H, numKeyValueHeads: Hkv, headDim: D } = this.config;
+    // Mistral/Qwen2 sliding window: keys more than `slidingWindow - 1` positions back are not seen.
+    const window = this.config.slidingWindow ?? 0;
+    const scale = 1 / Math.sqrt(D);
+    if (!ctx.cache && !ctx.prefix) {
+      // No earlier keys (training, scoring): RoPE and attention work on the projections' own
+      // [B, T, heads·D] rows and attention writes [B, T, H·D] for o_proj: no head copies either way.
+      const rows = (t: Tensor, norm: RMSNorm | null): Tensor => {
+        if (!norm) return t; // Qwen3's per-head RMSNorm over D runs on a [B, T, heads, D] view
+        const [B, T, C] = t.shape as [number, number, number];
+        return F.reshape(norm.forward(F.reshape(t, [B, T, C / D, D])), [B, T, C]);
+      };
+      const q = F.rope(rows(this.q_proj.forward(x), this.q_norm), rope.cos, rope.sin, D);
+      const k = F.rope(rows(this.k_proj.forward(x), this.k_norm), rope.cos, rope.sin, D);
+      const v = this.v_proj.forward(x);
+      const o = F.tokenMajorAttention(q, k, v, H, { kvHeads: Hkv, causal: true, keyMask: ctx.keyMask, scale, window });
+      return this.o_proj.forward(o);
+    }
     const heads = (t: Tensor, n: number, norm: RMSNorm | null): Tensor => {
       const h = F.splitHeads(t, [n], D)[0]!; // [B, n, T, D]
       return norm ? norm.forward(h) : h; // Qwen3's per-head RMSNorm over D
@@ -75,14 +92,7 @@ export class LlamaAttention extends Module {
       heads(this.v_proj.forward(x), Hkv, null),
       ctx,
     );
-    // Mistral/Qwen2 sliding window: keys more than `slidingWindow - 1` positions back are not seen.
-    const o = F.scaledDotProductAttention(q, k, v, {
-      causal: true,
-      keyMask: ctx.keyMask,
-      scale: 1 / Math.sqrt(D),
-      window: this.config.slidingWindow ?? 0,
-      kvLength,
-    });
+    const o = F.scaledDotProductAttention(q, k, v, { causal: true, keyMask: ctx.keyMask, scale, window, kvLength });
     return this.o_proj.forward(F.mergeHeads(o));
   }
 }

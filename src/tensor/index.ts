@@ -65,6 +65,7 @@ export {
   linearCrossEntropy,
   scaledDotProductAttention,
   packedAttention,
+  tokenMajorAttention,
   rope,
   withInt8Activations,
   type CrossEntropyOptions,

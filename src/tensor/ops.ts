@@ -344,7 +344,7 @@ function unaryOp(x: Tensor, op: Unary, name: string): Tensor {
   const y = uninitF32(xd.length);
   kernels.unary(op, xd, y, xd.length);
   return result(y, x.shape, name, [x], (g, ctx) => {
-    const gx = uninitF32(g.length);
+    const gx = new Float32Array(g.length);
     kernels.unaryBackward(op, xd, y, g, gx, g.length);
     ctx.accumulate(x, gx);
   });
@@ -1613,23 +1613,13 @@ export function packedAttention(qkv: Tensor, heads: number, opts: PackedAttentio
   if (qkv.ndim !== 3) throw new Error(`packedAttention: expected qkv [batch, seq, features], got ${qkv.label()}`);
   const [B, T, C] = qkv.shape as [number, number, number];
   const H = heads;
-  const Hkv = opts.kvHeads ?? H;
-  if (!Number.isInteger(H) || H < 1 || !Number.isInteger(Hkv) || Hkv < 1 || H % Hkv !== 0)
-    throw new Error(`packedAttention: ${H} query heads must be a positive multiple of ${Hkv} key/value heads`);
+  const Hkv = checkHeads('packedAttention', H, opts.kvHeads ?? H);
   const D = C / (H + 2 * Hkv);
   if (!Number.isInteger(D) || D < 1)
     throw new Error(
       `packedAttention: ${qkv.label()} has ${C} features, not a multiple of H + 2·Hkv = ${H + 2 * Hkv} heads`,
     );
-  const causal = opts.causal ?? true;
-  const mask = opts.keyMask ?? null;
-  if (mask && mask.length !== B * T)
-    throw new Error(`packedAttention: keyMask has ${mask.length} entries, expected batch*seq = ${B * T}`);
-  const sc = opts.scale ?? 1 / Math.sqrt(D);
-  const window = opts.window ?? 0;
-  if (!Number.isInteger(window) || window < 0)
-    throw new Error(`packedAttention: window must be an integer >= 0, got ${window}`);
-  if (window > 0 && !causal) throw new Error('packedAttention: a sliding window needs causal attention');
+  const o = rowAttentionOptions('packedAttention', B, T, D, opts);
   const xd = qkv.f32;
   const O = H * D;
   // prettier-ignore
@@ -1641,24 +1631,116 @@ export function packedAttention(qkv: Tensor, heads: number, opts: PackedAttentio
   ]);
   const out = uninitF32(B * T * O); // every row is written (zeros where no key is allowed)
   const lse = new Float32Array(B * H * T);
-  kernels.attention(xd, xd, xd, out, lse, B, H, Hkv, T, T, D, sc, causal, mask, window, 0, layout);
+  kernels.attention(xd, xd, xd, out, lse, B, H, Hkv, T, T, D, o.scale, o.causal, o.mask, o.window, 0, layout);
   return result(out, [B, T, O], 'packedAttention', [qkv], (g, ctx) => {
     // dq is written and dk, dv accumulated into the same zeroed buffer: disjoint columns.
     const dx = new Float32Array(xd.length);
     // prettier-ignore
-    kernels.attentionBackward(xd, xd, xd, out, lse, g, dx, dx, dx, B, H, Hkv, T, T, D, sc, causal, mask, window, 0, layout);
+    kernels.attentionBackward(xd, xd, xd, out, lse, g, dx, dx, dx, B, H, Hkv, T, T, D, o.scale, o.causal, o.mask, o.window, 0, layout);
     ctx.accumulate(qkv, dx);
   });
 }
 
 /**
+ * Self-attention on separate projections in token-major layout: q [B, T, H·D], k and v
+ * [B, T, Hkv·D] (heads side by side, as q_proj, k_proj and v_proj write them). Returns [B, T, H·D],
+ * the layout the output projection reads. Same function as splitHeads + {@link scaledDotProductAttention}
+ * + mergeHeads, but the kernel reads and writes the heads in place (no head copies in either
+ * direction). Options as {@link packedAttention} (`kvHeads` defaults to k's features / D). The keys
+ * are the tokens themselves (S = T): no KV cache or prefix.
+ */
+export function tokenMajorAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  heads: number,
+  opts: PackedAttentionOptions = {},
+): Tensor {
+  if (q.ndim !== 3 || k.ndim !== 3 || v.ndim !== 3)
+    throw new Error(
+      `tokenMajorAttention: q, k, v must be 3-D [batch, seq, heads·head_dim], got ${q.label()}, ${k.label()}, ${v.label()}`,
+    );
+  const [B, T, Cq] = q.shape as [number, number, number];
+  const H = heads;
+  const D = Cq / H;
+  if (!Number.isInteger(H) || H < 1 || !Number.isInteger(D) || D < 1)
+    throw new Error(`tokenMajorAttention: q ${q.label()} does not hold ${H} heads`);
+  const Ckv = k.dim(2);
+  const Hkv = checkHeads('tokenMajorAttention', H, opts.kvHeads ?? Ckv / D);
+  if (k.dim(0) !== B || k.dim(1) !== T || Ckv !== Hkv * D || k.shape.some((s, i) => s !== v.shape[i]))
+    throw new Error(
+      `tokenMajorAttention: with ${H} query heads of ${D} and ${Hkv} key/value heads, k and v must be [${B}, ${T}, ${Hkv * D}], got ${k.label()}, ${v.label()}`,
+    );
+  const o = rowAttentionOptions('tokenMajorAttention', B, T, D, opts);
+  const [qd, kd, vd] = [q.f32, k.f32, v.f32];
+  const O = H * D;
+  const Kc = Hkv * D;
+  // prettier-ignore
+  const layout = new Float64Array([
+    0, T * O, D, O, // q
+    0, T * Kc, D, Kc, // k
+    0, T * Kc, D, Kc, // v
+    0, T * O, D, O, // out [B, T, H·D]
+  ]);
+  const out = uninitF32(B * T * O); // every row is written (zeros where no key is allowed)
+  const lse = new Float32Array(B * H * T);
+  kernels.attention(qd, kd, vd, out, lse, B, H, Hkv, T, T, D, o.scale, o.causal, o.mask, o.window, 0, layout);
+  return result(out, [B, T, O], 'tokenMajorAttention', [q, k, v], (g, ctx) => {
+    const dq = q.requiresGrad ? new Float32Array(qd.length) : null;
+    const dk = k.requiresGrad ? new Float32Array(kd.length) : null;
+    const dv = v.requiresGrad ? new Float32Array(vd.length) : null;
+    // prettier-ignore
+    kernels.attentionBackward(qd, kd, vd, out, lse, g, dq, dk, dv, B, H, Hkv, T, T, D, o.scale, o.causal, o.mask, o.window, 0, layout);
+    if (dq) ctx.accumulate(q, dq);
+    if (dk) ctx.accumulate(k, dk);
+    if (dv) ctx.accumulate(v, dv);
+  });
+}
+
+function checkHeads(name: string, H: number, Hkv: number): number {
+  if (!Number.isInteger(H) || H < 1 || !Number.isInteger(Hkv) || Hkv < 1 || H % Hkv !== 0)
+    throw new Error(`${name}: ${H} query heads must be a positive multiple of ${Hkv} key/value heads`);
+  return Hkv;
+}
+
+/** The checked options of the row-layout attentions (keys = the T tokens). */
+function rowAttentionOptions(
+  name: string,
+  B: number,
+  T: number,
+  D: number,
+  opts: PackedAttentionOptions,
+): { causal: boolean; mask: Uint8Array | null; scale: number; window: number } {
+  const causal = opts.causal ?? true;
+  const mask = opts.keyMask ?? null;
+  if (mask && mask.length !== B * T)
+    throw new Error(`${name}: keyMask has ${mask.length} entries, expected batch*seq = ${B * T}`);
+  const scale = opts.scale ?? 1 / Math.sqrt(D);
+  const window = opts.window ?? 0;
+  if (!Number.isInteger(window) || window < 0)
+    throw new Error(`${name}: window must be an integer >= 0, got ${window}`);
+  if (window > 0 && !causal) throw new Error(`${name}: a sliding window needs causal attention`);
+  return { causal, mask, scale, window };
+}
+
+/**
  * Rotary position embedding, rotate-half convention (HF Llama): dimension i pairs with i + D/2,
- * out = x*cos + rotate_half(x)*sin. x [B, H, T, D]; cos/sin [T, D/2] or [B, T, D/2] (per batch
+ * out = x*cos + rotate_half(x)*sin. x [B, H, T, D], or token-major [B, T, H·D] (heads side by side,
+ * as a projection writes them) when `headDim` is given; cos/sin [T, D/2] or [B, T, D/2] (per batch
  * when left padding shifts positions).
  */
-export function rope(x: Tensor, cos: Float32Array, sin: Float32Array): Tensor {
-  if (x.ndim !== 4) throw new Error(`rope: expected [batch, heads, seq, head_dim], got ${x.label()}`);
-  const [B, H, T, D] = x.shape as [number, number, number, number];
+export function rope(x: Tensor, cos: Float32Array, sin: Float32Array, headDim?: number): Tensor {
+  let B: number, H: number, T: number, D: number;
+  if (headDim === undefined) {
+    if (x.ndim !== 4) throw new Error(`rope: expected [batch, heads, seq, head_dim], got ${x.label()}`);
+    [B, H, T, D] = x.shape as [number, number, number, number];
+  } else {
+    if (x.ndim !== 3 || !Number.isInteger(headDim) || headDim < 1 || x.dim(2) % headDim !== 0)
+      throw new Error(`rope: expected [batch, seq, heads·${headDim}], got ${x.label()}`);
+    [B, T] = x.shape as [number, number, number];
+    D = headDim;
+    H = x.dim(2) / D;
+  }
   if (D % 2 !== 0) throw new Error(`rope: head_dim ${D} must be even`);
   const h = D / 2;
   const perBatch = cos.length === B * T * h;
@@ -1667,14 +1749,17 @@ export function rope(x: Tensor, cos: Float32Array, sin: Float32Array): Tensor {
       `rope: cos/sin have ${cos.length} entries; expected seq*head_dim/2 = ${T * h} or batch*seq*head_dim/2 = ${B * T * h}`,
     );
   if (sin.length !== cos.length) throw new Error('rope: cos and sin differ in size');
+  // Rows in memory order: heads then tokens ([B, H, T, D]) or tokens then heads ([B, T, H, D]).
+  const tokenMajor = headDim !== undefined;
+  const [n1, n2] = tokenMajor ? [T, H] : [H, T];
   const xd = x.f32;
   const out = new Float32Array(xd.length);
   const apply = (src: Float32Array, dst: Float32Array, sign: number): void => {
     for (let b = 0; b < B; b++)
-      for (let hh = 0; hh < H; hh++)
-        for (let t = 0; t < T; t++) {
-          const o = ((b * H + hh) * T + t) * D;
-          const c0 = ((perBatch ? b * T : 0) + t) * h;
+      for (let i1 = 0; i1 < n1; i1++)
+        for (let i2 = 0; i2 < n2; i2++) {
+          const o = ((b * n1 + i1) * n2 + i2) * D;
+          const c0 = ((perBatch ? b * T : 0) + (tokenMajor ? i1 : i2)) * h;
           for (let i = 0; i < h; i++) {
             const c = cos[c0 + i]!;
             const s = sign * sin[c0 + i]!;

@@ -17,12 +17,14 @@ import {
   BertForSequenceClassification,
   BertForTokenClassification,
   BertModel,
+  BertSelfAttention,
   type BertLayer,
 } from '../../src/models/bert.js';
 import { writeJsonAtomic } from '../../src/io/files.js';
 import * as F from '../../src/tensor/ops.js';
 import { Rng } from '../../src/tensor/random.js';
-import { noGrad } from '../../src/tensor/tensor.js';
+import { type Tensor, noGrad } from '../../src/tensor/tensor.js';
+import type { AttentionContext } from '../../src/models/attention.js';
 import { assertClose } from '../helpers/close.js';
 import { arr, layerNormRef, type Vec } from '../helpers/reference.js';
 import { bertConfig, TINY_BERT } from '../helpers/tiny-models.js';
@@ -379,6 +381,60 @@ test('question answering: start/end logits and loss = mean of the two CEs, out-o
     () => model.forward({ ...batch, startPositions: Int32Array.from([1, 2]) }),
     /both startPositions and endPositions/,
   );
+});
+
+/** The self-attention as it ran before the copy-free path: heads transposed to [B, H, T, D] and back. */
+function selfAttentionViaHeadCopies(this: BertSelfAttention, x: Tensor, ctx: AttentionContext): Tensor {
+  const [B, T, d] = x.shape as [number, number, number];
+  const H = this.config.numAttentionHeads;
+  const heads = (t: Tensor): Tensor => F.transpose(F.reshape(t, [B, T, H, d / H]), 1, 2);
+  const o = F.scaledDotProductAttention(
+    heads(this.query.forward(x)),
+    heads(this.key.forward(x)),
+    heads(this.value.forward(x)),
+    {
+      causal: false,
+      keyMask: ctx.keyMask,
+      scale: 1 / Math.sqrt(d / H),
+    },
+  );
+  return F.reshape(F.transpose(o, 1, 2), [B, T, d]);
+}
+
+test('training without head copies (no dropout) equals transposed heads + attention: loss and every gradient', () => {
+  const model = new BertForSequenceClassification(
+    config({ hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 }).config,
+    { seed: 12 },
+  ).train();
+  // Sharper attention than the initialisation gives (near-uniform probabilities hide errors).
+  for (const [n, p] of model.namedParameters())
+    if (/(query|key)\.weight$/.test(n)) p.f32.forEach((v, i, a) => (a[i] = v * 25));
+  const run = (): Array<[string, Float32Array]> => {
+    const params = model.namedParameters();
+    for (const [, p] of params) p.grad = null;
+    const out = model.forward({ ...batch, labels: Int32Array.from([1, 2]) });
+    out.loss!.backward();
+    return [
+      ['loss', Float32Array.of(out.loss!.item())],
+      ['logits', out.logits.f32.slice()],
+      ...params.map(([n, p]): [string, Float32Array] => [n, p.grad ? p.grad.slice() : new Float32Array()]),
+    ];
+  };
+  const got = run();
+  const copyFree = Object.getOwnPropertyDescriptor(BertSelfAttention.prototype, 'forward')!;
+  try {
+    Object.defineProperty(BertSelfAttention.prototype, 'forward', { ...copyFree, value: selfAttentionViaHeadCopies });
+    const want = run();
+    got.forEach(([n, g], j) => {
+      const w = want[j]![1];
+      assert.ok(g.length > 0 && g.length === w.length, `${n} has a gradient`);
+      g.forEach((v, i) =>
+        assert.ok(Math.abs(v - w[i]!) < 1e-5 + 1e-4 * Math.abs(w[i]!), `${n} [${i}]: ${v} vs ${w[i]}`),
+      );
+    });
+  } finally {
+    Object.defineProperty(BertSelfAttention.prototype, 'forward', copyFree);
+  }
 });
 
 test('frozen encoder + trainable classifier: only the classifier gets .grad, equal to (softmax − onehot)ᵀ·pooled / B', () => {

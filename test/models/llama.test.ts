@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LlamaForCausalLM } from '../../src/models/llama.js';
+import { LlamaAttention, LlamaForCausalLM } from '../../src/models/llama.js';
+import type { AttentionContext } from '../../src/models/attention.js';
 import type { DecoderConfig } from '../../src/models/index.js';
 import * as F from '../../src/tensor/ops.js';
-import { noGrad } from '../../src/tensor/tensor.js';
+import { type Tensor, noGrad } from '../../src/tensor/tensor.js';
 import { assetPath, skipWithoutShared } from '../helpers/shared.js';
 import { assertSaveReloadConformance } from '../helpers/causal-lm-conformance.js';
 import { llamaConfig } from '../helpers/tiny-models.js';
@@ -103,6 +104,90 @@ function tinyConfig(overrides: Record<string, unknown> = {}): DecoderConfig {
     ...overrides,
   });
 }
+
+/**
+ * The attention as it ran before the copy-free path: heads split to [B, H, T, D], RoPE, attention,
+ * heads merged back (what the cache and prefix paths still do).
+ */
+function attentionViaHeadCopies(
+  this: LlamaAttention,
+  x: Tensor,
+  rope: { cos: Float32Array; sin: Float32Array },
+  ctx: AttentionContext,
+): Tensor {
+  const { numAttentionHeads: H, numKeyValueHeads: Hkv, headDim: D } = this.config;
+  const heads = (t: Tensor, n: number, norm: { forward(x: Tensor): Tensor } | null): Tensor => {
+    const h = F.splitHeads(t, [n], D)[0]!;
+    return norm ? norm.forward(h) : h;
+  };
+  const q = F.rope(heads(this.q_proj.forward(x), H, this.q_norm), rope.cos, rope.sin);
+  const k = F.rope(heads(this.k_proj.forward(x), Hkv, this.k_norm), rope.cos, rope.sin);
+  const v = heads(this.v_proj.forward(x), Hkv, null);
+  const o = F.scaledDotProductAttention(q, k, v, {
+    keyMask: ctx.keyMask,
+    scale: 1 / Math.sqrt(D),
+    window: this.config.slidingWindow ?? 0,
+  });
+  return this.o_proj.forward(F.mergeHeads(o));
+}
+
+test('training forward without head copies equals split heads + attention + merge (loss, logits, gradients)', () => {
+  const variants: Array<[string, Record<string, unknown>]> = [
+    ['llama gqa', {}],
+    ['llama mha, 1 kv head', { num_key_value_heads: 1, num_attention_heads: 2 }],
+    ['mistral window', { architectures: ['MistralForCausalLM'], model_type: 'mistral', sliding_window: 3 }],
+    ['qwen2 biases', { architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2' }],
+    ['qwen3 qk-norm', { architectures: ['Qwen3ForCausalLM'], model_type: 'qwen3', head_dim: 8 }],
+    ['rope linear', { rope_scaling: { rope_type: 'linear', factor: 2 } }],
+    ['rope dynamic', { rope_scaling: { rope_type: 'dynamic', factor: 2 }, max_position_embeddings: 4 }],
+    [
+      'rope llama3',
+      {
+        rope_scaling: {
+          rope_type: 'llama3',
+          factor: 8,
+          low_freq_factor: 1,
+          high_freq_factor: 4,
+          original_max_position_embeddings: 8,
+        },
+      },
+    ],
+    ['rope yarn', { rope_scaling: { rope_type: 'yarn', factor: 4, original_max_position_embeddings: 4 } }],
+  ];
+  // Two rows of 7: the first left-padded by 2 (its positions shift), labels with an ignored slot.
+  const inputIds = Int32Array.from([0, 0, 5, 9, 2, 33, 7, 1, 19, 4, 4, 30, 12, 8]);
+  const attentionMask = Uint8Array.from([0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]);
+  const labels = Int32Array.from(inputIds, (id, i) => (attentionMask[i] ? id : -100));
+  const copyFree = Object.getOwnPropertyDescriptor(LlamaAttention.prototype, 'forward')!;
+  for (const [name, overrides] of variants) {
+    const model = new LlamaForCausalLM(tinyConfig(overrides), { seed: 11 });
+    // Sharper attention than the 0.02-std initialisation gives (near-uniform probabilities hide errors).
+    for (const [n, p] of model.namedParameters())
+      if (/[qk]_proj\.weight$/.test(n)) p.f32.forEach((v, i, a) => (a[i] = v * 25));
+    const run = (): { loss: number; logits: Float32Array; grads: Array<[string, Float32Array]> } => {
+      const params = model.namedParameters();
+      for (const [, p] of params) p.grad = null;
+      const out = model.forward({ inputIds, batchSize: 2, attentionMask, labels });
+      out.loss!.backward();
+      const grads = params.map(([n, p]): [string, Float32Array] => [n, p.grad ? p.grad.slice() : new Float32Array()]);
+      return { loss: out.loss!.item(), logits: out.logits.f32.slice(), grads };
+    };
+    const got = run();
+    try {
+      Object.defineProperty(LlamaAttention.prototype, 'forward', { ...copyFree, value: attentionViaHeadCopies });
+      const want = run();
+      assert.ok(Math.abs(got.loss - want.loss) < 1e-5, `${name}: loss ${got.loss} vs ${want.loss}`);
+      got.logits.forEach((v, i) => assert.ok(Math.abs(v - want.logits[i]!) < 1e-5, `${name}: logit ${i}`));
+      got.grads.forEach(([n, g], j) => {
+        const w = want.grads[j]![1];
+        assert.ok(g.length > 0 && g.length === w.length, `${name}: ${n} has a gradient`);
+        g.forEach((v, i) => assert.ok(Math.abs(v - w[i]!) < 1e-5 + 1e-4 * Math.abs(w[i]!), `${name}: ${n} [${i}]`));
+      });
+    } finally {
+      Object.defineProperty(LlamaAttention.prototype, 'forward', copyFree);
+    }
+  }
+});
 
 test('KV cache: prefill + decode equals one full forward, also with left padding', () => {
   const model = new LlamaForCausalLM(tinyConfig(), { seed: 3 });

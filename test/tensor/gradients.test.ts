@@ -245,6 +245,61 @@ for (const backend of backends) {
       assert.throws(() => F.packedAttention(qkv, 4, { kvHeads: 3 }), /multiple of 3/);
     });
 
+    await t.test('token-major attention: finite differences, and equal to split heads + attention + merge', () => {
+      // q [B=2, T=5, H=4·D=3], k/v [2, 5, Hkv=2·3]: grouped heads, key padding, a window.
+      const q = rnd([2, 5, 12], 44);
+      const k = rnd([2, 5, 6], 45);
+      const v = rnd([2, 5, 6], 46);
+      const mask = Uint8Array.from([1, 1, 1, 0, 1, 1, 1, 1, 1, 1]);
+      gradcheck('token-major causal gqa mask', (a, b, c) => F.tokenMajorAttention(a, b, c, 4, { keyMask: mask }), [
+        q,
+        k,
+        v,
+      ]);
+      gradcheck('token-major bidirectional', (a, b, c) => F.tokenMajorAttention(a, b, c, 2, { causal: false }), [
+        rnd([2, 3, 6], 47),
+        rnd([2, 3, 6], 48),
+        rnd([2, 3, 6], 49),
+      ]);
+      gradcheck('token-major window', (a, b, c) => F.tokenMajorAttention(a, b, c, 4, { window: 2, scale: 0.7 }), [
+        q,
+        k,
+        v,
+      ]);
+      const w = F.randn([2, 5, 12], new Rng(50));
+      for (const opts of [{ keyMask: mask }, { window: 2 }, { causal: false, keyMask: mask }]) {
+        const run = (f: () => Tensor): Float32Array[] => {
+          for (const x of [q, k, v]) x.grad = null;
+          const y = f();
+          F.sum(F.mul(y, w)).backward();
+          return [y.f32.slice(), q.grad!.slice(), k.grad!.slice(), v.grad!.slice()];
+        };
+        const a = run(() => F.tokenMajorAttention(q, k, v, 4, opts));
+        const b = run(() => {
+          const [qh] = F.splitHeads(q, [4], 3) as [Tensor];
+          const [kh] = F.splitHeads(k, [2], 3) as [Tensor];
+          const [vh] = F.splitHeads(v, [2], 3) as [Tensor];
+          return F.mergeHeads(F.scaledDotProductAttention(qh, kh, vh, opts));
+        });
+        a.forEach((x, j) => x.forEach((e, i) => assert.ok(Math.abs(e - b[j]![i]!) < 1e-5, `output ${j} [${i}]`)));
+      }
+      assert.throws(() => F.tokenMajorAttention(q, k, v, 5), /does not hold 5 heads/);
+      assert.throws(() => F.tokenMajorAttention(q, k, v, 4, { kvHeads: 4 }), /must be \[2, 5, 12\]/);
+      assert.throws(() => F.tokenMajorAttention(q, k, v, 4, { keyMask: mask.subarray(1) }), /keyMask/);
+    });
+
+    await t.test('rotary embedding, token-major [B, T, H·D] equals [B, H, T, D]', () => {
+      const x = rnd([2, 3, 8], 51); // B=2, T=3, H=2, D=4
+      const cos = Float32Array.from([1, 0.9, 0.5, 0.8, -0.3, 0.1, 0.2, 0.7, -0.9, 0.4, 0.6, -0.5]); // [B, T, D/2]
+      const sin = Float32Array.from(cos, (c, i) => (i % 3 === 1 ? -1 : 1) * Math.sqrt(1 - c * c));
+      gradcheck('rope token-major', (v) => F.rope(v, cos, sin, 4), [x]);
+      const tm = F.rope(x, cos, sin, 4);
+      const hm = F.rope(F.splitHeads(x, [2], 4)[0]!, cos, sin);
+      const back = F.mergeHeads(hm).f32;
+      tm.f32.forEach((e, i) => assert.ok(Math.abs(e - back[i]!) < 1e-6, `rope [${i}]`));
+      assert.throws(() => F.rope(x, cos, sin, 3), /expected \[batch, seq, heads·3\]/);
+    });
+
     await t.test('rotary embedding', () => {
       const x = rnd([1, 2, 3, 4], 29);
       const cos = Float32Array.from([1, 0.9, 0.5, 0.8, -0.3, 0.1]);

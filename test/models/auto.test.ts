@@ -24,6 +24,7 @@ import {
 } from '../../src/models/index.js';
 import { noGrad } from '../../src/tensor/tensor.js';
 import { assetPath, skipWithoutShared } from '../helpers/shared.js';
+import { TINY_LLAMA } from '../helpers/tiny-models.js';
 
 const GPT2 = {
   architectures: ['GPT2LMHeadModel'],
@@ -35,15 +36,8 @@ const GPT2 = {
   n_positions: 32,
 };
 const LLAMA = {
-  architectures: ['LlamaForCausalLM'],
-  model_type: 'llama',
+  ...TINY_LLAMA,
   vocab_size: 50,
-  hidden_size: 16,
-  intermediate_size: 24,
-  num_hidden_layers: 2,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  max_position_embeddings: 64,
 };
 const BERT = {
   architectures: ['BertModel'],

@@ -21,16 +21,10 @@ import { noGrad } from '../../src/tensor/tensor.js';
 import { assertClose } from '../helpers/close.js';
 import { assertSaveReloadConformance } from '../helpers/causal-lm-conformance.js';
 import { arr, layerNormRef, type Vec } from '../helpers/reference.js';
-import { gpt2Config } from '../helpers/tiny-models.js';
+import { gpt2Config, TINY_GPT2 } from '../helpers/tiny-models.js';
 
 const CONFIG_JSON = {
-  architectures: ['GPT2LMHeadModel'],
-  model_type: 'gpt2',
-  vocab_size: 50,
-  n_embd: 16,
-  n_head: 4,
-  n_layer: 2,
-  n_positions: 32,
+  ...TINY_GPT2,
   n_inner: 40,
   layer_norm_epsilon: 1e-5,
   activation_function: 'gelu_new',

@@ -14,7 +14,7 @@ import * as F from '../../src/tensor/ops.js';
 import { type Tensor, noGrad } from '../../src/tensor/tensor.js';
 import { assetPath, skipWithoutShared } from '../helpers/shared.js';
 import { assertSaveReloadConformance } from '../helpers/causal-lm-conformance.js';
-import { llamaConfig } from '../helpers/tiny-models.js';
+import { llamaConfig, TINY_LLAMA } from '../helpers/tiny-models.js';
 
 const STORIES = 'stories260K-hf';
 
@@ -90,15 +90,8 @@ test('stories260K: perplexity on the TinyStories sample matches', { skip: skipWi
 
 function tinyConfig(overrides: Record<string, unknown> = {}): DecoderConfig {
   return llamaConfig({
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
+    ...TINY_LLAMA,
     vocab_size: 40,
-    hidden_size: 16,
-    intermediate_size: 24,
-    num_hidden_layers: 2,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    max_position_embeddings: 64,
     rms_norm_eps: 1e-5,
     tie_word_embeddings: false,
     ...overrides,

@@ -15,22 +15,15 @@ import { Rng } from '../../src/tensor/random.js';
 import { noGrad, type Tensor } from '../../src/tensor/tensor.js';
 import { assertClose } from '../helpers/close.js';
 import { gradcheck } from '../helpers/gradcheck.js';
-import { bertConfig, gpt2Config, llamaConfig } from '../helpers/tiny-models.js';
+import { bertConfig, gpt2Config, llamaConfig, TINY_LLAMA, TINY_GPT2 } from '../helpers/tiny-models.js';
 
 const V = 40;
 
 /** Grouped-query attention: 4 query heads share 2 key/value heads. */
 function llama(): LlamaForCausalLM {
   const json = {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
+    ...TINY_LLAMA,
     vocab_size: V,
-    hidden_size: 16,
-    intermediate_size: 24,
-    num_hidden_layers: 2,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    max_position_embeddings: 64,
     rms_norm_eps: 1e-5,
   };
   return new LlamaForCausalLM(llamaConfig(json), { seed: 3, configJson: json }).eval();
@@ -38,13 +31,8 @@ function llama(): LlamaForCausalLM {
 
 function gpt2(): GPT2LMHeadModel {
   const json = {
-    architectures: ['GPT2LMHeadModel'],
-    model_type: 'gpt2',
+    ...TINY_GPT2,
     vocab_size: V,
-    n_embd: 16,
-    n_head: 4,
-    n_layer: 2,
-    n_positions: 32,
   };
   return new GPT2LMHeadModel(gpt2Config(json), { seed: 4, configJson: json }).eval();
 }

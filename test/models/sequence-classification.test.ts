@@ -16,18 +16,10 @@ import {
   lastNonPadIndex,
 } from '../../src/models/sequence-classification.js';
 import { noGrad } from '../../src/tensor/tensor.js';
-import { gpt2Config, llamaConfig } from '../helpers/tiny-models.js';
+import { gpt2Config, llamaConfig, TINY_LLAMA } from '../helpers/tiny-models.js';
 
 const llamaJson = {
-  architectures: ['LlamaForCausalLM'],
-  model_type: 'llama',
-  vocab_size: 32,
-  hidden_size: 16,
-  intermediate_size: 24,
-  num_hidden_layers: 2,
-  num_attention_heads: 4,
-  num_key_value_heads: 2,
-  max_position_embeddings: 64,
+  ...TINY_LLAMA,
   rms_norm_eps: 1e-5,
   tie_word_embeddings: false,
   eos_token_id: 2,

@@ -19,7 +19,7 @@ import { bottleneckConfig } from '../../src/peft/bottleneck/config.js';
 import { getPeftModel } from '../../src/peft/peft-model.js';
 import { Rng } from '../../src/tensor/random.js';
 import { assertClose } from '../helpers/close.js';
-import { bertConfig, llamaConfig } from '../helpers/tiny-models.js';
+import { bertConfig, llamaConfig, TINY_LLAMA } from '../helpers/tiny-models.js';
 
 const D = 8,
   HEADS = 2,
@@ -348,15 +348,8 @@ test('AdapterHub folders: unsupported fields, pickles, heads and other families 
 // Pfeiffer (original_ln_before true) and the other placements on decoders: adapterhub-decoder.test.ts.
 test('AdapterHub Houlsby folder on Llama (attention_adapters / output_adapters keys) acts after o_proj and down_proj', () => {
   const json = {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
+    ...TINY_LLAMA,
     vocab_size: 40,
-    hidden_size: 16,
-    intermediate_size: 24,
-    num_hidden_layers: 2,
-    num_attention_heads: 4,
-    num_key_value_heads: 2,
-    max_position_embeddings: 64,
     rms_norm_eps: 1e-5,
     tie_word_embeddings: false,
   };

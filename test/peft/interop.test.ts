@@ -23,7 +23,7 @@ import {
   toStored,
   writePeftFolder,
 } from '../helpers/peft-folder.js';
-import { bertConfig, gpt2Config, TINY_BERT } from '../helpers/tiny-models.js';
+import { bertConfig, gpt2Config, TINY_BERT, TINY_GPT2 } from '../helpers/tiny-models.js';
 
 const STORIES = 'stories260K-hf';
 
@@ -166,13 +166,7 @@ test(
 
 test('GPT-2 Conv1D LoRA folder from PEFT (fan_in_fan_out, A/B in Linear orientation): outputs match the reference', () => {
   const json = {
-    architectures: ['GPT2LMHeadModel'],
-    model_type: 'gpt2',
-    vocab_size: 50,
-    n_embd: 16,
-    n_head: 4,
-    n_layer: 2,
-    n_positions: 32,
+    ...TINY_GPT2,
     n_inner: 40,
     activation_function: 'gelu_new',
   };

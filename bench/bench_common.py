@@ -1,6 +1,8 @@
 """Pieces the PyTorch baselines share (bench/torch_*.py): the counter-hash weights that
-bench/qwen-real.ts `fillCounterHash` also draws, so both sides run identical models; the BLAS
-library torch actually loaded; and this process's own peak memory."""
+bench/qwen-real.ts `fillCounterHash` also draws, so both sides run identical models; causal
+attention over a KV cache; the BLAS library torch actually loaded; and this process's own peak
+memory."""
+import math
 import os
 import resource
 
@@ -30,6 +32,25 @@ def weight(name, shape):
             x ^= x >> np.uint32(16)
             out[s:s + len(x)] = (((x >> np.uint32(8)).astype(np.float64) / 16777216 * 2 - 1) * BOUND).astype(np.float32)
     return torch.from_numpy(out.reshape(shape))
+
+
+def cached_causal_attention(q, k, v, cache, layer):
+    """Causal attention of q [H, T, Dh] over k, v [KV, T, Dh] (KV divides H: grouped-query heads),
+    first appended to `cache[layer]` (a list of (k, v) per layer, grown on the first call; None: no
+    cache). Returns the heads side by side, [T, H * Dh]."""
+    if cache is not None:
+        if len(cache) > layer:
+            k, v = torch.cat([cache[layer][0], k], 1), torch.cat([cache[layer][1], v], 1)
+            cache[layer] = (k, v)
+        else:
+            cache.append((k, v))
+    H, T, Dh = q.shape
+    S, groups = k.shape[1], H // k.shape[0]
+    if groups > 1:
+        k, v = k.repeat_interleave(groups, 0), v.repeat_interleave(groups, 0)
+    s = (q @ k.transpose(-1, -2)) / math.sqrt(Dh)
+    mask = torch.ones(T, S, dtype=torch.bool).triu(S - T + 1)
+    return (s.masked_fill(mask, float('-inf')).softmax(-1) @ v).transpose(0, 1).reshape(T, H * Dh)
 
 
 def blas_library():

@@ -7,9 +7,9 @@ hash of bench/qwen-real.ts's fillCounterHash, seed 1, in numpy), greedy decoding
 bf16 runs under torch.autocast('cpu', dtype=torch.bfloat16). Prints one JSON line with the best
 decode tokens/s of ROUNDS runs and the greedy tokens (which must equal ours in float32).
 """
-import json, math, sys, time
+import json, sys, time
 
-from bench_common import blas_library, peak_rss_mb, weight
+from bench_common import blas_library, cached_causal_attention, peak_rss_mb, weight
 import torch
 import torch.nn.functional as F
 
@@ -49,15 +49,7 @@ def forward(ids, cache):
     for i, w in enumerate(layers):
         q, k, v = F.linear(ln(x), w['attn'], b3).split(d, -1)
         q, k, v = (t.view(T, H, Dh).transpose(0, 1) for t in (q, k, v))
-        if len(cache) > i:
-            k, v = torch.cat([cache[i][0], k], 1), torch.cat([cache[i][1], v], 1)
-            cache[i] = (k, v)
-        else:
-            cache.append((k, v))
-        S = k.shape[1]
-        s = (q @ k.transpose(-1, -2)) / math.sqrt(Dh)
-        mask = torch.ones(T, S, dtype=torch.bool).triu(S - T + 1)
-        o = (s.masked_fill(mask, float('-inf')).softmax(-1) @ v).transpose(0, 1).reshape(T, d)
+        o = cached_causal_attention(q, k, v, cache, i)
         x = x + F.linear(o, w['proj'], zeros)
         x = x + F.linear(F.gelu(F.linear(ln(x), w['fc'], b4), approximate='tanh'), w['fc_proj'], zeros)
     return ln(x[-1:]) @ wte.t()

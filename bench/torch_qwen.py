@@ -9,7 +9,7 @@ bf16 runs under torch.autocast('cpu', dtype=torch.bfloat16). Prints one JSON lin
 import json, math, sys, time
 
 import numpy as np
-from bench_common import peak_rss_mb, weight
+from bench_common import cached_causal_attention, peak_rss_mb, weight
 import torch
 import torch.nn.functional as F
 
@@ -62,17 +62,7 @@ def forward(ids, cache=None):
         q = rope(q.view(T, H, Dh).transpose(0, 1), pos)
         k = rope(k.view(T, KV, Dh).transpose(0, 1), pos)
         v = v.view(T, KV, Dh).transpose(0, 1)
-        if cache is not None:
-            if len(cache) > i:
-                k, v = torch.cat([cache[i][0], k], 1), torch.cat([cache[i][1], v], 1)
-                cache[i] = (k, v)
-            else:
-                cache.append((k, v))
-        S = k.shape[1]
-        k, v = k.repeat_interleave(H // KV, 0), v.repeat_interleave(H // KV, 0)
-        s = (q @ k.transpose(-1, -2)) / math.sqrt(Dh)
-        mask = torch.ones(T, S, dtype=torch.bool).triu(S - T + 1)
-        o = (s.masked_fill(mask, float('-inf')).softmax(-1) @ v).transpose(0, 1).reshape(T, d)
+        o = cached_causal_attention(q, k, v, cache, i)
         x = x + F.linear(o, w['o'])
         a = rms(x)
         x = x + F.linear(F.silu(F.linear(a, w['gate'])) * F.linear(a, w['up']), w['down'])

@@ -1061,42 +1061,40 @@ export function linear(
       );
       ctx.accumulate(x, gx);
     }
-    if (weight.requiresGrad) {
-      const gw = new Float32Array(weight.size);
-      if (inOut)
-        kernels.gemm(
-          true,
-          false,
-          inF,
-          outF,
-          rows,
-          alpha,
-          xd,
-          0,
-          inF,
-          g,
-          0,
-          outF,
-          WType.F32,
-          0,
-          gw,
-          0,
-          outF,
-          1,
-          0,
-          0,
-          0,
-        );
-      else
-        kernels.gemm(true, false, outF, inF, rows, alpha, g, 0, outF, xd, 0, inF, WType.F32, 0, gw, 0, inF, 1, 0, 0, 0);
-      ctx.accumulate(weight, gw);
-    }
-    if (bias && bias.requiresGrad) {
-      const gb = new Float32Array(outF);
-      for (let r = 0; r < rows; r++) kernels.axpy(outF, 1, g, r * outF, gb, 0);
-      ctx.accumulate(bias, gb);
-    }
+    accumulateWeightBiasGrads(ctx, weight, bias, xd, g, rows, inF, outF, inOut, alpha);
   });
+}
+
+/**
+ * The weight and bias gradients of y = alpha · x @ op(W) + bias, for the ones that train (the backward
+ * of {@link linear} and {@link loraLinear}): gW = alpha · gᵀ @ x ([out, in]; xᵀ @ g with `inOut`),
+ * gb = the sum of g's rows.
+ */
+function accumulateWeightBiasGrads(
+  ctx: BackwardContext,
+  weight: Tensor,
+  bias: Tensor | null,
+  xd: Float32Array,
+  g: Float32Array,
+  rows: number,
+  inF: number,
+  outF: number,
+  inOut: boolean,
+  alpha: number,
+): void {
+  if (weight.requiresGrad) {
+    const gw = new Float32Array(weight.size);
+    // prettier-ignore
+    if (inOut) kernels.gemm(true, false, inF, outF, rows, alpha, xd, 0, inF, g, 0, outF, WType.F32, 0, gw, 0, outF, 1, 0, 0, 0);
+    // prettier-ignore
+    else kernels.gemm(true, false, outF, inF, rows, alpha, g, 0, outF, xd, 0, inF, WType.F32, 0, gw, 0, inF, 1, 0, 0, 0);
+    ctx.accumulate(weight, gw);
+  }
+  if (bias && bias.requiresGrad) {
+    const gb = new Float32Array(outF);
+    for (let r = 0; r < rows; r++) kernels.axpy(outF, 1, g, r * outF, gb, 0);
+    ctx.accumulate(bias, gb);
+  }
 }
 
 /** One low-rank update of {@link loraLinear}: out[:, column : column + n] += scale · (x @ Aᵀ) @ Bᵀ. */
@@ -1209,19 +1207,7 @@ export function loraLinear(
         kernels.gemm(false, u.io, rows, inF, u.r, 1, gu, 0, u.r, u.ad, 0, u.io ? u.r : inF, WType.F32, 1, gx, 0, inF, 1, 0, 0, 0);
     });
     if (gx) ctx.accumulate(x, gx);
-    if (weight.requiresGrad) {
-      const gw = new Float32Array(weight.size);
-      // prettier-ignore
-      if (inOut) kernels.gemm(true, false, inF, outF, rows, 1, xd, 0, inF, g, 0, outF, WType.F32, 0, gw, 0, outF, 1, 0, 0, 0);
-      // prettier-ignore
-      else kernels.gemm(true, false, outF, inF, rows, 1, g, 0, outF, xd, 0, inF, WType.F32, 0, gw, 0, inF, 1, 0, 0, 0);
-      ctx.accumulate(weight, gw);
-    }
-    if (bias && bias.requiresGrad) {
-      const gb = new Float32Array(outF);
-      for (let r = 0; r < rows; r++) kernels.axpy(outF, 1, g, r * outF, gb, 0);
-      ctx.accumulate(bias, gb);
-    }
+    accumulateWeightBiasGrads(ctx, weight, bias, xd, g, rows, inF, outF, inOut, 1);
   });
 }
 

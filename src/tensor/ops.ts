@@ -1158,7 +1158,7 @@ export function loraLinear(
   const out = uninitF32(rows * outF); // the beta = 0 GEMM (bias row in its store) writes every element
   const wld = inOut ? outF : inF;
   // prettier-ignore
-  kernels.gemm(false, !inOut, rows, outF, inF, 1, xd, 0, inF, weight.data, 0, wld, weight.wtype, 0, out, 0, outF, 1, 0, 0, 0, weight.scales, bias?.f32);
+  kernels.gemm(false, !inOut, rows, outF, inF, 1, xd, 0, inF, weight.data, 0, wld, forwardWType(weight, x), 0, out, 0, outF, 1, 0, 0, 0, weight.scales, bias?.f32);
   // t = x @ op(A) [rows, r], kept for the backward; out[:, col:] += s · t @ op(B).
   const ts = ups.map((u) => {
     const t = new Float32Array(rows * u.r);

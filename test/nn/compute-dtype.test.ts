@@ -331,8 +331,15 @@ test('int8 linear of a few rows: int8 x int8 products only inside withInt8Activa
     if (rows <= 4) assert.notDeepEqual(dot, weightOnly, `${rows} rows: the int8 x int8 path must differ`);
     else assert.deepEqual(dot, weightOnly);
     const lin = (xx: Tensor) => F.linear(xx, w, null, { weightInOut: true }).f32;
+    // LoRA's fused product follows the same rule for its base product.
+    const lora = (xx: Tensor) => F.loraLinear(xx, w, null, [], { weightInOut: true }).f32;
     // Outside withInt8Activations: weight-only, with or without gradients.
     assert.deepEqual(lin(x), weightOnly, `${rows} rows`);
+    assert.deepEqual(
+      noGrad(() => lora(x)),
+      weightOnly,
+      `${rows} rows, loraLinear, no grad`,
+    );
     assert.deepEqual(
       noGrad(() => lin(x)),
       weightOnly,
@@ -350,6 +357,12 @@ test('int8 linear of a few rows: int8 x int8 products only inside withInt8Activa
         dot,
       );
       assert.deepEqual(lin(x.detach()), dot, `${rows} rows, input without grad`);
+      assert.deepEqual(lora(x), weightOnly, `${rows} rows, loraLinear, input with grad`);
+      assert.deepEqual(
+        noGrad(() => lora(x)),
+        dot,
+        `${rows} rows, loraLinear, no grad`,
+      );
     });
   }
   // Gradients through an int8 layer of a few rows: the forward (weight-only) is smooth in x.

@@ -8,6 +8,7 @@
  * Parts: matmul, lora, attention (Llama's attention block with and without head copies), qwen (a
  * Qwen2.5-0.5B-shaped LoRA step and decode), generate, metrics, judge
  * (the judge web app's load test), peft (default: all). Results also go to bench-results.json.
+ * Rounds measured while the machine was busy (bench/machine-load.ts) are flagged in the output.
  * Environment: BENCH_LORA_STEPS (steps per run, default 4), BENCH_LORA_ROUNDS (alternating rounds of
  * the four lora runs, default 1; with more the median ratio is printed), BENCH_PROFILE_STEPS,
  * BENCH_QWEN_STEPS.

@@ -26,15 +26,9 @@
 #define MR 14
 #define NV 2
 #define NR 32
-#ifndef KC
 #define KC 768 /* k per block (384 pairs) */
-#endif
-#ifndef MC
 #define MC (MR * 8)
-#endif
-#ifndef NC
 #define NC 2048
-#endif
 
 static inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 
@@ -102,6 +96,10 @@ static void pack_a(const bf_prob *p, int64_t i0, int64_t mc, int64_t k0, int64_t
             continue;
           }
           const float *src = p->A + (i0 + ip + i) * p->lda + k0 + k;
+          if (left > 64) { /* 14 rows far apart: fetch each row's lines two steps ahead */
+            _mm_prefetch((const char *)(src + 64), _MM_HINT_T0);
+            _mm_prefetch((const char *)(src + 80), _MM_HINT_T0);
+          }
           const __m512 lo = _mm512_mul_ps(al, _mm512_maskz_loadu_ps(mask16(left), src));
           const __m512 hi = _mm512_mul_ps(al, _mm512_maskz_loadu_ps(mask16(left - 16), src + 16));
           r[i] = _mm512_castsi512_ps((__m512i)_mm512_cvtne2ps_pbh(hi, lo));
@@ -144,6 +142,9 @@ static void pack_b(const bf_prob *p, int64_t k0, int64_t kc, int64_t j0, int64_t
               continue;
             }
             const uint16_t *src = p->B + (j0 + jp + h * 16 + i) * p->ldb + k0 + k;
+            /* The same line of the next panel (32 rows on) into L2: 32 row streams are more
+             * than the hardware prefetcher follows (packing took 30% longer without). */
+            if (jp + NR < nc) _mm_prefetch((const char *)(src + NR * p->ldb), _MM_HINT_T1);
             r[i] = _mm512_castsi512_ps(_mm512_maskz_loadu_epi16(mask32(left), src));
           }
           transpose16(r);

@@ -33,6 +33,7 @@ import * as F from '../src/tensor/ops.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { setComputeDtype } from '../src/nn/compute-dtype.js';
 import { fillCounterHash } from './qwen-real.js';
+import { busyWhileIdle, cpuTicks, loadWarning, stealShare } from './machine-load.js';
 import { assetPath, repoRoot } from '../test/helpers/shared.js';
 
 const PROMPT_TOKENS = 32;
@@ -208,10 +209,16 @@ export function benchDecodeDtypes(
   for (const name of Object.keys(models)) decode(name); // warm-up
   const best: Record<string, number> = {};
   const perRound: Array<Record<string, number>> = [];
+  const roundLoad: Array<{ busyBefore: number | null; steal: number | null; warning: string | null }> = [];
   for (let r = 0; r < rounds; r++) {
+    const busyBefore = busyWhileIdle(1000);
+    const ticks0 = cpuTicks();
     const row: Record<string, number> = {};
     for (const name of Object.keys(models)) row[name] = decode(name);
     perRound.push(row);
+    const ticks1 = cpuTicks();
+    const steal = ticks0 && ticks1 ? stealShare(ticks0, ticks1) : null;
+    roundLoad.push({ busyBefore, steal, warning: loadWarning(busyBefore, steal) });
     for (const [k, v] of Object.entries(row)) best[k] = Math.max(best[k] ?? 0, v);
     const f = row.float32 ?? 0;
     console.log(
@@ -219,6 +226,8 @@ export function benchDecodeDtypes(
         .map(([k, v]) => `${k} ${v.toFixed(1)} tok/s (×${(v / f).toFixed(2)})`)
         .join(', ')}`,
     );
+    const warning = roundLoad[r]?.warning;
+    if (warning) console.log(`  GPT-2 small shape KV-cache decode, round ${r + 1}: ${warning}`);
   }
   const f32 = best.float32 ?? 0;
   console.log(
@@ -255,7 +264,7 @@ export function benchDecodeDtypes(
         .join(', ')}`,
     );
   }
-  return { best, perRound, medianRatio, pytorch: torch };
+  return { best, perRound, roundLoad, medianRatio, pytorch: torch };
 }
 
 /** bench/torch_decode.py's result, or why it is missing (no torch, not on OpenBLAS, failed). */

@@ -8,6 +8,7 @@
  * Parts: matmul, lora, attention (Llama's attention block with and without head copies), qwen (a
  * Qwen2.5-0.5B-shaped LoRA step and decode), generate, metrics, judge
  * (the judge web app's load test), peft (default: all). Results also go to bench-results.json.
+ * Rounds measured while the machine was busy (bench/machine-load.ts) are flagged in the output.
  * Environment: BENCH_LORA_STEPS (steps per run, default 4), BENCH_LORA_ROUNDS (alternating rounds of
  * the four lora runs, default 1; with more the median ratio is printed), BENCH_PROFILE_STEPS,
  * BENCH_QWEN_STEPS.
@@ -23,6 +24,7 @@ import { benchMatmul } from './matmul.js';
 import { benchMetrics } from './metrics.js';
 import { benchPeftMethods } from './peft-methods.js';
 import type { LoraProfileResult, LoraStepResult } from './lora-step.js';
+import { busyWhileIdle, cpuTicks, loadWarning, stealShare } from './machine-load.js';
 import { sharedDir } from '../test/helpers/shared.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
@@ -148,8 +150,12 @@ function benchLora(): Record<string, unknown> {
     const ratio = (a: LoraStepResult, t: Torch): number | null =>
       typeof t === 'string' ? null : a.tokens_per_s / (t.tokens_per_s as number);
     const perRound: Array<Record<string, number | null>> = [];
+    // Per round: how busy the machine was apart from us (machine-load.ts) and whether that flags it.
+    const roundLoad: Array<{ busyBefore: number | null; steal: number | null; warning: string | null }> = [];
     let first: { f32: LoraStepResult; bf16: LoraStepResult; t32: Torch; tbf: Torch } | undefined;
     for (let round = 0; round < rounds; round++) {
+      const busyBefore = busyWhileIdle(1000);
+      const ticks0 = cpuTicks();
       const torchRuns = (): [Torch, Torch] =>
         typeof probe === 'string'
           ? [probe, probe]
@@ -190,6 +196,11 @@ function benchLora(): Record<string, unknown> {
           .map(([k, v]) => `${k} ${v === null ? 'n/a' : `${v.toFixed(2)}x`}`)
           .join(', ')}`,
       );
+      const ticks1 = cpuTicks();
+      const steal = ticks0 && ticks1 ? stealShare(ticks0, ticks1) : null;
+      const warning = loadWarning(busyBefore, steal);
+      roundLoad.push({ busyBefore, steal, warning });
+      if (warning) console.log(`  ${size.padEnd(6)} ${warning}`);
     }
     const { f32, bf16, t32, tbf } = first!;
     const median = (xs: number[]): number | null => {
@@ -203,9 +214,12 @@ function benchLora(): Record<string, unknown> {
         median(perRound.map((r) => r[k]).filter((v): v is number => v != null)),
       ]),
     );
+    const flagged = roundLoad.filter((l) => l.warning).length;
     if (rounds > 1)
       console.log(
-        `  ${size.padEnd(6)} median ratios over ${rounds} rounds: ${Object.entries(ratios)
+        `  ${size.padEnd(6)} median ratios over ${rounds} rounds${flagged ? ` (${flagged} on a busy machine)` : ''}: ${Object.entries(
+          ratios,
+        )
           .map(([k, v]) => `${k} ${v === null ? 'n/a' : `${v.toFixed(2)}x`}`)
           .join(', ')}`,
       );
@@ -229,6 +243,7 @@ function benchLora(): Record<string, unknown> {
       pytorchBf16: tbf,
       ratios,
       perRound,
+      roundLoad,
       lossDrift,
     });
     results[size] = row;

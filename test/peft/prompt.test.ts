@@ -23,7 +23,7 @@ import { gradcheck } from '../helpers/gradcheck.js';
 import { maxDiff, randomValues, writePeftFolder } from '../helpers/peft-folder.js';
 import { assetPath, skipWithoutShared } from '../helpers/shared.js';
 import { checkMethod } from '../helpers/peft-check.js';
-import { bertConfig, TINY_BERT } from '../helpers/tiny-models.js';
+import { bertConfig, TINY_BERT, tinyLlama } from '../helpers/tiny-models.js';
 
 const STORIES = 'stories260K-hf';
 const skip = skipWithoutShared(STORIES);
@@ -352,3 +352,31 @@ test(
     void Rng;
   },
 );
+
+test('prefix tuning with a KV cache: the cache must hold the active adapter prefix (switching adapters mid-generation is an error)', () => {
+  const peft = getPeftModel(tinyLlama(), prefixTuningConfig({ numVirtualTokens: 3 }));
+  peft.addAdapter('other', prefixTuningConfig({ numVirtualTokens: 3 }));
+  const prompt = Int32Array.from([1, 5, 9, 2]);
+  const next = Int32Array.from([7]);
+  // The reference: the whole sequence without a cache, under the default adapter.
+  const whole = noGrad(() => peft.forward({ inputIds: Int32Array.from([...prompt, ...next]) }).logits);
+  const want = F.slice(whole, 1, prompt.length, prompt.length + 1).f32;
+  const cache = new KVCache(peft.model.config.numHiddenLayers);
+  noGrad(() => peft.forward({ inputIds: prompt, cache }));
+  assert.equal(cache.prefixLength, 3, 'the prefill seeded the cache with the prefix');
+  // The same adapter continues through the cache and gives the cache-free logits.
+  const step = noGrad(() => peft.forward({ inputIds: next, cache }).logits.f32);
+  assert.ok(maxDiff(step, want) < 1e-5, `cached step vs whole sequence: ${maxDiff(step, want)}`);
+  cache.truncate(prompt.length);
+  // Another adapter of the same length must not decode against the first one's prefix.
+  peft.setAdapter('other');
+  const [name, p1] = peft.trainableParameters()[0]!;
+  assert.match(name, /\.other\./);
+  p1.f32[0]! += 0.5; // both adapters start from the same seed: make them differ
+  assert.throws(() => noGrad(() => peft.forward({ inputIds: next, cache })), /cache holds a different prefix/);
+  // Nor may the first adapter once its prefix changed (a training step between prefill and decoding).
+  peft.setAdapter('default');
+  const [, p0] = peft.trainableParameters()[0]!;
+  p0.f32[0]! += 0.5;
+  assert.throws(() => noGrad(() => peft.forward({ inputIds: next, cache })), /cache holds a different prefix/);
+});

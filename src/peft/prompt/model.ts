@@ -220,11 +220,9 @@ function installHook(host: PeftHost, c: PromptConfig, name: string): void {
         `${c.peftType}: positionIds cannot be combined with prompt learning (positions follow the virtual tokens)`,
       );
     if (c.peftType === 'PREFIX_TUNING') {
-      const held = input.cache as { prefixLength?: number } | undefined;
-      if (held?.prefixLength === P) {
-        // Generation after prefill: the model seeded the cache with the prefix; the mask still counts it.
-        return { input: mask ? { ...input, attentionMask: insertCols(mask, B, 0, P, 1) } : input };
-      }
+      // Always handed over, also after prefill when the model has seeded the cache with it: the
+      // model then checks that the cache holds this very prefix (another adapter or changed
+      // weights since the prefill is an error, not the old prefix attended in silence).
       const prefix = prefixFromFlat(encoder.output(), g.layers, c.numAttentionHeads ?? g.kvHeads, g.headDim, B);
       const next: Record<string, unknown> = { ...input, prefix };
       if (mask) next.attentionMask = insertCols(mask, B, 0, P, 1);

@@ -267,8 +267,9 @@ typedef struct {
   float *partial;    /* split-K: SPLIT_K - 1 partials of M x N (row stride N) */
 } bf_ctx;
 
-/* Columns of the next dynamic block when `left` columns remain: NC while many are left, then shrinking (about a
- * 1 / (2 nt) share of what is left, at least NC / 4) so the threads finish together. */
+/* Columns of the next dynamic block when `left` columns remain: NC while many are left, then
+ * shrinking (about a 1 / (2 nt) share of what is left, at least NC / 4) so that the threads finish
+ * together instead of one waiting for the other's last full block. */
 static inline int64_t dynamic_cols(int64_t left, int nt) {
   int64_t c = (left + 2 * nt - 1) / (2 * nt);
   c = (c + NR - 1) / NR * NR;

@@ -15,12 +15,14 @@ const native = nativeKernels();
 const skip = native ? false : `native addon unavailable: ${nativeUnavailableReason()}`;
 
 /**
- * The shapes every thread multiplies, threaded (M N K > 2^20): a grid of tiles in M and N, and a
- * wide N whose column blocks are handed out dynamically by the bf16 kernel.
+ * The shapes every thread multiplies, threaded (M N K > 2^20): a grid of tiles in M and N, a
+ * wide N whose column blocks are handed out dynamically by the bf16 kernel, and a long K that the
+ * bf16 kernel cuts into slices summed in float32 partials (split-K).
  */
 const SHAPES: [number, number, number][] = [
   [96, 700, 640],
   [24, 8300, 96],
+  [40, 48, 4000],
 ];
 
 /** Runs in each worker (and the main thread): `calls` GEMMs, returns how many differed from `want`. */

@@ -17,23 +17,13 @@ import { LlamaForCausalLM } from '../../src/models/llama.js';
 import { loraConfig } from '../../src/peft/lora/config.js';
 import { PeftModel, getPeftModel } from '../../src/peft/peft-model.js';
 import { repoRoot } from '../helpers/shared.js';
+import { mulberry32 as rng } from '../helpers/mulberry32.js';
 
 const STORIES = join(repoRoot, 'assets', 'stories260K');
 const TOTAL = Number(process.env.TUNEKIT_FUZZ_CASES ?? 2500);
 const tmp = mkdtempSync(join(tmpdir(), 'tunekit-fuzz-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
-/** mulberry32: small, seeded, good enough to pick mutations. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 type Rand = ReturnType<typeof rng>;
 const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)] as T;
 const int = (r: Rand, n: number): number => Math.floor(r() * n);

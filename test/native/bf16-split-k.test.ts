@@ -14,6 +14,7 @@ import { availableParallelism } from 'node:os';
 import { describe, test } from 'node:test';
 import { WType } from '../../src/native/kernels.js';
 import { nativeKernels, nativeUnavailableReason, setNativeSimd, setNativeThreads } from '../../src/native/index.js';
+import { mulberry32 as rng } from '../helpers/mulberry32.js';
 
 const native = nativeKernels();
 const start = native?.simd;
@@ -25,16 +26,6 @@ const skip = !native
     ? 'this CPU has no AVX512_BF16 (BF16Dot is float32 there, covered by lowp.test.ts)'
     : false;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const f = new Float32Array(1);
 const u = new Uint32Array(f.buffer);

@@ -15,21 +15,12 @@ import { describe, test } from 'node:test';
 import { jsKernels } from '../../src/native/js-kernels.js';
 import { I8DOT_GROUP, WType } from '../../src/native/kernels.js';
 import { nativeKernels, nativeUnavailableReason, setNativeSimd, type NativeSimd } from '../../src/native/index.js';
+import { mulberry32 as rng } from '../helpers/mulberry32.js';
 
 const native = nativeKernels();
 const skip = native ? false : `native addon unavailable: ${nativeUnavailableReason()}`;
 const SIMDS: NativeSimd[] = ['avx512bf16', 'avx512', 'avx2', 'scalar'];
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randn(n: number, r: () => number): Float32Array {
   const out = new Float32Array(n);

@@ -135,7 +135,10 @@ export function runQwenReal(dtype: ComputeDtype, steps: number): QwenRealResult 
     }
     return (performance.now() - d0) / 1000;
   });
-  const med = [...stepSeconds].sort((a, b) => a - b)[Math.floor(stepSeconds.length / 2)]!;
+  // The median as numpy computes it (bench/torch_qwen.py): the mean of the middle two for an even count.
+  const sorted = [...stepSeconds].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const med = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
   return {
     computeDtype: dtype,
     engine: `tunekit-${kernels.name}-${kernels.simd}-${kernels.threads}t`,

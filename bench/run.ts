@@ -11,7 +11,7 @@
  * Rounds measured while the machine was busy (bench/machine-load.ts) are flagged in the output.
  * Environment: BENCH_LORA_STEPS (steps per run, default 4), BENCH_LORA_ROUNDS (alternating rounds of
  * the four lora runs, default 1; with more the median ratio is printed), BENCH_PROFILE_STEPS,
- * BENCH_QWEN_STEPS.
+ * BENCH_QWEN_STEPS (default 3; the median step is reported).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -266,7 +266,9 @@ function benchLora(): Record<string, unknown> {
 /** The Qwen2.5-0.5B-shaped workload (bench/qwen-real.ts) beside PyTorch on the same weights (bench/torch_qwen.py). */
 function benchQwen(): Record<string, unknown> {
   const results: Record<string, unknown> = {};
-  const steps = process.env.BENCH_QWEN_STEPS ?? '1';
+  // Three steps by default: the first pays one-time costs (page faults of ~3 GB, ~40% of it for
+  // both sides), the median of three is the steady step.
+  const steps = process.env.BENCH_QWEN_STEPS ?? '3';
   const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Record<string, unknown> | string => {
     const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 24, env });
     if (r.status !== 0) return `${args[0]} failed: ${(r.stderr ?? '').trim().split('\n').pop()}`;

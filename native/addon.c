@@ -587,6 +587,22 @@ static napi_value js_axpy(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* mul(n, x, xOff, y, yOff, out, outOff): out = x * y element-wise */
+static napi_value js_mul(napi_env env, napi_callback_info info) {
+  call c;
+  TRY(get_args(env, info, &c, "mul", 7));
+  int64_t n, xo, yo, oo;
+  void *x, *y, *out;
+  size_t xl, yl, ol;
+  TRY(arg_int(&c, 0, "n", 0, &n) && arg_array(&c, 1, "x", F32, false, &x, &xl) && arg_int(&c, 2, "xOff", 0, &xo) &&
+      arg_array(&c, 3, "y", F32, false, &y, &yl) && arg_int(&c, 4, "yOff", 0, &yo) &&
+      arg_array(&c, 5, "out", F32, false, &out, &ol) && arg_int(&c, 6, "outOff", 0, &oo));
+  TRY(check_len(&c, "x", xl, (double)xo + (double)n) && check_len(&c, "y", yl, (double)yo + (double)n) &&
+      check_len(&c, "out", ol, (double)oo + (double)n));
+  K->mul(n, (const float *)x + xo, (const float *)y + yo, (float *)out + oo);
+  return undefined(env);
+}
+
 /* sumSquares(x, n) -> number */
 static napi_value js_sum_squares(napi_env env, napi_callback_info info) {
   call c;
@@ -714,6 +730,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"attentionBackward", NULL, js_attention_backward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"adamw", NULL, js_adamw, NULL, NULL, NULL, napi_enumerable, NULL},
       {"axpy", NULL, js_axpy, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mul", NULL, js_mul, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumSquares", NULL, js_sum_squares, NULL, NULL, NULL, napi_enumerable, NULL},
       {"threads", NULL, js_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_enumerable, NULL},

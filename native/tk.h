@@ -122,6 +122,7 @@ typedef struct {
   void (*adamw)(float *p, const float *g, float *m, float *v, int64_t n, float lr, float beta1, float beta2,
                 float c1, float c2, float eps, float weight_decay, double bc1, double bc2);
   void (*axpy)(int64_t n, float alpha, const float *x, const float *y, float *out); /* out = alpha x + y */
+  void (*mul)(int64_t n, const float *x, const float *y, float *out);               /* out = x * y */
   double (*sum_squares)(const float *x, int64_t n);
 } tk_kernels;
 

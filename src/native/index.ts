@@ -91,6 +91,7 @@ export function nativeKernels(): Kernels | null {
     attentionBackward: a.attentionBackward,
     adamw: a.adamw,
     axpy: a.axpy,
+    mul: a.mul,
     sumSquares: a.sumSquares,
   };
   return native;

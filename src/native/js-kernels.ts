@@ -523,6 +523,10 @@ export const jsKernels: Kernels = {
     } else for (let i = 0; i < n; i++) y[yOff + i]! += alpha * x[xOff + i]!;
   },
 
+  mul(n, x, xOff, y, yOff, out, outOff) {
+    for (let i = 0; i < n; i++) out[outOff + i] = x[xOff + i]! * y[yOff + i]!;
+  },
+
   sumSquares(x, n) {
     let s = 0;
     for (let i = 0; i < n; i++) s += x[i]! * x[i]!;

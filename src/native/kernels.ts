@@ -211,6 +211,8 @@ export interface Kernels {
    */
   axpy(n: number, alpha: number, x: Float32Array, xOff: number, y: Float32Array, yOff: number,
     out?: Float32Array | null, outOff?: number): void;
+  /** out[outOff + i] = x[xOff + i] * y[yOff + i] for i < n (out may be x or y). */
+  mul(n: number, x: Float32Array, xOff: number, y: Float32Array, yOff: number, out: Float32Array, outOff: number): void;
   /** Sum of squares of x[0..n) in float64 (global-norm clipping). */
   sumSquares(x: Float32Array, n: number): number;
 }

@@ -210,6 +210,7 @@ function binary(
   if (ad.length === n && bd.length === n) {
     if (op === 'add')
       kernels.axpy(n, 1, bd, 0, ad, 0, out, 0); // out = a + b in one native pass
+    else if (op === 'mul') kernels.mul(n, ad, 0, bd, 0, out, 0);
     else rowOp(op, out, 0, ad, 0, bd, 0, n);
   } else if (ad.length === n && isSuffix(b.shape, shape)) {
     const m = bd.length;
@@ -266,18 +267,15 @@ export function sub(a: Tensor, b: Tensor): Tensor {
 /** a * b (element-wise), with numpy broadcasting. */
 export function mul(a: Tensor, b: Tensor): Tensor {
   return binary(a, b, 'mul', (g, ad, bd, shape, ctx) => {
-    if (a.requiresGrad) {
-      const be = expand(bd, b.shape, shape);
-      const ga = new Float32Array(g.length);
-      for (let i = 0; i < g.length; i++) ga[i] = g[i]! * be[i]!;
-      ctx.accumulate(a, reduceTo(ga, shape, a.shape));
-    }
-    if (b.requiresGrad) {
-      const ae = expand(ad, a.shape, shape);
-      const gb = new Float32Array(g.length);
-      for (let i = 0; i < g.length; i++) gb[i] = g[i]! * ae[i]!;
-      ctx.accumulate(b, reduceTo(gb, shape, b.shape));
-    }
+    // g * (the other operand expanded to the output shape), one native pass each.
+    const times = (other: Float32Array, otherShape: readonly number[]): Float32Array => {
+      const o = expand(other, otherShape, shape);
+      const out = uninitF32(g.length); // the kernel writes every element
+      kernels.mul(g.length, g, 0, o, 0, out, 0);
+      return out;
+    };
+    if (a.requiresGrad) ctx.accumulate(a, reduceTo(times(bd, b.shape), shape, a.shape));
+    if (b.requiresGrad) ctx.accumulate(b, reduceTo(times(ad, a.shape), shape, b.shape));
   });
 }
 

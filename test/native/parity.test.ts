@@ -515,7 +515,7 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
     }
   });
 
-  test('adamw, axpy, sumSquares', () => {
+  test('adamw, axpy, mul, sumSquares', () => {
     const r = rng(23);
     const n = 100003;
     forEachSimd((k, simd) => {
@@ -541,6 +541,18 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
       assertClose(o1, o2, { message: `${simd} axpy out`, rtol: 1e-7, atol: 1e-7 });
       assert.deepEqual(y, yKeep, `${simd} axpy out leaves y`);
       assert.ok(Number.isNaN(o1[2]) && Number.isNaN(o1[n + 3]) && !Number.isNaN(o1[3]) && !Number.isNaN(o1[n + 2]));
+
+      // mul: the product of float32 values rounds once, so every build agrees bit for bit; the
+      // ends of [outOff, outOff + n) and the inputs are left alone; out may alias an input.
+      const m3 = new Float32Array(n + 7).fill(NaN), xKeep = x.slice();
+      k.mul(n, x, 5, y, 9, m3, 3);
+      for (let i = 0; i < n; i++)
+        if (m3[3 + i] !== Math.fround(x[5 + i]! * y[9 + i]!)) assert.fail(`${simd} mul at ${i}: ${m3[3 + i]}`);
+      assert.ok(Number.isNaN(m3[2]) && Number.isNaN(m3[n + 3]), `${simd} mul writes outside its range`);
+      assert.deepEqual(x, xKeep, `${simd} mul leaves x`);
+      const inPlace = x.slice();
+      k.mul(n, inPlace, 5, y, 9, inPlace, 5);
+      assert.deepEqual(inPlace.subarray(5, 5 + n), m3.subarray(3, 3 + n), `${simd} mul in place`);
 
       const s = k.sumSquares(x, n), sr = jsKernels.sumSquares(x, n);
       assert.ok(Math.abs(s - sr) <= 1e-12 * sr, `${simd} sumSquares ${s} vs ${sr}`);

@@ -28,6 +28,7 @@ for (const backend of backends) {
       gradcheck('add', F.add, [a, b]);
       gradcheck('sub', F.sub, [c, a]);
       gradcheck('mul', F.mul, [a, c]);
+      gradcheck('mul of equal shapes (one kernel pass each way)', F.mul, [a, rnd([2, 3, 4], 5)]);
       const pos = F.addScalar(F.rand([2, 1, 4], new Rng(4), 1, 2), 0)
         .detach()
         .requiresGrad_();

@@ -603,6 +603,30 @@ static napi_value js_mul(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* rope(x, out, cos, sin, B, n1, n2, T, D, perBatch, tokenMajor, sign) */
+static napi_value js_rope(napi_env env, napi_callback_info info) {
+  call c;
+  TRY(get_args(env, info, &c, "rope", 12));
+  void *x, *out, *cs, *sn;
+  size_t xl, ol, cl, sl;
+  int64_t B, n1, n2, T, D;
+  bool per_batch, token_major;
+  double sign;
+  TRY(arg_array(&c, 0, "x", F32, false, &x, &xl) && arg_array(&c, 1, "out", F32, false, &out, &ol) &&
+      arg_array(&c, 2, "cos", F32, false, &cs, &cl) && arg_array(&c, 3, "sin", F32, false, &sn, &sl) &&
+      arg_int(&c, 4, "B", 0, &B) && arg_int(&c, 5, "n1", 0, &n1) && arg_int(&c, 6, "n2", 0, &n2) &&
+      arg_int(&c, 7, "T", 0, &T) && arg_int(&c, 8, "D", 0, &D) && arg_bool(&c, 9, "perBatch", &per_batch) &&
+      arg_bool(&c, 10, "tokenMajor", &token_major) && arg_number(&c, 11, "sign", &sign));
+  if (D % 2) return fail(&c, false, "argument '%s' must be even%s", "D", ""), NULL;
+  if (token_major ? n1 != T : n2 != T) return fail(&c, false, "argument '%s' must equal the token count%s", "T", ""), NULL;
+  const double rows = (double)B * (double)n1 * (double)n2, table = (per_batch ? (double)B : 1.0) * (double)T * (double)(D / 2);
+  TRY(check_len(&c, "x", xl, rows * (double)D) && check_len(&c, "out", ol, rows * (double)D) &&
+      check_len(&c, "cos", cl, table) && check_len(&c, "sin", sl, table));
+  K->rope((const float *)x, (float *)out, (const float *)cs, (const float *)sn, B, n1, n2, T, D, per_batch, token_major,
+          (float)sign);
+  return undefined(env);
+}
+
 /* sumSquares(x, n) -> number */
 static napi_value js_sum_squares(napi_env env, napi_callback_info info) {
   call c;
@@ -731,6 +755,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"adamw", NULL, js_adamw, NULL, NULL, NULL, napi_enumerable, NULL},
       {"axpy", NULL, js_axpy, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mul", NULL, js_mul, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"rope", NULL, js_rope, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumSquares", NULL, js_sum_squares, NULL, NULL, NULL, napi_enumerable, NULL},
       {"threads", NULL, js_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setThreads", NULL, js_set_threads, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -123,6 +123,9 @@ typedef struct {
                 float c1, float c2, float eps, float weight_decay, double bc1, double bc2);
   void (*axpy)(int64_t n, float alpha, const float *x, const float *y, float *out); /* out = alpha x + y */
   void (*mul)(int64_t n, const float *x, const float *y, float *out);               /* out = x * y */
+  /* rotary embedding (see kernels.inc): out = rotate(x) by sign * angle, rows [B, n1, n2] of D */
+  void (*rope)(const float *x, float *out, const float *cos, const float *sin, int64_t B, int64_t n1, int64_t n2,
+               int64_t T, int64_t D, int per_batch, int token_major, float sign);
   double (*sum_squares)(const float *x, int64_t n);
 } tk_kernels;
 

@@ -92,6 +92,7 @@ export function nativeKernels(): Kernels | null {
     adamw: a.adamw,
     axpy: a.axpy,
     mul: a.mul,
+    rope: a.rope,
     sumSquares: a.sumSquares,
   };
   return native;

@@ -527,6 +527,24 @@ export const jsKernels: Kernels = {
     for (let i = 0; i < n; i++) out[outOff + i] = x[xOff + i]! * y[yOff + i]!;
   },
 
+  rope(x, out, cos, sin, B, n1, n2, T, D, perBatch, tokenMajor, sign) {
+    const h = D / 2;
+    for (let b = 0; b < B; b++)
+      for (let i1 = 0; i1 < n1; i1++)
+        for (let i2 = 0; i2 < n2; i2++) {
+          const o = ((b * n1 + i1) * n2 + i2) * D;
+          const c0 = ((perBatch ? b * T : 0) + (tokenMajor ? i1 : i2)) * h;
+          for (let i = 0; i < h; i++) {
+            const c = cos[c0 + i]!;
+            const s = sign * sin[c0 + i]!;
+            const x1 = x[o + i]!;
+            const x2 = x[o + i + h]!;
+            out[o + i] = x1 * c - x2 * s;
+            out[o + i + h] = x2 * c + x1 * s;
+          }
+        }
+  },
+
   sumSquares(x, n) {
     let s = 0;
     for (let i = 0; i < n; i++) s += x[i]! * x[i]!;

@@ -213,6 +213,14 @@ export interface Kernels {
     out?: Float32Array | null, outOff?: number): void;
   /** out[outOff + i] = x[xOff + i] * y[yOff + i] for i < n (out may be x or y). */
   mul(n: number, x: Float32Array, xOff: number, y: Float32Array, yOff: number, out: Float32Array, outOff: number): void;
+  /**
+   * Rotary position embedding (rotate-half pairs (i, i + D/2)) of the B·n1·n2 rows of D values of x,
+   * in memory order [B, n1, n2]: [B, heads, T] or, with `tokenMajor`, [B, T, heads]. cos/sin hold
+   * D/2 values per token: T rows shared by every batch item, or B·T rows with `perBatch`.
+   * out = (x1·c − x2·s, x2·c + x1·s) with s = sign·sin (sign −1: the inverse rotation, the gradient).
+   */
+  rope(x: Float32Array, out: Float32Array, cos: Float32Array, sin: Float32Array, B: number, n1: number, n2: number,
+    T: number, D: number, perBatch: boolean, tokenMajor: boolean, sign: number): void;
   /** Sum of squares of x[0..n) in float64 (global-norm clipping). */
   sumSquares(x: Float32Array, n: number): number;
 }

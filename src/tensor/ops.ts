@@ -1737,28 +1737,12 @@ export function rope(x: Tensor, cos: Float32Array, sin: Float32Array, headDim?: 
   const tokenMajor = headDim !== undefined;
   const [n1, n2] = tokenMajor ? [T, H] : [H, T];
   const xd = x.f32;
-  const out = new Float32Array(xd.length);
-  const apply = (src: Float32Array, dst: Float32Array, sign: number): void => {
-    for (let b = 0; b < B; b++)
-      for (let i1 = 0; i1 < n1; i1++)
-        for (let i2 = 0; i2 < n2; i2++) {
-          const o = ((b * n1 + i1) * n2 + i2) * D;
-          const c0 = ((perBatch ? b * T : 0) + (tokenMajor ? i1 : i2)) * h;
-          for (let i = 0; i < h; i++) {
-            const c = cos[c0 + i]!;
-            const s = sign * sin[c0 + i]!;
-            const x1 = src[o + i]!;
-            const x2 = src[o + i + h]!;
-            dst[o + i] = x1 * c - x2 * s;
-            dst[o + i + h] = x2 * c + x1 * s;
-          }
-        }
+  // Every element of each D-row is written (pairs i and i + D/2 for i < D/2).
+  const apply = (src: Float32Array, sign: number): Float32Array => {
+    const dst = uninitF32(src.length);
+    kernels.rope(src, dst, cos, sin, B, n1, n2, T, D, perBatch, tokenMajor, sign);
+    return dst;
   };
-  apply(xd, out, 1);
-  return result(out, x.shape, 'rope', [x], (g, ctx) => {
-    // The rotation is orthogonal: its transpose is the rotation by -angle.
-    const gx = new Float32Array(g.length);
-    apply(g, gx, -1);
-    ctx.accumulate(x, gx);
-  });
+  // The rotation is orthogonal: its transpose (the gradient) is the rotation by -angle.
+  return result(apply(xd, 1), x.shape, 'rope', [x], (g, ctx) => ctx.accumulate(x, apply(g, -1)));
 }

@@ -515,6 +515,32 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
     }
   });
 
+  test('rope: both row orders, shared and per-item tables, tails, the inverse rotation', () => {
+    const r = rng(29);
+    forEachSimd((k, simd) => {
+      for (const [B, H, T, D] of [
+        [2, 3, 5, 64],
+        [1, 2, 7, 6],
+        [3, 1, 4, 40],
+      ] as const) {
+        for (const tokenMajor of [false, true])
+          for (const perBatch of [false, true])
+            for (const sign of [1, -1]) {
+              const x = randn(B * H * T * D, r);
+              const cos = randn((perBatch ? B : 1) * T * (D / 2), r);
+              const sin = randn(cos.length, r);
+              const [n1, n2] = tokenMajor ? [T, H] : [H, T];
+              const got = new Float32Array(x.length).fill(NaN);
+              const want = new Float32Array(x.length);
+              k.rope(x, got, cos, sin, B, n1, n2, T, D, perBatch, tokenMajor, sign);
+              jsKernels.rope(x, want, cos, sin, B, n1, n2, T, D, perBatch, tokenMajor, sign);
+              const tag = `${simd} rope ${B}x${H}x${T}x${D} tokenMajor=${tokenMajor} perBatch=${perBatch} sign=${sign}`;
+              assertClose(got, want, { message: tag, rtol: 1e-6, atol: 1e-6 });
+            }
+      }
+    });
+  });
+
   test('adamw, axpy, mul, sumSquares', () => {
     const r = rng(23);
     const n = 100003;

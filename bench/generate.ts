@@ -33,7 +33,8 @@ import * as F from '../src/tensor/ops.js';
 import type { Tensor } from '../src/tensor/tensor.js';
 import { setComputeDtype } from '../src/nn/compute-dtype.js';
 import { fillCounterHash } from './qwen-real.js';
-import { busyWhileIdle, cpuTicks, loadWarning, stealShare } from './machine-load.js';
+import { roundLoadProbe, type RoundLoad } from './machine-load.js';
+import { median } from './stats.js';
 import { assetPath, repoRoot } from '../test/helpers/shared.js';
 
 const PROMPT_TOKENS = 32;
@@ -209,16 +210,13 @@ export function benchDecodeDtypes(
   for (const name of Object.keys(models)) decode(name); // warm-up
   const best: Record<string, number> = {};
   const perRound: Array<Record<string, number>> = [];
-  const roundLoad: Array<{ busyBefore: number | null; steal: number | null; warning: string | null }> = [];
+  const roundLoad: RoundLoad[] = [];
   for (let r = 0; r < rounds; r++) {
-    const busyBefore = busyWhileIdle(1000);
-    const ticks0 = cpuTicks();
+    const roundDone = roundLoadProbe();
     const row: Record<string, number> = {};
     for (const name of Object.keys(models)) row[name] = decode(name);
     perRound.push(row);
-    const ticks1 = cpuTicks();
-    const steal = ticks0 && ticks1 ? stealShare(ticks0, ticks1) : null;
-    roundLoad.push({ busyBefore, steal, warning: loadWarning(busyBefore, steal) });
+    roundLoad.push(roundDone());
     for (const [k, v] of Object.entries(row)) best[k] = Math.max(best[k] ?? 0, v);
     const f = row.float32 ?? 0;
     console.log(
@@ -239,10 +237,8 @@ export function benchDecodeDtypes(
   // the per-round ratios (each round's dtypes ran back to back) is the steadier figure.
   const medianRatio: Record<string, number> = {};
   for (const name of Object.keys(models)) {
-    const ratios = perRound.map((row) => (row[name] ?? 0) / (row.float32 ?? 1)).sort((a, b) => a - b);
-    const mid = ratios.length >> 1;
-    medianRatio[name] =
-      Math.round((ratios.length % 2 ? ratios[mid]! : (ratios[mid - 1]! + ratios[mid]!) / 2) * 100) / 100;
+    const ratios = perRound.map((row) => (row[name] ?? 0) / (row.float32 ?? 1));
+    medianRatio[name] = Math.round((median(ratios) ?? NaN) * 100) / 100;
   }
   console.log(
     `  GPT-2 small shape KV-cache decode, median of the ${rounds} per-round ratios to float32: ${Object.entries(

@@ -77,3 +77,24 @@ export function loadWarning(before: number | null, steal: number | null): string
     why.push(`the hypervisor stole ${(steal * 100).toFixed(0)}% of the CPU time during it`);
   return why.length ? `machine not quiet: ${why.join('; ')} (ratios of this round are less reliable)` : null;
 }
+
+/** How busy the machine was around one timed round, and the warning when that flags it. */
+export interface RoundLoad {
+  busyBefore: number | null;
+  steal: number | null;
+  warning: string | null;
+}
+
+/**
+ * Call just before a timed round (it sleeps `idleMs` to sample what others use); the returned
+ * function, called right after the round, gives the round's load and warning.
+ */
+export function roundLoadProbe(idleMs = 1000): () => RoundLoad {
+  const busyBefore = busyWhileIdle(idleMs);
+  const ticks0 = cpuTicks();
+  return () => {
+    const ticks1 = cpuTicks();
+    const steal = ticks0 && ticks1 ? stealShare(ticks0, ticks1) : null;
+    return { busyBefore, steal, warning: loadWarning(busyBefore, steal) };
+  };
+}

@@ -21,6 +21,7 @@ import { getPeftModel } from '../src/peft/peft-model.js';
 import { noGrad } from '../src/tensor/tensor.js';
 import { AdamW } from '../src/train/optim.js';
 import { peakRssMb } from './peak-memory.js';
+import { median } from './stats.js';
 
 export const QWEN25_05B = {
   architectures: ['Qwen2ForCausalLM'],
@@ -135,10 +136,7 @@ export function runQwenReal(dtype: ComputeDtype, steps: number): QwenRealResult 
     }
     return (performance.now() - d0) / 1000;
   });
-  // The median as numpy computes it (bench/torch_qwen.py): the mean of the middle two for an even count.
-  const sorted = [...stepSeconds].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  const med = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  const med = median(stepSeconds) ?? NaN; // as bench/torch_qwen.py's np.median
   return {
     computeDtype: dtype,
     engine: `tunekit-${kernels.name}-${kernels.simd}-${kernels.threads}t`,

@@ -24,7 +24,8 @@ import { benchMatmul } from './matmul.js';
 import { benchMetrics } from './metrics.js';
 import { benchPeftMethods } from './peft-methods.js';
 import type { LoraProfileResult, LoraStepResult } from './lora-step.js';
-import { busyWhileIdle, cpuTicks, loadWarning, stealShare } from './machine-load.js';
+import { roundLoadProbe, type RoundLoad } from './machine-load.js';
+import { median } from './stats.js';
 import { sharedDir } from '../test/helpers/shared.js';
 
 const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
@@ -151,11 +152,10 @@ function benchLora(): Record<string, unknown> {
       typeof t === 'string' ? null : a.tokens_per_s / (t.tokens_per_s as number);
     const perRound: Array<Record<string, number | null>> = [];
     // Per round: how busy the machine was apart from us (machine-load.ts) and whether that flags it.
-    const roundLoad: Array<{ busyBefore: number | null; steal: number | null; warning: string | null }> = [];
+    const roundLoad: RoundLoad[] = [];
     let first: { f32: LoraStepResult; bf16: LoraStepResult; t32: Torch; tbf: Torch } | undefined;
     for (let round = 0; round < rounds; round++) {
-      const busyBefore = busyWhileIdle(1000);
-      const ticks0 = cpuTicks();
+      const roundDone = roundLoadProbe();
       const torchRuns = (): [Torch, Torch] =>
         typeof probe === 'string'
           ? [probe, probe]
@@ -196,18 +196,11 @@ function benchLora(): Record<string, unknown> {
           .map(([k, v]) => `${k} ${v === null ? 'n/a' : `${v.toFixed(2)}x`}`)
           .join(', ')}`,
       );
-      const ticks1 = cpuTicks();
-      const steal = ticks0 && ticks1 ? stealShare(ticks0, ticks1) : null;
-      const warning = loadWarning(busyBefore, steal);
-      roundLoad.push({ busyBefore, steal, warning });
-      if (warning) console.log(`  ${size.padEnd(6)} ${warning}`);
+      const load = roundDone();
+      roundLoad.push(load);
+      if (load.warning) console.log(`  ${size.padEnd(6)} ${load.warning}`);
     }
     const { f32, bf16, t32, tbf } = first!;
-    const median = (xs: number[]): number | null => {
-      if (xs.length === 0) return null;
-      const s = [...xs].sort((a, b) => a - b);
-      return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-    };
     const ratios = Object.fromEntries(
       Object.keys(perRound[0]!).map((k) => [
         k,

@@ -1,6 +1,6 @@
 /**
- * The benchmark's busy-machine checks: /proc/stat parsing, stolen share, the warning thresholds,
- * and a live sample on this machine (Linux) that lands in [0, 1].
+ * The benchmark's busy-machine checks (/proc/stat parsing, stolen share, the warning thresholds, a
+ * round's probe, live samples on this machine in [0, 1]) and its median.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,8 +11,10 @@ import {
   cpuTicks,
   loadWarning,
   parseCpuTicks,
+  roundLoadProbe,
   stealShare,
 } from '../../bench/machine-load.js';
+import { median } from '../../bench/stats.js';
 
 const STAT = `cpu  4187425 17177 450566 1585260 6511 0 5920 33722 0 0
 cpu0 2062516 8151 214891 839461 1168 0 458 16628 0 0
@@ -51,4 +53,24 @@ test('busyWhileIdle samples this machine: a share in [0, 1] on Linux, null elsew
   else {
     assert.ok(share !== null && share >= 0 && share <= 1, `share ${share}`);
   }
+});
+
+test('roundLoadProbe: sampled before a round, finished after it, with the warning loadWarning gives', () => {
+  const done = roundLoadProbe(20);
+  const load = done();
+  assert.equal(load.warning, loadWarning(load.busyBefore, load.steal));
+  if (cpuTicks() !== null) {
+    assert.ok(load.busyBefore !== null && load.busyBefore >= 0 && load.busyBefore <= 1, `busy ${load.busyBefore}`);
+    assert.ok(load.steal !== null && load.steal >= 0 && load.steal <= 1, `steal ${load.steal}`);
+  }
+});
+
+test("median follows numpy's convention: the middle value, the mean of the middle two, null for none", () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.equal(median([7]), 7);
+  assert.equal(median([]), null);
+  const xs = [5, 1, 4];
+  median(xs);
+  assert.deepEqual(xs, [5, 1, 4], 'the input is not sorted in place');
 });

@@ -30,7 +30,12 @@ function run(): Float32Array[] {
     weightInOut: true,
   });
   const o = F.packedAttention(qkv, 3, { keyMask: mask }); // [2, 5, 12]
-  const [q, k, v] = F.splitHeads(F.linear(o, w, bias, { weightInOut: true }), [3, 3, 3], 4) as [Tensor, Tensor, Tensor];
+  // Rotary embeddings on token-major rows and on [B, H, T, D] heads (both write unzeroed buffers).
+  const cos = Float32Array.from({ length: 5 * 2 }, (_, i) => Math.cos(0.3 * i));
+  const sin = Float32Array.from({ length: 5 * 2 }, (_, i) => Math.sin(0.3 * i));
+  const proj = F.rope(F.linear(o, w, bias, { weightInOut: true }), cos, sin, 4);
+  const [q0, k, v] = F.splitHeads(proj, [3, 3, 3], 4) as [Tensor, Tensor, Tensor];
+  const q = F.rope(q0, cos, sin);
   const a = F.mergeHeads(F.scaledDotProductAttention(q, k, v, { keyMask: mask }));
   const y = F.add(F.gelu(F.rmsNorm(a, g), 'tanh'), F.silu(F.mul(a, g)));
   const loss = F.sum(F.mul(y, y));

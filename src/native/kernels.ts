@@ -115,7 +115,7 @@ export interface Kernels {
 
   /** y[i] = f(x[i]) for i < n. */
   unary(op: Unary, x: Float32Array, y: Float32Array, n: number): void;
-  /** dx[i] = dy[i] * f'(x[i]) (y = f(x) is given too; Tanh/Sigmoid/Exp use y). */
+  /** dx[i] = dy[i] * f'(x[i]) (y = f(x) is given too; Tanh/Sigmoid/Exp use y). dx may be dy (in place). */
   unaryBackward(op: Unary, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, n: number): void;
 
   /**
@@ -138,7 +138,8 @@ export interface Kernels {
     mean: Float32Array, rstd: Float32Array, rows: number, cols: number, eps: number): void;
   /**
    * LayerNorm backward. dx is written; dgamma/dbeta (if non-null) are ACCUMULATED into
-   * (caller zeroes them), so frozen norms pass null and pay nothing.
+   * (caller zeroes them), so frozen norms pass null and pay nothing. dx may be dy (in place: each
+   * row of dy is read whole before that row of dx is written).
    */
   layerNormBackward(x: Float32Array, gamma: Float32Array | null, mean: Float32Array, rstd: Float32Array,
     dy: Float32Array, dx: Float32Array, dgamma: Float32Array | null, dbeta: Float32Array | null,
@@ -147,7 +148,7 @@ export interface Kernels {
   /** RMSNorm (Llama): y = x * rstd * gamma, rstd = 1/sqrt(mean(x^2) + eps). Writes rstd[rows]. */
   rmsNorm(x: Float32Array, gamma: Float32Array | null, y: Float32Array, rstd: Float32Array,
     rows: number, cols: number, eps: number): void;
-  /** RMSNorm backward; dx written, dgamma (if non-null) accumulated. */
+  /** RMSNorm backward; dx written, dgamma (if non-null) accumulated. dx may be dy (in place), as layerNormBackward. */
   rmsNormBackward(x: Float32Array, gamma: Float32Array | null, rstd: Float32Array, dy: Float32Array,
     dx: Float32Array, dgamma: Float32Array | null, rows: number, cols: number): void;
 

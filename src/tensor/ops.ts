@@ -247,8 +247,18 @@ function expand(src: Float32Array, srcShape: readonly number[], outShape: readon
 /** a + b, with numpy broadcasting. */
 export function add(a: Tensor, b: Tensor): Tensor {
   return binary(a, b, 'add', (g, _ad, _bd, shape, ctx) => {
-    if (a.requiresGrad) ctx.accumulate(a, reduceTo(b.requiresGrad ? g.slice() : g, shape, a.shape));
-    if (b.requiresGrad) ctx.accumulate(b, reduceTo(g, shape, b.shape));
+    // Both operands get g itself (reduced where broadcast): shared, so neither copy is needed (the
+    // engine never writes into it; a residual stream's other contribution takes the sum).
+    const pass = (t: Tensor): void => {
+      const gt = reduceTo(g, shape, t.shape);
+      if (gt === g) ctx.accumulateShared(t, g);
+      else ctx.accumulate(t, gt);
+    };
+    if (a.requiresGrad && b.requiresGrad) {
+      pass(a);
+      pass(b);
+    } else if (a.requiresGrad) ctx.accumulate(a, reduceTo(g, shape, a.shape));
+    else if (b.requiresGrad) ctx.accumulate(b, reduceTo(g, shape, b.shape));
   });
 }
 
@@ -342,7 +352,8 @@ function unaryOp(x: Tensor, op: Unary, name: string): Tensor {
   const y = uninitF32(xd.length);
   kernels.unary(op, xd, y, xd.length);
   return result(y, x.shape, name, [x], (g, ctx) => {
-    const gx = new Float32Array(g.length);
+    // In place where the engine lets this node overwrite g (element-wise: dx may alias dy).
+    const gx = ctx.writable(g) ? g : uninitF32(g.length);
     kernels.unaryBackward(op, xd, y, g, gx, g.length);
     ctx.accumulate(x, gx);
   });
@@ -1260,7 +1271,8 @@ export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
   kernels.layerNorm(xd, g, b, y, mu, rs, rows, cols, eps);
   const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
   return result(y, x.shape, 'layerNorm', inputs, (dy, ctx) => {
-    const dx = uninitF32(xd.length);
+    // dgamma/dbeta read dy as the kernel goes, row by row, before it overwrites that row.
+    const dx = ctx.writable(dy) ? dy : uninitF32(xd.length);
     const dg = gamma?.requiresGrad ? new Float32Array(cols) : null;
     const db = beta?.requiresGrad ? new Float32Array(cols) : null;
     kernels.layerNormBackward(xd, g, mu, rs, dy, dx, dg, db, rows, cols);
@@ -1282,7 +1294,7 @@ export function rmsNorm(x: Tensor, gamma: Tensor | null, eps = 1e-6): Tensor {
   const g = gamma ? toF32(gamma).f32 : null;
   kernels.rmsNorm(xd, g, y, rs, rows, cols, eps);
   return result(y, x.shape, 'rmsNorm', gamma ? [x, gamma] : [x], (dy, ctx) => {
-    const dx = uninitF32(xd.length);
+    const dx = ctx.writable(dy) ? dy : uninitF32(xd.length);
     const dg = gamma?.requiresGrad ? new Float32Array(cols) : null;
     kernels.rmsNormBackward(xd, g, rs, dy, dx, dg, rows, cols);
     ctx.accumulate(x, dx);
@@ -1348,9 +1360,7 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, opts: CrossEnt
   const value = reduction === 'mean' ? total / count : total;
   return result(new Float32Array([value]), [], 'crossEntropy', [logits], (g, ctx) => {
     if (!dlogits) throw new Error('crossEntropy: backward reached an input that required no gradient');
-    const s = g[0]!;
-    if (s !== 1) for (let i = 0; i < dlogits.length; i++) dlogits[i]! *= s;
-    ctx.accumulate(logits, dlogits);
+    passSavedGrad(ctx, logits, dlogits, g[0]!);
   });
 }
 
@@ -1383,7 +1393,8 @@ export function linearCrossEntropy(
   const gradScale = reduction === 'mean' ? 1 / count : 1;
   const wantH = h.requiresGrad;
   const wantW = weight.requiresGrad;
-  const gh = wantH ? new Float32Array(hd.length) : null;
+  // gh: every row is written by its chunk's beta = 0 GEMM (grad mode off: never read).
+  const gh = wantH ? uninitF32(hd.length) : null;
   const gw = wantW ? new Float32Array(weight.size) : null;
   // At most 128 MB of logits per chunk, split evenly: the GEMMs with W reach full speed only
   // when each pass over W serves hundreds of rows (1024 rows x 50k vocab: two chunks of 512).
@@ -1452,16 +1463,23 @@ export function linearCrossEntropy(
   }
   const value = reduction === 'mean' ? total / count : total;
   return result(new Float32Array([value]), [], 'linearCrossEntropy', [h, weight], (g, ctx) => {
-    const s = g[0]!;
-    for (const [t, grad] of [
-      [h, gh],
-      [weight, gw],
-    ] as const) {
-      if (!grad) continue;
-      if (s !== 1) for (let i = 0; i < grad.length; i++) grad[i]! *= s;
-      ctx.accumulate(t, grad);
-    }
+    if (gh) passSavedGrad(ctx, h, gh, g[0]!);
+    if (gw) passSavedGrad(ctx, weight, gw, g[0]!);
   });
+}
+
+/**
+ * Sends s · grad to t, where grad was computed in the forward and stays saved with the node (a
+ * retained graph runs the backward again): shared as it is when s = 1, else a scaled copy.
+ */
+function passSavedGrad(ctx: BackwardContext, t: Tensor, grad: Float32Array, s: number): void {
+  if (s === 1) {
+    ctx.accumulateShared(t, grad);
+    return;
+  }
+  const scaled = uninitF32(grad.length);
+  for (let i = 0; i < grad.length; i++) scaled[i] = grad[i]! * s;
+  ctx.accumulate(t, scaled);
 }
 
 /**

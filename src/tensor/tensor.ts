@@ -33,10 +33,25 @@ export interface GradNode {
 export interface BackwardContext {
   /**
    * Add `grad` (same size as `t`) into the gradient of `t`. Ignores tensors that need no gradient.
-   * Ownership of `grad` passes to the engine when it is the first contribution, so callers pass
-   * freshly allocated buffers.
+   * Ownership of `grad` passes to the engine (it may keep it as the gradient and add later
+   * contributions into it in place), so callers pass a buffer nothing else reads or writes: a fresh
+   * one, or the gradient handed to this backward when {@link BackwardContext.writable} says so.
    */
   accumulate(t: Tensor, grad: Float32Array): void;
+  /**
+   * Like `accumulate`, but `grad` stays shared: the caller may hand the same buffer to other tensors
+   * (add's gradient goes to both operands) or keep it (a retained graph's saved gradient). The
+   * engine never writes into a shared buffer, and a backward that receives one sees `writable`
+   * false; the engine copies it only where it must own it (a leaf's `.grad`, or a sum of two
+   * shared contributions).
+   */
+  accumulateShared(t: Tensor, grad: Float32Array): void;
+  /**
+   * True when `g` is the gradient handed to this backward and the engine holds it for this node
+   * alone: the backward may then overwrite it (e.g. compute its input's gradient in place) and pass
+   * it on with `accumulate`, instead of allocating a buffer of the same size.
+   */
+  writable(g: Float32Array): boolean;
 }
 
 /**
@@ -312,20 +327,39 @@ function runBackward(root: Tensor, gradOut: Float32Array, retainGraph: boolean):
   const h = hooks;
   h?.backwardStart();
   const grads = new Map<number, Float32Array>();
+  // Buffers passed with accumulateShared (by their memory, so a view of one counts too): read, never written.
+  const shared = new Set<ArrayBufferLike>();
+  const isShared = (g: Float32Array): boolean => shared.size > 0 && shared.has(g.buffer);
+  let current: Float32Array | null = null; // the gradient handed to the running node
+  const add = (t: Tensor, g: Float32Array, gShared: boolean): void => {
+    if (!t.requiresGrad) return;
+    if (g.length !== t.size) throw new Error(`internal: gradient of size ${g.length} for tensor ${t.label()}`);
+    if (!t.node) {
+      // Leaf: accumulate into .grad (kept across backward calls, like PyTorch); .grad is always owned.
+      if (t.grad) addInto(t.grad, g);
+      else t.grad = gShared ? g.slice() : g;
+      return;
+    }
+    const prev = grads.get(t.id);
+    if (!prev) grads.set(t.id, g);
+    else if (!isShared(prev)) addInto(prev, g);
+    else if (!gShared) {
+      addInto(g, prev); // the owned contribution takes the sum; the shared one stays as it was
+      grads.set(t.id, g);
+    } else {
+      const sum = uninitF32(g.length);
+      kernels.axpy(g.length, 1, g, 0, prev, 0, sum, 0);
+      grads.set(t.id, sum);
+    }
+  };
   const ctx: BackwardContext = {
-    accumulate(t: Tensor, g: Float32Array): void {
+    accumulate: (t, g) => add(t, g, isShared(g)),
+    accumulateShared(t: Tensor, g: Float32Array): void {
       if (!t.requiresGrad) return;
-      if (g.length !== t.size) throw new Error(`internal: gradient of size ${g.length} for tensor ${t.label()}`);
-      if (!t.node) {
-        // Leaf: accumulate into .grad (kept across backward calls, like PyTorch).
-        if (t.grad) addInto(t.grad, g);
-        else t.grad = g;
-        return;
-      }
-      const prev = grads.get(t.id);
-      if (prev) addInto(prev, g);
-      else grads.set(t.id, g);
+      shared.add(g.buffer);
+      add(t, g, true);
     },
+    writable: (g) => g === current && !isShared(g),
   };
   const order = topoOrder(root);
   ctx.accumulate(root, Float32Array.from(gradOut));
@@ -336,11 +370,13 @@ function runBackward(root: Tensor, gradOut: Float32Array, retainGraph: boolean):
     const g = grads.get(t.id);
     grads.delete(t.id);
     if (g) {
+      current = g;
       if (h) {
         h.nodeStart();
         node.backward(g, ctx);
         h.nodeDone(node.op);
       } else node.backward(g, ctx);
+      current = null;
     }
     if (!retainGraph) t.node = null;
   }

@@ -220,6 +220,12 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
         // few ulps of 1, so the error scale is |dx| + |dy|.
         const gradScale = dxr.map((v, i) => Math.abs(v) + Math.abs(dy[i]!));
         assertClose(dx, dxr, { message: `${simd} unaryBackward op ${op}`, rtol: op === Unary.Relu ? 0 : 1e-6, atol: 0, scale: gradScale });
+        // In place (dx = dy, as the ops run it when they own the gradient): the same values exactly.
+        for (const kk of [k, jsKernels]) {
+          const inPlace = dy.slice();
+          kk.unaryBackward(op, x, yr, inPlace, inPlace, n);
+          assert.deepEqual(inPlace, kk === k ? dx : dxr, `${simd} unaryBackward op ${op} in place (${kk.name})`);
+        }
       }
     });
   });
@@ -309,6 +315,15 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
           assertClose(dx, dxr, { message: `${label} layerNormBackward dx`, rtol: 1e-4, atol: 1e-5 });
           if (dg) assertClose(dg, dgr!, { message: `${label} layerNormBackward dgamma`, rtol: 1e-5, atol: 1e-5 * Math.sqrt(rows) });
           if (db) assertClose(db, dbr!, { message: `${label} layerNormBackward dbeta`, rtol: 1e-5, atol: 1e-5 * Math.sqrt(rows) });
+          // In place (dx = dy): dx and the parameter sums exactly as with separate buffers.
+          for (const kk of [k, jsKernels]) {
+            const inPlace = dy.slice();
+            const dgi = affine ? dg0.slice() : null, dbi = affine ? db0.slice() : null;
+            kk.layerNormBackward(x, gamma, meanr, rstdr, inPlace, inPlace, dgi, dbi, rows, cols);
+            assert.deepEqual(inPlace, kk === k ? dx : dxr, `${label} layerNormBackward in place (${kk.name})`);
+            if (dgi) assert.deepEqual(dgi, kk === k ? dg : dgr, `${label} layerNormBackward in place dgamma (${kk.name})`);
+            if (dbi) assert.deepEqual(dbi, kk === k ? db : dbr, `${label} layerNormBackward in place dbeta (${kk.name})`);
+          }
 
           const rs = new Float32Array(rows), rsr = new Float32Array(rows);
           k.rmsNorm(x, gamma, y, rs, rows, cols, 1e-6);
@@ -320,6 +335,13 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
           jsKernels.rmsNormBackward(x, gamma, rsr, dy, dxr, dg2r, rows, cols);
           assertClose(dx, dxr, { message: `${label} rmsNormBackward dx`, rtol: 1e-4, atol: 1e-5 });
           if (dg2) assertClose(dg2, dg2r!, { message: `${label} rmsNormBackward dgamma`, rtol: 1e-5, atol: 1e-5 * Math.sqrt(rows) });
+          for (const kk of [k, jsKernels]) {
+            const inPlace = dy.slice();
+            const dgi = affine ? dg0.slice() : null;
+            kk.rmsNormBackward(x, gamma, rsr, inPlace, inPlace, dgi, rows, cols);
+            assert.deepEqual(inPlace, kk === k ? dx : dxr, `${label} rmsNormBackward in place (${kk.name})`);
+            if (dgi) assert.deepEqual(dgi, kk === k ? dg2 : dg2r, `${label} rmsNormBackward in place dgamma (${kk.name})`);
+          }
         }
     });
   });

@@ -37,6 +37,30 @@ for (const backend of backends) {
       gradcheck('log', F.log, [pos]);
     });
 
+    await t.test('shared gradients: residual adds into in-place backwards', () => {
+      // add hands one gradient buffer to both operands: an op reached through it must not write
+      // into it (layerNorm and gelu compute in place only into gradients the engine owns), and the
+      // residual's two contributions must sum without either being changed.
+      const x = rnd([3, 8], 60);
+      const g = rnd([8], 61);
+      const residual = (v: Tensor): Tensor => {
+        const h = F.gelu(v, 'tanh');
+        const a = F.add(h, F.layerNorm(h, g, null)); // h gets g twice: shared, then layerNorm's
+        return F.add(a, F.gelu(F.rmsNorm(a, g), 'none'));
+      };
+      gradcheck('residual stack', residual, [x, g]);
+      gradcheck('add of a tensor to itself', (v) => F.gelu(F.add(v, v), 'tanh'), [x]);
+      gradcheck('add of a leaf to itself', (v) => F.add(v, v), [x]);
+      gradcheck(
+        'reshape of a shared gradient',
+        (v) => {
+          const s = F.add(F.reshape(F.silu(v), [24]), F.reshape(v, [24]));
+          return F.add(s, F.reshape(F.tanh(F.reshape(s, [3, 8])), [24]));
+        },
+        [x],
+      );
+    });
+
     await t.test('activations', () => {
       const x = rnd([3, 7], 5, 1.5);
       gradcheck('gelu tanh', (v) => F.gelu(v, 'tanh'), [x]);

@@ -190,6 +190,25 @@ function rowOp(
   }
 }
 
+/** Rows of at least this many elements go to the native add/mul kernels (below, the call costs more than the loop). */
+const NATIVE_ROW_MIN = 4096;
+
+/** rowOp for one row of a broadcast over leading dimensions (e.g. position embeddings onto every batch item). */
+function suffixRowOp(
+  op: BinaryOp,
+  out: Float32Array,
+  o: number,
+  x: Float32Array,
+  xo: number,
+  y: Float32Array,
+  yo: number,
+  m: number,
+): void {
+  if (m >= NATIVE_ROW_MIN && op === 'add') kernels.axpy(m, 1, y, yo, x, xo, out, o);
+  else if (m >= NATIVE_ROW_MIN && op === 'mul') kernels.mul(m, x, xo, y, yo, out, o);
+  else rowOp(op, out, o, x, xo, y, yo, m);
+}
+
 function binary(
   a: Tensor,
   b: Tensor,
@@ -214,10 +233,10 @@ function binary(
     else rowOp(op, out, 0, ad, 0, bd, 0, n);
   } else if (ad.length === n && isSuffix(b.shape, shape)) {
     const m = bd.length;
-    for (let o = 0; o < n; o += m) rowOp(op, out, o, ad, o, bd, 0, m);
+    for (let o = 0; o < n; o += m) suffixRowOp(op, out, o, ad, o, bd, 0, m);
   } else if (bd.length === n && isSuffix(a.shape, shape)) {
     const m = ad.length;
-    for (let o = 0; o < n; o += m) rowOp(op, out, o, ad, 0, bd, o, m);
+    for (let o = 0; o < n; o += m) suffixRowOp(op, out, o, ad, 0, bd, o, m);
   } else {
     const f = BINARY_FN[op];
     const ia = broadcastIndex(shape, a.shape);

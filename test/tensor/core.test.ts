@@ -150,6 +150,29 @@ test('frozen branches record nothing and get no gradient buffers', () => {
   assert.equal(z.node, null);
 });
 
+test('add and mul broadcast over leading dimensions with long rows (native row kernels): exact values', () => {
+  const rng = new Rng(9);
+  const a = F.randn([3, 2, 4100], rng);
+  const b = F.randn([2, 4100], rng);
+  for (const [name, f, ref] of [
+    ['add', F.add, (x: number, y: number) => Math.fround(x + y)],
+    ['mul', F.mul, (x: number, y: number) => Math.fround(x * y)],
+  ] as const) {
+    for (const [out, big] of [
+      [f(a, b), true],
+      [f(b, a), false],
+    ] as const) {
+      assert.deepEqual(out.shape, [3, 2, 4100]);
+      const o = out.f32;
+      for (let i = 0; i < o.length; i++) {
+        const x = a.f32[i]!;
+        const y = b.f32[i % b.size]!;
+        if (o[i] !== ref(big ? x : y, big ? y : x)) assert.fail(`${name}[${i}] = ${o[i]}`);
+      }
+    }
+  }
+});
+
 test('a retained graph runs its loss backward again with the same gradients (saved gradients stay unscaled, unwritten)', () => {
   const rng = new Rng(3);
   const x = F.randn([6, 4], rng, 1, { requiresGrad: true });

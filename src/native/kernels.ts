@@ -187,10 +187,11 @@ export interface Kernels {
     scale: number, causal: boolean, keyMask: Uint8Array | null, window?: number, kvStride?: number,
     layout?: Float64Array | null): void;
   /**
-   * Attention backward: given dout, writes dq (same shape as q) and ACCUMULATES dk, dv
-   * (caller zeroes them; with grouped heads several q heads add into one kv head).
-   * Any of dq/dk/dv may be null when not needed. With a `layout`, dq has q's layout (only its rows
-   * are written: dq may share a buffer with dk and dv), dk k's, dv v's and dout out's.
+   * Attention backward: given dout, writes dq (same shape as q), dk and dv (rows s < S of each kv
+   * head, summed over the query heads that share it; a kvStride's spare rows past S are left as they
+   * are): none needs zeroing first. Any of dq/dk/dv may be null when not needed. With a `layout`, dq
+   * has q's layout, dk k's, dv v's and dout out's; only their rows are written, so dq, dk and dv may
+   * share one buffer (a fused projection's gradient).
    */
   attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
     dout: Float32Array, dq: Float32Array | null, dk: Float32Array | null, dv: Float32Array | null,

@@ -1576,9 +1576,11 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   const kvStride = capacity * D;
   kernels.attention(qd, kd, vd, out, lse, B, H, Hkv, T, S, D, sc, causal, mask, window, kvStride);
   return result(out, [B, H, T, D], 'attention', [q, k, v], (g, ctx) => {
-    const dq = q.requiresGrad ? new Float32Array(qd.length) : null;
-    const dk = k.requiresGrad ? new Float32Array(kd.length) : null;
-    const dv = v.requiresGrad ? new Float32Array(vd.length) : null;
+    // The kernel writes every row of dq, and of dk/dv below S; a cache's spare rows need zeros.
+    const kvGrad = (): Float32Array => (S === capacity ? uninitF32(kd.length) : new Float32Array(kd.length));
+    const dq = q.requiresGrad ? uninitF32(qd.length) : null;
+    const dk = k.requiresGrad ? kvGrad() : null;
+    const dv = v.requiresGrad ? kvGrad() : null;
     kernels.attentionBackward(
       qd,
       kd,
@@ -1654,8 +1656,8 @@ export function packedAttention(qkv: Tensor, heads: number, opts: PackedAttentio
   const lse = new Float32Array(B * H * T);
   kernels.attention(xd, xd, xd, out, lse, B, H, Hkv, T, T, D, o.scale, o.causal, o.mask, o.window, 0, layout);
   return result(out, [B, T, O], 'packedAttention', [qkv], (g, ctx) => {
-    // dq is written and dk, dv accumulated into the same zeroed buffer: disjoint columns.
-    const dx = new Float32Array(xd.length);
+    // dq, dk and dv are written into one buffer (disjoint columns that cover every element).
+    const dx = uninitF32(xd.length);
     // prettier-ignore
     kernels.attentionBackward(xd, xd, xd, out, lse, g, dx, dx, dx, B, H, Hkv, T, T, D, o.scale, o.causal, o.mask, o.window, 0, layout);
     ctx.accumulate(qkv, dx);
@@ -1707,9 +1709,9 @@ export function tokenMajorAttention(
   const lse = new Float32Array(B * H * T);
   kernels.attention(qd, kd, vd, out, lse, B, H, Hkv, T, T, D, o.scale, o.causal, o.mask, o.window, 0, layout);
   return result(out, [B, T, O], 'tokenMajorAttention', [q, k, v], (g, ctx) => {
-    const dq = q.requiresGrad ? new Float32Array(qd.length) : null;
-    const dk = k.requiresGrad ? new Float32Array(kd.length) : null;
-    const dv = v.requiresGrad ? new Float32Array(vd.length) : null;
+    const dq = q.requiresGrad ? uninitF32(qd.length) : null; // every row is written
+    const dk = k.requiresGrad ? uninitF32(kd.length) : null;
+    const dv = v.requiresGrad ? uninitF32(vd.length) : null;
     // prettier-ignore
     kernels.attentionBackward(qd, kd, vd, out, lse, g, dq, dk, dv, B, H, Hkv, T, T, D, o.scale, o.causal, o.mask, o.window, 0, layout);
     if (dq) ctx.accumulate(q, dq);

@@ -408,7 +408,9 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
         assertClose(out, outr, { message: `${label} out`, rtol: 1e-5, atol: 1e-6 });
         assertClose(lse, lser, { message: `${label} lse`, rtol: 1e-6, atol: 1e-6 });
         const dout = randn(q.length, r);
-        const dk0 = randn(kk.length, r), dv0 = randn(v.length, r); // dk/dv accumulate
+        // dk/dv rows below S are written over NaN; a cache's spare rows keep what they held.
+        const dk0 = randn(kk.length, r), dv0 = randn(v.length, r);
+        for (let i = 0; i < B * Hkv; i++) { dk0.fill(NaN, i * kvStride, i * kvStride + S * D); dv0.fill(NaN, i * kvStride, i * kvStride + S * D); }
         const dq = new Float32Array(q.length).fill(NaN), dk = dk0.slice(), dv = dv0.slice();
         const dqr = new Float32Array(q.length), dkr = dk0.slice(), dvr = dv0.slice();
         k.attentionBackward(q, kk, v, outr, lser, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, mask, window, kvStride);
@@ -416,6 +418,11 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
         assertClose(dq, dqr, { message: `${label} dq`, rtol: 1e-4, atol: 1e-5 });
         assertClose(dk, dkr, { message: `${label} dk`, rtol: 1e-4, atol: 1e-5 });
         assertClose(dv, dvr, { message: `${label} dv`, rtol: 1e-4, atol: 1e-5 });
+        for (const [name, got, before] of [['dk', dk, dk0], ['dv', dv, dv0], ['js dk', dkr, dk0], ['js dv', dvr, dv0]] as const)
+          for (let i = 0; i < B * Hkv; i++) {
+            for (let j = i * kvStride; j < i * kvStride + S * D; j++) if (!Number.isFinite(got[j]!)) assert.fail(`${label} ${name}[${j}] = ${got[j]} (not written)`);
+            for (let j = i * kvStride + S * D; j < (i + 1) * kvStride; j++) if (got[j] !== before[j]) assert.fail(`${label} ${name}[${j}]: spare row written`);
+          }
         // Only some gradients requested.
         const dv2 = dv0.slice();
         k.attentionBackward(q, kk, v, outr, lser, dout, null, null, dv2, B, H, Hkv, T, S, D, scale, causal, mask, window, kvStride);
@@ -488,7 +495,7 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
         const written = new Set<number>();
         for (let p = 0; p < q.length; p++) written.add(outAt(p));
         for (let i = 0; i < outLen; i++) if (!written.has(i)) assert.equal(out[i], -9, `${label}: out padding ${i} written`);
-        // One gradient buffer of the fused shape: dq written over garbage, dk/dv accumulated.
+        // One gradient buffer of the fused shape: dq, dk and dv written over garbage, padding untouched.
         const dx = new Float32Array(fused.length).fill(5);
         each(H, 0, (_, x) => (dx[x] = NaN));
         each(Hkv, H * D, (p, x) => (dx[x] = dk0[p]!));

@@ -61,6 +61,19 @@ for (const backend of backends) {
       );
     });
 
+    await t.test('consumed gradients serve again as buffers (tensors past the pooling size)', () => {
+      // 2 x 64 x 160 = 20480 elements: above uninitF32's 64 KB floor, so a gradient a node has
+      // consumed becomes the output of a later node's backward (the stack reuses two of them).
+      const rng = new Rng(70);
+      const x = F.randn([2, 64, 160], rng, 1, { requiresGrad: true });
+      const ws = [0, 1, 2, 3].map(() => F.randn([160, 160], rng, 0.1, { requiresGrad: true }));
+      const block = (h: Tensor, a: Tensor, b: Tensor): Tensor =>
+        F.add(h, F.linear(F.gelu(F.linear(F.layerNorm(h, null, null), a), 'tanh'), b));
+      gradcheck('two residual MLP blocks', (v, a, b, c, d) => block(block(v, a, b), c, d), [x, ...ws], {
+        probes: 12,
+      });
+    });
+
     await t.test('activations', () => {
       const x = rnd([3, 7], 5, 1.5);
       gradcheck('gelu tanh', (v) => F.gelu(v, 'tanh'), [x]);

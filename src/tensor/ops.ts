@@ -284,27 +284,30 @@ export function add(a: Tensor, b: Tensor): Tensor {
 /** a - b, with numpy broadcasting. */
 export function sub(a: Tensor, b: Tensor): Tensor {
   return binary(a, b, 'sub', (g, _ad, _bd, shape, ctx) => {
-    if (a.requiresGrad) ctx.accumulate(a, reduceTo(b.requiresGrad ? g.slice() : g, shape, a.shape));
+    // -g first (in place when g is ours and a takes nothing), then g itself to a: no copy of g.
     if (b.requiresGrad) {
-      const nb = new Float32Array(g.length);
+      const nb = !a.requiresGrad && ctx.writable(g) ? g : uninitF32(g.length);
       for (let i = 0; i < g.length; i++) nb[i] = -g[i]!;
       ctx.accumulate(b, reduceTo(nb, shape, b.shape));
     }
+    if (a.requiresGrad) ctx.accumulate(a, reduceTo(g, shape, a.shape));
   });
 }
 
 /** a * b (element-wise), with numpy broadcasting. */
 export function mul(a: Tensor, b: Tensor): Tensor {
   return binary(a, b, 'mul', (g, ad, bd, shape, ctx) => {
-    // g * (the other operand expanded to the output shape), one native pass each.
-    const times = (other: Float32Array, otherShape: readonly number[]): Float32Array => {
+    // g * (the other operand expanded to the output shape), one native pass each; the last one
+    // in place when the engine lets this node overwrite g (the kernel allows out = x).
+    const times = (other: Float32Array, otherShape: readonly number[], inPlace: boolean): Float32Array => {
       const o = expand(other, otherShape, shape);
-      const out = uninitF32(g.length); // the kernel writes every element
+      const out = inPlace ? g : uninitF32(g.length); // the kernel writes every element
       kernels.mul(g.length, g, 0, o, 0, out, 0);
       return out;
     };
-    if (a.requiresGrad) ctx.accumulate(a, reduceTo(times(bd, b.shape), shape, a.shape));
-    if (b.requiresGrad) ctx.accumulate(b, reduceTo(times(ad, a.shape), shape, b.shape));
+    const writable = ctx.writable(g);
+    if (a.requiresGrad) ctx.accumulate(a, reduceTo(times(bd, b.shape, writable && !b.requiresGrad), shape, a.shape));
+    if (b.requiresGrad) ctx.accumulate(b, reduceTo(times(ad, a.shape, writable), shape, b.shape));
   });
 }
 
@@ -332,7 +335,7 @@ export function scale(x: Tensor, s: number): Tensor {
   const out = new Float32Array(xd.length);
   for (let i = 0; i < out.length; i++) out[i] = xd[i]! * s;
   return result(out, x.shape, 'scale', [x], (g, ctx) => {
-    const gx = new Float32Array(g.length);
+    const gx = ctx.writable(g) ? g : uninitF32(g.length);
     for (let i = 0; i < g.length; i++) gx[i] = g[i]! * s;
     ctx.accumulate(x, gx);
   });

@@ -51,6 +51,13 @@ for (const backend of backends) {
       gradcheck('residual stack', residual, [x, g]);
       gradcheck('add of a tensor to itself', (v) => F.gelu(F.add(v, v), 'tanh'), [x]);
       gradcheck('add of a leaf to itself', (v) => F.add(v, v), [x]);
+      // sub, mul and scale write their input gradient into g when they own it.
+      const c = F.randn([3, 8], new Rng(62));
+      gradcheck('sub, only b trains', (v) => F.sub(c, F.gelu(v, 'tanh')), [x]);
+      gradcheck('sub of equal shapes', (v, w) => F.sub(F.silu(v), F.tanh(w)), [x, rnd([3, 8], 63)]);
+      gradcheck('mul, only a trains', (v) => F.mul(F.gelu(v, 'tanh'), c), [x]);
+      gradcheck('mul, only b trains (broadcast)', (v) => F.mul(F.reshape(c, [3, 8]), F.sigmoid(v)), [rnd([8], 64)]);
+      gradcheck('mul of a tensor by itself', (v) => F.scale(F.mul(F.tanh(v), F.tanh(v)), -1.5), [x]);
       gradcheck(
         'reshape of a shared gradient',
         (v) => {

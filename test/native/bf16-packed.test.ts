@@ -19,6 +19,7 @@ import {
   setNativeThreads,
 } from '../../src/native/index.js';
 import { packedBf16 } from '../../src/tensor/bf16-pack.js';
+import * as F from '../../src/tensor/ops.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { mulberry32 as rng } from '../helpers/mulberry32.js';
 
@@ -92,6 +93,9 @@ describe('bf16 compute with a pre-packed B (packBf16Dot)', { skip }, () => {
         const got = run(2, packed);
         assert.deepEqual(got, run(2, null), 'packed vs packed per call');
         assert.deepEqual(run(1, packed), got, '1 thread vs 2');
+        const bad = packed.slice();
+        bad[16] = (bad[16] ?? 0) ^ 0x3f80; // the first pair after the 16-word header: B(0..1, 0)
+        assert.notDeepEqual(run(2, bad), got, 'the GEMM multiplies from the pack');
         // float64 reference with alpha * op(A) rounded to bf16.
         const ar = new Float64Array(K);
         for (let i = 0; i < M; i++) {
@@ -134,6 +138,32 @@ describe('bf16 compute with a pre-packed B (packBf16Dot)', { skip }, () => {
       () => k.gemm(false, true, 20, 64, 40, 1, A, 0, 40, B, 0, 40, WType.BF16Dot, 0, C, 0, 64, 1, 0, 0, 0, null, null, other),
       /bPacked/,
     );
+  });
+
+  test('linearCrossEntropy with a packed bf16 head: the same loss and gradient bits as without', () => {
+    const r = rng(11);
+    const V = 1001, d = 66, rows = 45; // odd vocabulary (column tail), two row chunks
+    const w = new Tensor(
+      Uint16Array.from({ length: V * d }, () => 0x3c00 ^ Math.floor(r() * 255)),
+      [V, d],
+      { dtype: 'bf16', bf16Compute: true },
+    );
+    const targets = Int32Array.from({ length: rows }, (_, i) => (i % 7 === 3 ? -100 : Math.floor(r() * V)));
+    const run = (packWeight: boolean): [number, Float32Array] => {
+      const h = new Tensor(Float32Array.from({ length: rows * d }, (_, i) => Math.sin(i * 0.37)), [rows, d], {
+        requiresGrad: true,
+      });
+      const loss = F.linearCrossEntropy(h, w, targets, { chunkRows: 24, labelSmoothing: 0.1, packWeight });
+      loss.backward();
+      assert.ok(h.grad);
+      return [loss.item(), h.grad];
+    };
+    const [l1, g1] = run(true);
+    assert.ok(packedBf16(w, true) && packedBf16(w, false), 'both orientations were packed');
+    const [l0, g0] = run(false);
+    assert.ok(Number.isFinite(l1));
+    assert.equal(l1, l0);
+    assert.deepEqual(g1, g0);
   });
 
   test('packedBf16 keeps one pack per weight storage and orientation, and repacks changed bits', () => {

@@ -140,6 +140,12 @@ describe('bf16 compute with a pre-packed B (packBf16Dot)', { skip }, () => {
     );
   });
 
+});
+
+// These go through the active kernels (tensor/bf16-pack.ts), which TUNEKIT_BACKEND=js replaces.
+const activeSkip = skip || (kernels.simd !== 'avx512bf16' ? `the active kernels are ${kernels.name} ${kernels.simd}` : false);
+
+describe('bf16 head packs kept between calls (tensor/bf16-pack.ts)', { skip: activeSkip }, () => {
   test('linearCrossEntropy with a packed bf16 head: the same loss and gradient bits as without', () => {
     const r = rng(11);
     const V = 1001, d = 66, rows = 45; // odd vocabulary (column tail), two row chunks
@@ -190,4 +196,8 @@ describe('bf16 compute with a pre-packed B (packBf16Dot)', { skip }, () => {
 
 test('the TypeScript kernels pack nothing', () => {
   assert.equal(jsKernels.packBf16Dot(new Uint16Array(8), 0, 4, true, 4, 2), null);
+  if (kernels.simd !== 'avx512bf16') {
+    const w = new Tensor(new Uint16Array(64 * 40), [64, 40], { dtype: 'bf16', bf16Compute: true });
+    assert.equal(packedBf16(w, true), null, `no pack on ${kernels.name} ${kernels.simd}`);
+  }
 });

@@ -10,9 +10,11 @@ import { WType } from '../native/kernels.js';
 import type { Tensor } from './tensor.js';
 
 interface Packs {
-  /** The kernels and SIMD build the packs were made for (a switch makes them stale). */
-  kernels: object;
-  simd: string;
+  /**
+   * The backend and SIMD build the packs were made for (a switch makes them stale): by name, not
+   * by object, since the profiler swaps in a wrapper of the same kernels.
+   */
+  backend: string;
   /** Fingerprint of the weight bits when packed. */
   fingerprint: number;
   /** By orientation: transB (the [vocab, hidden] weight as stored, i.e. x·Wᵀ) or not (dz·W). */
@@ -57,8 +59,9 @@ export function packedBf16(weight: Tensor, transB: boolean): Uint32Array | null 
   const data = weight.data;
   const fp = fingerprint(data);
   let entry = cache.get(data);
-  if (!entry || entry.kernels !== kernels || entry.simd !== kernels.simd || entry.fingerprint !== fp) {
-    entry = { kernels, simd: kernels.simd, fingerprint: fp, packs: new Map() };
+  const backend = `${kernels.name}/${kernels.simd}`;
+  if (!entry || entry.backend !== backend || entry.fingerprint !== fp) {
+    entry = { backend, fingerprint: fp, packs: new Map() };
     cache.set(data, entry);
   }
   const cached = entry.packs.get(transB);

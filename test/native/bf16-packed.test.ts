@@ -19,6 +19,7 @@ import {
   setNativeThreads,
 } from '../../src/native/index.js';
 import { packedBf16 } from '../../src/tensor/bf16-pack.js';
+import { Profiler } from '../../src/tensor/profile.js';
 import * as F from '../../src/tensor/ops.js';
 import { Tensor } from '../../src/tensor/tensor.js';
 import { mulberry32 as rng } from '../helpers/mulberry32.js';
@@ -172,13 +173,19 @@ describe('bf16 head packs kept between calls (tensor/bf16-pack.ts)', { skip: act
     assert.deepEqual(g1, g0);
   });
 
-  test('packedBf16 keeps one pack per weight storage and orientation, and repacks changed bits', () => {
+  test('packedBf16 keeps one pack per weight storage and orientation, and repacks changed bits', async () => {
     const r = rng(7);
     const bits = Uint16Array.from({ length: 96 * 40 }, () => 0x3c00 ^ Math.floor(r() * 127));
     const w = new Tensor(bits, [96, 40], { dtype: 'bf16', bf16Compute: true });
     const fwd = packedBf16(w, true);
     assert.ok(fwd);
     assert.equal(packedBf16(w, true), fwd, 'the same pack on the next call');
+    const profiler = new Profiler().start(); // swaps in a wrapper of the same kernels
+    try {
+      assert.equal(packedBf16(w, true), fwd, 'the same pack under the profiler');
+    } finally {
+      await profiler.stop();
+    }
     const bwd = packedBf16(w, false);
     assert.ok(bwd && bwd !== fwd);
     assert.deepEqual(fwd, kernels.packBf16Dot(bits, 0, 40, true, 40, 96));

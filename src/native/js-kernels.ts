@@ -463,8 +463,15 @@ export const jsKernels: Kernels = {
     const offset = S - T;
     const p = new Float64Array(S);
     const dp = new Float64Array(S);
-    // dq is written: clear its rows only (it may share a buffer with dk and dv).
+    // dq, dk and dv are written: clear their rows only (they may share one buffer; a kv cache's
+    // spare rows past S stay as they are).
     if (dq) for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let t = 0; t < T; t++) dq.fill(0, L.q(b, h, t), L.q(b, h, t) + D);
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < Hkv; h++)
+        for (let s = 0; s < S; s++) {
+          if (dk) dk.fill(0, L.k(b, h, s), L.k(b, h, s) + D);
+          if (dv) dv.fill(0, L.v(b, h, s), L.v(b, h, s) + D);
+        }
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         const kvh = Math.floor(h / group);

@@ -128,7 +128,7 @@ export interface Kernels {
 
   /** y[i] = f(x[i]) for i < n. */
   unary(op: Unary, x: Float32Array, y: Float32Array, n: number): void;
-  /** dx[i] = dy[i] * f'(x[i]) (y = f(x) is given too; Tanh/Sigmoid/Exp use y). */
+  /** dx[i] = dy[i] * f'(x[i]) (y = f(x) is given too; Tanh/Sigmoid/Exp use y). dx may be dy (in place). */
   unaryBackward(op: Unary, x: Float32Array, y: Float32Array, dy: Float32Array, dx: Float32Array, n: number): void;
 
   /**
@@ -151,7 +151,8 @@ export interface Kernels {
     mean: Float32Array, rstd: Float32Array, rows: number, cols: number, eps: number): void;
   /**
    * LayerNorm backward. dx is written; dgamma/dbeta (if non-null) are ACCUMULATED into
-   * (caller zeroes them), so frozen norms pass null and pay nothing.
+   * (caller zeroes them), so frozen norms pass null and pay nothing. dx may be dy (in place: each
+   * row of dy is read whole before that row of dx is written).
    */
   layerNormBackward(x: Float32Array, gamma: Float32Array | null, mean: Float32Array, rstd: Float32Array,
     dy: Float32Array, dx: Float32Array, dgamma: Float32Array | null, dbeta: Float32Array | null,
@@ -160,7 +161,7 @@ export interface Kernels {
   /** RMSNorm (Llama): y = x * rstd * gamma, rstd = 1/sqrt(mean(x^2) + eps). Writes rstd[rows]. */
   rmsNorm(x: Float32Array, gamma: Float32Array | null, y: Float32Array, rstd: Float32Array,
     rows: number, cols: number, eps: number): void;
-  /** RMSNorm backward; dx written, dgamma (if non-null) accumulated. */
+  /** RMSNorm backward; dx written, dgamma (if non-null) accumulated. dx may be dy (in place), as layerNormBackward. */
   rmsNormBackward(x: Float32Array, gamma: Float32Array | null, rstd: Float32Array, dy: Float32Array,
     dx: Float32Array, dgamma: Float32Array | null, rows: number, cols: number): void;
 
@@ -199,10 +200,11 @@ export interface Kernels {
     scale: number, causal: boolean, keyMask: Uint8Array | null, window?: number, kvStride?: number,
     layout?: Float64Array | null): void;
   /**
-   * Attention backward: given dout, writes dq (same shape as q) and ACCUMULATES dk, dv
-   * (caller zeroes them; with grouped heads several q heads add into one kv head).
-   * Any of dq/dk/dv may be null when not needed. With a `layout`, dq has q's layout (only its rows
-   * are written: dq may share a buffer with dk and dv), dk k's, dv v's and dout out's.
+   * Attention backward: given dout, writes dq (same shape as q), dk and dv (rows s < S of each kv
+   * head, summed over the query heads that share it; a kvStride's spare rows past S are left as they
+   * are): none needs zeroing first. Any of dq/dk/dv may be null when not needed. With a `layout`, dq
+   * has q's layout, dk k's, dv v's and dout out's; only their rows are written, so dq, dk and dv may
+   * share one buffer (a fused projection's gradient).
    */
   attentionBackward(q: Float32Array, k: Float32Array, v: Float32Array, out: Float32Array, lse: Float32Array,
     dout: Float32Array, dq: Float32Array | null, dk: Float32Array | null, dv: Float32Array | null,

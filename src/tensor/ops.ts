@@ -191,6 +191,25 @@ function rowOp(
   }
 }
 
+/** Rows of at least this many elements go to the native add/mul kernels (below, the call costs more than the loop). */
+const NATIVE_ROW_MIN = 4096;
+
+/** rowOp for one row of a broadcast over leading dimensions (e.g. position embeddings onto every batch item). */
+function suffixRowOp(
+  op: BinaryOp,
+  out: Float32Array,
+  o: number,
+  x: Float32Array,
+  xo: number,
+  y: Float32Array,
+  yo: number,
+  m: number,
+): void {
+  if (m >= NATIVE_ROW_MIN && op === 'add') kernels.axpy(m, 1, y, yo, x, xo, out, o);
+  else if (m >= NATIVE_ROW_MIN && op === 'mul') kernels.mul(m, x, xo, y, yo, out, o);
+  else rowOp(op, out, o, x, xo, y, yo, m);
+}
+
 function binary(
   a: Tensor,
   b: Tensor,
@@ -215,10 +234,10 @@ function binary(
     else rowOp(op, out, 0, ad, 0, bd, 0, n);
   } else if (ad.length === n && isSuffix(b.shape, shape)) {
     const m = bd.length;
-    for (let o = 0; o < n; o += m) rowOp(op, out, o, ad, o, bd, 0, m);
+    for (let o = 0; o < n; o += m) suffixRowOp(op, out, o, ad, o, bd, 0, m);
   } else if (bd.length === n && isSuffix(a.shape, shape)) {
     const m = ad.length;
-    for (let o = 0; o < n; o += m) rowOp(op, out, o, ad, 0, bd, o, m);
+    for (let o = 0; o < n; o += m) suffixRowOp(op, out, o, ad, 0, bd, o, m);
   } else {
     const f = BINARY_FN[op];
     const ia = broadcastIndex(shape, a.shape);
@@ -248,35 +267,48 @@ function expand(src: Float32Array, srcShape: readonly number[], outShape: readon
 /** a + b, with numpy broadcasting. */
 export function add(a: Tensor, b: Tensor): Tensor {
   return binary(a, b, 'add', (g, _ad, _bd, shape, ctx) => {
-    if (a.requiresGrad) ctx.accumulate(a, reduceTo(b.requiresGrad ? g.slice() : g, shape, a.shape));
-    if (b.requiresGrad) ctx.accumulate(b, reduceTo(g, shape, b.shape));
+    // Both operands get g itself (reduced where broadcast): shared, so neither copy is needed (the
+    // engine never writes into it; a residual stream's other contribution takes the sum).
+    const pass = (t: Tensor): void => {
+      const gt = reduceTo(g, shape, t.shape);
+      if (gt === g) ctx.accumulateShared(t, g);
+      else ctx.accumulate(t, gt);
+    };
+    if (a.requiresGrad && b.requiresGrad) {
+      pass(a);
+      pass(b);
+    } else if (a.requiresGrad) ctx.accumulate(a, reduceTo(g, shape, a.shape));
+    else if (b.requiresGrad) ctx.accumulate(b, reduceTo(g, shape, b.shape));
   });
 }
 
 /** a - b, with numpy broadcasting. */
 export function sub(a: Tensor, b: Tensor): Tensor {
   return binary(a, b, 'sub', (g, _ad, _bd, shape, ctx) => {
-    if (a.requiresGrad) ctx.accumulate(a, reduceTo(b.requiresGrad ? g.slice() : g, shape, a.shape));
+    // -g first (in place when g is ours and a takes nothing), then g itself to a: no copy of g.
     if (b.requiresGrad) {
-      const nb = new Float32Array(g.length);
+      const nb = !a.requiresGrad && ctx.writable(g) ? g : uninitF32(g.length);
       for (let i = 0; i < g.length; i++) nb[i] = -g[i]!;
       ctx.accumulate(b, reduceTo(nb, shape, b.shape));
     }
+    if (a.requiresGrad) ctx.accumulate(a, reduceTo(g, shape, a.shape));
   });
 }
 
 /** a * b (element-wise), with numpy broadcasting. */
 export function mul(a: Tensor, b: Tensor): Tensor {
   return binary(a, b, 'mul', (g, ad, bd, shape, ctx) => {
-    // g * (the other operand expanded to the output shape), one native pass each.
-    const times = (other: Float32Array, otherShape: readonly number[]): Float32Array => {
+    // g * (the other operand expanded to the output shape), one native pass each; the last one
+    // in place when the engine lets this node overwrite g (the kernel allows out = x).
+    const times = (other: Float32Array, otherShape: readonly number[], inPlace: boolean): Float32Array => {
       const o = expand(other, otherShape, shape);
-      const out = uninitF32(g.length); // the kernel writes every element
+      const out = inPlace ? g : uninitF32(g.length); // the kernel writes every element
       kernels.mul(g.length, g, 0, o, 0, out, 0);
       return out;
     };
-    if (a.requiresGrad) ctx.accumulate(a, reduceTo(times(bd, b.shape), shape, a.shape));
-    if (b.requiresGrad) ctx.accumulate(b, reduceTo(times(ad, a.shape), shape, b.shape));
+    const writable = ctx.writable(g);
+    if (a.requiresGrad) ctx.accumulate(a, reduceTo(times(bd, b.shape, writable && !b.requiresGrad), shape, a.shape));
+    if (b.requiresGrad) ctx.accumulate(b, reduceTo(times(ad, a.shape, writable), shape, b.shape));
   });
 }
 
@@ -304,7 +336,7 @@ export function scale(x: Tensor, s: number): Tensor {
   const out = new Float32Array(xd.length);
   for (let i = 0; i < out.length; i++) out[i] = xd[i]! * s;
   return result(out, x.shape, 'scale', [x], (g, ctx) => {
-    const gx = new Float32Array(g.length);
+    const gx = ctx.writable(g) ? g : uninitF32(g.length);
     for (let i = 0; i < g.length; i++) gx[i] = g[i]! * s;
     ctx.accumulate(x, gx);
   });
@@ -343,7 +375,8 @@ function unaryOp(x: Tensor, op: Unary, name: string): Tensor {
   const y = uninitF32(xd.length);
   kernels.unary(op, xd, y, xd.length);
   return result(y, x.shape, name, [x], (g, ctx) => {
-    const gx = new Float32Array(g.length);
+    // In place where the engine lets this node overwrite g (element-wise: dx may alias dy).
+    const gx = ctx.writable(g) ? g : uninitF32(g.length);
     kernels.unaryBackward(op, xd, y, g, gx, g.length);
     ctx.accumulate(x, gx);
   });
@@ -1261,7 +1294,8 @@ export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
   kernels.layerNorm(xd, g, b, y, mu, rs, rows, cols, eps);
   const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
   return result(y, x.shape, 'layerNorm', inputs, (dy, ctx) => {
-    const dx = uninitF32(xd.length);
+    // dgamma/dbeta read dy as the kernel goes, row by row, before it overwrites that row.
+    const dx = ctx.writable(dy) ? dy : uninitF32(xd.length);
     const dg = gamma?.requiresGrad ? new Float32Array(cols) : null;
     const db = beta?.requiresGrad ? new Float32Array(cols) : null;
     kernels.layerNormBackward(xd, g, mu, rs, dy, dx, dg, db, rows, cols);
@@ -1283,7 +1317,7 @@ export function rmsNorm(x: Tensor, gamma: Tensor | null, eps = 1e-6): Tensor {
   const g = gamma ? toF32(gamma).f32 : null;
   kernels.rmsNorm(xd, g, y, rs, rows, cols, eps);
   return result(y, x.shape, 'rmsNorm', gamma ? [x, gamma] : [x], (dy, ctx) => {
-    const dx = uninitF32(xd.length);
+    const dx = ctx.writable(dy) ? dy : uninitF32(xd.length);
     const dg = gamma?.requiresGrad ? new Float32Array(cols) : null;
     kernels.rmsNormBackward(xd, g, rs, dy, dx, dg, rows, cols);
     ctx.accumulate(x, dx);
@@ -1349,9 +1383,7 @@ export function crossEntropy(logits: Tensor, targets: Int32Array, opts: CrossEnt
   const value = reduction === 'mean' ? total / count : total;
   return result(new Float32Array([value]), [], 'crossEntropy', [logits], (g, ctx) => {
     if (!dlogits) throw new Error('crossEntropy: backward reached an input that required no gradient');
-    const s = g[0]!;
-    if (s !== 1) for (let i = 0; i < dlogits.length; i++) dlogits[i]! *= s;
-    ctx.accumulate(logits, dlogits);
+    passSavedGrad(ctx, logits, dlogits, g[0]!);
   });
 }
 
@@ -1395,7 +1427,8 @@ export function linearCrossEntropy(
   const gradScale = reduction === 'mean' ? 1 / count : 1;
   const wantH = h.requiresGrad;
   const wantW = weight.requiresGrad;
-  const gh = wantH ? new Float32Array(hd.length) : null;
+  // gh: every row is written by its chunk's beta = 0 GEMM (grad mode off: never read).
+  const gh = wantH ? uninitF32(hd.length) : null;
   const gw = wantW ? new Float32Array(weight.size) : null;
   // At most 128 MB of logits per chunk, split evenly: the GEMMs with W reach full speed only
   // when each pass over W serves hundreds of rows (1024 rows x 50k vocab: two chunks of 512).
@@ -1473,16 +1506,23 @@ export function linearCrossEntropy(
   }
   const value = reduction === 'mean' ? total / count : total;
   return result(new Float32Array([value]), [], 'linearCrossEntropy', [h, weight], (g, ctx) => {
-    const s = g[0]!;
-    for (const [t, grad] of [
-      [h, gh],
-      [weight, gw],
-    ] as const) {
-      if (!grad) continue;
-      if (s !== 1) for (let i = 0; i < grad.length; i++) grad[i]! *= s;
-      ctx.accumulate(t, grad);
-    }
+    if (gh) passSavedGrad(ctx, h, gh, g[0]!);
+    if (gw) passSavedGrad(ctx, weight, gw, g[0]!);
   });
+}
+
+/**
+ * Sends s · grad to t, where grad was computed in the forward and stays saved with the node (a
+ * retained graph runs the backward again): shared as it is when s = 1, else a scaled copy.
+ */
+function passSavedGrad(ctx: BackwardContext, t: Tensor, grad: Float32Array, s: number): void {
+  if (s === 1) {
+    ctx.accumulateShared(t, grad);
+    return;
+  }
+  const scaled = uninitF32(grad.length);
+  for (let i = 0; i < grad.length; i++) scaled[i] = grad[i]! * s;
+  ctx.accumulate(t, scaled);
 }
 
 /**
@@ -1560,9 +1600,11 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, opts:
   const kvStride = capacity * D;
   kernels.attention(qd, kd, vd, out, lse, B, H, Hkv, T, S, D, sc, causal, mask, window, kvStride);
   return result(out, [B, H, T, D], 'attention', [q, k, v], (g, ctx) => {
-    const dq = q.requiresGrad ? new Float32Array(qd.length) : null;
-    const dk = k.requiresGrad ? new Float32Array(kd.length) : null;
-    const dv = v.requiresGrad ? new Float32Array(vd.length) : null;
+    // The kernel writes every row of dq, and of dk/dv below S; a cache's spare rows need zeros.
+    const kvGrad = (): Float32Array => (S === capacity ? uninitF32(kd.length) : new Float32Array(kd.length));
+    const dq = q.requiresGrad ? uninitF32(qd.length) : null;
+    const dk = k.requiresGrad ? kvGrad() : null;
+    const dv = v.requiresGrad ? kvGrad() : null;
     kernels.attentionBackward(
       qd,
       kd,
@@ -1638,8 +1680,8 @@ export function packedAttention(qkv: Tensor, heads: number, opts: PackedAttentio
   const lse = new Float32Array(B * H * T);
   kernels.attention(xd, xd, xd, out, lse, B, H, Hkv, T, T, D, o.scale, o.causal, o.mask, o.window, 0, layout);
   return result(out, [B, T, O], 'packedAttention', [qkv], (g, ctx) => {
-    // dq is written and dk, dv accumulated into the same zeroed buffer: disjoint columns.
-    const dx = new Float32Array(xd.length);
+    // dq, dk and dv are written into one buffer (disjoint columns that cover every element).
+    const dx = uninitF32(xd.length);
     // prettier-ignore
     kernels.attentionBackward(xd, xd, xd, out, lse, g, dx, dx, dx, B, H, Hkv, T, T, D, o.scale, o.causal, o.mask, o.window, 0, layout);
     ctx.accumulate(qkv, dx);
@@ -1691,9 +1733,9 @@ export function tokenMajorAttention(
   const lse = new Float32Array(B * H * T);
   kernels.attention(qd, kd, vd, out, lse, B, H, Hkv, T, T, D, o.scale, o.causal, o.mask, o.window, 0, layout);
   return result(out, [B, T, O], 'tokenMajorAttention', [q, k, v], (g, ctx) => {
-    const dq = q.requiresGrad ? new Float32Array(qd.length) : null;
-    const dk = k.requiresGrad ? new Float32Array(kd.length) : null;
-    const dv = v.requiresGrad ? new Float32Array(vd.length) : null;
+    const dq = q.requiresGrad ? uninitF32(qd.length) : null; // every row is written
+    const dk = k.requiresGrad ? uninitF32(kd.length) : null;
+    const dv = v.requiresGrad ? uninitF32(vd.length) : null;
     // prettier-ignore
     kernels.attentionBackward(qd, kd, vd, out, lse, g, dq, dk, dv, B, H, Hkv, T, T, D, o.scale, o.causal, o.mask, o.window, 0, layout);
     if (dq) ctx.accumulate(q, dq);

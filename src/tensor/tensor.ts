@@ -25,7 +25,11 @@ export type DType = 'f32' | 'bf16' | 'f16' | 'i8';
 export interface GradNode {
   readonly op: string;
   readonly inputs: readonly Tensor[];
-  /** Given d(loss)/d(output), add d(loss)/d(input) into each input that requires a gradient. */
+  /**
+   * Given d(loss)/d(output), add d(loss)/d(input) into each input that requires a gradient.
+   * `gradOut` is lent for the call: read it, or pass it on with `ctx.accumulate`, but keep no
+   * reference after returning (the engine reuses the memory of a gradient nobody took).
+   */
   backward(gradOut: Float32Array, ctx: BackwardContext): void;
 }
 
@@ -33,10 +37,25 @@ export interface GradNode {
 export interface BackwardContext {
   /**
    * Add `grad` (same size as `t`) into the gradient of `t`. Ignores tensors that need no gradient.
-   * Ownership of `grad` passes to the engine when it is the first contribution, so callers pass
-   * freshly allocated buffers.
+   * Ownership of `grad` passes to the engine (it may keep it as the gradient and add later
+   * contributions into it in place), so callers pass a buffer nothing else reads or writes: a fresh
+   * one, or the gradient handed to this backward when {@link BackwardContext.writable} says so.
    */
   accumulate(t: Tensor, grad: Float32Array): void;
+  /**
+   * Like `accumulate`, but `grad` stays shared: the caller may hand the same buffer to other tensors
+   * (add's gradient goes to both operands) or keep it (a retained graph's saved gradient). The
+   * engine never writes into a shared buffer, and a backward that receives one sees `writable`
+   * false; the engine copies it only where it must own it (a leaf's `.grad`, or a sum of two
+   * shared contributions).
+   */
+  accumulateShared(t: Tensor, grad: Float32Array): void;
+  /**
+   * True when `g` is the gradient handed to this backward and the engine holds it for this node
+   * alone: the backward may then overwrite it (e.g. compute its input's gradient in place) and pass
+   * it on with `accumulate`, instead of allocating a buffer of the same size.
+   */
+  writable(g: Float32Array): boolean;
 }
 
 /**
@@ -82,10 +101,20 @@ const UNINIT_MIN_BYTES = 1 << 16;
  * large activation and gradient. Never for buffers that are accumulated into.
  */
 export function uninitF32(n: number): Float32Array {
-  if (poisonUninit) return new Float32Array(n).fill(NaN);
+  const reused = n * 4 >= UNINIT_MIN_BYTES ? spentGradients?.get(n)?.pop() : undefined;
+  if (poisonUninit) return (reused ?? new Float32Array(n)).fill(NaN);
+  if (reused) return reused;
   if (n * 4 < UNINIT_MIN_BYTES) return new Float32Array(n);
   return new Float32Array(Buffer.allocUnsafeSlow(n * 4).buffer, 0, n);
 }
+
+/**
+ * While a backward runs: gradients its nodes have consumed (handed to a node's backward, which
+ * neither passed them on nor shared them), by length. `uninitF32` takes the most recent one of the
+ * size asked for: the next node's output lands in memory that is still in cache, and the step
+ * allocates (and later collects) that many fewer large buffers.
+ */
+let spentGradients: Map<number, Float32Array[]> | null = null;
 
 let poisonUninit = false;
 
@@ -312,37 +341,74 @@ function runBackward(root: Tensor, gradOut: Float32Array, retainGraph: boolean):
   const h = hooks;
   h?.backwardStart();
   const grads = new Map<number, Float32Array>();
+  // Buffers passed with accumulateShared (by their memory, so a view of one counts too): read, never written.
+  const shared = new Set<ArrayBufferLike>();
+  const isShared = (g: Float32Array): boolean => shared.size > 0 && shared.has(g.buffer);
+  // The gradient handed to the running node, and whether the node gave (part of) it to accumulate.
+  const running: { g: Float32Array | null; passedOn: boolean } = { g: null, passedOn: false };
+  const add = (t: Tensor, g: Float32Array, gShared: boolean): void => {
+    if (!t.requiresGrad) return;
+    if (running.g && g.buffer === running.g.buffer) running.passedOn = true;
+    if (g.length !== t.size) throw new Error(`internal: gradient of size ${g.length} for tensor ${t.label()}`);
+    if (!t.node) {
+      // Leaf: accumulate into .grad (kept across backward calls, like PyTorch); .grad is always owned.
+      if (t.grad) addInto(t.grad, g);
+      else t.grad = gShared ? g.slice() : g;
+      return;
+    }
+    const prev = grads.get(t.id);
+    if (!prev) grads.set(t.id, g);
+    else if (!isShared(prev)) addInto(prev, g);
+    else if (!gShared) {
+      addInto(g, prev); // the owned contribution takes the sum; the shared one stays as it was
+      grads.set(t.id, g);
+    } else {
+      const sum = uninitF32(g.length);
+      kernels.axpy(g.length, 1, g, 0, prev, 0, sum, 0);
+      grads.set(t.id, sum);
+    }
+  };
   const ctx: BackwardContext = {
-    accumulate(t: Tensor, g: Float32Array): void {
+    accumulate: (t, g) => add(t, g, isShared(g)),
+    accumulateShared(t: Tensor, g: Float32Array): void {
       if (!t.requiresGrad) return;
-      if (g.length !== t.size) throw new Error(`internal: gradient of size ${g.length} for tensor ${t.label()}`);
-      if (!t.node) {
-        // Leaf: accumulate into .grad (kept across backward calls, like PyTorch).
-        if (t.grad) addInto(t.grad, g);
-        else t.grad = g;
-        return;
-      }
-      const prev = grads.get(t.id);
-      if (prev) addInto(prev, g);
-      else grads.set(t.id, g);
+      shared.add(g.buffer);
+      add(t, g, true);
     },
+    writable: (g) => g === running.g && !isShared(g),
   };
   const order = topoOrder(root);
   ctx.accumulate(root, Float32Array.from(gradOut));
-  for (let i = order.length - 1; i >= 0; i--) {
-    const t = order[i]!;
-    const node = t.node;
-    if (!node) continue;
-    const g = grads.get(t.id);
-    grads.delete(t.id);
-    if (g) {
-      if (h) {
-        h.nodeStart();
-        node.backward(g, ctx);
-        h.nodeDone(node.op);
-      } else node.backward(g, ctx);
+  const outerSpent = spentGradients; // a backward inside a node (gradient checkpointing) has its own
+  const spent = new Map<number, Float32Array[]>();
+  spentGradients = spent;
+  try {
+    for (let i = order.length - 1; i >= 0; i--) {
+      const t = order[i]!;
+      const node = t.node;
+      if (!node) continue;
+      const g = grads.get(t.id);
+      grads.delete(t.id);
+      if (g) {
+        running.g = g;
+        running.passedOn = false;
+        if (h) {
+          h.nodeStart();
+          node.backward(g, ctx);
+          h.nodeDone(node.op);
+        } else node.backward(g, ctx);
+        running.g = null;
+        // Nothing else holds g now (a backward never keeps its gradOut): its memory can serve again.
+        if (!running.passedOn && !isShared(g) && g.byteOffset === 0 && g.byteLength === g.buffer.byteLength) {
+          const list = spent.get(g.length);
+          if (list) list.push(g);
+          else spent.set(g.length, [g]);
+        }
+      }
+      if (!retainGraph) t.node = null;
     }
-    if (!retainGraph) t.node = null;
+  } finally {
+    spentGradients = outerSpent;
   }
   h?.backwardDone();
 }

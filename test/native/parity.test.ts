@@ -220,6 +220,12 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
         // few ulps of 1, so the error scale is |dx| + |dy|.
         const gradScale = dxr.map((v, i) => Math.abs(v) + Math.abs(dy[i]!));
         assertClose(dx, dxr, { message: `${simd} unaryBackward op ${op}`, rtol: op === Unary.Relu ? 0 : 1e-6, atol: 0, scale: gradScale });
+        // In place (dx = dy, as the ops run it when they own the gradient): the same values exactly.
+        for (const kk of [k, jsKernels]) {
+          const inPlace = dy.slice();
+          kk.unaryBackward(op, x, yr, inPlace, inPlace, n);
+          assert.deepEqual(inPlace, kk === k ? dx : dxr, `${simd} unaryBackward op ${op} in place (${kk.name})`);
+        }
       }
     });
   });
@@ -309,6 +315,15 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
           assertClose(dx, dxr, { message: `${label} layerNormBackward dx`, rtol: 1e-4, atol: 1e-5 });
           if (dg) assertClose(dg, dgr!, { message: `${label} layerNormBackward dgamma`, rtol: 1e-5, atol: 1e-5 * Math.sqrt(rows) });
           if (db) assertClose(db, dbr!, { message: `${label} layerNormBackward dbeta`, rtol: 1e-5, atol: 1e-5 * Math.sqrt(rows) });
+          // In place (dx = dy): dx and the parameter sums exactly as with separate buffers.
+          for (const kk of [k, jsKernels]) {
+            const inPlace = dy.slice();
+            const dgi = affine ? dg0.slice() : null, dbi = affine ? db0.slice() : null;
+            kk.layerNormBackward(x, gamma, meanr, rstdr, inPlace, inPlace, dgi, dbi, rows, cols);
+            assert.deepEqual(inPlace, kk === k ? dx : dxr, `${label} layerNormBackward in place (${kk.name})`);
+            if (dgi) assert.deepEqual(dgi, kk === k ? dg : dgr, `${label} layerNormBackward in place dgamma (${kk.name})`);
+            if (dbi) assert.deepEqual(dbi, kk === k ? db : dbr, `${label} layerNormBackward in place dbeta (${kk.name})`);
+          }
 
           const rs = new Float32Array(rows), rsr = new Float32Array(rows);
           k.rmsNorm(x, gamma, y, rs, rows, cols, 1e-6);
@@ -320,6 +335,13 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
           jsKernels.rmsNormBackward(x, gamma, rsr, dy, dxr, dg2r, rows, cols);
           assertClose(dx, dxr, { message: `${label} rmsNormBackward dx`, rtol: 1e-4, atol: 1e-5 });
           if (dg2) assertClose(dg2, dg2r!, { message: `${label} rmsNormBackward dgamma`, rtol: 1e-5, atol: 1e-5 * Math.sqrt(rows) });
+          for (const kk of [k, jsKernels]) {
+            const inPlace = dy.slice();
+            const dgi = affine ? dg0.slice() : null;
+            kk.rmsNormBackward(x, gamma, rsr, inPlace, inPlace, dgi, rows, cols);
+            assert.deepEqual(inPlace, kk === k ? dx : dxr, `${label} rmsNormBackward in place (${kk.name})`);
+            if (dgi) assert.deepEqual(dgi, kk === k ? dg2 : dg2r, `${label} rmsNormBackward in place dgamma (${kk.name})`);
+          }
         }
     });
   });
@@ -386,7 +408,9 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
         assertClose(out, outr, { message: `${label} out`, rtol: 1e-5, atol: 1e-6 });
         assertClose(lse, lser, { message: `${label} lse`, rtol: 1e-6, atol: 1e-6 });
         const dout = randn(q.length, r);
-        const dk0 = randn(kk.length, r), dv0 = randn(v.length, r); // dk/dv accumulate
+        // dk/dv rows below S are written over NaN; a cache's spare rows keep what they held.
+        const dk0 = randn(kk.length, r), dv0 = randn(v.length, r);
+        for (let i = 0; i < B * Hkv; i++) { dk0.fill(NaN, i * kvStride, i * kvStride + S * D); dv0.fill(NaN, i * kvStride, i * kvStride + S * D); }
         const dq = new Float32Array(q.length).fill(NaN), dk = dk0.slice(), dv = dv0.slice();
         const dqr = new Float32Array(q.length), dkr = dk0.slice(), dvr = dv0.slice();
         k.attentionBackward(q, kk, v, outr, lser, dout, dq, dk, dv, B, H, Hkv, T, S, D, scale, causal, mask, window, kvStride);
@@ -394,6 +418,11 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
         assertClose(dq, dqr, { message: `${label} dq`, rtol: 1e-4, atol: 1e-5 });
         assertClose(dk, dkr, { message: `${label} dk`, rtol: 1e-4, atol: 1e-5 });
         assertClose(dv, dvr, { message: `${label} dv`, rtol: 1e-4, atol: 1e-5 });
+        for (const [name, got, before] of [['dk', dk, dk0], ['dv', dv, dv0], ['js dk', dkr, dk0], ['js dv', dvr, dv0]] as const)
+          for (let i = 0; i < B * Hkv; i++) {
+            for (let j = i * kvStride; j < i * kvStride + S * D; j++) if (!Number.isFinite(got[j]!)) assert.fail(`${label} ${name}[${j}] = ${got[j]} (not written)`);
+            for (let j = i * kvStride + S * D; j < (i + 1) * kvStride; j++) if (got[j] !== before[j]) assert.fail(`${label} ${name}[${j}]: spare row written`);
+          }
         // Only some gradients requested.
         const dv2 = dv0.slice();
         k.attentionBackward(q, kk, v, outr, lser, dout, null, null, dv2, B, H, Hkv, T, S, D, scale, causal, mask, window, kvStride);
@@ -466,7 +495,7 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
         const written = new Set<number>();
         for (let p = 0; p < q.length; p++) written.add(outAt(p));
         for (let i = 0; i < outLen; i++) if (!written.has(i)) assert.equal(out[i], -9, `${label}: out padding ${i} written`);
-        // One gradient buffer of the fused shape: dq written over garbage, dk/dv accumulated.
+        // One gradient buffer of the fused shape: dq, dk and dv written over garbage, padding untouched.
         const dx = new Float32Array(fused.length).fill(5);
         each(H, 0, (_, x) => (dx[x] = NaN));
         each(Hkv, H * D, (p, x) => (dx[x] = dk0[p]!));

@@ -8,6 +8,7 @@ import { Rng } from '../../src/tensor/random.js';
 import { Tensor, noGrad } from '../../src/tensor/tensor.js';
 import { AdamW } from '../../src/train/optim.js';
 import { Linear } from '../../src/nn/layers.js';
+import { assertClose } from '../helpers/close.js';
 
 const close = (a: number, b: number, tol = 1e-5): void =>
   assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} vs ${b}`);
@@ -147,6 +148,67 @@ test('frozen branches record nothing and get no gradient buffers', () => {
   const z = noGrad(() => F.matmul(h, trainable));
   assert.equal(z.requiresGrad, false);
   assert.equal(z.node, null);
+});
+
+test('add and mul broadcast over leading dimensions with long rows (native row kernels): exact values', () => {
+  const rng = new Rng(9);
+  const a = F.randn([3, 2, 4100], rng);
+  const b = F.randn([2, 4100], rng);
+  for (const [name, f, ref] of [
+    ['add', F.add, (x: number, y: number) => Math.fround(x + y)],
+    ['mul', F.mul, (x: number, y: number) => Math.fround(x * y)],
+  ] as const) {
+    for (const [out, big] of [
+      [f(a, b), true],
+      [f(b, a), false],
+    ] as const) {
+      assert.deepEqual(out.shape, [3, 2, 4100]);
+      const o = out.f32;
+      for (let i = 0; i < o.length; i++) {
+        const x = a.f32[i]!;
+        const y = b.f32[i % b.size]!;
+        if (o[i] !== ref(big ? x : y, big ? y : x)) assert.fail(`${name}[${i}] = ${o[i]}`);
+      }
+    }
+  }
+});
+
+test('a retained graph runs its loss backward again with the same gradients (saved gradients stay unscaled, unwritten)', () => {
+  const rng = new Rng(3);
+  const x = F.randn([6, 4], rng, 1, { requiresGrad: true });
+  const w = F.randn([5, 4], rng, 1, { requiresGrad: true });
+  const targets = Int32Array.from([0, 4, 2, 1, 3, 4]);
+  for (const s of [1, 2.5]) {
+    x.zeroGrad();
+    w.zeroGrad();
+    const hidden = F.gelu(F.layerNorm(x, null, null), 'tanh'); // in-place backwards below the loss
+    const loss = F.scale(F.linearCrossEntropy(hidden, w, targets), s);
+    loss.backward(undefined, { retainGraph: true });
+    const gx = x.grad!.slice();
+    const gw = w.grad!.slice();
+    loss.backward();
+    assertClose(
+      x.grad!,
+      gx.map((v) => 2 * v),
+      { message: `x twice, scale ${s}`, rtol: 1e-6, atol: 1e-9 },
+    );
+    assertClose(
+      w.grad!,
+      gw.map((v) => 2 * v),
+      { message: `w twice, scale ${s}`, rtol: 1e-6, atol: 1e-9 },
+    );
+    const hidden2 = F.gelu(F.layerNorm(x, null, null), 'tanh'); // the first graph is released
+    const ce = F.scale(F.crossEntropy(F.linear(hidden2, w), targets), s);
+    x.zeroGrad();
+    ce.backward(undefined, { retainGraph: true });
+    const gx2 = x.grad!.slice();
+    ce.backward();
+    assertClose(
+      x.grad!,
+      gx2.map((v) => 2 * v),
+      { message: `crossEntropy twice, scale ${s}`, rtol: 1e-6, atol: 1e-9 },
+    );
+  }
 });
 
 test('gradients accumulate across backward calls and the graph is released', () => {

@@ -37,6 +37,50 @@ for (const backend of backends) {
       gradcheck('log', F.log, [pos]);
     });
 
+    await t.test('shared gradients: residual adds into in-place backwards', () => {
+      // add hands one gradient buffer to both operands: an op reached through it must not write
+      // into it (layerNorm and gelu compute in place only into gradients the engine owns), and the
+      // residual's two contributions must sum without either being changed.
+      const x = rnd([3, 8], 60);
+      const g = rnd([8], 61);
+      const residual = (v: Tensor): Tensor => {
+        const h = F.gelu(v, 'tanh');
+        const a = F.add(h, F.layerNorm(h, g, null)); // h gets g twice: shared, then layerNorm's
+        return F.add(a, F.gelu(F.rmsNorm(a, g), 'none'));
+      };
+      gradcheck('residual stack', residual, [x, g]);
+      gradcheck('add of a tensor to itself', (v) => F.gelu(F.add(v, v), 'tanh'), [x]);
+      gradcheck('add of a leaf to itself', (v) => F.add(v, v), [x]);
+      // sub, mul and scale write their input gradient into g when they own it.
+      const c = F.randn([3, 8], new Rng(62));
+      gradcheck('sub, only b trains', (v) => F.sub(c, F.gelu(v, 'tanh')), [x]);
+      gradcheck('sub of equal shapes', (v, w) => F.sub(F.silu(v), F.tanh(w)), [x, rnd([3, 8], 63)]);
+      gradcheck('mul, only a trains', (v) => F.mul(F.gelu(v, 'tanh'), c), [x]);
+      gradcheck('mul, only b trains (broadcast)', (v) => F.mul(F.reshape(c, [3, 8]), F.sigmoid(v)), [rnd([8], 64)]);
+      gradcheck('mul of a tensor by itself', (v) => F.scale(F.mul(F.tanh(v), F.tanh(v)), -1.5), [x]);
+      gradcheck(
+        'reshape of a shared gradient',
+        (v) => {
+          const s = F.add(F.reshape(F.silu(v), [24]), F.reshape(v, [24]));
+          return F.add(s, F.reshape(F.tanh(F.reshape(s, [3, 8])), [24]));
+        },
+        [x],
+      );
+    });
+
+    await t.test('consumed gradients serve again as buffers (tensors past the pooling size)', () => {
+      // 2 x 64 x 160 = 20480 elements: above uninitF32's 64 KB floor, so a gradient a node has
+      // consumed becomes the output of a later node's backward (the stack reuses two of them).
+      const rng = new Rng(70);
+      const x = F.randn([2, 64, 160], rng, 1, { requiresGrad: true });
+      const ws = [0, 1, 2, 3].map(() => F.randn([160, 160], rng, 0.1, { requiresGrad: true }));
+      const block = (h: Tensor, a: Tensor, b: Tensor): Tensor =>
+        F.add(h, F.linear(F.gelu(F.linear(F.layerNorm(h, null, null), a), 'tanh'), b));
+      gradcheck('two residual MLP blocks', (v, a, b, c, d) => block(block(v, a, b), c, d), [x, ...ws], {
+        probes: 12,
+      });
+    });
+
     await t.test('activations', () => {
       const x = rnd([3, 7], 5, 1.5);
       gradcheck('gelu tanh', (v) => F.gelu(v, 'tanh'), [x]);

@@ -17,7 +17,7 @@
  * column, and the four activation codes of k..k+3 are broadcast. The interleave permutes the
  * columns within each 128-bit lane; the permutation is undone when storing.
  * Weight stored [N, K] (nn.Linear, the LM head): plain dot products, 64 k per instruction,
- * four weight rows at a time.
+ * one weight row after the other (a single sequential stream).
  *
  * Compiled on its own with -mavx512vnni -mavx512bf16; addon.c uses each kernel only when CPUID
  * reports the extension.
@@ -30,7 +30,7 @@
  * prefetchers (8 rows measured ~5% faster than none for the int8 GEMV, interleaved A/B under load). */
 #define KN_PREFETCH 8
 #define KN_COLS 128 /* column granularity of the thread split for a stored [K, N] weight (twice that for N >= 2048) */
-#define NK_ROWS 4  /* weight rows (columns of C) per pass of a stored [N, K] weight */
+#define NK_ROWS 4  /* weight rows (columns of C) per pass of a stored [N, K] bf16 weight */
 #define NK_UNIT 128 /* rows per item of the thread split */
 
 static inline void store_out(float *c, const float *y, int64_t n, float beta) {
@@ -123,44 +123,38 @@ static inline __attribute__((always_inline)) void kn_block(const tk_gemm_args *g
   }
 }
 
-/* Columns [j0, j1) of C for M rows, weight [N, K]: C(m, j) = scale[j] * dot(row m, weight row j). */
+/* Columns [j0, j1) of C for M rows, weight [N, K]: C(m, j) = scale[j] * dot(row m, weight row j).
+ * One weight row after the other, so that the block [j0, j1) is read front to back: a single
+ * sequential stream is what the hardware prefetchers follow best (several rows interleaved line
+ * by line measured ~10 GB/s on one core against ~20 for one stream); the rows are independent, so
+ * the out-of-order core overlaps one row's reduction with the next row's loads (software prefetching
+ * measured no gain here). */
 static inline __attribute__((always_inline)) void nk_block(const tk_gemm_args *g, const int8_t *w, const float *scale,
                                                             const tk_i8dot_act *a, float *C, int64_t j0, int64_t j1,
                                                             const int M) {
   const int64_t K = g->K, ld = g->ldb, G = TK_I8DOT_GROUP;
   const __m512i flip = _mm512_set1_epi8((char)0x80);
-  for (int64_t j = j0; j < j1; j += NK_ROWS) {
-    const int nr = (int)(j1 - j < NK_ROWS ? j1 - j : NK_ROWS);
-    const int8_t *wr[NK_ROWS];
-    for (int r = 0; r < NK_ROWS; r++) wr[r] = w + (j + (r < nr ? r : nr - 1)) * ld; /* past the block: a copy */
-    __m512 yf[TK_I8DOT_MAX_M][NK_ROWS];
-    for (int m = 0; m < M; m++)
-      for (int r = 0; r < NK_ROWS; r++) yf[m][r] = _mm512_setzero_ps();
+  for (int64_t j = j0; j < j1; j++) {
+    const int8_t *wr = w + j * ld;
+    __m512 yf[TK_I8DOT_MAX_M];
+    for (int m = 0; m < M; m++) yf[m] = _mm512_setzero_ps();
     for (int64_t gi = 0; gi < a->groups; gi++) {
-      __m512i acc[TK_I8DOT_MAX_M][NK_ROWS];
-      for (int m = 0; m < M; m++) {
-        /* the excess of the flipped weights, taken off lane 0 */
-        const __m512i c0 = _mm512_maskz_set1_epi32(1, -128 * a->sum[m * a->groups + gi]);
-        for (int r = 0; r < NK_ROWS; r++) acc[m][r] = c0;
-      }
+      __m512i acc[TK_I8DOT_MAX_M];
+      /* the excess of the flipped weights, taken off lane 0 */
+      for (int m = 0; m < M; m++) acc[m] = _mm512_maskz_set1_epi32(1, -128 * a->sum[m * a->groups + gi]);
       for (int64_t k = gi * G; k < (gi + 1) * G && k < K; k += 64) {
         const __mmask64 km = K - k >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (K - k)) - 1);
-        __m512i wv[NK_ROWS];
-        for (int r = 0; r < NK_ROWS; r++) wv[r] = _mm512_xor_si512(_mm512_maskz_loadu_epi8(km, wr[r] + k), flip);
-        for (int m = 0; m < M; m++) {
-          const __m512i xv = _mm512_loadu_si512(a->q + m * a->Kp + k); /* zero padded to Kp */
-          for (int r = 0; r < NK_ROWS; r++) acc[m][r] = _mm512_dpbusd_epi32(acc[m][r], wv[r], xv);
-        }
+        const __m512i wv = _mm512_xor_si512(_mm512_maskz_loadu_epi8(km, wr + k), flip);
+        for (int m = 0; m < M; m++) /* codes zero padded to Kp */
+          acc[m] = _mm512_dpbusd_epi32(acc[m], wv, _mm512_loadu_si512(a->q + m * a->Kp + k));
       }
-      for (int m = 0; m < M; m++) {
-        const __m512 s = _mm512_set1_ps(a->s[m * a->groups + gi]);
-        for (int r = 0; r < NK_ROWS; r++) yf[m][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m][r]), s, yf[m][r]);
-      }
+      for (int m = 0; m < M; m++)
+        yf[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m]), _mm512_set1_ps(a->s[m * a->groups + gi]), yf[m]);
     }
     for (int m = 0; m < M; m++) {
-      float y[NK_ROWS];
-      for (int r = 0; r < nr; r++) y[r] = _mm512_reduce_add_ps(yf[m][r]) * scale[j + r];
-      store_out(C + m * g->ldc + j, y, nr, g->beta);
+      const float y = _mm512_reduce_add_ps(yf[m]) * scale[j];
+      float *c = C + m * g->ldc + j;
+      *c = g->beta == 0.0f ? y : y + g->beta * *c;
     }
   }
 }

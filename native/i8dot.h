@@ -127,7 +127,7 @@ static void tk_i8dot_task(void *p, int64_t i0, int64_t i1) {
  * do not depend on it: a block computes the same on any thread. */
 #define TK_I8DOT_STRAGGLE_NS 20000LL
 #define TK_I8DOT_SOLO_MIN 16
-#define TK_I8DOT_SOLO_MAX 1024
+#define TK_I8DOT_SOLO_MAX 256 /* ~5 GPT-2-small tokens: a core freed again is used again soon */
 static _Thread_local struct {
   int left, run;
 } tk_i8dot_solo;

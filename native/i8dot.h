@@ -25,6 +25,15 @@
 
 #include "tk.h"
 
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+#include <immintrin.h>
+/* The AVX-512 builds check and quantise rows stored contiguously (op(A) = A) 16 values at a time,
+ * with exactly the scalar operations of the loops below: the same float32 products in the same
+ * order, max |x| (order-free), and rounding to nearest even (vrndscaleps). */
+#define TK_I8DOT_VEC 1
+static inline __mmask16 tk_i8dot_mask(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
+#endif
+
 #define TK_I8DOT_GROUP 128
 
 /* The quantised rows of op(A) of one batch item. */
@@ -46,11 +55,25 @@ static inline int tk_i8dot_finite(const tk_gemm_args *g) {
   const int64_t rows = g->trans_b ? g->N : g->K;
   for (int64_t b = 0; b < g->batch; b++) {
     const float *A = g->A + b * g->stride_a, *scale = g->b_scale + (g->stride_b ? b * rows : 0);
-    for (int64_t m = 0; m < g->M; m++)
+    for (int64_t m = 0; m < g->M; m++) {
+#ifdef TK_I8DOT_VEC
+      if (!g->trans_a) {
+        const float *row = A + m * g->lda;
+        const __m512 alpha = _mm512_set1_ps(g->alpha), big = _mm512_set1_ps(3.4028234663852886e38f);
+        for (int64_t k = 0; k < g->K; k += 16) {
+          const __mmask16 km = tk_i8dot_mask(g->K - k);
+          __m512 v = _mm512_mul_ps(alpha, _mm512_maskz_loadu_ps(km, row + k));
+          if (!g->trans_b) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(km, scale + k));
+          if (_mm512_cmp_ps_mask(_mm512_abs_ps(v), big, _CMP_LE_OQ) != (__mmask16)0xFFFF) return 0; /* NaN fails too */
+        }
+        continue;
+      }
+#endif
       for (int64_t k = 0; k < g->K; k++) {
         const float v = g->alpha * (g->trans_a ? A[k * g->lda + m] : A[m * g->lda + k]);
         if (!(fabsf(g->trans_b ? v : v * scale[k]) <= 3.4028234663852886e38f)) return 0;
       }
+    }
   }
   return 1;
 }
@@ -73,6 +96,37 @@ static inline int tk_i8dot_quantize(const tk_gemm_args *g, int64_t b, const floa
     int8_t *q = a->q + m * Kp;
     for (int64_t gi = 0; gi < groups; gi++) {
       const int64_t k0 = gi * G, n = K - k0 < G ? K - k0 : G;
+#ifdef TK_I8DOT_VEC
+      if (!g->trans_a) {
+        const float *row = A + m * g->lda + k0;
+        const __m512 alpha = _mm512_set1_ps(g->alpha);
+        __m512 vmax = _mm512_setzero_ps();
+        for (int64_t t = 0; t < n; t += 16) {
+          const __mmask16 km = tk_i8dot_mask(n - t);
+          __m512 v = _mm512_mul_ps(alpha, _mm512_maskz_loadu_ps(km, row + t));
+          if (!g->trans_b) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(km, scale + k0 + t));
+          _mm512_storeu_ps(xs + t, v); /* xs holds G floats; lanes past n are 0 */
+          vmax = _mm512_max_ps(vmax, _mm512_abs_ps(v));
+        }
+        const float amax = _mm512_reduce_max_ps(vmax);
+        const __m512 inv = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+        const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+        __m512i vsum = _mm512_setzero_si512();
+        const int64_t n16 = (n + 15) / 16 * 16;
+        for (int64_t t = 0; t < n16; t += 16) { /* codes of the lanes past n: 0 (xs is 0 there) */
+          __m512 r = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_loadu_ps(xs + t), inv),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+          r = _mm512_min_ps(_mm512_max_ps(r, lo), hi);
+          const __m512i c = _mm512_cvtps_epi32(r);
+          _mm_storeu_si128((__m128i *)(q + k0 + t), _mm512_cvtepi32_epi8(c));
+          vsum = _mm512_add_epi32(vsum, c);
+        }
+        memset(q + k0 + n16, 0, (size_t)(G - n16));
+        a->s[m * groups + gi] = amax / 127.0f;
+        a->sum[m * groups + gi] = _mm512_reduce_add_epi32(vsum);
+        continue;
+      }
+#endif
       float amax = 0.0f;
       for (int64_t t = 0; t < n; t++) {
         const int64_t k = k0 + t;

@@ -97,32 +97,36 @@ static void nk(const tk_gemm_args *g, const int8_t *w, const float *scale, const
   }
 }
 
-/* Weight stored [K, N]: the product is split along K, one item per group of TK_I8DOT_GROUP rows.
- * An item computes its group's int32 sums for every column, strip by strip (JV blocks of 64
- * columns in registers down the group's rows), while it prefetches, front to back, the rows of the
- * group the same thread most likely takes next (items go out in order, one per thread in turn):
- * the rows of a group are contiguous, so memory sees sequential streams, and the strips then read
- * the group from L2. (The split along N read each thread's strip down all K rows: strided short
- * runs, ~12 GB/s on one core against ~16 this way.) The caller then folds each column's group sums
- * in group order, y = fma(acc[g], s[g], y) from y = 0, exactly as one strip down all of K did, so
- * results do not depend on the split or on which thread ran which item. Scratch: the sums,
- * groups x M x N int32 (M/32 of the weight's bytes). */
+/* Weight stored [K, N]: the product is split along K, one item per KN_ROWS rows (half a group:
+ * a GPT-2-small K = 768 makes 12 items, enough for the threads to even out). An item computes its
+ * rows' int32 sums for every column, strip by strip (JV blocks of 64 columns in registers down its
+ * rows), while it prefetches, front to back, the rows of the item the same thread most likely
+ * takes next (items go out in order, one per thread in turn): an item's rows are contiguous, so
+ * memory sees sequential streams, and the strips then read them from L2. (The split along N read
+ * each thread's strip down all K rows: strided short runs, ~12 GB/s on one core against ~16 this
+ * way.) The caller then adds each group's item sums (int32, exact) and folds the groups in order,
+ * y = fma(acc[g], s[g], y) from y = 0, exactly as one strip down all of K did, so results do not
+ * depend on the split or on which thread ran which item. Scratch: the sums, items x M x N int32
+ * (M/16 of the weight's bytes). */
+#define KN_ROWS (TK_I8DOT_GROUP / 2)
 typedef struct {
   const tk_gemm_args *g;
   const int8_t *w;
   const tk_i8dot_act *a;
-  int32_t *acc; /* [groups, M, Np], Np: N in whole 256-column strips; lane 4L + i of the v-th 16 of each 64 columns holds column 16L + 4v + i */
+  int32_t *acc; /* [items, M, Np], Np: N in whole 256-column strips; lane 4L + i of the v-th 16 of each 64 columns holds column 16L + 4v + i */
   int64_t Np;
-  int64_t ahead; /* groups between this item and the one it prefetches: the threads taking items */
+  int64_t items;
+  int64_t ahead; /* items between this item and the one it prefetches: the threads taking items */
 } kn_ctx;
 
-static inline __attribute__((always_inline)) void kn_item(const kn_ctx *c, int64_t gi, const int M, const int JV) {
+static inline __attribute__((always_inline)) void kn_item(const kn_ctx *c, int64_t i, const int M, const int JV) {
   const tk_gemm_args *g = c->g;
   const tk_i8dot_act *a = c->a;
-  const int64_t K = g->K, N = g->N, ld = g->ldb, G = TK_I8DOT_GROUP;
-  const int64_t kg = gi * G, k1 = kg + G < K ? kg + G : K;
+  const int64_t K = g->K, N = g->N, ld = g->ldb, R = KN_ROWS;
+  const int64_t kg = i * R, k1 = kg + R < K ? kg + R : K, gi = kg / TK_I8DOT_GROUP;
+  const int first = kg % TK_I8DOT_GROUP == 0; /* the group's first item carries the flip excess */
   /* the rows to prefetch, a share of them per step of four rows */
-  const int64_t pk0 = (gi + c->ahead) * G, pk1 = pk0 + G < K ? pk0 + G : K;
+  const int64_t pk0 = (i + c->ahead) * R, pk1 = pk0 + R < K ? pk0 + R : K;
   const char *pf = pk0 < K ? (const char *)(c->w + pk0 * ld) : NULL, *pfe = pk0 < K ? (const char *)(c->w + pk1 * ld) : NULL;
   const int64_t steps = (N + 64 * JV - 1) / (64 * JV) * ((k1 - kg + 3) / 4);
   const int64_t per = ((pfe - pf) / 64 + steps - 1) / steps;
@@ -132,7 +136,7 @@ static inline __attribute__((always_inline)) void kn_item(const kn_ctx *c, int64
     for (int h = 0; h < JV; h++) cm[h] = cols_mask(nc - 64 * h);
     __m512i acc[TK_I8DOT_MAX_M][4][4];
     for (int m = 0; m < M; m++) {
-      const __m512i c0 = _mm512_set1_epi32(-128 * a->sum[m * a->groups + gi]);
+      const __m512i c0 = _mm512_set1_epi32(first ? -128 * a->sum[m * a->groups + gi] : 0);
       for (int h = 0; h < JV; h++)
         for (int v = 0; v < 4; v++) acc[m][h][v] = c0;
     }
@@ -155,21 +159,22 @@ static inline __attribute__((always_inline)) void kn_item(const kn_ctx *c, int64
     for (int m = 0; m < M; m++)
       for (int h = 0; h < JV; h++)
         for (int v = 0; v < 4; v++)
-          _mm512_store_si512(c->acc + (gi * M + m) * c->Np + j + 64 * h + 16 * v, acc[m][h][v]);
+          _mm512_store_si512(c->acc + (i * M + m) * c->Np + j + 64 * h + 16 * v, acc[m][h][v]);
   }
 }
 
 static void kn_task(void *p, int64_t i0, int64_t i1) {
   const kn_ctx *c = p;
-  for (int64_t gi = i0; gi < i1; gi++) switch (c->a->M) {
-      case 1: kn_item(c, gi, 1, 4); break; /* 256-column strips: the longest runs the registers allow */
-      case 2: kn_item(c, gi, 2, 2); break;
-      case 3: kn_item(c, gi, 3, 1); break;
-      default: kn_item(c, gi, 4, 1); break;
+  for (int64_t i = i0; i < i1; i++) switch (c->a->M) {
+      case 1: kn_item(c, i, 1, 4); break; /* 256-column strips: the longest runs the registers allow */
+      case 2: kn_item(c, i, 2, 2); break;
+      case 3: kn_item(c, i, 3, 1); break;
+      default: kn_item(c, i, 4, 1); break;
     }
 }
 
-/* C = the group sums folded in group order (see kn_ctx), the column permutation undone. */
+/* C = the group sums (each the sum of its items') folded in group order (see kn_ctx), the column
+ * permutation undone. */
 static void kn_fold(const kn_ctx *c, float *C) {
   const tk_gemm_args *g = c->g;
   const tk_i8dot_act *a = c->a;
@@ -178,8 +183,13 @@ static void kn_fold(const kn_ctx *c, float *C) {
       __m512 y[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
       for (int64_t gi = 0; gi < a->groups; gi++) {
         const __m512 s = _mm512_set1_ps(a->s[m * a->groups + gi]);
-        const int32_t *q = c->acc + (gi * a->M + m) * c->Np + j;
-        for (int v = 0; v < 4; v++) y[v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(q + 16 * v)), s, y[v]);
+        const int64_t i0 = gi * (TK_I8DOT_GROUP / KN_ROWS), i1 = i0 + TK_I8DOT_GROUP / KN_ROWS;
+        for (int v = 0; v < 4; v++) {
+          __m512i sum = _mm512_setzero_si512();
+          for (int64_t i = i0; i < i1 && i < c->items; i++)
+            sum = _mm512_add_epi32(sum, _mm512_load_si512(c->acc + (i * a->M + m) * c->Np + j + 16 * v));
+          y[v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), s, y[v]);
+        }
       }
       float t[4][16], out[64];
       for (int v = 0; v < 4; v++) _mm512_storeu_ps(t[v], y[v]);
@@ -191,20 +201,23 @@ static void kn_fold(const kn_ctx *c, float *C) {
 
 static int kn_run(const tk_gemm_args *g) {
   if (!tk_i8dot_finite(g)) return 1;
-  const int64_t M = g->M, N = g->N, Np = (N + 255) / 256 * 256 /* whole strips */, groups = (g->K + TK_I8DOT_GROUP - 1) / TK_I8DOT_GROUP;
-  int32_t *acc = tk_scratch(4, sizeof(int32_t) * (size_t)(groups * M * Np)); /* slot 3: the activations */
+  const int64_t M = g->M, N = g->N, Np = (N + 255) / 256 * 256 /* whole strips */, items = (g->K + KN_ROWS - 1) / KN_ROWS;
+  int32_t *acc = tk_scratch(4, sizeof(int32_t) * (size_t)(items * M * Np)); /* slot 3: the activations */
   if (!acc) return -1;
   for (int64_t b = 0; b < g->batch; b++) {
     tk_i8dot_act a;
     if (tk_i8dot_quantize(g, b, g->b_scale + (g->stride_b ? b * g->K : 0), &a)) return -1;
-    kn_ctx ctx = {.g = g, .w = (const int8_t *)g->B + b * g->stride_b, .a = &a, .acc = acc, .Np = Np, .ahead = 1};
+    kn_ctx ctx = {.g = g, .w = (const int8_t *)g->B + b * g->stride_b, .a = &a, .acc = acc, .Np = Np, .items = items,
+                  .ahead = 1};
     const double work = (double)M * (double)N * (double)g->K;
-    if (work < (double)(1 << 18) || groups < 2 || tk_threads() < 2 || tk_i8dot_solo.left > 0) {
-      if (tk_i8dot_solo.left > 0) tk_i8dot_solo.left--;
-      kn_task(&ctx, 0, groups);
+    if (work < (double)(1 << 18) || items < 2 || tk_threads() < 2)
+      kn_task(&ctx, 0, items);
+    else if (tk_i8dot_solo.left > 0) { /* see tk_i8dot_parallel */
+      tk_i8dot_solo.left--;
+      kn_task(&ctx, 0, items);
     } else {
       ctx.ahead = tk_threads();
-      tk_i8dot_parallel(groups, kn_task, &ctx);
+      tk_i8dot_parallel(items, kn_task, &ctx);
     }
     kn_fold(&ctx, g->C + b * g->stride_c);
   }

@@ -10,6 +10,7 @@
 import * as F from '../src/tensor/ops.js';
 import { Rng } from '../src/tensor/random.js';
 import type { Tensor } from '../src/tensor/tensor.js';
+import { median } from './stats.js';
 
 /** [B, T, H, Hkv, D]: the SMALL LoRA bench shape and a Qwen2.5-0.5B layer on 512 tokens. */
 const SHAPES: Record<string, [number, number, number, number, number]> = {
@@ -17,11 +18,6 @@ const SHAPES: Record<string, [number, number, number, number, number]> = {
   'B1 T512 H14 Hkv2 D64 (Qwen2.5-0.5B)': [1, 512, 14, 2, 64],
 };
 const ROUNDS = 20;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1] ?? NaN;
-}
 
 /** Median of per-round ratios a/b, rounds alternating which of a and b runs first. */
 function interleaved(a: () => void, b: () => void): { ratio: number; aMs: number; bMs: number } {
@@ -42,7 +38,7 @@ function interleaved(a: () => void, b: () => void): { ratio: number; aMs: number
       tb.push(time(b));
     }
   }
-  return { ratio: median(ta.map((x, i) => x / tb[i]!)), aMs: median(ta), bMs: median(tb) };
+  return { ratio: median(ta.map((x, i) => x / tb[i]!)) ?? NaN, aMs: median(ta) ?? NaN, bMs: median(tb) ?? NaN };
 }
 
 /** Runs every shape; prints and returns the ratios. */

@@ -24,6 +24,7 @@ import { Profiler, formatProfile, type Profile } from '../src/tensor/profile.js'
 import { Tensor } from '../src/tensor/tensor.js';
 import { AdamW } from '../src/train/optim.js';
 import { peakRssMb } from './peak-memory.js';
+import { median } from './stats.js';
 
 interface Manifest {
   config: { d: number; h: number; L: number; T: number; B: number; V: number; r: number };
@@ -164,8 +165,9 @@ export function runLoraStep(
     times.push((performance.now() - t0) / 1000);
     losses.push(l.item());
   }
-  const sorted = times.slice(1).sort((a, b) => a - b);
-  const med = sorted.length ? sorted[Math.floor(sorted.length / 2)]! : times[0]!;
+  // As the PyTorch baseline: np.median of the steps after the first (the mean of the middle two
+  // for an even count).
+  const med = median(times.length > 1 ? times.slice(1) : times) ?? NaN;
   return {
     engine: `tunekit-${kernels.name}-${kernels.simd}-${kernels.threads}t`,
     computeDtype,

@@ -21,6 +21,7 @@ import { Linear } from '../src/nn/layers.js';
 import { pTuningConfig, prefixTuningConfig, promptTuningConfig } from '../src/peft/prompt/config.js';
 import { Rng } from '../src/tensor/random.js';
 import { AdamW } from '../src/train/optim.js';
+import { median } from './stats.js';
 
 const SMALL = { d: 256, h: 4, L: 4, T: 128, B: 8, V: 4096, r: 8 };
 
@@ -67,11 +68,10 @@ function timeSteps(
     if (s === 0) loss0 = loss.item();
     else times.push((performance.now() - t0) / 1000);
   }
-  times.sort((a, b) => a - b);
-  const median = times[Math.floor(times.length / 2)] ?? NaN;
+  const med = median(times) ?? NaN;
   return {
-    median_step_s: median,
-    tokens_per_s: (SMALL.B * SMALL.T) / median,
+    median_step_s: med,
+    tokens_per_s: (SMALL.B * SMALL.T) / med,
     trainable: params.reduce((n, t) => n + t.size, 0),
     loss0,
   };

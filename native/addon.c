@@ -77,6 +77,7 @@ static const char *typed_name(napi_typedarray_type t) {
     case napi_int32_array: return "Int32Array";
     case napi_uint8_array: return "Uint8Array";
     case napi_int8_array: return "Int8Array";
+    case napi_uint32_array: return "Uint32Array";
     default: return "typed array";
   }
 }
@@ -169,13 +170,17 @@ static void throw_oom(napi_env env, const char *kernel) {
 #define I32 napi_int32_array
 #define U8 napi_uint8_array
 #define I8 napi_int8_array
+#define U32 napi_uint32_array
+/* packBf16Dot's header: words, and the first one's value. */
+#define PACK_HEADER 16
+#define PACK_MAGIC 0x36314642u
 #define TRY(x) \
   if (!(x)) return NULL
 #define TRYB(x) \
   if (!(x)) return false
 
 /* gemm(transA, transB, M, N, K, alpha, A, aOff, lda, B, bOff, ldb, bType, beta, C, cOff, ldc,
- *      batch, strideA, strideB, strideC[, bScale[, bias]]) */
+ *      batch, strideA, strideB, strideC[, bScale[, bias[, bPacked]]]) */
 static napi_value js_gemm(napi_env env, napi_callback_info info) {
   call c;
   TRY(get_args(env, info, &c, "gemm", 21));
@@ -215,6 +220,23 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
     TRY(arg_array(&c, 22, "bias", F32, true, &bias, &biaslen));
     if (bias) TRY(check_len(&c, "bias", biaslen, (double)N));
   }
+  void *packed = NULL;
+  size_t packedlen = 0;
+  if (c.argc > 23) {
+    TRY(arg_array(&c, 23, "bPacked", U32, true, &packed, &packedlen));
+    if (packed) {
+      if (btype != TK_BF16DOT || batch != 1)
+        return fail(&c, true, "argument '%s' is for bType 3 (BF16 compute) with batch 1 only%s", "bPacked", ""), NULL;
+      const uint32_t *h = packed;
+      if ((double)packedlen != (double)(PACK_HEADER + tk_bf16dot_packed_words(Kd, N)) || h[0] != PACK_MAGIC ||
+          h[1] != (uint32_t)tb || h[2] != (uint32_t)Kd || h[3] != (uint32_t)N) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "be packBf16Dot(B, bOff, ldb, %s, %lld, %lld) (a pack of this transB, K and N)",
+                 tb ? "true" : "false", (long long)Kd, (long long)N);
+        return fail(&c, true, "argument '%s' must %s", "bPacked", detail), NULL;
+      }
+    }
+  }
   tk_gemm_args g = {.trans_a = ta, .trans_b = tb, .b_type = (int)btype, .M = M, .N = N, .K = Kd, .lda = lda, .ldb = ldb,
                     .ldc = ldc, .batch = batch, .stride_a = sa, .stride_b = sb, .stride_c = sc, .alpha = (float)alpha,
                     .beta = (float)beta, .A = (const float *)A + aoff,
@@ -222,7 +244,9 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
                          : int8           ? (const void *)((const int8_t *)B + boff)
                                           : (const void *)((const uint16_t *)B + boff),
                     .b_scale = (const float *)scale,
-                    .C = (float *)C + coff};
+                    .C = (float *)C + coff,
+                    /* only the AVX512_BF16 GEMM reads it (the other builds keep B) */
+                    .b_packed = K == &kernels_avx512bf16 && packed ? (const uint32_t *)packed + PACK_HEADER : NULL};
   if (bias && M > 0 && N > 0 && batch > 0) {
     /* The float32 kernels add it in their store; bf16 compute and int8 start from C = beta C + bias. */
     if (btype == TK_F32 || btype == TK_BF16 || btype == TK_F16)
@@ -248,6 +272,44 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   }
   if (K->gemm(&g)) throw_oom(env, "gemm");
   return undefined(env);
+}
+
+/* packBf16Dot(B, bOff, ldb, transB, K, N) -> Uint32Array | null: op(B) (K x N, bf16 bits) in the
+ * AVX512_BF16 GEMM's packed layout, for gemm's bPacked; null where that GEMM is not in use. The
+ * first PACK_HEADER words say what was packed (magic, transB, K, N, then zeros: the panels keep the
+ * buffer's 64-byte alignment), so that gemm refuses a pack of another shape. */
+static napi_value js_pack_bf16dot(napi_env env, napi_callback_info info) {
+  call c;
+  TRY(get_args(env, info, &c, "packBf16Dot", 6));
+  void *B;
+  size_t blen;
+  int64_t boff, ldb, Kd, N;
+  bool tb;
+  TRY(arg_array(&c, 0, "B", U16, false, &B, &blen) && arg_int(&c, 1, "bOff", 0, &boff) && arg_int(&c, 2, "ldb", 0, &ldb));
+  TRY(arg_bool(&c, 3, "transB", &tb) && arg_int(&c, 4, "K", 0, &Kd) && arg_int(&c, 5, "N", 0, &N));
+  TRY(check_matrix(&c, "B", "ldb", blen, boff, tb ? N : Kd, tb ? Kd : N, ldb, 1, 0));
+  napi_value out;
+  if (K != &kernels_avx512bf16) {
+    napi_get_null(env, &out);
+    return out;
+  }
+  if (Kd > UINT32_MAX || N > UINT32_MAX) return fail(&c, true, "argument '%s' must be < 2^32%s", "K and N", ""), NULL;
+  const int64_t words = PACK_HEADER + tk_bf16dot_packed_words(Kd, N);
+  void *data = NULL;
+  napi_value ab;
+  if (napi_create_arraybuffer(env, (size_t)words * sizeof(uint32_t), &data, &ab) != napi_ok) {
+    throw_oom(env, "packBf16Dot");
+    return NULL;
+  }
+  uint32_t *h = data;
+  memset(h, 0, sizeof(uint32_t) * PACK_HEADER);
+  h[0] = PACK_MAGIC;
+  h[1] = (uint32_t)tb;
+  h[2] = (uint32_t)Kd;
+  h[3] = (uint32_t)N;
+  if (words > PACK_HEADER) tk_bf16dot_pack_b((const uint16_t *)B + boff, ldb, tb, Kd, N, h + PACK_HEADER);
+  napi_create_typedarray(env, napi_uint32_array, (size_t)words, ab, 0, &out);
+  return out;
 }
 
 /* widen(src, srcOff, type, dst, dstOff, n) */
@@ -740,6 +802,7 @@ static napi_value init(napi_env env, napi_value exports) {
   if (tk_threads() == 1) tk_pool_init(default_threads());
   const napi_property_descriptor props[] = {
       {"gemm", NULL, js_gemm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"packBf16Dot", NULL, js_pack_bf16dot, NULL, NULL, NULL, napi_enumerable, NULL},
       {"widen", NULL, js_widen, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unary", NULL, js_unary, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unaryBackward", NULL, js_unary_backward, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -14,6 +14,11 @@
  *   A panel (MR rows):   ap[p * MR + r]    = pair(alpha * A(r, 2p), alpha * A(r, 2p + 1))
  *   B panel (NR cols):   bp[p * NR + j]    = pair(B(2p, j), B(2p + 1, j))
  * An odd K is padded with a zero k (the pair's high half).
+ * A pre-packed B (tk_bf16dot_pack_b: a frozen weight packed once, e.g. a vocabulary head used four
+ * times per step) holds the panels of all of op(B) at once, panel by panel, each with every pair:
+ *   Bp[(j / NR) * Kp * NR + p * NR + j % NR] = pair(B(2p, j), B(2p + 1, j)),  Kp = ceil(K / 2),
+ * so a k block starting at an even k0 of the panel is the run from pair k0 / 2 on: the same pairs
+ * the per-call packing forms, in the same order, hence the same bits.
  */
 #include <immintrin.h>
 #include <math.h>
@@ -38,6 +43,7 @@ typedef struct {
   float alpha, beta;
   const float *A;
   const uint16_t *B;
+  const uint32_t *Bp; /* NULL, or op(B) pre-packed (see the header) */
   float *C;
 } bf_prob;
 
@@ -226,19 +232,30 @@ static int block(const bf_prob *p, int64_t i0, int64_t i1, int64_t j0, int64_t j
   const int64_t kblocks = (k1 - k0 + KC - 1) / KC;
   const int64_t kcb = ((k1 - k0 + kblocks - 1) / kblocks + 1) / 2 * 2; /* balanced, even k blocks */
   uint32_t *abuf = tk_scratch(5, sizeof(uint32_t) * MC * (KC / 2 + 1));
-  uint32_t *bbuf = tk_scratch(6, sizeof(uint32_t) * (KC / 2 + 1) * (size_t)imin(NC, (j1 - j0 + NR - 1) / NR * NR));
-  if (!abuf || !bbuf) return -1;
-  for (int64_t jc = j0; jc < j1; jc += NC) {
+  uint32_t *bbuf =
+      p->Bp ? NULL : tk_scratch(6, sizeof(uint32_t) * (KC / 2 + 1) * (size_t)imin(NC, (j1 - j0 + NR - 1) / NR * NR));
+  if (!abuf || (!p->Bp && !bbuf)) return -1;
+  const int64_t Kp = (p->K + 1) / 2;
+  for (int64_t jc = j0; jc < j1; jc += NC) { /* jc and pc are multiples of NR and 2 (see run) */
     const int64_t nc = imin(NC, j1 - jc);
     for (int64_t pc = k0; pc < k1; pc += kcb) {
       const int64_t kc = imin(kcb, k1 - pc), kp = (kc + 1) / 2;
-      pack_b(p, pc, kc, jc, nc, bbuf);
+      const uint32_t *bpan; /* panel of columns jc.. from pair pc / 2 on; the next panel bstride on */
+      int64_t bstride;
+      if (p->Bp) {
+        bpan = p->Bp + jc / NR * Kp * NR + pc / 2 * NR;
+        bstride = Kp * NR;
+      } else {
+        pack_b(p, pc, kc, jc, nc, bbuf);
+        bpan = bbuf;
+        bstride = kp * NR;
+      }
       for (int64_t ic = i0; ic < i1; ic += MC) {
         const int64_t mc = imin(MC, i1 - ic);
         pack_a(p, ic, mc, pc, kc, abuf);
         for (int64_t jr = 0; jr < nc; jr += NR)
           for (int64_t ir = 0; ir < mc; ir += MR)
-            ukernel(kp, abuf + ir * kp, bbuf + jr * kp, p->C + (ic + ir) * p->ldc + jc + jr, p->ldc,
+            ukernel(kp, abuf + ir * kp, bpan + jr / NR * bstride, p->C + (ic + ir) * p->ldc + jc + jr, p->ldc,
                     (int)imin(MR, mc - ir), (int)imin(NR, nc - jr), first && pc == k0, p->beta);
       }
     }
@@ -403,8 +420,30 @@ int tk_gemm_avx512bf16(const tk_gemm_args *g) {
   for (int64_t b = 0; b < g->batch; b++) {
     const bf_prob p = {.trans_a = g->trans_a, .trans_b = g->trans_b, .M = g->M, .N = g->N, .K = g->K, .lda = g->lda,
                        .ldb = g->ldb, .ldc = g->ldc, .alpha = g->alpha, .beta = g->beta, .A = g->A + b * g->stride_a,
-                       .B = (const uint16_t *)g->B + b * g->stride_b, .C = g->C + b * g->stride_c};
+                       .B = (const uint16_t *)g->B + b * g->stride_b, .Bp = g->batch == 1 ? g->b_packed : NULL,
+                       .C = g->C + b * g->stride_c};
     if (run(&p, nt)) return -1;
   }
   return 0;
+}
+
+int64_t tk_bf16dot_packed_words(int64_t K, int64_t N) { return (N + NR - 1) / NR * NR * ((K + 1) / 2); }
+
+typedef struct {
+  const bf_prob *p;
+  uint32_t *dst;
+} pack_all_ctx;
+
+/* Panels [q0, q1) of the whole of op(B). */
+static void pack_panels(void *c, int64_t q0, int64_t q1) {
+  const pack_all_ctx *ctx = c;
+  const bf_prob *p = ctx->p;
+  const int64_t j0 = q0 * NR;
+  pack_b(p, 0, p->K, j0, imin(p->N, q1 * NR) - j0, ctx->dst + j0 * ((p->K + 1) / 2));
+}
+
+void tk_bf16dot_pack_b(const uint16_t *B, int64_t ldb, int trans_b, int64_t K, int64_t N, uint32_t *dst) {
+  const bf_prob p = {.trans_b = trans_b, .K = K, .N = N, .ldb = ldb, .B = B};
+  pack_all_ctx c = {.p = &p, .dst = dst};
+  tk_parallel_for((N + NR - 1) / NR, 1, 1, pack_panels, &c);
 }

@@ -62,6 +62,9 @@ typedef struct {
   /* NULL or N floats added to every row of every item: C = alpha op(A) op(B) + beta C + bias.
    * Only the float32 kernels (kernels.inc) read it; addon.c applies it itself for the others. */
   const float *bias;
+  /* NULL, or TK_BF16DOT's op(B) pre-packed by tk_bf16dot_pack_b (batch 1): only the AVX512_BF16
+   * GEMM reads it, in place of B (every other path reads B, which must hold the same values). */
+  const uint32_t *b_packed;
 } tk_gemm_args;
 
 /* C = beta C + bias on every row of every item (C = bias where beta == 0, NaN included): for the
@@ -140,6 +143,10 @@ extern const tk_kernels tk_kernels_avx2;
 extern const tk_kernels tk_kernels_scalar;
 /* gemm_bf16.c: the AVX-512 GEMM with TK_BF16DOT weights multiplied by vdpbf16ps (AVX512_BF16 CPUs only). */
 int tk_gemm_avx512bf16(const tk_gemm_args *g);
+/* The AVX512_BF16 GEMM's packed layout of a whole op(B) (K x N, bf16 bits; trans_b: B stored
+ * [N, K]): tk_bf16dot_packed_words(K, N) uint32 words, written on the pool's threads. */
+int64_t tk_bf16dot_packed_words(int64_t K, int64_t N);
+void tk_bf16dot_pack_b(const uint16_t *B, int64_t ldb, int trans_b, int64_t K, int64_t N, uint32_t *dst);
 /* gemv_lowp.c: TK_I8DOT with AVX512_VNNI vpdpbusd (the 'avx512bf16' table, on CPUs with VNNI) and
  * TK_BF16DOT of a few rows with AVX512_BF16 vdpbf16ps (the 'avx512bf16' table). */
 int tk_gemv_i8dot_vnni(const tk_gemm_args *g);

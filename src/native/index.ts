@@ -77,6 +77,7 @@ export function nativeKernels(): Kernels | null {
     get threads() { return a.threads(); },
     get simd() { return a.simd(); },
     gemm: a.gemm,
+    packBf16Dot: a.packBf16Dot,
     widen: a.widen,
     unary: a.unary,
     unaryBackward: a.unaryBackward,

@@ -99,6 +99,7 @@ export interface Kernels {
    * `bias` (N values) is added to every row of every item: C = alpha·op(A)·op(B) + beta·C + bias,
    * computed as if C had first been set to beta·C + bias (to bias where beta = 0) and the product
    * then added to it; the float32 kernels add it in their store, with no pass of its own over C.
+   * `bPacked`: null, or `packBf16Dot` of this B (see there).
    */
   gemm(
     transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
@@ -108,7 +109,19 @@ export interface Kernels {
     batch: number, strideA: number, strideB: number, strideC: number,
     bScale?: Float32Array | null,
     bias?: Float32Array | null,
+    bPacked?: Uint32Array | null,
   ): void;
+
+  /**
+   * op(B) of a BF16Dot weight (K x N, bf16 bits; transB: stored [N, K] with row stride ldb)
+   * packed once in the layout the AVX512_BF16 GEMM multiplies from, or null where the active
+   * backend has no such GEMM (every other build and the TypeScript kernels). Passed to `gemm` as
+   * `bPacked` (bType BF16Dot, batch 1, the same transB, K and N), it replaces the per-call packing
+   * of B: the same bits, minus a pass over the weight. `gemm` still takes B, and the paths that
+   * do not multiply in bf16 (few rows, other builds) read B, so the two must hold the same values:
+   * the caller keeps the pack only as long as B is unchanged (see tensor/bf16-pack.ts).
+   */
+  packBf16Dot(B: Uint16Array, bOff: number, ldb: number, transB: boolean, K: number, N: number): Uint32Array | null;
 
   /** Widen n half values (bf16/f16 bits) to float32: dst[i] = float(src[srcOff+i]). */
   widen(src: Uint16Array, srcOff: number, type: WType, dst: Float32Array, dstOff: number, n: number): void;

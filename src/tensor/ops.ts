@@ -7,6 +7,7 @@ import { kernels } from '../native/index.js';
 import { Unary, WType } from '../native/kernels.js';
 import type { Rng } from './random.js';
 import { type BackwardContext, Tensor, isGradEnabled, result, shapeStr, sizeOf, uninitF32 } from './tensor.js';
+import { packedBf16 } from './bf16-pack.js';
 
 // ---------------------------------------------------------------------------------------------
 // Creation
@@ -1370,7 +1371,18 @@ export function linearCrossEntropy(
   h: Tensor,
   weight: Tensor,
   targets: Int32Array,
-  opts: Omit<CrossEntropyOptions, 'reduction'> & { reduction?: 'mean' | 'sum'; chunkRows?: number } = {},
+  opts: Omit<CrossEntropyOptions, 'reduction'> & {
+    reduction?: 'mean' | 'sum';
+    chunkRows?: number;
+    /**
+     * Keep a bf16-compute W packed for the bf16 GEMM between calls (default true; nothing to
+     * pack for other weights or CPUs). Each GEMM with W would otherwise repack all of it (four
+     * per training step); the packs cost one more copy of W per orientation while W lives (two
+     * when h needs a gradient: +154 MB for GPT-2's 50257 x 768 head, +544 MB for a 151936 x 896
+     * one). The results are the same bits either way.
+     */
+    packWeight?: boolean;
+  } = {},
 ): Tensor {
   const ignoreIndex = opts.ignoreIndex ?? -100;
   const eps = opts.labelSmoothing ?? 0;
@@ -1395,6 +1407,12 @@ export function linearCrossEntropy(
   const chunk = Math.ceil(rows / Math.ceil(rows / maxRows));
   const logits = headScratch(Math.min(chunk, rows) * V);
   const losses = new Float32Array(Math.min(chunk, rows));
+  const needGrad = isGradEnabled() && (wantH || wantW);
+  // A bf16-compute head packed once for the bf16 GEMM (both orientations when h needs a
+  // gradient): each call would otherwise repack all of W (see tensor/bf16-pack.ts).
+  const pack = opts.packWeight ?? true;
+  const packedW = pack ? packedBf16(weight, true) : null;
+  const packedWt = pack && needGrad && gh ? packedBf16(weight, false) : null;
   let total = 0;
   for (let r0 = 0; r0 < rows; r0 += chunk) {
     const n = Math.min(chunk, rows - r0);
@@ -1421,9 +1439,10 @@ export function linearCrossEntropy(
       0,
       0,
       weight.scales,
+      null,
+      packedW,
     );
     const t = targets.subarray(r0, r0 + n);
-    const needGrad = isGradEnabled() && (wantH || wantW);
     kernels.crossEntropy(logits, t, n, V, ignoreIndex, eps, losses, needGrad ? logits : null, gradScale);
     for (let i = 0; i < n; i++) total += losses[i]!;
     if (!needGrad) continue;
@@ -1451,6 +1470,8 @@ export function linearCrossEntropy(
         0,
         0,
         weight.scales,
+        null,
+        packedWt,
       );
     if (gw) kernels.gemm(true, false, V, d, n, 1, logits, 0, V, hd, r0 * d, d, WType.F32, 1, gw, 0, d, 1, 0, 0, 0);
   }

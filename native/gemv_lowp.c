@@ -15,9 +15,10 @@
  * Weight stored [K, N] (GPT-2's Conv1D): four rows k..k+3 of 64 columns are interleaved in
  * registers (vpunpck{l,h}bw, vpunpck{l,h}wd) so that each int32 lane holds the four k of one
  * column, and the four activation codes of k..k+3 are broadcast. The interleave permutes the
- * columns within each 128-bit lane; the permutation is undone when storing.
+ * columns within each 128-bit lane; the permutation is undone when storing. The product is split
+ * along K in groups (see kn_ctx), each group's rows read front to back.
  * Weight stored [N, K] (nn.Linear, the LM head): plain dot products, 64 k per instruction,
- * four weight rows at a time.
+ * one weight row after the other (a single sequential stream).
  *
  * Compiled on its own with -mavx512vnni -mavx512bf16; addon.c uses each kernel only when CPUID
  * reports the extension.
@@ -26,11 +27,7 @@
 
 #include "i8dot.h"
 
-/* Rows ahead that the [K, N] loops prefetch: the strided rows are short runs for the hardware
- * prefetchers (8 rows measured ~5% faster than none for the int8 GEMV, interleaved A/B under load). */
-#define KN_PREFETCH 8
-#define KN_COLS 128 /* column granularity of the thread split for a stored [K, N] weight (twice that for N >= 2048) */
-#define NK_ROWS 4  /* weight rows (columns of C) per pass of a stored [N, K] weight */
+#define NK_ROWS 4  /* weight rows (columns of C) per pass of a stored [N, K] bf16 weight */
 #define NK_UNIT 128 /* rows per item of the thread split */
 
 static inline void store_out(float *c, const float *y, int64_t n, float beta) {
@@ -54,127 +51,39 @@ static inline void kn_load4(const int8_t *p0, const int8_t *p1, const int8_t *p2
 
 static inline __mmask64 cols_mask(int64_t n) { return n >= 64 ? ~(__mmask64)0 : n <= 0 ? 0 : (((__mmask64)1 << n) - 1); }
 
-/* Columns [j0, j1) of C for M rows, weight [K, N]; JV blocks of 64 columns per pass down K: the
- * longer the run read from each weight row, the better the memory system streams the strided rows
- * (256 bytes measured ~5% faster than 128 under load), as far as the registers allow. */
-static inline __attribute__((always_inline)) void kn_block(const tk_gemm_args *g, const int8_t *w,
-                                                            const tk_i8dot_act *a, float *C, int64_t j0, int64_t j1,
-                                                            const int M, const int JV) {
-  const int64_t K = g->K, ld = g->ldb, G = TK_I8DOT_GROUP;
-  for (int64_t j = j0; j < j1; j += 64 * JV) {
-    const int nc = (int)(j1 - j < 64 * JV ? j1 - j : 64 * JV);
-    __mmask64 cm[4];
-    for (int h = 0; h < JV; h++) cm[h] = cols_mask(nc - 64 * h);
-    float yf[TK_I8DOT_MAX_M][4][4][16] __attribute__((aligned(64)));
-    memset(yf, 0, sizeof yf);
-    for (int64_t gi = 0; gi < a->groups; gi++) {
-      __m512i acc[TK_I8DOT_MAX_M][4][4];
-      for (int m = 0; m < M; m++) {
-        const __m512i c0 = _mm512_set1_epi32(-128 * a->sum[m * a->groups + gi]);
-        for (int h = 0; h < JV; h++)
-          for (int v = 0; v < 4; v++) acc[m][h][v] = c0;
-      }
-      const int64_t kg = gi * G, k1 = (gi + 1) * G < K ? (gi + 1) * G : K;
-      const int8_t *p = w + kg * ld + j;
-      const int8_t *xq = a->q + kg;
-      int64_t k = kg;
-      for (; k + 4 <= k1; k += 4, p += 4 * ld, xq += 4) {
-        if (k + KN_PREFETCH + 4 <= K) /* the rows two iterations ahead */
-          for (int r = 0; r < 4; r++)
-            for (int h = 0; h < JV; h++) _mm_prefetch((const char *)(p + (KN_PREFETCH + r) * ld + 64 * h), _MM_HINT_T0);
-        for (int h = 0; h < JV; h++) {
-          __m512i u[4];
-          kn_load4(p + 64 * h, p + ld + 64 * h, p + 2 * ld + 64 * h, p + 3 * ld + 64 * h, cm[h], u);
-          for (int m = 0; m < M; m++) {
-            int32_t x4;
-            memcpy(&x4, xq + m * a->Kp, 4);
-            const __m512i xb = _mm512_set1_epi32(x4);
-            for (int v = 0; v < 4; v++) acc[m][h][v] = _mm512_dpbusd_epi32(acc[m][h][v], u[v], xb);
-          }
-        }
-      }
-      if (k < k1) { /* the last 1-3 rows of K: the missing rows (codes 0) re-read row K - 1 */
-        const int8_t *p1 = k + 1 < K ? p + ld : p, *p2 = k + 2 < K ? p + 2 * ld : p1;
-        for (int h = 0; h < JV; h++) {
-          __m512i u[4];
-          kn_load4(p + 64 * h, p1 + 64 * h, p2 + 64 * h, p2 + 64 * h, cm[h], u);
-          for (int m = 0; m < M; m++) {
-            int32_t x4;
-            memcpy(&x4, xq + m * a->Kp, 4);
-            const __m512i xb = _mm512_set1_epi32(x4);
-            for (int v = 0; v < 4; v++) acc[m][h][v] = _mm512_dpbusd_epi32(acc[m][h][v], u[v], xb);
-          }
-        }
-      }
-      for (int m = 0; m < M; m++) {
-        const __m512 s = _mm512_set1_ps(a->s[m * a->groups + gi]);
-        for (int h = 0; h < JV; h++)
-          for (int v = 0; v < 4; v++)
-            _mm512_store_ps(yf[m][h][v],
-                            _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m][h][v]), s, _mm512_load_ps(yf[m][h][v])));
-      }
-    }
-    /* lane 4L + i of vector v of block h holds column 64h + 16L + 4v + i */
-    for (int m = 0; m < M; m++) {
-      float y[256];
-      for (int c = 0; c < nc; c++) y[c] = yf[m][c >> 6][(c & 15) >> 2][((c & 63) >> 4) * 4 + (c & 3)];
-      store_out(C + m * g->ldc + j, y, nc, g->beta);
-    }
-  }
-}
-
-/* Columns [j0, j1) of C for M rows, weight [N, K]: C(m, j) = scale[j] * dot(row m, weight row j). */
+/* Columns [j0, j1) of C for M rows, weight [N, K]: C(m, j) = scale[j] * dot(row m, weight row j).
+ * One weight row after the other, so that the block [j0, j1) is read front to back: a single
+ * sequential stream is what the hardware prefetchers follow best (several rows interleaved line
+ * by line measured ~10 GB/s on one core against ~20 for one stream); the rows are independent, so
+ * the out-of-order core overlaps one row's reduction with the next row's loads (software prefetching
+ * measured no gain here). */
 static inline __attribute__((always_inline)) void nk_block(const tk_gemm_args *g, const int8_t *w, const float *scale,
                                                             const tk_i8dot_act *a, float *C, int64_t j0, int64_t j1,
                                                             const int M) {
   const int64_t K = g->K, ld = g->ldb, G = TK_I8DOT_GROUP;
   const __m512i flip = _mm512_set1_epi8((char)0x80);
-  for (int64_t j = j0; j < j1; j += NK_ROWS) {
-    const int nr = (int)(j1 - j < NK_ROWS ? j1 - j : NK_ROWS);
-    const int8_t *wr[NK_ROWS];
-    for (int r = 0; r < NK_ROWS; r++) wr[r] = w + (j + (r < nr ? r : nr - 1)) * ld; /* past the block: a copy */
-    __m512 yf[TK_I8DOT_MAX_M][NK_ROWS];
-    for (int m = 0; m < M; m++)
-      for (int r = 0; r < NK_ROWS; r++) yf[m][r] = _mm512_setzero_ps();
+  for (int64_t j = j0; j < j1; j++) {
+    const int8_t *wr = w + j * ld;
+    __m512 yf[TK_I8DOT_MAX_M];
+    for (int m = 0; m < M; m++) yf[m] = _mm512_setzero_ps();
     for (int64_t gi = 0; gi < a->groups; gi++) {
-      __m512i acc[TK_I8DOT_MAX_M][NK_ROWS];
-      for (int m = 0; m < M; m++) {
-        /* the excess of the flipped weights, taken off lane 0 */
-        const __m512i c0 = _mm512_maskz_set1_epi32(1, -128 * a->sum[m * a->groups + gi]);
-        for (int r = 0; r < NK_ROWS; r++) acc[m][r] = c0;
-      }
+      __m512i acc[TK_I8DOT_MAX_M];
+      /* the excess of the flipped weights, taken off lane 0 */
+      for (int m = 0; m < M; m++) acc[m] = _mm512_maskz_set1_epi32(1, -128 * a->sum[m * a->groups + gi]);
       for (int64_t k = gi * G; k < (gi + 1) * G && k < K; k += 64) {
         const __mmask64 km = K - k >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (K - k)) - 1);
-        __m512i wv[NK_ROWS];
-        for (int r = 0; r < NK_ROWS; r++) wv[r] = _mm512_xor_si512(_mm512_maskz_loadu_epi8(km, wr[r] + k), flip);
-        for (int m = 0; m < M; m++) {
-          const __m512i xv = _mm512_loadu_si512(a->q + m * a->Kp + k); /* zero padded to Kp */
-          for (int r = 0; r < NK_ROWS; r++) acc[m][r] = _mm512_dpbusd_epi32(acc[m][r], wv[r], xv);
-        }
+        const __m512i wv = _mm512_xor_si512(_mm512_maskz_loadu_epi8(km, wr + k), flip);
+        for (int m = 0; m < M; m++) /* codes zero padded to Kp */
+          acc[m] = _mm512_dpbusd_epi32(acc[m], wv, _mm512_loadu_si512(a->q + m * a->Kp + k));
       }
-      for (int m = 0; m < M; m++) {
-        const __m512 s = _mm512_set1_ps(a->s[m * a->groups + gi]);
-        for (int r = 0; r < NK_ROWS; r++) yf[m][r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m][r]), s, yf[m][r]);
-      }
+      for (int m = 0; m < M; m++)
+        yf[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m]), _mm512_set1_ps(a->s[m * a->groups + gi]), yf[m]);
     }
     for (int m = 0; m < M; m++) {
-      float y[NK_ROWS];
-      for (int r = 0; r < nr; r++) y[r] = _mm512_reduce_add_ps(yf[m][r]) * scale[j + r];
-      store_out(C + m * g->ldc + j, y, nr, g->beta);
+      const float y = _mm512_reduce_add_ps(yf[m]) * scale[j];
+      float *c = C + m * g->ldc + j;
+      *c = g->beta == 0.0f ? y : y + g->beta * *c;
     }
-  }
-}
-
-static void kn(const tk_gemm_args *g, const int8_t *w, const float *scale, const tk_i8dot_act *a, float *C, int64_t j0,
-               int64_t j1) {
-  switch (a->M) {
-    case 1: /* 256-column runs where the split hands out 256 columns (wide N, see KN_COLS) */
-      if (j1 - j0 >= 256) kn_block(g, w, a, C, j0, j1, 1, 4);
-      else kn_block(g, w, a, C, j0, j1, 1, 2);
-      break;
-    case 2: kn_block(g, w, a, C, j0, j1, 2, 2); break;
-    case 3: kn_block(g, w, a, C, j0, j1, 3, 1); break;
-    default: kn_block(g, w, a, C, j0, j1, 4, 1); break;
   }
 }
 
@@ -188,7 +97,136 @@ static void nk(const tk_gemm_args *g, const int8_t *w, const float *scale, const
   }
 }
 
-int tk_gemv_i8dot_vnni(const tk_gemm_args *g) { return tk_i8dot_run(g, kn, KN_COLS, nk, NK_UNIT); }
+/* Weight stored [K, N]: the product is split along K, one item per KN_ROWS rows (half a group:
+ * a GPT-2-small K = 768 makes 12 items, enough for the threads to even out). An item computes its
+ * rows' int32 sums for every column, strip by strip (JV blocks of 64 columns in registers down its
+ * rows), while it prefetches, front to back, the rows of the item the same thread most likely
+ * takes next (items go out in order, one per thread in turn): an item's rows are contiguous, so
+ * memory sees sequential streams, and the strips then read them from L2. (The split along N read
+ * each thread's strip down all K rows: strided short runs, ~12 GB/s on one core against ~16 this
+ * way.) The caller then adds each group's item sums (int32, exact) and folds the groups in order,
+ * y = fma(acc[g], s[g], y) from y = 0, exactly as one strip down all of K did, so results do not
+ * depend on the split or on which thread ran which item. Scratch: the sums, items x M x N int32
+ * (M/16 of the weight's bytes). */
+#define KN_ROWS (TK_I8DOT_GROUP / 2)
+typedef struct {
+  const tk_gemm_args *g;
+  const int8_t *w;
+  const tk_i8dot_act *a;
+  int32_t *acc; /* [items, M, Np], Np: N in whole 256-column strips; lane 4L + i of the v-th 16 of each 64 columns holds column 16L + 4v + i */
+  int64_t Np;
+  int64_t items;
+  int64_t ahead; /* items between this item and the one it prefetches: the threads taking items */
+} kn_ctx;
+
+static inline __attribute__((always_inline)) void kn_item(const kn_ctx *c, int64_t i, const int M, const int JV) {
+  const tk_gemm_args *g = c->g;
+  const tk_i8dot_act *a = c->a;
+  const int64_t K = g->K, N = g->N, ld = g->ldb, R = KN_ROWS;
+  const int64_t kg = i * R, k1 = kg + R < K ? kg + R : K, gi = kg / TK_I8DOT_GROUP;
+  const int first = kg % TK_I8DOT_GROUP == 0; /* the group's first item carries the flip excess */
+  /* the rows to prefetch, a share of them per step of four rows */
+  const int64_t pk0 = (i + c->ahead) * R, pk1 = pk0 + R < K ? pk0 + R : K;
+  const char *pf = pk0 < K ? (const char *)(c->w + pk0 * ld) : NULL, *pfe = pk0 < K ? (const char *)(c->w + pk1 * ld) : NULL;
+  const int64_t steps = (N + 64 * JV - 1) / (64 * JV) * ((k1 - kg + 3) / 4);
+  const int64_t per = ((pfe - pf) / 64 + steps - 1) / steps;
+  for (int64_t j = 0; j < N; j += 64 * JV) {
+    const int nc = (int)(N - j < 64 * JV ? N - j : 64 * JV);
+    __mmask64 cm[4];
+    for (int h = 0; h < JV; h++) cm[h] = cols_mask(nc - 64 * h);
+    __m512i acc[TK_I8DOT_MAX_M][4][4];
+    for (int m = 0; m < M; m++) {
+      const __m512i c0 = _mm512_set1_epi32(first ? -128 * a->sum[m * a->groups + gi] : 0);
+      for (int h = 0; h < JV; h++)
+        for (int v = 0; v < 4; v++) acc[m][h][v] = c0;
+    }
+    for (int64_t k = kg; k < k1; k += 4) {
+      /* the last 1-3 rows of K: the missing rows (codes 0) re-read row K - 1 */
+      const int8_t *p0 = c->w + k * ld + j, *p1 = k + 1 < K ? p0 + ld : p0, *p2 = k + 2 < K ? p0 + 2 * ld : p1,
+                   *p3 = k + 3 < K ? p0 + 3 * ld : p2;
+      for (int64_t t = 0; t < per && pf < pfe; t++, pf += 64) _mm_prefetch(pf, _MM_HINT_T1);
+      for (int h = 0; h < JV; h++) {
+        __m512i u[4];
+        kn_load4(p0 + 64 * h, p1 + 64 * h, p2 + 64 * h, p3 + 64 * h, cm[h], u);
+        for (int m = 0; m < M; m++) {
+          int32_t x4;
+          memcpy(&x4, a->q + m * a->Kp + k, 4);
+          const __m512i xb = _mm512_set1_epi32(x4);
+          for (int v = 0; v < 4; v++) acc[m][h][v] = _mm512_dpbusd_epi32(acc[m][h][v], u[v], xb);
+        }
+      }
+    }
+    for (int m = 0; m < M; m++)
+      for (int h = 0; h < JV; h++)
+        for (int v = 0; v < 4; v++)
+          _mm512_store_si512(c->acc + (i * M + m) * c->Np + j + 64 * h + 16 * v, acc[m][h][v]);
+  }
+}
+
+static void kn_task(void *p, int64_t i0, int64_t i1) {
+  const kn_ctx *c = p;
+  for (int64_t i = i0; i < i1; i++) switch (c->a->M) {
+      case 1: kn_item(c, i, 1, 4); break; /* 256-column strips: the longest runs the registers allow */
+      case 2: kn_item(c, i, 2, 2); break;
+      case 3: kn_item(c, i, 3, 1); break;
+      default: kn_item(c, i, 4, 1); break;
+    }
+}
+
+/* C = the group sums (each the sum of its items') folded in group order (see kn_ctx), the column
+ * permutation undone. */
+static void kn_fold(const kn_ctx *c, float *C) {
+  const tk_gemm_args *g = c->g;
+  const tk_i8dot_act *a = c->a;
+  for (int64_t m = 0; m < a->M; m++)
+    for (int64_t j = 0; j < g->N; j += 64) {
+      __m512 y[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+      for (int64_t gi = 0; gi < a->groups; gi++) {
+        const __m512 s = _mm512_set1_ps(a->s[m * a->groups + gi]);
+        const int64_t i0 = gi * (TK_I8DOT_GROUP / KN_ROWS), i1 = i0 + TK_I8DOT_GROUP / KN_ROWS;
+        for (int v = 0; v < 4; v++) {
+          __m512i sum = _mm512_setzero_si512();
+          for (int64_t i = i0; i < i1 && i < c->items; i++)
+            sum = _mm512_add_epi32(sum, _mm512_load_si512(c->acc + (i * a->M + m) * c->Np + j + 16 * v));
+          y[v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), s, y[v]);
+        }
+      }
+      float t[4][16], out[64];
+      for (int v = 0; v < 4; v++) _mm512_storeu_ps(t[v], y[v]);
+      const int nc = (int)(g->N - j < 64 ? g->N - j : 64);
+      for (int q = 0; q < nc; q++) out[q] = t[(q & 15) >> 2][(q >> 4) * 4 + (q & 3)];
+      store_out(C + m * g->ldc + j, out, nc, g->beta);
+    }
+}
+
+static int kn_run(const tk_gemm_args *g) {
+  if (!tk_i8dot_finite(g)) return 1;
+  const int64_t M = g->M, N = g->N, Np = (N + 255) / 256 * 256 /* whole strips */, items = (g->K + KN_ROWS - 1) / KN_ROWS;
+  int32_t *acc = tk_scratch(4, sizeof(int32_t) * (size_t)(items * M * Np)); /* slot 3: the activations */
+  if (!acc) return -1;
+  for (int64_t b = 0; b < g->batch; b++) {
+    tk_i8dot_act a;
+    if (tk_i8dot_quantize(g, b, g->b_scale + (g->stride_b ? b * g->K : 0), &a)) return -1;
+    kn_ctx ctx = {.g = g, .w = (const int8_t *)g->B + b * g->stride_b, .a = &a, .acc = acc, .Np = Np, .items = items,
+                  .ahead = 1};
+    const double work = (double)M * (double)N * (double)g->K;
+    if (work < (double)(1 << 18) || items < 2 || tk_threads() < 2)
+      kn_task(&ctx, 0, items);
+    else if (tk_i8dot_solo.left > 0) { /* see tk_i8dot_parallel */
+      tk_i8dot_solo.left--;
+      kn_task(&ctx, 0, items);
+    } else {
+      ctx.ahead = tk_threads();
+      tk_i8dot_parallel(items, kn_task, &ctx);
+    }
+    kn_fold(&ctx, g->C + b * g->stride_c);
+  }
+  return 0;
+}
+
+int tk_gemv_i8dot_vnni(const tk_gemm_args *g) {
+  return g->trans_b ? tk_i8dot_run(g, NULL, 0, nk, NK_UNIT) : kn_run(g);
+}
 
 /* ======================================================================= bf16 (TK_BF16DOT) */
 

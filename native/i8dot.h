@@ -25,6 +25,15 @@
 
 #include "tk.h"
 
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+#include <immintrin.h>
+/* The AVX-512 builds check and quantise rows stored contiguously (op(A) = A) 16 values at a time,
+ * with exactly the scalar operations of the loops below: the same float32 products in the same
+ * order, max |x| (order-free), and rounding to nearest even (vrndscaleps). */
+#define TK_I8DOT_VEC 1
+static inline __mmask16 tk_i8dot_mask(int64_t n) { return n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1); }
+#endif
+
 #define TK_I8DOT_GROUP 128
 
 /* The quantised rows of op(A) of one batch item. */
@@ -46,11 +55,25 @@ static inline int tk_i8dot_finite(const tk_gemm_args *g) {
   const int64_t rows = g->trans_b ? g->N : g->K;
   for (int64_t b = 0; b < g->batch; b++) {
     const float *A = g->A + b * g->stride_a, *scale = g->b_scale + (g->stride_b ? b * rows : 0);
-    for (int64_t m = 0; m < g->M; m++)
+    for (int64_t m = 0; m < g->M; m++) {
+#ifdef TK_I8DOT_VEC
+      if (!g->trans_a) {
+        const float *row = A + m * g->lda;
+        const __m512 alpha = _mm512_set1_ps(g->alpha), big = _mm512_set1_ps(3.4028234663852886e38f);
+        for (int64_t k = 0; k < g->K; k += 16) {
+          const __mmask16 km = tk_i8dot_mask(g->K - k);
+          __m512 v = _mm512_mul_ps(alpha, _mm512_maskz_loadu_ps(km, row + k));
+          if (!g->trans_b) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(km, scale + k));
+          if (_mm512_cmp_ps_mask(_mm512_abs_ps(v), big, _CMP_LE_OQ) != (__mmask16)0xFFFF) return 0; /* NaN fails too */
+        }
+        continue;
+      }
+#endif
       for (int64_t k = 0; k < g->K; k++) {
         const float v = g->alpha * (g->trans_a ? A[k * g->lda + m] : A[m * g->lda + k]);
         if (!(fabsf(g->trans_b ? v : v * scale[k]) <= 3.4028234663852886e38f)) return 0;
       }
+    }
   }
   return 1;
 }
@@ -73,6 +96,37 @@ static inline int tk_i8dot_quantize(const tk_gemm_args *g, int64_t b, const floa
     int8_t *q = a->q + m * Kp;
     for (int64_t gi = 0; gi < groups; gi++) {
       const int64_t k0 = gi * G, n = K - k0 < G ? K - k0 : G;
+#ifdef TK_I8DOT_VEC
+      if (!g->trans_a) {
+        const float *row = A + m * g->lda + k0;
+        const __m512 alpha = _mm512_set1_ps(g->alpha);
+        __m512 vmax = _mm512_setzero_ps();
+        for (int64_t t = 0; t < n; t += 16) {
+          const __mmask16 km = tk_i8dot_mask(n - t);
+          __m512 v = _mm512_mul_ps(alpha, _mm512_maskz_loadu_ps(km, row + t));
+          if (!g->trans_b) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(km, scale + k0 + t));
+          _mm512_storeu_ps(xs + t, v); /* xs holds G floats; lanes past n are 0 */
+          vmax = _mm512_max_ps(vmax, _mm512_abs_ps(v));
+        }
+        const float amax = _mm512_reduce_max_ps(vmax);
+        const __m512 inv = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+        const __m512 lo = _mm512_set1_ps(-127.0f), hi = _mm512_set1_ps(127.0f);
+        __m512i vsum = _mm512_setzero_si512();
+        const int64_t n16 = (n + 15) / 16 * 16;
+        for (int64_t t = 0; t < n16; t += 16) { /* codes of the lanes past n: 0 (xs is 0 there) */
+          __m512 r = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_loadu_ps(xs + t), inv),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+          r = _mm512_min_ps(_mm512_max_ps(r, lo), hi);
+          const __m512i c = _mm512_cvtps_epi32(r);
+          _mm_storeu_si128((__m128i *)(q + k0 + t), _mm512_cvtepi32_epi8(c));
+          vsum = _mm512_add_epi32(vsum, c);
+        }
+        memset(q + k0 + n16, 0, (size_t)(G - n16));
+        a->s[m * groups + gi] = amax / 127.0f;
+        a->sum[m * groups + gi] = _mm512_reduce_add_epi32(vsum);
+        continue;
+      }
+#endif
       float amax = 0.0f;
       for (int64_t t = 0; t < n; t++) {
         const int64_t k = k0 + t;
@@ -115,10 +169,45 @@ static void tk_i8dot_task(void *p, int64_t i0, int64_t i1) {
   if (j0 < j1) c->fn(c->g, c->w, c->scale, c->a, c->C, j0, j1);
 }
 
+/* Whether the next products run on the calling thread alone. A decoding product takes ~10 to
+ * ~2000 us. When another process keeps the other core busy, the pool worker often starts late
+ * (its wake-up waits for that core) or is descheduled in the middle of a block, and the caller, out
+ * of blocks, waits for it: under such load half the products of a GPT-2-small decode waited
+ * 100-300 us, and one thread measured ~1.5x the decode speed of two. So when the caller of a
+ * product waited for the worker longer than half its own share took (and more than
+ * TK_I8DOT_STRAGGLE_NS), the next products run on one thread: TK_I8DOT_SOLO_MIN of them, the run
+ * doubling while such waits recur (up to TK_I8DOT_SOLO_MAX) and halving after each product the
+ * worker kept up with; then the pool is tried again. Per calling thread and kernel build. Results
+ * do not depend on it: a block computes the same on any thread. */
+#define TK_I8DOT_STRAGGLE_NS 20000LL
+#define TK_I8DOT_SOLO_MIN 16
+#define TK_I8DOT_SOLO_MAX 256 /* ~5 GPT-2-small tokens: a core freed again is used again soon */
+static _Thread_local struct {
+  int left, run;
+} tk_i8dot_solo;
+
+/* Runs items [0, items) over the pool, or on this thread alone (see tk_i8dot_solo). */
+static inline void tk_i8dot_parallel(int64_t items, tk_range_fn fn, void *ctx) {
+  if (tk_i8dot_solo.left > 0) {
+    tk_i8dot_solo.left--;
+    fn(ctx, 0, items);
+    return;
+  }
+  const long long t0 = tk_now_ns();
+  tk_parallel_dynamic(items, tk_threads(), fn, ctx);
+  const long long wait = tk_parallel_wait_ns(), own = tk_now_ns() - t0 - wait;
+  const int run = tk_i8dot_solo.run;
+  if (wait > TK_I8DOT_STRAGGLE_NS && 2 * wait > own) {
+    tk_i8dot_solo.run = run < TK_I8DOT_SOLO_MIN ? TK_I8DOT_SOLO_MIN : run >= TK_I8DOT_SOLO_MAX ? run : 2 * run;
+    tk_i8dot_solo.left = tk_i8dot_solo.run;
+  } else
+    tk_i8dot_solo.run = run / 2;
+}
+
 /* The whole TK_I8DOT product with the given column kernels, whose column blocks are handed out
  * to the threads one at a time (a thread slowed down by another process on its core takes fewer,
- * instead of the whole product waiting for its static half). Returns 0, 1 (declined: a non-finite
- * activation; nothing was written) or -1 (out of memory). */
+ * instead of the whole product waiting for its static half; see also tk_i8dot_parallel). Returns
+ * 0, 1 (declined: a non-finite activation; nothing was written) or -1 (out of memory). */
 static inline int tk_i8dot_run(const tk_gemm_args *g, tk_i8dot_block_fn kn, int64_t kn_unit, tk_i8dot_block_fn nk,
                                int64_t nk_unit) {
   if (!tk_i8dot_finite(g)) return 1;
@@ -134,7 +223,7 @@ static inline int tk_i8dot_run(const tk_gemm_args *g, tk_i8dot_block_fn kn, int6
     const int64_t items = (g->N + ctx.unit - 1) / ctx.unit;
     const double work = (double)g->M * (double)g->N * (double)g->K;
     if (work < (double)(1 << 18) || items < 2 || tk_threads() < 2) tk_i8dot_task(&ctx, 0, items);
-    else tk_parallel_dynamic(items, tk_threads(), tk_i8dot_task, &ctx);
+    else tk_i8dot_parallel(items, tk_i8dot_task, &ctx);
   }
   return 0;
 }

@@ -119,10 +119,14 @@ void tk_pool_init(int threads) {
 
 int tk_threads(void) { return pool.threads; }
 
+/* How long the calling thread's last tk_parallel waited for workers after its own share. */
+static _Thread_local long long last_wait_ns;
+
 void tk_parallel(int nt, tk_task_fn fn, void *ctx) {
   if (nt > pool.threads) nt = pool.threads;
   if (nt <= 1 || pthread_mutex_trylock(&run_lock) != 0) {
     fn(ctx, 0, 1);
+    last_wait_ns = 0;
     return;
   }
   pool.fn = fn;
@@ -150,8 +154,13 @@ void tk_parallel(int nt, tk_task_fn fn, void *ctx) {
     while (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0) pthread_cond_wait(&pool.cv_done, &pool.mu);
     pthread_mutex_unlock(&pool.mu);
   }
+  last_wait_ns = start ? now_ns() - start : 0; /* start: set when a worker was still running */
   pthread_mutex_unlock(&run_lock);
 }
+
+long long tk_parallel_wait_ns(void) { return last_wait_ns; }
+
+long long tk_now_ns(void) { return now_ns(); }
 
 typedef struct {
   tk_range_fn fn;
@@ -170,6 +179,7 @@ static void static_range_task(void *p, int tid, int nt) {
 }
 
 void tk_parallel_for(int64_t n, int64_t grain, int64_t align, tk_range_fn fn, void *ctx) {
+  last_wait_ns = 0;
   if (n <= 0) return;
   if (align < 1) align = 1;
   int64_t nt = grain > 0 ? n / grain : pool.threads;
@@ -194,6 +204,7 @@ static void dynamic_range_task(void *p, int tid, int nt) {
 }
 
 void tk_parallel_dynamic(int64_t n, int nt, tk_range_fn fn, void *ctx) {
+  last_wait_ns = 0;
   if (n <= 0) return;
   if (nt > n) nt = (int)n;
   if (nt <= 1) {

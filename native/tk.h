@@ -28,6 +28,12 @@ void tk_parallel(int nt, tk_task_fn fn, void *ctx);
 void tk_parallel_for(int64_t n, int64_t grain, int64_t align, tk_range_fn fn, void *ctx);
 /* Hands out items [0, n) one at a time to the threads (for unequal items, e.g. causal attention). */
 void tk_parallel_dynamic(int64_t n, int nt, tk_range_fn fn, void *ctx);
+/* Nanoseconds the calling thread's last tk_parallel (or tk_parallel_for/_dynamic that used the
+ * pool) spent, after finishing its own share, waiting for workers still running: near zero when
+ * every thread had a core, about a scheduler time slice when a worker was descheduled mid-item. */
+long long tk_parallel_wait_ns(void);
+/* CLOCK_MONOTONIC in nanoseconds. */
+long long tk_now_ns(void);
 
 /* Per-thread scratch buffer `slot` (0..7) of at least `bytes` bytes, 64-byte aligned, kept and
  * grown across calls (the pool threads are persistent). Returns NULL when out of memory. */

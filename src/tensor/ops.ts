@@ -676,7 +676,9 @@ export function splitHeads(x: Tensor, heads: readonly number[], headDim: number)
         for (let t = 0; t < T; t++)
           for (let h = 0; h < n; h++) f((b * T + t) * C + (h0 + h) * D, ((b * n + h) * T + t) * D);
     };
-    each((src, dst) => out.set(xd.subarray(src, src + D), dst));
+    // One position (decoding): the part's heads of a row are one run of n·D features.
+    if (T === 1) for (let b = 0; b < B; b++) out.set(xd.subarray(b * C + h0 * D, b * C + (h0 + n) * D), b * n * D);
+    else each((src, dst) => out.set(xd.subarray(src, src + D), dst));
     parts.push(
       result(out, [B, n, T, D], 'splitHeads', [x], (g, ctx) => {
         const gx = new Float32Array(xd.length);
@@ -693,6 +695,8 @@ export function splitHeads(x: Tensor, heads: readonly number[], headDim: number)
 export function mergeHeads(o: Tensor): Tensor {
   if (o.ndim !== 4) throw new Error(`mergeHeads: expected [batch, heads, seq, head_dim], got ${o.label()}`);
   const [B, H, T, D] = o.shape as [number, number, number, number];
+  // One position (decoding) or one head: [B, H, T, D] is already laid out as [B, T, H, D].
+  if (T === 1 || H === 1) return reshape(o, [B, T, H * D]);
   return reshape(transpose(o, 1, 2), [B, T, H * D]);
 }
 

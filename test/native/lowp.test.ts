@@ -244,6 +244,10 @@ describe('int8 x int8 dot products (WType.I8Dot, M <= 4)', { skip }, () => {
     { M: 2, N: 33, K: 17, tb: false, batch: 3 }, // per-item scales folded into the activations
     { M: 1, N: 40, K: 23, tb: true, batch: 2, shared: true, beta: 1 },
     { M: 3, N: 65, K: 200, tb: true, ta: true, batch: 2 },
+    { M: 1, N: 4099, K: 200, tb: true }, // NK row by row, threaded: a 3-row last block, K % 64 = 8
+    { M: 2, N: 1031, K: 300, tb: true, pad: 1, beta: 0.5 }, // NK threaded, 2 rows, a short third group
+    { M: 2, N: 300, K: 1000, tb: false, pad: 2 }, // KN split along K, threaded: 8 groups, N % 256 = 44
+    { M: 4, N: 260, K: 515, tb: false, beta: 0.25 }, // KN threaded, 4 rows: a short last group, K % 4 = 3
   ];
 
   /** Round half to even (written here, independently of the kernels). */

@@ -120,6 +120,16 @@ for (const backend of backends) {
       const ref = F.transpose(F.reshape(F.slice(x, 2, 4, 8), [2, 3, 2, 2]), 1, 2);
       assert.deepEqual(k.toArray(), ref.toArray());
       assert.deepEqual(F.mergeHeads(q).toArray(), F.slice(x, 2, 0, 4).toArray());
+      // One position (decoding) takes the copy-free paths: same layout and gradients.
+      const x1 = rnd([2, 1, 4 * 2], 52);
+      gradcheck('splitHeads T = 1', (v) => F.concat(F.splitHeads(v, [1, 2, 1], 2), 1), [x1]);
+      gradcheck('mergeHeads T = 1', (v) => F.mergeHeads(v), [rnd([2, 3, 1, 2], 53)]);
+      const [q1, k1] = F.splitHeads(x1, [2, 2], 2) as [Tensor, Tensor];
+      const ref1 = F.transpose(F.reshape(F.slice(x1, 2, 4, 8), [2, 1, 2, 2]), 1, 2);
+      assert.deepEqual(k1.toArray(), ref1.toArray());
+      assert.deepEqual(F.mergeHeads(q1).toArray(), F.slice(x1, 2, 0, 4).toArray());
+      const o1 = rnd([2, 3, 1, 2], 54);
+      assert.deepEqual(F.mergeHeads(o1).toArray(), F.reshape(F.transpose(o1, 1, 2), [2, 1, 6]).toArray());
     });
 
     await t.test('embedding (gather)', () => {

@@ -27,7 +27,6 @@
 
 #include "i8dot.h"
 
-#define NK_ROWS 4  /* weight rows (columns of C) per pass of a stored [N, K] bf16 weight */
 #define NK_UNIT 128 /* rows per item of the thread split */
 
 static inline void store_out(float *c, const float *y, int64_t n, float beta) {
@@ -292,29 +291,25 @@ static inline __attribute__((always_inline)) void bf16_kn(const bf16_ctx *c, int
   }
 }
 
+/* Weight stored [N, K] (the LM head): one weight row after the other, so that the block [j0, j1)
+ * is read front to back as one sequential stream (four rows interleaved line by line kept the
+ * prefetchers at about half the bandwidth, as in the int8 kernel above); each row's sum is formed
+ * exactly as before (one accumulator, k ascending, then the lane sum), so the bits are the same. */
 static inline __attribute__((always_inline)) void bf16_nk(const bf16_ctx *c, int64_t j0, int64_t j1, const int M) {
   const tk_gemm_args *g = c->g;
   const int64_t K = g->K, ld = g->ldb;
-  for (int64_t j = j0; j < j1; j += NK_ROWS) {
-    const int nr = (int)(j1 - j < NK_ROWS ? j1 - j : NK_ROWS);
-    const uint16_t *wr[NK_ROWS];
-    for (int r = 0; r < NK_ROWS; r++) wr[r] = c->w + (j + (r < nr ? r : nr - 1)) * ld;
-    __m512 acc[TK_I8DOT_MAX_M][NK_ROWS];
-    for (int m = 0; m < M; m++)
-      for (int r = 0; r < NK_ROWS; r++) acc[m][r] = _mm512_setzero_ps();
+  for (int64_t j = j0; j < j1; j++) {
+    const uint16_t *wr = c->w + j * ld;
+    __m512 acc[TK_I8DOT_MAX_M];
+    for (int m = 0; m < M; m++) acc[m] = _mm512_setzero_ps();
     for (int64_t k = 0; k < K; k += 32) {
-      const __mmask32 km = mask32(K - k);
-      __m512bh wv[NK_ROWS];
-      for (int r = 0; r < NK_ROWS; r++) wv[r] = (__m512bh)_mm512_maskz_loadu_epi16(km, wr[r] + k);
-      for (int m = 0; m < M; m++) {
-        const __m512bh xv = (__m512bh)_mm512_loadu_si512(c->x + m * c->Kp + k);
-        for (int r = 0; r < NK_ROWS; r++) acc[m][r] = _mm512_dpbf16_ps(acc[m][r], wv[r], xv);
-      }
+      const __m512bh wv = (__m512bh)_mm512_maskz_loadu_epi16(mask32(K - k), wr + k);
+      for (int m = 0; m < M; m++)
+        acc[m] = _mm512_dpbf16_ps(acc[m], wv, (__m512bh)_mm512_loadu_si512(c->x + m * c->Kp + k));
     }
     for (int m = 0; m < M; m++) {
-      float y[NK_ROWS];
-      for (int r = 0; r < nr; r++) y[r] = _mm512_reduce_add_ps(acc[m][r]);
-      store_out(g->C + m * g->ldc + j, y, nr, g->beta);
+      const float y = _mm512_reduce_add_ps(acc[m]);
+      store_out(g->C + m * g->ldc + j, &y, 1, g->beta);
     }
   }
 }

@@ -11,38 +11,16 @@ import { availableParallelism } from 'node:os';
 import { describe, test } from 'node:test';
 import { WType } from '../../src/native/kernels.js';
 import { jsKernels } from '../../src/native/js-kernels.js';
-import {
-  kernels,
-  nativeKernels,
-  nativeUnavailableReason,
-  setNativeSimd,
-  setNativeThreads,
-} from '../../src/native/index.js';
+import { kernels, nativeKernels, setNativeThreads } from '../../src/native/index.js';
 import { packedBf16 } from '../../src/tensor/bf16-pack.js';
 import { Profiler } from '../../src/tensor/profile.js';
 import * as F from '../../src/tensor/ops.js';
 import { Tensor } from '../../src/tensor/tensor.js';
+import { bf16GemmSkip, randomBf16, roundBf16 } from '../helpers/bf16.js';
 import { mulberry32 as rng } from '../helpers/mulberry32.js';
 
 const native = nativeKernels();
-const start = native?.simd;
-const hasBf16 = native !== null && setNativeSimd('avx512bf16');
-if (native && start !== undefined) setNativeSimd(start as Parameters<typeof setNativeSimd>[0]);
-const skip = !native
-  ? `native addon unavailable: ${nativeUnavailableReason()}`
-  : !hasBf16
-    ? 'this CPU has no AVX512_BF16 (nothing is packed there: covered by the null-pack test)'
-    : false;
-
-const f = new Float32Array(1);
-const u = new Uint32Array(f.buffer);
-/** float32 value of x rounded to bf16, nearest even (finite inputs). */
-function roundBf16(x: number): number {
-  f[0] = x;
-  const b = u[0] ?? 0;
-  u[0] = (((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff) << 16;
-  return f[0] ?? 0;
-}
+const skip = bf16GemmSkip('nothing is packed there: covered by the null-pack test');
 
 interface Case {
   M: number;
@@ -73,14 +51,7 @@ describe('bf16 compute with a pre-packed B (packBf16Dot)', { skip }, () => {
       const { M, N, K, ta, tb, alpha, beta } = c;
       const lda = (ta ? M : K) + 1, ldb = (tb ? K : N) + 2;
       const A = Float32Array.from({ length: (ta ? K : M) * lda }, () => r() * 2 - 1);
-      const B = new Uint16Array((tb ? N : K) * ldb + 1);
-      const Bf = new Float64Array(B.length);
-      for (let i = 0; i < B.length; i++) {
-        const v = roundBf16(r() * 2 - 1);
-        f[0] = v;
-        B[i] = (u[0] ?? 0) >>> 16;
-        Bf[i] = v;
-      }
+      const { bits: B, values: Bf } = randomBf16((tb ? N : K) * ldb + 1, r);
       const C0 = Float32Array.from({ length: M * N }, () => (beta === 0 ? NaN : r() * 2 - 1));
       const packed = k.packBf16Dot(B, 1, ldb, tb, K, N);
       assert.ok(packed, 'the AVX512_BF16 build packs');

@@ -13,29 +13,12 @@ import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { describe, test } from 'node:test';
 import { WType } from '../../src/native/kernels.js';
-import { nativeKernels, nativeUnavailableReason, setNativeSimd, setNativeThreads } from '../../src/native/index.js';
+import { nativeKernels, setNativeThreads } from '../../src/native/index.js';
+import { bf16GemmSkip, randomBf16, roundBf16 } from '../helpers/bf16.js';
 import { mulberry32 as rng } from '../helpers/mulberry32.js';
 
 const native = nativeKernels();
-const start = native?.simd;
-const hasBf16 = native !== null && setNativeSimd('avx512bf16');
-if (native && start !== undefined) setNativeSimd(start as Parameters<typeof setNativeSimd>[0]);
-const skip = !native
-  ? `native addon unavailable: ${nativeUnavailableReason()}`
-  : !hasBf16
-    ? 'this CPU has no AVX512_BF16 (BF16Dot is float32 there, covered by lowp.test.ts)'
-    : false;
-
-
-const f = new Float32Array(1);
-const u = new Uint32Array(f.buffer);
-/** float32 value of x rounded to bf16, nearest even (finite inputs). */
-function roundBf16(x: number): number {
-  f[0] = x;
-  const b = u[0] ?? 0;
-  u[0] = (((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff) << 16;
-  return f[0] ?? 0;
-}
+const skip = bf16GemmSkip('BF16Dot is float32 there, covered by lowp.test.ts');
 
 interface Case {
   M: number;
@@ -70,14 +53,7 @@ describe('bf16 compute with K much larger than M and N (split-K)', { skip }, () 
       const lda = aCols + pad, ldb = bCols + pad, ldc = N + pad;
       const sA = aRows * lda + 1, sB = bRows * ldb + 3, sC = M * ldc + 2;
       const A = Float32Array.from({ length: batch * sA + 1 }, () => r() * 2 - 1);
-      const B = new Uint16Array(batch * sB + 1);
-      const Bf = new Float64Array(B.length);
-      for (let i = 0; i < B.length; i++) {
-        const v = roundBf16(r() * 2 - 1);
-        f[0] = v;
-        B[i] = (u[0] ?? 0) >>> 16;
-        Bf[i] = v;
-      }
+      const { bits: B, values: Bf } = randomBf16(batch * sB + 1, r);
       const bias = c.bias ? Float32Array.from({ length: N }, () => r() * 4 - 2) : null;
       const C0 = Float32Array.from({ length: batch * sC + 1 }, () => (beta === 0 ? NaN : r() * 2 - 1));
 

@@ -15,6 +15,7 @@ import { describe, test } from 'node:test';
 import { jsKernels } from '../../src/native/js-kernels.js';
 import { I8DOT_GROUP, WType } from '../../src/native/kernels.js';
 import { nativeKernels, nativeUnavailableReason, setNativeSimd, type NativeSimd } from '../../src/native/index.js';
+import { fromBf16, toBf16 } from '../helpers/bf16.js';
 import { mulberry32 as rng } from '../helpers/mulberry32.js';
 
 const native = nativeKernels();
@@ -28,18 +29,6 @@ function randn(n: number, r: () => number): Float32Array {
   return out;
 }
 
-const f = new Float32Array(1);
-const u = new Uint32Array(f.buffer);
-/** float32 -> bf16 bits, round to nearest even (independent of the library's converter). */
-function toBf16(x: number): number {
-  f[0] = x;
-  const b = u[0]!;
-  return ((b + 0x7fff + ((b >>> 16) & 1)) >>> 16) & 0xffff;
-}
-function fromBf16(h: number): number {
-  u[0] = h << 16;
-  return f[0]!;
-}
 
 function forEachSimd(fn: (simd: NativeSimd) => void): void {
   const start = native!.simd as NativeSimd;

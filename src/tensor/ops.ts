@@ -164,7 +164,13 @@ const BINARY_FN: Record<BinaryOp, (x: number, y: number) => number> = {
   div: (x, y) => x / y,
 };
 
-/** out[o+j] = x[xo+j] op y[yo+j] for j < m: one tight loop per op (no per-element call). */
+/** Rows of at least this many elements go to the native add/mul kernels (below, the call costs more than the loop). */
+const NATIVE_ROW_MIN = 4096;
+
+/**
+ * out[o+j] = x[xo+j] op y[yo+j] for j < m: the native add/mul kernels for long rows, else one tight
+ * loop per op (no per-element call). Both give the same bits (one IEEE operation per element).
+ */
 function rowOp(
   op: BinaryOp,
   out: Float32Array,
@@ -177,37 +183,20 @@ function rowOp(
 ): void {
   switch (op) {
     case 'add':
-      for (let j = 0; j < m; j++) out[o + j] = x[xo + j]! + y[yo + j]!;
+      if (m >= NATIVE_ROW_MIN) kernels.axpy(m, 1, y, yo, x, xo, out, o);
+      else for (let j = 0; j < m; j++) out[o + j] = x[xo + j]! + y[yo + j]!;
       return;
     case 'sub':
       for (let j = 0; j < m; j++) out[o + j] = x[xo + j]! - y[yo + j]!;
       return;
     case 'mul':
-      for (let j = 0; j < m; j++) out[o + j] = x[xo + j]! * y[yo + j]!;
+      if (m >= NATIVE_ROW_MIN) kernels.mul(m, x, xo, y, yo, out, o);
+      else for (let j = 0; j < m; j++) out[o + j] = x[xo + j]! * y[yo + j]!;
       return;
     case 'div':
       for (let j = 0; j < m; j++) out[o + j] = x[xo + j]! / y[yo + j]!;
       return;
   }
-}
-
-/** Rows of at least this many elements go to the native add/mul kernels (below, the call costs more than the loop). */
-const NATIVE_ROW_MIN = 4096;
-
-/** rowOp for one row of a broadcast over leading dimensions (e.g. position embeddings onto every batch item). */
-function suffixRowOp(
-  op: BinaryOp,
-  out: Float32Array,
-  o: number,
-  x: Float32Array,
-  xo: number,
-  y: Float32Array,
-  yo: number,
-  m: number,
-): void {
-  if (m >= NATIVE_ROW_MIN && op === 'add') kernels.axpy(m, 1, y, yo, x, xo, out, o);
-  else if (m >= NATIVE_ROW_MIN && op === 'mul') kernels.mul(m, x, xo, y, yo, out, o);
-  else rowOp(op, out, o, x, xo, y, yo, m);
 }
 
 function binary(
@@ -227,17 +216,14 @@ function binary(
   const shape = broadcastShapes(a.shape, b.shape, op);
   const n = sizeOf(shape);
   const out = uninitF32(n); // every path below writes all n elements
-  if (ad.length === n && bd.length === n) {
-    if (op === 'add')
-      kernels.axpy(n, 1, bd, 0, ad, 0, out, 0); // out = a + b in one native pass
-    else if (op === 'mul') kernels.mul(n, ad, 0, bd, 0, out, 0);
-    else rowOp(op, out, 0, ad, 0, bd, 0, n);
-  } else if (ad.length === n && isSuffix(b.shape, shape)) {
+  if (ad.length === n && bd.length === n) rowOp(op, out, 0, ad, 0, bd, 0, n);
+  else if (ad.length === n && isSuffix(b.shape, shape)) {
+    // b broadcast over leading dimensions (e.g. position embeddings onto every batch item)
     const m = bd.length;
-    for (let o = 0; o < n; o += m) suffixRowOp(op, out, o, ad, o, bd, 0, m);
+    for (let o = 0; o < n; o += m) rowOp(op, out, o, ad, o, bd, 0, m);
   } else if (bd.length === n && isSuffix(a.shape, shape)) {
     const m = ad.length;
-    for (let o = 0; o < n; o += m) suffixRowOp(op, out, o, ad, 0, bd, o, m);
+    for (let o = 0; o < n; o += m) rowOp(op, out, o, ad, 0, bd, o, m);
   } else {
     const f = BINARY_FN[op];
     const ia = broadcastIndex(shape, a.shape);

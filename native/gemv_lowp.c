@@ -211,11 +211,8 @@ static int kn_run(const tk_gemm_args *g) {
     const double work = (double)M * (double)N * (double)g->K;
     if (work < (double)(1 << 18) || items < 2 || tk_threads() < 2)
       kn_task(&ctx, 0, items);
-    else if (tk_i8dot_solo.left > 0) { /* see tk_i8dot_parallel */
-      tk_i8dot_solo.left--;
-      kn_task(&ctx, 0, items);
-    } else {
-      ctx.ahead = tk_threads();
+    else {
+      ctx.ahead = tk_i8dot_threads(); /* the items between a thread's item and its next one */
       tk_i8dot_parallel(items, kn_task, &ctx);
     }
     kn_fold(&ctx, g->C + b * g->stride_c);

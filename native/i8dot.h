@@ -186,6 +186,9 @@ static _Thread_local struct {
   int left, run;
 } tk_i8dot_solo;
 
+/* Threads the next tk_i8dot_parallel runs on: 1 during a solo run, else the pool's. */
+static inline int tk_i8dot_threads(void) { return tk_i8dot_solo.left > 0 ? 1 : tk_threads(); }
+
 /* Runs items [0, items) over the pool, or on this thread alone (see tk_i8dot_solo). */
 static inline void tk_i8dot_parallel(int64_t items, tk_range_fn fn, void *ctx) {
   if (tk_i8dot_solo.left > 0) {

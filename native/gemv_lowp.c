@@ -28,6 +28,14 @@
 #include "i8dot.h"
 
 #define NK_UNIT 128 /* rows per item of the thread split */
+/* Software prefetch distances. On Zen 5 the hardware prefetchers alone fed the int8 [N, K] head
+ * at ~7 GB/s on one core (the loads waited on memory 77% of the time) and the column strips of
+ * the [K, N] kernels at 14-25 GB/s; with these the same products read 30-40 GB/s (cold weights,
+ * two threads), the machine's bandwidth. On Zen 4 they measured no loss. */
+#define NK_PF_BYTES 1024 /* [N, K]: bytes ahead in the one sequential stream (swept 512-8192) */
+#define KN_PF_ROWS 8     /* bf16 [K, N]: rows ahead down a column strip (swept 4-32) */
+#define KN_I8_PF_ROWS 16 /* int8 [K, N]: rows ahead inside an item (8-16) */
+#define BF16_KN_JV 8     /* bf16 [K, N], M = 1: 256-column strips, 512-byte runs per row (128 columns read ~30% slower) */
 
 static inline void store_out(float *c, const float *y, int64_t n, float beta) {
   for (int64_t j = 0; j < n; j++) c[j] = beta == 0.0f ? y[j] : y[j] + beta * c[j];
@@ -54,8 +62,8 @@ static inline __mmask64 cols_mask(int64_t n) { return n >= 64 ? ~(__mmask64)0 : 
  * One weight row after the other, so that the block [j0, j1) is read front to back: a single
  * sequential stream is what the hardware prefetchers follow best (several rows interleaved line
  * by line measured ~10 GB/s on one core against ~20 for one stream); the rows are independent, so
- * the out-of-order core overlaps one row's reduction with the next row's loads (software prefetching
- * measured no gain here). */
+ * the out-of-order core overlaps one row's reduction with the next row's loads, and the stream is
+ * software-prefetched NK_PF_BYTES ahead (see there). */
 static inline __attribute__((always_inline)) void nk_block(const tk_gemm_args *g, const int8_t *w, const float *scale,
                                                             const tk_i8dot_act *a, float *C, int64_t j0, int64_t j1,
                                                             const int M) {
@@ -71,6 +79,7 @@ static inline __attribute__((always_inline)) void nk_block(const tk_gemm_args *g
       for (int m = 0; m < M; m++) acc[m] = _mm512_maskz_set1_epi32(1, -128 * a->sum[m * a->groups + gi]);
       for (int64_t k = gi * G; k < (gi + 1) * G && k < K; k += 64) {
         const __mmask64 km = K - k >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << (K - k)) - 1);
+        _mm_prefetch((const char *)(wr + k) + NK_PF_BYTES, _MM_HINT_T0);
         const __m512i wv = _mm512_xor_si512(_mm512_maskz_loadu_epi8(km, wr + k), flip);
         for (int m = 0; m < M; m++) /* codes zero padded to Kp */
           acc[m] = _mm512_dpbusd_epi32(acc[m], wv, _mm512_loadu_si512(a->q + m * a->Kp + k));
@@ -144,6 +153,9 @@ static inline __attribute__((always_inline)) void kn_item(const kn_ctx *c, int64
       const int8_t *p0 = c->w + k * ld + j, *p1 = k + 1 < K ? p0 + ld : p0, *p2 = k + 2 < K ? p0 + 2 * ld : p1,
                    *p3 = k + 3 < K ? p0 + 3 * ld : p2;
       for (int64_t t = 0; t < per && pf < pfe; t++, pf += 64) _mm_prefetch(pf, _MM_HINT_T1);
+      if (k + KN_I8_PF_ROWS + 3 < k1) /* and this item's rows ahead, into L1 */
+        for (int r = 0; r < 4; r++)
+          for (int h = 0; h < JV; h++) _mm_prefetch((const char *)(p0 + (KN_I8_PF_ROWS + r) * ld + 64 * h), _MM_HINT_T0);
       for (int h = 0; h < JV; h++) {
         __m512i u[4];
         kn_load4(p0 + 64 * h, p1 + 64 * h, p2 + 64 * h, p3 + 64 * h, cm[h], u);
@@ -251,14 +263,14 @@ static inline __attribute__((always_inline)) void bf16_kn(const bf16_ctx *c, int
   const int64_t K = g->K, ld = g->ldb;
   for (int64_t j = j0; j < j1; j += 32 * JV) {
     const int nc = (int)(j1 - j < 32 * JV ? j1 - j : 32 * JV);
-    __mmask32 cm[4];
+    __mmask32 cm[8];
     for (int h = 0; h < JV; h++) cm[h] = mask32(nc - 32 * h);
-    __m512 acc[TK_I8DOT_MAX_M][4][2];
+    __m512 acc[TK_I8DOT_MAX_M][8][2];
     for (int m = 0; m < M; m++)
       for (int h = 0; h < JV; h++) acc[m][h][0] = acc[m][h][1] = _mm512_setzero_ps();
     const uint16_t *p = c->w + j;
     int64_t k = 0;
-    for (; k < K; k += 2, p += 2 * ld) { /* (software prefetching measured no gain here) */
+    for (; k < K; k += 2, p += 2 * ld) {
       const int pair = k + 1 < K;
       __m512 xb[TK_I8DOT_MAX_M];
       for (int m = 0; m < M; m++) {
@@ -266,6 +278,11 @@ static inline __attribute__((always_inline)) void bf16_kn(const bf16_ctx *c, int
         memcpy(&x2, c->x + m * c->Kp + k, 4);
         xb[m] = _mm512_castsi512_ps(_mm512_set1_epi32((int)x2));
       }
+      if (k + KN_PF_ROWS + 1 < K) /* the rows KN_PF_ROWS ahead (see KN_PF_ROWS) */
+        for (int h = 0; h < JV; h++) {
+          _mm_prefetch((const char *)(p + KN_PF_ROWS * ld + 32 * h), _MM_HINT_T0);
+          _mm_prefetch((const char *)(p + (KN_PF_ROWS + 1) * ld + 32 * h), _MM_HINT_T0);
+        }
       for (int h = 0; h < JV; h++) {
         const __m512i r0 = _mm512_maskz_loadu_epi16(cm[h], p + 32 * h);
         const __m512i r1 = pair ? _mm512_maskz_loadu_epi16(cm[h], p + ld + 32 * h) : _mm512_setzero_si512();
@@ -277,7 +294,7 @@ static inline __attribute__((always_inline)) void bf16_kn(const bf16_ctx *c, int
       }
     }
     for (int m = 0; m < M; m++) {
-      float t[4][2][16], y[128];
+      float t[8][2][16], y[256];
       for (int h = 0; h < JV; h++) {
         _mm512_storeu_ps(t[h][0], acc[m][h][0]);
         _mm512_storeu_ps(t[h][1], acc[m][h][1]);
@@ -325,7 +342,7 @@ static void bf16_task(void *p, int64_t i0, int64_t i1) {
     }
   } else {
     switch (M) {
-      case 1: bf16_kn(c, j0, j1, 1, 4); break;
+      case 1: bf16_kn(c, j0, j1, 1, BF16_KN_JV); break;
       case 2: bf16_kn(c, j0, j1, 2, 2); break;
       case 3: bf16_kn(c, j0, j1, 3, 1); break;
       default: bf16_kn(c, j0, j1, 4, 1); break;
@@ -351,7 +368,7 @@ int tk_gemv_bf16dot(const tk_gemm_args *g) {
       }
     }
     bf16_ctx ctx = {.g = g, .w = (const uint16_t *)g->B + b * g->stride_b, .x = x, .Kp = Kp,
-                    .C = g->C + b * g->stride_c, .unit = g->trans_b ? NK_UNIT : 128};
+                    .C = g->C + b * g->stride_c, .unit = g->trans_b ? NK_UNIT : 32 * BF16_KN_JV};
     tk_gemm_args item = *g;
     item.C = ctx.C;
     ctx.g = &item;

@@ -31,7 +31,7 @@
 /* Software prefetch distances. On Zen 5 the hardware prefetchers alone fed the int8 [N, K] head
  * at ~7 GB/s on one core (the loads waited on memory 77% of the time) and the column strips of
  * the [K, N] kernels at 14-25 GB/s; with these the same products read 30-40 GB/s (cold weights,
- * two threads), the machine's bandwidth. On Zen 4 they measured no loss. */
+ * two threads), the machine's bandwidth (measured on that Zen 5 machine only). */
 #define NK_PF_BYTES 1024 /* [N, K]: bytes ahead in the one sequential stream (swept 512-8192) */
 #define KN_PF_ROWS 8     /* bf16 [K, N]: rows ahead down a column strip (swept 4-32) */
 #define KN_I8_PF_ROWS 16 /* int8 [K, N]: rows ahead inside an item (8-16) */

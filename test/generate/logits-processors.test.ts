@@ -116,6 +116,9 @@ test('softmax, argmax and suppressTokens', () => {
   assertClose(p, [0.25, 0.75, 0], { atol: 1e-7 });
   assert.deepEqual([...softmax(f32([NEG, NEG]))], [0, 0]);
   assert.equal(argmax(f32([1, 5, 5, 2])), 1); // first maximum, as torch.argmax
+  assert.equal(argmax(f32([NEG, -3, NEG])), 1);
+  assert.equal(argmax(f32([2, NaN, 3, 1])), 2); // a NaN never wins (generate rejects NaN logits before)
+  assert.equal(argmax(f32([NaN, 3])), 0); // ... nor is it passed: a NaN first entry stays the answer
   assert.deepEqual(kept(suppressTokens(f32([1, 2, 3]), [2])), [0, 1]);
 });
 

@@ -174,6 +174,16 @@ static void throw_oom(napi_env env, const char *kernel) {
 /* packBf16Dot's header: words, and the first one's value. */
 #define PACK_HEADER 16
 #define PACK_MAGIC 0x36314642u
+/* packI8Dot's: its panels start at the first 64-byte boundary after the header (the storage of a
+ * buffer need not be 64-byte aligned), so the buffer holds PACK_ALIGN_WORDS spare words. */
+#define PACK_MAGIC_I8 0x4c4e3849u
+#define PACK_ALIGN_WORDS 16
+static inline uint8_t *packed_i8_panels(const uint32_t *h) {
+  return (uint8_t *)(((uintptr_t)(h + PACK_HEADER) + 63) & ~(uintptr_t)63);
+}
+static inline int64_t packed_i8_words(int64_t K, int64_t N) {
+  return PACK_HEADER + PACK_ALIGN_WORDS + tk_i8dot_panels_bytes(K, N) / 4;
+}
 #define TRY(x) \
   if (!(x)) return NULL
 #define TRYB(x) \
@@ -224,9 +234,18 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   size_t packedlen = 0;
   if (c.argc > 23) {
     TRY(arg_array(&c, 23, "bPacked", U32, true, &packed, &packedlen));
-    if (packed) {
+    if (packed && btype == TK_I8DOT) {
+      const uint32_t *h = packed;
+      if (tb || batch != 1 || (double)packedlen != (double)packed_i8_words(Kd, N) || h[0] != PACK_MAGIC_I8 ||
+          h[2] != (uint32_t)Kd || h[3] != (uint32_t)N) {
+        char detail[160];
+        snprintf(detail, sizeof detail, "be packI8Dot(B, bOff, ldb, %lld, %lld) (a pack of this K and N; transB false, batch 1)",
+                 (long long)Kd, (long long)N);
+        return fail(&c, true, "argument '%s' must %s", "bPacked", detail), NULL;
+      }
+    } else if (packed) {
       if (btype != TK_BF16DOT || batch != 1)
-        return fail(&c, true, "argument '%s' is for bType 3 (BF16 compute) with batch 1 only%s", "bPacked", ""), NULL;
+        return fail(&c, true, "argument '%s' is for bType 3 (BF16 compute) or 5 (I8 dot) with batch 1 only%s", "bPacked", ""), NULL;
       const uint32_t *h = packed;
       if ((double)packedlen != (double)(PACK_HEADER + tk_bf16dot_packed_words(Kd, N)) || h[0] != PACK_MAGIC ||
           h[1] != (uint32_t)tb || h[2] != (uint32_t)Kd || h[3] != (uint32_t)N) {
@@ -246,7 +265,9 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
                     .b_scale = (const float *)scale,
                     .C = (float *)C + coff,
                     /* only the AVX512_BF16 GEMM reads it (the other builds keep B) */
-                    .b_packed = K == &kernels_avx512bf16 && packed ? (const uint32_t *)packed + PACK_HEADER : NULL};
+                    .b_packed = K == &kernels_avx512bf16 && packed && btype == TK_BF16DOT ? (const uint32_t *)packed + PACK_HEADER : NULL,
+                    /* only the VNNI kernel reads it (the other builds read B) */
+                    .b_panels = K->gemv_i8dot == tk_gemv_i8dot_vnni && packed && btype == TK_I8DOT ? packed_i8_panels(packed) : NULL};
   if (bias && M > 0 && N > 0 && batch > 0) {
     /* The float32 kernels add it in their store; bf16 compute and int8 start from C = beta C + bias. */
     if (btype == TK_F32 || btype == TK_BF16 || btype == TK_F16)
@@ -308,6 +329,43 @@ static napi_value js_pack_bf16dot(napi_env env, napi_callback_info info) {
   h[2] = (uint32_t)Kd;
   h[3] = (uint32_t)N;
   if (words > PACK_HEADER) tk_bf16dot_pack_b((const uint16_t *)B + boff, ldb, tb, Kd, N, h + PACK_HEADER);
+  napi_create_typedarray(env, napi_uint32_array, (size_t)words, ab, 0, &out);
+  return out;
+}
+
+/* packI8Dot(B, bOff, ldb, K, N) -> Uint32Array | null: an int8 weight stored [K, N] (GPT-2's Conv1D)
+ * in the panels of the AVX512_VNNI decoding products (gemm's bPacked with bType 5; gemv_lowp.c),
+ * which read them as one sequential stream (the strips of short row runs that B itself gives are
+ * read ~1.3x slower from memory); null where that kernel is not in use. Header as packBf16Dot's
+ * (magic, 0, K, N). */
+static napi_value js_pack_i8dot(napi_env env, napi_callback_info info) {
+  call c;
+  TRY(get_args(env, info, &c, "packI8Dot", 5));
+  void *B;
+  size_t blen;
+  int64_t boff, ldb, Kd, N;
+  TRY(arg_array(&c, 0, "B", I8, false, &B, &blen) && arg_int(&c, 1, "bOff", 0, &boff) && arg_int(&c, 2, "ldb", 0, &ldb));
+  TRY(arg_int(&c, 3, "K", 0, &Kd) && arg_int(&c, 4, "N", 0, &N));
+  TRY(check_matrix(&c, "B", "ldb", blen, boff, Kd, N, ldb, 1, 0));
+  napi_value out;
+  if (K->gemv_i8dot != tk_gemv_i8dot_vnni) {
+    napi_get_null(env, &out);
+    return out;
+  }
+  if (Kd > UINT32_MAX || N > UINT32_MAX) return fail(&c, true, "argument '%s' must be < 2^32%s", "K and N", ""), NULL;
+  const int64_t words = packed_i8_words(Kd, N);
+  void *data = NULL;
+  napi_value ab;
+  if (napi_create_arraybuffer(env, (size_t)words * sizeof(uint32_t), &data, &ab) != napi_ok) {
+    throw_oom(env, "packI8Dot");
+    return NULL;
+  }
+  uint32_t *h = data;
+  memset(h, 0, sizeof(uint32_t) * PACK_HEADER);
+  h[0] = PACK_MAGIC_I8;
+  h[2] = (uint32_t)Kd;
+  h[3] = (uint32_t)N;
+  if (Kd > 0 && N > 0) tk_i8dot_pack_panels((const int8_t *)B + boff, ldb, Kd, N, packed_i8_panels(h));
   napi_create_typedarray(env, napi_uint32_array, (size_t)words, ab, 0, &out);
   return out;
 }
@@ -803,6 +861,7 @@ static napi_value init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"gemm", NULL, js_gemm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"packBf16Dot", NULL, js_pack_bf16dot, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"packI8Dot", NULL, js_pack_i8dot, NULL, NULL, NULL, napi_enumerable, NULL},
       {"widen", NULL, js_widen, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unary", NULL, js_unary, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unaryBackward", NULL, js_unary_backward, NULL, NULL, NULL, napi_enumerable, NULL},

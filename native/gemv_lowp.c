@@ -19,6 +19,8 @@
  * along K in groups (see kn_ctx), each group's rows read front to back.
  * Weight stored [N, K] (nn.Linear, the LM head): plain dot products, 64 k per instruction,
  * one weight row after the other (a single sequential stream).
+ * Weight stored [K, N] and pre-packed in panels (b_panels): the interleaved form of the [K, N]
+ * kernel laid out panel after panel, one sequential stream with no shuffles, the same bits.
  *
  * Compiled on its own with -mavx512vnni -mavx512bf16; addon.c uses each kernel only when CPUID
  * reports the extension.
@@ -34,6 +36,7 @@
  * two threads), the machine's bandwidth (measured on that Zen 5 machine only). */
 #define NK_PF_BYTES 1024 /* int8 [N, K]: bytes ahead in the one sequential stream (swept 512-8192) */
 #define NK_BF16_PF_BYTES 2048 /* bf16 [N, K]: the same (1024 measured no gain, 2048 +10-20% on GPT-2's head) */
+#define PANEL_PF_BYTES 1024 /* int8 panels: the same (512-4096 measured alike) */
 #define KN_PF_ROWS 8     /* bf16 [K, N]: rows ahead down a column strip (swept 4-32) */
 #define KN_I8_PF_ROWS 16 /* int8 [K, N]: rows ahead inside an item (8-16) */
 #define BF16_KN_JV 8     /* bf16 [K, N], M = 1: 256-column strips, 512-byte runs per row (128 columns read ~30% slower) */
@@ -233,8 +236,97 @@ static int kn_run(const tk_gemm_args *g) {
   return 0;
 }
 
+/* Weight stored [K, N] read from its panels (b_panels, see tk_i8dot_pack_panels): panel after panel of
+ * 64 columns, each panel's rows of four k one after the other, so the block [j0, j1) is one
+ * sequential stream. Lane i of accumulator v holds column 64 P + 16 v + i of panel P and sums the
+ * same products as kn_item (the weights already flipped to unsigned, the excess taken off at the
+ * group's start); each group's int32 sums are folded y = fma(sum, s[g], y) from y = 0 in group
+ * order, as kn_fold does, so the bits are kn_run's. */
+static inline __attribute__((always_inline)) void panels_block(const tk_gemm_args *g, const tk_i8dot_act *a, int64_t j0,
+                                                                int64_t j1, const int M) {
+  const int64_t K = g->K, quads = (K + 3) / 4, QG = TK_I8DOT_GROUP / 4;
+  for (int64_t j = j0; j < j1; j += 64) {
+    const uint8_t *bp = (const uint8_t *)g->b_panels + j / 64 * quads * 256;
+    __m512 y[TK_I8DOT_MAX_M][4];
+    for (int m = 0; m < M; m++)
+      for (int v = 0; v < 4; v++) y[m][v] = _mm512_setzero_ps();
+    for (int64_t gi = 0; gi < a->groups; gi++) {
+      __m512i acc[TK_I8DOT_MAX_M][4];
+      for (int m = 0; m < M; m++)
+        for (int v = 0; v < 4; v++) acc[m][v] = _mm512_set1_epi32(-128 * a->sum[m * a->groups + gi]);
+      const int64_t q1 = (gi + 1) * QG < quads ? (gi + 1) * QG : quads;
+      for (int64_t q = gi * QG; q < q1; q++, bp += 256) {
+        for (int v = 0; v < 4; v++) _mm_prefetch((const char *)bp + PANEL_PF_BYTES + 64 * v, _MM_HINT_T0);
+        const __m512i b0 = _mm512_load_si512(bp), b1 = _mm512_load_si512(bp + 64), b2 = _mm512_load_si512(bp + 128),
+                      b3 = _mm512_load_si512(bp + 192);
+        for (int m = 0; m < M; m++) {
+          int32_t x4;
+          memcpy(&x4, a->q + m * a->Kp + 4 * q, 4);
+          const __m512i xb = _mm512_set1_epi32(x4);
+          acc[m][0] = _mm512_dpbusd_epi32(acc[m][0], b0, xb);
+          acc[m][1] = _mm512_dpbusd_epi32(acc[m][1], b1, xb);
+          acc[m][2] = _mm512_dpbusd_epi32(acc[m][2], b2, xb);
+          acc[m][3] = _mm512_dpbusd_epi32(acc[m][3], b3, xb);
+        }
+      }
+      for (int m = 0; m < M; m++) {
+        const __m512 sv = _mm512_set1_ps(a->s[m * a->groups + gi]);
+        for (int v = 0; v < 4; v++) y[m][v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[m][v]), sv, y[m][v]);
+      }
+    }
+    const int64_t nc = j1 - j < 64 ? j1 - j : 64;
+    for (int m = 0; m < M; m++) {
+      float out[64];
+      for (int v = 0; v < 4; v++) _mm512_storeu_ps(out + 16 * v, y[m][v]);
+      store_out(g->C + m * g->ldc + j, out, nc, g->beta);
+    }
+  }
+}
+
+static void panels(const tk_gemm_args *g, const int8_t *w, const float *scale, const tk_i8dot_act *a, float *C,
+                   int64_t j0, int64_t j1) {
+  switch (a->M) {
+    case 1: panels_block(g, a, j0, j1, 1); break;
+    case 2: panels_block(g, a, j0, j1, 2); break;
+    case 3: panels_block(g, a, j0, j1, 3); break;
+    default: panels_block(g, a, j0, j1, 4); break;
+  }
+}
+
+int64_t tk_i8dot_panels_bytes(int64_t K, int64_t N) { return (N + 63) / 64 * ((K + 3) / 4) * 256; }
+
+typedef struct {
+  const int8_t *B;
+  int64_t ldb, K, N;
+  uint8_t *dst;
+} pack_ctx;
+
+/* Panels [i0, i1): byte 4 c + i of quad q of panel P holds B(4 q + i, 64 P + c) + 128 (128 past K or N). */
+static void pack_task(void *p, int64_t i0, int64_t i1) {
+  const pack_ctx *c = p;
+  const int64_t quads = (c->K + 3) / 4;
+  for (int64_t P = i0; P < i1; P++) {
+    uint8_t *o = c->dst + P * quads * 256;
+    for (int64_t q = 0; q < quads; q++, o += 256)
+      for (int i = 0; i < 4; i++) {
+        const int64_t k = 4 * q + i;
+        for (int64_t cc = 0; cc < 64; cc++) {
+          const int64_t j = 64 * P + cc;
+          o[4 * cc + i] = k < c->K && j < c->N ? (uint8_t)(c->B[k * c->ldb + j] ^ 0x80) : 0x80;
+        }
+      }
+  }
+}
+
+void tk_i8dot_pack_panels(const int8_t *B, int64_t ldb, int64_t K, int64_t N, uint8_t *dst) {
+  pack_ctx c = {.B = B, .ldb = ldb, .K = K, .N = N, .dst = dst};
+  tk_parallel_dynamic((N + 63) / 64, tk_threads(), pack_task, &c);
+}
+
 int tk_gemv_i8dot_vnni(const tk_gemm_args *g) {
-  return g->trans_b ? tk_i8dot_run(g, NULL, 0, nk, NK_UNIT) : kn_run(g);
+  if (g->trans_b) return tk_i8dot_run(g, NULL, 0, nk, NK_UNIT);
+  if (g->b_panels && g->batch == 1) return tk_i8dot_run(g, panels, 128, NULL, 0);
+  return kn_run(g);
 }
 
 /* ======================================================================= bf16 (TK_BF16DOT) */
@@ -245,7 +337,8 @@ int tk_gemv_i8dot_vnni(const tk_gemm_args *g) {
  * k and k + 1 of 32 columns are interleaved in registers (vpunpck{l,h}wd: lane 4L + i of the low
  * half holds column 8L + i, of the high half column 8L + 4 + i), and the pair (x[k], x[k + 1]) is
  * broadcast; an odd K pairs the last row with zeros. Weight stored [N, K]: consecutive k already
- * form the pairs, plain dot products four weight rows at a time. */
+ * form the pairs, plain dot products one weight row after the other. Weight stored [K, N] with the
+ * GEMM's pre-packed panels (b_packed): the pairs are already formed, the same bits as [K, N]. */
 
 typedef struct {
   const tk_gemm_args *g;
@@ -331,12 +424,54 @@ static inline __attribute__((always_inline)) void bf16_nk(const bf16_ctx *c, int
   }
 }
 
+/* Weight stored [K, N] read from the AVX512_BF16 GEMM's pre-packed op(B) (b_packed, see
+ * gemm_bf16.c): panel after panel of 32 columns, each panel's pairs one after the other, so the
+ * block [j0, j1) is one sequential stream (the strips of bf16_kn read runs of 512 bytes from rows
+ * N apart, which memory delivers ~25% slower). Lane i of the two accumulators holds column
+ * 32 P + i and 32 P + 16 + i of panel P, and takes the pairs in the same order as bf16_kn (k
+ * ascending, the odd K's last pair padded with zero), so the bits are bf16_kn's. */
+static inline __attribute__((always_inline)) void bf16_panels(const bf16_ctx *c, int64_t j0, int64_t j1, const int M) {
+  const tk_gemm_args *g = c->g;
+  const int64_t pairs = (g->K + 1) / 2;
+  for (int64_t j = j0; j < j1; j += 32) {
+    const uint32_t *bp = g->b_packed + j / 32 * pairs * 32;
+    __m512 acc[TK_I8DOT_MAX_M][2];
+    for (int m = 0; m < M; m++) acc[m][0] = acc[m][1] = _mm512_setzero_ps();
+    for (int64_t q = 0; q < pairs; q++, bp += 32) {
+      _mm_prefetch((const char *)bp + NK_BF16_PF_BYTES, _MM_HINT_T0);
+      _mm_prefetch((const char *)bp + NK_BF16_PF_BYTES + 64, _MM_HINT_T0);
+      const __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp), b1 = (__m512bh)_mm512_loadu_si512(bp + 16);
+      for (int m = 0; m < M; m++) {
+        uint32_t x2;
+        memcpy(&x2, c->x + m * c->Kp + 2 * q, 4);
+        const __m512bh xb = (__m512bh)_mm512_set1_epi32((int)x2);
+        acc[m][0] = _mm512_dpbf16_ps(acc[m][0], b0, xb);
+        acc[m][1] = _mm512_dpbf16_ps(acc[m][1], b1, xb);
+      }
+    }
+    const int nc = (int)(j1 - j < 32 ? j1 - j : 32);
+    for (int m = 0; m < M; m++) {
+      float y[32];
+      _mm512_storeu_ps(y, acc[m][0]);
+      _mm512_storeu_ps(y + 16, acc[m][1]);
+      store_out(g->C + m * g->ldc + j, y, nc, g->beta);
+    }
+  }
+}
+
 static void bf16_task(void *p, int64_t i0, int64_t i1) {
   const bf16_ctx *c = p;
   const int64_t N = c->g->N, j0 = i0 * c->unit, j1 = i1 * c->unit < N ? i1 * c->unit : N;
   if (j0 >= j1) return;
   const int M = (int)c->g->M;
-  if (c->g->trans_b) {
+  if (!c->g->trans_b && c->g->b_packed) {
+    switch (M) {
+      case 1: bf16_panels(c, j0, j1, 1); break;
+      case 2: bf16_panels(c, j0, j1, 2); break;
+      case 3: bf16_panels(c, j0, j1, 3); break;
+      default: bf16_panels(c, j0, j1, 4); break;
+    }
+  } else if (c->g->trans_b) {
     switch (M) {
       case 1: bf16_nk(c, j0, j1, 1); break;
       case 2: bf16_nk(c, j0, j1, 2); break;

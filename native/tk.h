@@ -63,8 +63,13 @@ typedef struct {
    * Only the float32 kernels (kernels.inc) read it; addon.c applies it itself for the others. */
   const float *bias;
   /* NULL, or TK_BF16DOT's op(B) pre-packed by tk_bf16dot_pack_b (batch 1): only the AVX512_BF16
-   * GEMM reads it, in place of B (every other path reads B, which must hold the same values). */
+   * GEMM and the decoding GEMV of a [K, N] B (gemv_lowp.c) read it, in place of B (every other
+   * path reads B, which must hold the same values). */
   const uint32_t *b_packed;
+  /* NULL, or TK_I8DOT's [K, N] B (trans_b 0, batch 1) in panels (tk_i8dot_pack_panels): only the
+   * AVX512_VNNI kernel reads it, in place of B (which holds the same values), for products of at
+   * most TK_I8DOT_MAX_M rows (decoding). 64-byte aligned. */
+  const uint8_t *b_panels;
 } tk_gemm_args;
 
 /* C = beta C + bias on every row of every item (C = bias where beta == 0, NaN included): for the
@@ -150,6 +155,10 @@ void tk_bf16dot_pack_b(const uint16_t *B, int64_t ldb, int trans_b, int64_t K, i
 /* gemv_lowp.c: TK_I8DOT with AVX512_VNNI vpdpbusd (the 'avx512bf16' table, on CPUs with VNNI) and
  * TK_BF16DOT of a few rows with AVX512_BF16 vdpbf16ps (the 'avx512bf16' table). */
 int tk_gemv_i8dot_vnni(const tk_gemm_args *g);
+/* B [K, N] (row stride ldb) in the VNNI decoding kernel's panels: tk_i8dot_panels_bytes(K, N)
+ * bytes at dst (64-byte aligned), written on the pool's threads. See gemv_lowp.c. */
+int64_t tk_i8dot_panels_bytes(int64_t K, int64_t N);
+void tk_i8dot_pack_panels(const int8_t *B, int64_t ldb, int64_t K, int64_t N, uint8_t *dst);
 int tk_gemv_bf16dot(const tk_gemm_args *g);
 
 #endif

@@ -78,6 +78,7 @@ export function nativeKernels(): Kernels | null {
     get simd() { return a.simd(); },
     gemm: a.gemm,
     packBf16Dot: a.packBf16Dot,
+    packI8Dot: a.packI8Dot,
     widen: a.widen,
     unary: a.unary,
     unaryBackward: a.unaryBackward,

@@ -276,6 +276,7 @@ export const jsKernels: Kernels = {
 
   // No bf16 products here (BF16Dot is computed as BF16): nothing to pack, and gemm ignores bPacked.
   packBf16Dot: () => null,
+  packI8Dot: () => null,
   widen: widenInto,
   unary: unaryForward,
   unaryBackward,

@@ -99,7 +99,7 @@ export interface Kernels {
    * `bias` (N values) is added to every row of every item: C = alpha·op(A)·op(B) + beta·C + bias,
    * computed as if C had first been set to beta·C + bias (to bias where beta = 0) and the product
    * then added to it; the float32 kernels add it in their store, with no pass of its own over C.
-   * `bPacked`: null, or `packBf16Dot` of this B (see there).
+   * `bPacked`: null, or `packBf16Dot` of this B (bType BF16Dot) or `packI8Dot` of it (bType I8Dot); see there.
    */
   gemm(
     transA: boolean, transB: boolean, M: number, N: number, K: number, alpha: number,
@@ -119,9 +119,20 @@ export interface Kernels {
    * `bPacked` (bType BF16Dot, batch 1, the same transB, K and N), it replaces the per-call packing
    * of B: the same bits, minus a pass over the weight. `gemm` still takes B, and the paths that
    * do not multiply in bf16 (few rows, other builds) read B, so the two must hold the same values:
-   * the caller keeps the pack only as long as B is unchanged (see tensor/bf16-pack.ts).
+   * the caller keeps the pack only as long as B is unchanged (see tensor/weight-packs.ts).
    */
   packBf16Dot(B: Uint16Array, bOff: number, ldb: number, transB: boolean, K: number, N: number): Uint32Array | null;
+
+  /**
+   * An I8Dot weight stored [K, N] (not transposed: GPT-2's Conv1D) copied once as its [N, K]
+   * transpose for the AVX512_VNNI decoding products, or null where the active backend has no such
+   * kernel. Passed to `gemm` as `bPacked` (bType I8Dot, transB false, batch 1, the same K and N), a
+   * product of at most 4 rows reads it instead of B: one weight row after the other, a single
+   * sequential stream that memory delivers faster than the strips of short row runs B takes. The
+   * bits of the result are the same. Products of more rows read B, so the two must hold the same
+   * values (see tensor/weight-packs.ts).
+   */
+  packI8Dot(B: Int8Array, bOff: number, ldb: number, K: number, N: number): Uint32Array | null;
 
   /** Widen n half values (bf16/f16 bits) to float32: dst[i] = float(src[srcOff+i]). */
   widen(src: Uint16Array, srcOff: number, type: WType, dst: Float32Array, dstOff: number, n: number): void;

@@ -7,7 +7,7 @@ import { kernels } from '../native/index.js';
 import { Unary, WType } from '../native/kernels.js';
 import type { Rng } from './random.js';
 import { type BackwardContext, Tensor, isGradEnabled, result, shapeStr, sizeOf, uninitF32 } from './tensor.js';
-import { packedBf16 } from './bf16-pack.js';
+import { decodingPack, packedBf16 } from './weight-packs.js';
 
 // ---------------------------------------------------------------------------------------------
 // Creation
@@ -765,6 +765,19 @@ function forwardWType(w: Tensor, x: Tensor): WType {
   return t === WType.I8 && int8Activations && !(isGradEnabled() && x.requiresGrad) ? WType.I8Dot : t;
 }
 
+/** Rows up to which an I8Dot or BF16Dot product is a decoding one (the native TK_I8DOT_MAX_M). */
+const DECODE_MAX_ROWS = 4;
+
+/**
+ * The `bPacked` of a forward product of `rows` rows by `weight` as weight type `wtype`: for a
+ * decoding product by a low-precision weight stored [in, out], the kept copy it reads fastest (see
+ * tensor/weight-packs.ts `decodingPack`); else null.
+ */
+function forwardPack(weight: Tensor, wtype: WType, inOut: boolean, rows: number): Uint32Array | null {
+  const decoding = rows <= DECODE_MAX_ROWS && (wtype === WType.I8Dot || wtype === WType.BF16Dot);
+  return decoding && inOut ? decodingPack(weight) : null;
+}
+
 /**
  * Matrix product over the last two dimensions: a [..., M, K] @ b [..., K, N] -> [..., M, N].
  * `transA`/`transB` read a as [..., K, M] / b as [..., N, K] without copying. Batch dimensions must
@@ -1027,31 +1040,9 @@ export function linear(
   const rows = x.size / inF;
   // The GEMM with beta = 0 writes every element; the bias row goes in through its store.
   const out = uninitF32(rows * outF);
-  kernels.gemm(
-    false,
-    !inOut,
-    rows,
-    outF,
-    inF,
-    alpha,
-    xd,
-    0,
-    inF,
-    weight.data,
-    0,
-    inOut ? outF : inF,
-    forwardWType(weight, x),
-    0,
-    out,
-    0,
-    outF,
-    1,
-    0,
-    0,
-    0,
-    weight.scales,
-    bias?.f32,
-  );
+  const wtype = forwardWType(weight, x);
+  // prettier-ignore
+  kernels.gemm(false, !inOut, rows, outF, inF, alpha, xd, 0, inF, weight.data, 0, inOut ? outF : inF, wtype, 0, out, 0, outF, 1, 0, 0, 0, weight.scales, bias?.f32, forwardPack(weight, wtype, inOut, rows));
   const shape = [...x.shape.slice(0, -1), outF];
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return result(out, shape, 'linear', inputs, (g, ctx) => {
@@ -1179,8 +1170,9 @@ export function loraLinear(
   const rows = x.size / inF;
   const out = uninitF32(rows * outF); // the beta = 0 GEMM (bias row in its store) writes every element
   const wld = inOut ? outF : inF;
+  const wtype = forwardWType(weight, x);
   // prettier-ignore
-  kernels.gemm(false, !inOut, rows, outF, inF, 1, xd, 0, inF, weight.data, 0, wld, forwardWType(weight, x), 0, out, 0, outF, 1, 0, 0, 0, weight.scales, bias?.f32);
+  kernels.gemm(false, !inOut, rows, outF, inF, 1, xd, 0, inF, weight.data, 0, wld, wtype, 0, out, 0, outF, 1, 0, 0, 0, weight.scales, bias?.f32, forwardPack(weight, wtype, inOut, rows));
   // t = x @ op(A) [rows, r], kept for the backward; out[:, col:] += s · t @ op(B).
   const ts = ups.map((u) => {
     const t = new Float32Array(rows * u.r);
@@ -1428,7 +1420,7 @@ export function linearCrossEntropy(
   const losses = new Float32Array(Math.min(chunk, rows));
   const needGrad = isGradEnabled() && (wantH || wantW);
   // A bf16-compute head packed once for the bf16 GEMM (both orientations when h needs a
-  // gradient): each call would otherwise repack all of W (see tensor/bf16-pack.ts).
+  // gradient): each call would otherwise repack all of W (see tensor/weight-packs.ts).
   const pack = opts.packWeight ?? true;
   const packedW = pack ? packedBf16(weight, true) : null;
   const packedWt = pack && needGrad && gh ? packedBf16(weight, false) : null;

@@ -1,5 +1,5 @@
 /**
- * Pre-packed bf16 weights (kernels.packBf16Dot, gemm's `bPacked`; tensor/bf16-pack.ts caches them
+ * Pre-packed bf16 weights (kernels.packBf16Dot, gemm's `bPacked`; tensor/weight-packs.ts caches them
  * for the vocabulary head). The pack replaces the per-call packing of B in the AVX512_BF16 GEMM,
  * so the result must be the same bits as without it, on every grid the GEMM picks (row/column
  * tiles, column blocks handed out dynamically for a wide N, split-K for a long K), with odd K and
@@ -12,7 +12,7 @@ import { describe, test } from 'node:test';
 import { WType } from '../../src/native/kernels.js';
 import { jsKernels } from '../../src/native/js-kernels.js';
 import { kernels, nativeKernels, setNativeThreads } from '../../src/native/index.js';
-import { packedBf16 } from '../../src/tensor/bf16-pack.js';
+import { packedBf16 } from '../../src/tensor/weight-packs.js';
 import { Profiler } from '../../src/tensor/profile.js';
 import * as F from '../../src/tensor/ops.js';
 import { Tensor } from '../../src/tensor/tensor.js';
@@ -114,10 +114,10 @@ describe('bf16 compute with a pre-packed B (packBf16Dot)', { skip }, () => {
 
 });
 
-// These go through the active kernels (tensor/bf16-pack.ts), which TUNEKIT_BACKEND=js replaces.
+// These go through the active kernels (tensor/weight-packs.ts), which TUNEKIT_BACKEND=js replaces.
 const activeSkip = skip || (kernels.simd !== 'avx512bf16' ? `the active kernels are ${kernels.name} ${kernels.simd}` : false);
 
-describe('bf16 head packs kept between calls (tensor/bf16-pack.ts)', { skip: activeSkip }, () => {
+describe('bf16 head packs kept between calls (tensor/weight-packs.ts)', { skip: activeSkip }, () => {
   test('linearCrossEntropy with a packed bf16 head: the same loss and gradient bits as without', () => {
     const r = rng(11);
     const V = 1001, d = 66, rows = 45; // odd vocabulary (column tail), two row chunks

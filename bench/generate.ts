@@ -182,7 +182,7 @@ export function benchLongContext(gpt2: GPT2LMHeadModel): Record<string, unknown>
  */
 export function benchDecodeDtypes(
   gpt2: GPT2LMHeadModel,
-  rounds = Number(process.env.BENCH_DECODE_ROUNDS ?? 3),
+  rounds = Number(process.env.BENCH_DECODE_ROUNDS ?? 5),
 ): Record<string, unknown> {
   const models: Record<string, GPT2LMHeadModel> = { float32: gpt2 };
   for (const dtype of ['bfloat16', 'int8'] as const) {

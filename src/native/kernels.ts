@@ -124,13 +124,14 @@ export interface Kernels {
   packBf16Dot(B: Uint16Array, bOff: number, ldb: number, transB: boolean, K: number, N: number): Uint32Array | null;
 
   /**
-   * An I8Dot weight stored [K, N] (not transposed: GPT-2's Conv1D) copied once as its [N, K]
-   * transpose for the AVX512_VNNI decoding products, or null where the active backend has no such
-   * kernel. Passed to `gemm` as `bPacked` (bType I8Dot, transB false, batch 1, the same K and N), a
-   * product of at most 4 rows reads it instead of B: one weight row after the other, a single
-   * sequential stream that memory delivers faster than the strips of short row runs B takes. The
-   * bits of the result are the same. Products of more rows read B, so the two must hold the same
-   * values (see tensor/weight-packs.ts).
+   * An I8Dot weight stored [K, N] (not transposed: GPT-2's Conv1D) copied once in the panels of
+   * the AVX512_VNNI decoding products (64 columns each, four k interleaved per column, as the
+   * kernel's registers want them), or null where the active backend has no such kernel. Passed to
+   * `gemm` as `bPacked` (bType I8Dot, transB false, batch 1, the same K and N), a product of at
+   * most 4 rows reads it instead of B: panel after panel, a single sequential stream that memory
+   * delivers faster than the strips of short row runs B takes, with no shuffles. The bits of the
+   * result are the same. Products of more rows read B, so the two must hold the same values (see
+   * tensor/weight-packs.ts).
    */
   packI8Dot(B: Int8Array, bOff: number, ldb: number, K: number, N: number): Uint32Array | null;
 

@@ -96,7 +96,7 @@ export function packedBf16(weight: Tensor, transB: boolean): Uint32Array | null 
 
 /**
  * The `bPacked` of a decoding product (at most 4 rows, bType I8Dot or BF16Dot) by a 2-D weight
- * stored [in, out] (GPT-2's Conv1D; K = rows, N = cols): the [out, in] transpose of an int8
+ * stored [in, out] (GPT-2's Conv1D; K = rows, N = cols): the VNNI kernel's panels of an int8
  * weight (kernels.packI8Dot), the bf16 GEMM's panels of a bf16-compute one (kernels.packBf16Dot).
  * Either is read as one sequential stream, ~1.3x faster from memory than the strips of short row
  * runs the stored layout gives, with the same bits in the result. Built on first use and kept like

@@ -234,24 +234,21 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   size_t packedlen = 0;
   if (c.argc > 23) {
     TRY(arg_array(&c, 23, "bPacked", U32, true, &packed, &packedlen));
-    if (packed && btype == TK_I8DOT) {
-      const uint32_t *h = packed;
-      if (tb || batch != 1 || (double)packedlen != (double)packed_i8_words(Kd, N) || h[0] != PACK_MAGIC_I8 ||
-          h[2] != (uint32_t)Kd || h[3] != (uint32_t)N) {
-        char detail[160];
-        snprintf(detail, sizeof detail, "be packI8Dot(B, bOff, ldb, %lld, %lld) (a pack of this K and N; transB false, batch 1)",
-                 (long long)Kd, (long long)N);
-        return fail(&c, true, "argument '%s' must %s", "bPacked", detail), NULL;
-      }
-    } else if (packed) {
-      if (btype != TK_BF16DOT || batch != 1)
+    if (packed) {
+      const bool i8 = btype == TK_I8DOT; /* an int8 pack is of B [K, N]; a bf16 one of either orientation */
+      if ((!i8 && btype != TK_BF16DOT) || batch != 1)
         return fail(&c, true, "argument '%s' is for bType 3 (BF16 compute) or 5 (I8 dot) with batch 1 only%s", "bPacked", ""), NULL;
       const uint32_t *h = packed;
-      if ((double)packedlen != (double)(PACK_HEADER + tk_bf16dot_packed_words(Kd, N)) || h[0] != PACK_MAGIC ||
+      const int64_t words = i8 ? packed_i8_words(Kd, N) : PACK_HEADER + tk_bf16dot_packed_words(Kd, N);
+      if ((i8 && tb) || (double)packedlen != (double)words || h[0] != (i8 ? PACK_MAGIC_I8 : PACK_MAGIC) ||
           h[1] != (uint32_t)tb || h[2] != (uint32_t)Kd || h[3] != (uint32_t)N) {
         char detail[160];
-        snprintf(detail, sizeof detail, "be packBf16Dot(B, bOff, ldb, %s, %lld, %lld) (a pack of this transB, K and N)",
-                 tb ? "true" : "false", (long long)Kd, (long long)N);
+        if (i8)
+          snprintf(detail, sizeof detail, "be packI8Dot(B, bOff, ldb, %lld, %lld) (a pack of this K and N; transB false)",
+                   (long long)Kd, (long long)N);
+        else
+          snprintf(detail, sizeof detail, "be packBf16Dot(B, bOff, ldb, %s, %lld, %lld) (a pack of this transB, K and N)",
+                   tb ? "true" : "false", (long long)Kd, (long long)N);
         return fail(&c, true, "argument '%s' must %s", "bPacked", detail), NULL;
       }
     }
@@ -295,6 +292,27 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* A pack's buffer of `words` uint32 (a Uint32Array into *out) with its header written (magic, transB, K, N,
+ * then zeros up to PACK_HEADER words); the words after it are the caller's to fill. NULL once an
+ * error has been thrown (K or N of 2^32 or more, out of memory). */
+static uint32_t *new_pack(call *c, int64_t words, uint32_t magic, bool tb, int64_t Kd, int64_t N, napi_value *out) {
+  if (Kd > UINT32_MAX || N > UINT32_MAX) return fail(c, true, "argument '%s' must be < 2^32%s", "K and N", ""), NULL;
+  void *data = NULL;
+  napi_value ab;
+  if (napi_create_arraybuffer(c->env, (size_t)words * sizeof(uint32_t), &data, &ab) != napi_ok) {
+    throw_oom(c->env, c->kernel);
+    return NULL;
+  }
+  uint32_t *h = data;
+  memset(h, 0, sizeof(uint32_t) * PACK_HEADER);
+  h[0] = magic;
+  h[1] = (uint32_t)tb;
+  h[2] = (uint32_t)Kd;
+  h[3] = (uint32_t)N;
+  napi_create_typedarray(c->env, napi_uint32_array, (size_t)words, ab, 0, out);
+  return h;
+}
+
 /* packBf16Dot(B, bOff, ldb, transB, K, N) -> Uint32Array | null: op(B) (K x N, bf16 bits) in the
  * AVX512_BF16 GEMM's packed layout, for gemm's bPacked; null where that GEMM is not in use. The
  * first PACK_HEADER words say what was packed (magic, transB, K, N, then zeros: the panels keep the
@@ -314,22 +332,10 @@ static napi_value js_pack_bf16dot(napi_env env, napi_callback_info info) {
     napi_get_null(env, &out);
     return out;
   }
-  if (Kd > UINT32_MAX || N > UINT32_MAX) return fail(&c, true, "argument '%s' must be < 2^32%s", "K and N", ""), NULL;
   const int64_t words = PACK_HEADER + tk_bf16dot_packed_words(Kd, N);
-  void *data = NULL;
-  napi_value ab;
-  if (napi_create_arraybuffer(env, (size_t)words * sizeof(uint32_t), &data, &ab) != napi_ok) {
-    throw_oom(env, "packBf16Dot");
-    return NULL;
-  }
-  uint32_t *h = data;
-  memset(h, 0, sizeof(uint32_t) * PACK_HEADER);
-  h[0] = PACK_MAGIC;
-  h[1] = (uint32_t)tb;
-  h[2] = (uint32_t)Kd;
-  h[3] = (uint32_t)N;
+  uint32_t *h = new_pack(&c, words, PACK_MAGIC, tb, Kd, N, &out);
+  if (!h) return NULL;
   if (words > PACK_HEADER) tk_bf16dot_pack_b((const uint16_t *)B + boff, ldb, tb, Kd, N, h + PACK_HEADER);
-  napi_create_typedarray(env, napi_uint32_array, (size_t)words, ab, 0, &out);
   return out;
 }
 
@@ -352,21 +358,9 @@ static napi_value js_pack_i8dot(napi_env env, napi_callback_info info) {
     napi_get_null(env, &out);
     return out;
   }
-  if (Kd > UINT32_MAX || N > UINT32_MAX) return fail(&c, true, "argument '%s' must be < 2^32%s", "K and N", ""), NULL;
-  const int64_t words = packed_i8_words(Kd, N);
-  void *data = NULL;
-  napi_value ab;
-  if (napi_create_arraybuffer(env, (size_t)words * sizeof(uint32_t), &data, &ab) != napi_ok) {
-    throw_oom(env, "packI8Dot");
-    return NULL;
-  }
-  uint32_t *h = data;
-  memset(h, 0, sizeof(uint32_t) * PACK_HEADER);
-  h[0] = PACK_MAGIC_I8;
-  h[2] = (uint32_t)Kd;
-  h[3] = (uint32_t)N;
+  uint32_t *h = new_pack(&c, packed_i8_words(Kd, N), PACK_MAGIC_I8, false, Kd, N, &out);
+  if (!h) return NULL;
   if (Kd > 0 && N > 0) tk_i8dot_pack_panels((const int8_t *)B + boff, ldb, Kd, N, packed_i8_panels(h));
-  napi_create_typedarray(env, napi_uint32_array, (size_t)words, ab, 0, &out);
   return out;
 }
 

@@ -74,30 +74,53 @@ function setup(c: Case, seed: number) {
   return { r, ta, lda, ldb, A, C0, bias };
 }
 
+/** The weight of one product and its pack (built from B at offset 2, row stride ldb). */
+interface PackedWeight {
+  wtype: WType;
+  B: Int8Array | Uint16Array;
+  scales: Float32Array | null;
+  pack: Uint32Array | null;
+  /** B with every weight changed. */
+  changed: Int8Array | Uint16Array;
+}
+
+/**
+ * The product of case `c` with the pack gives the bits of the unpacked product, on one and two
+ * threads, even with B overwritten after packing (so the kernel read the pack).
+ */
+function assertPackedBits(c: Case, seed: number, weight: (r: () => number, ldb: number) => PackedWeight): void {
+  setNativeSimd('avx512bf16');
+  const { r, ta, lda, ldb, A, C0, bias } = setup(c, seed);
+  const { M, N, K } = c;
+  const beta = c.beta ?? 0;
+  const { wtype, B, scales, pack, changed } = weight(r, ldb);
+  const run = (threads: number, b: Int8Array | Uint16Array, bPacked: Uint32Array | null): Float32Array => {
+    setNativeThreads(threads);
+    const C = C0.slice();
+    // prettier-ignore
+    native!.gemm(ta, false, M, N, K, 0.75, A, 1, lda, b, 2, ldb, wtype, beta, C, 0, N, 1, 0, 0, 0, scales, bias, bPacked);
+    return C;
+  };
+  const want = run(2, B, null);
+  assert.ok(want.every(Number.isFinite));
+  assert.ok(pack, 'the build packs');
+  assert.notDeepEqual(run(2, changed, null), want, 'a changed B changes the product');
+  for (const threads of [1, 2]) assert.deepEqual(run(threads, changed, pack), want, `${threads} thread(s)`);
+}
+
 describe('int8 decoding products from packI8Dot panels (WType.I8Dot, B [K, N])', { skip: vnniSkip() }, () => {
   for (const [ci, c] of cases.entries())
-    test(`the bits of the unpacked product ${JSON.stringify(c)}`, () => {
-      setNativeSimd('avx512bf16');
-      const { r, ta, lda, ldb, A, C0, bias } = setup(c, 500 + ci);
-      const { M, N, K } = c;
-      const beta = c.beta ?? 0;
-      const B = Int8Array.from({ length: K * ldb + 2 }, () => Math.round(r() * 255 - 128)); // -128 too
-      const scales = Float32Array.from({ length: K }, () => 0.001 + r() * 0.02);
-      const run = (threads: number, b: Int8Array, pack: Uint32Array | null): Float32Array => {
-        setNativeThreads(threads);
-        const C = C0.slice();
-        // prettier-ignore
-        native!.gemm(ta, false, M, N, K, 0.75, A, 1, lda, b, 2, ldb, WType.I8Dot, beta, C, 0, N, 1, 0, 0, 0, scales, bias, pack);
-        return C;
-      };
-      const want = run(2, B, null);
-      assert.ok(want.every(Number.isFinite));
-      const pack = native!.packI8Dot(B, 2, ldb, K, N);
-      assert.ok(pack, 'the VNNI build packs');
-      const other = Int8Array.from(B, (v) => (v === 127 ? -128 : v + 1)); // every weight changed
-      assert.notDeepEqual(run(2, other, null), want, 'a changed B changes the product');
-      for (const threads of [1, 2]) assert.deepEqual(run(threads, other, pack), want, `${threads} thread(s)`);
-    });
+    test(`the bits of the unpacked product ${JSON.stringify(c)}`, () =>
+      assertPackedBits(c, 500 + ci, (r, ldb) => {
+        const B = Int8Array.from({ length: c.K * ldb + 2 }, () => Math.round(r() * 255 - 128)); // -128 too
+        return {
+          wtype: WType.I8Dot,
+          B,
+          scales: Float32Array.from({ length: c.K }, () => 0.001 + r() * 0.02),
+          pack: native!.packI8Dot(B, 2, ldb, c.K, c.N),
+          changed: Int8Array.from(B, (v) => (v === 127 ? -128 : v + 1)),
+        };
+      }));
 
   test('gemm refuses a pack of another K or N, of transB, or for a batch', () => {
     setNativeSimd('avx512bf16');
@@ -118,27 +141,17 @@ describe('int8 decoding products from packI8Dot panels (WType.I8Dot, B [K, N])',
 
 describe('bf16 decoding products from packBf16Dot panels (WType.BF16Dot, B [K, N])', { skip: bf16GemmSkip('no pack') }, () => {
   for (const [ci, c] of cases.entries())
-    test(`the bits of the unpacked product ${JSON.stringify(c)}`, () => {
-      setNativeSimd('avx512bf16');
-      const { r, ta, lda, ldb, A, C0, bias } = setup(c, 700 + ci);
-      const { M, N, K } = c;
-      const beta = c.beta ?? 0;
-      const { bits: B } = randomBf16(K * ldb + 2, r);
-      const run = (threads: number, b: Uint16Array, pack: Uint32Array | null): Float32Array => {
-        setNativeThreads(threads);
-        const C = C0.slice();
-        // prettier-ignore
-        native!.gemm(ta, false, M, N, K, 0.75, A, 1, lda, b, 2, ldb, WType.BF16Dot, beta, C, 0, N, 1, 0, 0, 0, null, bias, pack);
-        return C;
-      };
-      const want = run(2, B, null);
-      assert.ok(want.every(Number.isFinite));
-      const pack = native!.packBf16Dot(B, 2, ldb, false, K, N);
-      assert.ok(pack);
-      const other = Uint16Array.from(B, (v) => v ^ 0x8000); // every weight negated
-      assert.notDeepEqual(run(2, other, null), want);
-      for (const threads of [1, 2]) assert.deepEqual(run(threads, other, pack), want, `${threads} thread(s)`);
-    });
+    test(`the bits of the unpacked product ${JSON.stringify(c)}`, () =>
+      assertPackedBits(c, 700 + ci, (r, ldb) => {
+        const { bits: B } = randomBf16(c.K * ldb + 2, r);
+        return {
+          wtype: WType.BF16Dot,
+          B,
+          scales: null,
+          pack: native!.packBf16Dot(B, 2, ldb, false, c.K, c.N),
+          changed: Uint16Array.from(B, (v) => v ^ 0x8000), // every weight negated
+        };
+      }));
 });
 
 // These go through the active kernels, which TUNEKIT_BACKEND=js replaces.

@@ -385,6 +385,12 @@ describe('native kernels match the TypeScript reference', { skip }, () => {
       { B: 1, H: 2, Hkv: 1, T: 1, S: 150, D: 32, causal: true, window: 40, kvCap: 200 },
       { B: 2, H: 2, Hkv: 2, T: 5, S: 90, D: 8, causal: true, window: 64, kvCap: 97, mask: 'some' },
       { B: 2, H: 3, Hkv: 1, T: 7, S: 7, D: 12, causal: true, kvCap: 9 },
+      // One decoded token (its own kernel path): GQA, padding, a fully masked row, odd head sizes
+      // (vector tails, two register chunks of the value rows), a window starting mid-vector.
+      { B: 2, H: 4, Hkv: 2, T: 1, S: 37, D: 19, causal: true, mask: 'some', kvCap: 40 },
+      { B: 2, H: 2, Hkv: 2, T: 1, S: 9, D: 7, causal: false, mask: 'all' },
+      { B: 1, H: 2, Hkv: 1, T: 1, S: 150, D: 70, causal: true, window: 3, kvCap: 160 },
+      { B: 1, H: 3, Hkv: 3, T: 1, S: 3, D: 128, causal: true, window: 50 },
     ];
     forEachSimd((k, simd) => {
       for (const c of cfgs) {

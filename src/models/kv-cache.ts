@@ -70,9 +70,13 @@ function copyRows(
   D: number,
 ): void {
   if (n === 0) return;
+  const run = n * D;
   for (let r = 0; r < BH; r++) {
     const s = (r * srcCap + srcFrom) * D;
-    dst.set(src.subarray(s, s + n * D), (r * dstCap + at) * D);
+    const d = (r * dstCap + at) * D;
+    // A decoded token's rows are short (one head, D values): a loop, without a subarray view per row.
+    if (run <= 256) for (let i = 0; i < run; i++) dst[d + i] = src[s + i]!;
+    else dst.set(src.subarray(s, s + run), d);
   }
 }
 

@@ -1043,7 +1043,8 @@ export function linear(
   const wtype = forwardWType(weight, x);
   // prettier-ignore
   kernels.gemm(false, !inOut, rows, outF, inF, alpha, xd, 0, inF, weight.data, 0, inOut ? outF : inF, wtype, 0, out, 0, outF, 1, 0, 0, 0, weight.scales, bias?.f32, forwardPack(weight, wtype, inOut, rows));
-  const shape = [...x.shape.slice(0, -1), outF];
+  const shape = x.shape.slice(0, -1);
+  shape.push(outF);
   const inputs = bias ? [x, weight, bias] : [x, weight];
   return result(out, shape, 'linear', inputs, (g, ctx) => {
     if (x.requiresGrad) {
@@ -1264,9 +1265,10 @@ function softmaxOp(x: Tensor, dim: number, log: boolean): Tensor {
 export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, eps = 1e-5): Tensor {
   const xd = x.f32;
   const cols = x.dim(-1);
-  for (const p of [gamma, beta])
-    if (p && p.size !== cols)
-      throw new Error(`layerNorm: parameter ${p.label()} must have ${cols} elements to match ${x.label()}`);
+  if (gamma && gamma.size !== cols)
+    throw new Error(`layerNorm: parameter ${gamma.label()} must have ${cols} elements to match ${x.label()}`);
+  if (beta && beta.size !== cols)
+    throw new Error(`layerNorm: parameter ${beta.label()} must have ${cols} elements to match ${x.label()}`);
   const rows = x.size / cols;
   const y = uninitF32(xd.length);
   const mu = new Float32Array(rows);
@@ -1274,7 +1276,9 @@ export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, 
   const g = gamma ? toF32(gamma).f32 : null;
   const b = beta ? toF32(beta).f32 : null;
   kernels.layerNorm(xd, g, b, y, mu, rs, rows, cols, eps);
-  const inputs = [x, ...(gamma ? [gamma] : []), ...(beta ? [beta] : [])];
+  const inputs = [x];
+  if (gamma) inputs.push(gamma);
+  if (beta) inputs.push(beta);
   return result(y, x.shape, 'layerNorm', inputs, (dy, ctx) => {
     // dgamma/dbeta read dy as the kernel goes, row by row, before it overwrites that row.
     const dx = ctx.writable(dy) ? dy : uninitF32(xd.length);

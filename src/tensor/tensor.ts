@@ -88,7 +88,7 @@ export function enableGrad<T>(fn: () => T): T {
 /** Number of elements of a shape (1 for a scalar's `[]`). */
 export function sizeOf(shape: readonly number[]): number {
   let n = 1;
-  for (const d of shape) n *= d;
+  for (let i = 0; i < shape.length; i++) n *= shape[i]!;
   return n;
 }
 
@@ -132,7 +132,8 @@ export function shapeStr(shape: readonly number[]): string {
 }
 
 function checkShape(shape: readonly number[], where: string): void {
-  for (const d of shape) {
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i]!;
     if (!Number.isSafeInteger(d) || d < 0)
       throw new Error(`${where}: invalid shape ${shapeStr(shape)}: dimensions must be non-negative integers`);
   }
@@ -220,7 +221,7 @@ export class Tensor {
     if (opts.bf16Compute && dtype !== 'bf16') throw new Error(`Tensor: bf16Compute needs dtype bf16, got ${dtype}`);
     this.bf16Compute = opts.bf16Compute ?? false;
     this.data = data;
-    this.shape = Object.freeze([...shape]);
+    this.shape = Object.freeze(shape.slice()); // slice: spreading allocated an iterator per tensor
     this.dtype = dtype;
     this.requiresGrad = opts.requiresGrad ?? false;
     if (opts.name !== undefined) this.name = opts.name;

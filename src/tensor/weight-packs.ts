@@ -40,7 +40,7 @@ class Shelf {
   get(data: Uint16Array | Int8Array, kind: string, make: () => Uint32Array | null): Uint32Array | null {
     const fp = fingerprint(data, this.samples);
     let entry = this.packs.get(data);
-    const backend = `${kernels.name}/${kernels.simd}`;
+    const backend = backendName();
     if (!entry || entry.backend !== backend || entry.fingerprint !== fp) {
       entry = { backend, fingerprint: fp, packs: new Map() };
       this.packs.set(data, entry);
@@ -53,6 +53,13 @@ class Shelf {
   }
 }
 
+/** `name/simd` of the active kernels (built once per kernels object, not once per product). */
+let named: { kernels: object; name: string } | null = null;
+function backendName(): string {
+  if (named?.kernels !== kernels) named = { kernels, name: `${kernels.name}/${kernels.simd}` };
+  return named.name;
+}
+
 const trainingPacks = new Shelf(4096);
 const decodingPacks = new Shelf(32);
 
@@ -63,15 +70,12 @@ const decodingPacks = new Shelf(32);
  */
 function fingerprint(d: Uint16Array | Int8Array, samples: number): number {
   let h = 0x811c9dc5;
-  const mix = (v: number): void => {
-    h = Math.imul(h ^ v, 0x01000193);
-  };
   const n = d.length;
   const step = Math.max(1, Math.floor(n / samples));
-  for (let i = 0; i < n; i += step) mix(d[i]!);
+  for (let i = 0; i < n; i += step) h = Math.imul(h ^ d[i]!, 0x01000193);
   for (let i = 0; i < Math.min(64, n); i++) {
-    mix(d[i]!);
-    mix(d[n - 1 - i]!);
+    h = Math.imul(h ^ d[i]!, 0x01000193);
+    h = Math.imul(h ^ d[n - 1 - i]!, 0x01000193);
   }
   return h >>> 0;
 }

@@ -17,6 +17,7 @@ export * from './peft/index.js';
 export * from './train/index.js';
 export {
   generate,
+  generateSteps,
   generateStream,
   TextStream,
   ChatSession,

@@ -105,7 +105,7 @@ export function generate(
   inputIds: readonly number[] | readonly (readonly number[])[],
   options: GenerateOptions = {},
 ): GenerateResult {
-  const steps = generationSteps(model, inputIds, options);
+  const steps = generateSteps(model, inputIds, options);
   for (;;) {
     const next = steps.next();
     if (next.done) return next.value;
@@ -122,7 +122,7 @@ export async function* generateStream(
   inputIds: readonly number[] | readonly (readonly number[])[],
   options: GenerateOptions = {},
 ): AsyncGenerator<TokenEvent, GenerateResult, void> {
-  const steps = generationSteps(model, inputIds, options);
+  const steps = generateSteps(model, inputIds, options);
   for (;;) {
     const next = steps.next();
     if (next.done) return next.value;
@@ -131,11 +131,18 @@ export async function* generateStream(
   }
 }
 
-/** The generation loop in eval mode; yields each step's token events and returns the result. */
-function* generationSteps(
+/**
+ * {@link generate} one step at a time, synchronously: each `next()` computes one new token per row
+ * and yields that step's {@link TokenEvent}s; the generator's return value is the
+ * {@link GenerateResult}. The model stays in eval mode until the generator finishes or is closed
+ * (`return()`, or leaving a for-of early), and gets its training flags back then. Timing counts
+ * only the steps' own computation, so several generators can be advanced in turn (e.g. two models
+ * compared token by token under the same machine load) and each reports its own speed.
+ */
+export function* generateSteps(
   model: CausalLM,
   inputIds: readonly number[] | readonly (readonly number[])[],
-  options: GenerateOptions,
+  options: GenerateOptions = {},
 ): Generator<TokenEvent[], GenerateResult, void> {
   const modes = model.namedModules().map(([, m]) => [m, m.training] as const);
   model.eval();

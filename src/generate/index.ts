@@ -5,6 +5,7 @@
  */
 export {
   generate,
+  generateSteps,
   generateStream,
   TextStream,
   type GenerateOptions,

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { ChatSession, renderFallbackChat } from '../../src/generate/chat.js';
 import {
   generate,
+  generateSteps,
   generateStream,
   TextStream,
   type Detokenizer,
@@ -298,6 +299,44 @@ test(
     assert.equal(events.join(''), out.texts![0]);
   },
 );
+
+test('generateSteps: one step per next(), two models interleaved token by token give what each gives alone', () => {
+  const a = tinyModel(3);
+  const b = tinyModel(5);
+  const options: GenerateOptions = { maxNewTokens: 7, eosTokenIds: [] };
+  const alone = [generate(a, [4, 9, 1], options), generate(b, [[4, 9], [7]], options)];
+  a.train(); // generation runs in eval mode and gives the flag back when the generator finishes
+  const steps = [generateSteps(a, [4, 9, 1], options), generateSteps(b, [[4, 9], [7]], options)];
+  const events: number[][][] = [[], []];
+  const results: Array<ReturnType<typeof generate> | null> = [null, null];
+  while (results.some((r) => r === null)) {
+    for (let i = 0; i < 2; i++) {
+      if (results[i]) continue;
+      const next = steps[i]!.next();
+      if (next.done) results[i] = next.value;
+      else {
+        if (i === 0) assert.equal(a.training, false);
+        events[i]!.push(next.value.map((e) => e.tokenId));
+      }
+    }
+  }
+  for (let i = 0; i < 2; i++) {
+    assert.deepEqual(results[i]!.tokens, alone[i]!.tokens);
+    assert.equal(events[i]!.length, 7); // one yield per step, one event per row
+    assert.deepEqual(
+      events[i]!.map((step) => step.length),
+      new Array(7).fill(i === 0 ? 1 : 2),
+    );
+    assert.equal(results[i]!.timing.decodeTokens, i === 0 ? 6 : 12);
+  }
+  assert.equal(a.training, true);
+  // Closing a generator early also gives the training flags back.
+  const early = generateSteps(a, [4], options);
+  early.next();
+  assert.equal(a.training, false);
+  early.return(undefined as never);
+  assert.equal(a.training, true);
+});
 
 test('bad input gives clear errors', () => {
   const model = tinyModel();

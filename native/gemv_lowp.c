@@ -228,8 +228,8 @@ static int kn_run(const tk_gemm_args *g) {
     if (work < (double)(1 << 18) || items < 2 || tk_threads() < 2)
       kn_task(&ctx, 0, items);
     else {
-      ctx.ahead = tk_i8dot_threads(); /* the items between a thread's item and its next one */
-      tk_i8dot_parallel(items, kn_task, &ctx);
+      ctx.ahead = tk_decode_threads(); /* the items between a thread's item and its next one */
+      tk_decode_parallel_dynamic(items, kn_task, &ctx);
     }
     kn_fold(&ctx, g->C + b * g->stride_c);
   }
@@ -513,7 +513,7 @@ int tk_gemv_bf16dot(const tk_gemm_args *g) {
     const int64_t items = (g->N + ctx.unit - 1) / ctx.unit;
     const double work = (double)M * (double)g->N * (double)K;
     if (work < (double)(1 << 18) || items < 2 || tk_threads() < 2) bf16_task(&ctx, 0, items);
-    else tk_parallel_dynamic(items, tk_threads(), bf16_task, &ctx);
+    else tk_decode_parallel_dynamic(items, bf16_task, &ctx);
   }
   return 0;
 }

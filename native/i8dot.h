@@ -169,47 +169,9 @@ static void tk_i8dot_task(void *p, int64_t i0, int64_t i1) {
   if (j0 < j1) c->fn(c->g, c->w, c->scale, c->a, c->C, j0, j1);
 }
 
-/* Whether the next products run on the calling thread alone. A decoding product takes ~10 to
- * ~2000 us. When another process keeps the other core busy, the pool worker often starts late
- * (its wake-up waits for that core) or is descheduled in the middle of a block, and the caller, out
- * of blocks, waits for it: under such load half the products of a GPT-2-small decode waited
- * 100-300 us, and one thread measured ~1.5x the decode speed of two. So when the caller of a
- * product waited for the worker longer than half its own share took (and more than
- * TK_I8DOT_STRAGGLE_NS), the next products run on one thread: TK_I8DOT_SOLO_MIN of them, the run
- * doubling while such waits recur (up to TK_I8DOT_SOLO_MAX) and halving after each product the
- * worker kept up with; then the pool is tried again. Per calling thread and kernel build. Results
- * do not depend on it: a block computes the same on any thread. */
-#define TK_I8DOT_STRAGGLE_NS 20000LL
-#define TK_I8DOT_SOLO_MIN 16
-#define TK_I8DOT_SOLO_MAX 256 /* ~5 GPT-2-small tokens: a core freed again is used again soon */
-static _Thread_local struct {
-  int left, run;
-} tk_i8dot_solo;
-
-/* Threads the next tk_i8dot_parallel runs on: 1 during a solo run, else the pool's. */
-static inline int tk_i8dot_threads(void) { return tk_i8dot_solo.left > 0 ? 1 : tk_threads(); }
-
-/* Runs items [0, items) over the pool, or on this thread alone (see tk_i8dot_solo). */
-static inline void tk_i8dot_parallel(int64_t items, tk_range_fn fn, void *ctx) {
-  if (tk_i8dot_solo.left > 0) {
-    tk_i8dot_solo.left--;
-    fn(ctx, 0, items);
-    return;
-  }
-  const long long t0 = tk_now_ns();
-  tk_parallel_dynamic(items, tk_threads(), fn, ctx);
-  const long long wait = tk_parallel_wait_ns(), own = tk_now_ns() - t0 - wait;
-  const int run = tk_i8dot_solo.run;
-  if (wait > TK_I8DOT_STRAGGLE_NS && 2 * wait > own) {
-    tk_i8dot_solo.run = run < TK_I8DOT_SOLO_MIN ? TK_I8DOT_SOLO_MIN : run >= TK_I8DOT_SOLO_MAX ? run : 2 * run;
-    tk_i8dot_solo.left = tk_i8dot_solo.run;
-  } else
-    tk_i8dot_solo.run = run / 2;
-}
-
 /* The whole TK_I8DOT product with the given column kernels, whose column blocks are handed out
  * to the threads one at a time (a thread slowed down by another process on its core takes fewer,
- * instead of the whole product waiting for its static half; see also tk_i8dot_parallel). Returns
+ * instead of the whole product waiting for its static half; see also tk_decode_parallel). Returns
  * 0, 1 (declined: a non-finite activation; nothing was written) or -1 (out of memory). */
 static inline int tk_i8dot_run(const tk_gemm_args *g, tk_i8dot_block_fn kn, int64_t kn_unit, tk_i8dot_block_fn nk,
                                int64_t nk_unit) {
@@ -226,7 +188,7 @@ static inline int tk_i8dot_run(const tk_gemm_args *g, tk_i8dot_block_fn kn, int6
     const int64_t items = (g->N + ctx.unit - 1) / ctx.unit;
     const double work = (double)g->M * (double)g->N * (double)g->K;
     if (work < (double)(1 << 18) || items < 2 || tk_threads() < 2) tk_i8dot_task(&ctx, 0, items);
-    else tk_i8dot_parallel(items, tk_i8dot_task, &ctx);
+    else tk_decode_parallel_dynamic(items, tk_i8dot_task, &ctx);
   }
   return 0;
 }

@@ -166,6 +166,64 @@ long long tk_parallel_wait_ns(void) { return last_wait_ns; }
 
 long long tk_now_ns(void) { return now_ns(); }
 
+/* Whether the next decoding products run on the calling thread alone. When another process keeps
+ * the other core busy, the pool worker often starts late (its wake-up waits for that core) or is
+ * descheduled in the middle of its share, and the caller, done with its own, waits for it, about a
+ * scheduler time slice: under such load half the products of a GPT-2-small int8 decode waited
+ * 100-300 us, and the float32 one, whose products split the columns in two static halves, decoded
+ * at 12.8 tokens/s on two threads against 50 on one. So when the caller of a product waited for
+ * the worker longer than half its own share took (and more than STRAGGLE_NS), the next products
+ * run on one thread: SOLO_MIN of them, the run doubling while such waits recur (up to SOLO_MAX)
+ * and halving after each product the worker kept up with; then the pool is tried again. Per
+ * calling thread. */
+#define STRAGGLE_NS 20000LL
+#define SOLO_MIN 16
+#define SOLO_MAX 256 /* ~5 GPT-2-small tokens: a core freed again is used again soon */
+static _Thread_local struct {
+  int left, run;
+} solo;
+
+int tk_decode_threads(void) { return solo.left > 0 ? 1 : pool.threads; }
+
+/* After a pooled product: start, lengthen or shorten a solo run (see above). `halves`: the caller
+ * waited beyond `halves` times its own share (2: items handed out one at a time, so a worker that
+ * kept up leaves the caller at most one item to wait for; 1: static halves, where a worker that
+ * merely ran slower than the caller also keeps it waiting). */
+static void judge_wait(long long t0, int halves) {
+  const long long wait = last_wait_ns, own = now_ns() - t0 - wait;
+  if (wait > STRAGGLE_NS && halves * wait > own) {
+    solo.run = solo.run < SOLO_MIN ? SOLO_MIN : solo.run >= SOLO_MAX ? solo.run : 2 * solo.run;
+    solo.left = solo.run;
+  } else
+    solo.run /= 2;
+}
+
+void tk_decode_parallel(int nt, tk_task_fn fn, void *ctx) {
+  if (nt > 1 && solo.left > 0) {
+    solo.left--;
+    nt = 1;
+  }
+  if (nt <= 1 || pool.threads < 2) {
+    fn(ctx, 0, 1);
+    return;
+  }
+  const long long t0 = now_ns();
+  tk_parallel(nt, fn, ctx);
+  judge_wait(t0, 1);
+}
+
+void tk_decode_parallel_dynamic(int64_t n, tk_range_fn fn, void *ctx) {
+  if (n <= 0) return;
+  if (solo.left > 0 || n < 2 || pool.threads < 2) {
+    if (solo.left > 0) solo.left--;
+    fn(ctx, 0, n);
+    return;
+  }
+  const long long t0 = now_ns();
+  tk_parallel_dynamic(n, pool.threads, fn, ctx);
+  judge_wait(t0, 2);
+}
+
 typedef struct {
   tk_range_fn fn;
   void *ctx;

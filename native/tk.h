@@ -34,6 +34,14 @@ void tk_parallel_dynamic(int64_t n, int nt, tk_range_fn fn, void *ctx);
 long long tk_parallel_wait_ns(void);
 /* CLOCK_MONOTONIC in nanoseconds. */
 long long tk_now_ns(void);
+/* A decoding product (a one-row GEMV, ~10 to ~2000 us): tk_parallel / tk_parallel_dynamic over
+ * the pool, or on the calling thread alone while the pool worker has lately kept the caller
+ * waiting (a process competing for the other core; see pool.c). Results must not depend on the
+ * thread count: the kernels' blocks compute the same on any thread. */
+void tk_decode_parallel(int nt, tk_task_fn fn, void *ctx);
+void tk_decode_parallel_dynamic(int64_t n, tk_range_fn fn, void *ctx);
+/* Threads the next tk_decode_parallel* call runs on: 1 during a solo run, else the pool's. */
+int tk_decode_threads(void);
 
 /* Per-thread scratch buffer `slot` (0..7) of at least `bytes` bytes, 64-byte aligned, kept and
  * grown across calls (the pool threads are persistent). Returns NULL when out of memory. */

@@ -101,6 +101,14 @@ export class GPT2Attention extends Module {
       const o = F.packedAttention(qkv, H, { causal: true, keyMask: ctx.keyMask, scale: this.scale });
       return this.resid_dropout.forward(this.c_proj.forward(o));
     }
+    // Decoding: the new keys and values go from c_attn's output straight into the cache's buffers,
+    // and attention reads q there too (no head copies); a cache holding differentiable tensors, or
+    // a qkv that needs a gradient, takes the general path below.
+    const cached = ctx.cache && !ctx.prefix && !dropping ? ctx.cache.appendPacked(this.layerIdx, qkv, H, H) : null;
+    if (cached) {
+      const o = F.cachedPackedAttention(qkv, H, cached, { causal: true, keyMask: ctx.keyMask, scale: this.scale });
+      return this.resid_dropout.forward(this.c_proj.forward(o));
+    }
     // c_attn's output holds q, k and v side by side: each becomes [B, H, T, D] in one copy.
     const [q, k0, v0] = F.splitHeads(qkv, [H, H, H], D) as [Tensor, Tensor, Tensor];
     const { k, v, kvLength } = withPastKeyValues(this.layerIdx, k0, v0, ctx);

@@ -164,32 +164,78 @@ export class KVCache {
       this.store[i] = next;
       return { k: next.k, v: next.v, kvLength: next.k.dim(2) };
     }
+    const b = this.reserve(i, l, B, H, T, D);
+    copyRows(k.f32, T, 0, b.k.f32, b.capacity, b.held, B * H, T, D);
+    copyRows(v.f32, T, 0, b.v.f32, b.capacity, b.held, B * H, T, D);
+    b.held += T;
+    return { k: b.k, v: b.v, kvLength: b.held };
+  }
+
+  /**
+   * `update` for a fused projection's output: appends the keys and values of `qkv` [B, T,
+   * (H + 2·kvHeads)·D] (per token H query heads, then the key heads, then the value heads, as
+   * GPT-2's c_attn writes them) to layer `i`, copied straight from those rows into the buffers (no
+   * split into head tensors first), and returns everything held, for ops.cachedPackedAttention.
+   * Null when the layer cannot take them in place: it holds differentiable tensors, or `qkv` needs
+   * a gradient (then split the heads and call `update`).
+   */
+  appendPacked(i: number, qkv: Tensor, heads: number, kvHeads: number): CachedKeyValues | null {
+    if (!Number.isInteger(i) || i < 0 || i >= this.store.length)
+      throw new Error(`KVCache.appendPacked: layer ${i} is out of range (the cache has ${this.store.length} layers)`);
+    const l = this.store[i] ?? null;
+    if (l?.kind === 'graph' || (qkv.requiresGrad && isGradEnabled())) return null;
+    const [B = 0, T = 0, C = 0] = qkv.shape;
+    const D = C / (heads + 2 * kvHeads);
+    if (qkv.ndim !== 3 || !Number.isInteger(D) || D < 1)
+      throw new Error(
+        `KVCache.appendPacked: qkv must be [batch, seq, (${heads} + 2·${kvHeads}) heads · head_dim], got ${qkv.label()}`,
+      );
+    if (l && (l.B !== B || l.H !== kvHeads || l.D !== D))
+      throw new Error(
+        `KVCache.appendPacked: layer ${i} holds [${l.B}, ${l.H}, *, ${l.D}] (batch, kv_heads, positions, head_dim); cannot append ${kvHeads} heads of ${D} from ${qkv.label()}`,
+      );
+    const b = this.reserve(i, l, B, kvHeads, T, D);
+    const x = qkv.f32;
+    const kb = b.k.f32;
+    const vb = b.v.f32;
+    for (let r = 0; r < B; r++)
+      for (let t = 0; t < T; t++)
+        for (let h = 0; h < kvHeads; h++) {
+          const src = (r * T + t) * C + (heads + h) * D; // key head h; its value head follows kvHeads·D later
+          const dst = ((r * kvHeads + h) * b.capacity + b.held + t) * D;
+          for (let d = 0; d < D; d++) {
+            kb[dst + d] = x[src + d]!;
+            vb[dst + d] = x[src + kvHeads * D + d]!;
+          }
+        }
+    b.held += T;
+    return { k: b.k, v: b.v, kvLength: b.held };
+  }
+
+  /** Layer `i` as buffers with room for T more positions (grown by doubling, contents kept). */
+  private reserve(i: number, l: BufferLayer | null, B: number, H: number, T: number, D: number): BufferLayer {
     const need = (l?.held ?? 0) + T;
-    if (!l || need > l.capacity) {
-      let capacity = Math.max(MIN_CAPACITY, l?.capacity ?? 0);
-      while (capacity < need) capacity *= 2;
-      const kb = new Float32Array(B * H * capacity * D);
-      const vb = new Float32Array(B * H * capacity * D);
-      if (l) {
-        copyRows(l.k.f32, l.capacity, 0, kb, capacity, 0, B * H, l.held, D);
-        copyRows(l.v.f32, l.capacity, 0, vb, capacity, 0, B * H, l.held, D);
-      }
-      l = {
-        kind: 'buffer',
-        B,
-        H,
-        D,
-        capacity,
-        held: l?.held ?? 0,
-        k: new Tensor(kb, [B, H, capacity, D]),
-        v: new Tensor(vb, [B, H, capacity, D]),
-      };
-      this.store[i] = l;
+    if (l && need <= l.capacity) return l;
+    let capacity = Math.max(MIN_CAPACITY, l?.capacity ?? 0);
+    while (capacity < need) capacity *= 2;
+    const kb = new Float32Array(B * H * capacity * D);
+    const vb = new Float32Array(B * H * capacity * D);
+    if (l) {
+      copyRows(l.k.f32, l.capacity, 0, kb, capacity, 0, B * H, l.held, D);
+      copyRows(l.v.f32, l.capacity, 0, vb, capacity, 0, B * H, l.held, D);
     }
-    copyRows(k.f32, T, 0, l.k.f32, l.capacity, l.held, B * H, T, D);
-    copyRows(v.f32, T, 0, l.v.f32, l.capacity, l.held, B * H, T, D);
-    l.held += T;
-    return { k: l.k, v: l.v, kvLength: l.held };
+    const grown: BufferLayer = {
+      kind: 'buffer',
+      B,
+      H,
+      D,
+      capacity,
+      held: l?.held ?? 0,
+      k: new Tensor(kb, [B, H, capacity, D]),
+      v: new Tensor(vb, [B, H, capacity, D]),
+    };
+    this.store[i] = grown;
+    return grown;
   }
 
   /**

@@ -1675,6 +1675,76 @@ export function packedAttention(qkv: Tensor, heads: number, opts: PackedAttentio
 }
 
 /**
+ * Decoding attention straight from a fused projection and a KV cache: the queries are read in place
+ * from `qkv` [B, T, (H + 2·Hkv)·D] (laid out as for {@link packedAttention}), the keys and values
+ * from `past`, a cache's buffers [B, Hkv, ≥ S, D] whose first S = `past.kvLength` positions hold
+ * every key, this call's included (`KVCache.appendPacked` put them there). Returns [B, T, H·D];
+ * query t sits at position S - T + t. `keyMask` is [B, S]. Same result as splitHeads, the cache's
+ * `update` and {@link scaledDotProductAttention} + mergeHeads, without the head copies. Inference
+ * only: a `qkv` that needs a gradient is refused (no gradient flows into a cache's buffers).
+ */
+export function cachedPackedAttention(
+  qkv: Tensor,
+  heads: number,
+  past: { readonly k: Tensor; readonly v: Tensor; readonly kvLength: number },
+  opts: PackedAttentionOptions = {},
+): Tensor {
+  if (qkv.ndim !== 3) throw new Error(`cachedPackedAttention: expected qkv [batch, seq, features], got ${qkv.label()}`);
+  if (qkv.requiresGrad && isGradEnabled())
+    throw new Error('cachedPackedAttention: qkv needs a gradient; attention over a KV cache is for inference');
+  const [B, T, C] = qkv.shape as [number, number, number];
+  const H = heads;
+  const Hkv = checkHeads('cachedPackedAttention', H, opts.kvHeads ?? H);
+  const D = C / (H + 2 * Hkv);
+  if (!Number.isInteger(D) || D < 1)
+    throw new Error(
+      `cachedPackedAttention: ${qkv.label()} has ${C} features, not a multiple of H + 2·Hkv = ${H + 2 * Hkv} heads`,
+    );
+  const { k, v } = past;
+  const S = past.kvLength;
+  const cap = k.ndim === 4 ? k.dim(2) : -1;
+  if (k.ndim !== 4 || k.dim(0) !== B || k.dim(1) !== Hkv || k.dim(3) !== D || k.shape.some((s, i) => s !== v.shape[i]))
+    throw new Error(
+      `cachedPackedAttention: past k and v must be [${B}, ${Hkv}, capacity, ${D}], got ${k.label()}, ${v.label()}`,
+    );
+  if (!Number.isInteger(S) || S < T || S > cap)
+    throw new Error(`cachedPackedAttention: kvLength must be an integer in [${T}, ${cap}], got ${S}`);
+  const o = rowAttentionOptions('cachedPackedAttention', B, S, D, opts);
+  const O = H * D;
+  // prettier-ignore
+  const layout = new Float64Array([
+    0, T * C, D, C, // q: the first H·D features of each token
+    0, Hkv * cap * D, cap * D, D, // k [B, Hkv, capacity, D]
+    0, Hkv * cap * D, cap * D, D, // v
+    0, T * O, D, O, // out [B, T, H·D]
+  ]);
+  const out = uninitF32(B * T * O); // every row is written (zeros where no key is allowed)
+  const lse = new Float32Array(B * H * T);
+  kernels.attention(
+    qkv.f32,
+    k.f32,
+    v.f32,
+    out,
+    lse,
+    B,
+    H,
+    Hkv,
+    T,
+    S,
+    D,
+    o.scale,
+    o.causal,
+    o.mask,
+    o.window,
+    0,
+    layout,
+  );
+  return result(out, [B, T, O], 'cachedPackedAttention', [qkv], () => {
+    throw new Error('cachedPackedAttention: internal error (no gradient is recorded)');
+  });
+}
+
+/**
  * Self-attention on separate projections in token-major layout: q [B, T, H·D], k and v
  * [B, T, Hkv·D] (heads side by side, as q_proj, k_proj and v_proj write them). Returns [B, T, H·D],
  * the layout the output projection reads. Same function as splitHeads + {@link scaledDotProductAttention}
@@ -1740,14 +1810,14 @@ function checkHeads(name: string, H: number, Hkv: number): number {
 function rowAttentionOptions(
   name: string,
   B: number,
-  T: number,
+  S: number,
   D: number,
   opts: PackedAttentionOptions,
 ): { causal: boolean; mask: Uint8Array | null; scale: number; window: number } {
   const causal = opts.causal ?? true;
   const mask = opts.keyMask ?? null;
-  if (mask && mask.length !== B * T)
-    throw new Error(`${name}: keyMask has ${mask.length} entries, expected batch*seq = ${B * T}`);
+  if (mask && mask.length !== B * S)
+    throw new Error(`${name}: keyMask has ${mask.length} entries, expected batch*keys = ${B * S}`);
   const scale = opts.scale ?? 1 / Math.sqrt(D);
   const window = opts.window ?? 0;
   if (!Number.isInteger(window) || window < 0)

@@ -266,3 +266,59 @@ for (const dtype of ['int8', 'bfloat16'] as const) {
     }
   });
 }
+
+test('appendPacked + cachedPackedAttention equal splitHeads + update + attention (GQA, growth, padding, window); fallbacks and refusals', () => {
+  const rng = new Rng(21);
+  const [B, H, Hkv, D] = [2, 4, 2, 3];
+  const C = (H + 2 * Hkv) * D;
+  const packed = new KVCache(1);
+  const split = new KVCache(1);
+  let S = 0;
+  // A 5-token prefill, then single tokens: 5 + 14 positions cross the 16-position first capacity.
+  for (const T of [5, ...new Array<number>(14).fill(1)]) {
+    const qkv = F.tensor(
+      Array.from({ length: B * T * C }, () => rng.normal()),
+      [B, T, C],
+    );
+    S += T;
+    const keyMask = Uint8Array.from({ length: B * S }, (_, i) => (i === 1 || i === S + 3 ? 0 : 1));
+    for (const window of [0, 6]) {
+      // Only the first pass appends; the second attends again over the same keys with a window.
+      const got =
+        window === 0 ? packed.appendPacked(0, qkv, H, Hkv) : { ...packed.layers[0]!, kvLength: packed.length };
+      assert.ok(got);
+      assert.equal(got.kvLength, S);
+      const [q, k, v] = F.splitHeads(qkv, [H, Hkv, Hkv], D) as [Tensor, Tensor, Tensor];
+      const want = window === 0 ? split.update(0, k, v) : { ...split.layers[0]!, kvLength: split.length };
+      const opts = { causal: true, keyMask, scale: 0.7, window };
+      const out = F.cachedPackedAttention(qkv, H, got, { ...opts, kvHeads: Hkv });
+      const ref = F.mergeHeads(F.scaledDotProductAttention(q, want.k, want.v, { ...opts, kvLength: want.kvLength }));
+      assertClose(out.f32, ref.f32, { atol: 1e-6, message: `T ${T}, S ${S}, window ${window}` });
+    }
+  }
+  assert.equal(packed.capacity(0), 32);
+  assert.deepEqual(packed.layers[0]!.k.f32, split.layers[0]!.k.f32);
+  assert.deepEqual(packed.layers[0]!.v.f32, split.layers[0]!.v.f32);
+
+  // Not in place: a qkv that needs a gradient while recording, or a layer of differentiable tensors.
+  const trainable = F.tensor(new Array<number>(C).fill(0.5), [1, 1, C]);
+  trainable.requiresGrad = true;
+  assert.equal(new KVCache(1).appendPacked(0, trainable, H, Hkv), null);
+  assert.throws(() => F.cachedPackedAttention(trainable, H, got0(), { kvHeads: Hkv }), /needs a gradient/);
+  const graph = new KVCache(1);
+  const part = F.tensor(new Array<number>(Hkv * D).fill(1), [1, Hkv, 1, D]);
+  part.requiresGrad = true;
+  graph.update(0, part, part);
+  assert.equal(graph.appendPacked(0, F.tensor(new Array<number>(C).fill(1), [1, 1, C]), H, Hkv), null);
+  // Bad shapes name what was expected.
+  assert.throws(() => new KVCache(1).appendPacked(0, F.tensor([1, 2, 3], [1, 1, 3]), H, Hkv), /qkv must be/);
+  assert.throws(
+    () => packed.appendPacked(0, F.tensor(new Array<number>(C).fill(1), [1, 1, C]), H, Hkv),
+    /holds \[2, 2/,
+  );
+  assert.throws(() => packed.appendPacked(1, trainable, H, Hkv), /layer 1 is out of range/);
+
+  function got0(): { k: Tensor; v: Tensor; kvLength: number } {
+    return { ...packed.layers[0]!, kvLength: 1 };
+  }
+});

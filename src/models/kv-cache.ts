@@ -176,12 +176,14 @@ export class KVCache {
    * (H + 2·kvHeads)·D] (per token H query heads, then the key heads, then the value heads, as
    * GPT-2's c_attn writes them) to layer `i`, copied straight from those rows into the buffers (no
    * split into head tensors first), and returns everything held, for ops.cachedPackedAttention.
-   * Null when the layer cannot take them in place: it holds differentiable tensors, or `qkv` needs
-   * a gradient (then split the heads and call `update`).
+   * Null when the layer cannot take them in place: it holds differentiable tensors, `qkv` needs a
+   * gradient, or a subclass overrides `update` (its appends must all go through it): then split
+   * the heads and call `update`.
    */
   appendPacked(i: number, qkv: Tensor, heads: number, kvHeads: number): CachedKeyValues | null {
     if (!Number.isInteger(i) || i < 0 || i >= this.store.length)
       throw new Error(`KVCache.appendPacked: layer ${i} is out of range (the cache has ${this.store.length} layers)`);
+    if (this.update !== KVCache.prototype.update) return null;
     const l = this.store[i] ?? null;
     if (l?.kind === 'graph' || (qkv.requiresGrad && isGradEnabled())) return null;
     const [B = 0, T = 0, C = 0] = qkv.shape;

@@ -317,6 +317,30 @@ test('appendPacked + cachedPackedAttention equal splitHeads + update + attention
     /holds \[2, 2/,
   );
   assert.throws(() => packed.appendPacked(1, trainable, H, Hkv), /layer 1 is out of range/);
+  // A subclass that keeps its appends in its own storage (overriding update) gets every one of them,
+  // also from GPT-2's decoding, and decodes what the base cache decodes.
+  class Counting extends KVCache {
+    updates = 0;
+    override update(i: number, k: Tensor, v: Tensor): ReturnType<KVCache['update']> {
+      this.updates++;
+      return super.update(i, k, v);
+    }
+  }
+  const counting = new Counting(2);
+  assert.equal(counting.appendPacked(0, F.tensor(new Array<number>(C).fill(1), [1, 1, C]), H, Hkv), null);
+  const model = gpt2();
+  const ids = [3, 9, 4, 1];
+  const viaSubclass = noGrad(() => {
+    model.forward({ inputIds: Int32Array.from(ids.slice(0, 3)), cache: counting });
+    return model.forward({ inputIds: Int32Array.of(ids[3]!), cache: counting }).logits.f32;
+  });
+  const base = new KVCache(2);
+  const viaBase = noGrad(() => {
+    model.forward({ inputIds: Int32Array.from(ids.slice(0, 3)), cache: base });
+    return model.forward({ inputIds: Int32Array.of(ids[3]!), cache: base }).logits.f32;
+  });
+  assert.equal(counting.updates, 4); // two layers, two calls
+  assertClose(viaSubclass, viaBase, { atol: 1e-6 });
 
   function got0(): { k: Tensor; v: Tensor; kvLength: number } {
     return { ...packed.layers[0]!, kvLength: 1 };

@@ -1633,6 +1633,23 @@ export interface PackedAttentionOptions {
   window?: number | null;
 }
 
+/** The geometry of a fused projection's output qkv [B, T, (H + 2·Hkv)·D] (kvHeads default: H). */
+function fusedHeads(
+  name: string,
+  qkv: Tensor,
+  heads: number,
+  kvHeads: number | undefined,
+): { B: number; T: number; C: number; H: number; Hkv: number; D: number } {
+  if (qkv.ndim !== 3) throw new Error(`${name}: expected qkv [batch, seq, features], got ${qkv.label()}`);
+  const [B, T, C] = qkv.shape as [number, number, number];
+  const H = heads;
+  const Hkv = checkHeads(name, H, kvHeads ?? H);
+  const D = C / (H + 2 * Hkv);
+  if (!Number.isInteger(D) || D < 1)
+    throw new Error(`${name}: ${qkv.label()} has ${C} features, not a multiple of H + 2·Hkv = ${H + 2 * Hkv} heads`);
+  return { B, T, C, H, Hkv, D };
+}
+
 /**
  * Self-attention straight from a fused projection: `qkv` [B, T, (H + 2·Hkv)·D] holds, per token, the
  * H query heads, then the Hkv key heads, then the Hkv value heads (GPT-2's c_attn output). Returns
@@ -1643,15 +1660,7 @@ export interface PackedAttentionOptions {
  * themselves (S = T): no KV cache or prefix.
  */
 export function packedAttention(qkv: Tensor, heads: number, opts: PackedAttentionOptions = {}): Tensor {
-  if (qkv.ndim !== 3) throw new Error(`packedAttention: expected qkv [batch, seq, features], got ${qkv.label()}`);
-  const [B, T, C] = qkv.shape as [number, number, number];
-  const H = heads;
-  const Hkv = checkHeads('packedAttention', H, opts.kvHeads ?? H);
-  const D = C / (H + 2 * Hkv);
-  if (!Number.isInteger(D) || D < 1)
-    throw new Error(
-      `packedAttention: ${qkv.label()} has ${C} features, not a multiple of H + 2·Hkv = ${H + 2 * Hkv} heads`,
-    );
+  const { B, T, C, H, Hkv, D } = fusedHeads('packedAttention', qkv, heads, opts.kvHeads);
   const o = rowAttentionOptions('packedAttention', B, T, D, opts);
   const xd = qkv.f32;
   const O = H * D;
@@ -1689,17 +1698,9 @@ export function cachedPackedAttention(
   past: { readonly k: Tensor; readonly v: Tensor; readonly kvLength: number },
   opts: PackedAttentionOptions = {},
 ): Tensor {
-  if (qkv.ndim !== 3) throw new Error(`cachedPackedAttention: expected qkv [batch, seq, features], got ${qkv.label()}`);
   if (qkv.requiresGrad && isGradEnabled())
     throw new Error('cachedPackedAttention: qkv needs a gradient; attention over a KV cache is for inference');
-  const [B, T, C] = qkv.shape as [number, number, number];
-  const H = heads;
-  const Hkv = checkHeads('cachedPackedAttention', H, opts.kvHeads ?? H);
-  const D = C / (H + 2 * Hkv);
-  if (!Number.isInteger(D) || D < 1)
-    throw new Error(
-      `cachedPackedAttention: ${qkv.label()} has ${C} features, not a multiple of H + 2·Hkv = ${H + 2 * Hkv} heads`,
-    );
+  const { B, T, C, H, Hkv, D } = fusedHeads('cachedPackedAttention', qkv, heads, opts.kvHeads);
   const { k, v } = past;
   const S = past.kvLength;
   const cap = k.ndim === 4 ? k.dim(2) : -1;

@@ -172,10 +172,10 @@ long long tk_now_ns(void) { return now_ns(); }
  * scheduler time slice: under such load half the products of a GPT-2-small int8 decode waited
  * 100-300 us, and the float32 one, whose products split the columns in two static halves, decoded
  * at 12.8 tokens/s on two threads against 50 on one. So when the caller of a product waited for
- * the worker longer than half its own share took (and more than STRAGGLE_NS), the next products
- * run on one thread: SOLO_MIN of them, the run doubling while such waits recur (up to SOLO_MAX)
- * and halving after each product the worker kept up with; then the pool is tried again. Per
- * calling thread. */
+ * the worker longer than STRAGGLE_NS and than its own share took (half of it when the items go out
+ * one at a time; see judge_wait), the next products run on one thread: SOLO_MIN of them, the run
+ * doubling while such waits recur (up to SOLO_MAX) and halving after each product the worker kept
+ * up with; then the pool is tried again. Per calling thread. */
 #define STRAGGLE_NS 20000LL
 #define SOLO_MIN 16
 #define SOLO_MAX 256 /* ~5 GPT-2-small tokens: a core freed again is used again soon */

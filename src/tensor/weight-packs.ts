@@ -53,10 +53,14 @@ class Shelf {
   }
 }
 
-/** `name/simd` of the active kernels (built once per kernels object, not once per product). */
-let named: { kernels: object; name: string } | null = null;
+/**
+ * `name/simd` of the active kernels, built again only when the kernels object or its SIMD build
+ * (setNativeSimd switches it in place) changes, not once per product.
+ */
+let named: { kernels: object; simd: string; name: string } | null = null;
 function backendName(): string {
-  if (named?.kernels !== kernels) named = { kernels, name: `${kernels.name}/${kernels.simd}` };
+  const simd = kernels.simd;
+  if (named?.kernels !== kernels || named.simd !== simd) named = { kernels, simd, name: `${kernels.name}/${simd}` };
   return named.name;
 }
 

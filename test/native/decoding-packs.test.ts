@@ -176,6 +176,17 @@ describe('decodingPack (tensor/weight-packs.ts)', { skip: activeSkip }, () => {
       assert.ok(decodingPack(w) !== again, `${dtype}: a new pack for new storage`);
     }
     assert.equal(decodingPack(f32), null, 'float32: nothing to pack');
+    // Another SIMD build (switched in place, the kernels object stays) makes the packs stale.
+    const w = convertFrozen(f32, 'int8');
+    const p = decodingPack(w);
+    assert.ok(setNativeSimd('avx2'));
+    try {
+      assert.equal(decodingPack(w), null, 'no VNNI panels for the AVX2 build');
+    } finally {
+      setNativeSimd('avx512bf16');
+    }
+    const back = decodingPack(w);
+    assert.ok(back && back !== p, 'packed again for the AVX-512 build');
     assert.equal(decodingPack(new Tensor(new Uint16Array(6), [2, 3], { dtype: 'bf16' })), null, 'bf16 widened');
   });
 
